@@ -1,0 +1,178 @@
+//! Checkpoints and their hash chain. Each checkpoint's hash covers the previous one, so
+//! a trace cannot be edited, reordered or truncated in the middle without detection.
+
+use crate::determinism::content_hash;
+use crate::outcome::StructuredOutcome;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The fields of a step that its chain hash covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink<'a> {
+    /// Hash of the previous checkpoint (or the run's genesis hash for step 0).
+    pub prev_hash: &'a str,
+    /// Position of the step in the plan.
+    pub step_index: u32,
+    /// The step's id in the plan.
+    pub step_id: &'a str,
+    /// Skill name the step ran.
+    pub skill: &'a str,
+    /// The step's deterministic seed.
+    pub seed: u64,
+    /// `StructuredOutcome::content_hash` of the step's final outcome.
+    pub outcome_hash: &'a str,
+}
+
+impl ChainLink<'_> {
+    /// The hash of this link: SHA-256 over the canonical JSON of all its fields.
+    pub fn hash(&self) -> String {
+        content_hash(&json!({
+            "prev": self.prev_hash,
+            "index": self.step_index,
+            "step_id": self.step_id,
+            "skill": self.skill,
+            "seed": self.seed.to_string(),
+            "outcome": self.outcome_hash,
+        }))
+    }
+}
+
+/// The genesis hash of a run: covers the plan, the run input and the base seed (not the
+/// run id or any time), so two runs of the same plan, input and seed share a chain.
+pub fn genesis_hash(plan: &serde_json::Value, input: &serde_json::Value, base_seed: u64) -> String {
+    content_hash(&json!({"plan": plan, "input": input, "base_seed": base_seed.to_string()}))
+}
+
+/// A stored checkpoint: the final outcome of one step plus its place in the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Position of the step in the plan.
+    pub step_index: u32,
+    /// The step's id in the plan.
+    pub step_id: String,
+    /// Skill name the step ran.
+    pub skill: String,
+    /// The step's deterministic seed.
+    pub seed: u64,
+    /// How many attempts the step took.
+    pub attempts: u32,
+    /// The final outcome.
+    pub outcome: StructuredOutcome,
+    /// Hash of what the step produced.
+    pub outcome_hash: String,
+    /// Hash of the previous checkpoint (genesis for step 0).
+    pub prev_hash: String,
+    /// This checkpoint's chain hash.
+    pub hash: String,
+    /// When the checkpoint was written (ms since the epoch); not hashed.
+    pub created_at_ms: u64,
+}
+
+impl Checkpoint {
+    /// The chain link this checkpoint claims.
+    pub fn link(&self) -> ChainLink<'_> {
+        ChainLink {
+            prev_hash: &self.prev_hash,
+            step_index: self.step_index,
+            step_id: &self.step_id,
+            skill: &self.skill,
+            seed: self.seed,
+            outcome_hash: &self.outcome_hash,
+        }
+    }
+}
+
+/// A break found by [`verify_chain`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("checkpoint chain broken at step {step_index}: {reason}")]
+pub struct ChainBreak {
+    /// The first step whose checkpoint does not verify.
+    pub step_index: u32,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// Checks that `checkpoints` (in step order) form an unbroken chain from `genesis`:
+/// indexes are consecutive from 0, each `prev_hash` is the previous hash, every outcome
+/// hash and chain hash recomputes.
+pub fn verify_chain(genesis: &str, checkpoints: &[Checkpoint]) -> Result<(), ChainBreak> {
+    let mut prev = genesis.to_owned();
+    for (i, cp) in checkpoints.iter().enumerate() {
+        let brk = |reason| ChainBreak {
+            step_index: cp.step_index,
+            reason,
+        };
+        if usize::try_from(cp.step_index).ok() != Some(i) {
+            return Err(brk("step indexes are not consecutive from 0"));
+        }
+        if cp.prev_hash != prev {
+            return Err(brk("prev_hash does not match the previous checkpoint"));
+        }
+        if cp.outcome.content_hash() != cp.outcome_hash {
+            return Err(brk("outcome hash does not match the outcome"));
+        }
+        if cp.link().hash() != cp.hash {
+            return Err(brk("chain hash does not recompute"));
+        }
+        prev.clone_from(&cp.hash);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: u32) -> (String, Vec<Checkpoint>) {
+        let genesis = genesis_hash(&json!([]), &json!({}), 1);
+        let mut prev = genesis.clone();
+        let mut out = Vec::new();
+        for i in 0..n {
+            let outcome = StructuredOutcome::success(json!({ "i": i }));
+            let outcome_hash = outcome.content_hash();
+            let link = ChainLink {
+                prev_hash: &prev,
+                step_index: i,
+                step_id: "s",
+                skill: "noop",
+                seed: 9,
+                outcome_hash: &outcome_hash,
+            };
+            let hash = link.hash();
+            out.push(Checkpoint {
+                step_index: i,
+                step_id: "s".into(),
+                skill: "noop".into(),
+                seed: 9,
+                attempts: 1,
+                outcome,
+                outcome_hash,
+                prev_hash: prev.clone(),
+                hash: hash.clone(),
+                created_at_ms: 0,
+            });
+            prev = hash;
+        }
+        (genesis, out)
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let (g, cps) = chain(4);
+        assert_eq!(verify_chain(&g, &cps), Ok(()));
+    }
+
+    #[test]
+    fn editing_reordering_or_dropping_a_checkpoint_breaks_the_chain() {
+        let (g, cps) = chain(4);
+        let mut edited = cps.clone();
+        edited[1].outcome = StructuredOutcome::success(json!({"i": 99}));
+        assert_eq!(verify_chain(&g, &edited).map_err(|b| b.step_index), Err(1));
+        let mut dropped = cps.clone();
+        dropped.remove(1);
+        assert!(verify_chain(&g, &dropped).is_err());
+        let mut swapped = cps;
+        swapped.swap(2, 3);
+        assert!(verify_chain(&g, &swapped).is_err());
+    }
+}

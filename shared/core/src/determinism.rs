@@ -1,0 +1,116 @@
+//! Deterministic building blocks: per-step seeds, canonical JSON, content hashes and
+//! reproducible retry back-off. All of them give the same answer on every machine.
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// The seed of step `index` of a run: the first 16 hex digits of
+/// `SHA-256("{base_seed}:{index}")` read as a `u64`.
+///
+/// Replays of a run see the same seeds, so any randomness a skill draws from its seed
+/// is reproduced.
+pub fn step_seed(base_seed: u64, index: u32) -> u64 {
+    let digest = Sha256::digest(format!("{base_seed}:{index}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// Canonical JSON: object keys sorted by byte order, no whitespace, arrays in order,
+/// strings escaped as `serde_json` does, nulls kept. Independent of how the map type
+/// orders keys, so hashes never depend on insertion order.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::with_capacity(128);
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// SHA-256 of the canonical JSON of `value`, as 64 lower-case hex digits.
+pub fn content_hash(value: &Value) -> String {
+    sha256_hex(canonical_json(value).as_bytes())
+}
+
+/// SHA-256 of raw bytes, as 64 lower-case hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Retry back-off for `attempt` (1 = the first retry): `base * 2^(attempt-1)`, capped,
+/// scaled by a jitter factor in `[0.5, 1.0)` derived from `HMAC-SHA256(seed, attempt)`.
+/// The same seed and attempt always give the same delay.
+pub fn backoff(seed: u64, attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let capped = exp.min(cap);
+    let mut mac = Hmac::<Sha256>::new_from_slice(&seed.to_be_bytes()).expect("any key length");
+    mac.update(&attempt.to_be_bytes());
+    let tag = mac.finalize().into_bytes();
+    let r = f64::from(u32::from_be_bytes([tag[0], tag[1], tag[2], tag[3]])) / f64::from(u32::MAX);
+    capped.mul_f64(0.5 + r * 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn step_seeds_match_the_published_vectors() {
+        assert_eq!(format!("{:016x}", step_seed(12345, 0)), "d7ddd7ff20274897");
+        assert_eq!(format!("{:016x}", step_seed(12345, 1)), "accc83ff00006ba9");
+        assert_eq!(format!("{:016x}", step_seed(42, 0)), "547345cae1cef372");
+        assert_eq!(format!("{:016x}", step_seed(42, 2)), "cdf56f9773da76b6");
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_and_drops_whitespace() {
+        let a = json!({"b": 1, "a": {"d": [3, {"z": null, "y": "é"}], "c": true}});
+        assert_eq!(canonical_json(&a), r#"{"a":{"c":true,"d":[3,{"y":"é","z":null}]},"b":1}"#);
+        let b: Value = serde_json::from_str(r#"{ "a" : {"c":true, "d":[3,{"z":null,"y":"é"}]}, "b":1 }"#)
+            .expect("json");
+        assert_eq!(content_hash(&a), content_hash(&b));
+        assert_ne!(content_hash(&a), content_hash(&json!({"b": 2})));
+    }
+
+    #[test]
+    fn backoff_is_reproducible_growing_and_capped() {
+        let base = Duration::from_millis(200);
+        let cap = Duration::from_secs(10);
+        assert_eq!(backoff(7, 1, base, cap), backoff(7, 1, base, cap));
+        let first = backoff(7, 1, base, cap);
+        assert!(first >= Duration::from_millis(100) && first < base);
+        let late = backoff(7, 30, base, cap);
+        assert!(late >= Duration::from_secs(5) && late < cap);
+    }
+}

@@ -1,0 +1,20 @@
+//! AOS domain core: pure types and rules, no I/O and no async runtime.
+//!
+//! Everything here is deterministic and side-effect free so that the same code runs
+//! in `aos dev`, in a Lambda and in replay.
+
+pub mod checkpoint;
+pub mod determinism;
+pub mod error_code;
+pub mod ids;
+pub mod outcome;
+pub mod plan;
+pub mod state;
+pub mod template;
+
+pub use checkpoint::{Checkpoint, ChainLink};
+pub use error_code::{ErrorCategory, ErrorCode};
+pub use ids::{ApiKeyId, IdError, RunId, TenantId};
+pub use outcome::{OutcomeError, StructuredOutcome};
+pub use plan::{Plan, PlanError, PlanStep};
+pub use state::{IllegalTransition, RunStatus, StepStatus};

@@ -1,0 +1,166 @@
+//! A run's plan: an ordered list of skill calls whose inputs may reference the run input
+//! and earlier steps' outputs.
+
+use crate::template::{references, Reference};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// Most steps a plan may have.
+pub const MAX_STEPS: usize = 200;
+/// Most attempts a step may ask for.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// Longest step timeout, in milliseconds (15 minutes, the Lambda ceiling).
+pub const MAX_TIMEOUT_MS: u64 = 900_000;
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanStep {
+    /// Step id, unique in the plan; defaults to `s<index>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Name of a registered skill.
+    pub skill: String,
+    /// The skill's input; strings may hold `${...}` references.
+    #[serde(default)]
+    pub input: Value,
+    /// Attempts before the step (and the run) fails; default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Per-attempt timeout in milliseconds; defaults to the skill's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+impl PlanStep {
+    /// Attempts allowed for this step.
+    pub fn attempts_allowed(&self) -> u32 {
+        self.max_attempts.unwrap_or(3)
+    }
+}
+
+/// An invalid plan; the message names the step and what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(pub String);
+
+/// A validated plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Plan {
+    steps: Vec<PlanStep>,
+}
+
+impl Plan {
+    /// Validates `steps`: 1..=200 steps, ids unique and well formed, attempts and
+    /// timeouts in range, and every `${steps.X...}` reference naming an earlier step.
+    /// Skill names are checked by the registry, not here.
+    pub fn new(mut steps: Vec<PlanStep>) -> Result<Self, PlanError> {
+        if steps.is_empty() || steps.len() > MAX_STEPS {
+            return Err(PlanError(format!("plan must have 1..={MAX_STEPS} steps, got {}", steps.len())));
+        }
+        let mut seen = HashSet::new();
+        for (i, step) in steps.iter_mut().enumerate() {
+            let id = step.id.get_or_insert_with(|| format!("s{i}")).clone();
+            let at = format!("plan[{i}] ({id})");
+            let well_formed = !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !well_formed {
+                return Err(PlanError(format!("{at}: step id must be 1-64 of a-z, A-Z, 0-9, '_', '-'")));
+            }
+            if let Some(a) = step.max_attempts {
+                if a == 0 || a > MAX_ATTEMPTS {
+                    return Err(PlanError(format!("{at}: max_attempts must be 1..={MAX_ATTEMPTS}")));
+                }
+            }
+            if let Some(t) = step.timeout_ms {
+                if t == 0 || t > MAX_TIMEOUT_MS {
+                    return Err(PlanError(format!("{at}: timeout_ms must be 1..={MAX_TIMEOUT_MS}")));
+                }
+            }
+            let refs = references(&step.input).map_err(|e| PlanError(format!("{at}: {e}")))?;
+            for r in refs {
+                if let Reference::StepOutput(target, _) = r {
+                    if !seen.contains(&target) {
+                        return Err(PlanError(format!(
+                            "{at}: input references step {target:?}, which is not an earlier step"
+                        )));
+                    }
+                }
+            }
+            if !seen.insert(id.clone()) {
+                return Err(PlanError(format!("{at}: duplicate step id {id:?}")));
+            }
+        }
+        Ok(Self { steps })
+    }
+
+    /// The steps, in order.
+    pub fn steps(&self) -> &[PlanStep] {
+        &self.steps
+    }
+
+    /// Step `index`, if any.
+    pub fn step(&self, index: u32) -> Option<&PlanStep> {
+        self.steps.get(usize::try_from(index).ok()?)
+    }
+
+    /// Number of steps.
+    pub fn len(&self) -> u32 {
+        u32::try_from(self.steps.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Always false for a validated plan; present for API symmetry.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The id of step `index` (ids are filled in by validation).
+    pub fn step_id(&self, index: u32) -> &str {
+        self.step(index).and_then(|s| s.id.as_deref()).unwrap_or("")
+    }
+
+    /// The plan as JSON (with ids filled in), e.g. for hashing.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(&self.steps).unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn steps(v: Value) -> Vec<PlanStep> {
+        serde_json::from_value(v).expect("steps parse")
+    }
+
+    #[test]
+    fn a_valid_plan_gets_default_ids() {
+        let plan = Plan::new(steps(json!([
+            {"skill": "a", "input": {}},
+            {"id": "b", "skill": "b", "input": {"x": "${steps.s0.output.v}"}}
+        ])))
+        .expect("valid");
+        assert_eq!(plan.step_id(0), "s0");
+        assert_eq!(plan.step_id(1), "b");
+    }
+
+    #[test]
+    fn invalid_plans_name_the_step_at_fault() {
+        let forward = Plan::new(steps(json!([
+            {"id": "a", "skill": "x", "input": "${steps.b.output}"},
+            {"id": "b", "skill": "x"}
+        ])))
+        .expect_err("forward reference");
+        assert!(forward.0.contains("plan[0] (a)") && forward.0.contains("\"b\""), "{forward}");
+        let dup = Plan::new(steps(json!([{"id": "a", "skill": "x"}, {"id": "a", "skill": "x"}])))
+            .expect_err("duplicate");
+        assert!(dup.0.contains("duplicate"));
+        assert!(Plan::new(vec![]).is_err());
+        assert!(Plan::new(steps(json!([{"skill": "x", "max_attempts": 0}]))).is_err());
+        assert!(serde_json::from_value::<Vec<PlanStep>>(json!([{"skill": "x", "bogus": 1}])).is_err());
+    }
+}

@@ -1,0 +1,203 @@
+//! Step input templates: a step's input may reference the run input and the outputs of
+//! earlier steps with `${input.path}` or `${steps.<id>.output.path}`.
+//!
+//! A string that is exactly one reference is replaced by the referenced value, keeping
+//! its JSON type; references inside longer strings are interpolated as text (strings
+//! as-is, other values as canonical JSON). `$${` writes a literal `${`. A reference that
+//! names nothing is an error, never left in place.
+
+use crate::determinism::canonical_json;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A reference that could not be parsed or resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// `${` without a closing `}` or with an unknown root.
+    #[error("malformed reference {0:?}: use ${{input.field}} or ${{steps.<id>.output.field}}")]
+    Malformed(String),
+    /// The reference names a step or field that does not exist.
+    #[error("reference {0:?} names nothing: {1}")]
+    Unresolved(String, String),
+}
+
+/// One parsed reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    /// `${input...}`: a path into the run input.
+    Input(Vec<String>),
+    /// `${steps.<id>.output...}`: a path into an earlier step's output.
+    StepOutput(String, Vec<String>),
+}
+
+fn parse_reference(expr: &str) -> Result<Reference, TemplateError> {
+    let malformed = || TemplateError::Malformed(format!("${{{expr}}}"));
+    let mut parts = expr.split('.').map(str::trim);
+    let parts_vec: Vec<&str> = parts.by_ref().collect();
+    if parts_vec.iter().any(|p| p.is_empty()) {
+        return Err(malformed());
+    }
+    match parts_vec.as_slice() {
+        ["input", rest @ ..] => Ok(Reference::Input(rest.iter().map(|s| (*s).to_owned()).collect())),
+        ["steps", id, "output", rest @ ..] => Ok(Reference::StepOutput(
+            (*id).to_owned(),
+            rest.iter().map(|s| (*s).to_owned()).collect(),
+        )),
+        _ => Err(malformed()),
+    }
+}
+
+enum Piece<'a> {
+    Text(&'a str),
+    Ref(&'a str),
+}
+
+fn split_pieces(s: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
+    let mut pieces = Vec::new();
+    let mut rest = s;
+    while let Some(pos) = rest.find("${") {
+        if pos > 0 && rest.as_bytes()[pos - 1] == b'$' {
+            pieces.push(Piece::Text(&rest[..pos - 1]));
+            pieces.push(Piece::Text("${"));
+            rest = &rest[pos + 2..];
+            continue;
+        }
+        pieces.push(Piece::Text(&rest[..pos]));
+        let after = &rest[pos + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| TemplateError::Malformed(rest[pos..].chars().take(60).collect()))?;
+        pieces.push(Piece::Ref(&after[..end]));
+        rest = &after[end + 1..];
+    }
+    pieces.push(Piece::Text(rest));
+    pieces.retain(|p| !matches!(p, Piece::Text("")));
+    Ok(pieces)
+}
+
+/// Every reference in `value`, in document order. Fails on a malformed one.
+pub fn references(value: &Value) -> Result<Vec<Reference>, TemplateError> {
+    let mut out = Vec::new();
+    collect(value, &mut out)?;
+    Ok(out)
+}
+
+fn collect(value: &Value, out: &mut Vec<Reference>) -> Result<(), TemplateError> {
+    match value {
+        Value::String(s) => {
+            for p in split_pieces(s)? {
+                if let Piece::Ref(expr) = p {
+                    out.push(parse_reference(expr)?);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().try_for_each(|v| collect(v, out))?,
+        Value::Object(map) => map.values().try_for_each(|v| collect(v, out))?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// What references resolve against.
+pub struct Scope<'a> {
+    /// The run input.
+    pub input: &'a Value,
+    /// Outputs of completed steps, by step id.
+    pub outputs: &'a BTreeMap<String, Value>,
+}
+
+fn walk<'v>(mut v: &'v Value, path: &[String], expr: &str) -> Result<&'v Value, TemplateError> {
+    for seg in path {
+        let next = match v {
+            Value::Object(m) => m.get(seg),
+            Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        };
+        v = next.ok_or_else(|| {
+            TemplateError::Unresolved(format!("${{{expr}}}"), format!("no field {seg:?}"))
+        })?;
+    }
+    Ok(v)
+}
+
+fn lookup<'a>(expr: &str, scope: &Scope<'a>) -> Result<&'a Value, TemplateError> {
+    match parse_reference(expr)? {
+        Reference::Input(path) => walk(scope.input, &path, expr),
+        Reference::StepOutput(id, path) => {
+            let out = scope.outputs.get(&id).ok_or_else(|| {
+                TemplateError::Unresolved(format!("${{{expr}}}"), format!("no completed step {id:?}"))
+            })?;
+            walk(out, &path, expr)
+        }
+    }
+}
+
+/// Resolves every reference in `value` against `scope`.
+pub fn resolve(value: &Value, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    Ok(match value {
+        Value::String(s) => {
+            let pieces = split_pieces(s)?;
+            match pieces.as_slice() {
+                [Piece::Ref(expr)] => lookup(expr, scope)?.clone(),
+                _ => {
+                    let mut out = String::new();
+                    for p in pieces {
+                        match p {
+                            Piece::Text(t) => out.push_str(t),
+                            Piece::Ref(expr) => match lookup(expr, scope)? {
+                                Value::String(s) => out.push_str(s),
+                                other => out.push_str(&canonical_json(other)),
+                            },
+                        }
+                    }
+                    Value::String(out)
+                }
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, scope)).collect::<Result<_, _>>()?),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), resolve(v, scope)?)))
+                .collect::<Result<_, TemplateError>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_references_keep_their_type_and_inline_ones_interpolate() {
+        let input = json!({"user": {"name": "ada", "ids": [4, 5]}});
+        let mut outputs = BTreeMap::new();
+        outputs.insert("fetch".to_owned(), json!({"status": 200, "body": {"price": 7}}));
+        let scope = Scope { input: &input, outputs: &outputs };
+        let tpl = json!({
+            "ids": "${input.user.ids}",
+            "second": "${input.user.ids.1}",
+            "price": "${steps.fetch.output.body.price}",
+            "msg": "hi ${input.user.name}, got ${steps.fetch.output.body}",
+            "literal": "costs $${input}",
+        });
+        let out = resolve(&tpl, &scope).expect("resolves");
+        assert_eq!(out["ids"], json!([4, 5]));
+        assert_eq!(out["second"], json!(5));
+        assert_eq!(out["price"], json!(7));
+        assert_eq!(out["msg"], json!("hi ada, got {\"price\":7}"));
+        assert_eq!(out["literal"], json!("costs ${input}"));
+    }
+
+    #[test]
+    fn references_to_nothing_are_errors_not_literals() {
+        let input = json!({});
+        let outputs = BTreeMap::new();
+        let scope = Scope { input: &input, outputs: &outputs };
+        assert!(matches!(resolve(&json!("${input.missing}"), &scope), Err(TemplateError::Unresolved(..))));
+        assert!(matches!(resolve(&json!("${steps.x.output}"), &scope), Err(TemplateError::Unresolved(..))));
+        assert!(matches!(resolve(&json!("${nope}"), &scope), Err(TemplateError::Malformed(..))));
+        assert!(matches!(resolve(&json!("${input"), &scope), Err(TemplateError::Malformed(..))));
+    }
+}
