@@ -1,1 +1,15 @@
-//! placeholder
+//! AOS use cases over ports: run submission, the step pipeline, API keys, the skill
+//! registry and the built-in skills. Adapters (embedded, AWS) implement [`ports`].
+
+pub mod auth;
+pub mod clock;
+pub mod net;
+pub mod ports;
+pub mod runs;
+pub mod skills;
+pub mod worker;
+
+pub use ports::{
+    IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, TenantStore,
+};
+pub use skills::{IdempotencyClass, Skill, SkillContext, SkillDescriptor, SkillRegistry};

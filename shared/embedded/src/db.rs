@@ -1,0 +1,252 @@
+//! The embedded database: one SQLite file in WAL mode, one writer thread with group
+//! commit, and a few reader connections.
+//!
+//! Writes are closures sent to the writer thread. It drains every pending closure into
+//! one transaction (each in its own savepoint, so one failing closure does not undo the
+//! others) and commits once: with 64 concurrent runs, 64 step commits share one fsync.
+//! A write is acknowledged only after its transaction committed.
+//!
+//! Durable writes commit with `synchronous=FULL` (the WAL is fsynced before the reply).
+//! Lease writes (queue receives, heartbeats, step claims of re-runnable skills) commit
+//! with `synchronous=NORMAL`: they survive a process crash (`kill -9`) but may be lost
+//! on power loss, which only makes a message visible again sooner. The next durable
+//! commit fsyncs them too.
+
+use aos_runtime::StoreError;
+use rusqlite::Connection;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{oneshot, Notify};
+
+/// How hard the store works to keep acknowledged writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Durable writes are fsynced before they are acknowledged (the default).
+    Full,
+    /// Nothing is fsynced; survives a process crash, not a power loss. For benchmarks.
+    Off,
+}
+
+type Reply = Box<dyn FnOnce(Option<String>) + Send>;
+type JobFn = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+struct Job {
+    durable: bool,
+    run: JobFn,
+}
+
+const SCHEMA: &str = r"
+CREATE TABLE IF NOT EXISTS runs (
+    tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (tenant, status, id);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS step_claims (
+    tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL, claim_until INTEGER NOT NULL, last_error TEXT,
+    PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idempotency (
+    tenant TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, payload_hash TEXT NOT NULL,
+    result TEXT, expires_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, body TEXT NOT NULL,
+    visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
+CREATE INDEX IF NOT EXISTS queue_visible ON queue (queue, visible_at);
+CREATE UNIQUE INDEX IF NOT EXISTS queue_receipt ON queue (receipt);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
+    receive_count INTEGER NOT NULL, dead_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (
+    tenant TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (tenant, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant);
+";
+
+/// The open database. Cheap to share behind an `Arc`.
+pub struct Db {
+    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    /// Woken after every commit that enqueued a message.
+    pub(crate) enqueued: Arc<Notify>,
+    path: PathBuf,
+    _lock: File,
+}
+
+/// Maps a SQLite error to a store error (the message is for logs only).
+pub(crate) fn backend(e: &rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")?;
+    Ok(conn)
+}
+
+impl Db {
+    /// Opens (creating if needed) `<dir>/aos.db`, taking an exclusive lock on the
+    /// directory so two processes never share it. Fails if the directory cannot be
+    /// created, is locked by another process, or the file is not an AOS database.
+    pub fn open(dir: &Path, durability: Durability) -> Result<Arc<Self>, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+        let lock = File::create(dir.join("aos.lock"))
+            .map_err(|e| StoreError::Backend(format!("cannot create the lock file in {}: {e}", dir.display())))?;
+        lock.try_lock().map_err(|_| {
+            StoreError::Backend(format!("{} is in use by another AOS process", dir.display()))
+        })?;
+        let path = dir.join("aos.db");
+        let writer = open_connection(&path).map_err(|e| backend(&e))?;
+        writer.execute_batch(SCHEMA).map_err(|e| backend(&e))?;
+        let sync = match durability {
+            Durability::Full => "PRAGMA synchronous=FULL;",
+            Durability::Off => "PRAGMA synchronous=OFF;",
+        };
+        writer.execute_batch(sync).map_err(|e| backend(&e))?;
+        let readers = (0..4)
+            .map(|_| open_connection(&path).map(Mutex::new))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| backend(&e))?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("aos-db-writer".to_owned())
+            .spawn(move || writer_loop(&writer, &rx, durability))
+            .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
+        Ok(Arc::new(Self {
+            writer: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            enqueued: Arc::new(Notify::new()),
+            path,
+            _lock: lock,
+        }))
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in the next group commit. `durable` writes are fsynced before the
+    /// reply. If `f` fails, only its own changes are rolled back.
+    pub async fn write<R, F>(&self, durable: bool, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
+        let run: JobFn = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit_err| {
+                let out = match commit_err {
+                    Some(e) => Err(StoreError::Backend(e)),
+                    None => result,
+                };
+                let _ = tx.send(out);
+            });
+            (ok, reply)
+        });
+        {
+            let guard = self.writer.lock().map_err(|_| StoreError::Backend("writer lock poisoned".to_owned()))?;
+            let sender = guard.as_ref().ok_or_else(|| StoreError::Backend("the store is closed".to_owned()))?;
+            sender
+                .send(Job { durable, run })
+                .map_err(|_| StoreError::Backend("the writer thread stopped".to_owned()))?;
+        }
+        rx.await.map_err(|_| StoreError::Backend("the writer thread dropped a write".to_owned()))?
+    }
+
+    /// Runs a read on one of the reader connections (sees committed data only).
+    pub fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
+        let n = self.readers.len();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(conn) = self.readers[(start + i) % n].try_lock() {
+                return f(&conn).map_err(|e| backend(&e));
+            }
+        }
+        let conn = self.readers[start % n]
+            .lock()
+            .map_err(|_| StoreError::Backend("reader lock poisoned".to_owned()))?;
+        f(&conn).map_err(|e| backend(&e))
+    }
+
+    /// Stops the writer after it has committed everything already sent.
+    pub fn close(&self) {
+        if let Ok(mut w) = self.writer.lock() {
+            w.take();
+        }
+        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, durability: Durability) {
+    let mut full_sync = durability == Durability::Full;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if durability == Durability::Full {
+            let want_full = batch.iter().any(|j| j.durable);
+            if want_full != full_sync {
+                let pragma = if want_full { "PRAGMA synchronous=FULL" } else { "PRAGMA synchronous=NORMAL" };
+                if let Err(e) = conn.execute_batch(pragma) {
+                    tracing::error!(error = %e, "cannot set synchronous mode");
+                }
+                full_sync = want_full;
+            }
+        }
+        commit_batch(conn, batch);
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        // Dropping the jobs drops their reply channels: every caller gets an error and
+        // nothing was written.
+        tracing::error!(error = %e, jobs = batch.len(), "cannot begin a transaction");
+        return;
+    }
+    let mut replies = Vec::with_capacity(batch.len());
+    for job in batch {
+        let _ = conn.execute_batch("SAVEPOINT job");
+        let (ok, reply) = (job.run)(conn);
+        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        if let Err(e) = conn.execute_batch(end) {
+            tracing::error!(error = %e, "savepoint failed");
+        }
+        replies.push(reply);
+    }
+    let err = conn.execute_batch("COMMIT").err().map(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        e.to_string()
+    });
+    for reply in replies {
+        reply(err.clone());
+    }
+}

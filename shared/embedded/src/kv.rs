@@ -1,0 +1,57 @@
+//! Tenant-scoped key-value storage for the `kv_store` skill.
+
+use crate::db::{backend, Db};
+use aos_core::TenantId;
+use aos_runtime::ports::{KvStore, StoreError, StoreResult};
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Key-value pairs in the embedded database, keyed by tenant first.
+pub struct EmbeddedKv {
+    db: Arc<Db>,
+}
+
+impl EmbeddedKv {
+    /// The store over `db`.
+    pub fn new(db: Arc<Db>) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl KvStore for EmbeddedKv {
+    async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Value>> {
+        let raw: Option<String> = self.db.read(|c| {
+            c.query_row("SELECT value FROM kv WHERE tenant = ?1 AND key = ?2", params![tenant.as_str(), key], |r| r.get(0))
+                .optional()
+        })?;
+        raw.map(|v| serde_json::from_str(&v).map_err(|e| StoreError::Backend(e.to_string()))).transpose()
+    }
+
+    async fn put(&self, tenant: &TenantId, key: &str, value: &Value) -> StoreResult<()> {
+        let (t, k, v) = (tenant.to_string(), key.to_owned(), value.to_string());
+        self.db
+            .write(true, move |c| {
+                c.execute(
+                    "INSERT INTO kv (tenant, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (tenant, key) DO UPDATE SET value = ?3",
+                    params![t, k, v],
+                )
+                .map(|_| ())
+                .map_err(|e| backend(&e))
+            })
+            .await
+    }
+
+    async fn delete(&self, tenant: &TenantId, key: &str) -> StoreResult<bool> {
+        let (t, k) = (tenant.to_string(), key.to_owned());
+        self.db
+            .write(true, move |c| {
+                c.execute("DELETE FROM kv WHERE tenant = ?1 AND key = ?2", params![t, k])
+                    .map(|n| n > 0)
+                    .map_err(|e| backend(&e))
+            })
+            .await
+    }
+}

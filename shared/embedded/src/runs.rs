@@ -1,0 +1,291 @@
+//! The embedded run store: runs, checkpoints and step claims, with every step
+//! transition in one transaction together with its queue messages.
+
+use crate::db::{backend, Db};
+use crate::queue::{ack, enqueue, STEP_QUEUE};
+use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
+use aos_runtime::ports::{
+    BeginOutcome, BeginStep, IdempotencyCompletion, RunFilter, RunRecord, RunStore, StepCommit, StepMessage,
+    StepProgress, StepRetry, StoreError, StoreResult,
+};
+use aos_runtime::worker::encode;
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Runs and checkpoints in the embedded database.
+pub struct EmbeddedRunStore {
+    db: Arc<Db>,
+}
+
+fn json_err(e: &serde_json::Error) -> StoreError {
+    StoreError::Backend(format!("corrupt record: {e}"))
+}
+
+fn load_run(c: &Connection, tenant: &str, id: &str) -> Result<Option<RunRecord>, StoreError> {
+    let body: Option<String> = c
+        .query_row("SELECT body FROM runs WHERE tenant = ?1 AND id = ?2", params![tenant, id], |r| r.get(0))
+        .optional()
+        .map_err(|e| backend(&e))?;
+    body.map(|b| serde_json::from_str(&b).map_err(|e| json_err(&e))).transpose()
+}
+
+fn save_run(c: &Connection, run: &RunRecord) -> Result<(), StoreError> {
+    let body = serde_json::to_string(run).map_err(|e| json_err(&e))?;
+    c.execute(
+        "INSERT INTO runs (tenant, id, status, body) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tenant, id) DO UPDATE SET status = excluded.status, body = excluded.body",
+        params![run.tenant.as_str(), run.id.as_str(), run.status.as_str(), body],
+    )
+    .map_err(|e| backend(&e))?;
+    Ok(())
+}
+
+fn has_checkpoint(c: &Connection, tenant: &str, run: &str, index: u32) -> Result<bool, StoreError> {
+    c.query_row(
+        "SELECT 1 FROM checkpoints WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+        params![tenant, run, index],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+    .map_err(|e| backend(&e))
+}
+
+fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError> {
+    let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
+    let Some(mut run) = load_run(c, t, r)? else {
+        return Ok(BeginOutcome::AlreadyDone);
+    };
+    if run.status.is_terminal() || run.next_step > req.step_index || has_checkpoint(c, t, r, req.step_index)? {
+        return Ok(BeginOutcome::AlreadyDone);
+    }
+    let claim: Option<(String, u32, u64)> = c
+        .query_row(
+            "SELECT status, attempts, claim_until FROM step_claims WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+            params![t, r, req.step_index],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()
+        .map_err(|e| backend(&e))?;
+    let outcome = match claim {
+        Some((status, _, until)) if status == "running" && until > req.now_ms => {
+            return Ok(BeginOutcome::Busy { until_ms: until })
+        }
+        Some((status, attempts, _)) => BeginOutcome::Claimed { attempt: attempts + 1, taken_over: status == "running" },
+        None => BeginOutcome::Claimed { attempt: 1, taken_over: false },
+    };
+    let BeginOutcome::Claimed { attempt, .. } = outcome else { unreachable!("only claims reach here") };
+    c.execute(
+        "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until) VALUES (?1, ?2, ?3, 'running', ?4, ?5)
+         ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = ?4, claim_until = ?5",
+        params![t, r, req.step_index, attempt, req.claim_until_ms],
+    )
+    .map_err(|e| backend(&e))?;
+    if run.status == RunStatus::Queued {
+        run.status = run.status.transition(RunStatus::Running).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        run.updated_at_ms = req.now_ms;
+        save_run(c, &run)?;
+    }
+    Ok(outcome)
+}
+
+fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<RunRecord, StoreError> {
+    let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
+    let index = commit.checkpoint.step_index;
+    let mut run = load_run(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
+    if let Some(receipt) = &commit.ack {
+        ack(c, receipt).map_err(|e| backend(&e))?;
+    }
+    if has_checkpoint(c, t, r, index)? {
+        return Ok(run);
+    }
+    let body = serde_json::to_string(&commit.checkpoint).map_err(|e| json_err(&e))?;
+    c.execute(
+        "INSERT INTO checkpoints (tenant, run_id, step_index, body) VALUES (?1, ?2, ?3, ?4)",
+        params![t, r, index, body],
+    )
+    .map_err(|e| backend(&e))?;
+    c.execute(
+        "UPDATE step_claims SET status = 'done', claim_until = 0 WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+        params![t, r, index],
+    )
+    .map_err(|e| backend(&e))?;
+    if run.status.is_terminal() || run.next_step != index {
+        // Cancelled meanwhile: keep the checkpoint, do not advance.
+        return Ok(run);
+    }
+    run.status = run.status.transition(commit.run_status).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    run.next_step = index + 1;
+    run.last_hash.clone_from(&commit.checkpoint.hash);
+    run.output.clone_from(&commit.run_output);
+    run.error.clone_from(&commit.run_error);
+    run.updated_at_ms = commit.now_ms;
+    save_run(c, &run)?;
+    if let Some(next) = &commit.next {
+        enqueue(c, STEP_QUEUE, &encode(next), 0).map_err(|e| backend(&e))?;
+    }
+    Ok(run)
+}
+
+fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {
+    let (t, r) = (retry.tenant.as_str(), retry.run_id.as_str());
+    let err = serde_json::to_string(&retry.last_error).map_err(|e| json_err(&e))?;
+    c.execute(
+        "UPDATE step_claims SET status = 'waiting', claim_until = 0, last_error = ?4 WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+        params![t, r, retry.step_index, err],
+    )
+    .map_err(|e| backend(&e))?;
+    if let Some(receipt) = &retry.ack {
+        ack(c, receipt).map_err(|e| backend(&e))?;
+    }
+    let msg = StepMessage { tenant: retry.tenant.clone(), run_id: retry.run_id.clone(), step_index: retry.step_index };
+    let at = retry.now_ms + u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX);
+    enqueue(c, STEP_QUEUE, &encode(&msg), at).map_err(|e| backend(&e))
+}
+
+fn cancel_tx(c: &Connection, tenant: &str, id: &str, now: u64) -> Result<RunRecord, StoreError> {
+    let mut run = load_run(c, tenant, id)?.ok_or_else(|| StoreError::Conflict("run not found".to_owned()))?;
+    run.status = run.status.transition(RunStatus::Cancelled).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let outcome = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request");
+    run.error = outcome.error;
+    run.updated_at_ms = now;
+    save_run(c, &run)?;
+    Ok(run)
+}
+
+impl EmbeddedRunStore {
+    /// A run store over `db`.
+    pub fn new(db: Arc<Db>) -> Self {
+        Self { db }
+    }
+
+    /// Expires every live step claim. `aos dev` calls this at start-up: it holds the
+    /// data directory's lock, so live claims belong to a process that died.
+    pub async fn expire_orphaned_claims(&self) -> StoreResult<u64> {
+        self.db
+            .write(true, |c| {
+                c.execute("UPDATE step_claims SET claim_until = 0 WHERE status = 'running'", [])
+                    .map(|n| n as u64)
+                    .map_err(|e| backend(&e))
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl RunStore for EmbeddedRunStore {
+    async fn insert_run(&self, run: &RunRecord, first: &StepMessage, idem: Option<&IdempotencyCompletion>) -> StoreResult<()> {
+        let (run, body, idem) = (run.clone(), encode(first), idem.cloned());
+        self.db
+            .write(true, move |c| {
+                if load_run(c, run.tenant.as_str(), run.id.as_str())?.is_some() {
+                    return Err(StoreError::Conflict(format!("run {} exists", run.id)));
+                }
+                save_run(c, &run)?;
+                enqueue(c, STEP_QUEUE, &body, 0).map_err(|e| backend(&e))?;
+                if let Some(done) = idem {
+                    crate::idempotency::complete_tx(c, run.tenant.as_str(), &done)?;
+                }
+                Ok(())
+            })
+            .await?;
+        self.db.enqueued.notify_waiters();
+        Ok(())
+    }
+
+    async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>> {
+        self.db.read(|c| Ok(load_run(c, tenant.as_str(), id.as_str())))?
+    }
+
+    async fn list_runs(&self, tenant: &TenantId, f: &RunFilter) -> StoreResult<Vec<RunRecord>> {
+        let before = f.before.as_ref().map_or("~", RunId::as_str).to_owned();
+        let status = f.status.map(RunStatus::as_str);
+        let bodies: Vec<String> = self.db.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT body FROM runs WHERE tenant = ?1 AND id < ?2 AND (?3 IS NULL OR status = ?3) ORDER BY id DESC LIMIT ?4",
+            )?;
+            let rows = st.query_map(params![tenant.as_str(), before, status, f.limit], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        bodies.iter().map(|b| serde_json::from_str(b).map_err(|e| json_err(&e))).collect()
+    }
+
+    async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
+        let bodies: Vec<String> = self.db.read(|c| {
+            let mut st = c.prepare_cached("SELECT body FROM checkpoints WHERE tenant = ?1 AND run_id = ?2 ORDER BY step_index")?;
+            let rows = st.query_map(params![tenant.as_str(), id.as_str()], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        bodies.iter().map(|b| serde_json::from_str(b).map_err(|e| json_err(&e))).collect()
+    }
+
+    async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>> {
+        let rows: Vec<(u32, u32, u64, Option<String>)> = self.db.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT step_index, attempts, claim_until, last_error FROM step_claims
+                 WHERE tenant = ?1 AND run_id = ?2 AND status != 'done' ORDER BY step_index",
+            )?;
+            let rows = st.query_map(params![tenant.as_str(), id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect()
+        })?;
+        rows.into_iter()
+            .map(|(step_index, attempts, claim_until_ms, err)| {
+                let last_error = err.map(|e| serde_json::from_str::<OutcomeError>(&e)).transpose().map_err(|e| json_err(&e))?;
+                Ok(StepProgress { step_index, attempts, last_error, claim_until_ms })
+            })
+            .collect()
+    }
+
+    async fn step_outputs(&self, tenant: &TenantId, id: &RunId) -> StoreResult<BTreeMap<String, Value>> {
+        Ok(self
+            .checkpoints(tenant, id)
+            .await?
+            .into_iter()
+            .filter_map(|cp| cp.outcome.output.filter(|_| cp.outcome.ok).map(|o| (cp.step_id, o)))
+            .collect())
+    }
+
+    async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome> {
+        let req = req.clone();
+        self.db.write(req.durable, move |c| begin_tx(c, &req)).await
+    }
+
+    async fn extend_claim(&self, tenant: &TenantId, run_id: &RunId, step_index: u32, until_ms: u64) -> StoreResult<bool> {
+        let (t, r) = (tenant.to_string(), run_id.to_string());
+        self.db
+            .write(false, move |c| {
+                c.execute(
+                    "UPDATE step_claims SET claim_until = MAX(claim_until, ?4) WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running'",
+                    params![t, r, step_index, until_ms],
+                )
+                .map(|n| n == 1)
+                .map_err(|e| backend(&e))
+            })
+            .await
+    }
+
+    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<RunRecord> {
+        let commit = commit.clone();
+        let has_next = commit.next.is_some();
+        let run = self.db.write(true, move |c| commit_tx(c, &commit)).await?;
+        if has_next {
+            self.db.enqueued.notify_waiters();
+        }
+        Ok(run)
+    }
+
+    async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()> {
+        let retry = retry.clone();
+        self.db.write(true, move |c| retry_tx(c, &retry)).await?;
+        self.db.enqueued.notify_waiters();
+        Ok(())
+    }
+
+    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
+        let (t, r) = (tenant.to_string(), id.to_string());
+        self.db.write(true, move |c| cancel_tx(c, &t, &r, now_ms)).await
+    }
+}

@@ -1,0 +1,100 @@
+//! API keys: generated once, shown once, stored only as a SHA-256 hash, revocable.
+
+use crate::clock::{now_ms, unique_suffix};
+use crate::ports::{ApiKeyRecord, Role, StoreError, TenantRecord, TenantStore};
+use aos_core::determinism::sha256_hex;
+use aos_core::{ApiKeyId, TenantId};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Prefix of every AOS API key, so leaked keys are easy to recognise and scan for.
+pub const KEY_PREFIX: &str = "aos_";
+
+/// A freshly created key: the record to store and the secret to show once.
+pub struct IssuedKey {
+    /// What is stored.
+    pub record: ApiKeyRecord,
+    /// The full key; never stored, never logged.
+    pub secret: SecretString,
+}
+
+/// Hash under which a presented key is looked up.
+pub fn hash_key(secret: &str) -> String {
+    sha256_hex(secret.as_bytes())
+}
+
+/// Generates a new key for `tenant` with 256 bits of randomness.
+pub fn issue_key(tenant: &TenantId, role: Role, label: &str) -> IssuedKey {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!("{KEY_PREFIX}{}", hex::encode(bytes));
+    let record = ApiKeyRecord {
+        id: ApiKeyId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id"),
+        tenant: tenant.clone(),
+        role,
+        label: label.chars().take(200).collect(),
+        hash: hash_key(&secret),
+        created_at_ms: now_ms(),
+        revoked_at_ms: None,
+    };
+    IssuedKey {
+        record,
+        secret: SecretString::from(secret),
+    }
+}
+
+/// Who a request is from, once its key checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The key's tenant.
+    pub tenant: TenantId,
+    /// The key's id.
+    pub key_id: ApiKeyId,
+    /// The key's role.
+    pub role: Role,
+}
+
+/// Why a presented key was refused (all map to 401 without saying which).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No key, an unknown key or a revoked key.
+    #[error("missing, unknown or revoked API key")]
+    Unauthenticated,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Resolves a presented key to its principal.
+pub async fn authenticate(store: &dyn TenantStore, presented: &SecretString) -> Result<Principal, AuthError> {
+    let key = presented.expose_secret();
+    if !key.starts_with(KEY_PREFIX) || key.len() > 200 {
+        return Err(AuthError::Unauthenticated);
+    }
+    match store.key_by_hash(&hash_key(key)).await? {
+        Some(rec) if rec.revoked_at_ms.is_none() => Ok(Principal {
+            tenant: rec.tenant,
+            key_id: rec.id,
+            role: rec.role,
+        }),
+        _ => Err(AuthError::Unauthenticated),
+    }
+}
+
+/// Creates a tenant (with a generated id unless `id` is given) and its first key.
+pub async fn create_tenant(
+    store: &dyn TenantStore,
+    id: Option<TenantId>,
+    name: &str,
+    role: Role,
+) -> Result<(TenantRecord, IssuedKey), StoreError> {
+    let id = id.unwrap_or_else(|| TenantId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id"));
+    let tenant = TenantRecord {
+        id: id.clone(),
+        name: name.chars().take(200).collect(),
+        created_at_ms: now_ms(),
+    };
+    let key = issue_key(&id, role, "first key");
+    store.create_tenant(&tenant, &key.record).await?;
+    Ok((tenant, key))
+}

@@ -1,0 +1,372 @@
+//! Ports: the small capability traits the use cases need. The embedded adapters
+//! (`aos-embedded`) and the AWS adapters implement them; nothing here knows which.
+
+use aos_core::{ApiKeyId, Checkpoint, OutcomeError, Plan, RunId, RunStatus, TenantId};
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A storage or queue operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write found the record in another state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The backing store failed; the cause is in the message (never shown to clients).
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Run id.
+    pub id: RunId,
+    /// Lifecycle status.
+    pub status: RunStatus,
+    /// The validated plan.
+    pub plan: Plan,
+    /// The run input that step inputs may reference.
+    pub input: Value,
+    /// Base of the per-step seeds.
+    pub base_seed: u64,
+    /// Hash the checkpoint chain starts from.
+    pub genesis_hash: String,
+    /// Hash of the last checkpoint (the genesis hash before step 0 finishes).
+    pub last_hash: String,
+    /// Index of the next step to run (= number of finished steps).
+    pub next_step: u32,
+    /// Final output (the last step's output) once succeeded.
+    pub output: Option<Value>,
+    /// Why the run failed or was cancelled.
+    pub error: Option<OutcomeError>,
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: u64,
+    /// Last change, ms since the epoch.
+    pub updated_at_ms: u64,
+}
+
+/// The message that tells a worker to run one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepMessage {
+    /// Owner of the run.
+    pub tenant: TenantId,
+    /// The run.
+    pub run_id: RunId,
+    /// The step to run.
+    pub step_index: u32,
+}
+
+/// A filter and page request for listing runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs in this status.
+    pub status: Option<RunStatus>,
+    /// Page size (the use case clamps it).
+    pub limit: u32,
+    /// Continue after this run id (runs are listed newest first).
+    pub before: Option<RunId>,
+}
+
+/// What `begin_step` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeginOutcome {
+    /// This worker owns the step now; `attempt` counts from 1. `taken_over` is true
+    /// when an earlier attempt's claim expired without a checkpoint (it may have had
+    /// its effect).
+    Claimed {
+        /// Attempt number.
+        attempt: u32,
+        /// An expired claim was taken over.
+        taken_over: bool,
+    },
+    /// Another worker holds a live claim until `until_ms`.
+    Busy {
+        /// When that claim expires.
+        until_ms: u64,
+    },
+    /// The step already has a checkpoint, or the run is finished.
+    AlreadyDone,
+}
+
+/// A request to claim a step before executing it.
+#[derive(Debug, Clone)]
+pub struct BeginStep {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Run.
+    pub run_id: RunId,
+    /// Step to claim.
+    pub step_index: u32,
+    /// The claim expires at this time unless extended by heartbeats.
+    pub claim_until_ms: u64,
+    /// Whether the claim must be durable before the skill runs (non-idempotent skills).
+    pub durable: bool,
+    /// Now, ms since the epoch.
+    pub now_ms: u64,
+}
+
+/// The atomic end of a step: checkpoint, run update, claim completion, next message
+/// and acknowledgement of the current one.
+#[derive(Debug, Clone)]
+pub struct StepCommit {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Run.
+    pub run_id: RunId,
+    /// The checkpoint to store (its step_index is the step that ended).
+    pub checkpoint: Checkpoint,
+    /// New run status (running while more steps remain).
+    pub run_status: RunStatus,
+    /// Final output if the run ends successfully.
+    pub run_output: Option<Value>,
+    /// Failure if the run ends in failure.
+    pub run_error: Option<OutcomeError>,
+    /// Message for the next step, if any.
+    pub next: Option<StepMessage>,
+    /// Receipt of the message being processed, acknowledged with the commit.
+    pub ack: Option<String>,
+    /// Now, ms since the epoch.
+    pub now_ms: u64,
+}
+
+/// A step that failed retryably and will be tried again after a delay.
+#[derive(Debug, Clone)]
+pub struct StepRetry {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Run.
+    pub run_id: RunId,
+    /// The step.
+    pub step_index: u32,
+    /// The failed attempt's error, kept for `GET /v1/runs/{id}/steps`.
+    pub last_error: OutcomeError,
+    /// Delay before the retry becomes visible.
+    pub delay: Duration,
+    /// Receipt of the message being processed.
+    pub ack: Option<String>,
+    /// Now, ms since the epoch.
+    pub now_ms: u64,
+}
+
+/// Progress of a step that has no checkpoint yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepProgress {
+    /// The step.
+    pub step_index: u32,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// Error of the last failed attempt, if any.
+    pub last_error: Option<OutcomeError>,
+    /// When the current claim expires (0 when none).
+    pub claim_until_ms: u64,
+}
+
+/// An idempotent request that carries its completion with the write it guards.
+#[derive(Debug, Clone)]
+pub struct IdempotencyCompletion {
+    /// The client's key.
+    pub key: String,
+    /// SHA-256 of the canonical request.
+    pub payload_hash: String,
+    /// The response to replay on a repeat.
+    pub result: Value,
+    /// When the record may be forgotten.
+    pub expires_at_ms: u64,
+}
+
+/// Runs, checkpoints and the step transitions, for one tenant at a time.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Stores a new run and enqueues its first step, completing the idempotency record
+    /// if one is given, all at once. Fails with `Conflict` if the run id exists.
+    async fn insert_run(
+        &self,
+        run: &RunRecord,
+        first: &StepMessage,
+        idempotency: Option<&IdempotencyCompletion>,
+    ) -> StoreResult<()>;
+
+    /// The run, or `None` if this tenant has no such run.
+    async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>>;
+
+    /// A page of the tenant's runs, newest first.
+    async fn list_runs(&self, tenant: &TenantId, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;
+
+    /// The run's checkpoints in step order.
+    async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>>;
+
+    /// Progress of steps without a checkpoint (attempt counts, last errors).
+    async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>>;
+
+    /// Outputs of the run's successful steps by step id, for input references.
+    async fn step_outputs(&self, tenant: &TenantId, id: &RunId) -> StoreResult<BTreeMap<String, Value>>;
+
+    /// Claims a step for execution (see [`BeginOutcome`]).
+    async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome>;
+
+    /// Extends a live claim (heartbeat). Returns false if the claim is no longer held.
+    async fn extend_claim(
+        &self,
+        tenant: &TenantId,
+        run_id: &RunId,
+        step_index: u32,
+        until_ms: u64,
+    ) -> StoreResult<bool>;
+
+    /// Ends a step atomically. If the run was cancelled meanwhile, the checkpoint is
+    /// still recorded but the run is not advanced. Returns the run as stored afterwards.
+    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<RunRecord>;
+
+    /// Releases the claim, records the failed attempt and re-enqueues the step with a
+    /// delay, atomically.
+    async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()>;
+
+    /// Cancels a run that is not finished. Fails with `Conflict` if it is.
+    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord>;
+}
+
+/// One received queue message.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Handle for delete / change-visibility; changes on every receive.
+    pub receipt: String,
+    /// Message body.
+    pub body: String,
+    /// How many times the message has been received (1 on the first delivery).
+    pub receive_count: u32,
+}
+
+/// A queue with SQS semantics: visibility timeout, receive count, change visibility and
+/// dead-lettering after a maximum receive count.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Enqueues `body`, visible after `delay`.
+    async fn send(&self, body: &str, delay: Duration) -> StoreResult<()>;
+    /// Receives up to `max` visible messages, hiding them for `visibility`; waits up to
+    /// `wait` for one to arrive (long polling).
+    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> StoreResult<Vec<Received>>;
+    /// Deletes a received message. A stale receipt is not an error.
+    async fn delete(&self, receipt: &str) -> StoreResult<()>;
+    /// Sets a received message's remaining invisibility (the heartbeat of long steps).
+    /// Returns false if the receipt is stale (the message was received again).
+    async fn change_visibility(&self, receipt: &str, visibility: Duration) -> StoreResult<bool>;
+}
+
+/// Stored state of an idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimOutcome {
+    /// The caller owns the key now (new, or an expired in-progress record taken over).
+    Claimed,
+    /// Another request with this key is in progress until `until_ms`.
+    InProgress {
+        /// Expiry of that claim.
+        until_ms: u64,
+    },
+    /// A request with this key and the same payload completed; here is its result.
+    Completed(Value),
+    /// The key was used with a different payload.
+    Conflict,
+}
+
+/// Idempotency records with Powertools semantics: in-progress with an expiry, completed
+/// with the stored result and payload hash, conflict on a different payload.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for a request whose canonical payload hashes to `payload_hash`.
+    async fn claim(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        payload_hash: &str,
+        in_progress_until_ms: u64,
+        now_ms: u64,
+    ) -> StoreResult<ClaimOutcome>;
+    /// Marks the key completed with `result` (when no other write carries it).
+    async fn complete(&self, tenant: &TenantId, done: &IdempotencyCompletion) -> StoreResult<()>;
+    /// Deletes an in-progress claim after a failure, so the client can retry.
+    async fn release(&self, tenant: &TenantId, key: &str) -> StoreResult<()>;
+}
+
+/// Tenant-scoped key-value storage for the `kv_store` skill.
+#[async_trait]
+pub trait KvStore: Send + Sync {
+    /// The value stored under `key`.
+    async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Value>>;
+    /// Stores `value` under `key`.
+    async fn put(&self, tenant: &TenantId, key: &str, value: &Value) -> StoreResult<()>;
+    /// Deletes `key`; returns whether it existed.
+    async fn delete(&self, tenant: &TenantId, key: &str) -> StoreResult<bool>;
+}
+
+/// Named secrets (API keys of upstreams, signing keys).
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// The secret, or `None` if not configured.
+    async fn secret(&self, name: &str) -> StoreResult<Option<SecretString>>;
+}
+
+/// Role of an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Uses its own tenant's runs, skills and keys.
+    Tenant,
+    /// Manages tenants and their keys.
+    Operator,
+}
+
+/// A stored API key (only the hash of the secret is stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    /// Public id.
+    pub id: ApiKeyId,
+    /// Owner.
+    pub tenant: TenantId,
+    /// What the key may do.
+    pub role: Role,
+    /// Free text label.
+    pub label: String,
+    /// SHA-256 of the secret key.
+    pub hash: String,
+    /// Creation time.
+    pub created_at_ms: u64,
+    /// Revocation time, if revoked.
+    pub revoked_at_ms: Option<u64>,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    /// Id.
+    pub id: TenantId,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at_ms: u64,
+}
+
+/// Tenants and API keys.
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates a tenant together with its first key. `Conflict` if the id exists.
+    async fn create_tenant(&self, tenant: &TenantRecord, first_key: &ApiKeyRecord) -> StoreResult<()>;
+    /// The tenant, if it exists.
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>>;
+    /// Stores a new key for an existing tenant.
+    async fn insert_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    /// The key whose secret hashes to `hash`.
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// The tenant's keys (never their secrets).
+    async fn keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Revokes the tenant's key; `Ok(None)` if the tenant has no such key.
+    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, now_ms: u64) -> StoreResult<Option<ApiKeyRecord>>;
+}

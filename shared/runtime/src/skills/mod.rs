@@ -1,0 +1,226 @@
+//! The typed skill registry and the built-in skills.
+//!
+//! A skill declares its name, version, JSON Schemas for input and output, idempotency
+//! class and timeout. The registry validates inputs before and outputs after every
+//! execution and turns panics and timeouts into outcomes, so `execute` is total.
+
+mod http_call;
+mod json_transform;
+mod kv_store;
+
+pub use http_call::{HttpCallConfig, HttpCallSkill};
+pub use json_transform::JsonTransformSkill;
+pub use kv_store::KvStoreSkill;
+
+use crate::ports::KvStore;
+use aos_core::{ErrorCode, RunId, StructuredOutcome, TenantId};
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What running a skill twice does, which decides how AOS recovers a step whose worker
+/// died after the skill may have had its effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdempotencyClass {
+    /// No effect outside its output (e.g. `json_transform`): always safe to re-run.
+    Pure,
+    /// Re-running has the same effect as running once (e.g. `kv_store` put of a value).
+    Idempotent,
+    /// The skill sends a stable per-step `Idempotency-Key` so the target can drop the
+    /// repeat (e.g. `http_call`). Re-run on recovery.
+    Keyed,
+    /// Running twice may double the effect. Never re-run after an interrupted attempt:
+    /// the step fails with `ERR_EFFECT_UNCERTAIN` (at most once).
+    NonIdempotent,
+}
+
+/// The declaration of a skill, as listed by `GET /v1/skills`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkillDescriptor {
+    /// Unique name used in plans.
+    pub name: String,
+    /// Semantic version.
+    pub version: String,
+    /// One line on what it does.
+    pub description: String,
+    /// JSON Schema of the input.
+    pub input_schema: Value,
+    /// JSON Schema of the output.
+    pub output_schema: Value,
+    /// See [`IdempotencyClass`].
+    pub idempotency: IdempotencyClass,
+    /// Default per-attempt timeout in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// What a skill knows about the step it runs in.
+#[derive(Clone)]
+pub struct SkillContext {
+    /// Owner of the run.
+    pub tenant: TenantId,
+    /// The run.
+    pub run_id: RunId,
+    /// Step position.
+    pub step_index: u32,
+    /// Step id from the plan.
+    pub step_id: String,
+    /// Attempt number, from 1.
+    pub attempt: u32,
+    /// Deterministic seed of the step.
+    pub seed: u64,
+    /// Stable across attempts of the same step: `aos-<run id>-<step index>`.
+    pub idempotency_key: String,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// Tenant-scoped key-value storage.
+    pub kv: Arc<dyn KvStore>,
+}
+
+/// A skill. Implementations must not panic; if one does, the registry reports
+/// `ERR_INTERNAL` instead of crashing the worker.
+#[async_trait]
+pub trait Skill: Send + Sync {
+    /// The skill's declaration.
+    fn descriptor(&self) -> SkillDescriptor;
+    /// Runs the skill on an input that already passed the input schema.
+    async fn execute(&self, ctx: &SkillContext, input: Value) -> StructuredOutcome;
+}
+
+struct Entry {
+    descriptor: SkillDescriptor,
+    input: jsonschema::Validator,
+    output: jsonschema::Validator,
+    skill: Arc<dyn Skill>,
+}
+
+/// A registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A skill with that name is already registered.
+    #[error("skill {0:?} is already registered")]
+    Duplicate(String),
+    /// A declared schema is not a valid JSON Schema.
+    #[error("skill {0:?} declares an invalid {1} schema: {2}")]
+    BadSchema(String, &'static str, String),
+}
+
+/// The registered skills, by name.
+#[derive(Default)]
+pub struct SkillRegistry {
+    entries: BTreeMap<String, Entry>,
+}
+
+fn schema_errors(v: &jsonschema::Validator, value: &Value) -> Option<String> {
+    let errors: Vec<String> = v
+        .iter_errors(value)
+        .take(5)
+        .map(|e| {
+            let path = e.instance_path.to_string();
+            let at = if path.is_empty() { "(root)".to_owned() } else { path };
+            format!("{at}: {e}")
+        })
+        .collect();
+    (!errors.is_empty()).then(|| errors.join("; "))
+}
+
+impl SkillRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a skill, compiling its schemas. Fails on a duplicate name or a schema
+    /// that does not compile.
+    pub fn register(&mut self, skill: Arc<dyn Skill>) -> Result<(), RegistryError> {
+        let d = skill.descriptor();
+        if self.entries.contains_key(&d.name) {
+            return Err(RegistryError::Duplicate(d.name));
+        }
+        let compile = |schema: &Value, which| {
+            jsonschema::validator_for(schema)
+                .map_err(|e| RegistryError::BadSchema(d.name.clone(), which, e.to_string()))
+        };
+        let input = compile(&d.input_schema, "input")?;
+        let output = compile(&d.output_schema, "output")?;
+        self.entries.insert(
+            d.name.clone(),
+            Entry {
+                descriptor: d,
+                input,
+                output,
+                skill,
+            },
+        );
+        Ok(())
+    }
+
+    /// Every descriptor, sorted by name.
+    pub fn descriptors(&self) -> Vec<SkillDescriptor> {
+        self.entries.values().map(|e| e.descriptor.clone()).collect()
+    }
+
+    /// The descriptor of `name`, if registered.
+    pub fn descriptor(&self, name: &str) -> Option<&SkillDescriptor> {
+        self.entries.get(name).map(|e| &e.descriptor)
+    }
+
+    /// Checks `input` against the skill's input schema. `Err` names each failing field.
+    pub fn validate_input(&self, name: &str, input: &Value) -> Result<(), String> {
+        let entry = self.entries.get(name).ok_or_else(|| format!("unknown skill {name:?}"))?;
+        schema_errors(&entry.input, input).map_or(Ok(()), Err)
+    }
+
+    /// Runs `name` on `input`, total: unknown skill, invalid input, panic, timeout and an
+    /// output that breaks the output schema all come back as failed outcomes. The
+    /// outcome's duration is measured here.
+    pub async fn execute(&self, name: &str, ctx: &SkillContext, input: Value) -> StructuredOutcome {
+        let started = Instant::now();
+        let mut outcome = self.execute_inner(name, ctx, input).await;
+        outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        outcome
+    }
+
+    async fn execute_inner(&self, name: &str, ctx: &SkillContext, input: Value) -> StructuredOutcome {
+        let Some(entry) = self.entries.get(name) else {
+            return StructuredOutcome::failure(ErrorCode::SkillNotFound, format!("unknown skill {name:?}"));
+        };
+        if let Some(errors) = schema_errors(&entry.input, &input) {
+            return StructuredOutcome::failure(
+                ErrorCode::ValidationFailed,
+                format!("input of {name} does not match its schema: {errors}"),
+            );
+        }
+        let skill = Arc::clone(&entry.skill);
+        let task_ctx = ctx.clone();
+        let mut task = tokio::spawn(async move { skill.execute(&task_ctx, input).await });
+        let outcome = match tokio::time::timeout(ctx.timeout, &mut task).await {
+            Err(_) => {
+                task.abort();
+                return StructuredOutcome::failure(
+                    ErrorCode::Timeout,
+                    format!("{name} did not finish within {} ms", ctx.timeout.as_millis()),
+                )
+            }
+            Ok(Err(join)) => {
+                tracing::error!(skill = name, error = %join, "skill panicked");
+                return StructuredOutcome::failure(ErrorCode::Internal, format!("{name} crashed; see the worker log"))
+                    .with_retryable(false);
+            }
+            Ok(Ok(outcome)) => outcome,
+        };
+        if let Some(output) = outcome.output.as_ref().filter(|_| outcome.ok) {
+            if let Some(errors) = schema_errors(&entry.output, output) {
+                return StructuredOutcome::failure(
+                    ErrorCode::SchemaMismatch,
+                    format!("output of {name} does not match its schema: {errors}"),
+                )
+                .with_cost(outcome.cost_cents);
+            }
+        }
+        outcome
+    }
+}

@@ -1,0 +1,424 @@
+//! The step pipeline: one clear sequence of named stages that every step message goes
+//! through. Policy, budget and approval gates slot in between `prepare` and `execute`.
+//!
+//! ```text
+//! decode -> load -> claim -> prepare -> execute (+heartbeat) -> decide -> commit | retry
+//! ```
+//!
+//! Exactly-once in effect: a step's end (checkpoint, run update, claim completion, next
+//! message, ack) is one atomic commit. A redelivered message finds the checkpoint and
+//! stops. A worker that died mid-step leaves an expiring claim: pure, idempotent and
+//! keyed skills are re-run after it expires; non-idempotent ones are not (at most
+//! once) and the step fails with `ERR_EFFECT_UNCERTAIN`.
+
+use crate::clock::now_ms;
+use crate::ports::{
+    BeginOutcome, BeginStep, KvStore, Queue, Received, RunRecord, RunStore, StepCommit, StepMessage, StepRetry,
+    StoreError,
+};
+use crate::skills::{IdempotencyClass, SkillContext, SkillRegistry};
+use aos_core::checkpoint::ChainLink;
+use aos_core::determinism::{backoff, step_seed};
+use aos_core::template::{resolve, Scope};
+use aos_core::{Checkpoint, ErrorCode, RunStatus, StructuredOutcome};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Tunables of the step worker.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// How long a received message stays hidden; heartbeats extend it.
+    pub visibility: Duration,
+    /// How often a running step heartbeats (message visibility and claim).
+    pub heartbeat: Duration,
+    /// Long-poll wait of an idle worker.
+    pub poll_wait: Duration,
+    /// First retry delay; doubles per attempt, with jitter.
+    pub backoff_base: Duration,
+    /// Largest retry delay.
+    pub backoff_cap: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            visibility: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(10),
+            poll_wait: Duration::from_secs(1),
+            backoff_base: Duration::from_millis(200),
+            backoff_cap: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a hook tells the pipeline to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookAction {
+    /// Carry on.
+    Continue,
+    /// Stop here as if the worker died (nothing after this point happens).
+    Abandon,
+}
+
+/// Called after the skill ran and before its checkpoint is committed. Used by crash
+/// tests; production wires none.
+pub type AfterEffectHook = Arc<dyn Fn(&StepMessage) -> HookAction + Send + Sync>;
+
+/// How a message was handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The step ended (committed, retried or found already done); the message is gone.
+    Done,
+    /// Another worker holds the step; the message comes back later.
+    Busy,
+    /// The message is not a step message; it stays and will dead-letter.
+    Malformed(String),
+    /// A hook abandoned the step mid-way.
+    Abandoned,
+    /// A store call failed; the message comes back after its visibility timeout.
+    Failed(String),
+}
+
+/// The step worker: executes one message at a time through the pipeline.
+#[derive(Clone)]
+pub struct StepWorker {
+    store: Arc<dyn RunStore>,
+    queue: Arc<dyn Queue>,
+    kv: Arc<dyn KvStore>,
+    skills: Arc<SkillRegistry>,
+    config: WorkerConfig,
+    after_effect: Option<AfterEffectHook>,
+}
+
+struct Claimed {
+    msg: StepMessage,
+    run: RunRecord,
+    attempt: u32,
+    taken_over: bool,
+}
+
+impl StepWorker {
+    /// Wires a worker.
+    pub fn new(
+        store: Arc<dyn RunStore>,
+        queue: Arc<dyn Queue>,
+        kv: Arc<dyn KvStore>,
+        skills: Arc<SkillRegistry>,
+        config: WorkerConfig,
+    ) -> Self {
+        Self { store, queue, kv, skills, config, after_effect: None }
+    }
+
+    /// Installs the after-effect hook (tests only).
+    #[must_use]
+    pub fn with_after_effect_hook(mut self, hook: AfterEffectHook) -> Self {
+        self.after_effect = Some(hook);
+        self
+    }
+
+    /// The worker's configuration.
+    pub fn config(&self) -> &WorkerConfig {
+        &self.config
+    }
+
+    /// Runs one received message through the pipeline.
+    pub async fn handle(&self, received: &Received) -> Handled {
+        match self.pipeline(received).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "step pipeline store failure");
+                Handled::Failed(e.to_string())
+            }
+        }
+    }
+
+    async fn pipeline(&self, received: &Received) -> Result<Handled, StoreError> {
+        let msg = match decode(received) {
+            Ok(m) => m,
+            Err(reason) => return Ok(Handled::Malformed(reason)),
+        };
+        let Some(run) = self.load(&msg, received).await? else {
+            return Ok(Handled::Done);
+        };
+        let claimed = match self.claim(msg, run, received).await? {
+            Ok(c) => c,
+            Err(h) => return Ok(h),
+        };
+        let (outcome, seed) = match self.prepare(&claimed) {
+            Err(outcome) => (outcome, step_seed(claimed.run.base_seed, claimed.msg.step_index)),
+            Ok((ctx, input)) => {
+                let seed = ctx.seed;
+                (self.execute(&claimed, ctx, input, received).await, seed)
+            }
+        };
+        if let Some(hook) = &self.after_effect {
+            if hook(&claimed.msg) == HookAction::Abandon {
+                return Ok(Handled::Abandoned);
+            }
+        }
+        self.decide(claimed, outcome, seed, received).await
+    }
+
+    /// Stage `load`: the run; acks messages of finished runs and finished steps.
+    async fn load(&self, msg: &StepMessage, received: &Received) -> Result<Option<RunRecord>, StoreError> {
+        let run = self.store.run(&msg.tenant, &msg.run_id).await?;
+        let Some(run) = run else {
+            tracing::warn!(run = %msg.run_id, "step message for an unknown run dropped");
+            self.queue.delete(&received.receipt).await?;
+            return Ok(None);
+        };
+        if run.status.is_terminal() || msg.step_index < run.next_step {
+            self.ack_stale(&run, msg, received).await?;
+            return Ok(None);
+        }
+        Ok(Some(run))
+    }
+
+    async fn ack_stale(&self, run: &RunRecord, msg: &StepMessage, received: &Received) -> Result<(), StoreError> {
+        // A redelivery after a commit whose next message may not have been sent
+        // (possible on backends where they are two writes) sends it again; duplicates
+        // are harmless because every step is claimed before it runs.
+        if received.receive_count > 1 && !run.status.is_terminal() && msg.step_index + 1 == run.next_step {
+            let next = StepMessage { step_index: run.next_step, ..msg.clone() };
+            self.queue.send(&encode(&next), Duration::ZERO).await?;
+        }
+        self.queue.delete(&received.receipt).await
+    }
+
+    /// Stage `claim`: take the step's claim (durably for non-idempotent skills).
+    async fn claim(
+        &self,
+        msg: StepMessage,
+        run: RunRecord,
+        received: &Received,
+    ) -> Result<Result<Claimed, Handled>, StoreError> {
+        let step = run.plan.step(msg.step_index).cloned();
+        let Some(step) = step else {
+            tracing::warn!(run = %run.id, step = msg.step_index, "step index beyond the plan dropped");
+            self.queue.delete(&received.receipt).await?;
+            return Ok(Err(Handled::Done));
+        };
+        let class = self.skills.descriptor(&step.skill).map(|d| d.idempotency);
+        let now = now_ms();
+        let begin = BeginStep {
+            tenant: msg.tenant.clone(),
+            run_id: msg.run_id.clone(),
+            step_index: msg.step_index,
+            claim_until_ms: now + millis(self.step_timeout(&run, msg.step_index) + self.config.visibility),
+            durable: class == Some(IdempotencyClass::NonIdempotent),
+            now_ms: now,
+        };
+        Ok(match self.store.begin_step(&begin).await? {
+            BeginOutcome::Claimed { attempt, taken_over } => Ok(Claimed { msg, run, attempt, taken_over }),
+            BeginOutcome::AlreadyDone => {
+                self.queue.delete(&received.receipt).await?;
+                Err(Handled::Done)
+            }
+            BeginOutcome::Busy { until_ms } => {
+                let wait = Duration::from_millis(until_ms.saturating_sub(now)).max(Duration::from_secs(1));
+                self.queue.change_visibility(&received.receipt, wait).await?;
+                Err(Handled::Busy)
+            }
+        })
+    }
+
+    fn step_timeout(&self, run: &RunRecord, index: u32) -> Duration {
+        let step = run.plan.step(index);
+        let default = step
+            .and_then(|s| self.skills.descriptor(&s.skill))
+            .map_or(30_000, |d| d.timeout_ms);
+        Duration::from_millis(step.and_then(|s| s.timeout_ms).unwrap_or(default))
+    }
+
+    /// Stage `prepare`: refuse interrupted non-idempotent steps and exhausted attempts,
+    /// resolve input references, build the skill context.
+    fn prepare(&self, c: &Claimed) -> Result<(SkillContext, serde_json::Value), StructuredOutcome> {
+        let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
+        let class = self.skills.descriptor(&step.skill).map(|d| d.idempotency);
+        if c.taken_over && class == Some(IdempotencyClass::NonIdempotent) {
+            return Err(StructuredOutcome::failure(
+                ErrorCode::EffectUncertain,
+                format!("attempt {} of non-idempotent skill {} was interrupted after it may have had its effect; AOS does not run it twice", c.attempt - 1, step.skill),
+            ));
+        }
+        if c.attempt > step.attempts_allowed() {
+            return Err(StructuredOutcome::failure(
+                ErrorCode::AttemptsExhausted,
+                format!("step was started {} times without finishing (max_attempts {})", c.attempt - 1, step.attempts_allowed()),
+            ));
+        }
+        Ok((
+            SkillContext {
+                tenant: c.msg.tenant.clone(),
+                run_id: c.msg.run_id.clone(),
+                step_index: c.msg.step_index,
+                step_id: c.run.plan.step_id(c.msg.step_index).to_owned(),
+                attempt: c.attempt,
+                seed: step_seed(c.run.base_seed, c.msg.step_index),
+                idempotency_key: format!("aos-{}-{}", c.msg.run_id, c.msg.step_index),
+                timeout: self.step_timeout(&c.run, c.msg.step_index),
+                kv: Arc::clone(&self.kv),
+            },
+            step.input.clone(),
+        ))
+    }
+
+    /// Stage `execute`: resolve references against earlier outputs, run the skill with a
+    /// heartbeat that keeps the message hidden and the claim alive.
+    async fn execute(
+        &self,
+        c: &Claimed,
+        ctx: SkillContext,
+        input: serde_json::Value,
+        received: &Received,
+    ) -> StructuredOutcome {
+        let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
+        let outputs = match self.store.step_outputs(&c.msg.tenant, &c.msg.run_id).await {
+            Ok(o) => o,
+            Err(e) => return StructuredOutcome::failure(ErrorCode::Internal, format!("could not load step outputs: {e}")),
+        };
+        let input = match resolve(&input, &Scope { input: &c.run.input, outputs: &outputs }) {
+            Ok(v) => v,
+            Err(e) => return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e.to_string()),
+        };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let heartbeat = tokio::spawn(self.clone().heartbeat(c.msg.clone(), received.receipt.clone(), stop_rx));
+        let outcome = self.skills.execute(&step.skill, &ctx, input).await;
+        let _ = stop_tx.send(true);
+        heartbeat.abort();
+        outcome
+    }
+
+    async fn heartbeat(self, msg: StepMessage, receipt: String, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.heartbeat) => {}
+                _ = stop.changed() => return,
+            }
+            let until = now_ms() + millis(self.config.visibility);
+            if let Err(e) = self.queue.change_visibility(&receipt, self.config.visibility).await {
+                tracing::warn!(error = %e, "heartbeat could not extend the message");
+            }
+            if let Err(e) = self.store.extend_claim(&msg.tenant, &msg.run_id, msg.step_index, until).await {
+                tracing::warn!(error = %e, "heartbeat could not extend the claim");
+            }
+        }
+    }
+
+    /// Stage `decide`: success ends the step; a retryable failure with attempts left is
+    /// retried after a deterministic back-off (or the upstream's Retry-After); anything
+    /// else fails the step and the run.
+    async fn decide(&self, c: Claimed, outcome: StructuredOutcome, seed: u64, received: &Received) -> Result<Handled, StoreError> {
+        let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
+        if !outcome.ok && outcome.is_retryable() && c.attempt < step.attempts_allowed() {
+            let mut delay = backoff(seed, c.attempt, self.config.backoff_base, self.config.backoff_cap);
+            if let Some(ms) = outcome.error.as_ref().and_then(|e| e.details.as_ref()).and_then(|d| d["retry_after_ms"].as_u64()) {
+                delay = delay.max(Duration::from_millis(ms.min(900_000)));
+            }
+            tracing::info!(run = %c.msg.run_id, step = c.msg.step_index, attempt = c.attempt, code = ?outcome.code(), delay_ms = delay.as_millis() as u64, "step failed, retrying");
+            let retry = StepRetry {
+                tenant: c.msg.tenant.clone(),
+                run_id: c.msg.run_id.clone(),
+                step_index: c.msg.step_index,
+                last_error: outcome.error.clone().expect("failed outcomes carry an error"),
+                delay,
+                ack: Some(received.receipt.clone()),
+                now_ms: now_ms(),
+            };
+            self.store.retry_step(&retry).await?;
+            return Ok(Handled::Done);
+        }
+        self.commit(c, outcome, seed, received).await
+    }
+
+    /// Stage `commit`: checkpoint chained to the previous one, run advanced or ended,
+    /// next step enqueued and this message acknowledged, in one atomic write.
+    async fn commit(&self, c: Claimed, outcome: StructuredOutcome, seed: u64, received: &Received) -> Result<Handled, StoreError> {
+        let index = c.msg.step_index;
+        let step = c.run.plan.step(index).expect("claimed steps exist in the plan");
+        let outcome_hash = outcome.content_hash();
+        let hash = ChainLink {
+            prev_hash: &c.run.last_hash,
+            step_index: index,
+            step_id: c.run.plan.step_id(index),
+            skill: &step.skill,
+            seed,
+            outcome_hash: &outcome_hash,
+        }
+        .hash();
+        let last = index + 1 == c.run.plan.len();
+        let (run_status, run_output, run_error, next) = if !outcome.ok {
+            (RunStatus::Failed, None, outcome.error.clone(), None)
+        } else if last {
+            (RunStatus::Succeeded, outcome.output.clone(), None, None)
+        } else {
+            let next = StepMessage { step_index: index + 1, ..c.msg.clone() };
+            (RunStatus::Running, None, None, Some(next))
+        };
+        tracing::info!(run = %c.msg.run_id, step = index, ok = outcome.ok, code = ?outcome.code(), run_status = %run_status, "step committed");
+        let commit = StepCommit {
+            tenant: c.msg.tenant.clone(),
+            run_id: c.msg.run_id.clone(),
+            checkpoint: Checkpoint {
+                step_index: index,
+                step_id: c.run.plan.step_id(index).to_owned(),
+                skill: step.skill.clone(),
+                seed,
+                attempts: c.attempt,
+                outcome,
+                outcome_hash,
+                prev_hash: c.run.last_hash.clone(),
+                hash,
+                created_at_ms: now_ms(),
+            },
+            run_status,
+            run_output,
+            run_error,
+            next,
+            ack: Some(received.receipt.clone()),
+            now_ms: now_ms(),
+        };
+        self.store.commit_step(&commit).await?;
+        Ok(Handled::Done)
+    }
+
+    /// Polls the queue and handles messages until `shutdown` turns true.
+    pub async fn run_loop(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let batch = tokio::select! {
+                r = self.queue.receive(1, self.config.visibility, self.config.poll_wait) => r,
+                _ = shutdown.changed() => return,
+            };
+            match batch {
+                Ok(messages) => {
+                    for m in messages {
+                        if let Handled::Malformed(reason) = self.handle(&m).await {
+                            tracing::warn!(reason, "malformed step message left to dead-letter");
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "queue receive failed");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Encodes a step message as the queue body.
+pub fn encode(msg: &StepMessage) -> String {
+    serde_json::to_string(msg).expect("step messages serialize")
+}
+
+fn decode(received: &Received) -> Result<StepMessage, String> {
+    serde_json::from_str(&received.body).map_err(|e| format!("not a step message: {e}"))
+}
