@@ -1,1 +1,364 @@
-fn main() {}
+//! `aos`: the AOS command line. Parses arguments and calls the library.
+
+use anyhow::Context;
+use aos_cli::client::{self, Client};
+use aos_cli::stack::{LocalStack, StackConfig};
+use aos_core::ErrorCode;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "aos",
+    version,
+    about = "AOS, the Agentic Operating System: durable agent runs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct Conn {
+    /// AOS API base url.
+    #[arg(long, env = "AOS_URL", default_value = "http://127.0.0.1:8787")]
+    url: String,
+    /// API key (default: the dev key in <AOS_DATA_DIR>/dev-api-key).
+    #[arg(long, env = "AOS_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Data directory used to find the dev key when no key is given.
+    #[arg(long, env = "AOS_DATA_DIR", default_value = "aos-data")]
+    data_dir: PathBuf,
+}
+
+impl Conn {
+    fn client(&self, key_file: &str) -> anyhow::Result<Client> {
+        let key = match &self.api_key {
+            Some(k) => k.clone(),
+            None => {
+                let path = self.data_dir.join(key_file);
+                std::fs::read_to_string(&path).with_context(|| {
+                    format!(
+                        "no API key: set AOS_API_KEY or start `aos dev` (which writes {})",
+                        path.display()
+                    )
+                })?
+            }
+        };
+        Client::new(&self.url, &key)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the local stack: API, workers and an embedded durable store.
+    Dev {
+        /// Loopback port of the API.
+        #[arg(long, env = "AOS_PORT", default_value_t = 8787)]
+        port: u16,
+        /// Data directory.
+        #[arg(long, env = "AOS_DATA_DIR", default_value = "aos-data")]
+        data_dir: PathBuf,
+        /// Number of step workers.
+        #[arg(long, env = "AOS_WORKERS", default_value_t = 4)]
+        workers: usize,
+        /// Hosts http_call may reach although they are loopback or private (comma-separated host[:port]).
+        #[arg(long, env = "AOS_HTTP_ALLOW_HOSTS", default_value = "")]
+        allow_hosts: String,
+        /// Use this dev API key instead of generating one.
+        #[arg(long, env = "AOS_DEV_API_KEY", hide_env_values = true)]
+        dev_api_key: Option<String>,
+        /// Message visibility timeout of the step queue, in milliseconds.
+        #[arg(long, env = "AOS_VISIBILITY_TIMEOUT_MS", default_value_t = 30_000)]
+        visibility_timeout_ms: u64,
+    },
+    /// Run the quickstart end to end: start a local stack on a fresh data directory,
+    /// submit examples/quickstart.json, follow it to the end, stop.
+    Demo {
+        /// Loopback port (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Data directory (default: a new temporary one).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Submit, read, list and cancel runs.
+    Run {
+        #[command(subcommand)]
+        command: RunCommand,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Create tenants (operator key).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Create API keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Print the error code table.
+    Errors {
+        /// As the markdown table of docs/error-codes.md.
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RunCommand {
+    /// Submit a run from a JSON file (a POST /v1/runs body).
+    Submit {
+        file: PathBuf,
+        /// Follow the run and print each step, then the output.
+        #[arg(long)]
+        watch: bool,
+        /// Idempotency-Key header.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Show a run.
+    Get { id: String },
+    /// Show a run's steps and checkpoints.
+    Steps { id: String },
+    /// Follow a run until it ends.
+    Watch { id: String },
+    /// List runs, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Cancel a run.
+    Cancel { id: String },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and print its first API key (shown once).
+    Create {
+        name: String,
+        /// Tenant id (ten_...); generated when absent.
+        #[arg(long)]
+        id: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create an API key (for another tenant with an operator key) and print it once.
+    Create {
+        #[arg(long, default_value = "")]
+        label: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke an API key of the caller's tenant.
+    Revoke { id: String },
+}
+
+fn print(v: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+async fn dev(cfg: StackConfig) -> anyhow::Result<()> {
+    let data_dir = cfg.data_dir.clone();
+    let stack = LocalStack::start(cfg).await?;
+    println!("AOS dev stack is up");
+    println!("  API:          {}", stack.url());
+    println!("  data dir:     {}", data_dir.display());
+    println!(
+        "  dev API key:  {}   (also in {})",
+        stack.dev_api_key,
+        data_dir.join("dev-api-key").display()
+    );
+    println!(
+        "  operator key: in {}",
+        data_dir.join("operator-api-key").display()
+    );
+    println!(
+        "Try:  AOS_URL={} aos run submit examples/quickstart.json --watch",
+        stack.url()
+    );
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    println!("stopping: finishing steps in flight");
+    stack.stop().await;
+    Ok(())
+}
+
+const QUICKSTART: &str = include_str!("../../examples/quickstart.json");
+
+async fn demo(port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let dir = data_dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "aos-demo-{}-{}",
+            std::process::id(),
+            aos_runtime::clock::now_ms()
+        ))
+    });
+    let mut cfg = StackConfig::new(&dir);
+    cfg.port = port;
+    let stack = LocalStack::start(cfg).await?;
+    println!(
+        "AOS demo: local stack on {} with data in {}",
+        stack.url(),
+        dir.display()
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(&QUICKSTART.replace("127.0.0.1:8787", &stack.addr.to_string()))?;
+    let api = Client::new(&stack.url(), &stack.dev_api_key)?;
+    let ok = client::submit_body(&api, &body, Some("quickstart-demo"), true).await;
+    stack.stop().await;
+    if ok? {
+        println!("demo finished: every step ran once, was checkpointed and chained");
+        Ok(())
+    } else {
+        anyhow::bail!("the demo run did not succeed")
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AOS_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Dev {
+            port,
+            data_dir,
+            workers,
+            allow_hosts,
+            dev_api_key,
+            visibility_timeout_ms,
+        } => {
+            let mut cfg = StackConfig::new(data_dir);
+            cfg.port = port;
+            cfg.workers = workers;
+            cfg.allow_hosts = allow_hosts;
+            cfg.dev_api_key = dev_api_key;
+            cfg.worker.visibility = Duration::from_millis(visibility_timeout_ms.max(100));
+            cfg.worker.heartbeat = cfg.worker.visibility / 3;
+            dev(cfg).await
+        }
+        Command::Demo { port, data_dir } => demo(port, data_dir).await,
+        Command::Run { command, conn } => {
+            let c = conn.client("dev-api-key")?;
+            let get = reqwest::Method::GET;
+            match command {
+                RunCommand::Submit {
+                    file,
+                    watch,
+                    idempotency_key,
+                } => {
+                    if !client::submit(&c, &file, idempotency_key.as_deref(), watch).await? {
+                        std::process::exit(1);
+                    }
+                    Ok(())
+                }
+                RunCommand::Get { id } => {
+                    print(&c.call(get, &format!("/v1/runs/{id}"), None, None).await?)
+                }
+                RunCommand::Steps { id } => print(
+                    &c.call(get, &format!("/v1/runs/{id}/steps"), None, None)
+                        .await?,
+                ),
+                RunCommand::Watch { id } => {
+                    if !client::watch(&c, &id).await? {
+                        std::process::exit(1);
+                    }
+                    Ok(())
+                }
+                RunCommand::List { status } => {
+                    let q = status.map(|s| format!("?status={s}")).unwrap_or_default();
+                    print(&c.call(get, &format!("/v1/runs{q}"), None, None).await?)
+                }
+                RunCommand::Cancel { id } => print(
+                    &c.call(
+                        reqwest::Method::POST,
+                        &format!("/v1/runs/{id}/cancel"),
+                        None,
+                        None,
+                    )
+                    .await?,
+                ),
+            }
+        }
+        Command::Tenant {
+            command: TenantCommand::Create { name, id },
+            conn,
+        } => {
+            let c = conn.client("operator-api-key")?;
+            print(
+                &c.call(
+                    reqwest::Method::POST,
+                    "/v1/tenants",
+                    Some(&json!({"name": name, "id": id})),
+                    None,
+                )
+                .await?,
+            )
+        }
+        Command::Key { command, conn } => match command {
+            KeyCommand::Create { label, tenant } => {
+                let file = if tenant.is_some() {
+                    "operator-api-key"
+                } else {
+                    "dev-api-key"
+                };
+                let c = conn.client(file)?;
+                print(
+                    &c.call(
+                        reqwest::Method::POST,
+                        "/v1/api-keys",
+                        Some(&json!({"label": label, "tenant_id": tenant})),
+                        None,
+                    )
+                    .await?,
+                )
+            }
+            KeyCommand::Revoke { id } => {
+                let c = conn.client("dev-api-key")?;
+                print(
+                    &c.call(
+                        reqwest::Method::POST,
+                        &format!("/v1/api-keys/{id}/revoke"),
+                        None,
+                        None,
+                    )
+                    .await?,
+                )
+            }
+        },
+        Command::Errors { markdown } => {
+            if markdown {
+                print!("{}", ErrorCode::markdown_table());
+            } else {
+                for c in ErrorCode::ALL {
+                    println!(
+                        "{:<30} {:<12} retryable={:<5} {}",
+                        c.as_str(),
+                        c.category().as_str(),
+                        c.retryable(),
+                        c.description()
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}

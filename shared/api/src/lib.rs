@@ -1,1 +1,12 @@
-//! placeholder
+//! AOS HTTP routes: request -> use case -> response. The same router serves `aos dev`
+//! and (behind `lambda_http`) the API Lambdas.
+
+mod auth;
+pub mod demo;
+mod error;
+mod extract;
+mod routes;
+mod views;
+
+pub use error::ApiError;
+pub use routes::{router, AppState, MAX_BODY_BYTES};

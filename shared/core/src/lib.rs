@@ -12,7 +12,7 @@ pub mod plan;
 pub mod state;
 pub mod template;
 
-pub use checkpoint::{Checkpoint, ChainLink};
+pub use checkpoint::{ChainLink, Checkpoint};
 pub use error_code::{ErrorCategory, ErrorCode};
 pub use ids::{ApiKeyId, IdError, RunId, TenantId};
 pub use outcome::{OutcomeError, StructuredOutcome};

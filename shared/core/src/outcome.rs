@@ -133,9 +133,15 @@ mod tests {
         let mut b = StructuredOutcome::failure(ErrorCode::Http503, "another message");
         b.duration_ms = 900;
         assert_eq!(a.content_hash(), b.content_hash());
-        assert_ne!(a.content_hash(), StructuredOutcome::failure(ErrorCode::Http502, "x").content_hash());
+        assert_ne!(
+            a.content_hash(),
+            StructuredOutcome::failure(ErrorCode::Http502, "x").content_hash()
+        );
         let ok = StructuredOutcome::success(json!({"n": 1}));
-        assert_ne!(ok.content_hash(), StructuredOutcome::success(json!({"n": 2})).content_hash());
+        assert_ne!(
+            ok.content_hash(),
+            StructuredOutcome::success(json!({"n": 2})).content_hash()
+        );
     }
 
     #[test]

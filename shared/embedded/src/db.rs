@@ -100,11 +100,19 @@ impl Db {
     /// directory so two processes never share it. Fails if the directory cannot be
     /// created, is locked by another process, or the file is not an AOS database.
     pub fn open(dir: &Path, durability: Durability) -> Result<Arc<Self>, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
-        let lock = File::create(dir.join("aos.lock"))
-            .map_err(|e| StoreError::Backend(format!("cannot create the lock file in {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+        let lock = File::create(dir.join("aos.lock")).map_err(|e| {
+            StoreError::Backend(format!(
+                "cannot create the lock file in {}: {e}",
+                dir.display()
+            ))
+        })?;
         lock.try_lock().map_err(|_| {
-            StoreError::Backend(format!("{} is in use by another AOS process", dir.display()))
+            StoreError::Backend(format!(
+                "{} is in use by another AOS process",
+                dir.display()
+            ))
         })?;
         let path = dir.join("aos.db");
         let writer = open_connection(&path).map_err(|e| backend(&e))?;
@@ -160,17 +168,26 @@ impl Db {
             (ok, reply)
         });
         {
-            let guard = self.writer.lock().map_err(|_| StoreError::Backend("writer lock poisoned".to_owned()))?;
-            let sender = guard.as_ref().ok_or_else(|| StoreError::Backend("the store is closed".to_owned()))?;
+            let guard = self
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Backend("writer lock poisoned".to_owned()))?;
+            let sender = guard
+                .as_ref()
+                .ok_or_else(|| StoreError::Backend("the store is closed".to_owned()))?;
             sender
                 .send(Job { durable, run })
                 .map_err(|_| StoreError::Backend("the writer thread stopped".to_owned()))?;
         }
-        rx.await.map_err(|_| StoreError::Backend("the writer thread dropped a write".to_owned()))?
+        rx.await
+            .map_err(|_| StoreError::Backend("the writer thread dropped a write".to_owned()))?
     }
 
     /// Runs a read on one of the reader connections (sees committed data only).
-    pub fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
+    pub fn read<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R>,
+    ) -> Result<R, StoreError> {
         let n = self.readers.len();
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..n {
@@ -214,7 +231,11 @@ fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, durability: Durabili
         if durability == Durability::Full {
             let want_full = batch.iter().any(|j| j.durable);
             if want_full != full_sync {
-                let pragma = if want_full { "PRAGMA synchronous=FULL" } else { "PRAGMA synchronous=NORMAL" };
+                let pragma = if want_full {
+                    "PRAGMA synchronous=FULL"
+                } else {
+                    "PRAGMA synchronous=NORMAL"
+                };
                 if let Err(e) = conn.execute_batch(pragma) {
                     tracing::error!(error = %e, "cannot set synchronous mode");
                 }
@@ -236,7 +257,11 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
     for job in batch {
         let _ = conn.execute_batch("SAVEPOINT job");
         let (ok, reply) = (job.run)(conn);
-        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        let end = if ok {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
         if let Err(e) = conn.execute_batch(end) {
             tracing::error!(error = %e, "savepoint failed");
         }

@@ -24,10 +24,15 @@ impl EmbeddedKv {
 impl KvStore for EmbeddedKv {
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Value>> {
         let raw: Option<String> = self.db.read(|c| {
-            c.query_row("SELECT value FROM kv WHERE tenant = ?1 AND key = ?2", params![tenant.as_str(), key], |r| r.get(0))
-                .optional()
+            c.query_row(
+                "SELECT value FROM kv WHERE tenant = ?1 AND key = ?2",
+                params![tenant.as_str(), key],
+                |r| r.get(0),
+            )
+            .optional()
         })?;
-        raw.map(|v| serde_json::from_str(&v).map_err(|e| StoreError::Backend(e.to_string()))).transpose()
+        raw.map(|v| serde_json::from_str(&v).map_err(|e| StoreError::Backend(e.to_string())))
+            .transpose()
     }
 
     async fn put(&self, tenant: &TenantId, key: &str, value: &Value) -> StoreResult<()> {
@@ -48,9 +53,12 @@ impl KvStore for EmbeddedKv {
         let (t, k) = (tenant.to_string(), key.to_owned());
         self.db
             .write(true, move |c| {
-                c.execute("DELETE FROM kv WHERE tenant = ?1 AND key = ?2", params![t, k])
-                    .map(|n| n > 0)
-                    .map_err(|e| backend(&e))
+                c.execute(
+                    "DELETE FROM kv WHERE tenant = ?1 AND key = ?2",
+                    params![t, k],
+                )
+                .map(|n| n > 0)
+                .map_err(|e| backend(&e))
             })
             .await
     }

@@ -3,10 +3,12 @@
 
 use crate::db::{backend, Db};
 use crate::queue::{ack, enqueue, STEP_QUEUE};
-use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
+use aos_core::{
+    Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId,
+};
 use aos_runtime::ports::{
-    BeginOutcome, BeginStep, IdempotencyCompletion, RunFilter, RunRecord, RunStore, StepCommit, StepMessage,
-    StepProgress, StepRetry, StoreError, StoreResult,
+    BeginOutcome, BeginStep, IdempotencyCompletion, RunFilter, RunRecord, RunStore, StepCommit,
+    StepMessage, StepProgress, StepRetry, StoreError, StoreResult,
 };
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
@@ -26,10 +28,15 @@ fn json_err(e: &serde_json::Error) -> StoreError {
 
 fn load_run(c: &Connection, tenant: &str, id: &str) -> Result<Option<RunRecord>, StoreError> {
     let body: Option<String> = c
-        .query_row("SELECT body FROM runs WHERE tenant = ?1 AND id = ?2", params![tenant, id], |r| r.get(0))
+        .query_row(
+            "SELECT body FROM runs WHERE tenant = ?1 AND id = ?2",
+            params![tenant, id],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(|e| backend(&e))?;
-    body.map(|b| serde_json::from_str(&b).map_err(|e| json_err(&e))).transpose()
+    body.map(|b| serde_json::from_str(&b).map_err(|e| json_err(&e)))
+        .transpose()
 }
 
 fn save_run(c: &Connection, run: &RunRecord) -> Result<(), StoreError> {
@@ -37,7 +44,12 @@ fn save_run(c: &Connection, run: &RunRecord) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO runs (tenant, id, status, body) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (tenant, id) DO UPDATE SET status = excluded.status, body = excluded.body",
-        params![run.tenant.as_str(), run.id.as_str(), run.status.as_str(), body],
+        params![
+            run.tenant.as_str(),
+            run.id.as_str(),
+            run.status.as_str(),
+            body
+        ],
     )
     .map_err(|e| backend(&e))?;
     Ok(())
@@ -59,7 +71,10 @@ fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError>
     let Some(mut run) = load_run(c, t, r)? else {
         return Ok(BeginOutcome::AlreadyDone);
     };
-    if run.status.is_terminal() || run.next_step > req.step_index || has_checkpoint(c, t, r, req.step_index)? {
+    if run.status.is_terminal()
+        || run.next_step > req.step_index
+        || has_checkpoint(c, t, r, req.step_index)?
+    {
         return Ok(BeginOutcome::AlreadyDone);
     }
     let claim: Option<(String, u32, u64)> = c
@@ -74,10 +89,18 @@ fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError>
         Some((status, _, until)) if status == "running" && until > req.now_ms => {
             return Ok(BeginOutcome::Busy { until_ms: until })
         }
-        Some((status, attempts, _)) => BeginOutcome::Claimed { attempt: attempts + 1, taken_over: status == "running" },
-        None => BeginOutcome::Claimed { attempt: 1, taken_over: false },
+        Some((status, attempts, _)) => BeginOutcome::Claimed {
+            attempt: attempts + 1,
+            taken_over: status == "running",
+        },
+        None => BeginOutcome::Claimed {
+            attempt: 1,
+            taken_over: false,
+        },
     };
-    let BeginOutcome::Claimed { attempt, .. } = outcome else { unreachable!("only claims reach here") };
+    let BeginOutcome::Claimed { attempt, .. } = outcome else {
+        unreachable!("only claims reach here")
+    };
     c.execute(
         "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until) VALUES (?1, ?2, ?3, 'running', ?4, ?5)
          ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = ?4, claim_until = ?5",
@@ -85,7 +108,10 @@ fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError>
     )
     .map_err(|e| backend(&e))?;
     if run.status == RunStatus::Queued {
-        run.status = run.status.transition(RunStatus::Running).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        run.status = run
+            .status
+            .transition(RunStatus::Running)
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
         run.updated_at_ms = req.now_ms;
         save_run(c, &run)?;
     }
@@ -95,7 +121,8 @@ fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError>
 fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<RunRecord, StoreError> {
     let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
     let index = commit.checkpoint.step_index;
-    let mut run = load_run(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
+    let mut run =
+        load_run(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
     if let Some(receipt) = &commit.ack {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
@@ -117,7 +144,10 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<RunRecord, StoreErro
         // Cancelled meanwhile: keep the checkpoint, do not advance.
         return Ok(run);
     }
-    run.status = run.status.transition(commit.run_status).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    run.status = run
+        .status
+        .transition(commit.run_status)
+        .map_err(|e| StoreError::Conflict(e.to_string()))?;
     run.next_step = index + 1;
     run.last_hash.clone_from(&commit.checkpoint.hash);
     run.output.clone_from(&commit.run_output);
@@ -141,14 +171,22 @@ fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {
     if let Some(receipt) = &retry.ack {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
-    let msg = StepMessage { tenant: retry.tenant.clone(), run_id: retry.run_id.clone(), step_index: retry.step_index };
+    let msg = StepMessage {
+        tenant: retry.tenant.clone(),
+        run_id: retry.run_id.clone(),
+        step_index: retry.step_index,
+    };
     let at = retry.now_ms + u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX);
     enqueue(c, STEP_QUEUE, &encode(&msg), at).map_err(|e| backend(&e))
 }
 
 fn cancel_tx(c: &Connection, tenant: &str, id: &str, now: u64) -> Result<RunRecord, StoreError> {
-    let mut run = load_run(c, tenant, id)?.ok_or_else(|| StoreError::Conflict("run not found".to_owned()))?;
-    run.status = run.status.transition(RunStatus::Cancelled).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let mut run =
+        load_run(c, tenant, id)?.ok_or_else(|| StoreError::Conflict("run not found".to_owned()))?;
+    run.status = run
+        .status
+        .transition(RunStatus::Cancelled)
+        .map_err(|e| StoreError::Conflict(e.to_string()))?;
     let outcome = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request");
     run.error = outcome.error;
     run.updated_at_ms = now;
@@ -167,9 +205,12 @@ impl EmbeddedRunStore {
     pub async fn expire_orphaned_claims(&self) -> StoreResult<u64> {
         self.db
             .write(true, |c| {
-                c.execute("UPDATE step_claims SET claim_until = 0 WHERE status = 'running'", [])
-                    .map(|n| n as u64)
-                    .map_err(|e| backend(&e))
+                c.execute(
+                    "UPDATE step_claims SET claim_until = 0 WHERE status = 'running'",
+                    [],
+                )
+                .map(|n| n as u64)
+                .map_err(|e| backend(&e))
             })
             .await
     }
@@ -177,7 +218,12 @@ impl EmbeddedRunStore {
 
 #[async_trait]
 impl RunStore for EmbeddedRunStore {
-    async fn insert_run(&self, run: &RunRecord, first: &StepMessage, idem: Option<&IdempotencyCompletion>) -> StoreResult<()> {
+    async fn insert_run(
+        &self,
+        run: &RunRecord,
+        first: &StepMessage,
+        idem: Option<&IdempotencyCompletion>,
+    ) -> StoreResult<()> {
         let (run, body, idem) = (run.clone(), encode(first), idem.cloned());
         self.db
             .write(true, move |c| {
@@ -197,7 +243,8 @@ impl RunStore for EmbeddedRunStore {
     }
 
     async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>> {
-        self.db.read(|c| Ok(load_run(c, tenant.as_str(), id.as_str())))?
+        self.db
+            .read(|c| Ok(load_run(c, tenant.as_str(), id.as_str())))?
     }
 
     async fn list_runs(&self, tenant: &TenantId, f: &RunFilter) -> StoreResult<Vec<RunRecord>> {
@@ -210,7 +257,10 @@ impl RunStore for EmbeddedRunStore {
             let rows = st.query_map(params![tenant.as_str(), before, status, f.limit], |r| r.get(0))?;
             rows.collect()
         })?;
-        bodies.iter().map(|b| serde_json::from_str(b).map_err(|e| json_err(&e))).collect()
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(|e| json_err(&e)))
+            .collect()
     }
 
     async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
@@ -219,7 +269,10 @@ impl RunStore for EmbeddedRunStore {
             let rows = st.query_map(params![tenant.as_str(), id.as_str()], |r| r.get(0))?;
             rows.collect()
         })?;
-        bodies.iter().map(|b| serde_json::from_str(b).map_err(|e| json_err(&e))).collect()
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(|e| json_err(&e)))
+            .collect()
     }
 
     async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>> {
@@ -228,23 +281,42 @@ impl RunStore for EmbeddedRunStore {
                 "SELECT step_index, attempts, claim_until, last_error FROM step_claims
                  WHERE tenant = ?1 AND run_id = ?2 AND status != 'done' ORDER BY step_index",
             )?;
-            let rows = st.query_map(params![tenant.as_str(), id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let rows = st.query_map(params![tenant.as_str(), id.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
             rows.collect()
         })?;
         rows.into_iter()
             .map(|(step_index, attempts, claim_until_ms, err)| {
-                let last_error = err.map(|e| serde_json::from_str::<OutcomeError>(&e)).transpose().map_err(|e| json_err(&e))?;
-                Ok(StepProgress { step_index, attempts, last_error, claim_until_ms })
+                let last_error = err
+                    .map(|e| serde_json::from_str::<OutcomeError>(&e))
+                    .transpose()
+                    .map_err(|e| json_err(&e))?;
+                Ok(StepProgress {
+                    step_index,
+                    attempts,
+                    last_error,
+                    claim_until_ms,
+                })
             })
             .collect()
     }
 
-    async fn step_outputs(&self, tenant: &TenantId, id: &RunId) -> StoreResult<BTreeMap<String, Value>> {
+    async fn step_outputs(
+        &self,
+        tenant: &TenantId,
+        id: &RunId,
+    ) -> StoreResult<BTreeMap<String, Value>> {
         Ok(self
             .checkpoints(tenant, id)
             .await?
             .into_iter()
-            .filter_map(|cp| cp.outcome.output.filter(|_| cp.outcome.ok).map(|o| (cp.step_id, o)))
+            .filter_map(|cp| {
+                cp.outcome
+                    .output
+                    .filter(|_| cp.outcome.ok)
+                    .map(|o| (cp.step_id, o))
+            })
             .collect())
     }
 
@@ -253,7 +325,13 @@ impl RunStore for EmbeddedRunStore {
         self.db.write(req.durable, move |c| begin_tx(c, &req)).await
     }
 
-    async fn extend_claim(&self, tenant: &TenantId, run_id: &RunId, step_index: u32, until_ms: u64) -> StoreResult<bool> {
+    async fn extend_claim(
+        &self,
+        tenant: &TenantId,
+        run_id: &RunId,
+        step_index: u32,
+        until_ms: u64,
+    ) -> StoreResult<bool> {
         let (t, r) = (tenant.to_string(), run_id.to_string());
         self.db
             .write(false, move |c| {
@@ -284,8 +362,15 @@ impl RunStore for EmbeddedRunStore {
         Ok(())
     }
 
-    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
+    async fn cancel_run(
+        &self,
+        tenant: &TenantId,
+        id: &RunId,
+        now_ms: u64,
+    ) -> StoreResult<RunRecord> {
         let (t, r) = (tenant.to_string(), id.to_string());
-        self.db.write(true, move |c| cancel_tx(c, &t, &r, now_ms)).await
+        self.db
+            .write(true, move |c| cancel_tx(c, &t, &r, now_ms))
+            .await
     }
 }

@@ -66,7 +66,10 @@ pub enum AuthError {
 }
 
 /// Resolves a presented key to its principal.
-pub async fn authenticate(store: &dyn TenantStore, presented: &SecretString) -> Result<Principal, AuthError> {
+pub async fn authenticate(
+    store: &dyn TenantStore,
+    presented: &SecretString,
+) -> Result<Principal, AuthError> {
     let key = presented.expose_secret();
     if !key.starts_with(KEY_PREFIX) || key.len() > 200 {
         return Err(AuthError::Unauthenticated);
@@ -88,7 +91,9 @@ pub async fn create_tenant(
     name: &str,
     role: Role,
 ) -> Result<(TenantRecord, IssuedKey), StoreError> {
-    let id = id.unwrap_or_else(|| TenantId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id"));
+    let id = id.unwrap_or_else(|| {
+        TenantId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id")
+    });
     let tenant = TenantRecord {
         id: id.clone(),
         name: name.chars().take(200).collect(),

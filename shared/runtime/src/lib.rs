@@ -9,7 +9,5 @@ pub mod runs;
 pub mod skills;
 pub mod worker;
 
-pub use ports::{
-    IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, TenantStore,
-};
+pub use ports::{IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, TenantStore};
 pub use skills::{IdempotencyClass, Skill, SkillContext, SkillDescriptor, SkillRegistry};

@@ -74,11 +74,20 @@ impl AllowRule {
     pub fn parse(rule: &str) -> Result<Self, String> {
         let rule = rule.trim().to_ascii_lowercase();
         let (host, port) = if let Some(rest) = rule.strip_prefix('[') {
-            let (h, tail) = rest.split_once(']').ok_or_else(|| format!("bad allow rule {rule:?}"))?;
-            let port = tail.strip_prefix(':').map(str::parse).transpose().map_err(|_| format!("bad port in {rule:?}"))?;
+            let (h, tail) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("bad allow rule {rule:?}"))?;
+            let port = tail
+                .strip_prefix(':')
+                .map(str::parse)
+                .transpose()
+                .map_err(|_| format!("bad port in {rule:?}"))?;
             (format!("[{h}]"), port)
         } else if let Some((h, p)) = rule.rsplit_once(':') {
-            (h.to_owned(), Some(p.parse().map_err(|_| format!("bad port in {rule:?}"))?))
+            (
+                h.to_owned(),
+                Some(p.parse().map_err(|_| format!("bad port in {rule:?}"))?),
+            )
         } else {
             (rule.clone(), None)
         };
@@ -147,7 +156,10 @@ impl AddressPolicy {
     /// a host, and no refused literal address unless allow-listed.
     pub fn check_url(&self, url: &Url) -> Result<(), Refused> {
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(Refused::InvalidUrl(format!("scheme {:?} is not http or https", url.scheme())));
+            return Err(Refused::InvalidUrl(format!(
+                "scheme {:?} is not http or https",
+                url.scheme()
+            )));
         }
         let host = url
             .host()
@@ -162,7 +174,11 @@ impl AddressPolicy {
             Host::Domain(_) => None,
         };
         match literal.and_then(|a| refusal_reason(a).map(|r| (a, r))) {
-            Some((addr, reason)) => Err(Refused::Blocked { host: name, addr, reason }),
+            Some((addr, reason)) => Err(Refused::Blocked {
+                host: name,
+                addr,
+                reason,
+            }),
             None => Ok(()),
         }
     }
@@ -197,7 +213,10 @@ pub struct SystemLookup;
 #[async_trait::async_trait]
 impl Lookup for SystemLookup {
     async fn lookup(&self, host: &str) -> std::io::Result<Vec<IpAddr>> {
-        Ok(tokio::net::lookup_host((host, 0)).await?.map(|s| s.ip()).collect())
+        Ok(tokio::net::lookup_host((host, 0))
+            .await?
+            .map(|s| s.ip())
+            .collect())
     }
 }
 
@@ -215,8 +234,16 @@ pub struct GuardedResolver {
 
 impl GuardedResolver {
     /// Wraps `lookup` with `policy`; `observer` sees every address that passes.
-    pub fn new(policy: Arc<AddressPolicy>, lookup: Arc<dyn Lookup>, observer: Option<DialObserver>) -> Self {
-        Self { policy, lookup, observer }
+    pub fn new(
+        policy: Arc<AddressPolicy>,
+        lookup: Arc<dyn Lookup>,
+        observer: Option<DialObserver>,
+    ) -> Self {
+        Self {
+            policy,
+            lookup,
+            observer,
+        }
     }
 }
 
@@ -245,20 +272,38 @@ mod tests {
 
     fn refused(url: &str) -> bool {
         let url = Url::parse(url).expect("parses");
-        matches!(AddressPolicy::default().check_url(&url), Err(Refused::Blocked { .. }))
+        matches!(
+            AddressPolicy::default().check_url(&url),
+            Err(Refused::Blocked { .. })
+        )
     }
 
     #[test]
     fn every_refused_class_is_refused_as_a_literal() {
         for url in [
-            "http://127.0.0.1/", "http://127.9.9.9:8080/", "http://[::1]/",
-            "http://10.1.2.3/", "http://172.16.0.1/", "http://172.31.255.255/", "http://192.168.1.1/",
-            "http://169.254.1.1/", "http://169.254.169.254/latest/meta-data/",
-            "http://[fd00:ec2::254]/", "http://[fc00::1]/", "http://[fd12:3456::1]/",
-            "http://[fe80::1]/", "http://0.0.0.0/", "http://[::]/",
-            "http://[::ffff:127.0.0.1]/", "http://[::ffff:10.0.0.1]/", "http://[::ffff:8.8.8.8]/",
-            "http://100.64.0.1/", "http://224.0.0.1/", "http://255.255.255.255/",
-            "http://[64:ff9b::a00:1]/", "http://[2002:a00:1::]/",
+            "http://127.0.0.1/",
+            "http://127.9.9.9:8080/",
+            "http://[::1]/",
+            "http://10.1.2.3/",
+            "http://172.16.0.1/",
+            "http://172.31.255.255/",
+            "http://192.168.1.1/",
+            "http://169.254.1.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fd00:ec2::254]/",
+            "http://[fc00::1]/",
+            "http://[fd12:3456::1]/",
+            "http://[fe80::1]/",
+            "http://0.0.0.0/",
+            "http://[::]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://[::ffff:8.8.8.8]/",
+            "http://100.64.0.1/",
+            "http://224.0.0.1/",
+            "http://255.255.255.255/",
+            "http://[64:ff9b::a00:1]/",
+            "http://[2002:a00:1::]/",
         ] {
             assert!(refused(url), "{url} must be refused");
         }
@@ -267,9 +312,16 @@ mod tests {
     #[test]
     fn shorthand_octal_hex_and_decimal_ipv4_forms_are_normalised_then_refused() {
         for url in [
-            "http://127.1/", "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/",
-            "http://0x7f.0.0.1/", "http://017700000001/", "http://10.1/", "http://0/",
-            "http://2852039166/", "http://0xA9FEA9FE/",
+            "http://127.1/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0177.0.0.1/",
+            "http://0x7f.0.0.1/",
+            "http://017700000001/",
+            "http://10.1/",
+            "http://0/",
+            "http://2852039166/",
+            "http://0xA9FEA9FE/",
         ] {
             assert!(refused(url), "{url} must be refused");
         }
@@ -278,7 +330,11 @@ mod tests {
     #[test]
     fn public_addresses_and_names_pass_the_literal_check() {
         let p = AddressPolicy::default();
-        for url in ["http://93.184.216.34/", "https://example.com/x", "http://[2606:4700::1111]/"] {
+        for url in [
+            "http://93.184.216.34/",
+            "https://example.com/x",
+            "http://[2606:4700::1111]/",
+        ] {
             assert_eq!(p.check_url(&Url::parse(url).expect("url")), Ok(()), "{url}");
         }
         assert!(matches!(
@@ -290,17 +346,30 @@ mod tests {
     #[test]
     fn the_allow_list_matches_host_and_port() {
         let p = AddressPolicy::parse_allow_list("127.0.0.1:8787, sink.test").expect("rules");
-        assert_eq!(p.check_url(&Url::parse("http://127.0.0.1:8787/x").expect("url")), Ok(()));
-        assert!(p.check_url(&Url::parse("http://127.0.0.1:8788/x").expect("url")).is_err());
-        assert_eq!(p.check_resolved("sink.test", &["127.0.0.1".parse().expect("ip")]), Ok(()));
-        assert!(p.check_resolved("other.test", &["127.0.0.1".parse().expect("ip")]).is_err());
+        assert_eq!(
+            p.check_url(&Url::parse("http://127.0.0.1:8787/x").expect("url")),
+            Ok(())
+        );
+        assert!(p
+            .check_url(&Url::parse("http://127.0.0.1:8788/x").expect("url"))
+            .is_err());
+        assert_eq!(
+            p.check_resolved("sink.test", &["127.0.0.1".parse().expect("ip")]),
+            Ok(())
+        );
+        assert!(p
+            .check_resolved("other.test", &["127.0.0.1".parse().expect("ip")])
+            .is_err());
         assert!(AddressPolicy::parse_allow_list("host:notaport").is_err());
     }
 
     #[test]
     fn a_name_with_any_refused_answer_is_refused() {
         let p = AddressPolicy::default();
-        let mixed: Vec<IpAddr> = vec!["93.184.216.34".parse().expect("ip"), "10.0.0.1".parse().expect("ip")];
+        let mixed: Vec<IpAddr> = vec![
+            "93.184.216.34".parse().expect("ip"),
+            "10.0.0.1".parse().expect("ip"),
+        ];
         assert!(p.check_resolved("rebind.test", &mixed).is_err());
     }
 }

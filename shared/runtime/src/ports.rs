@@ -199,7 +199,8 @@ pub trait RunStore: Send + Sync {
     async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>>;
 
     /// A page of the tenant's runs, newest first.
-    async fn list_runs(&self, tenant: &TenantId, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;
+    async fn list_runs(&self, tenant: &TenantId, filter: &RunFilter)
+        -> StoreResult<Vec<RunRecord>>;
 
     /// The run's checkpoints in step order.
     async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>>;
@@ -208,7 +209,11 @@ pub trait RunStore: Send + Sync {
     async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>>;
 
     /// Outputs of the run's successful steps by step id, for input references.
-    async fn step_outputs(&self, tenant: &TenantId, id: &RunId) -> StoreResult<BTreeMap<String, Value>>;
+    async fn step_outputs(
+        &self,
+        tenant: &TenantId,
+        id: &RunId,
+    ) -> StoreResult<BTreeMap<String, Value>>;
 
     /// Claims a step for execution (see [`BeginOutcome`]).
     async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome>;
@@ -231,7 +236,12 @@ pub trait RunStore: Send + Sync {
     async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()>;
 
     /// Cancels a run that is not finished. Fails with `Conflict` if it is.
-    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord>;
+    async fn cancel_run(
+        &self,
+        tenant: &TenantId,
+        id: &RunId,
+        now_ms: u64,
+    ) -> StoreResult<RunRecord>;
 }
 
 /// One received queue message.
@@ -253,7 +263,12 @@ pub trait Queue: Send + Sync {
     async fn send(&self, body: &str, delay: Duration) -> StoreResult<()>;
     /// Receives up to `max` visible messages, hiding them for `visibility`; waits up to
     /// `wait` for one to arrive (long polling).
-    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> StoreResult<Vec<Received>>;
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> StoreResult<Vec<Received>>;
     /// Deletes a received message. A stale receipt is not an error.
     async fn delete(&self, receipt: &str) -> StoreResult<()>;
     /// Sets a received message's remaining invisibility (the heartbeat of long steps).
@@ -358,7 +373,11 @@ pub struct TenantRecord {
 #[async_trait]
 pub trait TenantStore: Send + Sync {
     /// Creates a tenant together with its first key. `Conflict` if the id exists.
-    async fn create_tenant(&self, tenant: &TenantRecord, first_key: &ApiKeyRecord) -> StoreResult<()>;
+    async fn create_tenant(
+        &self,
+        tenant: &TenantRecord,
+        first_key: &ApiKeyRecord,
+    ) -> StoreResult<()>;
     /// The tenant, if it exists.
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>>;
     /// Stores a new key for an existing tenant.
@@ -368,5 +387,10 @@ pub trait TenantStore: Send + Sync {
     /// The tenant's keys (never their secrets).
     async fn keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>>;
     /// Revokes the tenant's key; `Ok(None)` if the tenant has no such key.
-    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, now_ms: u64) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn revoke_key(
+        &self,
+        tenant: &TenantId,
+        id: &ApiKeyId,
+        now_ms: u64,
+    ) -> StoreResult<Option<ApiKeyRecord>>;
 }

@@ -13,8 +13,8 @@
 
 use crate::clock::now_ms;
 use crate::ports::{
-    BeginOutcome, BeginStep, KvStore, Queue, Received, RunRecord, RunStore, StepCommit, StepMessage, StepRetry,
-    StoreError,
+    BeginOutcome, BeginStep, KvStore, Queue, Received, RunRecord, RunStore, StepCommit,
+    StepMessage, StepRetry, StoreError,
 };
 use crate::skills::{IdempotencyClass, SkillContext, SkillRegistry};
 use aos_core::checkpoint::ChainLink;
@@ -107,7 +107,14 @@ impl StepWorker {
         skills: Arc<SkillRegistry>,
         config: WorkerConfig,
     ) -> Self {
-        Self { store, queue, kv, skills, config, after_effect: None }
+        Self {
+            store,
+            queue,
+            kv,
+            skills,
+            config,
+            after_effect: None,
+        }
     }
 
     /// Installs the after-effect hook (tests only).
@@ -146,7 +153,10 @@ impl StepWorker {
             Err(h) => return Ok(h),
         };
         let (outcome, seed) = match self.prepare(&claimed) {
-            Err(outcome) => (outcome, step_seed(claimed.run.base_seed, claimed.msg.step_index)),
+            Err(outcome) => (
+                outcome,
+                step_seed(claimed.run.base_seed, claimed.msg.step_index),
+            ),
             Ok((ctx, input)) => {
                 let seed = ctx.seed;
                 (self.execute(&claimed, ctx, input, received).await, seed)
@@ -161,7 +171,11 @@ impl StepWorker {
     }
 
     /// Stage `load`: the run; acks messages of finished runs and finished steps.
-    async fn load(&self, msg: &StepMessage, received: &Received) -> Result<Option<RunRecord>, StoreError> {
+    async fn load(
+        &self,
+        msg: &StepMessage,
+        received: &Received,
+    ) -> Result<Option<RunRecord>, StoreError> {
         let run = self.store.run(&msg.tenant, &msg.run_id).await?;
         let Some(run) = run else {
             tracing::warn!(run = %msg.run_id, "step message for an unknown run dropped");
@@ -175,12 +189,23 @@ impl StepWorker {
         Ok(Some(run))
     }
 
-    async fn ack_stale(&self, run: &RunRecord, msg: &StepMessage, received: &Received) -> Result<(), StoreError> {
+    async fn ack_stale(
+        &self,
+        run: &RunRecord,
+        msg: &StepMessage,
+        received: &Received,
+    ) -> Result<(), StoreError> {
         // A redelivery after a commit whose next message may not have been sent
         // (possible on backends where they are two writes) sends it again; duplicates
         // are harmless because every step is claimed before it runs.
-        if received.receive_count > 1 && !run.status.is_terminal() && msg.step_index + 1 == run.next_step {
-            let next = StepMessage { step_index: run.next_step, ..msg.clone() };
+        if received.receive_count > 1
+            && !run.status.is_terminal()
+            && msg.step_index + 1 == run.next_step
+        {
+            let next = StepMessage {
+                step_index: run.next_step,
+                ..msg.clone()
+            };
             self.queue.send(&encode(&next), Duration::ZERO).await?;
         }
         self.queue.delete(&received.receipt).await
@@ -205,19 +230,31 @@ impl StepWorker {
             tenant: msg.tenant.clone(),
             run_id: msg.run_id.clone(),
             step_index: msg.step_index,
-            claim_until_ms: now + millis(self.step_timeout(&run, msg.step_index) + self.config.visibility),
+            claim_until_ms: now
+                + millis(self.step_timeout(&run, msg.step_index) + self.config.visibility),
             durable: class == Some(IdempotencyClass::NonIdempotent),
             now_ms: now,
         };
         Ok(match self.store.begin_step(&begin).await? {
-            BeginOutcome::Claimed { attempt, taken_over } => Ok(Claimed { msg, run, attempt, taken_over }),
+            BeginOutcome::Claimed {
+                attempt,
+                taken_over,
+            } => Ok(Claimed {
+                msg,
+                run,
+                attempt,
+                taken_over,
+            }),
             BeginOutcome::AlreadyDone => {
                 self.queue.delete(&received.receipt).await?;
                 Err(Handled::Done)
             }
             BeginOutcome::Busy { until_ms } => {
-                let wait = Duration::from_millis(until_ms.saturating_sub(now)).max(Duration::from_secs(1));
-                self.queue.change_visibility(&received.receipt, wait).await?;
+                let wait =
+                    Duration::from_millis(until_ms.saturating_sub(now)).max(Duration::from_secs(1));
+                self.queue
+                    .change_visibility(&received.receipt, wait)
+                    .await?;
                 Err(Handled::Busy)
             }
         })
@@ -234,7 +271,11 @@ impl StepWorker {
     /// Stage `prepare`: refuse interrupted non-idempotent steps and exhausted attempts,
     /// resolve input references, build the skill context.
     fn prepare(&self, c: &Claimed) -> Result<(SkillContext, serde_json::Value), StructuredOutcome> {
-        let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
+        let step = c
+            .run
+            .plan
+            .step(c.msg.step_index)
+            .expect("claimed steps exist in the plan");
         let class = self.skills.descriptor(&step.skill).map(|d| d.idempotency);
         if c.taken_over && class == Some(IdempotencyClass::NonIdempotent) {
             return Err(StructuredOutcome::failure(
@@ -245,7 +286,11 @@ impl StepWorker {
         if c.attempt > step.attempts_allowed() {
             return Err(StructuredOutcome::failure(
                 ErrorCode::AttemptsExhausted,
-                format!("step was started {} times without finishing (max_attempts {})", c.attempt - 1, step.attempts_allowed()),
+                format!(
+                    "step was started {} times without finishing (max_attempts {})",
+                    c.attempt - 1,
+                    step.attempts_allowed()
+                ),
             ));
         }
         Ok((
@@ -273,17 +318,38 @@ impl StepWorker {
         input: serde_json::Value,
         received: &Received,
     ) -> StructuredOutcome {
-        let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
+        let step = c
+            .run
+            .plan
+            .step(c.msg.step_index)
+            .expect("claimed steps exist in the plan");
         let outputs = match self.store.step_outputs(&c.msg.tenant, &c.msg.run_id).await {
             Ok(o) => o,
-            Err(e) => return StructuredOutcome::failure(ErrorCode::Internal, format!("could not load step outputs: {e}")),
+            Err(e) => {
+                return StructuredOutcome::failure(
+                    ErrorCode::Internal,
+                    format!("could not load step outputs: {e}"),
+                )
+            }
         };
-        let input = match resolve(&input, &Scope { input: &c.run.input, outputs: &outputs }) {
+        let input = match resolve(
+            &input,
+            &Scope {
+                input: &c.run.input,
+                outputs: &outputs,
+            },
+        ) {
             Ok(v) => v,
-            Err(e) => return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e.to_string()),
+            Err(e) => {
+                return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e.to_string())
+            }
         };
         let (stop_tx, stop_rx) = watch::channel(false);
-        let heartbeat = tokio::spawn(self.clone().heartbeat(c.msg.clone(), received.receipt.clone(), stop_rx));
+        let heartbeat = tokio::spawn(self.clone().heartbeat(
+            c.msg.clone(),
+            received.receipt.clone(),
+            stop_rx,
+        ));
         let outcome = self.skills.execute(&step.skill, &ctx, input).await;
         let _ = stop_tx.send(true);
         heartbeat.abort();
@@ -297,10 +363,18 @@ impl StepWorker {
                 _ = stop.changed() => return,
             }
             let until = now_ms() + millis(self.config.visibility);
-            if let Err(e) = self.queue.change_visibility(&receipt, self.config.visibility).await {
+            if let Err(e) = self
+                .queue
+                .change_visibility(&receipt, self.config.visibility)
+                .await
+            {
                 tracing::warn!(error = %e, "heartbeat could not extend the message");
             }
-            if let Err(e) = self.store.extend_claim(&msg.tenant, &msg.run_id, msg.step_index, until).await {
+            if let Err(e) = self
+                .store
+                .extend_claim(&msg.tenant, &msg.run_id, msg.step_index, until)
+                .await
+            {
                 tracing::warn!(error = %e, "heartbeat could not extend the claim");
             }
         }
@@ -309,11 +383,31 @@ impl StepWorker {
     /// Stage `decide`: success ends the step; a retryable failure with attempts left is
     /// retried after a deterministic back-off (or the upstream's Retry-After); anything
     /// else fails the step and the run.
-    async fn decide(&self, c: Claimed, outcome: StructuredOutcome, seed: u64, received: &Received) -> Result<Handled, StoreError> {
-        let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
+    async fn decide(
+        &self,
+        c: Claimed,
+        outcome: StructuredOutcome,
+        seed: u64,
+        received: &Received,
+    ) -> Result<Handled, StoreError> {
+        let step = c
+            .run
+            .plan
+            .step(c.msg.step_index)
+            .expect("claimed steps exist in the plan");
         if !outcome.ok && outcome.is_retryable() && c.attempt < step.attempts_allowed() {
-            let mut delay = backoff(seed, c.attempt, self.config.backoff_base, self.config.backoff_cap);
-            if let Some(ms) = outcome.error.as_ref().and_then(|e| e.details.as_ref()).and_then(|d| d["retry_after_ms"].as_u64()) {
+            let mut delay = backoff(
+                seed,
+                c.attempt,
+                self.config.backoff_base,
+                self.config.backoff_cap,
+            );
+            if let Some(ms) = outcome
+                .error
+                .as_ref()
+                .and_then(|e| e.details.as_ref())
+                .and_then(|d| d["retry_after_ms"].as_u64())
+            {
                 delay = delay.max(Duration::from_millis(ms.min(900_000)));
             }
             tracing::info!(run = %c.msg.run_id, step = c.msg.step_index, attempt = c.attempt, code = ?outcome.code(), delay_ms = delay.as_millis() as u64, "step failed, retrying");
@@ -321,7 +415,10 @@ impl StepWorker {
                 tenant: c.msg.tenant.clone(),
                 run_id: c.msg.run_id.clone(),
                 step_index: c.msg.step_index,
-                last_error: outcome.error.clone().expect("failed outcomes carry an error"),
+                last_error: outcome
+                    .error
+                    .clone()
+                    .expect("failed outcomes carry an error"),
                 delay,
                 ack: Some(received.receipt.clone()),
                 now_ms: now_ms(),
@@ -334,9 +431,19 @@ impl StepWorker {
 
     /// Stage `commit`: checkpoint chained to the previous one, run advanced or ended,
     /// next step enqueued and this message acknowledged, in one atomic write.
-    async fn commit(&self, c: Claimed, outcome: StructuredOutcome, seed: u64, received: &Received) -> Result<Handled, StoreError> {
+    async fn commit(
+        &self,
+        c: Claimed,
+        outcome: StructuredOutcome,
+        seed: u64,
+        received: &Received,
+    ) -> Result<Handled, StoreError> {
         let index = c.msg.step_index;
-        let step = c.run.plan.step(index).expect("claimed steps exist in the plan");
+        let step = c
+            .run
+            .plan
+            .step(index)
+            .expect("claimed steps exist in the plan");
         let outcome_hash = outcome.content_hash();
         let hash = ChainLink {
             prev_hash: &c.run.last_hash,
@@ -353,7 +460,10 @@ impl StepWorker {
         } else if last {
             (RunStatus::Succeeded, outcome.output.clone(), None, None)
         } else {
-            let next = StepMessage { step_index: index + 1, ..c.msg.clone() };
+            let next = StepMessage {
+                step_index: index + 1,
+                ..c.msg.clone()
+            };
             (RunStatus::Running, None, None, Some(next))
         };
         tracing::info!(run = %c.msg.run_id, step = index, ok = outcome.ok, code = ?outcome.code(), run_status = %run_status, "step committed");

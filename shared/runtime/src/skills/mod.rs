@@ -120,7 +120,11 @@ fn schema_errors(v: &jsonschema::Validator, value: &Value) -> Option<String> {
         .take(5)
         .map(|e| {
             let path = e.instance_path.to_string();
-            let at = if path.is_empty() { "(root)".to_owned() } else { path };
+            let at = if path.is_empty() {
+                "(root)".to_owned()
+            } else {
+                path
+            };
             format!("{at}: {e}")
         })
         .collect();
@@ -160,7 +164,10 @@ impl SkillRegistry {
 
     /// Every descriptor, sorted by name.
     pub fn descriptors(&self) -> Vec<SkillDescriptor> {
-        self.entries.values().map(|e| e.descriptor.clone()).collect()
+        self.entries
+            .values()
+            .map(|e| e.descriptor.clone())
+            .collect()
     }
 
     /// The descriptor of `name`, if registered.
@@ -170,7 +177,10 @@ impl SkillRegistry {
 
     /// Checks `input` against the skill's input schema. `Err` names each failing field.
     pub fn validate_input(&self, name: &str, input: &Value) -> Result<(), String> {
-        let entry = self.entries.get(name).ok_or_else(|| format!("unknown skill {name:?}"))?;
+        let entry = self
+            .entries
+            .get(name)
+            .ok_or_else(|| format!("unknown skill {name:?}"))?;
         schema_errors(&entry.input, input).map_or(Ok(()), Err)
     }
 
@@ -184,9 +194,17 @@ impl SkillRegistry {
         outcome
     }
 
-    async fn execute_inner(&self, name: &str, ctx: &SkillContext, input: Value) -> StructuredOutcome {
+    async fn execute_inner(
+        &self,
+        name: &str,
+        ctx: &SkillContext,
+        input: Value,
+    ) -> StructuredOutcome {
         let Some(entry) = self.entries.get(name) else {
-            return StructuredOutcome::failure(ErrorCode::SkillNotFound, format!("unknown skill {name:?}"));
+            return StructuredOutcome::failure(
+                ErrorCode::SkillNotFound,
+                format!("unknown skill {name:?}"),
+            );
         };
         if let Some(errors) = schema_errors(&entry.input, &input) {
             return StructuredOutcome::failure(
@@ -202,13 +220,19 @@ impl SkillRegistry {
                 task.abort();
                 return StructuredOutcome::failure(
                     ErrorCode::Timeout,
-                    format!("{name} did not finish within {} ms", ctx.timeout.as_millis()),
-                )
+                    format!(
+                        "{name} did not finish within {} ms",
+                        ctx.timeout.as_millis()
+                    ),
+                );
             }
             Ok(Err(join)) => {
                 tracing::error!(skill = name, error = %join, "skill panicked");
-                return StructuredOutcome::failure(ErrorCode::Internal, format!("{name} crashed; see the worker log"))
-                    .with_retryable(false);
+                return StructuredOutcome::failure(
+                    ErrorCode::Internal,
+                    format!("{name} crashed; see the worker log"),
+                )
+                .with_retryable(false);
             }
             Ok(Ok(outcome)) => outcome,
         };

@@ -1,0 +1,167 @@
+//! API client commands: submit and watch runs, read them, create tenants and keys.
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Where and as whom the client talks to AOS.
+pub struct Client {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for `base` (e.g. `http://127.0.0.1:8787`) with `key`.
+    pub fn new(base: &str, key: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            key: key.trim().to_owned(),
+            http,
+        })
+    }
+
+    /// Sends a request and returns the JSON body, or fails with the API's error code and
+    /// message.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        idem: Option<&str>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(k) = idem {
+            req = req.header("Idempotency-Key", k);
+        }
+        let resp = req.send().await.with_context(|| {
+            format!(
+                "cannot reach AOS at {} (is `aos dev` running? set AOS_URL)",
+                self.base
+            )
+        })?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let code = body["error"]["code"].as_str().unwrap_or("?");
+            let msg = body["error"]["message"].as_str().unwrap_or("");
+            bail!("{status} {code}: {msg}");
+        }
+        Ok(body)
+    }
+}
+
+/// `aos run submit FILE [--watch]`.
+pub async fn submit(
+    client: &Client,
+    file: &Path,
+    idem: Option<&str>,
+    watch_run: bool,
+) -> anyhow::Result<bool> {
+    let raw =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let body: Value = serde_json::from_str(&raw)
+        .with_context(|| format!("{} is not valid JSON", file.display()))?;
+    submit_body(client, &body, idem, watch_run).await
+}
+
+/// Submits a `POST /v1/runs` body, optionally following the run.
+pub async fn submit_body(
+    client: &Client,
+    body: &Value,
+    idem: Option<&str>,
+    watch_run: bool,
+) -> anyhow::Result<bool> {
+    let run = client
+        .call(reqwest::Method::POST, "/v1/runs", Some(body), idem)
+        .await?;
+    let id = run["id"].as_str().unwrap_or_default().to_owned();
+    println!("run {id} submitted ({} steps)", run["steps_total"]);
+    if !watch_run {
+        println!("{}", serde_json::to_string_pretty(&run)?);
+        return Ok(true);
+    }
+    watch(client, &id).await
+}
+
+/// Follows a run, printing each step as it changes, then the final output. Returns
+/// whether the run succeeded.
+pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
+    let mut seen: HashMap<u64, String> = HashMap::new();
+    loop {
+        let steps = client
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/runs/{id}/steps"),
+                None,
+                None,
+            )
+            .await?;
+        let list = steps["steps"].as_array().cloned().unwrap_or_default();
+        let total = list.len();
+        for s in &list {
+            let index = s["index"].as_u64().unwrap_or(0);
+            let status = s["status"].as_str().unwrap_or("?").to_owned();
+            let attempts = s["attempts"].as_u64().unwrap_or(0);
+            let key = format!("{status}/{attempts}");
+            if seen.get(&index) == Some(&key) || status == "queued" {
+                continue;
+            }
+            seen.insert(index, key);
+            let name = format!(
+                "[{}/{total}] {} ({})",
+                index + 1,
+                s["id"].as_str().unwrap_or(""),
+                s["skill"].as_str().unwrap_or("")
+            );
+            match status.as_str() {
+                "succeeded" => println!(
+                    "{name} succeeded in {} ms, attempt {attempts}",
+                    s["outcome"]["duration_ms"]
+                ),
+                "failed" => println!(
+                    "{name} FAILED: {} {}",
+                    s["outcome"]["error"]["code"].as_str().unwrap_or(""),
+                    s["outcome"]["error"]["message"].as_str().unwrap_or("")
+                ),
+                "waiting" => println!(
+                    "{name} retrying after {} (attempt {attempts})",
+                    s["last_error"]["code"].as_str().unwrap_or("an error")
+                ),
+                other => println!("{name} {other} (attempt {attempts})"),
+            }
+        }
+        let status = steps["status"].as_str().unwrap_or("");
+        if matches!(status, "succeeded" | "failed" | "cancelled") {
+            let run = client
+                .call(reqwest::Method::GET, &format!("/v1/runs/{id}"), None, None)
+                .await?;
+            println!(
+                "run {id} {status}; checkpoint chain {}",
+                if steps["chain_valid"] == json!(true) {
+                    "verified"
+                } else {
+                    "BROKEN"
+                }
+            );
+            if status == "succeeded" {
+                println!("output:\n{}", serde_json::to_string_pretty(&run["output"])?);
+            } else {
+                println!("error:\n{}", serde_json::to_string_pretty(&run["error"])?);
+            }
+            return Ok(status == "succeeded");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -1,0 +1,5 @@
+//! The `aos` command's library: the local stack (`aos dev`), the API client commands
+//! and the benchmark. The binary in `main.rs` only parses arguments.
+
+pub mod client;
+pub mod stack;

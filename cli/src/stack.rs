@@ -1,0 +1,253 @@
+//! The local stack: embedded store, step workers and the HTTP API in one process.
+
+use anyhow::{bail, Context};
+use aos_api::demo::{demo_router, Sink};
+use aos_api::{router, AppState};
+use aos_core::TenantId;
+use aos_embedded::{Durability, Embedded};
+use aos_runtime::auth::{create_tenant, hash_key, KEY_PREFIX};
+use aos_runtime::net::AddressPolicy;
+use aos_runtime::ports::{ApiKeyRecord, Role, TenantStore};
+use aos_runtime::runs::RunService;
+use aos_runtime::skills::{HttpCallConfig, HttpCallSkill, JsonTransformSkill, KvStoreSkill};
+use aos_runtime::worker::{AfterEffectHook, StepWorker, WorkerConfig};
+use aos_runtime::{SkillRegistry, StoreError};
+use secrecy::ExposeSecret;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The dev tenant `aos dev` creates on first start.
+pub const DEV_TENANT: &str = "ten_dev";
+/// The operator tenant `aos dev` creates on first start.
+pub const OPERATOR_TENANT: &str = "ten_operator";
+
+/// Settings of the local stack.
+#[derive(Clone)]
+pub struct StackConfig {
+    /// Data directory (created if missing).
+    pub data_dir: PathBuf,
+    /// Loopback port of the API; 0 picks a free one.
+    pub port: u16,
+    /// Number of step workers.
+    pub workers: usize,
+    /// Extra hosts `http_call` may reach despite the address policy (comma-separated).
+    pub allow_hosts: String,
+    /// Worker tunables.
+    pub worker: WorkerConfig,
+    /// Store durability.
+    pub durability: Durability,
+    /// Use this key for the dev tenant instead of generating one.
+    pub dev_api_key: Option<String>,
+    /// Crash-test hook (never set in production).
+    pub after_effect: Option<AfterEffectHook>,
+}
+
+impl StackConfig {
+    /// Defaults for a data directory: port 8787, 4 workers, durable.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            port: 8787,
+            workers: 4,
+            allow_hosts: String::new(),
+            worker: WorkerConfig::default(),
+            durability: Durability::Full,
+            dev_api_key: None,
+            after_effect: None,
+        }
+    }
+}
+
+/// A running local stack.
+pub struct LocalStack {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    /// The dev tenant's key.
+    pub dev_api_key: String,
+    /// The operator's key.
+    pub operator_api_key: String,
+    /// The demo sink's log (requests to `/demo/sink`).
+    pub sink: Sink,
+    /// The adapters, for inspection.
+    pub embedded: Arc<Embedded>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn write_key_file(path: &Path, key: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(key.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Creates `tenant` with a key on first start (or registers `preset`), writes the key
+/// to `file` (mode 0600) and returns it.
+async fn bootstrap_key(
+    tenants: &dyn TenantStore,
+    tenant: &str,
+    role: Role,
+    file: &Path,
+    preset: Option<&str>,
+) -> anyhow::Result<String> {
+    let id = TenantId::parse(tenant)?;
+    if tenants.tenant(&id).await?.is_none() {
+        let (_, issued) = create_tenant(
+            tenants,
+            Some(id.clone()),
+            tenant.trim_start_matches("ten_"),
+            role,
+        )
+        .await?;
+        write_key_file(file, issued.secret.expose_secret())?;
+    }
+    if let Some(key) = preset {
+        if !key.starts_with(KEY_PREFIX) || key.len() < 24 {
+            bail!("the configured dev API key must start with {KEY_PREFIX:?} and be at least 24 characters");
+        }
+        if tenants.key_by_hash(&hash_key(key)).await?.is_none() {
+            let mut rec = aos_runtime::auth::issue_key(&id, role, "configured dev key").record;
+            rec.hash = hash_key(key);
+            tenants.insert_key(&rec).await?;
+        }
+        write_key_file(file, key)?;
+        return Ok(key.to_owned());
+    }
+    let key = std::fs::read_to_string(file).with_context(|| {
+        format!(
+            "{} is missing: delete the data directory or set AOS_DEV_API_KEY",
+            file.display()
+        )
+    })?;
+    let key = key.trim().to_owned();
+    let known: Option<ApiKeyRecord> = tenants.key_by_hash(&hash_key(&key)).await?;
+    if known.is_none_or(|k| k.revoked_at_ms.is_some()) {
+        let issued = aos_runtime::auth::issue_key(&id, role, "reissued dev key");
+        tenants.insert_key(&issued.record).await?;
+        write_key_file(file, issued.secret.expose_secret())?;
+        return Ok(issued.secret.expose_secret().to_owned());
+    }
+    Ok(key)
+}
+
+/// The skills every AOS process registers.
+pub fn default_registry(policy: AddressPolicy) -> anyhow::Result<SkillRegistry> {
+    let mut registry = SkillRegistry::new();
+    registry.register(Arc::new(HttpCallSkill::new(HttpCallConfig::new(policy))?))?;
+    registry.register(Arc::new(JsonTransformSkill))?;
+    registry.register(Arc::new(KvStoreSkill))?;
+    Ok(registry)
+}
+
+impl LocalStack {
+    /// Opens the data directory, bootstraps the dev and operator tenants, starts the
+    /// workers and the API on `127.0.0.1:<port>`.
+    pub async fn start(config: StackConfig) -> anyhow::Result<Self> {
+        let embedded = Arc::new(
+            Embedded::open(&config.data_dir, config.durability)
+                .await
+                .map_err(|e: StoreError| anyhow::anyhow!("cannot open the data directory: {e}"))?,
+        );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on 127.0.0.1:{} (set --port or AOS_PORT)",
+                    config.port
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        let tenants: Arc<dyn TenantStore> = embedded.tenants.clone();
+        let dev_key = bootstrap_key(
+            tenants.as_ref(),
+            DEV_TENANT,
+            Role::Tenant,
+            &config.data_dir.join("dev-api-key"),
+            config.dev_api_key.as_deref(),
+        )
+        .await?;
+        let op_key = bootstrap_key(
+            tenants.as_ref(),
+            OPERATOR_TENANT,
+            Role::Operator,
+            &config.data_dir.join("operator-api-key"),
+            None,
+        )
+        .await?;
+        let allow = format!(
+            "127.0.0.1:{},localhost:{},{}",
+            addr.port(),
+            addr.port(),
+            config.allow_hosts
+        );
+        let policy = AddressPolicy::parse_allow_list(&allow)
+            .map_err(|e| anyhow::anyhow!("AOS_HTTP_ALLOW_HOSTS: {e}"))?;
+        let skills = Arc::new(default_registry(policy)?);
+        let runs = RunService::new(
+            embedded.runs.clone(),
+            embedded.idempotency.clone(),
+            Arc::clone(&skills),
+        );
+        let (demo, sink) = demo_router();
+        let app = router(AppState { runs, tenants }).merge(demo);
+        let (shutdown, rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        for _ in 0..config.workers.max(1) {
+            let mut worker = StepWorker::new(
+                embedded.runs.clone(),
+                embedded.queue.clone(),
+                embedded.kv.clone(),
+                Arc::clone(&skills),
+                config.worker.clone(),
+            );
+            if let Some(hook) = &config.after_effect {
+                worker = worker.with_after_effect_hook(Arc::clone(hook));
+            }
+            tasks.push(tokio::spawn(worker.run_loop(rx.clone())));
+        }
+        let mut server_rx = rx;
+        tasks.push(tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = server_rx.wait_for(|stop| *stop).await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "API server stopped");
+            }
+        }));
+        Ok(Self {
+            addr,
+            dev_api_key: dev_key,
+            operator_api_key: op_key,
+            sink,
+            embedded,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The API's base url.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the API and the workers (a step in flight finishes first) and closes the store.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.embedded.db.close();
+    }
+}

@@ -1,0 +1,86 @@
+//! The one place where errors become HTTP responses: `{"error": {"code", "message"}}`
+//! with the status of the code. 5xx bodies are opaque; their causes are logged.
+
+use aos_core::ErrorCode;
+use aos_runtime::auth::AuthError;
+use aos_runtime::runs::RunError;
+use aos_runtime::StoreError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// An API error with a stable code and a message that says what to fix.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The 404 every missing or foreign resource gets.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            ErrorCode::NotFound,
+            format!("no {what} with that id for this tenant"),
+        )
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = if status.is_server_error() {
+            tracing::error!(code = %self.code, cause = %self.message, "request failed");
+            "internal error; the cause is in the server log".to_owned()
+        } else {
+            self.message
+        };
+        (
+            status,
+            Json(json!({"error": {"code": self.code, "message": message}})),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::new(ErrorCode::Internal, e.to_string())
+    }
+}
+
+impl From<RunError> for ApiError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::NotFound => Self::not_found("run"),
+            other => Self::new(other.code(), other.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthenticated => Self::new(
+                ErrorCode::Unauthenticated,
+                "missing, unknown or revoked API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`",
+            ),
+            AuthError::Store(s) => s.into(),
+        }
+    }
+}

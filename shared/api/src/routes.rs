@@ -1,0 +1,290 @@
+//! The route table and handlers. Each handler parses, calls one use case, maps the result.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::Body;
+use crate::views;
+use aos_core::{ApiKeyId, ErrorCode, RunId, RunStatus, TenantId};
+use aos_runtime::auth::{create_tenant, issue_key};
+use aos_runtime::clock::now_ms;
+use aos_runtime::ports::{Role, RunFilter, StoreError, TenantStore};
+use aos_runtime::runs::{RunService, SubmitRun};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What the handlers need.
+#[derive(Clone)]
+pub struct AppState {
+    /// Run use cases.
+    pub runs: RunService,
+    /// Tenants and keys.
+    pub tenants: Arc<dyn TenantStore>,
+}
+
+/// The full route table.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/skills", get(list_skills))
+        .route("/v1/runs", post(submit_run).get(list_runs))
+        .route("/v1/runs/{id}", get(get_run))
+        .route("/v1/runs/{id}/steps", get(get_steps))
+        .route("/v1/runs/{id}/cancel", post(cancel_run))
+        .route("/v1/tenants", post(post_tenant))
+        .route("/v1/api-keys", post(post_key).get(list_keys))
+        .route("/v1/api-keys/{id}/revoke", post(revoke_key))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+async fn log_request(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    tracing::info!(%method, path, status = resp.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    resp
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such route; see the README for the API",
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    let body = json!({"error": {"code": "ERR_MALFORMED_REQUEST", "message": "method not allowed on this route"}});
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn list_skills(State(s): State<AppState>, _c: Caller) -> Json<Value> {
+    Json(json!({"skills": s.runs.skills().descriptors()}))
+}
+
+fn run_id(raw: &str) -> Result<RunId, ApiError> {
+    RunId::parse(raw).map_err(|_| ApiError::not_found("run"))
+}
+
+async fn submit_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    headers: HeaderMap,
+    Body(req): Body<SubmitRun>,
+) -> Result<Response, ApiError> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 255);
+            Some(k.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ValidationFailed,
+                    "Idempotency-Key must be 1-255 visible ASCII characters",
+                )
+            })?)
+        }
+    };
+    let submitted = s.runs.submit(&p.tenant, req, key).await?;
+    let status = if submitted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(views::run(&submitted.run))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+    before: Option<String>,
+}
+
+async fn list_runs(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.body_text()))?;
+    let status = q
+        .status
+        .map(|st| RunStatus::parse(&st).ok_or_else(|| ApiError::new(ErrorCode::ValidationFailed, format!("unknown status {st:?}; use queued, running, waiting, succeeded, failed or cancelled"))))
+        .transpose()?;
+    let before = q
+        .before
+        .map(|b| {
+            RunId::parse(b).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string()))
+        })
+        .transpose()?;
+    let runs = s
+        .runs
+        .list(
+            &p.tenant,
+            RunFilter {
+                status,
+                limit: q.limit.unwrap_or(0),
+                before,
+            },
+        )
+        .await?;
+    let next = runs.last().map(|r| r.id.clone());
+    let limit = q.limit.unwrap_or(20).clamp(1, 100) as usize;
+    Ok(Json(json!({
+        "runs": runs.iter().map(views::run).collect::<Vec<_>>(),
+        "next_before": if runs.len() == limit { next } else { None },
+    })))
+}
+
+async fn get_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(views::run(
+        &s.runs.get(&p.tenant, &run_id(&id)?).await?,
+    )))
+}
+
+async fn get_steps(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (run, cps, progress) = s.runs.steps(&p.tenant, &run_id(&id)?).await?;
+    Ok(Json(views::steps(&run, &cps, &progress)))
+}
+
+async fn cancel_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(views::run(
+        &s.runs.cancel(&p.tenant, &run_id(&id)?).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    name: String,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+async fn post_tenant(
+    State(s): State<AppState>,
+    caller: Caller,
+    Body(req): Body<NewTenant>,
+) -> Result<Response, ApiError> {
+    caller.require_operator()?;
+    if req.name.trim().is_empty() || req.name.len() > 200 {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "name must be 1-200 characters",
+        ));
+    }
+    let id = req
+        .id
+        .map(|i| {
+            TenantId::parse(i)
+                .map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string()))
+        })
+        .transpose()?;
+    let (tenant, key) = match create_tenant(s.tenants.as_ref(), id, req.name.trim(), Role::Tenant)
+        .await
+    {
+        Ok(v) => v,
+        Err(StoreError::Conflict(m)) => return Err(ApiError::new(ErrorCode::IllegalTransition, m)),
+        Err(e) => return Err(e.into()),
+    };
+    let body = json!({
+        "tenant": {"id": tenant.id, "name": tenant.name, "created_at_ms": tenant.created_at_ms},
+        "api_key": merge_secret(views::key(&key.record), key.secret.expose_secret()),
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+fn merge_secret(mut v: Value, secret: &str) -> Value {
+    v["key"] = Value::String(secret.to_owned());
+    v["note"] = Value::String(
+        "store this key now: AOS keeps only its hash and cannot show it again".to_owned(),
+    );
+    v
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    tenant_id: Option<String>,
+}
+
+async fn post_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    Body(req): Body<NewKey>,
+) -> Result<Response, ApiError> {
+    let tenant = match req.tenant_id {
+        Some(t) if t != caller.0.tenant.as_str() => {
+            caller.require_operator()?;
+            let id = TenantId::parse(t).map_err(|_| ApiError::not_found("tenant"))?;
+            s.tenants
+                .tenant(&id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("tenant"))?
+                .id
+        }
+        _ => caller.0.tenant.clone(),
+    };
+    let issued = issue_key(&tenant, Role::Tenant, &req.label);
+    s.tenants.insert_key(&issued.record).await?;
+    let body = merge_secret(views::key(&issued.record), issued.secret.expose_secret());
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn list_keys(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
+    let keys = s.tenants.keys(&p.tenant).await?;
+    Ok(Json(
+        json!({"api_keys": keys.iter().map(views::key).collect::<Vec<_>>()}),
+    ))
+}
+
+async fn revoke_key(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = ApiKeyId::parse(id).map_err(|_| ApiError::not_found("api key"))?;
+    let key = s
+        .tenants
+        .revoke_key(&p.tenant, &id, now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("api key"))?;
+    Ok(Json(views::key(&key)))
+}
