@@ -195,6 +195,30 @@ async fn dev(cfg: StackConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `AOS_TEST_ABORT_AFTER_EFFECT=<step index>` makes the process abort right after that
+/// step's skill ran and before its checkpoint: the crash tests use it to kill a worker at
+/// the worst moment. Never set it in production.
+fn crash_test_hook() -> anyhow::Result<Option<aos_runtime::worker::AfterEffectHook>> {
+    let Ok(raw) = std::env::var("AOS_TEST_ABORT_AFTER_EFFECT") else {
+        return Ok(None);
+    };
+    let index: u32 = raw
+        .parse()
+        .context("AOS_TEST_ABORT_AFTER_EFFECT must be a step index")?;
+    eprintln!("warning: AOS_TEST_ABORT_AFTER_EFFECT={index}: this process aborts after step {index}'s effect");
+    Ok(Some(std::sync::Arc::new(
+        move |msg: &aos_runtime::ports::StepMessage| {
+            if msg.step_index == index {
+                eprintln!(
+                    "aborting after the effect of step {index} (AOS_TEST_ABORT_AFTER_EFFECT)"
+                );
+                std::process::abort();
+            }
+            aos_runtime::worker::HookAction::Continue
+        },
+    )))
+}
+
 const QUICKSTART: &str = include_str!("../../examples/quickstart.json");
 
 async fn demo(port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
@@ -253,6 +277,7 @@ async fn main() -> anyhow::Result<()> {
             cfg.dev_api_key = dev_api_key;
             cfg.worker.visibility = Duration::from_millis(visibility_timeout_ms.max(100));
             cfg.worker.heartbeat = cfg.worker.visibility / 3;
+            cfg.after_effect = crash_test_hook()?;
             dev(cfg).await
         }
         Command::Demo { port, data_dir } => demo(port, data_dir).await,

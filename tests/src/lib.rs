@@ -1,1 +1,156 @@
-//! placeholder
+//! Helpers shared by the integration tests: an in-process local stack on a temporary
+//! data directory, a small API client, and loopback servers the tests control.
+
+use aos_cli::stack::{LocalStack, StackConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// A local stack on a temporary directory, plus its API key.
+pub struct TestStack {
+    /// The running stack.
+    pub stack: LocalStack,
+    /// Keeps the data directory alive.
+    pub dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+/// A JSON response: status and body.
+pub struct Resp {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Parsed body (`Null` if empty or not JSON).
+    pub body: Value,
+}
+
+impl Resp {
+    /// The `error.code` of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestStack {
+    /// Starts a stack with 2 workers, short visibility and back-off, and `allow` added to
+    /// the http_call allow-list.
+    pub async fn start(allow: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cfg = StackConfig::new(dir.path());
+        cfg.port = 0;
+        cfg.workers = 2;
+        cfg.allow_hosts = allow.to_owned();
+        cfg.worker.visibility = Duration::from_millis(1500);
+        cfg.worker.heartbeat = Duration::from_millis(400);
+        cfg.worker.poll_wait = Duration::from_millis(200);
+        cfg.worker.backoff_base = Duration::from_millis(50);
+        cfg.worker.backoff_cap = Duration::from_millis(400);
+        Self::with_config(cfg, dir).await
+    }
+
+    /// Starts a stack with an explicit configuration on `dir`.
+    pub async fn with_config(cfg: StackConfig, dir: tempfile::TempDir) -> Self {
+        let stack = LocalStack::start(cfg).await.expect("stack starts");
+        Self {
+            stack,
+            dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The dev tenant's key.
+    pub fn key(&self) -> String {
+        self.stack.dev_api_key.clone()
+    }
+
+    /// The operator's key.
+    pub fn operator_key(&self) -> String {
+        self.stack.operator_api_key.clone()
+    }
+
+    /// Sends a request with `key` (if any), JSON `body` (if any) and extra headers.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.stack.url()));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request reaches the stack");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        Resp {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    /// GET with the dev key.
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call(Method::GET, path, Some(&self.key()), None, &[])
+            .await
+    }
+
+    /// Submits a run with the dev key; panics unless it is accepted.
+    pub async fn submit(&self, body: &Value) -> String {
+        let r = self
+            .call(Method::POST, "/v1/runs", Some(&self.key()), Some(body), &[])
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "submit refused: {}", r.body);
+        r.body["id"].as_str().expect("run id").to_owned()
+    }
+
+    /// Polls the run until it is finished (or 30 s pass) and returns it.
+    pub async fn wait(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = self.get(&format!("/v1/runs/{id}")).await;
+            let status = r.body["status"].as_str().unwrap_or("");
+            if matches!(status, "succeeded" | "failed" | "cancelled") {
+                return r.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {id} did not finish: {}",
+                r.body
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The run's steps view.
+    pub async fn steps(&self, id: &str) -> Value {
+        self.get(&format!("/v1/runs/{id}/steps")).await.body
+    }
+
+    /// Stops the stack and hands back its data directory.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.stack.stop().await;
+        self.dir
+    }
+}
+
+/// Serves `router` on a free loopback port until the test ends.
+pub async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}

@@ -230,8 +230,9 @@ impl StepWorker {
             tenant: msg.tenant.clone(),
             run_id: msg.run_id.clone(),
             step_index: msg.step_index,
-            claim_until_ms: now
-                + millis(self.step_timeout(&run, msg.step_index) + self.config.visibility),
+            // A lease, not a deadline: heartbeats extend it while the skill runs, so a
+            // dead worker's step is taken over one visibility timeout after it died.
+            claim_until_ms: now + millis(self.config.visibility),
             durable: class == Some(IdempotencyClass::NonIdempotent),
             now_ms: now,
         };
