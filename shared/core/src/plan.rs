@@ -22,8 +22,9 @@ pub struct PlanStep {
     pub id: Option<String>,
     /// Name of a registered skill.
     pub skill: String,
-    /// The skill's input; strings may hold `${...}` references.
-    #[serde(default)]
+    /// The skill's input (an empty object when absent); strings may hold `${...}`
+    /// references.
+    #[serde(default = "empty_object")]
     pub input: Value,
     /// Attempts before the step (and the run) fails; default 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +32,10 @@ pub struct PlanStep {
     /// Per-attempt timeout in milliseconds; defaults to the skill's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
 }
 
 impl PlanStep {

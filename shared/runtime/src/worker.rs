@@ -353,7 +353,7 @@ impl StepWorker {
         ));
         let outcome = self.skills.execute(&step.skill, &ctx, input).await;
         let _ = stop_tx.send(true);
-        heartbeat.abort();
+        let _ = heartbeat.await;
         outcome
     }
 
