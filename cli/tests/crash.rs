@@ -1,0 +1,296 @@
+//! Crash tests of the real `aos dev` process: `kill -9` in the middle of a multi-step
+//! run, and an abort right after a step's effect and before its checkpoint. All traffic
+//! stays on 127.0.0.1.
+
+use aos_api::demo::{demo_router, Sink};
+use aos_core::checkpoint::verify_chain;
+use aos_core::Checkpoint;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn spawn_aos(dir: &Path, port: u16, allow: &str, abort_after: Option<u32>) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("aos.log"))
+        .expect("log file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aos"));
+    cmd.args(["dev", "--port", &port.to_string(), "--data-dir"])
+        .arg(dir.join("data"))
+        .args([
+            "--allow-hosts",
+            allow,
+            "--workers",
+            "2",
+            "--visibility-timeout-ms",
+            "1000",
+        ])
+        .env_remove("AOS_TEST_ABORT_AFTER_EFFECT")
+        .env("AOS_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log.try_clone().expect("log")))
+        .stderr(Stdio::from(log));
+    if let Some(i) = abort_after {
+        cmd.env("AOS_TEST_ABORT_AFTER_EFFECT", i.to_string());
+    }
+    cmd.spawn().expect("aos starts")
+}
+
+struct Api {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn connect(dir: &Path, port: u16) -> Self {
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{base}/healthz")).send().await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "aos dev did not come up; see {}",
+                dir.join("aos.log").display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let key = std::fs::read_to_string(dir.join("data/dev-api-key")).expect("dev key file");
+        Self { base, key, http }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("get");
+        r.json().await.expect("json")
+    }
+
+    async fn submit(&self, body: &Value) -> String {
+        let r = self
+            .http
+            .post(format!("{}/v1/runs", self.base))
+            .bearer_auth(&self.key)
+            .json(body)
+            .send()
+            .await
+            .expect("post");
+        let v: Value = r.json().await.expect("json");
+        v["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not accepted: {v}"))
+            .to_owned()
+    }
+
+    /// Waits until `done(run)` holds, or panics after `secs`.
+    async fn wait_until(&self, id: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Ok(r) = self
+                .http
+                .get(format!("{}/v1/runs/{id}", self.base))
+                .bearer_auth(&self.key)
+                .send()
+                .await
+            {
+                if let Ok(v) = r.json::<Value>().await {
+                    if done(&v) {
+                        return v;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {id} did not reach the expected state in {secs} s"
+            );
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+}
+
+async fn start_sink() -> (SocketAddr, Sink) {
+    let (router, sink) = demo_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (addr, sink)
+}
+
+fn kill9(mut child: Child) {
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
+
+fn chain_of(steps: &Value) -> Vec<Checkpoint> {
+    steps["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| Checkpoint {
+            step_index: s["index"].as_u64().expect("index") as u32,
+            step_id: s["id"].as_str().expect("id").to_owned(),
+            skill: s["skill"].as_str().expect("skill").to_owned(),
+            seed: s["seed"].as_u64().expect("seed"),
+            attempts: s["attempts"].as_u64().expect("attempts") as u32,
+            outcome: serde_json::from_value(s["outcome"].clone()).expect("outcome"),
+            outcome_hash: s["outcome_hash"].as_str().expect("outcome hash").to_owned(),
+            prev_hash: s["prev_hash"].as_str().expect("prev").to_owned(),
+            hash: s["hash"].as_str().expect("hash").to_owned(),
+            created_at_ms: 0,
+        })
+        .collect()
+}
+
+fn effects_in_order(sink: &Sink) -> (Vec<(String, Value)>, usize) {
+    let log = sink.lock().expect("sink");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut applied = Vec::new();
+    for d in &log.deliveries {
+        let key = d
+            .idempotency_key
+            .clone()
+            .expect("every delivery carries an Idempotency-Key");
+        if seen.insert(key.clone()) {
+            applied.push((key, d.body.clone()));
+        }
+    }
+    (applied, log.deliveries.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_in_the_middle_of_a_run_loses_nothing_and_repeats_no_effect() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sink_addr, sink) = start_sink().await;
+    let port = free_port();
+    let allow = sink_addr.to_string();
+    let post = |n: u32| json!({"skill": "http_call", "input": {"method": "POST", "url": format!("http://{sink_addr}/demo/sink"), "body": {"n": n}}});
+    let slow = json!({"skill": "http_call", "input": {"url": format!("http://{sink_addr}/demo/quote?delay_ms=300")}});
+    let plan = json!({"base_seed": 7, "plan": [
+        post(0), slow, post(1),
+        {"skill": "json_transform", "input": {"expression": "price", "data": "${steps.s1.output.body}"}},
+        slow, post(2),
+        {"skill": "kv_store", "input": {"op": "put", "key": "price", "value": "${steps.s3.output.result}"}},
+        slow, post(3),
+        {"skill": "kv_store", "input": {"op": "get", "key": "price"}}
+    ]});
+
+    let child = spawn_aos(dir.path(), port, &allow, None);
+    let api = Api::connect(dir.path(), port).await;
+    let id = api.submit(&plan).await;
+    // Kill at several points: between steps, during slow calls, right after effects.
+    let mut child = Some(child);
+    for (done, pause_ms) in [(1, 0), (3, 60), (5, 150), (7, 20)] {
+        api.wait_until(&id, 30, |r| r["steps_done"].as_u64() >= Some(done))
+            .await;
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        kill9(child.take().expect("running"));
+        child = Some(spawn_aos(dir.path(), port, &allow, None));
+        Api::connect(dir.path(), port).await;
+    }
+    kill9(child.take().expect("running"));
+    let child = spawn_aos(dir.path(), port, &allow, None);
+    let api = Api::connect(dir.path(), port).await;
+    let run = api
+        .wait_until(&id, 60, |r| {
+            matches!(
+                r["status"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            )
+        })
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps_done"], 10);
+
+    let steps = api.get(&format!("/v1/runs/{id}/steps")).await;
+    assert_eq!(steps["chain_valid"], true);
+    let cps = chain_of(&steps);
+    assert_eq!(cps.len(), 10);
+    verify_chain(run["genesis_hash"].as_str().expect("genesis"), &cps)
+        .expect("the checkpoint chain is unbroken");
+
+    let (applied, deliveries) = effects_in_order(&sink);
+    let expected: Vec<(String, Value)> = [(0, 0), (2, 1), (5, 2), (8, 3)]
+        .iter()
+        .map(|(step, n)| (format!("aos-{id}-{step}"), json!({"n": n})))
+        .collect();
+    assert_eq!(
+        applied, expected,
+        "each effect reached the sink exactly once, in order"
+    );
+    eprintln!(
+        "sink: {} effects from {deliveries} deliveries",
+        applied.len()
+    );
+    kill9(child);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_between_effect_and_checkpoint_resends_with_the_same_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sink_addr, sink) = start_sink().await;
+    let port = free_port();
+    let allow = sink_addr.to_string();
+    let plan = json!({"plan": [
+        {"skill": "kv_store", "input": {"op": "put", "key": "k", "value": 1}},
+        {"skill": "http_call", "input": {"method": "POST", "url": format!("http://{sink_addr}/demo/sink"), "body": {"paid": 10}}},
+        {"skill": "kv_store", "input": {"op": "get", "key": "k"}}
+    ]});
+    let mut child = spawn_aos(dir.path(), port, &allow, Some(1));
+    let api = Api::connect(dir.path(), port).await;
+    let id = api.submit(&plan).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the process did not abort");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(!status.success(), "the process died at the injected fault");
+    assert_eq!(
+        sink.lock().expect("sink").deliveries.len(),
+        1,
+        "the effect happened before the crash"
+    );
+
+    let child = spawn_aos(dir.path(), port, &allow, None);
+    let api = Api::connect(dir.path(), port).await;
+    let run = api
+        .wait_until(&id, 30, |r| {
+            matches!(r["status"].as_str(), Some("succeeded" | "failed"))
+        })
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let steps = api.get(&format!("/v1/runs/{id}/steps")).await;
+    assert_eq!(
+        steps["steps"][1]["attempts"], 2,
+        "the keyed step was re-run once"
+    );
+    let (applied, deliveries) = effects_in_order(&sink);
+    assert_eq!(deliveries, 2, "delivered twice");
+    assert_eq!(
+        applied,
+        vec![(format!("aos-{id}-1"), json!({"paid": 10}))],
+        "with one key: one effect"
+    );
+    kill9(child);
+}
