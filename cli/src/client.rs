@@ -16,14 +16,8 @@ pub struct Client {
 impl Client {
     /// A client for `base` (e.g. `http://127.0.0.1:8787`) with `key`.
     pub fn new(base: &str, key: &str) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()?;
-        Ok(Self {
-            base: base.trim_end_matches('/').to_owned(),
-            key: key.trim().to_owned(),
-            http,
-        })
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+        Ok(Self { base: base.trim_end_matches('/').to_owned(), key: key.trim().to_owned(), http })
     }
 
     /// Sends a request and returns the JSON body, or fails with the API's error code and
@@ -35,22 +29,17 @@ impl Client {
         body: Option<&Value>,
         idem: Option<&str>,
     ) -> anyhow::Result<Value> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.key);
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
         if let Some(b) = body {
             req = req.json(b);
         }
         if let Some(k) = idem {
             req = req.header("Idempotency-Key", k);
         }
-        let resp = req.send().await.with_context(|| {
-            format!(
-                "cannot reach AOS at {} (is `aos dev` running? set AOS_URL)",
-                self.base
-            )
-        })?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach AOS at {} (is `aos dev` running? set AOS_URL)", self.base))?;
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -63,29 +52,15 @@ impl Client {
 }
 
 /// `aos run submit FILE [--watch]`.
-pub async fn submit(
-    client: &Client,
-    file: &Path,
-    idem: Option<&str>,
-    watch_run: bool,
-) -> anyhow::Result<bool> {
-    let raw =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let body: Value = serde_json::from_str(&raw)
-        .with_context(|| format!("{} is not valid JSON", file.display()))?;
+pub async fn submit(client: &Client, file: &Path, idem: Option<&str>, watch_run: bool) -> anyhow::Result<bool> {
+    let raw = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let body: Value = serde_json::from_str(&raw).with_context(|| format!("{} is not valid JSON", file.display()))?;
     submit_body(client, &body, idem, watch_run).await
 }
 
 /// Submits a `POST /v1/runs` body, optionally following the run.
-pub async fn submit_body(
-    client: &Client,
-    body: &Value,
-    idem: Option<&str>,
-    watch_run: bool,
-) -> anyhow::Result<bool> {
-    let run = client
-        .call(reqwest::Method::POST, "/v1/runs", Some(body), idem)
-        .await?;
+pub async fn submit_body(client: &Client, body: &Value, idem: Option<&str>, watch_run: bool) -> anyhow::Result<bool> {
+    let run = client.call(reqwest::Method::POST, "/v1/runs", Some(body), idem).await?;
     let id = run["id"].as_str().unwrap_or_default().to_owned();
     println!("run {id} submitted ({} steps)", run["steps_total"]);
     if !watch_run {
@@ -100,14 +75,7 @@ pub async fn submit_body(
 pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
     let mut seen: HashMap<u64, String> = HashMap::new();
     loop {
-        let steps = client
-            .call(
-                reqwest::Method::GET,
-                &format!("/v1/runs/{id}/steps"),
-                None,
-                None,
-            )
-            .await?;
+        let steps = client.call(reqwest::Method::GET, &format!("/v1/runs/{id}/steps"), None, None).await?;
         let list = steps["steps"].as_array().cloned().unwrap_or_default();
         let total = list.len();
         for s in &list {
@@ -126,10 +94,7 @@ pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
                 s["skill"].as_str().unwrap_or("")
             );
             match status.as_str() {
-                "succeeded" => println!(
-                    "{name} succeeded in {} ms, attempt {attempts}",
-                    s["outcome"]["duration_ms"]
-                ),
+                "succeeded" => println!("{name} succeeded in {} ms, attempt {attempts}", s["outcome"]["duration_ms"]),
                 "failed" => println!(
                     "{name} FAILED: {} {}",
                     s["outcome"]["error"]["code"].as_str().unwrap_or(""),
@@ -144,16 +109,10 @@ pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
         }
         let status = steps["status"].as_str().unwrap_or("");
         if matches!(status, "succeeded" | "failed" | "cancelled") {
-            let run = client
-                .call(reqwest::Method::GET, &format!("/v1/runs/{id}"), None, None)
-                .await?;
+            let run = client.call(reqwest::Method::GET, &format!("/v1/runs/{id}"), None, None).await?;
             println!(
                 "run {id} {status}; checkpoint chain {}",
-                if steps["chain_valid"] == json!(true) {
-                    "verified"
-                } else {
-                    "BROKEN"
-                }
+                if steps["chain_valid"] == json!(true) { "verified" } else { "BROKEN" }
             );
             if status == "succeeded" {
                 println!("output:\n{}", serde_json::to_string_pretty(&run["output"])?);

@@ -1,5 +1,6 @@
 //! The `aos` command's library: the local stack (`aos dev`), the API client commands
 //! and the benchmark. The binary in `main.rs` only parses arguments.
 
+pub mod bench;
 pub mod client;
 pub mod stack;

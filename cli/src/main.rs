@@ -10,11 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(
-    name = "aos",
-    version,
-    about = "AOS, the Agentic Operating System: durable agent runs"
-)]
+#[command(name = "aos", version, about = "AOS, the Agentic Operating System: durable agent runs")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,10 +36,7 @@ impl Conn {
             None => {
                 let path = self.data_dir.join(key_file);
                 std::fs::read_to_string(&path).with_context(|| {
-                    format!(
-                        "no API key: set AOS_API_KEY or start `aos dev` (which writes {})",
-                        path.display()
-                    )
+                    format!("no API key: set AOS_API_KEY or start `aos dev` (which writes {})", path.display())
                 })?
             }
         };
@@ -104,6 +97,25 @@ enum Command {
         command: KeyCommand,
         #[command(flatten)]
         conn: Conn,
+    },
+    /// Measure the embedded engine: fsync floor, raw commit, durable step latency,
+    /// overhead with durability off, throughput with concurrent runs.
+    Bench {
+        /// Scratch directory (on the disk to measure).
+        #[arg(long, default_value = "aos-bench")]
+        dir: PathBuf,
+        /// Samples for fsync and raw commit.
+        #[arg(long, default_value_t = 500)]
+        samples: usize,
+        /// Steps in the serial latency measurements.
+        #[arg(long, default_value_t = 500)]
+        serial_steps: usize,
+        /// Concurrent runs.
+        #[arg(long, default_value_t = 64)]
+        concurrent_runs: usize,
+        /// Steps per run in the throughput measurements.
+        #[arg(long, default_value_t = 20)]
+        steps_per_run: usize,
     },
     /// Print the error code table.
     Errors {
@@ -175,19 +187,9 @@ async fn dev(cfg: StackConfig) -> anyhow::Result<()> {
     println!("AOS dev stack is up");
     println!("  API:          {}", stack.url());
     println!("  data dir:     {}", data_dir.display());
-    println!(
-        "  dev API key:  {}   (also in {})",
-        stack.dev_api_key,
-        data_dir.join("dev-api-key").display()
-    );
-    println!(
-        "  operator key: in {}",
-        data_dir.join("operator-api-key").display()
-    );
-    println!(
-        "Try:  AOS_URL={} aos run submit examples/quickstart.json --watch",
-        stack.url()
-    );
+    println!("  dev API key:  {}   (also in {})", stack.dev_api_key, data_dir.join("dev-api-key").display());
+    println!("  operator key: in {}", data_dir.join("operator-api-key").display());
+    println!("Try:  AOS_URL={} aos run submit examples/quickstart.json --watch", stack.url());
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;
     println!("stopping: finishing steps in flight");
@@ -202,43 +204,28 @@ fn crash_test_hook() -> anyhow::Result<Option<aos_runtime::worker::AfterEffectHo
     let Ok(raw) = std::env::var("AOS_TEST_ABORT_AFTER_EFFECT") else {
         return Ok(None);
     };
-    let index: u32 = raw
-        .parse()
-        .context("AOS_TEST_ABORT_AFTER_EFFECT must be a step index")?;
+    let index: u32 = raw.parse().context("AOS_TEST_ABORT_AFTER_EFFECT must be a step index")?;
     eprintln!("warning: AOS_TEST_ABORT_AFTER_EFFECT={index}: this process aborts after step {index}'s effect");
-    Ok(Some(std::sync::Arc::new(
-        move |msg: &aos_runtime::ports::StepMessage| {
-            if msg.step_index == index {
-                eprintln!(
-                    "aborting after the effect of step {index} (AOS_TEST_ABORT_AFTER_EFFECT)"
-                );
-                std::process::abort();
-            }
-            aos_runtime::worker::HookAction::Continue
-        },
-    )))
+    Ok(Some(std::sync::Arc::new(move |msg: &aos_runtime::ports::StepMessage| {
+        if msg.step_index == index {
+            eprintln!("aborting after the effect of step {index} (AOS_TEST_ABORT_AFTER_EFFECT)");
+            std::process::abort();
+        }
+        aos_runtime::worker::HookAction::Continue
+    })))
 }
 
 const QUICKSTART: &str = include_str!("../../examples/quickstart.json");
 
 async fn demo(port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let dir = data_dir.unwrap_or_else(|| {
-        std::env::temp_dir().join(format!(
-            "aos-demo-{}-{}",
-            std::process::id(),
-            aos_runtime::clock::now_ms()
-        ))
+        std::env::temp_dir().join(format!("aos-demo-{}-{}", std::process::id(), aos_runtime::clock::now_ms()))
     });
     let mut cfg = StackConfig::new(&dir);
     cfg.port = port;
     let stack = LocalStack::start(cfg).await?;
-    println!(
-        "AOS demo: local stack on {} with data in {}",
-        stack.url(),
-        dir.display()
-    );
-    let body: serde_json::Value =
-        serde_json::from_str(&QUICKSTART.replace("127.0.0.1:8787", &stack.addr.to_string()))?;
+    println!("AOS demo: local stack on {} with data in {}", stack.url(), dir.display());
+    let body: serde_json::Value = serde_json::from_str(&QUICKSTART.replace("127.0.0.1:8787", &stack.addr.to_string()))?;
     let api = Client::new(&stack.url(), &stack.dev_api_key)?;
     let ok = client::submit_body(&api, &body, Some("quickstart-demo"), true).await;
     stack.stop().await;
@@ -253,23 +240,13 @@ async fn demo(port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AOS_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AOS_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Dev {
-            port,
-            data_dir,
-            workers,
-            allow_hosts,
-            dev_api_key,
-            visibility_timeout_ms,
-        } => {
+        Command::Dev { port, data_dir, workers, allow_hosts, dev_api_key, visibility_timeout_ms } => {
             let mut cfg = StackConfig::new(data_dir);
             cfg.port = port;
             cfg.workers = workers;
@@ -285,23 +262,14 @@ async fn main() -> anyhow::Result<()> {
             let c = conn.client("dev-api-key")?;
             let get = reqwest::Method::GET;
             match command {
-                RunCommand::Submit {
-                    file,
-                    watch,
-                    idempotency_key,
-                } => {
+                RunCommand::Submit { file, watch, idempotency_key } => {
                     if !client::submit(&c, &file, idempotency_key.as_deref(), watch).await? {
                         std::process::exit(1);
                     }
                     Ok(())
                 }
-                RunCommand::Get { id } => {
-                    print(&c.call(get, &format!("/v1/runs/{id}"), None, None).await?)
-                }
-                RunCommand::Steps { id } => print(
-                    &c.call(get, &format!("/v1/runs/{id}/steps"), None, None)
-                        .await?,
-                ),
+                RunCommand::Get { id } => print(&c.call(get, &format!("/v1/runs/{id}"), None, None).await?),
+                RunCommand::Steps { id } => print(&c.call(get, &format!("/v1/runs/{id}/steps"), None, None).await?),
                 RunCommand::Watch { id } => {
                     if !client::watch(&c, &id).await? {
                         std::process::exit(1);
@@ -312,39 +280,18 @@ async fn main() -> anyhow::Result<()> {
                     let q = status.map(|s| format!("?status={s}")).unwrap_or_default();
                     print(&c.call(get, &format!("/v1/runs{q}"), None, None).await?)
                 }
-                RunCommand::Cancel { id } => print(
-                    &c.call(
-                        reqwest::Method::POST,
-                        &format!("/v1/runs/{id}/cancel"),
-                        None,
-                        None,
-                    )
-                    .await?,
-                ),
+                RunCommand::Cancel { id } => {
+                    print(&c.call(reqwest::Method::POST, &format!("/v1/runs/{id}/cancel"), None, None).await?)
+                }
             }
         }
-        Command::Tenant {
-            command: TenantCommand::Create { name, id },
-            conn,
-        } => {
+        Command::Tenant { command: TenantCommand::Create { name, id }, conn } => {
             let c = conn.client("operator-api-key")?;
-            print(
-                &c.call(
-                    reqwest::Method::POST,
-                    "/v1/tenants",
-                    Some(&json!({"name": name, "id": id})),
-                    None,
-                )
-                .await?,
-            )
+            print(&c.call(reqwest::Method::POST, "/v1/tenants", Some(&json!({"name": name, "id": id})), None).await?)
         }
         Command::Key { command, conn } => match command {
             KeyCommand::Create { label, tenant } => {
-                let file = if tenant.is_some() {
-                    "operator-api-key"
-                } else {
-                    "dev-api-key"
-                };
+                let file = if tenant.is_some() { "operator-api-key" } else { "dev-api-key" };
                 let c = conn.client(file)?;
                 print(
                     &c.call(
@@ -358,17 +305,13 @@ async fn main() -> anyhow::Result<()> {
             }
             KeyCommand::Revoke { id } => {
                 let c = conn.client("dev-api-key")?;
-                print(
-                    &c.call(
-                        reqwest::Method::POST,
-                        &format!("/v1/api-keys/{id}/revoke"),
-                        None,
-                        None,
-                    )
-                    .await?,
-                )
+                print(&c.call(reqwest::Method::POST, &format!("/v1/api-keys/{id}/revoke"), None, None).await?)
             }
         },
+        Command::Bench { dir, samples, serial_steps, concurrent_runs, steps_per_run } => {
+            let opts = aos_cli::bench::BenchOptions { dir, samples, serial_steps, concurrent_runs, steps_per_run };
+            aos_cli::bench::run(&opts).await
+        }
         Command::Errors { markdown } => {
             if markdown {
                 print!("{}", ErrorCode::markdown_table());

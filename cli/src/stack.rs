@@ -85,9 +85,7 @@ fn write_key_file(path: &Path, key: &str) -> anyhow::Result<()> {
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     opts.mode(0o600);
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all(key.as_bytes())?;
     f.sync_all()?;
     Ok(())
@@ -104,13 +102,7 @@ async fn bootstrap_key(
 ) -> anyhow::Result<String> {
     let id = TenantId::parse(tenant)?;
     if tenants.tenant(&id).await?.is_none() {
-        let (_, issued) = create_tenant(
-            tenants,
-            Some(id.clone()),
-            tenant.trim_start_matches("ten_"),
-            role,
-        )
-        .await?;
+        let (_, issued) = create_tenant(tenants, Some(id.clone()), tenant.trim_start_matches("ten_"), role).await?;
         write_key_file(file, issued.secret.expose_secret())?;
     }
     if let Some(key) = preset {
@@ -125,12 +117,8 @@ async fn bootstrap_key(
         write_key_file(file, key)?;
         return Ok(key.to_owned());
     }
-    let key = std::fs::read_to_string(file).with_context(|| {
-        format!(
-            "{} is missing: delete the data directory or set AOS_DEV_API_KEY",
-            file.display()
-        )
-    })?;
+    let key = std::fs::read_to_string(file)
+        .with_context(|| format!("{} is missing: delete the data directory or set AOS_DEV_API_KEY", file.display()))?;
     let key = key.trim().to_owned();
     let known: Option<ApiKeyRecord> = tenants.key_by_hash(&hash_key(&key)).await?;
     if known.is_none_or(|k| k.revoked_at_ms.is_some()) {
@@ -162,12 +150,7 @@ impl LocalStack {
         );
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on 127.0.0.1:{} (set --port or AOS_PORT)",
-                    config.port
-                )
-            })?;
+            .with_context(|| format!("cannot listen on 127.0.0.1:{} (set --port or AOS_PORT)", config.port))?;
         let addr = listener.local_addr()?;
         let tenants: Arc<dyn TenantStore> = embedded.tenants.clone();
         let dev_key = bootstrap_key(
@@ -186,20 +169,11 @@ impl LocalStack {
             None,
         )
         .await?;
-        let allow = format!(
-            "127.0.0.1:{},localhost:{},{}",
-            addr.port(),
-            addr.port(),
-            config.allow_hosts
-        );
-        let policy = AddressPolicy::parse_allow_list(&allow)
-            .map_err(|e| anyhow::anyhow!("AOS_HTTP_ALLOW_HOSTS: {e}"))?;
+        let allow = format!("127.0.0.1:{},localhost:{},{}", addr.port(), addr.port(), config.allow_hosts);
+        let policy =
+            AddressPolicy::parse_allow_list(&allow).map_err(|e| anyhow::anyhow!("AOS_HTTP_ALLOW_HOSTS: {e}"))?;
         let skills = Arc::new(default_registry(policy)?);
-        let runs = RunService::new(
-            embedded.runs.clone(),
-            embedded.idempotency.clone(),
-            Arc::clone(&skills),
-        );
+        let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), Arc::clone(&skills));
         let (demo, sink) = demo_router();
         let app = router(AppState { runs, tenants }).merge(demo);
         let (shutdown, rx) = watch::channel(false);
@@ -226,15 +200,7 @@ impl LocalStack {
                 tracing::error!(error = %e, "API server stopped");
             }
         }));
-        Ok(Self {
-            addr,
-            dev_api_key: dev_key,
-            operator_api_key: op_key,
-            sink,
-            embedded,
-            shutdown,
-            tasks,
-        })
+        Ok(Self { addr, dev_api_key: dev_key, operator_api_key: op_key, sink, embedded, shutdown, tasks })
     }
 
     /// The API's base url.

@@ -12,30 +12,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 fn spawn_aos(dir: &Path, port: u16, allow: &str, abort_after: Option<u32>) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("aos.log"))
-        .expect("log file");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("aos.log")).expect("log file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aos"));
     cmd.args(["dev", "--port", &port.to_string(), "--data-dir"])
         .arg(dir.join("data"))
-        .args([
-            "--allow-hosts",
-            allow,
-            "--workers",
-            "2",
-            "--visibility-timeout-ms",
-            "1000",
-        ])
+        .args(["--allow-hosts", allow, "--workers", "2", "--visibility-timeout-ms", "1000"])
         .env_remove("AOS_TEST_ABORT_AFTER_EFFECT")
         .env("AOS_LOG", "info")
         .stdin(Stdio::null())
@@ -59,11 +44,7 @@ impl Api {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while http.get(format!("{base}/healthz")).send().await.is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "aos dev did not come up; see {}",
-                dir.join("aos.log").display()
-            );
+            assert!(Instant::now() < deadline, "aos dev did not come up; see {}", dir.join("aos.log").display());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let key = std::fs::read_to_string(dir.join("data/dev-api-key")).expect("dev key file");
@@ -71,13 +52,7 @@ impl Api {
     }
 
     async fn get(&self, path: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .expect("get");
+        let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.key).send().await.expect("get");
         r.json().await.expect("json")
     }
 
@@ -91,33 +66,21 @@ impl Api {
             .await
             .expect("post");
         let v: Value = r.json().await.expect("json");
-        v["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("not accepted: {v}"))
-            .to_owned()
+        v["id"].as_str().unwrap_or_else(|| panic!("not accepted: {v}")).to_owned()
     }
 
     /// Waits until `done(run)` holds, or panics after `secs`.
     async fn wait_until(&self, id: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
-            if let Ok(r) = self
-                .http
-                .get(format!("{}/v1/runs/{id}", self.base))
-                .bearer_auth(&self.key)
-                .send()
-                .await
-            {
+            if let Ok(r) = self.http.get(format!("{}/v1/runs/{id}", self.base)).bearer_auth(&self.key).send().await {
                 if let Ok(v) = r.json::<Value>().await {
                     if done(&v) {
                         return v;
                     }
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "run {id} did not reach the expected state in {secs} s"
-            );
+            assert!(Instant::now() < deadline, "run {id} did not reach the expected state in {secs} s");
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
     }
@@ -125,9 +88,7 @@ impl Api {
 
 async fn start_sink() -> (SocketAddr, Sink) {
     let (router, sink) = demo_router();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
@@ -165,10 +126,7 @@ fn effects_in_order(sink: &Sink) -> (Vec<(String, Value)>, usize) {
     let mut seen = std::collections::BTreeSet::new();
     let mut applied = Vec::new();
     for d in &log.deliveries {
-        let key = d
-            .idempotency_key
-            .clone()
-            .expect("every delivery carries an Idempotency-Key");
+        let key = d.idempotency_key.clone().expect("every delivery carries an Idempotency-Key");
         if seen.insert(key.clone()) {
             applied.push((key, d.body.clone()));
         }
@@ -199,8 +157,7 @@ async fn kill_9_in_the_middle_of_a_run_loses_nothing_and_repeats_no_effect() {
     // Kill at several points: between steps, during slow calls, right after effects.
     let mut child = Some(child);
     for (done, pause_ms) in [(1, 0), (3, 60), (5, 150), (7, 20)] {
-        api.wait_until(&id, 30, |r| r["steps_done"].as_u64() >= Some(done))
-            .await;
+        api.wait_until(&id, 30, |r| r["steps_done"].as_u64() >= Some(done)).await;
         tokio::time::sleep(Duration::from_millis(pause_ms)).await;
         kill9(child.take().expect("running"));
         child = Some(spawn_aos(dir.path(), port, &allow, None));
@@ -209,14 +166,8 @@ async fn kill_9_in_the_middle_of_a_run_loses_nothing_and_repeats_no_effect() {
     kill9(child.take().expect("running"));
     let child = spawn_aos(dir.path(), port, &allow, None);
     let api = Api::connect(dir.path(), port).await;
-    let run = api
-        .wait_until(&id, 60, |r| {
-            matches!(
-                r["status"].as_str(),
-                Some("succeeded" | "failed" | "cancelled")
-            )
-        })
-        .await;
+    let run =
+        api.wait_until(&id, 60, |r| matches!(r["status"].as_str(), Some("succeeded" | "failed" | "cancelled"))).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["steps_done"], 10);
 
@@ -224,22 +175,15 @@ async fn kill_9_in_the_middle_of_a_run_loses_nothing_and_repeats_no_effect() {
     assert_eq!(steps["chain_valid"], true);
     let cps = chain_of(&steps);
     assert_eq!(cps.len(), 10);
-    verify_chain(run["genesis_hash"].as_str().expect("genesis"), &cps)
-        .expect("the checkpoint chain is unbroken");
+    verify_chain(run["genesis_hash"].as_str().expect("genesis"), &cps).expect("the checkpoint chain is unbroken");
 
     let (applied, deliveries) = effects_in_order(&sink);
     let expected: Vec<(String, Value)> = [(0, 0), (2, 1), (5, 2), (8, 3)]
         .iter()
         .map(|(step, n)| (format!("aos-{id}-{step}"), json!({"n": n})))
         .collect();
-    assert_eq!(
-        applied, expected,
-        "each effect reached the sink exactly once, in order"
-    );
-    eprintln!(
-        "sink: {} effects from {deliveries} deliveries",
-        applied.len()
-    );
+    assert_eq!(applied, expected, "each effect reached the sink exactly once, in order");
+    eprintln!("sink: {} effects from {deliveries} deliveries", applied.len());
     kill9(child);
 }
 
@@ -266,31 +210,16 @@ async fn an_abort_between_effect_and_checkpoint_resends_with_the_same_key() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(!status.success(), "the process died at the injected fault");
-    assert_eq!(
-        sink.lock().expect("sink").deliveries.len(),
-        1,
-        "the effect happened before the crash"
-    );
+    assert_eq!(sink.lock().expect("sink").deliveries.len(), 1, "the effect happened before the crash");
 
     let child = spawn_aos(dir.path(), port, &allow, None);
     let api = Api::connect(dir.path(), port).await;
-    let run = api
-        .wait_until(&id, 30, |r| {
-            matches!(r["status"].as_str(), Some("succeeded" | "failed"))
-        })
-        .await;
+    let run = api.wait_until(&id, 30, |r| matches!(r["status"].as_str(), Some("succeeded" | "failed"))).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let steps = api.get(&format!("/v1/runs/{id}/steps")).await;
-    assert_eq!(
-        steps["steps"][1]["attempts"], 2,
-        "the keyed step was re-run once"
-    );
+    assert_eq!(steps["steps"][1]["attempts"], 2, "the keyed step was re-run once");
     let (applied, deliveries) = effects_in_order(&sink);
     assert_eq!(deliveries, 2, "delivered twice");
-    assert_eq!(
-        applied,
-        vec![(format!("aos-{id}-1"), json!({"paid": 10}))],
-        "with one key: one effect"
-    );
+    assert_eq!(applied, vec![(format!("aos-{id}-1"), json!({"paid": 10}))], "with one key: one effect");
     kill9(child);
 }

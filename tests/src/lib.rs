@@ -51,11 +51,7 @@ impl TestStack {
     /// Starts a stack with an explicit configuration on `dir`.
     pub async fn with_config(cfg: StackConfig, dir: tempfile::TempDir) -> Self {
         let stack = LocalStack::start(cfg).await.expect("stack starts");
-        Self {
-            stack,
-            dir,
-            http: reqwest::Client::new(),
-        }
+        Self { stack, dir, http: reqwest::Client::new() }
     }
 
     /// The dev tenant's key.
@@ -77,9 +73,7 @@ impl TestStack {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Resp {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.stack.url()));
+        let mut req = self.http.request(method, format!("{}{path}", self.stack.url()));
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
@@ -92,23 +86,17 @@ impl TestStack {
         let resp = req.send().await.expect("request reaches the stack");
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
-        Resp {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        }
+        Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::Null) }
     }
 
     /// GET with the dev key.
     pub async fn get(&self, path: &str) -> Resp {
-        self.call(Method::GET, path, Some(&self.key()), None, &[])
-            .await
+        self.call(Method::GET, path, Some(&self.key()), None, &[]).await
     }
 
     /// Submits a run with the dev key; panics unless it is accepted.
     pub async fn submit(&self, body: &Value) -> String {
-        let r = self
-            .call(Method::POST, "/v1/runs", Some(&self.key()), Some(body), &[])
-            .await;
+        let r = self.call(Method::POST, "/v1/runs", Some(&self.key()), Some(body), &[]).await;
         assert_eq!(r.status, StatusCode::CREATED, "submit refused: {}", r.body);
         r.body["id"].as_str().expect("run id").to_owned()
     }
@@ -122,11 +110,7 @@ impl TestStack {
             if matches!(status, "succeeded" | "failed" | "cancelled") {
                 return r.body;
             }
-            assert!(
-                Instant::now() < deadline,
-                "run {id} did not finish: {}",
-                r.body
-            );
+            assert!(Instant::now() < deadline, "run {id} did not finish: {}", r.body);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -145,9 +129,7 @@ impl TestStack {
 
 /// Serves `router` on a free loopback port until the test ends.
 pub async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;

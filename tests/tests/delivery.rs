@@ -38,10 +38,7 @@ impl Skill for Effect {
     }
 
     async fn execute(&self, ctx: &SkillContext, _input: Value) -> StructuredOutcome {
-        self.log
-            .lock()
-            .expect("log")
-            .push(format!("{}#{}", self.name, ctx.step_index));
+        self.log.lock().expect("log").push(format!("{}#{}", self.name, ctx.step_index));
         StructuredOutcome::success(json!({"done": true}))
     }
 }
@@ -66,35 +63,15 @@ async fn open(dir: &Path, log: &Arc<Mutex<Vec<String>>>) -> Env {
     let mut reg = SkillRegistry::new();
     reg.register(Arc::new(KvStoreSkill)).expect("kv");
     reg.register(Arc::new(JsonTransformSkill)).expect("jt");
-    for (name, class) in [
-        ("effect_idempotent", IdempotencyClass::Idempotent),
-        ("effect_once", IdempotencyClass::NonIdempotent),
-    ] {
-        reg.register(Arc::new(Effect {
-            name,
-            class,
-            log: Arc::clone(log),
-        }))
-        .expect("effect");
+    for (name, class) in
+        [("effect_idempotent", IdempotencyClass::Idempotent), ("effect_once", IdempotencyClass::NonIdempotent)]
+    {
+        reg.register(Arc::new(Effect { name, class, log: Arc::clone(log) })).expect("effect");
     }
     let reg = Arc::new(reg);
-    let runs = RunService::new(
-        embedded.runs.clone(),
-        embedded.idempotency.clone(),
-        Arc::clone(&reg),
-    );
-    let worker = StepWorker::new(
-        embedded.runs.clone(),
-        embedded.queue.clone(),
-        embedded.kv.clone(),
-        reg,
-        config(),
-    );
-    Env {
-        embedded,
-        runs,
-        worker,
-    }
+    let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), Arc::clone(&reg));
+    let worker = StepWorker::new(embedded.runs.clone(), embedded.queue.clone(), embedded.kv.clone(), reg, config());
+    Env { embedded, runs, worker }
 }
 
 fn tenant() -> TenantId {
@@ -103,22 +80,13 @@ fn tenant() -> TenantId {
 
 async fn submit(env: &Env, plan: Value) -> aos_core::RunId {
     let req: SubmitRun = serde_json::from_value(json!({"plan": plan})).expect("body");
-    env.runs
-        .submit(&tenant(), req, None)
-        .await
-        .expect("submitted")
-        .run
-        .id
+    env.runs.submit(&tenant(), req, None).await.expect("submitted").run.id
 }
 
 async fn drain(env: &Env) {
     for _ in 0..200 {
-        let got = env
-            .embedded
-            .queue
-            .receive(1, config().visibility, Duration::from_millis(100))
-            .await
-            .expect("receive");
+        let got =
+            env.embedded.queue.receive(1, config().visibility, Duration::from_millis(100)).await.expect("receive");
         if got.is_empty() && env.embedded.queue.depth().expect("depth") == 0 {
             return;
         }
@@ -134,68 +102,27 @@ async fn duplicate_delivery_does_not_run_the_skill_twice() {
     let dir = tempfile::tempdir().expect("tmp");
     let log = Arc::default();
     let env = open(dir.path(), &log).await;
-    let id = submit(
-        &env,
-        json!([{"skill": "effect_once"}, {"skill": "effect_idempotent"}]),
-    )
-    .await;
-    let first = env
-        .embedded
-        .queue
-        .receive(1, Duration::from_secs(5), Duration::ZERO)
-        .await
-        .expect("receive")
-        .remove(0);
-    env.embedded
-        .queue
-        .send(&first.body, Duration::ZERO)
-        .await
-        .expect("duplicate");
-    let dup = env
-        .embedded
-        .queue
-        .receive(1, Duration::from_secs(5), Duration::ZERO)
-        .await
-        .expect("receive")
-        .remove(0);
+    let id = submit(&env, json!([{"skill": "effect_once"}, {"skill": "effect_idempotent"}])).await;
+    let first = env.embedded.queue.receive(1, Duration::from_secs(5), Duration::ZERO).await.expect("receive").remove(0);
+    env.embedded.queue.send(&first.body, Duration::ZERO).await.expect("duplicate");
+    let dup = env.embedded.queue.receive(1, Duration::from_secs(5), Duration::ZERO).await.expect("receive").remove(0);
     // Both copies handled at once by two workers, then the rest of the run.
     let (a, b) = tokio::join!(env.worker.handle(&first), env.worker.handle(&dup));
     assert!(
-        matches!(
-            (&a, &b),
-            (Handled::Done, Handled::Busy | Handled::Done) | (Handled::Busy, Handled::Done)
-        ),
+        matches!((&a, &b), (Handled::Done, Handled::Busy | Handled::Done) | (Handled::Busy, Handled::Done)),
         "{a:?} {b:?}"
     );
     drain(&env).await;
-    let run = env
-        .embedded
-        .runs
-        .run(&tenant(), &id)
-        .await
-        .expect("read")
-        .expect("run");
+    let run = env.embedded.runs.run(&tenant(), &id).await.expect("read").expect("run");
     assert_eq!(run.status, aos_core::RunStatus::Succeeded);
-    assert_eq!(
-        *log.lock().expect("log"),
-        ["effect_once#0", "effect_idempotent#1"],
-        "each skill ran once"
-    );
+    assert_eq!(*log.lock().expect("log"), ["effect_once#0", "effect_idempotent#1"], "each skill ran once");
     // A late redelivery of a finished step is acknowledged without running anything.
-    env.embedded
-        .queue
-        .send(&first.body, Duration::ZERO)
-        .await
-        .expect("late duplicate");
+    env.embedded.queue.send(&first.body, Duration::ZERO).await.expect("late duplicate");
     drain(&env).await;
     assert_eq!(log.lock().expect("log").len(), 2);
 }
 
-async fn crash_after_effect_of_step_0(
-    dir: &Path,
-    log: &Arc<Mutex<Vec<String>>>,
-    plan: Value,
-) -> aos_core::RunId {
+async fn crash_after_effect_of_step_0(dir: &Path, log: &Arc<Mutex<Vec<String>>>, plan: Value) -> aos_core::RunId {
     let env = open(dir, log).await;
     let id = submit(&env, plan).await;
     let dying = env.worker.clone().with_after_effect_hook(Arc::new(|m| {
@@ -205,13 +132,7 @@ async fn crash_after_effect_of_step_0(
             HookAction::Continue
         }
     }));
-    let m = env
-        .embedded
-        .queue
-        .receive(1, config().visibility, Duration::ZERO)
-        .await
-        .expect("receive")
-        .remove(0);
+    let m = env.embedded.queue.receive(1, config().visibility, Duration::ZERO).await.expect("receive").remove(0);
     assert_eq!(dying.handle(&m).await, Handled::Abandoned);
     drop(dying);
     drop(env);
@@ -234,24 +155,10 @@ async fn a_worker_killed_after_an_idempotent_effect_reruns_it_without_a_second_e
         "the effect happened before the crash"
     );
     drain(&env).await;
-    let run = env
-        .embedded
-        .runs
-        .run(&tenant(), &id)
-        .await
-        .expect("read")
-        .expect("run");
+    let run = env.embedded.runs.run(&tenant(), &id).await.expect("read").expect("run");
     assert_eq!(run.status, aos_core::RunStatus::Succeeded);
-    assert_eq!(
-        run.output,
-        Some(json!({"key": "balance", "found": true, "value": 100}))
-    );
-    let cps = env
-        .embedded
-        .runs
-        .checkpoints(&tenant(), &id)
-        .await
-        .expect("cps");
+    assert_eq!(run.output, Some(json!({"key": "balance", "found": true, "value": 100})));
+    let cps = env.embedded.runs.checkpoints(&tenant(), &id).await.expect("cps");
     assert_eq!(cps[0].attempts, 2, "the step was re-run after the crash");
     aos_core::checkpoint::verify_chain(&run.genesis_hash, &cps).expect("chain intact");
 }
@@ -260,37 +167,16 @@ async fn a_worker_killed_after_an_idempotent_effect_reruns_it_without_a_second_e
 async fn a_worker_killed_after_a_non_idempotent_effect_is_never_run_twice() {
     let dir = tempfile::tempdir().expect("tmp");
     let log = Arc::default();
-    let id = crash_after_effect_of_step_0(
-        dir.path(),
-        &log,
-        json!([{"skill": "effect_once"}, {"skill": "effect_once"}]),
-    )
-    .await;
+    let id =
+        crash_after_effect_of_step_0(dir.path(), &log, json!([{"skill": "effect_once"}, {"skill": "effect_once"}]))
+            .await;
     let env = open(dir.path(), &log).await;
     drain(&env).await;
-    let run = env
-        .embedded
-        .runs
-        .run(&tenant(), &id)
-        .await
-        .expect("read")
-        .expect("run");
+    let run = env.embedded.runs.run(&tenant(), &id).await.expect("read").expect("run");
     assert_eq!(run.status, aos_core::RunStatus::Failed);
-    assert_eq!(
-        run.error.as_ref().map(|e| e.code),
-        Some(ErrorCode::EffectUncertain)
-    );
-    assert_eq!(
-        *log.lock().expect("log"),
-        ["effect_once#0"],
-        "at most once: not re-run, and no later step ran"
-    );
-    let cps = env
-        .embedded
-        .runs
-        .checkpoints(&tenant(), &id)
-        .await
-        .expect("cps");
+    assert_eq!(run.error.as_ref().map(|e| e.code), Some(ErrorCode::EffectUncertain));
+    assert_eq!(*log.lock().expect("log"), ["effect_once#0"], "at most once: not re-run, and no later step ran");
+    let cps = env.embedded.runs.checkpoints(&tenant(), &id).await.expect("cps");
     assert_eq!(cps.len(), 1);
     assert!(!cps[0].outcome.ok);
 }
@@ -300,35 +186,15 @@ async fn a_malformed_step_message_is_dead_lettered_without_blocking_others() {
     let dir = tempfile::tempdir().expect("tmp");
     let log = Arc::default();
     let env = open(dir.path(), &log).await;
-    env.embedded
-        .queue
-        .send("{not a step", Duration::ZERO)
-        .await
-        .expect("send");
+    env.embedded.queue.send("{not a step", Duration::ZERO).await.expect("send");
     let id = submit(&env, json!([{"skill": "effect_idempotent"}])).await;
     for _ in 0..(STEP_MAX_RECEIVE_COUNT * 3) {
-        for m in env
-            .embedded
-            .queue
-            .receive(5, Duration::ZERO, Duration::ZERO)
-            .await
-            .expect("receive")
-        {
+        for m in env.embedded.queue.receive(5, Duration::ZERO, Duration::ZERO).await.expect("receive") {
             env.worker.handle(&m).await;
         }
     }
-    let run = env
-        .embedded
-        .runs
-        .run(&tenant(), &id)
-        .await
-        .expect("read")
-        .expect("run");
-    assert_eq!(
-        run.status,
-        aos_core::RunStatus::Succeeded,
-        "the good message was not blocked"
-    );
+    let run = env.embedded.runs.run(&tenant(), &id).await.expect("read").expect("run");
+    assert_eq!(run.status, aos_core::RunStatus::Succeeded, "the good message was not blocked");
     let dead = env.embedded.queue.dead_letters().expect("dlq");
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "{not a step");

@@ -24,10 +24,7 @@ struct FakeDns(HashMap<String, Vec<IpAddr>>);
 #[async_trait::async_trait]
 impl Lookup for FakeDns {
     async fn lookup(&self, host: &str) -> std::io::Result<Vec<IpAddr>> {
-        self.0
-            .get(host)
-            .cloned()
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such name"))
+        self.0.get(host).cloned().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such name"))
     }
 }
 
@@ -47,10 +44,7 @@ fn harness(allow: &str, dns: &[(&str, &str)]) -> Harness {
         seen.lock().expect("dials").push(addr);
         addr.ip().is_loopback()
     });
-    let table = dns
-        .iter()
-        .map(|(h, ip)| ((*h).to_owned(), vec![ip.parse().expect("ip")]))
-        .collect();
+    let table = dns.iter().map(|(h, ip)| ((*h).to_owned(), vec![ip.parse().expect("ip")])).collect();
     let config = HttpCallConfig {
         policy: Arc::new(AddressPolicy::parse_allow_list(allow).expect("allow list")),
         lookup: Arc::new(FakeDns(table)),
@@ -58,13 +52,9 @@ fn harness(allow: &str, dns: &[(&str, &str)]) -> Harness {
         default_max_response_bytes: 1024,
     };
     let mut registry = SkillRegistry::new();
-    registry
-        .register(Arc::new(HttpCallSkill::new(config).expect("client")))
-        .expect("register");
+    registry.register(Arc::new(HttpCallSkill::new(config).expect("client"))).expect("register");
     let dir = tempfile::tempdir().expect("tmp");
-    let kv = Arc::new(EmbeddedKv::new(
-        Db::open(dir.path(), Durability::Off).expect("db"),
-    ));
+    let kv = Arc::new(EmbeddedKv::new(Db::open(dir.path(), Durability::Off).expect("db")));
     let ctx = SkillContext {
         tenant: TenantId::parse("ten_t").expect("id"),
         run_id: RunId::parse("run_r").expect("id"),
@@ -76,27 +66,17 @@ fn harness(allow: &str, dns: &[(&str, &str)]) -> Harness {
         timeout: Duration::from_secs(5),
         kv,
     };
-    Harness {
-        registry,
-        ctx,
-        dials,
-        _dir: dir,
-    }
+    Harness { registry, ctx, dials, _dir: dir }
 }
 
 impl Harness {
     async fn get(&self, url: &str) -> StructuredOutcome {
-        self.registry
-            .execute("http_call", &self.ctx, json!({"url": url}))
-            .await
+        self.registry.execute("http_call", &self.ctx, json!({"url": url})).await
     }
 
     fn assert_no_refused_dial(&self) {
         let dials = self.dials.lock().expect("dials");
-        let bad: Vec<_> = dials
-            .iter()
-            .filter(|a| refusal_reason(a.ip()).is_some() && !a.ip().is_loopback())
-            .collect();
+        let bad: Vec<_> = dials.iter().filter(|a| refusal_reason(a.ip()).is_some() && !a.ip().is_loopback()).collect();
         assert!(bad.is_empty(), "dialled refused addresses: {bad:?}");
     }
 }
@@ -124,24 +104,13 @@ async fn names_resolving_to_any_refused_class_are_refused_before_a_dial() {
     let h = harness("", REFUSED);
     for (host, ip) in REFUSED {
         let out = h.get(&format!("http://{host}/x")).await;
-        assert_eq!(
-            out.code(),
-            Some(ErrorCode::BlockedAddress),
-            "{host} -> {ip}: {out:?}"
-        );
+        assert_eq!(out.code(), Some(ErrorCode::BlockedAddress), "{host} -> {ip}: {out:?}");
         assert!(
-            out.error
-                .as_ref()
-                .expect("error")
-                .message
-                .contains(ip.trim_start_matches("::ffff:")),
+            out.error.as_ref().expect("error").message.contains(ip.trim_start_matches("::ffff:")),
             "message names the address"
         );
     }
-    assert!(
-        h.dials.lock().expect("dials").is_empty(),
-        "nothing reached the connector"
-    );
+    assert!(h.dials.lock().expect("dials").is_empty(), "nothing reached the connector");
 }
 
 #[tokio::test]
@@ -166,11 +135,7 @@ async fn literal_refused_addresses_in_every_spelling_are_refused_without_resolvi
         "http://[fc00::5]/",
     ] {
         let out = h.get(url).await;
-        assert_eq!(
-            out.code(),
-            Some(ErrorCode::BlockedAddress),
-            "{url}: {out:?}"
-        );
+        assert_eq!(out.code(), Some(ErrorCode::BlockedAddress), "{url}: {out:?}");
     }
     assert!(h.dials.lock().expect("dials").is_empty());
     let out = h.get("ftp://example.com/").await;
@@ -184,35 +149,19 @@ async fn redirect_to(target: &'static str) -> impl IntoResponse {
 #[tokio::test]
 async fn a_redirect_to_a_refused_address_or_name_is_refused() {
     let upstream = axum::Router::new()
-        .route(
-            "/to-metadata",
-            get(|| redirect_to("http://169.254.169.254/latest/meta-data/")),
-        )
-        .route(
-            "/to-private-name",
-            get(|| redirect_to("http://internal.test/admin")),
-        )
-        .route(
-            "/to-decimal-loopback",
-            get(|| redirect_to("http://2130706433:9/")),
-        )
+        .route("/to-metadata", get(|| redirect_to("http://169.254.169.254/latest/meta-data/")))
+        .route("/to-private-name", get(|| redirect_to("http://internal.test/admin")))
+        .route("/to-decimal-loopback", get(|| redirect_to("http://2130706433:9/")))
         .route("/to-ok", get(|| redirect_to("/ok")))
         .route("/ok", get(|| async { "fine" }));
     let addr = serve(upstream).await;
     let h = harness(&addr.to_string(), &[("internal.test", "10.1.2.3")]);
     for path in ["/to-metadata", "/to-private-name", "/to-decimal-loopback"] {
         let out = h.get(&format!("http://{addr}{path}")).await;
-        assert_eq!(
-            out.code(),
-            Some(ErrorCode::BlockedAddress),
-            "{path}: {out:?}"
-        );
+        assert_eq!(out.code(), Some(ErrorCode::BlockedAddress), "{path}: {out:?}");
     }
     let ok = h.get(&format!("http://{addr}/to-ok")).await;
-    assert!(
-        ok.ok,
-        "a redirect within the allowed host is followed: {ok:?}"
-    );
+    assert!(ok.ok, "a redirect within the allowed host is followed: {ok:?}");
     assert_eq!(ok.output.expect("output")["body"], "fine");
     h.assert_no_refused_dial();
 }
@@ -225,15 +174,10 @@ async fn the_tripwire_sees_allowed_dials_so_its_silence_means_something() {
     let out = h.get(&format!("http://sink.test:{}/ok", addr.port())).await;
     assert!(out.ok, "{out:?}");
     let dials = h.dials.lock().expect("dials").clone();
-    assert_eq!(
-        dials.iter().map(SocketAddr::ip).collect::<Vec<_>>(),
-        vec!["127.0.0.1".parse::<IpAddr>().expect("ip")]
-    );
+    assert_eq!(dials.iter().map(SocketAddr::ip).collect::<Vec<_>>(), vec!["127.0.0.1".parse::<IpAddr>().expect("ip")]);
     // The same loopback name without the allow-list entry is refused.
     let strict = harness("", &[("sink.test", "127.0.0.1")]);
-    let out = strict
-        .get(&format!("http://sink.test:{}/ok", addr.port()))
-        .await;
+    let out = strict.get(&format!("http://sink.test:{}/ok", addr.port())).await;
     assert_eq!(out.code(), Some(ErrorCode::BlockedAddress));
 }
 
@@ -246,11 +190,7 @@ async fn a_response_over_the_size_cap_is_refused() {
     assert_eq!(out.code(), Some(ErrorCode::ResponseTooLarge), "{out:?}");
     let small = h
         .registry
-        .execute(
-            "http_call",
-            &h.ctx,
-            json!({"url": format!("http://{addr}/big"), "max_response_bytes": 10000}),
-        )
+        .execute("http_call", &h.ctx, json!({"url": format!("http://{addr}/big"), "max_response_bytes": 10000}))
         .await;
     assert!(small.ok);
 }

@@ -14,14 +14,9 @@ fn presented_key(parts: &Parts) -> Option<SecretString> {
     if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(SecretString::from(v.trim().to_owned()));
     }
-    let auth = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, key) = auth.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| SecretString::from(key.trim().to_owned()))
+    scheme.eq_ignore_ascii_case("bearer").then(|| SecretString::from(key.trim().to_owned()))
 }
 
 /// The authenticated caller of a request.
@@ -47,10 +42,7 @@ impl Caller {
         if self.0.role == Role::Operator {
             Ok(())
         } else {
-            Err(ApiError::new(
-                ErrorCode::PermissionDenied,
-                "this operation needs an operator key",
-            ))
+            Err(ApiError::new(ErrorCode::PermissionDenied, "this operation needs an operator key"))
         }
     }
 }

@@ -50,29 +50,17 @@ async fn quote(Query(q): Query<QuoteQuery>) -> Json<Value> {
         tokio::time::sleep(Duration::from_millis(q.delay_ms.min(10_000))).await;
     }
     let cents: u64 = q.symbol.bytes().map(u64::from).sum::<u64>() * 37 % 100_000;
-    Json(
-        json!({"symbol": q.symbol, "price": cents as f64 / 100.0, "currency": "USD", "quotes": [
-            {"venue": "north", "price": cents as f64 / 100.0},
-            {"venue": "south", "price": (cents + 125) as f64 / 100.0}
-        ]}),
-    )
+    Json(json!({"symbol": q.symbol, "price": cents as f64 / 100.0, "currency": "USD", "quotes": [
+        {"venue": "north", "price": cents as f64 / 100.0},
+        {"venue": "south", "price": (cents + 125) as f64 / 100.0}
+    ]}))
 }
 
-async fn sink_post(
-    State(sink): State<Sink>,
-    headers: HeaderMap,
-    body: Option<Json<Value>>,
-) -> Json<Value> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+async fn sink_post(State(sink): State<Sink>, headers: HeaderMap, body: Option<Json<Value>>) -> Json<Value> {
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let body = body.map_or(Value::Null, |Json(b)| b);
     let mut log = sink.lock().expect("sink lock");
-    log.deliveries.push(Delivery {
-        idempotency_key: key.clone(),
-        body,
-    });
+    log.deliveries.push(Delivery { idempotency_key: key.clone(), body });
     let applied = match key {
         Some(k) => {
             let n = log.effects.entry(k).or_insert(0);

@@ -20,18 +20,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error with `code` and `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 
     /// The 404 every missing or foreign resource gets.
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            ErrorCode::NotFound,
-            format!("no {what} with that id for this tenant"),
-        )
+        Self::new(ErrorCode::NotFound, format!("no {what} with that id for this tenant"))
     }
 
     /// The stable code.
@@ -42,19 +36,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = if status.is_server_error() {
             tracing::error!(code = %self.code, cause = %self.message, "request failed");
             "internal error; the cause is in the server log".to_owned()
         } else {
             self.message
         };
-        (
-            status,
-            Json(json!({"error": {"code": self.code, "message": message}})),
-        )
-            .into_response()
+        (status, Json(json!({"error": {"code": self.code, "message": message}}))).into_response()
     }
 }
 

@@ -25,24 +25,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 
 fn map_rejection(r: &JsonRejection) -> ApiError {
     match r {
-        JsonRejection::JsonSyntaxError(e) => ApiError::new(
-            ErrorCode::MalformedRequest,
-            format!("body is not valid JSON: {}", e.body_text()),
-        ),
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::new(ErrorCode::MalformedRequest, format!("body is not valid JSON: {}", e.body_text()))
+        }
         JsonRejection::JsonDataError(e) => ApiError::new(
             ErrorCode::ValidationFailed,
             format!("body does not have the expected shape: {}", e.body_text()),
         ),
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "send the body with `Content-Type: application/json`",
-        ),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::new(ErrorCode::UnsupportedMediaType, "send the body with `Content-Type: application/json`")
+        }
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             ErrorCode::PayloadTooLarge,
-            format!(
-                "body exceeds the limit of {} bytes",
-                crate::routes::MAX_BODY_BYTES
-            ),
+            format!("body exceeds the limit of {} bytes", crate::routes::MAX_BODY_BYTES),
         ),
         other => ApiError::new(ErrorCode::MalformedRequest, other.body_text()),
     }

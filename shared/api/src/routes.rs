@@ -61,10 +61,7 @@ async fn log_request(req: Request, next: Next) -> Response {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(
-        ErrorCode::NotFound,
-        "no such route; see the README for the API",
-    )
+    ApiError::new(ErrorCode::NotFound, "no such route; see the README for the API")
 }
 
 async fn method_not_allowed() -> Response {
@@ -93,25 +90,14 @@ async fn submit_run(
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
-            let k = v
-                .to_str()
-                .ok()
-                .map(str::trim)
-                .filter(|k| !k.is_empty() && k.len() <= 255);
+            let k = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
             Some(k.ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::ValidationFailed,
-                    "Idempotency-Key must be 1-255 visible ASCII characters",
-                )
+                ApiError::new(ErrorCode::ValidationFailed, "Idempotency-Key must be 1-255 visible ASCII characters")
             })?)
         }
     };
     let submitted = s.runs.submit(&p.tenant, req, key).await?;
-    let status = if submitted.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = if submitted.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(views::run(&submitted.run))).into_response())
 }
 
@@ -131,25 +117,20 @@ async fn list_runs(
     let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.body_text()))?;
     let status = q
         .status
-        .map(|st| RunStatus::parse(&st).ok_or_else(|| ApiError::new(ErrorCode::ValidationFailed, format!("unknown status {st:?}; use queued, running, waiting, succeeded, failed or cancelled"))))
+        .map(|st| {
+            RunStatus::parse(&st).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ValidationFailed,
+                    format!("unknown status {st:?}; use queued, running, waiting, succeeded, failed or cancelled"),
+                )
+            })
+        })
         .transpose()?;
     let before = q
         .before
-        .map(|b| {
-            RunId::parse(b).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string()))
-        })
+        .map(|b| RunId::parse(b).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string())))
         .transpose()?;
-    let runs = s
-        .runs
-        .list(
-            &p.tenant,
-            RunFilter {
-                status,
-                limit: q.limit.unwrap_or(0),
-                before,
-            },
-        )
-        .await?;
+    let runs = s.runs.list(&p.tenant, RunFilter { status, limit: q.limit.unwrap_or(0), before }).await?;
     let next = runs.last().map(|r| r.id.clone());
     let limit = q.limit.unwrap_or(20).clamp(1, 100) as usize;
     Ok(Json(json!({
@@ -163,9 +144,7 @@ async fn get_run(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(views::run(
-        &s.runs.get(&p.tenant, &run_id(&id)?).await?,
-    )))
+    Ok(Json(views::run(&s.runs.get(&p.tenant, &run_id(&id)?).await?)))
 }
 
 async fn get_steps(
@@ -182,9 +161,7 @@ async fn cancel_run(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(views::run(
-        &s.runs.cancel(&p.tenant, &run_id(&id)?).await?,
-    )))
+    Ok(Json(views::run(&s.runs.cancel(&p.tenant, &run_id(&id)?).await?)))
 }
 
 #[derive(Deserialize)]
@@ -202,21 +179,13 @@ async fn post_tenant(
 ) -> Result<Response, ApiError> {
     caller.require_operator()?;
     if req.name.trim().is_empty() || req.name.len() > 200 {
-        return Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            "name must be 1-200 characters",
-        ));
+        return Err(ApiError::new(ErrorCode::ValidationFailed, "name must be 1-200 characters"));
     }
     let id = req
         .id
-        .map(|i| {
-            TenantId::parse(i)
-                .map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string()))
-        })
+        .map(|i| TenantId::parse(i).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string())))
         .transpose()?;
-    let (tenant, key) = match create_tenant(s.tenants.as_ref(), id, req.name.trim(), Role::Tenant)
-        .await
-    {
+    let (tenant, key) = match create_tenant(s.tenants.as_ref(), id, req.name.trim(), Role::Tenant).await {
         Ok(v) => v,
         Err(StoreError::Conflict(m)) => return Err(ApiError::new(ErrorCode::IllegalTransition, m)),
         Err(e) => return Err(e.into()),
@@ -230,9 +199,7 @@ async fn post_tenant(
 
 fn merge_secret(mut v: Value, secret: &str) -> Value {
     v["key"] = Value::String(secret.to_owned());
-    v["note"] = Value::String(
-        "store this key now: AOS keeps only its hash and cannot show it again".to_owned(),
-    );
+    v["note"] = Value::String("store this key now: AOS keeps only its hash and cannot show it again".to_owned());
     v
 }
 
@@ -245,20 +212,12 @@ struct NewKey {
     tenant_id: Option<String>,
 }
 
-async fn post_key(
-    State(s): State<AppState>,
-    caller: Caller,
-    Body(req): Body<NewKey>,
-) -> Result<Response, ApiError> {
+async fn post_key(State(s): State<AppState>, caller: Caller, Body(req): Body<NewKey>) -> Result<Response, ApiError> {
     let tenant = match req.tenant_id {
         Some(t) if t != caller.0.tenant.as_str() => {
             caller.require_operator()?;
             let id = TenantId::parse(t).map_err(|_| ApiError::not_found("tenant"))?;
-            s.tenants
-                .tenant(&id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("tenant"))?
-                .id
+            s.tenants.tenant(&id).await?.ok_or_else(|| ApiError::not_found("tenant"))?.id
         }
         _ => caller.0.tenant.clone(),
     };
@@ -270,9 +229,7 @@ async fn post_key(
 
 async fn list_keys(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
     let keys = s.tenants.keys(&p.tenant).await?;
-    Ok(Json(
-        json!({"api_keys": keys.iter().map(views::key).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(json!({"api_keys": keys.iter().map(views::key).collect::<Vec<_>>()})))
 }
 
 async fn revoke_key(
@@ -281,10 +238,6 @@ async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = ApiKeyId::parse(id).map_err(|_| ApiError::not_found("api key"))?;
-    let key = s
-        .tenants
-        .revoke_key(&p.tenant, &id, now_ms())
-        .await?
-        .ok_or_else(|| ApiError::not_found("api key"))?;
+    let key = s.tenants.revoke_key(&p.tenant, &id, now_ms()).await?.ok_or_else(|| ApiError::not_found("api key"))?;
     Ok(Json(views::key(&key)))
 }

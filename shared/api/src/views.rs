@@ -36,11 +36,14 @@ pub(crate) fn steps(r: &RunRecord, cps: &[Checkpoint], progress: &[StepProgress]
             let base = json!({"index": index, "id": step.id, "skill": step.skill});
             if let Some(cp) = cps.iter().find(|c| c.step_index == index) {
                 let status = if cp.outcome.ok { StepStatus::Succeeded } else { StepStatus::Failed };
-                return merge(base, json!({
-                    "status": status, "attempts": cp.attempts, "seed": cp.seed, "outcome": cp.outcome,
-                    "outcome_hash": cp.outcome_hash, "prev_hash": cp.prev_hash, "hash": cp.hash,
-                    "finished_at_ms": cp.created_at_ms,
-                }));
+                return merge(
+                    base,
+                    json!({
+                        "status": status, "attempts": cp.attempts, "seed": cp.seed, "outcome": cp.outcome,
+                        "outcome_hash": cp.outcome_hash, "prev_hash": cp.prev_hash, "hash": cp.hash,
+                        "finished_at_ms": cp.created_at_ms,
+                    }),
+                );
             }
             let p = progress.iter().find(|p| p.step_index == index);
             let status = match (r.status, p) {
@@ -49,11 +52,14 @@ pub(crate) fn steps(r: &RunRecord, cps: &[Checkpoint], progress: &[StepProgress]
                 (_, Some(_)) => StepStatus::Waiting,
                 _ => StepStatus::Queued,
             };
-            merge(base, json!({
-                "status": status,
-                "attempts": p.map_or(0, |p| p.attempts),
-                "last_error": p.and_then(|p| p.last_error.clone()),
-            }))
+            merge(
+                base,
+                json!({
+                    "status": status,
+                    "attempts": p.map_or(0, |p| p.attempts),
+                    "last_error": p.and_then(|p| p.last_error.clone()),
+                }),
+            )
         })
         .collect();
     json!({

@@ -98,10 +98,7 @@ pub struct ChainBreak {
 pub fn verify_chain(genesis: &str, checkpoints: &[Checkpoint]) -> Result<(), ChainBreak> {
     let mut prev = genesis.to_owned();
     for (i, cp) in checkpoints.iter().enumerate() {
-        let brk = |reason| ChainBreak {
-            step_index: cp.step_index,
-            reason,
-        };
+        let brk = |reason| ChainBreak { step_index: cp.step_index, reason };
         if usize::try_from(cp.step_index).ok() != Some(i) {
             return Err(brk("step indexes are not consecutive from 0"));
         }

@@ -96,13 +96,9 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_and_drops_whitespace() {
         let a = json!({"b": 1, "a": {"d": [3, {"z": null, "y": "é"}], "c": true}});
-        assert_eq!(
-            canonical_json(&a),
-            r#"{"a":{"c":true,"d":[3,{"y":"é","z":null}]},"b":1}"#
-        );
+        assert_eq!(canonical_json(&a), r#"{"a":{"c":true,"d":[3,{"y":"é","z":null}]},"b":1}"#);
         let b: Value =
-            serde_json::from_str(r#"{ "a" : {"c":true, "d":[3,{"z":null,"y":"é"}]}, "b":1 }"#)
-                .expect("json");
+            serde_json::from_str(r#"{ "a" : {"c":true, "d":[3,{"z":null,"y":"é"}]}, "b":1 }"#).expect("json");
         assert_eq!(content_hash(&a), content_hash(&b));
         assert_ne!(content_hash(&a), content_hash(&json!({"b": 2})));
     }

@@ -165,9 +165,8 @@ impl ErrorCode {
 
     /// The markdown table of every code (the source of `docs/error-codes.md`).
     pub fn markdown_table() -> String {
-        let mut out = String::from(
-            "| code | category | retryable | HTTP | meaning and what to do |\n|---|---|---|---|---|\n",
-        );
+        let mut out =
+            String::from("| code | category | retryable | HTTP | meaning and what to do |\n|---|---|---|---|---|\n");
         for c in Self::ALL {
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} |\n",
@@ -213,10 +212,7 @@ mod tests {
         assert_eq!(names.len(), ErrorCode::ALL.len(), "codes must be unique");
         for c in ErrorCode::ALL {
             assert!(c.as_str().starts_with("ERR_"));
-            assert!(c
-                .as_str()
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'));
+            assert!(c.as_str().bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'));
             assert_eq!(ErrorCode::parse(c.as_str()), Some(*c));
             assert!((400..=599).contains(&c.http_status()));
         }

@@ -16,20 +16,14 @@ pub struct IdError {
 }
 
 fn check(kind: &'static str, value: &str, prefix: &str) -> Result<(), IdError> {
-    let err = |reason| IdError {
-        kind,
-        value: value.chars().take(80).collect(),
-        reason,
-    };
+    let err = |reason| IdError { kind, value: value.chars().take(80).collect(), reason };
     if !value.starts_with(prefix) {
         return Err(err("wrong prefix"));
     }
     if value.len() > 64 || value.len() <= prefix.len() {
         return Err(err("length must be 1..=64 after the prefix"));
     }
-    let ok = value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    let ok = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {

@@ -43,13 +43,7 @@ pub struct StructuredOutcome {
 impl StructuredOutcome {
     /// A successful outcome with `output`.
     pub fn success(output: Value) -> Self {
-        Self {
-            ok: true,
-            output: Some(output),
-            error: None,
-            cost_cents: 0,
-            duration_ms: 0,
-        }
+        Self { ok: true, output: Some(output), error: None, cost_cents: 0, duration_ms: 0 }
     }
 
     /// A failed outcome with the code's default retryability.
@@ -133,15 +127,9 @@ mod tests {
         let mut b = StructuredOutcome::failure(ErrorCode::Http503, "another message");
         b.duration_ms = 900;
         assert_eq!(a.content_hash(), b.content_hash());
-        assert_ne!(
-            a.content_hash(),
-            StructuredOutcome::failure(ErrorCode::Http502, "x").content_hash()
-        );
+        assert_ne!(a.content_hash(), StructuredOutcome::failure(ErrorCode::Http502, "x").content_hash());
         let ok = StructuredOutcome::success(json!({"n": 1}));
-        assert_ne!(
-            ok.content_hash(),
-            StructuredOutcome::success(json!({"n": 2})).content_hash()
-        );
+        assert_ne!(ok.content_hash(), StructuredOutcome::success(json!({"n": 2})).content_hash());
     }
 
     #[test]

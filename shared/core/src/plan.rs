@@ -63,10 +63,7 @@ impl Plan {
     /// Skill names are checked by the registry, not here.
     pub fn new(mut steps: Vec<PlanStep>) -> Result<Self, PlanError> {
         if steps.is_empty() || steps.len() > MAX_STEPS {
-            return Err(PlanError(format!(
-                "plan must have 1..={MAX_STEPS} steps, got {}",
-                steps.len()
-            )));
+            return Err(PlanError(format!("plan must have 1..={MAX_STEPS} steps, got {}", steps.len())));
         }
         let mut seen = HashSet::new();
         for (i, step) in steps.iter_mut().enumerate() {
@@ -74,26 +71,18 @@ impl Plan {
             let at = format!("plan[{i}] ({id})");
             let well_formed = !id.is_empty()
                 && id.len() <= 64
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
             if !well_formed {
-                return Err(PlanError(format!(
-                    "{at}: step id must be 1-64 of a-z, A-Z, 0-9, '_', '-'"
-                )));
+                return Err(PlanError(format!("{at}: step id must be 1-64 of a-z, A-Z, 0-9, '_', '-'")));
             }
             if let Some(a) = step.max_attempts {
                 if a == 0 || a > MAX_ATTEMPTS {
-                    return Err(PlanError(format!(
-                        "{at}: max_attempts must be 1..={MAX_ATTEMPTS}"
-                    )));
+                    return Err(PlanError(format!("{at}: max_attempts must be 1..={MAX_ATTEMPTS}")));
                 }
             }
             if let Some(t) = step.timeout_ms {
                 if t == 0 || t > MAX_TIMEOUT_MS {
-                    return Err(PlanError(format!(
-                        "{at}: timeout_ms must be 1..={MAX_TIMEOUT_MS}"
-                    )));
+                    return Err(PlanError(format!("{at}: timeout_ms must be 1..={MAX_TIMEOUT_MS}")));
                 }
             }
             let refs = references(&step.input).map_err(|e| PlanError(format!("{at}: {e}")))?;
@@ -171,19 +160,12 @@ mod tests {
             {"id": "b", "skill": "x"}
         ])))
         .expect_err("forward reference");
-        assert!(
-            forward.0.contains("plan[0] (a)") && forward.0.contains("\"b\""),
-            "{forward}"
-        );
-        let dup = Plan::new(steps(
-            json!([{"id": "a", "skill": "x"}, {"id": "a", "skill": "x"}]),
-        ))
-        .expect_err("duplicate");
+        assert!(forward.0.contains("plan[0] (a)") && forward.0.contains("\"b\""), "{forward}");
+        let dup =
+            Plan::new(steps(json!([{"id": "a", "skill": "x"}, {"id": "a", "skill": "x"}]))).expect_err("duplicate");
         assert!(dup.0.contains("duplicate"));
         assert!(Plan::new(vec![]).is_err());
         assert!(Plan::new(steps(json!([{"skill": "x", "max_attempts": 0}]))).is_err());
-        assert!(
-            serde_json::from_value::<Vec<PlanStep>>(json!([{"skill": "x", "bogus": 1}])).is_err()
-        );
+        assert!(serde_json::from_value::<Vec<PlanStep>>(json!([{"skill": "x", "bogus": 1}])).is_err());
     }
 }

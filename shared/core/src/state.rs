@@ -121,42 +121,26 @@ mod tests {
 
     #[test]
     fn terminal_states_refuse_every_transition() {
-        for from in [
-            RunStatus::Succeeded,
-            RunStatus::Failed,
-            RunStatus::Cancelled,
-        ] {
+        for from in [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled] {
             for to in RunStatus::ALL {
-                assert!(
-                    from.transition(to).is_err(),
-                    "{from} -> {to} must be refused"
-                );
+                assert!(from.transition(to).is_err(), "{from} -> {to} must be refused");
             }
         }
     }
 
     #[test]
     fn the_happy_path_and_retry_path_are_allowed() {
-        let s = StepStatus::Queued
-            .transition(StepStatus::Running)
-            .expect("start");
+        let s = StepStatus::Queued.transition(StepStatus::Running).expect("start");
         let s = s.transition(StepStatus::Waiting).expect("back-off");
         let s = s.transition(StepStatus::Running).expect("retry");
-        assert_eq!(
-            s.transition(StepStatus::Succeeded),
-            Ok(StepStatus::Succeeded)
-        );
+        assert_eq!(s.transition(StepStatus::Succeeded), Ok(StepStatus::Succeeded));
     }
 
     #[test]
     fn illegal_moves_are_refused_with_a_clear_error() {
-        let err = RunStatus::Queued
-            .transition(RunStatus::Succeeded)
-            .expect_err("queued cannot succeed without running");
-        assert_eq!(
-            err.to_string(),
-            "illegal run transition from queued to succeeded"
-        );
+        let err =
+            RunStatus::Queued.transition(RunStatus::Succeeded).expect_err("queued cannot succeed without running");
+        assert_eq!(err.to_string(), "illegal run transition from queued to succeeded");
         assert!(RunStatus::Queued.transition(RunStatus::Waiting).is_err());
         assert!(RunStatus::Waiting.transition(RunStatus::Succeeded).is_err());
         assert!(RunStatus::Queued.transition(RunStatus::Queued).is_err());

@@ -38,13 +38,10 @@ fn parse_reference(expr: &str) -> Result<Reference, TemplateError> {
         return Err(malformed());
     }
     match parts_vec.as_slice() {
-        ["input", rest @ ..] => Ok(Reference::Input(
-            rest.iter().map(|s| (*s).to_owned()).collect(),
-        )),
-        ["steps", id, "output", rest @ ..] => Ok(Reference::StepOutput(
-            (*id).to_owned(),
-            rest.iter().map(|s| (*s).to_owned()).collect(),
-        )),
+        ["input", rest @ ..] => Ok(Reference::Input(rest.iter().map(|s| (*s).to_owned()).collect())),
+        ["steps", id, "output", rest @ ..] => {
+            Ok(Reference::StepOutput((*id).to_owned(), rest.iter().map(|s| (*s).to_owned()).collect()))
+        }
         _ => Err(malformed()),
     }
 }
@@ -66,9 +63,7 @@ fn split_pieces(s: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
         }
         pieces.push(Piece::Text(&rest[..pos]));
         let after = &rest[pos + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| TemplateError::Malformed(rest[pos..].chars().take(60).collect()))?;
+        let end = after.find('}').ok_or_else(|| TemplateError::Malformed(rest[pos..].chars().take(60).collect()))?;
         pieces.push(Piece::Ref(&after[..end]));
         rest = &after[end + 1..];
     }
@@ -115,9 +110,7 @@ fn walk<'v>(mut v: &'v Value, path: &[String], expr: &str) -> Result<&'v Value, 
             Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
             _ => None,
         };
-        v = next.ok_or_else(|| {
-            TemplateError::Unresolved(format!("${{{expr}}}"), format!("no field {seg:?}"))
-        })?;
+        v = next.ok_or_else(|| TemplateError::Unresolved(format!("${{{expr}}}"), format!("no field {seg:?}")))?;
     }
     Ok(v)
 }
@@ -127,10 +120,7 @@ fn lookup<'a>(expr: &str, scope: &Scope<'a>) -> Result<&'a Value, TemplateError>
         Reference::Input(path) => walk(scope.input, &path, expr),
         Reference::StepOutput(id, path) => {
             let out = scope.outputs.get(&id).ok_or_else(|| {
-                TemplateError::Unresolved(
-                    format!("${{{expr}}}"),
-                    format!("no completed step {id:?}"),
-                )
+                TemplateError::Unresolved(format!("${{{expr}}}"), format!("no completed step {id:?}"))
             })?;
             walk(out, &path, expr)
         }
@@ -159,16 +149,9 @@ pub fn resolve(value: &Value, scope: &Scope<'_>) -> Result<Value, TemplateError>
                 }
             }
         }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| resolve(v, scope))
-                .collect::<Result<_, _>>()?,
-        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, scope)).collect::<Result<_, _>>()?),
         Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), resolve(v, scope)?)))
-                .collect::<Result<_, TemplateError>>()?,
+            map.iter().map(|(k, v)| Ok((k.clone(), resolve(v, scope)?))).collect::<Result<_, TemplateError>>()?,
         ),
         other => other.clone(),
     })
@@ -183,14 +166,8 @@ mod tests {
     fn whole_references_keep_their_type_and_inline_ones_interpolate() {
         let input = json!({"user": {"name": "ada", "ids": [4, 5]}});
         let mut outputs = BTreeMap::new();
-        outputs.insert(
-            "fetch".to_owned(),
-            json!({"status": 200, "body": {"price": 7}}),
-        );
-        let scope = Scope {
-            input: &input,
-            outputs: &outputs,
-        };
+        outputs.insert("fetch".to_owned(), json!({"status": 200, "body": {"price": 7}}));
+        let scope = Scope { input: &input, outputs: &outputs };
         let tpl = json!({
             "ids": "${input.user.ids}",
             "second": "${input.user.ids.1}",
@@ -210,25 +187,10 @@ mod tests {
     fn references_to_nothing_are_errors_not_literals() {
         let input = json!({});
         let outputs = BTreeMap::new();
-        let scope = Scope {
-            input: &input,
-            outputs: &outputs,
-        };
-        assert!(matches!(
-            resolve(&json!("${input.missing}"), &scope),
-            Err(TemplateError::Unresolved(..))
-        ));
-        assert!(matches!(
-            resolve(&json!("${steps.x.output}"), &scope),
-            Err(TemplateError::Unresolved(..))
-        ));
-        assert!(matches!(
-            resolve(&json!("${nope}"), &scope),
-            Err(TemplateError::Malformed(..))
-        ));
-        assert!(matches!(
-            resolve(&json!("${input"), &scope),
-            Err(TemplateError::Malformed(..))
-        ));
+        let scope = Scope { input: &input, outputs: &outputs };
+        assert!(matches!(resolve(&json!("${input.missing}"), &scope), Err(TemplateError::Unresolved(..))));
+        assert!(matches!(resolve(&json!("${steps.x.output}"), &scope), Err(TemplateError::Unresolved(..))));
+        assert!(matches!(resolve(&json!("${nope}"), &scope), Err(TemplateError::Malformed(..))));
+        assert!(matches!(resolve(&json!("${input"), &scope), Err(TemplateError::Malformed(..))));
     }
 }

@@ -1,23 +1,28 @@
-//! The embedded database: one SQLite file in WAL mode, one writer thread with group
+//! The embedded database: one SQLite file in WAL mode, one writer connection with group
 //! commit, and a few reader connections.
 //!
-//! Writes are closures sent to the writer thread. It drains every pending closure into
-//! one transaction (each in its own savepoint, so one failing closure does not undo the
-//! others) and commits once: with 64 concurrent runs, 64 step commits share one fsync.
-//! A write is acknowledged only after its transaction committed.
+//! Writes are closures queued for the writer connection. Whoever finds the writer free
+//! becomes the leader: it takes every queued closure (its own and those of callers that
+//! arrived meanwhile) into one transaction, each in its own savepoint so one failing
+//! closure does not undo the others, commits once, and hands out the results; it keeps
+//! going while closures are queued. With 64 concurrent runs, many step commits share
+//! one fsync; a lone caller commits on its own thread without a thread hop. A write is
+//! acknowledged only after its transaction committed.
 //!
 //! Durable writes commit with `synchronous=FULL` (the WAL is fsynced before the reply).
 //! Lease writes (queue receives, heartbeats, step claims of re-runnable skills) commit
 //! with `synchronous=NORMAL`: they survive a process crash (`kill -9`) but may be lost
 //! on power loss, which only makes a message visible again sooner. The next durable
 //! commit fsyncs them too.
+//!
+//! SQLite calls run on the caller's thread (microseconds, plus the fsync of durable
+//! commits); with the multi-threaded runtime other tasks keep running meanwhile.
 
 use aos_runtime::StoreError;
 use rusqlite::Connection;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, Notify};
 
@@ -40,9 +45,12 @@ struct Job {
 
 const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS runs (
-    tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL,
+    tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (tenant, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (tenant, status, id);
+CREATE TABLE IF NOT EXISTS run_specs (
+    tenant TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL,
+    PRIMARY KEY (tenant, id));
 CREATE TABLE IF NOT EXISTS checkpoints (
     tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
@@ -71,13 +79,21 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant);
 ";
 
+/// The writer connection and its current sync mode.
+struct Writer {
+    conn: Connection,
+    full_sync: bool,
+}
+
 /// The open database. Cheap to share behind an `Arc`.
 pub struct Db {
-    writer: Mutex<Option<mpsc::Sender<Job>>>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    writer: Mutex<Writer>,
+    pending: Mutex<Vec<Job>>,
+    closed: AtomicBool,
+    durability: Durability,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    /// Woken after every commit that enqueued a message.
+    /// One waiting receiver is woken per enqueued message.
     pub(crate) enqueued: Arc<Notify>,
     path: PathBuf,
     _lock: File,
@@ -88,10 +104,25 @@ pub(crate) fn backend(e: &rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Executes `sql` through the connection's statement cache.
+pub(crate) fn exec<P: rusqlite::Params>(c: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
+}
+
+/// Queries one row through the connection's statement cache.
+pub(crate) fn qrow<T, P, F>(c: &Connection, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+where
+    P: rusqlite::Params,
+    F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+{
+    c.prepare_cached(sql)?.query_row(params, f)
+}
+
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")?;
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 
@@ -102,38 +133,27 @@ impl Db {
     pub fn open(dir: &Path, durability: Durability) -> Result<Arc<Self>, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
-        let lock = File::create(dir.join("aos.lock")).map_err(|e| {
-            StoreError::Backend(format!(
-                "cannot create the lock file in {}: {e}",
-                dir.display()
-            ))
-        })?;
-        lock.try_lock().map_err(|_| {
-            StoreError::Backend(format!(
-                "{} is in use by another AOS process",
-                dir.display()
-            ))
-        })?;
+        let lock = File::create(dir.join("aos.lock"))
+            .map_err(|e| StoreError::Backend(format!("cannot create the lock file in {}: {e}", dir.display())))?;
+        lock.try_lock()
+            .map_err(|_| StoreError::Backend(format!("{} is in use by another AOS process", dir.display())))?;
         let path = dir.join("aos.db");
-        let writer = open_connection(&path).map_err(|e| backend(&e))?;
-        writer.execute_batch(SCHEMA).map_err(|e| backend(&e))?;
+        let conn = open_connection(&path).map_err(|e| backend(&e))?;
+        conn.execute_batch(SCHEMA).map_err(|e| backend(&e))?;
         let sync = match durability {
             Durability::Full => "PRAGMA synchronous=FULL;",
             Durability::Off => "PRAGMA synchronous=OFF;",
         };
-        writer.execute_batch(sync).map_err(|e| backend(&e))?;
+        conn.execute_batch(sync).map_err(|e| backend(&e))?;
         let readers = (0..4)
             .map(|_| open_connection(&path).map(Mutex::new))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| backend(&e))?;
-        let (tx, rx) = mpsc::channel::<Job>();
-        let thread = std::thread::Builder::new()
-            .name("aos-db-writer".to_owned())
-            .spawn(move || writer_loop(&writer, &rx, durability))
-            .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(Arc::new(Self {
-            writer: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
+            writer: Mutex::new(Writer { conn, full_sync: durability == Durability::Full }),
+            pending: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+            durability,
             readers,
             next_reader: AtomicUsize::new(0),
             enqueued: Arc::new(Notify::new()),
@@ -167,27 +187,39 @@ impl Db {
             });
             (ok, reply)
         });
-        {
-            let guard = self
-                .writer
-                .lock()
-                .map_err(|_| StoreError::Backend("writer lock poisoned".to_owned()))?;
-            let sender = guard
-                .as_ref()
-                .ok_or_else(|| StoreError::Backend("the store is closed".to_owned()))?;
-            sender
-                .send(Job { durable, run })
-                .map_err(|_| StoreError::Backend("the writer thread stopped".to_owned()))?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Backend("the store is closed".to_owned()));
         }
-        rx.await
-            .map_err(|_| StoreError::Backend("the writer thread dropped a write".to_owned()))?
+        self.pending
+            .lock()
+            .map_err(|_| StoreError::Backend("write queue lock poisoned".to_owned()))?
+            .push(Job { durable, run });
+        self.lead();
+        rx.await.map_err(|_| StoreError::Backend("the writer dropped a write".to_owned()))?
+    }
+
+    /// Commits queued writes while the writer is free and writes are queued. A caller
+    /// that cannot take the writer leaves its write to the current leader, which looks
+    /// at the queue again after releasing the writer, so no write is left behind.
+    fn lead(&self) {
+        loop {
+            let Ok(mut writer) = self.writer.try_lock() else { return };
+            loop {
+                let batch = match self.pending.lock() {
+                    Ok(mut p) if !p.is_empty() => std::mem::take(&mut *p),
+                    _ => break,
+                };
+                commit_batch(&mut writer, batch, self.durability);
+            }
+            drop(writer);
+            if self.pending.lock().map(|p| p.is_empty()).unwrap_or(true) {
+                return;
+            }
+        }
     }
 
     /// Runs a read on one of the reader connections (sees committed data only).
-    pub fn read<R>(
-        &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<R>,
-    ) -> Result<R, StoreError> {
+    pub fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
         let n = self.readers.len();
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..n {
@@ -195,19 +227,19 @@ impl Db {
                 return f(&conn).map_err(|e| backend(&e));
             }
         }
-        let conn = self.readers[start % n]
-            .lock()
-            .map_err(|_| StoreError::Backend("reader lock poisoned".to_owned()))?;
+        let conn =
+            self.readers[start % n].lock().map_err(|_| StoreError::Backend("reader lock poisoned".to_owned()))?;
         f(&conn).map_err(|e| backend(&e))
     }
 
-    /// Stops the writer after it has committed everything already sent.
+    /// Refuses further writes; writes already queued are committed first.
     pub fn close(&self) {
-        if let Ok(mut w) = self.writer.lock() {
-            w.take();
-        }
-        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-            let _ = t.join();
+        self.closed.store(true, Ordering::Release);
+        if let Ok(mut writer) = self.writer.lock() {
+            let batch = self.pending.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
+            if !batch.is_empty() {
+                commit_batch(&mut writer, batch, self.durability);
+            }
         }
     }
 }
@@ -218,36 +250,19 @@ impl Drop for Db {
     }
 }
 
-fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, durability: Durability) {
-    let mut full_sync = durability == Durability::Full;
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < 1024 {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+fn commit_batch(writer: &mut Writer, batch: Vec<Job>, durability: Durability) {
+    if durability == Durability::Full {
+        let want_full = batch.iter().any(|j| j.durable);
+        if want_full != writer.full_sync {
+            let pragma = if want_full { "PRAGMA synchronous=FULL" } else { "PRAGMA synchronous=NORMAL" };
+            if let Err(e) = writer.conn.execute_batch(pragma) {
+                tracing::error!(error = %e, "cannot set synchronous mode");
             }
+            writer.full_sync = want_full;
         }
-        if durability == Durability::Full {
-            let want_full = batch.iter().any(|j| j.durable);
-            if want_full != full_sync {
-                let pragma = if want_full {
-                    "PRAGMA synchronous=FULL"
-                } else {
-                    "PRAGMA synchronous=NORMAL"
-                };
-                if let Err(e) = conn.execute_batch(pragma) {
-                    tracing::error!(error = %e, "cannot set synchronous mode");
-                }
-                full_sync = want_full;
-            }
-        }
-        commit_batch(conn, batch);
     }
-}
-
-fn commit_batch(conn: &Connection, batch: Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    let conn = &writer.conn;
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE", []) {
         // Dropping the jobs drops their reply channels: every caller gets an error and
         // nothing was written.
         tracing::error!(error = %e, jobs = batch.len(), "cannot begin a transaction");
@@ -255,19 +270,19 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
     }
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
-        let _ = conn.execute_batch("SAVEPOINT job");
+        let _ = exec(conn, "SAVEPOINT job", []);
         let (ok, reply) = (job.run)(conn);
         let end = if ok {
-            "RELEASE job"
+            exec(conn, "RELEASE job", [])
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            conn.execute_batch("ROLLBACK TO job; RELEASE job").map(|()| 0)
         };
-        if let Err(e) = conn.execute_batch(end) {
+        if let Err(e) = end {
             tracing::error!(error = %e, "savepoint failed");
         }
         replies.push(reply);
     }
-    let err = conn.execute_batch("COMMIT").err().map(|e| {
+    let err = exec(conn, "COMMIT", []).err().map(|e| {
         let _ = conn.execute_batch("ROLLBACK");
         e.to_string()
     });

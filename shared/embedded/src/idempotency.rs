@@ -2,11 +2,9 @@
 //! expiry, a completed record with the stored result and the payload hash. The same key
 //! with another payload is a conflict; an expired in-progress record can be taken over.
 
-use crate::db::{backend, Db};
+use crate::db::{backend, exec, Db};
 use aos_core::TenantId;
-use aos_runtime::ports::{
-    ClaimOutcome, IdempotencyCompletion, IdempotencyStore, StoreError, StoreResult,
-};
+use aos_runtime::ports::{ClaimOutcome, IdempotencyCompletion, IdempotencyStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::sync::Arc;
@@ -23,14 +21,9 @@ impl EmbeddedIdempotency {
     }
 }
 
-pub(crate) fn complete_tx(
-    c: &Connection,
-    tenant: &str,
-    done: &IdempotencyCompletion,
-) -> Result<(), StoreError> {
-    let result =
-        serde_json::to_string(&done.result).map_err(|e| StoreError::Backend(e.to_string()))?;
-    c.execute(
+pub(crate) fn complete_tx(c: &Connection, tenant: &str, done: &IdempotencyCompletion) -> Result<(), StoreError> {
+    let result = serde_json::to_string(&done.result).map_err(|e| StoreError::Backend(e.to_string()))?;
+    exec(c,
         "INSERT INTO idempotency (tenant, key, status, payload_hash, result, expires_at) VALUES (?1, ?2, 'completed', ?3, ?4, ?5)
          ON CONFLICT (tenant, key) DO UPDATE SET status = 'completed', payload_hash = ?3, result = ?4, expires_at = ?5",
         params![tenant, done.key, done.payload_hash, result, done.expires_at_ms],
@@ -68,7 +61,7 @@ fn claim_tx(
         }
         None => {}
     }
-    c.execute(
+    exec(c,
         "INSERT INTO idempotency (tenant, key, status, payload_hash, result, expires_at) VALUES (?1, ?2, 'in_progress', ?3, NULL, ?4)
          ON CONFLICT (tenant, key) DO UPDATE SET status = 'in_progress', payload_hash = ?3, result = NULL, expires_at = ?4",
         params![tenant, key, hash, until],
@@ -88,25 +81,25 @@ impl IdempotencyStore for EmbeddedIdempotency {
         now_ms: u64,
     ) -> StoreResult<ClaimOutcome> {
         let (t, k, h) = (tenant.to_string(), key.to_owned(), payload_hash.to_owned());
-        self.db
-            .write(true, move |c| claim_tx(c, &t, &k, &h, until_ms, now_ms))
-            .await
+        self.db.write(true, move |c| claim_tx(c, &t, &k, &h, until_ms, now_ms)).await
     }
 
     async fn complete(&self, tenant: &TenantId, done: &IdempotencyCompletion) -> StoreResult<()> {
         let (t, done) = (tenant.to_string(), done.clone());
-        self.db
-            .write(true, move |c| complete_tx(c, &t, &done))
-            .await
+        self.db.write(true, move |c| complete_tx(c, &t, &done)).await
     }
 
     async fn release(&self, tenant: &TenantId, key: &str) -> StoreResult<()> {
         let (t, k) = (tenant.to_string(), key.to_owned());
         self.db
             .write(true, move |c| {
-                c.execute("DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND status = 'in_progress'", params![t, k])
-                    .map(|_| ())
-                    .map_err(|e| backend(&e))
+                exec(
+                    c,
+                    "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND status = 'in_progress'",
+                    params![t, k],
+                )
+                .map(|_| ())
+                .map_err(|e| backend(&e))
             })
             .await
     }
@@ -130,16 +123,9 @@ mod tests {
     async fn a_completed_key_replays_its_result_and_refuses_another_payload() {
         let dir = tempfile::tempdir().expect("tmp");
         let s = store(&dir);
+        assert_eq!(s.claim(&tenant(), "k", "h1", 1_000, 0).await.expect("claim"), ClaimOutcome::Claimed);
         assert_eq!(
-            s.claim(&tenant(), "k", "h1", 1_000, 0)
-                .await
-                .expect("claim"),
-            ClaimOutcome::Claimed
-        );
-        assert_eq!(
-            s.claim(&tenant(), "k", "h1", 1_000, 10)
-                .await
-                .expect("claim"),
+            s.claim(&tenant(), "k", "h1", 1_000, 10).await.expect("claim"),
             ClaimOutcome::InProgress { until_ms: 1_000 }
         );
         let done = IdempotencyCompletion {
@@ -150,17 +136,10 @@ mod tests {
         };
         s.complete(&tenant(), &done).await.expect("complete");
         assert_eq!(
-            s.claim(&tenant(), "k", "h1", 9_000, 20)
-                .await
-                .expect("claim"),
+            s.claim(&tenant(), "k", "h1", 9_000, 20).await.expect("claim"),
             ClaimOutcome::Completed(json!({"r": 1}))
         );
-        assert_eq!(
-            s.claim(&tenant(), "k", "h2", 9_000, 20)
-                .await
-                .expect("claim"),
-            ClaimOutcome::Conflict
-        );
+        assert_eq!(s.claim(&tenant(), "k", "h2", 9_000, 20).await.expect("claim"), ClaimOutcome::Conflict);
         let other = TenantId::parse("ten_b").expect("id");
         assert_eq!(
             s.claim(&other, "k", "h2", 9_000, 20).await.expect("claim"),
@@ -173,10 +152,7 @@ mod tests {
     async fn an_expired_in_progress_record_is_taken_over_and_a_released_one_is_free() {
         let dir = tempfile::tempdir().expect("tmp");
         let s = store(&dir);
-        assert_eq!(
-            s.claim(&tenant(), "k", "h", 100, 0).await.expect("claim"),
-            ClaimOutcome::Claimed
-        );
+        assert_eq!(s.claim(&tenant(), "k", "h", 100, 0).await.expect("claim"), ClaimOutcome::Claimed);
         assert_eq!(
             s.claim(&tenant(), "k", "h", 300, 150).await.expect("claim"),
             ClaimOutcome::Claimed,
@@ -184,9 +160,7 @@ mod tests {
         );
         s.release(&tenant(), "k").await.expect("release");
         assert_eq!(
-            s.claim(&tenant(), "k", "other", 500, 160)
-                .await
-                .expect("claim"),
+            s.claim(&tenant(), "k", "other", 500, 160).await.expect("claim"),
             ClaimOutcome::Claimed,
             "released: free again"
         );

@@ -1,6 +1,6 @@
 //! Tenant-scoped key-value storage for the `kv_store` skill.
 
-use crate::db::{backend, Db};
+use crate::db::{backend, exec, qrow, Db};
 use aos_core::TenantId;
 use aos_runtime::ports::{KvStore, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -24,22 +24,17 @@ impl EmbeddedKv {
 impl KvStore for EmbeddedKv {
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Value>> {
         let raw: Option<String> = self.db.read(|c| {
-            c.query_row(
-                "SELECT value FROM kv WHERE tenant = ?1 AND key = ?2",
-                params![tenant.as_str(), key],
-                |r| r.get(0),
-            )
-            .optional()
+            qrow(c, "SELECT value FROM kv WHERE tenant = ?1 AND key = ?2", params![tenant.as_str(), key], |r| r.get(0))
+                .optional()
         })?;
-        raw.map(|v| serde_json::from_str(&v).map_err(|e| StoreError::Backend(e.to_string())))
-            .transpose()
+        raw.map(|v| serde_json::from_str(&v).map_err(|e| StoreError::Backend(e.to_string()))).transpose()
     }
 
     async fn put(&self, tenant: &TenantId, key: &str, value: &Value) -> StoreResult<()> {
         let (t, k, v) = (tenant.to_string(), key.to_owned(), value.to_string());
         self.db
             .write(true, move |c| {
-                c.execute(
+                exec(c,
                     "INSERT INTO kv (tenant, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (tenant, key) DO UPDATE SET value = ?3",
                     params![t, k, v],
                 )
@@ -53,12 +48,9 @@ impl KvStore for EmbeddedKv {
         let (t, k) = (tenant.to_string(), key.to_owned());
         self.db
             .write(true, move |c| {
-                c.execute(
-                    "DELETE FROM kv WHERE tenant = ?1 AND key = ?2",
-                    params![t, k],
-                )
-                .map(|n| n > 0)
-                .map_err(|e| backend(&e))
+                exec(c, "DELETE FROM kv WHERE tenant = ?1 AND key = ?2", params![t, k])
+                    .map(|n| n > 0)
+                    .map_err(|e| backend(&e))
             })
             .await
     }

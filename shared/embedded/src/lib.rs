@@ -51,11 +51,7 @@ impl Embedded {
         let db = Db::open(dir, durability)?;
         let this = Self {
             runs: Arc::new(EmbeddedRunStore::new(Arc::clone(&db))),
-            queue: Arc::new(EmbeddedQueue::new(
-                Arc::clone(&db),
-                STEP_QUEUE,
-                STEP_MAX_RECEIVE_COUNT,
-            )),
+            queue: Arc::new(EmbeddedQueue::new(Arc::clone(&db), STEP_QUEUE, STEP_MAX_RECEIVE_COUNT)),
             idempotency: Arc::new(EmbeddedIdempotency::new(Arc::clone(&db))),
             kv: Arc::new(EmbeddedKv::new(Arc::clone(&db))),
             tenants: Arc::new(EmbeddedTenants::new(Arc::clone(&db))),

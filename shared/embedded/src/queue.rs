@@ -2,7 +2,7 @@
 //! change visibility (the heartbeat of long steps) and dead-lettering once a message
 //! has been received more than `max_receive_count` times.
 
-use crate::db::{backend, Db};
+use crate::db::{backend, exec, qrow, Db};
 use aos_runtime::clock::{now_ms, unique_suffix};
 use aos_runtime::ports::{Queue, Received, StoreResult};
 use async_trait::async_trait;
@@ -18,22 +18,31 @@ fn ms(d: Duration) -> u64 {
 }
 
 /// Inserts a message inside the caller's transaction (used by atomic step commits).
-pub(crate) fn enqueue(
-    conn: &Connection,
+pub(crate) fn enqueue(conn: &Connection, queue: &str, body: &str, visible_at_ms: u64) -> rusqlite::Result<()> {
+    exec(conn, "INSERT INTO queue (queue, body, visible_at) VALUES (?1, ?2, ?3)", params![queue, body, visible_at_ms])?;
+    Ok(())
+}
+
+/// Inserts a message already received by the caller (receive count 1, hidden until
+/// `hidden_until_ms`) inside the caller's transaction, and returns it.
+pub(crate) fn enqueue_received(
+    c: &Connection,
     queue: &str,
     body: &str,
-    visible_at_ms: u64,
-) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO queue (queue, body, visible_at) VALUES (?1, ?2, ?3)",
-        params![queue, body, visible_at_ms],
+    hidden_until_ms: u64,
+) -> rusqlite::Result<Received> {
+    let receipt = unique_suffix();
+    exec(
+        c,
+        "INSERT INTO queue (queue, body, visible_at, receive_count, receipt) VALUES (?1, ?2, ?3, 1, ?4)",
+        params![queue, body, hidden_until_ms, receipt],
     )?;
-    Ok(())
+    Ok(Received { receipt, body: body.to_owned(), receive_count: 1 })
 }
 
 /// Deletes a received message inside the caller's transaction.
 pub(crate) fn ack(conn: &Connection, receipt: &str) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM queue WHERE receipt = ?1", params![receipt])?;
+    exec(conn, "DELETE FROM queue WHERE receipt = ?1", params![receipt])?;
     Ok(())
 }
 
@@ -57,38 +66,22 @@ impl EmbeddedQueue {
     /// The queue `name`; messages received more than `max_receive_count` times move to
     /// the dead-letter table.
     pub fn new(db: Arc<Db>, name: &str, max_receive_count: u32) -> Self {
-        Self {
-            db,
-            name: name.to_owned(),
-            max_receive_count: max_receive_count.max(1),
-        }
+        Self { db, name: name.to_owned(), max_receive_count: max_receive_count.max(1) }
     }
 
     /// Messages that were dead-lettered from this queue, oldest first.
     pub fn dead_letters(&self) -> StoreResult<Vec<DeadLetter>> {
         self.db.read(|c| {
-            let mut st = c.prepare(
-                "SELECT body, receive_count FROM dead_letters WHERE queue = ?1 ORDER BY id",
-            )?;
-            let rows = st.query_map(params![self.name], |r| {
-                Ok(DeadLetter {
-                    body: r.get(0)?,
-                    receive_count: r.get(1)?,
-                })
-            })?;
+            let mut st = c.prepare("SELECT body, receive_count FROM dead_letters WHERE queue = ?1 ORDER BY id")?;
+            let rows =
+                st.query_map(params![self.name], |r| Ok(DeadLetter { body: r.get(0)?, receive_count: r.get(1)? }))?;
             rows.collect()
         })
     }
 
     /// Number of messages in the queue (visible or not).
     pub fn depth(&self) -> StoreResult<u64> {
-        self.db.read(|c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM queue WHERE queue = ?1",
-                params![self.name],
-                |r| r.get(0),
-            )
-        })
+        self.db.read(|c| qrow(c, "SELECT COUNT(*) FROM queue WHERE queue = ?1", params![self.name], |r| r.get(0)))
     }
 
     /// Makes every received-but-unacknowledged message visible now. `aos dev` calls this
@@ -98,20 +91,22 @@ impl EmbeddedQueue {
         let name = self.name.clone();
         self.db
             .write(true, move |c| {
-                c.execute("UPDATE queue SET visible_at = 0, receipt = NULL WHERE queue = ?1 AND receipt IS NOT NULL", params![name])
-                    .map(|n| n as u64)
-                    .map_err(|e| backend(&e))
+                exec(
+                    c,
+                    "UPDATE queue SET visible_at = 0, receipt = NULL WHERE queue = ?1 AND receipt IS NOT NULL",
+                    params![name],
+                )
+                .map(|n| n as u64)
+                .map_err(|e| backend(&e))
             })
             .await
     }
 
     fn next_visible_at(&self) -> StoreResult<Option<u64>> {
         self.db.read(|c| {
-            c.query_row(
-                "SELECT MIN(visible_at) FROM queue WHERE queue = ?1",
-                params![self.name],
-                |r| r.get::<_, Option<u64>>(0),
-            )
+            qrow(c, "SELECT MIN(visible_at) FROM queue WHERE queue = ?1", params![self.name], |r| {
+                r.get::<_, Option<u64>>(0)
+            })
         })
     }
 
@@ -119,9 +114,7 @@ impl EmbeddedQueue {
         let name = self.name.clone();
         let max_receives = self.max_receive_count;
         self.db
-            .write(false, move |c| {
-                receive_tx(c, &name, max, visibility, max_receives).map_err(|e| backend(&e))
-            })
+            .write(false, move |c| receive_tx(c, &name, max, visibility, max_receives).map_err(|e| backend(&e)))
             .await
     }
 }
@@ -138,9 +131,7 @@ fn receive_tx(
         "SELECT id, body, receive_count FROM queue WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
     )?;
     let rows: Vec<(i64, String, u32)> = st
-        .query_map(params![name, now, max as i64 + 8], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
+        .query_map(params![name, now, max as i64 + 8], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::new();
     for (id, body, count) in rows {
@@ -148,28 +139,22 @@ fn receive_tx(
             break;
         }
         if count >= max_receives {
-            c.execute(
+            exec(
+                c,
                 "INSERT INTO dead_letters (queue, body, receive_count, dead_at) VALUES (?1, ?2, ?3, ?4)",
                 params![name, body, count, now],
             )?;
-            c.execute("DELETE FROM queue WHERE id = ?1", params![id])?;
-            tracing::warn!(
-                queue = name,
-                receive_count = count,
-                "message moved to the dead-letter table"
-            );
+            exec(c, "DELETE FROM queue WHERE id = ?1", params![id])?;
+            tracing::warn!(queue = name, receive_count = count, "message moved to the dead-letter table");
             continue;
         }
         let receipt = unique_suffix();
-        c.execute(
+        exec(
+            c,
             "UPDATE queue SET receive_count = receive_count + 1, visible_at = ?2, receipt = ?3 WHERE id = ?1",
             params![id, now + ms(visibility), receipt],
         )?;
-        out.push(Received {
-            receipt,
-            body,
-            receive_count: count + 1,
-        });
+        out.push(Received { receipt, body, receive_count: count + 1 });
     }
     Ok(out)
 }
@@ -179,21 +164,12 @@ impl Queue for EmbeddedQueue {
     async fn send(&self, body: &str, delay: Duration) -> StoreResult<()> {
         let (name, body) = (self.name.clone(), body.to_owned());
         let at = now_ms() + ms(delay);
-        self.db
-            .write(true, move |c| {
-                enqueue(c, &name, &body, at).map_err(|e| backend(&e))
-            })
-            .await?;
-        self.db.enqueued.notify_waiters();
+        self.db.write(true, move |c| enqueue(c, &name, &body, at).map_err(|e| backend(&e))).await?;
+        self.db.enqueued.notify_one();
         Ok(())
     }
 
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> StoreResult<Vec<Received>> {
+    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> StoreResult<Vec<Received>> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.db.enqueued.notified();
@@ -218,9 +194,7 @@ impl Queue for EmbeddedQueue {
 
     async fn delete(&self, receipt: &str) -> StoreResult<()> {
         let receipt = receipt.to_owned();
-        self.db
-            .write(true, move |c| ack(c, &receipt).map_err(|e| backend(&e)))
-            .await
+        self.db.write(true, move |c| ack(c, &receipt).map_err(|e| backend(&e))).await
     }
 
     async fn change_visibility(&self, receipt: &str, visibility: Duration) -> StoreResult<bool> {
@@ -229,20 +203,13 @@ impl Queue for EmbeddedQueue {
         self.db
             .write(false, move |c| {
                 let id: Option<i64> = c
-                    .query_row(
-                        "SELECT id FROM queue WHERE receipt = ?1",
-                        params![receipt],
-                        |r| r.get(0),
-                    )
+                    .query_row("SELECT id FROM queue WHERE receipt = ?1", params![receipt], |r| r.get(0))
                     .optional()
                     .map_err(|e| backend(&e))?;
                 match id {
                     None => Ok(false),
                     Some(id) => c
-                        .execute(
-                            "UPDATE queue SET visible_at = ?2 WHERE id = ?1",
-                            params![id, at],
-                        )
+                        .execute("UPDATE queue SET visible_at = ?2 WHERE id = ?1", params![id, at])
                         .map(|_| true)
                         .map_err(|e| backend(&e)),
                 }
@@ -257,11 +224,7 @@ mod tests {
     use crate::db::Durability;
 
     fn queue(dir: &tempfile::TempDir, max: u32) -> EmbeddedQueue {
-        EmbeddedQueue::new(
-            Db::open(dir.path(), Durability::Full).expect("db"),
-            "q",
-            max,
-        )
+        EmbeddedQueue::new(Db::open(dir.path(), Durability::Full).expect("db"), "q", max)
     }
 
     #[tokio::test]
@@ -269,35 +232,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let q = queue(&dir, 5);
         q.send("m1", Duration::ZERO).await.expect("send");
-        let first = q
-            .receive(10, Duration::from_millis(200), Duration::ZERO)
-            .await
-            .expect("receive");
+        let first = q.receive(10, Duration::from_millis(200), Duration::ZERO).await.expect("receive");
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].receive_count, 1);
-        assert!(q
-            .receive(10, Duration::from_secs(1), Duration::ZERO)
-            .await
-            .expect("receive")
-            .is_empty());
-        let again = q
-            .receive(10, Duration::from_secs(5), Duration::from_secs(2))
-            .await
-            .expect("receive");
+        assert!(q.receive(10, Duration::from_secs(1), Duration::ZERO).await.expect("receive").is_empty());
+        let again = q.receive(10, Duration::from_secs(5), Duration::from_secs(2)).await.expect("receive");
         assert_eq!(again.len(), 1, "visible again after the timeout");
         assert_eq!(again[0].receive_count, 2);
-        assert_ne!(
-            again[0].receipt, first[0].receipt,
-            "each receive gets a new receipt"
-        );
-        q.delete(&first[0].receipt)
-            .await
-            .expect("stale delete is not an error");
-        assert_eq!(
-            q.depth().expect("depth"),
-            1,
-            "a stale receipt deletes nothing"
-        );
+        assert_ne!(again[0].receipt, first[0].receipt, "each receive gets a new receipt");
+        q.delete(&first[0].receipt).await.expect("stale delete is not an error");
+        assert_eq!(q.depth().expect("depth"), 1, "a stale receipt deletes nothing");
         q.delete(&again[0].receipt).await.expect("delete");
         assert_eq!(q.depth().expect("depth"), 0);
     }
@@ -307,25 +251,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let q = queue(&dir, 5);
         q.send("m", Duration::ZERO).await.expect("send");
-        let m = q
-            .receive(1, Duration::from_millis(100), Duration::ZERO)
-            .await
-            .expect("receive")
-            .remove(0);
-        assert!(q
-            .change_visibility(&m.receipt, Duration::from_secs(30))
-            .await
-            .expect("extend"));
+        let m = q.receive(1, Duration::from_millis(100), Duration::ZERO).await.expect("receive").remove(0);
+        assert!(q.change_visibility(&m.receipt, Duration::from_secs(30)).await.expect("extend"));
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert!(q
-            .receive(1, Duration::from_secs(1), Duration::ZERO)
-            .await
-            .expect("receive")
-            .is_empty());
-        assert!(!q
-            .change_visibility("no-such-receipt", Duration::from_secs(1))
-            .await
-            .expect("stale"));
+        assert!(q.receive(1, Duration::from_secs(1), Duration::ZERO).await.expect("receive").is_empty());
+        assert!(!q.change_visibility("no-such-receipt", Duration::from_secs(1)).await.expect("stale"));
     }
 
     #[tokio::test]
@@ -334,25 +264,12 @@ mod tests {
         let q = queue(&dir, 2);
         q.send("poison", Duration::ZERO).await.expect("send");
         for _ in 0..2 {
-            let got = q
-                .receive(1, Duration::ZERO, Duration::ZERO)
-                .await
-                .expect("receive");
+            let got = q.receive(1, Duration::ZERO, Duration::ZERO).await.expect("receive");
             assert_eq!(got.len(), 1);
         }
-        assert!(q
-            .receive(1, Duration::ZERO, Duration::ZERO)
-            .await
-            .expect("receive")
-            .is_empty());
+        assert!(q.receive(1, Duration::ZERO, Duration::ZERO).await.expect("receive").is_empty());
         let dead = q.dead_letters().expect("dlq");
-        assert_eq!(
-            dead,
-            vec![DeadLetter {
-                body: "poison".into(),
-                receive_count: 2
-            }]
-        );
+        assert_eq!(dead, vec![DeadLetter { body: "poison".into(), receive_count: 2 }]);
         assert_eq!(q.depth().expect("depth"), 0);
     }
 
@@ -360,18 +277,9 @@ mod tests {
     async fn a_delayed_message_becomes_visible_and_wakes_a_waiting_receiver() {
         let dir = tempfile::tempdir().expect("tmp");
         let q = queue(&dir, 5);
-        q.send("later", Duration::from_millis(150))
-            .await
-            .expect("send");
-        assert!(q
-            .receive(1, Duration::from_secs(1), Duration::ZERO)
-            .await
-            .expect("receive")
-            .is_empty());
-        let got = q
-            .receive(1, Duration::from_secs(1), Duration::from_secs(3))
-            .await
-            .expect("receive");
+        q.send("later", Duration::from_millis(150)).await.expect("send");
+        assert!(q.receive(1, Duration::from_secs(1), Duration::ZERO).await.expect("receive").is_empty());
+        let got = q.receive(1, Duration::from_secs(1), Duration::from_secs(3)).await.expect("receive");
         assert_eq!(got.len(), 1);
     }
 
@@ -381,17 +289,11 @@ mod tests {
         {
             let q = queue(&dir, 5);
             q.send("kept", Duration::ZERO).await.expect("send");
-            let _leased = q
-                .receive(1, Duration::from_secs(600), Duration::ZERO)
-                .await
-                .expect("receive");
+            let _leased = q.receive(1, Duration::from_secs(600), Duration::ZERO).await.expect("receive");
         }
         let q = queue(&dir, 5);
         assert_eq!(q.release_orphaned_leases().await.expect("release"), 1);
-        let got = q
-            .receive(1, Duration::from_secs(1), Duration::ZERO)
-            .await
-            .expect("receive");
+        let got = q.receive(1, Duration::from_secs(1), Duration::ZERO).await.expect("receive");
         assert_eq!(got[0].body, "kept");
         assert_eq!(got[0].receive_count, 2);
     }

@@ -1,18 +1,17 @@
 //! The embedded run store: runs, checkpoints and step claims, with every step
 //! transition in one transaction together with its queue messages.
 
-use crate::db::{backend, Db};
-use crate::queue::{ack, enqueue, STEP_QUEUE};
-use aos_core::{
-    Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId,
-};
+use crate::db::{backend, exec, qrow, Db};
+use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
+use aos_core::{Checkpoint, ErrorCode, OutcomeError, Plan, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::ports::{
-    BeginOutcome, BeginStep, IdempotencyCompletion, RunFilter, RunRecord, RunStore, StepCommit,
+    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Received, RunFilter, RunRecord, RunStore, StepCommit,
     StepMessage, StepProgress, StepRetry, StoreError, StoreResult,
 };
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,37 +25,111 @@ fn json_err(e: &serde_json::Error) -> StoreError {
     StoreError::Backend(format!("corrupt record: {e}"))
 }
 
-fn load_run(c: &Connection, tenant: &str, id: &str) -> Result<Option<RunRecord>, StoreError> {
-    let body: Option<String> = c
-        .query_row(
-            "SELECT body FROM runs WHERE tenant = ?1 AND id = ?2",
-            params![tenant, id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(|e| backend(&e))?;
-    body.map(|b| serde_json::from_str(&b).map_err(|e| json_err(&e)))
-        .transpose()
+/// The immutable half of a run, written once.
+#[derive(Serialize, Deserialize)]
+struct RunSpec {
+    plan: Plan,
+    input: Value,
+    base_seed: u64,
+    genesis_hash: String,
+    created_at_ms: u64,
 }
 
-fn save_run(c: &Connection, run: &RunRecord) -> Result<(), StoreError> {
-    let body = serde_json::to_string(run).map_err(|e| json_err(&e))?;
-    c.execute(
-        "INSERT INTO runs (tenant, id, status, body) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (tenant, id) DO UPDATE SET status = excluded.status, body = excluded.body",
-        params![
-            run.tenant.as_str(),
-            run.id.as_str(),
-            run.status.as_str(),
-            body
-        ],
+/// The mutable half of a run, rewritten by every step transition (kept small so a
+/// step's commit does not re-serialize the plan).
+#[derive(Serialize, Deserialize)]
+struct RunState {
+    status: RunStatus,
+    next_step: u32,
+    last_hash: String,
+    output: Option<Value>,
+    error: Option<OutcomeError>,
+    updated_at_ms: u64,
+}
+
+fn compose(tenant: &str, id: &str, spec: &str, state: &str) -> Result<RunRecord, StoreError> {
+    let spec: RunSpec = serde_json::from_str(spec).map_err(|e| json_err(&e))?;
+    let state: RunState = serde_json::from_str(state).map_err(|e| json_err(&e))?;
+    let bad = |e: aos_core::IdError| StoreError::Backend(format!("corrupt id: {e}"));
+    Ok(RunRecord {
+        tenant: TenantId::parse(tenant).map_err(bad)?,
+        id: RunId::parse(id).map_err(bad)?,
+        status: state.status,
+        plan: spec.plan,
+        input: spec.input,
+        base_seed: spec.base_seed,
+        genesis_hash: spec.genesis_hash,
+        last_hash: state.last_hash,
+        next_step: state.next_step,
+        output: state.output,
+        error: state.error,
+        created_at_ms: spec.created_at_ms,
+        updated_at_ms: state.updated_at_ms,
+    })
+}
+
+fn load_run(c: &Connection, tenant: &str, id: &str) -> Result<Option<RunRecord>, StoreError> {
+    let row: Option<(String, String)> = qrow(
+        c,
+        "SELECT s.spec, r.state FROM runs r JOIN run_specs s ON s.tenant = r.tenant AND s.id = r.id
+         WHERE r.tenant = ?1 AND r.id = ?2",
+        params![tenant, id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(|e| backend(&e))?;
+    row.map(|(spec, state)| compose(tenant, id, &spec, &state)).transpose()
+}
+
+fn load_state(c: &Connection, tenant: &str, id: &str) -> Result<Option<RunState>, StoreError> {
+    let state: Option<String> =
+        qrow(c, "SELECT state FROM runs WHERE tenant = ?1 AND id = ?2", params![tenant, id], |r| r.get(0))
+            .optional()
+            .map_err(|e| backend(&e))?;
+    state.map(|s| serde_json::from_str(&s).map_err(|e| json_err(&e))).transpose()
+}
+
+fn save_state(c: &Connection, tenant: &str, id: &str, state: &RunState) -> Result<(), StoreError> {
+    let body = serde_json::to_string(state).map_err(|e| json_err(&e))?;
+    exec(
+        c,
+        "INSERT INTO runs (tenant, id, status, state) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tenant, id) DO UPDATE SET status = excluded.status, state = excluded.state",
+        params![tenant, id, state.status.as_str(), body],
     )
     .map_err(|e| backend(&e))?;
     Ok(())
 }
 
+fn insert_run_tx(c: &Connection, run: &RunRecord) -> Result<(), StoreError> {
+    let (t, r) = (run.tenant.as_str(), run.id.as_str());
+    if load_state(c, t, r)?.is_some() {
+        return Err(StoreError::Conflict(format!("run {} exists", run.id)));
+    }
+    let spec = RunSpec {
+        plan: run.plan.clone(),
+        input: run.input.clone(),
+        base_seed: run.base_seed,
+        genesis_hash: run.genesis_hash.clone(),
+        created_at_ms: run.created_at_ms,
+    };
+    let spec = serde_json::to_string(&spec).map_err(|e| json_err(&e))?;
+    exec(c, "INSERT INTO run_specs (tenant, id, spec) VALUES (?1, ?2, ?3)", params![t, r, spec])
+        .map_err(|e| backend(&e))?;
+    let state = RunState {
+        status: run.status,
+        next_step: run.next_step,
+        last_hash: run.last_hash.clone(),
+        output: run.output.clone(),
+        error: run.error.clone(),
+        updated_at_ms: run.updated_at_ms,
+    };
+    save_state(c, t, r, &state)
+}
+
 fn has_checkpoint(c: &Connection, tenant: &str, run: &str, index: u32) -> Result<bool, StoreError> {
-    c.query_row(
+    qrow(
+        c,
         "SELECT 1 FROM checkpoints WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
         params![tenant, run, index],
         |_| Ok(()),
@@ -68,13 +141,10 @@ fn has_checkpoint(c: &Connection, tenant: &str, run: &str, index: u32) -> Result
 
 fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError> {
     let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
-    let Some(mut run) = load_run(c, t, r)? else {
+    let Some(mut run) = load_state(c, t, r)? else {
         return Ok(BeginOutcome::AlreadyDone);
     };
-    if run.status.is_terminal()
-        || run.next_step > req.step_index
-        || has_checkpoint(c, t, r, req.step_index)?
-    {
+    if run.status.is_terminal() || run.next_step != req.step_index || has_checkpoint(c, t, r, req.step_index)? {
         return Ok(BeginOutcome::AlreadyDone);
     }
     let claim: Option<(String, u32, u64)> = c
@@ -89,81 +159,83 @@ fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError>
         Some((status, _, until)) if status == "running" && until > req.now_ms => {
             return Ok(BeginOutcome::Busy { until_ms: until })
         }
-        Some((status, attempts, _)) => BeginOutcome::Claimed {
-            attempt: attempts + 1,
-            taken_over: status == "running",
-        },
-        None => BeginOutcome::Claimed {
-            attempt: 1,
-            taken_over: false,
-        },
+        Some((status, attempts, _)) => BeginOutcome::Claimed { attempt: attempts + 1, taken_over: status == "running" },
+        None => BeginOutcome::Claimed { attempt: 1, taken_over: false },
     };
-    let BeginOutcome::Claimed { attempt, .. } = outcome else {
-        unreachable!("only claims reach here")
-    };
-    c.execute(
+    let BeginOutcome::Claimed { attempt, .. } = outcome else { unreachable!("only claims reach here") };
+    exec(c,
         "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until) VALUES (?1, ?2, ?3, 'running', ?4, ?5)
          ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = ?4, claim_until = ?5",
         params![t, r, req.step_index, attempt, req.claim_until_ms],
     )
     .map_err(|e| backend(&e))?;
     if run.status == RunStatus::Queued {
-        run.status = run
-            .status
-            .transition(RunStatus::Running)
-            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        run.status = run.status.transition(RunStatus::Running).map_err(|e| StoreError::Conflict(e.to_string()))?;
         run.updated_at_ms = req.now_ms;
-        save_run(c, &run)?;
+        save_state(c, t, r, &run)?;
     }
     Ok(outcome)
 }
 
-fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<RunRecord, StoreError> {
+fn committed(run: RunState, next: Option<Received>) -> Committed {
+    Committed { status: run.status, next_step: run.next_step, last_hash: run.last_hash, next }
+}
+
+fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreError> {
     let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
     let index = commit.checkpoint.step_index;
-    let mut run =
-        load_run(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
+    let mut run = load_state(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
     if let Some(receipt) = &commit.ack {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
     if has_checkpoint(c, t, r, index)? {
-        return Ok(run);
+        return Ok(committed(run, None));
     }
     let body = serde_json::to_string(&commit.checkpoint).map_err(|e| json_err(&e))?;
-    c.execute(
+    exec(
+        c,
         "INSERT INTO checkpoints (tenant, run_id, step_index, body) VALUES (?1, ?2, ?3, ?4)",
         params![t, r, index, body],
     )
     .map_err(|e| backend(&e))?;
-    c.execute(
+    exec(
+        c,
         "UPDATE step_claims SET status = 'done', claim_until = 0 WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
         params![t, r, index],
     )
     .map_err(|e| backend(&e))?;
     if run.status.is_terminal() || run.next_step != index {
         // Cancelled meanwhile: keep the checkpoint, do not advance.
-        return Ok(run);
+        return Ok(committed(run, None));
     }
-    run.status = run
-        .status
-        .transition(commit.run_status)
-        .map_err(|e| StoreError::Conflict(e.to_string()))?;
+    run.status = run.status.transition(commit.run_status).map_err(|e| StoreError::Conflict(e.to_string()))?;
     run.next_step = index + 1;
     run.last_hash.clone_from(&commit.checkpoint.hash);
     run.output.clone_from(&commit.run_output);
     run.error.clone_from(&commit.run_error);
     run.updated_at_ms = commit.now_ms;
-    save_run(c, &run)?;
-    if let Some(next) = &commit.next {
+    save_state(c, t, r, &run)?;
+    let Some(next) = &commit.next else { return Ok(committed(run, None)) };
+    let Some(lease) = commit.lease_next else {
         enqueue(c, STEP_QUEUE, &encode(next), 0).map_err(|e| backend(&e))?;
-    }
-    Ok(run)
+        return Ok(committed(run, None));
+    };
+    let until = commit.now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+    let received = enqueue_received(c, STEP_QUEUE, &encode(next), until).map_err(|e| backend(&e))?;
+    exec(
+        c,
+        "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until) VALUES (?1, ?2, ?3, 'running', 1, ?4)
+         ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = attempts + 1, claim_until = ?4",
+        params![t, r, next.step_index, until],
+    )
+    .map_err(|e| backend(&e))?;
+    Ok(committed(run, Some(received)))
 }
 
 fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {
     let (t, r) = (retry.tenant.as_str(), retry.run_id.as_str());
     let err = serde_json::to_string(&retry.last_error).map_err(|e| json_err(&e))?;
-    c.execute(
+    exec(c,
         "UPDATE step_claims SET status = 'waiting', claim_until = 0, last_error = ?4 WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
         params![t, r, retry.step_index, err],
     )
@@ -171,27 +243,17 @@ fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {
     if let Some(receipt) = &retry.ack {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
-    let msg = StepMessage {
-        tenant: retry.tenant.clone(),
-        run_id: retry.run_id.clone(),
-        step_index: retry.step_index,
-    };
+    let msg = StepMessage { tenant: retry.tenant.clone(), run_id: retry.run_id.clone(), step_index: retry.step_index };
     let at = retry.now_ms + u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX);
     enqueue(c, STEP_QUEUE, &encode(&msg), at).map_err(|e| backend(&e))
 }
 
-fn cancel_tx(c: &Connection, tenant: &str, id: &str, now: u64) -> Result<RunRecord, StoreError> {
-    let mut run =
-        load_run(c, tenant, id)?.ok_or_else(|| StoreError::Conflict("run not found".to_owned()))?;
-    run.status = run
-        .status
-        .transition(RunStatus::Cancelled)
-        .map_err(|e| StoreError::Conflict(e.to_string()))?;
-    let outcome = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request");
-    run.error = outcome.error;
+fn cancel_tx(c: &Connection, tenant: &str, id: &str, now: u64) -> Result<(), StoreError> {
+    let mut run = load_state(c, tenant, id)?.ok_or_else(|| StoreError::Conflict("run not found".to_owned()))?;
+    run.status = run.status.transition(RunStatus::Cancelled).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    run.error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
     run.updated_at_ms = now;
-    save_run(c, &run)?;
-    Ok(run)
+    save_state(c, tenant, id, &run)
 }
 
 impl EmbeddedRunStore {
@@ -205,12 +267,9 @@ impl EmbeddedRunStore {
     pub async fn expire_orphaned_claims(&self) -> StoreResult<u64> {
         self.db
             .write(true, |c| {
-                c.execute(
-                    "UPDATE step_claims SET claim_until = 0 WHERE status = 'running'",
-                    [],
-                )
-                .map(|n| n as u64)
-                .map_err(|e| backend(&e))
+                exec(c, "UPDATE step_claims SET claim_until = 0 WHERE status = 'running'", [])
+                    .map(|n| n as u64)
+                    .map_err(|e| backend(&e))
             })
             .await
     }
@@ -227,10 +286,7 @@ impl RunStore for EmbeddedRunStore {
         let (run, body, idem) = (run.clone(), encode(first), idem.cloned());
         self.db
             .write(true, move |c| {
-                if load_run(c, run.tenant.as_str(), run.id.as_str())?.is_some() {
-                    return Err(StoreError::Conflict(format!("run {} exists", run.id)));
-                }
-                save_run(c, &run)?;
+                insert_run_tx(c, &run)?;
                 enqueue(c, STEP_QUEUE, &body, 0).map_err(|e| backend(&e))?;
                 if let Some(done) = idem {
                     crate::idempotency::complete_tx(c, run.tenant.as_str(), &done)?;
@@ -238,41 +294,38 @@ impl RunStore for EmbeddedRunStore {
                 Ok(())
             })
             .await?;
-        self.db.enqueued.notify_waiters();
+        self.db.enqueued.notify_one();
         Ok(())
     }
 
     async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>> {
-        self.db
-            .read(|c| Ok(load_run(c, tenant.as_str(), id.as_str())))?
+        self.db.read(|c| Ok(load_run(c, tenant.as_str(), id.as_str())))?
     }
 
     async fn list_runs(&self, tenant: &TenantId, f: &RunFilter) -> StoreResult<Vec<RunRecord>> {
         let before = f.before.as_ref().map_or("~", RunId::as_str).to_owned();
         let status = f.status.map(RunStatus::as_str);
-        let bodies: Vec<String> = self.db.read(|c| {
+        let rows: Vec<(String, String, String)> = self.db.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT body FROM runs WHERE tenant = ?1 AND id < ?2 AND (?3 IS NULL OR status = ?3) ORDER BY id DESC LIMIT ?4",
+                "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.tenant = r.tenant AND s.id = r.id
+                 WHERE r.tenant = ?1 AND r.id < ?2 AND (?3 IS NULL OR r.status = ?3) ORDER BY r.id DESC LIMIT ?4",
             )?;
-            let rows = st.query_map(params![tenant.as_str(), before, status, f.limit], |r| r.get(0))?;
+            let rows = st.query_map(params![tenant.as_str(), before, status, f.limit], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
             rows.collect()
         })?;
-        bodies
-            .iter()
-            .map(|b| serde_json::from_str(b).map_err(|e| json_err(&e)))
-            .collect()
+        rows.iter().map(|(id, spec, state)| compose(tenant.as_str(), id, spec, state)).collect()
     }
 
     async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
         let bodies: Vec<String> = self.db.read(|c| {
-            let mut st = c.prepare_cached("SELECT body FROM checkpoints WHERE tenant = ?1 AND run_id = ?2 ORDER BY step_index")?;
+            let mut st =
+                c.prepare_cached("SELECT body FROM checkpoints WHERE tenant = ?1 AND run_id = ?2 ORDER BY step_index")?;
             let rows = st.query_map(params![tenant.as_str(), id.as_str()], |r| r.get(0))?;
             rows.collect()
         })?;
-        bodies
-            .iter()
-            .map(|b| serde_json::from_str(b).map_err(|e| json_err(&e)))
-            .collect()
+        bodies.iter().map(|b| serde_json::from_str(b).map_err(|e| json_err(&e))).collect()
     }
 
     async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>> {
@@ -288,35 +341,19 @@ impl RunStore for EmbeddedRunStore {
         })?;
         rows.into_iter()
             .map(|(step_index, attempts, claim_until_ms, err)| {
-                let last_error = err
-                    .map(|e| serde_json::from_str::<OutcomeError>(&e))
-                    .transpose()
-                    .map_err(|e| json_err(&e))?;
-                Ok(StepProgress {
-                    step_index,
-                    attempts,
-                    last_error,
-                    claim_until_ms,
-                })
+                let last_error =
+                    err.map(|e| serde_json::from_str::<OutcomeError>(&e)).transpose().map_err(|e| json_err(&e))?;
+                Ok(StepProgress { step_index, attempts, last_error, claim_until_ms })
             })
             .collect()
     }
 
-    async fn step_outputs(
-        &self,
-        tenant: &TenantId,
-        id: &RunId,
-    ) -> StoreResult<BTreeMap<String, Value>> {
+    async fn step_outputs(&self, tenant: &TenantId, id: &RunId) -> StoreResult<BTreeMap<String, Value>> {
         Ok(self
             .checkpoints(tenant, id)
             .await?
             .into_iter()
-            .filter_map(|cp| {
-                cp.outcome
-                    .output
-                    .filter(|_| cp.outcome.ok)
-                    .map(|o| (cp.step_id, o))
-            })
+            .filter_map(|cp| cp.outcome.output.filter(|_| cp.outcome.ok).map(|o| (cp.step_id, o)))
             .collect())
     }
 
@@ -335,7 +372,7 @@ impl RunStore for EmbeddedRunStore {
         let (t, r) = (tenant.to_string(), run_id.to_string());
         self.db
             .write(false, move |c| {
-                c.execute(
+                exec(c,
                     "UPDATE step_claims SET claim_until = MAX(claim_until, ?4) WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running'",
                     params![t, r, step_index, until_ms],
                 )
@@ -345,32 +382,30 @@ impl RunStore for EmbeddedRunStore {
             .await
     }
 
-    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<RunRecord> {
+    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<Committed> {
         let commit = commit.clone();
-        let has_next = commit.next.is_some();
-        let run = self.db.write(true, move |c| commit_tx(c, &commit)).await?;
-        if has_next {
-            self.db.enqueued.notify_waiters();
+        let queued = commit.next.is_some() && commit.lease_next.is_none();
+        let done = self.db.write(true, move |c| commit_tx(c, &commit)).await?;
+        if queued {
+            self.db.enqueued.notify_one();
         }
-        Ok(run)
+        Ok(done)
     }
 
     async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()> {
         let retry = retry.clone();
         self.db.write(true, move |c| retry_tx(c, &retry)).await?;
-        self.db.enqueued.notify_waiters();
+        self.db.enqueued.notify_one();
         Ok(())
     }
 
-    async fn cancel_run(
-        &self,
-        tenant: &TenantId,
-        id: &RunId,
-        now_ms: u64,
-    ) -> StoreResult<RunRecord> {
+    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
         let (t, r) = (tenant.to_string(), id.to_string());
         self.db
-            .write(true, move |c| cancel_tx(c, &t, &r, now_ms))
+            .write(true, move |c| {
+                cancel_tx(c, &t, &r, now_ms)?;
+                load_run(c, &t, &r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))
+            })
             .await
     }
 }

@@ -18,16 +18,8 @@ impl LocalSecrets {
     }
 
     fn env_name(name: &str) -> String {
-        let upper: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_uppercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let upper: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
         format!("AOS_SECRET_{upper}")
     }
 }
@@ -44,24 +36,11 @@ impl SecretStore for LocalSecrets {
         let raw = match std::fs::read_to_string(path) {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(StoreError::Backend(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )))
-            }
+            Err(e) => return Err(StoreError::Backend(format!("cannot read {}: {e}", path.display()))),
         };
-        let map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&raw).map_err(|e| {
-                StoreError::Backend(format!(
-                    "{} is not a JSON object of strings: {e}",
-                    path.display()
-                ))
-            })?;
-        Ok(map
-            .get(name)
-            .and_then(|v| v.as_str())
-            .map(|s| SecretString::from(s.to_owned())))
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&raw)
+            .map_err(|e| StoreError::Backend(format!("{} is not a JSON object of strings: {e}", path.display())))?;
+        Ok(map.get(name).and_then(|v| v.as_str()).map(|s| SecretString::from(s.to_owned())))
     }
 }
 
@@ -76,16 +55,9 @@ mod tests {
         let file = dir.path().join("secrets.json");
         std::fs::write(&file, r#"{"webhook_key": "s3cr3t"}"#).expect("write");
         let s = LocalSecrets::new(Some(file));
-        let got = s
-            .secret("webhook_key")
-            .await
-            .expect("read")
-            .expect("present");
+        let got = s.secret("webhook_key").await.expect("read").expect("present");
         assert_eq!(got.expose_secret(), "s3cr3t");
         assert!(s.secret("absent").await.expect("read").is_none());
-        assert!(
-            !format!("{got:?}").contains("s3cr3t"),
-            "debug output must not reveal the secret"
-        );
+        assert!(!format!("{got:?}").contains("s3cr3t"), "debug output must not reveal the secret");
     }
 }

@@ -1,6 +1,6 @@
 //! Tenants and API keys (hashes only) in the embedded database.
 
-use crate::db::{backend, Db};
+use crate::db::{backend, exec, qrow, Db};
 use aos_core::{ApiKeyId, TenantId};
 use aos_runtime::ports::{ApiKeyRecord, StoreError, StoreResult, TenantRecord, TenantStore};
 use async_trait::async_trait;
@@ -25,7 +25,8 @@ fn parse_key(body: &str) -> Result<ApiKeyRecord, StoreError> {
 
 fn insert_key_tx(c: &Connection, key: &ApiKeyRecord) -> Result<(), StoreError> {
     let body = serde_json::to_string(key).map_err(|e| StoreError::Backend(e.to_string()))?;
-    c.execute(
+    exec(
+        c,
         "INSERT INTO api_keys (id, tenant, hash, body) VALUES (?1, ?2, ?3, ?4)",
         params![key.id.as_str(), key.tenant.as_str(), key.hash, body],
     )
@@ -34,28 +35,23 @@ fn insert_key_tx(c: &Connection, key: &ApiKeyRecord) -> Result<(), StoreError> {
 }
 
 fn tenant_exists(c: &Connection, id: &str) -> Result<bool, StoreError> {
-    c.query_row("SELECT 1 FROM tenants WHERE id = ?1", params![id], |_| {
-        Ok(())
-    })
-    .optional()
-    .map(|r| r.is_some())
-    .map_err(|e| backend(&e))
+    qrow(c, "SELECT 1 FROM tenants WHERE id = ?1", params![id], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+        .map_err(|e| backend(&e))
 }
 
 #[async_trait]
 impl TenantStore for EmbeddedTenants {
-    async fn create_tenant(
-        &self,
-        tenant: &TenantRecord,
-        first_key: &ApiKeyRecord,
-    ) -> StoreResult<()> {
+    async fn create_tenant(&self, tenant: &TenantRecord, first_key: &ApiKeyRecord) -> StoreResult<()> {
         let (tenant, key) = (tenant.clone(), first_key.clone());
         self.db
             .write(true, move |c| {
                 if tenant_exists(c, tenant.id.as_str())? {
                     return Err(StoreError::Conflict(format!("tenant {} exists", tenant.id)));
                 }
-                c.execute(
+                exec(
+                    c,
                     "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
                     params![tenant.id.as_str(), tenant.name, tenant.created_at_ms],
                 )
@@ -68,17 +64,9 @@ impl TenantStore for EmbeddedTenants {
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>> {
         self.db
             .read(|c| {
-                c.query_row(
-                    "SELECT id, name, created_at FROM tenants WHERE id = ?1",
-                    params![id.as_str()],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, u64>(2)?,
-                        ))
-                    },
-                )
+                qrow(c, "SELECT id, name, created_at FROM tenants WHERE id = ?1", params![id.as_str()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u64>(2)?))
+                })
                 .optional()
             })?
             .map(|(id, name, created_at_ms)| {
@@ -96,10 +84,7 @@ impl TenantStore for EmbeddedTenants {
         self.db
             .write(true, move |c| {
                 if !tenant_exists(c, key.tenant.as_str())? {
-                    return Err(StoreError::Conflict(format!(
-                        "tenant {} does not exist",
-                        key.tenant
-                    )));
+                    return Err(StoreError::Conflict(format!("tenant {} does not exist", key.tenant)));
                 }
                 insert_key_tx(c, &key)
             })
@@ -107,54 +92,34 @@ impl TenantStore for EmbeddedTenants {
     }
 
     async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
-        let body: Option<String> = self.db.read(|c| {
-            c.query_row(
-                "SELECT body FROM api_keys WHERE hash = ?1",
-                params![hash],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
+        let body: Option<String> = self
+            .db
+            .read(|c| qrow(c, "SELECT body FROM api_keys WHERE hash = ?1", params![hash], |r| r.get(0)).optional())?;
         body.as_deref().map(parse_key).transpose()
     }
 
     async fn keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>> {
         let bodies: Vec<String> = self.db.read(|c| {
-            let mut st =
-                c.prepare_cached("SELECT body FROM api_keys WHERE tenant = ?1 ORDER BY id")?;
+            let mut st = c.prepare_cached("SELECT body FROM api_keys WHERE tenant = ?1 ORDER BY id")?;
             let rows = st.query_map(params![tenant.as_str()], |r| r.get(0))?;
             rows.collect()
         })?;
         bodies.iter().map(|b| parse_key(b)).collect()
     }
 
-    async fn revoke_key(
-        &self,
-        tenant: &TenantId,
-        id: &ApiKeyId,
-        now_ms: u64,
-    ) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, now_ms: u64) -> StoreResult<Option<ApiKeyRecord>> {
         let (t, k) = (tenant.to_string(), id.to_string());
         self.db
             .write(true, move |c| {
                 let body: Option<String> = c
-                    .query_row(
-                        "SELECT body FROM api_keys WHERE id = ?1 AND tenant = ?2",
-                        params![k, t],
-                        |r| r.get(0),
-                    )
+                    .query_row("SELECT body FROM api_keys WHERE id = ?1 AND tenant = ?2", params![k, t], |r| r.get(0))
                     .optional()
                     .map_err(|e| backend(&e))?;
                 let Some(body) = body else { return Ok(None) };
                 let mut key = parse_key(&body)?;
                 key.revoked_at_ms.get_or_insert(now_ms);
-                let body =
-                    serde_json::to_string(&key).map_err(|e| StoreError::Backend(e.to_string()))?;
-                c.execute(
-                    "UPDATE api_keys SET body = ?2 WHERE id = ?1",
-                    params![k, body],
-                )
-                .map_err(|e| backend(&e))?;
+                let body = serde_json::to_string(&key).map_err(|e| StoreError::Backend(e.to_string()))?;
+                exec(c, "UPDATE api_keys SET body = ?2 WHERE id = ?1", params![k, body]).map_err(|e| backend(&e))?;
                 Ok(Some(key))
             })
             .await

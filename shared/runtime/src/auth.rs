@@ -37,10 +37,7 @@ pub fn issue_key(tenant: &TenantId, role: Role, label: &str) -> IssuedKey {
         created_at_ms: now_ms(),
         revoked_at_ms: None,
     };
-    IssuedKey {
-        record,
-        secret: SecretString::from(secret),
-    }
+    IssuedKey { record, secret: SecretString::from(secret) }
 }
 
 /// Who a request is from, once its key checked out.
@@ -66,20 +63,15 @@ pub enum AuthError {
 }
 
 /// Resolves a presented key to its principal.
-pub async fn authenticate(
-    store: &dyn TenantStore,
-    presented: &SecretString,
-) -> Result<Principal, AuthError> {
+pub async fn authenticate(store: &dyn TenantStore, presented: &SecretString) -> Result<Principal, AuthError> {
     let key = presented.expose_secret();
     if !key.starts_with(KEY_PREFIX) || key.len() > 200 {
         return Err(AuthError::Unauthenticated);
     }
     match store.key_by_hash(&hash_key(key)).await? {
-        Some(rec) if rec.revoked_at_ms.is_none() => Ok(Principal {
-            tenant: rec.tenant,
-            key_id: rec.id,
-            role: rec.role,
-        }),
+        Some(rec) if rec.revoked_at_ms.is_none() => {
+            Ok(Principal { tenant: rec.tenant, key_id: rec.id, role: rec.role })
+        }
         _ => Err(AuthError::Unauthenticated),
     }
 }
@@ -91,14 +83,8 @@ pub async fn create_tenant(
     name: &str,
     role: Role,
 ) -> Result<(TenantRecord, IssuedKey), StoreError> {
-    let id = id.unwrap_or_else(|| {
-        TenantId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id")
-    });
-    let tenant = TenantRecord {
-        id: id.clone(),
-        name: name.chars().take(200).collect(),
-        created_at_ms: now_ms(),
-    };
+    let id = id.unwrap_or_else(|| TenantId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id"));
+    let tenant = TenantRecord { id: id.clone(), name: name.chars().take(200).collect(), created_at_ms: now_ms() };
     let key = issue_key(&id, role, "first key");
     store.create_tenant(&tenant, &key.record).await?;
     Ok((tenant, key))

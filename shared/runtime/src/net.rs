@@ -74,20 +74,12 @@ impl AllowRule {
     pub fn parse(rule: &str) -> Result<Self, String> {
         let rule = rule.trim().to_ascii_lowercase();
         let (host, port) = if let Some(rest) = rule.strip_prefix('[') {
-            let (h, tail) = rest
-                .split_once(']')
-                .ok_or_else(|| format!("bad allow rule {rule:?}"))?;
-            let port = tail
-                .strip_prefix(':')
-                .map(str::parse)
-                .transpose()
-                .map_err(|_| format!("bad port in {rule:?}"))?;
+            let (h, tail) = rest.split_once(']').ok_or_else(|| format!("bad allow rule {rule:?}"))?;
+            let port =
+                tail.strip_prefix(':').map(str::parse).transpose().map_err(|_| format!("bad port in {rule:?}"))?;
             (format!("[{h}]"), port)
         } else if let Some((h, p)) = rule.rsplit_once(':') {
-            (
-                h.to_owned(),
-                Some(p.parse().map_err(|_| format!("bad port in {rule:?}"))?),
-            )
+            (h.to_owned(), Some(p.parse().map_err(|_| format!("bad port in {rule:?}"))?))
         } else {
             (rule.clone(), None)
         };
@@ -138,32 +130,21 @@ impl AddressPolicy {
 
     /// Parses a comma-separated allow-list such as `127.0.0.1:8787,api.internal`.
     pub fn parse_allow_list(list: &str) -> Result<Self, String> {
-        let allow = list
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
-            .map(AllowRule::parse)
-            .collect::<Result<_, _>>()?;
+        let allow = list.split(',').filter(|s| !s.trim().is_empty()).map(AllowRule::parse).collect::<Result<_, _>>()?;
         Ok(Self { allow })
     }
 
     fn allows_host(&self, host: &str, port: Option<u16>) -> bool {
-        self.allow
-            .iter()
-            .any(|r| r.host == host && (r.port.is_none() || r.port == port))
+        self.allow.iter().any(|r| r.host == host && (r.port.is_none() || r.port == port))
     }
 
     /// Checks a url before it is requested (and every redirect target): http(s) only,
     /// a host, and no refused literal address unless allow-listed.
     pub fn check_url(&self, url: &Url) -> Result<(), Refused> {
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(Refused::InvalidUrl(format!(
-                "scheme {:?} is not http or https",
-                url.scheme()
-            )));
+            return Err(Refused::InvalidUrl(format!("scheme {:?} is not http or https", url.scheme())));
         }
-        let host = url
-            .host()
-            .ok_or_else(|| Refused::InvalidUrl("the url has no host".to_owned()))?;
+        let host = url.host().ok_or_else(|| Refused::InvalidUrl("the url has no host".to_owned()))?;
         let name = host_string(&host);
         if self.allows_host(&name, url.port_or_known_default()) {
             return Ok(());
@@ -174,11 +155,7 @@ impl AddressPolicy {
             Host::Domain(_) => None,
         };
         match literal.and_then(|a| refusal_reason(a).map(|r| (a, r))) {
-            Some((addr, reason)) => Err(Refused::Blocked {
-                host: name,
-                addr,
-                reason,
-            }),
+            Some((addr, reason)) => Err(Refused::Blocked { host: name, addr, reason }),
             None => Ok(()),
         }
     }
@@ -213,10 +190,7 @@ pub struct SystemLookup;
 #[async_trait::async_trait]
 impl Lookup for SystemLookup {
     async fn lookup(&self, host: &str) -> std::io::Result<Vec<IpAddr>> {
-        Ok(tokio::net::lookup_host((host, 0))
-            .await?
-            .map(|s| s.ip())
-            .collect())
+        Ok(tokio::net::lookup_host((host, 0)).await?.map(|s| s.ip()).collect())
     }
 }
 
@@ -234,16 +208,8 @@ pub struct GuardedResolver {
 
 impl GuardedResolver {
     /// Wraps `lookup` with `policy`; `observer` sees every address that passes.
-    pub fn new(
-        policy: Arc<AddressPolicy>,
-        lookup: Arc<dyn Lookup>,
-        observer: Option<DialObserver>,
-    ) -> Self {
-        Self {
-            policy,
-            lookup,
-            observer,
-        }
+    pub fn new(policy: Arc<AddressPolicy>, lookup: Arc<dyn Lookup>, observer: Option<DialObserver>) -> Self {
+        Self { policy, lookup, observer }
     }
 }
 
@@ -272,10 +238,7 @@ mod tests {
 
     fn refused(url: &str) -> bool {
         let url = Url::parse(url).expect("parses");
-        matches!(
-            AddressPolicy::default().check_url(&url),
-            Err(Refused::Blocked { .. })
-        )
+        matches!(AddressPolicy::default().check_url(&url), Err(Refused::Blocked { .. }))
     }
 
     #[test]
@@ -330,46 +293,26 @@ mod tests {
     #[test]
     fn public_addresses_and_names_pass_the_literal_check() {
         let p = AddressPolicy::default();
-        for url in [
-            "http://93.184.216.34/",
-            "https://example.com/x",
-            "http://[2606:4700::1111]/",
-        ] {
+        for url in ["http://93.184.216.34/", "https://example.com/x", "http://[2606:4700::1111]/"] {
             assert_eq!(p.check_url(&Url::parse(url).expect("url")), Ok(()), "{url}");
         }
-        assert!(matches!(
-            p.check_url(&Url::parse("file:///etc/passwd").expect("url")),
-            Err(Refused::InvalidUrl(_))
-        ));
+        assert!(matches!(p.check_url(&Url::parse("file:///etc/passwd").expect("url")), Err(Refused::InvalidUrl(_))));
     }
 
     #[test]
     fn the_allow_list_matches_host_and_port() {
         let p = AddressPolicy::parse_allow_list("127.0.0.1:8787, sink.test").expect("rules");
-        assert_eq!(
-            p.check_url(&Url::parse("http://127.0.0.1:8787/x").expect("url")),
-            Ok(())
-        );
-        assert!(p
-            .check_url(&Url::parse("http://127.0.0.1:8788/x").expect("url"))
-            .is_err());
-        assert_eq!(
-            p.check_resolved("sink.test", &["127.0.0.1".parse().expect("ip")]),
-            Ok(())
-        );
-        assert!(p
-            .check_resolved("other.test", &["127.0.0.1".parse().expect("ip")])
-            .is_err());
+        assert_eq!(p.check_url(&Url::parse("http://127.0.0.1:8787/x").expect("url")), Ok(()));
+        assert!(p.check_url(&Url::parse("http://127.0.0.1:8788/x").expect("url")).is_err());
+        assert_eq!(p.check_resolved("sink.test", &["127.0.0.1".parse().expect("ip")]), Ok(()));
+        assert!(p.check_resolved("other.test", &["127.0.0.1".parse().expect("ip")]).is_err());
         assert!(AddressPolicy::parse_allow_list("host:notaport").is_err());
     }
 
     #[test]
     fn a_name_with_any_refused_answer_is_refused() {
         let p = AddressPolicy::default();
-        let mixed: Vec<IpAddr> = vec![
-            "93.184.216.34".parse().expect("ip"),
-            "10.0.0.1".parse().expect("ip"),
-        ];
+        let mixed: Vec<IpAddr> = vec!["93.184.216.34".parse().expect("ip"), "10.0.0.1".parse().expect("ip")];
         assert!(p.check_resolved("rebind.test", &mixed).is_err());
     }
 }

@@ -134,8 +134,26 @@ pub struct StepCommit {
     pub next: Option<StepMessage>,
     /// Receipt of the message being processed, acknowledged with the commit.
     pub ack: Option<String>,
+    /// Ask the adapter to hand the next step straight back to this worker: its message
+    /// created already received (hidden for this long) and the step claimed, in the same
+    /// write. Adapters that cannot do that send the message normally.
+    pub lease_next: Option<Duration>,
     /// Now, ms since the epoch.
     pub now_ms: u64,
+}
+
+/// What a step commit left behind.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// Run status after the commit.
+    pub status: RunStatus,
+    /// Index of the run's next step after the commit.
+    pub next_step: u32,
+    /// Hash of the run's last checkpoint after the commit.
+    pub last_hash: String,
+    /// The next step's message, already received and its step claimed (attempt 1) by
+    /// the committing worker, when `lease_next` was honoured.
+    pub next: Option<Received>,
 }
 
 /// A step that failed retryably and will be tried again after a delay.
@@ -199,8 +217,7 @@ pub trait RunStore: Send + Sync {
     async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>>;
 
     /// A page of the tenant's runs, newest first.
-    async fn list_runs(&self, tenant: &TenantId, filter: &RunFilter)
-        -> StoreResult<Vec<RunRecord>>;
+    async fn list_runs(&self, tenant: &TenantId, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;
 
     /// The run's checkpoints in step order.
     async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>>;
@@ -209,11 +226,7 @@ pub trait RunStore: Send + Sync {
     async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>>;
 
     /// Outputs of the run's successful steps by step id, for input references.
-    async fn step_outputs(
-        &self,
-        tenant: &TenantId,
-        id: &RunId,
-    ) -> StoreResult<BTreeMap<String, Value>>;
+    async fn step_outputs(&self, tenant: &TenantId, id: &RunId) -> StoreResult<BTreeMap<String, Value>>;
 
     /// Claims a step for execution (see [`BeginOutcome`]).
     async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome>;
@@ -228,20 +241,15 @@ pub trait RunStore: Send + Sync {
     ) -> StoreResult<bool>;
 
     /// Ends a step atomically. If the run was cancelled meanwhile, the checkpoint is
-    /// still recorded but the run is not advanced. Returns the run as stored afterwards.
-    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<RunRecord>;
+    /// still recorded but the run is not advanced.
+    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<Committed>;
 
     /// Releases the claim, records the failed attempt and re-enqueues the step with a
     /// delay, atomically.
     async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()>;
 
     /// Cancels a run that is not finished. Fails with `Conflict` if it is.
-    async fn cancel_run(
-        &self,
-        tenant: &TenantId,
-        id: &RunId,
-        now_ms: u64,
-    ) -> StoreResult<RunRecord>;
+    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord>;
 }
 
 /// One received queue message.
@@ -263,12 +271,7 @@ pub trait Queue: Send + Sync {
     async fn send(&self, body: &str, delay: Duration) -> StoreResult<()>;
     /// Receives up to `max` visible messages, hiding them for `visibility`; waits up to
     /// `wait` for one to arrive (long polling).
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> StoreResult<Vec<Received>>;
+    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> StoreResult<Vec<Received>>;
     /// Deletes a received message. A stale receipt is not an error.
     async fn delete(&self, receipt: &str) -> StoreResult<()>;
     /// Sets a received message's remaining invisibility (the heartbeat of long steps).
@@ -373,11 +376,7 @@ pub struct TenantRecord {
 #[async_trait]
 pub trait TenantStore: Send + Sync {
     /// Creates a tenant together with its first key. `Conflict` if the id exists.
-    async fn create_tenant(
-        &self,
-        tenant: &TenantRecord,
-        first_key: &ApiKeyRecord,
-    ) -> StoreResult<()>;
+    async fn create_tenant(&self, tenant: &TenantRecord, first_key: &ApiKeyRecord) -> StoreResult<()>;
     /// The tenant, if it exists.
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>>;
     /// Stores a new key for an existing tenant.
@@ -387,10 +386,5 @@ pub trait TenantStore: Send + Sync {
     /// The tenant's keys (never their secrets).
     async fn keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>>;
     /// Revokes the tenant's key; `Ok(None)` if the tenant has no such key.
-    async fn revoke_key(
-        &self,
-        tenant: &TenantId,
-        id: &ApiKeyId,
-        now_ms: u64,
-    ) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, now_ms: u64) -> StoreResult<Option<ApiKeyRecord>>;
 }

@@ -2,8 +2,8 @@
 
 use crate::clock::{now_ms, unique_suffix};
 use crate::ports::{
-    ClaimOutcome, IdempotencyCompletion, IdempotencyStore, RunFilter, RunRecord, RunStore,
-    StepMessage, StepProgress, StoreError,
+    ClaimOutcome, IdempotencyCompletion, IdempotencyStore, RunFilter, RunRecord, RunStore, StepMessage, StepProgress,
+    StoreError,
 };
 use crate::skills::SkillRegistry;
 use aos_core::checkpoint::genesis_hash;
@@ -81,16 +81,8 @@ pub struct RunService {
 
 impl RunService {
     /// Wires the use cases.
-    pub fn new(
-        store: Arc<dyn RunStore>,
-        idempotency: Arc<dyn IdempotencyStore>,
-        skills: Arc<SkillRegistry>,
-    ) -> Self {
-        Self {
-            store,
-            idempotency,
-            skills,
-        }
+    pub fn new(store: Arc<dyn RunStore>, idempotency: Arc<dyn IdempotencyStore>, skills: Arc<SkillRegistry>) -> Self {
+        Self { store, idempotency, skills }
     }
 
     /// The skill registry.
@@ -99,80 +91,49 @@ impl RunService {
     }
 
     fn validate(&self, req: SubmitRun) -> Result<(Plan, Value, Option<u64>), RunError> {
-        let plan =
-            Plan::new(req.plan).map_err(|e| RunError::Invalid(ErrorCode::InvalidPlan, e.0))?;
+        let plan = Plan::new(req.plan).map_err(|e| RunError::Invalid(ErrorCode::InvalidPlan, e.0))?;
         for (i, step) in plan.steps().iter().enumerate() {
             let at = format!("plan[{i}] ({})", step.id.as_deref().unwrap_or(""));
             if self.skills.descriptor(&step.skill).is_none() {
-                let known: Vec<String> = self
-                    .skills
-                    .descriptors()
-                    .into_iter()
-                    .map(|d| d.name)
-                    .collect();
+                let known: Vec<String> = self.skills.descriptors().into_iter().map(|d| d.name).collect();
                 return Err(RunError::Invalid(
                     ErrorCode::SkillNotFound,
-                    format!(
-                        "{at}: unknown skill {:?}; registered skills: {}",
-                        step.skill,
-                        known.join(", ")
-                    ),
+                    format!("{at}: unknown skill {:?}; registered skills: {}", step.skill, known.join(", ")),
                 ));
             }
             // Inputs with references are checked when the step runs, once they resolve.
-            let has_refs = references(&step.input)
-                .map(|r| !r.is_empty())
-                .unwrap_or(true);
+            let has_refs = references(&step.input).map(|r| !r.is_empty()).unwrap_or(true);
             if !has_refs {
-                self.skills
-                    .validate_input(&step.skill, &step.input)
-                    .map_err(|e| {
-                        RunError::Invalid(
-                            ErrorCode::ValidationFailed,
-                            format!("{at}: input of {}: {e}", step.skill),
-                        )
-                    })?;
+                self.skills.validate_input(&step.skill, &step.input).map_err(|e| {
+                    RunError::Invalid(ErrorCode::ValidationFailed, format!("{at}: input of {}: {e}", step.skill))
+                })?;
             }
         }
-        let input = if req.input.is_null() {
-            json!({})
-        } else {
-            req.input
-        };
+        let input = if req.input.is_null() { json!({}) } else { req.input };
         Ok((plan, input, req.base_seed))
     }
 
     /// Validates and stores a run and enqueues its first step. With an Idempotency-Key,
     /// a repeat with the same body returns the same run; a different body is a conflict.
     /// Nothing is stored for a refused request.
-    pub async fn submit(
-        &self,
-        tenant: &TenantId,
-        req: SubmitRun,
-        key: Option<&str>,
-    ) -> Result<Submitted, RunError> {
+    pub async fn submit(&self, tenant: &TenantId, req: SubmitRun, key: Option<&str>) -> Result<Submitted, RunError> {
         let (plan, input, seed) = self.validate(req)?;
-        let payload_hash =
-            content_hash(&json!({"plan": plan.to_value(), "input": input, "base_seed": seed}));
+        let payload_hash = content_hash(&json!({"plan": plan.to_value(), "input": input, "base_seed": seed}));
         let now = now_ms();
         if let Some(key) = key {
-            match self
-                .idempotency
-                .claim(tenant, key, &payload_hash, now + IN_PROGRESS_TTL_MS, now)
-                .await?
-            {
+            match self.idempotency.claim(tenant, key, &payload_hash, now + IN_PROGRESS_TTL_MS, now).await? {
                 ClaimOutcome::Claimed => {}
                 ClaimOutcome::Completed(result) => return self.replay(tenant, &result).await,
-                ClaimOutcome::Conflict => return Err(RunError::Conflict(
-                    ErrorCode::IdempotencyConflict,
-                    "this Idempotency-Key was used with a different request body; use a new key"
-                        .to_owned(),
-                )),
+                ClaimOutcome::Conflict => {
+                    return Err(RunError::Conflict(
+                        ErrorCode::IdempotencyConflict,
+                        "this Idempotency-Key was used with a different request body; use a new key".to_owned(),
+                    ))
+                }
                 ClaimOutcome::InProgress { .. } => {
                     return Err(RunError::Conflict(
                         ErrorCode::IdempotencyInProgress,
-                        "a request with this Idempotency-Key is still in progress; retry shortly"
-                            .to_owned(),
+                        "a request with this Idempotency-Key is still in progress; retry shortly".to_owned(),
                     ))
                 }
             }
@@ -194,22 +155,14 @@ impl RunService {
             created_at_ms: now,
             updated_at_ms: now,
         };
-        let first = StepMessage {
-            tenant: tenant.clone(),
-            run_id: run.id.clone(),
-            step_index: 0,
-        };
+        let first = StepMessage { tenant: tenant.clone(), run_id: run.id.clone(), step_index: 0 };
         let completion = key.map(|k| IdempotencyCompletion {
             key: k.to_owned(),
             payload_hash,
             result: json!({"run_id": run.id}),
             expires_at_ms: now + IDEMPOTENCY_TTL_MS,
         });
-        if let Err(e) = self
-            .store
-            .insert_run(&run, &first, completion.as_ref())
-            .await
-        {
+        if let Err(e) = self.store.insert_run(&run, &first, completion.as_ref()).await {
             if let Some(k) = key {
                 if let Err(release) = self.idempotency.release(tenant, k).await {
                     tracing::warn!(error = %release, "could not release an idempotency claim");
@@ -224,14 +177,9 @@ impl RunService {
         let id = result["run_id"]
             .as_str()
             .and_then(|s| RunId::parse(s).ok())
-            .ok_or_else(|| {
-                StoreError::Backend("stored idempotency result has no run id".to_owned())
-            })?;
+            .ok_or_else(|| StoreError::Backend("stored idempotency result has no run id".to_owned()))?;
         let run = self.get(tenant, &id).await?;
-        Ok(Submitted {
-            run,
-            created: false,
-        })
+        Ok(Submitted { run, created: false })
     }
 
     /// The run, or `NotFound` (also for another tenant's run).
@@ -240,16 +188,8 @@ impl RunService {
     }
 
     /// A page of runs, newest first; `limit` is clamped to 1..=100 (default 20).
-    pub async fn list(
-        &self,
-        tenant: &TenantId,
-        mut filter: RunFilter,
-    ) -> Result<Vec<RunRecord>, RunError> {
-        filter.limit = if filter.limit == 0 {
-            20
-        } else {
-            filter.limit.min(MAX_PAGE)
-        };
+    pub async fn list(&self, tenant: &TenantId, mut filter: RunFilter) -> Result<Vec<RunRecord>, RunError> {
+        filter.limit = if filter.limit == 0 { 20 } else { filter.limit.min(MAX_PAGE) };
         Ok(self.store.list_runs(tenant, &filter).await?)
     }
 
@@ -271,17 +211,12 @@ impl RunService {
         if run.status.is_terminal() {
             return Err(RunError::Conflict(
                 ErrorCode::IllegalTransition,
-                format!(
-                    "run is already {}; only queued or running runs can be cancelled",
-                    run.status
-                ),
+                format!("run is already {}; only queued or running runs can be cancelled", run.status),
             ));
         }
         match self.store.cancel_run(tenant, id, now_ms()).await {
             Ok(run) => Ok(run),
-            Err(StoreError::Conflict(m)) => {
-                Err(RunError::Conflict(ErrorCode::IllegalTransition, m))
-            }
+            Err(StoreError::Conflict(m)) => Err(RunError::Conflict(ErrorCode::IllegalTransition, m)),
             Err(e) => Err(e.into()),
         }
     }

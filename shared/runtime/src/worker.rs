@@ -13,8 +13,8 @@
 
 use crate::clock::now_ms;
 use crate::ports::{
-    BeginOutcome, BeginStep, KvStore, Queue, Received, RunRecord, RunStore, StepCommit,
-    StepMessage, StepRetry, StoreError,
+    BeginOutcome, BeginStep, KvStore, Queue, Received, RunRecord, RunStore, StepCommit, StepMessage, StepRetry,
+    StoreError,
 };
 use crate::skills::{IdempotencyClass, SkillContext, SkillRegistry};
 use aos_core::checkpoint::ChainLink;
@@ -24,6 +24,10 @@ use aos_core::{Checkpoint, ErrorCode, RunStatus, StructuredOutcome};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// Most steps of one run a worker executes back to back before it lets the queue
+/// hand the run to any worker again.
+const MAX_CHAIN: u32 = 64;
 
 /// Tunables of the step worker.
 #[derive(Debug, Clone)]
@@ -107,14 +111,7 @@ impl StepWorker {
         skills: Arc<SkillRegistry>,
         config: WorkerConfig,
     ) -> Self {
-        Self {
-            store,
-            queue,
-            kv,
-            skills,
-            config,
-            after_effect: None,
-        }
+        Self { store, queue, kv, skills, config, after_effect: None }
     }
 
     /// Installs the after-effect hook (tests only).
@@ -152,36 +149,52 @@ impl StepWorker {
             Ok(c) => c,
             Err(h) => return Ok(h),
         };
-        let (outcome, seed) = match self.prepare(&claimed) {
-            Err(outcome) => (
-                outcome,
-                step_seed(claimed.run.base_seed, claimed.msg.step_index),
-            ),
-            Ok((ctx, input)) => {
-                let seed = ctx.seed;
-                (self.execute(&claimed, ctx, input, received).await, seed)
+        self.run_claimed(claimed, received.clone()).await
+    }
+
+    /// Runs a claimed step through the remaining stages, then keeps going with the
+    /// run's next step while the store hands it straight back (at most `MAX_CHAIN`
+    /// steps, so one long run cannot hold a worker forever).
+    async fn run_claimed(&self, mut claimed: Claimed, mut received: Received) -> Result<Handled, StoreError> {
+        for chained in 0..MAX_CHAIN {
+            let (outcome, seed) = match self.prepare(&claimed) {
+                Err(outcome) => (outcome, step_seed(claimed.run.base_seed, claimed.msg.step_index)),
+                Ok((ctx, input)) => {
+                    let seed = ctx.seed;
+                    (self.execute(&claimed, ctx, input, &received).await, seed)
+                }
+            };
+            if let Some(hook) = &self.after_effect {
+                if hook(&claimed.msg) == HookAction::Abandon {
+                    return Ok(Handled::Abandoned);
+                }
             }
-        };
-        if let Some(hook) = &self.after_effect {
-            if hook(&claimed.msg) == HookAction::Abandon {
-                return Ok(Handled::Abandoned);
+            let chain = chained + 1 < MAX_CHAIN;
+            match self.decide(claimed, outcome, seed, &received, chain).await? {
+                Some((next, next_received)) => {
+                    claimed = next;
+                    received = next_received;
+                }
+                None => return Ok(Handled::Done),
             }
         }
-        self.decide(claimed, outcome, seed, received).await
+        Ok(Handled::Done)
     }
 
     /// Stage `load`: the run; acks messages of finished runs and finished steps.
-    async fn load(
-        &self,
-        msg: &StepMessage,
-        received: &Received,
-    ) -> Result<Option<RunRecord>, StoreError> {
+    async fn load(&self, msg: &StepMessage, received: &Received) -> Result<Option<RunRecord>, StoreError> {
         let run = self.store.run(&msg.tenant, &msg.run_id).await?;
         let Some(run) = run else {
             tracing::warn!(run = %msg.run_id, "step message for an unknown run dropped");
             self.queue.delete(&received.receipt).await?;
             return Ok(None);
         };
+        if msg.step_index > run.next_step {
+            // Not due: only the commit of the step before creates this step's message.
+            tracing::warn!(run = %run.id, step = msg.step_index, next = run.next_step, "step message ahead of the run dropped");
+            self.queue.delete(&received.receipt).await?;
+            return Ok(None);
+        }
         if run.status.is_terminal() || msg.step_index < run.next_step {
             self.ack_stale(&run, msg, received).await?;
             return Ok(None);
@@ -189,23 +202,12 @@ impl StepWorker {
         Ok(Some(run))
     }
 
-    async fn ack_stale(
-        &self,
-        run: &RunRecord,
-        msg: &StepMessage,
-        received: &Received,
-    ) -> Result<(), StoreError> {
+    async fn ack_stale(&self, run: &RunRecord, msg: &StepMessage, received: &Received) -> Result<(), StoreError> {
         // A redelivery after a commit whose next message may not have been sent
         // (possible on backends where they are two writes) sends it again; duplicates
         // are harmless because every step is claimed before it runs.
-        if received.receive_count > 1
-            && !run.status.is_terminal()
-            && msg.step_index + 1 == run.next_step
-        {
-            let next = StepMessage {
-                step_index: run.next_step,
-                ..msg.clone()
-            };
+        if received.receive_count > 1 && !run.status.is_terminal() && msg.step_index + 1 == run.next_step {
+            let next = StepMessage { step_index: run.next_step, ..msg.clone() };
             self.queue.send(&encode(&next), Duration::ZERO).await?;
         }
         self.queue.delete(&received.receipt).await
@@ -237,25 +239,14 @@ impl StepWorker {
             now_ms: now,
         };
         Ok(match self.store.begin_step(&begin).await? {
-            BeginOutcome::Claimed {
-                attempt,
-                taken_over,
-            } => Ok(Claimed {
-                msg,
-                run,
-                attempt,
-                taken_over,
-            }),
+            BeginOutcome::Claimed { attempt, taken_over } => Ok(Claimed { msg, run, attempt, taken_over }),
             BeginOutcome::AlreadyDone => {
                 self.queue.delete(&received.receipt).await?;
                 Err(Handled::Done)
             }
             BeginOutcome::Busy { until_ms } => {
-                let wait =
-                    Duration::from_millis(until_ms.saturating_sub(now)).max(Duration::from_secs(1));
-                self.queue
-                    .change_visibility(&received.receipt, wait)
-                    .await?;
+                let wait = Duration::from_millis(until_ms.saturating_sub(now)).max(Duration::from_secs(1));
+                self.queue.change_visibility(&received.receipt, wait).await?;
                 Err(Handled::Busy)
             }
         })
@@ -263,20 +254,14 @@ impl StepWorker {
 
     fn step_timeout(&self, run: &RunRecord, index: u32) -> Duration {
         let step = run.plan.step(index);
-        let default = step
-            .and_then(|s| self.skills.descriptor(&s.skill))
-            .map_or(30_000, |d| d.timeout_ms);
+        let default = step.and_then(|s| self.skills.descriptor(&s.skill)).map_or(30_000, |d| d.timeout_ms);
         Duration::from_millis(step.and_then(|s| s.timeout_ms).unwrap_or(default))
     }
 
     /// Stage `prepare`: refuse interrupted non-idempotent steps and exhausted attempts,
     /// resolve input references, build the skill context.
     fn prepare(&self, c: &Claimed) -> Result<(SkillContext, serde_json::Value), StructuredOutcome> {
-        let step = c
-            .run
-            .plan
-            .step(c.msg.step_index)
-            .expect("claimed steps exist in the plan");
+        let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
         let class = self.skills.descriptor(&step.skill).map(|d| d.idempotency);
         if c.taken_over && class == Some(IdempotencyClass::NonIdempotent) {
             return Err(StructuredOutcome::failure(
@@ -319,65 +304,37 @@ impl StepWorker {
         input: serde_json::Value,
         received: &Received,
     ) -> StructuredOutcome {
-        let step = c
-            .run
-            .plan
-            .step(c.msg.step_index)
-            .expect("claimed steps exist in the plan");
+        let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
         let outputs = match self.store.step_outputs(&c.msg.tenant, &c.msg.run_id).await {
             Ok(o) => o,
             Err(e) => {
-                return StructuredOutcome::failure(
-                    ErrorCode::Internal,
-                    format!("could not load step outputs: {e}"),
-                )
+                return StructuredOutcome::failure(ErrorCode::Internal, format!("could not load step outputs: {e}"))
             }
         };
-        let input = match resolve(
-            &input,
-            &Scope {
-                input: &c.run.input,
-                outputs: &outputs,
-            },
-        ) {
+        let input = match resolve(&input, &Scope { input: &c.run.input, outputs: &outputs }) {
             Ok(v) => v,
-            Err(e) => {
-                return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e.to_string())
-            }
+            Err(e) => return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e.to_string()),
         };
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let heartbeat = tokio::spawn(self.clone().heartbeat(
-            c.msg.clone(),
-            received.receipt.clone(),
-            stop_rx,
-        ));
-        let outcome = self.skills.execute(&step.skill, &ctx, input).await;
-        let _ = stop_tx.send(true);
-        let _ = heartbeat.await;
-        outcome
-    }
-
-    async fn heartbeat(self, msg: StepMessage, receipt: String, mut stop: watch::Receiver<bool>) {
+        // The heartbeat shares this task with the skill: no spawn, no thread hop.
+        let run = self.skills.execute(&step.skill, &ctx, input);
+        tokio::pin!(run);
+        let mut beat =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.config.heartbeat, self.config.heartbeat);
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(self.config.heartbeat) => {}
-                _ = stop.changed() => return,
+                outcome = &mut run => return outcome,
+                _ = beat.tick() => self.heartbeat(&c.msg, &received.receipt).await,
             }
-            let until = now_ms() + millis(self.config.visibility);
-            if let Err(e) = self
-                .queue
-                .change_visibility(&receipt, self.config.visibility)
-                .await
-            {
-                tracing::warn!(error = %e, "heartbeat could not extend the message");
-            }
-            if let Err(e) = self
-                .store
-                .extend_claim(&msg.tenant, &msg.run_id, msg.step_index, until)
-                .await
-            {
-                tracing::warn!(error = %e, "heartbeat could not extend the claim");
-            }
+        }
+    }
+
+    async fn heartbeat(&self, msg: &StepMessage, receipt: &str) {
+        let until = now_ms() + millis(self.config.visibility);
+        if let Err(e) = self.queue.change_visibility(receipt, self.config.visibility).await {
+            tracing::warn!(error = %e, "heartbeat could not extend the message");
+        }
+        if let Err(e) = self.store.extend_claim(&msg.tenant, &msg.run_id, msg.step_index, until).await {
+            tracing::warn!(error = %e, "heartbeat could not extend the claim");
         }
     }
 
@@ -390,24 +347,13 @@ impl StepWorker {
         outcome: StructuredOutcome,
         seed: u64,
         received: &Received,
-    ) -> Result<Handled, StoreError> {
-        let step = c
-            .run
-            .plan
-            .step(c.msg.step_index)
-            .expect("claimed steps exist in the plan");
+        chain: bool,
+    ) -> Result<Option<(Claimed, Received)>, StoreError> {
+        let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
         if !outcome.ok && outcome.is_retryable() && c.attempt < step.attempts_allowed() {
-            let mut delay = backoff(
-                seed,
-                c.attempt,
-                self.config.backoff_base,
-                self.config.backoff_cap,
-            );
-            if let Some(ms) = outcome
-                .error
-                .as_ref()
-                .and_then(|e| e.details.as_ref())
-                .and_then(|d| d["retry_after_ms"].as_u64())
+            let mut delay = backoff(seed, c.attempt, self.config.backoff_base, self.config.backoff_cap);
+            if let Some(ms) =
+                outcome.error.as_ref().and_then(|e| e.details.as_ref()).and_then(|d| d["retry_after_ms"].as_u64())
             {
                 delay = delay.max(Duration::from_millis(ms.min(900_000)));
             }
@@ -416,35 +362,30 @@ impl StepWorker {
                 tenant: c.msg.tenant.clone(),
                 run_id: c.msg.run_id.clone(),
                 step_index: c.msg.step_index,
-                last_error: outcome
-                    .error
-                    .clone()
-                    .expect("failed outcomes carry an error"),
+                last_error: outcome.error.clone().expect("failed outcomes carry an error"),
                 delay,
                 ack: Some(received.receipt.clone()),
                 now_ms: now_ms(),
             };
             self.store.retry_step(&retry).await?;
-            return Ok(Handled::Done);
+            return Ok(None);
         }
-        self.commit(c, outcome, seed, received).await
+        self.commit(c, outcome, seed, received, chain).await
     }
 
     /// Stage `commit`: checkpoint chained to the previous one, run advanced or ended,
-    /// next step enqueued and this message acknowledged, in one atomic write.
+    /// next step enqueued (or handed straight back, claimed, when `chain`) and this
+    /// message acknowledged, in one atomic write.
     async fn commit(
         &self,
         c: Claimed,
         outcome: StructuredOutcome,
         seed: u64,
         received: &Received,
-    ) -> Result<Handled, StoreError> {
+        chain: bool,
+    ) -> Result<Option<(Claimed, Received)>, StoreError> {
         let index = c.msg.step_index;
-        let step = c
-            .run
-            .plan
-            .step(index)
-            .expect("claimed steps exist in the plan");
+        let step = c.run.plan.step(index).expect("claimed steps exist in the plan");
         let outcome_hash = outcome.content_hash();
         let hash = ChainLink {
             prev_hash: &c.run.last_hash,
@@ -461,10 +402,7 @@ impl StepWorker {
         } else if last {
             (RunStatus::Succeeded, outcome.output.clone(), None, None)
         } else {
-            let next = StepMessage {
-                step_index: index + 1,
-                ..c.msg.clone()
-            };
+            let next = StepMessage { step_index: index + 1, ..c.msg.clone() };
             (RunStatus::Running, None, None, Some(next))
         };
         tracing::info!(run = %c.msg.run_id, step = index, ok = outcome.ok, code = ?outcome.code(), run_status = %run_status, "step committed");
@@ -488,10 +426,20 @@ impl StepWorker {
             run_error,
             next,
             ack: Some(received.receipt.clone()),
+            lease_next: chain.then_some(self.config.visibility),
             now_ms: now_ms(),
         };
-        self.store.commit_step(&commit).await?;
-        Ok(Handled::Done)
+        let committed = self.store.commit_step(&commit).await?;
+        Ok(match (committed.next, commit.next) {
+            (Some(next_received), Some(msg)) => {
+                let mut run = c.run;
+                run.status = committed.status;
+                run.next_step = committed.next_step;
+                run.last_hash = committed.last_hash;
+                Some((Claimed { msg, run, attempt: 1, taken_over: false }, next_received))
+            }
+            _ => None,
+        })
     }
 
     /// Polls the queue and handles messages until `shutdown` turns true.

@@ -70,8 +70,7 @@ impl HttpCallSkill {
     /// Builds the skill and its HTTP client (rustls, no proxies, guarded resolver,
     /// redirects re-checked against the policy, at most 5).
     pub fn new(config: HttpCallConfig) -> Result<Self, reqwest::Error> {
-        let resolver =
-            GuardedResolver::new(Arc::clone(&config.policy), config.lookup, config.observer);
+        let resolver = GuardedResolver::new(Arc::clone(&config.policy), config.lookup, config.observer);
         let redirect_policy = Arc::clone(&config.policy);
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -87,34 +86,21 @@ impl HttpCallSkill {
                 }
             }))
             .build()?;
-        Ok(Self {
-            client,
-            policy: config.policy,
-            default_cap: config.default_max_response_bytes,
-        })
+        Ok(Self { client, policy: config.policy, default_cap: config.default_max_response_bytes })
     }
 
     async fn call(&self, ctx: &SkillContext, input: Input) -> StructuredOutcome {
         let url = match Url::parse(&input.url) {
             Ok(u) => u,
-            Err(e) => {
-                return StructuredOutcome::failure(
-                    ErrorCode::InvalidUrl,
-                    format!("url {:?}: {e}", input.url),
-                )
-            }
+            Err(e) => return StructuredOutcome::failure(ErrorCode::InvalidUrl, format!("url {:?}: {e}", input.url)),
         };
         if let Err(refused) = self.policy.check_url(&url) {
             return refused_outcome(&refused);
         }
-        let Ok(method) = reqwest::Method::from_bytes(input.method.to_ascii_uppercase().as_bytes())
-        else {
+        let Ok(method) = reqwest::Method::from_bytes(input.method.to_ascii_uppercase().as_bytes()) else {
             return StructuredOutcome::failure(ErrorCode::ValidationFailed, "unknown method");
         };
-        let timeout = input
-            .timeout_ms
-            .map_or(ctx.timeout, Duration::from_millis)
-            .min(ctx.timeout);
+        let timeout = input.timeout_ms.map_or(ctx.timeout, Duration::from_millis).min(ctx.timeout);
         let mut req = self.client.request(method, url).timeout(timeout);
         let mut has_key = false;
         for (name, value) in &input.headers {
@@ -131,10 +117,7 @@ impl HttpCallSkill {
             Some(Value::String(text)) => req.body(text),
             Some(other) => req.json(&other),
         };
-        let cap = input
-            .max_response_bytes
-            .unwrap_or(self.default_cap)
-            .min(MAX_RESPONSE_CAP);
+        let cap = input.max_response_bytes.unwrap_or(self.default_cap).min(MAX_RESPONSE_CAP);
         match req.send().await {
             Ok(resp) => read_response(resp, cap).await,
             Err(e) => transport_outcome(&e),
@@ -145,15 +128,11 @@ impl HttpCallSkill {
 fn refused_outcome(refused: &Refused) -> StructuredOutcome {
     match refused {
         Refused::InvalidUrl(m) => StructuredOutcome::failure(ErrorCode::InvalidUrl, m.clone()),
-        Refused::Blocked { .. } => {
-            StructuredOutcome::failure(ErrorCode::BlockedAddress, refused.to_string())
-        }
+        Refused::Blocked { .. } => StructuredOutcome::failure(ErrorCode::BlockedAddress, refused.to_string()),
     }
 }
 
-fn find_in_chain<'a, T: std::error::Error + 'static>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a T> {
+fn find_in_chain<'a, T: std::error::Error + 'static>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
     let mut cur = Some(e);
     while let Some(err) = cur {
         if let Some(hit) = err.downcast_ref::<T>() {
@@ -172,14 +151,11 @@ fn transport_outcome(e: &reqwest::Error) -> StructuredOutcome {
         return StructuredOutcome::failure(ErrorCode::HttpTimeout, "the request timed out");
     }
     if e.is_redirect() {
-        return StructuredOutcome::failure(ErrorCode::Http4xx, "too many redirects")
-            .with_retryable(false);
+        return StructuredOutcome::failure(ErrorCode::Http4xx, "too many redirects").with_retryable(false);
     }
     if let Some(io) = find_in_chain::<std::io::Error>(e) {
         let code = match io.kind() {
-            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset => {
-                ErrorCode::ConnectionRefused
-            }
+            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset => ErrorCode::ConnectionRefused,
             _ if e.is_connect() => ErrorCode::DnsFailure,
             _ => ErrorCode::ConnectionRefused,
         };
@@ -188,10 +164,7 @@ fn transport_outcome(e: &reqwest::Error) -> StructuredOutcome {
     if e.is_connect() {
         return StructuredOutcome::failure(ErrorCode::ConnectionRefused, "could not connect");
     }
-    StructuredOutcome::failure(
-        ErrorCode::ConnectionRefused,
-        "the request failed in transit",
-    )
+    StructuredOutcome::failure(ErrorCode::ConnectionRefused, "the request failed in transit")
 }
 
 async fn read_response(mut resp: reqwest::Response, cap: usize) -> StructuredOutcome {
@@ -210,11 +183,7 @@ async fn read_response(mut resp: reqwest::Response, cap: usize) -> StructuredOut
     let mut headers = Map::new();
     // `date` changes on every call; leaving it out keeps outcome hashes of identical
     // responses identical.
-    for (name, value) in resp
-        .headers()
-        .iter()
-        .filter(|(n, _)| *n != reqwest::header::DATE)
-    {
+    for (name, value) in resp.headers().iter().filter(|(n, _)| *n != reqwest::header::DATE) {
         if let Ok(v) = value.to_str() {
             headers.insert(name.as_str().to_owned(), Value::String(v.to_owned()));
         }
@@ -236,19 +205,17 @@ async fn read_response(mut resp: reqwest::Response, cap: usize) -> StructuredOut
         }
     }
     let body = if is_json {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     } else {
         Value::String(String::from_utf8_lossy(&bytes).into_owned())
     };
     match ErrorCode::for_http_status(status) {
-        None => {
-            StructuredOutcome::success(json!({"status": status, "headers": headers, "body": body}))
-        }
+        None => StructuredOutcome::success(json!({"status": status, "headers": headers, "body": body})),
         Some(code) => {
             let preview: String = String::from_utf8_lossy(&bytes).chars().take(512).collect();
-            StructuredOutcome::failure(code, format!("upstream answered {status}"))
-                .with_details(json!({"upstream_status": status, "retry_after_ms": retry_after_ms, "body_preview": preview}))
+            StructuredOutcome::failure(code, format!("upstream answered {status}")).with_details(
+                json!({"upstream_status": status, "retry_after_ms": retry_after_ms, "body_preview": preview}),
+            )
         }
     }
 }

@@ -11,9 +11,7 @@ pub struct JsonTransformSkill;
 
 fn transform(expression: &str, data: &Value) -> Result<Value, String> {
     let expr = jmespath::compile(expression).map_err(|e| format!("invalid expression: {e}"))?;
-    let result = expr
-        .search(data)
-        .map_err(|e| format!("evaluation failed: {e}"))?;
+    let result = expr.search(data).map_err(|e| format!("evaluation failed: {e}"))?;
     serde_json::to_value(&*result).map_err(|e| e.to_string())
 }
 
@@ -23,8 +21,7 @@ impl Skill for JsonTransformSkill {
         SkillDescriptor {
             name: "json_transform".to_owned(),
             version: "1.0.0".to_owned(),
-            description: "Applies a JMESPath expression to `data` and returns the result."
-                .to_owned(),
+            description: "Applies a JMESPath expression to `data` and returns the result.".to_owned(),
             input_schema: json!({
                 "type": "object",
                 "additionalProperties": false,

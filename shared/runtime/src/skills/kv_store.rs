@@ -16,8 +16,7 @@ impl Skill for KvStoreSkill {
         SkillDescriptor {
             name: "kv_store".to_owned(),
             version: "1.0.0".to_owned(),
-            description: "Gets, puts or deletes a JSON value under a key in the tenant's store."
-                .to_owned(),
+            description: "Gets, puts or deletes a JSON value under a key in the tenant's store.".to_owned(),
             input_schema: json!({
                 "type": "object",
                 "additionalProperties": false,
@@ -52,26 +51,14 @@ impl Skill for KvStoreSkill {
                 .put(&ctx.tenant, &key, &input["value"])
                 .await
                 .map(|()| json!({"key": key, "found": true, "value": input["value"]})),
-            Some("delete") => ctx
-                .kv
-                .delete(&ctx.tenant, &key)
-                .await
-                .map(|found| json!({"key": key, "found": found})),
-            _ => {
-                return StructuredOutcome::failure(
-                    ErrorCode::ValidationFailed,
-                    "op must be get, put or delete",
-                )
-            }
+            Some("delete") => ctx.kv.delete(&ctx.tenant, &key).await.map(|found| json!({"key": key, "found": found})),
+            _ => return StructuredOutcome::failure(ErrorCode::ValidationFailed, "op must be get, put or delete"),
         };
         match result {
             Ok(output) => StructuredOutcome::success(output),
             Err(e) => {
                 tracing::error!(error = %e, "kv_store failed");
-                StructuredOutcome::failure(
-                    ErrorCode::Internal,
-                    "the key-value store is unavailable",
-                )
+                StructuredOutcome::failure(ErrorCode::Internal, "the key-value store is unavailable")
             }
         }
     }

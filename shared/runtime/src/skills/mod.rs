@@ -15,6 +15,7 @@ pub use kv_store::KvStoreSkill;
 use crate::ports::KvStore;
 use aos_core::{ErrorCode, RunId, StructuredOutcome, TenantId};
 use async_trait::async_trait;
+use futures_util::FutureExt;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -120,11 +121,7 @@ fn schema_errors(v: &jsonschema::Validator, value: &Value) -> Option<String> {
         .take(5)
         .map(|e| {
             let path = e.instance_path.to_string();
-            let at = if path.is_empty() {
-                "(root)".to_owned()
-            } else {
-                path
-            };
+            let at = if path.is_empty() { "(root)".to_owned() } else { path };
             format!("{at}: {e}")
         })
         .collect();
@@ -150,24 +147,13 @@ impl SkillRegistry {
         };
         let input = compile(&d.input_schema, "input")?;
         let output = compile(&d.output_schema, "output")?;
-        self.entries.insert(
-            d.name.clone(),
-            Entry {
-                descriptor: d,
-                input,
-                output,
-                skill,
-            },
-        );
+        self.entries.insert(d.name.clone(), Entry { descriptor: d, input, output, skill });
         Ok(())
     }
 
     /// Every descriptor, sorted by name.
     pub fn descriptors(&self) -> Vec<SkillDescriptor> {
-        self.entries
-            .values()
-            .map(|e| e.descriptor.clone())
-            .collect()
+        self.entries.values().map(|e| e.descriptor.clone()).collect()
     }
 
     /// The descriptor of `name`, if registered.
@@ -177,10 +163,7 @@ impl SkillRegistry {
 
     /// Checks `input` against the skill's input schema. `Err` names each failing field.
     pub fn validate_input(&self, name: &str, input: &Value) -> Result<(), String> {
-        let entry = self
-            .entries
-            .get(name)
-            .ok_or_else(|| format!("unknown skill {name:?}"))?;
+        let entry = self.entries.get(name).ok_or_else(|| format!("unknown skill {name:?}"))?;
         schema_errors(&entry.input, input).map_or(Ok(()), Err)
     }
 
@@ -194,17 +177,9 @@ impl SkillRegistry {
         outcome
     }
 
-    async fn execute_inner(
-        &self,
-        name: &str,
-        ctx: &SkillContext,
-        input: Value,
-    ) -> StructuredOutcome {
+    async fn execute_inner(&self, name: &str, ctx: &SkillContext, input: Value) -> StructuredOutcome {
         let Some(entry) = self.entries.get(name) else {
-            return StructuredOutcome::failure(
-                ErrorCode::SkillNotFound,
-                format!("unknown skill {name:?}"),
-            );
+            return StructuredOutcome::failure(ErrorCode::SkillNotFound, format!("unknown skill {name:?}"));
         };
         if let Some(errors) = schema_errors(&entry.input, &input) {
             return StructuredOutcome::failure(
@@ -212,27 +187,20 @@ impl SkillRegistry {
                 format!("input of {name} does not match its schema: {errors}"),
             );
         }
-        let skill = Arc::clone(&entry.skill);
-        let task_ctx = ctx.clone();
-        let mut task = tokio::spawn(async move { skill.execute(&task_ctx, input).await });
-        let outcome = match tokio::time::timeout(ctx.timeout, &mut task).await {
+        // Run in this task (no spawn: a fast skill costs no thread hop); a panic is
+        // caught and becomes an outcome instead of taking the worker down.
+        let run = std::panic::AssertUnwindSafe(entry.skill.execute(ctx, input)).catch_unwind();
+        let outcome = match tokio::time::timeout(ctx.timeout, run).await {
             Err(_) => {
-                task.abort();
                 return StructuredOutcome::failure(
                     ErrorCode::Timeout,
-                    format!(
-                        "{name} did not finish within {} ms",
-                        ctx.timeout.as_millis()
-                    ),
-                );
-            }
-            Ok(Err(join)) => {
-                tracing::error!(skill = name, error = %join, "skill panicked");
-                return StructuredOutcome::failure(
-                    ErrorCode::Internal,
-                    format!("{name} crashed; see the worker log"),
+                    format!("{name} did not finish within {} ms", ctx.timeout.as_millis()),
                 )
-                .with_retryable(false);
+            }
+            Ok(Err(_panic)) => {
+                tracing::error!(skill = name, "skill panicked");
+                return StructuredOutcome::failure(ErrorCode::Internal, format!("{name} crashed; see the worker log"))
+                    .with_retryable(false);
             }
             Ok(Ok(outcome)) => outcome,
         };

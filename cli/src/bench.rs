@@ -1,0 +1,214 @@
+//! `aos bench`: durability and throughput figures of the embedded engine, measured in
+//! one run so they can be compared as ratios: the fsync floor of the data directory,
+//! the store's raw durable commit, the durable per-step latency with a no-op skill,
+//! the per-step overhead with durability off, and steps/s with many concurrent runs.
+
+use anyhow::Context;
+use aos_core::{StructuredOutcome, TenantId};
+use aos_embedded::{Durability, Embedded};
+use aos_runtime::net::AddressPolicy;
+use aos_runtime::ports::{KvStore, Queue};
+use aos_runtime::runs::{RunService, SubmitRun};
+use aos_runtime::worker::{StepWorker, WorkerConfig};
+use aos_runtime::{IdempotencyClass, Skill, SkillContext, SkillDescriptor};
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Benchmark sizes.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Where to put the scratch data (a fresh subdirectory per measurement).
+    pub dir: PathBuf,
+    /// Samples for the fsync and raw commit measurements.
+    pub samples: usize,
+    /// Steps in the serial step-latency measurements.
+    pub serial_steps: usize,
+    /// Concurrent runs in the throughput measurement.
+    pub concurrent_runs: usize,
+    /// Steps per concurrent run.
+    pub steps_per_run: usize,
+}
+
+struct Noop;
+
+#[async_trait]
+impl Skill for Noop {
+    fn descriptor(&self) -> SkillDescriptor {
+        SkillDescriptor {
+            name: "noop".into(),
+            version: "1.0.0".into(),
+            description: "does nothing (benchmarks)".into(),
+            input_schema: json!({"type": "object"}),
+            output_schema: json!({"type": "object"}),
+            idempotency: IdempotencyClass::Pure,
+            timeout_ms: 5_000,
+        }
+    }
+
+    async fn execute(&self, _ctx: &SkillContext, _input: Value) -> StructuredOutcome {
+        StructuredOutcome::success(json!({}))
+    }
+}
+
+/// p50 and p99 of a sample, in microseconds.
+fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
+    (at(0.50), at(0.99))
+}
+
+fn fsync_floor(dir: &Path, samples: usize) -> anyhow::Result<Vec<Duration>> {
+    std::fs::create_dir_all(dir)?;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("fsync.bin"))?;
+    let record = [7u8; 128];
+    let mut out = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t = Instant::now();
+        f.write_all(&record)?;
+        f.sync_data()?;
+        out.push(t.elapsed());
+    }
+    Ok(out)
+}
+
+async fn raw_commit(dir: &Path, durability: Durability, samples: usize) -> anyhow::Result<Vec<Duration>> {
+    let e = Embedded::open(dir, durability).await?;
+    let tenant = TenantId::parse("ten_bench")?;
+    let mut out = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let t = Instant::now();
+        e.kv.put(&tenant, &format!("k{i}"), &json!(i)).await?;
+        out.push(t.elapsed());
+    }
+    e.db.close();
+    Ok(out)
+}
+
+struct Engine {
+    embedded: Arc<Embedded>,
+    runs: RunService,
+    worker: StepWorker,
+}
+
+async fn engine(dir: &Path, durability: Durability) -> anyhow::Result<Engine> {
+    let embedded = Arc::new(Embedded::open(dir, durability).await?);
+    let mut registry = crate::stack::default_registry(AddressPolicy::default())?;
+    registry.register(Arc::new(Noop))?;
+    let registry = Arc::new(registry);
+    let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), Arc::clone(&registry));
+    let config = WorkerConfig { poll_wait: Duration::from_millis(20), ..WorkerConfig::default() };
+    let worker = StepWorker::new(embedded.runs.clone(), embedded.queue.clone(), embedded.kv.clone(), registry, config);
+    Ok(Engine { embedded, runs, worker })
+}
+
+fn noop_plan(steps: usize) -> anyhow::Result<SubmitRun> {
+    let plan: Vec<Value> = (0..steps).map(|_| json!({"skill": "noop"})).collect();
+    Ok(serde_json::from_value(json!({"plan": plan, "base_seed": 1}))?)
+}
+
+/// Per-step latency of one worker executing runs step after step: the time between
+/// the ends of two consecutive skill executions of a run, which covers one commit
+/// (checkpoint, next step claimed) and one claim-prepare-execute.
+async fn serial_steps(dir: &Path, durability: Durability, steps: usize) -> anyhow::Result<Vec<Duration>> {
+    let eng = engine(dir, durability).await?;
+    let marks: Arc<std::sync::Mutex<Vec<Instant>>> = Arc::default();
+    let seen = Arc::clone(&marks);
+    let worker = eng.worker.clone().with_after_effect_hook(Arc::new(move |_| {
+        seen.lock().expect("marks").push(Instant::now());
+        aos_runtime::worker::HookAction::Continue
+    }));
+    let tenant = TenantId::parse("ten_bench")?;
+    let mut out = Vec::with_capacity(steps);
+    // Runs of 10 steps, so that per-step work does not grow with one huge plan.
+    while out.len() < steps {
+        eng.runs.submit(&tenant, noop_plan(10)?, None).await?;
+        marks.lock().expect("marks").clear();
+        let msgs = eng.embedded.queue.receive(1, Duration::from_secs(30), Duration::from_secs(1)).await?;
+        worker.handle(msgs.first().context("the first step was not enqueued")?).await;
+        let m = marks.lock().expect("marks").clone();
+        anyhow::ensure!(m.len() == 10, "a run executed {} of 10 steps in one chain", m.len());
+        out.extend(m.windows(2).map(|w| w[1] - w[0]));
+    }
+    eng.embedded.db.close();
+    Ok(out)
+}
+
+/// Steps per second with `runs` runs of `steps` steps executed by `workers` workers.
+async fn throughput(dir: &Path, runs: usize, steps: usize, workers: usize) -> anyhow::Result<f64> {
+    let eng = engine(dir, Durability::Full).await?;
+    let tenant = TenantId::parse("ten_bench")?;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let handles: Vec<_> = (0..workers).map(|_| tokio::spawn(eng.worker.clone().run_loop(rx.clone()))).collect();
+    let t = Instant::now();
+    for _ in 0..runs {
+        eng.runs.submit(&tenant, noop_plan(steps)?, None).await?;
+    }
+    loop {
+        if eng.embedded.queue.depth()? == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = t.elapsed();
+    let _ = stop.send(true);
+    for h in handles {
+        let _ = h.await;
+    }
+    let done = eng
+        .runs
+        .list(
+            &tenant,
+            aos_runtime::ports::RunFilter { status: Some(aos_core::RunStatus::Succeeded), limit: 100, before: None },
+        )
+        .await?;
+    anyhow::ensure!(done.len() == runs.min(100), "only {} of {runs} runs succeeded", done.len());
+    eng.embedded.db.close();
+    Ok((runs * steps) as f64 / elapsed.as_secs_f64())
+}
+
+/// Runs every measurement and prints the figures, ratios and targets.
+pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
+    let fresh = |name: &str| -> anyhow::Result<PathBuf> {
+        let d = opts.dir.join(name);
+        if d.exists() {
+            std::fs::remove_dir_all(&d)?;
+        }
+        Ok(d)
+    };
+    println!("AOS embedded engine benchmark (data in {})", opts.dir.display());
+    let (fs50, fs99) = percentiles(fsync_floor(&fresh("fsync")?, opts.samples)?);
+    println!("fsync floor (append 128 B + fdatasync): p50 {fs50:.0} us  p99 {fs99:.0} us");
+    let (rc50, rc99) = percentiles(raw_commit(&fresh("raw")?, Durability::Full, opts.samples).await?);
+    println!(
+        "store raw durable commit (one kv put):  p50 {rc50:.0} us  p99 {rc99:.0} us  ({:.2}x fsync p50)",
+        rc50 / fs50
+    );
+    let (ro50, _) = percentiles(raw_commit(&fresh("raw-off")?, Durability::Off, opts.samples).await?);
+    println!("store raw commit, durability off:       p50 {ro50:.1} us");
+    let (d50, d99) = percentiles(serial_steps(&fresh("durable")?, Durability::Full, opts.serial_steps).await?);
+    let target = 1.5 * fs50 + 50.0;
+    println!(
+        "durable step, serial, no-op skill:      p50 {d50:.0} us  p99 {d99:.0} us  target p50 <= 1.5 x fsync p50 + 50 us = {target:.0} us: {}",
+        if d50 <= target { "met" } else { "MISSED" }
+    );
+    let (o50, o99) = percentiles(serial_steps(&fresh("off")?, Durability::Off, opts.serial_steps).await?);
+    println!(
+        "step overhead, durability off:          p50 {o50:.1} us  p99 {o99:.1} us  target p50 <= 25 us: {}",
+        if o50 <= 25.0 { "met" } else { "MISSED" }
+    );
+    let serial_rate = throughput(&fresh("serial")?, 4, opts.steps_per_run, 1).await?;
+    println!("serial throughput (4 runs, 1 worker):   {serial_rate:.0} steps/s");
+    let conc = opts.concurrent_runs;
+    let rate = throughput(&fresh("concurrent")?, conc, opts.steps_per_run, conc).await?;
+    let ratio = rate / serial_rate;
+    println!(
+        "{conc} concurrent runs ({conc} workers):      {rate:.0} steps/s = {ratio:.1}x serial  target >= 20x: {}",
+        if ratio >= 20.0 { "met" } else { "MISSED" }
+    );
+    std::fs::remove_dir_all(&opts.dir).ok();
+    Ok(())
+}
