@@ -348,13 +348,28 @@ impl RunStore for EmbeddedRunStore {
             .collect()
     }
 
-    async fn step_outputs(&self, tenant: &TenantId, id: &RunId) -> StoreResult<BTreeMap<String, Value>> {
-        Ok(self
-            .checkpoints(tenant, id)
-            .await?
-            .into_iter()
-            .filter_map(|cp| cp.outcome.output.filter(|_| cp.outcome.ok).map(|o| (cp.step_id, o)))
-            .collect())
+    async fn step_outputs(&self, tenant: &TenantId, id: &RunId, steps: &[u32]) -> StoreResult<BTreeMap<String, Value>> {
+        let bodies: Vec<String> = self.db.read(|c| {
+            let mut st =
+                c.prepare_cached("SELECT body FROM checkpoints WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3")?;
+            let mut out = Vec::with_capacity(steps.len());
+            for index in steps {
+                if let Some(body) =
+                    st.query_row(params![tenant.as_str(), id.as_str(), index], |r| r.get(0)).optional()?
+                {
+                    out.push(body);
+                }
+            }
+            Ok(out)
+        })?;
+        let mut outputs = BTreeMap::new();
+        for body in bodies {
+            let cp: Checkpoint = serde_json::from_str(&body).map_err(|e| json_err(&e))?;
+            if let Some(output) = cp.outcome.output.filter(|_| cp.outcome.ok) {
+                outputs.insert(cp.step_id, output);
+            }
+        }
+        Ok(outputs)
     }
 
     async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome> {

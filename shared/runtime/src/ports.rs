@@ -225,8 +225,9 @@ pub trait RunStore: Send + Sync {
     /// Progress of steps without a checkpoint (attempt counts, last errors).
     async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>>;
 
-    /// Outputs of the run's successful steps by step id, for input references.
-    async fn step_outputs(&self, tenant: &TenantId, id: &RunId) -> StoreResult<BTreeMap<String, Value>>;
+    /// Outputs of the given steps (those that succeeded), by step id, for input
+    /// references. Only the given steps are read.
+    async fn step_outputs(&self, tenant: &TenantId, id: &RunId, steps: &[u32]) -> StoreResult<BTreeMap<String, Value>>;
 
     /// Claims a step for execution (see [`BeginOutcome`]).
     async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome>;

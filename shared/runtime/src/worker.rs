@@ -19,8 +19,9 @@ use crate::ports::{
 use crate::skills::{IdempotencyClass, SkillContext, SkillRegistry};
 use aos_core::checkpoint::ChainLink;
 use aos_core::determinism::{backoff, step_seed};
-use aos_core::template::{resolve, Scope};
+use aos_core::template::{references, resolve, Reference, Scope};
 use aos_core::{Checkpoint, ErrorCode, RunStatus, StructuredOutcome};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -305,10 +306,15 @@ impl StepWorker {
         received: &Received,
     ) -> StructuredOutcome {
         let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
-        let outputs = match self.store.step_outputs(&c.msg.tenant, &c.msg.run_id).await {
-            Ok(o) => o,
-            Err(e) => {
-                return StructuredOutcome::failure(ErrorCode::Internal, format!("could not load step outputs: {e}"))
+        let referenced = referenced_steps(&c.run.plan, &input);
+        let outputs = if referenced.is_empty() {
+            BTreeMap::new()
+        } else {
+            match self.store.step_outputs(&c.msg.tenant, &c.msg.run_id, &referenced).await {
+                Ok(o) => o,
+                Err(e) => {
+                    return StructuredOutcome::failure(ErrorCode::Internal, format!("could not load step outputs: {e}"))
+                }
             }
         };
         let input = match resolve(&input, &Scope { input: &c.run.input, outputs: &outputs }) {
@@ -467,6 +473,21 @@ impl StepWorker {
             }
         }
     }
+}
+
+/// Indexes of the earlier steps whose outputs `input` references.
+fn referenced_steps(plan: &aos_core::Plan, input: &serde_json::Value) -> Vec<u32> {
+    let Ok(refs) = references(input) else { return Vec::new() };
+    let mut out: Vec<u32> = refs
+        .iter()
+        .filter_map(|r| match r {
+            Reference::StepOutput(id, _) => (0..plan.len()).find(|&i| plan.step_id(i) == id),
+            Reference::Input(_) => None,
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn millis(d: Duration) -> u64 {
