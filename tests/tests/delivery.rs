@@ -43,6 +43,28 @@ impl Skill for Effect {
     }
 }
 
+/// A skill with a bug: it panics.
+struct Panics;
+
+#[async_trait]
+impl Skill for Panics {
+    fn descriptor(&self) -> SkillDescriptor {
+        SkillDescriptor {
+            name: "panics".into(),
+            version: "1.0.0".into(),
+            description: "always panics".into(),
+            input_schema: json!({"type": "object"}),
+            output_schema: json!({"type": "object"}),
+            idempotency: IdempotencyClass::Pure,
+            timeout_ms: 5_000,
+        }
+    }
+
+    async fn execute(&self, _ctx: &SkillContext, _input: Value) -> StructuredOutcome {
+        panic!("a bug in a skill")
+    }
+}
+
 struct Env {
     embedded: Arc<Embedded>,
     runs: RunService,
@@ -63,6 +85,7 @@ async fn open(dir: &Path, log: &Arc<Mutex<Vec<String>>>) -> Env {
     let mut reg = SkillRegistry::new();
     reg.register(Arc::new(KvStoreSkill)).expect("kv");
     reg.register(Arc::new(JsonTransformSkill)).expect("jt");
+    reg.register(Arc::new(Panics)).expect("panics");
     for (name, class) in
         [("effect_idempotent", IdempotencyClass::Idempotent), ("effect_once", IdempotencyClass::NonIdempotent)]
     {
@@ -199,4 +222,20 @@ async fn a_malformed_step_message_is_dead_lettered_without_blocking_others() {
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "{not a step");
     assert_eq!(dead[0].receive_count, STEP_MAX_RECEIVE_COUNT);
+}
+
+#[tokio::test]
+async fn a_panicking_skill_fails_its_step_and_the_worker_carries_on() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = Arc::default();
+    let env = open(dir.path(), &log).await;
+    let bad = submit(&env, json!([{"skill": "panics"}, {"skill": "effect_idempotent"}])).await;
+    let good = submit(&env, json!([{"skill": "effect_idempotent"}])).await;
+    drain(&env).await;
+    let bad = env.embedded.runs.run(&tenant(), &bad).await.expect("read").expect("run");
+    assert_eq!(bad.status, aos_core::RunStatus::Failed);
+    assert_eq!(bad.error.as_ref().map(|e| e.code), Some(ErrorCode::Internal));
+    let good = env.embedded.runs.run(&tenant(), &good).await.expect("read").expect("run");
+    assert_eq!(good.status, aos_core::RunStatus::Succeeded, "the same worker went on");
+    assert_eq!(*log.lock().expect("log"), ["effect_idempotent#0"], "the step after the panic never ran");
 }

@@ -388,3 +388,24 @@ async fn runs_are_listed_newest_first_with_paging_and_a_status_filter() {
     assert_eq!(stack.get("/v1/runs/run_doesnotexist").await.code(), "ERR_NOT_FOUND");
     assert_eq!(stack.get("/v1/nothing").await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_step_that_exceeds_its_timeout_is_retried_then_fails_with_a_timeout_code() {
+    let upstream = axum::Router::new().route(
+        "/stuck",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        }),
+    );
+    let addr = serve(upstream).await;
+    let stack = TestStack::start(&addr.to_string()).await;
+    let id = stack
+        .submit(&json!({"plan": [{"skill": "http_call", "timeout_ms": 300, "max_attempts": 2, "input": {"url": format!("http://{addr}/stuck")}}]}))
+        .await;
+    let run = stack.wait(&id).await;
+    assert_eq!(run["status"], "failed");
+    let code = run["error"]["code"].as_str().expect("code");
+    assert!(code == "ERR_TIMEOUT" || code == "ERR_HTTP_TIMEOUT", "{code}");
+    assert_eq!(stack.steps(&id).await["steps"][0]["attempts"], 2, "a timeout is retryable");
+}

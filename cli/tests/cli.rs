@@ -1,0 +1,144 @@
+//! The `aos` command as a person or a script uses it: `aos dev` prints the URL and the
+//! key and writes the key file; client commands submit, watch, read runs and create
+//! tenants and keys. Everything runs on 127.0.0.1.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+struct Dev {
+    child: Child,
+    url: String,
+    banner: Vec<String>,
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_dev(data: &Path) -> Dev {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aos"))
+        .arg("dev")
+        .env("AOS_PORT", port.to_string())
+        .env("AOS_DATA_DIR", data)
+        .env("AOS_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("aos dev starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut banner = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let line = lines.next().expect("banner line").expect("utf-8");
+        let done = line.starts_with("Press Ctrl-C");
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    Dev { child, url: format!("http://127.0.0.1:{port}"), banner }
+}
+
+fn aos(dev: &Dev, key: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aos"));
+    cmd.args(args).env("AOS_URL", &dev.url).env_remove("AOS_API_KEY").env_remove("AOS_DATA_DIR");
+    if let Some(k) = key {
+        cmd.env("AOS_API_KEY", k);
+    }
+    cmd.output().expect("aos runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn aos_dev_prints_the_url_and_key_and_writes_the_key_file_owner_only() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let dev = start_dev(dir.path());
+    let key_file = dir.path().join("dev-api-key");
+    let key = std::fs::read_to_string(&key_file).expect("key file");
+    assert!(key.starts_with("aos_") && key.len() > 40);
+    let banner = dev.banner.join("\n");
+    assert!(banner.contains(&dev.url), "{banner}");
+    assert!(banner.contains(&key), "the banner shows the dev key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the key file is readable by its owner only");
+    }
+}
+
+#[test]
+fn run_submit_watch_shows_each_step_and_the_output_then_run_get_reads_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let dev = start_dev(&dir.path().join("data"));
+    let key = std::fs::read_to_string(dir.path().join("data/dev-api-key")).expect("key");
+    let plan = dir.path().join("plan.json");
+    let body = format!(
+        r#"{{"input": {{"symbol": "XYZ"}}, "plan": [
+            {{"id": "fetch", "skill": "http_call", "input": {{"url": "{}/demo/quote?symbol=${{input.symbol}}"}}}},
+            {{"id": "pick", "skill": "json_transform", "input": {{"expression": "symbol", "data": "${{steps.fetch.output.body}}"}}}}
+        ]}}"#,
+        dev.url
+    );
+    std::fs::write(&plan, body).expect("write plan");
+    let out = aos(&dev, Some(&key), &["run", "submit", plan.to_str().expect("path"), "--watch"]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("[1/2] fetch (http_call) succeeded"), "{shown}");
+    assert!(shown.contains("[2/2] pick (json_transform) succeeded"), "{shown}");
+    assert!(shown.contains("checkpoint chain verified"), "{shown}");
+    assert!(shown.contains("\"XYZ\""), "the final output is printed: {shown}");
+    let id = shown.split_whitespace().find(|w| w.starts_with("run_")).expect("run id").to_owned();
+    let got = aos(&dev, Some(&key), &["run", "get", &id]);
+    assert!(got.status.success());
+    let run: serde_json::Value = serde_json::from_slice(&got.stdout).expect("json");
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["output"]["result"], "XYZ");
+
+    let missing = aos(&dev, Some(&key), &["run", "get", "run_nope"]);
+    assert!(!missing.status.success());
+    assert!(text(&missing).contains("ERR_NOT_FOUND"), "{}", text(&missing));
+    let nokey = aos(&dev, None, &["run", "get", &id]);
+    assert!(!nokey.status.success());
+    assert!(text(&nokey).contains("AOS_API_KEY"), "says how to give a key: {}", text(&nokey));
+}
+
+#[test]
+fn tenant_and_key_commands_create_working_keys() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let dev = start_dev(dir.path());
+    let operator = std::fs::read_to_string(dir.path().join("operator-api-key")).expect("operator key");
+    let created = aos(&dev, Some(&operator), &["tenant", "create", "acme", "--id", "ten_acme"]);
+    assert!(created.status.success(), "{}", text(&created));
+    let v: serde_json::Value = serde_json::from_slice(&created.stdout).expect("json");
+    assert_eq!(v["tenant"]["id"], "ten_acme");
+    let acme_key = v["api_key"]["key"].as_str().expect("key shown once").to_owned();
+
+    let second = aos(&dev, Some(&acme_key), &["key", "create", "--label", "ci"]);
+    assert!(second.status.success(), "{}", text(&second));
+    let v: serde_json::Value = serde_json::from_slice(&second.stdout).expect("json");
+    assert_eq!(v["tenant_id"], "ten_acme");
+    let ci_key = v["api_key"].get("key").or(v.get("key")).and_then(|k| k.as_str()).expect("key").to_owned();
+    let list = aos(&dev, Some(&ci_key), &["run", "list"]);
+    assert!(list.status.success(), "the new key works: {}", text(&list));
+
+    let again = aos(&dev, Some(&operator), &["tenant", "create", "acme", "--id", "ten_acme"]);
+    assert!(!again.status.success());
+    assert!(text(&again).contains("409"), "{}", text(&again));
+    let denied = aos(&dev, Some(&acme_key), &["tenant", "create", "evil"]);
+    assert!(text(&denied).contains("ERR_PERMISSION_DENIED"), "{}", text(&denied));
+}
