@@ -88,6 +88,26 @@ async fn raw_commit(dir: &Path, durability: Durability, samples: usize) -> anyho
     Ok(out)
 }
 
+/// The same durable one-record commit on redb, the other embedded engine considered,
+/// so the choice of SQLite rests on a measurement made on the same disk in the same run.
+fn redb_commit(dir: &Path, samples: usize) -> anyhow::Result<Vec<Duration>> {
+    const TABLE: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("kv");
+    std::fs::create_dir_all(dir)?;
+    let db = redb::Database::create(dir.join("bench.redb"))?;
+    let mut out = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let t = Instant::now();
+        let tx = db.begin_write()?;
+        {
+            let mut table = tx.open_table(TABLE)?;
+            table.insert(format!("k{i}").as_str(), b"{\"value\": 1}".as_slice())?;
+        }
+        tx.commit()?;
+        out.push(t.elapsed());
+    }
+    Ok(out)
+}
+
 struct Engine {
     embedded: Arc<Embedded>,
     runs: RunService,
@@ -187,6 +207,8 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
         "store raw durable commit (one kv put):  p50 {rc50:.0} us  p99 {rc99:.0} us  ({:.2}x fsync p50)",
         rc50 / fs50
     );
+    let (rd50, rd99) = percentiles(redb_commit(&fresh("redb")?, opts.samples)?);
+    println!("redb raw durable commit (comparison):   p50 {rd50:.0} us  p99 {rd99:.0} us  ({:.2}x fsync p50)", rd50 / fs50);
     let (ro50, _) = percentiles(raw_commit(&fresh("raw-off")?, Durability::Off, opts.samples).await?);
     println!("store raw commit, durability off:       p50 {ro50:.1} us");
     let (d50, d99) = percentiles(serial_steps(&fresh("durable")?, Durability::Full, opts.serial_steps).await?);
