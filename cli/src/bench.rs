@@ -208,7 +208,10 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
         rc50 / fs50
     );
     let (rd50, rd99) = percentiles(redb_commit(&fresh("redb")?, opts.samples)?);
-    println!("redb raw durable commit (comparison):   p50 {rd50:.0} us  p99 {rd99:.0} us  ({:.2}x fsync p50)", rd50 / fs50);
+    println!(
+        "redb raw durable commit (comparison):   p50 {rd50:.0} us  p99 {rd99:.0} us  ({:.2}x fsync p50)",
+        rd50 / fs50
+    );
     let (ro50, _) = percentiles(raw_commit(&fresh("raw-off")?, Durability::Off, opts.samples).await?);
     println!("store raw commit, durability off:       p50 {ro50:.1} us");
     let (d50, d99) = percentiles(serial_steps(&fresh("durable")?, Durability::Full, opts.serial_steps).await?);

@@ -79,7 +79,7 @@ pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
         let list = steps["steps"].as_array().cloned().unwrap_or_default();
         let total = list.len();
         for s in &list {
-            let index = s["index"].as_u64().unwrap_or(0);
+            let index = s["step_index"].as_u64().unwrap_or(0);
             let status = s["status"].as_str().unwrap_or("?").to_owned();
             let attempts = s["attempts"].as_u64().unwrap_or(0);
             let key = format!("{status}/{attempts}");
@@ -90,7 +90,7 @@ pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
             let name = format!(
                 "[{}/{total}] {} ({})",
                 index + 1,
-                s["id"].as_str().unwrap_or(""),
+                s["step_id"].as_str().unwrap_or(""),
                 s["skill"].as_str().unwrap_or("")
             );
             match status.as_str() {

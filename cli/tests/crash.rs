@@ -102,23 +102,9 @@ fn kill9(mut child: Child) {
 }
 
 fn chain_of(steps: &Value) -> Vec<Checkpoint> {
-    steps["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .map(|s| Checkpoint {
-            step_index: s["index"].as_u64().expect("index") as u32,
-            step_id: s["id"].as_str().expect("id").to_owned(),
-            skill: s["skill"].as_str().expect("skill").to_owned(),
-            seed: s["seed"].as_u64().expect("seed"),
-            attempts: s["attempts"].as_u64().expect("attempts") as u32,
-            outcome: serde_json::from_value(s["outcome"].clone()).expect("outcome"),
-            outcome_hash: s["outcome_hash"].as_str().expect("outcome hash").to_owned(),
-            prev_hash: s["prev_hash"].as_str().expect("prev").to_owned(),
-            hash: s["hash"].as_str().expect("hash").to_owned(),
-            created_at_ms: 0,
-        })
-        .collect()
+    let steps = steps["steps"].as_array().expect("steps");
+    let done = steps.iter().filter(|s| s.get("hash").is_some());
+    done.map(|s| serde_json::from_value(s.clone()).expect("a checkpoint")).collect()
 }
 
 fn effects_in_order(sink: &Sink) -> (Vec<(String, Value)>, usize) {

@@ -33,17 +33,12 @@ pub(crate) fn steps(r: &RunRecord, cps: &[Checkpoint], progress: &[StepProgress]
         .enumerate()
         .map(|(i, step)| {
             let index = u32::try_from(i).unwrap_or(u32::MAX);
-            let base = json!({"index": index, "id": step.id, "skill": step.skill});
+            let base = json!({"step_index": index, "step_id": step.id, "skill": step.skill});
             if let Some(cp) = cps.iter().find(|c| c.step_index == index) {
+                // The checkpoint's own fields, so clients can verify the chain from it.
                 let status = if cp.outcome.ok { StepStatus::Succeeded } else { StepStatus::Failed };
-                return merge(
-                    base,
-                    json!({
-                        "status": status, "attempts": cp.attempts, "seed": cp.seed, "outcome": cp.outcome,
-                        "outcome_hash": cp.outcome_hash, "prev_hash": cp.prev_hash, "hash": cp.hash,
-                        "finished_at_ms": cp.created_at_ms,
-                    }),
-                );
+                let fields = serde_json::to_value(cp).unwrap_or(Value::Null);
+                return merge(merge(base, fields), json!({"status": status}));
             }
             let p = progress.iter().find(|p| p.step_index == index);
             let status = match (r.status, p) {
