@@ -1,11 +1,33 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, clippy (warnings are errors) and the whole test
-# suite. Usage: ./scripts/test.sh
+# suite, including the AWS adapter contract tests against moto server, which this script
+# installs into .venv, starts on a free loopback port and stops again.
+# Usage: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== AWS emulator (moto server)"
+if [ ! -x .venv/bin/moto_server ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.5"
+fi
+mkdir -p target
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MOTO_PORT=$port .venv/bin/moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+echo "moto server on 127.0.0.1:$port (log: target/moto.log)"
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export AOS_REQUIRE_AWS_TESTS=1
+
 echo "== cargo test"
 cargo test --workspace --all-targets

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: an in-process local stack on a temporary
 //! data directory, a small API client, and loopback servers the tests control.
 
+pub mod backends;
+
 use aos_cli::stack::{LocalStack, StackConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

@@ -1,0 +1,54 @@
+//! Helpers shared by the DynamoDB adapters: key layout and attribute access.
+//!
+//! One table, `pk` / `sk` strings, every key starting from the tenant so no query can
+//! cross tenants; `ttl` (epoch seconds) lets DynamoDB expire records.
+
+use aos_runtime::StoreError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+/// An item as the SDK returns it.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// Partition key of everything a tenant owns directly.
+pub(crate) fn tenant_pk(tenant: &str) -> String {
+    format!("TENANT#{tenant}")
+}
+
+/// A string attribute.
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// A number attribute.
+pub(crate) fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// Reads a string attribute.
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::Backend(format!("item lacks string attribute {name}"))),
+    }
+}
+
+/// Reads a number attribute.
+pub(crate) fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => {
+            v.parse().map_err(|_| StoreError::Backend(format!("attribute {name} is not a u64")))
+        }
+        _ => Err(StoreError::Backend(format!("item lacks number attribute {name}"))),
+    }
+}
+
+/// A store error from any SDK error, with its full context for the logs.
+pub(crate) fn sdk_err<E: std::error::Error>(e: E) -> StoreError {
+    StoreError::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+}
+
+/// DynamoDB's TTL attribute (seconds) for an expiry in milliseconds.
+pub(crate) fn ttl(expires_at_ms: u64) -> AttributeValue {
+    n(expires_at_ms.div_ceil(1000))
+}

@@ -1,0 +1,20 @@
+//! AWS adapters for the AOS ports: DynamoDB (one table), SQS (the step queue with its
+//! dead-letter queue) and Secrets Manager (cached). Configured only from the environment
+//! and the standard `AWS_ENDPOINT_URL`, so the same code reaches AWS, LocalStack or moto.
+
+mod config;
+mod dynamo;
+mod idempotency;
+mod kv;
+mod queue;
+mod resources;
+mod secrets;
+mod tenants;
+
+pub use config::{sdk_config, AwsConfig, ConfigError};
+pub use idempotency::DynamoIdempotency;
+pub use kv::DynamoKv;
+pub use queue::SqsQueue;
+pub use resources::{create_queue, create_table, QueueUrls};
+pub use secrets::SecretsManagerSecrets;
+pub use tenants::DynamoTenants;

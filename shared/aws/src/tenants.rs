@@ -1,0 +1,178 @@
+//! Tenants and API keys in DynamoDB. A tenant is `TENANT#t` / `TENANT`; a key is stored
+//! twice, written together: `APIKEY#<hash>` / `APIKEY` for authentication by hash and
+//! `TENANT#t` / `KEY#<id>` for listing a tenant's keys. Only hashes are stored.
+
+use crate::dynamo::{get_s, n, s, sdk_err, tenant_pk, Item};
+use aos_core::{ApiKeyId, TenantId};
+use aos_runtime::ports::{ApiKeyRecord, StoreError, StoreResult, TenantRecord, TenantStore};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+
+/// Tenants and keys in the AOS table.
+pub struct DynamoTenants {
+    client: Client,
+    table: String,
+}
+
+fn key_pk(hash: &str) -> String {
+    format!("APIKEY#{hash}")
+}
+
+fn parse_key(item: &Item) -> Result<ApiKeyRecord, StoreError> {
+    serde_json::from_str(get_s(item, "body")?).map_err(|e| StoreError::Backend(format!("corrupt key record: {e}")))
+}
+
+fn build(put: aws_sdk_dynamodb::types::builders::PutBuilder) -> Result<TransactWriteItem, StoreError> {
+    Ok(TransactWriteItem::builder().put(put.build().map_err(sdk_err)?).build())
+}
+
+impl DynamoTenants {
+    /// The store over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// The two puts that store a key; `fresh` adds the conditions of a new key.
+    fn key_puts(&self, key: &ApiKeyRecord, fresh: bool) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let body = serde_json::to_string(key).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let by_hash = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(key_pk(&key.hash)))
+            .item("sk", s("APIKEY"))
+            .item("body", s(&body));
+        let by_tenant = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(tenant_pk(key.tenant.as_str())))
+            .item("sk", s(format!("KEY#{}", key.id)))
+            .item("body", s(body));
+        let (by_hash, by_tenant) = if fresh {
+            (
+                by_hash.condition_expression("attribute_not_exists(pk)"),
+                by_tenant.condition_expression("attribute_not_exists(pk)"),
+            )
+        } else {
+            (by_hash, by_tenant)
+        };
+        Ok(vec![build(by_hash)?, build(by_tenant)?])
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>, conflict: &str) -> StoreResult<()> {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
+                Err(StoreError::Conflict(conflict.to_owned()))
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl TenantStore for DynamoTenants {
+    async fn create_tenant(&self, tenant: &TenantRecord, first_key: &ApiKeyRecord) -> StoreResult<()> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(tenant_pk(tenant.id.as_str())))
+            .item("sk", s("TENANT"))
+            .item("name", s(&tenant.name))
+            .item("created_at_ms", n(tenant.created_at_ms))
+            .condition_expression("attribute_not_exists(pk)");
+        let mut items = vec![build(put)?];
+        items.extend(self.key_puts(first_key, true)?);
+        self.transact(items, &format!("tenant {} exists", tenant.id)).await
+    }
+
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(id.as_str())))
+            .key("sk", s("TENANT"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        out.item
+            .map(|item| {
+                Ok(TenantRecord {
+                    id: id.clone(),
+                    name: get_s(&item, "name")?.to_owned(),
+                    created_at_ms: crate::dynamo::get_n(&item, "created_at_ms")?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn insert_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        let tenant_exists = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(key.tenant.as_str())))
+            .key("sk", s("TENANT"))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(sdk_err)?;
+        let mut items = vec![TransactWriteItem::builder().condition_check(tenant_exists).build()];
+        items.extend(self.key_puts(key, true)?);
+        self.transact(items, &format!("tenant {} does not exist or the key exists", key.tenant)).await
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key_pk(hash)))
+            .key("sk", s("APIKEY"))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        out.item.as_ref().map(parse_key).transpose()
+    }
+
+    async fn keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(tenant_pk(tenant.as_str())))
+                .expression_attribute_values(":prefix", s("KEY#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            for item in out.items() {
+                keys.push(parse_key(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, now_ms: u64) -> StoreResult<Option<ApiKeyRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(format!("KEY#{id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        let Some(item) = out.item else { return Ok(None) };
+        let mut key = parse_key(&item)?;
+        if key.revoked_at_ms.is_none() {
+            key.revoked_at_ms = Some(now_ms);
+            self.transact(self.key_puts(&key, false)?, "the key changed meanwhile").await?;
+        }
+        Ok(Some(key))
+    }
+}

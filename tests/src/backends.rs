@@ -1,0 +1,145 @@
+//! The two backends the contract tests run against: the embedded adapters on a temporary
+//! directory, and the AWS adapters on an AWS API emulator (moto server, started by
+//! `scripts/test.sh`) with a fresh table and queue per test.
+
+use aos_aws::{
+    create_queue, create_table, DynamoIdempotency, DynamoKv, DynamoTenants, SecretsManagerSecrets, SqsQueue,
+};
+use aos_embedded::{Durability, Embedded, EmbeddedQueue, STEP_QUEUE};
+use aos_runtime::{IdempotencyStore, KvStore, Queue, SecretStore, TenantStore};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One backend's adapters for the contract tests.
+pub struct Ports {
+    /// A queue that dead-letters after `max_receive_count` receives.
+    pub queue: Arc<dyn Queue>,
+    /// Idempotency records.
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Key-value data.
+    pub kv: Arc<dyn KvStore>,
+    /// Tenants and keys.
+    pub tenants: Arc<dyn TenantStore>,
+    /// Secrets.
+    pub secrets: Arc<dyn SecretStore>,
+    dead: DeadLetters,
+    secret_prefix: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+enum DeadLetters {
+    Embedded(Arc<EmbeddedQueue>),
+    Sqs(aws_sdk_sqs::Client, String),
+}
+
+impl Ports {
+    /// Bodies of the dead-lettered messages.
+    pub async fn dead_letters(&self) -> Vec<String> {
+        match &self.dead {
+            DeadLetters::Embedded(q) => q.dead_letters().expect("dlq").into_iter().map(|d| d.body).collect(),
+            DeadLetters::Sqs(client, url) => {
+                let out = client.receive_message().queue_url(url).max_number_of_messages(10).send().await.expect("dlq");
+                out.messages.unwrap_or_default().into_iter().filter_map(|m| m.body).collect()
+            }
+        }
+    }
+
+    /// Stores a secret the way an operator would (file or Secrets Manager).
+    pub async fn put_secret(&self, name: &str, value: &str) {
+        match &self.dead {
+            DeadLetters::Embedded(_) => {
+                let dir = self._dir.as_ref().expect("dir").path();
+                std::fs::write(dir.join("secrets.json"), serde_json::json!({ name: value }).to_string())
+                    .expect("write");
+            }
+            DeadLetters::Sqs(..) => {
+                let conf = aos_aws::sdk_config().await;
+                let client = aws_sdk_secretsmanager::Client::new(&conf);
+                let id = format!("{}{name}", self.secret_prefix);
+                client.create_secret().name(id).secret_string(value).send().await.expect("create secret");
+            }
+        }
+    }
+}
+
+/// The embedded adapters on a fresh directory.
+pub async fn embedded(max_receive_count: u32) -> Ports {
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = Embedded::open(dir.path(), Durability::Full).await.expect("open");
+    let queue = Arc::new(EmbeddedQueue::new(Arc::clone(&e.db), STEP_QUEUE, max_receive_count));
+    Ports {
+        queue: queue.clone(),
+        idempotency: e.idempotency.clone(),
+        kv: e.kv.clone(),
+        tenants: e.tenants.clone(),
+        secrets: e.secrets,
+        dead: DeadLetters::Embedded(queue),
+        secret_prefix: String::new(),
+        _dir: Some(dir),
+    }
+}
+
+/// Whether the AWS contract tests must run (set by `scripts/test.sh` and CI).
+fn required() -> bool {
+    std::env::var("AOS_REQUIRE_AWS_TESTS").is_ok_and(|v| v == "1")
+}
+
+/// The AWS adapters on the emulator at `AWS_ENDPOINT_URL`, which must be a loopback
+/// address: tests never reach real AWS. `None` (the test is skipped with a note) when
+/// no emulator is configured and `AOS_REQUIRE_AWS_TESTS` is not `1`.
+pub async fn aws(max_receive_count: u32) -> Option<Ports> {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
+        assert!(!required(), "AOS_REQUIRE_AWS_TESTS=1 but AWS_ENDPOINT_URL is not set: run ./scripts/test.sh");
+        eprintln!("skipped: no AWS emulator (./scripts/test.sh starts moto server and sets AWS_ENDPOINT_URL)");
+        return None;
+    };
+    let host = url::Url::parse(&endpoint).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+    assert!(
+        host == "127.0.0.1" || host == "localhost" || host == "[::1]",
+        "AWS_ENDPOINT_URL must point at a loopback emulator in tests, not {endpoint}"
+    );
+    let conf = aos_aws::sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&conf);
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let name = format!("aos-test-{}", uuid::Uuid::new_v4().simple());
+    create_table(&ddb, &name).await.expect("create table");
+    let urls = create_queue(&sqs, &name, max_receive_count, 30).await.expect("create queue");
+    let secret_prefix = format!("{name}/");
+    let secrets =
+        SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&conf), &secret_prefix, Duration::from_secs(60));
+    Some(Ports {
+        queue: Arc::new(SqsQueue::new(sqs.clone(), urls.queue)),
+        idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), &name)),
+        kv: Arc::new(DynamoKv::new(ddb.clone(), &name)),
+        tenants: Arc::new(DynamoTenants::new(ddb, &name)),
+        secrets: Arc::new(secrets),
+        dead: DeadLetters::Sqs(sqs, urls.dead_letters),
+        secret_prefix,
+        _dir: None,
+    })
+}
+
+/// Runs one contract test body against both backends:
+/// `contract!(name, |ports| async move { ... })` defines `name::embedded` and `name::aws`.
+#[macro_export]
+macro_rules! contract {
+    ($name:ident, $max_receive:expr, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn embedded() {
+                let ports = aos_tests::backends::embedded($max_receive).await;
+                ($body)(ports).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn aws() {
+                if let Some(ports) = aos_tests::backends::aws($max_receive).await {
+                    ($body)(ports).await;
+                }
+            }
+        }
+    };
+}

@@ -1,0 +1,155 @@
+//! One contract suite, two backends: every test here runs on the embedded adapters and
+//! on the AWS adapters against moto server (`name::embedded`, `name::aws`). Timings use
+//! whole seconds because SQS counts visibility and delays in seconds.
+
+use aos_core::TenantId;
+use aos_runtime::auth::issue_key;
+use aos_runtime::clock::now_ms;
+use aos_runtime::ports::{ClaimOutcome, IdempotencyCompletion, Role, StoreError, TenantRecord};
+use aos_tests::backends::Ports;
+use aos_tests::contract;
+use secrecy::ExposeSecret;
+use serde_json::json;
+use std::time::Duration;
+
+fn tenant(id: &str) -> TenantId {
+    TenantId::parse(id).expect("tenant id")
+}
+
+const SEC: Duration = Duration::from_secs(1);
+
+contract!(queue_hides_a_received_message_until_its_visibility_expires, 5, |p: Ports| async move {
+    p.queue.send("m1", Duration::ZERO).await.expect("send");
+    let first = p.queue.receive(10, SEC, Duration::ZERO).await.expect("receive");
+    assert_eq!(first.len(), 1);
+    assert_eq!((first[0].body.as_str(), first[0].receive_count), ("m1", 1));
+    assert!(p.queue.receive(10, SEC, Duration::ZERO).await.expect("receive").is_empty(), "hidden while leased");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let again = p.queue.receive(10, Duration::from_secs(30), Duration::from_secs(2)).await.expect("receive");
+    assert_eq!(again.len(), 1, "visible again after the timeout");
+    assert_eq!(again[0].receive_count, 2);
+    assert_ne!(again[0].receipt, first[0].receipt);
+    p.queue.delete(&again[0].receipt).await.expect("delete");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(p.queue.receive(10, SEC, Duration::ZERO).await.expect("receive").is_empty(), "deleted for good");
+});
+
+contract!(queue_change_visibility_extends_a_lease, 5, |p: Ports| async move {
+    p.queue.send("long step", Duration::ZERO).await.expect("send");
+    let m = p.queue.receive(1, SEC, Duration::ZERO).await.expect("receive").remove(0);
+    assert!(p.queue.change_visibility(&m.receipt, Duration::from_secs(30)).await.expect("heartbeat"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(p.queue.receive(1, SEC, Duration::ZERO).await.expect("receive").is_empty(), "the heartbeat kept it hidden");
+});
+
+contract!(queue_dead_letters_after_the_maximum_receive_count, 2, |p: Ports| async move {
+    p.queue.send("poison", Duration::ZERO).await.expect("send");
+    for i in 1..=2 {
+        let got = p.queue.receive(1, Duration::ZERO, Duration::from_secs(1)).await.expect("receive");
+        assert_eq!(got.len(), 1, "receive {i}");
+        assert_eq!(got[0].receive_count, i);
+    }
+    assert!(p.queue.receive(1, Duration::ZERO, Duration::from_secs(1)).await.expect("receive").is_empty());
+    assert_eq!(p.dead_letters().await, vec!["poison".to_owned()]);
+});
+
+contract!(queue_delays_a_message, 5, |p: Ports| async move {
+    p.queue.send("later", SEC).await.expect("send");
+    assert!(p.queue.receive(1, SEC, Duration::ZERO).await.expect("receive").is_empty(), "not visible yet");
+    let got = p.queue.receive(1, SEC, Duration::from_secs(3)).await.expect("receive");
+    assert_eq!(got.len(), 1);
+});
+
+contract!(idempotency_replays_a_completed_key_and_refuses_another_payload, 5, |p: Ports| async move {
+    let (t, now) = (tenant("ten_a"), now_ms());
+    assert_eq!(p.idempotency.claim(&t, "k", "h1", now + 60_000, now).await.expect("claim"), ClaimOutcome::Claimed);
+    assert_eq!(
+        p.idempotency.claim(&t, "k", "h1", now + 60_000, now + 10).await.expect("claim"),
+        ClaimOutcome::InProgress { until_ms: now + 60_000 }
+    );
+    let done = IdempotencyCompletion {
+        key: "k".into(),
+        payload_hash: "h1".into(),
+        result: json!({"run_id": "r"}),
+        expires_at_ms: now + 86_400_000,
+    };
+    p.idempotency.complete(&t, &done).await.expect("complete");
+    assert_eq!(
+        p.idempotency.claim(&t, "k", "h1", now + 60_000, now + 20).await.expect("claim"),
+        ClaimOutcome::Completed(json!({"run_id": "r"}))
+    );
+    assert_eq!(
+        p.idempotency.claim(&t, "k", "h2", now + 60_000, now + 20).await.expect("claim"),
+        ClaimOutcome::Conflict
+    );
+    assert_eq!(
+        p.idempotency.claim(&tenant("ten_b"), "k", "h2", now + 60_000, now).await.expect("claim"),
+        ClaimOutcome::Claimed,
+        "per tenant"
+    );
+});
+
+contract!(idempotency_takes_over_an_expired_claim_and_frees_a_released_one, 5, |p: Ports| async move {
+    let (t, now) = (tenant("ten_a"), now_ms());
+    assert_eq!(p.idempotency.claim(&t, "k", "h", now + 100, now).await.expect("claim"), ClaimOutcome::Claimed);
+    assert_eq!(
+        p.idempotency.claim(&t, "k", "h", now + 400, now + 150).await.expect("claim"),
+        ClaimOutcome::Claimed,
+        "expired: taken over"
+    );
+    p.idempotency.release(&t, "k").await.expect("release");
+    assert_eq!(
+        p.idempotency.claim(&t, "k", "other", now + 500, now + 160).await.expect("claim"),
+        ClaimOutcome::Claimed
+    );
+});
+
+contract!(kv_values_are_per_tenant, 5, |p: Ports| async move {
+    let (a, b) = (tenant("ten_a"), tenant("ten_b"));
+    p.kv.put(&a, "k", &json!({"v": 1})).await.expect("put");
+    assert_eq!(p.kv.get(&a, "k").await.expect("get"), Some(json!({"v": 1})));
+    assert_eq!(p.kv.get(&b, "k").await.expect("get"), None);
+    assert!(!p.kv.delete(&b, "k").await.expect("delete"));
+    assert!(p.kv.delete(&a, "k").await.expect("delete"));
+    assert_eq!(p.kv.get(&a, "k").await.expect("get"), None);
+});
+
+contract!(tenants_and_keys_are_created_found_listed_and_revoked, 5, |p: Ports| async move {
+    let t = tenant("ten_acme");
+    let record = TenantRecord { id: t.clone(), name: "acme".into(), created_at_ms: now_ms() };
+    let first = issue_key(&t, Role::Tenant, "first");
+    p.tenants.create_tenant(&record, &first.record).await.expect("create");
+    assert!(matches!(
+        p.tenants.create_tenant(&record, &issue_key(&t, Role::Tenant, "x").record).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(p.tenants.tenant(&t).await.expect("read").map(|r| r.name), Some("acme".to_owned()));
+    let found = p.tenants.key_by_hash(&first.record.hash).await.expect("lookup").expect("found");
+    assert_eq!((found.tenant, found.role), (t.clone(), Role::Tenant));
+    let second = issue_key(&t, Role::Tenant, "second");
+    p.tenants.insert_key(&second.record).await.expect("insert");
+    assert_eq!(p.tenants.keys(&t).await.expect("list").len(), 2);
+    let ghost = issue_key(&tenant("ten_ghost"), Role::Tenant, "x");
+    assert!(
+        matches!(p.tenants.insert_key(&ghost.record).await, Err(StoreError::Conflict(_))),
+        "no key for a missing tenant"
+    );
+    let revoked = p.tenants.revoke_key(&t, &second.record.id, 42).await.expect("revoke").expect("found");
+    assert_eq!(revoked.revoked_at_ms, Some(42));
+    assert_eq!(
+        p.tenants.key_by_hash(&second.record.hash).await.expect("lookup").expect("found").revoked_at_ms,
+        Some(42)
+    );
+    assert!(
+        p.tenants.revoke_key(&tenant("ten_other"), &first.record.id, 1).await.expect("revoke").is_none(),
+        "another tenant's key"
+    );
+    assert!(second.secret.expose_secret().starts_with("aos_"));
+});
+
+contract!(secrets_are_found_by_name_and_missing_ones_are_none, 5, |p: Ports| async move {
+    assert!(p.secrets.secret("slack_webhook").await.expect("read").is_none());
+    p.put_secret("slack_webhook", "https://hooks.example/abc").await;
+    let got = p.secrets.secret("slack_webhook").await.expect("read").expect("present");
+    assert_eq!(got.expose_secret(), "https://hooks.example/abc");
+});
