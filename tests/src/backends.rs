@@ -3,17 +3,20 @@
 //! `scripts/test.sh`) with a fresh table and queue per test.
 
 use aos_aws::{
-    create_queue, create_table, DynamoIdempotency, DynamoKv, DynamoTenants, SecretsManagerSecrets, SqsQueue,
+    create_queue, create_table, DynamoIdempotency, DynamoKv, DynamoRunStore, DynamoTenants, SecretsManagerSecrets,
+    SqsQueue,
 };
 use aos_embedded::{Durability, Embedded, EmbeddedQueue, STEP_QUEUE};
-use aos_runtime::{IdempotencyStore, KvStore, Queue, SecretStore, TenantStore};
+use aos_runtime::{IdempotencyStore, KvStore, Queue, RunStore, SecretStore, TenantStore};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// One backend's adapters for the contract tests.
 pub struct Ports {
-    /// A queue that dead-letters after `max_receive_count` receives.
+    /// The step queue; dead-letters after `max_receive_count` receives.
     pub queue: Arc<dyn Queue>,
+    /// Runs, checkpoints and step transitions (enqueueing on `queue`).
+    pub runs: Arc<dyn RunStore>,
     /// Idempotency records.
     pub idempotency: Arc<dyn IdempotencyStore>,
     /// Key-value data.
@@ -69,6 +72,7 @@ pub async fn embedded(max_receive_count: u32) -> Ports {
     let queue = Arc::new(EmbeddedQueue::new(Arc::clone(&e.db), STEP_QUEUE, max_receive_count));
     Ports {
         queue: queue.clone(),
+        runs: e.runs.clone(),
         idempotency: e.idempotency.clone(),
         kv: e.kv.clone(),
         tenants: e.tenants.clone(),
@@ -108,7 +112,8 @@ pub async fn aws(max_receive_count: u32) -> Option<Ports> {
     let secrets =
         SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&conf), &secret_prefix, Duration::from_secs(60));
     Some(Ports {
-        queue: Arc::new(SqsQueue::new(sqs.clone(), urls.queue)),
+        queue: Arc::new(SqsQueue::new(sqs.clone(), &urls.queue)),
+        runs: Arc::new(DynamoRunStore::new(ddb.clone(), &name, SqsQueue::new(sqs.clone(), &urls.queue))),
         idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), &name)),
         kv: Arc::new(DynamoKv::new(ddb.clone(), &name)),
         tenants: Arc::new(DynamoTenants::new(ddb, &name)),

@@ -8,6 +8,7 @@ mod idempotency;
 mod kv;
 mod queue;
 mod resources;
+mod runs;
 mod secrets;
 mod tenants;
 
@@ -16,5 +17,6 @@ pub use idempotency::DynamoIdempotency;
 pub use kv::DynamoKv;
 pub use queue::SqsQueue;
 pub use resources::{create_queue, create_table, QueueUrls};
+pub use runs::DynamoRunStore;
 pub use secrets::SecretsManagerSecrets;
 pub use tenants::DynamoTenants;

@@ -3,10 +3,10 @@
 
 use crate::db::{backend, exec, qrow, Db};
 use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
-use aos_core::{Checkpoint, ErrorCode, OutcomeError, Plan, RunId, RunStatus, StructuredOutcome, TenantId};
+use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::ports::{
-    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Received, RunFilter, RunRecord, RunStore, StepCommit,
-    StepMessage, StepProgress, StepRetry, StoreError, StoreResult,
+    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Received, RunFilter, RunRecord, RunSpec, RunStore,
+    StepCommit, StepMessage, StepProgress, StepRetry, StoreError, StoreResult,
 };
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
@@ -23,16 +23,6 @@ pub struct EmbeddedRunStore {
 
 fn json_err(e: &serde_json::Error) -> StoreError {
     StoreError::Backend(format!("corrupt record: {e}"))
-}
-
-/// The immutable half of a run, written once.
-#[derive(Serialize, Deserialize)]
-struct RunSpec {
-    plan: Plan,
-    input: Value,
-    base_seed: u64,
-    genesis_hash: String,
-    created_at_ms: u64,
 }
 
 /// The mutable half of a run, rewritten by every step transition (kept small so a
@@ -106,14 +96,7 @@ fn insert_run_tx(c: &Connection, run: &RunRecord) -> Result<(), StoreError> {
     if load_state(c, t, r)?.is_some() {
         return Err(StoreError::Conflict(format!("run {} exists", run.id)));
     }
-    let spec = RunSpec {
-        plan: run.plan.clone(),
-        input: run.input.clone(),
-        base_seed: run.base_seed,
-        genesis_hash: run.genesis_hash.clone(),
-        created_at_ms: run.created_at_ms,
-    };
-    let spec = serde_json::to_string(&spec).map_err(|e| json_err(&e))?;
+    let spec = serde_json::to_string(&run.spec()).map_err(|e| json_err(&e))?;
     exec(c, "INSERT INTO run_specs (tenant, id, spec) VALUES (?1, ?2, ?3)", params![t, r, spec])
         .map_err(|e| backend(&e))?;
     let state = RunState {

@@ -54,6 +54,35 @@ pub struct RunRecord {
     pub updated_at_ms: u64,
 }
 
+/// The immutable half of a run, written once when it is submitted. Adapters store it
+/// apart from the mutable state, so a step's commit does not rewrite the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// The validated plan.
+    pub plan: Plan,
+    /// The run input.
+    pub input: Value,
+    /// Base of the per-step seeds.
+    pub base_seed: u64,
+    /// Hash the checkpoint chain starts from.
+    pub genesis_hash: String,
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: u64,
+}
+
+impl RunRecord {
+    /// The run's immutable half.
+    pub fn spec(&self) -> RunSpec {
+        RunSpec {
+            plan: self.plan.clone(),
+            input: self.input.clone(),
+            base_seed: self.base_seed,
+            genesis_hash: self.genesis_hash.clone(),
+            created_at_ms: self.created_at_ms,
+        }
+    }
+}
+
 /// The message that tells a worker to run one step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepMessage {

@@ -1,0 +1,525 @@
+//! Runs, checkpoints and step claims in DynamoDB, with the step queue on SQS.
+//!
+//! Layout: the run is `TENANT#t` / `RUN#<id>` (immutable `spec` JSON plus the mutable
+//! `status`, `next_step`, `last_hash`, `output`, `error`; `gsi1` lists a tenant's runs by
+//! status). Each step is `TENANT#t#RUN#<id>` / `STEP#<index>`: its claim (status,
+//! attempts, lease) and, once it ends, its checkpoint. A step's claim is one conditional
+//! update; its end is one `TransactWriteItems` of the step item and the run item (the two
+//! must change together), followed by the SQS send of the next step and the delete of the
+//! current message. If the send is lost, the redelivered message finds the step done and
+//! sends the next step again.
+
+use crate::dynamo::{get_n, get_s, n, s, sdk_err, tenant_pk, Item};
+use crate::queue::SqsQueue;
+use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
+use aos_runtime::ports::{
+    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Queue, RunFilter, RunRecord, RunSpec, RunStore,
+    StepCommit, StepMessage, StepProgress, StepRetry, StoreError, StoreResult,
+};
+use aos_runtime::worker::encode;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Runs in the AOS table, steps enqueued on the step queue.
+pub struct DynamoRunStore {
+    client: Client,
+    table: String,
+    queue: SqsQueue,
+}
+
+fn run_sk(id: &str) -> String {
+    format!("RUN#{id}")
+}
+
+fn steps_pk(tenant: &str, run: &str) -> String {
+    format!("TENANT#{tenant}#RUN#{run}")
+}
+
+fn step_sk(index: u32) -> String {
+    format!("STEP#{index:06}")
+}
+
+fn status_pk(tenant: &str, status: RunStatus) -> String {
+    format!("TENANT#{tenant}#STATUS#{status}")
+}
+
+fn json_err(e: &serde_json::Error) -> StoreError {
+    StoreError::Backend(format!("corrupt record: {e}"))
+}
+
+fn opt_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<Option<T>, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => serde_json::from_str(v).map(Some).map_err(|e| json_err(&e)),
+        _ => Ok(None),
+    }
+}
+
+fn json_attr<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
+    serde_json::to_string(v).map(AttributeValue::S).map_err(|e| json_err(&e))
+}
+
+fn compose(tenant: &TenantId, item: &Item) -> Result<RunRecord, StoreError> {
+    let spec: RunSpec = serde_json::from_str(get_s(item, "spec")?).map_err(|e| json_err(&e))?;
+    let id = get_s(item, "sk")?.trim_start_matches("RUN#");
+    let status =
+        RunStatus::parse(get_s(item, "status")?).ok_or_else(|| StoreError::Backend("bad run status".to_owned()))?;
+    Ok(RunRecord {
+        tenant: tenant.clone(),
+        id: RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?,
+        status,
+        plan: spec.plan,
+        input: spec.input,
+        base_seed: spec.base_seed,
+        genesis_hash: spec.genesis_hash,
+        last_hash: get_s(item, "last_hash")?.to_owned(),
+        next_step: u32::try_from(get_n(item, "next_step")?).unwrap_or(u32::MAX),
+        output: opt_json(item, "output")?,
+        error: opt_json(item, "error")?,
+        created_at_ms: spec.created_at_ms,
+        updated_at_ms: get_n(item, "updated_at_ms")?,
+    })
+}
+
+fn is_condition_failure(e: &UpdateItemError) -> bool {
+    e.is_conditional_check_failed_exception()
+}
+
+impl DynamoRunStore {
+    /// The store over `table`, enqueueing steps on `queue`.
+    pub fn new(client: Client, table: impl Into<String>, queue: SqsQueue) -> Self {
+        Self { client, table: table.into(), queue }
+    }
+
+    async fn run_item(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(run_sk(id.as_str())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out.item)
+    }
+
+    async fn step_items(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(steps_pk(tenant.as_str(), id.as_str())))
+                .expression_attribute_values(":prefix", s("STEP#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    fn step_update(&self, tenant: &str, run: &str, index: u32) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        Update::builder().table_name(&self.table).key("pk", s(steps_pk(tenant, run))).key("sk", s(step_sk(index)))
+    }
+
+    /// Records the checkpoint alone (the run moved on or was cancelled meanwhile).
+    async fn record_checkpoint_only(&self, commit: &StepCommit) -> StoreResult<()> {
+        let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(steps_pk(t, r)))
+            .key("sk", s(step_sk(commit.checkpoint.step_index)))
+            .update_expression("SET checkpoint = :cp, claim_status = :done, claim_until = :zero")
+            .condition_expression("attribute_not_exists(checkpoint)")
+            .expression_attribute_values(":cp", json_attr(&commit.checkpoint)?)
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn committed(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Committed> {
+        let item = self.run_item(tenant, id).await?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
+        let run = compose(tenant, &item)?;
+        Ok(Committed { status: run.status, next_step: run.next_step, last_hash: run.last_hash, next: None })
+    }
+}
+
+#[async_trait]
+impl RunStore for DynamoRunStore {
+    async fn insert_run(
+        &self,
+        run: &RunRecord,
+        first: &StepMessage,
+        idem: Option<&IdempotencyCompletion>,
+    ) -> StoreResult<()> {
+        let t = run.tenant.as_str();
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(tenant_pk(t)))
+            .item("sk", s(run_sk(run.id.as_str())))
+            .item("spec", json_attr(&run.spec())?)
+            .item("status", s(run.status.as_str()))
+            .item("next_step", n(u64::from(run.next_step)))
+            .item("last_hash", s(&run.last_hash))
+            .item("updated_at_ms", n(run.updated_at_ms))
+            .item("gsi1pk", s(status_pk(t, run.status)))
+            .item("gsi1sk", s(run.id.as_str()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(sdk_err)?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        if let Some(done) = idem {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(tenant_pk(t)))
+                .item("sk", s(format!("IDEM#{}", done.key)))
+                .item("status", s("completed"))
+                .item("payload_hash", s(&done.payload_hash))
+                .item("result", s(done.result.to_string()))
+                .item("expires_at_ms", n(done.expires_at_ms))
+                .item("ttl", crate::dynamo::ttl(done.expires_at_ms))
+                .build()
+                .map_err(sdk_err)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
+                return Err(StoreError::Conflict(format!("run {} exists", run.id)))
+            }
+            Err(e) => return Err(sdk_err(e)),
+        }
+        if let Err(e) = self.queue.send(&encode(first), Duration::ZERO).await {
+            // Without its first message the run would never start: take it back.
+            let _ = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(tenant_pk(t)))
+                .key("sk", s(run_sk(run.id.as_str())))
+                .send()
+                .await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>> {
+        self.run_item(tenant, id).await?.map(|item| compose(tenant, &item)).transpose()
+    }
+
+    async fn list_runs(&self, tenant: &TenantId, f: &RunFilter) -> StoreResult<Vec<RunRecord>> {
+        let before = f.before.as_ref().map_or("~", RunId::as_str).to_owned();
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .scan_index_forward(false)
+            .limit(i32::try_from(f.limit).unwrap_or(100));
+        let query = match f.status {
+            Some(status) => query
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
+                .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), status)))
+                .expression_attribute_values(":before", s(&before)),
+            None => query
+                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :before")
+                .expression_attribute_values(":pk", s(tenant_pk(tenant.as_str())))
+                .expression_attribute_values(":first", s("RUN#"))
+                .expression_attribute_values(":before", s(run_sk(&before))),
+        };
+        let out = query.send().await.map_err(sdk_err)?;
+        let items = out.items.unwrap_or_default();
+        items
+            .iter()
+            .filter(|i| get_s(i, "sk").is_ok_and(|sk| sk != run_sk(&before)))
+            .map(|i| compose(tenant, i))
+            .collect()
+    }
+
+    async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
+        let items = self.step_items(tenant, id).await?;
+        items.iter().filter_map(|i| opt_json::<Checkpoint>(i, "checkpoint").transpose()).collect()
+    }
+
+    async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>> {
+        let items = self.step_items(tenant, id).await?;
+        items
+            .iter()
+            .filter(|i| !i.contains_key("checkpoint"))
+            .map(|i| {
+                let index = get_s(i, "sk")?
+                    .trim_start_matches("STEP#")
+                    .parse()
+                    .map_err(|_| StoreError::Backend("bad step key".to_owned()))?;
+                let running = get_s(i, "claim_status")? == "running";
+                Ok(StepProgress {
+                    step_index: index,
+                    attempts: u32::try_from(get_n(i, "attempts")?).unwrap_or(u32::MAX),
+                    last_error: opt_json::<OutcomeError>(i, "last_error")?,
+                    claim_until_ms: if running { get_n(i, "claim_until")? } else { 0 },
+                })
+            })
+            .collect()
+    }
+
+    async fn step_outputs(&self, tenant: &TenantId, id: &RunId, steps: &[u32]) -> StoreResult<BTreeMap<String, Value>> {
+        let mut outputs = BTreeMap::new();
+        for &index in steps {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(steps_pk(tenant.as_str(), id.as_str())))
+                .key("sk", s(step_sk(index)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            let cp = out.item.as_ref().map(|i| opt_json::<Checkpoint>(i, "checkpoint")).transpose()?.flatten();
+            if let Some(cp) = cp {
+                if let Some(output) = cp.outcome.output.filter(|_| cp.outcome.ok) {
+                    outputs.insert(cp.step_id, output);
+                }
+            }
+        }
+        Ok(outputs)
+    }
+
+    async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome> {
+        let Some(item) = self.run_item(&req.tenant, &req.run_id).await? else { return Ok(BeginOutcome::AlreadyDone) };
+        let run = compose(&req.tenant, &item)?;
+        if run.status.is_terminal() || run.next_step != req.step_index {
+            return Ok(BeginOutcome::AlreadyDone);
+        }
+        let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(steps_pk(t, r)))
+            .key("sk", s(step_sk(req.step_index)))
+            .update_expression("SET claim_status = :running, claim_until = :until, attempts = if_not_exists(attempts, :zero) + :one")
+            .condition_expression(
+                "attribute_not_exists(pk) OR (claim_status <> :done AND (claim_status <> :running OR claim_until <= :now))",
+            )
+            .expression_attribute_values(":running", s("running"))
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":until", n(req.claim_until_ms))
+            .expression_attribute_values(":now", n(req.now_ms))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match out {
+            Ok(o) => o.attributes.unwrap_or_default(),
+            Err(e) => {
+                return match e.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(f) => {
+                        let item = f.item.unwrap_or_default();
+                        if get_s(&item, "claim_status").is_ok_and(|st| st == "done") {
+                            Ok(BeginOutcome::AlreadyDone)
+                        } else {
+                            Ok(BeginOutcome::Busy { until_ms: get_n(&item, "claim_until").unwrap_or(req.now_ms) })
+                        }
+                    }
+                    other => Err(sdk_err(other)),
+                }
+            }
+        };
+        let attempt = u32::try_from(get_n(&old, "attempts").unwrap_or(0) + 1).unwrap_or(u32::MAX);
+        let taken_over = get_s(&old, "claim_status").is_ok_and(|st| st == "running");
+        if run.status == RunStatus::Queued {
+            let started = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(tenant_pk(t)))
+                .key("sk", s(run_sk(r)))
+                .update_expression("SET #st = :running, gsi1pk = :gsi, updated_at_ms = :now")
+                .condition_expression("#st = :queued")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
+                .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
+                .expression_attribute_values(":gsi", s(status_pk(t, RunStatus::Running)))
+                .expression_attribute_values(":now", n(req.now_ms))
+                .send()
+                .await;
+            if let Err(e) = started {
+                if !e.as_service_error().is_some_and(is_condition_failure) {
+                    return Err(sdk_err(e));
+                }
+            }
+        }
+        Ok(BeginOutcome::Claimed { attempt, taken_over })
+    }
+
+    async fn extend_claim(
+        &self,
+        tenant: &TenantId,
+        run_id: &RunId,
+        step_index: u32,
+        until_ms: u64,
+    ) -> StoreResult<bool> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(steps_pk(tenant.as_str(), run_id.as_str())))
+            .key("sk", s(step_sk(step_index)))
+            .update_expression("SET claim_until = :until")
+            .condition_expression("claim_status = :running AND claim_until < :until")
+            .expression_attribute_values(":running", s("running"))
+            .expression_attribute_values(":until", n(until_ms))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<Committed> {
+        let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
+        let index = commit.checkpoint.step_index;
+        let step = self
+            .step_update(t, r, index)
+            .update_expression("SET checkpoint = :cp, claim_status = :done, claim_until = :zero")
+            .condition_expression("attribute_not_exists(checkpoint)")
+            .expression_attribute_values(":cp", json_attr(&commit.checkpoint)?)
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":zero", n(0))
+            .build()
+            .map_err(sdk_err)?;
+        let mut set =
+            "SET #st = :status, next_step = :next, last_hash = :hash, updated_at_ms = :now, gsi1pk = :gsi".to_owned();
+        let mut run = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(t)))
+            .key("sk", s(run_sk(r)))
+            .condition_expression("next_step = :index AND #st IN (:queued, :running)")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":status", s(commit.run_status.as_str()))
+            .expression_attribute_values(":next", n(u64::from(index) + 1))
+            .expression_attribute_values(":hash", s(&commit.checkpoint.hash))
+            .expression_attribute_values(":now", n(commit.now_ms))
+            .expression_attribute_values(":gsi", s(status_pk(t, commit.run_status)))
+            .expression_attribute_values(":index", n(u64::from(index)))
+            .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
+            .expression_attribute_values(":running", s(RunStatus::Running.as_str()));
+        if let Some(output) = &commit.run_output {
+            set.push_str(", #out = :output");
+            run = run
+                .expression_attribute_names("#out", "output")
+                .expression_attribute_values(":output", json_attr(output)?);
+        }
+        if let Some(error) = &commit.run_error {
+            set.push_str(", #err = :error");
+            run = run
+                .expression_attribute_names("#err", "error")
+                .expression_attribute_values(":error", json_attr(error)?);
+        }
+        let run = run.update_expression(set).build().map_err(sdk_err)?;
+        let items =
+            vec![TransactWriteItem::builder().update(step).build(), TransactWriteItem::builder().update(run).build()];
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => {
+                if let Some(next) = &commit.next {
+                    self.queue.send(&encode(next), Duration::ZERO).await?;
+                }
+            }
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
+                // Already checkpointed (a repeat), or the run was cancelled or moved on:
+                // keep the checkpoint if it is new, never advance the run.
+                self.record_checkpoint_only(commit).await?;
+            }
+            Err(e) => return Err(sdk_err(e)),
+        }
+        if let Some(receipt) = &commit.ack {
+            self.queue.delete(receipt).await?;
+        }
+        self.committed(&commit.tenant, &commit.run_id).await
+    }
+
+    async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()> {
+        let (t, r) = (retry.tenant.as_str(), retry.run_id.as_str());
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(steps_pk(t, r)))
+            .key("sk", s(step_sk(retry.step_index)))
+            .update_expression("SET claim_status = :waiting, claim_until = :zero, last_error = :err")
+            .expression_attribute_values(":waiting", s("waiting"))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":err", json_attr(&retry.last_error)?)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        let msg =
+            StepMessage { tenant: retry.tenant.clone(), run_id: retry.run_id.clone(), step_index: retry.step_index };
+        self.queue.send(&encode(&msg), retry.delay).await?;
+        if let Some(receipt) = &retry.ack {
+            self.queue.delete(receipt).await?;
+        }
+        Ok(())
+    }
+
+    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
+        let error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(run_sk(id.as_str())))
+            .update_expression("SET #st = :cancelled, #err = :error, updated_at_ms = :now, gsi1pk = :gsi")
+            .condition_expression("#st IN (:queued, :running, :waiting)")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#err", "error")
+            .expression_attribute_values(":cancelled", s(RunStatus::Cancelled.as_str()))
+            .expression_attribute_values(":error", json_attr(&error)?)
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":gsi", s(status_pk(tenant.as_str(), RunStatus::Cancelled)))
+            .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
+            .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
+            .expression_attribute_values(":waiting", s(RunStatus::Waiting.as_str()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(o) => compose(tenant, &o.attributes.unwrap_or_default()),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => {
+                Err(StoreError::Conflict("the run is finished or does not exist".to_owned()))
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+}

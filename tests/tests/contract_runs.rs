@@ -1,0 +1,168 @@
+//! The step loop on both backends: the same `RunService` and `StepWorker` over the
+//! embedded adapters and over DynamoDB + SQS on moto server, with the same outcomes.
+
+use aos_core::checkpoint::verify_chain;
+use aos_core::{ErrorCode, RunId, RunStatus, StructuredOutcome, TenantId};
+use aos_runtime::ports::RunFilter;
+use aos_runtime::runs::{RunService, SubmitRun};
+use aos_runtime::skills::{JsonTransformSkill, KvStoreSkill};
+use aos_runtime::worker::{StepWorker, WorkerConfig};
+use aos_runtime::{IdempotencyClass, Skill, SkillContext, SkillDescriptor, SkillRegistry};
+use aos_tests::backends::Ports;
+use aos_tests::contract;
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Records each execution; fails retryably the first `fail_first` times.
+struct Probe {
+    calls: Arc<Mutex<Vec<u32>>>,
+    fail_first: usize,
+}
+
+#[async_trait]
+impl Skill for Probe {
+    fn descriptor(&self) -> SkillDescriptor {
+        SkillDescriptor {
+            name: "probe".into(),
+            version: "1.0.0".into(),
+            description: "records calls".into(),
+            input_schema: json!({"type": "object"}),
+            output_schema: json!({"type": "object"}),
+            idempotency: IdempotencyClass::Idempotent,
+            timeout_ms: 5_000,
+        }
+    }
+
+    async fn execute(&self, ctx: &SkillContext, _input: Value) -> StructuredOutcome {
+        let mut calls = self.calls.lock().expect("calls");
+        calls.push(ctx.step_index);
+        if calls.len() <= self.fail_first {
+            return StructuredOutcome::failure(ErrorCode::Http503, "flaky");
+        }
+        StructuredOutcome::success(json!({"call": calls.len()}))
+    }
+}
+
+struct Loop {
+    ports: Ports,
+    service: RunService,
+    worker: StepWorker,
+    calls: Arc<Mutex<Vec<u32>>>,
+}
+
+fn tenant() -> TenantId {
+    TenantId::parse("ten_t").expect("id")
+}
+
+fn setup(ports: Ports, fail_first: usize) -> Loop {
+    let calls: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let mut reg = SkillRegistry::new();
+    reg.register(Arc::new(KvStoreSkill)).expect("kv");
+    reg.register(Arc::new(JsonTransformSkill)).expect("jt");
+    reg.register(Arc::new(Probe { calls: Arc::clone(&calls), fail_first })).expect("probe");
+    let reg = Arc::new(reg);
+    let service = RunService::new(Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::clone(&reg));
+    let config = WorkerConfig {
+        visibility: Duration::from_secs(5),
+        heartbeat: Duration::from_secs(1),
+        poll_wait: Duration::from_secs(1),
+        backoff_base: Duration::from_millis(50),
+        backoff_cap: Duration::from_millis(100),
+    };
+    let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config);
+    Loop { ports, service, worker, calls }
+}
+
+impl Loop {
+    async fn submit(&self, plan: Value) -> RunId {
+        let req: SubmitRun = serde_json::from_value(json!({"plan": plan, "base_seed": 5})).expect("body");
+        self.service.submit(&tenant(), req, None).await.expect("submitted").run.id
+    }
+
+    /// Works the queue until the run is finished (at most 30 s).
+    async fn finish(&self, id: &RunId) -> aos_runtime::ports::RunRecord {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let run = self.service.get(&tenant(), id).await.expect("run");
+            if run.status.is_terminal() {
+                return run;
+            }
+            assert!(Instant::now() < deadline, "run did not finish: {run:?}");
+            for m in self.ports.queue.receive(1, Duration::from_secs(5), Duration::from_secs(1)).await.expect("receive")
+            {
+                self.worker.handle(&m).await;
+            }
+        }
+    }
+}
+
+contract!(a_run_executes_every_step_and_chains_its_checkpoints, 5, |p: Ports| async move {
+    let l = setup(p, 0);
+    let id = l
+        .submit(json!([
+            {"id": "put", "skill": "kv_store", "input": {"op": "put", "key": "k", "value": {"n": 3}}},
+            {"id": "pick", "skill": "json_transform", "input": {"expression": "value.n", "data": "${steps.put.output}"}},
+            {"id": "probe", "skill": "probe"}
+        ]))
+        .await;
+    let run = l.finish(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(run.output, Some(json!({"call": 1})));
+    let cps = l.ports.runs.checkpoints(&tenant(), &id).await.expect("checkpoints");
+    assert_eq!(cps.len(), 3);
+    assert_eq!(cps[1].outcome.output, Some(json!({"result": 3})), "the reference resolved");
+    verify_chain(&run.genesis_hash, &cps).expect("chain");
+    assert_eq!(run.last_hash, cps[2].hash);
+    assert!(l.ports.runs.step_progress(&tenant(), &id).await.expect("progress").is_empty());
+    let listed = l
+        .service
+        .list(&tenant(), RunFilter { status: Some(RunStatus::Succeeded), ..RunFilter::default() })
+        .await
+        .expect("list");
+    assert_eq!(listed.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![id]);
+});
+
+contract!(a_duplicated_step_message_runs_the_skill_once, 5, |p: Ports| async move {
+    let l = setup(p, 0);
+    let id = l.submit(json!([{"skill": "probe"}, {"skill": "probe"}])).await;
+    let first =
+        l.ports.queue.receive(1, Duration::from_secs(5), Duration::from_secs(1)).await.expect("receive").remove(0);
+    l.ports.queue.send(&first.body, Duration::ZERO).await.expect("duplicate");
+    l.worker.handle(&first).await;
+    let run = l.finish(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    // Let the duplicate arrive and be dropped.
+    for _ in 0..3 {
+        for m in l.ports.queue.receive(5, Duration::from_secs(5), Duration::from_secs(1)).await.expect("receive") {
+            l.worker.handle(&m).await;
+        }
+    }
+    assert_eq!(*l.calls.lock().expect("calls"), [0, 1], "each step ran once");
+});
+
+contract!(a_retryable_failure_is_retried_with_the_attempt_recorded, 5, |p: Ports| async move {
+    let l = setup(p, 1);
+    let id = l.submit(json!([{"skill": "probe"}])).await;
+    let run = l.finish(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let cps = l.ports.runs.checkpoints(&tenant(), &id).await.expect("checkpoints");
+    assert_eq!(cps[0].attempts, 2);
+    assert_eq!(*l.calls.lock().expect("calls"), [0, 0]);
+});
+
+contract!(a_cancelled_run_executes_nothing_more, 5, |p: Ports| async move {
+    let l = setup(p, 0);
+    let id = l.submit(json!([{"skill": "probe"}, {"skill": "probe"}])).await;
+    let cancelled = l.service.cancel(&tenant(), &id).await.expect("cancel");
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert_eq!(cancelled.error.map(|e| e.code), Some(ErrorCode::RunCancelled));
+    let run = l.finish(&id).await;
+    assert_eq!(run.status, RunStatus::Cancelled);
+    for m in l.ports.queue.receive(5, Duration::from_secs(5), Duration::from_secs(1)).await.expect("receive") {
+        l.worker.handle(&m).await;
+    }
+    assert!(l.calls.lock().expect("calls").is_empty());
+    assert!(l.service.cancel(&tenant(), &id).await.is_err(), "a finished run cannot be cancelled again");
+});
