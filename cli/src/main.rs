@@ -66,6 +66,14 @@ enum Command {
         /// Message visibility timeout of the step queue, in milliseconds.
         #[arg(long, env = "AOS_VISIBILITY_TIMEOUT_MS", default_value_t = 30_000)]
         visibility_timeout_ms: u64,
+        /// Storage: `embedded` (SQLite in the data directory) or `aws` (DynamoDB, SQS and
+        /// Secrets Manager named by AOS_TABLE and AOS_STEP_QUEUE_URL, reached through
+        /// AWS_ENDPOINT_URL when set: AWS, LocalStack or moto).
+        #[arg(long, env = "AOS_BACKEND", default_value = "embedded", value_parser = ["embedded", "aws"])]
+        backend: String,
+        /// With --backend aws: create the table and queues where they are missing.
+        #[arg(long)]
+        create_resources: bool,
     },
     /// Run the quickstart end to end: start a local stack on a fresh data directory,
     /// submit examples/quickstart.json, follow it to the end, stop.
@@ -246,7 +254,16 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Dev { port, data_dir, workers, allow_hosts, dev_api_key, visibility_timeout_ms } => {
+        Command::Dev {
+            port,
+            data_dir,
+            workers,
+            allow_hosts,
+            dev_api_key,
+            visibility_timeout_ms,
+            backend,
+            create_resources,
+        } => {
             let mut cfg = StackConfig::new(data_dir);
             cfg.port = port;
             cfg.workers = workers;
@@ -255,6 +272,12 @@ async fn main() -> anyhow::Result<()> {
             cfg.worker.visibility = Duration::from_millis(visibility_timeout_ms.max(100));
             cfg.worker.heartbeat = cfg.worker.visibility / 3;
             cfg.after_effect = crash_test_hook()?;
+            if backend == "aws" {
+                cfg.backend = aos_cli::stack::Backend::Aws { create_resources };
+                // SQS counts visibility in whole seconds.
+                cfg.worker.visibility = cfg.worker.visibility.max(Duration::from_secs(1));
+                cfg.worker.heartbeat = cfg.worker.visibility / 3;
+            }
             dev(cfg).await
         }
         Command::Demo { port, data_dir } => demo(port, data_dir).await,

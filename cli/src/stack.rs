@@ -11,7 +11,7 @@ use aos_runtime::ports::{ApiKeyRecord, Role, TenantStore};
 use aos_runtime::runs::RunService;
 use aos_runtime::skills::{HttpCallConfig, HttpCallSkill, JsonTransformSkill, KvStoreSkill};
 use aos_runtime::worker::{AfterEffectHook, StepWorker, WorkerConfig};
-use aos_runtime::{SkillRegistry, StoreError};
+use aos_runtime::{IdempotencyStore, KvStore, Queue, RunStore, SkillRegistry, StoreError};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,6 +43,74 @@ pub struct StackConfig {
     pub dev_api_key: Option<String>,
     /// Crash-test hook (never set in production).
     pub after_effect: Option<AfterEffectHook>,
+    /// Where runs, queue, keys and secrets live.
+    pub backend: Backend,
+}
+
+/// The storage the local stack runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded SQLite store in the data directory (the default).
+    Embedded,
+    /// DynamoDB, SQS and Secrets Manager (AWS, LocalStack or moto via `AWS_ENDPOINT_URL`),
+    /// named by `AOS_TABLE` and `AOS_STEP_QUEUE_URL`; `create_resources` creates them
+    /// where missing.
+    Aws {
+        /// Create the table and queues if they do not exist.
+        create_resources: bool,
+    },
+}
+
+/// The adapters of every port the stack uses.
+#[derive(Clone)]
+pub struct Adapters {
+    /// Runs and step transitions.
+    pub runs: Arc<dyn RunStore>,
+    /// The step queue.
+    pub queue: Arc<dyn Queue>,
+    /// Idempotency keys.
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Key-value data.
+    pub kv: Arc<dyn KvStore>,
+    /// Tenants and API keys.
+    pub tenants: Arc<dyn TenantStore>,
+    /// The embedded store, when that is the backend (for inspection and closing).
+    pub embedded: Option<Arc<Embedded>>,
+}
+
+impl Adapters {
+    /// Opens the configured backend.
+    pub async fn open(config: &StackConfig) -> anyhow::Result<Self> {
+        match config.backend {
+            Backend::Embedded => {
+                let e = Arc::new(
+                    Embedded::open(&config.data_dir, config.durability)
+                        .await
+                        .map_err(|e: StoreError| anyhow::anyhow!("cannot open the data directory: {e}"))?,
+                );
+                Ok(Self {
+                    runs: e.runs.clone(),
+                    queue: e.queue.clone(),
+                    idempotency: e.idempotency.clone(),
+                    kv: e.kv.clone(),
+                    tenants: e.tenants.clone(),
+                    embedded: Some(e),
+                })
+            }
+            Backend::Aws { create_resources } => {
+                let a = aos_aws::AwsAdapters::from_env(create_resources).await?;
+                tracing::info!(table = a.config.table, queue = a.config.step_queue_url, "using the AWS backend");
+                Ok(Self {
+                    runs: a.runs,
+                    queue: a.queue,
+                    idempotency: a.idempotency,
+                    kv: a.kv,
+                    tenants: a.tenants,
+                    embedded: None,
+                })
+            }
+        }
+    }
 }
 
 impl StackConfig {
@@ -57,6 +125,7 @@ impl StackConfig {
             durability: Durability::Full,
             dev_api_key: None,
             after_effect: None,
+            backend: Backend::Embedded,
         }
     }
 }
@@ -72,7 +141,7 @@ pub struct LocalStack {
     /// The demo sink's log (requests to `/demo/sink`).
     pub sink: Sink,
     /// The adapters, for inspection.
-    pub embedded: Arc<Embedded>,
+    pub adapters: Adapters,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -143,16 +212,14 @@ impl LocalStack {
     /// Opens the data directory, bootstraps the dev and operator tenants, starts the
     /// workers and the API on `127.0.0.1:<port>`.
     pub async fn start(config: StackConfig) -> anyhow::Result<Self> {
-        let embedded = Arc::new(
-            Embedded::open(&config.data_dir, config.durability)
-                .await
-                .map_err(|e: StoreError| anyhow::anyhow!("cannot open the data directory: {e}"))?,
-        );
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        let adapters = Adapters::open(&config).await?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
             .with_context(|| format!("cannot listen on 127.0.0.1:{} (set --port or AOS_PORT)", config.port))?;
         let addr = listener.local_addr()?;
-        let tenants: Arc<dyn TenantStore> = embedded.tenants.clone();
+        let tenants = Arc::clone(&adapters.tenants);
         let dev_key = bootstrap_key(
             tenants.as_ref(),
             DEV_TENANT,
@@ -173,16 +240,16 @@ impl LocalStack {
         let policy =
             AddressPolicy::parse_allow_list(&allow).map_err(|e| anyhow::anyhow!("AOS_HTTP_ALLOW_HOSTS: {e}"))?;
         let skills = Arc::new(default_registry(policy)?);
-        let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), Arc::clone(&skills));
+        let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills));
         let (demo, sink) = demo_router();
         let app = router(AppState { runs, tenants }).merge(demo);
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         for _ in 0..config.workers.max(1) {
             let mut worker = StepWorker::new(
-                embedded.runs.clone(),
-                embedded.queue.clone(),
-                embedded.kv.clone(),
+                Arc::clone(&adapters.runs),
+                Arc::clone(&adapters.queue),
+                Arc::clone(&adapters.kv),
                 Arc::clone(&skills),
                 config.worker.clone(),
             );
@@ -200,7 +267,7 @@ impl LocalStack {
                 tracing::error!(error = %e, "API server stopped");
             }
         }));
-        Ok(Self { addr, dev_api_key: dev_key, operator_api_key: op_key, sink, embedded, shutdown, tasks })
+        Ok(Self { addr, dev_api_key: dev_key, operator_api_key: op_key, sink, adapters, shutdown, tasks })
     }
 
     /// The API's base url.
@@ -214,6 +281,8 @@ impl LocalStack {
         for t in self.tasks {
             let _ = t.await;
         }
-        self.embedded.db.close();
+        if let Some(e) = &self.adapters.embedded {
+            e.db.close();
+        }
     }
 }

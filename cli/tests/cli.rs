@@ -142,3 +142,76 @@ fn tenant_and_key_commands_create_working_keys() {
     let denied = aos(&dev, Some(&acme_key), &["tenant", "create", "evil"]);
     assert!(text(&denied).contains("ERR_PERMISSION_DENIED"), "{}", text(&denied));
 }
+
+/// The emulator endpoint for the AWS-backend tests, or `None` to skip them (unless
+/// `AOS_REQUIRE_AWS_TESTS=1`, set by scripts/test.sh, which starts moto server).
+fn emulator() -> Option<String> {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:") => Some(url),
+        Ok(url) => panic!("AWS_ENDPOINT_URL must be a loopback emulator in tests, not {url}"),
+        Err(_) => {
+            assert!(
+                std::env::var("AOS_REQUIRE_AWS_TESTS").as_deref() != Ok("1"),
+                "AOS_REQUIRE_AWS_TESTS=1 needs AWS_ENDPOINT_URL"
+            );
+            eprintln!("skipped: no AWS emulator (./scripts/test.sh starts one)");
+            None
+        }
+    }
+}
+
+fn start_dev_aws(data: &Path, endpoint: &str, name: &str, create: bool) -> Child {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aos"));
+    cmd.args(["dev", "--backend", "aws", "--port", &port.to_string(), "--data-dir"])
+        .arg(data)
+        .env("AOS_TABLE", name)
+        .env("AOS_STEP_QUEUE_URL", format!("{endpoint}/123456789012/{name}"))
+        .env("AOS_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if create {
+        cmd.arg("--create-resources");
+    }
+    cmd.spawn().expect("aos dev starts")
+}
+
+#[test]
+fn aos_dev_on_the_aws_backend_runs_a_plan_against_the_emulator() {
+    let Some(endpoint) = emulator() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let name = format!("aos-cli-{}", std::process::id());
+    let mut child = start_dev_aws(dir.path(), &endpoint, &name, true);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let url = loop {
+        let line = lines.next().expect("banner").expect("utf-8");
+        if let Some(u) = line.trim().strip_prefix("API:") {
+            break u.trim().to_owned();
+        }
+    };
+    let dev = Dev { child, url, banner: Vec::new() };
+    let key = std::fs::read_to_string(dir.path().join("dev-api-key")).expect("key");
+    let plan = dir.path().join("plan.json");
+    let body = r#"{"plan": [
+        {"id": "put", "skill": "kv_store", "input": {"op": "put", "key": "k", "value": 7}},
+        {"id": "get", "skill": "kv_store", "input": {"op": "get", "key": "k"}}
+    ]}"#;
+    std::fs::write(&plan, body).expect("write");
+    let out = aos(&dev, Some(&key), &["run", "submit", plan.to_str().expect("path"), "--watch"]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("[2/2] get (kv_store) succeeded"), "{shown}");
+    assert!(shown.contains("\"value\": 7"), "{shown}");
+}
+
+#[test]
+fn aos_dev_on_the_aws_backend_names_a_missing_table() {
+    let Some(endpoint) = emulator() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let child = start_dev_aws(dir.path(), &endpoint, "aos-no-such-table", false);
+    let out = child.wait_with_output().expect("exits");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("aos-no-such-table") && err.contains("--create-resources"), "{err}");
+}

@@ -130,7 +130,8 @@ async fn bad_requests_get_clear_4xx_errors_and_store_nothing() {
 
     let r = stack.get("/v1/runs").await;
     assert_eq!(r.body["runs"].as_array().expect("runs").len(), 0, "no refused request stored a run");
-    assert_eq!(stack.stack.embedded.queue.depth().expect("depth"), 0, "and none enqueued a step");
+    let queue = &stack.stack.adapters.embedded.as_ref().expect("embedded backend").queue;
+    assert_eq!(queue.depth().expect("depth"), 0, "and none enqueued a step");
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ mod resources;
 mod runs;
 mod secrets;
 mod tenants;
+mod wiring;
 
 pub use config::{sdk_config, AwsConfig, ConfigError};
 pub use idempotency::DynamoIdempotency;
@@ -20,3 +21,4 @@ pub use resources::{create_queue, create_table, QueueUrls};
 pub use runs::DynamoRunStore;
 pub use secrets::SecretsManagerSecrets;
 pub use tenants::DynamoTenants;
+pub use wiring::{AwsAdapters, SetupError, STEP_MAX_RECEIVE_COUNT};

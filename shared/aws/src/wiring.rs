@@ -1,0 +1,87 @@
+//! Every AWS adapter, built once from the environment: what `aos dev --backend aws` and
+//! the Lambda functions start from.
+
+use crate::config::{sdk_config, AwsConfig, ConfigError};
+use crate::resources::{create_queue, create_table};
+use crate::{DynamoIdempotency, DynamoKv, DynamoRunStore, DynamoTenants, SecretsManagerSecrets, SqsQueue};
+use aos_runtime::StoreError;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Receives after which a step message goes to the dead-letter queue.
+pub const STEP_MAX_RECEIVE_COUNT: u32 = 5;
+
+/// The AWS backend could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A setting is missing.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A table or queue does not exist.
+    #[error("{0} does not exist: deploy the stack (sam deploy) or start with --create-resources")]
+    Missing(String),
+    /// An AWS call failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The AWS adapters of every port.
+pub struct AwsAdapters {
+    /// Names of the resources in use.
+    pub config: AwsConfig,
+    /// Runs and step transitions.
+    pub runs: Arc<DynamoRunStore>,
+    /// The step queue.
+    pub queue: Arc<SqsQueue>,
+    /// Idempotency keys.
+    pub idempotency: Arc<DynamoIdempotency>,
+    /// Key-value data.
+    pub kv: Arc<DynamoKv>,
+    /// Tenants and API keys.
+    pub tenants: Arc<DynamoTenants>,
+    /// Secrets (cached 5 minutes).
+    pub secrets: Arc<SecretsManagerSecrets>,
+}
+
+fn queue_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+impl AwsAdapters {
+    /// Reads `AOS_TABLE`, `AOS_STEP_QUEUE_URL`, `AOS_SECRETS_PREFIX` and the standard AWS
+    /// settings. With `create_resources`, creates the table and the queue (with its
+    /// dead-letter queue) where they are missing; otherwise a missing one is an error
+    /// naming it.
+    pub async fn from_env(create_resources: bool) -> Result<Self, SetupError> {
+        let mut config = AwsConfig::from_env()?;
+        let sdk = sdk_config().await;
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        if create_resources {
+            create_table(&ddb, &config.table).await?;
+            let urls = create_queue(&sqs, queue_name(&config.step_queue_url), STEP_MAX_RECEIVE_COUNT, 180).await?;
+            config.step_queue_url = urls.queue;
+        } else {
+            if ddb.describe_table().table_name(&config.table).send().await.is_err() {
+                return Err(SetupError::Missing(format!("DynamoDB table {:?} (AOS_TABLE)", config.table)));
+            }
+            if sqs.get_queue_attributes().queue_url(&config.step_queue_url).send().await.is_err() {
+                return Err(SetupError::Missing(format!("SQS queue {:?} (AOS_STEP_QUEUE_URL)", config.step_queue_url)));
+            }
+        }
+        let queue = SqsQueue::new(sqs.clone(), &config.step_queue_url);
+        Ok(Self {
+            runs: Arc::new(DynamoRunStore::new(ddb.clone(), &config.table, SqsQueue::new(sqs, &config.step_queue_url))),
+            queue: Arc::new(queue),
+            idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), &config.table)),
+            kv: Arc::new(DynamoKv::new(ddb.clone(), &config.table)),
+            tenants: Arc::new(DynamoTenants::new(ddb, &config.table)),
+            secrets: Arc::new(SecretsManagerSecrets::new(
+                aws_sdk_secretsmanager::Client::new(&sdk),
+                &config.secrets_prefix,
+                Duration::from_secs(300),
+            )),
+            config,
+        })
+    }
+}
