@@ -116,7 +116,7 @@ struct Engine {
 
 async fn engine(dir: &Path, durability: Durability) -> anyhow::Result<Engine> {
     let embedded = Arc::new(Embedded::open(dir, durability).await?);
-    let mut registry = crate::stack::default_registry(AddressPolicy::default())?;
+    let mut registry = aos_runtime::skills::default_registry(AddressPolicy::default())?;
     registry.register(Arc::new(Noop))?;
     let registry = Arc::new(registry);
     let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), Arc::clone(&registry));

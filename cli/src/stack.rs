@@ -9,9 +9,8 @@ use aos_runtime::auth::{create_tenant, hash_key, KEY_PREFIX};
 use aos_runtime::net::AddressPolicy;
 use aos_runtime::ports::{ApiKeyRecord, Role, TenantStore};
 use aos_runtime::runs::RunService;
-use aos_runtime::skills::{HttpCallConfig, HttpCallSkill, JsonTransformSkill, KvStoreSkill};
 use aos_runtime::worker::{AfterEffectHook, StepWorker, WorkerConfig};
-use aos_runtime::{IdempotencyStore, KvStore, Queue, RunStore, SkillRegistry, StoreError};
+use aos_runtime::{IdempotencyStore, KvStore, Queue, RunStore, StoreError};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -98,7 +97,8 @@ impl Adapters {
                 })
             }
             Backend::Aws { create_resources } => {
-                let a = aos_aws::AwsAdapters::from_env(create_resources).await?;
+                let mode = if create_resources { aos_aws::Resources::Create } else { aos_aws::Resources::Verify };
+                let a = aos_aws::AwsAdapters::from_env(mode).await?;
                 tracing::info!(table = a.config.table, queue = a.config.step_queue_url, "using the AWS backend");
                 Ok(Self {
                     runs: a.runs,
@@ -199,15 +199,6 @@ async fn bootstrap_key(
     Ok(key)
 }
 
-/// The skills every AOS process registers.
-pub fn default_registry(policy: AddressPolicy) -> anyhow::Result<SkillRegistry> {
-    let mut registry = SkillRegistry::new();
-    registry.register(Arc::new(HttpCallSkill::new(HttpCallConfig::new(policy))?))?;
-    registry.register(Arc::new(JsonTransformSkill))?;
-    registry.register(Arc::new(KvStoreSkill))?;
-    Ok(registry)
-}
-
 impl LocalStack {
     /// Opens the data directory, bootstraps the dev and operator tenants, starts the
     /// workers and the API on `127.0.0.1:<port>`.
@@ -239,7 +230,7 @@ impl LocalStack {
         let allow = format!("127.0.0.1:{},localhost:{},{}", addr.port(), addr.port(), config.allow_hosts);
         let policy =
             AddressPolicy::parse_allow_list(&allow).map_err(|e| anyhow::anyhow!("AOS_HTTP_ALLOW_HOSTS: {e}"))?;
-        let skills = Arc::new(default_registry(policy)?);
+        let skills = Arc::new(aos_runtime::skills::default_registry(policy)?);
         let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills));
         let (demo, sink) = demo_router();
         let app = router(AppState { runs, tenants }).merge(demo);

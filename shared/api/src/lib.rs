@@ -9,4 +9,4 @@ mod routes;
 mod views;
 
 pub use error::ApiError;
-pub use routes::{router, AppState, MAX_BODY_BYTES};
+pub use routes::{router, router_for, AppState, Route, MAX_BODY_BYTES};

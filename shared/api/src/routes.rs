@@ -13,7 +13,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -33,19 +33,103 @@ pub struct AppState {
     pub tenants: Arc<dyn TenantStore>,
 }
 
+/// One API route: what `aos dev` serves all together and each API Lambda serves alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /healthz`
+    Healthz,
+    /// `GET /v1/skills`
+    SkillsList,
+    /// `POST /v1/runs`
+    RunsCreate,
+    /// `GET /v1/runs`
+    RunsList,
+    /// `GET /v1/runs/{id}`
+    RunsGet,
+    /// `GET /v1/runs/{id}/steps`
+    RunsSteps,
+    /// `POST /v1/runs/{id}/cancel`
+    RunsCancel,
+    /// `POST /v1/tenants`
+    TenantsCreate,
+    /// `POST /v1/api-keys`
+    KeysCreate,
+    /// `GET /v1/api-keys`
+    KeysList,
+    /// `POST /v1/api-keys/{id}/revoke`
+    KeysRevoke,
+}
+
+impl Route {
+    /// Every route.
+    pub const ALL: [Route; 11] = [
+        Route::Healthz,
+        Route::SkillsList,
+        Route::RunsCreate,
+        Route::RunsList,
+        Route::RunsGet,
+        Route::RunsSteps,
+        Route::RunsCancel,
+        Route::TenantsCreate,
+        Route::KeysCreate,
+        Route::KeysList,
+        Route::KeysRevoke,
+    ];
+
+    /// HTTP method and path template, as API Gateway names the route.
+    pub fn method_and_path(self) -> (&'static str, &'static str) {
+        match self {
+            Route::Healthz => ("GET", "/healthz"),
+            Route::SkillsList => ("GET", "/v1/skills"),
+            Route::RunsCreate => ("POST", "/v1/runs"),
+            Route::RunsList => ("GET", "/v1/runs"),
+            Route::RunsGet => ("GET", "/v1/runs/{id}"),
+            Route::RunsSteps => ("GET", "/v1/runs/{id}/steps"),
+            Route::RunsCancel => ("POST", "/v1/runs/{id}/cancel"),
+            Route::TenantsCreate => ("POST", "/v1/tenants"),
+            Route::KeysCreate => ("POST", "/v1/api-keys"),
+            Route::KeysList => ("GET", "/v1/api-keys"),
+            Route::KeysRevoke => ("POST", "/v1/api-keys/{id}/revoke"),
+        }
+    }
+
+    fn handler(self) -> MethodRouter<AppState> {
+        match self {
+            Route::Healthz => get(healthz),
+            Route::SkillsList => get(list_skills),
+            Route::RunsCreate => post(submit_run),
+            Route::RunsList => get(list_runs),
+            Route::RunsGet => get(get_run),
+            Route::RunsSteps => get(get_steps),
+            Route::RunsCancel => post(cancel_run),
+            Route::TenantsCreate => post(post_tenant),
+            Route::KeysCreate => post(post_key),
+            Route::KeysList => get(list_keys),
+            Route::KeysRevoke => post(revoke_key),
+        }
+    }
+}
+
 /// The full route table.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/v1/skills", get(list_skills))
-        .route("/v1/runs", post(submit_run).get(list_runs))
-        .route("/v1/runs/{id}", get(get_run))
-        .route("/v1/runs/{id}/steps", get(get_steps))
-        .route("/v1/runs/{id}/cancel", post(cancel_run))
-        .route("/v1/tenants", post(post_tenant))
-        .route("/v1/api-keys", post(post_key).get(list_keys))
-        .route("/v1/api-keys/{id}/revoke", post(revoke_key))
-        .fallback(not_found)
+    router_for(&Route::ALL, state)
+}
+
+/// A router serving only `routes` (plus the JSON 404/405 answers and the body limit).
+pub fn router_for(routes: &[Route], state: AppState) -> Router {
+    let mut by_path: Vec<(&str, MethodRouter<AppState>)> = Vec::new();
+    for route in routes {
+        let (_, path) = route.method_and_path();
+        match by_path.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, existing)) => *existing = std::mem::take(existing).merge(route.handler()),
+            None => by_path.push((path, route.handler())),
+        }
+    }
+    let mut r = Router::new();
+    for (path, methods) in by_path {
+        r = r.route(path, methods);
+    }
+    r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_request))

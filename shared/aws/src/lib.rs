@@ -21,4 +21,4 @@ pub use resources::{create_queue, create_table, QueueUrls};
 pub use runs::DynamoRunStore;
 pub use secrets::SecretsManagerSecrets;
 pub use tenants::DynamoTenants;
-pub use wiring::{AwsAdapters, SetupError, STEP_MAX_RECEIVE_COUNT};
+pub use wiring::{AwsAdapters, Resources, SetupError, STEP_MAX_RECEIVE_COUNT};

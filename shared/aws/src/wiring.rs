@@ -25,6 +25,17 @@ pub enum SetupError {
     Store(#[from] StoreError),
 }
 
+/// What to do about the table and queue at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resources {
+    /// Check they exist and fail naming the missing one (`aos dev --backend aws`).
+    Verify,
+    /// Create them where missing (`--create-resources`, emulators, first use).
+    Create,
+    /// Assume they exist (Lambdas: the stack created them; saves cold-start calls).
+    Trust,
+}
+
 /// The AWS adapters of every port.
 pub struct AwsAdapters {
     /// Names of the resources in use.
@@ -49,25 +60,27 @@ fn queue_name(url: &str) -> &str {
 
 impl AwsAdapters {
     /// Reads `AOS_TABLE`, `AOS_STEP_QUEUE_URL`, `AOS_SECRETS_PREFIX` and the standard AWS
-    /// settings. With `create_resources`, creates the table and the queue (with its
-    /// dead-letter queue) where they are missing; otherwise a missing one is an error
-    /// naming it.
-    pub async fn from_env(create_resources: bool) -> Result<Self, SetupError> {
+    /// settings, then handles the resources as `resources` says.
+    pub async fn from_env(resources: Resources) -> Result<Self, SetupError> {
         let mut config = AwsConfig::from_env()?;
         let sdk = sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        if create_resources {
-            create_table(&ddb, &config.table).await?;
-            let urls = create_queue(&sqs, queue_name(&config.step_queue_url), STEP_MAX_RECEIVE_COUNT, 180).await?;
-            config.step_queue_url = urls.queue;
-        } else {
-            if ddb.describe_table().table_name(&config.table).send().await.is_err() {
-                return Err(SetupError::Missing(format!("DynamoDB table {:?} (AOS_TABLE)", config.table)));
+        match resources {
+            Resources::Create => {
+                create_table(&ddb, &config.table).await?;
+                let urls = create_queue(&sqs, queue_name(&config.step_queue_url), STEP_MAX_RECEIVE_COUNT, 180).await?;
+                config.step_queue_url = urls.queue;
             }
-            if sqs.get_queue_attributes().queue_url(&config.step_queue_url).send().await.is_err() {
-                return Err(SetupError::Missing(format!("SQS queue {:?} (AOS_STEP_QUEUE_URL)", config.step_queue_url)));
+            Resources::Verify => {
+                if ddb.describe_table().table_name(&config.table).send().await.is_err() {
+                    return Err(SetupError::Missing(format!("DynamoDB table {:?} (AOS_TABLE)", config.table)));
+                }
+                if sqs.get_queue_attributes().queue_url(&config.step_queue_url).send().await.is_err() {
+                    return Err(SetupError::Missing(format!("SQS queue {:?} (AOS_STEP_QUEUE_URL)", config.step_queue_url)));
+                }
             }
+            Resources::Trust => {}
         }
         let queue = SqsQueue::new(sqs.clone(), &config.step_queue_url);
         Ok(Self {

@@ -22,6 +22,27 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The registry every AOS process starts with: `http_call` (under `policy`),
+/// `json_transform` and `kv_store`. Fails only if the HTTP client cannot be built.
+pub fn default_registry(policy: crate::net::AddressPolicy) -> Result<SkillRegistry, DefaultRegistryError> {
+    let mut registry = SkillRegistry::new();
+    registry.register(Arc::new(HttpCallSkill::new(HttpCallConfig::new(policy))?))?;
+    registry.register(Arc::new(JsonTransformSkill))?;
+    registry.register(Arc::new(KvStoreSkill))?;
+    Ok(registry)
+}
+
+/// The default registry could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DefaultRegistryError {
+    /// The HTTP client of `http_call` failed to build (TLS setup).
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// A built-in skill was refused (a bug).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
 /// What running a skill twice does, which decides how AOS recovers a step whose worker
 /// died after the skill may have had its effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
