@@ -77,7 +77,10 @@ impl AwsAdapters {
                     return Err(SetupError::Missing(format!("DynamoDB table {:?} (AOS_TABLE)", config.table)));
                 }
                 if sqs.get_queue_attributes().queue_url(&config.step_queue_url).send().await.is_err() {
-                    return Err(SetupError::Missing(format!("SQS queue {:?} (AOS_STEP_QUEUE_URL)", config.step_queue_url)));
+                    return Err(SetupError::Missing(format!(
+                        "SQS queue {:?} (AOS_STEP_QUEUE_URL)",
+                        config.step_queue_url
+                    )));
                 }
             }
             Resources::Trust => {}

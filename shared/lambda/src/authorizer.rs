@@ -1,0 +1,52 @@
+//! The HTTP API Lambda authorizer: the API key in `Authorization: Bearer` or `x-api-key`
+//! becomes the caller's tenant, key id and role in the request context. API Gateway
+//! caches the answer per key (see the template's `AuthorizerResultTtlInSeconds`).
+
+use aos_aws::{AwsAdapters, Resources};
+use aos_runtime::auth::authenticate;
+use aos_runtime::TenantStore;
+use aws_lambda_events::event::apigw::{
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
+};
+use lambda_runtime::{service_fn, LambdaEvent};
+use secrecy::SecretString;
+use serde_json::json;
+
+fn presented_key(req: &ApiGatewayV2CustomAuthorizerV2Request) -> Option<SecretString> {
+    if let Some(v) = req.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(SecretString::from(v.trim().to_owned()));
+    }
+    let auth = req.headers.get("authorization")?.to_str().ok()?;
+    let (scheme, key) = auth.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| SecretString::from(key.trim().to_owned()))
+}
+
+/// Decides one request: authorized with `{tenant_id, key_id, role}` for a valid key,
+/// refused otherwise (also when the store fails: fail closed).
+pub async fn authorize(
+    tenants: &dyn TenantStore,
+    req: &ApiGatewayV2CustomAuthorizerV2Request,
+) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
+    let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
+    let Some(key) = presented_key(req) else { return response };
+    match authenticate(tenants, &key).await {
+        Ok(p) => {
+            response.is_authorized = true;
+            response.context = json!({"tenant_id": p.tenant, "key_id": p.key_id, "role": p.role});
+        }
+        Err(e) => tracing::info!(reason = %e, "request refused"),
+    }
+    response
+}
+
+/// Serves authorization requests until the Lambda environment shuts down.
+pub async fn serve() -> Result<(), crate::Error> {
+    crate::init_tracing();
+    let aws = AwsAdapters::from_env(Resources::Trust).await?;
+    let tenants = aws.tenants;
+    let tenants = &tenants;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
+        Ok::<_, crate::Error>(authorize(tenants.as_ref(), &event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,24 @@
+//! AOS on Lambda. Each function's `main.rs` calls one of these entry points; the
+//! handlers here only translate events and call the same code `aos dev` runs.
+//!
+//! - [`api::serve`]: one API route behind API Gateway (HTTP API, payload v2), served by
+//!   the shared router restricted to that route;
+//! - [`worker::serve`]: the step worker on the SQS event source, with partial batch
+//!   responses (`ReportBatchItemFailures`);
+//! - [`authorizer::serve`]: the HTTP API Lambda authorizer (API key → tenant).
+
+pub mod api;
+pub mod authorizer;
+pub mod worker;
+
+/// Error type of the Lambda entry points.
+pub type Error = lambda_runtime::Error;
+
+/// Logs for CloudWatch: no colours, level from `AOS_LOG` (default `info`).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AOS_LOG").unwrap_or_else(|_| "info".into()))
+        .with_ansi(false)
+        .without_time()
+        .init();
+}

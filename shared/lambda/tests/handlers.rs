@@ -1,0 +1,123 @@
+//! Handler tests from JSON event fixtures (API Gateway HTTP API v2, SQS, authorizer v2):
+//! the Lambda glue turns each event into the same use case `aos dev` runs. The state is
+//! the embedded store, so these tests need no AWS emulator; the AWS adapters have their
+//! own contract suite.
+
+use aos_api::{router_for, AppState, Route};
+use aos_embedded::{Durability, Embedded};
+use aos_runtime::auth::create_tenant;
+use aos_runtime::net::AddressPolicy;
+use aos_runtime::ports::Role;
+use aos_runtime::runs::RunService;
+use aos_runtime::skills::default_registry;
+use aos_runtime::worker::{StepWorker, WorkerConfig};
+use aos_runtime::RunStore;
+use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use aws_lambda_events::event::sqs::SqsEvent;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct Fixture {
+    embedded: Arc<Embedded>,
+    state: AppState,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tmp");
+    let embedded = Arc::new(Embedded::open(dir.path(), Durability::Full).await.expect("open"));
+    let (_, key) = create_tenant(embedded.tenants.as_ref(), None, "fixture", Role::Tenant).await.expect("tenant");
+    let skills = Arc::new(default_registry(AddressPolicy::default()).expect("skills"));
+    let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), skills);
+    let state = AppState { runs, tenants: embedded.tenants.clone() };
+    Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), _dir: dir }
+}
+
+fn event(name: &str, key: &str) -> String {
+    let raw =
+        std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture");
+    raw.replace("{{API_KEY}}", key)
+}
+
+async fn call(f: &Fixture, route: Route, fixture_name: &str) -> (u16, Value) {
+    let req = lambda_http::request::from_str(&event(fixture_name, &f.key)).expect("an API Gateway v2 event");
+    let resp = router_for(&[route], f.state.clone()).oneshot(req.map(axum_body)).await.expect("infallible");
+    let status = resp.status().as_u16();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn axum_body(b: lambda_http::Body) -> axum::body::Body {
+    match b {
+        lambda_http::Body::Empty => axum::body::Body::empty(),
+        lambda_http::Body::Text(t) => axum::body::Body::from(t),
+        lambda_http::Body::Binary(v) => axum::body::Body::from(v),
+        other => axum::body::Body::from(other.to_vec()),
+    }
+}
+
+#[tokio::test]
+async fn an_api_gateway_event_creates_a_run_like_the_local_api_does() {
+    let f = fixture().await;
+    let (status, body) = call(&f, Route::RunsCreate, "apigw-v2-runs-create.json").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "queued");
+    let (again, same) = call(&f, Route::RunsCreate, "apigw-v2-runs-create.json").await;
+    assert_eq!((again, &same["id"]), (200, &body["id"]), "the Idempotency-Key header is honoured");
+}
+
+#[tokio::test]
+async fn a_bad_api_gateway_event_body_gets_the_same_4xx_as_locally() {
+    let f = fixture().await;
+    let (status, body) = call(&f, Route::RunsCreate, "apigw-v2-runs-create-malformed.json").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("ERR_MALFORMED_REQUEST")), "{body}");
+    let (status, body) = call(&f, Route::RunsGet, "apigw-v2-runs-get-unknown.json").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("ERR_NOT_FOUND")));
+    let (status, _) = call(&f, Route::RunsGet, "apigw-v2-runs-create.json").await;
+    assert_eq!(status, 404, "a route Lambda serves only its own route");
+}
+
+#[tokio::test]
+async fn an_sqs_batch_reports_only_the_malformed_record_as_failed() {
+    let f = fixture().await;
+    let (_, created) = call(&f, Route::RunsCreate, "apigw-v2-runs-create.json").await;
+    let run_id = aos_core::RunId::parse(created["id"].as_str().expect("id")).expect("run id");
+    let tenant = aos_core::TenantId::parse(created["tenant_id"].as_str().expect("tenant")).expect("tenant id");
+    let msg = serde_json::json!({"tenant": tenant, "run_id": run_id, "step_index": 0}).to_string();
+    let raw = event("sqs-step-batch.json", &f.key).replace("\"{{STEP_MESSAGE}}\"", &Value::String(msg).to_string());
+    let batch: SqsEvent = serde_json::from_str(&raw).expect("an SQS event");
+    let e = &f.embedded;
+    let worker = StepWorker::new(
+        e.runs.clone(),
+        e.queue.clone(),
+        e.kv.clone(),
+        Arc::new(default_registry(AddressPolicy::default()).expect("skills")),
+        WorkerConfig::default(),
+    );
+    let response = aos_lambda::worker::handle_batch(&worker, batch).await;
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["m-bad"], "the good record is not held back by the bad one");
+    let run = e.runs.run(&tenant, &run_id).await.expect("read").expect("run");
+    assert_eq!(run.status, aos_core::RunStatus::Succeeded);
+    let wire = serde_json::to_value(&response).expect("serialize");
+    assert_eq!(wire["batchItemFailures"][0]["itemIdentifier"], "m-bad", "the wire shape Lambda expects");
+}
+
+#[tokio::test]
+async fn the_authorizer_maps_a_key_to_its_tenant_and_refuses_others() {
+    let f = fixture().await;
+    let req: ApiGatewayV2CustomAuthorizerV2Request =
+        serde_json::from_str(&event("authorizer-v2.json", &f.key)).expect("event");
+    let ok = aos_lambda::authorizer::authorize(f.embedded.tenants.as_ref(), &req).await;
+    assert!(ok.is_authorized);
+    assert!(ok.context["tenant_id"].as_str().expect("tenant").starts_with("ten_"));
+    assert_eq!(ok.context["role"], "tenant");
+    let bad: ApiGatewayV2CustomAuthorizerV2Request =
+        serde_json::from_str(&event("authorizer-v2.json", "aos_wrong")).expect("event");
+    assert!(!aos_lambda::authorizer::authorize(f.embedded.tenants.as_ref(), &bad).await.is_authorized);
+    let wire = serde_json::to_value(&ok).expect("serialize");
+    assert_eq!(wire["isAuthorized"], true);
+}
