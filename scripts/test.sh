@@ -11,11 +11,17 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-echo "== AWS emulator (moto server)"
-if [ ! -x .venv/bin/moto_server ]; then
+echo "== Python tools (.venv: moto server, cfn-lint)"
+if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ]; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.5"
+  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.5" "cfn-lint==1.*"
 fi
+
+echo "== infra/template.yaml: cfn-lint and the deployment checks"
+.venv/bin/cfn-lint infra/template.yaml
+.venv/bin/python scripts/check_template.py
+
+echo "== AWS emulator (moto server)"
 mkdir -p target
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 MOTO_PORT=$port .venv/bin/moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Checks infra/template.yaml for what AOS promises of its deployment, and that the
+LocalStack init hook creates the same resources. Exits non-zero naming every failure."""
+import pathlib
+import re
+import sys
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short-form intrinsic functions (!Ref, !GetAtt, !Sub ...)."""
+
+
+def _tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node)
+    else:
+        value = loader.construct_mapping(node)
+    return {suffix: value}
+
+
+CfnLoader.add_multi_constructor("!", _tag)
+
+failures = []
+checks = 0
+
+
+def check(ok, message):
+    global checks
+    checks += 1
+    if not ok:
+        failures.append(message)
+
+
+template = yaml.load((ROOT / "infra/template.yaml").read_text(), Loader=CfnLoader)
+resources = template["Resources"]
+globals_fn = template["Globals"]["Function"]
+check(globals_fn["Runtime"] == "provided.al2023", "functions must run on provided.al2023")
+check(globals_fn["Architectures"] == ["arm64"], "functions must be arm64")
+
+functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+crates = sorted(p.parent.name for p in (ROOT / "functions").glob("*/Cargo.toml"))
+binaries = []
+for name, fn in functions.items():
+    meta = fn.get("Metadata", {})
+    check(meta.get("BuildMethod") == "rust-cargolambda", f"{name}: BuildMethod must be rust-cargolambda")
+    binary = meta.get("BuildProperties", {}).get("Binary")
+    binaries.append(binary)
+    check(binary in crates, f"{name}: Binary {binary!r} is not a crate in functions/")
+    check(fn["Properties"].get("CodeUri") == "../", f"{name}: CodeUri must be the workspace root")
+    for policy in fn["Properties"].get("Policies", []):
+        for statement in policy.get("Statement", []):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources_of = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            observability = all(a.startswith(("xray:", "cloudwatch:", "logs:")) for a in actions)
+            check(all("*" not in a for a in actions), f"{name}: wildcard action in {actions}")
+            check(observability or all(r != "*" for r in resources_of), f"{name}: Resource '*' outside X-Ray/CloudWatch")
+check(sorted(binaries) == crates, f"every function crate is deployed exactly once: {sorted(binaries)} vs {crates}")
+
+queue = resources["StepQueue"]["Properties"]
+worker_timeout = functions["WorkerStepFunction"]["Properties"]["Timeout"]
+check(queue["VisibilityTimeout"] >= 6 * worker_timeout, "step queue visibility must be >= 6 x the worker timeout")
+check(int(queue["RedrivePolicy"]["maxReceiveCount"]) >= 5, "maxReceiveCount must be >= 5")
+worker_events = functions["WorkerStepFunction"]["Properties"]["Events"]["Steps"]["Properties"]
+check(worker_events.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "the worker reports batch item failures")
+
+table = resources["Table"]["Properties"]
+check(table["BillingMode"] == "PAY_PER_REQUEST", "table billing must be on demand")
+check(table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}, "table TTL on `ttl`")
+check(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, "point-in-time recovery")
+gsi = table["GlobalSecondaryIndexes"][0]
+check(gsi["IndexName"] == "gsi1", "GSI gsi1")
+
+api = resources["HttpApi"]["Properties"]
+check(api["Auth"]["DefaultAuthorizer"] in api["Auth"]["Authorizers"], "the HTTP API has a default Lambda authorizer")
+check(api["Auth"]["Authorizers"]["ApiKeyAuthorizer"]["Identity"]["ReauthorizeEvery"] > 0, "authorizer results are cached")
+check("ThrottlingRateLimit" in api["DefaultRouteSettings"], "the HTTP API is throttled")
+for out in ["ApiUrl", "TableName", "StepQueueUrl", "StepDeadLetterQueueUrl"]:
+    check(out in template["Outputs"], f"output {out}")
+
+# LocalStack's init hook must create the same shapes.
+hook = (ROOT / "localstack/init/ready.d/create-resources.sh").read_text()
+def var(name):
+    m = re.search(rf"^{name}=(\S+)$", hook, re.M)
+    return m.group(1) if m else None
+check(var("VISIBILITY_TIMEOUT") == str(queue["VisibilityTimeout"]), "LocalStack queue visibility differs from the template")
+check(var("MAX_RECEIVE_COUNT") == str(queue["RedrivePolicy"]["maxReceiveCount"]), "LocalStack maxReceiveCount differs")
+check("AttributeName=ttl" in hook, "LocalStack TTL attribute differs")
+check("PointInTimeRecoveryEnabled=true" in hook, "LocalStack point-in-time recovery missing")
+for attr in ["pk", "sk", "gsi1pk", "gsi1sk"]:
+    check(f"AttributeName={attr},AttributeType=S" in hook, f"LocalStack attribute {attr} missing")
+check(f"IndexName={gsi['IndexName']}" in hook, "LocalStack GSI name differs")
+check("--billing-mode PAY_PER_REQUEST" in hook, "LocalStack billing mode differs")
+
+for f in failures:
+    print(f"template check failed: {f}")
+print(f"template checks: {checks - len(failures)} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)
