@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, clippy (warnings are errors) and the whole test
-# suite, including the AWS adapter contract tests against moto server, which this script
-# installs into .venv, starts on a free loopback port and stops again.
+# suite, including the AWS adapter contract tests against moto server and the Lambda
+# functions under `cargo lambda watch`; it installs both into .venv, starts moto on a free
+# loopback port and stops it again.
 # Usage: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,11 +12,12 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-echo "== Python tools (.venv: moto server, cfn-lint)"
-if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ]; then
+echo "== Python tools (.venv: moto server, cfn-lint, cargo-lambda)"
+if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ] || [ ! -x .venv/bin/cargo-lambda ]; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.5" "cfn-lint==1.*"
+  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.5" "cfn-lint==1.*" "cargo-lambda==1.9.*"
 fi
+export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== infra/template.yaml: cfn-lint and the deployment checks"
 .venv/bin/cfn-lint infra/template.yaml

@@ -1,0 +1,205 @@
+//! The real Lambdas end to end: the function binaries run under `cargo lambda watch`
+//! (its Lambda runtime emulator) on the AWS adapters against moto server. The test
+//! submits a run over HTTP to the `api-runs-create` function URL, acts as the SQS event
+//! source mapping for `worker-step` (batches from the moto queue, deleting only the
+//! records the partial batch response does not list), and checks the run ends with the
+//! same outcome hashes and output as the same plan on the embedded default.
+
+use aos_api::demo::demo_router;
+use aos_aws::{create_queue, create_table, DynamoTenants};
+use aos_runtime::auth::create_tenant;
+use aos_runtime::ports::Role;
+use aos_tests::{serve, TestStack};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
+}
+
+fn has_cargo_lambda() -> bool {
+    Command::new("cargo").args(["lambda", "--version"]).output().is_ok_and(|o| o.status.success())
+}
+
+struct Watch(Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn plan(sink: std::net::SocketAddr) -> Value {
+    json!({"base_seed": 77, "input": {"symbol": "LMB"}, "plan": [
+        {"id": "fetch", "skill": "http_call", "input": {"url": format!("http://{sink}/demo/quote?symbol=${{input.symbol}}")}},
+        {"id": "best", "skill": "json_transform", "input": {"expression": "max_by(quotes, &price)", "data": "${steps.fetch.output.body}"}},
+        {"id": "save", "skill": "kv_store", "input": {"op": "put", "key": "best", "value": "${steps.best.output.result}"}},
+        {"id": "read", "skill": "kv_store", "input": {"op": "get", "key": "best"}}
+    ]})
+}
+
+fn hashes(steps: &Value) -> Vec<(Value, Value, Value)> {
+    steps["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| (s["seed"].clone(), s["outcome_hash"].clone(), s["hash"].clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() {
+    let required = std::env::var("AOS_REQUIRE_AWS_TESTS").as_deref() == Ok("1");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    if endpoint.is_none() || !has_cargo_lambda() {
+        assert!(
+            !required,
+            "AOS_REQUIRE_AWS_TESTS=1 needs AWS_ENDPOINT_URL and cargo-lambda on PATH (./scripts/test.sh sets both)"
+        );
+        eprintln!("skipped: needs moto server and cargo-lambda (./scripts/test.sh)");
+        return;
+    }
+    let endpoint = endpoint.expect("checked");
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "loopback emulator only"
+    );
+    let (demo, _sink) = demo_router();
+    let sink = serve(demo).await;
+
+    // The embedded default, for reference.
+    let local = TestStack::start(&sink.to_string()).await;
+    let local_id = local.submit(&plan(sink)).await;
+    assert_eq!(local.wait(&local_id).await["status"], "succeeded");
+    let local_steps = local.steps(&local_id).await;
+    let local_run = local.get(&format!("/v1/runs/{local_id}")).await.body;
+
+    // The AWS resources and a tenant.
+    let conf = aos_aws::sdk_config().await;
+    let name = format!("aos-e2e-{}", std::process::id());
+    let ddb = aws_sdk_dynamodb::Client::new(&conf);
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    create_table(&ddb, &name).await.expect("table");
+    let queue = create_queue(&sqs, &name, 5, 30).await.expect("queue").queue;
+    let (_, key) = create_tenant(&DynamoTenants::new(ddb, &name), None, "e2e", Role::Tenant).await.expect("tenant");
+    let key = key.secret.expose_secret().to_owned();
+
+    // The functions under cargo lambda's runtime emulator.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let log = std::fs::File::create(std::env::temp_dir().join(format!("{name}-watch.log"))).expect("log");
+    let watch = Watch(
+        Command::new("cargo")
+            .args(["lambda", "watch", "--ignore-changes", "--quiet", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .current_dir(workspace_root())
+            .env("AOS_TABLE", &name)
+            .env("AOS_STEP_QUEUE_URL", &queue)
+            .env("AOS_HTTP_ALLOW_HOSTS", sink.to_string())
+            .env("AOS_VISIBILITY_TIMEOUT_S", "30")
+            .env("AOS_LOG", "info")
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("cargo lambda watch starts"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(300)).build().expect("client");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "cargo lambda watch did not start");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let created = http
+        .post(format!("{base}/lambda-url/api-runs-create/v1/runs"))
+        .bearer_auth(&key)
+        .json(&plan(sink))
+        .send()
+        .await
+        .expect("api-runs-create answers");
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+
+    // Act as the event source mapping until the run ends.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let run = loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .expect("receive");
+        let messages = got.messages.unwrap_or_default();
+        if !messages.is_empty() {
+            let records: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    let count = m
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                        .cloned()
+                        .unwrap_or_else(|| "1".into());
+                    json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                           "attributes": {"ApproximateReceiveCount": count}, "messageAttributes": {},
+                           "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
+                })
+                .collect();
+            let resp = http
+                .post(format!("{base}/2015-03-31/functions/worker-step/invocations"))
+                .json(&json!({"Records": records}))
+                .send()
+                .await
+                .expect("worker-step answers");
+            let batch: Value = resp.json().await.expect("batch response");
+            let failed: Vec<&str> = batch["batchItemFailures"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|f| f["itemIdentifier"].as_str()).collect())
+                .unwrap_or_default();
+            for m in &messages {
+                if !failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
+                    let _ = sqs
+                        .delete_message()
+                        .queue_url(&queue)
+                        .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                        .send()
+                        .await;
+                }
+            }
+        }
+        let run: Value = http
+            .get(format!("{base}/lambda-url/api-runs-get/v1/runs/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if matches!(run["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "the run did not finish on the Lambdas: {run}");
+    };
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"], local_run["output"], "the same output as on the embedded default");
+    let steps: Value = http
+        .get(format!("{base}/lambda-url/api-runs-steps/v1/runs/{id}/steps"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("steps")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(steps["chain_valid"], true);
+    assert_eq!(hashes(&steps), hashes(&local_steps), "same seeds, outcome hashes and chain as the embedded default");
+    drop(watch);
+}
