@@ -7,7 +7,7 @@ use anyhow::Context;
 use aos_core::{StructuredOutcome, TenantId};
 use aos_embedded::{Durability, Embedded};
 use aos_runtime::net::AddressPolicy;
-use aos_runtime::ports::{KvStore, Queue};
+use aos_runtime::ports::{KvStore, Queue, RunStore};
 use aos_runtime::runs::{RunService, SubmitRun};
 use aos_runtime::worker::{StepWorker, WorkerConfig};
 use aos_runtime::{IdempotencyClass, Skill, SkillContext, SkillDescriptor};
@@ -235,5 +235,82 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
         if ratio >= 20.0 { "met" } else { "MISSED" }
     );
     std::fs::remove_dir_all(&opts.dir).ok();
+    Ok(())
+}
+
+/// Sizes of `aos bench-aws`.
+#[derive(Debug, Clone)]
+pub struct AwsBenchOptions {
+    /// Runs to execute.
+    pub runs: usize,
+    /// No-op steps per run.
+    pub steps: usize,
+}
+
+/// Counts DynamoDB calls per step of runs executed by the step worker on the AWS
+/// adapters (against `AWS_ENDPOINT_URL`: moto, LocalStack or AWS), on a fresh table and
+/// queue.
+pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".to_owned());
+    let name = format!("aos-bench-{}", aos_runtime::clock::unique_suffix());
+    let config = aos_aws::AwsConfig {
+        table: name.clone(),
+        step_queue_url: format!("{}/000000000000/{name}", endpoint.trim_end_matches('/')),
+        secrets_prefix: format!("{name}/"),
+    };
+    let counter = aos_aws::CallCounter::default();
+    let aws = aos_aws::AwsAdapters::connect(config.clone(), aos_aws::Resources::Create, Some(counter.clone())).await?;
+    // A second, uncounted connection watches for the runs to finish.
+    let mut config = config;
+    config.step_queue_url.clone_from(&aws.config.step_queue_url);
+    let watcher = aos_aws::AwsAdapters::connect(config, aos_aws::Resources::Trust, None).await?;
+    let mut registry = aos_runtime::skills::default_registry(AddressPolicy::default())?;
+    registry.register(Arc::new(Noop))?;
+    let registry = Arc::new(registry);
+    let runs = RunService::new(aws.runs.clone(), aws.idempotency.clone(), Arc::clone(&registry));
+    let config = WorkerConfig { visibility: Duration::from_secs(30), poll_wait: Duration::from_secs(1), ..WorkerConfig::default() };
+    let worker = StepWorker::new(aws.runs.clone(), aws.queue.clone(), aws.kv.clone(), registry, config);
+    let tenant = TenantId::parse("ten_bench")?;
+    counter.reset();
+    let mut ids = Vec::new();
+    for _ in 0..opts.runs {
+        ids.push(runs.submit(&tenant, noop_plan(opts.steps)?, None).await?.run.id);
+    }
+    let submit: u64 = counter.snapshot().values().sum();
+    counter.reset();
+    let started = Instant::now();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let handles: Vec<_> = (0..4).map(|_| tokio::spawn(worker.clone().run_loop(rx.clone()))).collect();
+    for id in &ids {
+        loop {
+            let run = watcher.runs.run(&tenant, id).await?.context("run vanished")?;
+            if run.status.is_terminal() {
+                anyhow::ensure!(run.status == aos_core::RunStatus::Succeeded, "run {id} ended {}", run.status);
+                break;
+            }
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "runs did not finish in 10 minutes");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let _ = stop.send(true);
+    for h in handles {
+        let _ = h.await;
+    }
+    let calls = counter.snapshot();
+    let steps = (opts.runs * opts.steps) as f64;
+    println!("AOS DynamoDB calls per step on {endpoint}: {} runs x {} no-op steps, 4 workers", opts.runs, opts.steps);
+    println!("submission: {:.1} calls per run", submit as f64 / opts.runs as f64);
+    let is_write = |op: &str| ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"].iter().any(|w| op.ends_with(w));
+    let (mut writes, mut reads) = (0u64, 0u64);
+    for (op, n) in &calls {
+        println!("  {op:<30} {n:>7} calls  {:>6.2} per step", *n as f64 / steps);
+        if is_write(op) {
+            writes += n;
+        } else {
+            reads += n;
+        }
+    }
+    let (w, r) = (writes as f64 / steps, reads as f64 / steps);
+    println!("writes per step {w:.2}, reads per step {r:.2}; target <= 1 write + 0.1 reads: {}", if w <= 1.0 && r <= 0.1 { "met" } else { "MISSED" });
     Ok(())
 }

@@ -125,6 +125,16 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         steps_per_run: usize,
     },
+    /// Count DynamoDB calls per step on the AWS adapters (AWS_ENDPOINT_URL: moto,
+    /// LocalStack or AWS), on a fresh table and queue.
+    BenchAws {
+        /// Runs to execute.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// No-op steps per run.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+    },
     /// Print the error code table.
     Errors {
         /// As the markdown table of docs/error-codes.md.
@@ -335,6 +345,7 @@ async fn main() -> anyhow::Result<()> {
             let opts = aos_cli::bench::BenchOptions { dir, samples, serial_steps, concurrent_runs, steps_per_run };
             aos_cli::bench::run(&opts).await
         }
+        Command::BenchAws { runs, steps } => aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps }).await,
         Command::Errors { markdown } => {
             if markdown {
                 print!("{}", ErrorCode::markdown_table());

@@ -3,6 +3,7 @@
 //! and the standard `AWS_ENDPOINT_URL`, so the same code reaches AWS, LocalStack or moto.
 
 mod config;
+mod counter;
 mod dynamo;
 mod idempotency;
 mod kv;
@@ -14,6 +15,7 @@ mod tenants;
 mod wiring;
 
 pub use config::{sdk_config, AwsConfig, ConfigError};
+pub use counter::CallCounter;
 pub use idempotency::DynamoIdempotency;
 pub use kv::DynamoKv;
 pub use queue::SqsQueue;

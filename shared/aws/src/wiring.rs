@@ -3,7 +3,7 @@
 
 use crate::config::{sdk_config, AwsConfig, ConfigError};
 use crate::resources::{create_queue, create_table};
-use crate::{DynamoIdempotency, DynamoKv, DynamoRunStore, DynamoTenants, SecretsManagerSecrets, SqsQueue};
+use crate::{CallCounter, DynamoIdempotency, DynamoKv, DynamoRunStore, DynamoTenants, SecretsManagerSecrets, SqsQueue};
 use aos_runtime::StoreError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,9 +62,27 @@ impl AwsAdapters {
     /// Reads `AOS_TABLE`, `AOS_STEP_QUEUE_URL`, `AOS_SECRETS_PREFIX` and the standard AWS
     /// settings, then handles the resources as `resources` says.
     pub async fn from_env(resources: Resources) -> Result<Self, SetupError> {
-        let mut config = AwsConfig::from_env()?;
+        Self::from_env_counted(resources, None).await
+    }
+
+    /// Like [`AwsAdapters::from_env`], counting every DynamoDB call in `counter`.
+    pub async fn from_env_counted(resources: Resources, counter: Option<CallCounter>) -> Result<Self, SetupError> {
+        Self::connect(AwsConfig::from_env()?, resources, counter).await
+    }
+
+    /// The adapters for explicitly named resources (`AWS_ENDPOINT_URL` and credentials
+    /// still come from the environment), counting DynamoDB calls in `counter` if given.
+    pub async fn connect(
+        mut config: AwsConfig,
+        resources: Resources,
+        counter: Option<CallCounter>,
+    ) -> Result<Self, SetupError> {
         let sdk = sdk_config().await;
-        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let mut ddb_config = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        if let Some(c) = counter {
+            ddb_config = ddb_config.interceptor(c);
+        }
+        let ddb = aws_sdk_dynamodb::Client::from_conf(ddb_config.build());
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         match resources {
             Resources::Create => {
