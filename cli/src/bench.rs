@@ -268,7 +268,11 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
     registry.register(Arc::new(Noop))?;
     let registry = Arc::new(registry);
     let runs = RunService::new(aws.runs.clone(), aws.idempotency.clone(), Arc::clone(&registry));
-    let config = WorkerConfig { visibility: Duration::from_secs(30), poll_wait: Duration::from_secs(1), ..WorkerConfig::default() };
+    let config = WorkerConfig {
+        visibility: Duration::from_secs(30),
+        poll_wait: Duration::from_secs(1),
+        ..WorkerConfig::default()
+    };
     let worker = StepWorker::new(aws.runs.clone(), aws.queue.clone(), aws.kv.clone(), registry, config);
     let tenant = TenantId::parse("ten_bench")?;
     counter.reset();
@@ -300,7 +304,9 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
     let steps = (opts.runs * opts.steps) as f64;
     println!("AOS DynamoDB calls per step on {endpoint}: {} runs x {} no-op steps, 4 workers", opts.runs, opts.steps);
     println!("submission: {:.1} calls per run", submit as f64 / opts.runs as f64);
-    let is_write = |op: &str| ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"].iter().any(|w| op.ends_with(w));
+    let is_write = |op: &str| {
+        ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"].iter().any(|w| op.ends_with(w))
+    };
     let (mut writes, mut reads) = (0u64, 0u64);
     for (op, n) in &calls {
         println!("  {op:<30} {n:>7} calls  {:>6.2} per step", *n as f64 / steps);
@@ -311,6 +317,9 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
         }
     }
     let (w, r) = (writes as f64 / steps, reads as f64 / steps);
-    println!("writes per step {w:.2}, reads per step {r:.2}; target <= 1 write + 0.1 reads: {}", if w <= 1.0 && r <= 0.1 { "met" } else { "MISSED" });
+    println!(
+        "writes per step {w:.2}, reads per step {r:.2}; target <= 1 write + 0.1 reads: {}",
+        if w <= 1.0 && r <= 0.1 { "met" } else { "MISSED" }
+    );
     Ok(())
 }

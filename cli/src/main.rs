@@ -345,7 +345,9 @@ async fn main() -> anyhow::Result<()> {
             let opts = aos_cli::bench::BenchOptions { dir, samples, serial_steps, concurrent_runs, steps_per_run };
             aos_cli::bench::run(&opts).await
         }
-        Command::BenchAws { runs, steps } => aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps }).await,
+        Command::BenchAws { runs, steps } => {
+            aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps }).await
+        }
         Command::Errors { markdown } => {
             if markdown {
                 print!("{}", ErrorCode::markdown_table());

@@ -70,6 +70,7 @@ fn setup(ports: Ports, fail_first: usize) -> Loop {
         poll_wait: Duration::from_secs(1),
         backoff_base: Duration::from_millis(50),
         backoff_cap: Duration::from_millis(100),
+        ..WorkerConfig::default()
     };
     let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config);
     Loop { ports, service, worker, calls }
@@ -165,4 +166,56 @@ contract!(a_cancelled_run_executes_nothing_more, 5, |p: Ports| async move {
     }
     assert!(l.calls.lock().expect("calls").is_empty());
     assert!(l.service.cancel(&tenant(), &id).await.is_err(), "a finished run cannot be cancelled again");
+});
+
+contract!(a_worker_dying_mid_chain_is_resumed_from_the_redelivered_message, 5, |p: Ports| async move {
+    let l = setup(p, 0);
+    let short = WorkerConfig {
+        visibility: Duration::from_secs(2),
+        heartbeat: Duration::from_secs(1),
+        poll_wait: Duration::from_secs(1),
+        ..WorkerConfig::default()
+    };
+    let worker = StepWorker::new(
+        Arc::clone(&l.ports.runs),
+        Arc::clone(&l.ports.queue),
+        Arc::clone(&l.ports.kv),
+        Arc::new({
+            let mut reg = SkillRegistry::new();
+            reg.register(Arc::new(Probe { calls: Arc::clone(&l.calls), fail_first: 0 })).expect("probe");
+            reg
+        }),
+        short,
+    );
+    let id = l.submit(json!([{"skill": "probe"}, {"skill": "probe"}, {"skill": "probe"}])).await;
+    let dying = worker.clone().with_after_effect_hook(Arc::new(|m| {
+        if m.step_index == 1 {
+            aos_runtime::worker::HookAction::Abandon
+        } else {
+            aos_runtime::worker::HookAction::Continue
+        }
+    }));
+    let first =
+        l.ports.queue.receive(1, Duration::from_secs(2), Duration::from_secs(1)).await.expect("receive").remove(0);
+    assert_eq!(
+        dying.handle(&first).await,
+        aos_runtime::worker::Handled::Abandoned,
+        "died in step 1, chained from step 0"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let run = loop {
+        let run = l.service.get(&tenant(), &id).await.expect("run");
+        if run.status.is_terminal() {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "the run was not resumed: {run:?}");
+        for m in l.ports.queue.receive(1, Duration::from_secs(2), Duration::from_secs(1)).await.expect("receive") {
+            worker.handle(&m).await;
+        }
+    };
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let cps = l.ports.runs.checkpoints(&tenant(), &id).await.expect("checkpoints");
+    assert_eq!(cps.iter().map(|c| c.attempts).collect::<Vec<_>>(), [1, 2, 1], "step 1 was taken over once");
+    verify_chain(&run.genesis_hash, &cps).expect("chain");
+    assert_eq!(*l.calls.lock().expect("calls"), [0, 1, 1, 2], "the idempotent step ran again, nothing else did");
 });

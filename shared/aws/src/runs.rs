@@ -13,8 +13,8 @@ use crate::dynamo::{get_n, get_s, n, s, sdk_err, tenant_pk, Item};
 use crate::queue::SqsQueue;
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::ports::{
-    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Queue, RunFilter, RunRecord, RunSpec, RunStore,
-    StepCommit, StepMessage, StepProgress, StepRetry, StoreError, StoreResult,
+    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Queue, Received, RunFilter, RunRecord, RunSpec,
+    RunStore, StepCommit, StepMessage, StepProgress, StepRetry, StoreError, StoreResult,
 };
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
@@ -158,6 +158,43 @@ impl DynamoRunStore {
         match out {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    /// The first claim of a run's first step and the run's move to running, in one
+    /// transaction. `None` when the step was claimed before (a retry or a takeover),
+    /// which the general claim handles.
+    async fn begin_run(&self, req: &BeginStep) -> StoreResult<Option<BeginOutcome>> {
+        let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
+        let claim = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(steps_pk(t, r)))
+            .item("sk", s(step_sk(0)))
+            .item("claim_status", s("running"))
+            .item("claim_until", n(req.claim_until_ms))
+            .item("attempts", n(1))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(sdk_err)?;
+        let start = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(t)))
+            .key("sk", s(run_sk(r)))
+            .update_expression("SET #st = :running, gsi1pk = :gsi, updated_at_ms = :now")
+            .condition_expression("#st = :queued")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
+            .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
+            .expression_attribute_values(":gsi", s(status_pk(t, RunStatus::Running)))
+            .expression_attribute_values(":now", n(req.now_ms))
+            .build()
+            .map_err(sdk_err)?;
+        let items =
+            vec![TransactWriteItem::builder().put(claim).build(), TransactWriteItem::builder().update(start).build()];
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(Some(BeginOutcome::Claimed { attempt: 1, taken_over: false })),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => Ok(None),
             Err(e) => Err(sdk_err(e)),
         }
     }
@@ -312,10 +349,11 @@ impl RunStore for DynamoRunStore {
     }
 
     async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome> {
-        let Some(item) = self.run_item(&req.tenant, &req.run_id).await? else { return Ok(BeginOutcome::AlreadyDone) };
-        let run = compose(&req.tenant, &item)?;
-        if run.status.is_terminal() || run.next_step != req.step_index {
-            return Ok(BeginOutcome::AlreadyDone);
+        // The worker read the run just before (its `load` stage): no second read here.
+        if req.step_index == 0 {
+            if let Some(outcome) = self.begin_run(req).await? {
+                return Ok(outcome);
+            }
         }
         let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
         let out = self
@@ -356,28 +394,6 @@ impl RunStore for DynamoRunStore {
         };
         let attempt = u32::try_from(get_n(&old, "attempts").unwrap_or(0) + 1).unwrap_or(u32::MAX);
         let taken_over = get_s(&old, "claim_status").is_ok_and(|st| st == "running");
-        if run.status == RunStatus::Queued {
-            let started = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(tenant_pk(t)))
-                .key("sk", s(run_sk(r)))
-                .update_expression("SET #st = :running, gsi1pk = :gsi, updated_at_ms = :now")
-                .condition_expression("#st = :queued")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
-                .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
-                .expression_attribute_values(":gsi", s(status_pk(t, RunStatus::Running)))
-                .expression_attribute_values(":now", n(req.now_ms))
-                .send()
-                .await;
-            if let Err(e) = started {
-                if !e.as_service_error().is_some_and(is_condition_failure) {
-                    return Err(sdk_err(e));
-                }
-            }
-        }
         Ok(BeginOutcome::Claimed { attempt, taken_over })
     }
 
@@ -448,25 +464,66 @@ impl RunStore for DynamoRunStore {
                 .expression_attribute_values(":error", json_attr(error)?);
         }
         let run = run.update_expression(set).build().map_err(sdk_err)?;
-        let items =
+        let mut items =
             vec![TransactWriteItem::builder().update(step).build(), TransactWriteItem::builder().update(run).build()];
+        // Chaining: claim the next step in the same write, and keep the current message
+        // as the run's lease (its redelivery resumes the run if this worker dies).
+        let chained = match (&commit.next, commit.lease_next, &commit.ack) {
+            (Some(next), Some(lease), Some(receipt)) => {
+                let until = commit.now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+                let claim = Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s(steps_pk(t, r)))
+                    .item("sk", s(step_sk(next.step_index)))
+                    .item("claim_status", s("running"))
+                    .item("claim_until", n(until))
+                    .item("attempts", n(1))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .map_err(sdk_err)?;
+                items.push(TransactWriteItem::builder().put(claim).build());
+                Some((next, lease, receipt))
+            }
+            _ => None,
+        };
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => {
+                let state = Committed {
+                    status: commit.run_status,
+                    next_step: index + 1,
+                    last_hash: commit.checkpoint.hash.clone(),
+                    next: None,
+                };
+                if let Some((next, lease, receipt)) = chained {
+                    self.queue.change_visibility(receipt, lease).await?;
+                    let received = Received { receipt: receipt.clone(), body: encode(next), receive_count: 1 };
+                    return Ok(Committed { next: Some(received), ..state });
+                }
                 if let Some(next) = &commit.next {
                     self.queue.send(&encode(next), Duration::ZERO).await?;
                 }
+                if let Some(receipt) = &commit.ack {
+                    self.queue.delete(receipt).await?;
+                }
+                Ok(state)
             }
             Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
+                if chained.is_some() {
+                    // The next step was claimed already (a resumed duplicate): end this
+                    // step without chaining.
+                    let plain = StepCommit { lease_next: None, ..commit.clone() };
+                    return Box::pin(self.commit_step(&plain)).await;
+                }
                 // Already checkpointed (a repeat), or the run was cancelled or moved on:
                 // keep the checkpoint if it is new, never advance the run.
                 self.record_checkpoint_only(commit).await?;
+                if let Some(receipt) = &commit.ack {
+                    self.queue.delete(receipt).await?;
+                }
+                self.committed(&commit.tenant, &commit.run_id).await
             }
-            Err(e) => return Err(sdk_err(e)),
+            Err(e) => Err(sdk_err(e)),
         }
-        if let Some(receipt) = &commit.ack {
-            self.queue.delete(receipt).await?;
-        }
-        self.committed(&commit.tenant, &commit.run_id).await
     }
 
     async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()> {

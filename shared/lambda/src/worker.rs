@@ -47,6 +47,8 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     let config = WorkerConfig {
         visibility: Duration::from_secs(visibility),
         heartbeat: Duration::from_secs((visibility / 3).max(1)),
+        // Hand long runs back to the queue well before the function's 30 s timeout.
+        chain_budget: Duration::from_secs(15),
         ..WorkerConfig::default()
     };
     Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(default_registry(policy)?), config))

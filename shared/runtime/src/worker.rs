@@ -43,6 +43,9 @@ pub struct WorkerConfig {
     pub backoff_base: Duration,
     /// Largest retry delay.
     pub backoff_cap: Duration,
+    /// How long a worker keeps executing one run's steps back to back before it hands
+    /// the run back to the queue (a Lambda sets this well under its timeout).
+    pub chain_budget: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -53,6 +56,7 @@ impl Default for WorkerConfig {
             poll_wait: Duration::from_secs(1),
             backoff_base: Duration::from_millis(200),
             backoff_cap: Duration::from_secs(30),
+            chain_budget: Duration::from_secs(60),
         }
     }
 }
@@ -143,7 +147,7 @@ impl StepWorker {
             Ok(m) => m,
             Err(reason) => return Ok(Handled::Malformed(reason)),
         };
-        let Some(run) = self.load(&msg, received).await? else {
+        let Some((msg, run)) = self.load(msg, received).await? else {
             return Ok(Handled::Done);
         };
         let claimed = match self.claim(msg, run, received).await? {
@@ -157,6 +161,7 @@ impl StepWorker {
     /// run's next step while the store hands it straight back (at most `MAX_CHAIN`
     /// steps, so one long run cannot hold a worker forever).
     async fn run_claimed(&self, mut claimed: Claimed, mut received: Received) -> Result<Handled, StoreError> {
+        let started = std::time::Instant::now();
         for chained in 0..MAX_CHAIN {
             let (outcome, seed) = match self.prepare(&claimed) {
                 Err(outcome) => (outcome, step_seed(claimed.run.base_seed, claimed.msg.step_index)),
@@ -170,7 +175,7 @@ impl StepWorker {
                     return Ok(Handled::Abandoned);
                 }
             }
-            let chain = chained + 1 < MAX_CHAIN;
+            let chain = chained + 1 < MAX_CHAIN && started.elapsed() < self.config.chain_budget;
             match self.decide(claimed, outcome, seed, &received, chain).await? {
                 Some((next, next_received)) => {
                     claimed = next;
@@ -182,8 +187,16 @@ impl StepWorker {
         Ok(Handled::Done)
     }
 
-    /// Stage `load`: the run; acks messages of finished runs and finished steps.
-    async fn load(&self, msg: &StepMessage, received: &Received) -> Result<Option<RunRecord>, StoreError> {
+    /// Stage `load`: the run. Acknowledges messages of unknown or finished runs and of
+    /// steps that are not due. A redelivered message whose step is already done means
+    /// the worker that carried the run on from it (a chain of steps, or a commit whose
+    /// next message was lost) died: the run resumes at its next step. Claims make sure
+    /// that resuming never runs a step twice.
+    async fn load(
+        &self,
+        msg: StepMessage,
+        received: &Received,
+    ) -> Result<Option<(StepMessage, RunRecord)>, StoreError> {
         let run = self.store.run(&msg.tenant, &msg.run_id).await?;
         let Some(run) = run else {
             tracing::warn!(run = %msg.run_id, "step message for an unknown run dropped");
@@ -196,22 +209,12 @@ impl StepWorker {
             self.queue.delete(&received.receipt).await?;
             return Ok(None);
         }
-        if run.status.is_terminal() || msg.step_index < run.next_step {
-            self.ack_stale(&run, msg, received).await?;
+        if run.status.is_terminal() || (msg.step_index < run.next_step && received.receive_count <= 1) {
+            self.queue.delete(&received.receipt).await?;
             return Ok(None);
         }
-        Ok(Some(run))
-    }
-
-    async fn ack_stale(&self, run: &RunRecord, msg: &StepMessage, received: &Received) -> Result<(), StoreError> {
-        // A redelivery after a commit whose next message may not have been sent
-        // (possible on backends where they are two writes) sends it again; duplicates
-        // are harmless because every step is claimed before it runs.
-        if received.receive_count > 1 && !run.status.is_terminal() && msg.step_index + 1 == run.next_step {
-            let next = StepMessage { step_index: run.next_step, ..msg.clone() };
-            self.queue.send(&encode(&next), Duration::ZERO).await?;
-        }
-        self.queue.delete(&received.receipt).await
+        let msg = StepMessage { step_index: run.next_step, ..msg };
+        Ok(Some((msg, run)))
     }
 
     /// Stage `claim`: take the step's claim (durably for non-idempotent skills).
