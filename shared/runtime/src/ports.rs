@@ -181,7 +181,8 @@ pub struct Committed {
     /// Hash of the run's last checkpoint after the commit.
     pub last_hash: String,
     /// The next step's message, already received and its step claimed (attempt 1) by
-    /// the committing worker, when `lease_next` was honoured.
+    /// the committing worker, when `lease_next` was honoured. Its receipt may be the
+    /// current message's (SQS keeps that message in flight as the run's lease).
     pub next: Option<Received>,
 }
 
