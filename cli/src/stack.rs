@@ -230,7 +230,9 @@ impl LocalStack {
         let allow = format!("127.0.0.1:{},localhost:{},{}", addr.port(), addr.port(), config.allow_hosts);
         let policy =
             AddressPolicy::parse_allow_list(&allow).map_err(|e| anyhow::anyhow!("AOS_HTTP_ALLOW_HOSTS: {e}"))?;
-        let skills = Arc::new(aos_runtime::skills::default_registry(policy)?);
+        let skills = aos_runtime::skills::default_registry(policy)?;
+        skills.check_schemas()?;
+        let skills = Arc::new(skills);
         let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills));
         let (demo, sink) = demo_router();
         let app = router(AppState { runs, tenants }).merge(demo);

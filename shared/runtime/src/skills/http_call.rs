@@ -41,9 +41,10 @@ impl HttpCallConfig {
 
 /// The `http_call` skill.
 pub struct HttpCallSkill {
-    client: reqwest::Client,
-    policy: Arc<AddressPolicy>,
-    default_cap: usize,
+    // Built on first use (TLS roots and all): functions that never call out pay nothing
+    // at cold start.
+    client: std::sync::OnceLock<Result<reqwest::Client, String>>,
+    config: HttpCallConfig,
 }
 
 #[derive(Deserialize)]
@@ -70,23 +71,32 @@ impl HttpCallSkill {
     /// Builds the skill and its HTTP client (rustls, no proxies, guarded resolver,
     /// redirects re-checked against the policy, at most 5).
     pub fn new(config: HttpCallConfig) -> Result<Self, reqwest::Error> {
-        let resolver = GuardedResolver::new(Arc::clone(&config.policy), config.lookup, config.observer);
-        let redirect_policy = Arc::clone(&config.policy);
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .dns_resolver(Arc::new(resolver))
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= 5 {
-                    return attempt.error("more than 5 redirects");
-                }
-                match redirect_policy.check_url(attempt.url()) {
-                    Ok(()) => attempt.follow(),
-                    Err(refused) => attempt.error(refused),
-                }
-            }))
-            .build()?;
-        Ok(Self { client, policy: config.policy, default_cap: config.default_max_response_bytes })
+        Ok(Self { client: std::sync::OnceLock::new(), config })
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, &String> {
+        self.client
+            .get_or_init(|| {
+                let c = &self.config;
+                let resolver = GuardedResolver::new(Arc::clone(&c.policy), Arc::clone(&c.lookup), c.observer.clone());
+                let redirect_policy = Arc::clone(&c.policy);
+                reqwest::Client::builder()
+                    .no_proxy()
+                    .dns_resolver(Arc::new(resolver))
+                    .connect_timeout(Duration::from_secs(10))
+                    .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                        if attempt.previous().len() >= 5 {
+                            return attempt.error("more than 5 redirects");
+                        }
+                        match redirect_policy.check_url(attempt.url()) {
+                            Ok(()) => attempt.follow(),
+                            Err(refused) => attempt.error(refused),
+                        }
+                    }))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
     }
 
     async fn call(&self, ctx: &SkillContext, input: Input) -> StructuredOutcome {
@@ -94,14 +104,20 @@ impl HttpCallSkill {
             Ok(u) => u,
             Err(e) => return StructuredOutcome::failure(ErrorCode::InvalidUrl, format!("url {:?}: {e}", input.url)),
         };
-        if let Err(refused) = self.policy.check_url(&url) {
+        if let Err(refused) = self.config.policy.check_url(&url) {
             return refused_outcome(&refused);
         }
         let Ok(method) = reqwest::Method::from_bytes(input.method.to_ascii_uppercase().as_bytes()) else {
             return StructuredOutcome::failure(ErrorCode::ValidationFailed, "unknown method");
         };
         let timeout = input.timeout_ms.map_or(ctx.timeout, Duration::from_millis).min(ctx.timeout);
-        let mut req = self.client.request(method, url).timeout(timeout);
+        let client = match self.client() {
+            Ok(c) => c,
+            Err(e) => {
+                return StructuredOutcome::failure(ErrorCode::Internal, format!("cannot build the HTTP client: {e}"))
+            }
+        };
+        let mut req = client.request(method, url).timeout(timeout);
         let mut has_key = false;
         for (name, value) in &input.headers {
             has_key |= name.eq_ignore_ascii_case("idempotency-key");
@@ -117,7 +133,7 @@ impl HttpCallSkill {
             Some(Value::String(text)) => req.body(text),
             Some(other) => req.json(&other),
         };
-        let cap = input.max_response_bytes.unwrap_or(self.default_cap).min(MAX_RESPONSE_CAP);
+        let cap = input.max_response_bytes.unwrap_or(self.config.default_max_response_bytes).min(MAX_RESPONSE_CAP);
         match req.send().await {
             Ok(resp) => read_response(resp, cap).await,
             Err(e) => transport_outcome(&e),

@@ -19,7 +19,7 @@ use futures_util::FutureExt;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The registry every AOS process starts with: `http_call` (under `policy`),
@@ -30,6 +30,18 @@ pub fn default_registry(policy: crate::net::AddressPolicy) -> Result<SkillRegist
     registry.register(Arc::new(JsonTransformSkill))?;
     registry.register(Arc::new(KvStoreSkill))?;
     Ok(registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_schema_compiles() {
+        let registry = default_registry(crate::net::AddressPolicy::default()).expect("registry");
+        registry.check_schemas().expect("schemas compile");
+        assert_eq!(registry.descriptors().len(), 3);
+    }
 }
 
 /// The default registry could not be built.
@@ -114,9 +126,23 @@ pub trait Skill: Send + Sync {
 
 struct Entry {
     descriptor: SkillDescriptor,
-    input: jsonschema::Validator,
-    output: jsonschema::Validator,
+    // Compiled on first use: a Lambda that never validates pays nothing at cold start.
+    input: OnceLock<Result<jsonschema::Validator, String>>,
+    output: OnceLock<Result<jsonschema::Validator, String>>,
     skill: Arc<dyn Skill>,
+}
+
+impl Entry {
+    fn validator(&self, output: bool) -> Result<&jsonschema::Validator, String> {
+        let (cell, schema) = if output {
+            (&self.output, &self.descriptor.output_schema)
+        } else {
+            (&self.input, &self.descriptor.input_schema)
+        };
+        cell.get_or_init(|| jsonschema::validator_for(schema).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| format!("skill {} declares an invalid schema: {e}", self.descriptor.name))
+    }
 }
 
 /// A registration was refused.
@@ -155,20 +181,25 @@ impl SkillRegistry {
         Self::default()
     }
 
-    /// Registers a skill, compiling its schemas. Fails on a duplicate name or a schema
-    /// that does not compile.
+    /// Registers a skill. Fails on a duplicate name. Its schemas are compiled on first
+    /// use; [`SkillRegistry::check_schemas`] compiles them all up front.
     pub fn register(&mut self, skill: Arc<dyn Skill>) -> Result<(), RegistryError> {
         let d = skill.descriptor();
         if self.entries.contains_key(&d.name) {
             return Err(RegistryError::Duplicate(d.name));
         }
-        let compile = |schema: &Value, which| {
-            jsonschema::validator_for(schema)
-                .map_err(|e| RegistryError::BadSchema(d.name.clone(), which, e.to_string()))
-        };
-        let input = compile(&d.input_schema, "input")?;
-        let output = compile(&d.output_schema, "output")?;
-        self.entries.insert(d.name.clone(), Entry { descriptor: d, input, output, skill });
+        let entry = Entry { descriptor: d, input: OnceLock::new(), output: OnceLock::new(), skill };
+        self.entries.insert(entry.descriptor.name.clone(), entry);
+        Ok(())
+    }
+
+    /// Compiles every schema now; fails naming the first skill whose schema is invalid.
+    pub fn check_schemas(&self) -> Result<(), RegistryError> {
+        for e in self.entries.values() {
+            for (output, which) in [(false, "input"), (true, "output")] {
+                e.validator(output).map_err(|m| RegistryError::BadSchema(e.descriptor.name.clone(), which, m))?;
+            }
+        }
         Ok(())
     }
 
@@ -185,7 +216,7 @@ impl SkillRegistry {
     /// Checks `input` against the skill's input schema. `Err` names each failing field.
     pub fn validate_input(&self, name: &str, input: &Value) -> Result<(), String> {
         let entry = self.entries.get(name).ok_or_else(|| format!("unknown skill {name:?}"))?;
-        schema_errors(&entry.input, input).map_or(Ok(()), Err)
+        schema_errors(entry.validator(false)?, input).map_or(Ok(()), Err)
     }
 
     /// Runs `name` on `input`, total: unknown skill, invalid input, panic, timeout and an
@@ -202,7 +233,11 @@ impl SkillRegistry {
         let Some(entry) = self.entries.get(name) else {
             return StructuredOutcome::failure(ErrorCode::SkillNotFound, format!("unknown skill {name:?}"));
         };
-        if let Some(errors) = schema_errors(&entry.input, &input) {
+        let validator = match entry.validator(false) {
+            Ok(v) => v,
+            Err(m) => return StructuredOutcome::failure(ErrorCode::Internal, m).with_retryable(false),
+        };
+        if let Some(errors) = schema_errors(validator, &input) {
             return StructuredOutcome::failure(
                 ErrorCode::ValidationFailed,
                 format!("input of {name} does not match its schema: {errors}"),
@@ -226,7 +261,11 @@ impl SkillRegistry {
             Ok(Ok(outcome)) => outcome,
         };
         if let Some(output) = outcome.output.as_ref().filter(|_| outcome.ok) {
-            if let Some(errors) = schema_errors(&entry.output, output) {
+            let errors = match entry.validator(true) {
+                Ok(v) => schema_errors(v, output),
+                Err(m) => Some(m),
+            };
+            if let Some(errors) = errors {
                 return StructuredOutcome::failure(
                     ErrorCode::SchemaMismatch,
                     format!("output of {name} does not match its schema: {errors}"),
