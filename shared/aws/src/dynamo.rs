@@ -52,3 +52,33 @@ pub(crate) fn sdk_err<E: std::error::Error>(e: E) -> StoreError {
 pub(crate) fn ttl(expires_at_ms: u64) -> AttributeValue {
     n(expires_at_ms.div_ceil(1000))
 }
+
+/// Every item of partition `pk` whose sort key starts with `prefix`, following pages
+/// (strongly consistent reads).
+pub(crate) async fn query_prefix(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    prefix: &str,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}

@@ -9,7 +9,7 @@
 //! current message. If the send is lost, the redelivered message finds the step done and
 //! sends the next step again.
 
-use crate::dynamo::{get_n, get_s, n, s, sdk_err, tenant_pk, Item};
+use crate::dynamo::{get_n, get_s, n, query_prefix, s, sdk_err, tenant_pk, Item};
 use crate::queue::SqsQueue;
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::ports::{
@@ -112,27 +112,7 @@ impl DynamoRunStore {
     }
 
     async fn step_items(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(steps_pk(tenant.as_str(), id.as_str())))
-                .expression_attribute_values(":prefix", s("STEP#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        query_prefix(&self.client, &self.table, steps_pk(tenant.as_str(), id.as_str()), "STEP#").await
     }
 
     fn step_update(&self, tenant: &str, run: &str, index: u32) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {

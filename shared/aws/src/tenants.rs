@@ -2,7 +2,7 @@
 //! twice, written together: `APIKEY#<hash>` / `APIKEY` for authentication by hash and
 //! `TENANT#t` / `KEY#<id>` for listing a tenant's keys. Only hashes are stored.
 
-use crate::dynamo::{get_s, n, s, sdk_err, tenant_pk, Item};
+use crate::dynamo::{get_s, n, query_prefix, s, sdk_err, tenant_pk, Item};
 use aos_core::{ApiKeyId, TenantId};
 use aos_runtime::ports::{ApiKeyRecord, StoreError, StoreResult, TenantRecord, TenantStore};
 use async_trait::async_trait;
@@ -132,28 +132,8 @@ impl TenantStore for DynamoTenants {
     }
 
     async fn keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>> {
-        let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(tenant_pk(tenant.as_str())))
-                .expression_attribute_values(":prefix", s("KEY#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            for item in out.items() {
-                keys.push(parse_key(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(keys);
-            }
-        }
+        let items = query_prefix(&self.client, &self.table, tenant_pk(tenant.as_str()), "KEY#").await?;
+        items.iter().map(parse_key).collect()
     }
 
     async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, now_ms: u64) -> StoreResult<Option<ApiKeyRecord>> {
