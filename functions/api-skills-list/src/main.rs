@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), aos_lambda::Error> {
-    aos_lambda::api::serve(aos_api::Route::SkillsList).await
+    aos_lambda::api::serve_with_skills(aos_api::Route::SkillsList).await
 }

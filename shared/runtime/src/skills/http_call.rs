@@ -236,38 +236,45 @@ async fn read_response(mut resp: reqwest::Response, cap: usize) -> StructuredOut
     }
 }
 
+/// The declaration of `http_call`.
+pub(super) fn descriptor() -> SkillDescriptor {
+    SkillDescriptor {
+        name: "http_call".to_owned(),
+        version: "1.0.0".to_owned(),
+        description:
+            "One HTTP request to a public address (or an allow-listed host), with a timeout and a response size cap."
+                .to_owned(),
+        input_schema: json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["url"],
+            "properties": {
+                "method": {"type": "string", "enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "get", "head", "post", "put", "patch", "delete"]},
+                "url": {"type": "string", "minLength": 1, "maxLength": 4096},
+                "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "body": {},
+                "timeout_ms": {"type": "integer", "minimum": 1, "maximum": 900000},
+                "max_response_bytes": {"type": "integer", "minimum": 1, "maximum": MAX_RESPONSE_CAP}
+            }
+        }),
+        output_schema: json!({
+            "type": "object",
+            "required": ["status", "headers", "body"],
+            "properties": {
+                "status": {"type": "integer"},
+                "headers": {"type": "object"},
+                "body": {}
+            }
+        }),
+        idempotency: IdempotencyClass::Keyed,
+        timeout_ms: 30_000,
+    }
+}
+
 #[async_trait]
 impl Skill for HttpCallSkill {
     fn descriptor(&self) -> SkillDescriptor {
-        SkillDescriptor {
-            name: "http_call".to_owned(),
-            version: "1.0.0".to_owned(),
-            description: "One HTTP request to a public address (or an allow-listed host), with a timeout and a response size cap.".to_owned(),
-            input_schema: json!({
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["url"],
-                "properties": {
-                    "method": {"type": "string", "enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "get", "head", "post", "put", "patch", "delete"]},
-                    "url": {"type": "string", "minLength": 1, "maxLength": 4096},
-                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "body": {},
-                    "timeout_ms": {"type": "integer", "minimum": 1, "maximum": 900000},
-                    "max_response_bytes": {"type": "integer", "minimum": 1, "maximum": MAX_RESPONSE_CAP}
-                }
-            }),
-            output_schema: json!({
-                "type": "object",
-                "required": ["status", "headers", "body"],
-                "properties": {
-                    "status": {"type": "integer"},
-                    "headers": {"type": "object"},
-                    "body": {}
-                }
-            }),
-            idempotency: IdempotencyClass::Keyed,
-            timeout_ms: 30_000,
-        }
+        descriptor()
     }
 
     async fn execute(&self, ctx: &SkillContext, input: Value) -> StructuredOutcome {

@@ -15,26 +15,31 @@ fn transform(expression: &str, data: &Value) -> Result<Value, String> {
     serde_json::to_value(&*result).map_err(|e| e.to_string())
 }
 
+/// The declaration of `json_transform`.
+pub(super) fn descriptor() -> SkillDescriptor {
+    SkillDescriptor {
+        name: "json_transform".to_owned(),
+        version: "1.0.0".to_owned(),
+        description: "Applies a JMESPath expression to `data` and returns the result.".to_owned(),
+        input_schema: json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["expression", "data"],
+            "properties": {
+                "expression": {"type": "string", "minLength": 1, "maxLength": 4096},
+                "data": {}
+            }
+        }),
+        output_schema: json!({"type": "object", "required": ["result"], "properties": {"result": {}}}),
+        idempotency: IdempotencyClass::Pure,
+        timeout_ms: 5_000,
+    }
+}
+
 #[async_trait]
 impl Skill for JsonTransformSkill {
     fn descriptor(&self) -> SkillDescriptor {
-        SkillDescriptor {
-            name: "json_transform".to_owned(),
-            version: "1.0.0".to_owned(),
-            description: "Applies a JMESPath expression to `data` and returns the result.".to_owned(),
-            input_schema: json!({
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["expression", "data"],
-                "properties": {
-                    "expression": {"type": "string", "minLength": 1, "maxLength": 4096},
-                    "data": {}
-                }
-            }),
-            output_schema: json!({"type": "object", "required": ["result"], "properties": {"result": {}}}),
-            idempotency: IdempotencyClass::Pure,
-            timeout_ms: 5_000,
-        }
+        descriptor()
     }
 
     async fn execute(&self, _ctx: &SkillContext, input: Value) -> StructuredOutcome {

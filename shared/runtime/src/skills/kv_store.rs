@@ -10,33 +10,38 @@ use serde_json::{json, Value};
 #[derive(Debug, Default)]
 pub struct KvStoreSkill;
 
+/// The declaration of `kv_store`.
+pub(super) fn descriptor() -> SkillDescriptor {
+    SkillDescriptor {
+        name: "kv_store".to_owned(),
+        version: "1.0.0".to_owned(),
+        description: "Gets, puts or deletes a JSON value under a key in the tenant's store.".to_owned(),
+        input_schema: json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["op", "key"],
+            "properties": {
+                "op": {"type": "string", "enum": ["get", "put", "delete"]},
+                "key": {"type": "string", "minLength": 1, "maxLength": 512},
+                "value": {}
+            },
+            "if": {"properties": {"op": {"const": "put"}}},
+            "then": {"required": ["value"]}
+        }),
+        output_schema: json!({
+            "type": "object",
+            "required": ["key", "found"],
+            "properties": {"key": {"type": "string"}, "found": {"type": "boolean"}, "value": {}}
+        }),
+        idempotency: IdempotencyClass::Idempotent,
+        timeout_ms: 5_000,
+    }
+}
+
 #[async_trait]
 impl Skill for KvStoreSkill {
     fn descriptor(&self) -> SkillDescriptor {
-        SkillDescriptor {
-            name: "kv_store".to_owned(),
-            version: "1.0.0".to_owned(),
-            description: "Gets, puts or deletes a JSON value under a key in the tenant's store.".to_owned(),
-            input_schema: json!({
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["op", "key"],
-                "properties": {
-                    "op": {"type": "string", "enum": ["get", "put", "delete"]},
-                    "key": {"type": "string", "minLength": 1, "maxLength": 512},
-                    "value": {}
-                },
-                "if": {"properties": {"op": {"const": "put"}}},
-                "then": {"required": ["value"]}
-            }),
-            output_schema: json!({
-                "type": "object",
-                "required": ["key", "found"],
-                "properties": {"key": {"type": "string"}, "found": {"type": "boolean"}, "value": {}}
-            }),
-            idempotency: IdempotencyClass::Idempotent,
-            timeout_ms: 5_000,
-        }
+        descriptor()
     }
 
     async fn execute(&self, ctx: &SkillContext, input: Value) -> StructuredOutcome {

@@ -42,6 +42,15 @@ mod tests {
         registry.check_schemas().expect("schemas compile");
         assert_eq!(registry.descriptors().len(), 3);
     }
+
+    #[test]
+    fn the_declared_registry_declares_exactly_the_default_skills() {
+        let full = default_registry(crate::net::AddressPolicy::default()).expect("registry");
+        let declared = declared_registry();
+        let json = |r: &SkillRegistry| serde_json::to_value(r.descriptors()).expect("json");
+        assert_eq!(json(&declared), json(&full));
+        assert!(declared.validate_input("kv_store", &serde_json::json!({"op": "nope", "key": "k"})).is_err());
+    }
 }
 
 /// The default registry could not be built.
@@ -53,6 +62,34 @@ pub enum DefaultRegistryError {
     /// A built-in skill was refused (a bug).
     #[error(transparent)]
     Registry(#[from] RegistryError),
+}
+
+/// The built-in skills' declarations without their code: what an API process needs to
+/// validate plans and list skills. Such a process never executes a skill (workers do), so
+/// it does not link the HTTP client; executing a declared-only skill is refused.
+pub fn declared_registry() -> SkillRegistry {
+    let mut registry = SkillRegistry::new();
+    for d in [http_call::descriptor(), json_transform::descriptor(), kv_store::descriptor()] {
+        // Names are distinct, so registration cannot fail.
+        let _ = registry.register(Arc::new(Declared(d)));
+    }
+    registry
+}
+
+struct Declared(SkillDescriptor);
+
+#[async_trait]
+impl Skill for Declared {
+    fn descriptor(&self) -> SkillDescriptor {
+        self.0.clone()
+    }
+
+    async fn execute(&self, _ctx: &SkillContext, _input: Value) -> StructuredOutcome {
+        StructuredOutcome::failure(
+            ErrorCode::SkillDisabled,
+            "this process only declares skills; step workers execute them",
+        )
+    }
 }
 
 /// What running a skill twice does, which decides how AOS recovers a step whose worker
