@@ -88,10 +88,10 @@ fn required() -> bool {
     std::env::var("AOS_REQUIRE_AWS_TESTS").is_ok_and(|v| v == "1")
 }
 
-/// The AWS adapters on the emulator at `AWS_ENDPOINT_URL`, which must be a loopback
-/// address: tests never reach real AWS. `None` (the test is skipped with a note) when
-/// no emulator is configured and `AOS_REQUIRE_AWS_TESTS` is not `1`.
-pub async fn aws(max_receive_count: u32) -> Option<Ports> {
+/// The AWS emulator's endpoint (`AWS_ENDPOINT_URL`), which must be a loopback address:
+/// tests never reach real AWS. `None` (the caller skips, with a note) when no emulator is
+/// configured and `AOS_REQUIRE_AWS_TESTS` is not `1`.
+pub fn emulator_endpoint() -> Option<String> {
     let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
         assert!(!required(), "AOS_REQUIRE_AWS_TESTS=1 but AWS_ENDPOINT_URL is not set: run ./scripts/test.sh");
         eprintln!("skipped: no AWS emulator (./scripts/test.sh starts moto server and sets AWS_ENDPOINT_URL)");
@@ -102,6 +102,14 @@ pub async fn aws(max_receive_count: u32) -> Option<Ports> {
         host == "127.0.0.1" || host == "localhost" || host == "[::1]",
         "AWS_ENDPOINT_URL must point at a loopback emulator in tests, not {endpoint}"
     );
+    Some(endpoint)
+}
+
+/// The AWS adapters on the emulator at `AWS_ENDPOINT_URL`, which must be a loopback
+/// address: tests never reach real AWS. `None` (the test is skipped with a note) when
+/// no emulator is configured and `AOS_REQUIRE_AWS_TESTS` is not `1`.
+pub async fn aws(max_receive_count: u32) -> Option<Ports> {
+    emulator_endpoint()?;
     let conf = aos_aws::sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&conf);
     let sqs = aws_sdk_sqs::Client::new(&conf);

@@ -9,8 +9,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use secrecy::SecretString;
 
-fn presented_key(parts: &Parts) -> Option<SecretString> {
-    let headers = &parts.headers;
+/// The API key a request presents: `x-api-key: <key>` or `Authorization: Bearer <key>`.
+/// The one parser of both headers, used by the routes and by the Lambda authorizer.
+pub fn presented_key(headers: &axum::http::HeaderMap) -> Option<SecretString> {
     if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(SecretString::from(v.trim().to_owned()));
     }
@@ -26,7 +27,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = presented_key(parts).ok_or_else(|| {
+        let key = presented_key(&parts.headers).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Unauthenticated,
                 "missing API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`",

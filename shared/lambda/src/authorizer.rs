@@ -9,17 +9,7 @@ use aws_lambda_events::event::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
 use lambda_runtime::{service_fn, LambdaEvent};
-use secrecy::SecretString;
 use serde_json::json;
-
-fn presented_key(req: &ApiGatewayV2CustomAuthorizerV2Request) -> Option<SecretString> {
-    if let Some(v) = req.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Some(SecretString::from(v.trim().to_owned()));
-    }
-    let auth = req.headers.get("authorization")?.to_str().ok()?;
-    let (scheme, key) = auth.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| SecretString::from(key.trim().to_owned()))
-}
 
 /// Decides one request: authorized with `{tenant_id, key_id, role}` for a valid key,
 /// refused otherwise (also when the store fails: fail closed).
@@ -28,7 +18,7 @@ pub async fn authorize(
     req: &ApiGatewayV2CustomAuthorizerV2Request,
 ) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
-    let Some(key) = presented_key(req) else { return response };
+    let Some(key) = aos_api::presented_key(&req.headers) else { return response };
     match authenticate(tenants, &key).await {
         Ok(p) => {
             response.is_authorized = true;
