@@ -135,6 +135,11 @@ codes! {
     InvalidPlan = "ERR_INVALID_PLAN", Client, false, 422, "The plan is invalid (empty, duplicate step ids, bad references). The message names the step.";
     IdempotencyConflict = "ERR_IDEMPOTENCY_CONFLICT", Client, false, 409, "The Idempotency-Key was already used with a different request body. Use a new key.";
     IdempotencyInProgress = "ERR_IDEMPOTENCY_IN_PROGRESS", Transient, true, 409, "A request with this Idempotency-Key is still being processed. Retry shortly.";
+    InvalidWorkflow = "ERR_INVALID_WORKFLOW", Client, false, 422, "The workflow spec is invalid (cycle, unknown node or skill, bad input, unreachable node). The message names the node and what to fix.";
+    ApprovalRejected = "ERR_APPROVAL_REJECTED", Policy, false, 409, "A human rejected the approval; the workflow fails and its completed nodes are compensated.";
+    ApprovalTimedOut = "ERR_APPROVAL_TIMED_OUT", Policy, false, 408, "Nobody decided the approval before its timeout and the node has no `on_timeout` path.";
+    ApprovalNotPending = "ERR_APPROVAL_NOT_PENDING", Client, false, 409, "The approval was already decided, timed out or cancelled; nothing was changed.";
+    ExecutionCancelled = "ERR_EXECUTION_CANCELLED", Client, false, 409, "The workflow execution was cancelled; no further nodes run.";
     IllegalTransition = "ERR_ILLEGAL_TRANSITION", Client, false, 409, "The resource is in a state that does not allow this (for example cancelling a finished run).";
 }
 

@@ -94,6 +94,14 @@ id_type!(
     /// An API key's public id (the secret part is never stored).
     ApiKeyId, "api key", "key_"
 );
+id_type!(
+    /// A workflow execution: one run of one version of a workflow.
+    ExecutionId, "execution", "exe_"
+);
+id_type!(
+    /// A pending or decided human approval of a workflow node.
+    ApprovalId, "approval", "apr_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -11,10 +11,11 @@ pub mod outcome;
 pub mod plan;
 pub mod state;
 pub mod template;
+pub mod workflow;
 
 pub use checkpoint::{ChainLink, Checkpoint};
 pub use error_code::{ErrorCategory, ErrorCode};
-pub use ids::{ApiKeyId, IdError, RunId, TenantId};
+pub use ids::{ApiKeyId, ApprovalId, ExecutionId, IdError, RunId, TenantId};
 pub use outcome::{OutcomeError, StructuredOutcome};
 pub use plan::{Plan, PlanError, PlanStep};
 pub use state::{IllegalTransition, RunStatus, StepStatus};

@@ -87,6 +87,9 @@ impl Plan {
             }
             let refs = references(&step.input).map_err(|e| PlanError(format!("{at}: {e}")))?;
             for r in refs {
+                if matches!(r, Reference::Item(_) | Reference::Index) {
+                    return Err(PlanError(format!("{at}: ${{item}} and ${{index}} exist only in workflow map nodes")));
+                }
                 if let Reference::StepOutput(target, _) = r {
                     if !seen.contains(&target) {
                         return Err(PlanError(format!(

@@ -28,6 +28,10 @@ pub enum Reference {
     Input(Vec<String>),
     /// `${steps.<id>.output...}`: a path into an earlier step's output.
     StepOutput(String, Vec<String>),
+    /// `${item...}`: a path into the current element of a workflow map node.
+    Item(Vec<String>),
+    /// `${index}`: the position of that element.
+    Index,
 }
 
 fn parse_reference(expr: &str) -> Result<Reference, TemplateError> {
@@ -42,6 +46,8 @@ fn parse_reference(expr: &str) -> Result<Reference, TemplateError> {
         ["steps", id, "output", rest @ ..] => {
             Ok(Reference::StepOutput((*id).to_owned(), rest.iter().map(|s| (*s).to_owned()).collect()))
         }
+        ["item", rest @ ..] => Ok(Reference::Item(rest.iter().map(|s| (*s).to_owned()).collect())),
+        ["index"] => Ok(Reference::Index),
         _ => Err(malformed()),
     }
 }
@@ -101,6 +107,15 @@ pub struct Scope<'a> {
     pub input: &'a Value,
     /// Outputs of completed steps, by step id.
     pub outputs: &'a BTreeMap<String, Value>,
+    /// The current element and its index, inside a workflow map node.
+    pub item: Option<(&'a Value, &'a Value)>,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope of an input and step outputs (no map element).
+    pub fn new(input: &'a Value, outputs: &'a BTreeMap<String, Value>) -> Self {
+        Self { input, outputs, item: None }
+    }
 }
 
 fn walk<'v>(mut v: &'v Value, path: &[String], expr: &str) -> Result<&'v Value, TemplateError> {
@@ -124,7 +139,16 @@ fn lookup<'a>(expr: &str, scope: &Scope<'a>) -> Result<&'a Value, TemplateError>
             })?;
             walk(out, &path, expr)
         }
+        Reference::Item(path) => {
+            let (item, _) = scope.item.ok_or_else(|| no_item(expr))?;
+            walk(item, &path, expr)
+        }
+        Reference::Index => scope.item.map(|(_, index)| index).ok_or_else(|| no_item(expr)),
     }
+}
+
+fn no_item(expr: &str) -> TemplateError {
+    TemplateError::Unresolved(format!("${{{expr}}}"), "only a map node's input has an item".to_owned())
 }
 
 /// Resolves every reference in `value` against `scope`.
@@ -167,7 +191,7 @@ mod tests {
         let input = json!({"user": {"name": "ada", "ids": [4, 5]}});
         let mut outputs = BTreeMap::new();
         outputs.insert("fetch".to_owned(), json!({"status": 200, "body": {"price": 7}}));
-        let scope = Scope { input: &input, outputs: &outputs };
+        let scope = Scope::new(&input, &outputs);
         let tpl = json!({
             "ids": "${input.user.ids}",
             "second": "${input.user.ids.1}",
@@ -187,10 +211,14 @@ mod tests {
     fn references_to_nothing_are_errors_not_literals() {
         let input = json!({});
         let outputs = BTreeMap::new();
-        let scope = Scope { input: &input, outputs: &outputs };
+        let scope = Scope::new(&input, &outputs);
         assert!(matches!(resolve(&json!("${input.missing}"), &scope), Err(TemplateError::Unresolved(..))));
         assert!(matches!(resolve(&json!("${steps.x.output}"), &scope), Err(TemplateError::Unresolved(..))));
         assert!(matches!(resolve(&json!("${nope}"), &scope), Err(TemplateError::Malformed(..))));
         assert!(matches!(resolve(&json!("${input"), &scope), Err(TemplateError::Malformed(..))));
+        assert!(matches!(resolve(&json!("${item.x}"), &scope), Err(TemplateError::Unresolved(..))));
+        let (item, index) = (json!({"x": 3}), json!(7));
+        let scope = Scope { item: Some((&item, &index)), ..Scope::new(&input, &outputs) };
+        assert_eq!(resolve(&json!({"x": "${item.x}", "at": "${index}"}), &scope), Ok(json!({"x": 3, "at": 7})));
     }
 }

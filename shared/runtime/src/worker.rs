@@ -320,7 +320,7 @@ impl StepWorker {
                 }
             }
         };
-        let input = match resolve(&input, &Scope { input: &c.run.input, outputs: &outputs }) {
+        let input = match resolve(&input, &Scope::new(&c.run.input, &outputs)) {
             Ok(v) => v,
             Err(e) => return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e.to_string()),
         };
@@ -485,7 +485,7 @@ fn referenced_steps(plan: &aos_core::Plan, input: &serde_json::Value) -> Vec<u32
         .iter()
         .filter_map(|r| match r {
             Reference::StepOutput(id, _) => (0..plan.len()).find(|&i| plan.step_id(i) == id),
-            Reference::Input(_) => None,
+            _ => None,
         })
         .collect();
     out.sort_unstable();
