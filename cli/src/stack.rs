@@ -10,7 +10,8 @@ use aos_runtime::net::AddressPolicy;
 use aos_runtime::ports::{ApiKeyRecord, Role, TenantStore};
 use aos_runtime::runs::RunService;
 use aos_runtime::worker::{AfterEffectHook, StepWorker, WorkerConfig};
-use aos_runtime::{IdempotencyStore, KvStore, Queue, RunStore, StoreError};
+use aos_runtime::workflows::WorkflowService;
+use aos_runtime::{IdempotencyStore, KvStore, Queue, RunStore, StoreError, WorkflowStore};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -73,6 +74,9 @@ pub struct Adapters {
     pub kv: Arc<dyn KvStore>,
     /// Tenants and API keys.
     pub tenants: Arc<dyn TenantStore>,
+    /// Workflows and executions (the embedded executor); `None` on the AWS backend,
+    /// where workflows run on Step Functions.
+    pub workflows: Option<Arc<dyn WorkflowStore>>,
     /// The embedded store, when that is the backend (for inspection and closing).
     pub embedded: Option<Arc<Embedded>>,
 }
@@ -93,6 +97,7 @@ impl Adapters {
                     idempotency: e.idempotency.clone(),
                     kv: e.kv.clone(),
                     tenants: e.tenants.clone(),
+                    workflows: Some(e.workflows.clone()),
                     embedded: Some(e),
                 })
             }
@@ -106,6 +111,7 @@ impl Adapters {
                     idempotency: a.idempotency,
                     kv: a.kv,
                     tenants: a.tenants,
+                    workflows: None,
                     embedded: None,
                 })
             }
@@ -234,8 +240,16 @@ impl LocalStack {
         skills.check_schemas()?;
         let skills = Arc::new(skills);
         let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills));
+        let workflows = adapters.workflows.as_ref().map(|store| {
+            WorkflowService::new(
+                Arc::clone(store),
+                Arc::clone(&adapters.runs),
+                Arc::clone(&adapters.idempotency),
+                Arc::clone(&skills),
+            )
+        });
         let (demo, sink) = demo_router();
-        let app = router(AppState { runs, tenants }).merge(demo);
+        let app = router(AppState { runs, tenants, workflows: workflows.clone() }).merge(demo);
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         for _ in 0..config.workers.max(1) {
@@ -248,6 +262,9 @@ impl LocalStack {
             );
             if let Some(hook) = &config.after_effect {
                 worker = worker.with_after_effect_hook(Arc::clone(hook));
+            }
+            if let Some(w) = &workflows {
+                worker = worker.with_workflows(w.clone());
             }
             tasks.push(tokio::spawn(worker.run_loop(rx.clone())));
         }

@@ -81,12 +81,34 @@ async fn sink_get(State(sink): State<Sink>) -> Json<Value> {
     }))
 }
 
-/// The demo routes (`GET /demo/quote`, `POST|GET /demo/sink`) and a handle on the sink.
+#[derive(Deserialize)]
+struct FailQuery {
+    #[serde(default = "default_fail_status")]
+    status: u16,
+}
+
+fn default_fail_status() -> u16 {
+    500
+}
+
+/// Answers with the asked status (400-599, default 500): a failing upstream for
+/// workflow examples (compensation, retries).
+async fn fail(Query(q): Query<FailQuery>) -> (axum::http::StatusCode, Json<Value>) {
+    let status = axum::http::StatusCode::from_u16(q.status)
+        .ok()
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(json!({"error": "the demo upstream failed on purpose", "status": status.as_u16()})))
+}
+
+/// The demo routes (`GET /demo/quote`, `POST|GET /demo/sink`, `GET|POST /demo/fail`) and
+/// a handle on the sink.
 pub fn demo_router() -> (Router, Sink) {
     let sink: Sink = Arc::default();
     let router = Router::new()
         .route("/demo/quote", get(quote))
         .route("/demo/sink", get(sink_get).post(sink_post))
+        .route("/demo/fail", get(fail).post(fail))
         .with_state(Arc::clone(&sink));
     (router, sink)
 }

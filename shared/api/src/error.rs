@@ -4,23 +4,32 @@
 use aos_core::ErrorCode;
 use aos_runtime::auth::AuthError;
 use aos_runtime::runs::RunError;
+use aos_runtime::workflows::FlowError;
 use aos_runtime::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// An API error with a stable code and a message that says what to fix.
 #[derive(Debug)]
 pub struct ApiError {
     code: ErrorCode,
     message: String,
+    node: Option<String>,
 }
 
 impl ApiError {
     /// An error with `code` and `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), node: None }
+    }
+
+    /// The workflow node the error concerns (reported as `error.node`).
+    #[must_use]
+    pub fn at_node(mut self, node: Option<String>) -> Self {
+        self.node = node;
+        self
     }
 
     /// The 404 every missing or foreign resource gets.
@@ -43,7 +52,11 @@ impl IntoResponse for ApiError {
         } else {
             self.message
         };
-        (status, Json(json!({"error": {"code": self.code, "message": message}}))).into_response()
+        let mut error = json!({"code": self.code, "message": message});
+        if let Some(node) = self.node {
+            error["node"] = Value::String(node);
+        }
+        (status, Json(json!({"error": error}))).into_response()
     }
 }
 
@@ -57,6 +70,16 @@ impl From<RunError> for ApiError {
     fn from(e: RunError) -> Self {
         match e {
             RunError::NotFound => Self::not_found("run"),
+            other => Self::new(other.code(), other.to_string()),
+        }
+    }
+}
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::NotFound(what) => Self::not_found(what),
+            FlowError::Invalid { code, message, node } => Self::new(code, message).at_node(node),
             other => Self::new(other.code(), other.to_string()),
         }
     }

@@ -6,6 +6,7 @@ pub use auth::presented_key;
 pub mod demo;
 mod error;
 mod extract;
+mod flows;
 mod routes;
 mod views;
 

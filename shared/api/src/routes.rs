@@ -3,12 +3,14 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
+use crate::flows;
 use crate::views;
 use aos_core::{ApiKeyId, ErrorCode, RunId, RunStatus, TenantId};
 use aos_runtime::auth::{create_tenant, issue_key};
 use aos_runtime::clock::now_ms;
 use aos_runtime::ports::{Role, RunFilter, StoreError, TenantStore};
 use aos_runtime::runs::{RunService, SubmitRun};
+use aos_runtime::workflows::WorkflowService;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
@@ -31,6 +33,8 @@ pub struct AppState {
     pub runs: RunService,
     /// Tenants and keys.
     pub tenants: Arc<dyn TenantStore>,
+    /// Workflow use cases, where the backend offers them.
+    pub workflows: Option<WorkflowService>,
 }
 
 /// One API route: what `aos dev` serves all together and each API Lambda serves alone.
@@ -58,11 +62,25 @@ pub enum Route {
     KeysList,
     /// `POST /v1/api-keys/{id}/revoke`
     KeysRevoke,
+    /// `POST /v1/workflows`
+    WorkflowsApply,
+    /// `GET /v1/workflows/{name}`
+    WorkflowsGet,
+    /// `POST /v1/workflows/{name}/executions`
+    ExecutionsStart,
+    /// `GET /v1/executions/{id}`
+    ExecutionsGet,
+    /// `POST /v1/executions/{id}/cancel`
+    ExecutionsCancel,
+    /// `GET /v1/approvals`
+    ApprovalsList,
+    /// `POST /v1/approvals/{id}/decision`
+    ApprovalsDecide,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 11] = [
+    pub const ALL: [Route; 18] = [
         Route::Healthz,
         Route::SkillsList,
         Route::RunsCreate,
@@ -74,6 +92,13 @@ impl Route {
         Route::KeysCreate,
         Route::KeysList,
         Route::KeysRevoke,
+        Route::WorkflowsApply,
+        Route::WorkflowsGet,
+        Route::ExecutionsStart,
+        Route::ExecutionsGet,
+        Route::ExecutionsCancel,
+        Route::ApprovalsList,
+        Route::ApprovalsDecide,
     ];
 
     /// HTTP method and path template, as API Gateway names the route.
@@ -90,6 +115,13 @@ impl Route {
             Route::KeysCreate => ("POST", "/v1/api-keys"),
             Route::KeysList => ("GET", "/v1/api-keys"),
             Route::KeysRevoke => ("POST", "/v1/api-keys/{id}/revoke"),
+            Route::WorkflowsApply => ("POST", "/v1/workflows"),
+            Route::WorkflowsGet => ("GET", "/v1/workflows/{name}"),
+            Route::ExecutionsStart => ("POST", "/v1/workflows/{name}/executions"),
+            Route::ExecutionsGet => ("GET", "/v1/executions/{id}"),
+            Route::ExecutionsCancel => ("POST", "/v1/executions/{id}/cancel"),
+            Route::ApprovalsList => ("GET", "/v1/approvals"),
+            Route::ApprovalsDecide => ("POST", "/v1/approvals/{id}/decision"),
         }
     }
 
@@ -106,6 +138,13 @@ impl Route {
             Route::KeysCreate => post(post_key),
             Route::KeysList => get(list_keys),
             Route::KeysRevoke => post(revoke_key),
+            Route::WorkflowsApply => post(flows::apply),
+            Route::WorkflowsGet => get(flows::get_workflow),
+            Route::ExecutionsStart => post(flows::start),
+            Route::ExecutionsGet => get(flows::get_execution),
+            Route::ExecutionsCancel => post(flows::cancel),
+            Route::ApprovalsList => get(flows::list_approvals),
+            Route::ApprovalsDecide => post(flows::decide),
         }
     }
 }
@@ -165,21 +204,26 @@ fn run_id(raw: &str) -> Result<RunId, ApiError> {
     RunId::parse(raw).map_err(|_| ApiError::not_found("run"))
 }
 
+/// The request's `Idempotency-Key`, if any; a malformed one is refused.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let k = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
+            Ok(Some(k.ok_or_else(|| {
+                ApiError::new(ErrorCode::ValidationFailed, "Idempotency-Key must be 1-255 visible ASCII characters")
+            })?))
+        }
+    }
+}
+
 async fn submit_run(
     State(s): State<AppState>,
     Caller(p): Caller,
     headers: HeaderMap,
     Body(req): Body<SubmitRun>,
 ) -> Result<Response, ApiError> {
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => {
-            let k = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
-            Some(k.ok_or_else(|| {
-                ApiError::new(ErrorCode::ValidationFailed, "Idempotency-Key must be 1-255 visible ASCII characters")
-            })?)
-        }
-    };
+    let key = idempotency_key(&headers)?;
     let submitted = s.runs.submit(&p.tenant, req, key).await?;
     let status = if submitted.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(views::run(&submitted.run))).into_response())

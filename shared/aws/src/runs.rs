@@ -84,6 +84,7 @@ fn compose(tenant: &TenantId, item: &Item) -> Result<RunRecord, StoreError> {
         error: opt_json(item, "error")?,
         created_at_ms: spec.created_at_ms,
         updated_at_ms: get_n(item, "updated_at_ms")?,
+        parent: spec.parent,
     })
 }
 
@@ -481,6 +482,9 @@ impl RunStore for DynamoRunStore {
                 }
                 if let Some(next) = &commit.next {
                     self.queue.send(&encode(next), Duration::ZERO).await?;
+                }
+                if let Some(body) = &commit.notify {
+                    self.queue.send(body, Duration::ZERO).await?;
                 }
                 if let Some(receipt) = &commit.ack {
                     self.queue.delete(receipt).await?;

@@ -18,6 +18,15 @@ pub fn step_seed(base_seed: u64, index: u32) -> u64 {
     u64::from_be_bytes(first)
 }
 
+/// Seed of a labelled child of a seed (a workflow node's run): the first 8 bytes of
+/// `SHA-256("{base_seed}:{label}")`, the same scheme as [`step_seed`].
+pub fn labelled_seed(base_seed: u64, label: &str) -> u64 {
+    let digest = Sha256::digest(format!("{base_seed}:{label}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
 /// Canonical JSON: object keys sorted by byte order, no whitespace, arrays in order,
 /// strings escaped as `serde_json` does, nulls kept. Independent of how the map type
 /// orders keys, so hashes never depend on insertion order.

@@ -32,6 +32,10 @@ pub struct PlanStep {
     /// Per-attempt timeout in milliseconds; defaults to the skill's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// First retry delay in milliseconds (doubling, with jitter); defaults to the
+    /// worker's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_ms: Option<u64>,
 }
 
 fn empty_object() -> Value {
@@ -83,6 +87,11 @@ impl Plan {
             if let Some(t) = step.timeout_ms {
                 if t == 0 || t > MAX_TIMEOUT_MS {
                     return Err(PlanError(format!("{at}: timeout_ms must be 1..={MAX_TIMEOUT_MS}")));
+                }
+            }
+            if let Some(b) = step.backoff_ms {
+                if b == 0 || b > 3_600_000 {
+                    return Err(PlanError(format!("{at}: backoff_ms must be 1..=3600000")));
                 }
             }
             let refs = references(&step.input).map_err(|e| PlanError(format!("{at}: {e}")))?;

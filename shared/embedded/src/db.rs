@@ -77,6 +77,16 @@ CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, cre
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, tenant TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, body TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant);
+CREATE TABLE IF NOT EXISTS workflows (
+    tenant TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, name, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS executions (
+    tenant TEXT NOT NULL, id TEXT NOT NULL, revision INTEGER NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS approvals (
+    tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (tenant, status, id);
 ";
 
 /// The writer connection and its current sync mode.

@@ -10,6 +10,7 @@ mod queue;
 mod runs;
 mod secrets;
 mod tenants;
+mod workflows;
 
 pub use db::{Db, Durability};
 pub use idempotency::EmbeddedIdempotency;
@@ -18,6 +19,7 @@ pub use queue::{DeadLetter, EmbeddedQueue, STEP_QUEUE};
 pub use runs::EmbeddedRunStore;
 pub use secrets::LocalSecrets;
 pub use tenants::EmbeddedTenants;
+pub use workflows::EmbeddedWorkflows;
 
 use aos_runtime::StoreError;
 use std::path::Path;
@@ -42,6 +44,8 @@ pub struct Embedded {
     pub tenants: Arc<EmbeddedTenants>,
     /// Secrets from env and `<dir>/secrets.json`.
     pub secrets: Arc<LocalSecrets>,
+    /// Workflows, executions, approvals.
+    pub workflows: Arc<EmbeddedWorkflows>,
 }
 
 impl Embedded {
@@ -56,6 +60,7 @@ impl Embedded {
             kv: Arc::new(EmbeddedKv::new(Arc::clone(&db))),
             tenants: Arc::new(EmbeddedTenants::new(Arc::clone(&db))),
             secrets: Arc::new(LocalSecrets::new(Some(dir.join("secrets.json")))),
+            workflows: Arc::new(EmbeddedWorkflows::new(Arc::clone(&db))),
             db,
         };
         let leases = this.queue.release_orphaned_leases().await?;

@@ -55,6 +55,7 @@ fn compose(tenant: &str, id: &str, spec: &str, state: &str) -> Result<RunRecord,
         error: state.error,
         created_at_ms: spec.created_at_ms,
         updated_at_ms: state.updated_at_ms,
+        parent: spec.parent,
     })
 }
 
@@ -91,7 +92,7 @@ fn save_state(c: &Connection, tenant: &str, id: &str, state: &RunState) -> Resul
     Ok(())
 }
 
-fn insert_run_tx(c: &Connection, run: &RunRecord) -> Result<(), StoreError> {
+pub(crate) fn insert_run_tx(c: &Connection, run: &RunRecord) -> Result<(), StoreError> {
     let (t, r) = (run.tenant.as_str(), run.id.as_str());
     if load_state(c, t, r)?.is_some() {
         return Err(StoreError::Conflict(format!("run {} exists", run.id)));
@@ -198,6 +199,9 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
     run.error.clone_from(&commit.run_error);
     run.updated_at_ms = commit.now_ms;
     save_state(c, t, r, &run)?;
+    if let Some(body) = &commit.notify {
+        enqueue(c, STEP_QUEUE, body, 0).map_err(|e| backend(&e))?;
+    }
     let Some(next) = &commit.next else { return Ok(committed(run, None)) };
     let Some(lease) = commit.lease_next else {
         enqueue(c, STEP_QUEUE, &encode(next), 0).map_err(|e| backend(&e))?;
@@ -231,7 +235,7 @@ fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {
     enqueue(c, STEP_QUEUE, &encode(&msg), at).map_err(|e| backend(&e))
 }
 
-fn cancel_tx(c: &Connection, tenant: &str, id: &str, now: u64) -> Result<(), StoreError> {
+pub(crate) fn cancel_tx(c: &Connection, tenant: &str, id: &str, now: u64) -> Result<(), StoreError> {
     let mut run = load_state(c, tenant, id)?.ok_or_else(|| StoreError::Conflict("run not found".to_owned()))?;
     run.status = run.status.transition(RunStatus::Cancelled).map_err(|e| StoreError::Conflict(e.to_string()))?;
     run.error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
@@ -382,7 +386,7 @@ impl RunStore for EmbeddedRunStore {
 
     async fn commit_step(&self, commit: &StepCommit) -> StoreResult<Committed> {
         let commit = commit.clone();
-        let queued = commit.next.is_some() && commit.lease_next.is_none();
+        let queued = (commit.next.is_some() && commit.lease_next.is_none()) || commit.notify.is_some();
         let done = self.db.write(true, move |c| commit_tx(c, &commit)).await?;
         if queued {
             self.db.enqueued.notify_one();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Error> {
     let aws = AwsAdapters::from_env(Resources::Trust).await?;
     let runs = RunService::new(aws.runs, aws.idempotency, Arc::new(skills));
-    Ok(AppState { runs, tenants: aws.tenants })
+    Ok(AppState { runs, tenants: aws.tenants, workflows: None })
 }
 
 /// Serves `route`, which needs no skill (reading runs, keys, tenants), until the Lambda

@@ -32,7 +32,7 @@ async fn fixture() -> Fixture {
     let (_, key) = create_tenant(embedded.tenants.as_ref(), None, "fixture", Role::Tenant).await.expect("tenant");
     let skills = Arc::new(default_registry(AddressPolicy::default()).expect("skills"));
     let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), skills);
-    let state = AppState { runs, tenants: embedded.tenants.clone() };
+    let state = AppState { runs, tenants: embedded.tenants.clone(), workflows: None };
     Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), _dir: dir }
 }
 

@@ -8,6 +8,7 @@ pub mod ports;
 pub mod runs;
 pub mod skills;
 pub mod worker;
+pub mod workflows;
 
-pub use ports::{IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, TenantStore};
+pub use ports::{IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, TenantStore, WorkflowStore};
 pub use skills::{IdempotencyClass, Skill, SkillContext, SkillDescriptor, SkillRegistry};

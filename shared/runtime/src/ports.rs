@@ -1,7 +1,8 @@
 //! Ports: the small capability traits the use cases need. The embedded adapters
 //! (`aos-embedded`) and the AWS adapters implement them; nothing here knows which.
 
-use aos_core::{ApiKeyId, Checkpoint, OutcomeError, Plan, RunId, RunStatus, TenantId};
+use aos_core::workflow::{ExecState, Slot, WorkflowSpec};
+use aos_core::{ApiKeyId, ApprovalId, Checkpoint, ExecutionId, OutcomeError, Plan, RunId, RunStatus, TenantId};
 use async_trait::async_trait;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,17 @@ pub struct RunRecord {
     pub created_at_ms: u64,
     /// Last change, ms since the epoch.
     pub updated_at_ms: u64,
+    /// The workflow execution this run belongs to, if any.
+    pub parent: Option<ParentLink>,
+}
+
+/// Where a run that belongs to a workflow execution reports its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentLink {
+    /// The execution.
+    pub execution: ExecutionId,
+    /// The node (element, compensation) the run is for.
+    pub slot: Slot,
 }
 
 /// The immutable half of a run, written once when it is submitted. Adapters store it
@@ -68,6 +80,9 @@ pub struct RunSpec {
     pub genesis_hash: String,
     /// Creation time, ms since the epoch.
     pub created_at_ms: u64,
+    /// The workflow execution this run belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLink>,
 }
 
 impl RunRecord {
@@ -79,6 +94,7 @@ impl RunRecord {
             base_seed: self.base_seed,
             genesis_hash: self.genesis_hash.clone(),
             created_at_ms: self.created_at_ms,
+            parent: self.parent.clone(),
         }
     }
 }
@@ -161,6 +177,11 @@ pub struct StepCommit {
     pub run_error: Option<OutcomeError>,
     /// Message for the next step, if any.
     pub next: Option<StepMessage>,
+    /// A message to enqueue with the commit: a workflow run's end, for its execution.
+    /// Adapters that cannot make it part of the commit send it right after the commit
+    /// and before acknowledging the current message, so a crash in between redelivers
+    /// the message and the worker sends it again (executions ignore duplicates).
+    pub notify: Option<String>,
     /// Receipt of the message being processed, acknowledged with the commit.
     pub ack: Option<String>,
     /// Ask the adapter to hand the next step straight back to this worker: its message
@@ -418,4 +439,160 @@ pub trait TenantStore: Send + Sync {
     async fn keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>>;
     /// Revokes the tenant's key; `Ok(None)` if the tenant has no such key.
     async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, now_ms: u64) -> StoreResult<Option<ApiKeyRecord>>;
+}
+
+/// One version of a workflow, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The workflow's name (its id in the API).
+    pub name: String,
+    /// Version, from 1.
+    pub version: u32,
+    /// The spec as applied.
+    pub spec: WorkflowSpec,
+    /// Content hash of the spec (applying the same spec again is a no-op).
+    pub spec_hash: String,
+    /// When this version was applied.
+    pub created_at_ms: u64,
+}
+
+/// A workflow execution, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Id.
+    pub id: ExecutionId,
+    /// Workflow name.
+    pub workflow: String,
+    /// The version it is pinned to.
+    pub version: u32,
+    /// Its input.
+    pub input: Value,
+    /// Base of the seeds of its runs.
+    pub base_seed: u64,
+    /// The state machine's state.
+    pub state: ExecState,
+    /// Optimistic-concurrency revision, from 1; every write increments it.
+    pub revision: u64,
+    /// Creation time.
+    pub created_at_ms: u64,
+    /// Last change.
+    pub updated_at_ms: u64,
+}
+
+/// Status of an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    /// Waiting for a decision.
+    Pending,
+    /// Approved.
+    Approved,
+    /// Rejected.
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+    /// The execution was cancelled.
+    Cancelled,
+}
+
+impl ApprovalStatus {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Approved, Self::Rejected, Self::Expired, Self::Cancelled]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// A human approval of a workflow node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Id.
+    pub id: ApprovalId,
+    /// The execution waiting for it.
+    pub execution: ExecutionId,
+    /// Its workflow.
+    pub workflow: String,
+    /// The approval node.
+    pub node: String,
+    /// What the approver is asked.
+    pub prompt: String,
+    /// Status.
+    pub status: ApprovalStatus,
+    /// When it times out.
+    pub expires_at_ms: u64,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// Their comment.
+    pub comment: Option<String>,
+    /// When it was decided (or expired, or cancelled).
+    pub closed_at_ms: Option<u64>,
+    /// Creation time.
+    pub created_at_ms: u64,
+}
+
+/// One atomic change of an execution: its new state and everything that goes with it.
+#[derive(Debug, Clone)]
+pub struct ExecutionWrite {
+    /// The execution with its new state; `revision` is the new revision.
+    pub execution: ExecutionRecord,
+    /// The revision the write expects to replace; `None` creates the execution.
+    pub expected_revision: Option<u64>,
+    /// Runs to create, each with its first step enqueued.
+    pub runs: Vec<RunRecord>,
+    /// Messages to enqueue, each visible at its time (ms since the epoch).
+    pub messages: Vec<(String, u64)>,
+    /// Approvals to create or update.
+    pub approvals: Vec<ApprovalRecord>,
+    /// Runs to cancel (those already finished are left alone).
+    pub cancel_runs: Vec<RunId>,
+    /// Receipt of the message being processed.
+    pub ack: Option<String>,
+    /// Completion of the request's Idempotency-Key.
+    pub idempotency: Option<IdempotencyCompletion>,
+}
+
+/// Workflows, their executions and approvals.
+#[async_trait]
+pub trait WorkflowStore: Send + Sync {
+    /// Stores a new version. `Conflict` if that version exists.
+    async fn put_workflow(&self, workflow: &WorkflowRecord) -> StoreResult<()>;
+    /// A version of the workflow, or its latest when `version` is `None`.
+    async fn workflow(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        version: Option<u32>,
+    ) -> StoreResult<Option<WorkflowRecord>>;
+    /// Applies a write atomically. `Conflict` if the revision moved on (or, for a new
+    /// execution, the id exists); nothing is written then.
+    async fn write_execution(&self, write: &ExecutionWrite) -> StoreResult<()>;
+    /// The execution.
+    async fn execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>>;
+    /// The tenant's approvals, newest first, optionally of one status.
+    async fn approvals(
+        &self,
+        tenant: &TenantId,
+        status: Option<ApprovalStatus>,
+        limit: u32,
+    ) -> StoreResult<Vec<ApprovalRecord>>;
+    /// One approval.
+    async fn approval(&self, tenant: &TenantId, id: &ApprovalId) -> StoreResult<Option<ApprovalRecord>>;
 }

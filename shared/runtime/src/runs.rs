@@ -154,6 +154,7 @@ impl RunService {
             error: None,
             created_at_ms: now,
             updated_at_ms: now,
+            parent: None,
         };
         let first = StepMessage { tenant: tenant.clone(), run_id: run.id.clone(), step_index: 0 };
         let completion = key.map(|k| IdempotencyCompletion {

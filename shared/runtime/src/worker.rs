@@ -17,6 +17,7 @@ use crate::ports::{
     StoreError,
 };
 use crate::skills::{IdempotencyClass, SkillContext, SkillRegistry};
+use crate::workflows::{WorkflowMessage, WorkflowService};
 use aos_core::checkpoint::ChainLink;
 use aos_core::determinism::{backoff, step_seed};
 use aos_core::template::{references, resolve, Reference, Scope};
@@ -98,6 +99,7 @@ pub struct StepWorker {
     skills: Arc<SkillRegistry>,
     config: WorkerConfig,
     after_effect: Option<AfterEffectHook>,
+    workflows: Option<WorkflowService>,
 }
 
 struct Claimed {
@@ -116,7 +118,15 @@ impl StepWorker {
         skills: Arc<SkillRegistry>,
         config: WorkerConfig,
     ) -> Self {
-        Self { store, queue, kv, skills, config, after_effect: None }
+        Self { store, queue, kv, skills, config, after_effect: None, workflows: None }
+    }
+
+    /// Lets the worker advance workflow executions (their messages share the step
+    /// queue). Without it, workflow messages are left to dead-letter.
+    #[must_use]
+    pub fn with_workflows(mut self, workflows: WorkflowService) -> Self {
+        self.workflows = Some(workflows);
+        self
     }
 
     /// Installs the after-effect hook (tests only).
@@ -143,6 +153,9 @@ impl StepWorker {
     }
 
     async fn pipeline(&self, received: &Received) -> Result<Handled, StoreError> {
+        if let Some(msg) = WorkflowMessage::decode(&received.body) {
+            return self.workflow_message(&msg, received).await;
+        }
         let msg = match decode(received) {
             Ok(m) => m,
             Err(reason) => return Ok(Handled::Malformed(reason)),
@@ -155,6 +168,27 @@ impl StepWorker {
             Err(h) => return Ok(h),
         };
         self.run_claimed(claimed, received.clone()).await
+    }
+
+    /// A workflow message: the execution's state machine advances (the message is
+    /// acknowledged in the same write) or, if the message is stale, it is deleted.
+    async fn workflow_message(&self, msg: &WorkflowMessage, received: &Received) -> Result<Handled, StoreError> {
+        let Some(workflows) = &self.workflows else {
+            return Ok(Handled::Malformed("workflow message, but this worker has no workflow executor".to_owned()));
+        };
+        match workflows.handle(msg, &received.receipt).await {
+            Ok(true) => Ok(Handled::Done),
+            Ok(false) => {
+                self.queue.delete(&received.receipt).await?;
+                Ok(Handled::Done)
+            }
+            Err(crate::workflows::FlowError::Store(e)) => Err(e),
+            Err(e) => {
+                // A stored workflow that no longer validates (a skill was removed).
+                tracing::error!(error = %e, "workflow message could not be applied");
+                Ok(Handled::Failed(e.to_string()))
+            }
+        }
     }
 
     /// Runs a claimed step through the remaining stages, then keeps going with the
@@ -360,7 +394,8 @@ impl StepWorker {
     ) -> Result<Option<(Claimed, Received)>, StoreError> {
         let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
         if !outcome.ok && outcome.is_retryable() && c.attempt < step.attempts_allowed() {
-            let mut delay = backoff(seed, c.attempt, self.config.backoff_base, self.config.backoff_cap);
+            let base = step.backoff_ms.map_or(self.config.backoff_base, Duration::from_millis);
+            let mut delay = backoff(seed, c.attempt, base, self.config.backoff_cap.max(base));
             if let Some(ms) =
                 outcome.error.as_ref().and_then(|e| e.details.as_ref()).and_then(|d| d["retry_after_ms"].as_u64())
             {
@@ -433,6 +468,7 @@ impl StepWorker {
             run_status,
             run_output,
             run_error,
+            notify: run_status.is_terminal().then(|| notify_parent(&c.run)).flatten(),
             next,
             ack: Some(received.receipt.clone()),
             lease_next: chain.then_some(self.config.visibility),
@@ -476,6 +512,20 @@ impl StepWorker {
             }
         }
     }
+}
+
+/// The `run_ended` message of a workflow run, for its execution.
+fn notify_parent(run: &RunRecord) -> Option<String> {
+    let parent = run.parent.as_ref()?;
+    Some(
+        WorkflowMessage::RunEnded {
+            tenant: run.tenant.clone(),
+            execution: parent.execution.clone(),
+            slot: parent.slot.clone(),
+            run_id: run.id.clone(),
+        }
+        .encode(),
+    )
 }
 
 /// Indexes of the earlier steps whose outputs `input` references.

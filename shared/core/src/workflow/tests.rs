@@ -80,7 +80,7 @@ impl Driver {
             for a in actions {
                 match a {
                     Action::StartRun { slot, run_id, skill, input, .. } => {
-                        d.runs.push_back((slot, run_id, skill, input))
+                        d.runs.push_back((slot, run_id, skill, input));
                     }
                     Action::StartTimer { node, at_ms } => d.timers.push((at_ms, node)),
                     Action::OpenApproval { approval, node, .. } => d.approvals.push((node, approval)),

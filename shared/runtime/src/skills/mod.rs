@@ -212,6 +212,19 @@ fn schema_errors(v: &jsonschema::Validator, value: &Value) -> Option<String> {
     (!errors.is_empty()).then(|| errors.join("; "))
 }
 
+impl aos_core::workflow::SkillCatalog for SkillRegistry {
+    fn check(&self, skill: &str, static_input: Option<&Value>) -> Result<(), String> {
+        if self.descriptor(skill).is_none() {
+            let known: Vec<String> = self.descriptors().into_iter().map(|d| d.name).collect();
+            return Err(format!("unknown skill {skill:?}; registered skills: {}", known.join(", ")));
+        }
+        match static_input {
+            Some(input) => self.validate_input(skill, input).map_err(|e| format!("input of {skill}: {e}")),
+            None => Ok(()),
+        }
+    }
+}
+
 impl SkillRegistry {
     /// An empty registry.
     pub fn new() -> Self {

@@ -1,0 +1,566 @@
+//! Workflow use cases and the embedded executor: apply (versioned), get, start
+//! (idempotent), inspect and cancel executions, list and decide approvals, and the
+//! handling of the workflow messages the step worker receives.
+//!
+//! Each node (map element, compensation) runs as a one-step run of the ordinary step
+//! pipeline, with a parent link to its execution. The run's final commit enqueues a
+//! `run_ended` message in the same write; the worker hands it here and the execution's
+//! state machine advances. Every change of an execution is one atomic write (state,
+//! new runs, timers, approvals, acknowledgement) guarded by a revision, so concurrent
+//! workers and a `kill -9` at any point leave it consistent.
+
+use crate::clock::{now_ms, unique_suffix};
+use crate::ports::{
+    ApprovalRecord, ApprovalStatus, ClaimOutcome, ExecutionRecord, ExecutionWrite, IdempotencyCompletion,
+    IdempotencyStore, ParentLink, RunRecord, RunStore, StoreError, WorkflowRecord, WorkflowStore,
+};
+use crate::runs::{IDEMPOTENCY_TTL_MS, IN_PROGRESS_TTL_MS};
+use crate::skills::SkillRegistry;
+use aos_core::checkpoint::genesis_hash;
+use aos_core::determinism::{content_hash, labelled_seed};
+use aos_core::workflow::{
+    Action, Ctx, Decision, Event, ExecState, IdSource, Slot, Workflow, WorkflowError, WorkflowSpec,
+};
+use aos_core::{ApprovalId, ErrorCode, ExecutionId, Plan, PlanStep, RunId, RunStatus, TenantId};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// How often a write that lost a race is retried.
+const MAX_RACES: u32 = 16;
+
+/// A workflow message on the step queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WorkflowMessage {
+    /// A run of an execution ended.
+    RunEnded {
+        /// Owner.
+        tenant: TenantId,
+        /// The execution.
+        execution: ExecutionId,
+        /// Whose run.
+        slot: Slot,
+        /// The run.
+        run_id: RunId,
+    },
+    /// A wait node's timer or an approval's timeout is due.
+    Timer {
+        /// Owner.
+        tenant: TenantId,
+        /// The execution.
+        execution: ExecutionId,
+        /// The node.
+        node: String,
+    },
+}
+
+impl WorkflowMessage {
+    /// The queue body.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("workflow messages serialize")
+    }
+
+    /// Parses a queue body; `None` if it is not a workflow message.
+    pub fn decode(body: &str) -> Option<Self> {
+        if !body.contains("\"kind\"") {
+            return None;
+        }
+        serde_json::from_str(body).ok()
+    }
+}
+
+/// A workflow use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// The request is invalid; `node` names the node concerned.
+    #[error("{message}")]
+    Invalid {
+        /// Stable code.
+        code: ErrorCode,
+        /// What to fix.
+        message: String,
+        /// The node, when the error concerns one.
+        node: Option<String>,
+    },
+    /// No such workflow, version, execution or approval for this tenant.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Refused by the current state; nothing changed.
+    #[error("{1}")]
+    Conflict(ErrorCode, String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl FlowError {
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Invalid { code, .. } | Self::Conflict(code, _) => *code,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Store(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<WorkflowError> for FlowError {
+    fn from(e: WorkflowError) -> Self {
+        Self::Invalid { code: ErrorCode::InvalidWorkflow, message: e.message, node: e.node }
+    }
+}
+
+/// The body of `POST /v1/workflows/{name}/executions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartExecution {
+    /// The execution input.
+    #[serde(default)]
+    pub input: Value,
+    /// Version to run; the latest when absent.
+    #[serde(default)]
+    pub version: Option<u32>,
+    /// Base of the runs' seeds; random when absent.
+    #[serde(default)]
+    pub base_seed: Option<u64>,
+}
+
+/// Something plus whether this request created it.
+#[derive(Debug, Clone)]
+pub struct Created<T> {
+    /// The record.
+    pub value: T,
+    /// False when it existed already (same spec, same Idempotency-Key).
+    pub created: bool,
+}
+
+struct Ids;
+
+impl IdSource for Ids {
+    fn run_id(&mut self) -> RunId {
+        RunId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids")
+    }
+    fn approval_id(&mut self) -> ApprovalId {
+        ApprovalId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids")
+    }
+}
+
+/// Workflow use cases over the ports.
+#[derive(Clone)]
+pub struct WorkflowService {
+    store: Arc<dyn WorkflowStore>,
+    runs: Arc<dyn RunStore>,
+    idempotency: Arc<dyn IdempotencyStore>,
+    skills: Arc<SkillRegistry>,
+}
+
+impl WorkflowService {
+    /// Wires the use cases.
+    pub fn new(
+        store: Arc<dyn WorkflowStore>,
+        runs: Arc<dyn RunStore>,
+        idempotency: Arc<dyn IdempotencyStore>,
+        skills: Arc<SkillRegistry>,
+    ) -> Self {
+        Self { store, runs, idempotency, skills }
+    }
+
+    /// Validates a spec against the registered skills.
+    pub fn validate(&self, spec: WorkflowSpec) -> Result<Workflow, FlowError> {
+        Ok(Workflow::new(spec, self.skills.as_ref())?)
+    }
+
+    /// Validates and stores a spec as the workflow's next version. Applying the spec of
+    /// the latest version again changes nothing and returns that version.
+    pub async fn apply(&self, tenant: &TenantId, spec: WorkflowSpec) -> Result<Created<WorkflowRecord>, FlowError> {
+        let workflow = self.validate(spec)?;
+        let spec = workflow.spec().clone();
+        let spec_hash = content_hash(&serde_json::to_value(&spec).expect("specs serialize"));
+        for _ in 0..MAX_RACES {
+            let latest = self.store.workflow(tenant, &spec.name, None).await?;
+            if let Some(latest) = &latest {
+                if latest.spec_hash == spec_hash {
+                    return Ok(Created { value: latest.clone(), created: false });
+                }
+            }
+            let record = WorkflowRecord {
+                tenant: tenant.clone(),
+                name: spec.name.clone(),
+                version: latest.map_or(1, |l| l.version + 1),
+                spec: spec.clone(),
+                spec_hash: spec_hash.clone(),
+                created_at_ms: now_ms(),
+            };
+            match self.store.put_workflow(&record).await {
+                Ok(()) => return Ok(Created { value: record, created: true }),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(FlowError::Conflict(
+            ErrorCode::IllegalTransition,
+            "the workflow is being changed concurrently; retry".to_owned(),
+        ))
+    }
+
+    /// A version of a workflow (the latest when `version` is `None`).
+    pub async fn get(&self, tenant: &TenantId, name: &str, version: Option<u32>) -> Result<WorkflowRecord, FlowError> {
+        self.store.workflow(tenant, name, version).await?.ok_or(FlowError::NotFound("workflow version"))
+    }
+
+    fn compile(&self, record: &WorkflowRecord) -> Result<Workflow, FlowError> {
+        // A stored spec was valid when applied; a skill removed since makes it invalid.
+        self.validate(record.spec.clone())
+    }
+
+    /// Starts an execution pinned to a version. With an Idempotency-Key a repeat with
+    /// the same body returns the same execution; another body is a conflict.
+    pub async fn start(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        req: StartExecution,
+        key: Option<&str>,
+    ) -> Result<Created<ExecutionRecord>, FlowError> {
+        let record = self.get(tenant, name, req.version).await?;
+        let workflow = self.compile(&record)?;
+        let input = if req.input.is_null() { json!({}) } else { req.input };
+        let payload_hash = content_hash(&json!({
+            "workflow": name, "version": record.version, "input": input, "base_seed": req.base_seed,
+        }));
+        let now = now_ms();
+        if let Some(key) = key {
+            match self.idempotency.claim(tenant, key, &payload_hash, now + IN_PROGRESS_TTL_MS, now).await? {
+                ClaimOutcome::Claimed => {}
+                ClaimOutcome::Completed(result) => {
+                    let id =
+                        result["execution_id"].as_str().and_then(|s| ExecutionId::parse(s).ok()).ok_or_else(|| {
+                            StoreError::Backend("stored idempotency result has no execution id".to_owned())
+                        })?;
+                    return Ok(Created { value: self.execution(tenant, &id).await?, created: false });
+                }
+                ClaimOutcome::Conflict => {
+                    return Err(FlowError::Conflict(
+                        ErrorCode::IdempotencyConflict,
+                        "this Idempotency-Key was used with a different request body; use a new key".to_owned(),
+                    ))
+                }
+                ClaimOutcome::InProgress { .. } => {
+                    return Err(FlowError::Conflict(
+                        ErrorCode::IdempotencyInProgress,
+                        "a request with this Idempotency-Key is still in progress; retry shortly".to_owned(),
+                    ))
+                }
+            }
+        }
+        let mut execution = ExecutionRecord {
+            tenant: tenant.clone(),
+            id: ExecutionId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids"),
+            workflow: record.name.clone(),
+            version: record.version,
+            input,
+            base_seed: req.base_seed.unwrap_or_else(rand::random),
+            state: ExecState::new(&workflow),
+            revision: 0,
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        let mut write = self.step(&workflow, &mut execution, Event::Start, now)?.expect("a new execution starts");
+        write.expected_revision = None;
+        write.idempotency = key.map(|k| IdempotencyCompletion {
+            key: k.to_owned(),
+            payload_hash,
+            result: json!({"execution_id": execution.id}),
+            expires_at_ms: now + IDEMPOTENCY_TTL_MS,
+        });
+        if let Err(e) = self.store.write_execution(&write).await {
+            if let Some(k) = key {
+                if let Err(release) = self.idempotency.release(tenant, k).await {
+                    tracing::warn!(error = %release, "could not release an idempotency claim");
+                }
+            }
+            return Err(e.into());
+        }
+        Ok(Created { value: write.execution, created: true })
+    }
+
+    /// The execution, or `NotFound` (also for another tenant's).
+    pub async fn execution(&self, tenant: &TenantId, id: &ExecutionId) -> Result<ExecutionRecord, FlowError> {
+        self.store.execution(tenant, id).await?.ok_or(FlowError::NotFound("execution"))
+    }
+
+    /// Cancels an unfinished execution: running runs are cancelled, pending approvals
+    /// closed, nothing further starts (no compensation). A finished one is a conflict.
+    pub async fn cancel(&self, tenant: &TenantId, id: &ExecutionId) -> Result<ExecutionRecord, FlowError> {
+        let done = self.transition(tenant, id, Event::Cancel, None, None).await?;
+        done.ok_or_else(|| {
+            FlowError::Conflict(ErrorCode::IllegalTransition, "the execution has already finished".to_owned())
+        })
+    }
+
+    /// The tenant's approvals, newest first.
+    pub async fn approvals(
+        &self,
+        tenant: &TenantId,
+        status: Option<ApprovalStatus>,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRecord>, FlowError> {
+        let limit = if limit == 0 { 50 } else { limit.min(200) };
+        Ok(self.store.approvals(tenant, status, limit).await?)
+    }
+
+    /// Decides a pending approval. An approval that is not pending (decided, expired,
+    /// cancelled) or not this tenant's is refused and nothing changes.
+    pub async fn decide(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        decision: Decision,
+    ) -> Result<ApprovalRecord, FlowError> {
+        let approval = self.store.approval(tenant, id).await?.ok_or(FlowError::NotFound("approval"))?;
+        let not_pending = |status: ApprovalStatus| {
+            FlowError::Conflict(
+                ErrorCode::ApprovalNotPending,
+                format!("approval {id} is {}; only pending approvals can be decided", status.as_str()),
+            )
+        };
+        if approval.status != ApprovalStatus::Pending {
+            return Err(not_pending(approval.status));
+        }
+        let now = now_ms();
+        if now >= approval.expires_at_ms {
+            return Err(not_pending(ApprovalStatus::Expired));
+        }
+        let mut decided = approval.clone();
+        decided.status = if decision.approved { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+        decided.decided_by = Some(decision.decided_by.clone());
+        decided.comment.clone_from(&decision.comment);
+        decided.closed_at_ms = Some(now);
+        let event = Event::Decided { node: approval.node.clone(), decision };
+        match self.transition(tenant, &approval.execution, event, None, Some(decided.clone())).await? {
+            Some(_) => Ok(decided),
+            None => Err(not_pending(ApprovalStatus::Expired)),
+        }
+    }
+
+    /// Handles a workflow message from the step queue. Returns true when the message
+    /// was acknowledged with the write, false when it was stale (a duplicate, or for a
+    /// finished execution) and the caller should delete it.
+    pub async fn handle(&self, msg: &WorkflowMessage, receipt: &str) -> Result<bool, FlowError> {
+        let (tenant, execution, event) = match msg {
+            WorkflowMessage::RunEnded { tenant, execution, slot, run_id } => {
+                let Some(run) = self.runs.run(tenant, run_id).await? else {
+                    tracing::warn!(run = %run_id, "run_ended for an unknown run dropped");
+                    return Ok(false);
+                };
+                let result = match (run.status, run.output, run.error) {
+                    (RunStatus::Succeeded, output, _) => Ok(output.unwrap_or(Value::Null)),
+                    (_, _, Some(e)) => Err(e),
+                    (status, _, None) => Err(aos_core::StructuredOutcome::failure(
+                        ErrorCode::Unknown,
+                        format!("run ended {status} without an error"),
+                    )
+                    .error
+                    .expect("failures carry an error")),
+                };
+                (tenant, execution, Event::RunEnded { slot: slot.clone(), run_id: run_id.clone(), result })
+            }
+            WorkflowMessage::Timer { tenant, execution, node } => {
+                (tenant, execution, Event::TimerFired { node: node.clone() })
+            }
+        };
+        match self.transition(tenant, execution, event, Some(receipt.to_owned()), None).await {
+            Ok(done) => Ok(done.is_some()),
+            Err(FlowError::NotFound(what)) => {
+                tracing::warn!(execution = %execution, what, "workflow message for a missing record dropped");
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies `event` to the execution and writes the result, retrying when another
+    /// writer got there first. `Ok(None)` when the event is stale: nothing is written.
+    async fn transition(
+        &self,
+        tenant: &TenantId,
+        id: &ExecutionId,
+        event: Event,
+        ack: Option<String>,
+        approval: Option<ApprovalRecord>,
+    ) -> Result<Option<ExecutionRecord>, FlowError> {
+        for _ in 0..MAX_RACES {
+            let mut execution = self.execution(tenant, id).await?;
+            let record = self.get(tenant, &execution.workflow, Some(execution.version)).await?;
+            let workflow = self.compile(&record)?;
+            let Some(mut write) = self.step(&workflow, &mut execution, event.clone(), now_ms())? else {
+                return Ok(None);
+            };
+            write.ack.clone_from(&ack);
+            if let Some(a) = &approval {
+                write.approvals.push(a.clone());
+            }
+            match self.store.write_execution(&write).await {
+                Ok(()) => return Ok(Some(write.execution)),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(FlowError::Store(StoreError::Backend(format!("execution {id}: too many concurrent writers"))))
+    }
+
+    /// Runs the state machine and turns its actions into a write. `None` if stale.
+    fn step(
+        &self,
+        workflow: &Workflow,
+        execution: &mut ExecutionRecord,
+        event: Event,
+        now: u64,
+    ) -> Result<Option<ExecutionWrite>, FlowError> {
+        let mut state = execution.state.clone();
+        let input = execution.input.clone();
+        let mut ids = Ids;
+        let mut ctx = Ctx { workflow, input: &input, now_ms: now, ids: &mut ids };
+        let Some(actions) = state.apply(&mut ctx, event) else { return Ok(None) };
+        let expected = execution.revision;
+        execution.state = state;
+        execution.revision += 1;
+        execution.updated_at_ms = now;
+        let mut write = ExecutionWrite {
+            execution: execution.clone(),
+            expected_revision: Some(expected),
+            runs: Vec::new(),
+            messages: Vec::new(),
+            approvals: Vec::new(),
+            cancel_runs: Vec::new(),
+            ack: None,
+            idempotency: None,
+        };
+        for action in actions {
+            match action {
+                Action::StartRun { slot, run_id, skill, input, max_attempts, backoff_ms, timeout_ms } => {
+                    write.runs.push(child_run(
+                        execution,
+                        slot,
+                        run_id,
+                        skill,
+                        input,
+                        max_attempts,
+                        backoff_ms,
+                        timeout_ms,
+                        now,
+                    )?);
+                }
+                Action::StartTimer { node, at_ms } => {
+                    let msg = WorkflowMessage::Timer {
+                        tenant: execution.tenant.clone(),
+                        execution: execution.id.clone(),
+                        node,
+                    };
+                    write.messages.push((msg.encode(), at_ms));
+                }
+                Action::OpenApproval { approval, node, prompt, expires_at_ms } => {
+                    write.approvals.push(ApprovalRecord {
+                        tenant: execution.tenant.clone(),
+                        id: approval,
+                        execution: execution.id.clone(),
+                        workflow: execution.workflow.clone(),
+                        node,
+                        prompt,
+                        status: ApprovalStatus::Pending,
+                        expires_at_ms,
+                        decided_by: None,
+                        comment: None,
+                        closed_at_ms: None,
+                        created_at_ms: now,
+                    });
+                }
+                Action::CloseApproval { approval, status } => {
+                    write.approvals.push(self.closed_approval(execution, &approval, status, now));
+                }
+                Action::CancelRun { run_id } => write.cancel_runs.push(run_id),
+            }
+        }
+        Ok(Some(write))
+    }
+
+    /// The approval as closed by a timeout or a cancellation. The record is rebuilt from
+    /// the execution state, so closing needs no read.
+    fn closed_approval(&self, execution: &ExecutionRecord, id: &ApprovalId, status: &str, now: u64) -> ApprovalRecord {
+        let node = execution
+            .state
+            .nodes
+            .iter()
+            .find(|(_, n)| n.approval.as_ref() == Some(id))
+            .map(|(k, n)| (k.clone(), n.wake_at_ms.unwrap_or(now)));
+        let (node, expires_at_ms) = node.unwrap_or_default();
+        ApprovalRecord {
+            tenant: execution.tenant.clone(),
+            id: id.clone(),
+            execution: execution.id.clone(),
+            workflow: execution.workflow.clone(),
+            node,
+            prompt: String::new(),
+            status: ApprovalStatus::parse(status).unwrap_or(ApprovalStatus::Cancelled),
+            expires_at_ms,
+            decided_by: None,
+            comment: None,
+            closed_at_ms: Some(now),
+            created_at_ms: 0,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn child_run(
+    execution: &ExecutionRecord,
+    slot: Slot,
+    run_id: RunId,
+    skill: String,
+    input: Value,
+    max_attempts: u32,
+    backoff_ms: u64,
+    timeout_ms: Option<u64>,
+    now: u64,
+) -> Result<RunRecord, FlowError> {
+    let label = match (slot.item, slot.compensation) {
+        (Some(i), _) => format!("{}[{i}]", slot.node),
+        (None, true) => format!("{}.compensate", slot.node),
+        (None, false) => slot.node.clone(),
+    };
+    let step_id = label.replace(['[', ']', '.'], "_");
+    // The resolved input is the run input and the step reads it whole, so values that
+    // happen to contain `${` are never resolved a second time.
+    let plan = Plan::new(vec![PlanStep {
+        id: Some(step_id.trim_end_matches('_').to_owned()),
+        skill,
+        input: json!("${input}"),
+        max_attempts: Some(max_attempts),
+        timeout_ms,
+        backoff_ms: Some(backoff_ms),
+    }])
+    .map_err(|e| FlowError::Invalid {
+        code: ErrorCode::InvalidWorkflow,
+        message: e.0,
+        node: Some(slot.node.clone()),
+    })?;
+    let base_seed = labelled_seed(execution.base_seed, &label);
+    let genesis = genesis_hash(&plan.to_value(), &input, base_seed);
+    Ok(RunRecord {
+        tenant: execution.tenant.clone(),
+        id: run_id,
+        status: RunStatus::Queued,
+        plan,
+        input,
+        base_seed,
+        last_hash: genesis.clone(),
+        genesis_hash: genesis,
+        next_step: 0,
+        output: None,
+        error: None,
+        created_at_ms: now,
+        updated_at_ms: now,
+        parent: Some(ParentLink { execution: execution.id.clone(), slot }),
+    })
+}
