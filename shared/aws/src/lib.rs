@@ -11,8 +11,10 @@ mod queue;
 mod resources;
 mod runs;
 mod secrets;
+mod sfn;
 mod tenants;
 mod wiring;
+mod workflows;
 
 pub use config::{sdk_config, AwsConfig, ConfigError};
 pub use counter::CallCounter;
@@ -22,5 +24,7 @@ pub use queue::SqsQueue;
 pub use resources::{create_queue, create_table, QueueUrls};
 pub use runs::DynamoRunStore;
 pub use secrets::SecretsManagerSecrets;
+pub use sfn::{ExecutionStatus, StepFunctions};
 pub use tenants::DynamoTenants;
 pub use wiring::{AwsAdapters, Resources, SetupError, STEP_MAX_RECEIVE_COUNT};
+pub use workflows::DynamoWorkflows;

@@ -3,7 +3,10 @@
 
 use crate::config::{sdk_config, AwsConfig, ConfigError};
 use crate::resources::{create_queue, create_table};
-use crate::{CallCounter, DynamoIdempotency, DynamoKv, DynamoRunStore, DynamoTenants, SecretsManagerSecrets, SqsQueue};
+use crate::{
+    CallCounter, DynamoIdempotency, DynamoKv, DynamoRunStore, DynamoTenants, DynamoWorkflows, SecretsManagerSecrets,
+    SqsQueue, StepFunctions,
+};
 use aos_runtime::StoreError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +55,10 @@ pub struct AwsAdapters {
     pub tenants: Arc<DynamoTenants>,
     /// Secrets (cached 5 minutes).
     pub secrets: Arc<SecretsManagerSecrets>,
+    /// Workflow versions and approvals.
+    pub workflows: Arc<DynamoWorkflows>,
+    /// Step Functions (state machines, executions, task tokens).
+    pub sfn: Arc<StepFunctions>,
 }
 
 fn queue_name(url: &str) -> &str {
@@ -109,7 +116,9 @@ impl AwsAdapters {
             queue: Arc::new(queue),
             idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), &config.table)),
             kv: Arc::new(DynamoKv::new(ddb.clone(), &config.table)),
+            workflows: Arc::new(DynamoWorkflows::new(ddb.clone(), &config.table)),
             tenants: Arc::new(DynamoTenants::new(ddb, &config.table)),
+            sfn: Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&sdk))),
             secrets: Arc::new(SecretsManagerSecrets::new(
                 aws_sdk_secretsmanager::Client::new(&sdk),
                 &config.secrets_prefix,

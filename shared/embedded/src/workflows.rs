@@ -194,4 +194,25 @@ impl WorkflowStore for EmbeddedWorkflows {
     async fn approval(&self, tenant: &TenantId, id: &ApprovalId) -> StoreResult<Option<ApprovalRecord>> {
         self.db.read(|c| Ok(load_approval(c, tenant.as_str(), id.as_str())))?
     }
+
+    async fn put_approval(&self, approval: &ApprovalRecord, expect: Option<ApprovalStatus>) -> StoreResult<()> {
+        let a = approval.clone();
+        self.db
+            .write(true, move |c| {
+                let t = a.tenant.as_str();
+                let existing = load_approval(c, t, a.id.as_str())?;
+                if existing.map(|e| e.status) != expect {
+                    return Err(StoreError::Conflict(format!("approval {} is not in the expected state", a.id)));
+                }
+                exec(
+                    c,
+                    "INSERT INTO approvals (tenant, id, status, body) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (tenant, id) DO UPDATE SET status = excluded.status, body = excluded.body",
+                    params![t, a.id.as_str(), a.status.as_str(), to_json(&a)?],
+                )
+                .map_err(|e| backend(&e))?;
+                Ok(())
+            })
+            .await
+    }
 }

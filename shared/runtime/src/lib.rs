@@ -6,6 +6,7 @@ pub mod clock;
 pub mod net;
 pub mod ports;
 pub mod runs;
+pub mod sfn;
 pub mod skills;
 pub mod worker;
 pub mod workflows;

@@ -64,6 +64,21 @@ pub struct ParentLink {
     pub execution: ExecutionId,
     /// The node (element, compensation) the run is for.
     pub slot: Slot,
+    /// The Step Functions task token to answer when the run ends (workflows on AWS);
+    /// `None` when the embedded executor is told through the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token: Option<String>,
+}
+
+/// Answers Step Functions tasks (`.waitForTaskToken`).
+#[async_trait]
+pub trait TaskTokens: Send + Sync {
+    /// `SendTaskSuccess`. Returns false if the task is gone (timed out, already answered).
+    async fn succeed(&self, token: &str, output: &Value) -> StoreResult<bool>;
+    /// `SendTaskFailure` with an error name (see `aos_core::workflow::asl::error_name`).
+    async fn fail(&self, token: &str, error: &str, cause: &str) -> StoreResult<bool>;
+    /// `SendTaskHeartbeat`. Returns false if the task is gone.
+    async fn heartbeat(&self, token: &str) -> StoreResult<bool>;
 }
 
 /// The immutable half of a run, written once when it is submitted. Adapters store it
@@ -546,6 +561,9 @@ pub struct ApprovalRecord {
     pub closed_at_ms: Option<u64>,
     /// Creation time.
     pub created_at_ms: u64,
+    /// The Step Functions task token a decision answers (workflows on AWS); never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token: Option<String>,
 }
 
 /// One atomic change of an execution: its new state and everything that goes with it.
@@ -595,4 +613,8 @@ pub trait WorkflowStore: Send + Sync {
     ) -> StoreResult<Vec<ApprovalRecord>>;
     /// One approval.
     async fn approval(&self, tenant: &TenantId, id: &ApprovalId) -> StoreResult<Option<ApprovalRecord>>;
+    /// Stores an approval outside an execution write (Step Functions executions): with
+    /// `expect` it replaces only a record in that status, else only creates one;
+    /// `Conflict` otherwise.
+    async fn put_approval(&self, approval: &ApprovalRecord, expect: Option<ApprovalStatus>) -> StoreResult<()>;
 }

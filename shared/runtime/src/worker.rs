@@ -16,6 +16,7 @@ use crate::ports::{
     BeginOutcome, BeginStep, KvStore, Queue, Received, RunRecord, RunStore, StepCommit, StepMessage, StepRetry,
     StoreError,
 };
+use crate::sfn::{SfnTask, SfnTasks};
 use crate::skills::{IdempotencyClass, SkillContext, SkillRegistry};
 use crate::workflows::{WorkflowMessage, WorkflowService};
 use aos_core::checkpoint::ChainLink;
@@ -100,6 +101,7 @@ pub struct StepWorker {
     config: WorkerConfig,
     after_effect: Option<AfterEffectHook>,
     workflows: Option<WorkflowService>,
+    sfn: Option<SfnTasks>,
 }
 
 struct Claimed {
@@ -118,7 +120,7 @@ impl StepWorker {
         skills: Arc<SkillRegistry>,
         config: WorkerConfig,
     ) -> Self {
-        Self { store, queue, kv, skills, config, after_effect: None, workflows: None }
+        Self { store, queue, kv, skills, config, after_effect: None, workflows: None, sfn: None }
     }
 
     /// Lets the worker advance workflow executions (their messages share the step
@@ -126,6 +128,13 @@ impl StepWorker {
     #[must_use]
     pub fn with_workflows(mut self, workflows: WorkflowService) -> Self {
         self.workflows = Some(workflows);
+        self
+    }
+
+    /// Lets the worker answer Step Functions tasks (workflows on AWS).
+    #[must_use]
+    pub fn with_sfn_tasks(mut self, sfn: SfnTasks) -> Self {
+        self.sfn = Some(sfn);
         self
     }
 
@@ -153,6 +162,16 @@ impl StepWorker {
     }
 
     async fn pipeline(&self, received: &Received) -> Result<Handled, StoreError> {
+        if let Some(task) = SfnTask::decode(&received.body) {
+            return match (task, &self.sfn) {
+                (Ok(task), Some(sfn)) => {
+                    sfn.handle(&task, received).await?;
+                    Ok(Handled::Done)
+                }
+                (Ok(_), None) => Ok(Handled::Malformed("Step Functions task, but this worker answers none".to_owned())),
+                (Err(reason), _) => Ok(Handled::Malformed(reason)),
+            };
+        }
         if let Some(msg) = WorkflowMessage::decode(&received.body) {
             return self.workflow_message(&msg, received).await;
         }
@@ -244,6 +263,10 @@ impl StepWorker {
             return Ok(None);
         }
         if run.status.is_terminal() || (msg.step_index < run.next_step && received.receive_count <= 1) {
+            if let (true, Some(sfn)) = (run.status.is_terminal(), &self.sfn) {
+                // The worker that ended the run may have died before answering its task.
+                sfn.answer(&run).await?;
+            }
             self.queue.delete(&received.receipt).await?;
             return Ok(None);
         }
@@ -366,12 +389,17 @@ impl StepWorker {
         loop {
             tokio::select! {
                 outcome = &mut run => return outcome,
-                _ = beat.tick() => self.heartbeat(&c.msg, &received.receipt).await,
+                _ = beat.tick() => self.heartbeat(&c.run, &c.msg, &received.receipt).await,
             }
         }
     }
 
-    async fn heartbeat(&self, msg: &StepMessage, receipt: &str) {
+    async fn heartbeat(&self, run: &RunRecord, msg: &StepMessage, receipt: &str) {
+        if let (Some(sfn), Some(token)) = (&self.sfn, run.parent.as_ref().and_then(|p| p.task_token.as_deref())) {
+            if let Err(e) = sfn.tokens().heartbeat(token).await {
+                tracing::warn!(error = %e, "heartbeat could not reach Step Functions");
+            }
+        }
         let until = now_ms() + millis(self.config.visibility);
         if let Err(e) = self.queue.change_visibility(receipt, self.config.visibility).await {
             tracing::warn!(error = %e, "heartbeat could not extend the message");
@@ -450,6 +478,11 @@ impl StepWorker {
             (RunStatus::Running, None, None, Some(next))
         };
         tracing::info!(run = %c.msg.run_id, step = index, ok = outcome.ok, code = ?outcome.code(), run_status = %run_status, "step committed");
+        // A run that answers a Step Functions task keeps its message until the answer is
+        // sent: if this worker dies in between, the redelivery answers.
+        let answers_task = run_status.is_terminal()
+            && self.sfn.is_some()
+            && c.run.parent.as_ref().is_some_and(|p| p.task_token.is_some());
         let commit = StepCommit {
             tenant: c.msg.tenant.clone(),
             run_id: c.msg.run_id.clone(),
@@ -470,11 +503,19 @@ impl StepWorker {
             run_error,
             notify: run_status.is_terminal().then(|| notify_parent(&c.run)).flatten(),
             next,
-            ack: Some(received.receipt.clone()),
+            ack: (!answers_task).then(|| received.receipt.clone()),
             lease_next: chain.then_some(self.config.visibility),
             now_ms: now_ms(),
         };
         let committed = self.store.commit_step(&commit).await?;
+        if let (true, Some(sfn)) = (answers_task, &self.sfn) {
+            let mut ended = c.run.clone();
+            ended.status = committed.status;
+            ended.output.clone_from(&commit.run_output);
+            ended.error.clone_from(&commit.run_error);
+            sfn.answer(&ended).await?;
+            self.queue.delete(&received.receipt).await?;
+        }
         Ok(match (committed.next, commit.next) {
             (Some(next_received), Some(msg)) => {
                 let mut run = c.run;
@@ -514,9 +555,9 @@ impl StepWorker {
     }
 }
 
-/// The `run_ended` message of a workflow run, for its execution.
+/// The `run_ended` message of a workflow run, for its embedded execution.
 fn notify_parent(run: &RunRecord) -> Option<String> {
-    let parent = run.parent.as_ref()?;
+    let parent = run.parent.as_ref().filter(|p| p.task_token.is_none())?;
     Some(
         WorkflowMessage::RunEnded {
             tenant: run.tenant.clone(),

@@ -440,8 +440,10 @@ impl WorkflowService {
         for action in actions {
             match action {
                 Action::StartRun { slot, run_id, skill, input, max_attempts, backoff_ms, timeout_ms } => {
-                    write.runs.push(child_run(
-                        execution,
+                    let child = ChildRun {
+                        tenant: &execution.tenant,
+                        execution: &execution.id,
+                        base_seed: execution.base_seed,
                         slot,
                         run_id,
                         skill,
@@ -449,8 +451,9 @@ impl WorkflowService {
                         max_attempts,
                         backoff_ms,
                         timeout_ms,
-                        now,
-                    )?);
+                        task_token: None,
+                    };
+                    write.runs.push(child.build(now)?);
                 }
                 Action::StartTimer { node, at_ms } => {
                     let msg = WorkflowMessage::Timer {
@@ -474,6 +477,7 @@ impl WorkflowService {
                         comment: None,
                         closed_at_ms: None,
                         created_at_ms: now,
+                        task_token: None,
                     });
                 }
                 Action::CloseApproval { approval, status } => {
@@ -508,59 +512,67 @@ impl WorkflowService {
             comment: None,
             closed_at_ms: Some(now),
             created_at_ms: 0,
+            task_token: None,
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn child_run(
-    execution: &ExecutionRecord,
-    slot: Slot,
-    run_id: RunId,
-    skill: String,
-    input: Value,
-    max_attempts: u32,
-    backoff_ms: u64,
-    timeout_ms: Option<u64>,
-    now: u64,
-) -> Result<RunRecord, FlowError> {
-    let label = match (slot.item, slot.compensation) {
-        (Some(i), _) => format!("{}[{i}]", slot.node),
-        (None, true) => format!("{}.compensate", slot.node),
-        (None, false) => slot.node.clone(),
-    };
-    let step_id = label.replace(['[', ']', '.'], "_");
-    // The resolved input is the run input and the step reads it whole, so values that
-    // happen to contain `${` are never resolved a second time.
-    let plan = Plan::new(vec![PlanStep {
-        id: Some(step_id.trim_end_matches('_').to_owned()),
-        skill,
-        input: json!("${input}"),
-        max_attempts: Some(max_attempts),
-        timeout_ms,
-        backoff_ms: Some(backoff_ms),
-    }])
-    .map_err(|e| FlowError::Invalid {
-        code: ErrorCode::InvalidWorkflow,
-        message: e.0,
-        node: Some(slot.node.clone()),
-    })?;
-    let base_seed = labelled_seed(execution.base_seed, &label);
-    let genesis = genesis_hash(&plan.to_value(), &input, base_seed);
-    Ok(RunRecord {
-        tenant: execution.tenant.clone(),
-        id: run_id,
-        status: RunStatus::Queued,
-        plan,
-        input,
-        base_seed,
-        last_hash: genesis.clone(),
-        genesis_hash: genesis,
-        next_step: 0,
-        output: None,
-        error: None,
-        created_at_ms: now,
-        updated_at_ms: now,
-        parent: Some(ParentLink { execution: execution.id.clone(), slot }),
-    })
+/// A one-step run for a workflow node, map element or compensation.
+pub(crate) struct ChildRun<'a> {
+    pub(crate) tenant: &'a TenantId,
+    pub(crate) execution: &'a ExecutionId,
+    pub(crate) base_seed: u64,
+    pub(crate) slot: Slot,
+    pub(crate) run_id: RunId,
+    pub(crate) skill: String,
+    pub(crate) input: Value,
+    pub(crate) max_attempts: u32,
+    pub(crate) backoff_ms: u64,
+    pub(crate) timeout_ms: Option<u64>,
+    pub(crate) task_token: Option<String>,
+}
+
+impl ChildRun<'_> {
+    pub(crate) fn build(self, now: u64) -> Result<RunRecord, FlowError> {
+        let slot = self.slot;
+        let label = match (slot.item, slot.compensation) {
+            (Some(i), _) => format!("{}[{i}]", slot.node),
+            (None, true) => format!("{}.compensate", slot.node),
+            (None, false) => slot.node.clone(),
+        };
+        let step_id = label.replace(['[', ']', '.'], "_");
+        // The resolved input is the run input and the step reads it whole, so values
+        // that happen to contain `${` are never resolved a second time.
+        let plan = Plan::new(vec![PlanStep {
+            id: Some(step_id.trim_end_matches('_').to_owned()),
+            skill: self.skill,
+            input: json!("${input}"),
+            max_attempts: Some(self.max_attempts),
+            timeout_ms: self.timeout_ms,
+            backoff_ms: Some(self.backoff_ms.max(1)),
+        }])
+        .map_err(|e| FlowError::Invalid {
+            code: ErrorCode::InvalidWorkflow,
+            message: e.0,
+            node: Some(slot.node.clone()),
+        })?;
+        let base_seed = labelled_seed(self.base_seed, &label);
+        let genesis = genesis_hash(&plan.to_value(), &self.input, base_seed);
+        Ok(RunRecord {
+            tenant: self.tenant.clone(),
+            id: self.run_id,
+            status: RunStatus::Queued,
+            plan,
+            input: self.input,
+            base_seed,
+            last_hash: genesis.clone(),
+            genesis_hash: genesis,
+            next_step: 0,
+            output: None,
+            error: None,
+            created_at_ms: now,
+            updated_at_ms: now,
+            parent: Some(ParentLink { execution: self.execution.clone(), slot, task_token: self.task_token }),
+        })
+    }
 }

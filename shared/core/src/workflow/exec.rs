@@ -565,13 +565,9 @@ impl ExecState {
             self.next_compensation(ctx, actions);
             return;
         }
-        let outputs = self.outputs();
-        match &wf.spec().output {
-            None => self.output = Some(Value::Object(outputs.into_iter().collect())),
-            Some(template) => match resolve(template, &Scope::new(ctx.input, &outputs)) {
-                Ok(v) => self.output = Some(v),
-                Err(e) => self.output_error = Some(e.to_string()),
-            },
+        match final_output(wf, ctx.input, &self.outputs()) {
+            Ok(v) => self.output = Some(v),
+            Err(e) => self.output_error = Some(e),
         }
         self.status = ExecStatus::Succeeded;
     }
@@ -801,6 +797,15 @@ impl ExecState {
         if !self.compensations.iter().any(|c| c.status == NodeStatus::Running) {
             self.status = ExecStatus::Failed;
         }
+    }
+}
+
+/// The output of a succeeded execution: the spec's `output` template resolved against
+/// the input and the completed nodes' outputs, or those outputs by node id.
+pub fn final_output(wf: &Workflow, input: &Value, outputs: &BTreeMap<String, Value>) -> Result<Value, String> {
+    match &wf.spec().output {
+        None => Ok(Value::Object(outputs.clone().into_iter().collect())),
+        Some(template) => resolve(template, &Scope::new(input, outputs)).map_err(|e| e.to_string()),
     }
 }
 

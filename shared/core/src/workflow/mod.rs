@@ -10,7 +10,9 @@ pub mod spec;
 pub mod validate;
 
 pub use condition::{Condition, Op};
-pub use exec::{Action, Ctx, Decision, Event, ExecState, ExecStatus, IdSource, NodeState, NodeStatus, Slot};
+pub use exec::{
+    final_output, Action, Ctx, Decision, Event, ExecState, ExecStatus, IdSource, NodeState, NodeStatus, Slot,
+};
 pub use spec::{parse, Format, NodeSpec, NodeType, ParseError, WorkflowSpec};
 pub use validate::{SkillCatalog, Workflow, WorkflowError};
 

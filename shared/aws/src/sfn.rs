@@ -1,0 +1,127 @@
+//! Step Functions: the task-token answers the worker sends, and the state machines and
+//! executions of workflows compiled to ASL.
+
+use crate::dynamo::sdk_err;
+use aos_runtime::ports::{StoreResult, TaskTokens};
+use async_trait::async_trait;
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::Client;
+use serde_json::Value;
+
+/// Step Functions through the SDK.
+#[derive(Clone)]
+pub struct StepFunctions {
+    client: Client,
+}
+
+/// Errors meaning the task is gone: it timed out, was answered, or its execution ended.
+fn task_gone(code: Option<&str>) -> bool {
+    matches!(code, Some("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken"))
+}
+
+/// What `describe_execution` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionStatus {
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`.
+    pub status: String,
+    /// The final state document, once succeeded.
+    pub output: Option<Value>,
+    /// Error name, once failed.
+    pub error: Option<String>,
+}
+
+impl StepFunctions {
+    /// Wraps a client.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// Creates the state machine `name`, or updates its definition if it exists. Returns
+    /// its ARN.
+    pub async fn put_state_machine(&self, name: &str, definition: &Value, role_arn: &str) -> StoreResult<String> {
+        let body = definition.to_string();
+        let created = self.client.create_state_machine().name(name).definition(&body).role_arn(role_arn).send().await;
+        match created {
+            Ok(out) => Ok(out.state_machine_arn),
+            Err(e) if e.code() == Some("StateMachineAlreadyExists") => {
+                let arn = self
+                    .client
+                    .list_state_machines()
+                    .send()
+                    .await
+                    .map_err(sdk_err)?
+                    .state_machines
+                    .into_iter()
+                    .find(|m| m.name == name)
+                    .map(|m| m.state_machine_arn)
+                    .ok_or_else(|| aos_runtime::StoreError::Backend(format!("state machine {name} vanished")))?;
+                self.client
+                    .update_state_machine()
+                    .state_machine_arn(&arn)
+                    .definition(&body)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                Ok(arn)
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    /// Starts an execution named `name` (idempotent for the same name and input).
+    pub async fn start(&self, state_machine_arn: &str, name: &str, input: &Value) -> StoreResult<String> {
+        let out = self
+            .client
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out.execution_arn)
+    }
+
+    /// The execution's status and, when finished, its output or error.
+    pub async fn describe(&self, execution_arn: &str) -> StoreResult<ExecutionStatus> {
+        let out = self.client.describe_execution().execution_arn(execution_arn).send().await.map_err(sdk_err)?;
+        Ok(ExecutionStatus {
+            status: out.status.as_str().to_owned(),
+            output: out.output.and_then(|o| serde_json::from_str(&o).ok()),
+            error: out.error,
+        })
+    }
+
+    /// Stops a running execution.
+    pub async fn stop(&self, execution_arn: &str, cause: &str) -> StoreResult<()> {
+        self.client.stop_execution().execution_arn(execution_arn).cause(cause).send().await.map_err(sdk_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TaskTokens for StepFunctions {
+    async fn succeed(&self, token: &str, output: &Value) -> StoreResult<bool> {
+        match self.client.send_task_success().task_token(token).output(output.to_string()).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if task_gone(e.code()) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn fail(&self, token: &str, error: &str, cause: &str) -> StoreResult<bool> {
+        match self.client.send_task_failure().task_token(token).error(error).cause(cause).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if task_gone(e.code()) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn heartbeat(&self, token: &str) -> StoreResult<bool> {
+        match self.client.send_task_heartbeat().task_token(token).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if task_gone(e.code()) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Workflow versions and approvals in DynamoDB: `TENANT#t` / `WORKFLOW#<name>#<version>`
+//! and `TENANT#t` / `APPROVAL#<id>`. On AWS executions run on Step Functions; their
+//! state is the state machine's, so the execution records of the embedded executor are
+//! not kept here.
+
+use crate::dynamo::{get_s, query_prefix, s, sdk_err, tenant_pk, Item};
+use aos_core::{ApprovalId, ExecutionId, TenantId};
+use aos_runtime::ports::{
+    ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, StoreError, StoreResult, WorkflowRecord,
+    WorkflowStore,
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+
+/// Workflows and approvals in the AOS table.
+pub struct DynamoWorkflows {
+    client: Client,
+    table: String,
+}
+
+impl DynamoWorkflows {
+    /// The store over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+fn workflow_sk(name: &str, version: u32) -> String {
+    // Zero-padded so versions sort by number.
+    format!("WORKFLOW#{name}#{version:010}")
+}
+
+fn body<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    serde_json::from_str(get_s(item, "body")?).map_err(|e| StoreError::Backend(format!("corrupt record: {e}")))
+}
+
+fn executions_unsupported() -> StoreError {
+    StoreError::Backend("on the AWS backend workflow executions run on Step Functions".to_owned())
+}
+
+#[async_trait]
+impl WorkflowStore for DynamoWorkflows {
+    async fn put_workflow(&self, w: &WorkflowRecord) -> StoreResult<()> {
+        let body = serde_json::to_string(w).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(tenant_pk(w.tenant.as_str())))
+            .item("sk", s(workflow_sk(&w.name, w.version)))
+            .item("body", s(body))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict(format!("workflow {} version {} exists", w.name, w.version)))
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn workflow(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        version: Option<u32>,
+    ) -> StoreResult<Option<WorkflowRecord>> {
+        let items =
+            query_prefix(&self.client, &self.table, tenant_pk(tenant.as_str()), &format!("WORKFLOW#{name}#")).await?;
+        let found = match version {
+            Some(v) => items.iter().find(|i| get_s(i, "sk").is_ok_and(|sk| sk == workflow_sk(name, v))),
+            None => items.iter().max_by_key(|i| get_s(i, "sk").unwrap_or_default().to_owned()),
+        };
+        found.map(body).transpose()
+    }
+
+    async fn write_execution(&self, _write: &ExecutionWrite) -> StoreResult<()> {
+        Err(executions_unsupported())
+    }
+
+    async fn execution(&self, _tenant: &TenantId, _id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>> {
+        Err(executions_unsupported())
+    }
+
+    async fn approvals(
+        &self,
+        tenant: &TenantId,
+        status: Option<ApprovalStatus>,
+        limit: u32,
+    ) -> StoreResult<Vec<ApprovalRecord>> {
+        let items = query_prefix(&self.client, &self.table, tenant_pk(tenant.as_str()), "APPROVAL#").await?;
+        let mut list: Vec<ApprovalRecord> = items.iter().map(body).collect::<Result<_, _>>()?;
+        list.retain(|a| status.is_none_or(|st| a.status == st));
+        list.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then_with(|| b.id.cmp(&a.id)));
+        list.truncate(limit as usize);
+        Ok(list)
+    }
+
+    async fn approval(&self, tenant: &TenantId, id: &ApprovalId) -> StoreResult<Option<ApprovalRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(format!("APPROVAL#{id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        out.item.as_ref().map(body).transpose()
+    }
+
+    async fn put_approval(&self, a: &ApprovalRecord, expect: Option<ApprovalStatus>) -> StoreResult<()> {
+        let body = serde_json::to_string(a).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(tenant_pk(a.tenant.as_str())))
+            .item("sk", s(format!("APPROVAL#{}", a.id)))
+            .item("status", s(a.status.as_str()))
+            .item("body", s(body));
+        put = match expect {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(st) => put
+                .condition_expression("#st = :expect")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":expect", s(st.as_str())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict(format!("approval {} is not in the expected state", a.id)))
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Step Functions tasks: the messages a generated state machine sends to the step queue
+//! (`sqs:sendMessage.waitForTaskToken`) and how the worker answers them.
+//!
+//! A node, map element or compensation task becomes a one-step run of the ordinary
+//! pipeline whose parent link carries the task token; when the run ends, the worker
+//! answers `SendTaskSuccess` with its output or `SendTaskFailure` with an error name the
+//! state machine's `Retry` understands. Each attempt's run id is derived from the
+//! execution, node, element and task token (new for each attempt), so a redelivered task message finds its run
+//! instead of starting a second one. An approval task becomes a pending approval that
+//! holds the token until someone decides or Step Functions times it out.
+
+use crate::clock::now_ms;
+use crate::ports::{
+    ApprovalRecord, ApprovalStatus, Queue, Received, RunRecord, RunStore, StepMessage, StoreError, TaskTokens,
+    WorkflowStore,
+};
+use crate::workflows::ChildRun;
+use aos_core::determinism::content_hash;
+use aos_core::template::{resolve, Scope};
+use aos_core::workflow::asl::error_name;
+use aos_core::workflow::Slot;
+use aos_core::{ApprovalId, ErrorCode, ExecutionId, RunId, RunStatus, TenantId};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What a task asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// A task node.
+    Node,
+    /// One element of a map node.
+    Item,
+    /// A node's compensation.
+    Compensation,
+    /// An approval.
+    Approval,
+}
+
+/// The execution a task belongs to (`$.aos` of the state document).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskExecution {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The execution (also the Step Functions execution name).
+    pub execution: ExecutionId,
+    /// Workflow name.
+    #[serde(default)]
+    pub workflow: String,
+    /// Base of the runs' seeds.
+    pub base_seed: u64,
+}
+
+/// A node's view of a step in the state document.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StepDoc {
+    /// `completed`, `failed`, `skipped`, …
+    pub status: String,
+    /// Output when completed.
+    #[serde(default)]
+    pub output: Option<Value>,
+}
+
+/// What templates resolve against.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskDoc {
+    /// The execution input.
+    pub input: Value,
+    /// The nodes so far.
+    #[serde(default)]
+    pub steps: BTreeMap<String, StepDoc>,
+}
+
+/// A task message from a generated state machine.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SfnTask {
+    /// Always `sfn_task`.
+    pub kind: String,
+    /// What is asked.
+    pub task: TaskKind,
+    /// The node.
+    pub node: String,
+    /// The task token to answer.
+    pub token: String,
+    /// Step Functions' retry count (0 on the first attempt).
+    #[serde(default)]
+    pub attempt: u32,
+    /// The execution.
+    pub aos: TaskExecution,
+    /// Skill to call (not for approvals).
+    #[serde(default)]
+    pub skill: Option<String>,
+    /// The input template (the prompt for approvals), as JSON text.
+    pub template: String,
+    /// Per-attempt timeout (approvals: time to decide), seconds.
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
+    /// The state document.
+    pub doc: TaskDoc,
+    /// The element, for map elements.
+    #[serde(default)]
+    pub item: Option<Value>,
+    /// Its index.
+    #[serde(default)]
+    pub index: Option<u64>,
+}
+
+impl SfnTask {
+    /// Parses a queue body; `None` if it is not a Step Functions task.
+    pub fn decode(body: &str) -> Option<Result<Self, String>> {
+        if !body.contains("\"sfn_task\"") {
+            return None;
+        }
+        Some(serde_json::from_str::<Self>(body).map_err(|e| format!("malformed Step Functions task: {e}")))
+    }
+
+    fn resolve(&self) -> Result<Value, String> {
+        let template: Value = serde_json::from_str(&self.template).map_err(|e| format!("template: {e}"))?;
+        let outputs: BTreeMap<String, Value> = self
+            .doc
+            .steps
+            .iter()
+            .filter(|(_, s)| s.status == "completed")
+            .filter_map(|(k, s)| Some((k.clone(), s.output.clone()?)))
+            .collect();
+        let index = self.index.map(|i| json!(i)).unwrap_or(Value::Null);
+        let item = self.item.clone().unwrap_or(Value::Null);
+        let scope = Scope {
+            item: (self.task == TaskKind::Item).then_some((&item, &index)),
+            ..Scope::new(&self.doc.input, &outputs)
+        };
+        resolve(&template, &scope).map_err(|e| e.to_string())
+    }
+
+    fn slot(&self) -> Slot {
+        Slot {
+            node: self.node.clone(),
+            item: self.index.and_then(|i| u32::try_from(i).ok()).filter(|_| self.task == TaskKind::Item),
+            compensation: self.task == TaskKind::Compensation,
+        }
+    }
+
+    /// The id of this attempt's run: the same for every delivery of the message. Derived
+    /// from the task token, which is new for every attempt.
+    pub fn run_id(&self) -> RunId {
+        let key = json!([self.aos.execution, self.node, self.index, self.task == TaskKind::Compensation, self.token]);
+        RunId::from_suffix(&content_hash(&key)[..32]).expect("hex suffixes are valid ids")
+    }
+}
+
+/// Answers Step Functions tasks for the step worker.
+#[derive(Clone)]
+pub struct SfnTasks {
+    runs: Arc<dyn RunStore>,
+    queue: Arc<dyn Queue>,
+    tokens: Arc<dyn TaskTokens>,
+    approvals: Arc<dyn WorkflowStore>,
+}
+
+impl SfnTasks {
+    /// Wires the handler.
+    pub fn new(
+        runs: Arc<dyn RunStore>,
+        queue: Arc<dyn Queue>,
+        tokens: Arc<dyn TaskTokens>,
+        approvals: Arc<dyn WorkflowStore>,
+    ) -> Self {
+        Self { runs, queue, tokens, approvals }
+    }
+
+    /// The task-token port.
+    pub fn tokens(&self) -> &Arc<dyn TaskTokens> {
+        &self.tokens
+    }
+
+    /// Handles a task message: starts its run (or re-answers a finished one) or opens its
+    /// approval, then deletes the message.
+    pub async fn handle(&self, task: &SfnTask, received: &Received) -> Result<(), StoreError> {
+        let now = now_ms();
+        match task.task {
+            TaskKind::Approval => {
+                let prompt = match task.resolve() {
+                    Ok(Value::String(s)) => s,
+                    Ok(other) => other.to_string(),
+                    Err(e) => return self.refuse(task, &e, received).await,
+                };
+                let id = ApprovalId::from_suffix(&content_hash(&json!([task.aos.execution, task.node]))[..32])
+                    .expect("hex suffixes are valid ids");
+                let approval = ApprovalRecord {
+                    tenant: task.aos.tenant.clone(),
+                    id,
+                    execution: task.aos.execution.clone(),
+                    workflow: task.aos.workflow.clone(),
+                    node: task.node.clone(),
+                    prompt,
+                    status: ApprovalStatus::Pending,
+                    expires_at_ms: now + task.timeout_s.unwrap_or(86_400) * 1000,
+                    decided_by: None,
+                    comment: None,
+                    closed_at_ms: None,
+                    created_at_ms: now,
+                    task_token: Some(task.token.clone()),
+                };
+                match self.approvals.put_approval(&approval, None).await {
+                    Ok(()) | Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            TaskKind::Node | TaskKind::Item | TaskKind::Compensation => {
+                let input = match task.resolve() {
+                    Ok(v) => v,
+                    Err(e) => return self.refuse(task, &e, received).await,
+                };
+                let child = ChildRun {
+                    tenant: &task.aos.tenant,
+                    execution: &task.aos.execution,
+                    base_seed: task.aos.base_seed,
+                    slot: task.slot(),
+                    run_id: task.run_id(),
+                    skill: task.skill.clone().unwrap_or_default(),
+                    input,
+                    // Step Functions retries (its `Retry` follows the node's policy).
+                    max_attempts: 1,
+                    backoff_ms: 1,
+                    timeout_ms: task.timeout_s.map(|s| s * 1000),
+                    task_token: Some(task.token.clone()),
+                };
+                let run = match child.build(now) {
+                    Ok(r) => r,
+                    Err(e) => return self.refuse(task, &e.to_string(), received).await,
+                };
+                let first = StepMessage { tenant: run.tenant.clone(), run_id: run.id.clone(), step_index: 0 };
+                match self.runs.insert_run(&run, &first, None).await {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict(_)) => {
+                        // A redelivered task: its run exists; answer again if it ended.
+                        if let Some(existing) = self.runs.run(&run.tenant, &run.id).await? {
+                            self.answer(&existing).await?;
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.queue.delete(&received.receipt).await
+    }
+
+    async fn refuse(&self, task: &SfnTask, why: &str, received: &Received) -> Result<(), StoreError> {
+        let cause = json!({"code": ErrorCode::UnresolvedReference, "message": why}).to_string();
+        self.tokens.fail(&task.token, error_name(ErrorCode::UnresolvedReference, false), &cause).await?;
+        self.queue.delete(&received.receipt).await
+    }
+
+    /// Answers the task of a finished run (no-op for runs without a task token or not
+    /// finished). Answering twice is harmless: Step Functions refuses the second.
+    pub async fn answer(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let Some(token) = run.parent.as_ref().and_then(|p| p.task_token.as_deref()) else { return Ok(()) };
+        match run.status {
+            RunStatus::Succeeded => {
+                self.tokens.succeed(token, run.output.as_ref().unwrap_or(&Value::Null)).await?;
+            }
+            status if status.is_terminal() => {
+                let (name, cause) = match &run.error {
+                    Some(e) => (error_name(e.code, e.retryable), json!({"code": e.code, "message": e.message})),
+                    None => (error_name(ErrorCode::Unknown, false), json!({"message": format!("run ended {status}")})),
+                };
+                self.tokens.fail(token, name, &cause.to_string()).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Decides a pending approval of a Step Functions execution: answers its task token
+/// (`{"decision": "approved", ...}` or the `AOS.ApprovalRejected` error) and records
+/// the decision. An approval that is not pending or expired is refused unchanged.
+pub async fn decide(
+    store: &dyn WorkflowStore,
+    tokens: &dyn TaskTokens,
+    tenant: &TenantId,
+    id: &ApprovalId,
+    decision: aos_core::workflow::Decision,
+) -> Result<ApprovalRecord, crate::workflows::FlowError> {
+    use crate::workflows::FlowError;
+    let approval = store.approval(tenant, id).await?.ok_or(FlowError::NotFound("approval"))?;
+    let now = now_ms();
+    let not_pending = |what: &str| {
+        FlowError::Conflict(
+            ErrorCode::ApprovalNotPending,
+            format!("approval {id} is {what}; only pending approvals can be decided"),
+        )
+    };
+    if approval.status != ApprovalStatus::Pending {
+        return Err(not_pending(approval.status.as_str()));
+    }
+    if now >= approval.expires_at_ms {
+        return Err(not_pending("expired"));
+    }
+    let token = approval.task_token.clone().ok_or_else(|| not_pending("not waiting on a task"))?;
+    let mut decided = approval.clone();
+    decided.status = if decision.approved { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+    decided.decided_by = Some(decision.decided_by.clone());
+    decided.comment.clone_from(&decision.comment);
+    decided.closed_at_ms = Some(now);
+    // Record first (conditionally), so two deciders cannot both answer.
+    match store.put_approval(&decided, Some(ApprovalStatus::Pending)).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(not_pending("already decided")),
+        Err(e) => return Err(e.into()),
+    }
+    let answered = if decision.approved {
+        let output = json!({"decision": "approved", "decided_by": decision.decided_by, "comment": decision.comment});
+        tokens.succeed(&token, &output).await?
+    } else {
+        let cause = json!({"code": ErrorCode::ApprovalRejected, "decided_by": decision.decided_by, "comment": decision.comment});
+        tokens.fail(&token, aos_core::workflow::asl::ERROR_REJECTED, &cause.to_string()).await?
+    };
+    if !answered {
+        // Step Functions timed the task out first: the approval expired.
+        let mut expired = decided.clone();
+        expired.status = ApprovalStatus::Expired;
+        expired.decided_by = None;
+        expired.comment = None;
+        let _ = store.put_approval(&expired, Some(decided.status)).await;
+        return Err(not_pending("expired"));
+    }
+    Ok(decided)
+}
