@@ -124,3 +124,142 @@ pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+impl Client {
+    /// Sends a raw body with a content type (workflow specs in YAML or JSON).
+    pub async fn send_text(&self, path: &str, body: String, content_type: &str) -> anyhow::Result<(bool, Value)> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach AOS at {} (is `aos dev` running? set AOS_URL)", self.base))?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let code = body["error"]["code"].as_str().unwrap_or("?");
+            let msg = body["error"]["message"].as_str().unwrap_or("");
+            let node = body["error"]["node"].as_str().map(|n| format!(" (node {n})")).unwrap_or_default();
+            bail!("{status} {code}{node}: {msg}");
+        }
+        Ok((status == reqwest::StatusCode::CREATED, body))
+    }
+}
+
+/// `aos workflow apply FILE`: YAML for `.yaml` / `.yml`, JSON otherwise.
+pub async fn apply_workflow(client: &Client, file: &Path) -> anyhow::Result<Value> {
+    let raw = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let media = match aos_core::workflow::Format::guess(&file.to_string_lossy()) {
+        aos_core::workflow::Format::Yaml => "application/yaml",
+        aos_core::workflow::Format::Json => "application/json",
+    };
+    let (created, body) = client.send_text("/v1/workflows", raw, media).await?;
+    let verb = if created { "applied as version" } else { "unchanged at version" };
+    println!("workflow {} {verb} {}", body["name"].as_str().unwrap_or("?"), body["version"]);
+    Ok(body)
+}
+
+/// Reads a JSON or YAML input file (an execution's input).
+pub fn read_input(file: &Path) -> anyhow::Result<Value> {
+    let raw = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    match aos_core::workflow::Format::guess(&file.to_string_lossy()) {
+        aos_core::workflow::Format::Yaml => {
+            serde_yaml_ng::from_str(&raw).with_context(|| format!("{} is not valid YAML", file.display()))
+        }
+        aos_core::workflow::Format::Json => {
+            serde_json::from_str(&raw).with_context(|| format!("{} is not valid JSON", file.display()))
+        }
+    }
+}
+
+/// `aos workflow start NAME`: starts an execution, optionally following it.
+pub async fn start_workflow(
+    client: &Client,
+    name: &str,
+    body: &Value,
+    idem: Option<&str>,
+    follow: bool,
+) -> anyhow::Result<bool> {
+    let exe = client.call(reqwest::Method::POST, &format!("/v1/workflows/{name}/executions"), Some(body), idem).await?;
+    let id = exe["id"].as_str().unwrap_or_default().to_owned();
+    println!(
+        "execution {id} of {name} v{} started ({} nodes)",
+        exe["version"],
+        exe["nodes"].as_array().map_or(0, Vec::len)
+    );
+    if !follow {
+        println!("{}", serde_json::to_string_pretty(&exe)?);
+        return Ok(true);
+    }
+    watch_execution(client, &id).await
+}
+
+fn describe_node(n: &Value) -> String {
+    let id = n["id"].as_str().unwrap_or("?");
+    let kind = n["type"].as_str().unwrap_or("?");
+    let status = n["status"].as_str().unwrap_or("?");
+    let took = n["duration_ms"].as_u64().map(|d| format!(" in {d} ms")).unwrap_or_default();
+    let items = match n["items"].as_object() {
+        Some(i) => format!(" [{}/{} elements, {} failed]", i["completed"], i["total"], i["failed"]),
+        None => String::new(),
+    };
+    match status {
+        "failed" => format!(
+            "{id} ({kind}) FAILED{took}{items}: {} {}",
+            n["error"]["code"].as_str().unwrap_or(""),
+            n["error"]["message"].as_str().unwrap_or("")
+        ),
+        "completed" if kind == "choice" => format!("{id} (choice) took branch {}", n["output"]["branch"]),
+        "completed" if kind == "approval" => format!(
+            "{id} (approval) {} by {}",
+            n["output"]["decision"].as_str().unwrap_or("?"),
+            n["output"]["decided_by"].as_str().unwrap_or("nobody (timed out)")
+        ),
+        _ => format!("{id} ({kind}) {status}{took}{items}"),
+    }
+}
+
+/// Follows an execution, printing each node as it changes (approvals with the command
+/// that decides them), then the output or the failure and its compensations. Returns
+/// whether it succeeded.
+pub async fn watch_execution(client: &Client, id: &str) -> anyhow::Result<bool> {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut comps_seen = 0;
+    loop {
+        let e = client.call(reqwest::Method::GET, &format!("/v1/executions/{id}"), None, None).await?;
+        for n in e["nodes"].as_array().cloned().unwrap_or_default() {
+            let key = format!("{}/{}", n["status"], n["items"]);
+            let nid = n["id"].as_str().unwrap_or("").to_owned();
+            if n["status"] == "pending" || seen.get(&nid) == Some(&key) {
+                continue;
+            }
+            seen.insert(nid, key);
+            println!("  {}", describe_node(&n));
+            if n["type"] == "approval" && n["status"] == "waiting" {
+                if let Some(a) = n["approval_id"].as_str() {
+                    println!("    waiting for a decision: aos approvals approve {a}   (or: aos approvals reject {a})");
+                }
+            }
+        }
+        let comps = e["compensations"].as_array().cloned().unwrap_or_default();
+        for c in comps.iter().skip(comps_seen).filter(|c| c["status"] == "completed" || c["status"] == "failed") {
+            println!("  compensated {}: {}", c["node"].as_str().unwrap_or("?"), c["status"].as_str().unwrap_or("?"));
+            comps_seen += 1;
+        }
+        let status = e["status"].as_str().unwrap_or("");
+        if e["finished"] == json!(true) {
+            println!("execution {id} {status}");
+            if status == "succeeded" {
+                println!("output:\n{}", serde_json::to_string_pretty(&e["output"])?);
+            } else {
+                println!("failed node: {}", e["failed_node"].as_str().unwrap_or("-"));
+                println!("error:\n{}", serde_json::to_string_pretty(&e["error"])?);
+            }
+            return Ok(status == "succeeded");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

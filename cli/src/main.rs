@@ -106,6 +106,20 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Apply workflows (YAML or JSON), start and follow executions, compile to ASL.
+    Workflow {
+        #[command(subcommand)]
+        command: WorkflowCommand,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// List and decide the approvals workflows wait for.
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalCommand,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Measure the embedded engine: fsync floor, raw commit, durable step latency,
     /// overhead with durability off, throughput with concurrent runs.
     Bench {
@@ -168,6 +182,68 @@ enum RunCommand {
     },
     /// Cancel a run.
     Cancel { id: String },
+}
+
+#[derive(Subcommand)]
+enum WorkflowCommand {
+    /// Validate and store a spec (`.yaml`/`.yml` or JSON) as the workflow's next version.
+    Apply { file: PathBuf },
+    /// Show a workflow version (the latest by default).
+    Get {
+        name: String,
+        #[arg(long)]
+        version: Option<u32>,
+    },
+    /// Start an execution of the latest (or a given) version.
+    Start {
+        name: String,
+        /// Input file (JSON or YAML).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Version to run.
+        #[arg(long)]
+        version: Option<u32>,
+        /// Idempotency-Key header.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Follow the execution node by node until it ends.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Show an execution with its nodes.
+    Execution { id: String },
+    /// Follow an execution until it ends.
+    Watch { id: String },
+    /// Cancel an execution.
+    Cancel { id: String },
+    /// Validate a spec offline and print its Amazon States Language definition.
+    Compile {
+        file: PathBuf,
+        /// Queue URL the tasks send to (a SAM substitution by default).
+        #[arg(long, default_value = "${StepQueueUrl}")]
+        queue_url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApprovalCommand {
+    /// List approvals (pending by default).
+    List {
+        #[arg(long, default_value = "pending")]
+        status: String,
+    },
+    /// Approve a pending approval.
+    Approve {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Reject a pending approval (the workflow fails and compensates).
+    Reject {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -253,6 +329,47 @@ async fn demo(port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("the demo run did not succeed")
     }
+}
+
+async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
+    if let WorkflowCommand::Compile { file, queue_url } = &command {
+        let raw = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let spec = aos_core::workflow::parse(&raw, aos_core::workflow::Format::guess(&file.to_string_lossy()))?;
+        let skills = aos_runtime::skills::declared_registry();
+        let wf = aos_core::workflow::Workflow::new(spec, &skills)?;
+        let opts = aos_core::workflow::asl::AslOptions { queue_url: queue_url.clone() };
+        let asl = aos_core::workflow::asl::compile(&wf, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+        return print(&asl);
+    }
+    let c = conn.client("dev-api-key")?;
+    let (get, post) = (reqwest::Method::GET, reqwest::Method::POST);
+    match command {
+        WorkflowCommand::Apply { file } => {
+            client::apply_workflow(&c, &file).await?;
+        }
+        WorkflowCommand::Get { name, version } => {
+            let q = version.map(|v| format!("?version={v}")).unwrap_or_default();
+            print(&c.call(get, &format!("/v1/workflows/{name}{q}"), None, None).await?)?;
+        }
+        WorkflowCommand::Start { name, input, version, idempotency_key, watch } => {
+            let input = input.map(|f| client::read_input(&f)).transpose()?.unwrap_or_else(|| json!({}));
+            let body = json!({"input": input, "version": version});
+            if !client::start_workflow(&c, &name, &body, idempotency_key.as_deref(), watch).await? {
+                std::process::exit(1);
+            }
+        }
+        WorkflowCommand::Execution { id } => print(&c.call(get, &format!("/v1/executions/{id}"), None, None).await?)?,
+        WorkflowCommand::Watch { id } => {
+            if !client::watch_execution(&c, &id).await? {
+                std::process::exit(1);
+            }
+        }
+        WorkflowCommand::Cancel { id } => {
+            print(&c.call(post, &format!("/v1/executions/{id}/cancel"), None, None).await?)?
+        }
+        WorkflowCommand::Compile { .. } => unreachable!("handled above"),
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -341,6 +458,41 @@ async fn main() -> anyhow::Result<()> {
                 print(&c.call(reqwest::Method::POST, &format!("/v1/api-keys/{id}/revoke"), None, None).await?)
             }
         },
+        Command::Workflow { command, conn } => workflow(command, &conn).await,
+        Command::Approvals { command, conn } => {
+            let c = conn.client("dev-api-key")?;
+            let (id, decision, comment) = match command {
+                ApprovalCommand::List { status } => {
+                    let list =
+                        c.call(reqwest::Method::GET, &format!("/v1/approvals?status={status}"), None, None).await?;
+                    let items = list["approvals"].as_array().cloned().unwrap_or_default();
+                    if items.is_empty() {
+                        println!("no {status} approvals");
+                    }
+                    for a in items {
+                        println!(
+                            "{}  {}  {}/{}  {:?}",
+                            a["id"].as_str().unwrap_or(""),
+                            a["status"].as_str().unwrap_or(""),
+                            a["workflow"].as_str().unwrap_or(""),
+                            a["node"].as_str().unwrap_or(""),
+                            a["prompt"].as_str().unwrap_or("")
+                        );
+                    }
+                    return Ok(());
+                }
+                ApprovalCommand::Approve { id, comment } => (id, "approve", comment),
+                ApprovalCommand::Reject { id, comment } => (id, "reject", comment),
+            };
+            let body = json!({"decision": decision, "comment": comment});
+            let a = c.call(reqwest::Method::POST, &format!("/v1/approvals/{id}/decision"), Some(&body), None).await?;
+            println!(
+                "approval {id} {} by {}",
+                a["status"].as_str().unwrap_or("?"),
+                a["decided_by"].as_str().unwrap_or("?")
+            );
+            Ok(())
+        }
         Command::Bench { dir, samples, serial_steps, concurrent_runs, steps_per_run } => {
             let opts = aos_cli::bench::BenchOptions { dir, samples, serial_steps, concurrent_runs, steps_per_run };
             aos_cli::bench::run(&opts).await

@@ -215,3 +215,57 @@ fn aos_dev_on_the_aws_backend_names_a_missing_table() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("aos-no-such-table") && err.contains("--create-resources"), "{err}");
 }
+
+/// The two workflow examples of the README, as a person runs them on `aos dev`.
+#[test]
+fn the_workflow_examples_run_on_aos_dev_with_compensation_and_an_approval() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let dev = start_dev(&dir.path().join("data"));
+    let key = std::fs::read_to_string(dir.path().join("data/dev-api-key")).expect("key");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let input = |name: &str| {
+        let raw = std::fs::read_to_string(examples.join(name)).expect("input");
+        let path = dir.path().join(name);
+        std::fs::write(&path, raw.replace("http://127.0.0.1:8787", &dev.url)).expect("write");
+        path.to_str().expect("path").to_owned()
+    };
+    let spec = |name: &str| examples.join(name).to_str().expect("path").to_owned();
+
+    let out = aos(&dev, Some(&key), &["workflow", "apply", &spec("workflow-compensation.yaml")]);
+    assert!(text(&out).contains("workflow order-saga applied as version 1"), "{}", text(&out));
+    let comp_input = input("workflow-compensation.input.json");
+    let out = aos(&dev, Some(&key), &["workflow", "start", "order-saga", "--input", &comp_input, "--watch"]);
+    let shown = text(&out);
+    assert!(!out.status.success(), "a failed execution exits non-zero: {shown}");
+    assert!(shown.contains("ship (task) FAILED") && shown.contains("ERR_HTTP_503"), "{shown}");
+    assert!(shown.contains("confirm (task) upstream_failed"), "{shown}");
+    let charge = shown.find("compensated charge: completed").expect("charge compensated");
+    let reserve = shown.find("compensated reserve: completed").expect("reserve compensated");
+    assert!(charge < reserve, "reverse order: {shown}");
+
+    let out = aos(&dev, Some(&key), &["workflow", "apply", &spec("workflow-approval.yaml")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let appr_input = input("workflow-approval.input.json");
+    let out = aos(&dev, Some(&key), &["workflow", "start", "refund-approval", "--input", &appr_input]);
+    let shown = text(&out);
+    let exe = shown.split_whitespace().find(|w| w.starts_with("exe_")).expect("execution id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let approval = loop {
+        let list = text(&aos(&dev, Some(&key), &["approvals", "list"]));
+        if let Some(id) = list.split_whitespace().find(|w| w.starts_with("apr_")) {
+            assert!(list.contains("Refund") && list.contains("ada@example.com"), "{list}");
+            break id.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no approval appeared: {list}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = aos(&dev, Some(&key), &["approvals", "approve", &approval, "--comment", "fine"]);
+    assert!(text(&out).contains("approved by key_"), "{}", text(&out));
+    let again = aos(&dev, Some(&key), &["approvals", "reject", &approval]);
+    assert!(!again.status.success() && text(&again).contains("ERR_APPROVAL_NOT_PENDING"), "{}", text(&again));
+    let out = aos(&dev, Some(&key), &["workflow", "watch", &exe]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("approve (approval) approved by key_"), "{shown}");
+    assert!(shown.contains("escalate (task) skipped") && shown.contains("\"decision\": \"approved\""), "{shown}");
+}
