@@ -365,7 +365,7 @@ async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
             }
         }
         WorkflowCommand::Cancel { id } => {
-            print(&c.call(post, &format!("/v1/executions/{id}/cancel"), None, None).await?)?
+            print(&c.call(post, &format!("/v1/executions/{id}/cancel"), None, None).await?)?;
         }
         WorkflowCommand::Compile { .. } => unreachable!("handled above"),
     }
