@@ -211,3 +211,95 @@ async fn an_abort_between_effect_and_checkpoint_resends_with_the_same_key() {
     assert_eq!(applied, vec![(format!("aos-{id}-1"), json!({"paid": 10}))], "with one key: one effect");
     kill9(child);
 }
+
+impl Api {
+    async fn send(&self, path: &str, body: String, media: &str) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .header("content-type", media)
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        r.json().await.expect("json")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_in_the_middle_of_a_workflow_resumes_it_with_each_effect_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sink_addr, sink) = start_sink().await;
+    let port = free_port();
+    let allow = sink_addr.to_string();
+    let spec = format!(
+        r#"
+name: crashy
+nodes:
+  - id: each
+    type: map
+    items: "${{input.xs}}"
+    max_concurrency: 3
+    skill: http_call
+    input: {{method: POST, url: "http://{sink_addr}/demo/sink", body: {{n: "${{item}}"}}}}
+  - id: slow
+    skill: http_call
+    depends_on: [each]
+    input: {{url: "http://{sink_addr}/demo/quote?delay_ms=300"}}
+  - id: done
+    skill: http_call
+    depends_on: [slow]
+    input: {{method: POST, url: "http://{sink_addr}/demo/sink", body: {{n: done, count: "${{steps.each.output}}"}}}}
+"#
+    );
+    let mut child = spawn_aos(dir.path(), port, &allow, None);
+    let api = Api::connect(dir.path(), port).await;
+    let applied = api.send("/v1/workflows", spec, "application/yaml").await;
+    assert_eq!(applied["version"], 1, "{applied}");
+    let xs: Vec<u32> = (0..12).collect();
+    let started =
+        api.send("/v1/workflows/crashy/executions", json!({"input": {"xs": xs}}).to_string(), "application/json").await;
+    let id = started["id"].as_str().unwrap_or_else(|| panic!("{started}")).to_owned();
+    let exe = |v: &Value| v.clone();
+    let mut completed = 0;
+    // Kill while elements are in flight, then while the slow node runs.
+    for _ in 0..3 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let e = api.get(&format!("/v1/executions/{id}")).await;
+            let each = e["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == "each")).map(exe);
+            let now = each.as_ref().and_then(|n| n["items"]["completed"].as_u64()).unwrap_or(0);
+            let slow_running = e["nodes"][1]["status"] == "running";
+            if now > completed || slow_running || e["finished"] == true {
+                completed = now;
+                break;
+            }
+            assert!(Instant::now() < deadline, "no progress: {e}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        kill9(child);
+        child = spawn_aos(dir.path(), port, &allow, None);
+        Api::connect(dir.path(), port).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let e = loop {
+        let e = api.get(&format!("/v1/executions/{id}")).await;
+        if e["finished"] == true {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "execution did not finish: {e}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(e["status"], "succeeded", "{e}");
+    let outputs = e["nodes"][0]["output"].as_array().expect("map output");
+    assert_eq!(outputs.len(), 12);
+    let (applied, deliveries) = effects_in_order(&sink);
+    let mut ns: Vec<String> = applied.iter().map(|(_, b)| b["n"].to_string()).collect();
+    ns.sort();
+    let mut want: Vec<String> = (0..12).map(|n| n.to_string()).chain(["\"done\"".to_owned()]).collect();
+    want.sort();
+    assert_eq!(ns, want, "every element's effect and the final one, each exactly once");
+    eprintln!("workflow sink: {} effects from {deliveries} deliveries", applied.len());
+    kill9(child);
+}
