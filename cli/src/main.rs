@@ -139,6 +139,25 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         steps_per_run: usize,
     },
+    /// Measure the embedded workflow executor: cost per node over a bare run step, and
+    /// nodes/s of a map fan-out.
+    BenchWorkflow {
+        /// Scratch directory.
+        #[arg(long, default_value = "aos-bench")]
+        dir: PathBuf,
+        /// Nodes in the chain.
+        #[arg(long, default_value_t = 200)]
+        chain: usize,
+        /// Elements of the fan-out map.
+        #[arg(long, default_value_t = 100)]
+        fanout: usize,
+        /// Map concurrency.
+        #[arg(long, default_value_t = 16)]
+        concurrency: u32,
+        /// Workers for the fan-out.
+        #[arg(long, default_value_t = 16)]
+        workers: usize,
+    },
     /// Count DynamoDB calls per step on the AWS adapters (AWS_ENDPOINT_URL: moto,
     /// LocalStack or AWS), on a fresh table and queue.
     BenchAws {
@@ -496,6 +515,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { dir, samples, serial_steps, concurrent_runs, steps_per_run } => {
             let opts = aos_cli::bench::BenchOptions { dir, samples, serial_steps, concurrent_runs, steps_per_run };
             aos_cli::bench::run(&opts).await
+        }
+        Command::BenchWorkflow { dir, chain, fanout, concurrency, workers } => {
+            let opts = aos_cli::bench::WorkflowBenchOptions { dir, chain, fanout, concurrency, workers };
+            aos_cli::bench::workflows(&opts).await
         }
         Command::BenchAws { runs, steps } => {
             aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps }).await

@@ -24,7 +24,8 @@ use aos_core::workflow::{
 use aos_core::{ApprovalId, ErrorCode, ExecutionId, Plan, PlanStep, RunId, RunStatus, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// How often a write that lost a race is retried.
 const MAX_RACES: u32 = 16;
@@ -153,7 +154,18 @@ pub struct WorkflowService {
     runs: Arc<dyn RunStore>,
     idempotency: Arc<dyn IdempotencyStore>,
     skills: Arc<SkillRegistry>,
+    /// Validated workflow versions (immutable once applied), by tenant, name, version.
+    compiled: Arc<Mutex<HashMap<(TenantId, String, u32), Arc<Workflow>>>>,
+    /// Striped locks that serialize the changes of one execution within this process,
+    /// so concurrent workers finishing a fan-out queue up instead of losing revision
+    /// races (the revision check still guards writers in other processes).
+    stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
 }
+
+/// Versions kept validated in memory.
+const COMPILED_CACHE: usize = 1024;
+/// Lock stripes for execution changes.
+const STRIPES: usize = 64;
 
 impl WorkflowService {
     /// Wires the use cases.
@@ -163,7 +175,13 @@ impl WorkflowService {
         idempotency: Arc<dyn IdempotencyStore>,
         skills: Arc<SkillRegistry>,
     ) -> Self {
-        Self { store, runs, idempotency, skills }
+        let stripes = Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect());
+        Self { store, runs, idempotency, skills, compiled: Arc::default(), stripes }
+    }
+
+    fn stripe(&self, id: &ExecutionId) -> &tokio::sync::Mutex<()> {
+        let h = id.as_str().bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        &self.stripes[h % self.stripes.len()]
     }
 
     /// Validates a spec against the registered skills.
@@ -209,9 +227,30 @@ impl WorkflowService {
         self.store.workflow(tenant, name, version).await?.ok_or(FlowError::NotFound("workflow version"))
     }
 
-    fn compile(&self, record: &WorkflowRecord) -> Result<Workflow, FlowError> {
-        // A stored spec was valid when applied; a skill removed since makes it invalid.
-        self.validate(record.spec.clone())
+    /// The validated workflow of a stored version (cached: versions never change). A
+    /// stored spec was valid when applied; a skill removed since makes it invalid.
+    fn compile(&self, record: &WorkflowRecord) -> Result<Arc<Workflow>, FlowError> {
+        let key = (record.tenant.clone(), record.name.clone(), record.version);
+        if let Some(w) = self.compiled.lock().expect("cache lock").get(&key) {
+            return Ok(Arc::clone(w));
+        }
+        let workflow = Arc::new(self.validate(record.spec.clone())?);
+        let mut cache = self.compiled.lock().expect("cache lock");
+        if cache.len() >= COMPILED_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&workflow));
+        Ok(workflow)
+    }
+
+    /// The validated workflow an execution is pinned to.
+    async fn pinned(&self, execution: &ExecutionRecord) -> Result<Arc<Workflow>, FlowError> {
+        let key = (execution.tenant.clone(), execution.workflow.clone(), execution.version);
+        if let Some(w) = self.compiled.lock().expect("cache lock").get(&key) {
+            return Ok(Arc::clone(w));
+        }
+        let record = self.get(&execution.tenant, &execution.workflow, Some(execution.version)).await?;
+        self.compile(&record)
     }
 
     /// Starts an execution pinned to a version. With an Idempotency-Key a repeat with
@@ -390,10 +429,10 @@ impl WorkflowService {
         ack: Option<String>,
         approval: Option<ApprovalRecord>,
     ) -> Result<Option<ExecutionRecord>, FlowError> {
+        let _serial = self.stripe(id).lock().await;
         for _ in 0..MAX_RACES {
             let mut execution = self.execution(tenant, id).await?;
-            let record = self.get(tenant, &execution.workflow, Some(execution.version)).await?;
-            let workflow = self.compile(&record)?;
+            let workflow = self.pinned(&execution).await?;
             let Some(mut write) = self.step(&workflow, &mut execution, event.clone(), now_ms())? else {
                 return Ok(None);
             };
