@@ -155,12 +155,15 @@ pub struct WorkflowService {
     idempotency: Arc<dyn IdempotencyStore>,
     skills: Arc<SkillRegistry>,
     /// Validated workflow versions (immutable once applied), by tenant, name, version.
-    compiled: Arc<Mutex<HashMap<(TenantId, String, u32), Arc<Workflow>>>>,
+    compiled: Arc<Mutex<HashMap<VersionKey, Arc<Workflow>>>>,
     /// Striped locks that serialize the changes of one execution within this process,
     /// so concurrent workers finishing a fan-out queue up instead of losing revision
     /// races (the revision check still guards writers in other processes).
     stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
 }
+
+/// A workflow version: tenant, name, version.
+type VersionKey = (TenantId, String, u32);
 
 /// Versions kept validated in memory.
 const COMPILED_CACHE: usize = 1024;
