@@ -83,6 +83,38 @@ check("ThrottlingRateLimit" in api["DefaultRouteSettings"], "the HTTP API is thr
 for out in ["ApiUrl", "TableName", "StepQueueUrl", "StepDeadLetterQueueUrl"]:
     check(out in template["Outputs"], f"output {out}")
 
+# Workflow state machines: definitions from infra/statemachines/, tasks only to the step
+# queue, and the worker may answer their tokens and nothing else's.
+machines = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::StateMachine"}
+check(len(machines) >= 2, "the example workflows are deployed as state machines")
+definitions = sorted(p.name for p in (ROOT / "infra/statemachines").glob("*.asl.json"))
+check(sorted(m["Properties"]["DefinitionUri"].split("/")[-1] for m in machines.values()) == definitions,
+      f"every definition in infra/statemachines is deployed exactly once: {definitions}")
+for name, machine in machines.items():
+    props = machine["Properties"]
+    check((ROOT / "infra" / props["DefinitionUri"]).is_file(), f"{name}: DefinitionUri {props['DefinitionUri']} missing")
+    check(props.get("DefinitionSubstitutions") == {"StepQueueUrl": {"Ref": "StepQueue"}},
+          f"{name}: the queue URL must be substituted from StepQueue")
+    check(props.get("Policies") == [{"SQSSendMessagePolicy": {"QueueName": {"GetAtt": "StepQueue.QueueName"}}}],
+          f"{name}: may only send to the step queue")
+    body = (ROOT / "infra" / props["DefinitionUri"]).read_text()
+    check('"QueryLanguage": "JSONata"' not in body and '"Assign"' not in body, f"{name}: JSONPath only")
+answers = [st for st in functions["WorkerStepFunction"]["Properties"]["Policies"][0]["Statement"]
+           if any(a.startswith("states:") for a in st["Action"])]
+check(len(answers) == 1 and sorted(answers[0]["Action"]) == ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"],
+      "the worker answers task tokens (SendTaskSuccess/Failure/Heartbeat) and nothing more")
+check(answers and sorted(r["Ref"] for r in answers[0]["Resource"]) == sorted(machines),
+      "the worker answers only the workflow state machines' tokens")
+for name, fn in functions.items():
+    if name == "WorkerStepFunction":
+        continue
+    for policy in fn["Properties"].get("Policies", []):
+        for statement in policy.get("Statement", []):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            check(not any(a.startswith("states:") for a in actions), f"{name}: only the worker talks to Step Functions")
+for out in ["RefundApprovalWorkflowArn", "OrderSagaWorkflowArn"]:
+    check(out in template["Outputs"], f"output {out}")
+
 # LocalStack's init hook must create the same shapes.
 hook = (ROOT / "localstack/init/ready.d/create-resources.sh").read_text()
 def var(name):

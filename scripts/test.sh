@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, clippy (warnings are errors) and the whole test
 # suite, including the AWS adapter contract tests against moto server and the Lambda
-# functions under `cargo lambda watch`; it installs both into .venv, starts moto on a free
+# functions under `cargo lambda watch`, and the Step Functions definitions through
+# asl-validator; it installs the Python tools into .venv and asl-validator into .tools, starts moto on a free
 # loopback port and stops it again.
 # Usage: ./scripts/test.sh
 set -euo pipefail
@@ -18,6 +19,14 @@ if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ] || [ ! -x .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.5" "cfn-lint==1.*" "cargo-lambda==1.9.*"
 fi
 export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== Node tools (.tools: asl-validator)"
+if [ ! -x .tools/node_modules/.bin/asl-validator ]; then
+  npm install --prefix .tools --silent --no-audit --no-fund "asl-validator@3"
+fi
+export AOS_ASL_VALIDATOR="$PWD/.tools/node_modules/.bin/asl-validator"
+"$AOS_ASL_VALIDATOR" --json-path infra/statemachines/workflow-approval.asl.json \
+  --json-path infra/statemachines/workflow-compensation.asl.json
 
 echo "== infra/template.yaml: cfn-lint and the deployment checks"
 .venv/bin/cfn-lint infra/template.yaml

@@ -6,6 +6,7 @@
 use aos_aws::{AwsAdapters, Resources};
 use aos_runtime::net::AddressPolicy;
 use aos_runtime::ports::Received;
+use aos_runtime::sfn::SfnTasks;
 use aos_runtime::skills::default_registry;
 use aos_runtime::worker::{Handled, StepWorker, WorkerConfig};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -51,7 +52,9 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
         chain_budget: Duration::from_secs(15),
         ..WorkerConfig::default()
     };
-    Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(default_registry(policy)?), config))
+    // Workflows run on Step Functions: the worker answers their task tokens.
+    let tasks = SfnTasks::new(aws.runs.clone(), aws.queue.clone(), aws.sfn.clone(), aws.workflows.clone());
+    Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(default_registry(policy)?), config).with_sfn_tasks(tasks))
 }
 
 /// Serves SQS batches until the Lambda environment shuts down.

@@ -129,7 +129,15 @@ impl Compiler<'_> {
     /// attempt must be a fresh task with a fresh token; some engines (moto's, for one)
     /// reuse one token across the retries of a Task state, so a node that retries wraps
     /// its Task in a one-branch Parallel and retries that (same errors, same policy).
-    fn task_state(&self, node: &NodeSpec, body: Value, next: &str, fail_to: &str, success_path: &str) -> Value {
+    fn task_state(
+        &self,
+        node: &NodeSpec,
+        state: &str,
+        body: Value,
+        next: &str,
+        fail_to: &str,
+        success_path: &str,
+    ) -> Value {
         let retry = node.retry_policy();
         let timeout = node.timeout_s.unwrap_or(0);
         let mut task = json!({
@@ -144,7 +152,7 @@ impl Compiler<'_> {
         }
         let (mut state, output) = if retry.max_attempts > 1 {
             task["End"] = json!(true);
-            let attempt = format!("{}.attempt", node.id);
+            let attempt = format!("{state}.attempt");
             let mut wrapper = json!({"Type": "Parallel", "Branches": [{"StartAt": attempt, "States": {}}]});
             wrapper["Branches"][0]["States"][&attempt] = task;
             wrapper["Retry"] = json!([{
@@ -210,7 +218,9 @@ impl Compiler<'_> {
             self.states.insert(upstream, pass(json!({"status": "upstream_failed"}), &at, next));
             self.states.insert(skipped, pass(json!({"status": "skipped"}), &at, next));
         }
-        self.states.insert(failed.clone(), pass(json!({"status": "failed"}), &at, next));
+        if matches!(node.kind, NodeType::Task | NodeType::Map | NodeType::Approval) {
+            self.states.insert(failed.clone(), pass(json!({"status": "failed"}), &at, next));
+        }
         let template = |v: &Value| json!(serde_json::to_string(v).expect("json serializes"));
         match node.kind {
             NodeType::Task => {
@@ -225,7 +235,7 @@ impl Compiler<'_> {
                         ("doc", Self::context()),
                     ],
                 );
-                let state = self.task_state(&node, body, next, &failed, &at);
+                let state = self.task_state(&node, &start, body, next, &failed, &at);
                 self.states.insert(start, state);
             }
             NodeType::Map => {
@@ -246,7 +256,7 @@ impl Compiler<'_> {
                         ("index.$", json!("$.index")),
                     ],
                 );
-                let mut item_state = self.task_state(&node, body, "", &item_failed, "$");
+                let mut item_state = self.task_state(&node, &item_task, body, "", &item_failed, "$");
                 if let Some(o) = item_state.as_object_mut() {
                     // Each element's result replaces its input: {"status", "output"}.
                     o.remove("ResultPath");
@@ -455,7 +465,7 @@ pub fn compile(wf: &Workflow, opts: &AslOptions) -> Result<Value, String> {
             ],
         );
         let path = format!("$.compensations.{id}");
-        let mut state = c.task_state(node, body, &next, &next, &path);
+        let mut state = c.task_state(node, &undo, body, &next, &next, &path);
         state["Catch"][0]["ResultPath"] = json!(path);
         c.states.insert(undo, state);
     }
