@@ -21,6 +21,13 @@ pub(crate) fn run(r: &RunRecord) -> Value {
         "last_hash": r.last_hash,
         "created_at_ms": r.created_at_ms,
         "updated_at_ms": r.updated_at_ms,
+        // The workflow execution a node's run belongs to (never the task token).
+        "parent": r.parent.as_ref().map(|p| json!({
+            "execution_id": p.execution,
+            "node": p.slot.node,
+            "item": p.slot.item,
+            "compensation": p.slot.compensation,
+        })),
     })
 }
 
