@@ -257,6 +257,8 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
         table: name.clone(),
         step_queue_url: format!("{}/000000000000/{name}", endpoint.trim_end_matches('/')),
         secrets_prefix: format!("{name}/"),
+        workflow_role_arn: None,
+        workflow_prefix: "aos-wf-".to_owned(),
     };
     let counter = aos_aws::CallCounter::default();
     let aws = aos_aws::AwsAdapters::connect(config.clone(), aos_aws::Resources::Create, Some(counter.clone())).await?;

@@ -79,6 +79,8 @@ pub struct Adapters {
     pub workflows: Option<Arc<dyn WorkflowStore>>,
     /// The embedded store, when that is the backend (for inspection and closing).
     pub embedded: Option<Arc<Embedded>>,
+    /// The AWS adapters, when that is the backend (workflows run on Step Functions).
+    pub aws: Option<Arc<aos_aws::AwsAdapters>>,
 }
 
 impl Adapters {
@@ -99,20 +101,23 @@ impl Adapters {
                     tenants: e.tenants.clone(),
                     workflows: Some(e.workflows.clone()),
                     embedded: Some(e),
+                    aws: None,
                 })
             }
             Backend::Aws { create_resources } => {
                 let mode = if create_resources { aos_aws::Resources::Create } else { aos_aws::Resources::Verify };
                 let a = aos_aws::AwsAdapters::from_env(mode).await?;
                 tracing::info!(table = a.config.table, queue = a.config.step_queue_url, "using the AWS backend");
+                let a = Arc::new(a);
                 Ok(Self {
-                    runs: a.runs,
-                    queue: a.queue,
-                    idempotency: a.idempotency,
-                    kv: a.kv,
-                    tenants: a.tenants,
+                    runs: a.runs.clone(),
+                    queue: a.queue.clone(),
+                    idempotency: a.idempotency.clone(),
+                    kv: a.kv.clone(),
+                    tenants: a.tenants.clone(),
                     workflows: None,
                     embedded: None,
+                    aws: Some(a),
                 })
             }
         }
@@ -240,14 +245,17 @@ impl LocalStack {
         skills.check_schemas()?;
         let skills = Arc::new(skills);
         let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills));
-        let workflows = adapters.workflows.as_ref().map(|store| {
-            WorkflowService::new(
-                Arc::clone(store),
-                Arc::clone(&adapters.runs),
-                Arc::clone(&adapters.idempotency),
-                Arc::clone(&skills),
-            )
-        });
+        let workflows = match &adapters.aws {
+            Some(aws) => aws.workflow_service(Arc::clone(&skills)),
+            None => adapters.workflows.as_ref().map(|store| {
+                WorkflowService::new(
+                    Arc::clone(store),
+                    Arc::clone(&adapters.runs),
+                    Arc::clone(&adapters.idempotency),
+                    Arc::clone(&skills),
+                )
+            }),
+        };
         let (demo, sink) = demo_router();
         let app = router(AppState { runs, tenants, workflows: workflows.clone() }).merge(demo);
         let (shutdown, rx) = watch::channel(false);
@@ -263,8 +271,10 @@ impl LocalStack {
             if let Some(hook) = &config.after_effect {
                 worker = worker.with_after_effect_hook(Arc::clone(hook));
             }
-            if let Some(w) = &workflows {
-                worker = worker.with_workflows(w.clone());
+            match (&adapters.aws, &workflows) {
+                (Some(aws), _) => worker = worker.with_sfn_tasks(aws.sfn_tasks()),
+                (None, Some(w)) => worker = worker.with_workflows(w.clone()),
+                (None, None) => {}
             }
             tasks.push(tokio::spawn(worker.run_loop(rx.clone())));
         }

@@ -8,7 +8,7 @@ use aos_core::workflow::asl::{compile, start_document, AslOptions};
 use aos_core::workflow::{final_output, parse, Decision, Format, Workflow};
 use aos_core::{ErrorCode, ExecutionId, StructuredOutcome, TenantId};
 use aos_embedded::{Durability, Embedded};
-use aos_runtime::ports::{ApprovalStatus, WorkflowStore};
+use aos_runtime::ports::{ApprovalStatus, StateMachines, WorkflowStore};
 use aos_runtime::sfn::{decide, SfnTasks};
 use aos_runtime::skills::{IdempotencyClass, Skill, SkillContext, SkillDescriptor};
 use aos_runtime::worker::{StepWorker, WorkerConfig};
@@ -362,7 +362,7 @@ async fn run_aws(case: &Case, wf: &Workflow, log: &Log, aws: &Aws) -> Outcome {
     let machine = format!("aos-{}-{}", case.name, &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let arn = aws
         .sfn
-        .put_state_machine(&machine, &definition, "arn:aws:iam::123456789012:role/aos-workflows")
+        .create_state_machine(&machine, &definition, "arn:aws:iam::123456789012:role/aos-workflows")
         .await
         .expect("state machine");
     let tenant = TenantId::parse(TENANT).expect("tenant");
@@ -370,10 +370,10 @@ async fn run_aws(case: &Case, wf: &Workflow, log: &Log, aws: &Aws) -> Outcome {
     let run = format!("aws-{}", case.name);
     let input = with_run(&case.input, &run);
     let aos = json!({"tenant": TENANT, "execution": id, "workflow": wf.spec().name, "base_seed": SEED});
-    let exec_arn = aws.sfn.start(&arn, id.as_str(), &start_document(&input, &aos)).await.expect("start");
+    let exec_arn = aws.sfn.start_execution(&arn, id.as_str(), &start_document(&input, &aos)).await.expect("start");
     let deadline = Instant::now() + Duration::from_secs(90);
     let status = loop {
-        let st = aws.sfn.describe(&exec_arn).await.expect("describe");
+        let st = aws.sfn.describe_execution(&exec_arn).await.expect("describe");
         if st.status != "RUNNING" {
             break st;
         }

@@ -20,7 +20,7 @@ fn service(s: &AppState) -> Result<&WorkflowService, ApiError> {
     s.workflows.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::FeatureUnavailable,
-            "workflows are not served by this deployment's API yet; run them with `aos dev` (embedded backend)",
+            "workflows on this backend run on Step Functions: set AOS_WORKFLOW_ROLE_ARN to the role the state machines run as (the SAM stack sets it)",
         )
     })
 }

@@ -19,6 +19,11 @@ pub struct AwsConfig {
     pub step_queue_url: String,
     /// Prefix of secret names in Secrets Manager (`AOS_SECRETS_PREFIX`, default `aos/`).
     pub secrets_prefix: String,
+    /// Role the workflows' state machines run as (`AOS_WORKFLOW_ROLE_ARN`); without it the
+    /// workflow routes answer `ERR_FEATURE_UNAVAILABLE`.
+    pub workflow_role_arn: Option<String>,
+    /// Prefix of the workflows' state machine names (`AOS_WORKFLOW_PREFIX`, default `aos-wf-`).
+    pub workflow_prefix: String,
 }
 
 fn required(name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
@@ -36,6 +41,8 @@ impl AwsConfig {
                 "set it to the step queue URL (the SAM stack output StepQueueUrl)",
             )?,
             secrets_prefix: std::env::var("AOS_SECRETS_PREFIX").unwrap_or_else(|_| "aos/".to_owned()),
+            workflow_role_arn: std::env::var("AOS_WORKFLOW_ROLE_ARN").ok().filter(|v| !v.trim().is_empty()),
+            workflow_prefix: std::env::var("AOS_WORKFLOW_PREFIX").unwrap_or_else(|_| "aos-wf-".to_owned()),
         })
     }
 }

@@ -24,7 +24,7 @@ pub use queue::SqsQueue;
 pub use resources::{create_queue, create_table, QueueUrls};
 pub use runs::DynamoRunStore;
 pub use secrets::SecretsManagerSecrets;
-pub use sfn::{ExecutionStatus, StepFunctions};
+pub use sfn::StepFunctions;
 pub use tenants::DynamoTenants;
 pub use wiring::{AwsAdapters, Resources, SetupError, STEP_MAX_RECEIVE_COUNT};
 pub use workflows::DynamoWorkflows;

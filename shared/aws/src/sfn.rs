@@ -2,7 +2,7 @@
 //! executions of workflows compiled to ASL.
 
 use crate::dynamo::sdk_err;
-use aos_runtime::ports::{StoreResult, TaskTokens};
+use aos_runtime::ports::{MachineExecution, StateMachines, StoreResult, TaskTokens};
 use async_trait::async_trait;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::Client;
@@ -19,57 +19,30 @@ fn task_gone(code: Option<&str>) -> bool {
     matches!(code, Some("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken"))
 }
 
-/// What `describe_execution` reports.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExecutionStatus {
-    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`.
-    pub status: String,
-    /// The final state document, once succeeded.
-    pub output: Option<Value>,
-    /// Error name, once failed.
-    pub error: Option<String>,
-}
-
 impl StepFunctions {
     /// Wraps a client.
     pub fn new(client: Client) -> Self {
         Self { client }
     }
+}
 
-    /// Creates the state machine `name`, or updates its definition if it exists. Returns
-    /// its ARN.
-    pub async fn put_state_machine(&self, name: &str, definition: &Value, role_arn: &str) -> StoreResult<String> {
-        let body = definition.to_string();
-        let created = self.client.create_state_machine().name(name).definition(&body).role_arn(role_arn).send().await;
-        match created {
-            Ok(out) => Ok(out.state_machine_arn),
-            Err(e) if e.code() == Some("StateMachineAlreadyExists") => {
-                let arn = self
-                    .client
-                    .list_state_machines()
-                    .send()
-                    .await
-                    .map_err(sdk_err)?
-                    .state_machines
-                    .into_iter()
-                    .find(|m| m.name == name)
-                    .map(|m| m.state_machine_arn)
-                    .ok_or_else(|| aos_runtime::StoreError::Backend(format!("state machine {name} vanished")))?;
-                self.client
-                    .update_state_machine()
-                    .state_machine_arn(&arn)
-                    .definition(&body)
-                    .send()
-                    .await
-                    .map_err(sdk_err)?;
-                Ok(arn)
-            }
-            Err(e) => Err(sdk_err(e)),
-        }
+#[async_trait]
+impl StateMachines for StepFunctions {
+    async fn create_state_machine(&self, name: &str, definition: &Value, role_arn: &str) -> StoreResult<String> {
+        // Same name, definition and role again: Step Functions answers the existing ARN.
+        let out = self
+            .client
+            .create_state_machine()
+            .name(name)
+            .definition(definition.to_string())
+            .role_arn(role_arn)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out.state_machine_arn)
     }
 
-    /// Starts an execution named `name` (idempotent for the same name and input).
-    pub async fn start(&self, state_machine_arn: &str, name: &str, input: &Value) -> StoreResult<String> {
+    async fn start_execution(&self, state_machine_arn: &str, name: &str, input: &Value) -> StoreResult<String> {
         let out = self
             .client
             .start_execution()
@@ -82,18 +55,16 @@ impl StepFunctions {
         Ok(out.execution_arn)
     }
 
-    /// The execution's status and, when finished, its output or error.
-    pub async fn describe(&self, execution_arn: &str) -> StoreResult<ExecutionStatus> {
+    async fn describe_execution(&self, execution_arn: &str) -> StoreResult<MachineExecution> {
         let out = self.client.describe_execution().execution_arn(execution_arn).send().await.map_err(sdk_err)?;
-        Ok(ExecutionStatus {
+        Ok(MachineExecution {
             status: out.status.as_str().to_owned(),
             output: out.output.and_then(|o| serde_json::from_str(&o).ok()),
             error: out.error,
         })
     }
 
-    /// Stops a running execution.
-    pub async fn stop(&self, execution_arn: &str, cause: &str) -> StoreResult<()> {
+    async fn stop_execution(&self, execution_arn: &str, cause: &str) -> StoreResult<()> {
         self.client.stop_execution().execution_arn(execution_arn).cause(cause).send().await.map_err(sdk_err)?;
         Ok(())
     }

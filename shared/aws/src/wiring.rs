@@ -128,3 +128,41 @@ impl AwsAdapters {
         })
     }
 }
+
+impl AwsAdapters {
+    /// Step Functions as the workflow engine, when `AOS_WORKFLOW_ROLE_ARN` is set.
+    pub fn workflow_engine(&self) -> Option<aos_runtime::workflows::StepFunctionsEngine> {
+        Some(aos_runtime::workflows::StepFunctionsEngine {
+            machines: self.sfn.clone(),
+            records: self.workflows.clone(),
+            tokens: self.sfn.clone(),
+            queue_url: self.config.step_queue_url.clone(),
+            role_arn: self.config.workflow_role_arn.clone()?,
+            prefix: self.config.workflow_prefix.clone(),
+        })
+    }
+
+    /// What the step worker needs to answer Step Functions tasks (and record progress).
+    pub fn sfn_tasks(&self) -> aos_runtime::sfn::SfnTasks {
+        aos_runtime::sfn::SfnTasks::new(self.runs.clone(), self.queue.clone(), self.sfn.clone(), self.workflows.clone())
+            .with_records(self.workflows.clone())
+    }
+
+    /// The workflow use cases on Step Functions, validating with `skills`; `None` without
+    /// `AOS_WORKFLOW_ROLE_ARN`.
+    pub fn workflow_service(
+        &self,
+        skills: Arc<aos_runtime::SkillRegistry>,
+    ) -> Option<aos_runtime::workflows::WorkflowService> {
+        let engine = self.workflow_engine()?;
+        Some(
+            aos_runtime::workflows::WorkflowService::new(
+                self.workflows.clone(),
+                self.runs.clone(),
+                self.idempotency.clone(),
+                skills,
+            )
+            .with_step_functions(engine),
+        )
+    }
+}

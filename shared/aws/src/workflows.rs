@@ -6,8 +6,8 @@
 use crate::dynamo::{get_s, query_prefix, s, sdk_err, tenant_pk, Item};
 use aos_core::{ApprovalId, ExecutionId, TenantId};
 use aos_runtime::ports::{
-    ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, StoreError, StoreResult, WorkflowRecord,
-    WorkflowStore,
+    ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, NodeProgress, SfnExecution, SfnRecords,
+    StoreError, StoreResult, WorkflowRecord, WorkflowStore,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -136,5 +136,58 @@ impl WorkflowStore for DynamoWorkflows {
             }
             Err(e) => Err(sdk_err(e)),
         }
+    }
+}
+
+impl DynamoWorkflows {
+    async fn put_body<T: serde::Serialize>(&self, tenant: &TenantId, sk: String, value: &T) -> StoreResult<()> {
+        let body = serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(tenant_pk(tenant.as_str())))
+            .item("sk", s(sk))
+            .item("body", s(body))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+}
+
+fn progress_sk(p: &NodeProgress) -> String {
+    let item = p.slot.item.map_or_else(|| "-".to_owned(), |i| format!("{i:06}"));
+    let kind = if p.slot.compensation { "c" } else { "n" };
+    format!("EXENODE#{}#{}#{item}#{kind}", p.execution, p.slot.node)
+}
+
+#[async_trait]
+impl SfnRecords for DynamoWorkflows {
+    async fn put_sfn_execution(&self, e: &SfnExecution) -> StoreResult<()> {
+        self.put_body(&e.tenant, format!("SFNEXEC#{}", e.id), e).await
+    }
+
+    async fn sfn_execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<SfnExecution>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(format!("SFNEXEC#{id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        out.item.as_ref().map(body).transpose()
+    }
+
+    async fn put_progress(&self, p: &NodeProgress) -> StoreResult<()> {
+        self.put_body(&p.tenant, progress_sk(p), p).await
+    }
+
+    async fn progress(&self, tenant: &TenantId, execution: &ExecutionId) -> StoreResult<Vec<NodeProgress>> {
+        let prefix = format!("EXENODE#{execution}#");
+        let items = query_prefix(&self.client, &self.table, tenant_pk(tenant.as_str()), &prefix).await?;
+        items.iter().map(body).collect()
     }
 }

@@ -11,8 +11,10 @@ use std::sync::Arc;
 /// (`AOS_TABLE`, `AOS_STEP_QUEUE_URL`), with `skills` for validating plans.
 pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Error> {
     let aws = AwsAdapters::from_env(Resources::Trust).await?;
-    let runs = RunService::new(aws.runs, aws.idempotency, Arc::new(skills));
-    Ok(AppState { runs, tenants: aws.tenants, workflows: None })
+    let skills = Arc::new(skills);
+    let workflows = aws.workflow_service(Arc::clone(&skills));
+    let runs = RunService::new(aws.runs, aws.idempotency, skills);
+    Ok(AppState { runs, tenants: aws.tenants, workflows })
 }
 
 /// Serves `route`, which needs no skill (reading runs, keys, tenants), until the Lambda

@@ -6,7 +6,6 @@
 use aos_aws::{AwsAdapters, Resources};
 use aos_runtime::net::AddressPolicy;
 use aos_runtime::ports::Received;
-use aos_runtime::sfn::SfnTasks;
 use aos_runtime::skills::default_registry;
 use aos_runtime::worker::{Handled, StepWorker, WorkerConfig};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -53,7 +52,7 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
         ..WorkerConfig::default()
     };
     // Workflows run on Step Functions: the worker answers their task tokens.
-    let tasks = SfnTasks::new(aws.runs.clone(), aws.queue.clone(), aws.sfn.clone(), aws.workflows.clone());
+    let tasks = aws.sfn_tasks();
     Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(default_registry(policy)?), config).with_sfn_tasks(tasks))
 }
 

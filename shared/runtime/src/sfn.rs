@@ -11,14 +11,16 @@
 
 use crate::clock::now_ms;
 use crate::ports::{
-    ApprovalRecord, ApprovalStatus, Queue, Received, RunRecord, RunStore, StepMessage, StoreError, TaskTokens,
-    WorkflowStore,
+    ApprovalRecord, ApprovalStatus, NodeProgress, Queue, Received, RunRecord, RunStore, SfnRecords, StepMessage,
+    StoreError, TaskTokens, WorkflowStore,
 };
 use crate::workflows::ChildRun;
 use aos_core::determinism::content_hash;
 use aos_core::template::{resolve, Scope};
 use aos_core::workflow::asl::error_name;
+use aos_core::workflow::NodeStatus;
 use aos_core::workflow::Slot;
+use aos_core::StructuredOutcome;
 use aos_core::{ApprovalId, ErrorCode, ExecutionId, RunId, RunStatus, TenantId};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -157,6 +159,7 @@ pub struct SfnTasks {
     queue: Arc<dyn Queue>,
     tokens: Arc<dyn TaskTokens>,
     approvals: Arc<dyn WorkflowStore>,
+    records: Option<Arc<dyn SfnRecords>>,
 }
 
 impl SfnTasks {
@@ -167,7 +170,35 @@ impl SfnTasks {
         tokens: Arc<dyn TaskTokens>,
         approvals: Arc<dyn WorkflowStore>,
     ) -> Self {
-        Self { runs, queue, tokens, approvals }
+        Self { runs, queue, tokens, approvals, records: None }
+    }
+
+    /// Records each node's progress for the API's per-node view.
+    #[must_use]
+    pub fn with_records(mut self, records: Arc<dyn SfnRecords>) -> Self {
+        self.records = Some(records);
+        self
+    }
+
+    async fn record(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let (Some(records), Some(parent)) = (&self.records, &run.parent) else { return Ok(()) };
+        let ended = run.status.is_terminal();
+        let progress = NodeProgress {
+            tenant: run.tenant.clone(),
+            execution: parent.execution.clone(),
+            slot: parent.slot.clone(),
+            run_id: run.id.clone(),
+            status: match run.status {
+                RunStatus::Succeeded => NodeStatus::Completed,
+                s if s.is_terminal() => NodeStatus::Failed,
+                _ => NodeStatus::Running,
+            },
+            started_at_ms: run.created_at_ms,
+            ended_at_ms: ended.then_some(run.updated_at_ms),
+            output: run.output.clone(),
+            error: run.error.clone(),
+        };
+        records.put_progress(&progress).await
     }
 
     /// The task-token port.
@@ -233,7 +264,7 @@ impl SfnTasks {
                 };
                 let first = StepMessage { tenant: run.tenant.clone(), run_id: run.id.clone(), step_index: 0 };
                 match self.runs.insert_run(&run, &first, None).await {
-                    Ok(()) => {}
+                    Ok(()) => self.record(&run).await?,
                     Err(StoreError::Conflict(_)) => {
                         // A redelivered task: its run exists; answer again if it ended.
                         if let Some(existing) = self.runs.run(&run.tenant, &run.id).await? {
@@ -257,6 +288,9 @@ impl SfnTasks {
     /// finished). Answering twice is harmless: Step Functions refuses the second.
     pub async fn answer(&self, run: &RunRecord) -> Result<(), StoreError> {
         let Some(token) = run.parent.as_ref().and_then(|p| p.task_token.as_deref()) else { return Ok(()) };
+        if run.status.is_terminal() {
+            self.record(run).await?;
+        }
         match run.status {
             RunStatus::Succeeded => {
                 self.tokens.succeed(token, run.output.as_ref().unwrap_or(&Value::Null)).await?;
@@ -328,4 +362,145 @@ pub async fn decide(
         return Err(not_pending("expired"));
     }
     Ok(decided)
+}
+
+/// The per-node view of an execution on Step Functions, in the shape of the embedded
+/// executor's state: final statuses and outputs from the state document once it
+/// succeeded; before that (and for failed executions) what the worker recorded of each
+/// task, element and compensation, and the approvals.
+pub fn project(
+    wf: &aos_core::workflow::Workflow,
+    sfn: &crate::ports::SfnExecution,
+    machine: &crate::ports::MachineExecution,
+    progress: &[crate::ports::NodeProgress],
+    approvals: &[ApprovalRecord],
+    now: u64,
+) -> crate::ports::ExecutionRecord {
+    use aos_core::workflow::exec::{CompensationState, ItemState};
+    use aos_core::workflow::{final_output, ExecState, ExecStatus, NodeStatus};
+    let mut state = ExecState::new(wf);
+    let node_status = |s: &str| match s {
+        "completed" => Some(NodeStatus::Completed),
+        "failed" => Some(NodeStatus::Failed),
+        "skipped" => Some(NodeStatus::Skipped),
+        "upstream_failed" => Some(NodeStatus::UpstreamFailed),
+        _ => None,
+    };
+    for p in progress.iter().filter(|p| !p.slot.compensation) {
+        let Some(node) = state.nodes.get_mut(&p.slot.node) else { continue };
+        node.started_at_ms = Some(node.started_at_ms.map_or(p.started_at_ms, |s| s.min(p.started_at_ms)));
+        match p.slot.item {
+            None => {
+                node.status = p.status;
+                node.run_id = Some(p.run_id.clone());
+                node.output.clone_from(&p.output);
+                node.error.clone_from(&p.error);
+                node.ended_at_ms = p.ended_at_ms;
+            }
+            Some(index) => {
+                node.status = NodeStatus::Running;
+                node.items.push(ItemState {
+                    index,
+                    run_id: Some(p.run_id.clone()),
+                    status: p.status,
+                    output: p.output.clone(),
+                    error: p.error.clone(),
+                });
+                node.items.sort_by_key(|i| i.index);
+                node.items_total = Some(u32::try_from(node.items.len()).unwrap_or(u32::MAX));
+            }
+        }
+    }
+    for a in approvals {
+        let Some(node) = state.nodes.get_mut(&a.node) else { continue };
+        node.approval = Some(a.id.clone());
+        node.started_at_ms = Some(a.created_at_ms);
+        node.wake_at_ms = Some(a.expires_at_ms);
+        node.status = match a.status {
+            ApprovalStatus::Pending if now < a.expires_at_ms => NodeStatus::Waiting,
+            ApprovalStatus::Approved => NodeStatus::Completed,
+            ApprovalStatus::Rejected => NodeStatus::Failed,
+            _ => node.status,
+        };
+        if a.status == ApprovalStatus::Approved {
+            node.output = Some(json!({"decision": "approved", "decided_by": a.decided_by, "comment": a.comment}));
+            node.ended_at_ms = a.closed_at_ms;
+        }
+        if a.status == ApprovalStatus::Rejected {
+            node.error = StructuredOutcome::failure(
+                ErrorCode::ApprovalRejected,
+                format!("rejected by {}", a.decided_by.as_deref().unwrap_or("?")),
+            )
+            .error;
+            node.ended_at_ms = a.closed_at_ms;
+        }
+    }
+    // The final document is authoritative for every node of a succeeded execution.
+    if let Some(steps) = machine.output.as_ref().and_then(|d| d.get("steps")).and_then(Value::as_object) {
+        for (id, step) in steps {
+            let Some(node) = state.nodes.get_mut(id) else { continue };
+            if let Some(status) = step["status"].as_str().and_then(node_status) {
+                node.status = status;
+            }
+            if let Some(output) = step.get("output") {
+                node.output = Some(output.clone());
+                if let Value::Array(items) = output {
+                    node.items_total = Some(u32::try_from(items.len()).unwrap_or(u32::MAX));
+                }
+            }
+        }
+    }
+    let mut comps: Vec<&crate::ports::NodeProgress> = progress.iter().filter(|p| p.slot.compensation).collect();
+    comps.sort_by_key(|p| p.started_at_ms);
+    state.compensations = comps
+        .into_iter()
+        .map(|p| CompensationState {
+            node: p.slot.node.clone(),
+            status: p.status,
+            run_id: Some(p.run_id.clone()),
+            error: p.error.clone(),
+        })
+        .collect();
+    state.status = match machine.status.as_str() {
+        "RUNNING" if !state.compensations.is_empty() => ExecStatus::Compensating,
+        "RUNNING" => ExecStatus::Running,
+        "SUCCEEDED" => ExecStatus::Succeeded,
+        "ABORTED" => ExecStatus::Cancelled,
+        _ => ExecStatus::Failed,
+    };
+    match state.status {
+        ExecStatus::Succeeded => match final_output(wf, &sfn.input, &state.outputs()) {
+            Ok(v) => state.output = Some(v),
+            Err(e) => state.output_error = Some(e),
+        },
+        ExecStatus::Failed => {
+            let failed = wf.canonical_order().iter().map(|&i| &wf.node(i).id).find(|id| {
+                let n = &state.nodes[*id];
+                n.status == NodeStatus::Failed || n.items.iter().any(|i| i.status == NodeStatus::Failed)
+            });
+            if let Some(id) = failed.cloned() {
+                let n = &state.nodes[&id];
+                state.error = n.error.clone().or_else(|| n.items.iter().find_map(|i| i.error.clone())).or_else(|| {
+                    StructuredOutcome::failure(ErrorCode::Unknown, machine.error.clone().unwrap_or_default()).error
+                });
+                state.failed_node = Some(id);
+            }
+        }
+        ExecStatus::Cancelled => {
+            state.error = StructuredOutcome::failure(ErrorCode::ExecutionCancelled, "cancelled on request").error;
+        }
+        _ => {}
+    }
+    crate::ports::ExecutionRecord {
+        tenant: sfn.tenant.clone(),
+        id: sfn.id.clone(),
+        workflow: sfn.workflow.clone(),
+        version: sfn.version,
+        input: sfn.input.clone(),
+        base_seed: sfn.base_seed,
+        state,
+        revision: 0,
+        created_at_ms: sfn.created_at_ms,
+        updated_at_ms: now,
+    }
 }

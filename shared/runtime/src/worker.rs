@@ -513,6 +513,7 @@ impl StepWorker {
             ended.status = committed.status;
             ended.output.clone_from(&commit.run_output);
             ended.error.clone_from(&commit.run_error);
+            ended.updated_at_ms = commit.now_ms;
             sfn.answer(&ended).await?;
             self.queue.delete(&received.receipt).await?;
         }

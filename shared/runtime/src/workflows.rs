@@ -12,7 +12,8 @@
 use crate::clock::{now_ms, unique_suffix};
 use crate::ports::{
     ApprovalRecord, ApprovalStatus, ClaimOutcome, ExecutionRecord, ExecutionWrite, IdempotencyCompletion,
-    IdempotencyStore, ParentLink, RunRecord, RunStore, StoreError, WorkflowRecord, WorkflowStore,
+    IdempotencyStore, ParentLink, RunRecord, RunStore, SfnExecution, SfnRecords, StateMachines, StoreError, TaskTokens,
+    WorkflowRecord, WorkflowStore,
 };
 use crate::runs::{IDEMPOTENCY_TTL_MS, IN_PROGRESS_TTL_MS};
 use crate::skills::SkillRegistry;
@@ -160,6 +161,36 @@ pub struct WorkflowService {
     /// so concurrent workers finishing a fan-out queue up instead of losing revision
     /// races (the revision check still guards writers in other processes).
     stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
+    /// Step Functions, when executions run there (the AWS backend).
+    sfn: Option<StepFunctionsEngine>,
+}
+
+/// Executions on Step Functions: each applied version becomes a state machine (ASL
+/// compiled from the spec), an execution is a state machine execution, and its per-node
+/// view is projected from what the worker records.
+#[derive(Clone)]
+pub struct StepFunctionsEngine {
+    /// State machines and executions.
+    pub machines: Arc<dyn StateMachines>,
+    /// Executions and node progress.
+    pub records: Arc<dyn SfnRecords>,
+    /// Answers approvals' task tokens.
+    pub tokens: Arc<dyn TaskTokens>,
+    /// The step queue the tasks go to.
+    pub queue_url: String,
+    /// Role the state machines run as (may send to the step queue only).
+    pub role_arn: String,
+    /// Prefix of state machine names (the stack's, so IAM can scope to it).
+    pub prefix: String,
+}
+
+/// Accepts every skill: stored versions were validated against the registry when applied.
+struct AnySkill;
+
+impl aos_core::workflow::SkillCatalog for AnySkill {
+    fn check(&self, _skill: &str, _static_input: Option<&Value>) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A workflow version: tenant, name, version.
@@ -179,7 +210,14 @@ impl WorkflowService {
         skills: Arc<SkillRegistry>,
     ) -> Self {
         let stripes = Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect());
-        Self { store, runs, idempotency, skills, compiled: Arc::default(), stripes }
+        Self { store, runs, idempotency, skills, compiled: Arc::default(), stripes, sfn: None }
+    }
+
+    /// Runs executions on Step Functions instead of the embedded executor.
+    #[must_use]
+    pub fn with_step_functions(mut self, engine: StepFunctionsEngine) -> Self {
+        self.sfn = Some(engine);
+        self
     }
 
     fn stripe(&self, id: &ExecutionId) -> &tokio::sync::Mutex<()> {
@@ -198,6 +236,24 @@ impl WorkflowService {
         let workflow = self.validate(spec)?;
         let spec = workflow.spec().clone();
         let spec_hash = content_hash(&serde_json::to_value(&spec).expect("specs serialize"));
+        let state_machine_arn = match &self.sfn {
+            None => None,
+            Some(engine) => {
+                let definition = aos_core::workflow::asl::compile(
+                    &workflow,
+                    &aos_core::workflow::asl::AslOptions { queue_url: engine.queue_url.clone() },
+                )
+                .map_err(|message| FlowError::Invalid {
+                    code: ErrorCode::InvalidWorkflow,
+                    message,
+                    node: None,
+                })?;
+                // One machine per tenant, name and spec: the same spec maps to the same one.
+                let key = content_hash(&json!([tenant, spec.name, spec_hash]));
+                let name = format!("{}{}", engine.prefix, &key[..24]);
+                Some(engine.machines.create_state_machine(&name, &definition, &engine.role_arn).await?)
+            }
+        };
         for _ in 0..MAX_RACES {
             let latest = self.store.workflow(tenant, &spec.name, None).await?;
             if let Some(latest) = &latest {
@@ -211,6 +267,7 @@ impl WorkflowService {
                 version: latest.map_or(1, |l| l.version + 1),
                 spec: spec.clone(),
                 spec_hash: spec_hash.clone(),
+                state_machine_arn: state_machine_arn.clone(),
                 created_at_ms: now_ms(),
             };
             match self.store.put_workflow(&record).await {
@@ -230,14 +287,15 @@ impl WorkflowService {
         self.store.workflow(tenant, name, version).await?.ok_or(FlowError::NotFound("workflow version"))
     }
 
-    /// The validated workflow of a stored version (cached: versions never change). A
-    /// stored spec was valid when applied; a skill removed since makes it invalid.
+    /// The validated workflow of a stored version (cached: versions never change).
     fn compile(&self, record: &WorkflowRecord) -> Result<Arc<Workflow>, FlowError> {
         let key = (record.tenant.clone(), record.name.clone(), record.version);
         if let Some(w) = self.compiled.lock().expect("cache lock").get(&key) {
             return Ok(Arc::clone(w));
         }
-        let workflow = Arc::new(self.validate(record.spec.clone())?);
+        // Skills were checked when the version was applied; a skill missing now fails the
+        // node that calls it (ERR_SKILL_NOT_FOUND), not the whole execution's bookkeeping.
+        let workflow = Arc::new(Workflow::new(record.spec.clone(), &AnySkill)?);
         let mut cache = self.compiled.lock().expect("cache lock");
         if cache.len() >= COMPILED_CACHE {
             cache.clear();
@@ -268,6 +326,9 @@ impl WorkflowService {
         let record = self.get(tenant, name, req.version).await?;
         let workflow = self.compile(&record)?;
         let input = if req.input.is_null() { json!({}) } else { req.input };
+        if let Some(engine) = &self.sfn {
+            return self.start_on_step_functions(engine, tenant, &record, &workflow, input, req.base_seed, key).await;
+        }
         let payload_hash = content_hash(&json!({
             "workflow": name, "version": record.version, "input": input, "base_seed": req.base_seed,
         }));
@@ -327,14 +388,125 @@ impl WorkflowService {
         Ok(Created { value: write.execution, created: true })
     }
 
+    async fn start_on_step_functions(
+        &self,
+        engine: &StepFunctionsEngine,
+        tenant: &TenantId,
+        record: &WorkflowRecord,
+        workflow: &Workflow,
+        input: Value,
+        seed: Option<u64>,
+        key: Option<&str>,
+    ) -> Result<Created<ExecutionRecord>, FlowError> {
+        let arn = record.state_machine_arn.clone().ok_or_else(|| {
+            FlowError::Conflict(
+                ErrorCode::FeatureUnavailable,
+                format!("version {} has no state machine; apply the spec again on this backend", record.version),
+            )
+        })?;
+        let payload_hash = content_hash(&json!({
+            "workflow": record.name, "version": record.version, "input": input, "base_seed": seed,
+        }));
+        let now = now_ms();
+        if let Some(key) = key {
+            match self.idempotency.claim(tenant, key, &payload_hash, now + IN_PROGRESS_TTL_MS, now).await? {
+                ClaimOutcome::Claimed => {}
+                ClaimOutcome::Completed(result) => {
+                    let id =
+                        result["execution_id"].as_str().and_then(|s| ExecutionId::parse(s).ok()).ok_or_else(|| {
+                            StoreError::Backend("stored idempotency result has no execution id".to_owned())
+                        })?;
+                    return Ok(Created { value: self.execution(tenant, &id).await?, created: false });
+                }
+                ClaimOutcome::Conflict => {
+                    return Err(FlowError::Conflict(
+                        ErrorCode::IdempotencyConflict,
+                        "this Idempotency-Key was used with a different request body; use a new key".to_owned(),
+                    ))
+                }
+                ClaimOutcome::InProgress { .. } => {
+                    return Err(FlowError::Conflict(
+                        ErrorCode::IdempotencyInProgress,
+                        "a request with this Idempotency-Key is still in progress; retry shortly".to_owned(),
+                    ))
+                }
+            }
+        }
+        let id = ExecutionId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids");
+        let base_seed = seed.unwrap_or_else(rand::random);
+        let aos = json!({"tenant": tenant, "execution": id, "workflow": record.name, "base_seed": base_seed});
+        let document = aos_core::workflow::asl::start_document(&input, &aos);
+        let started = async {
+            let execution_arn = engine.machines.start_execution(&arn, id.as_str(), &document).await?;
+            let sfn = SfnExecution {
+                tenant: tenant.clone(),
+                id: id.clone(),
+                workflow: record.name.clone(),
+                version: record.version,
+                input: input.clone(),
+                base_seed,
+                execution_arn,
+                created_at_ms: now,
+            };
+            engine.records.put_sfn_execution(&sfn).await?;
+            if let Some(k) = key {
+                let done = IdempotencyCompletion {
+                    key: k.to_owned(),
+                    payload_hash: payload_hash.clone(),
+                    result: json!({"execution_id": id}),
+                    expires_at_ms: now + IDEMPOTENCY_TTL_MS,
+                };
+                self.idempotency.complete(tenant, &done).await?;
+            }
+            Ok::<_, StoreError>(sfn)
+        }
+        .await;
+        let sfn = match started {
+            Ok(sfn) => sfn,
+            Err(e) => {
+                if let Some(k) = key {
+                    if let Err(release) = self.idempotency.release(tenant, k).await {
+                        tracing::warn!(error = %release, "could not release an idempotency claim");
+                    }
+                }
+                return Err(e.into());
+            }
+        };
+        let running = crate::ports::MachineExecution { status: "RUNNING".to_owned(), output: None, error: None };
+        let value = crate::sfn::project(workflow, &sfn, &running, &[], &[], now);
+        Ok(Created { value, created: true })
+    }
+
     /// The execution, or `NotFound` (also for another tenant's).
     pub async fn execution(&self, tenant: &TenantId, id: &ExecutionId) -> Result<ExecutionRecord, FlowError> {
+        if let Some(engine) = &self.sfn {
+            let sfn = engine.records.sfn_execution(tenant, id).await?.ok_or(FlowError::NotFound("execution"))?;
+            let record = self.get(tenant, &sfn.workflow, Some(sfn.version)).await?;
+            let workflow = self.compile(&record)?;
+            let machine = engine.machines.describe_execution(&sfn.execution_arn).await?;
+            let progress = engine.records.progress(tenant, id).await?;
+            let mut approvals = self.store.approvals(tenant, None, 1000).await?;
+            approvals.retain(|a| &a.execution == id);
+            return Ok(crate::sfn::project(&workflow, &sfn, &machine, &progress, &approvals, now_ms()));
+        }
         self.store.execution(tenant, id).await?.ok_or(FlowError::NotFound("execution"))
     }
 
     /// Cancels an unfinished execution: running runs are cancelled, pending approvals
     /// closed, nothing further starts (no compensation). A finished one is a conflict.
     pub async fn cancel(&self, tenant: &TenantId, id: &ExecutionId) -> Result<ExecutionRecord, FlowError> {
+        if let Some(engine) = &self.sfn {
+            let current = self.execution(tenant, id).await?;
+            if current.state.status.is_terminal() {
+                return Err(FlowError::Conflict(
+                    ErrorCode::IllegalTransition,
+                    "the execution has already finished".to_owned(),
+                ));
+            }
+            let sfn = engine.records.sfn_execution(tenant, id).await?.ok_or(FlowError::NotFound("execution"))?;
+            engine.machines.stop_execution(&sfn.execution_arn, "cancelled on request").await?;
+            return self.execution(tenant, id).await;
+        }
         let done = self.transition(tenant, id, Event::Cancel, None, None).await?;
         done.ok_or_else(|| {
             FlowError::Conflict(ErrorCode::IllegalTransition, "the execution has already finished".to_owned())
@@ -349,7 +521,20 @@ impl WorkflowService {
         limit: u32,
     ) -> Result<Vec<ApprovalRecord>, FlowError> {
         let limit = if limit == 0 { 50 } else { limit.min(200) };
-        Ok(self.store.approvals(tenant, status, limit).await?)
+        let now = now_ms();
+        // A pending approval past its expiry is expired, whether or not its timer (or
+        // Step Functions' timeout) has been recorded yet.
+        let expired = |a: &ApprovalRecord| a.status == ApprovalStatus::Pending && now >= a.expires_at_ms;
+        let wanted = status.filter(|s| *s != ApprovalStatus::Pending && *s != ApprovalStatus::Expired);
+        let mut list = self.store.approvals(tenant, wanted, limit.max(200)).await?;
+        for a in &mut list {
+            if expired(a) {
+                a.status = ApprovalStatus::Expired;
+            }
+        }
+        list.retain(|a| status.is_none_or(|s| a.status == s));
+        list.truncate(limit as usize);
+        Ok(list)
     }
 
     /// Decides a pending approval. An approval that is not pending (decided, expired,
@@ -361,6 +546,9 @@ impl WorkflowService {
         decision: Decision,
     ) -> Result<ApprovalRecord, FlowError> {
         let approval = self.store.approval(tenant, id).await?.ok_or(FlowError::NotFound("approval"))?;
+        if let (Some(_), Some(engine)) = (&approval.task_token, &self.sfn) {
+            return crate::sfn::decide(self.store.as_ref(), engine.tokens.as_ref(), tenant, id, decision).await;
+        }
         let not_pending = |status: ApprovalStatus| {
             FlowError::Conflict(
                 ErrorCode::ApprovalNotPending,
