@@ -327,7 +327,8 @@ impl WorkflowService {
         let workflow = self.compile(&record)?;
         let input = if req.input.is_null() { json!({}) } else { req.input };
         if let Some(engine) = &self.sfn {
-            return self.start_on_step_functions(engine, tenant, &record, &workflow, input, req.base_seed, key).await;
+            let req = StartExecution { input, version: Some(record.version), base_seed: req.base_seed };
+            return self.start_on_step_functions(engine, tenant, &record, &workflow, req, key).await;
         }
         let payload_hash = content_hash(&json!({
             "workflow": name, "version": record.version, "input": input, "base_seed": req.base_seed,
@@ -394,10 +395,10 @@ impl WorkflowService {
         tenant: &TenantId,
         record: &WorkflowRecord,
         workflow: &Workflow,
-        input: Value,
-        seed: Option<u64>,
+        req: StartExecution,
         key: Option<&str>,
     ) -> Result<Created<ExecutionRecord>, FlowError> {
+        let (input, seed) = (req.input, req.base_seed);
         let arn = record.state_machine_arn.clone().ok_or_else(|| {
             FlowError::Conflict(
                 ErrorCode::FeatureUnavailable,
