@@ -103,15 +103,43 @@ answers = [st for st in functions["WorkerStepFunction"]["Properties"]["Policies"
            if any(a.startswith("states:") for a in st["Action"])]
 check(len(answers) == 1 and sorted(answers[0]["Action"]) == ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"],
       "the worker answers task tokens (SendTaskSuccess/Failure/Heartbeat) and nothing more")
-check(answers and sorted(r["Ref"] for r in answers[0]["Resource"]) == sorted(machines),
-      "the worker answers only the workflow state machines' tokens")
+PREFIX = "${AWS::StackName}-wf-"
+answered = answers[0]["Resource"] if answers else []
+check(sorted(r["Ref"] for r in answered if "Ref" in r) == sorted(machines),
+      "the worker answers the example state machines' tokens")
+check(all("Ref" in r or PREFIX in r.get("Sub", "") for r in answered),
+      "the worker answers only tokens of the stack's workflow state machines")
+# Step Functions calls per route: exactly what each needs, on the stack's machines only.
+needs = {
+    "ApiWorkflowsApplyFunction": {"states:CreateStateMachine", "iam:PassRole"},
+    "ApiExecutionsStartFunction": {"states:StartExecution"},
+    "ApiExecutionsGetFunction": {"states:DescribeExecution"},
+    "ApiExecutionsCancelFunction": {"states:DescribeExecution", "states:StopExecution"},
+    "ApiApprovalsDecideFunction": {"states:SendTaskSuccess", "states:SendTaskFailure"},
+}
 for name, fn in functions.items():
     if name == "WorkerStepFunction":
         continue
+    granted = set()
     for policy in fn["Properties"].get("Policies", []):
         for statement in policy.get("Statement", []):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            check(not any(a.startswith("states:") for a in actions), f"{name}: only the worker talks to Step Functions")
+            sfn_actions = [a for a in actions if a.startswith(("states:", "iam:"))]
+            granted.update(sfn_actions)
+            if any(a.startswith("states:") for a in sfn_actions):
+                check(PREFIX in statement["Resource"].get("Sub", ""), f"{name}: Step Functions calls only on the stack's workflow machines")
+            if "iam:PassRole" in sfn_actions:
+                check(statement["Resource"] == {"GetAtt": "WorkflowRole.Arn"}, f"{name}: passes only the workflow role")
+    check(granted == needs.get(name, set()), f"{name}: Step Functions/IAM actions {sorted(granted)} != {sorted(needs.get(name, set()))}")
+role = resources["WorkflowRole"]["Properties"]
+role_statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+check(role_statements == [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"GetAtt": "StepQueue.Arn"}}],
+      "the workflow role may only send to the step queue")
+check(role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"},
+      "only Step Functions assumes the workflow role")
+env = globals_fn["Environment"]["Variables"]
+check(env.get("AOS_WORKFLOW_ROLE_ARN") == {"GetAtt": "WorkflowRole.Arn"}, "functions know the workflow role")
+check(env.get("AOS_WORKFLOW_PREFIX") == {"Sub": PREFIX}, "functions name state machines under the stack's prefix")
 for out in ["RefundApprovalWorkflowArn", "OrderSagaWorkflowArn"]:
     check(out in template["Outputs"], f"output {out}")
 
