@@ -156,3 +156,16 @@ macro_rules! contract {
         }
     };
 }
+
+/// Turns on the emulator's execution of state machines (moto server's
+/// `stepfunctions.execute_state_machine`, set through its `/moto-api/config`), before any
+/// state machine is created.
+pub async fn enable_step_functions(endpoint: &str) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/moto-api/config", endpoint.trim_end_matches('/')))
+        .json(&serde_json::json!({"stepfunctions": {"execute_state_machine": true}}))
+        .send()
+        .await
+        .expect("the emulator's config endpoint answers");
+    assert!(resp.status().is_success(), "moto config refused: {}", resp.status());
+}

@@ -53,7 +53,7 @@ fn hashes(steps: &Value) -> Vec<(Value, Value, Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() {
-    let Some(_endpoint) = aos_tests::backends::emulator_endpoint() else { return };
+    let Some(endpoint) = aos_tests::backends::emulator_endpoint() else { return };
     if !has_cargo_lambda() {
         assert!(
             std::env::var("AOS_REQUIRE_AWS_TESTS").as_deref() != Ok("1"),
@@ -62,6 +62,7 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
         eprintln!("skipped: needs cargo-lambda (./scripts/test.sh)");
         return;
     }
+    aos_tests::backends::enable_step_functions(&endpoint).await;
     let (demo, _sink) = demo_router();
     let sink = serve(demo).await;
 
@@ -93,6 +94,8 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
             .env("AOS_STEP_QUEUE_URL", &queue)
             .env("AOS_HTTP_ALLOW_HOSTS", sink.to_string())
             .env("AOS_VISIBILITY_TIMEOUT_S", "30")
+            .env("AOS_WORKFLOW_ROLE_ARN", "arn:aws:iam::123456789012:role/aos-workflows")
+            .env("AOS_WORKFLOW_PREFIX", format!("{name}-"))
             .env("AOS_LOG", "info")
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
@@ -120,54 +123,7 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
     // Act as the event source mapping until the run ends.
     let deadline = Instant::now() + Duration::from_secs(240);
     let run = loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .max_number_of_messages(10)
-            .visibility_timeout(30)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
-            .send()
-            .await
-            .expect("receive");
-        let messages = got.messages.unwrap_or_default();
-        if !messages.is_empty() {
-            let records: Vec<Value> = messages
-                .iter()
-                .map(|m| {
-                    let count = m
-                        .attributes
-                        .as_ref()
-                        .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
-                        .cloned()
-                        .unwrap_or_else(|| "1".into());
-                    json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                           "attributes": {"ApproximateReceiveCount": count}, "messageAttributes": {},
-                           "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
-                })
-                .collect();
-            let resp = http
-                .post(format!("{base}/2015-03-31/functions/worker-step/invocations"))
-                .json(&json!({"Records": records}))
-                .send()
-                .await
-                .expect("worker-step answers");
-            let batch: Value = resp.json().await.expect("batch response");
-            let failed: Vec<&str> = batch["batchItemFailures"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|f| f["itemIdentifier"].as_str()).collect())
-                .unwrap_or_default();
-            for m in &messages {
-                if !failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
-                    let _ = sqs
-                        .delete_message()
-                        .queue_url(&queue)
-                        .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
-                        .send()
-                        .await;
-                }
-            }
-        }
+        pump(&http, &sqs, &queue, &base).await;
         let run: Value = http
             .get(format!("{base}/lambda-url/api-runs-get/v1/runs/{id}"))
             .bearer_auth(&key)
@@ -195,5 +151,157 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
         .expect("json");
     assert_eq!(steps["chain_valid"], true);
     assert_eq!(hashes(&steps), hashes(&local_steps), "same seeds, outcome hashes and chain as the embedded default");
+
+    // A workflow through the workflow Lambdas: its version becomes a state machine on the
+    // emulator's Step Functions, whose tasks the worker Lambda answers.
+    let spec = WORKFLOW.replace("SINK", &sink.to_string());
+    let local_exe = {
+        let http = reqwest::Client::new();
+        let applied = http
+            .post(format!("{}/v1/workflows", local.stack.url()))
+            .bearer_auth(local.key())
+            .header("content-type", "application/yaml")
+            .body(spec.clone())
+            .send()
+            .await
+            .expect("apply locally");
+        assert_eq!(applied.status(), 201);
+        let started = local
+            .call(
+                reqwest::Method::POST,
+                "/v1/workflows/e2e/executions",
+                Some(&local.key()),
+                Some(&json!({"base_seed": 9})),
+                &[],
+            )
+            .await;
+        let id = started.body["id"].as_str().expect("id").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let e = local.get(&format!("/v1/executions/{id}")).await.body;
+            if e["finished"] == true {
+                break e;
+            }
+            assert!(Instant::now() < deadline, "the local execution did not finish: {e}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert_eq!(local_exe["status"], "succeeded", "{local_exe}");
+    let applied = http
+        .post(format!("{base}/lambda-url/api-workflows-apply/v1/workflows"))
+        .bearer_auth(&key)
+        .header("content-type", "application/yaml")
+        .body(spec)
+        .send()
+        .await
+        .expect("api-workflows-apply answers");
+    assert_eq!(applied.status(), 201, "{:?}", applied.text().await);
+    let started: Value = http
+        .post(format!("{base}/lambda-url/api-executions-start/v1/workflows/e2e/executions"))
+        .bearer_auth(&key)
+        .json(&json!({"base_seed": 9}))
+        .send()
+        .await
+        .expect("api-executions-start answers")
+        .json()
+        .await
+        .expect("json");
+    let exe_id = started["id"].as_str().unwrap_or_else(|| panic!("not started: {started}")).to_owned();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let exe = loop {
+        pump(&http, &sqs, &queue, &base).await;
+        let e: Value = http
+            .get(format!("{base}/lambda-url/api-executions-get/v1/executions/{exe_id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if e["finished"] == true {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "the execution did not finish on the Lambdas: {e}");
+    };
+    assert_eq!(exe["status"], "succeeded", "{exe}");
+    assert_eq!(exe["output"], local_exe["output"], "the same output as on the embedded executor");
+    let node = |e: &Value, id: &str| e["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == id)).cloned();
+    assert!(node(&exe, "quote").and_then(|n| n["run_id"].as_str().map(str::to_owned)).is_some(), "{exe}");
     drop(watch);
+}
+
+/// A workflow with a fan-out map and a join, calling the test's sink.
+const WORKFLOW: &str = r#"
+name: e2e
+nodes:
+  - id: quote
+    skill: http_call
+    input: {url: "http://SINK/demo/quote?symbol=AOS"}
+  - id: each
+    type: map
+    depends_on: [quote]
+    items: "${steps.quote.output.body.quotes}"
+    max_concurrency: 2
+    skill: json_transform
+    input: {expression: "venue", data: "${item}"}
+  - id: join
+    skill: json_transform
+    depends_on: [each]
+    input: {expression: "join(',', [*].result)", data: "${steps.each.output}"}
+output: {venues: "${steps.join.output.result}", symbol: "${steps.quote.output.body.symbol}"}
+"#;
+
+/// Delivers what is on the queue to the worker Lambda once, as the SQS event source
+/// mapping would, and deletes the records it did not report as failures.
+async fn pump(http: &reqwest::Client, sqs: &aws_sdk_sqs::Client, queue: &str, base: &str) {
+    let got = sqs
+        .receive_message()
+        .queue_url(queue)
+        .max_number_of_messages(10)
+        .visibility_timeout(30)
+        .wait_time_seconds(1)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+        .send()
+        .await
+        .expect("receive");
+    let messages = got.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return;
+    }
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let count = m
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                .cloned()
+                .unwrap_or_else(|| "1".into());
+            json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                   "attributes": {"ApproximateReceiveCount": count}, "messageAttributes": {},
+                   "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
+        })
+        .collect();
+    let resp = http
+        .post(format!("{base}/2015-03-31/functions/worker-step/invocations"))
+        .json(&json!({"Records": records}))
+        .send()
+        .await
+        .expect("worker-step answers");
+    let batch: Value = resp.json().await.expect("batch response");
+    let failed: Vec<&str> = batch["batchItemFailures"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["itemIdentifier"].as_str()).collect())
+        .unwrap_or_default();
+    for m in &messages {
+        if !failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
+            let _ = sqs
+                .delete_message()
+                .queue_url(queue)
+                .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                .send()
+                .await;
+        }
+    }
 }

@@ -323,13 +323,7 @@ struct Aws {
 }
 
 async fn aws_backend(endpoint: &str) -> Aws {
-    // Turn on moto's execution of state machines (before any is created).
-    reqwest::Client::new()
-        .post(format!("{endpoint}/moto-api/config"))
-        .json(&json!({"stepfunctions": {"execute_state_machine": true}}))
-        .send()
-        .await
-        .expect("moto config");
+    aos_tests::backends::enable_step_functions(endpoint).await;
     let conf = aos_aws::sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&conf);
     let sqs = aws_sdk_sqs::Client::new(&conf);
