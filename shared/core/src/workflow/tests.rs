@@ -328,3 +328,38 @@ fn waits_fire_at_their_time() {
     assert_eq!(validate::parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
     assert_eq!(validate::parse_timestamp("2026-13-01T00:00:00Z"), None);
 }
+
+#[test]
+fn a_nodes_retry_policy_and_timeout_reach_its_run() {
+    let w = wf("name: t\nnodes:\n  - {id: a, skill: echo, timeout_s: 7, retry: {max_attempts: 5, backoff_s: 3}}\n  - {id: b, skill: echo, depends_on: [a]}\n").expect("valid");
+    let input = json!({});
+    let mut ids = Ids::default();
+    let mut state = ExecState::new(&w);
+    let mut ctx = Ctx { workflow: &w, input: &input, now_ms: 1, ids: &mut ids };
+    let actions = state.apply(&mut ctx, Event::Start).expect("starts");
+    match actions.as_slice() {
+        [Action::StartRun { max_attempts, backoff_ms, timeout_ms, .. }] => {
+            assert_eq!((*max_attempts, *backoff_ms, *timeout_ms), (5, 3000, Some(7000)));
+        }
+        other => panic!("one run starts: {other:?}"),
+    }
+    let asl = asl::compile(&w, &asl::AslOptions { queue_url: "q".into() }).expect("compiles");
+    let retry = &asl["States"]["a.start"]["Retry"][0];
+    assert_eq!((retry["MaxAttempts"].clone(), retry["IntervalSeconds"].clone()), (json!(4), json!(3)));
+    assert!(retry["ErrorEquals"]
+        .as_array()
+        .is_some_and(|e| e.contains(&json!("ERR_HTTP_503")) && e.contains(&json!("States.Timeout"))));
+    assert!(
+        !retry["ErrorEquals"].as_array().is_some_and(|e| e.contains(&json!("ERR_HTTP_400"))),
+        "non-retryable codes fail at once"
+    );
+    let default = &asl["States"]["b.start"]["Retry"][0];
+    assert_eq!(
+        (default["MaxAttempts"].clone(), default["IntervalSeconds"].clone()),
+        (json!(2), json!(1)),
+        "default: 3 attempts"
+    );
+    assert_eq!(asl::error_name(ErrorCode::Http503, true), "ERR_HTTP_503");
+    assert_eq!(asl::error_name(ErrorCode::Http503, false), asl::ERROR_NOT_RETRYABLE);
+    assert_eq!(asl::error_name(ErrorCode::Http400, true), asl::ERROR_RETRYABLE);
+}
