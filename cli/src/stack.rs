@@ -11,7 +11,7 @@ use aos_runtime::ports::{ApiKeyRecord, Role, TenantStore};
 use aos_runtime::runs::RunService;
 use aos_runtime::worker::{AfterEffectHook, StepWorker, WorkerConfig};
 use aos_runtime::workflows::WorkflowService;
-use aos_runtime::{IdempotencyStore, KvStore, Queue, RunStore, StoreError, WorkflowStore};
+use aos_runtime::{IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, WorkflowStore};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -74,6 +74,8 @@ pub struct Adapters {
     pub kv: Arc<dyn KvStore>,
     /// Tenants and API keys.
     pub tenants: Arc<dyn TenantStore>,
+    /// Secrets (provider keys of `llm_invoke`).
+    pub secrets: Arc<dyn SecretStore>,
     /// Workflows and executions (the embedded executor); `None` on the AWS backend,
     /// where workflows run on Step Functions.
     pub workflows: Option<Arc<dyn WorkflowStore>>,
@@ -99,6 +101,7 @@ impl Adapters {
                     idempotency: e.idempotency.clone(),
                     kv: e.kv.clone(),
                     tenants: e.tenants.clone(),
+                    secrets: e.secrets.clone(),
                     workflows: Some(e.workflows.clone()),
                     embedded: Some(e),
                     aws: None,
@@ -115,6 +118,7 @@ impl Adapters {
                     idempotency: a.idempotency.clone(),
                     kv: a.kv.clone(),
                     tenants: a.tenants.clone(),
+                    secrets: a.secrets.clone(),
                     workflows: None,
                     embedded: None,
                     aws: Some(a),
@@ -241,7 +245,8 @@ impl LocalStack {
         let allow = format!("127.0.0.1:{},localhost:{},{}", addr.port(), addr.port(), config.allow_hosts);
         let policy =
             AddressPolicy::parse_allow_list(&allow).map_err(|e| anyhow::anyhow!("AOS_HTTP_ALLOW_HOSTS: {e}"))?;
-        let skills = aos_runtime::skills::default_registry(policy)?;
+        let llm = aos_runtime::llm::LlmConfig::from_env()?;
+        let skills = aos_runtime::skills::worker_registry(policy, Arc::clone(&adapters.secrets), llm)?;
         skills.check_schemas()?;
         let skills = Arc::new(skills);
         let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills));

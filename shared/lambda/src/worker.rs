@@ -4,9 +4,10 @@
 //! one reaches the dead-letter queue after its maximum receive count.
 
 use aos_aws::{AwsAdapters, Resources};
+use aos_runtime::llm::LlmConfig;
 use aos_runtime::net::AddressPolicy;
 use aos_runtime::ports::Received;
-use aos_runtime::skills::default_registry;
+use aos_runtime::skills::worker_registry;
 use aos_runtime::worker::{Handled, StepWorker, WorkerConfig};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -53,7 +54,8 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     };
     // Workflows run on Step Functions: the worker answers their task tokens.
     let tasks = aws.sfn_tasks();
-    Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(default_registry(policy)?), config).with_sfn_tasks(tasks))
+    let skills = worker_registry(policy, aws.secrets.clone(), LlmConfig::from_env()?)?;
+    Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(skills), config).with_sfn_tasks(tasks))
 }
 
 /// Serves SQS batches until the Lambda environment shuts down.

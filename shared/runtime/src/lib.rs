@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod llm;
 pub mod net;
 pub mod ports;
 pub mod runs;

@@ -232,6 +232,32 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// An HTTP client that can only reach what `policy` allows: rustls, no proxies, every
+/// resolved address checked by a [`GuardedResolver`], redirects (at most 5) re-checked.
+/// Every outbound call of a skill goes through one of these.
+pub fn guarded_client(
+    policy: &Arc<AddressPolicy>,
+    lookup: &Arc<dyn Lookup>,
+    observer: Option<DialObserver>,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let resolver = GuardedResolver::new(Arc::clone(policy), Arc::clone(lookup), observer);
+    let redirect_policy = Arc::clone(policy);
+    reqwest::Client::builder()
+        .no_proxy()
+        .dns_resolver(Arc::new(resolver))
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                return attempt.error("more than 5 redirects");
+            }
+            match redirect_policy.check_url(attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(refused) => attempt.error(refused),
+            }
+        }))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

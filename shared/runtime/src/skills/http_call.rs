@@ -2,7 +2,7 @@
 //! cap and a stable `Idempotency-Key` header so targets can drop repeats.
 
 use super::{IdempotencyClass, Skill, SkillContext, SkillDescriptor};
-use crate::net::{AddressPolicy, DialObserver, GuardedResolver, Lookup, Refused, SystemLookup};
+use crate::net::{AddressPolicy, DialObserver, Lookup, Refused, SystemLookup};
 use aos_core::{ErrorCode, StructuredOutcome};
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -78,23 +78,7 @@ impl HttpCallSkill {
         self.client
             .get_or_init(|| {
                 let c = &self.config;
-                let resolver = GuardedResolver::new(Arc::clone(&c.policy), Arc::clone(&c.lookup), c.observer.clone());
-                let redirect_policy = Arc::clone(&c.policy);
-                reqwest::Client::builder()
-                    .no_proxy()
-                    .dns_resolver(Arc::new(resolver))
-                    .connect_timeout(Duration::from_secs(10))
-                    .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                        if attempt.previous().len() >= 5 {
-                            return attempt.error("more than 5 redirects");
-                        }
-                        match redirect_policy.check_url(attempt.url()) {
-                            Ok(()) => attempt.follow(),
-                            Err(refused) => attempt.error(refused),
-                        }
-                    }))
-                    .build()
-                    .map_err(|e| e.to_string())
+                crate::net::guarded_client(&c.policy, &c.lookup, c.observer.clone()).map_err(|e| e.to_string())
             })
             .as_ref()
     }
@@ -141,7 +125,7 @@ impl HttpCallSkill {
     }
 }
 
-fn refused_outcome(refused: &Refused) -> StructuredOutcome {
+pub(crate) fn refused_outcome(refused: &Refused) -> StructuredOutcome {
     match refused {
         Refused::InvalidUrl(m) => StructuredOutcome::failure(ErrorCode::InvalidUrl, m.clone()),
         Refused::Blocked { .. } => StructuredOutcome::failure(ErrorCode::BlockedAddress, refused.to_string()),
@@ -159,7 +143,7 @@ fn find_in_chain<'a, T: std::error::Error + 'static>(e: &'a (dyn std::error::Err
     None
 }
 
-fn transport_outcome(e: &reqwest::Error) -> StructuredOutcome {
+pub(crate) fn transport_outcome(e: &reqwest::Error) -> StructuredOutcome {
     if let Some(refused) = find_in_chain::<Refused>(e) {
         return refused_outcome(refused);
     }

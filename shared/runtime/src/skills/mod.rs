@@ -4,13 +4,15 @@
 //! class and timeout. The registry validates inputs before and outputs after every
 //! execution and turns panics and timeouts into outcomes, so `execute` is total.
 
-mod http_call;
+pub(crate) mod http_call;
 mod json_transform;
 mod kv_store;
+mod llm_invoke;
 
 pub use http_call::{HttpCallConfig, HttpCallSkill};
 pub use json_transform::JsonTransformSkill;
 pub use kv_store::KvStoreSkill;
+pub use llm_invoke::{LlmInvokeSkill, CACHE_PREFIX as LLM_CACHE_PREFIX};
 
 use crate::ports::KvStore;
 use aos_core::{ErrorCode, RunId, StructuredOutcome, TenantId};
@@ -32,6 +34,19 @@ pub fn default_registry(policy: crate::net::AddressPolicy) -> Result<SkillRegist
     Ok(registry)
 }
 
+/// What a step worker runs: the default skills plus `llm_invoke` (keys from `secrets`,
+/// providers and prices from `llm`), every outbound call under `policy`.
+pub fn worker_registry(
+    policy: crate::net::AddressPolicy,
+    secrets: Arc<dyn crate::ports::SecretStore>,
+    llm: crate::llm::LlmConfig,
+) -> Result<SkillRegistry, DefaultRegistryError> {
+    let shared = Arc::new(policy.clone());
+    let mut registry = default_registry(policy)?;
+    registry.register(Arc::new(LlmInvokeSkill::new(llm, secrets, shared)))?;
+    Ok(registry)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,8 +59,21 @@ mod tests {
     }
 
     #[test]
-    fn the_declared_registry_declares_exactly_the_default_skills() {
-        let full = default_registry(crate::net::AddressPolicy::default()).expect("registry");
+    fn the_declared_registry_declares_exactly_the_worker_skills() {
+        struct NoSecrets;
+        #[async_trait]
+        impl crate::ports::SecretStore for NoSecrets {
+            async fn secret(&self, _name: &str) -> crate::ports::StoreResult<Option<secrecy::SecretString>> {
+                Ok(None)
+            }
+        }
+        let full = worker_registry(
+            crate::net::AddressPolicy::default(),
+            Arc::new(NoSecrets),
+            crate::llm::LlmConfig::default(),
+        )
+        .expect("registry");
+        full.check_schemas().expect("schemas compile");
         let declared = declared_registry();
         let json = |r: &SkillRegistry| serde_json::to_value(r.descriptors()).expect("json");
         assert_eq!(json(&declared), json(&full));
@@ -69,7 +97,7 @@ pub enum DefaultRegistryError {
 /// it does not link the HTTP client; executing a declared-only skill is refused.
 pub fn declared_registry() -> SkillRegistry {
     let mut registry = SkillRegistry::new();
-    for d in [http_call::descriptor(), json_transform::descriptor(), kv_store::descriptor()] {
+    for d in [http_call::descriptor(), json_transform::descriptor(), kv_store::descriptor(), llm_invoke::descriptor()] {
         // Names are distinct, so registration cannot fail.
         let _ = registry.register(Arc::new(Declared(d)));
     }
