@@ -246,7 +246,8 @@ impl LocalStack {
         let policy =
             AddressPolicy::parse_allow_list(&allow).map_err(|e| anyhow::anyhow!("AOS_HTTP_ALLOW_HOSTS: {e}"))?;
         let llm = aos_runtime::llm::LlmConfig::from_env()?;
-        let skills = aos_runtime::skills::worker_registry(policy, Arc::clone(&adapters.secrets), llm)?;
+        let bedrock: Arc<dyn aos_runtime::llm::LlmProvider> = Arc::new(aos_aws::BedrockConverse::lazy());
+        let skills = aos_runtime::skills::worker_registry(policy, Arc::clone(&adapters.secrets), llm, Some(bedrock))?;
         skills.check_schemas()?;
         let skills = Arc::new(skills);
         let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills));

@@ -49,6 +49,7 @@ async fn serve(script: Vec<Reply>) -> (SocketAddr, Shared) {
     let router = Router::new()
         .route("/v1/messages", post(answer))
         .route("/v1/chat/completions", post(answer))
+        .route("/model/{model}/converse", post(answer))
         .with_state(Arc::clone(&fake));
     (aos_tests::serve(router).await, fake)
 }
@@ -102,7 +103,21 @@ async fn make_rig(addr: SocketAddr, allow: bool, no_key: bool) -> Rig {
     };
     let mut registry = SkillRegistry::new();
     let secrets = Arc::new(LocalSecrets::new(Some(secrets_file)));
-    registry.register(Arc::new(LlmInvokeSkill::new(llm, secrets, Arc::new(policy)))).expect("register");
+    llm.providers.insert(
+        "bedrock".into(),
+        ProviderConfig { kind: ProviderKind::Bedrock, base_url: format!("http://{addr}"), secret: None },
+    );
+    // Bedrock through the real SDK (SigV4 with test credentials) against the local server.
+    let sdk = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_bedrockruntime::config::SharedCredentialsProvider::new(
+            aws_sdk_bedrockruntime::config::Credentials::new("AKIDTEST", "secret", None, None, "test"),
+        ))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let skill = LlmInvokeSkill::new(llm, secrets, Arc::new(policy))
+        .with_provider(ProviderKind::Bedrock, Arc::new(aos_aws::BedrockConverse::new(sdk)));
+    registry.register(Arc::new(skill)).expect("register");
     let registry = Arc::new(registry);
     let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), Arc::clone(&registry));
     let config = WorkerConfig {
@@ -263,4 +278,60 @@ async fn a_missing_key_names_the_secret_and_provider_urls_pass_the_ssrf_guard() 
         "{}",
         err.message
     );
+}
+
+#[tokio::test]
+async fn bedrock_converse_gets_a_signed_request_with_a_cache_point_and_throttling_is_retryable() {
+    let converse = json!({"output": {"message": {"role": "assistant", "content": [{"text": "hi from bedrock"}]}},
+                          "stopReason": "end_turn",
+                          "usage": {"inputTokens": 100, "outputTokens": 20, "totalTokens": 170, "cacheReadInputTokens": 50, "cacheWriteInputTokens": 0},
+                          "metrics": {"latencyMs": 12}});
+    let (addr, fake) = serve(vec![(200, vec![], converse)]).await;
+    let rig = make_rig(addr, true, false).await;
+    let model = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+    let (run, _) = rig.run(ask("bedrock", model, json!({"temperature": 0.2}))).await;
+    assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.error);
+    let out = run.output.expect("output");
+    assert_eq!((out["text"].clone(), out["model"].clone()), (json!("hi from bedrock"), json!(model)));
+    assert_eq!(out["usage"]["cache_read_tokens"], 50);
+    // 100 x 300 + 20 x 1500 + 50 x 30 cents per million.
+    assert!((out["cost_cents_exact"].as_f64().expect("cost") - 0.0615).abs() < 1e-9, "{out}");
+    {
+        let f = fake.lock().expect("fake");
+        let (_, headers, body) = &f.seen[0];
+        let auth = headers["authorization"].to_str().expect("ascii");
+        assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/"), "SigV4-signed: {auth}");
+        assert_eq!(
+            body["system"],
+            json!([{"text": "You are a planner. Answer in JSON."}, {"cachePoint": {"type": "default"}}])
+        );
+        assert_eq!(body["messages"], json!([{"role": "user", "content": [{"text": "plan the day"}]}]));
+        assert_eq!(body["inferenceConfig"]["maxTokens"], 64);
+    }
+    let throttled = json!({"message": "Too many requests, please wait before trying again."});
+    let (addr, throttler) = serve(vec![(429, vec![("x-amzn-errortype", "ThrottlingException")], throttled)]).await;
+    let rig = make_rig(addr, true, false).await;
+    let mut input = ask("bedrock", model, json!({}));
+    input["max_tokens"] = json!(8);
+    let tenant = TenantId::parse("ten_llm").expect("tenant");
+    let req: SubmitRun =
+        serde_json::from_value(json!({"plan": [{"skill": "llm_invoke", "input": input, "max_attempts": 1}]}))
+            .expect("plan");
+    let id = rig.runs.submit(&tenant, req, None).await.expect("submitted").run.id;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(rig.worker.clone().run_loop(rx));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let run = loop {
+        let run = rig.runs.get(&tenant, &id).await.expect("run");
+        if run.status.is_terminal() {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "the run did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = stop.send(true);
+    let _ = task.await;
+    let err = run.error.expect("error");
+    assert_eq!((err.code.as_str(), err.retryable), ("ERR_LLM_RATE_LIMIT", true), "{}", err.message);
+    assert_eq!(throttler.lock().expect("fake").seen.len(), 1, "the SDK does not retry behind the step loop's back");
 }

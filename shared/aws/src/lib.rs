@@ -2,6 +2,7 @@
 //! dead-letter queue) and Secrets Manager (cached). Configured only from the environment
 //! and the standard `AWS_ENDPOINT_URL`, so the same code reaches AWS, LocalStack or moto.
 
+mod bedrock;
 mod config;
 mod counter;
 mod dynamo;
@@ -16,6 +17,7 @@ mod tenants;
 mod wiring;
 mod workflows;
 
+pub use bedrock::BedrockConverse;
 pub use config::{sdk_config, AwsConfig, ConfigError};
 pub use counter::CallCounter;
 pub use idempotency::DynamoIdempotency;

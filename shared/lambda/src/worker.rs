@@ -54,7 +54,8 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     };
     // Workflows run on Step Functions: the worker answers their task tokens.
     let tasks = aws.sfn_tasks();
-    let skills = worker_registry(policy, aws.secrets.clone(), LlmConfig::from_env()?)?;
+    let bedrock: Arc<dyn aos_runtime::llm::LlmProvider> = Arc::new(aos_aws::BedrockConverse::lazy());
+    let skills = worker_registry(policy, aws.secrets.clone(), LlmConfig::from_env()?, Some(bedrock))?;
     Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(skills), config).with_sfn_tasks(tasks))
 }
 

@@ -134,6 +134,9 @@ pub enum ProviderKind {
     Anthropic,
     /// The OpenAI Chat Completions API (OpenAI, Ollama, vLLM, llama.cpp servers).
     OpenAi,
+    /// Amazon Bedrock Converse (AWS credentials; `base_url` empty for the region's
+    /// endpoint). Provided by the AWS adapters.
+    Bedrock,
 }
 
 /// One configured provider.
@@ -189,6 +192,10 @@ impl Default for LlmConfig {
             },
         );
         providers.insert(
+            "bedrock".to_owned(),
+            ProviderConfig { kind: ProviderKind::Bedrock, base_url: String::new(), secret: None },
+        );
+        providers.insert(
             "local".to_owned(),
             ProviderConfig {
                 kind: ProviderKind::OpenAi,
@@ -203,6 +210,8 @@ impl Default for LlmConfig {
             ("claude-3-5-haiku", price(80.0, 400.0)),
             ("claude-3-5-sonnet", price(300.0, 1500.0)),
             ("gpt-4o-mini", price(15.0, 60.0)),
+            ("anthropic.claude-3-5-sonnet", price(300.0, 1500.0)),
+            ("anthropic.claude-3-5-haiku", price(80.0, 400.0)),
             ("gpt-4o", price(250.0, 1000.0)),
             ("default", price(300.0, 1500.0)),
         ]
@@ -279,11 +288,13 @@ pub fn charged_cents(cost: f64, usage: &Usage) -> u64 {
     }
 }
 
-/// The protocol implementation of a provider kind.
-pub fn provider_for(kind: ProviderKind) -> Arc<dyn LlmProvider> {
+/// The protocol implementation of a provider kind built into the runtime (Bedrock comes
+/// from the AWS adapters).
+pub fn provider_for(kind: ProviderKind) -> Option<Arc<dyn LlmProvider>> {
     match kind {
-        ProviderKind::Anthropic => Arc::new(Anthropic),
-        ProviderKind::OpenAi => Arc::new(OpenAiCompatible),
+        ProviderKind::Anthropic => Some(Arc::new(Anthropic)),
+        ProviderKind::OpenAi => Some(Arc::new(OpenAiCompatible)),
+        ProviderKind::Bedrock => None,
     }
 }
 

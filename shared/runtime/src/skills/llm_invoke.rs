@@ -15,12 +15,24 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
 
+/// Provider kinds by wire name (a map key).
+type ProviderKindKey = &'static str;
+
+fn kind_key(kind: crate::llm::ProviderKind) -> ProviderKindKey {
+    match kind {
+        crate::llm::ProviderKind::Anthropic => "anthropic",
+        crate::llm::ProviderKind::OpenAi => "open_ai",
+        crate::llm::ProviderKind::Bedrock => "bedrock",
+    }
+}
+
 /// Key prefix of cached responses in the tenant's key-value store.
 pub const CACHE_PREFIX: &str = "_aos/llm-cache/";
 
 /// The `llm_invoke` skill.
 pub struct LlmInvokeSkill {
     config: LlmConfig,
+    extra: std::collections::BTreeMap<ProviderKindKey, Arc<dyn crate::llm::LlmProvider>>,
     secrets: Arc<dyn SecretStore>,
     policy: Arc<AddressPolicy>,
     lookup: Arc<dyn Lookup>,
@@ -60,7 +72,22 @@ fn yes() -> bool {
 impl LlmInvokeSkill {
     /// The skill over `config`, reading keys from `secrets`, calling out under `policy`.
     pub fn new(config: LlmConfig, secrets: Arc<dyn SecretStore>, policy: Arc<AddressPolicy>) -> Self {
-        Self { config, secrets, policy, lookup: Arc::new(SystemLookup), client: OnceLock::new() }
+        Self {
+            config,
+            extra: std::collections::BTreeMap::new(),
+            secrets,
+            policy,
+            lookup: Arc::new(SystemLookup),
+            client: OnceLock::new(),
+        }
+    }
+
+    /// Adds the implementation of a provider kind the runtime does not build in
+    /// (Bedrock, from the AWS adapters).
+    #[must_use]
+    pub fn with_provider(mut self, kind: crate::llm::ProviderKind, provider: Arc<dyn crate::llm::LlmProvider>) -> Self {
+        self.extra.insert(kind_key(kind), provider);
+        self
     }
 
     /// Replaces name resolution (tests).
@@ -140,10 +167,17 @@ impl LlmInvokeSkill {
             Err(o) => return o,
         };
         let timeout = ctx.timeout;
-        let resp = match provider_for(provider.kind)
-            .complete(http, &req, secret.as_ref(), timeout, &provider.base_url, &self.policy)
-            .await
-        {
+        let Some(wire) = provider_for(provider.kind).or_else(|| self.extra.get(kind_key(provider.kind)).cloned())
+        else {
+            return StructuredOutcome::failure(
+                ErrorCode::SkillDisabled,
+                format!(
+                    "provider {:?} needs the AWS adapters (Bedrock), which this process does not have",
+                    input.provider
+                ),
+            );
+        };
+        let resp = match wire.complete(http, &req, secret.as_ref(), timeout, &provider.base_url, &self.policy).await {
             Ok(r) => r,
             Err(outcome) => return outcome,
         };

@@ -40,10 +40,15 @@ pub fn worker_registry(
     policy: crate::net::AddressPolicy,
     secrets: Arc<dyn crate::ports::SecretStore>,
     llm: crate::llm::LlmConfig,
+    bedrock: Option<Arc<dyn crate::llm::LlmProvider>>,
 ) -> Result<SkillRegistry, DefaultRegistryError> {
     let shared = Arc::new(policy.clone());
     let mut registry = default_registry(policy)?;
-    registry.register(Arc::new(LlmInvokeSkill::new(llm, secrets, shared)))?;
+    let mut skill = LlmInvokeSkill::new(llm, secrets, shared);
+    if let Some(b) = bedrock {
+        skill = skill.with_provider(crate::llm::ProviderKind::Bedrock, b);
+    }
+    registry.register(Arc::new(skill))?;
     Ok(registry)
 }
 
@@ -71,6 +76,7 @@ mod tests {
             crate::net::AddressPolicy::default(),
             Arc::new(NoSecrets),
             crate::llm::LlmConfig::default(),
+            None,
         )
         .expect("registry");
         full.check_schemas().expect("schemas compile");
