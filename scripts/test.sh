@@ -13,12 +13,17 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-echo "== Python tools (.venv: moto server, cfn-lint, cargo-lambda)"
+echo "== Python tools (.venv: moto server, cfn-lint, cargo-lambda, standardwebhooks)"
 if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ] || [ ! -x .venv/bin/cargo-lambda ]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.5" "cfn-lint==1.*" "cargo-lambda==1.9.*"
 fi
+if ! .venv/bin/python -c "import standardwebhooks" 2>/dev/null; then
+  .venv/bin/pip install --quiet --disable-pip-version-check "standardwebhooks==1.*"
+fi
 export PATH="$PWD/.venv/bin:$PATH"
+# The independent Standard Webhooks implementation the webhook_send test verifies against.
+export AOS_PYTHON="$PWD/.venv/bin/python"
 
 echo "== Node tools (.tools: asl-validator)"
 if [ ! -x .tools/node_modules/.bin/asl-validator ]; then

@@ -167,7 +167,7 @@ pub(crate) fn transport_outcome(e: &reqwest::Error) -> StructuredOutcome {
     StructuredOutcome::failure(ErrorCode::ConnectionRefused, "the request failed in transit")
 }
 
-async fn read_response(mut resp: reqwest::Response, cap: usize) -> StructuredOutcome {
+pub(crate) async fn read_response(mut resp: reqwest::Response, cap: usize) -> StructuredOutcome {
     let status = resp.status().as_u16();
     let retry_after_ms = resp
         .headers()

@@ -8,11 +8,13 @@ pub(crate) mod http_call;
 mod json_transform;
 mod kv_store;
 mod llm_invoke;
+mod notify;
 
 pub use http_call::{HttpCallConfig, HttpCallSkill};
 pub use json_transform::JsonTransformSkill;
 pub use kv_store::KvStoreSkill;
 pub use llm_invoke::{LlmInvokeSkill, CACHE_PREFIX as LLM_CACHE_PREFIX};
+pub use notify::{standard_webhook_signature, Outbound, SlackSendSkill, WebhookSendSkill};
 
 use crate::ports::KvStore;
 use aos_core::{ErrorCode, RunId, StructuredOutcome, TenantId};
@@ -44,11 +46,14 @@ pub fn worker_registry(
 ) -> Result<SkillRegistry, DefaultRegistryError> {
     let shared = Arc::new(policy.clone());
     let mut registry = default_registry(policy)?;
+    let outbound = Arc::new(Outbound::new(Arc::clone(&secrets), Arc::clone(&shared)));
     let mut skill = LlmInvokeSkill::new(llm, secrets, shared);
     if let Some(b) = bedrock {
         skill = skill.with_provider(crate::llm::ProviderKind::Bedrock, b);
     }
     registry.register(Arc::new(skill))?;
+    registry.register(Arc::new(WebhookSendSkill(Arc::clone(&outbound))))?;
+    registry.register(Arc::new(SlackSendSkill(outbound)))?;
     Ok(registry)
 }
 
@@ -103,7 +108,14 @@ pub enum DefaultRegistryError {
 /// it does not link the HTTP client; executing a declared-only skill is refused.
 pub fn declared_registry() -> SkillRegistry {
     let mut registry = SkillRegistry::new();
-    for d in [http_call::descriptor(), json_transform::descriptor(), kv_store::descriptor(), llm_invoke::descriptor()] {
+    for d in [
+        http_call::descriptor(),
+        json_transform::descriptor(),
+        kv_store::descriptor(),
+        llm_invoke::descriptor(),
+        notify::webhook_descriptor(),
+        notify::slack_descriptor(),
+    ] {
         // Names are distinct, so registration cannot fail.
         let _ = registry.register(Arc::new(Declared(d)));
     }

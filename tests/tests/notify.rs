@@ -1,0 +1,158 @@
+//! `webhook_send` and `slack_send` against loopback receivers: the webhook's signature is
+//! verified by an independent implementation (the `standardwebhooks` package from PyPI,
+//! which `scripts/test.sh` installs and names in `AOS_PYTHON`), the Slack URL comes from
+//! the secrets port, and both go through the SSRF guard.
+
+use aos_core::TenantId;
+use aos_embedded::{Durability, Embedded, LocalSecrets};
+use aos_runtime::net::AddressPolicy;
+use aos_runtime::runs::{RunService, SubmitRun};
+use aos_runtime::skills::{Outbound, SlackSendSkill, WebhookSendSkill};
+use aos_runtime::worker::{StepWorker, WorkerConfig};
+use aos_runtime::SkillRegistry;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Seen = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+async fn receiver() -> (SocketAddr, Seen) {
+    let seen: Seen = Arc::default();
+    async fn take(State(seen): State<Seen>, headers: HeaderMap, body: Bytes) -> &'static str {
+        seen.lock().expect("seen").push((headers, body));
+        "ok"
+    }
+    let router = Router::new().route("/hook", post(take)).route("/slack", post(take)).with_state(Arc::clone(&seen));
+    (aos_tests::serve(router).await, seen)
+}
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+async fn run_step(addr: SocketAddr, allow: bool, step: Value) -> aos_runtime::ports::RunRecord {
+    let dir = tempfile::tempdir().expect("tmp");
+    let secrets_file = dir.path().join("secrets.json");
+    let slack_url = format!("http://{addr}/slack");
+    std::fs::write(
+        &secrets_file,
+        json!({"WEBHOOK_SIGNING_SECRET": SECRET, "SLACK_WEBHOOK_URL": slack_url}).to_string(),
+    )
+    .expect("secrets");
+    let e = Embedded::open(&dir.path().join("data"), Durability::Full).await.expect("open");
+    let policy = if allow {
+        AddressPolicy::parse_allow_list(&addr.to_string()).expect("allow")
+    } else {
+        AddressPolicy::default()
+    };
+    let outbound = Arc::new(Outbound::new(Arc::new(LocalSecrets::new(Some(secrets_file))), Arc::new(policy)));
+    let mut registry = SkillRegistry::new();
+    registry.register(Arc::new(WebhookSendSkill(Arc::clone(&outbound)))).expect("register");
+    registry.register(Arc::new(SlackSendSkill(outbound))).expect("register");
+    let registry = Arc::new(registry);
+    let runs = RunService::new(e.runs.clone(), e.idempotency.clone(), Arc::clone(&registry));
+    let config = WorkerConfig { poll_wait: Duration::from_millis(50), ..WorkerConfig::default() };
+    let worker = StepWorker::new(e.runs.clone(), e.queue.clone(), e.kv.clone(), registry, config);
+    let tenant = TenantId::parse("ten_notify").expect("tenant");
+    let req: SubmitRun = serde_json::from_value(json!({"plan": [step]})).expect("plan");
+    let id = runs.submit(&tenant, req, None).await.expect("submit").run.id;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(worker.run_loop(rx));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let run = loop {
+        let run = runs.get(&tenant, &id).await.expect("run");
+        if run.status.is_terminal() {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "the run did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = stop.send(true);
+    let _ = task.await;
+    run
+}
+
+#[tokio::test]
+async fn webhook_signatures_verify_with_the_standard_webhooks_reference_implementation() {
+    let (addr, seen) = receiver().await;
+    let payload = json!({"event": "run.succeeded", "run": {"id": "run_1", "n": 3}, "note": "héllo"});
+    let run = run_step(
+        addr,
+        true,
+        json!({"skill": "webhook_send", "input": {"url": format!("http://{addr}/hook"), "payload": payload}}),
+    )
+    .await;
+    assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.error);
+    let out = run.output.expect("output");
+    let (headers, body) = seen.lock().expect("seen")[0].clone();
+    assert_eq!(headers["webhook-id"].to_str().expect("ascii"), out["webhook_id"].as_str().expect("id"));
+    assert_eq!(serde_json::from_slice::<Value>(&body).expect("json"), payload);
+    let header = |n: &str| headers[n].to_str().expect("ascii").to_owned();
+    let Ok(python) = std::env::var("AOS_PYTHON") else {
+        assert!(
+            std::env::var("AOS_REQUIRE_AWS_TESTS").as_deref() != Ok("1"),
+            "AOS_PYTHON is not set: run ./scripts/test.sh, which installs standardwebhooks"
+        );
+        eprintln!("skipped the independent check: no AOS_PYTHON with standardwebhooks");
+        return;
+    };
+    let verify = |body: &[u8], signature: &str| {
+        let script = "import sys, json\nfrom standardwebhooks import Webhook\nh = json.loads(sys.argv[2])\nWebhook(sys.argv[1]).verify(sys.stdin.buffer.read(), h)\nprint('verified')";
+        let headers = json!({"webhook-id": header("webhook-id"), "webhook-timestamp": header("webhook-timestamp"), "webhook-signature": signature});
+        let mut child = std::process::Command::new(&python)
+            .args(["-c", script, SECRET, &headers.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python runs");
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(body).expect("write");
+        child.wait_with_output().expect("exit")
+    };
+    let ok = verify(&body, &header("webhook-signature"));
+    assert!(ok.status.success(), "standardwebhooks refused AOS's signature: {}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "verified");
+    // The same check refuses a tampered body: it really verifies.
+    let mut tampered = body.to_vec();
+    tampered[2] ^= 1;
+    assert!(!verify(&tampered, &header("webhook-signature")).status.success());
+}
+
+#[tokio::test]
+async fn slack_messages_go_to_the_url_in_secrets_and_both_skills_pass_the_ssrf_guard() {
+    let (addr, seen) = receiver().await;
+    let run = run_step(
+        addr,
+        true,
+        json!({"skill": "slack_send", "input": {"text": "deploy done", "blocks": [{"type": "divider"}]}}),
+    )
+    .await;
+    assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.error);
+    let (_, body) = seen.lock().expect("seen")[0].clone();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).expect("json"),
+        json!({"text": "deploy done", "blocks": [{"type": "divider"}]})
+    );
+
+    let before = seen.lock().expect("seen").len();
+    let run = run_step(addr, false, json!({"skill": "slack_send", "input": {"text": "x"}})).await;
+    let err = run.error.expect("refused");
+    assert_eq!(err.code.as_str(), "ERR_BLOCKED_ADDRESS");
+    assert!(!err.message.contains("/slack"), "the secret URL stays out of errors: {}", err.message);
+    let run = run_step(
+        addr,
+        false,
+        json!({"skill": "webhook_send", "input": {"url": format!("http://{addr}/hook"), "payload": {}}}),
+    )
+    .await;
+    assert_eq!(run.error.expect("refused").code.as_str(), "ERR_BLOCKED_ADDRESS");
+    assert_eq!(seen.lock().expect("seen").len(), before, "nothing reached the receiver");
+    let run = run_step(addr, true, json!({"skill": "webhook_send", "input": {"url": format!("http://{addr}/hook"), "payload": {}, "secret": "NOPE"}})).await;
+    let err = run.error.expect("missing");
+    assert!(err.code.as_str() == "ERR_SECRET_NOT_FOUND" && err.message.contains("NOPE"), "{}", err.message);
+}
