@@ -11,7 +11,7 @@ use aos_runtime::ports::{ApiKeyRecord, Role, TenantStore};
 use aos_runtime::runs::RunService;
 use aos_runtime::worker::{AfterEffectHook, StepWorker, WorkerConfig};
 use aos_runtime::workflows::WorkflowService;
-use aos_runtime::{IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, WorkflowStore};
+use aos_runtime::{BreakerStore, IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, WorkflowStore};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -76,6 +76,8 @@ pub struct Adapters {
     pub tenants: Arc<dyn TenantStore>,
     /// Secrets (provider keys of `llm_invoke`).
     pub secrets: Arc<dyn SecretStore>,
+    /// Circuit breakers.
+    pub breakers: Arc<dyn BreakerStore>,
     /// Workflows and executions (the embedded executor); `None` on the AWS backend,
     /// where workflows run on Step Functions.
     pub workflows: Option<Arc<dyn WorkflowStore>>,
@@ -102,6 +104,7 @@ impl Adapters {
                     kv: e.kv.clone(),
                     tenants: e.tenants.clone(),
                     secrets: e.secrets.clone(),
+                    breakers: e.breakers.clone(),
                     workflows: Some(e.workflows.clone()),
                     embedded: Some(e),
                     aws: None,
@@ -119,6 +122,7 @@ impl Adapters {
                     kv: a.kv.clone(),
                     tenants: a.tenants.clone(),
                     secrets: a.secrets.clone(),
+                    breakers: a.breakers.clone(),
                     workflows: None,
                     embedded: None,
                     aws: Some(a),
@@ -274,6 +278,7 @@ impl LocalStack {
                 Arc::clone(&skills),
                 config.worker.clone(),
             );
+            worker = worker.with_breakers(Arc::clone(&adapters.breakers));
             if let Some(hook) = &config.after_effect {
                 worker = worker.with_after_effect_hook(Arc::clone(hook));
             }

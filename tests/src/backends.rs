@@ -7,7 +7,7 @@ use aos_aws::{
     SqsQueue,
 };
 use aos_embedded::{Durability, Embedded, EmbeddedQueue, STEP_QUEUE};
-use aos_runtime::{IdempotencyStore, KvStore, Queue, RunStore, SecretStore, TenantStore};
+use aos_runtime::{BreakerStore, IdempotencyStore, KvStore, Queue, RunStore, SecretStore, TenantStore};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,8 @@ pub struct Ports {
     pub tenants: Arc<dyn TenantStore>,
     /// Secrets.
     pub secrets: Arc<dyn SecretStore>,
+    /// Circuit breakers.
+    pub breakers: Arc<dyn BreakerStore>,
     dead: DeadLetters,
     secret_prefix: String,
     _dir: Option<tempfile::TempDir>,
@@ -77,6 +79,7 @@ pub async fn embedded(max_receive_count: u32) -> Ports {
         kv: e.kv.clone(),
         tenants: e.tenants.clone(),
         secrets: e.secrets,
+        breakers: e.breakers.clone(),
         dead: DeadLetters::Embedded(queue),
         secret_prefix: String::new(),
         _dir: Some(dir),
@@ -124,6 +127,7 @@ pub async fn aws(max_receive_count: u32) -> Option<Ports> {
         runs: Arc::new(DynamoRunStore::new(ddb.clone(), &name, SqsQueue::new(sqs.clone(), &urls.queue))),
         idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), &name)),
         kv: Arc::new(DynamoKv::new(ddb.clone(), &name)),
+        breakers: Arc::new(aos_aws::DynamoBreakers::new(ddb.clone(), &name)),
         tenants: Arc::new(DynamoTenants::new(ddb, &name)),
         secrets: Arc::new(secrets),
         dead: DeadLetters::Sqs(sqs, urls.dead_letters),

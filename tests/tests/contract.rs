@@ -153,3 +153,41 @@ contract!(secrets_are_found_by_name_and_missing_ones_are_none, 5, |p: Ports| asy
     let got = p.secrets.secret("slack_webhook").await.expect("read").expect("present");
     assert_eq!(got.expose_secret(), "https://hooks.example/abc");
 });
+
+contract!(breakers_open_after_five_failures_admit_one_probe_and_are_per_tenant, 5, |p: Ports| async move {
+    use aos_core::breaker::{Admission, BreakerPolicy};
+    let policy = BreakerPolicy { threshold: 5, cooldown_ms: 1_000, probe_timeout_ms: 5_000 };
+    let t = TenantId::parse("ten_brk").expect("tenant");
+    let other = TenantId::parse("ten_brk2").expect("tenant");
+    let key = "http_call:api.example.com:443";
+    let now = 1_000_000;
+    for i in 0..4 {
+        p.breakers.record(&t, key, true, now + i, &policy).await.expect("record");
+        assert_eq!(p.breakers.admit(&t, key, now + i, &policy).await.expect("admit"), Admission::Call);
+    }
+    p.breakers.record(&t, key, true, now + 10, &policy).await.expect("record");
+    assert_eq!(
+        p.breakers.admit(&t, key, now + 20, &policy).await.expect("admit"),
+        Admission::Refuse { retry_after_ms: 990 }
+    );
+    assert_eq!(p.breakers.admit(&other, key, now + 20, &policy).await.expect("admit"), Admission::Call, "per tenant");
+    // After the cooldown, concurrent callers race for the one probe.
+    let later = now + 1_010;
+    let calls = (0..6).map(|_| {
+        let (b, t) = (std::sync::Arc::clone(&p.breakers), t.clone());
+        tokio::spawn(async move { b.admit(&t, key, later, &policy).await.expect("admit") })
+    });
+    let mut probes = 0;
+    for c in calls {
+        if c.await.expect("join") == Admission::Probe {
+            probes += 1;
+        }
+    }
+    assert_eq!(probes, 1, "exactly one half-open probe");
+    p.breakers.record(&t, key, false, later + 5, &policy).await.expect("record");
+    assert_eq!(
+        p.breakers.admit(&t, key, later + 6, &policy).await.expect("admit"),
+        Admission::Call,
+        "a good probe closes it"
+    );
+});

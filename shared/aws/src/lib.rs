@@ -3,6 +3,7 @@
 //! and the standard `AWS_ENDPOINT_URL`, so the same code reaches AWS, LocalStack or moto.
 
 mod bedrock;
+mod breakers;
 mod config;
 mod counter;
 mod dynamo;
@@ -18,6 +19,7 @@ mod wiring;
 mod workflows;
 
 pub use bedrock::BedrockConverse;
+pub use breakers::DynamoBreakers;
 pub use config::{sdk_config, AwsConfig, ConfigError};
 pub use counter::CallCounter;
 pub use idempotency::DynamoIdempotency;

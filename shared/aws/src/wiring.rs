@@ -4,8 +4,8 @@
 use crate::config::{sdk_config, AwsConfig, ConfigError};
 use crate::resources::{create_queue, create_table};
 use crate::{
-    CallCounter, DynamoIdempotency, DynamoKv, DynamoRunStore, DynamoTenants, DynamoWorkflows, SecretsManagerSecrets,
-    SqsQueue, StepFunctions,
+    CallCounter, DynamoBreakers, DynamoIdempotency, DynamoKv, DynamoRunStore, DynamoTenants, DynamoWorkflows,
+    SecretsManagerSecrets, SqsQueue, StepFunctions,
 };
 use aos_runtime::StoreError;
 use std::sync::Arc;
@@ -59,6 +59,8 @@ pub struct AwsAdapters {
     pub workflows: Arc<DynamoWorkflows>,
     /// Step Functions (state machines, executions, task tokens).
     pub sfn: Arc<StepFunctions>,
+    /// Circuit breakers.
+    pub breakers: Arc<DynamoBreakers>,
 }
 
 fn queue_name(url: &str) -> &str {
@@ -117,6 +119,7 @@ impl AwsAdapters {
             idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), &config.table)),
             kv: Arc::new(DynamoKv::new(ddb.clone(), &config.table)),
             workflows: Arc::new(DynamoWorkflows::new(ddb.clone(), &config.table)),
+            breakers: Arc::new(DynamoBreakers::new(ddb.clone(), &config.table)),
             tenants: Arc::new(DynamoTenants::new(ddb, &config.table)),
             sfn: Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&sdk))),
             secrets: Arc::new(SecretsManagerSecrets::new(

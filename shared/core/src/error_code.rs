@@ -139,6 +139,7 @@ codes! {
     ApprovalRejected = "ERR_APPROVAL_REJECTED", Policy, false, 409, "A human rejected the approval; the workflow fails and its completed nodes are compensated.";
     ApprovalTimedOut = "ERR_APPROVAL_TIMED_OUT", Policy, false, 408, "Nobody decided the approval before its timeout and the node has no `on_timeout` path.";
     ApprovalNotPending = "ERR_APPROVAL_NOT_PENDING", Client, false, 409, "The approval was already decided, timed out or cancelled; nothing was changed.";
+    CircuitOpen = "ERR_CIRCUIT_OPEN", Infra, true, 503, "The skill's target failed 5 times in a row, so calls to it pause for 60 s (circuit breaker); the step is retried after the cooldown, when one probe call decides whether the target is back.";
     FeatureUnavailable = "ERR_FEATURE_UNAVAILABLE", Infra, false, 501, "This deployment does not offer the feature (yet); the message says which backend does.";
     ExecutionCancelled = "ERR_EXECUTION_CANCELLED", Client, false, 409, "The workflow execution was cancelled; no further nodes run.";
     IllegalTransition = "ERR_ILLEGAL_TRANSITION", Client, false, 409, "The resource is in a state that does not allow this (for example cancelling a finished run).";

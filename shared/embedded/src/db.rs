@@ -87,6 +87,9 @@ CREATE TABLE IF NOT EXISTS approvals (
     tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (tenant, status, id);
+CREATE TABLE IF NOT EXISTS breakers (
+    tenant TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+    PRIMARY KEY (tenant, key)) WITHOUT ROWID;
 ";
 
 /// The writer connection and its current sync mode.

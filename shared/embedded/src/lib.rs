@@ -3,6 +3,7 @@
 //! API keys, plus local secrets. Real durable storage: acknowledged writes survive
 //! `kill -9` (and, for durable writes, power loss).
 
+mod breakers;
 mod db;
 mod idempotency;
 mod kv;
@@ -12,6 +13,7 @@ mod secrets;
 mod tenants;
 mod workflows;
 
+pub use breakers::EmbeddedBreakers;
 pub use db::{Db, Durability};
 pub use idempotency::EmbeddedIdempotency;
 pub use kv::EmbeddedKv;
@@ -46,6 +48,8 @@ pub struct Embedded {
     pub secrets: Arc<LocalSecrets>,
     /// Workflows, executions, approvals.
     pub workflows: Arc<EmbeddedWorkflows>,
+    /// Circuit breakers.
+    pub breakers: Arc<EmbeddedBreakers>,
 }
 
 impl Embedded {
@@ -61,6 +65,7 @@ impl Embedded {
             tenants: Arc::new(EmbeddedTenants::new(Arc::clone(&db))),
             secrets: Arc::new(LocalSecrets::new(Some(dir.join("secrets.json")))),
             workflows: Arc::new(EmbeddedWorkflows::new(Arc::clone(&db))),
+            breakers: Arc::new(EmbeddedBreakers::new(Arc::clone(&db))),
             db,
         };
         let leases = this.queue.release_orphaned_leases().await?;

@@ -56,7 +56,10 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     let tasks = aws.sfn_tasks();
     let bedrock: Arc<dyn aos_runtime::llm::LlmProvider> = Arc::new(aos_aws::BedrockConverse::lazy());
     let skills = worker_registry(policy, aws.secrets.clone(), LlmConfig::from_env()?, Some(bedrock))?;
-    Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(skills), config).with_sfn_tasks(tasks))
+    let breakers = aws.breakers.clone();
+    Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(skills), config)
+        .with_sfn_tasks(tasks)
+        .with_breakers(breakers))
 }
 
 /// Serves SQS batches until the Lambda environment shuts down.

@@ -12,5 +12,7 @@ pub mod skills;
 pub mod worker;
 pub mod workflows;
 
-pub use ports::{IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, TenantStore, WorkflowStore};
+pub use ports::{
+    BreakerStore, IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, TenantStore, WorkflowStore,
+};
 pub use skills::{IdempotencyClass, Skill, SkillContext, SkillDescriptor, SkillRegistry};

@@ -13,12 +13,13 @@
 
 use crate::clock::now_ms;
 use crate::ports::{
-    BeginOutcome, BeginStep, KvStore, Queue, Received, RunRecord, RunStore, StepCommit, StepMessage, StepRetry,
-    StoreError,
+    BeginOutcome, BeginStep, BreakerStore, KvStore, Queue, Received, RunRecord, RunStore, StepCommit, StepMessage,
+    StepRetry, StoreError,
 };
 use crate::sfn::{SfnTask, SfnTasks};
 use crate::skills::{IdempotencyClass, SkillContext, SkillRegistry};
 use crate::workflows::{WorkflowMessage, WorkflowService};
+use aos_core::breaker::Admission;
 use aos_core::checkpoint::ChainLink;
 use aos_core::determinism::{backoff, step_seed};
 use aos_core::template::{references, resolve, Reference, Scope};
@@ -48,6 +49,8 @@ pub struct WorkerConfig {
     /// How long a worker keeps executing one run's steps back to back before it hands
     /// the run back to the queue (a Lambda sets this well under its timeout).
     pub chain_budget: Duration,
+    /// Circuit breaker settings (5 failures, 60 s cooldown, one probe).
+    pub breaker: aos_core::breaker::BreakerPolicy,
 }
 
 impl Default for WorkerConfig {
@@ -59,6 +62,7 @@ impl Default for WorkerConfig {
             backoff_base: Duration::from_millis(200),
             backoff_cap: Duration::from_secs(30),
             chain_budget: Duration::from_secs(60),
+            breaker: aos_core::breaker::BreakerPolicy::default(),
         }
     }
 }
@@ -102,6 +106,7 @@ pub struct StepWorker {
     after_effect: Option<AfterEffectHook>,
     workflows: Option<WorkflowService>,
     sfn: Option<SfnTasks>,
+    breakers: Option<Arc<dyn BreakerStore>>,
 }
 
 struct Claimed {
@@ -120,7 +125,7 @@ impl StepWorker {
         skills: Arc<SkillRegistry>,
         config: WorkerConfig,
     ) -> Self {
-        Self { store, queue, kv, skills, config, after_effect: None, workflows: None, sfn: None }
+        Self { store, queue, kv, skills, config, after_effect: None, workflows: None, sfn: None, breakers: None }
     }
 
     /// Lets the worker advance workflow executions (their messages share the step
@@ -128,6 +133,13 @@ impl StepWorker {
     #[must_use]
     pub fn with_workflows(mut self, workflows: WorkflowService) -> Self {
         self.workflows = Some(workflows);
+        self
+    }
+
+    /// Guards every outbound skill call with a circuit breaker per tenant, skill and target.
+    #[must_use]
+    pub fn with_breakers(mut self, breakers: Arc<dyn BreakerStore>) -> Self {
+        self.breakers = Some(breakers);
         self
     }
 
@@ -381,8 +393,49 @@ impl StepWorker {
             Ok(v) => v,
             Err(e) => return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e.to_string()),
         };
+        // Stage `guard`: the target's circuit breaker (an open one refuses without calling).
+        let breaker = match (&self.breakers, self.skills.breaker_target(&step.skill, &input)) {
+            (Some(store), Some(target)) => Some((store, format!("{}:{target}", step.skill))),
+            _ => None,
+        };
+        if let Some((store, key)) = &breaker {
+            match store.admit(&c.msg.tenant, key, now_ms(), &self.config.breaker).await {
+                Ok(Admission::Refuse { retry_after_ms }) => {
+                    return StructuredOutcome::failure(
+                        ErrorCode::CircuitOpen,
+                        format!(
+                            "calls to {key} are paused: it failed {} times in a row; retrying in {} ms",
+                            self.config.breaker.threshold, retry_after_ms
+                        ),
+                    )
+                    .with_details(serde_json::json!({"retry_after_ms": retry_after_ms, "breaker": key}));
+                }
+                Ok(_) => {}
+                // A breaker that cannot be read must not stop work: call, and say so.
+                Err(e) => tracing::warn!(error = %e, breaker = key, "circuit breaker unavailable; calling anyway"),
+            }
+        }
+        let outcome = self.call_with_heartbeat(c, &step.skill, &ctx, input, received).await;
+        if let Some((store, key)) = &breaker {
+            if let Err(e) =
+                store.record(&c.msg.tenant, key, counts_against_breaker(&outcome), now_ms(), &self.config.breaker).await
+            {
+                tracing::warn!(error = %e, breaker = key, "could not record a call in its circuit breaker");
+            }
+        }
+        outcome
+    }
+
+    async fn call_with_heartbeat(
+        &self,
+        c: &Claimed,
+        skill: &str,
+        ctx: &SkillContext,
+        input: serde_json::Value,
+        received: &Received,
+    ) -> StructuredOutcome {
         // The heartbeat shares this task with the skill: no spawn, no thread hop.
-        let run = self.skills.execute(&step.skill, &ctx, input);
+        let run = self.skills.execute(skill, ctx, input);
         tokio::pin!(run);
         let mut beat =
             tokio::time::interval_at(tokio::time::Instant::now() + self.config.heartbeat, self.config.heartbeat);
@@ -554,6 +607,22 @@ impl StepWorker {
             }
         }
     }
+}
+
+/// Whether an outcome is an upstream failure a circuit breaker counts: retryable
+/// failures (timeouts, 5xx, refused connections), not throttling (it has its own
+/// Retry-After) and not the caller's own mistakes.
+fn counts_against_breaker(outcome: &StructuredOutcome) -> bool {
+    let Some(e) = &outcome.error else { return false };
+    e.retryable
+        && !matches!(
+            e.code,
+            ErrorCode::Http429
+                | ErrorCode::LlmRateLimit
+                | ErrorCode::RateLimitInternal
+                | ErrorCode::RateLimitConcurrent
+                | ErrorCode::CircuitOpen
+        )
 }
 
 /// The `run_ended` message of a workflow run, for its embedded execution.

@@ -267,4 +267,8 @@ impl Skill for HttpCallSkill {
             Err(e) => StructuredOutcome::failure(ErrorCode::ValidationFailed, e.to_string()),
         }
     }
+
+    fn breaker_target(&self, input: &Value) -> Option<String> {
+        super::url_target(input["url"].as_str())
+    }
 }

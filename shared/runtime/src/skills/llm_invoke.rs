@@ -264,4 +264,8 @@ impl Skill for LlmInvokeSkill {
             Err(e) => StructuredOutcome::failure(ErrorCode::ValidationFailed, e.to_string()),
         }
     }
+
+    fn breaker_target(&self, input: &Value) -> Option<String> {
+        input["provider"].as_str().map(str::to_owned)
+    }
 }

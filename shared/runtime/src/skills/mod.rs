@@ -205,6 +205,18 @@ pub trait Skill: Send + Sync {
     fn descriptor(&self) -> SkillDescriptor;
     /// Runs the skill on an input that already passed the input schema.
     async fn execute(&self, ctx: &SkillContext, input: Value) -> StructuredOutcome;
+
+    /// The upstream a call goes to, for its circuit breaker (`host:port`, a provider);
+    /// `None` for skills that call nothing outside AOS.
+    fn breaker_target(&self, _input: &Value) -> Option<String> {
+        None
+    }
+}
+
+/// `host:port` of a URL in a skill's input, the usual breaker target.
+pub(crate) fn url_target(url: Option<&str>) -> Option<String> {
+    let u = url::Url::parse(url?).ok()?;
+    Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?))
 }
 
 struct Entry {
@@ -307,6 +319,11 @@ impl SkillRegistry {
     /// The descriptor of `name`, if registered.
     pub fn descriptor(&self, name: &str) -> Option<&SkillDescriptor> {
         self.entries.get(name).map(|e| &e.descriptor)
+    }
+
+    /// The breaker target of a call of `name` with `input` (see [`Skill::breaker_target`]).
+    pub fn breaker_target(&self, name: &str, input: &Value) -> Option<String> {
+        self.entries.get(name)?.skill.breaker_target(input)
     }
 
     /// Checks `input` against the skill's input schema. `Err` names each failing field.

@@ -132,6 +132,10 @@ impl Skill for WebhookSendSkill {
         webhook_descriptor()
     }
 
+    fn breaker_target(&self, input: &Value) -> Option<String> {
+        super::url_target(input["url"].as_str())
+    }
+
     async fn execute(&self, ctx: &SkillContext, input: Value) -> StructuredOutcome {
         let input: WebhookInput = match serde_json::from_value(input) {
             Ok(i) => i,
@@ -204,6 +208,11 @@ pub(super) fn slack_descriptor() -> SkillDescriptor {
 impl Skill for SlackSendSkill {
     fn descriptor(&self) -> SkillDescriptor {
         slack_descriptor()
+    }
+
+    fn breaker_target(&self, input: &Value) -> Option<String> {
+        // The URL is a secret; its name identifies the target.
+        Some(input["webhook_secret"].as_str().unwrap_or("SLACK_WEBHOOK_URL").to_owned())
     }
 
     async fn execute(&self, ctx: &SkillContext, input: Value) -> StructuredOutcome {
