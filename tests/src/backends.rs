@@ -79,7 +79,7 @@ pub async fn embedded(max_receive_count: u32) -> Ports {
         kv: e.kv.clone(),
         tenants: e.tenants.clone(),
         secrets: e.secrets,
-        breakers: e.breakers.clone(),
+        breakers: e.breakers,
         dead: DeadLetters::Embedded(queue),
         secret_prefix: String::new(),
         _dir: Some(dir),
