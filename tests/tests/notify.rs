@@ -7,7 +7,7 @@ use aos_core::TenantId;
 use aos_embedded::{Durability, Embedded, LocalSecrets};
 use aos_runtime::net::AddressPolicy;
 use aos_runtime::runs::{RunService, SubmitRun};
-use aos_runtime::skills::{Outbound, SlackSendSkill, WebhookSendSkill};
+use aos_runtime::skills::{Outbound, SlackSendSkill, VoyageEmbedSkill, WebhookSendSkill};
 use aos_runtime::worker::{StepWorker, WorkerConfig};
 use aos_runtime::SkillRegistry;
 use axum::body::Bytes;
@@ -28,7 +28,18 @@ async fn receiver() -> (SocketAddr, Seen) {
         seen.lock().expect("seen").push((headers, body));
         "ok"
     }
-    let router = Router::new().route("/hook", post(take)).route("/slack", post(take)).with_state(Arc::clone(&seen));
+    async fn embed(State(seen): State<Seen>, headers: HeaderMap, body: Bytes) -> axum::Json<Value> {
+        seen.lock().expect("seen").push((headers, body));
+        // Out of order on purpose: the skill sorts by index.
+        axum::Json(json!({"object": "list", "model": "voyage-3", "usage": {"total_tokens": 7},
+            "data": [{"object": "embedding", "index": 1, "embedding": [0.5, 0.25]},
+                     {"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}]}))
+    }
+    let router = Router::new()
+        .route("/hook", post(take))
+        .route("/slack", post(take))
+        .route("/v1/embeddings", post(embed))
+        .with_state(Arc::clone(&seen));
     (aos_tests::serve(router).await, seen)
 }
 
@@ -40,7 +51,8 @@ async fn run_step(addr: SocketAddr, allow: bool, step: Value) -> aos_runtime::po
     let slack_url = format!("http://{addr}/slack");
     std::fs::write(
         &secrets_file,
-        json!({"WEBHOOK_SIGNING_SECRET": SECRET, "SLACK_WEBHOOK_URL": slack_url}).to_string(),
+        json!({"WEBHOOK_SIGNING_SECRET": SECRET, "SLACK_WEBHOOK_URL": slack_url, "VOYAGE_API_KEY": "pa-test"})
+            .to_string(),
     )
     .expect("secrets");
     let e = Embedded::open(&dir.path().join("data"), Durability::Full).await.expect("open");
@@ -52,7 +64,9 @@ async fn run_step(addr: SocketAddr, allow: bool, step: Value) -> aos_runtime::po
     let outbound = Arc::new(Outbound::new(Arc::new(LocalSecrets::new(Some(secrets_file))), Arc::new(policy)));
     let mut registry = SkillRegistry::new();
     registry.register(Arc::new(WebhookSendSkill(Arc::clone(&outbound)))).expect("register");
-    registry.register(Arc::new(SlackSendSkill(outbound))).expect("register");
+    registry.register(Arc::new(SlackSendSkill(Arc::clone(&outbound)))).expect("register");
+    let base_url = format!("http://{addr}");
+    registry.register(Arc::new(VoyageEmbedSkill { outbound, base_url })).expect("register");
     let registry = Arc::new(registry);
     let runs = RunService::new(e.runs.clone(), e.idempotency.clone(), Arc::clone(&registry));
     let config = WorkerConfig { poll_wait: Duration::from_millis(50), ..WorkerConfig::default() };
@@ -155,4 +169,21 @@ async fn slack_messages_go_to_the_url_in_secrets_and_both_skills_pass_the_ssrf_g
     let run = run_step(addr, true, json!({"skill": "webhook_send", "input": {"url": format!("http://{addr}/hook"), "payload": {}, "secret": "NOPE"}})).await;
     let err = run.error.expect("missing");
     assert!(err.code.as_str() == "ERR_SECRET_NOT_FOUND" && err.message.contains("NOPE"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn voyage_embeddings_come_back_in_input_order_with_the_key_from_secrets() {
+    let (addr, seen) = receiver().await;
+    let step = json!({"skill": "voyage_embed", "input": {"input": ["alpha", "beta"], "input_type": "document"}});
+    let run = run_step(addr, true, step).await;
+    assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.error);
+    let out = run.output.expect("output");
+    assert_eq!(out["embeddings"], json!([[0.1, 0.2], [0.5, 0.25]]));
+    assert_eq!((out["dimensions"].clone(), out["model"].clone()), (json!(2), json!("voyage-3")));
+    let (headers, body) = seen.lock().expect("seen")[0].clone();
+    assert_eq!(headers["authorization"], "Bearer pa-test");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).expect("json"),
+        json!({"input": ["alpha", "beta"], "model": "voyage-3", "input_type": "document"})
+    );
 }

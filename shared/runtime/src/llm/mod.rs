@@ -299,7 +299,7 @@ pub fn provider_for(kind: ProviderKind) -> Option<Arc<dyn LlmProvider>> {
 }
 
 /// Posts JSON and maps transport and HTTP failures to outcomes with AOS codes.
-pub(crate) async fn post_json(
+pub async fn post_json(
     http: &reqwest::Client,
     url: &str,
     headers: &[(&str, String)],
@@ -356,6 +356,6 @@ pub(crate) async fn post_json(
 }
 
 /// Parses a provider's answer, refusing shapes that are not a completion.
-pub(crate) fn missing(field: &str) -> StructuredOutcome {
+pub fn missing(field: &str) -> StructuredOutcome {
     StructuredOutcome::failure(ErrorCode::LlmInvalidResponse, format!("the provider's answer has no {field}"))
 }

@@ -9,12 +9,14 @@ mod json_transform;
 mod kv_store;
 mod llm_invoke;
 mod notify;
+mod voyage_embed;
 
 pub use http_call::{HttpCallConfig, HttpCallSkill};
 pub use json_transform::JsonTransformSkill;
 pub use kv_store::KvStoreSkill;
 pub use llm_invoke::{LlmInvokeSkill, CACHE_PREFIX as LLM_CACHE_PREFIX};
 pub use notify::{standard_webhook_signature, Outbound, SlackSendSkill, WebhookSendSkill};
+pub use voyage_embed::{VoyageEmbedSkill, VOYAGE_URL};
 
 use crate::ports::KvStore;
 use aos_core::{ErrorCode, RunId, StructuredOutcome, TenantId};
@@ -53,7 +55,9 @@ pub fn worker_registry(
     }
     registry.register(Arc::new(skill))?;
     registry.register(Arc::new(WebhookSendSkill(Arc::clone(&outbound))))?;
-    registry.register(Arc::new(SlackSendSkill(outbound)))?;
+    registry.register(Arc::new(SlackSendSkill(Arc::clone(&outbound))))?;
+    let base_url = std::env::var("AOS_VOYAGE_URL").unwrap_or_else(|_| VOYAGE_URL.to_owned());
+    registry.register(Arc::new(VoyageEmbedSkill { outbound, base_url }))?;
     Ok(registry)
 }
 
@@ -115,6 +119,7 @@ pub fn declared_registry() -> SkillRegistry {
         llm_invoke::descriptor(),
         notify::webhook_descriptor(),
         notify::slack_descriptor(),
+        voyage_embed::descriptor(),
     ] {
         // Names are distinct, so registration cannot fail.
         let _ = registry.register(Arc::new(Declared(d)));

@@ -30,14 +30,19 @@ impl Outbound {
         Self { secrets, policy, lookup: Arc::new(SystemLookup), client: OnceLock::new() }
     }
 
-    fn client(&self) -> Result<&reqwest::Client, StructuredOutcome> {
+    /// The outbound address policy.
+    pub(crate) fn policy(&self) -> &AddressPolicy {
+        &self.policy
+    }
+
+    pub(crate) fn client(&self) -> Result<&reqwest::Client, StructuredOutcome> {
         self.client
             .get_or_init(|| crate::net::guarded_client(&self.policy, &self.lookup, None).map_err(|e| e.to_string()))
             .as_ref()
             .map_err(|e| StructuredOutcome::failure(ErrorCode::Internal, format!("cannot build the HTTP client: {e}")))
     }
 
-    async fn secret(&self, name: &str, what: &str) -> Result<secrecy::SecretString, StructuredOutcome> {
+    pub(crate) async fn secret(&self, name: &str, what: &str) -> Result<secrecy::SecretString, StructuredOutcome> {
         match self.secrets.secret(name).await {
             Ok(Some(s)) => Ok(s),
             Ok(None) => Err(StructuredOutcome::failure(
