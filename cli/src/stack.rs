@@ -249,9 +249,12 @@ impl LocalStack {
         let allow = format!("127.0.0.1:{},localhost:{},{}", addr.port(), addr.port(), config.allow_hosts);
         let policy =
             AddressPolicy::parse_allow_list(&allow).map_err(|e| anyhow::anyhow!("AOS_HTTP_ALLOW_HOSTS: {e}"))?;
-        let llm = aos_runtime::llm::LlmConfig::from_env()?;
         let bedrock: Arc<dyn aos_runtime::llm::LlmProvider> = Arc::new(aos_aws::BedrockConverse::lazy());
-        let skills = aos_runtime::skills::worker_registry(policy, Arc::clone(&adapters.secrets), llm, Some(bedrock))?;
+        let ses = adapters.aws.as_ref().map(|a| a.mailer());
+        let extra =
+            aos_runtime::skills::WorkerSkills::from_env(Arc::clone(&adapters.secrets), &policy, Some(bedrock), ses)
+                .map_err(|e| anyhow::anyhow!(e))?;
+        let skills = aos_runtime::skills::worker_registry(policy, extra)?;
         skills.check_schemas()?;
         let skills = Arc::new(skills);
         let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills));

@@ -61,6 +61,8 @@ pub struct AwsAdapters {
     pub sfn: Arc<StepFunctions>,
     /// Circuit breakers.
     pub breakers: Arc<DynamoBreakers>,
+    /// The SDK configuration the clients were built from.
+    pub sdk: aws_config::SdkConfig,
 }
 
 fn queue_name(url: &str) -> &str {
@@ -120,6 +122,7 @@ impl AwsAdapters {
             kv: Arc::new(DynamoKv::new(ddb.clone(), &config.table)),
             workflows: Arc::new(DynamoWorkflows::new(ddb.clone(), &config.table)),
             breakers: Arc::new(DynamoBreakers::new(ddb.clone(), &config.table)),
+            sdk: sdk.clone(),
             tenants: Arc::new(DynamoTenants::new(ddb, &config.table)),
             sfn: Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&sdk))),
             secrets: Arc::new(SecretsManagerSecrets::new(
@@ -167,5 +170,13 @@ impl AwsAdapters {
             )
             .with_step_functions(engine),
         )
+    }
+}
+
+impl AwsAdapters {
+    /// Amazon SES v2 as `email_send`'s mailer (the SDK configuration loaded lazily would
+    /// be nicer; building a client costs no network call).
+    pub fn mailer(&self) -> Arc<dyn aos_runtime::skills::Mailer> {
+        Arc::new(crate::SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk)))
     }
 }

@@ -4,10 +4,10 @@
 //! one reaches the dead-letter queue after its maximum receive count.
 
 use aos_aws::{AwsAdapters, Resources};
-use aos_runtime::llm::LlmConfig;
+
 use aos_runtime::net::AddressPolicy;
 use aos_runtime::ports::Received;
-use aos_runtime::skills::worker_registry;
+use aos_runtime::skills::{worker_registry, WorkerSkills};
 use aos_runtime::worker::{Handled, StepWorker, WorkerConfig};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -55,7 +55,8 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     // Workflows run on Step Functions: the worker answers their task tokens.
     let tasks = aws.sfn_tasks();
     let bedrock: Arc<dyn aos_runtime::llm::LlmProvider> = Arc::new(aos_aws::BedrockConverse::lazy());
-    let skills = worker_registry(policy, aws.secrets.clone(), LlmConfig::from_env()?, Some(bedrock))?;
+    let extra = WorkerSkills::from_env(aws.secrets.clone(), &policy, Some(bedrock), Some(aws.mailer()))?;
+    let skills = worker_registry(policy, extra)?;
     let breakers = aws.breakers.clone();
     Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(skills), config)
         .with_sfn_tasks(tasks)

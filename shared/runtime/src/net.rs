@@ -160,6 +160,21 @@ impl AddressPolicy {
         }
     }
 
+    /// Checks a non-HTTP endpoint (an SMTP server): allowed when `host:port` (or `host`)
+    /// is on the allow-list, else every address must be of an allowed class.
+    pub fn check_endpoint(&self, host: &str, port: u16, addrs: &[IpAddr]) -> Result<(), Refused> {
+        let host = host.to_ascii_lowercase();
+        if self.allows_host(&host, Some(port)) {
+            return Ok(());
+        }
+        for &addr in addrs {
+            if let Some(reason) = refusal_reason(addr) {
+                return Err(Refused::Blocked { host: format!("{host}:{port}"), addr, reason });
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the addresses a host name resolved to. Any refused address refuses the
     /// whole name (a mix of public and private answers is a rebinding attempt).
     pub fn check_resolved(&self, host: &str, addrs: &[IpAddr]) -> Result<(), Refused> {

@@ -4,6 +4,7 @@
 //! class and timeout. The registry validates inputs before and outputs after every
 //! execution and turns panics and timeouts into outcomes, so `execute` is total.
 
+mod email_send;
 pub(crate) mod http_call;
 mod json_transform;
 mod kv_store;
@@ -11,6 +12,7 @@ mod llm_invoke;
 mod notify;
 mod voyage_embed;
 
+pub use email_send::{message as email_message, Email, EmailSendSkill, Mailer, SmtpMailer};
 pub use http_call::{HttpCallConfig, HttpCallSkill};
 pub use json_transform::JsonTransformSkill;
 pub use kv_store::KvStoreSkill;
@@ -38,19 +40,52 @@ pub fn default_registry(policy: crate::net::AddressPolicy) -> Result<SkillRegist
     Ok(registry)
 }
 
-/// What a step worker runs: the default skills plus `llm_invoke` (keys from `secrets`,
-/// providers and prices from `llm`), every outbound call under `policy`.
+/// What a step worker's skills need beyond the outbound policy.
+pub struct WorkerSkills {
+    /// Secrets (provider keys, signing keys, webhook URLs, SMTP password).
+    pub secrets: Arc<dyn crate::ports::SecretStore>,
+    /// LLM providers and prices.
+    pub llm: crate::llm::LlmConfig,
+    /// Bedrock, from the AWS adapters.
+    pub bedrock: Option<Arc<dyn crate::llm::LlmProvider>>,
+    /// Where `email_send` delivers (SMTP or SES); `None` refuses with a hint.
+    pub mailer: Option<Arc<dyn Mailer>>,
+}
+
+impl WorkerSkills {
+    /// Reads `AOS_LLM_*` and, when `AOS_SMTP_URL` is set, an SMTP mailer (password secret
+    /// `AOS_SMTP_PASSWORD_SECRET`, default `SMTP_PASSWORD`); `mailer` is the fallback
+    /// (SES on AWS).
+    pub fn from_env(
+        secrets: Arc<dyn crate::ports::SecretStore>,
+        policy: &crate::net::AddressPolicy,
+        bedrock: Option<Arc<dyn crate::llm::LlmProvider>>,
+        mailer: Option<Arc<dyn Mailer>>,
+    ) -> Result<Self, String> {
+        let llm = crate::llm::LlmConfig::from_env().map_err(|e| e.to_string())?;
+        let smtp = match std::env::var("AOS_SMTP_URL") {
+            Ok(url) if !url.trim().is_empty() => {
+                let secret = std::env::var("AOS_SMTP_PASSWORD_SECRET").unwrap_or_else(|_| "SMTP_PASSWORD".to_owned());
+                let m = SmtpMailer::new(&url, Some(secret), Arc::clone(&secrets), Arc::new(policy.clone()))?;
+                Some(Arc::new(m) as Arc<dyn Mailer>)
+            }
+            _ => None,
+        };
+        Ok(Self { secrets, llm, bedrock, mailer: smtp.or(mailer) })
+    }
+}
+
+/// What a step worker runs: the default skills plus `llm_invoke`, `webhook_send`,
+/// `slack_send`, `voyage_embed` and `email_send`, every outbound call under `policy`.
 pub fn worker_registry(
     policy: crate::net::AddressPolicy,
-    secrets: Arc<dyn crate::ports::SecretStore>,
-    llm: crate::llm::LlmConfig,
-    bedrock: Option<Arc<dyn crate::llm::LlmProvider>>,
+    w: WorkerSkills,
 ) -> Result<SkillRegistry, DefaultRegistryError> {
     let shared = Arc::new(policy.clone());
     let mut registry = default_registry(policy)?;
-    let outbound = Arc::new(Outbound::new(Arc::clone(&secrets), Arc::clone(&shared)));
-    let mut skill = LlmInvokeSkill::new(llm, secrets, shared);
-    if let Some(b) = bedrock {
+    let outbound = Arc::new(Outbound::new(Arc::clone(&w.secrets), Arc::clone(&shared)));
+    let mut skill = LlmInvokeSkill::new(w.llm, w.secrets, shared);
+    if let Some(b) = w.bedrock {
         skill = skill.with_provider(crate::llm::ProviderKind::Bedrock, b);
     }
     registry.register(Arc::new(skill))?;
@@ -58,6 +93,8 @@ pub fn worker_registry(
     registry.register(Arc::new(SlackSendSkill(Arc::clone(&outbound))))?;
     let base_url = std::env::var("AOS_VOYAGE_URL").unwrap_or_else(|_| VOYAGE_URL.to_owned());
     registry.register(Arc::new(VoyageEmbedSkill { outbound, base_url }))?;
+    let default_from = std::env::var("AOS_EMAIL_FROM").ok().filter(|f| !f.trim().is_empty());
+    registry.register(Arc::new(EmailSendSkill { mailer: w.mailer, default_from }))?;
     Ok(registry)
 }
 
@@ -81,13 +118,13 @@ mod tests {
                 Ok(None)
             }
         }
-        let full = worker_registry(
-            crate::net::AddressPolicy::default(),
-            Arc::new(NoSecrets),
-            crate::llm::LlmConfig::default(),
-            None,
-        )
-        .expect("registry");
+        let skills = WorkerSkills {
+            secrets: Arc::new(NoSecrets),
+            llm: crate::llm::LlmConfig::default(),
+            bedrock: None,
+            mailer: None,
+        };
+        let full = worker_registry(crate::net::AddressPolicy::default(), skills).expect("registry");
         full.check_schemas().expect("schemas compile");
         let declared = declared_registry();
         let json = |r: &SkillRegistry| serde_json::to_value(r.descriptors()).expect("json");
@@ -120,6 +157,7 @@ pub fn declared_registry() -> SkillRegistry {
         notify::webhook_descriptor(),
         notify::slack_descriptor(),
         voyage_embed::descriptor(),
+        email_send::descriptor(),
     ] {
         // Names are distinct, so registration cannot fail.
         let _ = registry.register(Arc::new(Declared(d)));
