@@ -49,7 +49,19 @@ async fn skills_are_listed_with_their_schemas() {
     assert_eq!(r.status, StatusCode::OK);
     let names: Vec<&str> =
         r.body["skills"].as_array().expect("list").iter().map(|s| s["name"].as_str().expect("name")).collect();
-    assert_eq!(names, ["http_call", "json_transform", "kv_store"]);
+    assert_eq!(
+        names,
+        [
+            "email_send",
+            "http_call",
+            "json_transform",
+            "kv_store",
+            "llm_invoke",
+            "slack_send",
+            "voyage_embed",
+            "webhook_send"
+        ]
+    );
     for s in r.body["skills"].as_array().expect("list") {
         assert_eq!(s["input_schema"]["type"], "object");
         assert!(s["output_schema"].is_object());
