@@ -35,6 +35,39 @@ pub struct SubmitRun {
     pub base_seed: Option<u64>,
 }
 
+/// What claiming a request's Idempotency-Key found.
+pub(crate) enum KeyClaim {
+    /// First use (or no key): go ahead, then complete the key with the result.
+    Fresh,
+    /// An earlier request with the same body completed; its stored result.
+    Done(Value),
+}
+
+/// Claims `key` for a request whose canonical body hashes to `payload_hash`: the one
+/// Idempotency-Key rule of every POST that creates something. A different body or a
+/// request still in progress is refused with its code and a message that says what to do.
+pub(crate) async fn claim_key(
+    idempotency: &dyn IdempotencyStore,
+    tenant: &TenantId,
+    key: Option<&str>,
+    payload_hash: &str,
+    now: u64,
+) -> Result<Result<KeyClaim, (ErrorCode, String)>, StoreError> {
+    let Some(key) = key else { return Ok(Ok(KeyClaim::Fresh)) };
+    Ok(match idempotency.claim(tenant, key, payload_hash, now + IN_PROGRESS_TTL_MS, now).await? {
+        ClaimOutcome::Claimed => Ok(KeyClaim::Fresh),
+        ClaimOutcome::Completed(result) => Ok(KeyClaim::Done(result)),
+        ClaimOutcome::Conflict => Err((
+            ErrorCode::IdempotencyConflict,
+            "this Idempotency-Key was used with a different request body; use a new key".to_owned(),
+        )),
+        ClaimOutcome::InProgress { .. } => Err((
+            ErrorCode::IdempotencyInProgress,
+            "a request with this Idempotency-Key is still in progress; retry shortly".to_owned(),
+        )),
+    })
+}
+
 /// A run use case failed; each variant maps to one stable code.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -120,23 +153,10 @@ impl RunService {
         let (plan, input, seed) = self.validate(req)?;
         let payload_hash = content_hash(&json!({"plan": plan.to_value(), "input": input, "base_seed": seed}));
         let now = now_ms();
-        if let Some(key) = key {
-            match self.idempotency.claim(tenant, key, &payload_hash, now + IN_PROGRESS_TTL_MS, now).await? {
-                ClaimOutcome::Claimed => {}
-                ClaimOutcome::Completed(result) => return self.replay(tenant, &result).await,
-                ClaimOutcome::Conflict => {
-                    return Err(RunError::Conflict(
-                        ErrorCode::IdempotencyConflict,
-                        "this Idempotency-Key was used with a different request body; use a new key".to_owned(),
-                    ))
-                }
-                ClaimOutcome::InProgress { .. } => {
-                    return Err(RunError::Conflict(
-                        ErrorCode::IdempotencyInProgress,
-                        "a request with this Idempotency-Key is still in progress; retry shortly".to_owned(),
-                    ))
-                }
-            }
+        match claim_key(self.idempotency.as_ref(), tenant, key, &payload_hash, now).await? {
+            Ok(KeyClaim::Fresh) => {}
+            Ok(KeyClaim::Done(result)) => return self.replay(tenant, &result).await,
+            Err((code, message)) => return Err(RunError::Conflict(code, message)),
         }
         let base_seed = seed.unwrap_or_else(rand::random);
         let genesis = genesis_hash(&plan.to_value(), &input, base_seed);

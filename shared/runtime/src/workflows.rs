@@ -11,11 +11,11 @@
 
 use crate::clock::{now_ms, unique_suffix};
 use crate::ports::{
-    ApprovalRecord, ApprovalStatus, ClaimOutcome, ExecutionRecord, ExecutionWrite, IdempotencyCompletion,
-    IdempotencyStore, ParentLink, RunRecord, RunStore, SfnExecution, SfnRecords, StateMachines, StoreError, TaskTokens,
-    WorkflowRecord, WorkflowStore,
+    ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, IdempotencyCompletion, IdempotencyStore,
+    ParentLink, RunRecord, RunStore, SfnExecution, SfnRecords, StateMachines, StoreError, TaskTokens, WorkflowRecord,
+    WorkflowStore,
 };
-use crate::runs::{IDEMPOTENCY_TTL_MS, IN_PROGRESS_TTL_MS};
+use crate::runs::{claim_key, KeyClaim, IDEMPOTENCY_TTL_MS};
 use crate::skills::SkillRegistry;
 use aos_core::checkpoint::genesis_hash;
 use aos_core::determinism::{content_hash, labelled_seed};
@@ -326,38 +326,27 @@ impl WorkflowService {
         let record = self.get(tenant, name, req.version).await?;
         let workflow = self.compile(&record)?;
         let input = if req.input.is_null() { json!({}) } else { req.input };
-        if let Some(engine) = &self.sfn {
-            let req = StartExecution { input, version: Some(record.version), base_seed: req.base_seed };
-            return self.start_on_step_functions(engine, tenant, &record, &workflow, req, key).await;
-        }
         let payload_hash = content_hash(&json!({
             "workflow": name, "version": record.version, "input": input, "base_seed": req.base_seed,
         }));
         let now = now_ms();
-        if let Some(key) = key {
-            match self.idempotency.claim(tenant, key, &payload_hash, now + IN_PROGRESS_TTL_MS, now).await? {
-                ClaimOutcome::Claimed => {}
-                ClaimOutcome::Completed(result) => {
-                    let id =
-                        result["execution_id"].as_str().and_then(|s| ExecutionId::parse(s).ok()).ok_or_else(|| {
-                            StoreError::Backend("stored idempotency result has no execution id".to_owned())
-                        })?;
-                    return Ok(Created { value: self.execution(tenant, &id).await?, created: false });
-                }
-                ClaimOutcome::Conflict => {
-                    return Err(FlowError::Conflict(
-                        ErrorCode::IdempotencyConflict,
-                        "this Idempotency-Key was used with a different request body; use a new key".to_owned(),
-                    ))
-                }
-                ClaimOutcome::InProgress { .. } => {
-                    return Err(FlowError::Conflict(
-                        ErrorCode::IdempotencyInProgress,
-                        "a request with this Idempotency-Key is still in progress; retry shortly".to_owned(),
-                    ))
-                }
+        match claim_key(self.idempotency.as_ref(), tenant, key, &payload_hash, now).await? {
+            Ok(KeyClaim::Fresh) => {}
+            Ok(KeyClaim::Done(result)) => {
+                let id = result["execution_id"]
+                    .as_str()
+                    .and_then(|s| ExecutionId::parse(s).ok())
+                    .ok_or_else(|| StoreError::Backend("stored idempotency result has no execution id".to_owned()))?;
+                return Ok(Created { value: self.execution(tenant, &id).await?, created: false });
             }
+            Err((code, message)) => return Err(FlowError::Conflict(code, message)),
         }
+        if let Some(engine) = &self.sfn {
+            let req = StartExecution { input, version: Some(record.version), base_seed: req.base_seed };
+            let claimed = key.map(|k| (k, payload_hash.as_str()));
+            return self.start_on_step_functions(engine, tenant, &record, &workflow, req, claimed).await;
+        }
+
         let mut execution = ExecutionRecord {
             tenant: tenant.clone(),
             id: ExecutionId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids"),
@@ -396,43 +385,18 @@ impl WorkflowService {
         record: &WorkflowRecord,
         workflow: &Workflow,
         req: StartExecution,
-        key: Option<&str>,
+        claimed: Option<(&str, &str)>,
     ) -> Result<Created<ExecutionRecord>, FlowError> {
         let (input, seed) = (req.input, req.base_seed);
+        let key = claimed.map(|(k, _)| k);
         let arn = record.state_machine_arn.clone().ok_or_else(|| {
             FlowError::Conflict(
                 ErrorCode::FeatureUnavailable,
                 format!("version {} has no state machine; apply the spec again on this backend", record.version),
             )
         })?;
-        let payload_hash = content_hash(&json!({
-            "workflow": record.name, "version": record.version, "input": input, "base_seed": seed,
-        }));
+        let payload_hash = claimed.map(|(_, h)| h.to_owned()).unwrap_or_default();
         let now = now_ms();
-        if let Some(key) = key {
-            match self.idempotency.claim(tenant, key, &payload_hash, now + IN_PROGRESS_TTL_MS, now).await? {
-                ClaimOutcome::Claimed => {}
-                ClaimOutcome::Completed(result) => {
-                    let id =
-                        result["execution_id"].as_str().and_then(|s| ExecutionId::parse(s).ok()).ok_or_else(|| {
-                            StoreError::Backend("stored idempotency result has no execution id".to_owned())
-                        })?;
-                    return Ok(Created { value: self.execution(tenant, &id).await?, created: false });
-                }
-                ClaimOutcome::Conflict => {
-                    return Err(FlowError::Conflict(
-                        ErrorCode::IdempotencyConflict,
-                        "this Idempotency-Key was used with a different request body; use a new key".to_owned(),
-                    ))
-                }
-                ClaimOutcome::InProgress { .. } => {
-                    return Err(FlowError::Conflict(
-                        ErrorCode::IdempotencyInProgress,
-                        "a request with this Idempotency-Key is still in progress; retry shortly".to_owned(),
-                    ))
-                }
-            }
-        }
         let id = ExecutionId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids");
         let base_seed = seed.unwrap_or_else(rand::random);
         let aos = json!({"tenant": tenant, "execution": id, "workflow": record.name, "base_seed": base_seed});
