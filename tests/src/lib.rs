@@ -138,3 +138,68 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
     });
     addr
 }
+
+/// One worker over a fresh embedded store with a given skill registry: runs one-step
+/// plans to their end (skill tests that want the real pipeline: retries, Retry-After,
+/// breakers, checkpoints).
+pub struct StepRig {
+    /// The store.
+    pub embedded: std::sync::Arc<aos_embedded::Embedded>,
+    /// Run use cases.
+    pub runs: aos_runtime::runs::RunService,
+    worker: aos_runtime::worker::StepWorker,
+    _dir: tempfile::TempDir,
+}
+
+impl StepRig {
+    /// A rig whose worker retries quickly (50 ms back-off, 200 ms cap).
+    pub async fn new(registry: std::sync::Arc<aos_runtime::SkillRegistry>) -> Self {
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().expect("tmp");
+        let embedded =
+            Arc::new(aos_embedded::Embedded::open(dir.path(), aos_embedded::Durability::Full).await.expect("open"));
+        let runs = aos_runtime::runs::RunService::new(
+            embedded.runs.clone(),
+            embedded.idempotency.clone(),
+            Arc::clone(&registry),
+        );
+        let config = aos_runtime::worker::WorkerConfig {
+            poll_wait: Duration::from_millis(50),
+            backoff_base: Duration::from_millis(50),
+            backoff_cap: Duration::from_millis(200),
+            ..aos_runtime::worker::WorkerConfig::default()
+        };
+        let worker = aos_runtime::worker::StepWorker::new(
+            embedded.runs.clone(),
+            embedded.queue.clone(),
+            embedded.kv.clone(),
+            registry,
+            config,
+        );
+        Self { embedded, runs, worker, _dir: dir }
+    }
+
+    /// Runs a one-step plan (`step` is a plan step: `{"skill", "input", ...}`) to its end;
+    /// returns the run and its checkpoints.
+    pub async fn run(&self, step: Value) -> (aos_runtime::ports::RunRecord, Vec<aos_core::Checkpoint>) {
+        let tenant = aos_core::TenantId::parse("ten_rig").expect("tenant");
+        let req: aos_runtime::runs::SubmitRun =
+            serde_json::from_value(serde_json::json!({"plan": [step]})).expect("a plan");
+        let id = self.runs.submit(&tenant, req, None).await.expect("submitted").run.id;
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(self.worker.clone().run_loop(rx));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let run = loop {
+            let run = self.runs.get(&tenant, &id).await.expect("run");
+            if run.status.is_terminal() {
+                break run;
+            }
+            assert!(Instant::now() < deadline, "the run did not finish");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let _ = stop.send(true);
+        let _ = task.await;
+        let (_, checkpoints, _) = self.runs.steps(&tenant, &id).await.expect("steps");
+        (run, checkpoints)
+    }
+}

@@ -1,17 +1,14 @@
 //! `email_send` over SMTP to a loopback SMTP server the test runs (the address checked by
 //! the outbound policy), and over Amazon SES v2 on the emulator.
 
-use aos_core::TenantId;
-use aos_embedded::{Durability, Embedded, LocalSecrets};
+use aos_embedded::LocalSecrets;
 use aos_runtime::net::AddressPolicy;
-use aos_runtime::runs::{RunService, SubmitRun};
 use aos_runtime::skills::{EmailSendSkill, Mailer, SmtpMailer};
-use aos_runtime::worker::{StepWorker, WorkerConfig};
 use aos_runtime::SkillRegistry;
+use aos_tests::StepRig;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Envelope recipients and the DATA of every message the server accepted.
@@ -62,35 +59,11 @@ async fn smtp_server() -> (SocketAddr, Mailbox) {
 }
 
 async fn run_email(mailer: Arc<dyn Mailer>, input: Value) -> aos_runtime::ports::RunRecord {
-    let dir = tempfile::tempdir().expect("tmp");
-    let e = Embedded::open(dir.path(), Durability::Full).await.expect("open");
     let mut registry = SkillRegistry::new();
-    registry
-        .register(Arc::new(EmailSendSkill { mailer: Some(mailer), default_from: Some("AOS <aos@example.com>".into()) }))
-        .expect("register");
-    let registry = Arc::new(registry);
-    let runs = RunService::new(e.runs.clone(), e.idempotency.clone(), Arc::clone(&registry));
-    let config = WorkerConfig { poll_wait: Duration::from_millis(50), ..WorkerConfig::default() };
-    let worker = StepWorker::new(e.runs.clone(), e.queue.clone(), e.kv.clone(), registry, config);
-    let tenant = TenantId::parse("ten_mail").expect("tenant");
-    let req: SubmitRun =
-        serde_json::from_value(json!({"plan": [{"skill": "email_send", "input": input, "max_attempts": 1}]}))
-            .expect("plan");
-    let id = runs.submit(&tenant, req, None).await.expect("submit").run.id;
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(worker.run_loop(rx));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let run = loop {
-        let run = runs.get(&tenant, &id).await.expect("run");
-        if run.status.is_terminal() {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "the run did not finish");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let _ = stop.send(true);
-    let _ = task.await;
-    run
+    let skill = EmailSendSkill { mailer: Some(mailer), default_from: Some("AOS <aos@example.com>".into()) };
+    registry.register(Arc::new(skill)).expect("register");
+    let rig = StepRig::new(Arc::new(registry)).await;
+    rig.run(json!({"skill": "email_send", "input": input, "max_attempts": 1})).await.0
 }
 
 #[tokio::test]

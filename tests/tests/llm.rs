@@ -3,14 +3,12 @@
 //! cache, 429 with Retry-After retried after it, 400 not retried, missing keys, and the
 //! SSRF guard on provider URLs.
 
-use aos_core::TenantId;
-use aos_embedded::{Durability, Embedded, LocalSecrets};
+use aos_embedded::LocalSecrets;
 use aos_runtime::llm::{LlmConfig, ProviderConfig, ProviderKind};
 use aos_runtime::net::AddressPolicy;
-use aos_runtime::runs::{RunService, SubmitRun};
 use aos_runtime::skills::LlmInvokeSkill;
-use aos_runtime::worker::{StepWorker, WorkerConfig};
 use aos_runtime::SkillRegistry;
+use aos_tests::StepRig;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -67,22 +65,15 @@ fn openai_ok() -> Value {
            "usage": {"prompt_tokens": 40, "completion_tokens": 2, "total_tokens": 42, "prompt_tokens_details": {"cached_tokens": 30}}})
 }
 
-struct Rig {
-    embedded: Arc<Embedded>,
-    runs: RunService,
-    worker: StepWorker,
-    _dir: tempfile::TempDir,
-}
-
 /// An embedded store and a worker whose registry holds `llm_invoke` with providers at
 /// `addr` (`anthropic` with a key in secrets.json unless `no_key`, `local` without one).
-async fn make_rig(addr: SocketAddr, allow: bool, no_key: bool) -> Rig {
-    let dir = tempfile::tempdir().expect("tmp");
+async fn make_rig(addr: SocketAddr, allow: bool, no_key: bool) -> StepRig {
+    // The secrets file must outlive the rig: the directory is leaked on purpose.
+    let dir = Box::leak(Box::new(tempfile::tempdir().expect("tmp")));
     let secrets_file = dir.path().join("secrets.json");
     if !no_key {
         std::fs::write(&secrets_file, json!({"ANTHROPIC_API_KEY": "sk-test-123"}).to_string()).expect("secrets");
     }
-    let embedded = Arc::new(Embedded::open(&dir.path().join("data"), Durability::Full).await.expect("open"));
     let mut llm = LlmConfig::default();
     llm.providers.insert(
         "anthropic".into(),
@@ -118,40 +109,17 @@ async fn make_rig(addr: SocketAddr, allow: bool, no_key: bool) -> Rig {
     let skill = LlmInvokeSkill::new(llm, secrets, Arc::new(policy))
         .with_provider(ProviderKind::Bedrock, Arc::new(aos_aws::BedrockConverse::new(sdk)));
     registry.register(Arc::new(skill)).expect("register");
-    let registry = Arc::new(registry);
-    let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), Arc::clone(&registry));
-    let config = WorkerConfig {
-        poll_wait: Duration::from_millis(50),
-        backoff_base: Duration::from_millis(50),
-        backoff_cap: Duration::from_millis(200),
-        ..WorkerConfig::default()
-    };
-    let worker = StepWorker::new(embedded.runs.clone(), embedded.queue.clone(), embedded.kv.clone(), registry, config);
-    Rig { embedded, runs, worker, _dir: dir }
+    StepRig::new(Arc::new(registry)).await
 }
 
-impl Rig {
-    /// Runs a one-step plan of `input` to its end; returns the run and its steps view.
-    async fn run(&self, input: Value) -> (aos_runtime::ports::RunRecord, Vec<aos_core::Checkpoint>) {
-        let tenant = TenantId::parse("ten_llm").expect("tenant");
-        let req: SubmitRun =
-            serde_json::from_value(json!({"plan": [{"skill": "llm_invoke", "input": input}]})).expect("plan");
-        let id = self.runs.submit(&tenant, req, None).await.expect("submitted").run.id;
-        let (stop, rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(self.worker.clone().run_loop(rx));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let run = loop {
-            let run = self.runs.get(&tenant, &id).await.expect("run");
-            if run.status.is_terminal() {
-                break run;
-            }
-            assert!(Instant::now() < deadline, "the run did not finish");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let _ = stop.send(true);
-        let _ = task.await;
-        let (_, cps, _) = self.runs.steps(&tenant, &id).await.expect("steps");
-        (run, cps)
+/// Runs one `llm_invoke` step.
+trait RunLlm {
+    async fn run_llm(&self, input: Value) -> (aos_runtime::ports::RunRecord, Vec<aos_core::Checkpoint>);
+}
+
+impl RunLlm for StepRig {
+    async fn run_llm(&self, input: Value) -> (aos_runtime::ports::RunRecord, Vec<aos_core::Checkpoint>) {
+        self.run(json!({"skill": "llm_invoke", "input": input})).await
     }
 }
 
@@ -168,7 +136,7 @@ fn ask(provider: &str, model: &str, extra: Value) -> Value {
 async fn anthropic_requests_carry_the_key_from_secrets_and_cache_control_and_are_costed() {
     let (addr, fake) = serve(vec![(200, vec![], anthropic_ok())]).await;
     let rig = make_rig(addr, true, false).await;
-    let (run, cps) = rig.run(ask("anthropic", "claude-sonnet-4-20250514", json!({"temperature": 0.5}))).await;
+    let (run, cps) = rig.run_llm(ask("anthropic", "claude-sonnet-4-20250514", json!({"temperature": 0.5}))).await;
     assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.error);
     let out = run.output.expect("output");
     assert_eq!(out["text"], "hello there");
@@ -201,12 +169,12 @@ async fn an_openai_compatible_server_gets_the_chat_completions_shape_and_determi
     let (addr, fake) = serve(vec![(200, vec![], openai_ok())]).await;
     let rig = make_rig(addr, true, false).await;
     let input = ask("local", "llama3.1", json!({"temperature": 0, "seed": 7}));
-    let (first, _) = rig.run(input.clone()).await;
+    let (first, _) = rig.run_llm(input.clone()).await;
     let out = first.output.expect("output");
     assert_eq!((out["text"].clone(), out["cache"]["hit"].clone()), (json!("ok"), json!(false)));
     assert_eq!(out["usage"]["input_tokens"], 10, "prompt tokens minus the provider-cached ones");
     assert_eq!(out["usage"]["cache_read_tokens"], 30);
-    let (second, cps) = rig.run(input).await;
+    let (second, cps) = rig.run_llm(input).await;
     let out2 = second.output.expect("output");
     assert_eq!(out2["cache"]["hit"], true, "{out2}");
     assert_eq!(out2["cache"]["tokens_saved"], 42);
@@ -223,10 +191,9 @@ async fn an_openai_compatible_server_gets_the_chat_completions_shape_and_determi
     }
     // A sampling request (temperature > 0, no seed) is never served from the cache.
     let sampled = ask("local", "llama3.1", json!({"temperature": 0.9}));
-    rig.run(sampled.clone()).await;
-    rig.run(sampled).await;
+    rig.run_llm(sampled.clone()).await;
+    rig.run_llm(sampled).await;
     assert_eq!(fake.lock().expect("fake").seen.len(), 3);
-    let _ = &rig.embedded;
 }
 
 #[tokio::test]
@@ -234,7 +201,7 @@ async fn a_429_is_retried_after_its_retry_after_and_a_400_is_not_retried() {
     let limited = json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}});
     let (addr, fake) = serve(vec![(429, vec![("retry-after", "1")], limited), (200, vec![], anthropic_ok())]).await;
     let rig = make_rig(addr, true, false).await;
-    let (run, cps) = rig.run(ask("anthropic", "claude-sonnet-4-20250514", json!({}))).await;
+    let (run, cps) = rig.run_llm(ask("anthropic", "claude-sonnet-4-20250514", json!({}))).await;
     assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.error);
     assert_eq!(cps[0].attempts, 2);
     let gap = {
@@ -246,7 +213,7 @@ async fn a_429_is_retried_after_its_retry_after_and_a_400_is_not_retried() {
     let bad = json!({"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: too large"}});
     let (addr, fake) = serve(vec![(400, vec![], bad)]).await;
     let rig = make_rig(addr, true, false).await;
-    let (run, cps) = rig.run(ask("anthropic", "claude-sonnet-4-20250514", json!({}))).await;
+    let (run, cps) = rig.run_llm(ask("anthropic", "claude-sonnet-4-20250514", json!({}))).await;
     assert_eq!(run.status.as_str(), "failed");
     let err = run.error.expect("error");
     assert_eq!(err.code.as_str(), "ERR_HTTP_400");
@@ -259,7 +226,7 @@ async fn a_429_is_retried_after_its_retry_after_and_a_400_is_not_retried() {
 async fn a_missing_key_names_the_secret_and_provider_urls_pass_the_ssrf_guard() {
     let (addr, fake) = serve(vec![(200, vec![], anthropic_ok())]).await;
     let rig = make_rig(addr, true, true).await;
-    let (run, _) = rig.run(ask("anthropic", "claude-sonnet-4-20250514", json!({}))).await;
+    let (run, _) = rig.run_llm(ask("anthropic", "claude-sonnet-4-20250514", json!({}))).await;
     let err = run.error.expect("error");
     assert_eq!(err.code.as_str(), "ERR_SECRET_NOT_FOUND");
     assert!(err.message.contains("ANTHROPIC_API_KEY"), "{}", err.message);
@@ -267,11 +234,11 @@ async fn a_missing_key_names_the_secret_and_provider_urls_pass_the_ssrf_guard() 
     // Without an allow-list entry, a provider on a loopback address is refused before
     // any connection.
     let rig = make_rig(addr, false, false).await;
-    let (run, _) = rig.run(ask("local", "llama3.1", json!({}))).await;
+    let (run, _) = rig.run_llm(ask("local", "llama3.1", json!({}))).await;
     assert_eq!(run.error.expect("error").code.as_str(), "ERR_BLOCKED_ADDRESS");
     assert!(fake.lock().expect("fake").seen.is_empty());
 
-    let (run, _) = rig.run(ask("nope", "m", json!({}))).await;
+    let (run, _) = rig.run_llm(ask("nope", "m", json!({}))).await;
     let err = run.error.expect("error");
     assert!(
         err.code.as_str() == "ERR_VALIDATION_FAILED" && err.message.contains("configured providers"),
@@ -289,7 +256,7 @@ async fn bedrock_converse_gets_a_signed_request_with_a_cache_point_and_throttlin
     let (addr, fake) = serve(vec![(200, vec![], converse)]).await;
     let rig = make_rig(addr, true, false).await;
     let model = "anthropic.claude-3-5-sonnet-20240620-v1:0";
-    let (run, _) = rig.run(ask("bedrock", model, json!({"temperature": 0.2}))).await;
+    let (run, _) = rig.run_llm(ask("bedrock", model, json!({"temperature": 0.2}))).await;
     assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.error);
     let out = run.output.expect("output");
     assert_eq!((out["text"].clone(), out["model"].clone()), (json!("hi from bedrock"), json!(model)));
@@ -313,24 +280,7 @@ async fn bedrock_converse_gets_a_signed_request_with_a_cache_point_and_throttlin
     let rig = make_rig(addr, true, false).await;
     let mut input = ask("bedrock", model, json!({}));
     input["max_tokens"] = json!(8);
-    let tenant = TenantId::parse("ten_llm").expect("tenant");
-    let req: SubmitRun =
-        serde_json::from_value(json!({"plan": [{"skill": "llm_invoke", "input": input, "max_attempts": 1}]}))
-            .expect("plan");
-    let id = rig.runs.submit(&tenant, req, None).await.expect("submitted").run.id;
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(rig.worker.clone().run_loop(rx));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let run = loop {
-        let run = rig.runs.get(&tenant, &id).await.expect("run");
-        if run.status.is_terminal() {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "the run did not finish");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let _ = stop.send(true);
-    let _ = task.await;
+    let (run, _) = rig.run(json!({"skill": "llm_invoke", "input": input, "max_attempts": 1})).await;
     let err = run.error.expect("error");
     assert_eq!((err.code.as_str(), err.retryable), ("ERR_LLM_RATE_LIMIT", true), "{}", err.message);
     assert_eq!(throttler.lock().expect("fake").seen.len(), 1, "the SDK does not retry behind the step loop's back");

@@ -3,13 +3,11 @@
 //! which `scripts/test.sh` installs and names in `AOS_PYTHON`), the Slack URL comes from
 //! the secrets port, and both go through the SSRF guard.
 
-use aos_core::TenantId;
-use aos_embedded::{Durability, Embedded, LocalSecrets};
+use aos_embedded::LocalSecrets;
 use aos_runtime::net::AddressPolicy;
-use aos_runtime::runs::{RunService, SubmitRun};
 use aos_runtime::skills::{Outbound, SlackSendSkill, VoyageEmbedSkill, WebhookSendSkill};
-use aos_runtime::worker::{StepWorker, WorkerConfig};
 use aos_runtime::SkillRegistry;
+use aos_tests::StepRig;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -18,7 +16,6 @@ use axum::Router;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 type Seen = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
@@ -55,7 +52,6 @@ async fn run_step(addr: SocketAddr, allow: bool, step: Value) -> aos_runtime::po
             .to_string(),
     )
     .expect("secrets");
-    let e = Embedded::open(&dir.path().join("data"), Durability::Full).await.expect("open");
     let policy = if allow {
         AddressPolicy::parse_allow_list(&addr.to_string()).expect("allow")
     } else {
@@ -67,27 +63,8 @@ async fn run_step(addr: SocketAddr, allow: bool, step: Value) -> aos_runtime::po
     registry.register(Arc::new(SlackSendSkill(Arc::clone(&outbound)))).expect("register");
     let base_url = format!("http://{addr}");
     registry.register(Arc::new(VoyageEmbedSkill { outbound, base_url })).expect("register");
-    let registry = Arc::new(registry);
-    let runs = RunService::new(e.runs.clone(), e.idempotency.clone(), Arc::clone(&registry));
-    let config = WorkerConfig { poll_wait: Duration::from_millis(50), ..WorkerConfig::default() };
-    let worker = StepWorker::new(e.runs.clone(), e.queue.clone(), e.kv.clone(), registry, config);
-    let tenant = TenantId::parse("ten_notify").expect("tenant");
-    let req: SubmitRun = serde_json::from_value(json!({"plan": [step]})).expect("plan");
-    let id = runs.submit(&tenant, req, None).await.expect("submit").run.id;
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(worker.run_loop(rx));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let run = loop {
-        let run = runs.get(&tenant, &id).await.expect("run");
-        if run.status.is_terminal() {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "the run did not finish");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let _ = stop.send(true);
-    let _ = task.await;
-    run
+    let rig = StepRig::new(Arc::new(registry)).await;
+    rig.run(step).await.0
 }
 
 #[tokio::test]
