@@ -36,6 +36,11 @@ impl Client {
         if let Some(k) = idem {
             req = req.header("Idempotency-Key", k);
         }
+        Ok(self.send(req).await?.1)
+    }
+
+    /// Sends a request; the JSON body, or the API's error code, node and message.
+    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<(reqwest::StatusCode, Value)> {
         let resp = req
             .send()
             .await
@@ -45,9 +50,10 @@ impl Client {
         if !status.is_success() {
             let code = body["error"]["code"].as_str().unwrap_or("?");
             let msg = body["error"]["message"].as_str().unwrap_or("");
-            bail!("{status} {code}: {msg}");
+            let node = body["error"]["node"].as_str().map(|n| format!(" (node {n})")).unwrap_or_default();
+            bail!("{status} {code}{node}: {msg}");
         }
-        Ok(body)
+        Ok((status, body))
     }
 }
 
@@ -128,23 +134,13 @@ pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
 impl Client {
     /// Sends a raw body with a content type (workflow specs in YAML or JSON).
     pub async fn send_text(&self, path: &str, body: String, content_type: &str) -> anyhow::Result<(bool, Value)> {
-        let resp = self
+        let req = self
             .http
             .post(format!("{}{path}", self.base))
             .bearer_auth(&self.key)
             .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach AOS at {} (is `aos dev` running? set AOS_URL)", self.base))?;
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let code = body["error"]["code"].as_str().unwrap_or("?");
-            let msg = body["error"]["message"].as_str().unwrap_or("");
-            let node = body["error"]["node"].as_str().map(|n| format!(" (node {n})")).unwrap_or_default();
-            bail!("{status} {code}{node}: {msg}");
-        }
+            .body(body);
+        let (status, body) = self.send(req).await?;
         Ok((status == reqwest::StatusCode::CREATED, body))
     }
 }

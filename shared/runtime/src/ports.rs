@@ -101,6 +101,36 @@ pub struct RunSpec {
 }
 
 impl RunRecord {
+    /// A new run, queued at step 0, its chain starting from the genesis hash of its plan,
+    /// input and seed.
+    pub fn queued(
+        tenant: TenantId,
+        id: RunId,
+        plan: Plan,
+        input: Value,
+        base_seed: u64,
+        parent: Option<ParentLink>,
+        now_ms: u64,
+    ) -> Self {
+        let genesis = aos_core::checkpoint::genesis_hash(&plan.to_value(), &input, base_seed);
+        Self {
+            tenant,
+            id,
+            status: RunStatus::Queued,
+            plan,
+            input,
+            base_seed,
+            last_hash: genesis.clone(),
+            genesis_hash: genesis,
+            next_step: 0,
+            output: None,
+            error: None,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            parent,
+        }
+    }
+
     /// The run's immutable half.
     pub fn spec(&self) -> RunSpec {
         RunSpec {

@@ -6,10 +6,9 @@ use crate::ports::{
     StoreError,
 };
 use crate::skills::SkillRegistry;
-use aos_core::checkpoint::genesis_hash;
 use aos_core::determinism::content_hash;
 use aos_core::template::references;
-use aos_core::{Checkpoint, ErrorCode, Plan, PlanStep, RunId, RunStatus, TenantId};
+use aos_core::{Checkpoint, ErrorCode, Plan, PlanStep, RunId, TenantId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -159,23 +158,8 @@ impl RunService {
             Err((code, message)) => return Err(RunError::Conflict(code, message)),
         }
         let base_seed = seed.unwrap_or_else(rand::random);
-        let genesis = genesis_hash(&plan.to_value(), &input, base_seed);
-        let run = RunRecord {
-            tenant: tenant.clone(),
-            id: RunId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id"),
-            status: RunStatus::Queued,
-            plan,
-            input,
-            base_seed,
-            last_hash: genesis.clone(),
-            genesis_hash: genesis,
-            next_step: 0,
-            output: None,
-            error: None,
-            created_at_ms: now,
-            updated_at_ms: now,
-            parent: None,
-        };
+        let id = RunId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id");
+        let run = RunRecord::queued(tenant.clone(), id, plan, input, base_seed, None, now);
         let first = StepMessage { tenant: tenant.clone(), run_id: run.id.clone(), step_index: 0 };
         let completion = key.map(|k| IdempotencyCompletion {
             key: k.to_owned(),

@@ -17,7 +17,6 @@ use crate::ports::{
 };
 use crate::runs::{claim_key, KeyClaim, IDEMPOTENCY_TTL_MS};
 use crate::skills::SkillRegistry;
-use aos_core::checkpoint::genesis_hash;
 use aos_core::determinism::{content_hash, labelled_seed};
 use aos_core::workflow::{
     Action, Ctx, Decision, Event, ExecState, IdSource, Slot, Workflow, WorkflowError, WorkflowSpec,
@@ -752,22 +751,7 @@ impl ChildRun<'_> {
             node: Some(slot.node.clone()),
         })?;
         let base_seed = labelled_seed(self.base_seed, &label);
-        let genesis = genesis_hash(&plan.to_value(), &self.input, base_seed);
-        Ok(RunRecord {
-            tenant: self.tenant.clone(),
-            id: self.run_id,
-            status: RunStatus::Queued,
-            plan,
-            input: self.input,
-            base_seed,
-            last_hash: genesis.clone(),
-            genesis_hash: genesis,
-            next_step: 0,
-            output: None,
-            error: None,
-            created_at_ms: now,
-            updated_at_ms: now,
-            parent: Some(ParentLink { execution: self.execution.clone(), slot, task_token: self.task_token }),
-        })
+        let parent = ParentLink { execution: self.execution.clone(), slot, task_token: self.task_token };
+        Ok(RunRecord::queued(self.tenant.clone(), self.run_id, plan, self.input, base_seed, Some(parent), now))
     }
 }
