@@ -9,67 +9,31 @@
 //! new runs, timers, approvals, acknowledgement) guarded by a revision, so concurrent
 //! workers and a `kill -9` at any point leave it consistent.
 
+mod child;
+mod messages;
+mod step_functions;
+
+pub(crate) use child::ChildRun;
+pub use messages::WorkflowMessage;
+pub use step_functions::StepFunctionsEngine;
+
 use crate::clock::{now_ms, unique_suffix};
 use crate::ports::{
-    ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, IdempotencyCompletion, IdempotencyStore,
-    ParentLink, RunRecord, RunStore, SfnExecution, SfnRecords, StateMachines, StoreError, TaskTokens, WorkflowRecord,
-    WorkflowStore,
+    ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, IdempotencyCompletion, IdempotencyStore, RunStore,
+    StoreError, WorkflowRecord, WorkflowStore,
 };
 use crate::runs::{claim_key, KeyClaim, IDEMPOTENCY_TTL_MS};
 use crate::skills::SkillRegistry;
-use aos_core::determinism::{content_hash, labelled_seed};
-use aos_core::workflow::{
-    Action, Ctx, Decision, Event, ExecState, IdSource, Slot, Workflow, WorkflowError, WorkflowSpec,
-};
-use aos_core::{ApprovalId, ErrorCode, ExecutionId, Plan, PlanStep, RunId, RunStatus, TenantId};
-use serde::{Deserialize, Serialize};
+use aos_core::determinism::content_hash;
+use aos_core::workflow::{Action, Ctx, Decision, Event, ExecState, IdSource, Workflow, WorkflowError, WorkflowSpec};
+use aos_core::{ApprovalId, ErrorCode, ExecutionId, RunId, RunStatus, TenantId};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// How often a write that lost a race is retried.
 const MAX_RACES: u32 = 16;
-
-/// A workflow message on the step queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WorkflowMessage {
-    /// A run of an execution ended.
-    RunEnded {
-        /// Owner.
-        tenant: TenantId,
-        /// The execution.
-        execution: ExecutionId,
-        /// Whose run.
-        slot: Slot,
-        /// The run.
-        run_id: RunId,
-    },
-    /// A wait node's timer or an approval's timeout is due.
-    Timer {
-        /// Owner.
-        tenant: TenantId,
-        /// The execution.
-        execution: ExecutionId,
-        /// The node.
-        node: String,
-    },
-}
-
-impl WorkflowMessage {
-    /// The queue body.
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).expect("workflow messages serialize")
-    }
-
-    /// Parses a queue body; `None` if it is not a workflow message.
-    pub fn decode(body: &str) -> Option<Self> {
-        if !body.contains("\"kind\"") {
-            return None;
-        }
-        serde_json::from_str(body).ok()
-    }
-}
 
 /// A workflow use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -162,25 +126,6 @@ pub struct WorkflowService {
     stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
     /// Step Functions, when executions run there (the AWS backend).
     sfn: Option<StepFunctionsEngine>,
-}
-
-/// Executions on Step Functions: each applied version becomes a state machine (ASL
-/// compiled from the spec), an execution is a state machine execution, and its per-node
-/// view is projected from what the worker records.
-#[derive(Clone)]
-pub struct StepFunctionsEngine {
-    /// State machines and executions.
-    pub machines: Arc<dyn StateMachines>,
-    /// Executions and node progress.
-    pub records: Arc<dyn SfnRecords>,
-    /// Answers approvals' task tokens.
-    pub tokens: Arc<dyn TaskTokens>,
-    /// The step queue the tasks go to.
-    pub queue_url: String,
-    /// Role the state machines run as (may send to the step queue only).
-    pub role_arn: String,
-    /// Prefix of state machine names (the stack's, so IAM can scope to it).
-    pub prefix: String,
 }
 
 /// Accepts every skill: stored versions were validated against the registry when applied.
@@ -375,70 +320,6 @@ impl WorkflowService {
             return Err(e.into());
         }
         Ok(Created { value: write.execution, created: true })
-    }
-
-    async fn start_on_step_functions(
-        &self,
-        engine: &StepFunctionsEngine,
-        tenant: &TenantId,
-        record: &WorkflowRecord,
-        workflow: &Workflow,
-        req: StartExecution,
-        claimed: Option<(&str, &str)>,
-    ) -> Result<Created<ExecutionRecord>, FlowError> {
-        let (input, seed) = (req.input, req.base_seed);
-        let key = claimed.map(|(k, _)| k);
-        let arn = record.state_machine_arn.clone().ok_or_else(|| {
-            FlowError::Conflict(
-                ErrorCode::FeatureUnavailable,
-                format!("version {} has no state machine; apply the spec again on this backend", record.version),
-            )
-        })?;
-        let payload_hash = claimed.map(|(_, h)| h.to_owned()).unwrap_or_default();
-        let now = now_ms();
-        let id = ExecutionId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids");
-        let base_seed = seed.unwrap_or_else(rand::random);
-        let aos = json!({"tenant": tenant, "execution": id, "workflow": record.name, "base_seed": base_seed});
-        let document = aos_core::workflow::asl::start_document(&input, &aos);
-        let started = async {
-            let execution_arn = engine.machines.start_execution(&arn, id.as_str(), &document).await?;
-            let sfn = SfnExecution {
-                tenant: tenant.clone(),
-                id: id.clone(),
-                workflow: record.name.clone(),
-                version: record.version,
-                input: input.clone(),
-                base_seed,
-                execution_arn,
-                created_at_ms: now,
-            };
-            engine.records.put_sfn_execution(&sfn).await?;
-            if let Some(k) = key {
-                let done = IdempotencyCompletion {
-                    key: k.to_owned(),
-                    payload_hash: payload_hash.clone(),
-                    result: json!({"execution_id": id}),
-                    expires_at_ms: now + IDEMPOTENCY_TTL_MS,
-                };
-                self.idempotency.complete(tenant, &done).await?;
-            }
-            Ok::<_, StoreError>(sfn)
-        }
-        .await;
-        let sfn = match started {
-            Ok(sfn) => sfn,
-            Err(e) => {
-                if let Some(k) = key {
-                    if let Err(release) = self.idempotency.release(tenant, k).await {
-                        tracing::warn!(error = %release, "could not release an idempotency claim");
-                    }
-                }
-                return Err(e.into());
-            }
-        };
-        let running = crate::ports::MachineExecution { status: "RUNNING".to_owned(), output: None, error: None };
-        let value = crate::sfn::project(workflow, &sfn, &running, &[], &[], now);
-        Ok(Created { value, created: true })
     }
 
     /// The execution, or `NotFound` (also for another tenant's).
@@ -708,50 +589,5 @@ impl WorkflowService {
             created_at_ms: 0,
             task_token: None,
         }
-    }
-}
-
-/// A one-step run for a workflow node, map element or compensation.
-pub(crate) struct ChildRun<'a> {
-    pub(crate) tenant: &'a TenantId,
-    pub(crate) execution: &'a ExecutionId,
-    pub(crate) base_seed: u64,
-    pub(crate) slot: Slot,
-    pub(crate) run_id: RunId,
-    pub(crate) skill: String,
-    pub(crate) input: Value,
-    pub(crate) max_attempts: u32,
-    pub(crate) backoff_ms: u64,
-    pub(crate) timeout_ms: Option<u64>,
-    pub(crate) task_token: Option<String>,
-}
-
-impl ChildRun<'_> {
-    pub(crate) fn build(self, now: u64) -> Result<RunRecord, FlowError> {
-        let slot = self.slot;
-        let label = match (slot.item, slot.compensation) {
-            (Some(i), _) => format!("{}[{i}]", slot.node),
-            (None, true) => format!("{}.compensate", slot.node),
-            (None, false) => slot.node.clone(),
-        };
-        let step_id = label.replace(['[', ']', '.'], "_");
-        // The resolved input is the run input and the step reads it whole, so values
-        // that happen to contain `${` are never resolved a second time.
-        let plan = Plan::new(vec![PlanStep {
-            id: Some(step_id.trim_end_matches('_').to_owned()),
-            skill: self.skill,
-            input: json!("${input}"),
-            max_attempts: Some(self.max_attempts),
-            timeout_ms: self.timeout_ms,
-            backoff_ms: Some(self.backoff_ms.max(1)),
-        }])
-        .map_err(|e| FlowError::Invalid {
-            code: ErrorCode::InvalidWorkflow,
-            message: e.0,
-            node: Some(slot.node.clone()),
-        })?;
-        let base_seed = labelled_seed(self.base_seed, &label);
-        let parent = ParentLink { execution: self.execution.clone(), slot, task_token: self.task_token };
-        Ok(RunRecord::queued(self.tenant.clone(), self.run_id, plan, self.input, base_seed, Some(parent), now))
     }
 }

@@ -1,0 +1,99 @@
+//! Workflow executions on Step Functions: state machines per version, executions started
+//! from the API, the per-node view projected from the worker's records.
+
+use super::{Created, FlowError, StartExecution, WorkflowService};
+use crate::clock::{now_ms, unique_suffix};
+use crate::ports::{
+    ExecutionRecord, IdempotencyCompletion, SfnExecution, SfnRecords, StateMachines, StoreError, TaskTokens,
+    WorkflowRecord,
+};
+use crate::runs::IDEMPOTENCY_TTL_MS;
+use aos_core::workflow::Workflow;
+use aos_core::{ErrorCode, ExecutionId, TenantId};
+use serde_json::json;
+use std::sync::Arc;
+
+/// Executions on Step Functions: each applied version becomes a state machine (ASL
+/// compiled from the spec), an execution is a state machine execution, and its per-node
+/// view is projected from what the worker records.
+#[derive(Clone)]
+pub struct StepFunctionsEngine {
+    /// State machines and executions.
+    pub machines: Arc<dyn StateMachines>,
+    /// Executions and node progress.
+    pub records: Arc<dyn SfnRecords>,
+    /// Answers approvals' task tokens.
+    pub tokens: Arc<dyn TaskTokens>,
+    /// The step queue the tasks go to.
+    pub queue_url: String,
+    /// Role the state machines run as (may send to the step queue only).
+    pub role_arn: String,
+    /// Prefix of state machine names (the stack's, so IAM can scope to it).
+    pub prefix: String,
+}
+
+impl WorkflowService {
+    pub(super) async fn start_on_step_functions(
+        &self,
+        engine: &StepFunctionsEngine,
+        tenant: &TenantId,
+        record: &WorkflowRecord,
+        workflow: &Workflow,
+        req: StartExecution,
+        claimed: Option<(&str, &str)>,
+    ) -> Result<Created<ExecutionRecord>, FlowError> {
+        let (input, seed) = (req.input, req.base_seed);
+        let key = claimed.map(|(k, _)| k);
+        let arn = record.state_machine_arn.clone().ok_or_else(|| {
+            FlowError::Conflict(
+                ErrorCode::FeatureUnavailable,
+                format!("version {} has no state machine; apply the spec again on this backend", record.version),
+            )
+        })?;
+        let payload_hash = claimed.map(|(_, h)| h.to_owned()).unwrap_or_default();
+        let now = now_ms();
+        let id = ExecutionId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids");
+        let base_seed = seed.unwrap_or_else(rand::random);
+        let aos = json!({"tenant": tenant, "execution": id, "workflow": record.name, "base_seed": base_seed});
+        let document = aos_core::workflow::asl::start_document(&input, &aos);
+        let started = async {
+            let execution_arn = engine.machines.start_execution(&arn, id.as_str(), &document).await?;
+            let sfn = SfnExecution {
+                tenant: tenant.clone(),
+                id: id.clone(),
+                workflow: record.name.clone(),
+                version: record.version,
+                input: input.clone(),
+                base_seed,
+                execution_arn,
+                created_at_ms: now,
+            };
+            engine.records.put_sfn_execution(&sfn).await?;
+            if let Some(k) = key {
+                let done = IdempotencyCompletion {
+                    key: k.to_owned(),
+                    payload_hash: payload_hash.clone(),
+                    result: json!({"execution_id": id}),
+                    expires_at_ms: now + IDEMPOTENCY_TTL_MS,
+                };
+                self.idempotency.complete(tenant, &done).await?;
+            }
+            Ok::<_, StoreError>(sfn)
+        }
+        .await;
+        let sfn = match started {
+            Ok(sfn) => sfn,
+            Err(e) => {
+                if let Some(k) = key {
+                    if let Err(release) = self.idempotency.release(tenant, k).await {
+                        tracing::warn!(error = %release, "could not release an idempotency claim");
+                    }
+                }
+                return Err(e.into());
+            }
+        };
+        let running = crate::ports::MachineExecution { status: "RUNNING".to_owned(), output: None, error: None };
+        let value = crate::sfn::project(workflow, &sfn, &running, &[], &[], now);
+        Ok(Created { value, created: true })
+    }
+}
