@@ -148,12 +148,34 @@ pub struct StepRig {
     /// Run use cases.
     pub runs: aos_runtime::runs::RunService,
     worker: aos_runtime::worker::StepWorker,
+    workers: usize,
     _dir: tempfile::TempDir,
+}
+
+/// The tenant of [`StepRig`] runs.
+pub fn rig_tenant() -> aos_core::TenantId {
+    aos_core::TenantId::parse("ten_rig").expect("tenant")
 }
 
 impl StepRig {
     /// A rig whose worker retries quickly (50 ms back-off, 200 ms cap).
     pub async fn new(registry: std::sync::Arc<aos_runtime::SkillRegistry>) -> Self {
+        let config = aos_runtime::worker::WorkerConfig {
+            poll_wait: Duration::from_millis(50),
+            backoff_base: Duration::from_millis(50),
+            backoff_cap: Duration::from_millis(200),
+            ..aos_runtime::worker::WorkerConfig::default()
+        };
+        Self::with_workers(registry, config, 1).await
+    }
+
+    /// A rig of `workers` workers with `config` (its planner defaults also serve the
+    /// run service).
+    pub async fn with_workers(
+        registry: std::sync::Arc<aos_runtime::SkillRegistry>,
+        config: aos_runtime::worker::WorkerConfig,
+        workers: usize,
+    ) -> Self {
         use std::sync::Arc;
         let dir = tempfile::tempdir().expect("tmp");
         let embedded =
@@ -162,13 +184,8 @@ impl StepRig {
             embedded.runs.clone(),
             embedded.idempotency.clone(),
             Arc::clone(&registry),
-        );
-        let config = aos_runtime::worker::WorkerConfig {
-            poll_wait: Duration::from_millis(50),
-            backoff_base: Duration::from_millis(50),
-            backoff_cap: Duration::from_millis(200),
-            ..aos_runtime::worker::WorkerConfig::default()
-        };
+        )
+        .with_planner_defaults(config.planner.clone());
         let worker = aos_runtime::worker::StepWorker::new(
             embedded.runs.clone(),
             embedded.queue.clone(),
@@ -176,19 +193,18 @@ impl StepRig {
             registry,
             config,
         );
-        Self { embedded, runs, worker, _dir: dir }
+        Self { embedded, runs, worker, workers, _dir: dir }
     }
 
-    /// Runs a one-step plan (`step` is a plan step: `{"skill", "input", ...}`) to its end;
-    /// returns the run and its checkpoints.
-    pub async fn run(&self, step: Value) -> (aos_runtime::ports::RunRecord, Vec<aos_core::Checkpoint>) {
-        let tenant = aos_core::TenantId::parse("ten_rig").expect("tenant");
-        let req: aos_runtime::runs::SubmitRun =
-            serde_json::from_value(serde_json::json!({"plan": [step]})).expect("a plan");
+    /// Submits `body` (a `POST /v1/runs` body) and runs the workers until the run ends
+    /// (or 30 s pass); returns the run and its checkpoints.
+    pub async fn submit(&self, body: Value) -> (aos_runtime::ports::RunRecord, Vec<aos_core::Checkpoint>) {
+        let tenant = rig_tenant();
+        let req: aos_runtime::runs::SubmitRun = serde_json::from_value(body).expect("a run request");
         let id = self.runs.submit(&tenant, req, None).await.expect("submitted").run.id;
         let (stop, rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(self.worker.clone().run_loop(rx));
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let tasks: Vec<_> = (0..self.workers).map(|_| tokio::spawn(self.worker.clone().run_loop(rx.clone()))).collect();
+        let deadline = Instant::now() + Duration::from_secs(30);
         let run = loop {
             let run = self.runs.get(&tenant, &id).await.expect("run");
             if run.status.is_terminal() {
@@ -198,8 +214,16 @@ impl StepRig {
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         let _ = stop.send(true);
-        let _ = task.await;
+        for t in tasks {
+            let _ = t.await;
+        }
         let (_, checkpoints, _) = self.runs.steps(&tenant, &id).await.expect("steps");
         (run, checkpoints)
+    }
+
+    /// Runs a one-step plan (`step` is a plan step: `{"skill", "input", ...}`) to its end;
+    /// returns the run and its checkpoints.
+    pub async fn run(&self, step: Value) -> (aos_runtime::ports::RunRecord, Vec<aos_core::Checkpoint>) {
+        self.submit(serde_json::json!({"plan": [step]})).await
     }
 }

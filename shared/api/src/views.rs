@@ -28,6 +28,10 @@ pub(crate) fn run(r: &RunRecord) -> Value {
             "item": p.slot.item,
             "compensation": p.slot.compensation,
         })),
+        // The agent step that started this run and waits for it.
+        "caller": r.caller,
+        // A goal-driven run's goal (its planner steps hold the rest of its settings).
+        "goal": r.plan.step(0).filter(|s| s.skill == aos_core::agent::PLAN_SKILL).map(|s| s.input["goal"].clone()),
     })
 }
 

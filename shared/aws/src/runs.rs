@@ -13,8 +13,8 @@ use crate::dynamo::{get_n, get_s, n, query_prefix, s, sdk_err, tenant_pk, Item};
 use crate::queue::SqsQueue;
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::ports::{
-    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Queue, Received, RunFilter, RunRecord, RunSpec,
-    RunStore, StepCommit, StepMessage, StepProgress, StepRetry, StoreError, StoreResult,
+    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Queue, Received, RunFilter, RunMutable, RunRecord,
+    RunSpec, RunStore, StepCommit, StepMessage, StepProgress, StepRetry, StepSuspend, StoreError, StoreResult,
 };
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
@@ -70,22 +70,16 @@ fn compose(tenant: &TenantId, item: &Item) -> Result<RunRecord, StoreError> {
     let id = get_s(item, "sk")?.trim_start_matches("RUN#");
     let status =
         RunStatus::parse(get_s(item, "status")?).ok_or_else(|| StoreError::Backend("bad run status".to_owned()))?;
-    Ok(RunRecord {
-        tenant: tenant.clone(),
-        id: RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?,
+    let state = RunMutable {
         status,
-        plan: spec.plan,
-        input: spec.input,
-        base_seed: spec.base_seed,
-        genesis_hash: spec.genesis_hash,
-        last_hash: get_s(item, "last_hash")?.to_owned(),
         next_step: u32::try_from(get_n(item, "next_step")?).unwrap_or(u32::MAX),
+        last_hash: get_s(item, "last_hash")?.to_owned(),
         output: opt_json(item, "output")?,
         error: opt_json(item, "error")?,
-        created_at_ms: spec.created_at_ms,
         updated_at_ms: get_n(item, "updated_at_ms")?,
-        parent: spec.parent,
-    })
+    };
+    let id = RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(RunRecord::compose(tenant.clone(), id, spec, opt_json(item, "plan")?, state))
 }
 
 fn is_condition_failure(e: &UpdateItemError) -> bool {
@@ -438,6 +432,13 @@ impl RunStore for DynamoRunStore {
                 .expression_attribute_names("#out", "output")
                 .expression_attribute_values(":output", json_attr(output)?);
         }
+        if let Some(plan) = &commit.plan {
+            // An agent's planner extended the plan (the spec keeps the plan it started with).
+            set.push_str(", #plan = :plan");
+            run = run
+                .expression_attribute_names("#plan", "plan")
+                .expression_attribute_values(":plan", json_attr(plan)?);
+        }
         if let Some(error) = &commit.run_error {
             set.push_str(", #err = :error");
             run = run
@@ -528,6 +529,43 @@ impl RunStore for DynamoRunStore {
             StepMessage { tenant: retry.tenant.clone(), run_id: retry.run_id.clone(), step_index: retry.step_index };
         self.queue.send(&encode(&msg), retry.delay).await?;
         if let Some(receipt) = &retry.ack {
+            self.queue.delete(receipt).await?;
+        }
+        Ok(())
+    }
+
+    async fn suspend_step(&self, suspend: &StepSuspend) -> StoreResult<()> {
+        let (t, r) = (suspend.tenant.as_str(), suspend.run_id.as_str());
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(steps_pk(t, r)))
+            .key("sk", s(step_sk(suspend.step_index)))
+            .update_expression("SET claim_status = :waiting, claim_until = :zero, attempts = attempts - :one")
+            .condition_expression("claim_status = :running AND attempts > :zero")
+            .expression_attribute_values(":waiting", s("waiting"))
+            .expression_attribute_values(":running", s("running"))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match out {
+            Ok(_) => {}
+            // Already released (a duplicate wake-up racing this one): nothing to give back.
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => {}
+            Err(e) => return Err(sdk_err(e)),
+        }
+        if let Some(delay) = suspend.recheck {
+            let msg = StepMessage {
+                tenant: suspend.tenant.clone(),
+                run_id: suspend.run_id.clone(),
+                step_index: suspend.step_index,
+            };
+            // SQS delays stop at 15 minutes; a later deadline is checked then and re-armed.
+            self.queue.send(&encode(&msg), delay.min(Duration::from_secs(900))).await?;
+        }
+        if let Some(receipt) = &suspend.ack {
             self.queue.delete(receipt).await?;
         }
         Ok(())

@@ -142,6 +142,13 @@ codes! {
     CircuitOpen = "ERR_CIRCUIT_OPEN", Infra, true, 503, "The skill's target failed 5 times in a row, so calls to it pause for 60 s (circuit breaker); the step is retried after the cooldown, when one probe call decides whether the target is back.";
     FeatureUnavailable = "ERR_FEATURE_UNAVAILABLE", Infra, false, 501, "This deployment does not offer the feature (yet); the message says which backend does.";
     ExecutionCancelled = "ERR_EXECUTION_CANCELLED", Client, false, 409, "The workflow execution was cancelled; no further nodes run.";
+    PlannerInvalidPlan = "ERR_PLANNER_INVALID_PLAN", ThirdParty, false, 502, "The planner's model kept answering with steps that are not valid JSON or do not match the skills' schemas, after being shown the error twice. The last error is in the details; try a stronger model or narrow `agent.skills`.";
+    AgentStepLimit = "ERR_AGENT_STEP_LIMIT", Policy, false, 422, "The agent used all its `agent.max_steps` skill steps without finishing. Raise the limit or make the goal narrower.";
+    AgentLlmBudget = "ERR_AGENT_LLM_BUDGET", Policy, false, 402, "The agent's planner used all its `agent.max_llm_calls` model calls without finishing. Raise the budget or make the goal narrower.";
+    AgentDepthExceeded = "ERR_AGENT_DEPTH_EXCEEDED", Policy, false, 422, "A child run would be nested deeper than the deployment allows (default 3 levels); nothing was started.";
+    AgentFanOutExceeded = "ERR_AGENT_FAN_OUT_EXCEEDED", Policy, false, 422, "A step would start more child runs than allowed (default 10 per step, 50 per run); nothing was started.";
+    AgentChildFailed = "ERR_AGENT_CHILD_FAILED", Client, false, 422, "The child run of `agent_invoke` failed, was cancelled or timed out; its error is in the details.";
+    ReplayExhausted = "ERR_REPLAY_EXHAUSTED", Client, false, 422, "The replay planner ran out of recorded decisions: the recorded run made fewer planner decisions than this run asks for (or it is not an agent run).";
     IllegalTransition = "ERR_ILLEGAL_TRANSITION", Client, false, 409, "The resource is in a state that does not allow this (for example cancelling a finished run).";
 }
 

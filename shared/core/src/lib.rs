@@ -3,6 +3,7 @@
 //! Everything here is deterministic and side-effect free so that the same code runs
 //! in `aos dev`, in a Lambda and in replay.
 
+pub mod agent;
 pub mod breaker;
 pub mod checkpoint;
 pub mod determinism;

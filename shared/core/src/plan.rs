@@ -61,39 +61,70 @@ pub struct Plan {
     steps: Vec<PlanStep>,
 }
 
+fn check_step(step: &PlanStep, at: &str) -> Result<(), PlanError> {
+    let id = step.id.as_deref().unwrap_or("");
+    let well_formed =
+        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !well_formed {
+        return Err(PlanError(format!("{at}: step id must be 1-64 of a-z, A-Z, 0-9, '_', '-'")));
+    }
+    if let Some(a) = step.max_attempts {
+        if a == 0 || a > MAX_ATTEMPTS {
+            return Err(PlanError(format!("{at}: max_attempts must be 1..={MAX_ATTEMPTS}")));
+        }
+    }
+    if let Some(t) = step.timeout_ms {
+        if t == 0 || t > MAX_TIMEOUT_MS {
+            return Err(PlanError(format!("{at}: timeout_ms must be 1..={MAX_TIMEOUT_MS}")));
+        }
+    }
+    if let Some(b) = step.backoff_ms {
+        if b == 0 || b > 3_600_000 {
+            return Err(PlanError(format!("{at}: backoff_ms must be 1..=3600000")));
+        }
+    }
+    Ok(())
+}
+
 impl Plan {
     /// Validates `steps`: 1..=200 steps, ids unique and well formed, attempts and
     /// timeouts in range, and every `${steps.X...}` reference naming an earlier step.
     /// Skill names are checked by the registry, not here.
-    pub fn new(mut steps: Vec<PlanStep>) -> Result<Self, PlanError> {
+    pub fn new(steps: Vec<PlanStep>) -> Result<Self, PlanError> {
         if steps.is_empty() || steps.len() > MAX_STEPS {
             return Err(PlanError(format!("plan must have 1..={MAX_STEPS} steps, got {}", steps.len())));
         }
-        let mut seen = HashSet::new();
-        for (i, step) in steps.iter_mut().enumerate() {
-            let id = step.id.get_or_insert_with(|| format!("s{i}")).clone();
-            let at = format!("plan[{i}] ({id})");
-            let well_formed = !id.is_empty()
-                && id.len() <= 64
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-            if !well_formed {
-                return Err(PlanError(format!("{at}: step id must be 1-64 of a-z, A-Z, 0-9, '_', '-'")));
-            }
-            if let Some(a) = step.max_attempts {
-                if a == 0 || a > MAX_ATTEMPTS {
-                    return Err(PlanError(format!("{at}: max_attempts must be 1..={MAX_ATTEMPTS}")));
-                }
-            }
-            if let Some(t) = step.timeout_ms {
-                if t == 0 || t > MAX_TIMEOUT_MS {
-                    return Err(PlanError(format!("{at}: timeout_ms must be 1..={MAX_TIMEOUT_MS}")));
-                }
-            }
-            if let Some(b) = step.backoff_ms {
-                if b == 0 || b > 3_600_000 {
-                    return Err(PlanError(format!("{at}: backoff_ms must be 1..=3600000")));
-                }
-            }
+        let mut plan = Self { steps: Vec::with_capacity(steps.len()) };
+        plan.append(steps, "plan")?;
+        Ok(plan)
+    }
+
+    /// This plan followed by `more` (steps an agent's planner decided), validated like a
+    /// whole plan: ids unique across both, references only to earlier steps. Missing
+    /// ids become `s<position>`. The error names the new step at fault as `where[i]`.
+    pub fn extended(&self, more: Vec<PlanStep>, origin: &str) -> Result<Self, PlanError> {
+        if more.is_empty() {
+            return Err(PlanError(format!("{origin}: no steps")));
+        }
+        if self.steps.len() + more.len() > MAX_STEPS {
+            return Err(PlanError(format!(
+                "{}: a run has at most {MAX_STEPS} steps; {} are used",
+                origin,
+                self.steps.len()
+            )));
+        }
+        let mut plan = self.clone();
+        plan.append(more, origin)?;
+        Ok(plan)
+    }
+
+    fn append(&mut self, more: Vec<PlanStep>, origin: &str) -> Result<(), PlanError> {
+        let mut seen: HashSet<String> = self.steps.iter().filter_map(|s| s.id.clone()).collect();
+        for (i, mut step) in more.into_iter().enumerate() {
+            let position = self.steps.len();
+            let id = step.id.get_or_insert_with(|| format!("s{position}")).clone();
+            let at = format!("{}[{i}] ({id})", origin);
+            check_step(&step, &at)?;
             let refs = references(&step.input).map_err(|e| PlanError(format!("{at}: {e}")))?;
             for r in refs {
                 if matches!(r, Reference::Item(_) | Reference::Index) {
@@ -110,8 +141,9 @@ impl Plan {
             if !seen.insert(id.clone()) {
                 return Err(PlanError(format!("{at}: duplicate step id {id:?}")));
             }
+            self.steps.push(step);
         }
-        Ok(Self { steps })
+        Ok(())
     }
 
     /// The steps, in order.

@@ -4,9 +4,10 @@
 use crate::db::{backend, exec, qrow, Db};
 use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
+use aos_core::Plan;
 use aos_runtime::ports::{
-    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Received, RunFilter, RunRecord, RunSpec, RunStore,
-    StepCommit, StepMessage, StepProgress, StepRetry, StoreError, StoreResult,
+    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Received, RunFilter, RunMutable, RunRecord, RunSpec,
+    RunStore, StepCommit, StepMessage, StepProgress, StepRetry, StepSuspend, StoreError, StoreResult,
 };
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
@@ -26,37 +27,39 @@ fn json_err(e: &serde_json::Error) -> StoreError {
 }
 
 /// The mutable half of a run, rewritten by every step transition (kept small so a
-/// step's commit does not re-serialize the plan).
+/// step's commit does not re-serialize the plan — except an agent's, whose plan grows).
 #[derive(Serialize, Deserialize)]
 struct RunState {
-    status: RunStatus,
-    next_step: u32,
-    last_hash: String,
-    output: Option<Value>,
-    error: Option<OutcomeError>,
-    updated_at_ms: u64,
+    #[serde(flatten)]
+    m: RunMutable,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    plan: Option<Plan>,
+}
+
+impl std::ops::Deref for RunState {
+    type Target = RunMutable;
+    fn deref(&self) -> &RunMutable {
+        &self.m
+    }
+}
+
+impl std::ops::DerefMut for RunState {
+    fn deref_mut(&mut self) -> &mut RunMutable {
+        &mut self.m
+    }
 }
 
 fn compose(tenant: &str, id: &str, spec: &str, state: &str) -> Result<RunRecord, StoreError> {
     let spec: RunSpec = serde_json::from_str(spec).map_err(|e| json_err(&e))?;
     let state: RunState = serde_json::from_str(state).map_err(|e| json_err(&e))?;
     let bad = |e: aos_core::IdError| StoreError::Backend(format!("corrupt id: {e}"));
-    Ok(RunRecord {
-        tenant: TenantId::parse(tenant).map_err(bad)?,
-        id: RunId::parse(id).map_err(bad)?,
-        status: state.status,
-        plan: spec.plan,
-        input: spec.input,
-        base_seed: spec.base_seed,
-        genesis_hash: spec.genesis_hash,
-        last_hash: state.last_hash,
-        next_step: state.next_step,
-        output: state.output,
-        error: state.error,
-        created_at_ms: spec.created_at_ms,
-        updated_at_ms: state.updated_at_ms,
-        parent: spec.parent,
-    })
+    Ok(RunRecord::compose(
+        TenantId::parse(tenant).map_err(bad)?,
+        RunId::parse(id).map_err(bad)?,
+        spec,
+        state.plan,
+        state.m,
+    ))
 }
 
 fn load_run(c: &Connection, tenant: &str, id: &str) -> Result<Option<RunRecord>, StoreError> {
@@ -101,12 +104,15 @@ pub(crate) fn insert_run_tx(c: &Connection, run: &RunRecord) -> Result<(), Store
     exec(c, "INSERT INTO run_specs (tenant, id, spec) VALUES (?1, ?2, ?3)", params![t, r, spec])
         .map_err(|e| backend(&e))?;
     let state = RunState {
-        status: run.status,
-        next_step: run.next_step,
-        last_hash: run.last_hash.clone(),
-        output: run.output.clone(),
-        error: run.error.clone(),
-        updated_at_ms: run.updated_at_ms,
+        m: RunMutable {
+            status: run.status,
+            next_step: run.next_step,
+            last_hash: run.last_hash.clone(),
+            output: run.output.clone(),
+            error: run.error.clone(),
+            updated_at_ms: run.updated_at_ms,
+        },
+        plan: None,
     };
     save_state(c, t, r, &state)
 }
@@ -162,7 +168,7 @@ fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError>
 }
 
 fn committed(run: RunState, next: Option<Received>) -> Committed {
-    Committed { status: run.status, next_step: run.next_step, last_hash: run.last_hash, next }
+    Committed { status: run.m.status, next_step: run.m.next_step, last_hash: run.m.last_hash, next }
 }
 
 fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreError> {
@@ -198,6 +204,9 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
     run.output.clone_from(&commit.run_output);
     run.error.clone_from(&commit.run_error);
     run.updated_at_ms = commit.now_ms;
+    if commit.plan.is_some() {
+        run.plan.clone_from(&commit.plan);
+    }
     save_state(c, t, r, &run)?;
     if let Some(body) = &commit.notify {
         enqueue(c, STEP_QUEUE, body, 0).map_err(|e| backend(&e))?;
@@ -233,6 +242,25 @@ fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {
     let msg = StepMessage { tenant: retry.tenant.clone(), run_id: retry.run_id.clone(), step_index: retry.step_index };
     let at = retry.now_ms + u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX);
     enqueue(c, STEP_QUEUE, &encode(&msg), at).map_err(|e| backend(&e))
+}
+
+fn suspend_tx(c: &Connection, s: &StepSuspend) -> Result<(), StoreError> {
+    let (t, r) = (s.tenant.as_str(), s.run_id.as_str());
+    exec(c,
+        "UPDATE step_claims SET status = 'waiting', claim_until = 0, attempts = MAX(attempts - 1, 0)
+         WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running'",
+        params![t, r, s.step_index],
+    )
+    .map_err(|e| backend(&e))?;
+    if let Some(receipt) = &s.ack {
+        ack(c, receipt).map_err(|e| backend(&e))?;
+    }
+    if let Some(delay) = s.recheck {
+        let msg = StepMessage { tenant: s.tenant.clone(), run_id: s.run_id.clone(), step_index: s.step_index };
+        let at = s.now_ms + u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        enqueue(c, STEP_QUEUE, &encode(&msg), at).map_err(|e| backend(&e))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn cancel_tx(c: &Connection, tenant: &str, id: &str, now: u64) -> Result<(), StoreError> {
@@ -399,6 +427,11 @@ impl RunStore for EmbeddedRunStore {
         self.db.write(true, move |c| retry_tx(c, &retry)).await?;
         self.db.enqueued.notify_one();
         Ok(())
+    }
+
+    async fn suspend_step(&self, suspend: &StepSuspend) -> StoreResult<()> {
+        let suspend = suspend.clone();
+        self.db.write(true, move |c| suspend_tx(c, &suspend)).await
     }
 
     async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {

@@ -1,6 +1,7 @@
 //! AOS use cases over ports: run submission, the step pipeline, API keys, the skill
 //! registry and the built-in skills. Adapters (embedded, AWS) implement [`ports`].
 
+pub mod agent;
 pub mod auth;
 pub mod clock;
 pub mod llm;

@@ -2,6 +2,7 @@
 //! (`aos-embedded`) and the AWS adapters implement them; nothing here knows which.
 
 use aos_core::workflow::{ExecState, Slot, WorkflowSpec};
+use aos_core::agent::CallerLink;
 use aos_core::{ApiKeyId, ApprovalId, Checkpoint, ExecutionId, OutcomeError, Plan, RunId, RunStatus, TenantId};
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -55,6 +56,9 @@ pub struct RunRecord {
     pub updated_at_ms: u64,
     /// The workflow execution this run belongs to, if any.
     pub parent: Option<ParentLink>,
+    /// The run step waiting for this run (a child started by `agent_spawn` or
+    /// `agent_invoke`), if any.
+    pub caller: Option<CallerLink>,
 }
 
 /// Where a run that belongs to a workflow execution reports its end.
@@ -98,6 +102,9 @@ pub struct RunSpec {
     /// The workflow execution this run belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentLink>,
+    /// The run step waiting for this run, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<CallerLink>,
 }
 
 impl RunRecord {
@@ -128,6 +135,36 @@ impl RunRecord {
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
             parent,
+            caller: None,
+        }
+    }
+
+    /// The same run as the child of an agent step.
+    #[must_use]
+    pub fn with_caller(mut self, caller: CallerLink) -> Self {
+        self.caller = Some(caller);
+        self
+    }
+
+    /// The run as the store composes it: the immutable spec, the plan (the spec's, or
+    /// the longer one an agent's planner made it) and the mutable fields.
+    pub fn compose(tenant: TenantId, id: RunId, spec: RunSpec, plan: Option<Plan>, state: RunMutable) -> Self {
+        Self {
+            tenant,
+            id,
+            status: state.status,
+            plan: plan.unwrap_or(spec.plan),
+            input: spec.input,
+            base_seed: spec.base_seed,
+            genesis_hash: spec.genesis_hash,
+            last_hash: state.last_hash,
+            next_step: state.next_step,
+            output: state.output,
+            error: state.error,
+            created_at_ms: spec.created_at_ms,
+            updated_at_ms: state.updated_at_ms,
+            parent: spec.parent,
+            caller: spec.caller,
         }
     }
 
@@ -140,8 +177,26 @@ impl RunRecord {
             genesis_hash: self.genesis_hash.clone(),
             created_at_ms: self.created_at_ms,
             parent: self.parent.clone(),
+            caller: self.caller.clone(),
         }
     }
+}
+
+/// The fields of a run that its steps change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMutable {
+    /// Lifecycle status.
+    pub status: RunStatus,
+    /// Index of the next step.
+    pub next_step: u32,
+    /// Hash of the last checkpoint.
+    pub last_hash: String,
+    /// Final output.
+    pub output: Option<Value>,
+    /// Failure.
+    pub error: Option<OutcomeError>,
+    /// Last change, ms since the epoch.
+    pub updated_at_ms: u64,
 }
 
 /// The message that tells a worker to run one step.
@@ -222,6 +277,8 @@ pub struct StepCommit {
     pub run_error: Option<OutcomeError>,
     /// Message for the next step, if any.
     pub next: Option<StepMessage>,
+    /// The run's plan after this step, when the step (an agent's planner) extended it.
+    pub plan: Option<Plan>,
     /// A message to enqueue with the commit: a workflow run's end, for its execution.
     /// Adapters that cannot make it part of the commit send it right after the commit
     /// and before acknowledging the current message, so a crash in between redelivers
@@ -265,6 +322,24 @@ pub struct StepRetry {
     pub last_error: OutcomeError,
     /// Delay before the retry becomes visible.
     pub delay: Duration,
+    /// Receipt of the message being processed.
+    pub ack: Option<String>,
+    /// Now, ms since the epoch.
+    pub now_ms: u64,
+}
+
+/// A step that waits for child runs: its claim is released without using up an attempt,
+/// its message acknowledged; a child's end (or the deadline message) wakes it.
+#[derive(Debug, Clone)]
+pub struct StepSuspend {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Run.
+    pub run_id: RunId,
+    /// The waiting step.
+    pub step_index: u32,
+    /// Send the step's message again after this delay (its deadline), if set.
+    pub recheck: Option<Duration>,
     /// Receipt of the message being processed.
     pub ack: Option<String>,
     /// Now, ms since the epoch.
@@ -344,6 +419,9 @@ pub trait RunStore: Send + Sync {
     /// Releases the claim, records the failed attempt and re-enqueues the step with a
     /// delay, atomically.
     async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()>;
+
+    /// Parks a step that waits for child runs (see [`StepSuspend`]).
+    async fn suspend_step(&self, suspend: &StepSuspend) -> StoreResult<()>;
 
     /// Cancels a run that is not finished. Fails with `Conflict` if it is.
     async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord>;

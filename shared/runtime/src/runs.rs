@@ -8,6 +8,8 @@ use crate::ports::{
 use crate::skills::SkillRegistry;
 use aos_core::determinism::content_hash;
 use aos_core::template::references;
+use crate::agent::PlannerDefaults;
+use aos_core::agent::{AgentOptions, AgentSpec, PlannerSpec};
 use aos_core::{Checkpoint, ErrorCode, Plan, PlanStep, RunId, TenantId};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -20,12 +22,20 @@ pub const IN_PROGRESS_TTL_MS: u64 = 60 * 1000;
 /// Largest page of `GET /v1/runs`.
 pub const MAX_PAGE: u32 = 100;
 
-/// The body of `POST /v1/runs`.
-#[derive(Debug, Clone, Deserialize)]
+/// The body of `POST /v1/runs`: a plan, or a goal for an agent.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRun {
-    /// The steps.
-    pub plan: Vec<PlanStep>,
+    /// The steps (a run given a plan).
+    #[serde(default)]
+    pub plan: Option<Vec<PlanStep>>,
+    /// What an agent should achieve (a run given a goal and no plan: a planner decides
+    /// its steps).
+    #[serde(default)]
+    pub goal: Option<String>,
+    /// The agent's planner and limits.
+    #[serde(default)]
+    pub agent: Option<AgentOptions>,
     /// Run input, referenced as `${input...}`.
     #[serde(default)]
     pub input: Value,
@@ -109,12 +119,82 @@ pub struct RunService {
     store: Arc<dyn RunStore>,
     idempotency: Arc<dyn IdempotencyStore>,
     skills: Arc<SkillRegistry>,
+    planner: PlannerDefaults,
+}
+
+/// Checks a run request and gives its plan: the plan as sent (each skill registered,
+/// static inputs against their schemas), or for a goal the agent's first planner step
+/// (its settings checked, the deployment's default provider and model filled in).
+/// `at` prefixes messages (a child run's place in its caller's input).
+pub(crate) fn prepare(
+    skills: &SkillRegistry,
+    defaults: &PlannerDefaults,
+    req: SubmitRun,
+    at: &str,
+) -> Result<(Plan, Value, Option<u64>), RunError> {
+    let invalid = |code, m: String| RunError::Invalid(code, format!("{at}{m}"));
+    let plan = match (req.plan, req.goal) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(invalid(
+                ErrorCode::InvalidPlan,
+                "give either `plan` (the steps) or `goal` (an agent decides the steps), not both or neither".to_owned(),
+            ))
+        }
+        (Some(_), None) if req.agent.is_some() => {
+            return Err(invalid(ErrorCode::InvalidPlan, "`agent` settings apply only to a run with a `goal`".to_owned()))
+        }
+        (Some(steps), None) => {
+            let plan = Plan::new(steps).map_err(|e| invalid(ErrorCode::InvalidPlan, e.0))?;
+            for (i, step) in plan.steps().iter().enumerate() {
+                let place = format!("plan[{i}] ({})", step.id.as_deref().unwrap_or(""));
+                if step.skill == aos_core::agent::PLAN_SKILL {
+                    return Err(invalid(
+                        ErrorCode::InvalidPlan,
+                        format!("{place}: {} is the agent planner; submit a `goal` instead", step.skill),
+                    ));
+                }
+                check_skill(skills, &step.skill, &place).map_err(|m| invalid(ErrorCode::SkillNotFound, m))?;
+                // Inputs with references are checked when the step runs, once they resolve.
+                let has_refs = references(&step.input).map(|r| !r.is_empty()).unwrap_or(true);
+                if !has_refs {
+                    skills.validate_input(&step.skill, &step.input).map_err(|e| {
+                        invalid(ErrorCode::ValidationFailed, format!("{place}: input of {}: {e}", step.skill))
+                    })?;
+                }
+            }
+            plan
+        }
+        (None, Some(goal)) => {
+            let mut spec = AgentSpec::new(goal, req.agent.unwrap_or_default())
+                .map_err(|m| invalid(ErrorCode::ValidationFailed, m))?;
+            for (i, skill) in spec.skills.iter().enumerate() {
+                check_skill(skills, skill, &format!("agent.skills[{i}]"))
+                    .map_err(|m| invalid(ErrorCode::SkillNotFound, m))?;
+            }
+            defaults.fill(&mut spec.planner);
+            if let PlannerSpec::Static { steps } = &spec.planner {
+                Plan::new(steps.clone()).map_err(|e| invalid(ErrorCode::InvalidPlan, format!("agent.planner.{e}")))?;
+            }
+            Plan::new(vec![spec.planner_step(1)]).map_err(|e| invalid(ErrorCode::InvalidPlan, e.0))?
+        }
+    };
+    let input = if req.input.is_null() { json!({}) } else { req.input };
+    Ok((plan, input, req.base_seed))
+}
+
+fn check_skill(skills: &SkillRegistry, skill: &str, place: &str) -> Result<(), String> {
+    if skills.descriptor(skill).is_some() {
+        return Ok(());
+    }
+    let known: Vec<String> = skills.descriptors().into_iter().map(|d| d.name).collect();
+    Err(format!("{place}: unknown skill {skill:?}; registered skills: {}", known.join(", ")))
 }
 
 impl RunService {
-    /// Wires the use cases.
+    /// Wires the use cases; the agent planner's default provider and model come from
+    /// `AOS_PLANNER_PROVIDER` and `AOS_PLANNER_MODEL`.
     pub fn new(store: Arc<dyn RunStore>, idempotency: Arc<dyn IdempotencyStore>, skills: Arc<SkillRegistry>) -> Self {
-        Self { store, idempotency, skills }
+        Self { store, idempotency, skills, planner: PlannerDefaults::from_env() }
     }
 
     /// The skill registry.
@@ -123,26 +203,14 @@ impl RunService {
     }
 
     fn validate(&self, req: SubmitRun) -> Result<(Plan, Value, Option<u64>), RunError> {
-        let plan = Plan::new(req.plan).map_err(|e| RunError::Invalid(ErrorCode::InvalidPlan, e.0))?;
-        for (i, step) in plan.steps().iter().enumerate() {
-            let at = format!("plan[{i}] ({})", step.id.as_deref().unwrap_or(""));
-            if self.skills.descriptor(&step.skill).is_none() {
-                let known: Vec<String> = self.skills.descriptors().into_iter().map(|d| d.name).collect();
-                return Err(RunError::Invalid(
-                    ErrorCode::SkillNotFound,
-                    format!("{at}: unknown skill {:?}; registered skills: {}", step.skill, known.join(", ")),
-                ));
-            }
-            // Inputs with references are checked when the step runs, once they resolve.
-            let has_refs = references(&step.input).map(|r| !r.is_empty()).unwrap_or(true);
-            if !has_refs {
-                self.skills.validate_input(&step.skill, &step.input).map_err(|e| {
-                    RunError::Invalid(ErrorCode::ValidationFailed, format!("{at}: input of {}: {e}", step.skill))
-                })?;
-            }
-        }
-        let input = if req.input.is_null() { json!({}) } else { req.input };
-        Ok((plan, input, req.base_seed))
+        prepare(&self.skills, &self.planner, req, "")
+    }
+
+    /// Replaces the planner defaults (read from the environment by `new`).
+    #[must_use]
+    pub fn with_planner_defaults(mut self, planner: PlannerDefaults) -> Self {
+        self.planner = planner;
+        self
     }
 
     /// Validates and stores a run and enqueues its first step. With an Idempotency-Key,

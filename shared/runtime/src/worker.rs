@@ -11,10 +11,11 @@
 //! keyed skills are re-run after it expires; non-idempotent ones are not (at most
 //! once) and the step fails with `ERR_EFFECT_UNCERTAIN`.
 
+use crate::agent::{apply_decision, AgentLimits, AgentStep, AgentSteps, Applied, PlannerDefaults};
 use crate::clock::now_ms;
 use crate::ports::{
     BeginOutcome, BeginStep, BreakerStore, KvStore, Queue, Received, RunRecord, RunStore, StepCommit, StepMessage,
-    StepRetry, StoreError,
+    StepRetry, StepSuspend, StoreError,
 };
 use crate::sfn::{SfnTask, SfnTasks};
 use crate::skills::{IdempotencyClass, SkillContext, SkillRegistry};
@@ -51,6 +52,10 @@ pub struct WorkerConfig {
     pub chain_budget: Duration,
     /// Circuit breaker settings (5 failures, 60 s cooldown, one probe).
     pub breaker: aos_core::breaker::BreakerPolicy,
+    /// How deep and wide agents may start child runs.
+    pub agents: AgentLimits,
+    /// Provider and model of child agents' planners that name none.
+    pub planner: PlannerDefaults,
 }
 
 impl Default for WorkerConfig {
@@ -63,6 +68,8 @@ impl Default for WorkerConfig {
             backoff_cap: Duration::from_secs(30),
             chain_budget: Duration::from_secs(60),
             breaker: aos_core::breaker::BreakerPolicy::default(),
+            agents: AgentLimits::default(),
+            planner: PlannerDefaults::from_env(),
         }
     }
 }
@@ -232,7 +239,13 @@ impl StepWorker {
                 Err(outcome) => (outcome, step_seed(claimed.run.base_seed, claimed.msg.step_index)),
                 Ok((ctx, input)) => {
                     let seed = ctx.seed;
-                    (self.execute(&claimed, ctx, input, &received).await, seed)
+                    match self.execute(&claimed, ctx, input, &received).await {
+                        AgentStep::Done(outcome) => (outcome, seed),
+                        AgentStep::Waiting(recheck) => {
+                            self.suspend(&claimed, &received, recheck).await?;
+                            return Ok(Handled::Done);
+                        }
+                    }
                 }
             };
             if let Some(hook) = &self.after_effect {
@@ -376,7 +389,7 @@ impl StepWorker {
         ctx: SkillContext,
         input: serde_json::Value,
         received: &Received,
-    ) -> StructuredOutcome {
+    ) -> AgentStep {
         let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
         let referenced = referenced_steps(&c.run.plan, &input);
         let outputs = if referenced.is_empty() {
@@ -386,12 +399,13 @@ impl StepWorker {
                 Ok(o) => o,
                 Err(e) => {
                     return StructuredOutcome::failure(ErrorCode::Internal, format!("could not load step outputs: {e}"))
+                        .into()
                 }
             }
         };
         let input = match resolve(&input, &Scope::new(&c.run.input, &outputs)) {
             Ok(v) => v,
-            Err(e) => return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e.to_string()),
+            Err(e) => return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e.to_string()).into(),
         };
         // Stage `guard`: the target's circuit breaker (an open one refuses without calling).
         let breaker = match (&self.breakers, self.skills.breaker_target(&step.skill, &input)) {
@@ -408,14 +422,30 @@ impl StepWorker {
                             self.config.breaker.threshold, retry_after_ms
                         ),
                     )
-                    .with_details(serde_json::json!({"retry_after_ms": retry_after_ms, "breaker": key}));
+                    .with_details(serde_json::json!({"retry_after_ms": retry_after_ms, "breaker": key}))
+                    .into();
                 }
                 Ok(_) => {}
                 // A breaker that cannot be read must not stop work: call, and say so.
                 Err(e) => tracing::warn!(error = %e, breaker = key, "circuit breaker unavailable; calling anyway"),
             }
         }
-        let outcome = self.call_with_heartbeat(c, &step.skill, &ctx, input, received).await;
+        let outcome = if aos_core::agent::is_agent_skill(&step.skill) {
+            // Agent steps need the run store: the worker runs them itself.
+            let agents = AgentSteps {
+                store: &self.store,
+                skills: &self.skills,
+                limits: &self.config.agents,
+                defaults: &self.config.planner,
+            };
+            let work = agents.run(&step.skill, &c.run, c.msg.step_index, &ctx, input);
+            match self.with_heartbeat(c, work, received).await {
+                AgentStep::Done(outcome) => outcome,
+                waiting => return waiting,
+            }
+        } else {
+            self.with_heartbeat(c, self.skills.execute(&step.skill, &ctx, input), received).await
+        };
         if let Some((store, key)) = &breaker {
             if let Err(e) =
                 store.record(&c.msg.tenant, key, counts_against_breaker(&outcome), now_ms(), &self.config.breaker).await
@@ -423,19 +453,13 @@ impl StepWorker {
                 tracing::warn!(error = %e, breaker = key, "could not record a call in its circuit breaker");
             }
         }
-        outcome
+        AgentStep::Done(outcome)
     }
 
-    async fn call_with_heartbeat(
-        &self,
-        c: &Claimed,
-        skill: &str,
-        ctx: &SkillContext,
-        input: serde_json::Value,
-        received: &Received,
-    ) -> StructuredOutcome {
+    /// Runs `work` (a skill call) while heartbeating the step's message and claim.
+    async fn with_heartbeat<T>(&self, c: &Claimed, work: impl std::future::Future<Output = T>, received: &Received) -> T {
         // The heartbeat shares this task with the skill: no spawn, no thread hop.
-        let run = self.skills.execute(skill, ctx, input);
+        let run = work;
         tokio::pin!(run);
         let mut beat =
             tokio::time::interval_at(tokio::time::Instant::now() + self.config.heartbeat, self.config.heartbeat);
@@ -460,6 +484,22 @@ impl StepWorker {
         if let Err(e) = self.store.extend_claim(&msg.tenant, &msg.run_id, msg.step_index, until).await {
             tracing::warn!(error = %e, "heartbeat could not extend the claim");
         }
+    }
+
+    /// Stage `suspend`: a step waiting for child runs gives its claim back (its attempt
+    /// is not used up) and its message is acknowledged; a child's end or the deadline
+    /// message brings it back.
+    async fn suspend(&self, c: &Claimed, received: &Received, recheck: Duration) -> Result<(), StoreError> {
+        tracing::info!(run = %c.msg.run_id, step = c.msg.step_index, "step waits for child runs");
+        let suspend = StepSuspend {
+            tenant: c.msg.tenant.clone(),
+            run_id: c.msg.run_id.clone(),
+            step_index: c.msg.step_index,
+            recheck: Some(recheck),
+            ack: Some(received.receipt.clone()),
+            now_ms: now_ms(),
+        };
+        self.store.suspend_step(&suspend).await
     }
 
     /// Stage `decide`: success ends the step; a retryable failure with attempts left is
@@ -511,6 +551,11 @@ impl StepWorker {
     ) -> Result<Option<(Claimed, Received)>, StoreError> {
         let index = c.msg.step_index;
         let step = c.run.plan.step(index).expect("claimed steps exist in the plan");
+        // An agent's planner step grows the plan or ends the run.
+        let (outcome, applied) = match apply_decision(&c.run.plan, step, &outcome) {
+            Ok(applied) => (outcome, applied),
+            Err(failure) => (failure, Applied::Nothing),
+        };
         let outcome_hash = outcome.content_hash();
         let hash = ChainLink {
             prev_hash: &c.run.last_hash,
@@ -521,9 +566,16 @@ impl StepWorker {
             outcome_hash: &outcome_hash,
         }
         .hash();
-        let last = index + 1 == c.run.plan.len();
+        let (plan, finished) = match applied {
+            Applied::Extended(plan) => (Some(plan), None),
+            Applied::Finished(output) => (None, Some(output)),
+            Applied::Nothing => (None, None),
+        };
+        let last = index + 1 == plan.as_ref().unwrap_or(&c.run.plan).len();
         let (run_status, run_output, run_error, next) = if !outcome.ok {
             (RunStatus::Failed, None, outcome.error.clone(), None)
+        } else if let Some(output) = finished {
+            (RunStatus::Succeeded, Some(output), None, None)
         } else if last {
             (RunStatus::Succeeded, outcome.output.clone(), None, None)
         } else {
@@ -556,6 +608,7 @@ impl StepWorker {
             run_error,
             notify: run_status.is_terminal().then(|| notify_parent(&c.run)).flatten(),
             next,
+            plan,
             ack: (!answers_task).then(|| received.receipt.clone()),
             lease_next: chain.then_some(self.config.visibility),
             now_ms: now_ms(),
@@ -573,6 +626,9 @@ impl StepWorker {
         Ok(match (committed.next, commit.next) {
             (Some(next_received), Some(msg)) => {
                 let mut run = c.run;
+                if let Some(plan) = commit.plan {
+                    run.plan = plan;
+                }
                 run.status = committed.status;
                 run.next_step = committed.next_step;
                 run.last_hash = committed.last_hash;
@@ -625,8 +681,13 @@ fn counts_against_breaker(outcome: &StructuredOutcome) -> bool {
         )
 }
 
-/// The `run_ended` message of a workflow run, for its embedded execution.
+/// The message a finished run sends: the waiting step of the run that started it (an
+/// agent step), or the `run_ended` message of a workflow run for its embedded execution.
 fn notify_parent(run: &RunRecord) -> Option<String> {
+    if let Some(caller) = &run.caller {
+        let wake = StepMessage { tenant: run.tenant.clone(), run_id: caller.run_id.clone(), step_index: caller.step_index };
+        return Some(encode(&wake));
+    }
     let parent = run.parent.as_ref().filter(|p| p.task_token.is_none())?;
     Some(
         WorkflowMessage::RunEnded {

@@ -95,6 +95,7 @@ pub fn worker_registry(
     registry.register(Arc::new(VoyageEmbedSkill { outbound, base_url }))?;
     let default_from = std::env::var("AOS_EMAIL_FROM").ok().filter(|f| !f.trim().is_empty());
     registry.register(Arc::new(EmailSendSkill { mailer: w.mailer, default_from }))?;
+    crate::agent::declare(&mut registry)?;
     Ok(registry)
 }
 
@@ -158,14 +159,19 @@ pub fn declared_registry() -> SkillRegistry {
         notify::slack_descriptor(),
         voyage_embed::descriptor(),
         email_send::descriptor(),
-    ] {
+    ]
+    .into_iter()
+    .chain(crate::agent::descriptors())
+    {
         // Names are distinct, so registration cannot fail.
         let _ = registry.register(Arc::new(Declared(d)));
     }
     registry
 }
 
-struct Declared(SkillDescriptor);
+/// A skill known by its declaration only: API processes validate against it; the agent
+/// steps are declared this way in workers too, which run them themselves.
+pub(crate) struct Declared(pub(crate) SkillDescriptor);
 
 #[async_trait]
 impl Skill for Declared {
