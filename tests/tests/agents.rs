@@ -215,15 +215,17 @@ async fn unknown_skills_and_invalid_references_are_repaired_not_run() {
 async fn the_agent_loop_ends_on_its_step_limit_and_on_its_llm_call_budget() {
     // Two steps allowed; the model keeps asking for more.
     let one_more = json!({"next": [{"skill": "kv_store", "input": {"op": "get", "key": "x"}}]});
-    let r = rig(&[one_more.clone()], 1, AgentLimits::default()).await;
-    let (run, cps) = r.rig.submit(json!({"goal": "Loop forever.", "agent": {"max_steps": 2, "max_llm_calls": 20}})).await;
+    let r = rig(std::slice::from_ref(&one_more), 1, AgentLimits::default()).await;
+    let (run, cps) =
+        r.rig.submit(json!({"goal": "Loop forever.", "agent": {"max_steps": 2, "max_llm_calls": 20}})).await;
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.error.as_ref().expect("error").code.as_str(), "ERR_AGENT_STEP_LIMIT");
     assert_eq!(cps.iter().filter(|c| c.skill == "kv_store").count(), 2, "exactly max_steps skill steps ran");
 
     // Three model calls allowed: each decision takes one, the fourth is refused.
     let r = rig(&[one_more], 1, AgentLimits::default()).await;
-    let (run, cps) = r.rig.submit(json!({"goal": "Loop forever.", "agent": {"max_steps": 20, "max_llm_calls": 3}})).await;
+    let (run, cps) =
+        r.rig.submit(json!({"goal": "Loop forever.", "agent": {"max_steps": 20, "max_llm_calls": 3}})).await;
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.error.as_ref().expect("error").code.as_str(), "ERR_AGENT_LLM_BUDGET");
     assert_eq!(r.requests().len(), 3);
@@ -260,7 +262,8 @@ async fn the_replay_planner_re_runs_recorded_decisions_without_calling_the_model
         .await;
     assert_eq!(short.status, RunStatus::Succeeded, "the static planner runs its steps, then finishes");
     assert_eq!(short.output, Some(json!({"found": false, "key": "k"})));
-    let static_then_more = json!({"goal": "x", "agent": {"planner": {"type": "replay", "run_id": first.id}, "max_steps": 1}});
+    let static_then_more =
+        json!({"goal": "x", "agent": {"planner": {"type": "replay", "run_id": first.id}, "max_steps": 1}});
     let (limited, _) = r.rig.submit(static_then_more).await;
     assert_eq!(limited.error.as_ref().map(|e| e.code.as_str()), Some("ERR_AGENT_STEP_LIMIT"));
 }
@@ -269,9 +272,8 @@ async fn the_replay_planner_re_runs_recorded_decisions_without_calling_the_model
 async fn agent_invoke_returns_the_child_result_and_agent_spawn_waits_for_all_without_holding_a_worker() {
     // One worker: a parent that held it while waiting would never let its children run.
     let r = rig(&[finish()], 1, AgentLimits::default()).await;
-    let child = |v: &str| {
-        json!({"plan": [{"skill": "json_transform", "input": {"data": {"v": v}, "expression": "v"}}]})
-    };
+    let child =
+        |v: &str| json!({"plan": [{"skill": "json_transform", "input": {"data": {"v": v}, "expression": "v"}}]});
     let (run, cps) = r
         .rig
         .submit(json!({"plan": [
@@ -286,7 +288,10 @@ async fn agent_invoke_returns_the_child_result_and_agent_spawn_waits_for_all_wit
         .await;
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
     let one = cps[0].outcome.output.clone().expect("invoke output");
-    assert_eq!((one["status"].clone(), one["output"].clone(), one["correlation_id"].clone()), (json!("succeeded"), json!({"result": "a"}), json!("solo")));
+    assert_eq!(
+        (one["status"].clone(), one["output"].clone(), one["correlation_id"].clone()),
+        (json!("succeeded"), json!({"result": "a"}), json!("solo"))
+    );
     let many = cps[1].outcome.output.clone().expect("spawn output");
     assert_eq!((many["succeeded"].as_u64(), many["failed"].as_u64()), (Some(3), Some(0)));
     let outs: Vec<Value> = many["children"].as_array().expect("children").iter().map(|c| c["output"].clone()).collect();
@@ -325,7 +330,8 @@ async fn children_beyond_the_depth_limit_are_refused_and_the_failure_reaches_the
     // Fan-out: more children than one step may start is refused before any starts.
     let r = rig(&[finish()], 1, AgentLimits { max_fan_out: 2, ..AgentLimits::default() }).await;
     let task = json!({"plan": [{"skill": "kv_store", "input": {"op": "get", "key": "k"}}]});
-    let (run, _) = r.rig.submit(json!({"plan": [{"skill": "agent_spawn", "input": {"tasks": [task, task, task]}}]})).await;
+    let (run, _) =
+        r.rig.submit(json!({"plan": [{"skill": "agent_spawn", "input": {"tasks": [task, task, task]}}]})).await;
     assert_eq!(run.error.as_ref().map(|e| e.code.as_str()), Some("ERR_AGENT_FAN_OUT_EXCEEDED"));
     let runs = r.rig.runs.list(&rig_tenant(), aos_runtime::ports::RunFilter::default()).await.expect("list");
     assert_eq!(runs.len(), 1);
@@ -411,7 +417,9 @@ async fn goals_prompts_replies_and_keys_never_reach_the_logs() {
     assert_eq!(r.requests()[0]["_authorization"], "Bearer sk-local-7f3e9a", "the key reached the provider");
     let logs = String::from_utf8(captured.0.lock().expect("log").clone()).expect("utf-8");
     assert!(logs.contains("step committed") && logs.contains("asking for a repair"), "logs were captured");
-    for secret in ["GOAL-MARKER-8812", "INPUT-MARKER-3307", "REPLY-MARKER-5521", "sk-local-7f3e9a", "You are the planner"] {
+    for secret in
+        ["GOAL-MARKER-8812", "INPUT-MARKER-3307", "REPLY-MARKER-5521", "sk-local-7f3e9a", "You are the planner"]
+    {
         assert!(!logs.contains(secret), "{secret} leaked into the logs");
     }
 }

@@ -62,6 +62,7 @@ fn setup(ports: Ports, fail_first: usize) -> Loop {
     reg.register(Arc::new(KvStoreSkill)).expect("kv");
     reg.register(Arc::new(JsonTransformSkill)).expect("jt");
     reg.register(Arc::new(Probe { calls: Arc::clone(&calls), fail_first })).expect("probe");
+    aos_runtime::agent::declare(&mut reg).expect("agent steps");
     let reg = Arc::new(reg);
     let service = RunService::new(Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::clone(&reg));
     let config = WorkerConfig {
@@ -123,6 +124,35 @@ contract!(a_run_executes_every_step_and_chains_its_checkpoints, 5, |p: Ports| as
         .await
         .expect("list");
     assert_eq!(listed.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![id]);
+});
+
+contract!(an_agent_child_run_grows_its_plan_and_wakes_its_waiting_caller, 5, |p: Ports| async move {
+    let l = setup(p, 0);
+    // The child is an agent whose (static) planner decides two steps, then finishes; the
+    // references in its steps are the child's own (resolved by the child, not the caller).
+    let child = json!({"goal": "store and read n", "input": {"n": 7}, "agent": {"planner": {"type": "static", "steps": [
+        {"id": "put", "skill": "kv_store", "input": {"op": "put", "key": "n", "value": "${input.n}"}},
+        {"id": "get", "skill": "kv_store", "input": {"op": "get", "key": "${steps.put.output.key}"}}
+    ]}}});
+    let id = l
+        .submit(json!([
+            {"id": "ask", "skill": "agent_invoke", "input": child},
+            {"id": "use", "skill": "json_transform", "input": {"expression": "output.value", "data": "${steps.ask.output}"}}
+        ]))
+        .await;
+    let run = l.finish(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(run.output, Some(json!({"result": 7})));
+    let cps = l.ports.runs.checkpoints(&tenant(), &id).await.expect("checkpoints");
+    assert_eq!(cps[0].attempts, 1, "waiting gave the attempt back");
+    let child_id =
+        RunId::parse(cps[0].outcome.output.as_ref().expect("output")["run_id"].as_str().expect("id")).expect("id");
+    let child = l.ports.runs.run(&tenant(), &child_id).await.expect("read").expect("child");
+    assert_eq!(child.caller.as_ref().map(|c| (c.run_id.clone(), c.step_index, c.depth)), Some((id, 0, 1)));
+    let steps: Vec<&str> = child.plan.steps().iter().map(|s| s.id.as_deref().unwrap_or("")).collect();
+    assert_eq!(steps, ["plan-1", "put", "get", "plan-2"], "the stored plan grew with the decision");
+    let child_cps = l.ports.runs.checkpoints(&tenant(), &child_id).await.expect("checkpoints");
+    verify_chain(&child.genesis_hash, &child_cps).expect("the child's chain verifies");
 });
 
 contract!(a_duplicated_step_message_runs_the_skill_once, 5, |p: Ports| async move {

@@ -52,6 +52,9 @@ async fn skills_are_listed_with_their_schemas() {
     assert_eq!(
         names,
         [
+            "agent_invoke",
+            "agent_plan",
+            "agent_spawn",
             "email_send",
             "http_call",
             "json_transform",

@@ -435,9 +435,8 @@ impl RunStore for DynamoRunStore {
         if let Some(plan) = &commit.plan {
             // An agent's planner extended the plan (the spec keeps the plan it started with).
             set.push_str(", #plan = :plan");
-            run = run
-                .expression_attribute_names("#plan", "plan")
-                .expression_attribute_values(":plan", json_attr(plan)?);
+            run =
+                run.expression_attribute_names("#plan", "plan").expression_attribute_values(":plan", json_attr(plan)?);
         }
         if let Some(error) = &commit.run_error {
             set.push_str(", #err = :error");

@@ -21,6 +21,75 @@ pub fn is_agent_skill(skill: &str) -> bool {
     matches!(skill, PLAN_SKILL | SPAWN_SKILL | INVOKE_SKILL)
 }
 
+/// The fields of a child run request that belong to the child: its plan and agent
+/// settings hold references the child resolves against its own input and steps.
+const CHILD_FIELDS: [&str; 2] = ["plan", "agent"];
+
+fn take_child_fields(obj: &mut Value) -> Value {
+    take_fields(obj, &CHILD_FIELDS)
+}
+
+fn take_fields(obj: &mut Value, fields: &[&str]) -> Value {
+    let mut held = serde_json::Map::new();
+    if let Value::Object(o) = obj {
+        for &f in fields {
+            if let Some(v) = o.remove(f) {
+                held.insert(f.to_owned(), v);
+            }
+        }
+    }
+    Value::Object(held)
+}
+
+/// Takes out of an agent step's input what belongs to its child runs (each child's
+/// `plan` and `agent`; a planner step's `planner`), so the calling run resolves and checks references in the rest
+/// only (`goal`, `input`: how a caller passes its data down). Give the result to
+/// [`restore_child_parts`] to put them back. Other skills' inputs are left whole.
+pub fn hold_child_parts(skill: &str, input: &mut Value) -> Value {
+    match skill {
+        // A planner step's static steps are the agent's own, resolved when they run.
+        PLAN_SKILL => take_fields(input, &["planner"]),
+        INVOKE_SKILL => take_child_fields(input),
+        SPAWN_SKILL => match input.get_mut("tasks") {
+            Some(Value::Array(tasks)) => Value::Array(tasks.iter_mut().map(take_child_fields).collect()),
+            _ => Value::Null,
+        },
+        _ => Value::Null,
+    }
+}
+
+/// Puts back what [`hold_child_parts`] took.
+pub fn restore_child_parts(skill: &str, input: &mut Value, held: Value) {
+    let put = |obj: &mut Value, held: Value| {
+        if let (Value::Object(o), Value::Object(h)) = (obj, held) {
+            o.extend(h);
+        }
+    };
+    match (skill, held) {
+        (INVOKE_SKILL | PLAN_SKILL, held) => put(input, held),
+        (SPAWN_SKILL, Value::Array(held)) => {
+            if let Some(Value::Array(tasks)) = input.get_mut("tasks") {
+                for (task, h) in tasks.iter_mut().zip(held) {
+                    put(task, h);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The part of a step's input the calling run resolves (all of it, except the child
+/// parts of an agent step).
+pub fn caller_scope<'a>(skill: &str, input: &'a Value) -> std::borrow::Cow<'a, Value> {
+    if is_agent_skill(skill) {
+        let mut own = input.clone();
+        hold_child_parts(skill, &mut own);
+        std::borrow::Cow::Owned(own)
+    } else {
+        std::borrow::Cow::Borrowed(input)
+    }
+}
+
 /// Longest goal, in characters.
 pub const MAX_GOAL_CHARS: usize = 8000;
 /// Most skill steps an agent may take.

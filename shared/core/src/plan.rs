@@ -125,7 +125,8 @@ impl Plan {
             let id = step.id.get_or_insert_with(|| format!("s{position}")).clone();
             let at = format!("{}[{i}] ({id})", origin);
             check_step(&step, &at)?;
-            let refs = references(&step.input).map_err(|e| PlanError(format!("{at}: {e}")))?;
+            let own = crate::agent::caller_scope(&step.skill, &step.input);
+            let refs = references(&own).map_err(|e| PlanError(format!("{at}: {e}")))?;
             for r in refs {
                 if matches!(r, Reference::Item(_) | Reference::Index) {
                     return Err(PlanError(format!("{at}: ${{item}} and ${{index}} exist only in workflow map nodes")));

@@ -3,8 +3,8 @@
 
 use crate::db::{backend, exec, qrow, Db};
 use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
-use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_core::Plan;
+use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::ports::{
     BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Received, RunFilter, RunMutable, RunRecord, RunSpec,
     RunStore, StepCommit, StepMessage, StepProgress, StepRetry, StepSuspend, StoreError, StoreResult,
@@ -246,7 +246,8 @@ fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {
 
 fn suspend_tx(c: &Connection, s: &StepSuspend) -> Result<(), StoreError> {
     let (t, r) = (s.tenant.as_str(), s.run_id.as_str());
-    exec(c,
+    exec(
+        c,
         "UPDATE step_claims SET status = 'waiting', claim_until = 0, attempts = MAX(attempts - 1, 0)
          WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running'",
         params![t, r, s.step_index],

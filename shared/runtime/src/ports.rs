@@ -1,8 +1,8 @@
 //! Ports: the small capability traits the use cases need. The embedded adapters
 //! (`aos-embedded`) and the AWS adapters implement them; nothing here knows which.
 
-use aos_core::workflow::{ExecState, Slot, WorkflowSpec};
 use aos_core::agent::CallerLink;
+use aos_core::workflow::{ExecState, Slot, WorkflowSpec};
 use aos_core::{ApiKeyId, ApprovalId, Checkpoint, ExecutionId, OutcomeError, Plan, RunId, RunStatus, TenantId};
 use async_trait::async_trait;
 use secrecy::SecretString;

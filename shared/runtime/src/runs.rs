@@ -1,15 +1,15 @@
 //! Run use cases: submit (idempotent), get, list, steps, cancel.
 
+use crate::agent::PlannerDefaults;
 use crate::clock::{now_ms, unique_suffix};
 use crate::ports::{
     ClaimOutcome, IdempotencyCompletion, IdempotencyStore, RunFilter, RunRecord, RunStore, StepMessage, StepProgress,
     StoreError,
 };
 use crate::skills::SkillRegistry;
+use aos_core::agent::{AgentOptions, AgentSpec, PlannerSpec};
 use aos_core::determinism::content_hash;
 use aos_core::template::references;
-use crate::agent::PlannerDefaults;
-use aos_core::agent::{AgentOptions, AgentSpec, PlannerSpec};
 use aos_core::{Checkpoint, ErrorCode, Plan, PlanStep, RunId, TenantId};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -141,7 +141,10 @@ pub(crate) fn prepare(
             ))
         }
         (Some(_), None) if req.agent.is_some() => {
-            return Err(invalid(ErrorCode::InvalidPlan, "`agent` settings apply only to a run with a `goal`".to_owned()))
+            return Err(invalid(
+                ErrorCode::InvalidPlan,
+                "`agent` settings apply only to a run with a `goal`".to_owned(),
+            ))
         }
         (Some(steps), None) => {
             let plan = Plan::new(steps).map_err(|e| invalid(ErrorCode::InvalidPlan, e.0))?;
@@ -155,7 +158,8 @@ pub(crate) fn prepare(
                 }
                 check_skill(skills, &step.skill, &place).map_err(|m| invalid(ErrorCode::SkillNotFound, m))?;
                 // Inputs with references are checked when the step runs, once they resolve.
-                let has_refs = references(&step.input).map(|r| !r.is_empty()).unwrap_or(true);
+                let own = aos_core::agent::caller_scope(&step.skill, &step.input);
+                let has_refs = references(&own).map(|r| !r.is_empty()).unwrap_or(true);
                 if !has_refs {
                     skills.validate_input(&step.skill, &step.input).map_err(|e| {
                         invalid(ErrorCode::ValidationFailed, format!("{place}: input of {}: {e}", step.skill))

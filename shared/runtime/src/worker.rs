@@ -391,6 +391,9 @@ impl StepWorker {
         received: &Received,
     ) -> AgentStep {
         let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
+        // An agent step's child plans are resolved by the children, not here.
+        let mut input = input;
+        let held = aos_core::agent::hold_child_parts(&step.skill, &mut input);
         let referenced = referenced_steps(&c.run.plan, &input);
         let outputs = if referenced.is_empty() {
             BTreeMap::new()
@@ -403,10 +406,11 @@ impl StepWorker {
                 }
             }
         };
-        let input = match resolve(&input, &Scope::new(&c.run.input, &outputs)) {
+        let mut input = match resolve(&input, &Scope::new(&c.run.input, &outputs)) {
             Ok(v) => v,
             Err(e) => return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e.to_string()).into(),
         };
+        aos_core::agent::restore_child_parts(&step.skill, &mut input, held);
         // Stage `guard`: the target's circuit breaker (an open one refuses without calling).
         let breaker = match (&self.breakers, self.skills.breaker_target(&step.skill, &input)) {
             (Some(store), Some(target)) => Some((store, format!("{}:{target}", step.skill))),
@@ -457,7 +461,12 @@ impl StepWorker {
     }
 
     /// Runs `work` (a skill call) while heartbeating the step's message and claim.
-    async fn with_heartbeat<T>(&self, c: &Claimed, work: impl std::future::Future<Output = T>, received: &Received) -> T {
+    async fn with_heartbeat<T>(
+        &self,
+        c: &Claimed,
+        work: impl std::future::Future<Output = T>,
+        received: &Received,
+    ) -> T {
         // The heartbeat shares this task with the skill: no spawn, no thread hop.
         let run = work;
         tokio::pin!(run);
@@ -685,7 +694,8 @@ fn counts_against_breaker(outcome: &StructuredOutcome) -> bool {
 /// agent step), or the `run_ended` message of a workflow run for its embedded execution.
 fn notify_parent(run: &RunRecord) -> Option<String> {
     if let Some(caller) = &run.caller {
-        let wake = StepMessage { tenant: run.tenant.clone(), run_id: caller.run_id.clone(), step_index: caller.step_index };
+        let wake =
+            StepMessage { tenant: run.tenant.clone(), run_id: caller.run_id.clone(), step_index: caller.step_index };
         return Some(encode(&wake));
     }
     let parent = run.parent.as_ref().filter(|p| p.task_token.is_none())?;

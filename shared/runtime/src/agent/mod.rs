@@ -14,9 +14,7 @@ use crate::clock::now_ms;
 use crate::ports::{RunRecord, RunStore, StepMessage, StoreError};
 use crate::runs::{prepare, RunError, SubmitRun};
 use crate::skills::{IdempotencyClass, SkillContext, SkillDescriptor, SkillRegistry};
-use aos_core::agent::{
-    AgentSpec, CallerLink, Decision, PlannerSpec, INVOKE_SKILL, PLAN_SKILL, SPAWN_SKILL,
-};
+use aos_core::agent::{AgentSpec, CallerLink, Decision, PlannerSpec, INVOKE_SKILL, PLAN_SKILL, SPAWN_SKILL};
 use aos_core::determinism::{content_hash, step_seed};
 use aos_core::{Checkpoint, ErrorCode, Plan, PlanStep, RunId, RunStatus, StructuredOutcome};
 use serde_json::{json, Value};
@@ -39,7 +37,10 @@ impl PlannerDefaults {
         let var = |name: &str, default: &str| {
             std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
         };
-        Self { provider: var("AOS_PLANNER_PROVIDER", "anthropic"), model: var("AOS_PLANNER_MODEL", "claude-sonnet-4-5") }
+        Self {
+            provider: var("AOS_PLANNER_PROVIDER", "anthropic"),
+            model: var("AOS_PLANNER_MODEL", "claude-sonnet-4-5"),
+        }
     }
 
     /// Fills in what an LLM planner spec leaves out, so the run records exactly which
@@ -112,7 +113,9 @@ impl AgentSteps<'_> {
         let step = match skill {
             PLAN_SKILL => self.plan(run, index, ctx, input).await.into(),
             INVOKE_SKILL | SPAWN_SKILL => self.children(skill, run, index, ctx, input).await,
-            other => StructuredOutcome::failure(ErrorCode::SkillNotFound, format!("{other} is not an agent step")).into(),
+            other => {
+                StructuredOutcome::failure(ErrorCode::SkillNotFound, format!("{other} is not an agent step")).into()
+            }
         };
         match step {
             AgentStep::Done(mut o) => {
@@ -321,7 +324,8 @@ pub fn apply_decision(plan: &Plan, step: &PlanStep, outcome: &StructuredOutcome)
     }
     let bad = |m: String| StructuredOutcome::failure(ErrorCode::InvalidPlan, m);
     let decision = outcome.output.as_ref().and_then(Decision::from_output);
-    let spec: AgentSpec = serde_json::from_value(step.input.clone()).map_err(|e| bad(format!("agent settings: {e}")))?;
+    let spec: AgentSpec =
+        serde_json::from_value(step.input.clone()).map_err(|e| bad(format!("agent settings: {e}")))?;
     match decision {
         Some(Decision::Finish { output }) => Ok(Applied::Finished(output)),
         Some(Decision::Continue { steps }) => extend(plan, &spec, steps).map(Applied::Extended).map_err(bad),
@@ -343,9 +347,10 @@ fn child_tasks(skill: &str, input: Value) -> Result<(Vec<Task>, Duration), Strin
     let Value::Object(mut obj) = input else { return Err("the input must be an object".to_owned()) };
     let wait = match obj.remove("timeout_s") {
         None => DEFAULT_WAIT_S,
-        Some(v) => v.as_u64().filter(|s| (1..=MAX_WAIT_S).contains(s)).ok_or_else(|| {
-            format!("timeout_s must be a whole number of seconds, 1..={MAX_WAIT_S}")
-        })?,
+        Some(v) => v
+            .as_u64()
+            .filter(|s| (1..=MAX_WAIT_S).contains(s))
+            .ok_or_else(|| format!("timeout_s must be a whole number of seconds, 1..={MAX_WAIT_S}"))?,
     };
     let task = |at: &str, v: Value| -> Result<Task, String> {
         let Value::Object(mut o) = v else { return Err(format!("{at}must be an object")) };
@@ -359,7 +364,9 @@ fn child_tasks(skill: &str, input: Value) -> Result<(Vec<Task>, Duration), Strin
     };
     let tasks = if skill == SPAWN_SKILL {
         let Some(Value::Array(items)) = obj.remove("tasks") else {
-            return Err("tasks must be a list of child runs ({goal | plan, input?, agent?, correlation_id?})".to_owned());
+            return Err(
+                "tasks must be a list of child runs ({goal | plan, input?, agent?, correlation_id?})".to_owned()
+            );
         };
         if let Some(k) = obj.keys().next() {
             return Err(format!("unknown field {k:?}; agent_spawn takes tasks and timeout_s"));
@@ -391,7 +398,8 @@ fn results(skill: &str, children: &[RunRecord]) -> StructuredOutcome {
         if child.status == RunStatus::Succeeded {
             return StructuredOutcome::success(child_view(child));
         }
-        let why = child.error.as_ref().map_or_else(|| child.status.to_string(), |e| format!("{}: {}", e.code, e.message));
+        let why =
+            child.error.as_ref().map_or_else(|| child.status.to_string(), |e| format!("{}: {}", e.code, e.message));
         return StructuredOutcome::failure(
             ErrorCode::AgentChildFailed,
             format!("child run {} ended {}: {why}", child.id, child.status),

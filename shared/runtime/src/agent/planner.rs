@@ -373,10 +373,7 @@ impl LlmPlanner {
     fn check_steps(&self, steps: &[PlanStep], ask: &PlanAsk<'_>) -> Result<(), String> {
         let left = ask.steps_left();
         if left == 0 {
-            return Err(format!(
-                "the agent has used all its {} steps: answer with \"finish\" now",
-                ask.spec.max_steps
-            ));
+            return Err(format!("the agent has used all its {} steps: answer with \"finish\" now", ask.spec.max_steps));
         }
         if steps.is_empty() || steps.len() > usize::try_from(left).unwrap_or(usize::MAX) {
             return Err(format!("\"next\" must hold 1 to {left} steps (the agent's remaining steps)"));
@@ -392,7 +389,8 @@ impl LlmPlanner {
                 return Err(format!("{at}: unknown skill {:?}; use one of: {}", step.skill, names.join(", ")));
             }
             // Inputs with references are checked when the step runs, once they resolve.
-            let is_static = references(&step.input).map_err(|e| format!("{at}: {e}"))?.is_empty();
+            let own = aos_core::agent::caller_scope(&step.skill, &step.input);
+            let is_static = references(&own).map_err(|e| format!("{at}: {e}"))?.is_empty();
             if is_static {
                 self.skills
                     .validate_input(&step.skill, &step.input)
@@ -434,12 +432,7 @@ fn situation(ask: &PlanAsk<'_>) -> String {
             let _ = writeln!(s, "- {} {} input {} -> output {shown}{cut}", c.step_id, c.skill, input);
         }
     }
-    let _ = write!(
-        s,
-        "\nYou may run at most {} more steps. This is decision {}.",
-        ask.steps_left(),
-        ask.round
-    );
+    let _ = write!(s, "\nYou may run at most {} more steps. This is decision {}.", ask.steps_left(), ask.round);
     s
 }
 
