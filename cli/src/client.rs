@@ -68,7 +68,11 @@ pub async fn submit(client: &Client, file: &Path, idem: Option<&str>, watch_run:
 pub async fn submit_body(client: &Client, body: &Value, idem: Option<&str>, watch_run: bool) -> anyhow::Result<bool> {
     let run = client.call(reqwest::Method::POST, "/v1/runs", Some(body), idem).await?;
     let id = run["id"].as_str().unwrap_or_default().to_owned();
-    println!("run {id} submitted ({} steps)", run["steps_total"]);
+    if run["goal"].is_string() {
+        println!("run {id} submitted (an agent: its planner decides the steps)");
+    } else {
+        println!("run {id} submitted ({} steps)", run["steps_total"]);
+    }
     if !watch_run {
         println!("{}", serde_json::to_string_pretty(&run)?);
         return Ok(true);
@@ -99,8 +103,26 @@ pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
                 s["step_id"].as_str().unwrap_or(""),
                 s["skill"].as_str().unwrap_or("")
             );
+            let thought = s["outcome"]["output"]["thought"].as_str().map(|t| format!(": {t}")).unwrap_or_default();
             match status.as_str() {
+                "succeeded" if s["skill"] == "agent_plan" => {
+                    let out = &s["outcome"]["output"];
+                    if out["decision"] == "finish" {
+                        println!("{name} the planner finished{thought}");
+                    } else {
+                        let ids: Vec<String> = out["steps"]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .map(|st| format!("{} ({})", st["id"].as_str().unwrap_or("?"), st["skill"].as_str().unwrap_or("?")))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        println!("{name} the planner chose {}{thought}", ids.join(", "));
+                    }
+                }
                 "succeeded" => println!("{name} succeeded in {} ms, attempt {attempts}", s["outcome"]["duration_ms"]),
+                "waiting" if s["last_error"].is_null() => println!("{name} waiting for its child runs"),
                 "failed" => println!(
                     "{name} FAILED: {} {}",
                     s["outcome"]["error"]["code"].as_str().unwrap_or(""),

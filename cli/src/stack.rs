@@ -45,6 +45,8 @@ pub struct StackConfig {
     pub after_effect: Option<AfterEffectHook>,
     /// Where runs, queue, keys and secrets live.
     pub backend: Backend,
+    /// LLM providers and prices instead of the ones `AOS_LLM_*` configure.
+    pub llm: Option<aos_runtime::llm::LlmConfig>,
 }
 
 /// The storage the local stack runs on.
@@ -145,8 +147,16 @@ impl StackConfig {
             dev_api_key: None,
             after_effect: None,
             backend: Backend::Embedded,
+            llm: None,
         }
     }
+}
+
+/// `host:port` of `AOS_LLM_LOCAL_URL`, when set.
+fn explicit_local_model() -> Option<String> {
+    let raw = std::env::var("AOS_LLM_LOCAL_URL").ok()?;
+    let url = url::Url::parse(raw.trim()).ok()?;
+    Some(format!("{}:{}", url.host_str()?, url.port_or_known_default()?))
 }
 
 /// A running local stack.
@@ -246,18 +256,27 @@ impl LocalStack {
             None,
         )
         .await?;
-        let allow = format!("127.0.0.1:{},localhost:{},{}", addr.port(), addr.port(), config.allow_hosts);
+        let mut allow = format!("127.0.0.1:{},localhost:{},{}", addr.port(), addr.port(), config.allow_hosts);
+        // A local model server the operator named (Ollama, vLLM, llama.cpp) is reachable
+        // on loopback; the default address is not allowed unless named.
+        if let Some(target) = explicit_local_model() {
+            allow = format!("{allow},{target}");
+        }
         let policy =
             AddressPolicy::parse_allow_list(&allow).map_err(|e| anyhow::anyhow!("AOS_HTTP_ALLOW_HOSTS: {e}"))?;
         let bedrock: Arc<dyn aos_runtime::llm::LlmProvider> = Arc::new(aos_aws::BedrockConverse::lazy());
         let ses = adapters.aws.as_ref().map(|a| a.mailer());
-        let extra =
+        let mut extra =
             aos_runtime::skills::WorkerSkills::from_env(Arc::clone(&adapters.secrets), &policy, Some(bedrock), ses)
                 .map_err(|e| anyhow::anyhow!(e))?;
+        if let Some(llm) = &config.llm {
+            extra.llm = llm.clone();
+        }
         let skills = aos_runtime::skills::worker_registry(policy, extra)?;
         skills.check_schemas()?;
         let skills = Arc::new(skills);
-        let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills));
+        let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills))
+            .with_planner_defaults(config.worker.planner.clone());
         let workflows = match &adapters.aws {
             Some(aws) => aws.workflow_service(Arc::clone(&skills)),
             None => adapters.workflows.as_ref().map(|store| {

@@ -25,9 +25,14 @@ impl Drop for Dev {
 }
 
 fn start_dev(data: &Path) -> Dev {
+    start_dev_env(data, &[])
+}
+
+fn start_dev_env(data: &Path, env: &[(&str, String)]) -> Dev {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_aos"))
         .arg("dev")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("AOS_PORT", port.to_string())
         .env("AOS_DATA_DIR", data)
         .env("AOS_LOG", "warn")
@@ -320,4 +325,87 @@ fn run_workflow_examples(dev: &Dev, key: &str, dir: &Path, on_aws: bool) {
     let quote = e["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == "quote")).expect("quote").clone();
     assert_eq!(quote["status"], "completed", "{e}");
     assert!(quote["run_id"].as_str().is_some_and(|r| r.starts_with("run_")), "a node links its run: {quote}");
+}
+
+/// Replies a scripted model gives, in order (the last one repeats).
+type Script = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A loopback server speaking the OpenAI Chat Completions format: answers each request
+/// with the next scripted reply; counts the requests.
+fn scripted_model() -> (u16, Script, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let script: Script = std::sync::Arc::default();
+    let replies = std::sync::Arc::clone(&script);
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let text = {
+                let r = replies.lock().expect("script");
+                r.get(n).or_else(|| r.last()).cloned().unwrap_or_default()
+            };
+            let answer = serde_json::json!({
+                "id": "c1", "object": "chat.completion", "model": "llama3.1",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 900, "completion_tokens": 60, "total_tokens": 960}
+            })
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (port, script, count)
+}
+
+#[test]
+fn the_offline_agent_example_runs_against_a_local_openai_compatible_server() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (model_port, script, requests) = scripted_model();
+    let local = format!("http://127.0.0.1:{model_port}/v1");
+    // Naming the local model server is what lets `aos dev` reach it on loopback.
+    let dev = start_dev_env(&dir.path().join("data"), &[("AOS_LLM_LOCAL_URL", local)]);
+    let key = std::fs::read_to_string(dir.path().join("data/dev-api-key")).expect("key");
+    // The model's decisions, as a local model would answer them (the second in a fence).
+    *script.lock().expect("script") = vec![
+        r#"{"thought": "get the quotes", "next": [{"id": "fetch", "skill": "http_call", "input": {"method": "GET", "url": "URL/demo/quote?symbol=${input.symbol}"}}]}"#.replace("URL", &dev.url),
+        "```json\n{\"thought\": \"pick and remember the best\", \"next\": [
+  {\"id\": \"best\", \"skill\": \"json_transform\", \"input\": {\"expression\": \"max_by(quotes, &price)\", \"data\": \"${steps.fetch.output.body}\"}},
+  {\"id\": \"remember\", \"skill\": \"kv_store\", \"input\": {\"op\": \"put\", \"key\": \"last-quote/${input.symbol}\", \"value\": \"${steps.best.output.result}\"}}]}\n```".to_owned(),
+        r#"{"thought": "done", "finish": {"symbol": "${input.symbol}", "venue": "${steps.best.output.result.venue}", "price": "${steps.best.output.result.price}"}}"#.to_owned(),
+    ];
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/agent-offline.json");
+    let raw = std::fs::read_to_string(example).expect("example").replace("http://127.0.0.1:8787", &dev.url);
+    let file = dir.path().join("agent.json");
+    std::fs::write(&file, raw).expect("write");
+    let out = aos(&dev, Some(&key), &["run", "submit", file.to_str().expect("path"), "--watch"]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("an agent: its planner decides the steps"), "{shown}");
+    assert!(shown.contains("plan-1 (agent_plan) the planner chose fetch (http_call): get the quotes"), "{shown}");
+    assert!(shown.contains("the planner chose best (json_transform), remember (kv_store)"), "{shown}");
+    assert!(shown.contains("remember (kv_store) succeeded"), "{shown}");
+    assert!(shown.contains("plan-3 (agent_plan) the planner finished: done"), "{shown}");
+    assert!(shown.contains("checkpoint chain verified"), "{shown}");
+    assert!(shown.contains("\"symbol\": \"AOS\"") && shown.contains("\"venue\""), "{shown}");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 3, "one model call per decision");
 }

@@ -120,6 +120,10 @@ fn save_city() -> Value {
                     {"id": "read", "skill": "kv_store", "input": {"op": "get", "key": "city"}}]})
 }
 
+fn done() -> Value {
+    json!({"thought": "nothing to do", "finish": {"ok": true}})
+}
+
 fn finish() -> Value {
     json!({"thought": "done", "finish": {"stored": "${steps.read.output.value}", "ok": true}})
 }
@@ -134,8 +138,8 @@ async fn a_goal_driven_run_finishes_in_the_steps_the_model_chose() {
         .await;
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
     assert_eq!(skills_of(&cps), ["plan-1:agent_plan", "save:kv_store", "read:kv_store", "plan-2:agent_plan"]);
-    // The finish output is the model's answer as given (references are not resolved in it).
-    assert_eq!(run.output, Some(json!({"stored": "${steps.read.output.value}", "ok": true})));
+    // The answer's references are resolved against what the steps returned.
+    assert_eq!(run.output, Some(json!({"stored": "Lisbon", "ok": true})));
     assert_eq!(cps[2].outcome.output.as_ref().expect("read")["value"], json!("Lisbon"));
     // The plan grew with the decisions, and the chain of checkpoints verifies.
     assert_eq!(run.plan.len(), 4);
@@ -167,7 +171,7 @@ async fn a_goal_driven_run_finishes_in_the_steps_the_model_chose() {
 #[tokio::test]
 async fn the_planner_repairs_a_reply_that_breaks_a_skill_schema_and_the_skill_never_sees_it() {
     let bad = json!({"next": [{"id": "save", "skill": "kv_store", "input": {"op": "explode", "key": "k"}}]});
-    let r = rig(&[bad, finish()], 1, AgentLimits::default()).await;
+    let r = rig(&[bad, done()], 1, AgentLimits::default()).await;
     let (run, cps) = r.rig.submit(json!({"goal": "Store something.", "agent": {"skills": ["kv_store"]}})).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
     assert_eq!(skills_of(&cps), ["plan-1:agent_plan"], "the malformed step never ran");
@@ -201,7 +205,7 @@ async fn unknown_skills_and_invalid_references_are_repaired_not_run() {
     let unknown = json!({"next": [{"skill": "shell_exec", "input": {"cmd": "rm -rf /"}}]});
     let forward = json!({"next": [{"id": "a", "skill": "json_transform",
                                    "input": {"data": "${steps.zzz.output}", "expression": "@"}}]});
-    let r = rig(&[unknown, forward, finish()], 1, AgentLimits::default()).await;
+    let r = rig(&[unknown, forward, done()], 1, AgentLimits::default()).await;
     let (run, cps) = r.rig.submit(json!({"goal": "Do something."})).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
     assert_eq!(skills_of(&cps), ["plan-1:agent_plan"]);
@@ -271,7 +275,7 @@ async fn the_replay_planner_re_runs_recorded_decisions_without_calling_the_model
 #[tokio::test]
 async fn agent_invoke_returns_the_child_result_and_agent_spawn_waits_for_all_without_holding_a_worker() {
     // One worker: a parent that held it while waiting would never let its children run.
-    let r = rig(&[finish()], 1, AgentLimits::default()).await;
+    let r = rig(&[json!({"finish": "hi"})], 1, AgentLimits::default()).await;
     let child =
         |v: &str| json!({"plan": [{"skill": "json_transform", "input": {"data": {"v": v}, "expression": "v"}}]});
     let (run, cps) = r
@@ -295,8 +299,7 @@ async fn agent_invoke_returns_the_child_result_and_agent_spawn_waits_for_all_wit
     let many = cps[1].outcome.output.clone().expect("spawn output");
     assert_eq!((many["succeeded"].as_u64(), many["failed"].as_u64()), (Some(3), Some(0)));
     let outs: Vec<Value> = many["children"].as_array().expect("children").iter().map(|c| c["output"].clone()).collect();
-    let answer = json!({"stored": "${steps.read.output.value}", "ok": true});
-    assert_eq!(outs, [json!({"result": "x"}), json!({"result": "y"}), answer]);
+    assert_eq!(outs, [json!({"result": "x"}), json!({"result": "y"}), json!("hi")]);
     assert_eq!(run.output, Some(json!({"result": ["x", "y", "z"]})));
     // Waiting did not use up attempts: each agent step committed on its first attempt.
     assert_eq!((cps[0].attempts, cps[1].attempts), (1, 1));

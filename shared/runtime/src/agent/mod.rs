@@ -143,7 +143,17 @@ impl AgentSteps<'_> {
             Ok(p) => p,
             Err(failure) => return failure,
         };
-        // Whatever the planner, the steps it decides must fit the agent and the plan.
+        let mut planned = planned;
+        // Whatever the planner, the steps it decides must fit the agent and the plan, and
+        // its answer's references must name what the run did.
+        if let Decision::Finish { output } = &mut planned.decision {
+            match ask.resolve_finish(output) {
+                Ok(resolved) => *output = resolved,
+                Err(e) => {
+                    return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e).with_cost(planned.cost_cents)
+                }
+            }
+        }
         if let Decision::Continue { steps } = &planned.decision {
             let left = ask.steps_left();
             if steps.len() > usize::try_from(left).unwrap_or(usize::MAX) {

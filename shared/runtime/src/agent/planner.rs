@@ -50,6 +50,19 @@ impl PlanAsk<'_> {
         self.spec.max_steps.saturating_sub(self.steps_used())
     }
 
+    /// A finish output with its `${steps...}` / `${input...}` references resolved against
+    /// what the run did, so an agent can answer with its steps' results.
+    pub fn resolve_finish(&self, output: &Value) -> Result<Value, String> {
+        let outputs: std::collections::BTreeMap<String, Value> = self
+            .history
+            .iter()
+            .filter(|c| c.outcome.ok)
+            .filter_map(|c| Some((c.step_id.clone(), c.outcome.output.clone()?)))
+            .collect();
+        aos_core::template::resolve(output, &aos_core::template::Scope::new(&self.run.input, &outputs))
+            .map_err(|e| format!("\"finish\": {e}"))
+    }
+
     /// Model calls earlier decisions made.
     pub fn llm_calls_used(&self) -> u32 {
         self.history
@@ -360,7 +373,7 @@ impl LlmPlanner {
         }
         match (obj.remove("next"), obj.remove("finish")) {
             (Some(_), Some(_)) | (None, None) => Err("give exactly one of \"next\" and \"finish\"".to_owned()),
-            (None, Some(output)) => Ok(Reply::Finish(output, thought)),
+            (None, Some(output)) => Ok(Reply::Finish(ask.resolve_finish(&output)?, thought)),
             (Some(next), None) => {
                 let steps: Vec<PlanStep> =
                     serde_json::from_value(next).map_err(|e| format!("\"next\" is not a list of steps: {e}"))?;
