@@ -103,6 +103,28 @@ answers = [st for st in functions["WorkerStepFunction"]["Properties"]["Policies"
            if any(a.startswith("states:") for a in st["Action"])]
 check(len(answers) == 1 and sorted(answers[0]["Action"]) == ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"],
       "the worker answers task tokens (SendTaskSuccess/Failure/Heartbeat) and nothing more")
+# Models and mail: the worker calls Bedrock (foundation models and inference profiles of
+# its region) and SES (the account's identities), nothing wider; nobody else does.
+worker_statements = functions["WorkerStepFunction"]["Properties"]["Policies"][0]["Statement"]
+for service, action, arns in [
+    ("bedrock", "bedrock:InvokeModel", [":foundation-model/*", ":inference-profile/*"]),
+    ("ses", "ses:SendEmail", [":identity/*"]),
+]:
+    found = [st for st in worker_statements if any(a.startswith(service + ":") for a in st["Action"])]
+    check(len(found) == 1 and found[0]["Action"] == [action], f"the worker may {action} and nothing more of {service}")
+    scoped = found[0]["Resource"] if found else []
+    scoped = scoped if isinstance(scoped, list) else [scoped]
+    subs = [r.get("Sub", "") for r in scoped]
+    check(len(subs) == len(arns) and all(any(s.endswith(a) for s in subs) for a in arns),
+          f"{action} is scoped to {arns}: {subs}")
+    for name, fn in functions.items():
+        if name != "WorkerStepFunction":
+            acts = [a for p in fn["Properties"].get("Policies", []) for st in p.get("Statement", [])
+                    for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])]
+            check(not any(a.startswith(service + ":") for a in acts), f"{name} must not call {service}")
+env = template["Globals"]["Function"]["Environment"]["Variables"]
+check(env.get("AOS_PLANNER_PROVIDER") == {"Ref": "PlannerProvider"} and env.get("AOS_PLANNER_MODEL") == {"Ref": "PlannerModel"},
+      "every function gets the planner defaults from the stack parameters")
 PREFIX = "${AWS::StackName}-wf-"
 answered = answers[0]["Resource"] if answers else []
 check(sorted(r["Ref"] for r in answered if "Ref" in r) == sorted(machines),

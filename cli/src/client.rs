@@ -114,7 +114,13 @@ pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
                             .as_array()
                             .map(|a| {
                                 a.iter()
-                                    .map(|st| format!("{} ({})", st["id"].as_str().unwrap_or("?"), st["skill"].as_str().unwrap_or("?")))
+                                    .map(|st| {
+                                        format!(
+                                            "{} ({})",
+                                            st["id"].as_str().unwrap_or("?"),
+                                            st["skill"].as_str().unwrap_or("?")
+                                        )
+                                    })
                                     .collect()
                             })
                             .unwrap_or_default();

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Creates what `aos dev --backend aws` and the functions need, mirroring infra/template.yaml:
 # table `aos` (pk/sk, gsi1 on gsi1pk/gsi1sk, TTL on `ttl`, on-demand, point-in-time
-# recovery), queue `aos-steps` (visibility 180 s) with dead-letter queue `aos-steps-dlq`
+# recovery), queue `aos-steps` (visibility 1800 s) with dead-letter queue `aos-steps-dlq`
 # after 5 receives, and the secret `aos/golden-signing-key`.
 set -euo pipefail
 
 TABLE=aos
 QUEUE=aos-steps
 DLQ=aos-steps-dlq
-VISIBILITY_TIMEOUT=180
+VISIBILITY_TIMEOUT=1800
 MAX_RECEIVE_COUNT=5
 
 awslocal dynamodb create-table \
