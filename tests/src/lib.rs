@@ -196,6 +196,11 @@ impl StepRig {
         Self { embedded, runs, worker, workers, _dir: dir }
     }
 
+    /// A worker of this rig (to run by hand).
+    pub fn worker(&self) -> aos_runtime::worker::StepWorker {
+        self.worker.clone()
+    }
+
     /// Submits `body` (a `POST /v1/runs` body) and runs the workers until the run ends
     /// (or 30 s pass); returns the run and its checkpoints.
     pub async fn submit(&self, body: Value) -> (aos_runtime::ports::RunRecord, Vec<aos_core::Checkpoint>) {

@@ -426,3 +426,37 @@ async fn goals_prompts_replies_and_keys_never_reach_the_logs() {
         assert!(!logs.contains(secret), "{secret} leaked into the logs");
     }
 }
+
+#[tokio::test]
+async fn cancelling_an_agent_cancels_the_children_it_waits_for() {
+    let r = rig(&[done()], 2, AgentLimits::default()).await;
+    let url = format!("http://{}/slow", r.addr);
+    let slow = json!({"plan": [{"skill": "http_call", "input": {"url": url, "method": "GET"}, "timeout_ms": 10000}]});
+    let tenant = rig_tenant();
+    let req: aos_runtime::runs::SubmitRun = serde_json::from_value(json!({"plan": [
+        {"skill": "agent_spawn", "input": {"tasks": [slow.clone(), slow]}}
+    ]}))
+    .expect("body");
+    let id = r.rig.runs.submit(&tenant, req, None).await.expect("submitted").run.id;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let worker = r.rig.worker();
+    let task = tokio::spawn(worker.run_loop(rx));
+    // Wait until both children exist, then cancel the caller.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let children = loop {
+        let all = r.rig.runs.list(&tenant, aos_runtime::ports::RunFilter::default()).await.expect("list");
+        let kids: Vec<_> = all.into_iter().filter(|x| x.caller.is_some()).collect();
+        if kids.len() == 2 {
+            break kids;
+        }
+        assert!(std::time::Instant::now() < deadline, "children were not started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    r.rig.runs.cancel(&tenant, &id).await.expect("cancelled");
+    for child in children {
+        let now = r.rig.runs.get(&tenant, &child.id).await.expect("child");
+        assert_eq!(now.status, RunStatus::Cancelled, "child {} was left running", child.id);
+    }
+    let _ = stop.send(true);
+    let _ = task.await;
+}

@@ -291,10 +291,33 @@ impl RunService {
                 format!("run is already {}; only queued or running runs can be cancelled", run.status),
             ));
         }
-        match self.store.cancel_run(tenant, id, now_ms()).await {
-            Ok(run) => Ok(run),
-            Err(StoreError::Conflict(m)) => Err(RunError::Conflict(ErrorCode::IllegalTransition, m)),
-            Err(e) => Err(e.into()),
+        let cancelled = match self.store.cancel_run(tenant, id, now_ms()).await {
+            Ok(run) => run,
+            Err(StoreError::Conflict(m)) => return Err(RunError::Conflict(ErrorCode::IllegalTransition, m)),
+            Err(e) => return Err(e.into()),
+        };
+        self.cancel_children(tenant, &run).await?;
+        Ok(cancelled)
+    }
+
+    /// Cancels the unfinished child runs an agent step of `run` is waiting for, and
+    /// theirs, so cancelling an agent stops the work (and the spending) it started.
+    async fn cancel_children(&self, tenant: &TenantId, run: &RunRecord) -> Result<(), RunError> {
+        let mut pending = vec![run.clone()];
+        while let Some(parent) = pending.pop() {
+            for child in crate::agent::current_children(&parent) {
+                let Some(found) = self.store.run(tenant, &child).await? else { continue };
+                if found.status.is_terminal() {
+                    continue;
+                }
+                match self.store.cancel_run(tenant, &child, now_ms()).await {
+                    Ok(_) | Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                tracing::info!(run = %parent.id, child = %child, "child run cancelled with its caller");
+                pending.push(found);
+            }
         }
+        Ok(())
     }
 }

@@ -343,6 +343,18 @@ pub fn apply_decision(plan: &Plan, step: &PlanStep, outcome: &StructuredOutcome)
     }
 }
 
+/// The children the run's current step started (or would start), if it is an
+/// `agent_invoke` / `agent_spawn` step.
+pub(crate) fn current_children(run: &RunRecord) -> Vec<RunId> {
+    let Some(step) = run.plan.step(run.next_step) else { return Vec::new() };
+    let n = match step.skill.as_str() {
+        INVOKE_SKILL => 1,
+        SPAWN_SKILL => step.input["tasks"].as_array().map_or(0, Vec::len),
+        _ => 0,
+    };
+    (0..n).map(|i| child_id(&run.id, run.next_step, i)).collect()
+}
+
 /// Child ids derive from the calling step, so a repeated step finds its children.
 fn child_id(parent: &RunId, index: u32, i: usize) -> RunId {
     let h = content_hash(&json!({"parent": parent, "step": index, "child": i}));
