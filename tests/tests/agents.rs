@@ -14,7 +14,8 @@ use aos_runtime::skills::{default_registry, LlmInvokeSkill};
 use aos_runtime::worker::WorkerConfig;
 use aos_tests::{rig_tenant, StepRig};
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -32,16 +33,25 @@ struct Model {
 
 type Shared = Arc<Mutex<Model>>;
 
-async fn complete(State(model): State<Shared>, headers: HeaderMap, Json(mut body): Json<Value>) -> Json<Value> {
+/// A scripted reply that makes the model answer 429 with `Retry-After: 1`.
+const THROTTLED: &str = "<429>";
+
+async fn complete(State(model): State<Shared>, headers: HeaderMap, Json(mut body): Json<Value>) -> Response {
     let mut m = model.lock().expect("model");
     body["_authorization"] = json!(headers.get("authorization").and_then(|v| v.to_str().ok()));
+    body["_at_ms"] = json!(aos_runtime::clock::now_ms());
     m.requests.push(body);
     let text = if m.script.len() > 1 { m.script.remove(0) } else { m.script[0].clone() };
+    if text == THROTTLED {
+        let err = json!({"error": {"message": "slow down", "type": "rate_limit"}});
+        return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], Json(err)).into_response();
+    }
     Json(json!({
         "id": "c1", "object": "chat.completion", "model": "scripted-1",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
     }))
+    .into_response()
 }
 
 /// Replies after a pause (a slow upstream for deadline tests).
@@ -459,4 +469,17 @@ async fn cancelling_an_agent_cancels_the_children_it_waits_for() {
     }
     let _ = stop.send(true);
     let _ = task.await;
+}
+
+#[tokio::test]
+async fn a_throttled_planner_step_is_retried_after_the_providers_retry_after() {
+    let r = rig(&[json!(THROTTLED), done()], 1, AgentLimits::default()).await;
+    let (run, cps) = r.rig.submit(json!({"goal": "Wait politely."})).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(cps[0].attempts, 2, "the 429 was retried by the step loop");
+    let reqs = r.requests();
+    let gap = reqs[1]["_at_ms"].as_u64().unwrap_or(0).saturating_sub(reqs[0]["_at_ms"].as_u64().unwrap_or(0));
+    assert!(gap >= 900, "the retry waited for Retry-After: 1 (came after {gap} ms)");
+    // The retried decision made one call; the throttled attempt is not in the checkpoint.
+    assert_eq!(planner_outputs(&cps)[0]["llm_calls"], 1);
 }

@@ -216,7 +216,7 @@ impl AgentSteps<'_> {
             let now = now_ms();
             let mut new_runs = Vec::new();
             for (i, (correlation, req)) in tasks.into_iter().enumerate() {
-                let at = if skill == SPAWN_SKILL { format!("tasks[{i}]: ") } else { String::new() };
+                let at = if skill == SPAWN_SKILL { format!("tasks[{i}]: ") } else { "child run: ".to_owned() };
                 let (plan, input, seed) = match prepare(self.skills, self.defaults, req, &at) {
                     Ok(p) => p,
                     Err(RunError::Invalid(code, m)) => return StructuredOutcome::failure(code, m).into(),
