@@ -33,7 +33,7 @@ pub struct BenchOptions {
     pub steps_per_run: usize,
 }
 
-struct Noop;
+pub(crate) struct Noop;
 
 #[async_trait]
 impl Skill for Noop {
@@ -396,7 +396,7 @@ async fn run_workflow(dir: &Path, spec: &str, input: Value, workers: usize) -> a
 }
 
 /// Time for `runs` runs of `steps` no-op steps with `workers` workers, durable.
-async fn run_batch(dir: &Path, runs: usize, steps: usize, workers: usize) -> anyhow::Result<Duration> {
+pub(crate) async fn run_batch(dir: &Path, runs: usize, steps: usize, workers: usize) -> anyhow::Result<Duration> {
     let eng = engine(dir, Durability::Full).await?;
     let tenant = TenantId::parse("ten_bench")?;
     let (stop, rx) = tokio::sync::watch::channel(false);

@@ -2,5 +2,6 @@
 //! and the benchmark. The binary in `main.rs` only parses arguments.
 
 pub mod bench;
+pub mod bench_agent;
 pub mod client;
 pub mod stack;

@@ -139,6 +139,22 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         steps_per_run: usize,
     },
+    /// Measure what agents cost over plain steps: planner decisions (model simulated on
+    /// loopback), plan growth, and a spawn of child runs against independent runs.
+    BenchAgent {
+        /// Scratch directory.
+        #[arg(long, default_value = "aos-bench")]
+        dir: PathBuf,
+        /// Skill steps (and LLM decisions), at most 49.
+        #[arg(long, default_value_t = 40)]
+        steps: usize,
+        /// Children of the spawn.
+        #[arg(long, default_value_t = 32)]
+        children: usize,
+        /// Workers of the spawn.
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+    },
     /// Measure the embedded workflow executor: cost per node over a bare run step, and
     /// nodes/s of a map fan-out.
     BenchWorkflow {
@@ -393,12 +409,18 @@ async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Benchmarks print figures; their per-step log lines would bury them.
+    let quiet =
+        matches!(cli.command, Command::Bench { .. } | Command::BenchWorkflow { .. } | Command::BenchAgent { .. });
+    let default_filter = if quiet { "warn" } else { "info" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AOS_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AOS_LOG").unwrap_or_else(|_| default_filter.into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     match cli.command {
         Command::Dev {
             port,
@@ -519,6 +541,9 @@ async fn main() -> anyhow::Result<()> {
         Command::BenchWorkflow { dir, chain, fanout, concurrency, workers } => {
             let opts = aos_cli::bench::WorkflowBenchOptions { dir, chain, fanout, concurrency, workers };
             aos_cli::bench::workflows(&opts).await
+        }
+        Command::BenchAgent { dir, steps, children, workers } => {
+            aos_cli::bench_agent::run(&aos_cli::bench_agent::AgentBenchOptions { dir, steps, children, workers }).await
         }
         Command::BenchAws { runs, steps } => {
             aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps }).await

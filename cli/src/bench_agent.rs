@@ -1,0 +1,190 @@
+//! `aos bench-agent`: what the agent machinery costs over plain steps, measured in one
+//! run so the figures compare as ratios. A model is simulated by a loopback server that
+//! answers at once, so the figures are AOS's own overhead, not a provider's latency.
+//!
+//! - a plain run of N no-op steps (the baseline);
+//! - an agent whose static planner decides the same N steps in one decision;
+//! - an agent whose LLM planner decides one step per decision, N decisions;
+//! - one `agent_spawn` of K one-step children against K independent one-step runs.
+
+use crate::bench::{run_batch, Noop};
+use aos_core::TenantId;
+use aos_embedded::{Durability, Embedded};
+use aos_runtime::agent::{AgentLimits, PlannerDefaults};
+use aos_runtime::llm::{LlmConfig, ProviderConfig, ProviderKind};
+use aos_runtime::net::AddressPolicy;
+use aos_runtime::runs::{RunService, SubmitRun};
+use aos_runtime::skills::LlmInvokeSkill;
+use aos_runtime::worker::{StepWorker, WorkerConfig};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Benchmark sizes.
+#[derive(Debug, Clone)]
+pub struct AgentBenchOptions {
+    /// Scratch directory.
+    pub dir: PathBuf,
+    /// Skill steps of the serial measurements (at most 100, an agent's limit).
+    pub steps: usize,
+    /// Children of the spawn measurement.
+    pub children: usize,
+    /// Workers of the spawn measurement.
+    pub workers: usize,
+}
+
+/// A model that answers `{"next": [noop]}` until it has been asked `decisions` times,
+/// then finishes.
+async fn model(decisions: usize) -> anyhow::Result<std::net::SocketAddr> {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let answer = move |axum::Json(_): axum::Json<Value>| {
+        let asked = Arc::clone(&asked);
+        async move {
+            let n = asked.fetch_add(1, Ordering::SeqCst);
+            let text = if n < decisions {
+                json!({"next": [{"skill": "noop", "input": {}}]}).to_string()
+            } else {
+                json!({"finish": {"decisions": n}}).to_string()
+            };
+            axum::Json(json!({
+                "model": "bench", "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5}
+            }))
+        }
+    };
+    let router = axum::Router::new().route("/v1/chat/completions", axum::routing::post(answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok(addr)
+}
+
+struct AgentEngine {
+    embedded: Arc<Embedded>,
+    runs: RunService,
+    worker: StepWorker,
+}
+
+async fn agent_engine(dir: &Path, model: std::net::SocketAddr, fan_out: usize) -> anyhow::Result<AgentEngine> {
+    let embedded = Arc::new(Embedded::open(dir, Durability::Full).await?);
+    let policy = AddressPolicy::parse_allow_list(&model.to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut registry = aos_runtime::skills::default_registry(policy.clone())?;
+    registry.register(Arc::new(Noop))?;
+    let mut llm = LlmConfig::default();
+    llm.providers.insert(
+        "bench".into(),
+        ProviderConfig { kind: ProviderKind::OpenAi, base_url: format!("http://{model}/v1"), secret: None },
+    );
+    let secrets = Arc::new(aos_embedded::LocalSecrets::new(None));
+    registry.register(Arc::new(LlmInvokeSkill::new(llm, secrets, Arc::new(policy))))?;
+    aos_runtime::agent::declare(&mut registry)?;
+    let registry = Arc::new(registry);
+    let limit = u32::try_from(fan_out).unwrap_or(u32::MAX);
+    let config = WorkerConfig {
+        poll_wait: Duration::from_millis(20),
+        agents: AgentLimits { max_fan_out: limit, max_children_per_run: limit, ..AgentLimits::default() },
+        planner: PlannerDefaults { provider: "bench".into(), model: "bench".into() },
+        ..WorkerConfig::default()
+    };
+    let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), Arc::clone(&registry))
+        .with_planner_defaults(config.planner.clone());
+    let worker = StepWorker::new(embedded.runs.clone(), embedded.queue.clone(), embedded.kv.clone(), registry, config);
+    Ok(AgentEngine { embedded, runs, worker })
+}
+
+/// Runs `body` to its end with `workers` workers; the elapsed time and the number of
+/// checkpoints of the run.
+async fn time_run(eng: &AgentEngine, body: Value, workers: usize) -> anyhow::Result<(Duration, usize)> {
+    let tenant = TenantId::parse("ten_bench")?;
+    let req: SubmitRun = serde_json::from_value(body)?;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let handles: Vec<_> = (0..workers).map(|_| tokio::spawn(eng.worker.clone().run_loop(rx.clone()))).collect();
+    let t = Instant::now();
+    let id = eng.runs.submit(&tenant, req, None).await.map_err(|e| anyhow::anyhow!("{e}"))?.run.id;
+    let run = loop {
+        let run = eng.runs.get(&tenant, &id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        if run.status.is_terminal() {
+            break run;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    let elapsed = t.elapsed();
+    let _ = stop.send(true);
+    for h in handles {
+        let _ = h.await;
+    }
+    anyhow::ensure!(run.status.as_str() == "succeeded", "the benchmark run ended {}: {:?}", run.status, run.error);
+    let (_, cps, _) = eng.runs.steps(&tenant, &id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((elapsed, cps.len()))
+}
+
+fn fresh(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let d = dir.join(name);
+    if d.exists() {
+        std::fs::remove_dir_all(&d)?;
+    }
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+/// Prints the agent figures.
+pub async fn run(opts: &AgentBenchOptions) -> anyhow::Result<()> {
+    let n = opts.steps.clamp(1, 100);
+    let k = opts.children.clamp(1, 200);
+    println!("aos bench-agent: {n} steps, {k} children, {} workers; durable; model answers at once", opts.workers);
+    let per = |d: Duration, count: usize| d.as_secs_f64() * 1e6 / count as f64;
+
+    let addr = model(usize::MAX).await?;
+    let eng = agent_engine(&fresh(&opts.dir, "plain")?, addr, k).await?;
+    let plan: Vec<Value> = (0..n).map(|_| json!({"skill": "noop"})).collect();
+    let (plain, _) = time_run(&eng, json!({"plan": plan, "base_seed": 1}), 1).await?;
+    eng.embedded.db.close();
+    let base = per(plain, n);
+    println!("plain run, {n} no-op steps:                      {base:>9.0} µs/step");
+
+    let eng = agent_engine(&fresh(&opts.dir, "static")?, addr, k).await?;
+    let steps: Vec<Value> = (0..n).map(|_| json!({"skill": "noop"})).collect();
+    let body = json!({"goal": "bench", "agent": {"max_steps": n, "planner": {"type": "static", "steps": steps}}});
+    let (stat, cps) = time_run(&eng, body, 1).await?;
+    eng.embedded.db.close();
+    let s = per(stat, n);
+    println!(
+        "agent, static planner, 1 decision of {n} steps:  {s:>9.0} µs/skill step = {:.2}x ({cps} checkpoints)",
+        s / base
+    );
+
+    let addr = model(n).await?;
+    let eng = agent_engine(&fresh(&opts.dir, "llm")?, addr, k).await?;
+    let body = json!({"goal": "bench", "agent": {"max_steps": n, "max_llm_calls": 50.min(n + 1), "skills": ["noop"]}});
+    let decisions = n.min(49);
+    let (llm, cps) = if decisions == n {
+        time_run(&eng, body, 1).await?
+    } else {
+        anyhow::bail!("--steps above 49 exceeds the planner's 50 model calls; use --steps 49 or fewer")
+    };
+    eng.embedded.db.close();
+    let l = per(llm, n);
+    println!(
+        "agent, LLM planner, {n} decisions of 1 step:      {l:>9.0} µs/(decision + step) = {:.2}x ({cps} checkpoints)",
+        l / base
+    );
+
+    let addr = model(usize::MAX).await?;
+    let eng = agent_engine(&fresh(&opts.dir, "spawn")?, addr, k).await?;
+    let tasks: Vec<Value> = (0..k).map(|_| json!({"plan": [{"skill": "noop"}]})).collect();
+    let (spawn, _) =
+        time_run(&eng, json!({"plan": [{"skill": "agent_spawn", "input": {"tasks": tasks}}]}), opts.workers).await?;
+    eng.embedded.db.close();
+    let batch = run_batch(&fresh(&opts.dir, "batch")?, k, 1, opts.workers).await?;
+    println!(
+        "agent_spawn of {k} one-step children:            {:>9.1} ms; {k} independent runs {:.1} ms = {:.2}x",
+        spawn.as_secs_f64() * 1e3,
+        batch.as_secs_f64() * 1e3,
+        spawn.as_secs_f64() / batch.as_secs_f64()
+    );
+    Ok(())
+}
