@@ -54,6 +54,18 @@ async fn complete(State(model): State<Shared>, headers: HeaderMap, Json(mut body
     .into_response()
 }
 
+/// The same script in the Anthropic Messages format.
+async fn messages(State(model): State<Shared>, Json(body): Json<Value>) -> Json<Value> {
+    let mut m = model.lock().expect("model");
+    m.requests.push(body);
+    let text = if m.script.len() > 1 { m.script.remove(0) } else { m.script[0].clone() };
+    Json(json!({
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+        "usage": {"input_tokens": 50, "output_tokens": 40, "cache_read_input_tokens": 900, "cache_creation_input_tokens": 0}
+    }))
+}
+
 /// Replies after a pause (a slow upstream for deadline tests).
 async fn slow() -> Json<Value> {
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -77,6 +89,7 @@ async fn rig(replies: &[Value], workers: usize, limits: AgentLimits) -> Rig {
     let model: Shared = Arc::new(Mutex::new(Model { requests: Vec::new(), script: script(replies) }));
     let router = Router::new()
         .route("/v1/chat/completions", post(complete))
+        .route("/v1/messages", post(messages))
         .route("/slow", get(slow))
         .with_state(Arc::clone(&model));
     let addr = aos_tests::serve(router).await;
@@ -91,11 +104,33 @@ async fn rig(replies: &[Value], workers: usize, limits: AgentLimits) -> Rig {
             secret: Some("LOCAL_MODEL_KEY".into()),
         },
     );
+    // Anthropic at the same server, its key in the secrets file under its usual name
+    // only when `ANTHROPIC_API_KEY` is scripted in (see below); `nokey` has no secret.
+    llm.providers.insert(
+        "anthropic".into(),
+        ProviderConfig {
+            kind: ProviderKind::Anthropic,
+            base_url: format!("http://{addr}"),
+            secret: Some("ANTHROPIC_API_KEY".into()),
+        },
+    );
+    llm.providers.insert(
+        "nokey".into(),
+        ProviderConfig {
+            kind: ProviderKind::Anthropic,
+            base_url: format!("http://{addr}"),
+            secret: Some("MISSING_KEY".into()),
+        },
+    );
     llm.prices.insert("scripted".into(), aos_runtime::llm::Price { input: 100.0, output: 500.0 });
     // The provider's key lives in the secrets file (the scripted model ignores it).
     let dir = Box::leak(Box::new(tempfile::tempdir().expect("tmp")));
     let secrets = dir.path().join("secrets.json");
-    std::fs::write(&secrets, json!({"LOCAL_MODEL_KEY": "sk-local-7f3e9a"}).to_string()).expect("secrets");
+    std::fs::write(
+        &secrets,
+        json!({"LOCAL_MODEL_KEY": "sk-local-7f3e9a", "ANTHROPIC_API_KEY": "sk-ant-test"}).to_string(),
+    )
+    .expect("secrets");
     let skill = LlmInvokeSkill::new(llm, Arc::new(LocalSecrets::new(Some(secrets))), Arc::new(policy));
     registry.register(Arc::new(skill)).expect("llm_invoke");
     aos_runtime::agent::declare(&mut registry).expect("agent steps");
@@ -327,7 +362,7 @@ async fn children_beyond_the_depth_limit_are_refused_and_the_failure_reaches_the
     let (run, _) = r
         .rig
         .submit(json!({"plan": [{"skill": "agent_invoke", "input": {"plan": [
-            {"skill": "agent_invoke", "input": grandchild}
+            {"skill": "agent_spawn", "input": {"tasks": [grandchild]}}
         ]}}]}))
         .await;
     assert_eq!(run.status, RunStatus::Failed);
@@ -482,4 +517,32 @@ async fn a_throttled_planner_step_is_retried_after_the_providers_retry_after() {
     assert!(gap >= 900, "the retry waited for Retry-After: 1 (came after {gap} ms)");
     // The retried decision made one call; the throttled attempt is not in the checkpoint.
     assert_eq!(planner_outputs(&cps)[0]["llm_calls"], 1);
+}
+
+#[tokio::test]
+async fn an_anthropic_planner_marks_its_stable_prefix_for_prompt_caching_and_a_missing_key_is_named() {
+    let r = rig(&[save_city(), finish()], 1, AgentLimits::default()).await;
+    let (run, cps) = r
+        .rig
+        .submit(json!({"goal": "Remember the city.", "input": {"city": "Turin"},
+                       "agent": {"planner": {"type": "llm", "provider": "anthropic", "model": "claude-sonnet-4-5"}}}))
+        .await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    let reqs = r.requests();
+    assert_eq!(reqs.len(), 2);
+    for req in &reqs {
+        assert_eq!(req["system"][0]["cache_control"], json!({"type": "ephemeral"}), "the prefix is cached");
+    }
+    assert_eq!(reqs[0]["system"], reqs[1]["system"], "the cached prefix is the same in every decision");
+    assert_eq!(planner_outputs(&cps)[0]["usage"]["cache_read_tokens"], 900);
+
+    let r = rig(&[done()], 1, AgentLimits::default()).await;
+    let (run, _) = r
+        .rig
+        .submit(json!({"goal": "x", "agent": {"planner": {"type": "llm", "provider": "nokey", "model": "m"}}}))
+        .await;
+    let err = run.error.expect("error");
+    assert_eq!(err.code.as_str(), "ERR_SECRET_NOT_FOUND");
+    assert!(err.message.contains("MISSING_KEY"), "{}", err.message);
+    assert!(r.requests().is_empty(), "nothing was sent without the key");
 }
