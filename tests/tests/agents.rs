@@ -205,6 +205,12 @@ async fn a_goal_driven_run_finishes_in_the_steps_the_model_chose() {
     assert_eq!(system(&reqs[0]), system(&reqs[1]));
     assert!(system(&reqs[0]).contains("- kv_store (") && system(&reqs[0]).contains("\"op\""));
     assert!(!system(&reqs[0]).contains("- http_call ("), "only the allowed skills are offered");
+    // Without a list, every skill but the agent steps is offered.
+    let r = rig(&[done()], 1, AgentLimits::default()).await;
+    r.rig.submit(json!({"goal": "Anything."})).await;
+    let offered = system(&r.requests()[0]);
+    assert!(offered.contains("- http_call (") && offered.contains("- llm_invoke ("), "{offered}");
+    assert!(!offered.contains("- agent_spawn (") && !offered.contains("- agent_plan ("), "{offered}");
     assert_eq!(reqs[0]["model"], "scripted-1");
     assert_eq!(reqs[0]["temperature"], 0.0);
     // The second decision sees the goal, the input and what the steps returned.

@@ -330,13 +330,21 @@ fn add_usage(total: &mut Usage, u: &Usage) {
 }
 
 impl LlmPlanner {
-    /// The skills the agent may use: its list, or every registered skill but the planner.
+    /// The skills the agent may use: its list, or every registered skill but the agent
+    /// steps (starting child agents multiplies spending, so an agent does it only when
+    /// its skills name `agent_invoke` or `agent_spawn`).
     fn allowed(&self, spec: &AgentSpec) -> Vec<crate::skills::SkillDescriptor> {
         self.skills
             .descriptors()
             .into_iter()
             .filter(|d| d.name != PLAN_SKILL)
-            .filter(|d| spec.skills.is_empty() || spec.skills.contains(&d.name))
+            .filter(|d| {
+                if spec.skills.is_empty() {
+                    !aos_core::agent::is_agent_skill(&d.name)
+                } else {
+                    spec.skills.contains(&d.name)
+                }
+            })
             .collect()
     }
 
