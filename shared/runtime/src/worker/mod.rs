@@ -2,8 +2,11 @@
 //! through. Policy, budget and approval gates slot in between `prepare` and `execute`.
 //!
 //! ```text
-//! decode -> load -> claim -> prepare -> execute (+heartbeat) -> decide -> commit | retry
+//! decode -> load -> claim -> prepare -> guard -> execute (+heartbeat) -> decide -> commit | retry
+//!                                                       `-> suspend (an agent step waits for its child runs)
 //! ```
+//!
+//! The stages that end a step (`suspend`, `decide`, `commit`) are in [`end`].
 //!
 //! Exactly-once in effect: a step's end (checkpoint, run update, claim completion, next
 //! message, ack) is one atomic commit. A redelivered message finds the checkpoint and
@@ -11,20 +14,20 @@
 //! keyed skills are re-run after it expires; non-idempotent ones are not (at most
 //! once) and the step fails with `ERR_EFFECT_UNCERTAIN`.
 
-use crate::agent::{apply_decision, AgentLimits, AgentStep, AgentSteps, Applied, PlannerDefaults};
+mod end;
+
+use crate::agent::{AgentLimits, AgentStep, AgentSteps, PlannerDefaults};
 use crate::clock::now_ms;
 use crate::ports::{
-    BeginOutcome, BeginStep, BreakerStore, KvStore, Queue, Received, RunRecord, RunStore, StepCommit, StepMessage,
-    StepRetry, StepSuspend, StoreError,
+    BeginOutcome, BeginStep, BreakerStore, KvStore, Queue, Received, RunRecord, RunStore, StepMessage, StoreError,
 };
 use crate::sfn::{SfnTask, SfnTasks};
 use crate::skills::{IdempotencyClass, SkillContext, SkillRegistry};
 use crate::workflows::{WorkflowMessage, WorkflowService};
 use aos_core::breaker::Admission;
-use aos_core::checkpoint::ChainLink;
-use aos_core::determinism::{backoff, step_seed};
+use aos_core::determinism::step_seed;
 use aos_core::template::{references, resolve, Reference, Scope};
-use aos_core::{Checkpoint, ErrorCode, RunStatus, StructuredOutcome};
+use aos_core::{ErrorCode, StructuredOutcome};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -495,158 +498,6 @@ impl StepWorker {
         }
     }
 
-    /// Stage `suspend`: a step waiting for child runs gives its claim back (its attempt
-    /// is not used up) and its message is acknowledged; a child's end or the deadline
-    /// message brings it back.
-    async fn suspend(&self, c: &Claimed, received: &Received, recheck: Duration) -> Result<(), StoreError> {
-        tracing::info!(run = %c.msg.run_id, step = c.msg.step_index, "step waits for child runs");
-        let suspend = StepSuspend {
-            tenant: c.msg.tenant.clone(),
-            run_id: c.msg.run_id.clone(),
-            step_index: c.msg.step_index,
-            recheck: Some(recheck),
-            ack: Some(received.receipt.clone()),
-            now_ms: now_ms(),
-        };
-        self.store.suspend_step(&suspend).await
-    }
-
-    /// Stage `decide`: success ends the step; a retryable failure with attempts left is
-    /// retried after a deterministic back-off (or the upstream's Retry-After); anything
-    /// else fails the step and the run.
-    async fn decide(
-        &self,
-        c: Claimed,
-        outcome: StructuredOutcome,
-        seed: u64,
-        received: &Received,
-        chain: bool,
-    ) -> Result<Option<(Claimed, Received)>, StoreError> {
-        let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
-        if !outcome.ok && outcome.is_retryable() && c.attempt < step.attempts_allowed() {
-            let base = step.backoff_ms.map_or(self.config.backoff_base, Duration::from_millis);
-            let mut delay = backoff(seed, c.attempt, base, self.config.backoff_cap.max(base));
-            if let Some(ms) =
-                outcome.error.as_ref().and_then(|e| e.details.as_ref()).and_then(|d| d["retry_after_ms"].as_u64())
-            {
-                delay = delay.max(Duration::from_millis(ms.min(900_000)));
-            }
-            tracing::info!(run = %c.msg.run_id, step = c.msg.step_index, attempt = c.attempt, code = ?outcome.code(), delay_ms = delay.as_millis() as u64, "step failed, retrying");
-            let retry = StepRetry {
-                tenant: c.msg.tenant.clone(),
-                run_id: c.msg.run_id.clone(),
-                step_index: c.msg.step_index,
-                last_error: outcome.error.clone().expect("failed outcomes carry an error"),
-                delay,
-                ack: Some(received.receipt.clone()),
-                now_ms: now_ms(),
-            };
-            self.store.retry_step(&retry).await?;
-            return Ok(None);
-        }
-        self.commit(c, outcome, seed, received, chain).await
-    }
-
-    /// Stage `commit`: checkpoint chained to the previous one, run advanced or ended,
-    /// next step enqueued (or handed straight back, claimed, when `chain`) and this
-    /// message acknowledged, in one atomic write.
-    async fn commit(
-        &self,
-        c: Claimed,
-        outcome: StructuredOutcome,
-        seed: u64,
-        received: &Received,
-        chain: bool,
-    ) -> Result<Option<(Claimed, Received)>, StoreError> {
-        let index = c.msg.step_index;
-        let step = c.run.plan.step(index).expect("claimed steps exist in the plan");
-        // An agent's planner step grows the plan or ends the run.
-        let (outcome, applied) = match apply_decision(&c.run.plan, step, &outcome) {
-            Ok(applied) => (outcome, applied),
-            Err(failure) => (failure, Applied::Nothing),
-        };
-        let outcome_hash = outcome.content_hash();
-        let hash = ChainLink {
-            prev_hash: &c.run.last_hash,
-            step_index: index,
-            step_id: c.run.plan.step_id(index),
-            skill: &step.skill,
-            seed,
-            outcome_hash: &outcome_hash,
-        }
-        .hash();
-        let (plan, finished) = match applied {
-            Applied::Extended(plan) => (Some(plan), None),
-            Applied::Finished(output) => (None, Some(output)),
-            Applied::Nothing => (None, None),
-        };
-        let last = index + 1 == plan.as_ref().unwrap_or(&c.run.plan).len();
-        let (run_status, run_output, run_error, next) = if !outcome.ok {
-            (RunStatus::Failed, None, outcome.error.clone(), None)
-        } else if let Some(output) = finished {
-            (RunStatus::Succeeded, Some(output), None, None)
-        } else if last {
-            (RunStatus::Succeeded, outcome.output.clone(), None, None)
-        } else {
-            let next = StepMessage { step_index: index + 1, ..c.msg.clone() };
-            (RunStatus::Running, None, None, Some(next))
-        };
-        tracing::info!(run = %c.msg.run_id, step = index, ok = outcome.ok, code = ?outcome.code(), run_status = %run_status, "step committed");
-        // A run that answers a Step Functions task keeps its message until the answer is
-        // sent: if this worker dies in between, the redelivery answers.
-        let answers_task = run_status.is_terminal()
-            && self.sfn.is_some()
-            && c.run.parent.as_ref().is_some_and(|p| p.task_token.is_some());
-        let commit = StepCommit {
-            tenant: c.msg.tenant.clone(),
-            run_id: c.msg.run_id.clone(),
-            checkpoint: Checkpoint {
-                step_index: index,
-                step_id: c.run.plan.step_id(index).to_owned(),
-                skill: step.skill.clone(),
-                seed,
-                attempts: c.attempt,
-                outcome,
-                outcome_hash,
-                prev_hash: c.run.last_hash.clone(),
-                hash,
-                created_at_ms: now_ms(),
-            },
-            run_status,
-            run_output,
-            run_error,
-            notify: run_status.is_terminal().then(|| notify_parent(&c.run)).flatten(),
-            next,
-            plan,
-            ack: (!answers_task).then(|| received.receipt.clone()),
-            lease_next: chain.then_some(self.config.visibility),
-            now_ms: now_ms(),
-        };
-        let committed = self.store.commit_step(&commit).await?;
-        if let (true, Some(sfn)) = (answers_task, &self.sfn) {
-            let mut ended = c.run.clone();
-            ended.status = committed.status;
-            ended.output.clone_from(&commit.run_output);
-            ended.error.clone_from(&commit.run_error);
-            ended.updated_at_ms = commit.now_ms;
-            sfn.answer(&ended).await?;
-            self.queue.delete(&received.receipt).await?;
-        }
-        Ok(match (committed.next, commit.next) {
-            (Some(next_received), Some(msg)) => {
-                let mut run = c.run;
-                if let Some(plan) = commit.plan {
-                    run.plan = plan;
-                }
-                run.status = committed.status;
-                run.next_step = committed.next_step;
-                run.last_hash = committed.last_hash;
-                Some((Claimed { msg, run, attempt: 1, taken_over: false }, next_received))
-            }
-            _ => None,
-        })
-    }
-
     /// Polls the queue and handles messages until `shutdown` turns true.
     pub async fn run_loop(self, mut shutdown: watch::Receiver<bool>) {
         loop {
@@ -688,26 +539,6 @@ fn counts_against_breaker(outcome: &StructuredOutcome) -> bool {
                 | ErrorCode::RateLimitConcurrent
                 | ErrorCode::CircuitOpen
         )
-}
-
-/// The message a finished run sends: the waiting step of the run that started it (an
-/// agent step), or the `run_ended` message of a workflow run for its embedded execution.
-fn notify_parent(run: &RunRecord) -> Option<String> {
-    if let Some(caller) = &run.caller {
-        let wake =
-            StepMessage { tenant: run.tenant.clone(), run_id: caller.run_id.clone(), step_index: caller.step_index };
-        return Some(encode(&wake));
-    }
-    let parent = run.parent.as_ref().filter(|p| p.task_token.is_none())?;
-    Some(
-        WorkflowMessage::RunEnded {
-            tenant: run.tenant.clone(),
-            execution: parent.execution.clone(),
-            slot: parent.slot.clone(),
-            run_id: run.id.clone(),
-        }
-        .encode(),
-    )
 }
 
 /// Indexes of the earlier steps whose outputs `input` references.
