@@ -6,7 +6,7 @@
 //!                                                       `-> suspend (an agent step waits for its child runs)
 //! ```
 //!
-//! The stages that end a step (`suspend`, `decide`, `commit`) are in [`end`].
+//! The stages that end a step (`suspend`, `decide`, `commit`) are in `worker/end.rs`.
 //!
 //! Exactly-once in effect: a step's end (checkpoint, run update, claim completion, next
 //! message, ack) is one atomic commit. A redelivered message finds the checkpoint and
