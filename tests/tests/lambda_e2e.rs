@@ -228,6 +228,44 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
     assert_eq!(exe["output"], local_exe["output"], "the same output as on the embedded executor");
     let node = |e: &Value, id: &str| e["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == id)).cloned();
     assert!(node(&exe, "quote").and_then(|n| n["run_id"].as_str().map(str::to_owned)).is_some(), "{exe}");
+
+    // An agent step on the Lambdas: the worker starts a child agent run (its static
+    // planner decides the steps), parks the step, and the child's end wakes it.
+    let child = json!({"goal": "read the quote", "agent": {"planner": {"type": "static", "steps": [
+        {"id": "q", "skill": "http_call", "input": {"url": format!("http://{sink}/demo/quote?symbol=AOS")}},
+        {"id": "sym", "skill": "json_transform", "input": {"expression": "symbol", "data": "${steps.q.output.body}"}}
+    ]}}});
+    let body = json!({"plan": [{"id": "ask", "skill": "agent_invoke", "input": child}]});
+    let created: Value = http
+        .post(format!("{base}/lambda-url/api-runs-create/v1/runs"))
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .expect("api-runs-create answers")
+        .json()
+        .await
+        .expect("json");
+    let agent_id = created["id"].as_str().unwrap_or_else(|| panic!("not created: {created}")).to_owned();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let agent = loop {
+        pump(&http, &sqs, &queue, &base).await;
+        let run: Value = http
+            .get(format!("{base}/lambda-url/api-runs-get/v1/runs/{agent_id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if matches!(run["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "the agent run did not finish on the Lambdas: {run}");
+    };
+    assert_eq!(agent["status"], "succeeded", "{agent}");
+    assert_eq!(agent["output"]["output"], json!({"result": "AOS"}), "{agent}");
     drop(watch);
 }
 
