@@ -521,8 +521,8 @@ async fn a_throttled_planner_step_is_retried_after_the_providers_retry_after() {
     let reqs = r.requests();
     let gap = reqs[1]["_at_ms"].as_u64().unwrap_or(0).saturating_sub(reqs[0]["_at_ms"].as_u64().unwrap_or(0));
     assert!(gap >= 900, "the retry waited for Retry-After: 1 (came after {gap} ms)");
-    // The retried decision made one call; the throttled attempt is not in the checkpoint.
-    assert_eq!(planner_outputs(&cps)[0]["llm_calls"], 1);
+    // The throttled call counts against the agent's budget of model calls.
+    assert_eq!(planner_outputs(&cps)[0]["llm_calls"], 2);
 }
 
 #[tokio::test]

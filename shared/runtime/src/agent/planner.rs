@@ -241,6 +241,9 @@ impl Planner for LlmPlanner {
         let system = self.system_prompt(ask.spec);
         let mut messages = vec![json!({"role": "user", "content": situation(ask)})];
         let mut planned = Planned::free(Decision::Finish { output: Value::Null }, Value::Null);
+        // Earlier attempts of this decision failed on a provider error (throttling, an
+        // outage) after one call each: they count against the budget too.
+        planned.llm_calls = ask.ctx.attempt.saturating_sub(1);
         let budget = ask.spec.max_llm_calls.saturating_sub(ask.llm_calls_used());
         let mut last_error = String::new();
         for attempt in 0..=MAX_REPAIRS {
