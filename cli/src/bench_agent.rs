@@ -75,10 +75,7 @@ async fn agent_engine(dir: &Path, model: std::net::SocketAddr, fan_out: usize) -
     let mut registry = aos_runtime::skills::default_registry(policy.clone())?;
     registry.register(Arc::new(Noop))?;
     let mut llm = LlmConfig::default();
-    llm.providers.insert(
-        "bench".into(),
-        ProviderConfig { kind: ProviderKind::OpenAi, base_url: format!("http://{model}/v1"), secret: None },
-    );
+    llm.providers.insert("bench".into(), ProviderConfig::at(ProviderKind::OpenAi, format!("http://{model}/v1"), None));
     let secrets = Arc::new(aos_embedded::LocalSecrets::new(None));
     registry.register(Arc::new(LlmInvokeSkill::new(llm, secrets, Arc::new(policy))))?;
     aos_runtime::agent::declare(&mut registry)?;

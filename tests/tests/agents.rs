@@ -98,29 +98,17 @@ async fn rig(replies: &[Value], workers: usize, limits: AgentLimits) -> Rig {
     let mut llm = LlmConfig::default();
     llm.providers.insert(
         "local".into(),
-        ProviderConfig {
-            kind: ProviderKind::OpenAi,
-            base_url: format!("http://{addr}/v1"),
-            secret: Some("LOCAL_MODEL_KEY".into()),
-        },
+        ProviderConfig::at(ProviderKind::OpenAi, format!("http://{addr}/v1"), Some("LOCAL_MODEL_KEY")),
     );
-    // Anthropic at the same server, its key in the secrets file under its usual name
-    // only when `ANTHROPIC_API_KEY` is scripted in (see below); `nokey` has no secret.
+    // Anthropic at the same server, its key in the secrets file under its usual name;
+    // `nokey` names a secret that does not exist.
     llm.providers.insert(
         "anthropic".into(),
-        ProviderConfig {
-            kind: ProviderKind::Anthropic,
-            base_url: format!("http://{addr}"),
-            secret: Some("ANTHROPIC_API_KEY".into()),
-        },
+        ProviderConfig::at(ProviderKind::Anthropic, format!("http://{addr}"), Some("ANTHROPIC_API_KEY")),
     );
     llm.providers.insert(
         "nokey".into(),
-        ProviderConfig {
-            kind: ProviderKind::Anthropic,
-            base_url: format!("http://{addr}"),
-            secret: Some("MISSING_KEY".into()),
-        },
+        ProviderConfig::at(ProviderKind::Anthropic, format!("http://{addr}"), Some("MISSING_KEY")),
     );
     llm.prices.insert("scripted".into(), aos_runtime::llm::Price { input: 100.0, output: 500.0 });
     // The provider's key lives in the secrets file (the scripted model ignores it).

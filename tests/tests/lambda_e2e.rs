@@ -121,23 +121,8 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
     let id = created.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
 
     // Act as the event source mapping until the run ends.
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let run = loop {
-        pump(&http, &sqs, &queue, &base).await;
-        let run: Value = http
-            .get(format!("{base}/lambda-url/api-runs-get/v1/runs/{id}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
-        if matches!(run["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "the run did not finish on the Lambdas: {run}");
-    };
+    let lambdas = Lambdas { http: &http, sqs: &sqs, queue: &queue, base: &base, key: &key };
+    let run = lambdas.pump_until(&format!("api-runs-get/v1/runs/{id}"), run_ended).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["output"], local_run["output"], "the same output as on the embedded default");
     let steps: Value = http
@@ -207,23 +192,8 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
         .await
         .expect("json");
     let exe_id = started["id"].as_str().unwrap_or_else(|| panic!("not started: {started}")).to_owned();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let exe = loop {
-        pump(&http, &sqs, &queue, &base).await;
-        let e: Value = http
-            .get(format!("{base}/lambda-url/api-executions-get/v1/executions/{exe_id}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
-        if e["finished"] == true {
-            break e;
-        }
-        assert!(Instant::now() < deadline, "the execution did not finish on the Lambdas: {e}");
-    };
+    let exe =
+        lambdas.pump_until(&format!("api-executions-get/v1/executions/{exe_id}"), |e| e["finished"] == true).await;
     assert_eq!(exe["status"], "succeeded", "{exe}");
     assert_eq!(exe["output"], local_exe["output"], "the same output as on the embedded executor");
     let node = |e: &Value, id: &str| e["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == id)).cloned();
@@ -247,23 +217,7 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
         .await
         .expect("json");
     let agent_id = created["id"].as_str().unwrap_or_else(|| panic!("not created: {created}")).to_owned();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let agent = loop {
-        pump(&http, &sqs, &queue, &base).await;
-        let run: Value = http
-            .get(format!("{base}/lambda-url/api-runs-get/v1/runs/{agent_id}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
-        if matches!(run["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "the agent run did not finish on the Lambdas: {run}");
-    };
+    let agent = lambdas.pump_until(&format!("api-runs-get/v1/runs/{agent_id}"), run_ended).await;
     assert_eq!(agent["status"], "succeeded", "{agent}");
     assert_eq!(agent["output"]["output"], json!({"result": "AOS"}), "{agent}");
     drop(watch);
@@ -292,6 +246,44 @@ output: {venues: "${steps.join.output.result}", symbol: "${steps.quote.output.bo
 
 /// Delivers what is on the queue to the worker Lambda once, as the SQS event source
 /// mapping would, and deletes the records it did not report as failures.
+fn run_ended(run: &Value) -> bool {
+    matches!(run["status"].as_str(), Some("succeeded" | "failed" | "cancelled"))
+}
+
+/// The functions under `cargo lambda watch`, and the queue the test delivers for them.
+struct Lambdas<'a> {
+    http: &'a reqwest::Client,
+    sqs: &'a aws_sdk_sqs::Client,
+    queue: &'a str,
+    base: &'a str,
+    key: &'a str,
+}
+
+impl Lambdas<'_> {
+    /// Acts as the event source mapping until `GET <route>` answers something `done`
+    /// (at most 240 s); returns that answer.
+    async fn pump_until(&self, route: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            pump(self.http, self.sqs, self.queue, self.base).await;
+            let got: Value = self
+                .http
+                .get(format!("{}/lambda-url/{route}", self.base))
+                .bearer_auth(self.key)
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            if done(&got) {
+                return got;
+            }
+            assert!(Instant::now() < deadline, "{route} did not finish on the Lambdas: {got}");
+        }
+    }
+}
+
 async fn pump(http: &reqwest::Client, sqs: &aws_sdk_sqs::Client, queue: &str, base: &str) {
     let got = sqs
         .receive_message()

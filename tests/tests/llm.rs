@@ -77,16 +77,9 @@ async fn make_rig(addr: SocketAddr, allow: bool, no_key: bool) -> StepRig {
     let mut llm = LlmConfig::default();
     llm.providers.insert(
         "anthropic".into(),
-        ProviderConfig {
-            kind: ProviderKind::Anthropic,
-            base_url: format!("http://{addr}"),
-            secret: Some("ANTHROPIC_API_KEY".into()),
-        },
+        ProviderConfig::at(ProviderKind::Anthropic, format!("http://{addr}"), Some("ANTHROPIC_API_KEY")),
     );
-    llm.providers.insert(
-        "local".into(),
-        ProviderConfig { kind: ProviderKind::OpenAi, base_url: format!("http://{addr}/v1"), secret: None },
-    );
+    llm.providers.insert("local".into(), ProviderConfig::at(ProviderKind::OpenAi, format!("http://{addr}/v1"), None));
     let policy = if allow {
         AddressPolicy::parse_allow_list(&addr.to_string()).expect("allow")
     } else {
@@ -94,10 +87,7 @@ async fn make_rig(addr: SocketAddr, allow: bool, no_key: bool) -> StepRig {
     };
     let mut registry = SkillRegistry::new();
     let secrets = Arc::new(LocalSecrets::new(Some(secrets_file)));
-    llm.providers.insert(
-        "bedrock".into(),
-        ProviderConfig { kind: ProviderKind::Bedrock, base_url: format!("http://{addr}"), secret: None },
-    );
+    llm.providers.insert("bedrock".into(), ProviderConfig::at(ProviderKind::Bedrock, format!("http://{addr}"), None));
     // Bedrock through the real SDK (SigV4 with test credentials) against the local server.
     let sdk = aws_config::SdkConfig::builder()
         .region(aws_config::Region::new("us-east-1"))

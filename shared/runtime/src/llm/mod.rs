@@ -151,6 +151,13 @@ pub struct ProviderConfig {
     pub secret: Option<String>,
 }
 
+impl ProviderConfig {
+    /// A provider of `kind` at `base_url`, its key in the secret named `secret` (if any).
+    pub fn at(kind: ProviderKind, base_url: impl Into<String>, secret: Option<&str>) -> Self {
+        Self { kind, base_url: base_url.into(), secret: secret.map(str::to_owned) }
+    }
+}
+
 /// Price of a model, in cents per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Price {
@@ -174,35 +181,18 @@ pub struct LlmConfig {
 
 impl Default for LlmConfig {
     fn default() -> Self {
-        let mut providers = BTreeMap::new();
-        providers.insert(
-            "anthropic".to_owned(),
-            ProviderConfig {
-                kind: ProviderKind::Anthropic,
-                base_url: "https://api.anthropic.com".to_owned(),
-                secret: Some("ANTHROPIC_API_KEY".to_owned()),
-            },
-        );
-        providers.insert(
-            "openai".to_owned(),
-            ProviderConfig {
-                kind: ProviderKind::OpenAi,
-                base_url: "https://api.openai.com/v1".to_owned(),
-                secret: Some("OPENAI_API_KEY".to_owned()),
-            },
-        );
-        providers.insert(
-            "bedrock".to_owned(),
-            ProviderConfig { kind: ProviderKind::Bedrock, base_url: String::new(), secret: None },
-        );
-        providers.insert(
-            "local".to_owned(),
-            ProviderConfig {
-                kind: ProviderKind::OpenAi,
-                base_url: "http://127.0.0.1:11434/v1".to_owned(),
-                secret: None,
-            },
-        );
+        let providers = [
+            (
+                "anthropic",
+                ProviderConfig::at(ProviderKind::Anthropic, "https://api.anthropic.com", Some("ANTHROPIC_API_KEY")),
+            ),
+            ("openai", ProviderConfig::at(ProviderKind::OpenAi, "https://api.openai.com/v1", Some("OPENAI_API_KEY"))),
+            ("bedrock", ProviderConfig::at(ProviderKind::Bedrock, "", None)),
+            ("local", ProviderConfig::at(ProviderKind::OpenAi, "http://127.0.0.1:11434/v1", None)),
+        ]
+        .into_iter()
+        .map(|(name, p)| (name.to_owned(), p))
+        .collect();
         let price = |input: f64, output: f64| Price { input, output };
         let prices = [
             ("claude-opus-4", price(1500.0, 7500.0)),
