@@ -57,7 +57,9 @@ for name, fn in functions.items():
         for statement in policy.get("Statement", []):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources_of = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            observability = all(a.startswith(("xray:", "cloudwatch:", "logs:")) for a in actions)
+            # Resource "*" only where IAM has no resource to name: X-Ray/CloudWatch, and
+            # task-token answers (parliament, scripts/lint_iam.py, checks the rest).
+            observability = all(a.startswith(("xray:", "cloudwatch:", "logs:", "states:SendTask")) for a in actions)
             check(all("*" not in a for a in actions), f"{name}: wildcard action in {actions}")
             check(observability or all(r != "*" for r in resources_of), f"{name}: Resource '*' outside X-Ray/CloudWatch")
 check(sorted(binaries) == crates, f"every function crate is deployed exactly once: {sorted(binaries)} vs {crates}")
@@ -126,11 +128,6 @@ env = template["Globals"]["Function"]["Environment"]["Variables"]
 check(env.get("AOS_PLANNER_PROVIDER") == {"Ref": "PlannerProvider"} and env.get("AOS_PLANNER_MODEL") == {"Ref": "PlannerModel"},
       "every function gets the planner defaults from the stack parameters")
 PREFIX = "${AWS::StackName}-wf-"
-answered = answers[0]["Resource"] if answers else []
-check(sorted(r["Ref"] for r in answered if "Ref" in r) == sorted(machines),
-      "the worker answers the example state machines' tokens")
-check(all("Ref" in r or PREFIX in r.get("Sub", "") for r in answered),
-      "the worker answers only tokens of the stack's workflow state machines")
 # Step Functions calls per route: exactly what each needs, on the stack's machines only.
 needs = {
     "ApiWorkflowsApplyFunction": {"states:CreateStateMachine", "iam:PassRole"},
@@ -148,7 +145,8 @@ for name, fn in functions.items():
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             sfn_actions = [a for a in actions if a.startswith(("states:", "iam:"))]
             granted.update(sfn_actions)
-            if any(a.startswith("states:") for a in sfn_actions):
+            # Task-token answers name no resource (IAM wants "*"; scripts/lint_iam.py checks).
+            if any(a.startswith("states:") and not a.startswith("states:SendTask") for a in sfn_actions):
                 check(PREFIX in statement["Resource"].get("Sub", ""), f"{name}: Step Functions calls only on the stack's workflow machines")
             if "iam:PassRole" in sfn_actions:
                 check(statement["Resource"] == {"GetAtt": "WorkflowRole.Arn"}, f"{name}: passes only the workflow role")

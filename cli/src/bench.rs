@@ -182,9 +182,14 @@ async fn throughput(dir: &Path, runs: usize, steps: usize, workers: usize) -> an
         .runs
         .list(
             &tenant,
-            aos_runtime::ports::RunFilter { status: Some(aos_core::RunStatus::Succeeded), limit: 100, before: None },
+            aos_runtime::runs::RunQuery {
+                status: Some(aos_core::RunStatus::Succeeded),
+                limit: aos_core::page::PageLimit::new(Some(100)).map_err(anyhow::Error::msg)?,
+                before: None,
+            },
         )
-        .await?;
+        .await?
+        .items;
     anyhow::ensure!(done.len() == runs.min(100), "only {} of {runs} runs succeeded", done.len());
     eng.embedded.db.close();
     Ok((runs * steps) as f64 / elapsed.as_secs_f64())

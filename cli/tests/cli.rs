@@ -148,20 +148,13 @@ fn tenant_and_key_commands_create_working_keys() {
     assert!(text(&denied).contains("ERR_PERMISSION_DENIED"), "{}", text(&denied));
 }
 
-/// The emulator endpoint for the AWS-backend tests, or `None` to skip them (unless
-/// `AOS_REQUIRE_AWS_TESTS=1`, set by scripts/test.sh, which starts moto server).
-fn emulator() -> Option<String> {
+/// The emulator endpoint for the AWS-backend tests (ignored unless `./scripts/test.sh`,
+/// which starts moto server, runs them with `--include-ignored`).
+fn emulator() -> String {
     match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:") => Some(url),
+        Ok(url) if url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:") => url,
         Ok(url) => panic!("AWS_ENDPOINT_URL must be a loopback emulator in tests, not {url}"),
-        Err(_) => {
-            assert!(
-                std::env::var("AOS_REQUIRE_AWS_TESTS").as_deref() != Ok("1"),
-                "AOS_REQUIRE_AWS_TESTS=1 needs AWS_ENDPOINT_URL"
-            );
-            eprintln!("skipped: no AWS emulator (./scripts/test.sh starts one)");
-            None
-        }
+        Err(_) => panic!("this test needs the AWS emulator: AWS_ENDPOINT_URL is not set; run ./scripts/test.sh"),
     }
 }
 
@@ -185,8 +178,9 @@ fn start_dev_aws(data: &Path, endpoint: &str, name: &str, create: bool) -> Child
 }
 
 #[test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
 fn aos_dev_on_the_aws_backend_runs_a_plan_against_the_emulator() {
-    let Some(endpoint) = emulator() else { return };
+    let endpoint = emulator();
     let dir = tempfile::tempdir().expect("tmp");
     let name = format!("aos-cli-{}", std::process::id());
     let mut child = start_dev_aws(dir.path(), &endpoint, &name, true);
@@ -213,8 +207,9 @@ fn aos_dev_on_the_aws_backend_runs_a_plan_against_the_emulator() {
 }
 
 #[test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
 fn aos_dev_on_the_aws_backend_names_a_missing_table() {
-    let Some(endpoint) = emulator() else { return };
+    let endpoint = emulator();
     let dir = tempfile::tempdir().expect("tmp");
     let child = start_dev_aws(dir.path(), &endpoint, "aos-no-such-table", false);
     let out = child.wait_with_output().expect("exits");
@@ -235,8 +230,9 @@ fn the_workflow_examples_run_on_aos_dev_with_compensation_and_an_approval() {
 /// The same examples on the AWS backend: state machines on the emulator's Step
 /// Functions, the worker answering their tasks, the per-node view projected.
 #[test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
 fn the_workflow_examples_run_on_step_functions_with_aos_dev_on_the_aws_backend() {
-    let Some(endpoint) = emulator() else { return };
+    let endpoint = emulator();
     enable_moto_step_functions(&endpoint);
     let dir = tempfile::tempdir().expect("tmp");
     let name = format!("aos-wf-{}", std::process::id());

@@ -7,6 +7,7 @@ use aos_aws::{
     SqsQueue,
 };
 use aos_embedded::{Durability, Embedded, EmbeddedQueue, STEP_QUEUE};
+use aos_runtime::ports::WorkflowStore;
 use aos_runtime::{BreakerStore, IdempotencyStore, KvStore, Queue, RunStore, SecretStore, TenantStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub struct Ports {
     pub secrets: Arc<dyn SecretStore>,
     /// Circuit breakers.
     pub breakers: Arc<dyn BreakerStore>,
+    /// Workflows and approvals.
+    pub workflows: Arc<dyn WorkflowStore>,
     dead: DeadLetters,
     secret_prefix: String,
     _dir: Option<tempfile::TempDir>,
@@ -80,39 +83,39 @@ pub async fn embedded(max_receive_count: u32) -> Ports {
         tenants: e.tenants.clone(),
         secrets: e.secrets,
         breakers: e.breakers,
+        workflows: e.workflows,
         dead: DeadLetters::Embedded(queue),
         secret_prefix: String::new(),
         _dir: Some(dir),
     }
 }
 
-/// Whether the AWS contract tests must run (set by `scripts/test.sh` and CI).
-fn required() -> bool {
-    std::env::var("AOS_REQUIRE_AWS_TESTS").is_ok_and(|v| v == "1")
-}
-
 /// The AWS emulator's endpoint (`AWS_ENDPOINT_URL`), which must be a loopback address:
-/// tests never reach real AWS. `None` (the caller skips, with a note) when no emulator is
-/// configured and `AOS_REQUIRE_AWS_TESTS` is not `1`.
-pub fn emulator_endpoint() -> Option<String> {
-    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
-        assert!(!required(), "AOS_REQUIRE_AWS_TESTS=1 but AWS_ENDPOINT_URL is not set: run ./scripts/test.sh");
-        eprintln!("skipped: no AWS emulator (./scripts/test.sh starts moto server and sets AWS_ENDPOINT_URL)");
-        return None;
-    };
+/// tests never reach real AWS. Tests that need it are `#[ignore]`d, so a plain
+/// `cargo test` lists them as ignored; `./scripts/test.sh` starts moto server and runs
+/// them with `--include-ignored`. Without the emulator this fails the test: a test that
+/// cannot run never passes.
+pub fn emulator_endpoint() -> String {
+    let endpoint = required_env("AWS_ENDPOINT_URL", "the AWS emulator (moto server)");
     let host = url::Url::parse(&endpoint).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
     assert!(
         host == "127.0.0.1" || host == "localhost" || host == "[::1]",
         "AWS_ENDPOINT_URL must point at a loopback emulator in tests, not {endpoint}"
     );
-    Some(endpoint)
+    endpoint
 }
 
-/// The AWS adapters on the emulator at `AWS_ENDPOINT_URL`, which must be a loopback
-/// address: tests never reach real AWS. `None` (the test is skipped with a note) when
-/// no emulator is configured and `AOS_REQUIRE_AWS_TESTS` is not `1`.
-pub async fn aws(max_receive_count: u32) -> Option<Ports> {
-    emulator_endpoint()?;
+/// The value of `var`, which names a tool or service `./scripts/test.sh` provides
+/// (`what`). Fails the test, saying how to get it, when it is not set.
+pub fn required_env(var: &str, what: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("this test needs {what}: {var} is not set. Run ./scripts/test.sh, which installs and starts it and runs the ignored tests")
+    })
+}
+
+/// The AWS adapters on the emulator at `AWS_ENDPOINT_URL` (see [`emulator_endpoint`]).
+pub async fn aws(max_receive_count: u32) -> Ports {
+    emulator_endpoint();
     let conf = aos_aws::sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&conf);
     let sqs = aws_sdk_sqs::Client::new(&conf);
@@ -122,18 +125,19 @@ pub async fn aws(max_receive_count: u32) -> Option<Ports> {
     let secret_prefix = format!("{name}/");
     let secrets =
         SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&conf), &secret_prefix, Duration::from_secs(60));
-    Some(Ports {
+    Ports {
         queue: Arc::new(SqsQueue::new(sqs.clone(), &urls.queue)),
         runs: Arc::new(DynamoRunStore::new(ddb.clone(), &name, SqsQueue::new(sqs.clone(), &urls.queue))),
         idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), &name)),
         kv: Arc::new(DynamoKv::new(ddb.clone(), &name)),
         breakers: Arc::new(aos_aws::DynamoBreakers::new(ddb.clone(), &name)),
+        workflows: Arc::new(aos_aws::DynamoWorkflows::new(ddb.clone(), &name)),
         tenants: Arc::new(DynamoTenants::new(ddb, &name)),
         secrets: Arc::new(secrets),
         dead: DeadLetters::Sqs(sqs, urls.dead_letters),
         secret_prefix,
         _dir: None,
-    })
+    }
 }
 
 /// Runs one contract test body against both backends:
@@ -152,10 +156,10 @@ macro_rules! contract {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
             async fn aws() {
-                if let Some(ports) = aos_tests::backends::aws($max_receive).await {
-                    ($body)(ports).await;
-                }
+                let ports = aos_tests::backends::aws($max_receive).await;
+                ($body)(ports).await;
             }
         }
     };

@@ -366,7 +366,7 @@ async fn children_beyond_the_depth_limit_are_refused_and_the_failure_reaches_the
     let details = err.details.expect("details");
     assert_eq!(details["error"]["code"], "ERR_AGENT_DEPTH_EXCEEDED");
     // Nothing was started at depth 2: the parent and its one child are all the runs.
-    let runs = r.rig.runs.list(&rig_tenant(), aos_runtime::ports::RunFilter::default()).await.expect("list");
+    let runs = r.rig.runs.list(&rig_tenant(), aos_runtime::runs::RunQuery::default()).await.expect("list").items;
     assert_eq!(runs.len(), 2);
 
     // Fan-out: more children than one step may start is refused before any starts.
@@ -375,7 +375,7 @@ async fn children_beyond_the_depth_limit_are_refused_and_the_failure_reaches_the
     let (run, _) =
         r.rig.submit(json!({"plan": [{"skill": "agent_spawn", "input": {"tasks": [task, task, task]}}]})).await;
     assert_eq!(run.error.as_ref().map(|e| e.code.as_str()), Some("ERR_AGENT_FAN_OUT_EXCEEDED"));
-    let runs = r.rig.runs.list(&rig_tenant(), aos_runtime::ports::RunFilter::default()).await.expect("list");
+    let runs = r.rig.runs.list(&rig_tenant(), aos_runtime::runs::RunQuery::default()).await.expect("list").items;
     assert_eq!(runs.len(), 1);
 }
 
@@ -420,7 +420,7 @@ async fn bad_goal_requests_are_refused_with_what_to_fix_and_nothing_is_stored() 
     assert_eq!((code.as_str(), msg.contains("agent.skills[0]")), ("ERR_SKILL_NOT_FOUND", true));
     let (code, _) = refuse(json!({"plan": [{"skill": "agent_plan", "input": {"goal": "x"}}]})).await;
     assert_eq!(code, "ERR_INVALID_PLAN");
-    let runs = r.rig.runs.list(&tenant, aos_runtime::ports::RunFilter::default()).await.expect("list");
+    let runs = r.rig.runs.list(&tenant, aos_runtime::runs::RunQuery::default()).await.expect("list").items;
     assert!(runs.is_empty());
 }
 
@@ -483,7 +483,7 @@ async fn cancelling_an_agent_cancels_the_children_it_waits_for() {
     // Wait until both children exist, then cancel the caller.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let children = loop {
-        let all = r.rig.runs.list(&tenant, aos_runtime::ports::RunFilter::default()).await.expect("list");
+        let all = r.rig.runs.list(&tenant, aos_runtime::runs::RunQuery::default()).await.expect("list").items;
         let kids: Vec<_> = all.into_iter().filter(|x| x.caller.is_some()).collect();
         if kids.len() == 2 {
             break kids;

@@ -3,7 +3,7 @@
 
 use aos_core::checkpoint::verify_chain;
 use aos_core::{ErrorCode, RunId, RunStatus, StructuredOutcome, TenantId};
-use aos_runtime::ports::RunFilter;
+use aos_runtime::runs::RunQuery;
 use aos_runtime::runs::{RunService, SubmitRun};
 use aos_runtime::skills::{JsonTransformSkill, KvStoreSkill};
 use aos_runtime::worker::{StepWorker, WorkerConfig};
@@ -120,9 +120,10 @@ contract!(a_run_executes_every_step_and_chains_its_checkpoints, 5, |p: Ports| as
     assert!(l.ports.runs.step_progress(&tenant(), &id).await.expect("progress").is_empty());
     let listed = l
         .service
-        .list(&tenant(), RunFilter { status: Some(RunStatus::Succeeded), ..RunFilter::default() })
+        .list(&tenant(), RunQuery { status: Some(RunStatus::Succeeded), ..RunQuery::default() })
         .await
-        .expect("list");
+        .expect("list")
+        .items;
     assert_eq!(listed.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![id]);
 });
 

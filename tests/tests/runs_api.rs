@@ -383,6 +383,10 @@ async fn runs_are_listed_newest_first_with_paging_and_a_status_filter() {
     assert_eq!(page2["runs"][0]["id"], ids[2].as_str());
     assert_eq!(stack.get("/v1/runs?status=succeeded").await.body["runs"].as_array().expect("runs").len(), 5);
     assert_eq!(stack.get("/v1/runs?status=failed").await.body["runs"].as_array().expect("runs").len(), 0);
+    let zero = stack.get("/v1/runs?limit=0").await;
+    assert_eq!((zero.status, zero.code()), (StatusCode::UNPROCESSABLE_ENTITY, "ERR_VALIDATION_FAILED"));
+    assert!(zero.body["error"]["message"].as_str().expect("message").contains("between 1 and 100"));
+    assert_eq!(stack.get("/v1/runs?limit=5").await.body["next_before"], Value::Null, "five runs fit one page");
     let bad = stack.get("/v1/runs?status=sideways").await;
     assert_eq!((bad.status, bad.code()), (StatusCode::UNPROCESSABLE_ENTITY, "ERR_VALIDATION_FAILED"));
     assert_eq!(stack.call(Method::GET, "/healthz", None, None, &[]).await.status, StatusCode::OK);

@@ -4,6 +4,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::routes::{idempotency_key, AppState};
+use aos_core::page::PageLimit;
 use aos_core::workflow::{parse, Decision, Format, NodeStatus};
 use aos_core::{ApprovalId, ErrorCode, ExecutionId};
 use aos_runtime::ports::{ApprovalRecord, ApprovalStatus, ExecutionRecord, WorkflowRecord};
@@ -119,6 +120,7 @@ pub(crate) async fn cancel(
 pub(crate) struct ApprovalQuery {
     status: Option<String>,
     limit: Option<u32>,
+    before: Option<String>,
 }
 
 pub(crate) async fn list_approvals(
@@ -138,8 +140,12 @@ pub(crate) async fn list_approvals(
             })
         })
         .transpose()?;
-    let list = service(&s)?.approvals(&p.tenant, status, q.limit.unwrap_or(0)).await?;
-    Ok(Json(json!({"approvals": list.iter().map(approval_view).collect::<Vec<_>>()})))
+    let limit = PageLimit::new(q.limit).map_err(|m| ApiError::new(ErrorCode::ValidationFailed, m))?;
+    let page = service(&s)?.approvals(&p.tenant, status, q.before.as_deref(), limit).await?;
+    Ok(Json(json!({
+        "approvals": page.items.iter().map(approval_view).collect::<Vec<_>>(),
+        "next_before": page.next,
+    })))
 }
 
 #[derive(Deserialize)]

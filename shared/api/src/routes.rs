@@ -5,11 +5,12 @@ use crate::error::ApiError;
 use crate::extract::Body;
 use crate::flows;
 use crate::views;
+use aos_core::page::PageLimit;
 use aos_core::{ApiKeyId, ErrorCode, RunId, RunStatus, TenantId};
 use aos_runtime::auth::{create_tenant, issue_key};
 use aos_runtime::clock::now_ms;
-use aos_runtime::ports::{Role, RunFilter, StoreError, TenantStore};
-use aos_runtime::runs::{RunService, SubmitRun};
+use aos_runtime::ports::{Role, StoreError, TenantStore};
+use aos_runtime::runs::{RunQuery, RunService, SubmitRun};
 use aos_runtime::workflows::WorkflowService;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -258,12 +259,11 @@ async fn list_runs(
         .before
         .map(|b| RunId::parse(b).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string())))
         .transpose()?;
-    let runs = s.runs.list(&p.tenant, RunFilter { status, limit: q.limit.unwrap_or(0), before }).await?;
-    let next = runs.last().map(|r| r.id.clone());
-    let limit = q.limit.unwrap_or(20).clamp(1, 100) as usize;
+    let limit = PageLimit::new(q.limit).map_err(|m| ApiError::new(ErrorCode::ValidationFailed, m))?;
+    let page = s.runs.list(&p.tenant, RunQuery { status, limit, before }).await?;
     Ok(Json(json!({
-        "runs": runs.iter().map(views::run).collect::<Vec<_>>(),
-        "next_before": if runs.len() == limit { next } else { None },
+        "runs": page.items.iter().map(views::run).collect::<Vec<_>>(),
+        "next_before": page.next,
     })))
 }
 

@@ -55,6 +55,40 @@ pub(crate) fn ttl(expires_at_ms: u64) -> AttributeValue {
 
 /// Every item of partition `pk` whose sort key starts with `prefix`, following pages
 /// (strongly consistent reads).
+/// Up to `limit` items of the listing index (`gsi1`) partition `pk` whose `gsi1sk` is
+/// below `before`, highest first.
+pub(crate) async fn query_index_below(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    before: &str,
+    limit: u32,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    while items.len() < limit as usize {
+        let out = client
+            .query()
+            .table_name(table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":before", s(before))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit as usize - items.len()).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    Ok(items)
+}
+
 pub(crate) async fn query_prefix(
     client: &aws_sdk_dynamodb::Client,
     table: &str,

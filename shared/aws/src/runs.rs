@@ -246,32 +246,47 @@ impl RunStore for DynamoRunStore {
     }
 
     async fn list_runs(&self, tenant: &TenantId, f: &RunFilter) -> StoreResult<Vec<RunRecord>> {
-        let before = f.before.as_ref().map_or("~", RunId::as_str).to_owned();
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .scan_index_forward(false)
-            .limit(i32::try_from(f.limit).unwrap_or(100));
-        let query = match f.status {
-            Some(status) => query
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
-                .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), status)))
-                .expression_attribute_values(":before", s(&before)),
-            None => query
-                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :before")
-                .expression_attribute_values(":pk", s(tenant_pk(tenant.as_str())))
-                .expression_attribute_values(":first", s("RUN#"))
-                .expression_attribute_values(":before", s(run_sk(&before))),
+        let want = f.limit as usize;
+        let pk = tenant_pk(tenant.as_str());
+        // Runs after the cursor, newest first: on the table, the query starts after the
+        // cursor's key (which need not exist any more); on the status index, below it.
+        let mut start = match (&f.before, f.status) {
+            (Some(before), None) => {
+                Some(Item::from([("pk".to_owned(), s(&pk)), ("sk".to_owned(), s(run_sk(before.as_str())))]))
+            }
+            _ => None,
         };
-        let out = query.send().await.map_err(sdk_err)?;
-        let items = out.items.unwrap_or_default();
-        items
-            .iter()
-            .filter(|i| get_s(i, "sk").is_ok_and(|sk| sk != run_sk(&before)))
-            .map(|i| compose(tenant, i))
-            .collect()
+        let mut runs = Vec::with_capacity(want);
+        // A page of DynamoDB stops at 1 MB as well as at its limit: go on until `want`.
+        while runs.len() < want {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .scan_index_forward(false)
+                .limit(i32::try_from(want - runs.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            let query = match f.status {
+                Some(status) => query
+                    .index_name("gsi1")
+                    .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
+                    .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), status)))
+                    .expression_attribute_values(":before", s(f.before.as_ref().map_or("~", RunId::as_str))),
+                None => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :runs)")
+                    .expression_attribute_values(":pk", s(&pk))
+                    .expression_attribute_values(":runs", s("RUN#")),
+            };
+            let out = query.send().await.map_err(sdk_err)?;
+            for item in out.items.unwrap_or_default() {
+                runs.push(compose(tenant, &item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(runs)
     }
 
     async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {

@@ -88,12 +88,27 @@ impl WorkflowStore for DynamoWorkflows {
         &self,
         tenant: &TenantId,
         status: Option<ApprovalStatus>,
+        before: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<ApprovalRecord>> {
-        let items = query_prefix(&self.client, &self.table, tenant_pk(tenant.as_str()), "APPROVAL#").await?;
-        let mut list: Vec<ApprovalRecord> = items.iter().map(body).collect::<Result<_, _>>()?;
-        list.retain(|a| status.is_none_or(|st| a.status == st));
-        list.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then_with(|| b.id.cmp(&a.id)));
+        // Each status is a partition of the listing index, newest first: a listing of
+        // every status merges the five.
+        let statuses = status.map_or_else(|| ApprovalStatus::ALL.to_vec(), |st| vec![st]);
+        let mut list = Vec::new();
+        for st in statuses {
+            let items = crate::dynamo::query_index_below(
+                &self.client,
+                &self.table,
+                approvals_pk(tenant.as_str(), st),
+                before.unwrap_or("~"),
+                limit,
+            )
+            .await?;
+            for item in &items {
+                list.push(body::<ApprovalRecord>(item)?);
+            }
+        }
+        list.sort_by_key(|a| std::cmp::Reverse(a.cursor()));
         list.truncate(limit as usize);
         Ok(list)
     }
@@ -121,6 +136,8 @@ impl WorkflowStore for DynamoWorkflows {
             .item("pk", s(tenant_pk(a.tenant.as_str())))
             .item("sk", s(format!("APPROVAL#{}", a.id)))
             .item("status", s(a.status.as_str()))
+            .item("gsi1pk", s(approvals_pk(a.tenant.as_str(), a.status)))
+            .item("gsi1sk", s(a.cursor()))
             .item("body", s(body));
         put = match expect {
             None => put.condition_expression("attribute_not_exists(pk)"),
@@ -137,6 +154,11 @@ impl WorkflowStore for DynamoWorkflows {
             Err(e) => Err(sdk_err(e)),
         }
     }
+}
+
+/// The listing index partition of a tenant's approvals in one status.
+fn approvals_pk(tenant: &str, status: ApprovalStatus) -> String {
+    format!("TENANT#{tenant}#APPROVAL#{status}", status = status.as_str())
 }
 
 impl DynamoWorkflows {

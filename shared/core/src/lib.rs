@@ -10,6 +10,7 @@ pub mod determinism;
 pub mod error_code;
 pub mod ids;
 pub mod outcome;
+pub mod page;
 pub mod plan;
 pub mod state;
 pub mod template;

@@ -178,14 +178,18 @@ impl WorkflowStore for EmbeddedWorkflows {
         &self,
         tenant: &TenantId,
         status: Option<ApprovalStatus>,
+        before: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<ApprovalRecord>> {
         let status = status.map(ApprovalStatus::as_str);
         let bodies: Vec<String> = self.db.read(|c| {
+            // The listing order of ApprovalRecord::cursor (creation time, then id).
             let mut st = c.prepare_cached(
-                "SELECT body FROM approvals WHERE tenant = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3",
+                "SELECT body FROM (SELECT body, printf('%013d_%s', json_extract(body, '$.created_at_ms'), id) AS cursor
+                   FROM approvals WHERE tenant = ?1 AND (?2 IS NULL OR status = ?2))
+                 WHERE ?3 IS NULL OR cursor < ?3 ORDER BY cursor DESC LIMIT ?4",
             )?;
-            let rows = st.query_map(params![tenant.as_str(), status, limit], |r| r.get(0))?;
+            let rows = st.query_map(params![tenant.as_str(), status, before, limit], |r| r.get(0))?;
             rows.collect()
         })?;
         bodies.iter().map(|b| serde_json::from_str(b).map_err(|e| json_err(&e))).collect()

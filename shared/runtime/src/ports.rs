@@ -637,11 +637,12 @@ impl ApprovalStatus {
         }
     }
 
+    /// Every status.
+    pub const ALL: [Self; 5] = [Self::Pending, Self::Approved, Self::Rejected, Self::Expired, Self::Cancelled];
+
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Approved, Self::Rejected, Self::Expired, Self::Cancelled]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -675,6 +676,13 @@ pub struct ApprovalRecord {
     /// The Step Functions task token a decision answers (workflows on AWS); never shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_token: Option<String>,
+}
+
+impl ApprovalRecord {
+    /// Its place in listings (newest first): creation time, then id.
+    pub fn cursor(&self) -> String {
+        aos_core::page::time_cursor(self.created_at_ms, self.id.as_str())
+    }
 }
 
 /// One atomic change of an execution: its new state and everything that goes with it.
@@ -715,11 +723,13 @@ pub trait WorkflowStore: Send + Sync {
     async fn write_execution(&self, write: &ExecutionWrite) -> StoreResult<()>;
     /// The execution.
     async fn execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>>;
-    /// The tenant's approvals, newest first, optionally of one status.
+    /// Up to `limit` of the tenant's approvals as stored, optionally of one status,
+    /// newest first by [`ApprovalRecord::cursor`], each below `before` when given.
     async fn approvals(
         &self,
         tenant: &TenantId,
         status: Option<ApprovalStatus>,
+        before: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<ApprovalRecord>>;
     /// One approval.

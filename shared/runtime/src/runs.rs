@@ -9,6 +9,7 @@ use crate::ports::{
 use crate::skills::SkillRegistry;
 use aos_core::agent::{AgentOptions, AgentSpec, PlannerSpec};
 use aos_core::determinism::content_hash;
+use aos_core::page::{Page, PageLimit};
 use aos_core::template::references;
 use aos_core::{Checkpoint, ErrorCode, Plan, PlanStep, RunId, TenantId};
 use serde::Deserialize;
@@ -19,8 +20,16 @@ use std::sync::Arc;
 pub const IDEMPOTENCY_TTL_MS: u64 = 24 * 3600 * 1000;
 /// How long an in-progress `Idempotency-Key` blocks a repeat before it can be taken over.
 pub const IN_PROGRESS_TTL_MS: u64 = 60 * 1000;
-/// Largest page of `GET /v1/runs`.
-pub const MAX_PAGE: u32 = 100;
+/// What `GET /v1/runs` asks for: a status, a page size and the cursor to continue after.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    /// Only runs in this status.
+    pub status: Option<aos_core::RunStatus>,
+    /// Page size.
+    pub limit: PageLimit,
+    /// Continue after this run (runs are listed newest first).
+    pub before: Option<RunId>,
+}
 
 /// The body of `POST /v1/runs`: a plan, or a goal for an agent.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -264,10 +273,11 @@ impl RunService {
         self.store.run(tenant, id).await?.ok_or(RunError::NotFound)
     }
 
-    /// A page of runs, newest first; `limit` is clamped to 1..=100 (default 20).
-    pub async fn list(&self, tenant: &TenantId, mut filter: RunFilter) -> Result<Vec<RunRecord>, RunError> {
-        filter.limit = if filter.limit == 0 { 20 } else { filter.limit.min(MAX_PAGE) };
-        Ok(self.store.list_runs(tenant, &filter).await?)
+    /// A page of runs, newest first, after the cursor `query.before` (a run id).
+    pub async fn list(&self, tenant: &TenantId, query: RunQuery) -> Result<Page<RunRecord>, RunError> {
+        let filter = RunFilter { status: query.status, limit: query.limit.probe(), before: query.before };
+        let runs = self.store.list_runs(tenant, &filter).await?;
+        Ok(query.limit.cut(runs, |r| r.id.to_string()))
     }
 
     /// The run's checkpoints and the progress of unfinished steps.

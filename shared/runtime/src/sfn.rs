@@ -217,8 +217,7 @@ impl SfnTasks {
                     Ok(other) => other.to_string(),
                     Err(e) => return self.refuse(task, &e, received).await,
                 };
-                let id = ApprovalId::from_suffix(&content_hash(&json!([task.aos.execution, task.node]))[..32])
-                    .expect("hex suffixes are valid ids");
+                let id = approval_id(&task.aos.execution, &task.node);
                 let approval = ApprovalRecord {
                     tenant: task.aos.tenant.clone(),
                     id,
@@ -503,4 +502,10 @@ pub fn project(
         created_at_ms: sfn.created_at_ms,
         updated_at_ms: now,
     }
+}
+
+/// The id of the approval of `node` in a Step Functions execution: derived, so a
+/// redelivered task finds it and the execution's view reads it without a listing.
+pub fn approval_id(execution: &ExecutionId, node: &str) -> ApprovalId {
+    ApprovalId::from_suffix(&content_hash(&json!([execution, node]))[..32]).expect("hex suffixes are valid ids")
 }

@@ -25,6 +25,7 @@ use crate::ports::{
 use crate::runs::{claim_key, KeyClaim, IDEMPOTENCY_TTL_MS};
 use crate::skills::SkillRegistry;
 use aos_core::determinism::content_hash;
+use aos_core::page::{Page, PageLimit};
 use aos_core::workflow::{Action, Ctx, Decision, Event, ExecState, IdSource, Workflow, WorkflowError, WorkflowSpec};
 use aos_core::{ApprovalId, ErrorCode, ExecutionId, RunId, RunStatus, TenantId};
 use serde::Deserialize;
@@ -330,8 +331,13 @@ impl WorkflowService {
             let workflow = self.compile(&record)?;
             let machine = engine.machines.describe_execution(&sfn.execution_arn).await?;
             let progress = engine.records.progress(tenant, id).await?;
-            let mut approvals = self.store.approvals(tenant, None, 1000).await?;
-            approvals.retain(|a| &a.execution == id);
+            // Its approvals are read by id (each derives from the execution and node).
+            let mut approvals = Vec::new();
+            for node in workflow.spec().nodes.iter().filter(|n| n.kind == aos_core::workflow::NodeType::Approval) {
+                if let Some(a) = self.store.approval(tenant, &crate::sfn::approval_id(id, &node.id)).await? {
+                    approvals.push(a);
+                }
+            }
             return Ok(crate::sfn::project(&workflow, &sfn, &machine, &progress, &approvals, now_ms()));
         }
         self.store.execution(tenant, id).await?.ok_or(FlowError::NotFound("execution"))
@@ -358,28 +364,37 @@ impl WorkflowService {
         })
     }
 
-    /// The tenant's approvals, newest first.
+    /// A page of the tenant's approvals, newest first, after the cursor `before`. A
+    /// pending approval past its expiry is listed as expired, whether or not its timer
+    /// (or Step Functions' timeout) has been recorded yet.
     pub async fn approvals(
         &self,
         tenant: &TenantId,
         status: Option<ApprovalStatus>,
-        limit: u32,
-    ) -> Result<Vec<ApprovalRecord>, FlowError> {
-        let limit = if limit == 0 { 50 } else { limit.min(200) };
+        before: Option<&str>,
+        limit: PageLimit,
+    ) -> Result<Page<ApprovalRecord>, FlowError> {
         let now = now_ms();
-        // A pending approval past its expiry is expired, whether or not its timer (or
-        // Step Functions' timeout) has been recorded yet.
-        let expired = |a: &ApprovalRecord| a.status == ApprovalStatus::Pending && now >= a.expires_at_ms;
-        let wanted = status.filter(|s| *s != ApprovalStatus::Pending && *s != ApprovalStatus::Expired);
-        let mut list = self.store.approvals(tenant, wanted, limit.max(200)).await?;
-        for a in &mut list {
-            if expired(a) {
+        let shown = |mut a: ApprovalRecord| {
+            if a.status == ApprovalStatus::Pending && now >= a.expires_at_ms {
                 a.status = ApprovalStatus::Expired;
             }
+            a
+        };
+        // Stored pending approvals may show as expired: an `expired` page merges both.
+        let sources: Vec<ApprovalStatus> = match status {
+            Some(ApprovalStatus::Expired) => vec![ApprovalStatus::Expired, ApprovalStatus::Pending],
+            Some(st) => vec![st],
+            None => Vec::new(),
+        };
+        let mut batches = Vec::new();
+        if sources.is_empty() {
+            batches.push(self.store.approvals(tenant, None, before, limit.probe()).await?);
         }
-        list.retain(|a| status.is_none_or(|s| a.status == s));
-        list.truncate(limit as usize);
-        Ok(list)
+        for st in sources {
+            batches.push(self.store.approvals(tenant, Some(st), before, limit.probe()).await?);
+        }
+        Ok(merge_page(batches, limit, shown, |a| status.is_none_or(|st| a.status == st)))
     }
 
     /// Decides a pending approval. An approval that is not pending (decided, expired,
@@ -588,6 +603,42 @@ impl WorkflowService {
             closed_at_ms: Some(now),
             created_at_ms: 0,
             task_token: None,
+        }
+    }
+}
+
+/// One page out of store batches that are each sorted newest first and were each asked
+/// for `limit.probe()` items: walks them merged, keeps what `keep` accepts, and stops at
+/// a full page or where a batch that has more ran out (what lies beyond is unknown), so
+/// the next page starts exactly where this one ended.
+fn merge_page(
+    batches: Vec<Vec<ApprovalRecord>>,
+    limit: PageLimit,
+    show: impl Fn(ApprovalRecord) -> ApprovalRecord,
+    keep: impl Fn(&ApprovalRecord) -> bool,
+) -> Page<ApprovalRecord> {
+    let probe = limit.probe() as usize;
+    let truncated: Vec<bool> = batches.iter().map(|b| b.len() >= probe).collect();
+    let mut queues: Vec<std::collections::VecDeque<ApprovalRecord>> = batches.into_iter().map(Into::into).collect();
+    let mut items = Vec::new();
+    let mut last = None;
+    loop {
+        let newest = (0..queues.len()).filter(|&i| !queues[i].is_empty()).max_by_key(|&i| queues[i][0].cursor());
+        let Some(i) = newest else {
+            // Every batch ran out: a next page exists only if one of them had more.
+            let more = truncated.iter().any(|t| *t);
+            return Page { items, next: if more { last } else { None } };
+        };
+        let a = queues[i].pop_front().expect("non-empty");
+        last = Some(a.cursor());
+        let a = show(a);
+        if keep(&a) {
+            items.push(a);
+        }
+        let ran_out = queues.iter().zip(&truncated).any(|(q, t)| *t && q.is_empty());
+        if items.len() == limit.get() as usize || ran_out {
+            let more = truncated.iter().any(|t| *t) || queues.iter().any(|q| !q.is_empty());
+            return Page { items, next: if more { last } else { None } };
         }
     }
 }
