@@ -36,13 +36,18 @@ struct Harness {
 }
 
 fn harness(allow: &str, dns: &[(&str, &str)]) -> Harness {
+    harness_dialling(allow, dns, |addr| addr.ip().is_loopback())
+}
+
+/// A harness whose tripwire lets only the dials `may_dial` accepts through.
+fn harness_dialling(allow: &str, dns: &[(&str, &str)], may_dial: fn(SocketAddr) -> bool) -> Harness {
     let dials: Arc<Mutex<Vec<SocketAddr>>> = Arc::default();
     let seen = Arc::clone(&dials);
     // The tripwire: records every address the connector would dial; a refused one is
     // recorded and blocked (the test then fails), never dialled.
     let observer: DialObserver = Arc::new(move |addr: SocketAddr| {
         seen.lock().expect("dials").push(addr);
-        addr.ip().is_loopback()
+        may_dial(addr)
     });
     let table = dns.iter().map(|(h, ip)| ((*h).to_owned(), vec![ip.parse().expect("ip")])).collect();
     let config = HttpCallConfig {
@@ -193,4 +198,51 @@ async fn a_response_over_the_size_cap_is_refused() {
         .execute("http_call", &h.ctx, json!({"url": format!("http://{addr}/big"), "max_response_bytes": 10000}))
         .await;
     assert!(small.ok);
+}
+
+/// The port of the local service the guard must keep `http_call` away from.
+static OTHER_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
+#[tokio::test]
+async fn an_allow_listed_host_is_allowed_on_its_port_only_by_name_literal_and_redirect() {
+    // Another local service (a database, an admin port) that nothing may reach.
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&hits);
+    let other = serve(axum::Router::new().fallback(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { "secret" }
+    }))
+    .await;
+    OTHER_PORT.store(other.port(), std::sync::atomic::Ordering::SeqCst);
+    let by_name: &'static str = Box::leak(format!("http://localhost:{}/", other.port()).into_boxed_str());
+    let by_literal: &'static str = Box::leak(format!("http://127.0.0.1:{}/", other.port()).into_boxed_str());
+    let allowed = serve(
+        axum::Router::new()
+            .route("/ok", get(|| async { "fine" }))
+            .route("/to-name", get(move || redirect_to(by_name)))
+            .route("/to-literal", get(move || redirect_to(by_literal))),
+    )
+    .await;
+    // What `aos dev` allows: its own port, by name and by address. The tripwire lets no
+    // dial to the other port through, so a guard that failed would still reach nothing.
+    let allow = format!("localhost:{p},127.0.0.1:{p}", p = allowed.port());
+    let h = harness_dialling(&allow, &[("localhost", "127.0.0.1")], |addr| {
+        addr.ip().is_loopback() && addr.port() != OTHER_PORT.load(std::sync::atomic::Ordering::SeqCst)
+    });
+    let ok = h.get(&format!("http://localhost:{}/ok", allowed.port())).await;
+    assert!(ok.ok, "the allowed port is reachable by name: {ok:?}");
+    for url in [
+        by_name.to_owned(),
+        by_literal.to_owned(),
+        format!("http://localhost:{}/to-name", allowed.port()),
+        format!("http://127.0.0.1:{}/to-literal", allowed.port()),
+    ] {
+        let out = h.get(&url).await;
+        assert_eq!(out.code(), Some(ErrorCode::BlockedAddress), "{url}: {out:?}");
+        assert!(out.error.expect("error").message.contains(&other.port().to_string()), "the refusal names the port");
+    }
+    let dials = h.dials.lock().expect("dials").clone();
+    assert!(dials.iter().all(|a| a.port() != other.port()), "no dial reached the other port: {dials:?}");
+    assert!(dials.contains(&SocketAddr::from(([127, 0, 0, 1], allowed.port()))), "the tripwire saw the allowed dials");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the other service was never reached");
 }

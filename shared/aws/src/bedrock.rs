@@ -3,7 +3,6 @@
 
 use aos_core::{ErrorCode, StructuredOutcome};
 use aos_runtime::llm::{LlmProvider, LlmRequest, LlmResponse, Role, Usage};
-use aos_runtime::net::AddressPolicy;
 use async_trait::async_trait;
 use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
 use aws_sdk_bedrockruntime::types::{
@@ -51,12 +50,11 @@ fn failure(code: ErrorCode, message: String) -> StructuredOutcome {
 impl LlmProvider for BedrockConverse {
     async fn complete(
         &self,
-        _http: &reqwest::Client,
+        _http: &aos_runtime::net::GuardedHttp,
         req: &LlmRequest,
         _key: Option<&SecretString>,
         timeout: Duration,
         base_url: &str,
-        _policy: &AddressPolicy,
     ) -> Result<LlmResponse, StructuredOutcome> {
         let bad = |e: aws_sdk_bedrockruntime::error::BuildError| failure(ErrorCode::ValidationFailed, e.to_string());
         let mut call = self.client(base_url).await.converse().model_id(&req.model);

@@ -6,7 +6,10 @@
 //! on every address the resolver hands to the connector, so DNS rebinding and redirects
 //! cannot bypass it, and on literal addresses in every url (including redirects). The
 //! url parser normalises shorthand, octal, hex and decimal IPv4 forms first.
-//! An operator allow-list (`AOS_HTTP_ALLOW_HOSTS`) lifts the check for named hosts.
+//! An operator allow-list (`AOS_HTTP_ALLOW_HOSTS`) lifts the check for named hosts, on
+//! the ports it names: a rule `host:port` allows that port only, for the url's literal
+//! address and for every address a name resolves to. Redirects are followed here, not by
+//! reqwest, so every hop is checked with its own port.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -103,9 +106,9 @@ pub enum Refused {
     #[error("{0}")]
     InvalidUrl(String),
     /// The address belongs to a refused class.
-    #[error("address {addr} of host {host:?} is refused ({reason}); an operator can allow the host with AOS_HTTP_ALLOW_HOSTS")]
+    #[error("address {addr} of {host:?} is refused ({reason}); an operator can allow the host and port with AOS_HTTP_ALLOW_HOSTS")]
     Blocked {
-        /// Host as written in the url.
+        /// Host and port as dialled.
         host: String,
         /// The refused address.
         addr: IpAddr,
@@ -155,7 +158,10 @@ impl AddressPolicy {
             Host::Domain(_) => None,
         };
         match literal.and_then(|a| refusal_reason(a).map(|r| (a, r))) {
-            Some((addr, reason)) => Err(Refused::Blocked { host: name, addr, reason }),
+            Some((addr, reason)) => {
+                let host = url.port_or_known_default().map_or(name.clone(), |p| format!("{name}:{p}"));
+                Err(Refused::Blocked { host, addr, reason })
+            }
             None => Ok(()),
         }
     }
@@ -175,19 +181,11 @@ impl AddressPolicy {
         Ok(())
     }
 
-    /// Checks the addresses a host name resolved to. Any refused address refuses the
-    /// whole name (a mix of public and private answers is a rebinding attempt).
-    pub fn check_resolved(&self, host: &str, addrs: &[IpAddr]) -> Result<(), Refused> {
-        let host = host.to_ascii_lowercase();
-        if self.allow.iter().any(|r| r.host == host) {
-            return Ok(());
-        }
-        for &addr in addrs {
-            if let Some(reason) = refusal_reason(addr) {
-                return Err(Refused::Blocked { host, addr, reason });
-            }
-        }
-        Ok(())
+    /// Checks the addresses `host` resolved to, for a connection to `port`. Any refused
+    /// address refuses the whole name (a mix of public and private answers is a
+    /// rebinding attempt) unless `host:port` is allowed.
+    pub fn check_resolved(&self, host: &str, port: u16, addrs: &[IpAddr]) -> Result<(), Refused> {
+        self.check_endpoint(host, port, addrs)
     }
 }
 
@@ -209,23 +207,20 @@ impl Lookup for SystemLookup {
     }
 }
 
-/// Sees every address handed to the connector; returning false stops the dial.
-/// Production uses none; tests use it as a tripwire that records dial attempts.
+/// Sees every address handed to the connector (with the port it is dialled on);
+/// returning false stops the dial. Production uses none; tests use it as a tripwire that
+/// records dial attempts.
 pub type DialObserver = Arc<dyn Fn(SocketAddr) -> bool + Send + Sync>;
 
-/// A reqwest resolver that applies the [`AddressPolicy`] to every answer.
+/// A reqwest resolver for connections to one port: it applies the [`AddressPolicy`] to
+/// every answer with that port (reqwest's resolver is told the name only, so each port
+/// has its own client and resolver).
 #[derive(Clone)]
-pub struct GuardedResolver {
+struct GuardedResolver {
     policy: Arc<AddressPolicy>,
     lookup: Arc<dyn Lookup>,
     observer: Option<DialObserver>,
-}
-
-impl GuardedResolver {
-    /// Wraps `lookup` with `policy`; `observer` sees every address that passes.
-    pub fn new(policy: Arc<AddressPolicy>, lookup: Arc<dyn Lookup>, observer: Option<DialObserver>) -> Self {
-        Self { policy, lookup, observer }
-    }
+    port: u16,
 }
 
 impl Resolve for GuardedResolver {
@@ -234,8 +229,8 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let ips = this.lookup.lookup(&host).await?;
-            this.policy.check_resolved(&host, &ips)?;
-            let addrs: Vec<SocketAddr> = ips.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect();
+            this.policy.check_resolved(&host, this.port, &ips)?;
+            let addrs: Vec<SocketAddr> = ips.into_iter().map(|ip| SocketAddr::new(ip, this.port)).collect();
             if let Some(observe) = &this.observer {
                 if !addrs.iter().all(|a| observe(*a)) {
                     return Err("dial refused by observer".into());
@@ -247,30 +242,139 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// An HTTP client that can only reach what `policy` allows: rustls, no proxies, every
-/// resolved address checked by a [`GuardedResolver`], redirects (at most 5) re-checked.
-/// Every outbound call of a skill goes through one of these.
-pub fn guarded_client(
-    policy: &Arc<AddressPolicy>,
-    lookup: &Arc<dyn Lookup>,
+/// Most redirects one request follows.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Why a guarded request did not get an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The policy refused the url or an address of its host (first request or a redirect).
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// More than [`MAX_REDIRECTS`] redirects.
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    /// The request failed in transit (a refusal by the resolver is in its source chain).
+    #[error(transparent)]
+    Transport(#[from] reqwest::Error),
+}
+
+/// The only way AOS calls out over HTTP: rustls, no proxies, every url and every address
+/// its host resolves to checked against the policy with the port actually dialled, and
+/// redirects (at most 5) followed hop by hop under the same checks. Clients are built on
+/// first use, one per port.
+pub struct GuardedHttp {
+    policy: Arc<AddressPolicy>,
+    lookup: Arc<dyn Lookup>,
     observer: Option<DialObserver>,
-) -> Result<reqwest::Client, reqwest::Error> {
-    let resolver = GuardedResolver::new(Arc::clone(policy), Arc::clone(lookup), observer);
-    let redirect_policy = Arc::clone(policy);
-    reqwest::Client::builder()
-        .no_proxy()
-        .dns_resolver(Arc::new(resolver))
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= 5 {
-                return attempt.error("more than 5 redirects");
+    clients: std::sync::Mutex<std::collections::HashMap<u16, reqwest::Client>>,
+}
+
+impl GuardedHttp {
+    /// Outbound HTTP under `policy`, names resolved by `lookup`; `observer` (tests) sees
+    /// every address before it is dialled.
+    pub fn new(policy: Arc<AddressPolicy>, lookup: Arc<dyn Lookup>, observer: Option<DialObserver>) -> Self {
+        Self { policy, lookup, observer, clients: std::sync::Mutex::default() }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &AddressPolicy {
+        &self.policy
+    }
+
+    fn client(&self, port: u16) -> Result<reqwest::Client, SendError> {
+        let mut clients = self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = clients.get(&port) {
+            return Ok(c.clone());
+        }
+        let resolver = GuardedResolver {
+            policy: Arc::clone(&self.policy),
+            lookup: Arc::clone(&self.lookup),
+            observer: self.observer.clone(),
+            port,
+        };
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| SendError::Client(e.to_string()))?;
+        clients.insert(port, client.clone());
+        Ok(client)
+    }
+
+    /// A request to `url`, to finish with headers and body and pass to [`Self::send`].
+    /// Fails when the url is not http(s) with a host.
+    pub fn request(&self, method: reqwest::Method, url: Url) -> Result<reqwest::RequestBuilder, SendError> {
+        let port = url.port_or_known_default().ok_or_else(|| Refused::InvalidUrl("the url has no port".to_owned()))?;
+        Ok(self.client(port)?.request(method, url))
+    }
+
+    /// Sends the request, following redirects: each hop's url is checked, then sent
+    /// through the client of its port, whose resolver checks the addresses.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, SendError> {
+        let mut request = request.build()?;
+        for _ in 0..=MAX_REDIRECTS {
+            let url = request.url().clone();
+            let port = self.admit(&url)?;
+            let next = request.try_clone();
+            let resp = self.client(port)?.execute(request).await?;
+            let location = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+            let (true, Some(location), Some(next)) = (resp.status().is_redirection(), location, next) else {
+                return Ok(resp);
+            };
+            let target =
+                url.join(location).map_err(|e| Refused::InvalidUrl(format!("redirect to {location:?}: {e}")))?;
+            request = redirected(next, resp.status(), target);
+        }
+        Err(SendError::TooManyRedirects)
+    }
+
+    /// Checks a hop's url; a literal address is shown to the observer here (the resolver
+    /// never sees literals). Returns the port to dial.
+    fn admit(&self, url: &Url) -> Result<u16, SendError> {
+        self.policy.check_url(url)?;
+        let port = url.port_or_known_default().ok_or_else(|| Refused::InvalidUrl("the url has no port".to_owned()))?;
+        let literal = match url.host() {
+            Some(Host::Ipv4(a)) => Some(IpAddr::V4(a)),
+            Some(Host::Ipv6(a)) => Some(IpAddr::V6(a)),
+            _ => None,
+        };
+        if let (Some(ip), Some(observe)) = (literal, &self.observer) {
+            if !observe(SocketAddr::new(ip, port)) {
+                return Err(SendError::Client("dial refused by observer".to_owned()));
             }
-            match redirect_policy.check_url(attempt.url()) {
-                Ok(()) => attempt.follow(),
-                Err(refused) => attempt.error(refused),
-            }
-        }))
-        .build()
+        }
+        Ok(port)
+    }
+}
+
+/// The request a redirect asks for: 303 (and 301/302 after anything but GET or HEAD)
+/// becomes a GET without a body; 307/308 repeat the method and body. Credentials are not
+/// sent to another origin.
+fn redirected(mut request: reqwest::Request, status: reqwest::StatusCode, target: Url) -> reqwest::Request {
+    use reqwest::{header, Method, StatusCode};
+    let to_get = status == StatusCode::SEE_OTHER && *request.method() != Method::HEAD
+        || matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
+            && !matches!(*request.method(), Method::GET | Method::HEAD);
+    if to_get {
+        *request.method_mut() = Method::GET;
+        *request.body_mut() = None;
+        for h in [header::CONTENT_TYPE, header::CONTENT_LENGTH, header::CONTENT_ENCODING] {
+            request.headers_mut().remove(h);
+        }
+    }
+    if target.origin() != request.url().origin() {
+        for h in [header::AUTHORIZATION, header::COOKIE, header::PROXY_AUTHORIZATION, header::WWW_AUTHENTICATE] {
+            request.headers_mut().remove(h);
+        }
+    }
+    *request.url_mut() = target;
+    request
 }
 
 #[cfg(test)]
@@ -345,8 +449,15 @@ mod tests {
         let p = AddressPolicy::parse_allow_list("127.0.0.1:8787, sink.test").expect("rules");
         assert_eq!(p.check_url(&Url::parse("http://127.0.0.1:8787/x").expect("url")), Ok(()));
         assert!(p.check_url(&Url::parse("http://127.0.0.1:8788/x").expect("url")).is_err());
-        assert_eq!(p.check_resolved("sink.test", &["127.0.0.1".parse().expect("ip")]), Ok(()));
-        assert!(p.check_resolved("other.test", &["127.0.0.1".parse().expect("ip")]).is_err());
+        let loopback: Vec<IpAddr> = vec!["127.0.0.1".parse().expect("ip")];
+        assert_eq!(p.check_resolved("sink.test", 80, &loopback), Ok(()));
+        assert!(p.check_resolved("other.test", 80, &loopback).is_err());
+        let one_port = AddressPolicy::parse_allow_list("localhost:8787").expect("rules");
+        assert_eq!(one_port.check_resolved("localhost", 8787, &loopback), Ok(()));
+        assert!(
+            one_port.check_resolved("localhost", 5432, &loopback).is_err(),
+            "a rule with a port allows that port only"
+        );
         assert!(AddressPolicy::parse_allow_list("host:notaport").is_err());
     }
 
@@ -354,6 +465,30 @@ mod tests {
     fn a_name_with_any_refused_answer_is_refused() {
         let p = AddressPolicy::default();
         let mixed: Vec<IpAddr> = vec!["93.184.216.34".parse().expect("ip"), "10.0.0.1".parse().expect("ip")];
-        assert!(p.check_resolved("rebind.test", &mixed).is_err());
+        assert!(p.check_resolved("rebind.test", 443, &mixed).is_err());
+    }
+
+    #[test]
+    fn redirects_change_the_method_as_browsers_do_and_drop_credentials_across_origins() {
+        let client = reqwest::Client::builder().build().expect("client");
+        let post = |url: &str| {
+            client
+                .post(url)
+                .header("authorization", "Bearer k")
+                .header("content-type", "application/json")
+                .body("{}")
+                .build()
+                .expect("request")
+        };
+        let target = |u: &str| Url::parse(u).expect("url");
+        let r = redirected(post("http://a.test/x"), reqwest::StatusCode::SEE_OTHER, target("http://a.test/y"));
+        assert_eq!((r.method().as_str(), r.body().is_none()), ("GET", true), "303 becomes a GET without a body");
+        assert!(r.headers().contains_key("authorization"), "same origin keeps credentials");
+        let r = redirected(post("http://a.test/x"), reqwest::StatusCode::TEMPORARY_REDIRECT, target("http://b.test/y"));
+        assert_eq!((r.method().as_str(), r.body().is_some()), ("POST", true), "307 repeats method and body");
+        assert!(!r.headers().contains_key("authorization"), "another origin gets no credentials");
+        let r =
+            redirected(post("http://a.test/x"), reqwest::StatusCode::PERMANENT_REDIRECT, target("http://a.test:81/y"));
+        assert!(!r.headers().contains_key("authorization"), "another port is another origin");
     }
 }

@@ -58,18 +58,17 @@ pub(crate) fn parse(v: &Value) -> Result<LlmResponse, StructuredOutcome> {
 impl LlmProvider for Anthropic {
     async fn complete(
         &self,
-        http: &reqwest::Client,
+        http: &crate::net::GuardedHttp,
         req: &LlmRequest,
         key: Option<&SecretString>,
         timeout: Duration,
         base_url: &str,
-        policy: &crate::net::AddressPolicy,
     ) -> Result<LlmResponse, StructuredOutcome> {
         let key =
             key.ok_or_else(|| StructuredOutcome::failure(ErrorCode::SecretNotFound, "the Anthropic API needs a key"))?;
         let url = format!("{}/v1/messages", base_url.trim_end_matches('/'));
         let headers = [("x-api-key", key.expose_secret().to_owned()), ("anthropic-version", VERSION.to_owned())];
-        let answer = post_json(http, &url, &headers, &body(req), timeout, Some(policy)).await?;
+        let answer = post_json(http, &url, &headers, &body(req), timeout).await?;
         if answer["type"] == "error" {
             return Err(StructuredOutcome::failure(ErrorCode::LlmApiError, "the provider answered an error object"));
         }

@@ -7,8 +7,8 @@
 mod anthropic;
 mod openai;
 
-use crate::net::AddressPolicy;
-use crate::skills::http_call::{refused_outcome, transport_outcome};
+use crate::net::GuardedHttp;
+use crate::skills::http_call::{send_outcome, transport_outcome};
 use aos_core::{ErrorCode, StructuredOutcome};
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -117,12 +117,11 @@ pub trait LlmProvider: Send + Sync {
     /// (`ERR_LLM_RATE_LIMIT` with `retry_after_ms`, `ERR_HTTP_400`, …).
     async fn complete(
         &self,
-        http: &reqwest::Client,
+        http: &GuardedHttp,
         req: &LlmRequest,
         key: Option<&SecretString>,
         timeout: Duration,
         base_url: &str,
-        policy: &AddressPolicy,
     ) -> Result<LlmResponse, StructuredOutcome>;
 }
 
@@ -290,23 +289,20 @@ pub fn provider_for(kind: ProviderKind) -> Option<Arc<dyn LlmProvider>> {
 
 /// Posts JSON and maps transport and HTTP failures to outcomes with AOS codes.
 pub async fn post_json(
-    http: &reqwest::Client,
+    http: &GuardedHttp,
     url: &str,
     headers: &[(&str, String)],
     body: &Value,
     timeout: Duration,
-    policy: Option<&AddressPolicy>,
 ) -> Result<Value, StructuredOutcome> {
     let parsed = url::Url::parse(url)
         .map_err(|e| StructuredOutcome::failure(ErrorCode::InvalidUrl, format!("provider url {url:?}: {e}")))?;
-    if let Some(policy) = policy {
-        policy.check_url(&parsed).map_err(|r| refused_outcome(&r))?;
-    }
-    let mut req = http.post(parsed).timeout(timeout).json(body);
+    let mut req =
+        http.request(reqwest::Method::POST, parsed).map_err(|e| send_outcome(&e))?.timeout(timeout).json(body);
     for (name, value) in headers {
         req = req.header(*name, value);
     }
-    let resp = req.send().await.map_err(|e| transport_outcome(&e))?;
+    let resp = http.send(req).await.map_err(|e| send_outcome(&e))?;
     let status = resp.status().as_u16();
     let retry_after_ms = resp
         .headers()

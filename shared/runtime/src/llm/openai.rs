@@ -60,17 +60,16 @@ pub(crate) fn parse(v: &Value) -> Result<LlmResponse, StructuredOutcome> {
 impl LlmProvider for OpenAiCompatible {
     async fn complete(
         &self,
-        http: &reqwest::Client,
+        http: &crate::net::GuardedHttp,
         req: &LlmRequest,
         key: Option<&SecretString>,
         timeout: Duration,
         base_url: &str,
-        policy: &crate::net::AddressPolicy,
     ) -> Result<LlmResponse, StructuredOutcome> {
         let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
         let headers: Vec<(&str, String)> =
             key.map(|k| ("authorization", format!("Bearer {}", k.expose_secret()))).into_iter().collect();
-        let answer = post_json(http, &url, &headers, &body(req), timeout, Some(policy)).await?;
+        let answer = post_json(http, &url, &headers, &body(req), timeout).await?;
         parse(&answer)
     }
 }

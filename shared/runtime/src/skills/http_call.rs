@@ -2,7 +2,7 @@
 //! cap and a stable `Idempotency-Key` header so targets can drop repeats.
 
 use super::{IdempotencyClass, Skill, SkillContext, SkillDescriptor};
-use crate::net::{AddressPolicy, DialObserver, Lookup, Refused, SystemLookup};
+use crate::net::{AddressPolicy, DialObserver, GuardedHttp, Lookup, Refused, SendError, SystemLookup};
 use aos_core::{ErrorCode, StructuredOutcome};
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -41,10 +41,8 @@ impl HttpCallConfig {
 
 /// The `http_call` skill.
 pub struct HttpCallSkill {
-    // Built on first use (TLS roots and all): functions that never call out pay nothing
-    // at cold start.
-    client: std::sync::OnceLock<Result<reqwest::Client, String>>,
-    config: HttpCallConfig,
+    http: GuardedHttp,
+    default_max_response_bytes: usize,
 }
 
 #[derive(Deserialize)]
@@ -68,19 +66,13 @@ fn default_method() -> String {
 }
 
 impl HttpCallSkill {
-    /// Builds the skill and its HTTP client (rustls, no proxies, guarded resolver,
-    /// redirects re-checked against the policy, at most 5).
+    /// Builds the skill (its HTTP clients are built on first use: functions that never
+    /// call out pay nothing at cold start).
     pub fn new(config: HttpCallConfig) -> Result<Self, reqwest::Error> {
-        Ok(Self { client: std::sync::OnceLock::new(), config })
-    }
-
-    fn client(&self) -> Result<&reqwest::Client, &String> {
-        self.client
-            .get_or_init(|| {
-                let c = &self.config;
-                crate::net::guarded_client(&c.policy, &c.lookup, c.observer.clone()).map_err(|e| e.to_string())
-            })
-            .as_ref()
+        Ok(Self {
+            http: GuardedHttp::new(config.policy, config.lookup, config.observer),
+            default_max_response_bytes: config.default_max_response_bytes,
+        })
     }
 
     async fn call(&self, ctx: &SkillContext, input: Input) -> StructuredOutcome {
@@ -88,20 +80,14 @@ impl HttpCallSkill {
             Ok(u) => u,
             Err(e) => return StructuredOutcome::failure(ErrorCode::InvalidUrl, format!("url {:?}: {e}", input.url)),
         };
-        if let Err(refused) = self.config.policy.check_url(&url) {
-            return refused_outcome(&refused);
-        }
         let Ok(method) = reqwest::Method::from_bytes(input.method.to_ascii_uppercase().as_bytes()) else {
             return StructuredOutcome::failure(ErrorCode::ValidationFailed, "unknown method");
         };
         let timeout = input.timeout_ms.map_or(ctx.timeout, Duration::from_millis).min(ctx.timeout);
-        let client = match self.client() {
-            Ok(c) => c,
-            Err(e) => {
-                return StructuredOutcome::failure(ErrorCode::Internal, format!("cannot build the HTTP client: {e}"))
-            }
+        let mut req = match self.http.request(method, url) {
+            Ok(r) => r.timeout(timeout),
+            Err(e) => return send_outcome(&e),
         };
-        let mut req = client.request(method, url).timeout(timeout);
         let mut has_key = false;
         for (name, value) in &input.headers {
             has_key |= name.eq_ignore_ascii_case("idempotency-key");
@@ -117,11 +103,23 @@ impl HttpCallSkill {
             Some(Value::String(text)) => req.body(text),
             Some(other) => req.json(&other),
         };
-        let cap = input.max_response_bytes.unwrap_or(self.config.default_max_response_bytes).min(MAX_RESPONSE_CAP);
-        match req.send().await {
+        let cap = input.max_response_bytes.unwrap_or(self.default_max_response_bytes).min(MAX_RESPONSE_CAP);
+        match self.http.send(req).await {
             Ok(resp) => read_response(resp, cap).await,
-            Err(e) => transport_outcome(&e),
+            Err(e) => send_outcome(&e),
         }
+    }
+}
+
+/// The outcome of a guarded request that got no answer.
+pub(crate) fn send_outcome(e: &SendError) -> StructuredOutcome {
+    match e {
+        SendError::Refused(r) => refused_outcome(r),
+        SendError::TooManyRedirects => {
+            StructuredOutcome::failure(ErrorCode::Http4xx, e.to_string()).with_retryable(false)
+        }
+        SendError::Client(m) => StructuredOutcome::failure(ErrorCode::Internal, m.clone()),
+        SendError::Transport(t) => transport_outcome(t),
     }
 }
 

@@ -6,14 +6,14 @@
 
 use super::{IdempotencyClass, Skill, SkillContext, SkillDescriptor};
 use crate::llm::{charged_cents, provider_for, LlmConfig, LlmRequest, LlmResponse, Message};
-use crate::net::{AddressPolicy, Lookup, SystemLookup};
+use crate::net::{AddressPolicy, GuardedHttp, Lookup, SystemLookup};
 use crate::ports::SecretStore;
 use aos_core::determinism::content_hash;
 use aos_core::{ErrorCode, StructuredOutcome};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Provider kinds by wire name (a map key).
 type ProviderKindKey = &'static str;
@@ -35,8 +35,7 @@ pub struct LlmInvokeSkill {
     extra: std::collections::BTreeMap<ProviderKindKey, Arc<dyn crate::llm::LlmProvider>>,
     secrets: Arc<dyn SecretStore>,
     policy: Arc<AddressPolicy>,
-    lookup: Arc<dyn Lookup>,
-    client: OnceLock<Result<reqwest::Client, String>>,
+    http: GuardedHttp,
 }
 
 #[derive(Deserialize)]
@@ -76,9 +75,8 @@ impl LlmInvokeSkill {
             config,
             extra: std::collections::BTreeMap::new(),
             secrets,
+            http: GuardedHttp::new(Arc::clone(&policy), Arc::new(SystemLookup), None),
             policy,
-            lookup: Arc::new(SystemLookup),
-            client: OnceLock::new(),
         }
     }
 
@@ -93,15 +91,8 @@ impl LlmInvokeSkill {
     /// Replaces name resolution (tests).
     #[must_use]
     pub fn with_lookup(mut self, lookup: Arc<dyn Lookup>) -> Self {
-        self.lookup = lookup;
+        self.http = GuardedHttp::new(Arc::clone(&self.policy), lookup, None);
         self
-    }
-
-    fn client(&self) -> Result<&reqwest::Client, StructuredOutcome> {
-        self.client
-            .get_or_init(|| crate::net::guarded_client(&self.policy, &self.lookup, None).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|e| StructuredOutcome::failure(ErrorCode::Internal, format!("cannot build the HTTP client: {e}")))
     }
 
     async fn invoke(&self, ctx: &SkillContext, input: Input) -> StructuredOutcome {
@@ -162,10 +153,6 @@ impl LlmInvokeSkill {
                 Err(e) => return StructuredOutcome::failure(ErrorCode::Internal, format!("secrets: {e}")),
             },
         };
-        let http = match self.client() {
-            Ok(c) => c,
-            Err(o) => return o,
-        };
         let timeout = ctx.timeout;
         let Some(wire) = provider_for(provider.kind).or_else(|| self.extra.get(kind_key(provider.kind)).cloned())
         else {
@@ -177,7 +164,7 @@ impl LlmInvokeSkill {
                 ),
             );
         };
-        let resp = match wire.complete(http, &req, secret.as_ref(), timeout, &provider.base_url, &self.policy).await {
+        let resp = match wire.complete(&self.http, &req, secret.as_ref(), timeout, &provider.base_url).await {
             Ok(r) => r,
             Err(outcome) => return outcome,
         };

@@ -2,9 +2,9 @@
 //! specification) and `slack_send` (an incoming webhook whose URL is a secret). Both call
 //! out through the same SSRF-guarded client as `http_call`.
 
-use super::http_call::{read_response, refused_outcome, transport_outcome};
+use super::http_call::{read_response, send_outcome};
 use super::{IdempotencyClass, Skill, SkillContext, SkillDescriptor};
-use crate::net::{AddressPolicy, Lookup, SystemLookup};
+use crate::net::{AddressPolicy, GuardedHttp, SystemLookup};
 use crate::ports::SecretStore;
 use aos_core::{ErrorCode, StructuredOutcome};
 use async_trait::async_trait;
@@ -14,32 +14,23 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-/// What both skills share: secrets, the outbound policy and a guarded client.
+/// What both skills share: secrets and guarded outbound HTTP.
 pub struct Outbound {
     secrets: Arc<dyn SecretStore>,
-    policy: Arc<AddressPolicy>,
-    lookup: Arc<dyn Lookup>,
-    client: OnceLock<Result<reqwest::Client, String>>,
+    http: GuardedHttp,
 }
 
 impl Outbound {
     /// Outbound calls under `policy`, secrets from `secrets`.
     pub fn new(secrets: Arc<dyn SecretStore>, policy: Arc<AddressPolicy>) -> Self {
-        Self { secrets, policy, lookup: Arc::new(SystemLookup), client: OnceLock::new() }
+        Self { secrets, http: GuardedHttp::new(policy, Arc::new(SystemLookup), None) }
     }
 
-    /// The outbound address policy.
-    pub(crate) fn policy(&self) -> &AddressPolicy {
-        &self.policy
-    }
-
-    pub(crate) fn client(&self) -> Result<&reqwest::Client, StructuredOutcome> {
-        self.client
-            .get_or_init(|| crate::net::guarded_client(&self.policy, &self.lookup, None).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|e| StructuredOutcome::failure(ErrorCode::Internal, format!("cannot build the HTTP client: {e}")))
+    /// Guarded outbound HTTP.
+    pub(crate) fn http(&self) -> &GuardedHttp {
+        &self.http
     }
 
     pub(crate) async fn secret(&self, name: &str, what: &str) -> Result<secrecy::SecretString, StructuredOutcome> {
@@ -64,20 +55,16 @@ impl Outbound {
             Ok(u) => u,
             Err(e) => return StructuredOutcome::failure(ErrorCode::InvalidUrl, format!("url: {e}")),
         };
-        if let Err(refused) = self.policy.check_url(&url) {
-            return refused_outcome(&refused);
-        }
-        let client = match self.client() {
-            Ok(c) => c,
-            Err(o) => return o,
+        let mut req = match self.http.request(reqwest::Method::POST, url) {
+            Ok(r) => r.timeout(ctx.timeout).header("content-type", "application/json").body(body),
+            Err(e) => return send_outcome(&e),
         };
-        let mut req = client.post(url).timeout(ctx.timeout).header("content-type", "application/json").body(body);
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        match req.send().await {
+        match self.http.send(req).await {
             Ok(resp) => read_response(resp, 64 * 1024).await,
-            Err(e) => transport_outcome(&e),
+            Err(e) => send_outcome(&e),
         }
     }
 }

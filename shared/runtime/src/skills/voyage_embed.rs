@@ -86,17 +86,13 @@ impl Skill for VoyageEmbedSkill {
             Ok(k) => k,
             Err(o) => return o,
         };
-        let http = match self.outbound.client() {
-            Ok(c) => c,
-            Err(o) => return o,
-        };
         let mut body = json!({"input": input.input, "model": input.model});
         if let Some(t) = &input.input_type {
             body["input_type"] = json!(t);
         }
         let url = format!("{}/v1/embeddings", self.base_url.trim_end_matches('/'));
         let headers = [("authorization", format!("Bearer {}", key.expose_secret()))];
-        let answer = match post_json(http, &url, &headers, &body, ctx.timeout, Some(self.outbound.policy())).await {
+        let answer = match post_json(self.outbound.http(), &url, &headers, &body, ctx.timeout).await {
             Ok(a) => a,
             Err(o) => return o,
         };
