@@ -115,26 +115,49 @@ pub fn required_env(var: &str, what: &str) -> String {
 
 /// The AWS adapters on the emulator at `AWS_ENDPOINT_URL` (see [`emulator_endpoint`]).
 pub async fn aws(max_receive_count: u32) -> Ports {
-    emulator_endpoint();
-    let conf = aos_aws::sdk_config().await;
-    let ddb = aws_sdk_dynamodb::Client::new(&conf);
-    let sqs = aws_sdk_sqs::Client::new(&conf);
+    aws_at(&emulator_endpoint(), max_receive_count).await
+}
+
+/// The SDK configuration of the process, pointed at `endpoint` (the emulator, or a
+/// fault proxy in front of it).
+pub async fn sdk_config_at(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint).load().await
+}
+
+/// The AWS adapters on a fresh table and queue of the emulator at `endpoint`.
+pub async fn aws_at(endpoint: &str, max_receive_count: u32) -> Ports {
+    aws_pair(endpoint, endpoint, max_receive_count).await.0
+}
+
+/// A fresh table and queue, created on the emulator at `emulator`, and two sets of
+/// adapters over them: one talking to `live` (a fault proxy in front of the emulator),
+/// one straight to the emulator (to look at what happened without meeting faults).
+pub async fn aws_pair(live: &str, emulator: &str, max_receive_count: u32) -> (Ports, Ports) {
+    let direct = sdk_config_at(emulator).await;
     let name = format!("aos-test-{}", uuid::Uuid::new_v4().simple());
-    create_table(&ddb, &name).await.expect("create table");
-    let urls = create_queue(&sqs, &name, max_receive_count, 30).await.expect("create queue");
+    create_table(&aws_sdk_dynamodb::Client::new(&direct), &name).await.expect("create table");
+    let urls =
+        create_queue(&aws_sdk_sqs::Client::new(&direct), &name, max_receive_count, 30).await.expect("create queue");
+    let live = adapters(&sdk_config_at(live).await, &name, &urls);
+    (live, adapters(&direct, &name, &urls))
+}
+
+fn adapters(conf: &aws_config::SdkConfig, name: &str, urls: &aos_aws::QueueUrls) -> Ports {
+    let ddb = aws_sdk_dynamodb::Client::new(conf);
+    let sqs = aws_sdk_sqs::Client::new(conf);
     let secret_prefix = format!("{name}/");
     let secrets =
-        SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&conf), &secret_prefix, Duration::from_secs(60));
+        SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(conf), &secret_prefix, Duration::from_secs(60));
     Ports {
         queue: Arc::new(SqsQueue::new(sqs.clone(), &urls.queue)),
-        runs: Arc::new(DynamoRunStore::new(ddb.clone(), &name, SqsQueue::new(sqs.clone(), &urls.queue))),
-        idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), &name)),
-        kv: Arc::new(DynamoKv::new(ddb.clone(), &name)),
-        breakers: Arc::new(aos_aws::DynamoBreakers::new(ddb.clone(), &name)),
-        workflows: Arc::new(aos_aws::DynamoWorkflows::new(ddb.clone(), &name)),
-        tenants: Arc::new(DynamoTenants::new(ddb, &name)),
+        runs: Arc::new(DynamoRunStore::new(ddb.clone(), name, SqsQueue::new(sqs.clone(), &urls.queue))),
+        idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), name)),
+        kv: Arc::new(DynamoKv::new(ddb.clone(), name)),
+        breakers: Arc::new(aos_aws::DynamoBreakers::new(ddb.clone(), name)),
+        workflows: Arc::new(aos_aws::DynamoWorkflows::new(ddb.clone(), name)),
+        tenants: Arc::new(DynamoTenants::new(ddb, name)),
         secrets: Arc::new(secrets),
-        dead: DeadLetters::Sqs(sqs, urls.dead_letters),
+        dead: DeadLetters::Sqs(sqs, urls.dead_letters.clone()),
         secret_prefix,
         _dir: None,
     }

@@ -2,6 +2,7 @@
 //! data directory, a small API client, and loopback servers the tests control.
 
 pub mod backends;
+pub mod faults;
 
 use aos_cli::stack::{LocalStack, StackConfig};
 use reqwest::{Method, StatusCode};

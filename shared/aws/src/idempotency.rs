@@ -49,6 +49,8 @@ impl IdempotencyStore for DynamoIdempotency {
         until_ms: u64,
         now_ms: u64,
     ) -> StoreResult<ClaimOutcome> {
+        // Marks this claim: a put the SDK re-sent after a lost answer finds it its own.
+        let claim_id = uuid::Uuid::new_v4().simple().to_string();
         let put = self
             .client
             .put_item()
@@ -56,6 +58,7 @@ impl IdempotencyStore for DynamoIdempotency {
             .item("pk", s(tenant_pk(tenant.as_str())))
             .item("sk", s(sk(key)))
             .item("status", s("in_progress"))
+            .item("claim_id", s(&claim_id))
             .item("payload_hash", s(payload_hash))
             .item("expires_at_ms", n(until_ms))
             .item("ttl", ttl(until_ms))
@@ -71,6 +74,9 @@ impl IdempotencyStore for DynamoIdempotency {
                     let item = failed
                         .item
                         .ok_or_else(|| StoreError::Backend("condition failed without the item".to_owned()))?;
+                    if get_s(&item, "claim_id").is_ok_and(|c| c == claim_id) {
+                        return Ok(ClaimOutcome::Claimed);
+                    }
                     existing(&item, payload_hash)
                 }
                 other => Err(sdk_err(other)),

@@ -16,6 +16,7 @@ mod secrets;
 mod ses;
 mod sfn;
 mod tenants;
+mod txn;
 mod wiring;
 mod workflows;
 

@@ -11,6 +11,7 @@
 
 use crate::dynamo::{get_n, get_s, n, query_prefix, s, sdk_err, tenant_pk, Item};
 use crate::queue::SqsQueue;
+use crate::txn::Txn;
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::ports::{
     BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Queue, Received, RunFilter, RunMutable, RunRecord,
@@ -140,7 +141,7 @@ impl DynamoRunStore {
     /// The first claim of a run's first step and the run's move to running, in one
     /// transaction. `None` when the step was claimed before (a retry or a takeover),
     /// which the general claim handles.
-    async fn begin_run(&self, req: &BeginStep) -> StoreResult<Option<BeginOutcome>> {
+    async fn begin_run(&self, req: &BeginStep, claim_id: &str) -> StoreResult<Option<BeginOutcome>> {
         let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
         let claim = Put::builder()
             .table_name(&self.table)
@@ -148,6 +149,8 @@ impl DynamoRunStore {
             .item("sk", s(step_sk(0)))
             .item("claim_status", s("running"))
             .item("claim_until", n(req.claim_until_ms))
+            .item("claim_id", s(claim_id))
+            .item("prev_status", s("none"))
             .item("attempts", n(1))
             .condition_expression("attribute_not_exists(pk)")
             .build()
@@ -167,11 +170,107 @@ impl DynamoRunStore {
             .map_err(sdk_err)?;
         let items =
             vec![TransactWriteItem::builder().put(claim).build(), TransactWriteItem::builder().update(start).build()];
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(Some(BeginOutcome::Claimed { attempt: 1, taken_over: false })),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => Ok(None),
-            Err(e) => Err(sdk_err(e)),
+        match crate::txn::transact(&self.client, items).await? {
+            Txn::Committed => Ok(Some(BeginOutcome::Claimed { attempt: 1, taken_over: false })),
+            // Claimed before, or the run is no longer queued: the general claim decides
+            // (and recognises this call's own claim if its answer was lost).
+            Txn::ConditionFailed(_) => Ok(None),
         }
+    }
+
+    /// The `commit_id` a step's checkpoint was written with, if it has one.
+    async fn commit_mark(&self, tenant: &str, run: &str, index: u32) -> StoreResult<Option<String>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(steps_pk(tenant, run)))
+            .key("sk", s(step_sk(index)))
+            .consistent_read(true)
+            .projection_expression("commit_id")
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out.item.as_ref().and_then(|i| get_s(i, "commit_id").ok()).map(str::to_owned))
+    }
+
+    /// What follows a step's transaction: the next step handed back (chaining) or sent,
+    /// the wake-up sent, the message acknowledged — in that order, so a crash in between
+    /// leaves the message to be redelivered and the run resumed from its commit.
+    async fn after_commit(
+        &self,
+        commit: &StepCommit,
+        chained: Option<(&StepMessage, Duration, &String)>,
+    ) -> StoreResult<Committed> {
+        let state = Committed {
+            status: commit.run_status,
+            next_step: commit.checkpoint.step_index + 1,
+            last_hash: commit.checkpoint.hash.clone(),
+            next: None,
+        };
+        if let Some((next, lease, receipt)) = chained {
+            // The next step's claim is this worker's (it was in the transaction). If the
+            // message cannot be hidden for longer, a redelivery finds the claim busy; the
+            // step's heartbeat tries again.
+            if let Err(e) = self.queue.change_visibility(receipt, lease).await {
+                tracing::warn!(error = %e, "could not extend the chained message; its claim holds the step");
+            }
+            let received = Received { receipt: receipt.clone(), body: encode(next), receive_count: 1 };
+            return Ok(Committed { next: Some(received), ..state });
+        }
+        if let Some(next) = &commit.next {
+            self.queue.send(&encode(next), Duration::ZERO).await?;
+        }
+        if let Some(body) = &commit.notify {
+            self.queue.send(body, Duration::ZERO).await?;
+        }
+        if let Some(receipt) = &commit.ack {
+            self.queue.delete(receipt).await?;
+        }
+        Ok(state)
+    }
+
+    /// Sends a run's first message, again after a failure (the SDK has retried already).
+    async fn send_first(&self, first: &StepMessage) -> StoreResult<()> {
+        let body = encode(first);
+        let mut last = None;
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+            match self.queue.send(&body, Duration::ZERO).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Backend("first message not sent".to_owned())))
+    }
+
+    /// Deletes a run that never started and its Idempotency-Key record, in one
+    /// transaction (only while the run is still queued).
+    async fn withdraw(&self, run: &RunRecord, idem: Option<&IdempotencyCompletion>) -> StoreResult<()> {
+        let t = run.tenant.as_str();
+        let del = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(t)))
+            .key("sk", s(run_sk(run.id.as_str())))
+            .condition_expression("#st = :queued")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
+            .build()
+            .map_err(sdk_err)?;
+        let mut items = vec![TransactWriteItem::builder().delete(del).build()];
+        if let Some(done) = idem {
+            let del = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(tenant_pk(t)))
+                .key("sk", s(format!("IDEM#{}", done.key)))
+                .build()
+                .map_err(sdk_err)?;
+            items.push(TransactWriteItem::builder().delete(del).build());
+        }
+        // A run no longer queued has a message after all (it started): keep it.
+        crate::txn::transact(&self.client, items).await.map(|_| ())
     }
 
     async fn committed(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Committed> {
@@ -219,23 +318,20 @@ impl RunStore for DynamoRunStore {
                 .map_err(sdk_err)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
-                return Err(StoreError::Conflict(format!("run {} exists", run.id)))
+        if let Txn::ConditionFailed(_) = crate::txn::transact(&self.client, items).await? {
+            // The run exists: this submission's own write whose answer was lost (same
+            // genesis and creation time), or an id taken by another.
+            let mine = self.run(&run.tenant, &run.id).await?.is_some_and(|stored| {
+                stored.genesis_hash == run.genesis_hash && stored.created_at_ms == run.created_at_ms
+            });
+            if !mine {
+                return Err(StoreError::Conflict(format!("run {} exists", run.id)));
             }
-            Err(e) => return Err(sdk_err(e)),
         }
-        if let Err(e) = self.queue.send(&encode(first), Duration::ZERO).await {
-            // Without its first message the run would never start: take it back.
-            let _ = self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .key("pk", s(tenant_pk(t)))
-                .key("sk", s(run_sk(run.id.as_str())))
-                .send()
-                .await;
+        if let Err(e) = self.send_first(first).await {
+            // Without its first message the run would never start: take the run back
+            // together with its Idempotency-Key record, so the key points at nothing.
+            self.withdraw(run, idem).await?;
             return Err(e);
         }
         Ok(())
@@ -340,8 +436,10 @@ impl RunStore for DynamoRunStore {
 
     async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome> {
         // The worker read the run just before (its `load` stage): no second read here.
+        // Marks this claim: a call the SDK re-sent after a lost answer recognises it.
+        let claim_id = uuid::Uuid::new_v4().simple().to_string();
         if req.step_index == 0 {
-            if let Some(outcome) = self.begin_run(req).await? {
+            if let Some(outcome) = self.begin_run(req, &claim_id).await? {
                 return Ok(outcome);
             }
         }
@@ -352,7 +450,10 @@ impl RunStore for DynamoRunStore {
             .table_name(&self.table)
             .key("pk", s(steps_pk(t, r)))
             .key("sk", s(step_sk(req.step_index)))
-            .update_expression("SET claim_status = :running, claim_until = :until, attempts = if_not_exists(attempts, :zero) + :one")
+            .update_expression(
+                "SET prev_status = if_not_exists(claim_status, :none), claim_status = :running, claim_until = :until, \
+                 claim_id = :claim, attempts = if_not_exists(attempts, :zero) + :one",
+            )
             .condition_expression(
                 "attribute_not_exists(pk) OR (claim_status <> :done AND (claim_status <> :running OR claim_until <= :now))",
             )
@@ -362,6 +463,8 @@ impl RunStore for DynamoRunStore {
             .expression_attribute_values(":now", n(req.now_ms))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":none", s("none"))
+            .expression_attribute_values(":claim", s(&claim_id))
             .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -372,6 +475,12 @@ impl RunStore for DynamoRunStore {
                 return match e.into_service_error() {
                     UpdateItemError::ConditionalCheckFailedException(f) => {
                         let item = f.item.unwrap_or_default();
+                        if get_s(&item, "claim_id").is_ok_and(|c| c == claim_id) {
+                            // This call's own claim: its first answer was lost.
+                            let attempt = u32::try_from(get_n(&item, "attempts").unwrap_or(1)).unwrap_or(u32::MAX);
+                            let taken_over = get_s(&item, "prev_status").is_ok_and(|st| st == "running");
+                            return Ok(BeginOutcome::Claimed { attempt, taken_over });
+                        }
                         if get_s(&item, "claim_status").is_ok_and(|st| st == "done") {
                             Ok(BeginOutcome::AlreadyDone)
                         } else {
@@ -379,7 +488,7 @@ impl RunStore for DynamoRunStore {
                         }
                     }
                     other => Err(sdk_err(other)),
-                }
+                };
             }
         };
         let attempt = u32::try_from(get_n(&old, "attempts").unwrap_or(0) + 1).unwrap_or(u32::MAX);
@@ -416,10 +525,13 @@ impl RunStore for DynamoRunStore {
     async fn commit_step(&self, commit: &StepCommit) -> StoreResult<Committed> {
         let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
         let index = commit.checkpoint.step_index;
+        // Marks this commit: a transaction re-sent after a lost answer finds its own mark.
+        let commit_id = uuid::Uuid::new_v4().simple().to_string();
         let step = self
             .step_update(t, r, index)
-            .update_expression("SET checkpoint = :cp, claim_status = :done, claim_until = :zero")
+            .update_expression("SET checkpoint = :cp, claim_status = :done, claim_until = :zero, commit_id = :cid")
             .condition_expression("attribute_not_exists(checkpoint)")
+            .expression_attribute_values(":cid", s(&commit_id))
             .expression_attribute_values(":cp", json_attr(&commit.checkpoint)?)
             .expression_attribute_values(":done", s("done"))
             .expression_attribute_values(":zero", n(0))
@@ -482,47 +594,39 @@ impl RunStore for DynamoRunStore {
             }
             _ => None,
         };
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => {
-                let state = Committed {
-                    status: commit.run_status,
-                    next_step: index + 1,
-                    last_hash: commit.checkpoint.hash.clone(),
-                    next: None,
-                };
-                if let Some((next, lease, receipt)) = chained {
-                    self.queue.change_visibility(receipt, lease).await?;
-                    let received = Received { receipt: receipt.clone(), body: encode(next), receive_count: 1 };
-                    return Ok(Committed { next: Some(received), ..state });
-                }
-                if let Some(next) = &commit.next {
-                    self.queue.send(&encode(next), Duration::ZERO).await?;
-                }
-                if let Some(body) = &commit.notify {
-                    self.queue.send(body, Duration::ZERO).await?;
-                }
-                if let Some(receipt) = &commit.ack {
-                    self.queue.delete(receipt).await?;
-                }
-                Ok(state)
-            }
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
-                if chained.is_some() {
-                    // The next step was claimed already (a resumed duplicate): end this
-                    // step without chaining.
-                    let plain = StepCommit { lease_next: None, ..commit.clone() };
-                    return Box::pin(self.commit_step(&plain)).await;
-                }
-                // Already checkpointed (a repeat), or the run was cancelled or moved on:
-                // keep the checkpoint if it is new, never advance the run.
-                self.record_checkpoint_only(commit).await?;
-                if let Some(receipt) = &commit.ack {
-                    self.queue.delete(receipt).await?;
-                }
-                self.committed(&commit.tenant, &commit.run_id).await
-            }
-            Err(e) => Err(sdk_err(e)),
+        let outcome = crate::txn::transact(&self.client, items).await?;
+        // The step had a checkpoint already: this commit's own (an earlier attempt landed
+        // and its answer was lost) or another worker's.
+        let landed = match &outcome {
+            Txn::Committed => true,
+            f if f.failed(0) => self.commit_mark(t, r, index).await?.as_deref() == Some(commit_id.as_str()),
+            Txn::ConditionFailed(_) => false,
+        };
+        if landed {
+            return self.after_commit(commit, chained).await;
         }
+        if outcome.failed(0) {
+            // Another worker ended this step: nothing of this one's to write.
+            if let Some(receipt) = &commit.ack {
+                self.queue.delete(receipt).await?;
+            }
+            return self.committed(&commit.tenant, &commit.run_id).await;
+        }
+        if outcome.failed(1) {
+            // The run was cancelled or moved on: keep the checkpoint, never advance the run.
+            self.record_checkpoint_only(commit).await?;
+            if let Some(receipt) = &commit.ack {
+                self.queue.delete(receipt).await?;
+            }
+            return self.committed(&commit.tenant, &commit.run_id).await;
+        }
+        if chained.is_some() && outcome.failed(2) {
+            // The next step was claimed already (a resumed duplicate): end this step
+            // without chaining.
+            let plain = StepCommit { lease_next: None, ..commit.clone() };
+            return Box::pin(self.commit_step(&plain)).await;
+        }
+        Err(StoreError::Backend(format!("step commit cancelled without a failed condition: {outcome:?}")))
     }
 
     async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()> {

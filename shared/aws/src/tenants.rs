@@ -57,13 +57,13 @@ impl DynamoTenants {
         Ok(vec![build(by_hash)?, build(by_tenant)?])
     }
 
+    /// Conflicts and throttling are retried; a failed condition is `Conflict`. (A lost
+    /// answer retried by the SDK reads as a conflict too: creating a tenant or key twice
+    /// under the same id is refused, never done twice.)
     async fn transact(&self, items: Vec<TransactWriteItem>, conflict: &str) -> StoreResult<()> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
-                Err(StoreError::Conflict(conflict.to_owned()))
-            }
-            Err(e) => Err(sdk_err(e)),
+        match crate::txn::transact(&self.client, items).await? {
+            crate::txn::Txn::Committed => Ok(()),
+            crate::txn::Txn::ConditionFailed(_) => Err(StoreError::Conflict(conflict.to_owned())),
         }
     }
 }

@@ -1,0 +1,187 @@
+//! The step loop on DynamoDB + SQS under faults on the wire: every AWS call a run makes
+//! (submission, claims, step commits, chained hand-backs, message sends and deletes),
+//! each met in turn by each fault the services really answer with — a transaction
+//! cancelled for a conflict or throttling, throttled calls that outlast the SDK's
+//! retries, 5xx answers, an answer lost after the work was done. Whatever the fault,
+//! the run ends as it does without one: succeeded, the same output and checkpoint chain,
+//! every step's effect exactly once (the skill is non-idempotent: AOS never runs it
+//! twice), no message left behind and nothing dead-lettered.
+
+use aos_core::checkpoint::verify_chain;
+use aos_core::{ErrorCode, RunStatus, StructuredOutcome, TenantId};
+use aos_runtime::runs::{RunQuery, RunService, SubmitRun};
+use aos_runtime::worker::{StepWorker, WorkerConfig};
+use aos_runtime::{IdempotencyClass, Skill, SkillContext, SkillDescriptor, SkillRegistry};
+use aos_tests::backends::{aws_pair, emulator_endpoint};
+use aos_tests::faults::{Call, Fault, FaultProxy};
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A non-idempotent effect: records every execution per step.
+struct Effect(Arc<Mutex<BTreeMap<u32, u32>>>);
+
+#[async_trait]
+impl Skill for Effect {
+    fn descriptor(&self) -> SkillDescriptor {
+        SkillDescriptor {
+            name: "effect".into(),
+            version: "1.0.0".into(),
+            description: "a non-idempotent effect".into(),
+            input_schema: json!({"type": "object"}),
+            output_schema: json!({"type": "object"}),
+            idempotency: IdempotencyClass::NonIdempotent,
+            timeout_ms: 5_000,
+        }
+    }
+
+    async fn execute(&self, ctx: &SkillContext, input: Value) -> StructuredOutcome {
+        *self.0.lock().expect("effects").entry(ctx.step_index).or_default() += 1;
+        StructuredOutcome::success(json!({"step": ctx.step_index, "n": input["n"]}))
+    }
+}
+
+fn tenant() -> TenantId {
+    TenantId::parse("ten_faults").expect("id")
+}
+
+/// What a run ended as: status, output, checkpoint hashes, effects per step.
+#[derive(Debug, PartialEq)]
+struct Ending {
+    status: RunStatus,
+    output: Option<Value>,
+    error: Option<ErrorCode>,
+    chain: Vec<String>,
+    effects: BTreeMap<u32, u32>,
+    runs_for_key: usize,
+    left_in_queue: usize,
+    dead_letters: usize,
+}
+
+const PLAN: &str = r#"{"plan": [
+    {"id": "a", "skill": "effect", "input": {"n": 1}},
+    {"id": "b", "skill": "effect", "input": {"n": "${steps.a.output.n}"}},
+    {"id": "c", "skill": "effect", "input": {"n": 3}}
+], "base_seed": 7}"#;
+
+/// Submits the plan (as a client would: again with the same Idempotency-Key when the
+/// answer is an error), drives the worker until the queue is empty, and reports.
+async fn scenario(proxy: &FaultProxy, emulator: &str) -> Ending {
+    // `ports` meet the faults; `look` reads what happened straight from the emulator.
+    let (ports, look) = aws_pair(&proxy.endpoint(), emulator, 5).await;
+    let effects: Arc<Mutex<BTreeMap<u32, u32>>> = Arc::default();
+    let mut reg = SkillRegistry::new();
+    reg.register(Arc::new(Effect(Arc::clone(&effects)))).expect("register");
+    let reg = Arc::new(reg);
+    let service = RunService::new(Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::clone(&reg));
+    let config = WorkerConfig {
+        visibility: Duration::from_secs(1),
+        heartbeat: Duration::from_millis(500),
+        poll_wait: Duration::from_secs(0),
+        ..WorkerConfig::default()
+    };
+    let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config);
+    let mut submitted = None;
+    for _ in 0..4 {
+        let body: SubmitRun = serde_json::from_str(PLAN).expect("plan");
+        match service.submit(&tenant(), body, Some("the-key")).await {
+            Ok(s) => {
+                submitted = Some(s.run.id);
+                break;
+            }
+            Err(e) => {
+                eprintln!("submit answered {e}; the client tries again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    let id = submitted.expect("a submission went through within 4 tries");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut idle = 0;
+    while idle < 2 {
+        assert!(Instant::now() < deadline, "the run did not settle: {:?}", proxy.faulted());
+        let Ok(got) = ports.queue.receive(1, Duration::from_secs(1), Duration::from_secs(1)).await else { continue };
+        if got.is_empty() {
+            // An undeleted message comes back after its visibility: wait it out.
+            let run = look.runs.run(&tenant(), &id).await.expect("read");
+            idle = if run.is_some_and(|r| r.status.is_terminal()) { idle + 1 } else { 0 };
+            continue;
+        }
+        for m in got {
+            worker.handle(&m).await;
+        }
+    }
+    let run = look.runs.run(&tenant(), &id).await.expect("read").expect("run");
+    let cps = look.runs.checkpoints(&tenant(), &id).await.expect("checkpoints");
+    verify_chain(&run.genesis_hash, &cps).expect("the chain verifies");
+    let observer =
+        RunService::new(Arc::clone(&look.runs), Arc::clone(&look.idempotency), Arc::new(SkillRegistry::new()));
+    let listed = observer.list(&tenant(), RunQuery::default()).await.expect("list").items;
+    let left_in_queue = look.queue.receive(10, Duration::from_secs(1), Duration::ZERO).await.expect("receive").len();
+    let effects = effects.lock().expect("effects").clone();
+    Ending {
+        status: run.status,
+        output: run.output,
+        error: run.error.map(|e| e.code),
+        chain: cps.iter().map(|c| c.hash.clone()).collect(),
+        effects,
+        runs_for_key: listed.len(),
+        left_in_queue,
+        dead_letters: look.dead_letters().await.len(),
+    }
+}
+
+/// The faults each kind of call can meet. `times` makes a fault outlast the SDK's own
+/// three attempts where the SDK retries it.
+fn faults_for(op: &str) -> Vec<(Fault, u32)> {
+    let lost = (Fault::LoseAnswer, 1);
+    let outage = (Fault::Error(500, "InternalServerError"), 3);
+    match op {
+        "dynamodb.TransactWriteItems" => vec![
+            (Fault::Cancelled { item: 0, code: "TransactionConflict" }, 1),
+            (Fault::Cancelled { item: 1, code: "ThrottlingError" }, 2),
+            (Fault::Error(400, "ProvisionedThroughputExceededException"), 3),
+            lost,
+            outage,
+        ],
+        op if op.starts_with("dynamodb.") => {
+            vec![(Fault::Error(400, "ThrottlingException"), 3), lost, outage]
+        }
+        op if op.starts_with("sqs.") => vec![(Fault::Error(500, "InternalError"), 3), lost],
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn every_fault_at_every_call_of_a_run_leaves_it_ending_as_without_faults() {
+    let endpoint = emulator_endpoint();
+    let clean = FaultProxy::start(&endpoint).await;
+    let baseline = scenario(&clean, &endpoint).await;
+    assert_eq!(baseline.status, RunStatus::Succeeded, "{baseline:?}");
+    assert_eq!(baseline.effects, BTreeMap::from([(0, 1), (1, 1), (2, 1)]));
+    // The call sites: each call of the fault-free run but receives (their number
+    // depends on timing).
+    let sites: Vec<Call> = clean.calls().into_iter().filter(|c| c.op != "sqs.ReceiveMessage").collect();
+    eprintln!("call sites: {:?}", sites.iter().map(|c| format!("{} #{}", c.op, c.n)).collect::<Vec<_>>());
+    let mut cases = 0;
+    let mut wrong = Vec::new();
+    for site in &sites {
+        for (fault, times) in faults_for(&site.op) {
+            let proxy = FaultProxy::start(&endpoint).await;
+            proxy.inject(&site.op, site.n, times, fault.clone());
+            eprintln!("case: {} #{} / {}", site.op, site.n, fault.name());
+            let ending = scenario(&proxy, &endpoint).await;
+            cases += 1;
+            let met = !proxy.faulted().is_empty();
+            if !met || ending != baseline {
+                wrong.push(format!("{} #{} / {}: met={met} {ending:?}", site.op, site.n, fault.name()));
+            }
+        }
+    }
+    eprintln!("fault matrix: {} call sites, {cases} cases, {} wrong", sites.len(), wrong.len());
+    assert!(cases >= 40, "the matrix covers the run's calls: {cases} cases over {sites:?}");
+    assert!(wrong.is_empty(), "runs that ended otherwise than without faults:\n{}", wrong.join("\n"));
+}
