@@ -30,6 +30,8 @@ pub struct Ports {
     pub breakers: Arc<dyn BreakerStore>,
     /// Workflows and approvals.
     pub workflows: Arc<dyn WorkflowStore>,
+    /// The DynamoDB table and the step queue's URL (AWS backend; empty on the embedded one).
+    pub aws_names: (String, String),
     dead: DeadLetters,
     secret_prefix: String,
     _dir: Option<tempfile::TempDir>,
@@ -84,6 +86,7 @@ pub async fn embedded(max_receive_count: u32) -> Ports {
         secrets: e.secrets,
         breakers: e.breakers,
         workflows: e.workflows,
+        aws_names: (String::new(), String::new()),
         dead: DeadLetters::Embedded(queue),
         secret_prefix: String::new(),
         _dir: Some(dir),
@@ -157,6 +160,7 @@ fn adapters(conf: &aws_config::SdkConfig, name: &str, urls: &aos_aws::QueueUrls)
         workflows: Arc::new(aos_aws::DynamoWorkflows::new(ddb.clone(), name)),
         tenants: Arc::new(DynamoTenants::new(ddb, name)),
         secrets: Arc::new(secrets),
+        aws_names: (name.to_owned(), urls.queue.clone()),
         dead: DeadLetters::Sqs(sqs, urls.dead_letters.clone()),
         secret_prefix,
         _dir: None,

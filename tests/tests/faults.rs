@@ -185,3 +185,59 @@ async fn every_fault_at_every_call_of_a_run_leaves_it_ending_as_without_faults()
     assert!(cases >= 40, "the matrix covers the run's calls: {cases} cases over {sites:?}");
     assert!(wrong.is_empty(), "runs that ended otherwise than without faults:\n{}", wrong.join("\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn a_workflow_start_reported_failed_after_step_functions_started_it_starts_one_execution() {
+    use aos_aws::{DynamoWorkflows, StepFunctions};
+    use aos_runtime::workflows::{StartExecution, StepFunctionsEngine, WorkflowService};
+    let emulator = emulator_endpoint();
+    let proxy = FaultProxy::start(&emulator).await;
+    let (ports, _look) = aws_pair(&proxy.endpoint(), &emulator, 5).await;
+    let (table, queue_url) = ports.aws_names.clone();
+    let live = aos_tests::backends::sdk_config_at(&proxy.endpoint()).await;
+    let sfn = Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&live)));
+    let records = Arc::new(DynamoWorkflows::new(aws_sdk_dynamodb::Client::new(&live), &table));
+    let prefix = format!("aos-faults-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let engine = StepFunctionsEngine {
+        machines: sfn.clone(),
+        records: records.clone(),
+        tokens: sfn,
+        queue_url,
+        role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
+        prefix: prefix.clone(),
+    };
+    let mut reg = SkillRegistry::new();
+    reg.register(Arc::new(Effect(Arc::default()))).expect("register");
+    let service = WorkflowService::new(records, Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::new(reg))
+        .with_step_functions(engine);
+    let spec = aos_core::workflow::parse(
+        "name: once\nnodes:\n  - id: a\n    skill: effect\n    input: {n: 1}\n",
+        aos_core::workflow::Format::Yaml,
+    )
+    .expect("spec");
+    service.apply(&tenant(), spec).await.expect("applied");
+    // Step Functions starts the execution, then every answer (the SDK's retries too) fails.
+    proxy.inject("states.StartExecution", 1, 3, Fault::FailAfter(500, "ServiceUnavailable"));
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let req = StartExecution { input: json!({"x": 1}), version: None, base_seed: None };
+        match service.start(&tenant(), "once", req, Some("start-once")).await {
+            Ok(created) => ids.push(created.value.id),
+            Err(e) => eprintln!("start answered {e}; the client tries again with the same key"),
+        }
+    }
+    assert!(!proxy.faulted().is_empty(), "the fault was met");
+    assert!(ids.len() >= 2 && ids.windows(2).all(|w| w[0] == w[1]), "every retry names one execution: {ids:?}");
+    let direct = aws_sdk_sfn::Client::new(&aos_tests::backends::sdk_config_at(&emulator).await);
+    let machines = direct.list_state_machines().send().await.expect("machines").state_machines;
+    let machine = machines.iter().find(|m| m.name.starts_with(&prefix)).expect("the workflow's state machine");
+    let executions = direct
+        .list_executions()
+        .state_machine_arn(&machine.state_machine_arn)
+        .send()
+        .await
+        .expect("executions")
+        .executions;
+    assert_eq!(executions.len(), 1, "one execution, not one per try: {executions:?}");
+}

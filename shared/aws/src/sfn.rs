@@ -2,7 +2,7 @@
 //! executions of workflows compiled to ASL.
 
 use crate::dynamo::sdk_err;
-use aos_runtime::ports::{MachineExecution, StateMachines, StoreResult, TaskTokens};
+use aos_runtime::ports::{MachineExecution, StateMachines, StoreError, StoreResult, TaskTokens};
 use async_trait::async_trait;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::Client;
@@ -12,6 +12,13 @@ use serde_json::Value;
 #[derive(Clone)]
 pub struct StepFunctions {
     client: Client,
+}
+
+/// The ARN of execution `name` of a state machine (`…:stateMachine:<m>` →
+/// `…:execution:<m>:<name>`).
+fn execution_arn(state_machine_arn: &str, name: &str) -> Option<String> {
+    let (head, machine) = state_machine_arn.split_once(":stateMachine:")?;
+    Some(format!("{head}:execution:{machine}:{name}"))
 }
 
 /// Errors meaning the task is gone: it timed out, was answered, or its execution ended.
@@ -43,16 +50,33 @@ impl StateMachines for StepFunctions {
     }
 
     async fn start_execution(&self, state_machine_arn: &str, name: &str, input: &Value) -> StoreResult<String> {
-        let out = self
+        let started = self
             .client
             .start_execution()
             .state_machine_arn(state_machine_arn)
             .name(name)
             .input(input.to_string())
             .send()
-            .await
-            .map_err(sdk_err)?;
-        Ok(out.execution_arn)
+            .await;
+        let err = match started {
+            Ok(out) => return Ok(out.execution_arn),
+            Err(e) => e,
+        };
+        if !err.as_service_error().is_some_and(|e| e.is_execution_already_exists()) {
+            return Err(sdk_err(err));
+        }
+        // Started before (a retry after a lost answer, or after it already ended): the
+        // same execution when its input is the same, else the name is taken.
+        let arn = execution_arn(state_machine_arn, name)
+            .ok_or_else(|| StoreError::Backend(format!("not a state machine ARN: {state_machine_arn}")))?;
+        let existing = self.client.describe_execution().execution_arn(&arn).send().await.map_err(sdk_err)?;
+        let same =
+            existing.input.as_deref().and_then(|i| serde_json::from_str::<Value>(i).ok()).as_ref() == Some(input);
+        if same {
+            Ok(arn)
+        } else {
+            Err(StoreError::Conflict(format!("execution {name} exists with another input")))
+        }
     }
 
     async fn describe_execution(&self, execution_arn: &str) -> StoreResult<MachineExecution> {

@@ -8,6 +8,7 @@ use crate::ports::{
     WorkflowRecord,
 };
 use crate::runs::IDEMPOTENCY_TTL_MS;
+use aos_core::determinism::content_hash;
 use aos_core::workflow::Workflow;
 use aos_core::{ErrorCode, ExecutionId, TenantId};
 use serde_json::json;
@@ -52,8 +53,16 @@ impl WorkflowService {
         })?;
         let payload_hash = claimed.map(|(_, h)| h.to_owned()).unwrap_or_default();
         let now = now_ms();
-        let id = ExecutionId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids");
-        let base_seed = seed.unwrap_or_else(rand::random);
+        // With an Idempotency-Key the execution's name and seed derive from the tenant,
+        // key and body: a retry after a failure anywhere past StartExecution (its answer
+        // lost, the record not written) starts the same execution again, which Step
+        // Functions answers with the one already started — never a second one.
+        let derived = key.map(|k| content_hash(&json!(["sfn-execution", tenant, k, payload_hash])));
+        let id = ExecutionId::from_suffix(&derived.as_ref().map_or_else(unique_suffix, |h| h[..32].to_owned()))
+            .expect("hex suffixes are valid ids");
+        let base_seed = seed.unwrap_or_else(|| {
+            derived.as_ref().map_or_else(rand::random, |h| u64::from_str_radix(&h[32..48], 16).unwrap_or_default())
+        });
         let aos = json!({"tenant": tenant, "execution": id, "workflow": record.name, "base_seed": base_seed});
         let document = aos_core::workflow::asl::start_document(&input, &aos);
         let started = async {
