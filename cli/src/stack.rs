@@ -311,6 +311,17 @@ impl LocalStack {
             }
             tasks.push(tokio::spawn(worker.run_loop(rx.clone())));
         }
+        if adapters.aws.is_some() {
+            // DynamoDB and SQS are two writes: the sweep sends the first message of a
+            // run whose submission died between them.
+            let sweeper = aos_runtime::sweep::Sweeper::new(
+                Arc::clone(&adapters.tenants),
+                Arc::clone(&adapters.runs),
+                Arc::clone(&adapters.queue),
+                aos_runtime::sweep::DEFAULT_GRACE,
+            );
+            tasks.push(tokio::spawn(sweeper.run_loop(aos_runtime::sweep::DEFAULT_EVERY, rx.clone())));
+        }
         let mut server_rx = rx;
         tasks.push(tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {

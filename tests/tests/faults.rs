@@ -12,7 +12,7 @@ use aos_core::{ErrorCode, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::runs::{RunQuery, RunService, SubmitRun};
 use aos_runtime::worker::{StepWorker, WorkerConfig};
 use aos_runtime::{IdempotencyClass, Skill, SkillContext, SkillDescriptor, SkillRegistry};
-use aos_tests::backends::{aws_pair, emulator_endpoint};
+use aos_tests::backends::{aws_pair, emulator_endpoint, Ports};
 use aos_tests::faults::{Call, Fault, FaultProxy};
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -98,21 +98,7 @@ async fn scenario(proxy: &FaultProxy, emulator: &str) -> Ending {
         }
     }
     let id = submitted.expect("a submission went through within 4 tries");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut idle = 0;
-    while idle < 2 {
-        assert!(Instant::now() < deadline, "the run did not settle: {:?}", proxy.faulted());
-        let Ok(got) = ports.queue.receive(1, Duration::from_secs(1), Duration::from_secs(1)).await else { continue };
-        if got.is_empty() {
-            // An undeleted message comes back after its visibility: wait it out.
-            let run = look.runs.run(&tenant(), &id).await.expect("read");
-            idle = if run.is_some_and(|r| r.status.is_terminal()) { idle + 1 } else { 0 };
-            continue;
-        }
-        for m in got {
-            worker.handle(&m).await;
-        }
-    }
+    drain(&worker, &ports, &look, &id, proxy).await;
     let run = look.runs.run(&tenant(), &id).await.expect("read").expect("run");
     let cps = look.runs.checkpoints(&tenant(), &id).await.expect("checkpoints");
     verify_chain(&run.genesis_hash, &cps).expect("the chain verifies");
@@ -130,6 +116,25 @@ async fn scenario(proxy: &FaultProxy, emulator: &str) -> Ending {
         runs_for_key: listed.len(),
         left_in_queue,
         dead_letters: look.dead_letters().await.len(),
+    }
+}
+
+/// Drives `worker` on `ports`' queue until the run is terminal and no message comes back.
+async fn drain(worker: &StepWorker, ports: &Ports, look: &Ports, id: &aos_core::RunId, proxy: &FaultProxy) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut idle = 0;
+    while idle < 2 {
+        assert!(Instant::now() < deadline, "the run did not settle: {:?}", proxy.faulted());
+        let Ok(got) = ports.queue.receive(1, Duration::from_secs(1), Duration::from_secs(1)).await else { continue };
+        if got.is_empty() {
+            // An undeleted message comes back after its visibility: wait it out.
+            let run = look.runs.run(&tenant(), id).await.expect("read");
+            idle = if run.is_some_and(|r| r.status.is_terminal()) { idle + 1 } else { 0 };
+            continue;
+        }
+        for m in got {
+            worker.handle(&m).await;
+        }
     }
 }
 
@@ -240,4 +245,67 @@ async fn a_workflow_start_reported_failed_after_step_functions_started_it_starts
         .expect("executions")
         .executions;
     assert_eq!(executions.len(), 1, "one execution, not one per try: {executions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn a_run_whose_first_message_never_went_out_is_started_by_the_sweep() {
+    let emulator = emulator_endpoint();
+    let proxy = FaultProxy::start(&emulator).await;
+    let (ports, look) = aws_pair(&proxy.endpoint(), &emulator, 5).await;
+    let effects: Arc<Mutex<BTreeMap<u32, u32>>> = Arc::default();
+    let mut reg = SkillRegistry::new();
+    reg.register(Arc::new(Effect(Arc::clone(&effects)))).expect("register");
+    let reg = Arc::new(reg);
+    let service = RunService::new(Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::clone(&reg));
+    look.tenants.create_tenant(&tenant_record(), &first_key()).await.expect("tenant");
+    // What a crash between the two writes leaves: the run stored, its first message never
+    // sent (SQS fails throughout), and the run not taken back either.
+    proxy.inject("sqs.SendMessage", 1, 9, Fault::Error(500, "InternalError"));
+    proxy.inject("dynamodb.TransactWriteItems", 2, 30, Fault::Error(500, "InternalServerError"));
+    let body = || serde_json::from_str::<SubmitRun>(PLAN).expect("plan");
+    let failed = service.submit(&tenant(), body(), Some("stranded")).await;
+    assert!(failed.is_err(), "the client was told the submission failed");
+    // The key points at the run, not at nothing: the client's retry gets it.
+    let again = service.submit(&tenant(), body(), Some("stranded")).await.expect("the retry answers");
+    assert!(!again.created, "the retry found the stored run");
+    let id = again.run.id;
+    assert_eq!(look.runs.run(&tenant(), &id).await.expect("read").expect("run").status, RunStatus::Queued);
+    let worker = StepWorker::new(
+        Arc::clone(&look.runs),
+        Arc::clone(&look.queue),
+        Arc::clone(&look.kv),
+        reg,
+        WorkerConfig::default(),
+    );
+    assert!(look.queue.receive(10, Duration::from_secs(1), Duration::ZERO).await.expect("receive").is_empty());
+    let sweeper = aos_runtime::sweep::Sweeper::new(
+        Arc::clone(&look.tenants),
+        Arc::clone(&look.runs),
+        Arc::clone(&look.queue),
+        Duration::ZERO,
+    );
+    let sent = sweeper.resend_stranded(aos_runtime::clock::now_ms() + 1).await.expect("sweep");
+    assert_eq!(sent, 1, "the sweep found the stranded run");
+    drain(&worker, &look, &look, &id, &proxy).await;
+    let run = look.runs.run(&tenant(), &id).await.expect("read").expect("run");
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(*effects.lock().expect("effects"), BTreeMap::from([(0, 1), (1, 1), (2, 1)]));
+    assert_eq!(sweeper.resend_stranded(aos_runtime::clock::now_ms() + 1).await.expect("sweep"), 0, "nothing is left");
+}
+
+fn tenant_record() -> aos_runtime::ports::TenantRecord {
+    aos_runtime::ports::TenantRecord { id: tenant(), name: "faults".into(), created_at_ms: 1 }
+}
+
+fn first_key() -> aos_runtime::ports::ApiKeyRecord {
+    aos_runtime::ports::ApiKeyRecord {
+        id: aos_core::ApiKeyId::parse("key_faults").expect("id"),
+        tenant: tenant(),
+        role: aos_runtime::ports::Role::Tenant,
+        label: "first".into(),
+        hash: "0".repeat(64),
+        created_at_ms: 1,
+        revoked_at_ms: None,
+    }
 }

@@ -132,3 +132,24 @@ fn a_limit_outside_one_to_a_hundred_is_refused_with_the_bounds() {
     let err = PageLimit::new(Some(0)).expect_err("0 is refused");
     assert!(err.contains("between 1 and 100"), "{err}");
 }
+
+contract!(tenant_ids_page_in_id_order_for_sweeps, 5, |p: Ports| async move {
+    for (i, name) in ["ten_c", "ten_a", "ten_b"].iter().enumerate() {
+        let id = TenantId::parse(*name).expect("id");
+        let record = aos_runtime::ports::TenantRecord { id: id.clone(), name: (*name).into(), created_at_ms: 1 };
+        let key = aos_runtime::ports::ApiKeyRecord {
+            id: aos_core::ApiKeyId::parse(format!("key_{i}")).expect("id"),
+            tenant: id,
+            role: aos_runtime::ports::Role::Tenant,
+            label: "first".into(),
+            hash: format!("{i:064}"),
+            created_at_ms: 1,
+            revoked_at_ms: None,
+        };
+        p.tenants.create_tenant(&record, &key).await.expect("tenant");
+    }
+    let first = p.tenants.tenant_ids(None, 2).await.expect("page");
+    assert_eq!(first.iter().map(TenantId::as_str).collect::<Vec<_>>(), ["ten_a", "ten_b"]);
+    let rest = p.tenants.tenant_ids(first.last(), 2).await.expect("page");
+    assert_eq!(rest.iter().map(TenantId::as_str).collect::<Vec<_>>(), ["ten_c"]);
+});

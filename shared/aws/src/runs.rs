@@ -689,6 +689,38 @@ impl RunStore for DynamoRunStore {
         Ok(())
     }
 
+    async fn queued_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunRecord>> {
+        let mut runs = Vec::new();
+        let mut start = None;
+        // Queued runs are few unless workers are far behind: the filter reads the
+        // tenant's queued partition of the index, a page at a time.
+        for _ in 0..10 {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk")
+                .filter_expression("updated_at_ms < :before AND next_step = :zero")
+                .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), RunStatus::Queued)))
+                .expression_attribute_values(":before", n(before_ms))
+                .expression_attribute_values(":zero", n(0))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            for item in out.items.unwrap_or_default() {
+                runs.push(compose(tenant, &item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || runs.len() >= limit as usize {
+                break;
+            }
+        }
+        runs.truncate(limit as usize);
+        Ok(runs)
+    }
+
     async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
         let error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
         let out = self

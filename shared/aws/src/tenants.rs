@@ -15,6 +15,9 @@ pub struct DynamoTenants {
     table: String,
 }
 
+/// The listing index partition that holds every tenant.
+const TENANTS_PK: &str = "TENANTS";
+
 fn key_pk(hash: &str) -> String {
     format!("APIKEY#{hash}")
 }
@@ -77,6 +80,9 @@ impl TenantStore for DynamoTenants {
             .item("sk", s("TENANT"))
             .item("name", s(&tenant.name))
             .item("created_at_ms", n(tenant.created_at_ms))
+            // Every tenant in one listing partition of the index, for sweeps.
+            .item("gsi1pk", s(TENANTS_PK))
+            .item("gsi1sk", s(tenant.id.as_str()))
             .condition_expression("attribute_not_exists(pk)");
         let mut items = vec![build(put)?];
         items.extend(self.key_puts(first_key, true)?);
@@ -103,6 +109,28 @@ impl TenantStore for DynamoTenants {
                 })
             })
             .transpose()
+    }
+
+    async fn tenant_ids(&self, after: Option<&TenantId>, limit: u32) -> StoreResult<Vec<TenantId>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .expression_attribute_values(":pk", s(TENANTS_PK))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        let query = match after {
+            None => query.key_condition_expression("gsi1pk = :pk"),
+            Some(after) => query
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk > :after")
+                .expression_attribute_values(":after", s(after.as_str())),
+        };
+        let out = query.send().await.map_err(sdk_err)?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(|i| TenantId::parse(get_s(i, "gsi1sk")?).map_err(|e| StoreError::Backend(e.to_string())))
+            .collect()
     }
 
     async fn insert_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {

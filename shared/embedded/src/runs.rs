@@ -435,6 +435,20 @@ impl RunStore for EmbeddedRunStore {
         self.db.write(true, move |c| suspend_tx(c, &suspend)).await
     }
 
+    async fn queued_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunRecord>> {
+        let rows: Vec<(String, String, String)> = self.db.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.tenant = r.tenant AND s.id = r.id
+                 WHERE r.tenant = ?1 AND r.status = 'queued' AND json_extract(s.spec, '$.created_at_ms') < ?2
+                 ORDER BY r.id LIMIT ?3",
+            )?;
+            let rows =
+                st.query_map(params![tenant.as_str(), before_ms, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })?;
+        rows.iter().map(|(id, spec, state)| compose(tenant.as_str(), id, spec, state)).collect()
+    }
+
     async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
         let (t, r) = (tenant.to_string(), id.to_string());
         self.db

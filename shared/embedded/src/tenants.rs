@@ -61,6 +61,16 @@ impl TenantStore for EmbeddedTenants {
             .await
     }
 
+    async fn tenant_ids(&self, after: Option<&TenantId>, limit: u32) -> StoreResult<Vec<TenantId>> {
+        let after = after.map_or("", TenantId::as_str).to_owned();
+        let ids: Vec<String> = self.db.read(|c| {
+            let mut st = c.prepare_cached("SELECT id FROM tenants WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+            let rows = st.query_map(params![after, limit], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        ids.into_iter().map(|id| TenantId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))).collect()
+    }
+
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>> {
         self.db
             .read(|c| {

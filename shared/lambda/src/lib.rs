@@ -5,10 +5,12 @@
 //!   the shared router restricted to that route;
 //! - [`worker::serve`]: the step worker on the SQS event source, with partial batch
 //!   responses (`ReportBatchItemFailures`);
-//! - [`authorizer::serve`]: the HTTP API Lambda authorizer (API key → tenant).
+//! - [`authorizer::serve`]: the HTTP API Lambda authorizer (API key → tenant);
+//! - [`sweep::serve`]: the scheduled sweep (first messages of stranded runs).
 
 pub mod api;
 pub mod authorizer;
+pub mod sweep;
 pub mod worker;
 
 /// Error type of the Lambda entry points.

@@ -10,6 +10,7 @@ pub mod ports;
 pub mod runs;
 pub mod sfn;
 pub mod skills;
+pub mod sweep;
 pub mod worker;
 pub mod workflows;
 

@@ -425,6 +425,11 @@ pub trait RunStore: Send + Sync {
 
     /// Cancels a run that is not finished. Fails with `Conflict` if it is.
     async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord>;
+
+    /// Up to `limit` of the tenant's runs still queued at step 0 that were submitted
+    /// before `before_ms`: runs whose first message may have been lost (a crash between
+    /// the run's write and the message's send, on adapters that cannot make them one).
+    async fn queued_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunRecord>>;
 }
 
 /// One received queue message.
@@ -554,6 +559,8 @@ pub trait TenantStore: Send + Sync {
     async fn create_tenant(&self, tenant: &TenantRecord, first_key: &ApiKeyRecord) -> StoreResult<()>;
     /// The tenant, if it exists.
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>>;
+    /// Up to `limit` tenant ids after `after`, in id order (for sweeps over every tenant).
+    async fn tenant_ids(&self, after: Option<&TenantId>, limit: u32) -> StoreResult<Vec<TenantId>>;
     /// Stores a new key for an existing tenant.
     async fn insert_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
     /// The key whose secret hashes to `hash`.
