@@ -1,0 +1,394 @@
+//! Runs, their steps and the step transitions: what the step pipeline reads and writes.
+
+use super::{IdempotencyCompletion, Received, StoreResult};
+use aos_core::agent::CallerLink;
+use aos_core::workflow::Slot;
+use aos_core::{Checkpoint, ExecutionId, OutcomeError, Plan, RunId, RunStatus, TenantId};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Run id.
+    pub id: RunId,
+    /// Lifecycle status.
+    pub status: RunStatus,
+    /// The validated plan.
+    pub plan: Plan,
+    /// The run input that step inputs may reference.
+    pub input: Value,
+    /// Base of the per-step seeds.
+    pub base_seed: u64,
+    /// Hash the checkpoint chain starts from.
+    pub genesis_hash: String,
+    /// Hash of the last checkpoint (the genesis hash before step 0 finishes).
+    pub last_hash: String,
+    /// Index of the next step to run (= number of finished steps).
+    pub next_step: u32,
+    /// Final output (the last step's output) once succeeded.
+    pub output: Option<Value>,
+    /// Why the run failed or was cancelled.
+    pub error: Option<OutcomeError>,
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: u64,
+    /// Last change, ms since the epoch.
+    pub updated_at_ms: u64,
+    /// The workflow execution this run belongs to, if any.
+    pub parent: Option<ParentLink>,
+    /// The run step waiting for this run (a child started by `agent_spawn` or
+    /// `agent_invoke`), if any.
+    pub caller: Option<CallerLink>,
+}
+
+/// Where a run that belongs to a workflow execution reports its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentLink {
+    /// The execution.
+    pub execution: ExecutionId,
+    /// The node (element, compensation) the run is for.
+    pub slot: Slot,
+    /// The Step Functions task token to answer when the run ends (workflows on AWS);
+    /// `None` when the embedded executor is told through the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token: Option<String>,
+}
+
+/// The immutable half of a run, written once when it is submitted. Adapters store it
+/// apart from the mutable state, so a step's commit does not rewrite the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// The validated plan.
+    pub plan: Plan,
+    /// The run input.
+    pub input: Value,
+    /// Base of the per-step seeds.
+    pub base_seed: u64,
+    /// Hash the checkpoint chain starts from.
+    pub genesis_hash: String,
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: u64,
+    /// The workflow execution this run belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLink>,
+    /// The run step waiting for this run, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<CallerLink>,
+}
+
+impl RunRecord {
+    /// A new run, queued at step 0, its chain starting from the genesis hash of its plan,
+    /// input and seed.
+    pub fn queued(
+        tenant: TenantId,
+        id: RunId,
+        plan: Plan,
+        input: Value,
+        base_seed: u64,
+        parent: Option<ParentLink>,
+        now_ms: u64,
+    ) -> Self {
+        let genesis = aos_core::checkpoint::genesis_hash(&plan.to_value(), &input, base_seed);
+        Self {
+            tenant,
+            id,
+            status: RunStatus::Queued,
+            plan,
+            input,
+            base_seed,
+            last_hash: genesis.clone(),
+            genesis_hash: genesis,
+            next_step: 0,
+            output: None,
+            error: None,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            parent,
+            caller: None,
+        }
+    }
+
+    /// The same run as the child of an agent step.
+    #[must_use]
+    pub fn with_caller(mut self, caller: CallerLink) -> Self {
+        self.caller = Some(caller);
+        self
+    }
+
+    /// The run as the store composes it: the immutable spec, the plan (the spec's, or
+    /// the longer one an agent's planner made it) and the mutable fields.
+    pub fn compose(tenant: TenantId, id: RunId, spec: RunSpec, plan: Option<Plan>, state: RunMutable) -> Self {
+        Self {
+            tenant,
+            id,
+            status: state.status,
+            plan: plan.unwrap_or(spec.plan),
+            input: spec.input,
+            base_seed: spec.base_seed,
+            genesis_hash: spec.genesis_hash,
+            last_hash: state.last_hash,
+            next_step: state.next_step,
+            output: state.output,
+            error: state.error,
+            created_at_ms: spec.created_at_ms,
+            updated_at_ms: state.updated_at_ms,
+            parent: spec.parent,
+            caller: spec.caller,
+        }
+    }
+
+    /// The run's immutable half.
+    pub fn spec(&self) -> RunSpec {
+        RunSpec {
+            plan: self.plan.clone(),
+            input: self.input.clone(),
+            base_seed: self.base_seed,
+            genesis_hash: self.genesis_hash.clone(),
+            created_at_ms: self.created_at_ms,
+            parent: self.parent.clone(),
+            caller: self.caller.clone(),
+        }
+    }
+}
+
+/// The fields of a run that its steps change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMutable {
+    /// Lifecycle status.
+    pub status: RunStatus,
+    /// Index of the next step.
+    pub next_step: u32,
+    /// Hash of the last checkpoint.
+    pub last_hash: String,
+    /// Final output.
+    pub output: Option<Value>,
+    /// Failure.
+    pub error: Option<OutcomeError>,
+    /// Last change, ms since the epoch.
+    pub updated_at_ms: u64,
+}
+
+/// The message that tells a worker to run one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepMessage {
+    /// Owner of the run.
+    pub tenant: TenantId,
+    /// The run.
+    pub run_id: RunId,
+    /// The step to run.
+    pub step_index: u32,
+}
+
+/// A filter and page request for listing runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs in this status.
+    pub status: Option<RunStatus>,
+    /// Page size (the use case clamps it).
+    pub limit: u32,
+    /// Continue after this run id (runs are listed newest first).
+    pub before: Option<RunId>,
+}
+
+/// What `begin_step` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeginOutcome {
+    /// This worker owns the step now; `attempt` counts from 1. `taken_over` is true
+    /// when an earlier attempt's claim expired without a checkpoint (it may have had
+    /// its effect).
+    Claimed {
+        /// Attempt number.
+        attempt: u32,
+        /// An expired claim was taken over.
+        taken_over: bool,
+    },
+    /// Another worker holds a live claim until `until_ms`.
+    Busy {
+        /// When that claim expires.
+        until_ms: u64,
+    },
+    /// The step already has a checkpoint, or the run is finished.
+    AlreadyDone,
+}
+
+/// A request to claim a step before executing it.
+#[derive(Debug, Clone)]
+pub struct BeginStep {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Run.
+    pub run_id: RunId,
+    /// Step to claim.
+    pub step_index: u32,
+    /// The claim expires at this time unless extended by heartbeats.
+    pub claim_until_ms: u64,
+    /// Whether the claim must be durable before the skill runs (non-idempotent skills).
+    pub durable: bool,
+    /// Now, ms since the epoch.
+    pub now_ms: u64,
+}
+
+/// The atomic end of a step: checkpoint, run update, claim completion, next message
+/// and acknowledgement of the current one.
+#[derive(Debug, Clone)]
+pub struct StepCommit {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Run.
+    pub run_id: RunId,
+    /// The checkpoint to store (its step_index is the step that ended).
+    pub checkpoint: Checkpoint,
+    /// New run status (running while more steps remain).
+    pub run_status: RunStatus,
+    /// Final output if the run ends successfully.
+    pub run_output: Option<Value>,
+    /// Failure if the run ends in failure.
+    pub run_error: Option<OutcomeError>,
+    /// Message for the next step, if any.
+    pub next: Option<StepMessage>,
+    /// The run's plan after this step, when the step (an agent's planner) extended it.
+    pub plan: Option<Plan>,
+    /// A message to enqueue with the commit: a workflow run's end, for its execution.
+    /// Adapters that cannot make it part of the commit send it right after the commit
+    /// and before acknowledging the current message, so a crash in between redelivers
+    /// the message and the worker sends it again (executions ignore duplicates).
+    pub notify: Option<String>,
+    /// Receipt of the message being processed, acknowledged with the commit.
+    pub ack: Option<String>,
+    /// Ask the adapter to hand the next step straight back to this worker: its message
+    /// created already received (hidden for this long) and the step claimed, in the same
+    /// write. Adapters that cannot do that send the message normally.
+    pub lease_next: Option<Duration>,
+    /// Now, ms since the epoch.
+    pub now_ms: u64,
+}
+
+/// What a step commit left behind.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// Run status after the commit.
+    pub status: RunStatus,
+    /// Index of the run's next step after the commit.
+    pub next_step: u32,
+    /// Hash of the run's last checkpoint after the commit.
+    pub last_hash: String,
+    /// The next step's message, already received and its step claimed (attempt 1) by
+    /// the committing worker, when `lease_next` was honoured. Its receipt may be the
+    /// current message's (SQS keeps that message in flight as the run's lease).
+    pub next: Option<Received>,
+}
+
+/// A step that failed retryably and will be tried again after a delay.
+#[derive(Debug, Clone)]
+pub struct StepRetry {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Run.
+    pub run_id: RunId,
+    /// The step.
+    pub step_index: u32,
+    /// The failed attempt's error, kept for `GET /v1/runs/{id}/steps`.
+    pub last_error: OutcomeError,
+    /// Delay before the retry becomes visible.
+    pub delay: Duration,
+    /// Receipt of the message being processed.
+    pub ack: Option<String>,
+    /// Now, ms since the epoch.
+    pub now_ms: u64,
+}
+
+/// A step that waits for child runs: its claim is released without using up an attempt,
+/// its message acknowledged; a child's end (or the deadline message) wakes it.
+#[derive(Debug, Clone)]
+pub struct StepSuspend {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Run.
+    pub run_id: RunId,
+    /// The waiting step.
+    pub step_index: u32,
+    /// Send the step's message again after this delay (its deadline), if set.
+    pub recheck: Option<Duration>,
+    /// Receipt of the message being processed.
+    pub ack: Option<String>,
+    /// Now, ms since the epoch.
+    pub now_ms: u64,
+}
+
+/// Progress of a step that has no checkpoint yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepProgress {
+    /// The step.
+    pub step_index: u32,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// Error of the last failed attempt, if any.
+    pub last_error: Option<OutcomeError>,
+    /// When the current claim expires (0 when none).
+    pub claim_until_ms: u64,
+}
+
+/// Runs, checkpoints and the step transitions, for one tenant at a time.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Stores a new run and enqueues its first step, completing the idempotency record
+    /// if one is given, all at once. Fails with `Conflict` if the run id exists.
+    async fn insert_run(
+        &self,
+        run: &RunRecord,
+        first: &StepMessage,
+        idempotency: Option<&IdempotencyCompletion>,
+    ) -> StoreResult<()>;
+
+    /// The run, or `None` if this tenant has no such run.
+    async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>>;
+
+    /// A page of the tenant's runs, newest first.
+    async fn list_runs(&self, tenant: &TenantId, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;
+
+    /// The run's checkpoints in step order.
+    async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>>;
+
+    /// Progress of steps without a checkpoint (attempt counts, last errors).
+    async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>>;
+
+    /// Outputs of the given steps (those that succeeded), by step id, for input
+    /// references. Only the given steps are read.
+    async fn step_outputs(&self, tenant: &TenantId, id: &RunId, steps: &[u32]) -> StoreResult<BTreeMap<String, Value>>;
+
+    /// Claims a step for execution (see [`BeginOutcome`]).
+    async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome>;
+
+    /// Extends a live claim (heartbeat). Returns false if the claim is no longer held.
+    async fn extend_claim(
+        &self,
+        tenant: &TenantId,
+        run_id: &RunId,
+        step_index: u32,
+        until_ms: u64,
+    ) -> StoreResult<bool>;
+
+    /// Ends a step atomically. If the run was cancelled meanwhile, the checkpoint is
+    /// still recorded but the run is not advanced.
+    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<Committed>;
+
+    /// Releases the claim, records the failed attempt and re-enqueues the step with a
+    /// delay, atomically.
+    async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()>;
+
+    /// Parks a step that waits for child runs (see [`StepSuspend`]).
+    async fn suspend_step(&self, suspend: &StepSuspend) -> StoreResult<()>;
+
+    /// Cancels a run that is not finished. Fails with `Conflict` if it is.
+    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord>;
+
+    /// Up to `limit` of the tenant's runs still queued at step 0 that were submitted
+    /// before `before_ms`: runs whose first message may have been lost (a crash between
+    /// the run's write and the message's send, on adapters that cannot make them one).
+    async fn queued_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunRecord>>;
+}

@@ -1,0 +1,65 @@
+//! Tenants and API keys.
+
+use super::StoreResult;
+use aos_core::{ApiKeyId, TenantId};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Role of an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Uses its own tenant's runs, skills and keys.
+    Tenant,
+    /// Manages tenants and their keys.
+    Operator,
+}
+
+/// A stored API key (only the hash of the secret is stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    /// Public id.
+    pub id: ApiKeyId,
+    /// Owner.
+    pub tenant: TenantId,
+    /// What the key may do.
+    pub role: Role,
+    /// Free text label.
+    pub label: String,
+    /// SHA-256 of the secret key.
+    pub hash: String,
+    /// Creation time.
+    pub created_at_ms: u64,
+    /// Revocation time, if revoked.
+    pub revoked_at_ms: Option<u64>,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    /// Id.
+    pub id: TenantId,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at_ms: u64,
+}
+
+/// Tenants and API keys.
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates a tenant together with its first key. `Conflict` if the id exists.
+    async fn create_tenant(&self, tenant: &TenantRecord, first_key: &ApiKeyRecord) -> StoreResult<()>;
+    /// The tenant, if it exists.
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>>;
+    /// Up to `limit` tenant ids after `after`, in id order (for sweeps over every tenant).
+    async fn tenant_ids(&self, after: Option<&TenantId>, limit: u32) -> StoreResult<Vec<TenantId>>;
+    /// Stores a new key for an existing tenant.
+    async fn insert_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    /// The key whose secret hashes to `hash`.
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// The tenant's keys (never their secrets).
+    async fn keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Revokes the tenant's key; `Ok(None)` if the tenant has no such key.
+    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, now_ms: u64) -> StoreResult<Option<ApiKeyRecord>>;
+}

@@ -1,0 +1,184 @@
+//! Workflows, their executions on the embedded executor, and approvals.
+
+use super::{IdempotencyCompletion, RunRecord, StoreResult};
+use aos_core::workflow::{ExecState, WorkflowSpec};
+use aos_core::{ApprovalId, ExecutionId, RunId, TenantId};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One version of a workflow, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The workflow's name (its id in the API).
+    pub name: String,
+    /// Version, from 1.
+    pub version: u32,
+    /// The spec as applied.
+    pub spec: WorkflowSpec,
+    /// Content hash of the spec (applying the same spec again is a no-op).
+    pub spec_hash: String,
+    /// Its Step Functions state machine, on the AWS backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_machine_arn: Option<String>,
+    /// When this version was applied.
+    pub created_at_ms: u64,
+}
+
+/// A workflow execution, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Id.
+    pub id: ExecutionId,
+    /// Workflow name.
+    pub workflow: String,
+    /// The version it is pinned to.
+    pub version: u32,
+    /// Its input.
+    pub input: Value,
+    /// Base of the seeds of its runs.
+    pub base_seed: u64,
+    /// The state machine's state.
+    pub state: ExecState,
+    /// Optimistic-concurrency revision, from 1; every write increments it.
+    pub revision: u64,
+    /// Creation time.
+    pub created_at_ms: u64,
+    /// Last change.
+    pub updated_at_ms: u64,
+}
+
+/// Status of an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    /// Waiting for a decision.
+    Pending,
+    /// Approved.
+    Approved,
+    /// Rejected.
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+    /// The execution was cancelled.
+    Cancelled,
+}
+
+impl ApprovalStatus {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Every status.
+    pub const ALL: [Self; 5] = [Self::Pending, Self::Approved, Self::Rejected, Self::Expired, Self::Cancelled];
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A human approval of a workflow node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Id.
+    pub id: ApprovalId,
+    /// The execution waiting for it.
+    pub execution: ExecutionId,
+    /// Its workflow.
+    pub workflow: String,
+    /// The approval node.
+    pub node: String,
+    /// What the approver is asked.
+    pub prompt: String,
+    /// Status.
+    pub status: ApprovalStatus,
+    /// When it times out.
+    pub expires_at_ms: u64,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// Their comment.
+    pub comment: Option<String>,
+    /// When it was decided (or expired, or cancelled).
+    pub closed_at_ms: Option<u64>,
+    /// Creation time.
+    pub created_at_ms: u64,
+    /// The Step Functions task token a decision answers (workflows on AWS); never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token: Option<String>,
+}
+
+impl ApprovalRecord {
+    /// Its place in listings (newest first): creation time, then id.
+    pub fn cursor(&self) -> String {
+        aos_core::page::time_cursor(self.created_at_ms, self.id.as_str())
+    }
+}
+
+/// One atomic change of an execution: its new state and everything that goes with it.
+#[derive(Debug, Clone)]
+pub struct ExecutionWrite {
+    /// The execution with its new state; `revision` is the new revision.
+    pub execution: ExecutionRecord,
+    /// The revision the write expects to replace; `None` creates the execution.
+    pub expected_revision: Option<u64>,
+    /// Runs to create, each with its first step enqueued.
+    pub runs: Vec<RunRecord>,
+    /// Messages to enqueue, each visible at its time (ms since the epoch).
+    pub messages: Vec<(String, u64)>,
+    /// Approvals to create or update.
+    pub approvals: Vec<ApprovalRecord>,
+    /// Runs to cancel (those already finished are left alone).
+    pub cancel_runs: Vec<RunId>,
+    /// Receipt of the message being processed.
+    pub ack: Option<String>,
+    /// Completion of the request's Idempotency-Key.
+    pub idempotency: Option<IdempotencyCompletion>,
+}
+
+/// Workflows, their executions and approvals.
+#[async_trait]
+pub trait WorkflowStore: Send + Sync {
+    /// Stores a new version. `Conflict` if that version exists.
+    async fn put_workflow(&self, workflow: &WorkflowRecord) -> StoreResult<()>;
+    /// A version of the workflow, or its latest when `version` is `None`.
+    async fn workflow(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        version: Option<u32>,
+    ) -> StoreResult<Option<WorkflowRecord>>;
+    /// Applies a write atomically. `Conflict` if the revision moved on (or, for a new
+    /// execution, the id exists); nothing is written then.
+    async fn write_execution(&self, write: &ExecutionWrite) -> StoreResult<()>;
+    /// The execution.
+    async fn execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>>;
+    /// Up to `limit` of the tenant's approvals as stored, optionally of one status,
+    /// newest first by [`ApprovalRecord::cursor`], each below `before` when given.
+    async fn approvals(
+        &self,
+        tenant: &TenantId,
+        status: Option<ApprovalStatus>,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ApprovalRecord>>;
+    /// One approval.
+    async fn approval(&self, tenant: &TenantId, id: &ApprovalId) -> StoreResult<Option<ApprovalRecord>>;
+    /// Stores an approval outside an execution write (Step Functions executions): with
+    /// `expect` it replaces only a record in that status, else only creates one;
+    /// `Conflict` otherwise.
+    async fn put_approval(&self, approval: &ApprovalRecord, expect: Option<ApprovalStatus>) -> StoreResult<()>;
+}
