@@ -80,7 +80,9 @@ check(gsi["IndexName"] == "gsi1", "GSI gsi1")
 
 api = resources["HttpApi"]["Properties"]
 check(api["Auth"]["DefaultAuthorizer"] in api["Auth"]["Authorizers"], "the HTTP API has a default Lambda authorizer")
-check(api["Auth"]["Authorizers"]["ApiKeyAuthorizer"]["Identity"]["ReauthorizeEvery"] > 0, "authorizer results are cached")
+identity = api["Auth"]["Authorizers"]["ApiKeyAuthorizer"].get("Identity", {})
+check(not identity.get("Headers") and identity.get("ReauthorizeEvery") == 0,
+      "the authorizer needs no one header (a key in either Authorization or x-api-key reaches it), so it caches nothing")
 check("ThrottlingRateLimit" in api["DefaultRouteSettings"], "the HTTP API is throttled")
 for out in ["ApiUrl", "TableName", "StepQueueUrl", "StepDeadLetterQueueUrl"]:
     check(out in template["Outputs"], f"output {out}")

@@ -397,6 +397,25 @@ async fn a_child_that_misses_the_deadline_is_cancelled_and_the_caller_fails_with
 }
 
 #[tokio::test]
+async fn a_deadline_cancels_the_late_child_s_own_children_too() {
+    let r = rig(&[finish()], 2, AgentLimits::default()).await;
+    let url = format!("http://{}/slow", r.addr);
+    let grandchild =
+        json!({"plan": [{"skill": "http_call", "input": {"url": url, "method": "GET"}, "timeout_ms": 10000}]});
+    let child = json!({"plan": [{"skill": "agent_invoke", "input": {"timeout_s": 60, "plan": grandchild["plan"]}}]});
+    let (run, _) = r
+        .rig
+        .submit(json!({"plan": [{"skill": "agent_invoke", "input": {"timeout_s": 1, "plan": child["plan"]}}]}))
+        .await;
+    assert_eq!(run.status, RunStatus::Failed, "{:?}", run.error);
+    let all = r.rig.runs.list(&rig_tenant(), aos_runtime::runs::RunQuery::default()).await.expect("list").items;
+    let by_depth =
+        |d: u32| all.iter().find(|x| x.caller.as_ref().is_some_and(|c| c.depth == d)).expect("a run at that depth");
+    assert_eq!(by_depth(1).status, RunStatus::Cancelled, "the late child");
+    assert_eq!(by_depth(2).status, RunStatus::Cancelled, "and its own child, down the tree");
+}
+
+#[tokio::test]
 async fn bad_goal_requests_are_refused_with_what_to_fix_and_nothing_is_stored() {
     let r = rig(&[finish()], 1, AgentLimits::default()).await;
     let tenant = rig_tenant();

@@ -398,3 +398,33 @@ nodes:
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn cancelling_a_node_s_run_ends_its_execution_instead_of_leaving_it_running() {
+    let slow = aos_tests::serve(axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            "late"
+        }),
+    ))
+    .await;
+    let stack = TestStack::start(&slow.to_string()).await;
+    apply_ok(
+        &stack,
+        "name: held\nnodes:\n  - {id: call, skill: http_call, input: {url: '${input.url}'}}\n  - {id: after, skill: json_transform, depends_on: [call], input: {expression: '`1`', data: {}}}\n",
+    )
+    .await;
+    let id = start(&stack, "held", &json!({"input": {"url": format!("http://{slow}/slow")}})).await;
+    let running = wait_until(&stack, &id, |e| node(e, "call")["run_id"].is_string()).await;
+    let run = node(&running, "call")["run_id"].as_str().expect("run id").to_owned();
+    let r = stack.call(Method::POST, &format!("/v1/runs/{run}/cancel"), Some(&stack.key()), None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The execution hears of its node's end: it does not wait for a run that will never end.
+    let e = finish(&stack, &id).await;
+    assert_eq!(e["status"], "failed", "{e}");
+    assert_eq!(node(&e, "call")["status"], "failed", "{e}");
+    assert_eq!(node(&e, "call")["error"]["code"], "ERR_RUN_CANCELLED", "{e}");
+    assert_eq!(node(&e, "after")["status"], "upstream_failed", "{e}");
+    stack.stop().await;
+}

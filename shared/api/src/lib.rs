@@ -2,7 +2,7 @@
 //! and (behind `lambda_http`) the API Lambdas.
 
 mod auth;
-pub use auth::presented_key;
+pub use auth::{presented_key, GatewayPrincipal};
 pub mod demo;
 mod error;
 mod extract;

@@ -47,6 +47,15 @@ fn step_sk(index: u32) -> String {
     format!("STEP#{index:06}")
 }
 
+/// The condition that the run's status is one the lifecycle allows moving to `to` from
+/// (`aos_core`'s rule, not a copy of it): `#st IN (:from0, ...)` and its values.
+fn may_become(to: RunStatus) -> (String, Vec<(String, AttributeValue)>) {
+    let from = RunStatus::sources_of(to);
+    let names: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+    let values = names.iter().zip(&from).map(|(n, st)| (n.clone(), s(st.as_str()))).collect();
+    (format!("#st IN ({})", names.join(", ")), values)
+}
+
 fn status_pk(tenant: &str, status: RunStatus) -> String {
     format!("TENANT#{tenant}#STATUS#{status}")
 }
@@ -141,7 +150,7 @@ impl DynamoRunStore {
     /// The first claim of a run's first step and the run's move to running, in one
     /// transaction. `None` when the step was claimed before (a retry or a takeover),
     /// which the general claim handles.
-    async fn begin_run(&self, req: &BeginStep, claim_id: &str) -> StoreResult<Option<BeginOutcome>> {
+    async fn begin_run(&self, req: &BeginStep) -> StoreResult<Option<BeginOutcome>> {
         let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
         let claim = Put::builder()
             .table_name(&self.table)
@@ -149,7 +158,7 @@ impl DynamoRunStore {
             .item("sk", s(step_sk(0)))
             .item("claim_status", s("running"))
             .item("claim_until", n(req.claim_until_ms))
-            .item("claim_id", s(claim_id))
+            .item("claim_id", s(&req.claim))
             .item("prev_status", s("none"))
             .item("attempts", n(1))
             .condition_expression("attribute_not_exists(pk)")
@@ -176,6 +185,21 @@ impl DynamoRunStore {
             // (and recognises this call's own claim if its answer was lost).
             Txn::ConditionFailed(_) => Ok(None),
         }
+    }
+
+    /// A step's item (claim and checkpoint), read consistently.
+    async fn step_item(&self, tenant: &str, run: &str, index: u32) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(steps_pk(tenant, run)))
+            .key("sk", s(step_sk(index)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out.item)
     }
 
     /// The `commit_id` a step's checkpoint was written with, if it has one.
@@ -435,21 +459,27 @@ impl RunStore for DynamoRunStore {
     }
 
     async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome> {
-        // The worker read the run just before (its `load` stage): no second read here.
-        // Marks this claim: a call the SDK re-sent after a lost answer recognises it.
-        let claim_id = uuid::Uuid::new_v4().simple().to_string();
         if req.step_index == 0 {
-            if let Some(outcome) = self.begin_run(req, &claim_id).await? {
+            if let Some(outcome) = self.begin_run(req).await? {
                 return Ok(outcome);
             }
         }
         let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(steps_pk(t, r)))
-            .key("sk", s(step_sk(req.step_index)))
+        // The claim and the run's state in one transaction: a step never begins in a run
+        // that was cancelled or moved on, however close the cancel came.
+        let (live, from) = may_become(RunStatus::Running);
+        let run = from.into_iter().fold(
+            aws_sdk_dynamodb::types::ConditionCheck::builder()
+                .table_name(&self.table)
+                .key("pk", s(tenant_pk(t)))
+                .key("sk", s(run_sk(r)))
+                .condition_expression(format!("{live} AND next_step = :index"))
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":index", n(u64::from(req.step_index))),
+            |b, (k, v)| b.expression_attribute_values(k, v),
+        );
+        let claim = self
+            .step_update(t, r, req.step_index)
             .update_expression(
                 "SET prev_status = if_not_exists(claim_status, :none), claim_status = :running, claim_until = :until, \
                  claim_id = :claim, attempts = if_not_exists(attempts, :zero) + :one",
@@ -464,36 +494,26 @@ impl RunStore for DynamoRunStore {
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":none", s("none"))
-            .expression_attribute_values(":claim", s(&claim_id))
-            .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let old = match out {
-            Ok(o) => o.attributes.unwrap_or_default(),
-            Err(e) => {
-                return match e.into_service_error() {
-                    UpdateItemError::ConditionalCheckFailedException(f) => {
-                        let item = f.item.unwrap_or_default();
-                        if get_s(&item, "claim_id").is_ok_and(|c| c == claim_id) {
-                            // This call's own claim: its first answer was lost.
-                            let attempt = u32::try_from(get_n(&item, "attempts").unwrap_or(1)).unwrap_or(u32::MAX);
-                            let taken_over = get_s(&item, "prev_status").is_ok_and(|st| st == "running");
-                            return Ok(BeginOutcome::Claimed { attempt, taken_over });
-                        }
-                        if get_s(&item, "claim_status").is_ok_and(|st| st == "done") {
-                            Ok(BeginOutcome::AlreadyDone)
-                        } else {
-                            Ok(BeginOutcome::Busy { until_ms: get_n(&item, "claim_until").unwrap_or(req.now_ms) })
-                        }
-                    }
-                    other => Err(sdk_err(other)),
-                };
-            }
-        };
-        let attempt = u32::try_from(get_n(&old, "attempts").unwrap_or(0) + 1).unwrap_or(u32::MAX);
-        let taken_over = get_s(&old, "claim_status").is_ok_and(|st| st == "running");
-        Ok(BeginOutcome::Claimed { attempt, taken_over })
+            .expression_attribute_values(":claim", s(&req.claim));
+        let items = vec![
+            TransactWriteItem::builder().condition_check(run.build().map_err(sdk_err)?).build(),
+            TransactWriteItem::builder().update(claim.build().map_err(sdk_err)?).build(),
+        ];
+        let outcome = crate::txn::transact(&self.client, items).await?;
+        if outcome.failed(0) {
+            return Ok(BeginOutcome::AlreadyDone);
+        }
+        let item = self.step_item(t, r, req.step_index).await?.unwrap_or_default();
+        if outcome == Txn::Committed || get_s(&item, "claim_id").is_ok_and(|c| c == req.claim) {
+            // Claimed (or this call's own claim, its first answer lost).
+            let attempt = u32::try_from(get_n(&item, "attempts").unwrap_or(1)).unwrap_or(u32::MAX);
+            let taken_over = get_s(&item, "prev_status").is_ok_and(|st| st == "running");
+            return Ok(BeginOutcome::Claimed { attempt, taken_over });
+        }
+        if get_s(&item, "claim_status").is_ok_and(|st| st == "done") {
+            return Ok(BeginOutcome::AlreadyDone);
+        }
+        Ok(BeginOutcome::Busy { until_ms: get_n(&item, "claim_until").unwrap_or(req.now_ms) })
     }
 
     async fn extend_claim(
@@ -501,6 +521,7 @@ impl RunStore for DynamoRunStore {
         tenant: &TenantId,
         run_id: &RunId,
         step_index: u32,
+        claim: &str,
         until_ms: u64,
     ) -> StoreResult<bool> {
         let out = self
@@ -510,8 +531,11 @@ impl RunStore for DynamoRunStore {
             .key("pk", s(steps_pk(tenant.as_str(), run_id.as_str())))
             .key("sk", s(step_sk(step_index)))
             .update_expression("SET claim_until = :until")
-            .condition_expression("claim_status = :running AND claim_until < :until")
+            // Fenced by the claim alone: a repeat of the same extension (a lost answer)
+            // still holds it.
+            .condition_expression("claim_status = :running AND claim_id = :claim")
             .expression_attribute_values(":running", s("running"))
+            .expression_attribute_values(":claim", s(claim))
             .expression_attribute_values(":until", n(until_ms))
             .send()
             .await;
@@ -530,7 +554,9 @@ impl RunStore for DynamoRunStore {
         let step = self
             .step_update(t, r, index)
             .update_expression("SET checkpoint = :cp, claim_status = :done, claim_until = :zero, commit_id = :cid")
-            .condition_expression("attribute_not_exists(checkpoint)")
+            // Fenced by the claim: a worker whose claim was taken over cannot commit.
+            .condition_expression("attribute_not_exists(checkpoint) AND claim_id = :claim")
+            .expression_attribute_values(":claim", s(&commit.claim))
             .expression_attribute_values(":cid", s(&commit_id))
             .expression_attribute_values(":cp", json_attr(&commit.checkpoint)?)
             .expression_attribute_values(":done", s("done"))
@@ -539,20 +565,20 @@ impl RunStore for DynamoRunStore {
             .map_err(sdk_err)?;
         let mut set =
             "SET #st = :status, next_step = :next, last_hash = :hash, updated_at_ms = :now, gsi1pk = :gsi".to_owned();
-        let mut run = Update::builder()
+        let (advance, from) = may_become(commit.run_status);
+        let run = Update::builder()
             .table_name(&self.table)
             .key("pk", s(tenant_pk(t)))
             .key("sk", s(run_sk(r)))
-            .condition_expression("next_step = :index AND #st IN (:queued, :running)")
+            .condition_expression(format!("next_step = :index AND {advance}"))
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":status", s(commit.run_status.as_str()))
             .expression_attribute_values(":next", n(u64::from(index) + 1))
             .expression_attribute_values(":hash", s(&commit.checkpoint.hash))
             .expression_attribute_values(":now", n(commit.now_ms))
             .expression_attribute_values(":gsi", s(status_pk(t, commit.run_status)))
-            .expression_attribute_values(":index", n(u64::from(index)))
-            .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
-            .expression_attribute_values(":running", s(RunStatus::Running.as_str()));
+            .expression_attribute_values(":index", n(u64::from(index)));
+        let mut run = from.into_iter().fold(run, |b, (k, v)| b.expression_attribute_values(k, v));
         if let Some(output) = &commit.run_output {
             set.push_str(", #out = :output");
             run = run
@@ -585,6 +611,8 @@ impl RunStore for DynamoRunStore {
                     .item("sk", s(step_sk(next.step_index)))
                     .item("claim_status", s("running"))
                     .item("claim_until", n(until))
+                    .item("claim_id", s(&commit.next_claim))
+                    .item("prev_status", s("none"))
                     .item("attempts", n(1))
                     .condition_expression("attribute_not_exists(pk)")
                     .build()
@@ -631,18 +659,39 @@ impl RunStore for DynamoRunStore {
 
     async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()> {
         let (t, r) = (retry.tenant.as_str(), retry.run_id.as_str());
-        self.client
+        let out = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(steps_pk(t, r)))
             .key("sk", s(step_sk(retry.step_index)))
             .update_expression("SET claim_status = :waiting, claim_until = :zero, last_error = :err")
+            // Fenced by the claim: a worker whose claim was taken over schedules nothing.
+            .condition_expression("claim_id = :claim AND claim_status = :running")
+            .expression_attribute_values(":claim", s(&retry.claim))
+            .expression_attribute_values(":running", s("running"))
             .expression_attribute_values(":waiting", s("waiting"))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":err", json_attr(&retry.last_error)?)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
-            .await
-            .map_err(sdk_err)?;
+            .await;
+        if let Err(e) = out {
+            let UpdateItemError::ConditionalCheckFailedException(f) = e.into_service_error() else {
+                return Err(StoreError::Backend("the retry of a step could not be recorded".to_owned()));
+            };
+            let item = f.item.unwrap_or_default();
+            let mine = get_s(&item, "claim_id").is_ok_and(|c| c == retry.claim);
+            if !(mine && get_s(&item, "claim_status").is_ok_and(|st| st == "waiting")) {
+                // Another claim holds the step: its holder decides what comes next.
+                tracing::warn!(run = %retry.run_id, step = retry.step_index, "retry of a step whose claim was taken over dropped");
+                if let Some(receipt) = &retry.ack {
+                    self.queue.delete(receipt).await?;
+                }
+                return Ok(());
+            }
+            // This call's own update, its answer lost: go on and schedule the retry.
+        }
         let msg =
             StepMessage { tenant: retry.tenant.clone(), run_id: retry.run_id.clone(), step_index: retry.step_index };
         self.queue.send(&encode(&msg), retry.delay).await?;
@@ -661,7 +710,8 @@ impl RunStore for DynamoRunStore {
             .key("pk", s(steps_pk(t, r)))
             .key("sk", s(step_sk(suspend.step_index)))
             .update_expression("SET claim_status = :waiting, claim_until = :zero, attempts = attempts - :one")
-            .condition_expression("claim_status = :running AND attempts > :zero")
+            .condition_expression("claim_status = :running AND claim_id = :claim AND attempts > :zero")
+            .expression_attribute_values(":claim", s(&suspend.claim))
             .expression_attribute_values(":waiting", s("waiting"))
             .expression_attribute_values(":running", s("running"))
             .expression_attribute_values(":zero", n(0))
@@ -723,28 +773,35 @@ impl RunStore for DynamoRunStore {
 
     async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
         let error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
-        let out = self
+        let (cancellable, from) = may_become(RunStatus::Cancelled);
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(tenant_pk(tenant.as_str())))
             .key("sk", s(run_sk(id.as_str())))
             .update_expression("SET #st = :cancelled, #err = :error, updated_at_ms = :now, gsi1pk = :gsi")
-            .condition_expression("#st IN (:queued, :running, :waiting)")
+            .condition_expression(cancellable)
             .expression_attribute_names("#st", "status")
             .expression_attribute_names("#err", "error")
             .expression_attribute_values(":cancelled", s(RunStatus::Cancelled.as_str()))
             .expression_attribute_values(":error", json_attr(&error)?)
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":gsi", s(status_pk(tenant.as_str(), RunStatus::Cancelled)))
-            .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
-            .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
-            .expression_attribute_values(":waiting", s(RunStatus::Waiting.as_str()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+            .return_values(ReturnValue::AllNew);
+        let out = from.into_iter().fold(update, |b, (k, v)| b.expression_attribute_values(k, v)).send().await;
         match out {
-            Ok(o) => compose(tenant, &o.attributes.unwrap_or_default()),
+            Ok(o) => {
+                let run = compose(tenant, &o.attributes.unwrap_or_default())?;
+                // Whoever waits for the run hears of its end. The cancel has committed:
+                // a failed send is logged, and any later message of the run sends it again.
+                if let Some(body) = aos_runtime::worker::notify_parent(&run) {
+                    if let Err(e) = self.queue.send(&body, Duration::ZERO).await {
+                        tracing::warn!(error = %e, run = %run.id, "could not wake the waiter of a cancelled run");
+                    }
+                }
+                Ok(run)
+            }
             Err(e) if e.as_service_error().is_some_and(is_condition_failure) => {
                 Err(StoreError::Conflict("the run is finished or does not exist".to_owned()))
             }

@@ -83,6 +83,13 @@ macro_rules! status_enum {
                 }
             }
 
+            /// Every status the lifecycle allows moving to `to` from: the one rule that
+            /// adapters turn into their conditions (a DynamoDB `#st IN (...)`, a check
+            /// in a SQLite transaction) instead of writing the statuses out again.
+            pub fn sources_of(to: Self) -> Vec<Self> {
+                Self::ALL.into_iter().filter(|from| from.can_transition(to)).collect()
+            }
+
             /// Moves to `to`, or refuses with [`IllegalTransition`].
             pub fn transition(self, to: Self) -> Result<Self, IllegalTransition> {
                 if self.can_transition(to) {
@@ -134,6 +141,15 @@ mod tests {
         let s = s.transition(StepStatus::Waiting).expect("back-off");
         let s = s.transition(StepStatus::Running).expect("retry");
         assert_eq!(s.transition(StepStatus::Succeeded), Ok(StepStatus::Succeeded));
+    }
+
+    #[test]
+    fn the_sources_of_a_status_are_exactly_the_statuses_that_may_move_to_it() {
+        use RunStatus::*;
+        assert_eq!(RunStatus::sources_of(Running), [Queued, Running, Waiting], "a step begins in a live run");
+        assert_eq!(RunStatus::sources_of(Cancelled), [Queued, Running, Waiting], "only live runs are cancelled");
+        assert_eq!(RunStatus::sources_of(Succeeded), [Running], "a run succeeds from running only");
+        assert!(RunStatus::sources_of(Queued).is_empty(), "nothing goes back to queued");
     }
 
     #[test]

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 CREATE TABLE IF NOT EXISTS step_claims (
     tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL,
     status TEXT NOT NULL, attempts INTEGER NOT NULL, claim_until INTEGER NOT NULL, last_error TEXT,
+    claim_id TEXT,
     PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS idempotency (
     tenant TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, payload_hash TEXT NOT NULL,
@@ -91,6 +92,18 @@ CREATE TABLE IF NOT EXISTS breakers (
     tenant TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;
 ";
+
+/// Brings a data directory made by an earlier AOS up to the schema: columns added since.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_claim_id: bool =
+        conn.query_row("SELECT COUNT(*) FROM pragma_table_info('step_claims') WHERE name = 'claim_id'", [], |r| {
+            r.get::<_, i64>(0).map(|n| n > 0)
+        })?;
+    if !has_claim_id {
+        conn.execute_batch("ALTER TABLE step_claims ADD COLUMN claim_id TEXT")?;
+    }
+    Ok(())
+}
 
 /// The writer connection and its current sync mode.
 struct Writer {
@@ -153,6 +166,7 @@ impl Db {
         let path = dir.join("aos.db");
         let conn = open_connection(&path).map_err(|e| backend(&e))?;
         conn.execute_batch(SCHEMA).map_err(|e| backend(&e))?;
+        migrate(&conn).map_err(|e| backend(&e))?;
         let sync = match durability {
             Durability::Full => "PRAGMA synchronous=FULL;",
             Durability::Off => "PRAGMA synchronous=OFF;",

@@ -129,12 +129,27 @@ fn has_checkpoint(c: &Connection, tenant: &str, run: &str, index: u32) -> Result
     .map_err(|e| backend(&e))
 }
 
+/// Whether `claim` is the step's current claim.
+fn holds_claim(c: &Connection, tenant: &str, run: &str, index: u32, claim: &str) -> Result<bool, StoreError> {
+    qrow(
+        c,
+        "SELECT 1 FROM step_claims WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?4",
+        params![tenant, run, index, claim],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+    .map_err(|e| backend(&e))
+}
+
 fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError> {
     let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
     let Some(mut run) = load_state(c, t, r)? else {
         return Ok(BeginOutcome::AlreadyDone);
     };
-    if run.status.is_terminal() || run.next_step != req.step_index || has_checkpoint(c, t, r, req.step_index)? {
+    // The lifecycle rule of core: a step begins only in a run that may be running.
+    let live = RunStatus::sources_of(RunStatus::Running).contains(&run.status);
+    if !live || run.next_step != req.step_index || has_checkpoint(c, t, r, req.step_index)? {
         return Ok(BeginOutcome::AlreadyDone);
     }
     let claim: Option<(String, u32, u64)> = c
@@ -154,9 +169,9 @@ fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError>
     };
     let BeginOutcome::Claimed { attempt, .. } = outcome else { unreachable!("only claims reach here") };
     exec(c,
-        "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until) VALUES (?1, ?2, ?3, 'running', ?4, ?5)
-         ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = ?4, claim_until = ?5",
-        params![t, r, req.step_index, attempt, req.claim_until_ms],
+        "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until, claim_id) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)
+         ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = ?4, claim_until = ?5, claim_id = ?6",
+        params![t, r, req.step_index, attempt, req.claim_until_ms, req.claim],
     )
     .map_err(|e| backend(&e))?;
     if run.status == RunStatus::Queued {
@@ -178,7 +193,8 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
     if let Some(receipt) = &commit.ack {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
-    if has_checkpoint(c, t, r, index)? {
+    // Fenced by the claim: a worker whose claim was taken over writes nothing.
+    if has_checkpoint(c, t, r, index)? || !holds_claim(c, t, r, index, &commit.claim)? {
         return Ok(committed(run, None));
     }
     let body = serde_json::to_string(&commit.checkpoint).map_err(|e| json_err(&e))?;
@@ -194,7 +210,7 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
         params![t, r, index],
     )
     .map_err(|e| backend(&e))?;
-    if run.status.is_terminal() || run.next_step != index {
+    if !RunStatus::sources_of(commit.run_status).contains(&run.status) || run.next_step != index {
         // Cancelled meanwhile: keep the checkpoint, do not advance.
         return Ok(committed(run, None));
     }
@@ -220,9 +236,9 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
     let received = enqueue_received(c, STEP_QUEUE, &encode(next), until).map_err(|e| backend(&e))?;
     exec(
         c,
-        "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until) VALUES (?1, ?2, ?3, 'running', 1, ?4)
-         ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = attempts + 1, claim_until = ?4",
-        params![t, r, next.step_index, until],
+        "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until, claim_id) VALUES (?1, ?2, ?3, 'running', 1, ?4, ?5)
+         ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = attempts + 1, claim_until = ?4, claim_id = ?5",
+        params![t, r, next.step_index, until, commit.next_claim],
     )
     .map_err(|e| backend(&e))?;
     Ok(committed(run, Some(received)))
@@ -231,13 +247,19 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
 fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {
     let (t, r) = (retry.tenant.as_str(), retry.run_id.as_str());
     let err = serde_json::to_string(&retry.last_error).map_err(|e| json_err(&e))?;
-    exec(c,
-        "UPDATE step_claims SET status = 'waiting', claim_until = 0, last_error = ?4 WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
-        params![t, r, retry.step_index, err],
+    let released = exec(
+        c,
+        "UPDATE step_claims SET status = 'waiting', claim_until = 0, last_error = ?4
+         WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?5 AND status = 'running'",
+        params![t, r, retry.step_index, err, retry.claim],
     )
     .map_err(|e| backend(&e))?;
     if let Some(receipt) = &retry.ack {
         ack(c, receipt).map_err(|e| backend(&e))?;
+    }
+    if released == 0 {
+        // Another claim holds the step: its holder decides what comes next.
+        return Ok(());
     }
     let msg = StepMessage { tenant: retry.tenant.clone(), run_id: retry.run_id.clone(), step_index: retry.step_index };
     let at = retry.now_ms + u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX);
@@ -249,8 +271,8 @@ fn suspend_tx(c: &Connection, s: &StepSuspend) -> Result<(), StoreError> {
     exec(
         c,
         "UPDATE step_claims SET status = 'waiting', claim_until = 0, attempts = MAX(attempts - 1, 0)
-         WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running'",
-        params![t, r, s.step_index],
+         WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running' AND claim_id = ?4",
+        params![t, r, s.step_index, s.claim],
     )
     .map_err(|e| backend(&e))?;
     if let Some(receipt) = &s.ack {
@@ -398,14 +420,17 @@ impl RunStore for EmbeddedRunStore {
         tenant: &TenantId,
         run_id: &RunId,
         step_index: u32,
+        claim: &str,
         until_ms: u64,
     ) -> StoreResult<bool> {
-        let (t, r) = (tenant.to_string(), run_id.to_string());
+        let (t, r, claim) = (tenant.to_string(), run_id.to_string(), claim.to_owned());
         self.db
             .write(false, move |c| {
-                exec(c,
-                    "UPDATE step_claims SET claim_until = MAX(claim_until, ?4) WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running'",
-                    params![t, r, step_index, until_ms],
+                exec(
+                    c,
+                    "UPDATE step_claims SET claim_until = MAX(claim_until, ?4)
+                     WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running' AND claim_id = ?5",
+                    params![t, r, step_index, until_ms, claim],
                 )
                 .map(|n| n == 1)
                 .map_err(|e| backend(&e))
@@ -451,11 +476,20 @@ impl RunStore for EmbeddedRunStore {
 
     async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
         let (t, r) = (tenant.to_string(), id.to_string());
-        self.db
+        let cancelled = self
+            .db
             .write(true, move |c| {
                 cancel_tx(c, &t, &r, now_ms)?;
-                load_run(c, &t, &r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))
+                let run = load_run(c, &t, &r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
+                // Whoever waits for the run (its caller's step, its workflow execution)
+                // hears of its end in the same transaction.
+                if let Some(body) = aos_runtime::worker::notify_parent(&run) {
+                    enqueue(c, STEP_QUEUE, &body, 0).map_err(|e| backend(&e))?;
+                }
+                Ok(run)
             })
-            .await
+            .await?;
+        self.db.enqueued.notify_one();
+        Ok(cancelled)
     }
 }

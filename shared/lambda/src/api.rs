@@ -1,7 +1,9 @@
 //! An API route as a Lambda behind API Gateway.
 
-use aos_api::{router_for, AppState, Route};
+use aos_api::{router_for, AppState, GatewayPrincipal, Route};
 use aos_aws::{AwsAdapters, Resources};
+use aos_core::{ApiKeyId, TenantId};
+use aos_runtime::auth::Principal;
 use aos_runtime::runs::RunService;
 use aos_runtime::skills::declared_registry;
 use aos_runtime::SkillRegistry;
@@ -17,12 +19,42 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
     Ok(AppState { runs, tenants: aws.tenants, workflows })
 }
 
+/// The router of `routes` behind API Gateway: a request the HTTP API's Lambda authorizer
+/// let through carries the caller in its request context, and the routes trust it (no
+/// second key lookup). Requests without that context authenticate as usual.
+pub fn gateway_router(routes: &[Route], state: AppState) -> axum::Router {
+    router_for(routes, state).layer(axum::middleware::map_request(trust_authorizer))
+}
+
+async fn trust_authorizer(mut req: axum::extract::Request) -> axum::extract::Request {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let principal = match req.extensions().request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().and_then(|a| principal_of(&a.fields)),
+        _ => None,
+    };
+    if let Some(p) = principal {
+        req.extensions_mut().insert(GatewayPrincipal(p));
+    }
+    req
+}
+
+/// The principal in the authorizer's context (`crate::authorizer::authorize` writes it).
+fn principal_of(fields: &std::collections::HashMap<String, serde_json::Value>) -> Option<Principal> {
+    let text = |k: &str| fields.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+    Some(Principal {
+        tenant: TenantId::parse(text("tenant_id")?).ok()?,
+        key_id: ApiKeyId::parse(text("key_id")?).ok()?,
+        role: serde_json::from_value(fields.get("role")?.clone()).ok()?,
+    })
+}
+
 /// Serves `route`, which needs no skill (reading runs, keys, tenants), until the Lambda
 /// environment shuts down. The skills' code (HTTP client, TLS) is not even linked in.
 pub async fn serve(route: Route) -> Result<(), crate::Error> {
     crate::init_tracing();
     let state = state_from_env(SkillRegistry::new()).await?;
-    lambda_http::run(router_for(&[route], state)).await
+    lambda_http::run(gateway_router(&[route], state)).await
 }
 
 /// Serves `route`, which needs the skills' declarations (submitting runs, listing
@@ -30,5 +62,5 @@ pub async fn serve(route: Route) -> Result<(), crate::Error> {
 pub async fn serve_with_skills(route: Route) -> Result<(), crate::Error> {
     crate::init_tracing();
     let state = state_from_env(declared_registry()).await?;
-    lambda_http::run(router_for(&[route], state)).await
+    lambda_http::run(gateway_router(&[route], state)).await
 }

@@ -23,6 +23,7 @@ struct Fixture {
     embedded: Arc<Embedded>,
     state: AppState,
     key: String,
+    record: aos_runtime::ports::ApiKeyRecord,
     _dir: tempfile::TempDir,
 }
 
@@ -33,7 +34,7 @@ async fn fixture() -> Fixture {
     let skills = Arc::new(default_registry(AddressPolicy::default()).expect("skills"));
     let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), skills);
     let state = AppState { runs, tenants: embedded.tenants.clone(), workflows: None };
-    Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), _dir: dir }
+    Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), record: key.record, _dir: dir }
 }
 
 fn event(name: &str, key: &str) -> String {
@@ -120,4 +121,32 @@ async fn the_authorizer_maps_a_key_to_its_tenant_and_refuses_others() {
     assert!(!aos_lambda::authorizer::authorize(f.embedded.tenants.as_ref(), &bad).await.is_authorized);
     let wire = serde_json::to_value(&ok).expect("serialize");
     assert_eq!(wire["isAuthorized"], true);
+}
+
+#[tokio::test]
+async fn the_authorizer_takes_the_key_from_x_api_key_as_from_authorization() {
+    let f = fixture().await;
+    let req: ApiGatewayV2CustomAuthorizerV2Request =
+        serde_json::from_str(&event("authorizer-v2-x-api-key.json", &f.key)).expect("event");
+    let ok = aos_lambda::authorizer::authorize(f.embedded.tenants.as_ref(), &req).await;
+    assert!(ok.is_authorized, "x-api-key, as the README advertises, passes the gateway");
+    assert_eq!(ok.context["key_id"], f.record.id.as_str());
+}
+
+#[tokio::test]
+async fn a_route_behind_the_gateway_trusts_the_authorizer_s_context_and_looks_no_key_up() {
+    let f = fixture().await;
+    let raw = event("apigw-v2-runs-list-authorized.json", "")
+        .replace("{{TENANT_ID}}", f.record.tenant.as_str())
+        .replace("{{KEY_ID}}", f.record.id.as_str());
+    // The request carries no key at all: only the authorizer's context says who it is.
+    let gateway = aos_lambda::api::gateway_router(&[Route::RunsList], f.state.clone());
+    let req = lambda_http::request::from_str(&raw).expect("an API Gateway v2 event");
+    let resp = gateway.oneshot(req.map(axum_body)).await.expect("infallible");
+    assert_eq!(resp.status().as_u16(), 200, "the route answered for the authorizer's tenant");
+    // Without the gateway glue the same request is refused: trust comes from the
+    // authorizer's context, never from the request itself.
+    let req = lambda_http::request::from_str(&raw).expect("an API Gateway v2 event");
+    let plain = router_for(&[Route::RunsList], f.state.clone()).oneshot(req.map(axum_body)).await.expect("infallible");
+    assert_eq!(plain.status().as_u16(), 401);
 }

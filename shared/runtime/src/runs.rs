@@ -313,21 +313,34 @@ impl RunService {
     /// Cancels the unfinished child runs an agent step of `run` is waiting for, and
     /// theirs, so cancelling an agent stops the work (and the spending) it started.
     async fn cancel_children(&self, tenant: &TenantId, run: &RunRecord) -> Result<(), RunError> {
-        let mut pending = vec![run.clone()];
-        while let Some(parent) = pending.pop() {
-            for child in crate::agent::current_children(&parent) {
-                let Some(found) = self.store.run(tenant, &child).await? else { continue };
-                if found.status.is_terminal() {
-                    continue;
-                }
-                match self.store.cancel_run(tenant, &child, now_ms()).await {
+        Ok(cancel_descendants(self.store.as_ref(), tenant, run).await?)
+    }
+}
+
+/// Cancels the unfinished runs `run`'s waiting agent step started, and theirs, down the
+/// tree (a cancel, a deadline). Runs that finished meanwhile are left as they are, so it
+/// can be repeated after a crash half-way (every later message of a cancelled run does).
+pub(crate) async fn cancel_descendants(
+    store: &dyn RunStore,
+    tenant: &TenantId,
+    run: &RunRecord,
+) -> crate::ports::StoreResult<()> {
+    let mut pending = vec![run.clone()];
+    while let Some(parent) = pending.pop() {
+        for child in crate::agent::current_children(&parent) {
+            let Some(found) = store.run(tenant, &child).await? else { continue };
+            if !found.status.is_terminal() {
+                match store.cancel_run(tenant, &child, now_ms()).await {
                     Ok(_) | Err(StoreError::Conflict(_)) => {}
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(e),
                 }
                 tracing::info!(run = %parent.id, child = %child, "child run cancelled with its caller");
+            }
+            // A child cancelled earlier may still have unfinished children of its own.
+            if !found.status.is_terminal() || found.status == aos_core::RunStatus::Cancelled {
                 pending.push(found);
             }
         }
-        Ok(())
     }
+    Ok(())
 }

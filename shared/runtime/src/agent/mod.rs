@@ -260,7 +260,13 @@ impl AgentSteps<'_> {
         }
         for child in children.iter_mut().filter(|c| !c.status.is_terminal()) {
             match self.store.cancel_run(&run.tenant, &child.id, now).await {
-                Ok(cancelled) => *child = cancelled,
+                Ok(cancelled) => {
+                    // Its own children (and theirs) stop too.
+                    if let Err(e) = crate::runs::cancel_descendants(self.store.as_ref(), &run.tenant, child).await {
+                        return internal(&e).into();
+                    }
+                    *child = cancelled;
+                }
                 // It finished meanwhile: read what it came to.
                 Err(StoreError::Conflict(_)) => match self.store.run(&run.tenant, &child.id).await {
                     Ok(Some(c)) => *child = c,

@@ -225,6 +225,10 @@ pub struct BeginStep {
     pub run_id: RunId,
     /// Step to claim.
     pub step_index: u32,
+    /// This claim's token, unique per claim. Every later write of the step (heartbeat,
+    /// retry, suspend, commit) names it, and the store refuses it once another claim
+    /// took the step over: a worker that lost its claim changes nothing.
+    pub claim: String,
     /// The claim expires at this time unless extended by heartbeats.
     pub claim_until_ms: u64,
     /// Whether the claim must be durable before the skill runs (non-idempotent skills).
@@ -264,6 +268,10 @@ pub struct StepCommit {
     /// created already received (hidden for this long) and the step claimed, in the same
     /// write. Adapters that cannot do that send the message normally.
     pub lease_next: Option<Duration>,
+    /// The claim this commit ends (see [`BeginStep::claim`]).
+    pub claim: String,
+    /// The token of the next step's claim when `lease_next` is honoured.
+    pub next_claim: String,
     /// Now, ms since the epoch.
     pub now_ms: u64,
 }
@@ -298,6 +306,8 @@ pub struct StepRetry {
     pub delay: Duration,
     /// Receipt of the message being processed.
     pub ack: Option<String>,
+    /// The claim being released (see [`BeginStep::claim`]).
+    pub claim: String,
     /// Now, ms since the epoch.
     pub now_ms: u64,
 }
@@ -316,6 +326,8 @@ pub struct StepSuspend {
     pub recheck: Option<Duration>,
     /// Receipt of the message being processed.
     pub ack: Option<String>,
+    /// The claim being released (see [`BeginStep::claim`]).
+    pub claim: String,
     /// Now, ms since the epoch.
     pub now_ms: u64,
 }
@@ -364,12 +376,14 @@ pub trait RunStore: Send + Sync {
     /// Claims a step for execution (see [`BeginOutcome`]).
     async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome>;
 
-    /// Extends a live claim (heartbeat). Returns false if the claim is no longer held.
+    /// Extends the live claim `claim` (heartbeat). Returns false if it is no longer
+    /// held (it expired and another claim took the step over, or the step ended).
     async fn extend_claim(
         &self,
         tenant: &TenantId,
         run_id: &RunId,
         step_index: u32,
+        claim: &str,
         until_ms: u64,
     ) -> StoreResult<bool>;
 

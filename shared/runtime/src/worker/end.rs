@@ -24,6 +24,7 @@ impl StepWorker {
             step_index: c.msg.step_index,
             recheck: Some(recheck),
             ack: Some(received.receipt.clone()),
+            claim: c.claim.clone(),
             now_ms: now_ms(),
         };
         self.store.suspend_step(&suspend).await
@@ -57,6 +58,7 @@ impl StepWorker {
                 last_error: outcome.error.clone().expect("failed outcomes carry an error"),
                 delay,
                 ack: Some(received.receipt.clone()),
+                claim: c.claim.clone(),
                 now_ms: now_ms(),
             };
             self.store.retry_step(&retry).await?;
@@ -138,6 +140,8 @@ impl StepWorker {
             plan,
             ack: (!answers_task).then(|| received.receipt.clone()),
             lease_next: chain.then_some(self.config.visibility),
+            claim: c.claim.clone(),
+            next_claim: crate::clock::unique_suffix(),
             now_ms: now_ms(),
         };
         let committed = self.store.commit_step(&commit).await?;
@@ -159,7 +163,7 @@ impl StepWorker {
                 run.status = committed.status;
                 run.next_step = committed.next_step;
                 run.last_hash = committed.last_hash;
-                Some((Claimed { msg, run, attempt: 1, taken_over: false }, next_received))
+                Some((Claimed::new(msg, run, 1, false, commit.next_claim), next_received))
             }
             _ => None,
         })
@@ -168,7 +172,8 @@ impl StepWorker {
 
 /// The message a finished run sends: the waiting step of the run that started it (an
 /// agent step), or the `run_ended` message of a workflow run for its embedded execution.
-pub(super) fn notify_parent(run: &RunRecord) -> Option<String> {
+/// Its receivers ignore repeats, so it may be sent again whenever in doubt.
+pub fn notify_parent(run: &RunRecord) -> Option<String> {
     if let Some(caller) = &run.caller {
         let wake =
             StepMessage { tenant: run.tenant.clone(), run_id: caller.run_id.clone(), step_index: caller.step_index };

@@ -16,6 +16,8 @@
 
 mod end;
 
+pub use end::notify_parent;
+
 use crate::agent::{AgentLimits, AgentStep, AgentSteps, PlannerDefaults};
 use crate::clock::now_ms;
 use crate::ports::{
@@ -124,6 +126,20 @@ struct Claimed {
     run: RunRecord,
     attempt: u32,
     taken_over: bool,
+    /// This worker's claim token for the step.
+    claim: String,
+    /// Set by a heartbeat that found the claim gone: the step must not end here.
+    lost: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Claimed {
+    fn new(msg: StepMessage, run: RunRecord, attempt: u32, taken_over: bool, claim: String) -> Self {
+        Self { msg, run, attempt, taken_over, claim, lost: Arc::default() }
+    }
+
+    fn lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl StepWorker {
@@ -256,6 +272,12 @@ impl StepWorker {
                     return Ok(Handled::Abandoned);
                 }
             }
+            if claimed.lost() {
+                // Another worker took the step over while the skill ran: its outcome is
+                // that worker's to record (the store would refuse this one's anyway).
+                tracing::warn!(run = %claimed.msg.run_id, step = claimed.msg.step_index, "claim lost during the step; not ending it here");
+                return Ok(Handled::Busy);
+            }
             let chain = chained + 1 < MAX_CHAIN && started.elapsed() < self.config.chain_budget;
             match self.decide(claimed, outcome, seed, &received, chain).await? {
                 Some((next, next_received)) => {
@@ -290,11 +312,24 @@ impl StepWorker {
             self.queue.delete(&received.receipt).await?;
             return Ok(None);
         }
-        if run.status.is_terminal() || (msg.step_index < run.next_step && received.receive_count <= 1) {
-            if let (true, Some(sfn)) = (run.status.is_terminal(), &self.sfn) {
-                // The worker that ended the run may have died before answering its task.
+        if run.status.is_terminal() {
+            // The worker that ended the run may have died before telling whoever waits
+            // for it (adapters that send the wake-up after the commit), or before a
+            // cancelled agent's whole tree was cancelled: do both again (both are
+            // idempotent), then drop the message.
+            if let Some(sfn) = &self.sfn {
                 sfn.answer(&run).await?;
             }
+            if let Some(body) = notify_parent(&run) {
+                self.queue.send(&body, Duration::ZERO).await?;
+            }
+            if run.status == aos_core::RunStatus::Cancelled {
+                crate::runs::cancel_descendants(self.store.as_ref(), &run.tenant, &run).await?;
+            }
+            self.queue.delete(&received.receipt).await?;
+            return Ok(None);
+        }
+        if msg.step_index < run.next_step && received.receive_count <= 1 {
             self.queue.delete(&received.receipt).await?;
             return Ok(None);
         }
@@ -317,10 +352,12 @@ impl StepWorker {
         };
         let class = self.skills.descriptor(&step.skill).map(|d| d.idempotency);
         let now = now_ms();
+        let claim = crate::clock::unique_suffix();
         let begin = BeginStep {
             tenant: msg.tenant.clone(),
             run_id: msg.run_id.clone(),
             step_index: msg.step_index,
+            claim: claim.clone(),
             // A lease, not a deadline: heartbeats extend it while the skill runs, so a
             // dead worker's step is taken over one visibility timeout after it died.
             claim_until_ms: now + millis(self.config.visibility),
@@ -328,7 +365,7 @@ impl StepWorker {
             now_ms: now,
         };
         Ok(match self.store.begin_step(&begin).await? {
-            BeginOutcome::Claimed { attempt, taken_over } => Ok(Claimed { msg, run, attempt, taken_over }),
+            BeginOutcome::Claimed { attempt, taken_over } => Ok(Claimed::new(msg, run, attempt, taken_over, claim)),
             BeginOutcome::AlreadyDone => {
                 self.queue.delete(&received.receipt).await?;
                 Err(Handled::Done)
@@ -478,12 +515,19 @@ impl StepWorker {
         loop {
             tokio::select! {
                 outcome = &mut run => return outcome,
-                _ = beat.tick() => self.heartbeat(&c.run, &c.msg, &received.receipt).await,
+                _ = beat.tick() => {
+                    if !self.heartbeat(c, &received.receipt).await {
+                        c.lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
             }
         }
     }
 
-    async fn heartbeat(&self, run: &RunRecord, msg: &StepMessage, receipt: &str) {
+    /// One heartbeat: the task token, the message and the claim. Returns false when the
+    /// claim is gone (another worker took the step over).
+    async fn heartbeat(&self, c: &Claimed, receipt: &str) -> bool {
+        let (run, msg) = (&c.run, &c.msg);
         if let (Some(sfn), Some(token)) = (&self.sfn, run.parent.as_ref().and_then(|p| p.task_token.as_deref())) {
             if let Err(e) = sfn.tokens().heartbeat(token).await {
                 tracing::warn!(error = %e, "heartbeat could not reach Step Functions");
@@ -493,8 +537,17 @@ impl StepWorker {
         if let Err(e) = self.queue.change_visibility(receipt, self.config.visibility).await {
             tracing::warn!(error = %e, "heartbeat could not extend the message");
         }
-        if let Err(e) = self.store.extend_claim(&msg.tenant, &msg.run_id, msg.step_index, until).await {
-            tracing::warn!(error = %e, "heartbeat could not extend the claim");
+        match self.store.extend_claim(&msg.tenant, &msg.run_id, msg.step_index, &c.claim, until).await {
+            Ok(held) => {
+                if !held {
+                    tracing::warn!(run = %msg.run_id, step = msg.step_index, "heartbeat found the step's claim taken over");
+                }
+                held
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat could not extend the claim");
+                true
+            }
         }
     }
 
