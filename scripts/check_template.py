@@ -67,6 +67,13 @@ check(sorted(binaries) == crates, f"every function crate is deployed exactly onc
 queue = resources["StepQueue"]["Properties"]
 worker_timeout = functions["WorkerStepFunction"]["Properties"]["Timeout"]
 check(queue["VisibilityTimeout"] >= 6 * worker_timeout, "step queue visibility must be >= 6 x the worker timeout")
+# The worker's numbers live in its code; the template must deploy the same function timeout.
+code = (ROOT / "shared/lambda/src/worker.rs").read_text()
+m = re.search(r"FUNCTION_TIMEOUT: Duration = Duration::from_secs\((\d+)\)", code)
+check(m is not None and int(m.group(1)) == worker_timeout,
+      f"the worker's Timeout {worker_timeout} is aos_lambda::worker::FUNCTION_TIMEOUT ({m.group(1) if m else '?'})")
+check("AOS_VISIBILITY_TIMEOUT_S" not in (ROOT / "infra/template.yaml").read_text(),
+      "no second visibility setting: the worker's lease is its own")
 check(int(queue["RedrivePolicy"]["maxReceiveCount"]) >= 5, "maxReceiveCount must be >= 5")
 worker_events = functions["WorkerStepFunction"]["Properties"]["Events"]["Steps"]["Properties"]
 check(worker_events.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "the worker reports batch item failures")

@@ -8,7 +8,7 @@ set -euo pipefail
 TABLE=aos
 QUEUE=aos-steps
 DLQ=aos-steps-dlq
-VISIBILITY_TIMEOUT=1800
+VISIBILITY_TIMEOUT=5400
 MAX_RECEIVE_COUNT=5
 
 awslocal dynamodb create-table \

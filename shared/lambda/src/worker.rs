@@ -14,24 +14,61 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Handles one SQS batch: every record once, failures reported per record.
-pub async fn handle_batch(worker: &StepWorker, event: SqsEvent) -> SqsBatchResponse {
-    let mut failures = Vec::new();
-    for record in event.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        let received = Received {
-            receipt: record.receipt_handle.clone().unwrap_or_default(),
-            body: record.body.clone().unwrap_or_default(),
-            receive_count: record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1),
-        };
-        match worker.handle(&received).await {
-            Handled::Done => {}
-            other => {
-                tracing::warn!(message_id = id, outcome = ?other, "record not finished; reported as a batch item failure");
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                failures.push(failure);
+/// The numbers of the worker Lambda, in one place (`scripts/check_template.py` holds the
+/// template to them):
+/// - the function's timeout is [`FUNCTION_TIMEOUT`], and the step queue's visibility at
+///   least six times that (what Lambda asks of an SQS event source);
+/// - a record's message is hidden for [`LEASE`] as soon as its handling starts and the
+///   step's claim lasts as long; heartbeats every third of it extend both, so a record whose
+///   invocation died is taken over a lease later, not after the queue's visibility;
+/// - the records of a batch run concurrently, every step capped at the invocation's
+///   remaining time less [`COMMIT_MARGIN`], so its worst case (an agent planner's model
+///   calls included) ends, and commits, before the function is stopped.
+pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(900);
+/// How long a record's message and claim last between heartbeats.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// Time kept back from each step for its commit and the batch's answer.
+pub const COMMIT_MARGIN: Duration = Duration::from_secs(20);
+
+/// Handles one SQS batch, its records concurrently, with `remaining` time left in the
+/// invocation: failures (busy, malformed, store failure, no time left) are reported per
+/// record, so only they come back.
+pub async fn handle_batch(worker: &StepWorker, event: SqsEvent, remaining: Duration) -> SqsBatchResponse {
+    let max_step = remaining.saturating_sub(COMMIT_MARGIN);
+    let worker = worker.within(max_step, max_step / 2);
+    let handled = futures_util::future::join_all(event.records.into_iter().map(|record| {
+        let worker = &worker;
+        async move {
+            let id = record.message_id.clone().unwrap_or_default();
+            let received = Received {
+                receipt: record.receipt_handle.clone().unwrap_or_default(),
+                body: record.body.clone().unwrap_or_default(),
+                receive_count: record
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1),
+            };
+            if max_step.is_zero() {
+                return (id, Handled::Busy);
             }
+            // Hidden for a lease, not the queue's visibility: if this invocation dies, the
+            // record comes back a lease later.
+            if let Err(e) = worker.lease(&received, LEASE).await {
+                tracing::warn!(error = %e, message_id = id, "could not shorten the record's visibility to its lease");
+            }
+            let outcome = worker.handle(&received).await;
+            (id, outcome)
+        }
+    }))
+    .await;
+    let mut failures = Vec::new();
+    for (id, outcome) in handled {
+        if outcome != Handled::Done {
+            tracing::warn!(message_id = id, outcome = ?outcome, "record not finished; reported as a batch item failure");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failures.push(failure);
         }
     }
     let mut response = SqsBatchResponse::default();
@@ -39,17 +76,16 @@ pub async fn handle_batch(worker: &StepWorker, event: SqsEvent) -> SqsBatchRespo
     response
 }
 
-/// The worker from AWS adapters configured by the environment. The visibility timeout
-/// (`AOS_VISIBILITY_TIMEOUT_S`, default 180) must match the queue's.
+/// The worker from AWS adapters configured by the environment (see [`FUNCTION_TIMEOUT`]
+/// for its numbers).
 pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     let aws = AwsAdapters::from_env(Resources::Trust).await?;
     let policy = AddressPolicy::parse_allow_list(&std::env::var("AOS_HTTP_ALLOW_HOSTS").unwrap_or_default())?;
-    let visibility: u64 = std::env::var("AOS_VISIBILITY_TIMEOUT_S").ok().and_then(|v| v.parse().ok()).unwrap_or(180);
     let config = WorkerConfig {
-        visibility: Duration::from_secs(visibility),
-        heartbeat: Duration::from_secs((visibility / 3).max(1)),
-        // Hand long runs back to the queue well before the function's 30 s timeout.
-        chain_budget: Duration::from_secs(15),
+        visibility: LEASE,
+        heartbeat: LEASE / 3,
+        chain_budget: FUNCTION_TIMEOUT / 2,
+        max_step: Some(FUNCTION_TIMEOUT - COMMIT_MARGIN),
         ..WorkerConfig::default()
     };
     // Workflows run on Step Functions: the worker answers their task tokens.
@@ -69,7 +105,9 @@ pub async fn serve() -> Result<(), crate::Error> {
     let worker = worker_from_env().await?;
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, crate::Error>(handle_batch(worker, event.payload).await)
+        let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+        let remaining = deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        Ok::<_, crate::Error>(handle_batch(worker, event.payload, remaining).await)
     }))
     .await
 }

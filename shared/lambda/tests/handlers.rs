@@ -98,7 +98,7 @@ async fn an_sqs_batch_reports_only_the_malformed_record_as_failed() {
         Arc::new(default_registry(AddressPolicy::default()).expect("skills")),
         WorkerConfig::default(),
     );
-    let response = aos_lambda::worker::handle_batch(&worker, batch).await;
+    let response = aos_lambda::worker::handle_batch(&worker, batch, std::time::Duration::from_secs(60)).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, ["m-bad"], "the good record is not held back by the bad one");
     let run = e.runs.run(&tenant, &run_id).await.expect("read").expect("run");
@@ -149,4 +149,96 @@ async fn a_route_behind_the_gateway_trusts_the_authorizer_s_context_and_looks_no
     let req = lambda_http::request::from_str(&raw).expect("an API Gateway v2 event");
     let plain = router_for(&[Route::RunsList], f.state.clone()).oneshot(req.map(axum_body)).await.expect("infallible");
     assert_eq!(plain.status().as_u16(), 401);
+}
+
+/// Waits until `peers` executions are under way at once (or 3 s pass), then says whether
+/// they met: records handled one after another never meet.
+struct Rendezvous {
+    inside: Arc<std::sync::atomic::AtomicUsize>,
+    peers: usize,
+    sleep: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl aos_runtime::Skill for Rendezvous {
+    fn descriptor(&self) -> aos_runtime::SkillDescriptor {
+        aos_runtime::SkillDescriptor {
+            name: "rendezvous".into(),
+            version: "1.0.0".into(),
+            description: "meets its peers".into(),
+            input_schema: serde_json::json!({"type": "object"}),
+            output_schema: serde_json::json!({"type": "object"}),
+            idempotency: aos_runtime::IdempotencyClass::Pure,
+            timeout_ms: 60_000,
+        }
+    }
+
+    async fn execute(&self, _ctx: &aos_runtime::SkillContext, _input: Value) -> aos_core::StructuredOutcome {
+        self.inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(self.sleep).await;
+        let start = std::time::Instant::now();
+        while self.inside.load(std::sync::atomic::Ordering::SeqCst) < self.peers {
+            if start.elapsed() > std::time::Duration::from_secs(3) {
+                return aos_core::StructuredOutcome::success(serde_json::json!({"met": false}));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        aos_core::StructuredOutcome::success(serde_json::json!({"met": true}))
+    }
+}
+
+/// Runs of one `rendezvous` step on the embedded store, and the SQS batch of their first
+/// messages.
+async fn batch_of(
+    runs: usize,
+    skill: Rendezvous,
+) -> (Arc<Embedded>, StepWorker, Vec<aos_core::RunId>, SqsEvent, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = Arc::new(Embedded::open(dir.path(), Durability::Full).await.expect("open"));
+    let mut reg = aos_runtime::SkillRegistry::new();
+    reg.register(Arc::new(skill)).expect("skill");
+    let reg = Arc::new(reg);
+    let service = RunService::new(e.runs.clone(), e.idempotency.clone(), Arc::clone(&reg));
+    let tenant = aos_core::TenantId::parse("ten_batch").expect("id");
+    let mut ids = Vec::new();
+    let mut records = Vec::new();
+    for i in 0..runs {
+        let body = serde_json::json!({"plan": [{"skill": "rendezvous", "input": {}, "max_attempts": 1}]});
+        let id = service.submit(&tenant, serde_json::from_value(body).expect("body"), None).await.expect("run").run.id;
+        let msg = serde_json::json!({"tenant": tenant, "run_id": id, "step_index": 0}).to_string();
+        records.push(serde_json::json!({"messageId": format!("m{i}"), "receiptHandle": format!("r{i}"), "body": msg,
+            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs"}));
+        ids.push(id);
+    }
+    let batch: SqsEvent = serde_json::from_value(serde_json::json!({"Records": records})).expect("an SQS event");
+    let worker = StepWorker::new(e.runs.clone(), e.queue.clone(), e.kv.clone(), reg, WorkerConfig::default());
+    (e, worker, ids, batch, dir)
+}
+
+#[tokio::test]
+async fn the_records_of_a_batch_run_at_the_same_time() {
+    let skill = Rendezvous { inside: Arc::default(), peers: 3, sleep: std::time::Duration::ZERO };
+    let (e, worker, ids, batch, _dir) = batch_of(3, skill).await;
+    let response = aos_lambda::worker::handle_batch(&worker, batch, std::time::Duration::from_secs(120)).await;
+    assert!(response.batch_item_failures.is_empty());
+    let tenant = aos_core::TenantId::parse("ten_batch").expect("id");
+    for id in ids {
+        let run = e.runs.run(&tenant, &id).await.expect("read").expect("run");
+        assert_eq!(run.output.expect("output")["met"], true, "every record was under way with the others");
+    }
+}
+
+#[tokio::test]
+async fn a_step_longer_than_the_invocation_has_left_times_out_before_the_function_does() {
+    // The step declares 60 s; the invocation has one second left after the commit margin.
+    let skill = Rendezvous { inside: Arc::default(), peers: 1, sleep: std::time::Duration::from_secs(30) };
+    let (e, worker, ids, batch, _dir) = batch_of(1, skill).await;
+    let remaining = aos_lambda::worker::COMMIT_MARGIN + std::time::Duration::from_secs(1);
+    let response = aos_lambda::worker::handle_batch(&worker, batch, remaining).await;
+    assert!(response.batch_item_failures.is_empty(), "the step ended (failed) within the invocation");
+    let tenant = aos_core::TenantId::parse("ten_batch").expect("id");
+    let run = e.runs.run(&tenant, &ids[0]).await.expect("read").expect("run");
+    let error = run.error.expect("failed");
+    assert_eq!(error.code.as_str(), "ERR_TIMEOUT");
+    assert!(error.message.contains("within 1000 ms"), "{}", error.message);
 }

@@ -229,6 +229,7 @@ impl Planner for LlmPlanner {
     }
 
     async fn plan(&self, ask: &PlanAsk<'_>) -> Result<Planned, StructuredOutcome> {
+        let deadline = std::time::Instant::now() + ask.ctx.timeout;
         let PlannerSpec::Llm { provider, model, temperature, max_tokens } = &ask.spec.planner else {
             return Err(StructuredOutcome::failure(ErrorCode::Internal, "not an LLM planner spec"));
         };
@@ -268,10 +269,12 @@ impl Planner for LlmPlanner {
                 "temperature": temperature,
                 "prompt_cache": true,
             });
+            // Every call (repairs too) comes out of the planner step's one budget.
             let mut ctx = ask.ctx.clone();
-            ctx.timeout = std::time::Duration::from_millis(
+            let per_call = std::time::Duration::from_millis(
                 self.skills.descriptor("llm_invoke").map_or(120_000, |d| d.timeout_ms),
             );
+            ctx.timeout = per_call.min(deadline.saturating_duration_since(std::time::Instant::now()));
             let outcome = self.skills.execute("llm_invoke", &ctx, input).await;
             planned.llm_calls += 1;
             planned.cost_cents += outcome.cost_cents;

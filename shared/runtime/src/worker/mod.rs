@@ -61,6 +61,9 @@ pub struct WorkerConfig {
     pub agents: AgentLimits,
     /// Provider and model of child agents' planners that name none.
     pub planner: PlannerDefaults,
+    /// The longest any one step may take here, whatever its own timeout says (a Lambda:
+    /// the invocation's remaining time less a margin for the commit). `None`: no cap.
+    pub max_step: Option<Duration>,
 }
 
 impl Default for WorkerConfig {
@@ -75,6 +78,7 @@ impl Default for WorkerConfig {
             breaker: aos_core::breaker::BreakerPolicy::default(),
             agents: AgentLimits::default(),
             planner: PlannerDefaults::from_env(),
+            max_step: None,
         }
     }
 }
@@ -181,6 +185,12 @@ impl StepWorker {
     pub fn with_after_effect_hook(mut self, hook: AfterEffectHook) -> Self {
         self.after_effect = Some(hook);
         self
+    }
+
+    /// Hides a received message for `lease` (from now): how long it stays with this
+    /// worker unless a heartbeat extends it.
+    pub async fn lease(&self, received: &Received, lease: Duration) -> Result<bool, StoreError> {
+        self.queue.change_visibility(&received.receipt, lease).await
     }
 
     /// The worker's configuration.
@@ -381,7 +391,18 @@ impl StepWorker {
     fn step_timeout(&self, run: &RunRecord, index: u32) -> Duration {
         let step = run.plan.step(index);
         let default = step.and_then(|s| self.skills.descriptor(&s.skill)).map_or(30_000, |d| d.timeout_ms);
-        Duration::from_millis(step.and_then(|s| s.timeout_ms).unwrap_or(default))
+        let declared = Duration::from_millis(step.and_then(|s| s.timeout_ms).unwrap_or(default));
+        self.config.max_step.map_or(declared, |max| declared.min(max))
+    }
+
+    /// The same worker with every step capped at `max_step` and chains handed back after
+    /// `chain_budget`: what one Lambda invocation can still afford.
+    #[must_use]
+    pub fn within(&self, max_step: Duration, chain_budget: Duration) -> Self {
+        let mut w = self.clone();
+        w.config.max_step = Some(max_step);
+        w.config.chain_budget = chain_budget;
+        w
     }
 
     /// Stage `prepare`: refuse interrupted non-idempotent steps and exhausted attempts,
@@ -482,10 +503,17 @@ impl StepWorker {
                 limits: &self.config.agents,
                 defaults: &self.config.planner,
             };
-            let work = agents.run(&step.skill, &c.run, c.msg.step_index, &ctx, input);
+            // Agent steps run here, not through the registry: the step's timeout holds
+            // for them all the same (a planner's model calls, its repairs included).
+            let limit = ctx.timeout;
+            let work = tokio::time::timeout(limit, agents.run(&step.skill, &c.run, c.msg.step_index, &ctx, input));
             match self.with_heartbeat(c, work, received).await {
-                AgentStep::Done(outcome) => outcome,
-                waiting => return waiting,
+                Ok(AgentStep::Done(outcome)) => outcome,
+                Ok(waiting) => return waiting,
+                Err(_) => StructuredOutcome::failure(
+                    ErrorCode::Timeout,
+                    format!("{} did not finish within {} ms", step.skill, limit.as_millis()),
+                ),
             }
         } else {
             self.with_heartbeat(c, self.skills.execute(&step.skill, &ctx, input), received).await
