@@ -15,10 +15,39 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
+/// Where `aos dev` keeps its state: the embedded store in the data directory, or a
+/// table and queue on the AWS emulator (the same ones across restarts).
+#[derive(Clone)]
+enum Backend {
+    Embedded,
+    Aws { endpoint: String, name: String },
+}
+
+impl Backend {
+    fn aws() -> Self {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+            panic!("this test needs the AWS emulator: AWS_ENDPOINT_URL is not set; run ./scripts/test.sh")
+        });
+        assert!(endpoint.starts_with("http://127.0.0.1:"), "AWS_ENDPOINT_URL must be a loopback emulator in tests");
+        Self::Aws { endpoint, name: format!("aos-crash-{}", uuid::Uuid::new_v4().simple()) }
+    }
+}
+
 fn spawn_aos(dir: &Path, port: u16, allow: &str, abort_after: Option<u32>) -> Child {
+    spawn_on(&Backend::Embedded, dir, port, allow, abort_after)
+}
+
+fn spawn_on(backend: &Backend, dir: &Path, port: u16, allow: &str, abort_after: Option<u32>) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("aos.log")).expect("log file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aos"));
-    cmd.args(["dev", "--port", &port.to_string(), "--data-dir"])
+    if let Backend::Aws { endpoint, name } = backend {
+        cmd.args(["dev", "--backend", "aws", "--create-resources"])
+            .env("AOS_TABLE", name)
+            .env("AOS_STEP_QUEUE_URL", format!("{endpoint}/123456789012/{name}"));
+    } else {
+        cmd.arg("dev");
+    }
+    cmd.args(["--port", &port.to_string(), "--data-dir"])
         .arg(dir.join("data"))
         .args(["--allow-hosts", allow, "--workers", "2", "--visibility-timeout-ms", "1000"])
         .env_remove("AOS_TEST_ABORT_AFTER_EFFECT")
@@ -122,6 +151,16 @@ fn effects_in_order(sink: &Sink) -> (Vec<(String, Value)>, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_in_the_middle_of_a_run_loses_nothing_and_repeats_no_effect() {
+    kill_9_mid_run(&Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn kill_9_of_aos_dev_on_the_aws_backend_in_the_middle_of_a_run_loses_nothing_and_repeats_no_effect() {
+    kill_9_mid_run(&Backend::aws()).await;
+}
+
+async fn kill_9_mid_run(backend: &Backend) {
     let dir = tempfile::tempdir().expect("tmp");
     let (sink_addr, sink) = start_sink().await;
     let port = free_port();
@@ -137,7 +176,7 @@ async fn kill_9_in_the_middle_of_a_run_loses_nothing_and_repeats_no_effect() {
         {"skill": "kv_store", "input": {"op": "get", "key": "price"}}
     ]});
 
-    let child = spawn_aos(dir.path(), port, &allow, None);
+    let child = spawn_on(backend, dir.path(), port, &allow, None);
     let api = Api::connect(dir.path(), port).await;
     let id = api.submit(&plan).await;
     // Kill at several points: between steps, during slow calls, right after effects.
@@ -149,7 +188,7 @@ async fn kill_9_in_the_middle_of_a_run_loses_nothing_and_repeats_no_effect() {
         api.wait_until(&id, 30, |r| r["steps_done"].as_u64() >= Some(target.max(done + 1))).await;
         tokio::time::sleep(Duration::from_millis(pause_ms)).await;
         kill9(child);
-        child = spawn_aos(dir.path(), port, &allow, None);
+        child = spawn_on(backend, dir.path(), port, &allow, None);
         Api::connect(dir.path(), port).await;
         // The step in flight at the kill is the first one not done now.
         done = api.get(&format!("/v1/runs/{id}")).await["steps_done"].as_u64().expect("steps_done");
@@ -242,6 +281,9 @@ nodes:
     items: "${{input.xs}}"
     max_concurrency: 3
     skill: http_call
+    # Three kills may all land while one element is in flight: each takeover is an
+    # attempt, and this test is about resuming, not about running out of attempts.
+    retry: {{max_attempts: 10}}
     input: {{method: POST, url: "http://{sink_addr}/demo/sink", body: {{n: "${{item}}"}}}}
   - id: slow
     skill: http_call
