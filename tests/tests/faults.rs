@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A non-idempotent effect: records every execution per step.
-struct Effect(Arc<Mutex<BTreeMap<u32, u32>>>);
+/// A non-idempotent effect: records every execution by the step's `tag`.
+struct Effect(Arc<Mutex<BTreeMap<String, u32>>>);
 
 #[async_trait]
 impl Skill for Effect {
@@ -38,7 +38,8 @@ impl Skill for Effect {
     }
 
     async fn execute(&self, ctx: &SkillContext, input: Value) -> StructuredOutcome {
-        *self.0.lock().expect("effects").entry(ctx.step_index).or_default() += 1;
+        let tag = input["tag"].as_str().unwrap_or("untagged").to_owned();
+        *self.0.lock().expect("effects").entry(tag).or_default() += 1;
         StructuredOutcome::success(json!({"step": ctx.step_index, "n": input["n"]}))
     }
 }
@@ -48,32 +49,48 @@ fn tenant() -> TenantId {
 }
 
 /// What a run ended as: status, output, checkpoint hashes, effects per step.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Ending {
     status: RunStatus,
     output: Option<Value>,
     error: Option<ErrorCode>,
     chain: Vec<String>,
-    effects: BTreeMap<u32, u32>,
+    effects: BTreeMap<String, u32>,
     runs_for_key: usize,
     left_in_queue: usize,
     dead_letters: usize,
 }
 
 const PLAN: &str = r#"{"plan": [
-    {"id": "a", "skill": "effect", "input": {"n": 1}},
-    {"id": "b", "skill": "effect", "input": {"n": "${steps.a.output.n}"}},
-    {"id": "c", "skill": "effect", "input": {"n": 3}}
+    {"id": "a", "skill": "effect", "input": {"tag": "a", "n": 1}},
+    {"id": "b", "skill": "effect", "input": {"tag": "b", "n": "${steps.a.output.n}"}},
+    {"id": "c", "skill": "effect", "input": {"tag": "c", "n": 3}}
 ], "base_seed": 7}"#;
+
+/// A run whose middle step is an agent step: it starts a child run, parks, and is woken
+/// by the child's end (the wake-up edge), then the run goes on with the child's answer.
+const AGENT_PLAN: &str = r#"{"plan": [
+    {"id": "a", "skill": "effect", "input": {"tag": "a", "n": 1}},
+    {"id": "ask", "skill": "agent_invoke", "input": {"timeout_s": 600, "plan": [
+        {"id": "x", "skill": "effect", "input": {"tag": "x", "n": 2}},
+        {"id": "y", "skill": "effect", "input": {"tag": "y", "n": 3}}
+    ]}},
+    {"id": "c", "skill": "effect", "input": {"tag": "c", "n": "${steps.ask.output.output.n}"}}
+], "base_seed": 7}"#;
+
+fn effects(tags: &[&str]) -> BTreeMap<String, u32> {
+    tags.iter().map(|t| ((*t).to_owned(), 1)).collect()
+}
 
 /// Submits the plan (as a client would: again with the same Idempotency-Key when the
 /// answer is an error), drives the worker until the queue is empty, and reports.
-async fn scenario(proxy: &FaultProxy, emulator: &str) -> Ending {
+async fn scenario(proxy: &FaultProxy, emulator: &str, plan: &str) -> Ending {
     // `ports` meet the faults; `look` reads what happened straight from the emulator.
     let (ports, look) = aws_pair(&proxy.endpoint(), emulator, 5).await;
-    let effects: Arc<Mutex<BTreeMap<u32, u32>>> = Arc::default();
+    let effects: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
     let mut reg = SkillRegistry::new();
     reg.register(Arc::new(Effect(Arc::clone(&effects)))).expect("register");
+    aos_runtime::agent::declare(&mut reg).expect("agent steps");
     let reg = Arc::new(reg);
     let service = RunService::new(Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::clone(&reg));
     let config = WorkerConfig {
@@ -85,7 +102,7 @@ async fn scenario(proxy: &FaultProxy, emulator: &str) -> Ending {
     let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config);
     let mut submitted = None;
     for _ in 0..4 {
-        let body: SubmitRun = serde_json::from_str(PLAN).expect("plan");
+        let body: SubmitRun = serde_json::from_str(plan).expect("plan");
         match service.submit(&tenant(), body, Some("the-key")).await {
             Ok(s) => {
                 submitted = Some(s.run.id);
@@ -164,9 +181,9 @@ fn faults_for(op: &str) -> Vec<(Fault, u32)> {
 async fn every_fault_at_every_call_of_a_run_leaves_it_ending_as_without_faults() {
     let endpoint = emulator_endpoint();
     let clean = FaultProxy::start(&endpoint).await;
-    let baseline = scenario(&clean, &endpoint).await;
+    let baseline = scenario(&clean, &endpoint, PLAN).await;
     assert_eq!(baseline.status, RunStatus::Succeeded, "{baseline:?}");
-    assert_eq!(baseline.effects, BTreeMap::from([(0, 1), (1, 1), (2, 1)]));
+    assert_eq!(baseline.effects, effects(&["a", "b", "c"]));
     // The call sites: each call of the fault-free run but receives (their number
     // depends on timing).
     let sites: Vec<Call> = clean.calls().into_iter().filter(|c| c.op != "sqs.ReceiveMessage").collect();
@@ -178,7 +195,7 @@ async fn every_fault_at_every_call_of_a_run_leaves_it_ending_as_without_faults()
             let proxy = FaultProxy::start(&endpoint).await;
             proxy.inject(&site.op, site.n, times, fault.clone());
             eprintln!("case: {} #{} / {}", site.op, site.n, fault.name());
-            let ending = scenario(&proxy, &endpoint).await;
+            let ending = scenario(&proxy, &endpoint, PLAN).await;
             cases += 1;
             let met = !proxy.faulted().is_empty();
             if !met || ending != baseline {
@@ -253,7 +270,7 @@ async fn a_run_whose_first_message_never_went_out_is_started_by_the_sweep() {
     let emulator = emulator_endpoint();
     let proxy = FaultProxy::start(&emulator).await;
     let (ports, look) = aws_pair(&proxy.endpoint(), &emulator, 5).await;
-    let effects: Arc<Mutex<BTreeMap<u32, u32>>> = Arc::default();
+    let effects: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
     let mut reg = SkillRegistry::new();
     reg.register(Arc::new(Effect(Arc::clone(&effects)))).expect("register");
     let reg = Arc::new(reg);
@@ -290,7 +307,7 @@ async fn a_run_whose_first_message_never_went_out_is_started_by_the_sweep() {
     drain(&worker, &look, &look, &id, &proxy).await;
     let run = look.runs.run(&tenant(), &id).await.expect("read").expect("run");
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
-    assert_eq!(*effects.lock().expect("effects"), BTreeMap::from([(0, 1), (1, 1), (2, 1)]));
+    assert_eq!(*effects.lock().expect("effects"), self::effects(&["a", "b", "c"]));
     assert_eq!(sweeper.resend_stranded(aos_runtime::clock::now_ms() + 1).await.expect("sweep"), 0, "nothing is left");
 }
 
@@ -308,4 +325,46 @@ fn first_key() -> aos_runtime::ports::ApiKeyRecord {
         created_at_ms: 1,
         revoked_at_ms: None,
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn every_fault_at_every_call_of_an_agent_run_and_its_child_leaves_both_ending_as_without_faults() {
+    let endpoint = emulator_endpoint();
+    let clean = FaultProxy::start(&endpoint).await;
+    let baseline = scenario(&clean, &endpoint, AGENT_PLAN).await;
+    assert_eq!(baseline.status, RunStatus::Succeeded, "{baseline:?}");
+    assert_eq!(baseline.effects, effects(&["a", "c", "x", "y"]));
+    assert_eq!(baseline.runs_for_key, 2, "the run and its child");
+    let sites: Vec<Call> = clean.calls().into_iter().filter(|c| c.op != "sqs.ReceiveMessage").collect();
+    // The agent's chain names its child's id, which differs from run to run: compare
+    // its length (the chain verifies in every case).
+    let comparable = |e: &Ending| Ending { chain: vec![String::new(); e.chain.len()], ..e.clone() };
+    let want = comparable(&baseline);
+    let (mut cases, mut wrong) = (0, Vec::new());
+    for site in &sites {
+        // One fault that outlasts the SDK's retries and the lost answer, at every call.
+        let faults = match site.op.as_str() {
+            "dynamodb.TransactWriteItems" => {
+                vec![(Fault::Cancelled { item: 0, code: "TransactionConflict" }, 1), (Fault::LoseAnswer, 1)]
+            }
+            op if op.starts_with("dynamodb.") => {
+                vec![(Fault::Error(500, "InternalServerError"), 3), (Fault::LoseAnswer, 1)]
+            }
+            op if op.starts_with("sqs.") => vec![(Fault::Error(500, "InternalError"), 3), (Fault::LoseAnswer, 1)],
+            _ => Vec::new(),
+        };
+        for (fault, times) in faults {
+            let proxy = FaultProxy::start(&endpoint).await;
+            proxy.inject(&site.op, site.n, times, fault.clone());
+            let ending = scenario(&proxy, &endpoint, AGENT_PLAN).await;
+            cases += 1;
+            let met = !proxy.faulted().is_empty();
+            if !met || comparable(&ending) != want {
+                wrong.push(format!("{} #{} / {}: met={met} {ending:?}", site.op, site.n, fault.name()));
+            }
+        }
+    }
+    eprintln!("agent fault matrix: {} call sites, {cases} cases, {} wrong", sites.len(), wrong.len());
+    assert!(wrong.is_empty(), "runs that ended otherwise than without faults:\n{}", wrong.join("\n"));
 }

@@ -30,11 +30,19 @@ pub const LEASE: Duration = Duration::from_secs(60);
 /// Time kept back from each step for its commit and the batch's answer.
 pub const COMMIT_MARGIN: Duration = Duration::from_secs(20);
 
+/// What a step may take when the invocation has `remaining` left: that less the commit
+/// margin (a quarter of it on a function configured shorter than four margins). A
+/// deadline already past (an emulator that sends none) counts as a whole function timeout.
+pub fn step_budget(remaining: Duration) -> Duration {
+    let remaining = if remaining.is_zero() { FUNCTION_TIMEOUT } else { remaining };
+    remaining - COMMIT_MARGIN.min(remaining / 4)
+}
+
 /// Handles one SQS batch, its records concurrently, with `remaining` time left in the
 /// invocation: failures (busy, malformed, store failure, no time left) are reported per
 /// record, so only they come back.
 pub async fn handle_batch(worker: &StepWorker, event: SqsEvent, remaining: Duration) -> SqsBatchResponse {
-    let max_step = remaining.saturating_sub(COMMIT_MARGIN);
+    let max_step = step_budget(remaining);
     let worker = worker.within(max_step, max_step / 2);
     let handled = futures_util::future::join_all(event.records.into_iter().map(|record| {
         let worker = &worker;

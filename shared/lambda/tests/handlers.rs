@@ -230,15 +230,21 @@ async fn the_records_of_a_batch_run_at_the_same_time() {
 
 #[tokio::test]
 async fn a_step_longer_than_the_invocation_has_left_times_out_before_the_function_does() {
-    // The step declares 60 s; the invocation has one second left after the commit margin.
+    // The step declares 60 s; the invocation has 4 s left, a second of it kept for the commit.
     let skill = Rendezvous { inside: Arc::default(), peers: 1, sleep: std::time::Duration::from_secs(30) };
     let (e, worker, ids, batch, _dir) = batch_of(1, skill).await;
-    let remaining = aos_lambda::worker::COMMIT_MARGIN + std::time::Duration::from_secs(1);
+    let remaining = std::time::Duration::from_secs(4);
+    assert_eq!(aos_lambda::worker::step_budget(remaining), std::time::Duration::from_secs(3));
+    assert_eq!(
+        aos_lambda::worker::step_budget(std::time::Duration::from_secs(600)),
+        std::time::Duration::from_secs(580),
+        "a long invocation keeps the whole margin"
+    );
     let response = aos_lambda::worker::handle_batch(&worker, batch, remaining).await;
     assert!(response.batch_item_failures.is_empty(), "the step ended (failed) within the invocation");
     let tenant = aos_core::TenantId::parse("ten_batch").expect("id");
     let run = e.runs.run(&tenant, &ids[0]).await.expect("read").expect("run");
     let error = run.error.expect("failed");
     assert_eq!(error.code.as_str(), "ERR_TIMEOUT");
-    assert!(error.message.contains("within 1000 ms"), "{}", error.message);
+    assert!(error.message.contains("within 3000 ms"), "{}", error.message);
 }
