@@ -368,3 +368,56 @@ async fn every_fault_at_every_call_of_an_agent_run_and_its_child_leaves_both_end
     eprintln!("agent fault matrix: {} call sites, {cases} cases, {} wrong", sites.len(), wrong.len());
     assert!(wrong.is_empty(), "runs that ended otherwise than without faults:\n{}", wrong.join("\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn a_cancel_whose_wake_up_was_lost_is_woken_by_the_sweep() {
+    let emulator = emulator_endpoint();
+    let proxy = FaultProxy::start(&emulator).await;
+    let (ports, look) = aws_pair(&proxy.endpoint(), &emulator, 5).await;
+    look.tenants.create_tenant(&tenant_record(), &first_key()).await.expect("tenant");
+    // A child run that an agent step of another run waits for.
+    let caller = aos_core::RunId::parse("run_waitingcaller").expect("id");
+    let plan = aos_core::Plan::new(vec![
+        serde_json::from_value(json!({"skill": "effect", "input": {"tag": "x"}})).expect("step")
+    ])
+    .expect("plan");
+    let child = aos_runtime::ports::RunRecord::queued(
+        tenant(),
+        aos_core::RunId::parse("run_cancelledchild").expect("id"),
+        plan,
+        json!({}),
+        1,
+        None,
+        aos_runtime::clock::now_ms(),
+    )
+    .with_caller(aos_core::agent::CallerLink {
+        run_id: caller.clone(),
+        step_index: 1,
+        depth: 1,
+        correlation_id: "c".into(),
+    });
+    let first = aos_runtime::ports::StepMessage { tenant: tenant(), run_id: child.id.clone(), step_index: 0 };
+    look.runs.insert_run(&child, &first, None).await.expect("stored");
+    let _ = look.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
+    // The cancel commits; every send of its wake-up fails (as if the process died).
+    proxy.inject("sqs.SendMessage", 1, 3, Fault::Error(500, "InternalError"));
+    let cancelled = ports.runs.cancel_run(&tenant(), &child.id, aos_runtime::clock::now_ms()).await.expect("cancelled");
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert!(
+        look.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.expect("receive").is_empty(),
+        "no wake-up went out"
+    );
+    let grace = Duration::from_secs(60);
+    let sweeper = aos_runtime::sweep::Sweeper::new(
+        Arc::clone(&look.tenants),
+        Arc::clone(&look.runs),
+        Arc::clone(&look.queue),
+        grace,
+    );
+    let sent = sweeper.resend_stranded(cancelled.updated_at_ms + 61_000).await.expect("sweep");
+    assert_eq!(sent, 1, "the sweep sent the lost wake-up");
+    let got = look.queue.receive(10, Duration::from_secs(30), Duration::from_secs(1)).await.expect("receive");
+    let wake: aos_runtime::ports::StepMessage = serde_json::from_str(&got[0].body).expect("a step message");
+    assert_eq!((wake.run_id, wake.step_index), (caller, 1), "the caller's waiting step is woken");
+}

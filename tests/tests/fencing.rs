@@ -123,3 +123,16 @@ contract!(a_worker_whose_claim_was_taken_over_can_neither_extend_nor_retry_nor_c
     assert_eq!(cps.len(), 1);
     assert_eq!(cps[0].hash, "hash-by-new", "the checkpoint is the new claim's");
 });
+
+contract!(cancelled_runs_are_found_by_the_time_of_their_cancel_for_the_sweep, 5, |p: Ports| async move {
+    let run = submit(&p, 1).await;
+    let at = aos_runtime::clock::now_ms();
+    p.runs.cancel_run(&tenant(), &run, at).await.expect("cancelled");
+    let found = p.runs.cancelled_between(&tenant(), at, at + 1, 10).await.expect("query");
+    assert_eq!(found.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![run]);
+    assert!(p.runs.cancelled_between(&tenant(), at + 1, at + 1000, 10).await.expect("query").is_empty());
+    assert!(
+        p.runs.queued_before(&tenant(), at + 1000, 10).await.expect("query").is_empty(),
+        "a cancelled run is not stranded"
+    );
+});

@@ -187,6 +187,41 @@ impl DynamoRunStore {
         }
     }
 
+    /// Up to `limit` runs of the tenant's `status` partition of the index that pass
+    /// `filter` (expression and values), reading at most ten pages.
+    async fn status_scan(
+        &self,
+        tenant: &TenantId,
+        status: RunStatus,
+        filter: (&str, Vec<(&str, AttributeValue)>),
+        limit: u32,
+    ) -> StoreResult<Vec<RunRecord>> {
+        let mut runs = Vec::new();
+        let mut start = None;
+        for _ in 0..10 {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk")
+                .filter_expression(filter.0)
+                .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), status)))
+                .set_exclusive_start_key(start.take());
+            let query = filter.1.iter().fold(query, |q, (k, v)| q.expression_attribute_values(*k, v.clone()));
+            let out = query.send().await.map_err(sdk_err)?;
+            for item in out.items.unwrap_or_default() {
+                runs.push(compose(tenant, &item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || runs.len() >= limit as usize {
+                break;
+            }
+        }
+        runs.truncate(limit as usize);
+        Ok(runs)
+    }
+
     /// A step's item (claim and checkpoint), read consistently.
     async fn step_item(&self, tenant: &str, run: &str, index: u32) -> StoreResult<Option<Item>> {
         let out = self
@@ -740,35 +775,22 @@ impl RunStore for DynamoRunStore {
     }
 
     async fn queued_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunRecord>> {
-        let mut runs = Vec::new();
-        let mut start = None;
         // Queued runs are few unless workers are far behind: the filter reads the
         // tenant's queued partition of the index, a page at a time.
-        for _ in 0..10 {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :pk")
-                .filter_expression("updated_at_ms < :before AND next_step = :zero")
-                .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), RunStatus::Queued)))
-                .expression_attribute_values(":before", n(before_ms))
-                .expression_attribute_values(":zero", n(0))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            for item in out.items.unwrap_or_default() {
-                runs.push(compose(tenant, &item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || runs.len() >= limit as usize {
-                break;
-            }
-        }
-        runs.truncate(limit as usize);
-        Ok(runs)
+        let filter =
+            ("updated_at_ms < :before AND next_step = :zero", vec![(":before", n(before_ms)), (":zero", n(0))]);
+        self.status_scan(tenant, RunStatus::Queued, filter, limit).await
+    }
+
+    async fn cancelled_between(
+        &self,
+        tenant: &TenantId,
+        from_ms: u64,
+        to_ms: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<RunRecord>> {
+        let filter = ("updated_at_ms >= :from AND updated_at_ms < :to", vec![(":from", n(from_ms)), (":to", n(to_ms))]);
+        self.status_scan(tenant, RunStatus::Cancelled, filter, limit).await
     }
 
     async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {

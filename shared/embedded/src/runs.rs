@@ -474,6 +474,28 @@ impl RunStore for EmbeddedRunStore {
         rows.iter().map(|(id, spec, state)| compose(tenant.as_str(), id, spec, state)).collect()
     }
 
+    async fn cancelled_between(
+        &self,
+        tenant: &TenantId,
+        from_ms: u64,
+        to_ms: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<RunRecord>> {
+        let rows: Vec<(String, String, String)> = self.db.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.tenant = r.tenant AND s.id = r.id
+                 WHERE r.tenant = ?1 AND r.status = 'cancelled'
+                   AND json_extract(r.state, '$.updated_at_ms') >= ?2 AND json_extract(r.state, '$.updated_at_ms') < ?3
+                 ORDER BY r.id LIMIT ?4",
+            )?;
+            let rows = st.query_map(params![tenant.as_str(), from_ms, to_ms, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            rows.collect()
+        })?;
+        rows.iter().map(|(id, spec, state)| compose(tenant.as_str(), id, spec, state)).collect()
+    }
+
     async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
         let (t, r) = (tenant.to_string(), id.to_string());
         let cancelled = self

@@ -3,6 +3,10 @@
 //! them leaves a run that exists without its first message. The sweep finds runs still
 //! queued at step 0 some time after they were submitted and sends their first message
 //! again. A duplicate is harmless: the step's claim lets one delivery through.
+//! Likewise a cancel and the wake-up of whoever waits for the run: runs cancelled in the
+//! window before the last one get their wake-up sent again (waiters ignore repeats) and
+//! their agent tree cancelled again (runs already finished are left alone). A cancel stays in
+//! that window for `grace`: sweeps every `grace / 2` send its wake-up once or twice.
 
 use crate::ports::{Queue, RunStore, StepMessage, StoreResult, TenantStore};
 use crate::worker::encode;
@@ -33,7 +37,10 @@ impl Sweeper {
         Self { tenants, runs, queue, grace }
     }
 
-    /// One sweep at `now_ms`: returns how many first messages were sent again.
+    /// One sweep at `now_ms`: runs queued since before `now - grace` get their first
+    /// message again, runs cancelled in `[now - 2 grace, now - grace)` their waiter's
+    /// wake-up.
+    /// Returns how many messages were sent.
     pub async fn resend_stranded(&self, now_ms: u64) -> StoreResult<usize> {
         let before = now_ms.saturating_sub(u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX));
         let mut sent = 0;
@@ -46,6 +53,14 @@ impl Sweeper {
                     self.queue.send(&encode(&first), Duration::ZERO).await?;
                     tracing::warn!(run = %run.id, "first message of a stranded run sent again");
                     sent += 1;
+                }
+                let window = before.saturating_sub(u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX));
+                for run in self.runs.cancelled_between(tenant, window, before, PAGE).await? {
+                    if let Some(body) = crate::worker::notify_parent(&run) {
+                        self.queue.send(&body, Duration::ZERO).await?;
+                        sent += 1;
+                    }
+                    crate::runs::cancel_descendants(self.runs.as_ref(), tenant, &run).await?;
                 }
             }
             if tenants.len() < PAGE as usize {

@@ -405,4 +405,15 @@ pub trait RunStore: Send + Sync {
     /// before `before_ms`: runs whose first message may have been lost (a crash between
     /// the run's write and the message's send, on adapters that cannot make them one).
     async fn queued_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunRecord>>;
+
+    /// Up to `limit` of the tenant's runs cancelled in `[from_ms, to_ms)`: their waiters'
+    /// wake-ups may have been lost (a crash right after the cancel, on adapters that send
+    /// them after it).
+    async fn cancelled_between(
+        &self,
+        tenant: &TenantId,
+        from_ms: u64,
+        to_ms: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<RunRecord>>;
 }
