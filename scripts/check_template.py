@@ -5,26 +5,11 @@ import pathlib
 import re
 import sys
 
-import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-class CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form intrinsic functions (!Ref, !GetAtt, !Sub ...)."""
-
-
-def _tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node)
-    else:
-        value = loader.construct_mapping(node)
-    return {suffix: value}
-
-
-CfnLoader.add_multi_constructor("!", _tag)
+from cfn_yaml import load_template
 
 failures = []
 checks = 0
@@ -37,7 +22,7 @@ def check(ok, message):
         failures.append(message)
 
 
-template = yaml.load((ROOT / "infra/template.yaml").read_text(), Loader=CfnLoader)
+template = load_template()
 resources = template["Resources"]
 globals_fn = template["Globals"]["Function"]
 check(globals_fn["Runtime"] == "provided.al2023", "functions must run on provided.al2023")

@@ -20,7 +20,6 @@ import pathlib
 import re
 import sys
 
-import yaml
 from parliament import analyze_policy_string, is_arn_strictly_valid
 from parliament.statement import get_arn_format, get_privilege_info
 
@@ -31,22 +30,8 @@ PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId":
           "AWS::StackName": "aos", "AWS::URLSuffix": "amazonaws.com"}
 
 
-class CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form intrinsic functions (!Ref, !GetAtt, !Sub ...)."""
-
-
-def _tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node)
-    else:
-        value = loader.construct_mapping(node)
-    return {suffix: value}
-
-
-CfnLoader.add_multi_constructor("!", _tag)
-template = yaml.load((ROOT / "infra/template.yaml").read_text(), Loader=CfnLoader)
+from cfn_yaml import load_template
+template = load_template()
 resources = template["Resources"]
 A = "arn:aws:{}:us-east-1:123456789012:{}"
 
