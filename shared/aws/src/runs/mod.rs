@@ -1,0 +1,443 @@
+//! Runs, checkpoints and step claims in DynamoDB, with the step queue on SQS. This file
+//! holds the layout, submission and the reads; `steps.rs` the step transitions (claim,
+//! heartbeat, commit, retry, park).
+//!
+//! Layout: the run is `TENANT#t` / `RUN#<id>` (immutable `spec` JSON plus the mutable
+//! `status`, `next_step`, `last_hash`, `output`, `error`; `gsi1` lists a tenant's runs by
+//! status). Each step is `TENANT#t#RUN#<id>` / `STEP#<index>`: its claim (status,
+//! attempts, lease) and, once it ends, its checkpoint. A step's claim is one conditional
+//! update; its end is one `TransactWriteItems` of the step item and the run item (the two
+//! must change together), followed by the SQS send of the next step and the delete of the
+//! current message. If the send is lost, the redelivered message finds the step done and
+//! sends the next step again.
+
+use crate::dynamo::{get_n, get_s, n, query_prefix, s, sdk_err, tenant_pk, Item};
+use crate::queue::SqsQueue;
+use crate::txn::Txn;
+use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
+use aos_runtime::ports::{
+    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Queue, Received, RunFilter, RunMutable, RunRecord,
+    RunSpec, RunStore, StepCommit, StepMessage, StepProgress, StepRetry, StepSuspend, StoreError, StoreResult,
+};
+use aos_runtime::worker::encode;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Runs in the AOS table, steps enqueued on the step queue.
+pub struct DynamoRunStore {
+    client: Client,
+    table: String,
+    queue: SqsQueue,
+}
+
+fn run_sk(id: &str) -> String {
+    format!("RUN#{id}")
+}
+
+fn steps_pk(tenant: &str, run: &str) -> String {
+    format!("TENANT#{tenant}#RUN#{run}")
+}
+
+fn step_sk(index: u32) -> String {
+    format!("STEP#{index:06}")
+}
+
+/// The condition that the run's status is one the lifecycle allows moving to `to` from
+/// (`aos_core`'s rule, not a copy of it): `#st IN (:from0, ...)` and its values.
+fn may_become(to: RunStatus) -> (String, Vec<(String, AttributeValue)>) {
+    let from = RunStatus::sources_of(to);
+    let names: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+    let values = names.iter().zip(&from).map(|(n, st)| (n.clone(), s(st.as_str()))).collect();
+    (format!("#st IN ({})", names.join(", ")), values)
+}
+
+fn status_pk(tenant: &str, status: RunStatus) -> String {
+    format!("TENANT#{tenant}#STATUS#{status}")
+}
+
+fn json_err(e: &serde_json::Error) -> StoreError {
+    StoreError::Backend(format!("corrupt record: {e}"))
+}
+
+fn opt_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<Option<T>, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => serde_json::from_str(v).map(Some).map_err(|e| json_err(&e)),
+        _ => Ok(None),
+    }
+}
+
+fn json_attr<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
+    serde_json::to_string(v).map(AttributeValue::S).map_err(|e| json_err(&e))
+}
+
+fn compose(tenant: &TenantId, item: &Item) -> Result<RunRecord, StoreError> {
+    let spec: RunSpec = serde_json::from_str(get_s(item, "spec")?).map_err(|e| json_err(&e))?;
+    let id = get_s(item, "sk")?.trim_start_matches("RUN#");
+    let status =
+        RunStatus::parse(get_s(item, "status")?).ok_or_else(|| StoreError::Backend("bad run status".to_owned()))?;
+    let state = RunMutable {
+        status,
+        next_step: u32::try_from(get_n(item, "next_step")?).unwrap_or(u32::MAX),
+        last_hash: get_s(item, "last_hash")?.to_owned(),
+        output: opt_json(item, "output")?,
+        error: opt_json(item, "error")?,
+        updated_at_ms: get_n(item, "updated_at_ms")?,
+    };
+    let id = RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(RunRecord::compose(tenant.clone(), id, spec, opt_json(item, "plan")?, state))
+}
+
+fn is_condition_failure(e: &UpdateItemError) -> bool {
+    e.is_conditional_check_failed_exception()
+}
+
+mod steps;
+
+impl DynamoRunStore {
+    /// The store over `table`, enqueueing steps on `queue`.
+    pub fn new(client: Client, table: impl Into<String>, queue: SqsQueue) -> Self {
+        Self { client, table: table.into(), queue }
+    }
+
+    async fn run_item(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(run_sk(id.as_str())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out.item)
+    }
+
+    async fn step_items(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Item>> {
+        query_prefix(&self.client, &self.table, steps_pk(tenant.as_str(), id.as_str()), "STEP#").await
+    }
+
+    /// Up to `limit` runs of the tenant's `status` partition of the index that pass
+    /// `filter` (expression and values), reading at most ten pages.
+    async fn status_scan(
+        &self,
+        tenant: &TenantId,
+        status: RunStatus,
+        filter: (&str, Vec<(&str, AttributeValue)>),
+        limit: u32,
+    ) -> StoreResult<Vec<RunRecord>> {
+        let mut runs = Vec::new();
+        let mut start = None;
+        for _ in 0..10 {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk")
+                .filter_expression(filter.0)
+                .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), status)))
+                .set_exclusive_start_key(start.take());
+            let query = filter.1.iter().fold(query, |q, (k, v)| q.expression_attribute_values(*k, v.clone()));
+            let out = query.send().await.map_err(sdk_err)?;
+            for item in out.items.unwrap_or_default() {
+                runs.push(compose(tenant, &item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || runs.len() >= limit as usize {
+                break;
+            }
+        }
+        runs.truncate(limit as usize);
+        Ok(runs)
+    }
+
+    /// Sends a run's first message, again after a failure (the SDK has retried already).
+    async fn send_first(&self, first: &StepMessage) -> StoreResult<()> {
+        let body = encode(first);
+        let mut last = None;
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+            match self.queue.send(&body, Duration::ZERO).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Backend("first message not sent".to_owned())))
+    }
+
+    /// Deletes a run that never started and its Idempotency-Key record, in one
+    /// transaction (only while the run is still queued).
+    async fn withdraw(&self, run: &RunRecord, idem: Option<&IdempotencyCompletion>) -> StoreResult<()> {
+        let t = run.tenant.as_str();
+        let del = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(t)))
+            .key("sk", s(run_sk(run.id.as_str())))
+            .condition_expression("#st = :queued")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
+            .build()
+            .map_err(sdk_err)?;
+        let mut items = vec![TransactWriteItem::builder().delete(del).build()];
+        if let Some(done) = idem {
+            let del = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(tenant_pk(t)))
+                .key("sk", s(format!("IDEM#{}", done.key)))
+                .build()
+                .map_err(sdk_err)?;
+            items.push(TransactWriteItem::builder().delete(del).build());
+        }
+        // A run no longer queued has a message after all (it started): keep it.
+        crate::txn::transact(&self.client, items).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl RunStore for DynamoRunStore {
+    async fn insert_run(
+        &self,
+        run: &RunRecord,
+        first: &StepMessage,
+        idem: Option<&IdempotencyCompletion>,
+    ) -> StoreResult<()> {
+        let t = run.tenant.as_str();
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(tenant_pk(t)))
+            .item("sk", s(run_sk(run.id.as_str())))
+            .item("spec", json_attr(&run.spec())?)
+            .item("status", s(run.status.as_str()))
+            .item("next_step", n(u64::from(run.next_step)))
+            .item("last_hash", s(&run.last_hash))
+            .item("updated_at_ms", n(run.updated_at_ms))
+            .item("gsi1pk", s(status_pk(t, run.status)))
+            .item("gsi1sk", s(run.id.as_str()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(sdk_err)?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        if let Some(done) = idem {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(tenant_pk(t)))
+                .item("sk", s(format!("IDEM#{}", done.key)))
+                .item("status", s("completed"))
+                .item("payload_hash", s(&done.payload_hash))
+                .item("result", s(done.result.to_string()))
+                .item("expires_at_ms", n(done.expires_at_ms))
+                .item("ttl", crate::dynamo::ttl(done.expires_at_ms))
+                .build()
+                .map_err(sdk_err)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        if let Txn::ConditionFailed(_) = crate::txn::transact(&self.client, items).await? {
+            // The run exists: this submission's own write whose answer was lost (same
+            // genesis and creation time), or an id taken by another.
+            let mine = self.run(&run.tenant, &run.id).await?.is_some_and(|stored| {
+                stored.genesis_hash == run.genesis_hash && stored.created_at_ms == run.created_at_ms
+            });
+            if !mine {
+                return Err(StoreError::Conflict(format!("run {} exists", run.id)));
+            }
+        }
+        if let Err(e) = self.send_first(first).await {
+            // Without its first message the run would never start: take the run back
+            // together with its Idempotency-Key record, so the key points at nothing.
+            self.withdraw(run, idem).await?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>> {
+        self.run_item(tenant, id).await?.map(|item| compose(tenant, &item)).transpose()
+    }
+
+    async fn list_runs(&self, tenant: &TenantId, f: &RunFilter) -> StoreResult<Vec<RunRecord>> {
+        let want = f.limit as usize;
+        let pk = tenant_pk(tenant.as_str());
+        // Runs after the cursor, newest first: on the table, the query starts after the
+        // cursor's key (which need not exist any more); on the status index, below it.
+        let mut start = match (&f.before, f.status) {
+            (Some(before), None) => {
+                Some(Item::from([("pk".to_owned(), s(&pk)), ("sk".to_owned(), s(run_sk(before.as_str())))]))
+            }
+            _ => None,
+        };
+        let mut runs = Vec::with_capacity(want);
+        // A page of DynamoDB stops at 1 MB as well as at its limit: go on until `want`.
+        while runs.len() < want {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .scan_index_forward(false)
+                .limit(i32::try_from(want - runs.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            let query = match f.status {
+                Some(status) => query
+                    .index_name("gsi1")
+                    .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
+                    .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), status)))
+                    .expression_attribute_values(":before", s(f.before.as_ref().map_or("~", RunId::as_str))),
+                None => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :runs)")
+                    .expression_attribute_values(":pk", s(&pk))
+                    .expression_attribute_values(":runs", s("RUN#")),
+            };
+            let out = query.send().await.map_err(sdk_err)?;
+            for item in out.items.unwrap_or_default() {
+                runs.push(compose(tenant, &item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(runs)
+    }
+
+    async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
+        let items = self.step_items(tenant, id).await?;
+        items.iter().filter_map(|i| opt_json::<Checkpoint>(i, "checkpoint").transpose()).collect()
+    }
+
+    async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>> {
+        let items = self.step_items(tenant, id).await?;
+        items
+            .iter()
+            .filter(|i| !i.contains_key("checkpoint"))
+            .map(|i| {
+                let index = get_s(i, "sk")?
+                    .trim_start_matches("STEP#")
+                    .parse()
+                    .map_err(|_| StoreError::Backend("bad step key".to_owned()))?;
+                let running = get_s(i, "claim_status")? == "running";
+                Ok(StepProgress {
+                    step_index: index,
+                    attempts: u32::try_from(get_n(i, "attempts")?).unwrap_or(u32::MAX),
+                    last_error: opt_json::<OutcomeError>(i, "last_error")?,
+                    claim_until_ms: if running { get_n(i, "claim_until")? } else { 0 },
+                })
+            })
+            .collect()
+    }
+
+    async fn step_outputs(&self, tenant: &TenantId, id: &RunId, steps: &[u32]) -> StoreResult<BTreeMap<String, Value>> {
+        let mut outputs = BTreeMap::new();
+        for &index in steps {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(steps_pk(tenant.as_str(), id.as_str())))
+                .key("sk", s(step_sk(index)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            let cp = out.item.as_ref().map(|i| opt_json::<Checkpoint>(i, "checkpoint")).transpose()?.flatten();
+            if let Some(cp) = cp {
+                if let Some(output) = cp.outcome.output.filter(|_| cp.outcome.ok) {
+                    outputs.insert(cp.step_id, output);
+                }
+            }
+        }
+        Ok(outputs)
+    }
+
+    async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome> {
+        self.begin(req).await
+    }
+
+    async fn extend_claim(
+        &self,
+        tenant: &TenantId,
+        run_id: &RunId,
+        step_index: u32,
+        claim: &str,
+        until_ms: u64,
+    ) -> StoreResult<bool> {
+        self.extend(tenant, run_id, step_index, claim, until_ms).await
+    }
+
+    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<Committed> {
+        self.commit(commit).await
+    }
+
+    async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()> {
+        self.retry(retry).await
+    }
+
+    async fn suspend_step(&self, suspend: &StepSuspend) -> StoreResult<()> {
+        self.suspend(suspend).await
+    }
+
+    async fn queued_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunRecord>> {
+        // Queued runs are few unless workers are far behind: the filter reads the
+        // tenant's queued partition of the index, a page at a time.
+        let filter =
+            ("updated_at_ms < :before AND next_step = :zero", vec![(":before", n(before_ms)), (":zero", n(0))]);
+        self.status_scan(tenant, RunStatus::Queued, filter, limit).await
+    }
+
+    async fn cancelled_between(
+        &self,
+        tenant: &TenantId,
+        from_ms: u64,
+        to_ms: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<RunRecord>> {
+        let filter = ("updated_at_ms >= :from AND updated_at_ms < :to", vec![(":from", n(from_ms)), (":to", n(to_ms))]);
+        self.status_scan(tenant, RunStatus::Cancelled, filter, limit).await
+    }
+
+    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
+        let error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
+        let (cancellable, from) = may_become(RunStatus::Cancelled);
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(run_sk(id.as_str())))
+            .update_expression("SET #st = :cancelled, #err = :error, updated_at_ms = :now, gsi1pk = :gsi")
+            .condition_expression(cancellable)
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#err", "error")
+            .expression_attribute_values(":cancelled", s(RunStatus::Cancelled.as_str()))
+            .expression_attribute_values(":error", json_attr(&error)?)
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":gsi", s(status_pk(tenant.as_str(), RunStatus::Cancelled)))
+            .return_values(ReturnValue::AllNew);
+        let out = from.into_iter().fold(update, |b, (k, v)| b.expression_attribute_values(k, v)).send().await;
+        match out {
+            Ok(o) => {
+                let run = compose(tenant, &o.attributes.unwrap_or_default())?;
+                // Whoever waits for the run hears of its end. The cancel has committed:
+                // a failed send is logged, and any later message of the run sends it again.
+                if let Some(body) = aos_runtime::worker::notify_parent(&run) {
+                    if let Err(e) = self.queue.send(&body, Duration::ZERO).await {
+                        tracing::warn!(error = %e, run = %run.id, "could not wake the waiter of a cancelled run");
+                    }
+                }
+                Ok(run)
+            }
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => {
+                Err(StoreError::Conflict("the run is finished or does not exist".to_owned()))
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+}
