@@ -42,12 +42,24 @@ for name, fn in functions.items():
         for statement in policy.get("Statement", []):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources_of = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            # Resource "*" only where IAM has no resource to name: X-Ray/CloudWatch, and
-            # task-token answers (parliament, scripts/lint_iam.py, checks the rest).
-            observability = all(a.startswith(("xray:", "cloudwatch:", "logs:", "states:SendTask")) for a in actions)
+            # Resource "*" only where IAM has no resource to name: X-Ray/CloudWatch,
+            # task-token answers and ListSecrets (parliament, scripts/lint_iam.py, checks
+            # the rest).
+            observability = all(a.startswith(("xray:", "cloudwatch:", "logs:", "states:SendTask"))
+                                or a == "secretsmanager:ListSecrets" for a in actions)
             check(all("*" not in a for a in actions), f"{name}: wildcard action in {actions}")
             check(observability or all(r != "*" for r in resources_of), f"{name}: Resource '*' outside X-Ray/CloudWatch")
 check(sorted(binaries) == crates, f"every function crate is deployed exactly once: {sorted(binaries)} vs {crates}")
+
+# Every route of the route table has its function, on its method and path, and no
+# function serves a route the table does not have.
+routes_rs = (ROOT / "shared/api/src/routes.rs").read_text()
+table_routes = sorted(set(re.findall(r'Route::\w+ => \("([A-Z]+)", "([^"]+)"\)', routes_rs)))
+deployed = sorted((ev["Properties"]["Method"], ev["Properties"]["Path"])
+                  for fn in functions.values() for ev in fn["Properties"].get("Events", {}).values()
+                  if ev.get("Type") == "HttpApi")
+check(len(table_routes) >= 21 and deployed == table_routes,
+      f"the HTTP API's routes are the route table's: missing {sorted(set(table_routes) - set(deployed))}, extra {sorted(set(deployed) - set(table_routes))}")
 
 queue = resources["StepQueue"]["Properties"]
 worker_timeout = functions["WorkerStepFunction"]["Properties"]["Timeout"]

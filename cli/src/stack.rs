@@ -11,7 +11,9 @@ use aos_runtime::ports::{ApiKeyRecord, Role, TenantStore};
 use aos_runtime::runs::RunService;
 use aos_runtime::worker::{AfterEffectHook, StepWorker, WorkerConfig};
 use aos_runtime::workflows::WorkflowService;
-use aos_runtime::{BreakerStore, IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, WorkflowStore};
+use aos_runtime::{
+    BreakerStore, IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, TenantSecrets, WorkflowStore,
+};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -76,8 +78,10 @@ pub struct Adapters {
     pub kv: Arc<dyn KvStore>,
     /// Tenants and API keys.
     pub tenants: Arc<dyn TenantStore>,
-    /// Secrets (provider keys of `llm_invoke`).
+    /// The deployment's secrets (provider keys of `llm_invoke`).
     pub secrets: Arc<dyn SecretStore>,
+    /// Tenants' secrets.
+    pub tenant_secrets: Arc<dyn TenantSecrets>,
     /// Circuit breakers.
     pub breakers: Arc<dyn BreakerStore>,
     /// Workflows and executions (the embedded executor); `None` on the AWS backend,
@@ -106,6 +110,7 @@ impl Adapters {
                     kv: e.kv.clone(),
                     tenants: e.tenants.clone(),
                     secrets: e.secrets.clone(),
+                    tenant_secrets: e.tenant_secrets.clone(),
                     breakers: e.breakers.clone(),
                     workflows: Some(e.workflows.clone()),
                     embedded: Some(e),
@@ -124,6 +129,7 @@ impl Adapters {
                     kv: a.kv.clone(),
                     tenants: a.tenants.clone(),
                     secrets: a.secrets.clone(),
+                    tenant_secrets: a.tenant_secrets.clone(),
                     breakers: a.breakers.clone(),
                     workflows: None,
                     embedded: None,
@@ -289,7 +295,8 @@ impl LocalStack {
             }),
         };
         let (demo, sink) = demo_router();
-        let app = router(AppState { runs, tenants, workflows: workflows.clone() }).merge(demo);
+        let secrets = aos_runtime::secrets::SecretService::new(Arc::clone(&adapters.tenant_secrets));
+        let app = router(AppState { runs, tenants, workflows: workflows.clone(), secrets }).merge(demo);
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         for _ in 0..config.workers.max(1) {
@@ -300,7 +307,9 @@ impl LocalStack {
                 Arc::clone(&skills),
                 config.worker.clone(),
             );
-            worker = worker.with_breakers(Arc::clone(&adapters.breakers));
+            worker = worker
+                .with_breakers(Arc::clone(&adapters.breakers))
+                .with_secrets(Arc::clone(&adapters.tenant_secrets));
             if let Some(hook) = &config.after_effect {
                 worker = worker.with_after_effect_hook(Arc::clone(hook));
             }

@@ -4,11 +4,11 @@
 
 use aos_aws::{
     create_queue, create_table, DynamoIdempotency, DynamoKv, DynamoRunStore, DynamoTenants, SecretsManagerSecrets,
-    SqsQueue,
+    SecretsManagerTenantSecrets, SqsQueue,
 };
 use aos_embedded::{Durability, Embedded, EmbeddedQueue, STEP_QUEUE};
 use aos_runtime::ports::WorkflowStore;
-use aos_runtime::{BreakerStore, IdempotencyStore, KvStore, Queue, RunStore, SecretStore, TenantStore};
+use aos_runtime::{BreakerStore, IdempotencyStore, KvStore, Queue, RunStore, SecretStore, TenantSecrets, TenantStore};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,8 +24,10 @@ pub struct Ports {
     pub kv: Arc<dyn KvStore>,
     /// Tenants and keys.
     pub tenants: Arc<dyn TenantStore>,
-    /// Secrets.
+    /// The deployment's secrets.
     pub secrets: Arc<dyn SecretStore>,
+    /// Tenants' secrets.
+    pub tenant_secrets: Arc<dyn TenantSecrets>,
     /// Circuit breakers.
     pub breakers: Arc<dyn BreakerStore>,
     /// Workflows and approvals.
@@ -84,6 +86,7 @@ pub async fn embedded(max_receive_count: u32) -> Ports {
         kv: e.kv.clone(),
         tenants: e.tenants.clone(),
         secrets: e.secrets,
+        tenant_secrets: e.tenant_secrets,
         breakers: e.breakers,
         workflows: e.workflows,
         aws_names: (String::new(), String::new()),
@@ -151,6 +154,11 @@ fn adapters(conf: &aws_config::SdkConfig, name: &str, urls: &aos_aws::QueueUrls)
     let secret_prefix = format!("{name}/");
     let secrets =
         SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(conf), &secret_prefix, Duration::from_secs(60));
+    let tenant_secrets = SecretsManagerTenantSecrets::new(
+        aws_sdk_secretsmanager::Client::new(conf),
+        &secret_prefix,
+        aos_aws::TENANT_SECRET_TTL,
+    );
     Ports {
         queue: Arc::new(SqsQueue::new(sqs.clone(), &urls.queue)),
         runs: Arc::new(DynamoRunStore::new(ddb.clone(), name, SqsQueue::new(sqs.clone(), &urls.queue))),
@@ -160,6 +168,7 @@ fn adapters(conf: &aws_config::SdkConfig, name: &str, urls: &aos_aws::QueueUrls)
         workflows: Arc::new(aos_aws::DynamoWorkflows::new(ddb.clone(), name)),
         tenants: Arc::new(DynamoTenants::new(ddb, name)),
         secrets: Arc::new(secrets),
+        tenant_secrets: Arc::new(tenant_secrets),
         aws_names: (name.to_owned(), urls.queue.clone()),
         dead: DeadLetters::Sqs(sqs, urls.dead_letters.clone()),
         secret_prefix,

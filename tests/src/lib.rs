@@ -193,7 +193,8 @@ impl StepRig {
             embedded.kv.clone(),
             registry,
             config,
-        );
+        )
+        .with_secrets(embedded.tenant_secrets.clone());
         Self { embedded, runs, worker, workers, _dir: dir }
     }
 
@@ -205,7 +206,16 @@ impl StepRig {
     /// Submits `body` (a `POST /v1/runs` body) and runs the workers until the run ends
     /// (or 30 s pass); returns the run and its checkpoints.
     pub async fn submit(&self, body: Value) -> (aos_runtime::ports::RunRecord, Vec<aos_core::Checkpoint>) {
-        let tenant = rig_tenant();
+        self.submit_as(&rig_tenant(), body).await
+    }
+
+    /// Like [`StepRig::submit`], for `tenant`.
+    pub async fn submit_as(
+        &self,
+        tenant: &aos_core::TenantId,
+        body: Value,
+    ) -> (aos_runtime::ports::RunRecord, Vec<aos_core::Checkpoint>) {
+        let tenant = tenant.clone();
         let req: aos_runtime::runs::SubmitRun = serde_json::from_value(body).expect("a run request");
         let id = self.runs.submit(&tenant, req, None).await.expect("submitted").run.id;
         let (stop, rx) = tokio::sync::watch::channel(false);

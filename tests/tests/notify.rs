@@ -1,12 +1,12 @@
 //! `webhook_send` and `slack_send` against loopback receivers: the webhook's signature is
 //! verified by an independent implementation (the `standardwebhooks` package from PyPI,
 //! which `scripts/test.sh` installs and names in `AOS_PYTHON`), the Slack URL comes from
-//! the secrets port, and both go through the SSRF guard.
+//! the run's tenant's secrets, and both go through the SSRF guard.
 
 use aos_embedded::LocalSecrets;
 use aos_runtime::net::AddressPolicy;
 use aos_runtime::skills::{Outbound, SlackSendSkill, VoyageEmbedSkill, WebhookSendSkill};
-use aos_runtime::SkillRegistry;
+use aos_runtime::{SkillRegistry, TenantSecrets};
 use aos_tests::StepRig;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -45,10 +45,10 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 async fn run_step(addr: SocketAddr, allow: bool, step: Value) -> aos_runtime::ports::RunRecord {
     let dir = tempfile::tempdir().expect("tmp");
     let secrets_file = dir.path().join("secrets.json");
-    let slack_url = format!("http://{addr}/slack");
+    // The deployment's secrets: the provider key, and names a tenant must not reach.
     std::fs::write(
         &secrets_file,
-        json!({"WEBHOOK_SIGNING_SECRET": SECRET, "SLACK_WEBHOOK_URL": slack_url, "VOYAGE_API_KEY": "pa-test"})
+        json!({"VOYAGE_API_KEY": "pa-test", "WEBHOOK_SIGNING_SECRET": "whsec_ZGVwbG95bWVudA==", "DEPLOY_ONLY": "x"})
             .to_string(),
     )
     .expect("secrets");
@@ -64,6 +64,14 @@ async fn run_step(addr: SocketAddr, allow: bool, step: Value) -> aos_runtime::po
     let base_url = format!("http://{addr}");
     registry.register(Arc::new(VoyageEmbedSkill { outbound, base_url })).expect("register");
     let rig = StepRig::new(Arc::new(registry)).await;
+    let tenant = aos_tests::rig_tenant();
+    let put = |name: &'static str, value: String| {
+        let secrets = rig.embedded.tenant_secrets.clone();
+        let tenant = tenant.clone();
+        async move { secrets.put(&tenant, name, &value.into(), 1).await.expect("tenant secret") }
+    };
+    put("WEBHOOK_SIGNING_SECRET", SECRET.to_owned()).await;
+    put("SLACK_WEBHOOK_URL", format!("http://{addr}/slack")).await;
     rig.run(step).await.0
 }
 
@@ -140,6 +148,15 @@ async fn slack_messages_go_to_the_url_in_secrets_and_both_skills_pass_the_ssrf_g
     let run = run_step(addr, true, json!({"skill": "webhook_send", "input": {"url": format!("http://{addr}/hook"), "payload": {}, "secret": "NOPE"}})).await;
     let err = run.error.expect("missing");
     assert!(err.code.as_str() == "ERR_SECRET_NOT_FOUND" && err.message.contains("NOPE"), "{}", err.message);
+    // A deployment secret is not a tenant's to name, for signing or as a Slack URL.
+    for step in [
+        json!({"skill": "webhook_send", "input": {"url": format!("http://{addr}/hook"), "payload": {}, "secret": "DEPLOY_ONLY"}}),
+        json!({"skill": "slack_send", "input": {"text": "x", "webhook_secret": "VOYAGE_API_KEY"}}),
+    ] {
+        let run = run_step(addr, true, step).await;
+        assert_eq!(run.error.expect("refused").code.as_str(), "ERR_SECRET_NOT_FOUND");
+    }
+    assert_eq!(seen.lock().expect("seen").len(), before, "nothing went out under a deployment secret");
 }
 
 #[tokio::test]

@@ -59,7 +59,9 @@ fn harness_dialling(allow: &str, dns: &[(&str, &str)], may_dial: fn(SocketAddr) 
     let mut registry = SkillRegistry::new();
     registry.register(Arc::new(HttpCallSkill::new(config).expect("client"))).expect("register");
     let dir = tempfile::tempdir().expect("tmp");
-    let kv = Arc::new(EmbeddedKv::new(Db::open(dir.path(), Durability::Off).expect("db")));
+    let db = Db::open(dir.path(), Durability::Off).expect("db");
+    let kv = Arc::new(EmbeddedKv::new(Arc::clone(&db)));
+    let secrets = Arc::new(aos_embedded::EmbeddedSecrets::open(db, dir.path()).expect("secrets"));
     let ctx = SkillContext {
         tenant: TenantId::parse("ten_t").expect("id"),
         run_id: RunId::parse("run_r").expect("id"),
@@ -70,6 +72,7 @@ fn harness_dialling(allow: &str, dns: &[(&str, &str)], may_dial: fn(SocketAddr) 
         idempotency_key: "aos-run_r-0".into(),
         timeout: Duration::from_secs(5),
         kv,
+        secrets,
     };
     Harness { registry, ctx, dials, _dir: dir }
 }

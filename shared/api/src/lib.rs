@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod flows;
 mod routes;
+mod secrets;
 mod views;
 
 pub use error::ApiError;

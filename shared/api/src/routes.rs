@@ -4,6 +4,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::flows;
+use crate::secrets;
 use crate::views;
 use aos_core::page::PageLimit;
 use aos_core::{ApiKeyId, ErrorCode, RunId, RunStatus, TenantId};
@@ -11,12 +12,13 @@ use aos_runtime::auth::{create_tenant, issue_key};
 use aos_runtime::clock::now_ms;
 use aos_runtime::ports::{Role, StoreError, TenantStore};
 use aos_runtime::runs::{RunQuery, RunService, SubmitRun};
+use aos_runtime::secrets::SecretService;
 use aos_runtime::workflows::WorkflowService;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub tenants: Arc<dyn TenantStore>,
     /// Workflow use cases, where the backend offers them.
     pub workflows: Option<WorkflowService>,
+    /// Tenants' secrets.
+    pub secrets: SecretService,
 }
 
 /// One API route: what `aos dev` serves all together and each API Lambda serves alone.
@@ -77,11 +81,17 @@ pub enum Route {
     ApprovalsList,
     /// `POST /v1/approvals/{id}/decision`
     ApprovalsDecide,
+    /// `GET /v1/secrets`
+    SecretsList,
+    /// `PUT /v1/secrets/{name}`
+    SecretsPut,
+    /// `DELETE /v1/secrets/{name}`
+    SecretsDelete,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 18] = [
+    pub const ALL: [Route; 21] = [
         Route::Healthz,
         Route::SkillsList,
         Route::RunsCreate,
@@ -100,6 +110,9 @@ impl Route {
         Route::ExecutionsCancel,
         Route::ApprovalsList,
         Route::ApprovalsDecide,
+        Route::SecretsList,
+        Route::SecretsPut,
+        Route::SecretsDelete,
     ];
 
     /// HTTP method and path template, as API Gateway names the route.
@@ -123,6 +136,9 @@ impl Route {
             Route::ExecutionsCancel => ("POST", "/v1/executions/{id}/cancel"),
             Route::ApprovalsList => ("GET", "/v1/approvals"),
             Route::ApprovalsDecide => ("POST", "/v1/approvals/{id}/decision"),
+            Route::SecretsList => ("GET", "/v1/secrets"),
+            Route::SecretsPut => ("PUT", "/v1/secrets/{name}"),
+            Route::SecretsDelete => ("DELETE", "/v1/secrets/{name}"),
         }
     }
 
@@ -146,6 +162,9 @@ impl Route {
             Route::ExecutionsCancel => post(flows::cancel),
             Route::ApprovalsList => get(flows::list_approvals),
             Route::ApprovalsDecide => post(flows::decide),
+            Route::SecretsList => get(secrets::list),
+            Route::SecretsPut => put(secrets::put),
+            Route::SecretsDelete => delete(secrets::delete),
         }
     }
 }

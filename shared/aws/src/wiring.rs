@@ -5,7 +5,7 @@ use crate::config::{sdk_config, AwsConfig, ConfigError};
 use crate::resources::{create_queue, create_table};
 use crate::{
     CallCounter, DynamoBreakers, DynamoIdempotency, DynamoKv, DynamoRunStore, DynamoTenants, DynamoWorkflows,
-    SecretsManagerSecrets, SqsQueue, StepFunctions,
+    SecretsManagerSecrets, SecretsManagerTenantSecrets, SqsQueue, StepFunctions,
 };
 use aos_runtime::StoreError;
 use std::sync::Arc;
@@ -13,6 +13,10 @@ use std::time::Duration;
 
 /// Receives after which a step message goes to the dead-letter queue.
 pub const STEP_MAX_RECEIVE_COUNT: u32 = 5;
+
+/// How long a worker keeps a tenant secret's value: a changed value reaches every warm
+/// worker within this.
+pub const TENANT_SECRET_TTL: Duration = Duration::from_secs(30);
 
 /// The AWS backend could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +57,10 @@ pub struct AwsAdapters {
     pub kv: Arc<DynamoKv>,
     /// Tenants and API keys.
     pub tenants: Arc<DynamoTenants>,
-    /// Secrets (cached 5 minutes).
+    /// The deployment's secrets (cached 5 minutes).
     pub secrets: Arc<SecretsManagerSecrets>,
+    /// Tenants' secrets (values cached 30 seconds).
+    pub tenant_secrets: Arc<SecretsManagerTenantSecrets>,
     /// Workflow versions and approvals.
     pub workflows: Arc<DynamoWorkflows>,
     /// Step Functions (state machines, executions, task tokens).
@@ -129,6 +135,11 @@ impl AwsAdapters {
                 aws_sdk_secretsmanager::Client::new(&sdk),
                 &config.secrets_prefix,
                 Duration::from_secs(300),
+            )),
+            tenant_secrets: Arc::new(SecretsManagerTenantSecrets::new(
+                aws_sdk_secretsmanager::Client::new(&sdk),
+                &config.secrets_prefix,
+                TENANT_SECRET_TTL,
             )),
             config,
         })

@@ -5,6 +5,10 @@
 //! its JSON type; references inside longer strings are interpolated as text (strings
 //! as-is, other values as canonical JSON). `$${` writes a literal `${`. A reference that
 //! names nothing is an error, never left in place.
+//!
+//! `${secrets.NAME}` names one of the tenant's secrets. Only the step worker resolves it,
+//! from the authored step input, just before the skill runs (so a secret's value is never
+//! written anywhere, and data that happens to contain `${secrets.…}` is never resolved).
 
 use crate::determinism::canonical_json;
 use serde_json::Value;
@@ -32,6 +36,16 @@ pub enum Reference {
     Item(Vec<String>),
     /// `${index}`: the position of that element.
     Index,
+    /// `${secrets.NAME}`: one of the tenant's secrets.
+    Secret(String),
+}
+
+/// Whether `name` may name a secret: 1 to 128 ASCII letters, digits, `_` and `-`,
+/// starting with a letter.
+pub fn valid_secret_name(name: &str) -> bool {
+    name.len() <= 128
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn parse_reference(expr: &str) -> Result<Reference, TemplateError> {
@@ -48,6 +62,10 @@ fn parse_reference(expr: &str) -> Result<Reference, TemplateError> {
         }
         ["item", rest @ ..] => Ok(Reference::Item(rest.iter().map(|s| (*s).to_owned()).collect())),
         ["index"] => Ok(Reference::Index),
+        ["secrets", name] if valid_secret_name(name) => Ok(Reference::Secret((*name).to_owned())),
+        ["secrets", ..] => Err(TemplateError::Malformed(format!(
+            "${{{expr}}}: a secret reference is ${{secrets.NAME}}, NAME being letters, digits, '_' and '-'"
+        ))),
         _ => Err(malformed()),
     }
 }
@@ -109,12 +127,15 @@ pub struct Scope<'a> {
     pub outputs: &'a BTreeMap<String, Value>,
     /// The current element and its index, inside a workflow map node.
     pub item: Option<(&'a Value, &'a Value)>,
+    /// The tenant's secrets the value references, by name (string values); `None` where
+    /// secrets are not resolved (anywhere but the step worker).
+    pub secrets: Option<&'a BTreeMap<String, Value>>,
 }
 
 impl<'a> Scope<'a> {
-    /// A scope of an input and step outputs (no map element).
+    /// A scope of an input and step outputs (no map element, secrets left in place).
     pub fn new(input: &'a Value, outputs: &'a BTreeMap<String, Value>) -> Self {
-        Self { input, outputs, item: None }
+        Self { input, outputs, item: None, secrets: None }
     }
 }
 
@@ -144,6 +165,15 @@ fn lookup<'a>(expr: &str, scope: &Scope<'a>) -> Result<&'a Value, TemplateError>
             walk(item, &path, expr)
         }
         Reference::Index => scope.item.map(|(_, index)| index).ok_or_else(|| no_item(expr)),
+        Reference::Secret(name) => match scope.secrets {
+            Some(secrets) => secrets
+                .get(&name)
+                .ok_or_else(|| TemplateError::Unresolved(format!("${{{expr}}}"), format!("no secret {name:?}"))),
+            None => Err(TemplateError::Unresolved(
+                format!("${{{expr}}}"),
+                "secrets are resolved in run steps only".to_owned(),
+            )),
+        },
     }
 }
 
@@ -220,5 +250,24 @@ mod tests {
         let (item, index) = (json!({"x": 3}), json!(7));
         let scope = Scope { item: Some((&item, &index)), ..Scope::new(&input, &outputs) };
         assert_eq!(resolve(&json!({"x": "${item.x}", "at": "${index}"}), &scope), Ok(json!({"x": 3, "at": 7})));
+    }
+
+    #[test]
+    fn secret_references_resolve_only_where_secrets_are_given() {
+        let (input, outputs) = (json!({"user": "ada"}), BTreeMap::new());
+        let tpl = json!({"auth": "Bearer ${secrets.API_TOKEN}", "raw": "${secrets.API_TOKEN}", "who": "${input.user}"});
+        assert_eq!(references(&tpl).expect("parses")[0], Reference::Secret("API_TOKEN".to_owned()));
+        assert!(matches!(resolve(&tpl, &Scope::new(&input, &outputs)), Err(TemplateError::Unresolved(..))));
+        let secrets = BTreeMap::from([("API_TOKEN".to_owned(), json!("t0k"))]);
+        let scope = Scope { secrets: Some(&secrets), ..Scope::new(&input, &outputs) };
+        assert_eq!(resolve(&tpl, &scope), Ok(json!({"auth": "Bearer t0k", "raw": "t0k", "who": "ada"})));
+        assert!(matches!(resolve(&json!("${secrets.OTHER}"), &scope), Err(TemplateError::Unresolved(..))));
+        for bad in ["${secrets}", "${secrets.a.b}", "${secrets.1x}", "${secrets.a b}"] {
+            assert!(matches!(references(&json!(bad)), Err(TemplateError::Malformed(_))), "{bad}");
+        }
+        // Data that contains a reference is data: resolving never parses substituted values.
+        let outputs = BTreeMap::from([("fetch".to_owned(), json!("${secrets.API_TOKEN}"))]);
+        let scope = Scope { secrets: Some(&secrets), ..Scope::new(&input, &outputs) };
+        assert_eq!(resolve(&json!("got ${steps.fetch.output}"), &scope), Ok(json!("got ${secrets.API_TOKEN}")));
     }
 }

@@ -88,6 +88,10 @@ CREATE TABLE IF NOT EXISTS approvals (
     tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (tenant, status, id);
+CREATE TABLE IF NOT EXISTS tenant_secrets (
+    tenant TEXT NOT NULL, name TEXT NOT NULL, nonce BLOB NOT NULL, sealed BLOB NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS breakers (
     tenant TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;

@@ -10,6 +10,7 @@ mod kv;
 mod queue;
 mod runs;
 mod secrets;
+mod tenant_secrets;
 mod tenants;
 mod workflows;
 
@@ -20,6 +21,7 @@ pub use kv::EmbeddedKv;
 pub use queue::{DeadLetter, EmbeddedQueue, STEP_QUEUE};
 pub use runs::EmbeddedRunStore;
 pub use secrets::LocalSecrets;
+pub use tenant_secrets::{EmbeddedSecrets, KEY_ENV as SECRETS_KEY_ENV};
 pub use tenants::EmbeddedTenants;
 pub use workflows::EmbeddedWorkflows;
 
@@ -44,8 +46,10 @@ pub struct Embedded {
     pub kv: Arc<EmbeddedKv>,
     /// Tenants and API keys.
     pub tenants: Arc<EmbeddedTenants>,
-    /// Secrets from env and `<dir>/secrets.json`.
+    /// The deployment's secrets, from env and `<dir>/secrets.json`.
     pub secrets: Arc<LocalSecrets>,
+    /// Tenants' secrets, sealed in the database.
+    pub tenant_secrets: Arc<EmbeddedSecrets>,
     /// Workflows, executions, approvals.
     pub workflows: Arc<EmbeddedWorkflows>,
     /// Circuit breakers.
@@ -64,6 +68,7 @@ impl Embedded {
             kv: Arc::new(EmbeddedKv::new(Arc::clone(&db))),
             tenants: Arc::new(EmbeddedTenants::new(Arc::clone(&db))),
             secrets: Arc::new(LocalSecrets::new(Some(dir.join("secrets.json")))),
+            tenant_secrets: Arc::new(EmbeddedSecrets::open(Arc::clone(&db), dir)?),
             workflows: Arc::new(EmbeddedWorkflows::new(Arc::clone(&db))),
             breakers: Arc::new(EmbeddedBreakers::new(Arc::clone(&db))),
             db,

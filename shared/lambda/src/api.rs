@@ -16,7 +16,8 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
     let skills = Arc::new(skills);
     let workflows = aws.workflow_service(Arc::clone(&skills));
     let runs = RunService::new(aws.runs, aws.idempotency, skills);
-    Ok(AppState { runs, tenants: aws.tenants, workflows })
+    let secrets = aos_runtime::secrets::SecretService::new(aws.tenant_secrets);
+    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets })
 }
 
 /// The router of `routes` behind API Gateway: a request the HTTP API's Lambda authorizer

@@ -101,10 +101,11 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     let bedrock: Arc<dyn aos_runtime::llm::LlmProvider> = Arc::new(aos_aws::BedrockConverse::lazy());
     let extra = WorkerSkills::from_env(aws.secrets.clone(), &policy, Some(bedrock), Some(aws.mailer()))?;
     let skills = worker_registry(policy, extra)?;
-    let breakers = aws.breakers.clone();
+    let (breakers, secrets) = (aws.breakers.clone(), aws.tenant_secrets.clone());
     Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(skills), config)
         .with_sfn_tasks(tasks)
-        .with_breakers(breakers))
+        .with_breakers(breakers)
+        .with_secrets(secrets))
 }
 
 /// Serves SQS batches until the Lambda environment shuts down.

@@ -33,7 +33,8 @@ async fn fixture() -> Fixture {
     let (_, key) = create_tenant(embedded.tenants.as_ref(), None, "fixture", Role::Tenant).await.expect("tenant");
     let skills = Arc::new(default_registry(AddressPolicy::default()).expect("skills"));
     let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), skills);
-    let state = AppState { runs, tenants: embedded.tenants.clone(), workflows: None };
+    let secrets = aos_runtime::secrets::SecretService::new(embedded.tenant_secrets.clone());
+    let state = AppState { runs, tenants: embedded.tenants.clone(), workflows: None, secrets };
     Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), record: key.record, _dir: dir }
 }
 

@@ -8,6 +8,7 @@ pub mod llm;
 pub mod net;
 pub mod ports;
 pub mod runs;
+pub mod secrets;
 pub mod sfn;
 pub mod skills;
 pub mod sweep;
@@ -15,6 +16,7 @@ pub mod worker;
 pub mod workflows;
 
 pub use ports::{
-    BreakerStore, IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, TenantStore, WorkflowStore,
+    BreakerStore, IdempotencyStore, KvStore, Queue, RunStore, SecretStore, StoreError, TenantSecrets, TenantStore,
+    WorkflowStore,
 };
 pub use skills::{IdempotencyClass, Skill, SkillContext, SkillDescriptor, SkillRegistry};

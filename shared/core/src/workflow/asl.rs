@@ -12,6 +12,7 @@ pub fn json_path(reference: &Reference) -> Result<String, String> {
         Reference::Item(_) | Reference::Index => {
             return Err("${item} and ${index} have no path in the state".to_owned())
         }
+        Reference::Secret(_) => return Err("secrets have no path in the state".to_owned()),
     };
     for seg in rest {
         if seg.bytes().all(|b| b.is_ascii_digit()) {

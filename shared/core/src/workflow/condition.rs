@@ -99,6 +99,9 @@ impl TryFrom<RawCondition> for Condition {
                 if matches!(refs[0], Reference::Item(_) | Reference::Index) {
                     return Err(format!("condition var {var:?}: ${{item}} and ${{index}} exist only in map inputs"));
                 }
+                if matches!(refs[0], Reference::Secret(_)) {
+                    return Err(format!("condition var {var:?}: a branch must not depend on a secret"));
+                }
             }
             _ => {
                 return Err(format!(

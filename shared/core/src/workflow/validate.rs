@@ -401,6 +401,12 @@ impl Workflow {
                         format!("{what}: ${{item}} and ${{index}} exist only in a map node's input"),
                     ));
                 }
+                Reference::Secret(name) => {
+                    return Err(err(
+                        &node.id,
+                        format!("{what} references ${{secrets.{name}}}: workflow nodes cannot resolve secret references yet; name the secret in the skill's own field (webhook_send `secret`, slack_send `webhook_secret`) or use a run"),
+                    ));
+                }
                 _ => {}
             }
         }

@@ -244,6 +244,20 @@ pub struct SkillContext {
     pub timeout: Duration,
     /// Tenant-scoped key-value storage.
     pub kv: Arc<dyn KvStore>,
+    /// The tenants' secrets; a skill reads only `tenant`'s.
+    pub secrets: Arc<dyn crate::ports::TenantSecrets>,
+}
+
+impl SkillContext {
+    /// The value of the run's tenant's secret `name`; a missing one is the step's
+    /// `ERR_SECRET_NOT_FOUND`.
+    pub async fn tenant_secret(&self, name: &str) -> Result<secrecy::SecretString, StructuredOutcome> {
+        match self.secrets.get(&self.tenant, name).await {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(crate::secrets::missing(name)),
+            Err(e) => Err(StructuredOutcome::failure(ErrorCode::Internal, format!("secrets: {e}"))),
+        }
+    }
 }
 
 /// A skill. Implementations must not panic; if one does, the registry reports

@@ -1,6 +1,9 @@
 //! Outbound notifications: `webhook_send` (signed per the Standard Webhooks
 //! specification) and `slack_send` (an incoming webhook whose URL is a secret). Both call
-//! out through the same SSRF-guarded client as `http_call`.
+//! out through the same SSRF-guarded client as `http_call`, and both take their secret
+//! from the run's tenant (`PUT /v1/secrets/{name}`), never from the deployment's: one
+//! tenant cannot sign with another's key, post to the operator's Slack, or get an HMAC
+//! under a provider key.
 
 use super::http_call::{read_response, send_outcome};
 use super::{IdempotencyClass, Skill, SkillContext, SkillDescriptor};
@@ -16,7 +19,8 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use std::sync::Arc;
 
-/// What both skills share: secrets and guarded outbound HTTP.
+/// What the outbound skills share: the deployment's secrets (provider keys) and guarded
+/// outbound HTTP.
 pub struct Outbound {
     secrets: Arc<dyn SecretStore>,
     http: GuardedHttp,
@@ -107,7 +111,7 @@ pub(super) fn webhook_descriptor() -> SkillDescriptor {
             "properties": {
                 "url": {"type": "string", "minLength": 1, "maxLength": 4096},
                 "payload": {},
-                "secret": {"type": "string", "minLength": 1, "maxLength": 200, "description": "name of the secret holding the signing key"}
+                "secret": {"type": "string", "minLength": 1, "maxLength": 200, "description": "name of the tenant secret holding the signing key (default WEBHOOK_SIGNING_SECRET)"}
             }
         }),
         output_schema: json!({"type": "object", "required": ["status", "webhook_id"], "properties": {
@@ -133,7 +137,7 @@ impl Skill for WebhookSendSkill {
             Ok(i) => i,
             Err(e) => return StructuredOutcome::failure(ErrorCode::ValidationFailed, e.to_string()),
         };
-        let secret = match self.0.secret(&input.secret, "webhook_send").await {
+        let secret = match ctx.tenant_secret(&input.secret).await {
             Ok(s) => s,
             Err(o) => return o,
         };
@@ -179,7 +183,7 @@ pub(super) fn slack_descriptor() -> SkillDescriptor {
     SkillDescriptor {
         name: "slack_send".to_owned(),
         version: "1.0.0".to_owned(),
-        description: "Posts a message to a Slack incoming webhook whose URL is a secret (default SLACK_WEBHOOK_URL)."
+        description: "Posts a message to a Slack incoming webhook whose URL is a tenant secret (default SLACK_WEBHOOK_URL)."
             .to_owned(),
         input_schema: json!({
             "type": "object", "additionalProperties": false, "required": ["text"],
@@ -212,7 +216,7 @@ impl Skill for SlackSendSkill {
             Ok(i) => i,
             Err(e) => return StructuredOutcome::failure(ErrorCode::ValidationFailed, e.to_string()),
         };
-        let url = match self.0.secret(&input.webhook_secret, "slack_send").await {
+        let url = match ctx.tenant_secret(&input.webhook_secret).await {
             Ok(s) => s,
             Err(o) => return o,
         };

@@ -21,8 +21,10 @@ pub use end::notify_parent;
 use crate::agent::{AgentLimits, AgentStep, AgentSteps, PlannerDefaults};
 use crate::clock::now_ms;
 use crate::ports::{
-    BeginOutcome, BeginStep, BreakerStore, KvStore, Queue, Received, RunRecord, RunStore, StepMessage, StoreError,
+    BeginOutcome, BeginStep, BreakerStore, KvStore, Queue, Received, RunRecord, RunStore, SecretMeta, StepMessage,
+    StoreError, StoreResult, TenantSecrets,
 };
+use crate::secrets::StepSecrets;
 use crate::sfn::{SfnTask, SfnTasks};
 use crate::skills::{IdempotencyClass, SkillContext, SkillRegistry};
 use crate::workflows::{WorkflowMessage, WorkflowService};
@@ -123,6 +125,7 @@ pub struct StepWorker {
     workflows: Option<WorkflowService>,
     sfn: Option<SfnTasks>,
     breakers: Option<Arc<dyn BreakerStore>>,
+    secrets: Arc<dyn TenantSecrets>,
 }
 
 struct Claimed {
@@ -155,7 +158,26 @@ impl StepWorker {
         skills: Arc<SkillRegistry>,
         config: WorkerConfig,
     ) -> Self {
-        Self { store, queue, kv, skills, config, after_effect: None, workflows: None, sfn: None, breakers: None }
+        Self {
+            store,
+            queue,
+            kv,
+            skills,
+            config,
+            after_effect: None,
+            workflows: None,
+            sfn: None,
+            breakers: None,
+            secrets: Arc::new(NoTenantSecrets),
+        }
+    }
+
+    /// Resolves `${secrets.NAME}` from, and lets skills read, the tenants' secrets.
+    /// Without it, every secret a step needs is missing.
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: Arc<dyn TenantSecrets>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// Lets the worker advance workflow executions (their messages share the step
@@ -437,6 +459,7 @@ impl StepWorker {
                 idempotency_key: format!("aos-{}-{}", c.msg.run_id, c.msg.step_index),
                 timeout: self.step_timeout(&c.run, c.msg.step_index),
                 kv: Arc::clone(&self.kv),
+                secrets: Arc::clone(&self.secrets),
             },
             step.input.clone(),
         ))
@@ -467,7 +490,21 @@ impl StepWorker {
                 }
             }
         };
-        let mut input = match resolve(&input, &Scope::new(&c.run.input, &outputs)) {
+        // The secrets the authored input names, read now and never stored: the skill gets
+        // their values, its outcome gets them redacted.
+        let secrets = match StepSecrets::load(self.secrets.as_ref(), &c.msg.tenant, &input).await {
+            Ok(s) => s,
+            Err(outcome) => return outcome.into(),
+        };
+        if !secrets.is_empty() && aos_core::agent::is_agent_skill(&step.skill) {
+            return StructuredOutcome::failure(
+                ErrorCode::ValidationFailed,
+                format!("{} cannot take ${{secrets.…}}: give secrets to the skills of its child plans, never to a planner", step.skill),
+            )
+            .into();
+        }
+        let scope = Scope { secrets: Some(secrets.scope()), ..Scope::new(&c.run.input, &outputs) };
+        let mut input = match resolve(&input, &scope) {
             Ok(v) => v,
             Err(e) => return StructuredOutcome::failure(ErrorCode::UnresolvedReference, e.to_string()).into(),
         };
@@ -516,7 +553,8 @@ impl StepWorker {
                 ),
             }
         } else {
-            self.with_heartbeat(c, self.skills.execute(&step.skill, &ctx, input), received).await
+            let outcome = self.with_heartbeat(c, self.skills.execute(&step.skill, &ctx, input), received).await;
+            secrets.redact(outcome)
         };
         if let Some((store, key)) = &breaker {
             if let Err(e) =
@@ -603,6 +641,25 @@ impl StepWorker {
                 }
             }
         }
+    }
+}
+
+/// The tenant secrets of a worker wired without any: every lookup finds nothing.
+struct NoTenantSecrets;
+
+#[async_trait::async_trait]
+impl TenantSecrets for NoTenantSecrets {
+    async fn put(&self, _: &aos_core::TenantId, _: &str, _: &secrecy::SecretString, _: u64) -> StoreResult<bool> {
+        Err(StoreError::Backend("this worker has no tenant secrets store".to_owned()))
+    }
+    async fn get(&self, _: &aos_core::TenantId, _: &str) -> StoreResult<Option<secrecy::SecretString>> {
+        Ok(None)
+    }
+    async fn list(&self, _: &aos_core::TenantId) -> StoreResult<Vec<SecretMeta>> {
+        Ok(Vec::new())
+    }
+    async fn delete(&self, _: &aos_core::TenantId, _: &str) -> StoreResult<bool> {
+        Ok(false)
     }
 }
 

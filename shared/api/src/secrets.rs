@@ -1,0 +1,59 @@
+//! `PUT/GET/DELETE /v1/secrets`: a tenant's own secrets. Values go in and never come
+//! back out: every answer carries names and times only.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::Body;
+use crate::routes::AppState;
+use aos_runtime::clock::now_ms;
+use aos_runtime::secrets::SecretError;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+impl From<SecretError> for ApiError {
+    fn from(e: SecretError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+/// The body of `PUT /v1/secrets/{name}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewValue {
+    value: String,
+}
+
+/// `PUT /v1/secrets/{name}`: 201 when created, 200 when its value was replaced.
+pub(crate) async fn put(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<NewValue>,
+) -> Result<Response, ApiError> {
+    let value = SecretString::from(req.value);
+    let now = now_ms();
+    let created = s.secrets.put(&p.tenant, &name, &value, now).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(json!({"name": name, "created": created, "updated_at_ms": now}))).into_response())
+}
+
+/// `GET /v1/secrets`: the tenant's secrets by name, without values.
+pub(crate) async fn list(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
+    let all = s.secrets.list(&p.tenant).await?;
+    Ok(Json(json!({"secrets": all, "limit": aos_runtime::secrets::MAX_SECRETS})))
+}
+
+/// `DELETE /v1/secrets/{name}`: 204, or 404 if there is none.
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.secrets.delete(&p.tenant, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
