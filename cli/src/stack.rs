@@ -307,9 +307,8 @@ impl LocalStack {
                 Arc::clone(&skills),
                 config.worker.clone(),
             );
-            worker = worker
-                .with_breakers(Arc::clone(&adapters.breakers))
-                .with_secrets(Arc::clone(&adapters.tenant_secrets));
+            worker =
+                worker.with_breakers(Arc::clone(&adapters.breakers)).with_secrets(Arc::clone(&adapters.tenant_secrets));
             if let Some(hook) = &config.after_effect {
                 worker = worker.with_after_effect_hook(Arc::clone(hook));
             }

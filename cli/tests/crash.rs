@@ -2,118 +2,16 @@
 //! run, and an abort right after a step's effect and before its checkpoint. All traffic
 //! stays on 127.0.0.1.
 
+mod common;
+
 use aos_api::demo::{demo_router, Sink};
 use aos_core::checkpoint::verify_chain;
 use aos_core::Checkpoint;
+use common::{free_port, spawn_aos, spawn_on, Api, Backend};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// Where `aos dev` keeps its state: the embedded store in the data directory, or a
-/// table and queue on the AWS emulator (the same ones across restarts).
-#[derive(Clone)]
-enum Backend {
-    Embedded,
-    Aws { endpoint: String, name: String },
-}
-
-impl Backend {
-    fn aws() -> Self {
-        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-            panic!("this test needs the AWS emulator: AWS_ENDPOINT_URL is not set; run ./scripts/test.sh")
-        });
-        assert!(endpoint.starts_with("http://127.0.0.1:"), "AWS_ENDPOINT_URL must be a loopback emulator in tests");
-        Self::Aws { endpoint, name: format!("aos-crash-{}", uuid::Uuid::new_v4().simple()) }
-    }
-}
-
-fn spawn_aos(dir: &Path, port: u16, allow: &str, abort_after: Option<u32>) -> Child {
-    spawn_on(&Backend::Embedded, dir, port, allow, abort_after)
-}
-
-fn spawn_on(backend: &Backend, dir: &Path, port: u16, allow: &str, abort_after: Option<u32>) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("aos.log")).expect("log file");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aos"));
-    if let Backend::Aws { endpoint, name } = backend {
-        cmd.args(["dev", "--backend", "aws", "--create-resources"])
-            .env("AOS_TABLE", name)
-            .env("AOS_STEP_QUEUE_URL", format!("{endpoint}/123456789012/{name}"));
-    } else {
-        cmd.arg("dev");
-    }
-    cmd.args(["--port", &port.to_string(), "--data-dir"])
-        .arg(dir.join("data"))
-        .args(["--allow-hosts", allow, "--workers", "2", "--visibility-timeout-ms", "1000"])
-        .env_remove("AOS_TEST_ABORT_AFTER_EFFECT")
-        .env("AOS_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log.try_clone().expect("log")))
-        .stderr(Stdio::from(log));
-    if let Some(i) = abort_after {
-        cmd.env("AOS_TEST_ABORT_AFTER_EFFECT", i.to_string());
-    }
-    cmd.spawn().expect("aos starts")
-}
-
-struct Api {
-    base: String,
-    key: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn connect(dir: &Path, port: u16) -> Self {
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{base}/healthz")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "aos dev did not come up; see {}", dir.join("aos.log").display());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let key = std::fs::read_to_string(dir.join("data/dev-api-key")).expect("dev key file");
-        Self { base, key, http }
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.key).send().await.expect("get");
-        r.json().await.expect("json")
-    }
-
-    async fn submit(&self, body: &Value) -> String {
-        let r = self
-            .http
-            .post(format!("{}/v1/runs", self.base))
-            .bearer_auth(&self.key)
-            .json(body)
-            .send()
-            .await
-            .expect("post");
-        let v: Value = r.json().await.expect("json");
-        v["id"].as_str().unwrap_or_else(|| panic!("not accepted: {v}")).to_owned()
-    }
-
-    /// Waits until `done(run)` holds, or panics after `secs`.
-    async fn wait_until(&self, id: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            if let Ok(r) = self.http.get(format!("{}/v1/runs/{id}", self.base)).bearer_auth(&self.key).send().await {
-                if let Ok(v) = r.json::<Value>().await {
-                    if done(&v) {
-                        return v;
-                    }
-                }
-            }
-            assert!(Instant::now() < deadline, "run {id} did not reach the expected state in {secs} s");
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
-    }
-}
 
 async fn start_sink() -> (SocketAddr, Sink) {
     let (router, sink) = demo_router();

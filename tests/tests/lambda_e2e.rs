@@ -57,7 +57,7 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
     let endpoint = aos_tests::backends::emulator_endpoint();
     assert!(has_cargo_lambda(), "this test needs cargo-lambda on PATH: run ./scripts/test.sh, which installs it");
     aos_tests::backends::enable_step_functions(&endpoint).await;
-    let (demo, _sink) = demo_router();
+    let (demo, sink_log) = demo_router();
     let sink = serve(demo).await;
 
     // The embedded default, for reference.
@@ -129,6 +129,41 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
         .expect("json");
     assert_eq!(steps["chain_valid"], true);
     assert_eq!(hashes(&steps), hashes(&local_steps), "same seeds, outcome hashes and chain as the embedded default");
+
+    // A tenant secret through the secrets Lambda, used by the worker Lambda: the skill
+    // gets the value, the API's answers do not.
+    let put = http
+        .put(format!("{base}/lambda-url/api-secrets-put/v1/secrets/SINK_TOKEN"))
+        .bearer_auth(&key)
+        .json(&json!({"value": "e2e-sink-token-5f1c"}))
+        .send()
+        .await
+        .expect("api-secrets-put answers");
+    assert_eq!(put.status(), 201);
+    let with_secret = json!({"plan": [{"skill": "http_call", "input": {"method": "POST",
+        "url": format!("http://{sink}/demo/sink"), "body": {"token": "${secrets.SINK_TOKEN}"}}}]});
+    let created = http
+        .post(format!("{base}/lambda-url/api-runs-create/v1/runs"))
+        .bearer_auth(&key)
+        .json(&with_secret)
+        .send()
+        .await
+        .expect("api-runs-create answers");
+    let secret_run = created.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let done = lambdas.pump_until(&format!("api-runs-get/v1/runs/{secret_run}"), run_ended).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let delivered = sink_log.lock().expect("sink").deliveries.iter().any(|d| d.body["token"] == "e2e-sink-token-5f1c");
+    assert!(delivered, "the worker Lambda resolved the tenant's secret for the skill");
+    let shown = http
+        .get(format!("{base}/lambda-url/api-runs-steps/v1/runs/{secret_run}/steps"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("steps")
+        .text()
+        .await
+        .expect("text");
+    assert!(!shown.contains("e2e-sink-token-5f1c"), "the value stays out of the API");
 
     // A workflow through the workflow Lambdas: its version becomes a state machine on the
     // emulator's Step Functions, whose tasks the worker Lambda answers.

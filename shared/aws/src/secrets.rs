@@ -107,7 +107,13 @@ impl TenantSecrets for SecretsManagerTenantSecrets {
         match created {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_exists_exception()) => {
-                self.client.put_secret_value().secret_id(&id).secret_string(value.expose_secret()).send().await.map_err(sdk_err)?;
+                self.client
+                    .put_secret_value()
+                    .secret_id(&id)
+                    .secret_string(value.expose_secret())
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
                 Ok(false)
             }
             Err(e) => Err(sdk_err(e)),
@@ -167,6 +173,12 @@ impl TenantSecrets for SecretsManagerTenantSecrets {
     async fn delete(&self, tenant: &TenantId, name: &str) -> StoreResult<bool> {
         let id = self.id(tenant, name);
         self.forget(&id);
+        // Forced deletion answers success for a name that does not exist: ask first.
+        match self.client.describe_secret().secret_id(&id).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => return Ok(false),
+            Err(e) => return Err(sdk_err(e)),
+        }
         // Without recovery, so that the name can be set again at once.
         match self.client.delete_secret().secret_id(&id).force_delete_without_recovery(true).send().await {
             Ok(_) => Ok(true),

@@ -126,7 +126,7 @@ codes! {
     EffectUncertain = "ERR_EFFECT_UNCERTAIN", Infra, false, 500, "A non-idempotent step was interrupted after it may have had its effect; AOS does not run it twice. Check the target, then resubmit.";
     AttemptsExhausted = "ERR_ATTEMPTS_EXHAUSTED", Transient, false, 500, "The step failed on every allowed attempt; the last outcome is recorded.";
     RunCancelled = "ERR_RUN_CANCELLED", Client, false, 409, "The run was cancelled; no further steps run.";
-    SecretNotFound = "ERR_SECRET_NOT_FOUND", Client, false, 422, "A secret the step needs is not configured. Add it to the secrets file or environment.";
+    SecretNotFound = "ERR_SECRET_NOT_FOUND", Client, false, 422, "A secret the step needs does not exist for the run's tenant. Set it with `PUT /v1/secrets/{name}`; provider keys are the operator's (secrets file, environment or Secrets Manager).";
     MalformedRequest = "ERR_MALFORMED_REQUEST", Client, false, 400, "The request body is not valid JSON or misses required fields. The message says where.";
     PayloadTooLarge = "ERR_PAYLOAD_TOO_LARGE", Client, false, 413, "The request body exceeds the size limit.";
     UnsupportedMediaType = "ERR_UNSUPPORTED_MEDIA_TYPE", Client, false, 415, "Send the body as `Content-Type: application/json`.";

@@ -87,7 +87,10 @@ impl TenantSecrets for EmbeddedSecrets {
         let nonce: [u8; 24] = rand::random();
         let sealed = self
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: value.expose_secret().as_bytes(), aad: &aad(tenant, name) })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload { msg: value.expose_secret().as_bytes(), aad: &aad(tenant, name) },
+            )
             .map_err(|_| StoreError::Backend("cannot seal a secret".to_owned()))?;
         let (t, n, now) = (tenant.to_string(), name.to_owned(), i64::try_from(now_ms).unwrap_or(i64::MAX));
         self.db
@@ -130,14 +133,16 @@ impl TenantSecrets for EmbeddedSecrets {
                     "secret {name:?} does not open with this data directory's key (secrets.key or {KEY_ENV} changed?)"
                 ))
             })?;
-        let text = String::from_utf8(plain).map_err(|_| StoreError::Backend(format!("secret {name:?} is not UTF-8")))?;
+        let text =
+            String::from_utf8(plain).map_err(|_| StoreError::Backend(format!("secret {name:?} is not UTF-8")))?;
         Ok(Some(SecretString::from(text)))
     }
 
     async fn list(&self, tenant: &TenantId) -> StoreResult<Vec<SecretMeta>> {
         self.db.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT name, created_at, updated_at FROM tenant_secrets WHERE tenant = ?1 ORDER BY name")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT name, created_at, updated_at FROM tenant_secrets WHERE tenant = ?1 ORDER BY name",
+            )?;
             let rows = stmt.query_map(params![tenant.as_str()], |r| {
                 Ok(SecretMeta {
                     name: r.get(0)?,
@@ -177,7 +182,10 @@ mod tests {
             assert!(!s.put(&a, "TOKEN", &SecretString::from("hunter3-value"), 2).await.expect("put again"));
             assert_eq!(s.get(&a, "TOKEN").await.expect("get").expect("set").expose_secret(), "hunter3-value");
             assert!(s.get(&b, "TOKEN").await.expect("get").is_none(), "another tenant's secret is not visible");
-            assert_eq!(s.list(&a).await.expect("list"), vec![SecretMeta { name: "TOKEN".into(), created_at_ms: 1, updated_at_ms: 2 }]);
+            assert_eq!(
+                s.list(&a).await.expect("list"),
+                vec![SecretMeta { name: "TOKEN".into(), created_at_ms: 1, updated_at_ms: 2 }]
+            );
             // A sealed value moved to another tenant's row does not open.
             db.write(true, |c| {
                 exec(c, "INSERT INTO tenant_secrets SELECT 'ten_globex', name, nonce, sealed, created_at, updated_at FROM tenant_secrets WHERE tenant = 'ten_acme'", [])

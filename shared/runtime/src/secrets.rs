@@ -72,11 +72,19 @@ impl SecretService {
     }
 
     /// Sets a secret; `Ok(true)` if it was created.
-    pub async fn put(&self, tenant: &TenantId, name: &str, value: &SecretString, now_ms: u64) -> Result<bool, SecretError> {
+    pub async fn put(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        value: &SecretString,
+        now_ms: u64,
+    ) -> Result<bool, SecretError> {
         check_name(name)?;
         let len = value.expose_secret().len();
         if len == 0 || len > MAX_VALUE_BYTES {
-            return Err(SecretError::Invalid(format!("a secret value is 1 to {MAX_VALUE_BYTES} bytes; this one is {len}")));
+            return Err(SecretError::Invalid(format!(
+                "a secret value is 1 to {MAX_VALUE_BYTES} bytes; this one is {len}"
+            )));
         }
         let existing = self.store.list(tenant).await?;
         if existing.len() >= MAX_SECRETS && !existing.iter().any(|m| m.name == name) {
@@ -185,6 +193,8 @@ impl StepSecrets {
 pub fn missing(name: &str) -> StructuredOutcome {
     StructuredOutcome::failure(
         ErrorCode::SecretNotFound,
-        format!("the step needs the secret {name:?}, which this tenant does not have: set it with PUT /v1/secrets/{name}"),
+        format!(
+            "the step needs the secret {name:?}, which this tenant does not have: set it with PUT /v1/secrets/{name}"
+        ),
     )
 }

@@ -183,8 +183,9 @@ pub(super) fn slack_descriptor() -> SkillDescriptor {
     SkillDescriptor {
         name: "slack_send".to_owned(),
         version: "1.0.0".to_owned(),
-        description: "Posts a message to a Slack incoming webhook whose URL is a tenant secret (default SLACK_WEBHOOK_URL)."
-            .to_owned(),
+        description:
+            "Posts a message to a Slack incoming webhook whose URL is a tenant secret (default SLACK_WEBHOOK_URL)."
+                .to_owned(),
         input_schema: json!({
             "type": "object", "additionalProperties": false, "required": ["text"],
             "properties": {

@@ -499,7 +499,10 @@ impl StepWorker {
         if !secrets.is_empty() && aos_core::agent::is_agent_skill(&step.skill) {
             return StructuredOutcome::failure(
                 ErrorCode::ValidationFailed,
-                format!("{} cannot take ${{secrets.…}}: give secrets to the skills of its child plans, never to a planner", step.skill),
+                format!(
+                    "{} cannot take ${{secrets.…}}: give secrets to the skills of its child plans, never to a planner",
+                    step.skill
+                ),
             )
             .into();
         }

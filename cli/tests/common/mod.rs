@@ -1,0 +1,126 @@
+//! What the tests of the real `aos dev` process share: spawning it on a backend, and a
+//! small API client. All traffic stays on 127.0.0.1.
+#![allow(dead_code, unreachable_pub)]
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Where `aos dev` keeps its state: the embedded store in the data directory, or a
+/// table and queue on the AWS emulator (the same ones across restarts).
+#[derive(Clone)]
+pub enum Backend {
+    Embedded,
+    Aws { endpoint: String, name: String },
+}
+
+impl Backend {
+    pub fn aws() -> Self {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+            panic!("this test needs the AWS emulator: AWS_ENDPOINT_URL is not set; run ./scripts/test.sh")
+        });
+        assert!(endpoint.starts_with("http://127.0.0.1:"), "AWS_ENDPOINT_URL must be a loopback emulator in tests");
+        Self::Aws { endpoint, name: format!("aos-crash-{}", uuid::Uuid::new_v4().simple()) }
+    }
+}
+
+pub fn spawn_aos(dir: &Path, port: u16, allow: &str, abort_after: Option<u32>) -> Child {
+    spawn_on(&Backend::Embedded, dir, port, allow, abort_after)
+}
+
+pub fn spawn_on(backend: &Backend, dir: &Path, port: u16, allow: &str, abort_after: Option<u32>) -> Child {
+    spawn_with(backend, dir, port, allow, abort_after, &[])
+}
+
+/// `aos dev` on `backend`, logging to `<dir>/aos.log`, with `envs` set last (so they can
+/// override `AOS_LOG`).
+pub fn spawn_with(
+    backend: &Backend,
+    dir: &Path,
+    port: u16,
+    allow: &str,
+    abort_after: Option<u32>,
+    envs: &[(&str, &str)],
+) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("aos.log")).expect("log file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aos"));
+    if let Backend::Aws { endpoint, name } = backend {
+        cmd.args(["dev", "--backend", "aws", "--create-resources"])
+            .env("AOS_TABLE", name)
+            .env("AOS_STEP_QUEUE_URL", format!("{endpoint}/123456789012/{name}"));
+    } else {
+        cmd.arg("dev");
+    }
+    cmd.args(["--port", &port.to_string(), "--data-dir"])
+        .arg(dir.join("data"))
+        .args(["--allow-hosts", allow, "--workers", "2", "--visibility-timeout-ms", "1000"])
+        .env_remove("AOS_TEST_ABORT_AFTER_EFFECT")
+        .env("AOS_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log.try_clone().expect("log")))
+        .stderr(Stdio::from(log));
+    if let Some(i) = abort_after {
+        cmd.env("AOS_TEST_ABORT_AFTER_EFFECT", i.to_string());
+    }
+    cmd.envs(envs.iter().copied());
+    cmd.spawn().expect("aos starts")
+}
+
+pub struct Api {
+    pub base: String,
+    pub key: String,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub async fn connect(dir: &Path, port: u16) -> Self {
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{base}/healthz")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "aos dev did not come up; see {}", dir.join("aos.log").display());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let key = std::fs::read_to_string(dir.join("data/dev-api-key")).expect("dev key file");
+        Self { base, key, http }
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.key).send().await.expect("get");
+        r.json().await.expect("json")
+    }
+
+    pub async fn submit(&self, body: &Value) -> String {
+        let r = self
+            .http
+            .post(format!("{}/v1/runs", self.base))
+            .bearer_auth(&self.key)
+            .json(body)
+            .send()
+            .await
+            .expect("post");
+        let v: Value = r.json().await.expect("json");
+        v["id"].as_str().unwrap_or_else(|| panic!("not accepted: {v}")).to_owned()
+    }
+
+    /// Waits until `done(run)` holds, or panics after `secs`.
+    pub async fn wait_until(&self, id: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Ok(r) = self.http.get(format!("{}/v1/runs/{id}", self.base)).bearer_auth(&self.key).send().await {
+                if let Ok(v) = r.json::<Value>().await {
+                    if done(&v) {
+                        return v;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "run {id} did not reach the expected state in {secs} s");
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+}
