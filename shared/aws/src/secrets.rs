@@ -13,44 +13,60 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Secrets Manager behind the secrets port.
-pub struct SecretsManagerSecrets {
+/// Reads secret values by id, each kept for a TTL (a missing one is asked for again, so
+/// one added later works at once).
+struct CachedReader {
     client: Client,
-    prefix: String,
     ttl: Duration,
     cache: Mutex<HashMap<String, (SecretString, Instant)>>,
 }
 
-impl SecretsManagerSecrets {
-    /// Reads `<prefix><name>`; values found are cached for `ttl` (a missing secret is
-    /// asked for again, so one added by an operator works at once).
-    pub fn new(client: Client, prefix: impl Into<String>, ttl: Duration) -> Self {
-        Self { client, prefix: prefix.into(), ttl, cache: Mutex::new(HashMap::new()) }
+impl CachedReader {
+    fn new(client: Client, ttl: Duration) -> Self {
+        Self { client, ttl, cache: Mutex::new(HashMap::new()) }
     }
 
-    fn cached(&self, name: &str) -> Option<SecretString> {
-        let cache = self.cache.lock().ok()?;
-        let (value, at) = cache.get(name)?;
-        (at.elapsed() < self.ttl).then(|| value.clone())
+    async fn read(&self, id: &str) -> StoreResult<Option<SecretString>> {
+        if let Some((v, at)) = self.cache.lock().ok().and_then(|c| c.get(id).cloned()) {
+            if at.elapsed() < self.ttl {
+                return Ok(Some(v));
+            }
+        }
+        let value = match self.client.get_secret_value().secret_id(id).send().await {
+            Ok(v) => v.secret_string.map(SecretString::from),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => None,
+            Err(e) => return Err(sdk_err(e)),
+        };
+        if let (Some(v), Ok(mut cache)) = (&value, self.cache.lock()) {
+            cache.insert(id.to_owned(), (v.clone(), Instant::now()));
+        }
+        Ok(value)
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(id);
+        }
+    }
+}
+
+/// The deployment's secrets in Secrets Manager.
+pub struct SecretsManagerSecrets {
+    reader: CachedReader,
+    prefix: String,
+}
+
+impl SecretsManagerSecrets {
+    /// Reads `<prefix><name>`; values found are cached for `ttl`.
+    pub fn new(client: Client, prefix: impl Into<String>, ttl: Duration) -> Self {
+        Self { reader: CachedReader::new(client, ttl), prefix: prefix.into() }
     }
 }
 
 #[async_trait]
 impl SecretStore for SecretsManagerSecrets {
     async fn secret(&self, name: &str) -> StoreResult<Option<SecretString>> {
-        if let Some(hit) = self.cached(name) {
-            return Ok(Some(hit));
-        }
-        let out = self.client.get_secret_value().secret_id(format!("{}{name}", self.prefix)).send().await;
-        let value = match out {
-            Ok(v) => v.secret_string.map(SecretString::from),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => None,
-            Err(e) => return Err(sdk_err(e)),
-        };
-        if let (Some(v), Ok(mut cache)) = (&value, self.cache.lock()) {
-            cache.insert(name.to_owned(), (v.clone(), Instant::now()));
-        }
-        Ok(value)
+        self.reader.read(&format!("{}{name}", self.prefix)).await
     }
 }
 
@@ -60,15 +76,14 @@ impl SecretStore for SecretsManagerSecrets {
 /// for a short TTL: a changed value reaches warm workers within it.
 pub struct SecretsManagerTenantSecrets {
     client: Client,
+    reader: CachedReader,
     prefix: String,
-    ttl: Duration,
-    cache: Mutex<HashMap<String, (SecretString, Instant)>>,
 }
 
 impl SecretsManagerTenantSecrets {
     /// Under `<prefix>tenants/`, caching values for `ttl`.
     pub fn new(client: Client, prefix: impl Into<String>, ttl: Duration) -> Self {
-        Self { client, prefix: prefix.into(), ttl, cache: Mutex::new(HashMap::new()) }
+        Self { reader: CachedReader::new(client.clone(), ttl), client, prefix: prefix.into() }
     }
 
     fn tenant_prefix(&self, tenant: &TenantId) -> String {
@@ -77,12 +92,6 @@ impl SecretsManagerTenantSecrets {
 
     fn id(&self, tenant: &TenantId, name: &str) -> String {
         format!("{}{name}", self.tenant_prefix(tenant))
-    }
-
-    fn forget(&self, id: &str) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(id);
-        }
     }
 }
 
@@ -94,7 +103,7 @@ fn ms(t: Option<&aws_sdk_secretsmanager::primitives::DateTime>) -> u64 {
 impl TenantSecrets for SecretsManagerTenantSecrets {
     async fn put(&self, tenant: &TenantId, name: &str, value: &SecretString, _now_ms: u64) -> StoreResult<bool> {
         let id = self.id(tenant, name);
-        self.forget(&id);
+        self.reader.forget(&id);
         let created = self
             .client
             .create_secret()
@@ -121,21 +130,7 @@ impl TenantSecrets for SecretsManagerTenantSecrets {
     }
 
     async fn get(&self, tenant: &TenantId, name: &str) -> StoreResult<Option<SecretString>> {
-        let id = self.id(tenant, name);
-        if let Some((v, at)) = self.cache.lock().ok().and_then(|c| c.get(&id).cloned()) {
-            if at.elapsed() < self.ttl {
-                return Ok(Some(v));
-            }
-        }
-        let value = match self.client.get_secret_value().secret_id(&id).send().await {
-            Ok(v) => v.secret_string.map(SecretString::from),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => None,
-            Err(e) => return Err(sdk_err(e)),
-        };
-        if let (Some(v), Ok(mut cache)) = (&value, self.cache.lock()) {
-            cache.insert(id, (v.clone(), Instant::now()));
-        }
-        Ok(value)
+        self.reader.read(&self.id(tenant, name)).await
     }
 
     async fn list(&self, tenant: &TenantId) -> StoreResult<Vec<SecretMeta>> {
@@ -172,7 +167,7 @@ impl TenantSecrets for SecretsManagerTenantSecrets {
 
     async fn delete(&self, tenant: &TenantId, name: &str) -> StoreResult<bool> {
         let id = self.id(tenant, name);
-        self.forget(&id);
+        self.reader.forget(&id);
         // Forced deletion answers success for a name that does not exist: ask first.
         match self.client.describe_secret().secret_id(&id).send().await {
             Ok(_) => {}
