@@ -154,6 +154,25 @@ contract!(secrets_are_found_by_name_and_missing_ones_are_none, 5, |p: Ports| asy
     assert_eq!(got.expose_secret(), "https://hooks.example/abc");
 });
 
+contract!(tenant_secrets_are_per_tenant_listed_without_values_and_deleted, 5, |p: Ports| async move {
+    let (a, b) = (tenant("ten_sec_a"), tenant("ten_sec_b"));
+    assert!(p.tenant_secrets.get(&a, "TOKEN").await.expect("get").is_none());
+    assert!(p.tenant_secrets.put(&a, "TOKEN", &"value-one".to_owned().into(), 10).await.expect("put"), "created");
+    assert!(!p.tenant_secrets.put(&a, "TOKEN", &"value-two".to_owned().into(), 20).await.expect("put"), "replaced");
+    assert!(p.tenant_secrets.put(&b, "OTHER", &"b-value".to_owned().into(), 30).await.expect("put"));
+    assert_eq!(p.tenant_secrets.get(&a, "TOKEN").await.expect("get").expect("set").expose_secret(), "value-two");
+    assert!(p.tenant_secrets.get(&b, "TOKEN").await.expect("get").is_none(), "not another tenant's");
+    assert!(p.tenant_secrets.get(&a, "OTHER").await.expect("get").is_none(), "not another tenant's");
+    let names: Vec<String> = p.tenant_secrets.list(&a).await.expect("list").into_iter().map(|m| m.name).collect();
+    assert_eq!(names, ["TOKEN"]);
+    assert!(p.tenant_secrets.delete(&a, "TOKEN").await.expect("delete"));
+    assert!(!p.tenant_secrets.delete(&a, "TOKEN").await.expect("delete again"));
+    assert!(p.tenant_secrets.get(&a, "TOKEN").await.expect("get").is_none());
+    assert!(p.tenant_secrets.list(&a).await.expect("list").is_empty());
+    // A deleted name can be set again at once.
+    assert!(p.tenant_secrets.put(&a, "TOKEN", &"value-three".to_owned().into(), 40).await.expect("put"));
+});
+
 contract!(breakers_open_after_five_failures_admit_one_probe_and_are_per_tenant, 5, |p: Ports| async move {
     use aos_core::breaker::{Admission, BreakerPolicy};
     let policy = BreakerPolicy { threshold: 5, cooldown_ms: 1_000, probe_timeout_ms: 5_000 };
