@@ -81,6 +81,11 @@ check(table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": Tr
 check(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, "point-in-time recovery")
 gsi = table["GlobalSecondaryIndexes"][0]
 check(gsi["IndexName"] == "gsi1", "GSI gsi1")
+ends = [g for g in table["GlobalSecondaryIndexes"] if g["IndexName"] == "ends"]
+check(len(ends) == 1 and [k["AttributeName"] for k in ends[0]["KeySchema"]] == ["gsi2pk", "gsi2sk"]
+      and ends[0]["Projection"]["ProjectionType"] == "KEYS_ONLY", "GSI ends on gsi2pk/gsi2sk, keys only")
+lib = (ROOT / "shared/aws/src/lib.rs").read_text()
+check('pub const ENDS_INDEX: &str = "ends";' in lib, "the code names the ends index as the template does")
 
 api = resources["HttpApi"]["Properties"]
 check(api["Auth"]["DefaultAuthorizer"] in api["Auth"]["Authorizers"], "the HTTP API has a default Lambda authorizer")
@@ -178,7 +183,8 @@ check(var("VISIBILITY_TIMEOUT") == str(queue["VisibilityTimeout"]), "LocalStack 
 check(var("MAX_RECEIVE_COUNT") == str(queue["RedrivePolicy"]["maxReceiveCount"]), "LocalStack maxReceiveCount differs")
 check("AttributeName=ttl" in hook, "LocalStack TTL attribute differs")
 check("PointInTimeRecoveryEnabled=true" in hook, "LocalStack point-in-time recovery missing")
-for attr in ["pk", "sk", "gsi1pk", "gsi1sk"]:
+check("IndexName=ends" in hook and "ProjectionType=KEYS_ONLY" in hook, "LocalStack ends index differs")
+for attr in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]:
     check(f"AttributeName={attr},AttributeType=S" in hook, f"LocalStack attribute {attr} missing")
 check(f"IndexName={gsi['IndexName']}" in hook, "LocalStack GSI name differs")
 check("--billing-mode PAY_PER_REQUEST" in hook, "LocalStack billing mode differs")

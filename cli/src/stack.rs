@@ -330,6 +330,9 @@ impl LocalStack {
             );
             tasks.push(tokio::spawn(sweeper.run_loop(aos_runtime::sweep::DEFAULT_EVERY, rx.clone())));
         }
+        // Finished runs past their tenant's retention are deleted, on either backend.
+        let reaper = aos_runtime::retention::Reaper::new(Arc::clone(&adapters.tenants), Arc::clone(&adapters.runs));
+        tasks.push(tokio::spawn(reaper.run_loop(aos_runtime::retention::DEFAULT_EVERY, rx.clone())));
         let mut server_rx = rx;
         tasks.push(tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {

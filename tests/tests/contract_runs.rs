@@ -250,3 +250,83 @@ contract!(a_worker_dying_mid_chain_is_resumed_from_the_redelivered_message, 5, |
     verify_chain(&run.genesis_hash, &cps).expect("chain");
     assert_eq!(*l.calls.lock().expect("calls"), [0, 1, 1, 2], "the idempotent step ran again, nothing else did");
 });
+
+contract!(retention_deletes_finished_runs_with_their_checkpoints_and_never_a_running_one, 5, |p: Ports| async move {
+    use aos_runtime::ports::Role;
+    use aos_runtime::retention::Reaper;
+    let l = setup(p, 1_000);
+    let day = 86_400_000;
+    let keeps_a_day = tenant();
+    aos_runtime::auth::create_tenant_keeping(
+        l.ports.tenants.as_ref(),
+        Some(keeps_a_day.clone()),
+        "t",
+        Role::Tenant,
+        Some(1),
+    )
+    .await
+    .expect("tenant");
+    let default = TenantId::parse("ten_default").expect("id");
+    aos_runtime::auth::create_tenant(l.ports.tenants.as_ref(), Some(default.clone()), "d", Role::Tenant)
+        .await
+        .expect("tenant");
+    let done = l
+        .submit(json!([
+            {"id": "put", "skill": "kv_store", "input": {"op": "put", "key": "k", "value": 1}},
+            {"id": "get", "skill": "kv_store", "input": {"op": "get", "key": "k"}}
+        ]))
+        .await;
+    assert_eq!(l.finish(&done).await.status, RunStatus::Succeeded);
+    let cancelled = l.submit(json!([{"skill": "kv_store", "input": {"op": "get", "key": "k"}}])).await;
+    l.service.cancel(&keeps_a_day, &cancelled).await.expect("cancel");
+    let req: SubmitRun =
+        serde_json::from_value(json!({"plan": [{"skill": "kv_store", "input": {"op": "get", "key": "k"}}]}))
+            .expect("body");
+    let other = l.service.submit(&default, req, None).await.expect("submitted").run.id;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !l.service.get(&default, &other).await.expect("run").status.is_terminal() {
+        assert!(Instant::now() < deadline, "the default tenant's run did not finish");
+        for m in l.ports.queue.receive(1, Duration::from_secs(5), Duration::from_secs(1)).await.expect("receive") {
+            l.worker.handle(&m).await;
+        }
+    }
+    // A run still running (its step failed and waits for its retry) however old it gets.
+    let running = l.submit(json!([{"skill": "probe"}])).await;
+    while l.calls.lock().expect("calls").is_empty() {
+        for m in l.ports.queue.receive(1, Duration::from_secs(5), Duration::from_secs(1)).await.expect("receive") {
+            l.worker.handle(&m).await;
+        }
+    }
+    assert_eq!(l.service.get(&keeps_a_day, &running).await.expect("run").status, RunStatus::Running);
+
+    let reaper = Reaper::new(Arc::clone(&l.ports.tenants), Arc::clone(&l.ports.runs));
+    let now = aos_runtime::clock::now_ms();
+    assert_eq!(reaper.reap(now + day / 2).await.expect("reap"), 0, "within the day, everything stays");
+    assert_eq!(reaper.reap(now + 2 * day).await.expect("reap"), 2, "the finished runs of the one-day tenant");
+    for id in [&done, &cancelled] {
+        assert!(l.ports.runs.run(&keeps_a_day, id).await.expect("read").is_none(), "{id} is gone");
+        assert!(l.ports.runs.checkpoints(&keeps_a_day, id).await.expect("read").is_empty(), "its checkpoints too");
+        assert!(l.service.get(&keeps_a_day, id).await.is_err(), "the API answers 404");
+    }
+    assert_eq!(l.ports.runs.run(&keeps_a_day, &running).await.expect("read").expect("kept").status, RunStatus::Running);
+    assert!(
+        matches!(l.ports.runs.delete_run(&keeps_a_day, &running).await, Err(aos_runtime::StoreError::Conflict(_))),
+        "a store refuses to delete a run that has not ended"
+    );
+    assert!(l.ports.runs.run(&default, &other).await.expect("read").is_some(), "the default keeps 30 days");
+    assert_eq!(reaper.reap(now + 31 * day).await.expect("reap"), 1, "then it goes too");
+    assert!(l.ports.runs.run(&default, &other).await.expect("read").is_none());
+    assert!(l.ports.runs.run(&keeps_a_day, &running).await.expect("read").is_some(), "still running, still there");
+    // The setting can change, and back to the default.
+    let set = l.ports.tenants.set_retention(&keeps_a_day, Some(90)).await.expect("set").expect("tenant");
+    assert_eq!(set.retention_days, Some(90));
+    let set = l.ports.tenants.set_retention(&keeps_a_day, None).await.expect("set").expect("tenant");
+    assert_eq!(set.retention_days, None);
+    assert!(l
+        .ports
+        .tenants
+        .set_retention(&TenantId::parse("ten_nobody").expect("id"), Some(5))
+        .await
+        .expect("set")
+        .is_none());
+});

@@ -136,7 +136,12 @@ fn a_limit_outside_one_to_a_hundred_is_refused_with_the_bounds() {
 contract!(tenant_ids_page_in_id_order_for_sweeps, 5, |p: Ports| async move {
     for (i, name) in ["ten_c", "ten_a", "ten_b"].iter().enumerate() {
         let id = TenantId::parse(*name).expect("id");
-        let record = aos_runtime::ports::TenantRecord { id: id.clone(), name: (*name).into(), created_at_ms: 1 };
+        let record = aos_runtime::ports::TenantRecord {
+            id: id.clone(),
+            name: (*name).into(),
+            created_at_ms: 1,
+            retention_days: None,
+        };
         let key = aos_runtime::ports::ApiKeyRecord {
             id: aos_core::ApiKeyId::parse(format!("key_{i}")).expect("id"),
             tenant: id,

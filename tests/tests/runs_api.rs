@@ -414,3 +414,30 @@ async fn a_step_that_exceeds_its_timeout_is_retried_then_fails_with_a_timeout_co
     assert!(code == "ERR_TIMEOUT" || code == "ERR_HTTP_TIMEOUT", "{code}");
     assert_eq!(stack.steps(&id).await["steps"][0]["attempts"], 2, "a timeout is retryable");
 }
+
+#[tokio::test]
+async fn a_tenants_retention_is_set_at_creation_and_changed_by_itself_or_an_operator() {
+    let stack = TestStack::start("").await;
+    let op = stack.operator_key();
+    let r =
+        stack.call(Method::POST, "/v1/tenants", Some(&op), Some(&json!({"name": "t", "retention_days": 0})), &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "ERR_VALIDATION_FAILED"), "{}", r.body);
+    let created =
+        stack.call(Method::POST, "/v1/tenants", Some(&op), Some(&json!({"name": "t", "retention_days": 7})), &[]).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["tenant"]["retention_days"], 7);
+    let id = created.body["tenant"]["id"].as_str().expect("id").to_owned();
+    let key = created.body["api_key"]["key"].as_str().expect("key").to_owned();
+    let path = format!("/v1/tenants/{id}/retention");
+    let r = stack.call(Method::PUT, &path, Some(&key), Some(&json!({"days": 400})), &[]).await;
+    assert_eq!((r.status, r.body["retention_days"].clone()), (StatusCode::OK, json!(400)), "{}", r.body);
+    let r = stack.call(Method::PUT, &path, Some(&stack.key()), Some(&json!({"days": 2})), &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "ERR_PERMISSION_DENIED"), "another tenant may not");
+    let r = stack.call(Method::PUT, &path, Some(&key), Some(&json!({"days": 3651})), &[]).await;
+    assert_eq!(r.code(), "ERR_VALIDATION_FAILED");
+    let r = stack.call(Method::PUT, &path, Some(&op), Some(&json!({"days": null})), &[]).await;
+    assert_eq!((r.body["retention_days"].clone(), r.body["retention_is_default"].clone()), (json!(30), json!(true)));
+    let r =
+        stack.call(Method::PUT, "/v1/tenants/ten_nobody/retention", Some(&op), Some(&json!({"days": 3})), &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "ERR_NOT_FOUND"));
+}

@@ -8,7 +8,7 @@ use crate::secrets;
 use crate::views;
 use aos_core::page::PageLimit;
 use aos_core::{ApiKeyId, ErrorCode, RunId, RunStatus, TenantId};
-use aos_runtime::auth::{create_tenant, issue_key};
+use aos_runtime::auth::{create_tenant_keeping, issue_key};
 use aos_runtime::clock::now_ms;
 use aos_runtime::ports::{Role, StoreError, TenantStore};
 use aos_runtime::runs::{RunQuery, RunService, SubmitRun};
@@ -61,6 +61,8 @@ pub enum Route {
     RunsCancel,
     /// `POST /v1/tenants`
     TenantsCreate,
+    /// `PUT /v1/tenants/{id}/retention`
+    TenantsRetention,
     /// `POST /v1/api-keys`
     KeysCreate,
     /// `GET /v1/api-keys`
@@ -91,7 +93,7 @@ pub enum Route {
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 21] = [
+    pub const ALL: [Route; 22] = [
         Route::Healthz,
         Route::SkillsList,
         Route::RunsCreate,
@@ -100,6 +102,7 @@ impl Route {
         Route::RunsSteps,
         Route::RunsCancel,
         Route::TenantsCreate,
+        Route::TenantsRetention,
         Route::KeysCreate,
         Route::KeysList,
         Route::KeysRevoke,
@@ -126,6 +129,7 @@ impl Route {
             Route::RunsSteps => ("GET", "/v1/runs/{id}/steps"),
             Route::RunsCancel => ("POST", "/v1/runs/{id}/cancel"),
             Route::TenantsCreate => ("POST", "/v1/tenants"),
+            Route::TenantsRetention => ("PUT", "/v1/tenants/{id}/retention"),
             Route::KeysCreate => ("POST", "/v1/api-keys"),
             Route::KeysList => ("GET", "/v1/api-keys"),
             Route::KeysRevoke => ("POST", "/v1/api-keys/{id}/revoke"),
@@ -152,6 +156,7 @@ impl Route {
             Route::RunsSteps => get(get_steps),
             Route::RunsCancel => post(cancel_run),
             Route::TenantsCreate => post(post_tenant),
+            Route::TenantsRetention => put(put_retention),
             Route::KeysCreate => post(post_key),
             Route::KeysList => get(list_keys),
             Route::KeysRevoke => post(revoke_key),
@@ -317,6 +322,43 @@ struct NewTenant {
     name: String,
     #[serde(default)]
     id: Option<String>,
+    #[serde(default)]
+    retention_days: Option<u32>,
+}
+
+fn retention(days: Option<u32>) -> Result<Option<u32>, ApiError> {
+    days.map(aos_runtime::retention::check_days).transpose().map_err(|m| ApiError::new(ErrorCode::ValidationFailed, m))
+}
+
+fn tenant_view(t: &aos_runtime::ports::TenantRecord) -> Value {
+    json!({
+        "id": t.id, "name": t.name, "created_at_ms": t.created_at_ms,
+        "retention_days": aos_runtime::retention::days_of(t),
+        "retention_is_default": t.retention_days.is_none(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRetention {
+    /// Days to keep finished runs; `null` returns to the default.
+    days: Option<u32>,
+}
+
+/// `PUT /v1/tenants/{id}/retention`: the tenant itself or an operator.
+async fn put_retention(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(req): Body<NewRetention>,
+) -> Result<Json<Value>, ApiError> {
+    let id = TenantId::parse(id).map_err(|_| ApiError::not_found("tenant"))?;
+    if id != caller.0.tenant {
+        caller.require_operator()?;
+    }
+    let days = retention(req.days)?;
+    let tenant = s.tenants.set_retention(&id, days).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    Ok(Json(tenant_view(&tenant)))
 }
 
 async fn post_tenant(
@@ -332,13 +374,14 @@ async fn post_tenant(
         .id
         .map(|i| TenantId::parse(i).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string())))
         .transpose()?;
-    let (tenant, key) = match create_tenant(s.tenants.as_ref(), id, req.name.trim(), Role::Tenant).await {
+    let days = retention(req.retention_days)?;
+    let (tenant, key) = match create_tenant_keeping(s.tenants.as_ref(), id, req.name.trim(), Role::Tenant, days).await {
         Ok(v) => v,
         Err(StoreError::Conflict(m)) => return Err(ApiError::new(ErrorCode::IllegalTransition, m)),
         Err(e) => return Err(e.into()),
     };
     let body = json!({
-        "tenant": {"id": tenant.id, "name": tenant.name, "created_at_ms": tenant.created_at_ms},
+        "tenant": tenant_view(&tenant),
         "api_key": merge_secret(views::key(&key.record), key.secret.expose_secret()),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())

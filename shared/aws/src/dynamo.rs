@@ -48,13 +48,54 @@ pub(crate) fn sdk_err<E: std::error::Error>(e: E) -> StoreError {
     StoreError::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
 }
 
+/// Deletes the items with these keys (`pk`, `sk`), 25 to a batch, sending again what the
+/// service leaves unprocessed.
+pub(crate) async fn delete_keys(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+    for chunk in keys.chunks(25) {
+        let mut requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|k| {
+                let key =
+                    k.iter().filter(|(name, _)| *name == "pk" || *name == "sk").map(|(a, b)| (a.clone(), b.clone()));
+                DeleteRequest::builder()
+                    .set_key(Some(key.collect()))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+                    .map_err(sdk_err)
+            })
+            .collect::<Result<_, _>>()?;
+        for attempt in 0..8u32 {
+            if requests.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(5))).await;
+            }
+            let out = client
+                .batch_write_item()
+                .request_items(table, std::mem::take(&mut requests))
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            requests = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
+        }
+        if !requests.is_empty() {
+            return Err(StoreError::Backend(format!("{} deletes left unprocessed after retries", requests.len())));
+        }
+    }
+    Ok(())
+}
+
 /// DynamoDB's TTL attribute (seconds) for an expiry in milliseconds.
 pub(crate) fn ttl(expires_at_ms: u64) -> AttributeValue {
     n(expires_at_ms.div_ceil(1000))
 }
 
-/// Every item of partition `pk` whose sort key starts with `prefix`, following pages
-/// (strongly consistent reads).
 /// Up to `limit` items of the listing index (`gsi1`) partition `pk` whose `gsi1sk` is
 /// below `before`, highest first.
 pub(crate) async fn query_index_below(
@@ -89,6 +130,8 @@ pub(crate) async fn query_index_below(
     Ok(items)
 }
 
+/// Every item of partition `pk` whose sort key starts with `prefix`, following pages
+/// (strongly consistent reads).
 pub(crate) async fn query_prefix(
     client: &aws_sdk_dynamodb::Client,
     table: &str,

@@ -21,6 +21,10 @@ mod wiring;
 mod workflows;
 
 pub use bedrock::BedrockConverse;
+
+/// The index of finished runs by their end (`gsi2pk` = `TENANT#<t>#ENDED`, `gsi2sk` =
+/// `<end ms, 13 digits>#<run id>`), which the retention reaper reads.
+pub const ENDS_INDEX: &str = "ends";
 pub use breakers::DynamoBreakers;
 pub use config::{sdk_config, AwsConfig, ConfigError};
 pub use counter::CallCounter;

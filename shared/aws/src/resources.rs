@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-/// Creates the AOS table (pk/sk, GSI `gsi1` on gsi1pk/gsi1sk, on-demand, TTL on `ttl`)
-/// unless it exists.
+/// Creates the AOS table (pk/sk, GSI `gsi1` on gsi1pk/gsi1sk, GSI `ends` on
+/// gsi2pk/gsi2sk keys only, on-demand, TTL on `ttl`) unless it exists.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> StoreResult<()> {
     if client.describe_table().table_name(name).send().await.is_ok() {
         return Ok(());
@@ -26,6 +26,14 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Stor
         .projection(Projection::builder().projection_type(ProjectionType::All).build())
         .build()
         .map_err(sdk_err)?;
+    // Finished runs by their end, for retention: only terminal runs carry its keys.
+    let ends = GlobalSecondaryIndex::builder()
+        .index_name(crate::ENDS_INDEX)
+        .key_schema(key("gsi2pk", KeyType::Hash)?)
+        .key_schema(key("gsi2sk", KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()
+        .map_err(sdk_err)?;
     client
         .create_table()
         .table_name(name)
@@ -33,9 +41,12 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Stor
         .attribute_definitions(attr("sk")?)
         .attribute_definitions(attr("gsi1pk")?)
         .attribute_definitions(attr("gsi1sk")?)
+        .attribute_definitions(attr("gsi2pk")?)
+        .attribute_definitions(attr("gsi2sk")?)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(gsi)
+        .global_secondary_indexes(ends)
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await

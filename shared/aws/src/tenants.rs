@@ -84,6 +84,10 @@ impl TenantStore for DynamoTenants {
             .item("gsi1pk", s(TENANTS_PK))
             .item("gsi1sk", s(tenant.id.as_str()))
             .condition_expression("attribute_not_exists(pk)");
+        let put = match tenant.retention_days {
+            Some(days) => put.item("retention_days", n(u64::from(days))),
+            None => put,
+        };
         let mut items = vec![build(put)?];
         items.extend(self.key_puts(first_key, true)?);
         self.transact(items, &format!("tenant {} exists", tenant.id)).await
@@ -106,9 +110,33 @@ impl TenantStore for DynamoTenants {
                     id: id.clone(),
                     name: get_s(&item, "name")?.to_owned(),
                     created_at_ms: crate::dynamo::get_n(&item, "created_at_ms")?,
+                    retention_days: crate::dynamo::get_n(&item, "retention_days")
+                        .ok()
+                        .and_then(|d| u32::try_from(d).ok()),
                 })
             })
             .transpose()
+    }
+
+    async fn set_retention(&self, id: &TenantId, days: Option<u32>) -> StoreResult<Option<TenantRecord>> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(id.as_str())))
+            .key("sk", s("TENANT"))
+            .condition_expression("attribute_exists(pk)");
+        let update = match days {
+            Some(d) => {
+                update.update_expression("SET retention_days = :d").expression_attribute_values(":d", n(u64::from(d)))
+            }
+            None => update.update_expression("REMOVE retention_days"),
+        };
+        match update.send().await {
+            Ok(_) => self.tenant(id).await,
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
+            Err(e) => Err(sdk_err(e)),
+        }
     }
 
     async fn tenant_ids(&self, after: Option<&TenantId>, limit: u32) -> StoreResult<Vec<TenantId>> {

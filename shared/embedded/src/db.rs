@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE TABLE IF NOT EXISTS kv (
     tenant TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL, retention_days INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, tenant TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, body TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant);
@@ -106,6 +106,18 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has_claim_id {
         conn.execute_batch("ALTER TABLE step_claims ADD COLUMN claim_id TEXT")?;
     }
+    let has_retention: bool =
+        conn.query_row("SELECT COUNT(*) FROM pragma_table_info('tenants') WHERE name = 'retention_days'", [], |r| {
+            r.get::<_, i64>(0).map(|n| n > 0)
+        })?;
+    if !has_retention {
+        conn.execute_batch("ALTER TABLE tenants ADD COLUMN retention_days INTEGER")?;
+    }
+    // Finished runs by their end, for the retention reaper.
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS runs_by_end ON runs (tenant, json_extract(state, '$.updated_at_ms'))
+         WHERE status IN ('succeeded', 'failed', 'cancelled')",
+    )?;
     Ok(())
 }
 

@@ -514,4 +514,42 @@ impl RunStore for EmbeddedRunStore {
         self.db.enqueued.notify_one();
         Ok(cancelled)
     }
+
+    async fn ended_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunId>> {
+        let ids: Vec<String> = self.db.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id FROM runs WHERE tenant = ?1 AND status IN ('succeeded', 'failed', 'cancelled')
+                   AND json_extract(state, '$.updated_at_ms') < ?2
+                 ORDER BY json_extract(state, '$.updated_at_ms') LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![tenant.as_str(), before_ms, limit], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        ids.into_iter().map(|id| RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))).collect()
+    }
+
+    async fn delete_run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<bool> {
+        let (t, r) = (tenant.to_string(), id.to_string());
+        self.db
+            .write(true, move |c| {
+                let status: Option<String> =
+                    qrow(c, "SELECT status FROM runs WHERE tenant = ?1 AND id = ?2", params![t, r], |row| row.get(0))
+                        .optional()
+                        .map_err(|e| backend(&e))?;
+                let Some(status) = status else { return Ok(false) };
+                if !RunStatus::parse(&status).is_some_and(RunStatus::is_terminal) {
+                    return Err(StoreError::Conflict(format!("run {r} is {status}; only finished runs are deleted")));
+                }
+                for table in ["checkpoints", "step_claims"] {
+                    exec(c, &format!("DELETE FROM {table} WHERE tenant = ?1 AND run_id = ?2"), params![t, r])
+                        .map_err(|e| backend(&e))?;
+                }
+                for table in ["run_specs", "runs"] {
+                    exec(c, &format!("DELETE FROM {table} WHERE tenant = ?1 AND id = ?2"), params![t, r])
+                        .map_err(|e| backend(&e))?;
+                }
+                Ok(true)
+            })
+            .await
+    }
 }

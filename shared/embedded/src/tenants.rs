@@ -52,8 +52,8 @@ impl TenantStore for EmbeddedTenants {
                 }
                 exec(
                     c,
-                    "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
-                    params![tenant.id.as_str(), tenant.name, tenant.created_at_ms],
+                    "INSERT INTO tenants (id, name, created_at, retention_days) VALUES (?1, ?2, ?3, ?4)",
+                    params![tenant.id.as_str(), tenant.name, tenant.created_at_ms, tenant.retention_days],
                 )
                 .map_err(|e| backend(&e))?;
                 insert_key_tx(c, &key)
@@ -74,19 +74,38 @@ impl TenantStore for EmbeddedTenants {
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>> {
         self.db
             .read(|c| {
-                qrow(c, "SELECT id, name, created_at FROM tenants WHERE id = ?1", params![id.as_str()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u64>(2)?))
-                })
+                qrow(
+                    c,
+                    "SELECT id, name, created_at, retention_days FROM tenants WHERE id = ?1",
+                    params![id.as_str()],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u64>(2)?, r.get(3)?)),
+                )
                 .optional()
             })?
-            .map(|(id, name, created_at_ms)| {
+            .map(|(id, name, created_at_ms, retention_days)| {
                 Ok(TenantRecord {
                     id: TenantId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?,
                     name,
                     created_at_ms,
+                    retention_days,
                 })
             })
             .transpose()
+    }
+
+    async fn set_retention(&self, id: &TenantId, days: Option<u32>) -> StoreResult<Option<TenantRecord>> {
+        let t = id.to_string();
+        let changed = self
+            .db
+            .write(true, move |c| {
+                exec(c, "UPDATE tenants SET retention_days = ?2 WHERE id = ?1", params![t, days])
+                    .map_err(|e| backend(&e))
+            })
+            .await?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.tenant(id).await
     }
 
     async fn insert_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {

@@ -1,5 +1,6 @@
 //! The sweep as a Lambda on a schedule (EventBridge, every minute): sends the first
-//! message of runs whose submission died between the run's write and the message's send.
+//! message of runs whose submission died between the run's write and the message's send,
+//! and deletes finished runs past their tenant's retention.
 
 use aos_aws::{AwsAdapters, Resources};
 use aos_runtime::sweep::{Sweeper, DEFAULT_GRACE};
@@ -11,10 +12,13 @@ pub async fn serve() -> Result<(), crate::Error> {
     crate::init_tracing();
     let aws = AwsAdapters::from_env(Resources::Trust).await?;
     let sweeper = Sweeper::new(aws.tenants.clone(), aws.runs.clone(), aws.queue.clone(), DEFAULT_GRACE);
-    let sweeper = &sweeper;
+    let reaper = aos_runtime::retention::Reaper::new(aws.tenants.clone(), aws.runs.clone());
+    let (sweeper, reaper) = (&sweeper, &reaper);
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        let resent = sweeper.resend_stranded(aos_runtime::clock::now_ms()).await?;
-        Ok::<_, crate::Error>(json!({"resent": resent}))
+        let now = aos_runtime::clock::now_ms();
+        let resent = sweeper.resend_stranded(now).await?;
+        let expired = reaper.reap(now).await?;
+        Ok::<_, crate::Error>(json!({"resent": resent, "expired": expired}))
     }))
     .await
 }

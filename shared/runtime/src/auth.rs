@@ -83,8 +83,25 @@ pub async fn create_tenant(
     name: &str,
     role: Role,
 ) -> Result<(TenantRecord, IssuedKey), StoreError> {
+    create_tenant_keeping(store, id, name, role, None).await
+}
+
+/// Like [`create_tenant`], keeping finished runs for `retention_days` (`None`: the
+/// default).
+pub async fn create_tenant_keeping(
+    store: &dyn TenantStore,
+    id: Option<TenantId>,
+    name: &str,
+    role: Role,
+    retention_days: Option<u32>,
+) -> Result<(TenantRecord, IssuedKey), StoreError> {
     let id = id.unwrap_or_else(|| TenantId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id"));
-    let tenant = TenantRecord { id: id.clone(), name: name.chars().take(200).collect(), created_at_ms: now_ms() };
+    let tenant = TenantRecord {
+        id: id.clone(),
+        name: name.chars().take(200).collect(),
+        created_at_ms: now_ms(),
+        retention_days,
+    };
     let key = issue_key(&id, role, "first key");
     store.create_tenant(&tenant, &key.record).await?;
     Ok((tenant, key))

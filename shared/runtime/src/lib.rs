@@ -7,6 +7,7 @@ pub mod clock;
 pub mod llm;
 pub mod net;
 pub mod ports;
+pub mod retention;
 pub mod runs;
 pub mod secrets;
 pub mod sfn;

@@ -62,6 +62,11 @@ fn status_pk(tenant: &str, status: RunStatus) -> String {
     format!("TENANT#{tenant}#STATUS#{status}")
 }
 
+/// The `ends` index keys of a run that ended at `at_ms`.
+fn ended_keys(tenant: &str, run: &str, at_ms: u64) -> (AttributeValue, AttributeValue) {
+    (s(format!("TENANT#{tenant}#ENDED")), s(format!("{at_ms:013}#{run}")))
+}
+
 fn json_err(e: &serde_json::Error) -> StoreError {
     StoreError::Backend(format!("corrupt record: {e}"))
 }
@@ -412,7 +417,9 @@ impl RunStore for DynamoRunStore {
             .table_name(&self.table)
             .key("pk", s(tenant_pk(tenant.as_str())))
             .key("sk", s(run_sk(id.as_str())))
-            .update_expression("SET #st = :cancelled, #err = :error, updated_at_ms = :now, gsi1pk = :gsi")
+            .update_expression(
+                "SET #st = :cancelled, #err = :error, updated_at_ms = :now, gsi1pk = :gsi, gsi2pk = :epk, gsi2sk = :esk",
+            )
             .condition_expression(cancellable)
             .expression_attribute_names("#st", "status")
             .expression_attribute_names("#err", "error")
@@ -420,6 +427,8 @@ impl RunStore for DynamoRunStore {
             .expression_attribute_values(":error", json_attr(&error)?)
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":gsi", s(status_pk(tenant.as_str(), RunStatus::Cancelled)))
+            .expression_attribute_values(":epk", ended_keys(tenant.as_str(), id.as_str(), now_ms).0)
+            .expression_attribute_values(":esk", ended_keys(tenant.as_str(), id.as_str(), now_ms).1)
             .return_values(ReturnValue::AllNew);
         let out = from.into_iter().fold(update, |b, (k, v)| b.expression_attribute_values(k, v)).send().await;
         match out {
@@ -436,6 +445,61 @@ impl RunStore for DynamoRunStore {
             }
             Err(e) if e.as_service_error().is_some_and(is_condition_failure) => {
                 Err(StoreError::Conflict("the run is finished or does not exist".to_owned()))
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn ended_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunId>> {
+        let (pk, _) = ended_keys(tenant.as_str(), "", 0);
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(crate::ENDS_INDEX)
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :before")
+            .expression_attribute_values(":pk", pk)
+            .expression_attribute_values(":before", s(format!("{before_ms:013}")))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| {
+                let sk = get_s(item, "gsi2sk")?;
+                let id = sk.split_once('#').map_or(sk, |(_, id)| id);
+                RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn delete_run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<bool> {
+        let Some(run) = self.run(tenant, id).await? else { return Ok(false) };
+        if !run.status.is_terminal() {
+            return Err(StoreError::Conflict(format!("run {id} is {}; only finished runs are deleted", run.status)));
+        }
+        // The steps first, the run last: a pass that dies half-way finds the run again.
+        let steps = query_prefix(&self.client, &self.table, steps_pk(tenant.as_str(), id.as_str()), "STEP#").await?;
+        crate::dynamo::delete_keys(&self.client, &self.table, steps).await?;
+        let terminal: Vec<RunStatus> =
+            [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled].into_iter().collect();
+        let names: Vec<String> = (0..terminal.len()).map(|i| format!(":t{i}")).collect();
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(run_sk(id.as_str())))
+            .condition_expression(format!("#st IN ({})", names.join(", ")))
+            .expression_attribute_names("#st", "status");
+        let delete =
+            names.iter().zip(&terminal).fold(delete, |d, (n, st)| d.expression_attribute_values(n, s(st.as_str())));
+        match delete.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Ok(self.run(tenant, id).await?.is_none())
             }
             Err(e) => Err(sdk_err(e)),
         }

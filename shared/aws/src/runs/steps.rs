@@ -256,6 +256,12 @@ impl DynamoRunStore {
             .expression_attribute_values(":gsi", s(status_pk(t, commit.run_status)))
             .expression_attribute_values(":index", n(u64::from(index)));
         let mut run = from.into_iter().fold(run, |b, (k, v)| b.expression_attribute_values(k, v));
+        if commit.run_status.is_terminal() {
+            // Into the index of finished runs by their end, for retention.
+            let (pk, sk) = ended_keys(t, r, commit.now_ms);
+            set.push_str(", gsi2pk = :epk, gsi2sk = :esk");
+            run = run.expression_attribute_values(":epk", pk).expression_attribute_values(":esk", sk);
+        }
         if let Some(output) = &commit.run_output {
             set.push_str(", #out = :output");
             run = run

@@ -416,4 +416,13 @@ pub trait RunStore: Send + Sync {
         to_ms: u64,
         limit: u32,
     ) -> StoreResult<Vec<RunRecord>>;
+
+    /// Up to `limit` of the tenant's runs that ended (succeeded, failed, cancelled) before
+    /// `before_ms`, oldest end first: the ones past their retention.
+    async fn ended_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunId>>;
+
+    /// Deletes a finished run and every record of it (checkpoints, step claims and
+    /// outputs). `Ok(false)` if there is no such run; `Conflict` if it has not ended (a
+    /// run that may still change is never deleted).
+    async fn delete_run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<bool>;
 }

@@ -43,6 +43,10 @@ pub struct TenantRecord {
     pub name: String,
     /// Creation time.
     pub created_at_ms: u64,
+    /// Days a finished run (and everything of it) is kept; `None`: the default
+    /// ([`crate::retention::DEFAULT_DAYS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 /// Tenants and API keys.
@@ -54,6 +58,8 @@ pub trait TenantStore: Send + Sync {
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>>;
     /// Up to `limit` tenant ids after `after`, in id order (for sweeps over every tenant).
     async fn tenant_ids(&self, after: Option<&TenantId>, limit: u32) -> StoreResult<Vec<TenantId>>;
+    /// Sets the tenant's retention (`None`: the default); `None` if there is no such tenant.
+    async fn set_retention(&self, id: &TenantId, days: Option<u32>) -> StoreResult<Option<TenantRecord>>;
     /// Stores a new key for an existing tenant.
     async fn insert_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
     /// The key whose secret hashes to `hash`.

@@ -1,0 +1,94 @@
+//! Retention: how long a finished run is kept, and the reaper that deletes what is past it.
+//! Each tenant keeps its finished runs (with their checkpoints, step claims and outputs)
+//! for its `retention_days` ([`DEFAULT_DAYS`] unless set), counted from the run's end. A
+//! run that has not ended is never deleted, however old: the stores refuse to.
+
+use crate::ports::{RunStore, StoreResult, TenantRecord, TenantStore};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Days a finished run is kept unless its tenant says otherwise.
+pub const DEFAULT_DAYS: u32 = 30;
+/// The shortest retention: a day (an idempotency key, kept 24 h, never outlives its run).
+pub const MIN_DAYS: u32 = 1;
+/// The longest retention a tenant may ask for: ten years.
+pub const MAX_DAYS: u32 = 3650;
+/// How often `aos dev` reaps (the AWS sweep Lambda runs every minute).
+pub const DEFAULT_EVERY: Duration = Duration::from_secs(60);
+/// Tenants read per page, runs deleted per tenant and batch.
+const PAGE: u32 = 100;
+const DAY_MS: u64 = 86_400_000;
+
+/// A retention a tenant asked for, checked: `MIN_DAYS..=MAX_DAYS`.
+pub fn check_days(days: u32) -> Result<u32, String> {
+    if (MIN_DAYS..=MAX_DAYS).contains(&days) {
+        Ok(days)
+    } else {
+        Err(format!("retention_days must be {MIN_DAYS} to {MAX_DAYS}; got {days}"))
+    }
+}
+
+/// The tenant's retention in days.
+pub fn days_of(tenant: &TenantRecord) -> u32 {
+    tenant.retention_days.unwrap_or(DEFAULT_DAYS)
+}
+
+/// Deletes every tenant's runs past their retention.
+#[derive(Clone)]
+pub struct Reaper {
+    tenants: Arc<dyn TenantStore>,
+    runs: Arc<dyn RunStore>,
+}
+
+impl Reaper {
+    /// Over every tenant's runs.
+    pub fn new(tenants: Arc<dyn TenantStore>, runs: Arc<dyn RunStore>) -> Self {
+        Self { tenants, runs }
+    }
+
+    /// One pass at `now_ms`: deletes the runs that ended more than their tenant's
+    /// retention ago. Returns how many were deleted.
+    pub async fn reap(&self, now_ms: u64) -> StoreResult<usize> {
+        let mut deleted = 0;
+        let mut after = None;
+        loop {
+            let tenants = self.tenants.tenant_ids(after.as_ref(), PAGE).await?;
+            for id in &tenants {
+                let Some(tenant) = self.tenants.tenant(id).await? else { continue };
+                let cutoff = now_ms.saturating_sub(u64::from(days_of(&tenant)) * DAY_MS);
+                loop {
+                    let expired = self.runs.ended_before(id, cutoff, PAGE).await?;
+                    for run in &expired {
+                        if self.runs.delete_run(id, run).await? {
+                            deleted += 1;
+                        }
+                    }
+                    if expired.len() < PAGE as usize {
+                        break;
+                    }
+                }
+            }
+            if tenants.len() < PAGE as usize {
+                if deleted > 0 {
+                    tracing::info!(deleted, "runs past their retention deleted");
+                }
+                return Ok(deleted);
+            }
+            after = tenants.last().cloned();
+        }
+    }
+
+    /// Reaps every `every` until `shutdown` turns true.
+    pub async fn run_loop(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = self.reap(crate::clock::now_ms()).await {
+                tracing::error!(error = %e, "retention pass failed");
+            }
+        }
+    }
+}
