@@ -2,6 +2,7 @@
 """Checks infra/template.yaml for what AOS promises of its deployment, and that the
 LocalStack init hook creates the same resources. Exits non-zero naming every failure."""
 import pathlib
+import json
 import re
 import sys
 
@@ -86,6 +87,23 @@ check(len(ends) == 1 and [k["AttributeName"] for k in ends[0]["KeySchema"]] == [
       and ends[0]["Projection"]["ProjectionType"] == "KEYS_ONLY", "GSI ends on gsi2pk/gsi2sk, keys only")
 lib = (ROOT / "shared/aws/src/lib.rs").read_text()
 check('pub const ENDS_INDEX: &str = "ends";' in lib, "the code names the ends index as the template does")
+
+# Large values: one private, encrypted bucket, named to every function; S3 access only on it.
+bucket = resources.get("BlobBucket", {}).get("Properties", {})
+check(bucket.get("PublicAccessBlockConfiguration") == {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+      "IgnorePublicAcls": True, "RestrictPublicBuckets": True}, "the blob bucket blocks all public access")
+check("ServerSideEncryptionConfiguration" in bucket.get("BucketEncryption", {}), "the blob bucket is encrypted")
+check(globals_fn["Environment"]["Variables"].get("AOS_BLOB_BUCKET") == {"Ref": "BlobBucket"}, "functions know the blob bucket")
+for name, fn in functions.items():
+    for policy in fn["Properties"].get("Policies", []):
+        for statement in policy.get("Statement", []):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a.startswith("s3:") for a in actions):
+                res = json.dumps(statement["Resource"])
+                check("BlobBucket" in res, f"{name}: S3 actions only on the blob bucket")
+writers = sorted(name for name, fn in functions.items() for p in fn["Properties"].get("Policies", [])
+                 for st in p.get("Statement", []) if "s3:PutObject" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]]))
+check(writers == ["WorkerStepFunction"], f"only the worker writes large values: {writers}")
 
 api = resources["HttpApi"]["Properties"]
 check(api["Auth"]["DefaultAuthorizer"] in api["Auth"]["Authorizers"], "the HTTP API has a default Lambda authorizer")

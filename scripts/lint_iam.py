@@ -46,6 +46,7 @@ def arn(name):
         "AWS::IAM::Role": f"arn:aws:iam::123456789012:role/aos-{name}",
         "AWS::Serverless::Function": A.format("lambda", f"function:aos-{name}"),
         "AWS::SecretsManager::Secret": A.format("secretsmanager", f"secret:aos/{name}-AbCdEf"),
+        "AWS::S3::Bucket": f"arn:aws:s3:::aos-{name.lower()}",
     }[kind]
 
 

@@ -49,8 +49,11 @@ impl Skill for Noop {
         }
     }
 
-    async fn execute(&self, _ctx: &SkillContext, _input: Value) -> StructuredOutcome {
-        StructuredOutcome::success(json!({}))
+    async fn execute(&self, _ctx: &SkillContext, input: Value) -> StructuredOutcome {
+        match input["bytes"].as_u64() {
+            Some(n) => StructuredOutcome::success(json!({"pad": "x".repeat(usize::try_from(n).unwrap_or(0))})),
+            None => StructuredOutcome::success(json!({})),
+        }
     }
 }
 
@@ -250,6 +253,8 @@ pub struct AwsBenchOptions {
     pub runs: usize,
     /// No-op steps per run.
     pub steps: usize,
+    /// Bytes of output per step.
+    pub output_bytes: usize,
 }
 
 /// Counts DynamoDB calls per step of runs executed by the step worker on the AWS
@@ -264,12 +269,12 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
         secrets_prefix: format!("{name}/"),
         workflow_role_arn: None,
         workflow_prefix: "aos-wf-".to_owned(),
+        blob_bucket: None,
     };
     let counter = aos_aws::CallCounter::default();
     let aws = aos_aws::AwsAdapters::connect(config.clone(), aos_aws::Resources::Create, Some(counter.clone())).await?;
     // A second, uncounted connection watches for the runs to finish.
-    let mut config = config;
-    config.step_queue_url.clone_from(&aws.config.step_queue_url);
+    let config = aws.config.clone();
     let watcher = aos_aws::AwsAdapters::connect(config, aos_aws::Resources::Trust, None).await?;
     let mut registry = aos_runtime::skills::default_registry(AddressPolicy::default())?;
     registry.register(Arc::new(Noop))?;
@@ -285,7 +290,12 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
     counter.reset();
     let mut ids = Vec::new();
     for _ in 0..opts.runs {
-        ids.push(runs.submit(&tenant, noop_plan(opts.steps)?, None).await?.run.id);
+        let mut plan = noop_plan(opts.steps)?;
+        if opts.output_bytes > 0 {
+            plan = serde_json::from_value(json!({"base_seed": 1, "plan": (0..opts.steps)
+                .map(|_| json!({"skill": "noop", "input": {"bytes": opts.output_bytes}})).collect::<Vec<_>>()}))?;
+        }
+        ids.push(runs.submit(&tenant, plan, None).await?.run.id);
     }
     let submit: u64 = counter.snapshot().values().sum();
     counter.reset();
@@ -309,21 +319,31 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
     }
     let calls = counter.snapshot();
     let steps = (opts.runs * opts.steps) as f64;
-    println!("AOS DynamoDB calls per step on {endpoint}: {} runs x {} no-op steps, 4 workers", opts.runs, opts.steps);
+    println!(
+        "AOS DynamoDB and S3 calls per step on {endpoint}: {} runs x {} no-op steps of {} output bytes, 4 workers",
+        opts.runs, opts.steps, opts.output_bytes
+    );
     println!("submission: {:.1} calls per run", submit as f64 / opts.runs as f64);
     let is_write = |op: &str| {
         ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"].iter().any(|w| op.ends_with(w))
     };
-    let (mut writes, mut reads) = (0u64, 0u64);
+    let (mut writes, mut reads, mut s3) = (0u64, 0u64, 0u64);
     for (op, n) in &calls {
         println!("  {op:<30} {n:>7} calls  {:>6.2} per step", *n as f64 / steps);
-        if is_write(op) {
+        if op.starts_with("s3.") {
+            s3 += n;
+        } else if is_write(op) {
             writes += n;
         } else {
             reads += n;
         }
     }
     let (w, r) = (writes as f64 / steps, reads as f64 / steps);
+    println!(
+        "S3 calls per step {:.2} (values over {} bytes of JSON go to S3)",
+        s3 as f64 / steps,
+        aos_aws::INLINE_MAX_BYTES
+    );
     println!(
         "writes per step {w:.2}, reads per step {r:.2}; target <= 1 write + 0.1 reads: {}",
         if w <= 1.0 && r <= 0.1 { "met" } else { "MISSED" }

@@ -183,6 +183,9 @@ enum Command {
         /// No-op steps per run.
         #[arg(long, default_value_t = 10)]
         steps: usize,
+        /// Bytes of output per step (over 64 KiB, they go to S3).
+        #[arg(long, default_value_t = 0)]
+        output_bytes: usize,
     },
     /// Print the error code table.
     Errors {
@@ -545,8 +548,8 @@ async fn main() -> anyhow::Result<()> {
         Command::BenchAgent { dir, steps, children, workers } => {
             aos_cli::bench_agent::run(&aos_cli::bench_agent::AgentBenchOptions { dir, steps, children, workers }).await
         }
-        Command::BenchAws { runs, steps } => {
-            aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps }).await
+        Command::BenchAws { runs, steps, output_bytes } => {
+            aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps, output_bytes }).await
         }
         Command::Errors { markdown } => {
             if markdown {

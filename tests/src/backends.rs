@@ -32,6 +32,8 @@ pub struct Ports {
     pub breakers: Arc<dyn BreakerStore>,
     /// Workflows and approvals.
     pub workflows: Arc<dyn WorkflowStore>,
+    /// Large values (S3; files on the embedded side).
+    pub blobs: Arc<dyn aos_runtime::ports::BlobStore>,
     /// The DynamoDB table and the step queue's URL (AWS backend; empty on the embedded one).
     pub aws_names: (String, String),
     dead: DeadLetters,
@@ -89,6 +91,7 @@ pub async fn embedded(max_receive_count: u32) -> Ports {
         tenant_secrets: e.tenant_secrets,
         breakers: e.breakers,
         workflows: e.workflows,
+        blobs: Arc::new(aos_embedded::FileBlobs::new(dir.path().join("blobs"))),
         aws_names: (String::new(), String::new()),
         dead: DeadLetters::Embedded(queue),
         secret_prefix: String::new(),
@@ -144,6 +147,8 @@ pub async fn aws_pair(live: &str, emulator: &str, max_receive_count: u32) -> (Po
     create_table(&aws_sdk_dynamodb::Client::new(&direct), &name).await.expect("create table");
     let urls =
         create_queue(&aws_sdk_sqs::Client::new(&direct), &name, max_receive_count, 30).await.expect("create queue");
+    let blobs = aos_aws::S3Blobs::new(aos_aws::S3Blobs::client(&direct), &name);
+    blobs.create_bucket().await.expect("create bucket");
     let live = adapters(&sdk_config_at(live).await, &name, &urls);
     (live, adapters(&direct, &name, &urls))
 }
@@ -161,11 +166,15 @@ fn adapters(conf: &aws_config::SdkConfig, name: &str, urls: &aos_aws::QueueUrls)
     );
     Ports {
         queue: Arc::new(SqsQueue::new(sqs.clone(), &urls.queue)),
-        runs: Arc::new(DynamoRunStore::new(ddb.clone(), name, SqsQueue::new(sqs.clone(), &urls.queue))),
+        runs: Arc::new(
+            DynamoRunStore::new(ddb.clone(), name, SqsQueue::new(sqs.clone(), &urls.queue))
+                .with_blobs(Arc::new(aos_aws::S3Blobs::new(aos_aws::S3Blobs::client(conf), name))),
+        ),
         idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), name)),
         kv: Arc::new(DynamoKv::new(ddb.clone(), name)),
         breakers: Arc::new(aos_aws::DynamoBreakers::new(ddb.clone(), name)),
         workflows: Arc::new(aos_aws::DynamoWorkflows::new(ddb.clone(), name)),
+        blobs: Arc::new(aos_aws::S3Blobs::new(aos_aws::S3Blobs::client(conf), name)),
         tenants: Arc::new(DynamoTenants::new(ddb, name)),
         secrets: Arc::new(secrets),
         tenant_secrets: Arc::new(tenant_secrets),

@@ -173,6 +173,22 @@ contract!(tenant_secrets_are_per_tenant_listed_without_values_and_deleted, 5, |p
     assert!(p.tenant_secrets.put(&a, "TOKEN", &"value-three".to_owned().into(), 40).await.expect("put"));
 });
 
+contract!(blobs_are_kept_whole_replaced_read_back_and_deleted_by_prefix, 5, |p: Ports| async move {
+    let big: Vec<u8> = (0..3 * 1024 * 1024).map(|i| u8::try_from(i % 251).expect("byte")).collect();
+    assert!(p.blobs.get("ten_a/runs/run_1/x.json").await.expect("get").is_none());
+    p.blobs.put("ten_a/runs/run_1/x.json", big.clone()).await.expect("put");
+    p.blobs.put("ten_a/runs/run_1/y.json", b"{}".to_vec()).await.expect("put");
+    p.blobs.put("ten_a/runs/run_10/z.json", b"[1]".to_vec()).await.expect("put");
+    p.blobs.put("ten_b/runs/run_1/x.json", b"\"b\"".to_vec()).await.expect("put");
+    assert_eq!(p.blobs.get("ten_a/runs/run_1/x.json").await.expect("get"), Some(big));
+    p.blobs.put("ten_a/runs/run_1/y.json", b"{\"v\":2}".to_vec()).await.expect("replace");
+    assert_eq!(p.blobs.get("ten_a/runs/run_1/y.json").await.expect("get"), Some(b"{\"v\":2}".to_vec()));
+    assert_eq!(p.blobs.delete_prefix("ten_a/runs/run_1/").await.expect("delete"), 2);
+    assert!(p.blobs.get("ten_a/runs/run_1/x.json").await.expect("get").is_none());
+    assert!(p.blobs.get("ten_a/runs/run_10/z.json").await.expect("get").is_some(), "a longer id is another run");
+    assert!(p.blobs.get("ten_b/runs/run_1/x.json").await.expect("get").is_some(), "another tenant's stays");
+});
+
 contract!(breakers_open_after_five_failures_admit_one_probe_and_are_per_tenant, 5, |p: Ports| async move {
     use aos_core::breaker::{Admission, BreakerPolicy};
     let policy = BreakerPolicy { threshold: 5, cooldown_ms: 1_000, probe_timeout_ms: 5_000 };

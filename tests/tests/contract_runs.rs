@@ -330,3 +330,89 @@ contract!(retention_deletes_finished_runs_with_their_checkpoints_and_never_a_run
         .expect("set")
         .is_none());
 });
+
+/// Outputs `{"text": <n bytes>, "n": n}` for an input `{"bytes": n}`.
+struct Big;
+
+#[async_trait]
+impl Skill for Big {
+    fn descriptor(&self) -> SkillDescriptor {
+        SkillDescriptor {
+            name: "big".into(),
+            version: "1.0.0".into(),
+            description: "a large output".into(),
+            input_schema: json!({"type": "object"}),
+            output_schema: json!({"type": "object"}),
+            idempotency: IdempotencyClass::Pure,
+            timeout_ms: 30_000,
+        }
+    }
+
+    async fn execute(&self, _ctx: &SkillContext, input: Value) -> StructuredOutcome {
+        let n = usize::try_from(input["bytes"].as_u64().unwrap_or(0)).unwrap_or(0);
+        StructuredOutcome::success(big_output(n))
+    }
+}
+
+fn big_output(n: usize) -> Value {
+    let text: String = (0..n).map(|i| char::from(b'a' + u8::try_from(i % 26).expect("small"))).collect();
+    json!({"text": text, "n": n})
+}
+
+contract!(a_2_mib_step_output_is_kept_read_back_and_checkpointed_like_any_other, 5, |p: Ports| async move {
+    let mut l = setup(p, 0);
+    let mut reg = SkillRegistry::new();
+    reg.register(Arc::new(JsonTransformSkill)).expect("jt");
+    reg.register(Arc::new(Big)).expect("big");
+    let reg = Arc::new(reg);
+    l.service = RunService::new(Arc::clone(&l.ports.runs), Arc::clone(&l.ports.idempotency), Arc::clone(&reg));
+    l.worker = StepWorker::new(
+        Arc::clone(&l.ports.runs),
+        Arc::clone(&l.ports.queue),
+        Arc::clone(&l.ports.kv),
+        reg,
+        WorkerConfig { poll_wait: Duration::from_secs(1), ..WorkerConfig::default() },
+    );
+    let two_mib = 2 * 1024 * 1024;
+    let id = l
+        .submit(json!([
+            {"id": "a", "skill": "big", "input": {"bytes": two_mib}},
+            {"id": "count", "skill": "json_transform", "input": {"expression": "length(text)", "data": "${steps.a.output}"}},
+            {"id": "b", "skill": "big", "input": {"bytes": two_mib + 1}}
+        ]))
+        .await;
+    let run = l.finish(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(run.output, Some(big_output(two_mib + 1)), "the run's output, whole");
+    let cps = l.ports.runs.checkpoints(&tenant(), &id).await.expect("checkpoints");
+    assert_eq!(cps.len(), 3);
+    verify_chain(&run.genesis_hash, &cps).expect("chain");
+    assert_eq!(cps[0].outcome.output, Some(big_output(two_mib)));
+    assert_eq!(cps[1].outcome.output, Some(json!({"result": two_mib})), "a later step read it back");
+    // The same outcome hashes on every backend: what was produced, not where it is kept.
+    assert_eq!(cps[0].outcome_hash, StructuredOutcome::success(big_output(two_mib)).content_hash());
+    assert_eq!(cps[2].outcome_hash, StructuredOutcome::success(big_output(two_mib + 1)).content_hash());
+    let listed = l.service.list(&tenant(), RunQuery::default()).await.expect("list").items;
+    assert_eq!(listed[0].output, run.output, "listing shows it too");
+    if !l.ports.aws_names.0.is_empty() {
+        // On DynamoDB every item stays under its 400 KB limit: the large values went to S3.
+        let conf = aos_aws::sdk_config().await;
+        let items =
+            aws_sdk_dynamodb::Client::new(&conf).scan().table_name(&l.ports.aws_names.0).send().await.expect("scan");
+        let items = items.items.unwrap_or_default();
+        let refs = items
+            .iter()
+            .filter(|i| matches!(i.get("checkpoint"), Some(aws_sdk_dynamodb::types::AttributeValue::M(_))))
+            .count();
+        assert_eq!(refs, 2, "the two large checkpoints are references");
+        assert!(items.iter().all(|i| format!("{i:?}").len() < 400_000), "no item near the limit");
+    }
+
+    // Over the cap, the step fails once with a clear code instead of meeting a store limit.
+    let over = l.submit(json!([{"skill": "big", "input": {"bytes": aos_runtime::worker::MAX_VALUE_BYTES}}])).await;
+    let run = l.finish(&over).await;
+    let err = run.error.expect("failed");
+    assert_eq!(err.code, ErrorCode::ValueTooLarge, "{}", err.message);
+    let cps = l.ports.runs.checkpoints(&tenant(), &over).await.expect("checkpoints");
+    assert_eq!(cps[0].attempts, 1, "not retried");
+});

@@ -24,6 +24,9 @@ pub struct AwsConfig {
     pub workflow_role_arn: Option<String>,
     /// Prefix of the workflows' state machine names (`AOS_WORKFLOW_PREFIX`, default `aos-wf-`).
     pub workflow_prefix: String,
+    /// S3 bucket of values too large for a DynamoDB item (`AOS_BLOB_BUCKET`); without it,
+    /// `--create-resources` makes `<table>-blobs`, and elsewhere such values fail to write.
+    pub blob_bucket: Option<String>,
 }
 
 fn required(name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
@@ -43,6 +46,7 @@ impl AwsConfig {
             secrets_prefix: std::env::var("AOS_SECRETS_PREFIX").unwrap_or_else(|_| "aos/".to_owned()),
             workflow_role_arn: std::env::var("AOS_WORKFLOW_ROLE_ARN").ok().filter(|v| !v.trim().is_empty()),
             workflow_prefix: std::env::var("AOS_WORKFLOW_PREFIX").unwrap_or_else(|_| "aos-wf-".to_owned()),
+            blob_bucket: std::env::var("AOS_BLOB_BUCKET").ok().filter(|v| !v.trim().is_empty()),
         })
     }
 }

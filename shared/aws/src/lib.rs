@@ -3,6 +3,7 @@
 //! and the standard `AWS_ENDPOINT_URL`, so the same code reaches AWS, LocalStack or moto.
 
 mod bedrock;
+mod blobs;
 mod breakers;
 mod config;
 mod counter;
@@ -21,6 +22,7 @@ mod wiring;
 mod workflows;
 
 pub use bedrock::BedrockConverse;
+pub use blobs::S3Blobs;
 
 /// The index of finished runs by their end (`gsi2pk` = `TENANT#<t>#ENDED`, `gsi2sk` =
 /// `<end ms, 13 digits>#<run id>`), which the retention reaper reads.
@@ -32,7 +34,7 @@ pub use idempotency::DynamoIdempotency;
 pub use kv::DynamoKv;
 pub use queue::SqsQueue;
 pub use resources::{create_queue, create_table, QueueUrls};
-pub use runs::DynamoRunStore;
+pub use runs::{DynamoRunStore, INLINE_MAX_BYTES};
 pub use secrets::{SecretsManagerSecrets, SecretsManagerTenantSecrets};
 pub use ses::SesMailer;
 pub use sfn::StepFunctions;

@@ -67,6 +67,8 @@ pub struct AwsAdapters {
     pub sfn: Arc<StepFunctions>,
     /// Circuit breakers.
     pub breakers: Arc<DynamoBreakers>,
+    /// Values too large for an item (S3), when a bucket is configured.
+    pub blobs: Option<Arc<crate::S3Blobs>>,
     /// The SDK configuration the clients were built from.
     pub sdk: aws_config::SdkConfig,
 }
@@ -96,8 +98,8 @@ impl AwsAdapters {
     ) -> Result<Self, SetupError> {
         let sdk = sdk_config().await;
         let mut ddb_config = aws_sdk_dynamodb::config::Builder::from(&sdk);
-        if let Some(c) = counter {
-            ddb_config = ddb_config.interceptor(c);
+        if let Some(c) = &counter {
+            ddb_config = ddb_config.interceptor(c.clone());
         }
         let ddb = aws_sdk_dynamodb::Client::from_conf(ddb_config.build());
         let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -120,9 +122,25 @@ impl AwsAdapters {
             }
             Resources::Trust => {}
         }
-        let queue = SqsQueue::new(sqs.clone(), &config.step_queue_url);
+        if resources == Resources::Create && config.blob_bucket.is_none() {
+            config.blob_bucket = Some(format!("{}-blobs", config.table.to_ascii_lowercase()));
+        }
+        let blobs = config
+            .blob_bucket
+            .as_ref()
+            .map(|b| Arc::new(crate::S3Blobs::new(crate::S3Blobs::counted_client(&sdk, counter.clone()), b)));
+        if let (Resources::Create, Some(b)) = (resources, &blobs) {
+            b.create_bucket().await?;
+        }
+        let mut runs =
+            DynamoRunStore::new(ddb.clone(), &config.table, SqsQueue::new(sqs.clone(), &config.step_queue_url));
+        if let Some(b) = &blobs {
+            runs = runs.with_blobs(b.clone());
+        }
+        let queue = SqsQueue::new(sqs, &config.step_queue_url);
         Ok(Self {
-            runs: Arc::new(DynamoRunStore::new(ddb.clone(), &config.table, SqsQueue::new(sqs, &config.step_queue_url))),
+            blobs,
+            runs: Arc::new(runs),
             queue: Arc::new(queue),
             idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), &config.table)),
             kv: Arc::new(DynamoKv::new(ddb.clone(), &config.table)),

@@ -126,6 +126,7 @@ codes! {
     EffectUncertain = "ERR_EFFECT_UNCERTAIN", Infra, false, 500, "A non-idempotent step was interrupted after it may have had its effect; AOS does not run it twice. Check the target, then resubmit.";
     AttemptsExhausted = "ERR_ATTEMPTS_EXHAUSTED", Transient, false, 500, "The step failed on every allowed attempt; the last outcome is recorded.";
     RunCancelled = "ERR_RUN_CANCELLED", Client, false, 409, "The run was cancelled; no further steps run.";
+    ValueTooLarge = "ERR_VALUE_TOO_LARGE", Client, false, 422, "A step's output or an agent's plan exceeds the per-value cap (16 MiB of JSON). Ask the upstream for less (`max_response_bytes`, a JMESPath projection) or split the work over steps.";
     SecretNotFound = "ERR_SECRET_NOT_FOUND", Client, false, 422, "A secret the step needs does not exist for the run's tenant. Set it with `PUT /v1/secrets/{name}`; provider keys are the operator's (secrets file, environment or Secrets Manager).";
     MalformedRequest = "ERR_MALFORMED_REQUEST", Client, false, 400, "The request body is not valid JSON or misses required fields. The message says where.";
     PayloadTooLarge = "ERR_PAYLOAD_TOO_LARGE", Client, false, 413, "The request body exceeds the size limit.";

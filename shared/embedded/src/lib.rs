@@ -3,6 +3,7 @@
 //! API keys, plus local secrets. Real durable storage: acknowledged writes survive
 //! `kill -9` (and, for durable writes, power loss).
 
+mod blobs;
 mod breakers;
 mod db;
 mod idempotency;
@@ -14,6 +15,7 @@ mod tenant_secrets;
 mod tenants;
 mod workflows;
 
+pub use blobs::FileBlobs;
 pub use breakers::EmbeddedBreakers;
 pub use db::{Db, Durability};
 pub use idempotency::EmbeddedIdempotency;

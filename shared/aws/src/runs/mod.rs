@@ -16,8 +16,9 @@ use crate::queue::SqsQueue;
 use crate::txn::Txn;
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::ports::{
-    BeginOutcome, BeginStep, Committed, IdempotencyCompletion, Queue, Received, RunFilter, RunMutable, RunRecord,
-    RunSpec, RunStore, StepCommit, StepMessage, StepProgress, StepRetry, StepSuspend, StoreError, StoreResult,
+    BeginOutcome, BeginStep, BlobStore, Committed, IdempotencyCompletion, Queue, Received, RunFilter, RunMutable,
+    RunRecord, RunSpec, RunStore, StepCommit, StepMessage, StepProgress, StepRetry, StepSuspend, StoreError,
+    StoreResult,
 };
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
@@ -30,12 +31,22 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Runs in the AOS table, steps enqueued on the step queue.
+/// Runs in the AOS table, steps enqueued on the step queue, values too big for an item
+/// in the blob store.
 pub struct DynamoRunStore {
     client: Client,
     table: String,
     queue: SqsQueue,
+    blobs: Option<std::sync::Arc<dyn BlobStore>>,
 }
+
+/// Values (a checkpoint, a run's output, an agent's plan) longer than this, as JSON, go
+/// to the blob store; the item keeps a reference (a map attribute `{blob, bytes}` where
+/// an inline value is a string, so the two can never be confused).
+pub const INLINE_MAX_BYTES: usize = 64 * 1024;
+
+/// The attributes that may hold a value or a reference to one.
+const VALUE_ATTRS: [&str; 3] = ["checkpoint", "output", "plan"];
 
 fn run_sk(id: &str) -> String {
     format!("RUN#{id}")
@@ -56,6 +67,11 @@ fn may_become(to: RunStatus) -> (String, Vec<(String, AttributeValue)>) {
     let names: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
     let values = names.iter().zip(&from).map(|(n, st)| (n.clone(), s(st.as_str()))).collect();
     (format!("#st IN ({})", names.join(", ")), values)
+}
+
+/// Where a run's large values live in the blob store.
+fn run_blob_prefix(tenant: &str, run: &str) -> String {
+    format!("{tenant}/runs/{run}/")
 }
 
 fn status_pk(tenant: &str, status: RunStatus) -> String {
@@ -108,7 +124,65 @@ mod steps;
 impl DynamoRunStore {
     /// The store over `table`, enqueueing steps on `queue`.
     pub fn new(client: Client, table: impl Into<String>, queue: SqsQueue) -> Self {
-        Self { client, table: table.into(), queue }
+        Self { client, table: table.into(), queue, blobs: None }
+    }
+
+    /// Keeps values over [`INLINE_MAX_BYTES`] in `blobs` (without one, they fail to write).
+    #[must_use]
+    pub fn with_blobs(mut self, blobs: std::sync::Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    /// The attribute of a value: the JSON inline, or (over [`INLINE_MAX_BYTES`]) a
+    /// reference to it in the blob store, under the run's prefix and its content hash (a
+    /// transaction sent again writes the same key).
+    async fn value_attr<T: serde::Serialize>(&self, tenant: &str, run: &str, v: &T) -> StoreResult<AttributeValue> {
+        let json = serde_json::to_string(v).map_err(|e| json_err(&e))?;
+        if json.len() <= INLINE_MAX_BYTES {
+            return Ok(AttributeValue::S(json));
+        }
+        let blobs = self.blobs.as_ref().ok_or_else(|| {
+            StoreError::Backend(format!(
+                "a value of {} bytes needs the blob bucket (AOS_BLOB_BUCKET): a DynamoDB item holds 400 KB",
+                json.len()
+            ))
+        })?;
+        use sha2::Digest as _;
+        let key =
+            format!("{}{}.json", run_blob_prefix(tenant, run), hex::encode(sha2::Sha256::digest(json.as_bytes())));
+        let bytes = json.len() as u64;
+        blobs.put(&key, json.into_bytes()).await?;
+        Ok(AttributeValue::M(std::collections::HashMap::from([
+            ("blob".to_owned(), s(key)),
+            ("bytes".to_owned(), n(bytes)),
+        ])))
+    }
+
+    /// `item` with every value held in the blob store read back inline.
+    async fn hydrate(&self, tenant: &TenantId, mut item: Item) -> StoreResult<Item> {
+        for name in VALUE_ATTRS {
+            let Some(AttributeValue::M(r)) = item.get(name) else { continue };
+            let key = match r.get("blob") {
+                Some(AttributeValue::S(k)) => k.clone(),
+                _ => return Err(StoreError::Backend(format!("attribute {name} is neither a value nor a reference"))),
+            };
+            // A reference names its own tenant's prefix, nothing else.
+            if !key.starts_with(&format!("{tenant}/")) {
+                return Err(StoreError::Backend(format!("attribute {name} references another tenant's value")));
+            }
+            let blobs = self.blobs.as_ref().ok_or_else(|| {
+                StoreError::Backend("a value is in the blob store, but none is configured".to_owned())
+            })?;
+            let body = blobs.get(&key).await?.ok_or_else(|| StoreError::Backend(format!("value {key} is missing")))?;
+            let json = String::from_utf8(body).map_err(|_| StoreError::Backend(format!("value {key} is not UTF-8")))?;
+            item.insert(name.to_owned(), AttributeValue::S(json));
+        }
+        Ok(item)
+    }
+
+    async fn compose_full(&self, tenant: &TenantId, item: Item) -> StoreResult<RunRecord> {
+        compose(tenant, &self.hydrate(tenant, item).await?)
     }
 
     async fn run_item(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<Item>> {
@@ -153,7 +227,7 @@ impl DynamoRunStore {
             let query = filter.1.iter().fold(query, |q, (k, v)| q.expression_attribute_values(*k, v.clone()));
             let out = query.send().await.map_err(sdk_err)?;
             for item in out.items.unwrap_or_default() {
-                runs.push(compose(tenant, &item)?);
+                runs.push(self.compose_full(tenant, item).await?);
             }
             start = out.last_evaluated_key;
             if start.is_none() || runs.len() >= limit as usize {
@@ -266,7 +340,10 @@ impl RunStore for DynamoRunStore {
     }
 
     async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>> {
-        self.run_item(tenant, id).await?.map(|item| compose(tenant, &item)).transpose()
+        match self.run_item(tenant, id).await? {
+            Some(item) => Ok(Some(self.compose_full(tenant, item).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn list_runs(&self, tenant: &TenantId, f: &RunFilter) -> StoreResult<Vec<RunRecord>> {
@@ -303,7 +380,7 @@ impl RunStore for DynamoRunStore {
             };
             let out = query.send().await.map_err(sdk_err)?;
             for item in out.items.unwrap_or_default() {
-                runs.push(compose(tenant, &item)?);
+                runs.push(self.compose_full(tenant, item).await?);
             }
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -314,8 +391,13 @@ impl RunStore for DynamoRunStore {
     }
 
     async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
-        let items = self.step_items(tenant, id).await?;
-        items.iter().filter_map(|i| opt_json::<Checkpoint>(i, "checkpoint").transpose()).collect()
+        let mut checkpoints = Vec::new();
+        for item in self.step_items(tenant, id).await? {
+            if let Some(cp) = opt_json::<Checkpoint>(&self.hydrate(tenant, item).await?, "checkpoint")? {
+                checkpoints.push(cp);
+            }
+        }
+        Ok(checkpoints)
     }
 
     async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>> {
@@ -352,7 +434,11 @@ impl RunStore for DynamoRunStore {
                 .send()
                 .await
                 .map_err(sdk_err)?;
-            let cp = out.item.as_ref().map(|i| opt_json::<Checkpoint>(i, "checkpoint")).transpose()?.flatten();
+            let item = match out.item {
+                Some(i) => Some(self.hydrate(tenant, i).await?),
+                None => None,
+            };
+            let cp = item.as_ref().map(|i| opt_json::<Checkpoint>(i, "checkpoint")).transpose()?.flatten();
             if let Some(cp) = cp {
                 if let Some(output) = cp.outcome.output.filter(|_| cp.outcome.ok) {
                     outputs.insert(cp.step_id, output);
@@ -433,7 +519,7 @@ impl RunStore for DynamoRunStore {
         let out = from.into_iter().fold(update, |b, (k, v)| b.expression_attribute_values(k, v)).send().await;
         match out {
             Ok(o) => {
-                let run = compose(tenant, &o.attributes.unwrap_or_default())?;
+                let run = self.compose_full(tenant, o.attributes.unwrap_or_default()).await?;
                 // Whoever waits for the run hears of its end. The cancel has committed:
                 // a failed send is logged, and any later message of the run sends it again.
                 if let Some(body) = aos_runtime::worker::notify_parent(&run) {
@@ -483,6 +569,9 @@ impl RunStore for DynamoRunStore {
         // The steps first, the run last: a pass that dies half-way finds the run again.
         let steps = query_prefix(&self.client, &self.table, steps_pk(tenant.as_str(), id.as_str()), "STEP#").await?;
         crate::dynamo::delete_keys(&self.client, &self.table, steps).await?;
+        if let Some(blobs) = &self.blobs {
+            blobs.delete_prefix(&run_blob_prefix(tenant.as_str(), id.as_str())).await?;
+        }
         let terminal: Vec<RunStatus> =
             [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled].into_iter().collect();
         let names: Vec<String> = (0..terminal.len()).map(|i| format!(":t{i}")).collect();

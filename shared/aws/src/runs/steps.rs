@@ -20,7 +20,7 @@ impl DynamoRunStore {
             .key("sk", s(step_sk(commit.checkpoint.step_index)))
             .update_expression("SET checkpoint = :cp, claim_status = :done, claim_until = :zero")
             .condition_expression("attribute_not_exists(checkpoint)")
-            .expression_attribute_values(":cp", json_attr(&commit.checkpoint)?)
+            .expression_attribute_values(":cp", self.value_attr(t, r, &commit.checkpoint).await?)
             .expression_attribute_values(":done", s("done"))
             .expression_attribute_values(":zero", n(0))
             .send()
@@ -235,7 +235,7 @@ impl DynamoRunStore {
             .condition_expression("attribute_not_exists(checkpoint) AND claim_id = :claim")
             .expression_attribute_values(":claim", s(&commit.claim))
             .expression_attribute_values(":cid", s(&commit_id))
-            .expression_attribute_values(":cp", json_attr(&commit.checkpoint)?)
+            .expression_attribute_values(":cp", self.value_attr(t, r, &commit.checkpoint).await?)
             .expression_attribute_values(":done", s("done"))
             .expression_attribute_values(":zero", n(0))
             .build()
@@ -266,13 +266,14 @@ impl DynamoRunStore {
             set.push_str(", #out = :output");
             run = run
                 .expression_attribute_names("#out", "output")
-                .expression_attribute_values(":output", json_attr(output)?);
+                .expression_attribute_values(":output", self.value_attr(t, r, output).await?);
         }
         if let Some(plan) = &commit.plan {
             // An agent's planner extended the plan (the spec keeps the plan it started with).
             set.push_str(", #plan = :plan");
-            run =
-                run.expression_attribute_names("#plan", "plan").expression_attribute_values(":plan", json_attr(plan)?);
+            run = run
+                .expression_attribute_names("#plan", "plan")
+                .expression_attribute_values(":plan", self.value_attr(t, r, plan).await?);
         }
         if let Some(error) = &commit.run_error {
             set.push_str(", #err = :error");

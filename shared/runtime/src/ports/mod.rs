@@ -2,6 +2,7 @@
 //! the grid (DESIGN.md). The embedded adapters (`aos-embedded`) and the AWS adapters
 //! implement them; nothing here knows which.
 
+mod blobs;
 mod breakers;
 mod idempotency;
 mod kv;
@@ -12,6 +13,7 @@ mod sfn;
 mod tenants;
 mod workflows;
 
+pub use blobs::*;
 pub use breakers::*;
 pub use idempotency::*;
 pub use kv::*;

@@ -12,6 +12,26 @@ use aos_core::determinism::backoff;
 use aos_core::{Checkpoint, RunStatus, StructuredOutcome};
 use std::time::Duration;
 
+/// The largest value (a step's output, an agent's plan) a run keeps, as JSON bytes.
+pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The failure of a step whose output or grown plan is over [`MAX_VALUE_BYTES`].
+fn oversize(outcome: &StructuredOutcome, applied: &Applied) -> Option<StructuredOutcome> {
+    let len = |v: &serde_json::Value| serde_json::to_vec(v).map_or(0, |b| b.len());
+    let (what, size) = match applied {
+        Applied::Extended(plan) => ("the agent's plan", serde_json::to_vec(plan).map_or(0, |b| b.len())),
+        Applied::Finished(output) => ("the agent's output", len(output)),
+        Applied::Nothing => ("the step's output", outcome.output.as_ref().map_or(0, len)),
+    };
+    (size > MAX_VALUE_BYTES).then(|| {
+        StructuredOutcome::failure(
+            aos_core::ErrorCode::ValueTooLarge,
+            format!("{what} is {size} bytes of JSON; a run keeps values of at most {MAX_VALUE_BYTES} bytes"),
+        )
+        .with_details(serde_json::json!({"bytes": size, "limit": MAX_VALUE_BYTES}))
+    })
+}
+
 impl StepWorker {
     /// Stage `suspend`: a step waiting for child runs gives its claim back (its attempt
     /// is not used up) and its message is acknowledged; a child's end or the deadline
@@ -84,6 +104,12 @@ impl StepWorker {
         let (outcome, applied) = match apply_decision(&c.run.plan, step, &outcome) {
             Ok(applied) => (outcome, applied),
             Err(failure) => (failure, Applied::Nothing),
+        };
+        // Every value a run keeps has one cap on every backend: over it, the step fails
+        // (once, not retried) instead of meeting a store's limit later.
+        let (outcome, applied) = match oversize(&outcome, &applied) {
+            Some(failure) => (failure, Applied::Nothing),
+            None => (outcome, applied),
         };
         let outcome_hash = outcome.content_hash();
         let hash = ChainLink {

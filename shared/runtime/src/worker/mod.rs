@@ -16,7 +16,7 @@
 
 mod end;
 
-pub use end::notify_parent;
+pub use end::{notify_parent, MAX_VALUE_BYTES};
 
 use crate::agent::{AgentLimits, AgentStep, AgentSteps, PlannerDefaults};
 use crate::clock::now_ms;
