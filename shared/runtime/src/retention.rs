@@ -80,15 +80,7 @@ impl Reaper {
     }
 
     /// Reaps every `every` until `shutdown` turns true.
-    pub async fn run_loop(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                _ = shutdown.changed() => return,
-            }
-            if let Err(e) = self.reap(crate::clock::now_ms()).await {
-                tracing::error!(error = %e, "retention pass failed");
-            }
-        }
+    pub async fn run_loop(self, every: Duration, shutdown: watch::Receiver<bool>) {
+        crate::sweep::periodically(every, shutdown, "retention pass", |now| self.reap(now)).await;
     }
 }

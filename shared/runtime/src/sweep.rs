@@ -71,15 +71,25 @@ impl Sweeper {
     }
 
     /// Sweeps every `every` until `shutdown` turns true.
-    pub async fn run_loop(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                _ = shutdown.changed() => return,
-            }
-            if let Err(e) = self.resend_stranded(crate::clock::now_ms()).await {
-                tracing::error!(error = %e, "sweep of stranded runs failed");
-            }
+    pub async fn run_loop(self, every: Duration, shutdown: watch::Receiver<bool>) {
+        periodically(every, shutdown, "sweep of stranded runs", |now| self.resend_stranded(now)).await;
+    }
+}
+
+/// Runs `pass` (given the time) every `every` until `shutdown` turns true; a failed pass
+/// is logged as `what` and the next one comes as usual.
+pub(crate) async fn periodically<T, F, Fut>(every: Duration, mut shutdown: watch::Receiver<bool>, what: &str, pass: F)
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(e) = pass(crate::clock::now_ms()).await {
+            tracing::error!(error = %e, "{what} failed");
         }
     }
 }
