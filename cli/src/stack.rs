@@ -331,7 +331,15 @@ impl LocalStack {
             tasks.push(tokio::spawn(sweeper.run_loop(aos_runtime::sweep::DEFAULT_EVERY, rx.clone())));
         }
         // Finished runs past their tenant's retention are deleted, on either backend.
-        let reaper = aos_runtime::retention::Reaper::new(Arc::clone(&adapters.tenants), Arc::clone(&adapters.runs));
+        let reaper = aos_runtime::retention::Reaper::new(Arc::clone(&adapters.tenants), Arc::clone(&adapters.runs))
+            .with_records(
+                match &adapters.aws {
+                    Some(aws) => Some(aws.workflows.clone() as Arc<dyn WorkflowStore>),
+                    None => adapters.workflows.clone(),
+                },
+                Arc::clone(&adapters.kv),
+                Arc::clone(&adapters.breakers),
+            );
         tasks.push(tokio::spawn(reaper.run_loop(aos_runtime::retention::DEFAULT_EVERY, rx.clone())));
         let mut server_rx = rx;
         tasks.push(tokio::spawn(async move {

@@ -226,3 +226,76 @@ contract!(breakers_open_after_five_failures_admit_one_probe_and_are_per_tenant, 
         "a good probe closes it"
     );
 });
+
+contract!(expiring_entries_idle_breakers_and_closed_approvals_go_at_their_time, 5, |p: Ports| async move {
+    use aos_core::{ApprovalId, ExecutionId};
+    use aos_runtime::ports::{ApprovalRecord, ApprovalStatus, BREAKER_IDLE_MS};
+    let t = TenantId::parse("ten_ret").expect("tenant");
+    let now = now_ms();
+    let day = 86_400_000;
+    // Key-value entries with an expiry: absent once it passed, purged by the store that
+    // has no TTL of its own.
+    p.kv.put_expiring(&t, "fresh", &json!(1), now + 3_600_000).await.expect("put");
+    p.kv.put_expiring(&t, "stale", &json!(2), now - 1).await.expect("put");
+    p.kv.put(&t, "forever", &json!(3)).await.expect("put");
+    assert_eq!(p.kv.get(&t, "fresh").await.expect("get"), Some(json!(1)));
+    assert_eq!(p.kv.get(&t, "stale").await.expect("get"), None, "expired is absent");
+    let purged = p.kv.purge_expired(now).await.expect("purge");
+    // Breakers nobody touched for a week.
+    let policy = aos_core::breaker::BreakerPolicy::default();
+    p.breakers.record(&t, "http_call:old:443", true, now - 8 * day, &policy).await.expect("record");
+    p.breakers.record(&t, "http_call:new:443", true, now, &policy).await.expect("record");
+    let forgotten = p.breakers.forget_idle(now - BREAKER_IDLE_MS).await.expect("forget");
+    if p.aws_names.0.is_empty() {
+        assert_eq!((purged, forgotten), (1, 1), "the embedded store deletes them itself");
+    } else {
+        // DynamoDB's TTL deletes them: each item carries its expiry.
+        assert_eq!((purged, forgotten), (0, 0));
+        let conf = aos_aws::sdk_config().await;
+        let items = aws_sdk_dynamodb::Client::new(&conf).scan().table_name(&p.aws_names.0).send().await.expect("scan");
+        let ttl_of = |sk: &str| {
+            items
+                .items()
+                .iter()
+                .find(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|s| s == sk))
+                .and_then(|i| i.get("ttl"))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        assert_eq!(ttl_of("KV#stale"), Some((now - 1).div_ceil(1000)));
+        assert_eq!(ttl_of("KV#forever"), None, "entries without an expiry never expire");
+        assert_eq!(ttl_of("BREAKER#http_call:old:443"), Some((now - 8 * day + BREAKER_IDLE_MS).div_ceil(1000)));
+    }
+    assert_eq!(p.kv.get(&t, "forever").await.expect("get"), Some(json!(3)));
+    // Approvals closed, or left pending past their expiry, before the cutoff go.
+    let approval = |i: u64, status: ApprovalStatus, created: u64, expires: u64, closed: Option<u64>| ApprovalRecord {
+        tenant: t.clone(),
+        id: ApprovalId::from_suffix(&format!("ret{i}")).expect("id"),
+        execution: ExecutionId::from_suffix("e1").expect("id"),
+        workflow: "wf".into(),
+        node: format!("n{i}"),
+        prompt: "ok?".into(),
+        status,
+        expires_at_ms: expires,
+        decided_by: None,
+        comment: None,
+        closed_at_ms: closed,
+        created_at_ms: created,
+        task_token: None,
+    };
+    let all = [
+        approval(1, ApprovalStatus::Approved, now - 4 * day, now - 3 * day, Some(now - 3 * day)),
+        approval(2, ApprovalStatus::Pending, now - 4 * day, now - 3 * day, None),
+        approval(3, ApprovalStatus::Pending, now - 4 * day, now + day, None),
+        approval(4, ApprovalStatus::Rejected, now - 4 * day, now + day, Some(now)),
+    ];
+    for a in &all {
+        p.workflows.put_approval(a, None).await.expect("put");
+    }
+    assert_eq!(p.workflows.expire_before(&t, now - day, 100).await.expect("expire"), 2);
+    let mut kept = Vec::new();
+    for a in &all {
+        kept.push(p.workflows.approval(&t, &a.id).await.expect("read").is_some());
+    }
+    assert_eq!(kept, [false, false, true, true], "closed or expired long ago go; the rest stay");
+});

@@ -301,8 +301,8 @@ contract!(retention_deletes_finished_runs_with_their_checkpoints_and_never_a_run
 
     let reaper = Reaper::new(Arc::clone(&l.ports.tenants), Arc::clone(&l.ports.runs));
     let now = aos_runtime::clock::now_ms();
-    assert_eq!(reaper.reap(now + day / 2).await.expect("reap"), 0, "within the day, everything stays");
-    assert_eq!(reaper.reap(now + 2 * day).await.expect("reap"), 2, "the finished runs of the one-day tenant");
+    assert_eq!(reaper.reap(now + day / 2).await.expect("reap").runs, 0, "within the day, everything stays");
+    assert_eq!(reaper.reap(now + 2 * day).await.expect("reap").runs, 2, "the finished runs of the one-day tenant");
     for id in [&done, &cancelled] {
         assert!(l.ports.runs.run(&keeps_a_day, id).await.expect("read").is_none(), "{id} is gone");
         assert!(l.ports.runs.checkpoints(&keeps_a_day, id).await.expect("read").is_empty(), "its checkpoints too");
@@ -314,7 +314,7 @@ contract!(retention_deletes_finished_runs_with_their_checkpoints_and_never_a_run
         "a store refuses to delete a run that has not ended"
     );
     assert!(l.ports.runs.run(&default, &other).await.expect("read").is_some(), "the default keeps 30 days");
-    assert_eq!(reaper.reap(now + 31 * day).await.expect("reap"), 1, "then it goes too");
+    assert_eq!(reaper.reap(now + 31 * day).await.expect("reap").runs, 1, "then it goes too");
     assert!(l.ports.runs.run(&default, &other).await.expect("read").is_none());
     assert!(l.ports.runs.run(&keeps_a_day, &running).await.expect("read").is_some(), "still running, still there");
     // The setting can change, and back to the default.

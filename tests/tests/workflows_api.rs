@@ -428,3 +428,30 @@ async fn cancelling_a_node_s_run_ends_its_execution_instead_of_leaving_it_runnin
     assert_eq!(node(&e, "after")["status"], "upstream_failed", "{e}");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn an_ended_execution_and_its_node_runs_go_at_the_end_of_the_tenants_retention() {
+    let stack = TestStack::start("").await;
+    apply_ok(&stack, DIAMOND).await;
+    let id = start(&stack, "diamond", &json!({"input": {"base": base(&stack), "symbol": "AOS"}})).await;
+    let e = finish(&stack, &id).await;
+    let fetch_run = node(&e, "fetch")["run_id"].as_str().expect("run id").to_owned();
+    let tenant = stack.get("/v1/api-keys").await.body["api_keys"][0]["tenant_id"].as_str().expect("tenant").to_owned();
+    let tenant = aos_core::TenantId::parse(tenant).expect("tenant id");
+    let a = &stack.stack.adapters;
+    let reaper = aos_runtime::retention::Reaper::new(a.tenants.clone(), a.runs.clone()).with_records(
+        a.workflows.clone(),
+        a.kv.clone(),
+        a.breakers.clone(),
+    );
+    let now = aos_runtime::clock::now_ms();
+    let kept = reaper.reap(now + 29 * 86_400_000).await.expect("reap");
+    assert_eq!((kept.runs, kept.workflow_records), (0, 0), "within the default 30 days nothing goes");
+    assert_eq!(stack.get(&format!("/v1/executions/{id}")).await.status, StatusCode::OK);
+    let gone = reaper.reap(now + 31 * 86_400_000).await.expect("reap");
+    assert_eq!((gone.runs, gone.workflow_records), (4, 1), "the four node runs and the execution");
+    assert_eq!(stack.get(&format!("/v1/executions/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(stack.get(&format!("/v1/runs/{fetch_run}")).await.status, StatusCode::NOT_FOUND);
+    assert!(a.runs.run(&tenant, &aos_core::RunId::parse(&fetch_run).expect("id")).await.expect("read").is_none());
+    stack.stop().await;
+}

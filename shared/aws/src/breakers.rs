@@ -43,7 +43,7 @@ impl DynamoBreakers {
     }
 
     /// Stores `state` if the version is still `ver`; false on a race.
-    async fn store(&self, tenant: &TenantId, key: &str, state: &BreakerState, ver: u64) -> StoreResult<bool> {
+    async fn store(&self, tenant: &TenantId, key: &str, state: &BreakerState, ver: u64, now: u64) -> StoreResult<bool> {
         let raw = serde_json::to_string(state).map_err(|e| StoreError::Backend(e.to_string()))?;
         let mut put = self
             .client
@@ -52,7 +52,9 @@ impl DynamoBreakers {
             .item("pk", s(tenant_pk(tenant.as_str())))
             .item("sk", s(format!("BREAKER#{key}")))
             .item("state", s(raw))
-            .item("ver", n(ver + 1));
+            .item("ver", n(ver + 1))
+            // A breaker nobody changes for a week is stale: DynamoDB's TTL deletes it.
+            .item("ttl", crate::dynamo::ttl(now + aos_runtime::ports::BREAKER_IDLE_MS));
         put = if ver == 0 {
             put.condition_expression("attribute_not_exists(pk)")
         } else {
@@ -75,7 +77,7 @@ impl BreakerStore for DynamoBreakers {
             return Ok(admission);
         }
         // Claiming the probe: only one caller's conditional write wins.
-        if self.store(tenant, key, &next, ver).await? {
+        if self.store(tenant, key, &next, ver, now).await? {
             Ok(admission)
         } else {
             Ok(Admission::Refuse { retry_after_ms: 1000 })
@@ -93,10 +95,15 @@ impl BreakerStore for DynamoBreakers {
         for _ in 0..5 {
             let (state, ver) = self.load(tenant, key).await?;
             let next = state.record(failed, now, policy);
-            if next == state || self.store(tenant, key, &next, ver).await? {
+            if next == state || self.store(tenant, key, &next, ver, now).await? {
                 return Ok(());
             }
         }
         Err(StoreError::Conflict(format!("breaker {key}: too many concurrent updates")))
+    }
+
+    async fn forget_idle(&self, _before_ms: u64) -> StoreResult<u64> {
+        // Every write sets the item's TTL a week ahead.
+        Ok(0)
     }
 }

@@ -3,7 +3,7 @@
 //! state is the state machine's, so the execution records of the embedded executor are
 //! not kept here.
 
-use crate::dynamo::{get_s, query_prefix, s, sdk_err, tenant_pk, Item};
+use crate::dynamo::{get_s, n, query_prefix, s, sdk_err, tenant_pk, Item};
 use aos_core::{ApprovalId, ExecutionId, TenantId};
 use aos_runtime::ports::{
     ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, NodeProgress, SfnExecution, SfnRecords,
@@ -138,7 +138,14 @@ impl WorkflowStore for DynamoWorkflows {
             .item("status", s(a.status.as_str()))
             .item("gsi1pk", s(approvals_pk(a.tenant.as_str(), a.status)))
             .item("gsi1sk", s(a.cursor()))
+            .item("expires_at_ms", n(a.expires_at_ms))
             .item("body", s(body));
+        // A closed approval joins the index of ended records, for retention.
+        if let (true, Some(closed)) = (a.status != ApprovalStatus::Pending, a.closed_at_ms) {
+            put = put
+                .item("gsi2pk", s(ended_approvals_pk(a.tenant.as_str())))
+                .item("gsi2sk", s(format!("{closed:013}#{}", a.id)));
+        }
         put = match expect {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(st) => put
@@ -154,6 +161,49 @@ impl WorkflowStore for DynamoWorkflows {
             Err(e) => Err(sdk_err(e)),
         }
     }
+
+    async fn expire_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<u64> {
+        let t = tenant.as_str();
+        let cut = format!("{before_ms:013}");
+        let closed = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(crate::ENDS_INDEX)
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :cut")
+            .expression_attribute_values(":pk", s(ended_approvals_pk(t)))
+            .expression_attribute_values(":cut", s(&cut))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        // Pending ones whose expiry passed long ago (nobody recorded it): created before
+        // the cutoff, expired before it.
+        let stale = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk < :cut")
+            .filter_expression("expires_at_ms < :before")
+            .expression_attribute_values(":pk", s(approvals_pk(t, ApprovalStatus::Pending)))
+            .expression_attribute_values(":cut", s(&cut))
+            .expression_attribute_values(":before", n(before_ms))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        let keys: Vec<crate::dynamo::Item> =
+            closed.items.unwrap_or_default().into_iter().chain(stale.items.unwrap_or_default()).collect();
+        let count = keys.len() as u64;
+        crate::dynamo::delete_keys(&self.client, &self.table, keys).await?;
+        Ok(count)
+    }
+}
+
+/// The `ends` index partition of a tenant's closed approvals.
+fn ended_approvals_pk(tenant: &str) -> String {
+    format!("TENANT#{tenant}#ENDED_APPROVALS")
 }
 
 /// The listing index partition of a tenant's approvals in one status.

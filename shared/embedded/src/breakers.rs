@@ -32,7 +32,7 @@ fn load(c: &Connection, tenant: &str, key: &str) -> Result<BreakerState, StoreEr
     })
 }
 
-fn save(c: &Connection, tenant: &str, key: &str, state: &BreakerState) -> Result<(), StoreError> {
+fn save(c: &Connection, tenant: &str, key: &str, state: &BreakerState, now: u64) -> Result<(), StoreError> {
     if *state == BreakerState::default() {
         exec(c, "DELETE FROM breakers WHERE tenant = ?1 AND key = ?2", params![tenant, key])
             .map_err(|e| backend(&e))?;
@@ -41,9 +41,9 @@ fn save(c: &Connection, tenant: &str, key: &str, state: &BreakerState) -> Result
     let raw = serde_json::to_string(state).map_err(|e| StoreError::Backend(e.to_string()))?;
     exec(
         c,
-        "INSERT INTO breakers (tenant, key, state) VALUES (?1, ?2, ?3)
-         ON CONFLICT (tenant, key) DO UPDATE SET state = excluded.state",
-        params![tenant, key, raw],
+        "INSERT INTO breakers (tenant, key, state, touched_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tenant, key) DO UPDATE SET state = excluded.state, touched_at = excluded.touched_at",
+        params![tenant, key, raw, now],
     )
     .map_err(|e| backend(&e))?;
     Ok(())
@@ -60,7 +60,7 @@ impl BreakerStore for EmbeddedBreakers {
         self.db
             .write(false, move |c| {
                 let (admission, next) = load(c, &t, &k)?.admit(now, &p);
-                save(c, &t, &k, &next)?;
+                save(c, &t, &k, &next, now)?;
                 Ok(admission)
             })
             .await
@@ -82,7 +82,17 @@ impl BreakerStore for EmbeddedBreakers {
         self.db
             .write(false, move |c| {
                 let next = load(c, &t, &k)?.record(failed, now, &p);
-                save(c, &t, &k, &next)
+                save(c, &t, &k, &next, now)
+            })
+            .await
+    }
+
+    async fn forget_idle(&self, before_ms: u64) -> StoreResult<u64> {
+        self.db
+            .write(false, move |c| {
+                exec(c, "DELETE FROM breakers WHERE touched_at < ?1", params![before_ms])
+                    .map(|n| n as u64)
+                    .map_err(|e| backend(&e))
             })
             .await
     }

@@ -113,6 +113,18 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has_retention {
         conn.execute_batch("ALTER TABLE tenants ADD COLUMN retention_days INTEGER")?;
     }
+    for (table, column, decl) in
+        [("kv", "expires_at", "INTEGER"), ("breakers", "touched_at", "INTEGER NOT NULL DEFAULT 0")]
+    {
+        let has: bool = conn.query_row(
+            &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}'"),
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
     // Finished runs by their end, for the retention reaper.
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS runs_by_end ON runs (tenant, json_extract(state, '$.updated_at_ms'))

@@ -18,28 +18,53 @@ impl EmbeddedKv {
     pub fn new(db: Arc<Db>) -> Self {
         Self { db }
     }
+
+    async fn write(&self, tenant: &TenantId, key: &str, value: &Value, expires_at: Option<u64>) -> StoreResult<()> {
+        let (t, k, v) = (tenant.to_string(), key.to_owned(), value.to_string());
+        self.db
+            .write(true, move |c| {
+                exec(
+                    c,
+                    "INSERT INTO kv (tenant, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (tenant, key) DO UPDATE SET value = ?3, expires_at = ?4",
+                    params![t, k, v, expires_at],
+                )
+                .map(|_| ())
+                .map_err(|e| backend(&e))
+            })
+            .await
+    }
 }
 
 #[async_trait]
 impl KvStore for EmbeddedKv {
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Value>> {
         let raw: Option<String> = self.db.read(|c| {
-            qrow(c, "SELECT value FROM kv WHERE tenant = ?1 AND key = ?2", params![tenant.as_str(), key], |r| r.get(0))
-                .optional()
+            qrow(
+                c,
+                "SELECT value FROM kv WHERE tenant = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+                params![tenant.as_str(), key, aos_runtime::clock::now_ms()],
+                |r| r.get(0),
+            )
+            .optional()
         })?;
         raw.map(|v| serde_json::from_str(&v).map_err(|e| StoreError::Backend(e.to_string()))).transpose()
     }
 
     async fn put(&self, tenant: &TenantId, key: &str, value: &Value) -> StoreResult<()> {
-        let (t, k, v) = (tenant.to_string(), key.to_owned(), value.to_string());
+        self.write(tenant, key, value, None).await
+    }
+
+    async fn put_expiring(&self, tenant: &TenantId, key: &str, value: &Value, expires_at_ms: u64) -> StoreResult<()> {
+        self.write(tenant, key, value, Some(expires_at_ms)).await
+    }
+
+    async fn purge_expired(&self, now_ms: u64) -> StoreResult<u64> {
         self.db
-            .write(true, move |c| {
-                exec(c,
-                    "INSERT INTO kv (tenant, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (tenant, key) DO UPDATE SET value = ?3",
-                    params![t, k, v],
-                )
-                .map(|_| ())
-                .map_err(|e| backend(&e))
+            .write(false, move |c| {
+                exec(c, "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?1", params![now_ms])
+                    .map(|n| n as u64)
+                    .map_err(|e| backend(&e))
             })
             .await
     }

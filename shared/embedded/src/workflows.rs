@@ -219,4 +219,28 @@ impl WorkflowStore for EmbeddedWorkflows {
             })
             .await
     }
+
+    async fn expire_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<u64> {
+        let t = tenant.to_string();
+        self.db
+            .write(false, move |c| {
+                let approvals = exec(
+                    c,
+                    "DELETE FROM approvals WHERE tenant = ?1 AND id IN (SELECT id FROM approvals WHERE tenant = ?1 AND (
+                        (status != 'pending' AND json_extract(body, '$.closed_at_ms') < ?2)
+                        OR (status = 'pending' AND json_extract(body, '$.expires_at_ms') < ?2)) LIMIT ?3)",
+                    params![t, before_ms, limit],
+                )
+                .map_err(|e| backend(&e))?;
+                let executions = exec(
+                    c,
+                    "DELETE FROM executions WHERE tenant = ?1 AND id IN (SELECT id FROM executions WHERE tenant = ?1
+                        AND status IN ('succeeded', 'failed', 'cancelled') AND json_extract(body, '$.updated_at_ms') < ?2 LIMIT ?3)",
+                    params![t, before_ms, limit],
+                )
+                .map_err(|e| backend(&e))?;
+                Ok((approvals + executions) as u64)
+            })
+            .await
+    }
 }

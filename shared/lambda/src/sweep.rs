@@ -12,13 +12,17 @@ pub async fn serve() -> Result<(), crate::Error> {
     crate::init_tracing();
     let aws = AwsAdapters::from_env(Resources::Trust).await?;
     let sweeper = Sweeper::new(aws.tenants.clone(), aws.runs.clone(), aws.queue.clone(), DEFAULT_GRACE);
-    let reaper = aos_runtime::retention::Reaper::new(aws.tenants.clone(), aws.runs.clone());
+    let reaper = aos_runtime::retention::Reaper::new(aws.tenants.clone(), aws.runs.clone()).with_records(
+        Some(aws.workflows.clone()),
+        aws.kv.clone(),
+        aws.breakers.clone(),
+    );
     let (sweeper, reaper) = (&sweeper, &reaper);
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
         let now = aos_runtime::clock::now_ms();
         let resent = sweeper.resend_stranded(now).await?;
         let expired = reaper.reap(now).await?;
-        Ok::<_, crate::Error>(json!({"resent": resent, "expired": expired}))
+        Ok::<_, crate::Error>(json!({"resent": resent, "expired_runs": expired.runs, "expired_approvals_and_executions": expired.workflow_records}))
     }))
     .await
 }

@@ -1,9 +1,14 @@
 //! Retention: how long a finished run is kept, and the reaper that deletes what is past it.
 //! Each tenant keeps its finished runs (with their checkpoints, step claims and outputs)
-//! for its `retention_days` ([`DEFAULT_DAYS`] unless set), counted from the run's end. A
-//! run that has not ended is never deleted, however old: the stores refuse to.
+//! for its `retention_days` ([`DEFAULT_DAYS`] unless set), counted from the run's end, and
+//! so its closed approvals and ended workflow executions. A run that has not ended is never
+//! deleted, however old: the stores refuse to. Expiring key-value entries (the LLM response
+//! cache) go at their expiry and circuit breakers a week after their last change (DynamoDB's
+//! TTL does both there; the reaper on the embedded store).
 
-use crate::ports::{RunStore, StoreResult, TenantRecord, TenantStore};
+use crate::ports::{
+    BreakerStore, KvStore, RunStore, StoreResult, TenantRecord, TenantStore, WorkflowStore, BREAKER_IDLE_MS,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -34,23 +39,60 @@ pub fn days_of(tenant: &TenantRecord) -> u32 {
     tenant.retention_days.unwrap_or(DEFAULT_DAYS)
 }
 
-/// Deletes every tenant's runs past their retention.
+/// What one pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reaped {
+    /// Finished runs, with everything of them.
+    pub runs: usize,
+    /// Closed approvals and ended executions.
+    pub workflow_records: u64,
+    /// Expired key-value entries.
+    pub kv: u64,
+    /// Idle circuit breakers.
+    pub breakers: u64,
+}
+
+/// Deletes every tenant's records past their retention.
 #[derive(Clone)]
 pub struct Reaper {
     tenants: Arc<dyn TenantStore>,
     runs: Arc<dyn RunStore>,
+    workflows: Option<Arc<dyn WorkflowStore>>,
+    kv: Option<Arc<dyn KvStore>>,
+    breakers: Option<Arc<dyn BreakerStore>>,
 }
 
 impl Reaper {
     /// Over every tenant's runs.
     pub fn new(tenants: Arc<dyn TenantStore>, runs: Arc<dyn RunStore>) -> Self {
-        Self { tenants, runs }
+        Self { tenants, runs, workflows: None, kv: None, breakers: None }
     }
 
-    /// One pass at `now_ms`: deletes the runs that ended more than their tenant's
-    /// retention ago. Returns how many were deleted.
-    pub async fn reap(&self, now_ms: u64) -> StoreResult<usize> {
-        let mut deleted = 0;
+    /// Also approvals and executions (`workflows`), expiring entries (`kv`) and idle
+    /// breakers.
+    #[must_use]
+    pub fn with_records(
+        mut self,
+        workflows: Option<Arc<dyn WorkflowStore>>,
+        kv: Arc<dyn KvStore>,
+        breakers: Arc<dyn BreakerStore>,
+    ) -> Self {
+        self.workflows = workflows;
+        self.kv = Some(kv);
+        self.breakers = Some(breakers);
+        self
+    }
+
+    /// One pass at `now_ms`: deletes the runs, approvals and executions that ended more
+    /// than their tenant's retention ago, expired entries and idle breakers.
+    pub async fn reap(&self, now_ms: u64) -> StoreResult<Reaped> {
+        let mut reaped = Reaped::default();
+        if let Some(kv) = &self.kv {
+            reaped.kv = kv.purge_expired(now_ms).await?;
+        }
+        if let Some(breakers) = &self.breakers {
+            reaped.breakers = breakers.forget_idle(now_ms.saturating_sub(BREAKER_IDLE_MS)).await?;
+        }
         let mut after = None;
         loop {
             let tenants = self.tenants.tenant_ids(after.as_ref(), PAGE).await?;
@@ -61,19 +103,28 @@ impl Reaper {
                     let expired = self.runs.ended_before(id, cutoff, PAGE).await?;
                     for run in &expired {
                         if self.runs.delete_run(id, run).await? {
-                            deleted += 1;
+                            reaped.runs += 1;
                         }
                     }
                     if expired.len() < PAGE as usize {
                         break;
                     }
                 }
+                if let Some(workflows) = &self.workflows {
+                    loop {
+                        let n = workflows.expire_before(id, cutoff, PAGE).await?;
+                        reaped.workflow_records += n;
+                        if n < u64::from(PAGE) {
+                            break;
+                        }
+                    }
+                }
             }
             if tenants.len() < PAGE as usize {
-                if deleted > 0 {
-                    tracing::info!(deleted, "runs past their retention deleted");
+                if reaped != Reaped::default() {
+                    tracing::info!(?reaped, "records past their retention deleted");
                 }
-                return Ok(deleted);
+                return Ok(reaped);
             }
             after = tenants.last().cloned();
         }

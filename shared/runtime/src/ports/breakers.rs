@@ -25,4 +25,10 @@ pub trait BreakerStore: Send + Sync {
         now_ms: u64,
         policy: &aos_core::breaker::BreakerPolicy,
     ) -> StoreResult<()>;
+    /// Deletes breakers nobody changed since `before_ms` (their counts are stale); returns
+    /// how many. Stores that expire them themselves (DynamoDB's TTL) return 0.
+    async fn forget_idle(&self, before_ms: u64) -> StoreResult<u64>;
 }
+
+/// How long a breaker nobody changed is kept.
+pub const BREAKER_IDLE_MS: u64 = 7 * 86_400_000;

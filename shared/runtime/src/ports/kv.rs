@@ -14,4 +14,10 @@ pub trait KvStore: Send + Sync {
     async fn put(&self, tenant: &TenantId, key: &str, value: &Value) -> StoreResult<()>;
     /// Deletes `key`; returns whether it existed.
     async fn delete(&self, tenant: &TenantId, key: &str) -> StoreResult<bool>;
+    /// Stores `value` under `key` until `expires_at_ms`: after it, `get` finds nothing and
+    /// the store deletes it (DynamoDB's TTL; the embedded store's retention pass).
+    async fn put_expiring(&self, tenant: &TenantId, key: &str, value: &Value, expires_at_ms: u64) -> StoreResult<()>;
+    /// Deletes every entry expired by `now_ms`; returns how many. Stores that expire
+    /// entries themselves (DynamoDB's TTL) return 0.
+    async fn purge_expired(&self, now_ms: u64) -> StoreResult<u64>;
 }

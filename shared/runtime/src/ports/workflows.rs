@@ -181,4 +181,8 @@ pub trait WorkflowStore: Send + Sync {
     /// `expect` it replaces only a record in that status, else only creates one;
     /// `Conflict` otherwise.
     async fn put_approval(&self, approval: &ApprovalRecord, expect: Option<ApprovalStatus>) -> StoreResult<()>;
+    /// Retention: deletes up to `limit` of the tenant's approvals closed before `before_ms`
+    /// (decided, expired, cancelled — or pending with an expiry before it), and of its
+    /// executions that ended before it (the embedded executor's records). Returns how many.
+    async fn expire_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<u64>;
 }

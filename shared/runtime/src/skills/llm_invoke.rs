@@ -172,7 +172,7 @@ impl LlmInvokeSkill {
         if cacheable {
             let expires = now + u64::try_from(self.config.cache_ttl.as_millis()).unwrap_or(u64::MAX);
             let entry = json!({"response": resp, "expires_at_ms": expires});
-            if let Err(e) = ctx.kv.put(&ctx.tenant, &cache_key, &entry).await {
+            if let Err(e) = ctx.kv.put_expiring(&ctx.tenant, &cache_key, &entry, expires).await {
                 tracing::warn!(error = %e, "could not store an LLM response in the cache");
             }
         }
