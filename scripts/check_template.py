@@ -159,8 +159,8 @@ check(env.get("AOS_PLANNER_PROVIDER") == {"Ref": "PlannerProvider"} and env.get(
 PREFIX = "${AWS::StackName}-wf-"
 # Step Functions calls per route: exactly what each needs, on the stack's machines only.
 needs = {
-    "ApiWorkflowsApplyFunction": {"states:CreateStateMachine", "iam:PassRole"},
-    "ApiExecutionsStartFunction": {"states:StartExecution"},
+    "ApiWorkflowsApplyFunction": {"states:CreateStateMachine", "states:ListExecutions", "states:DeleteStateMachine", "iam:PassRole"},
+    "ApiExecutionsStartFunction": {"states:StartExecution", "states:CreateStateMachine", "iam:PassRole"},
     "ApiExecutionsGetFunction": {"states:DescribeExecution"},
     "ApiExecutionsCancelFunction": {"states:DescribeExecution", "states:StopExecution"},
     "ApiApprovalsDecideFunction": {"states:SendTaskSuccess", "states:SendTaskFailure"},

@@ -79,6 +79,25 @@ impl StateMachines for StepFunctions {
         }
     }
 
+    async fn retire_state_machine(&self, state_machine_arn: &str) -> StoreResult<bool> {
+        let running = self
+            .client
+            .list_executions()
+            .state_machine_arn(state_machine_arn)
+            .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
+            .max_results(1)
+            .send()
+            .await;
+        match running {
+            Ok(out) if !out.executions.is_empty() => return Ok(false),
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_state_machine_does_not_exist()) => return Ok(true),
+            Err(e) => return Err(sdk_err(e)),
+        }
+        self.client.delete_state_machine().state_machine_arn(state_machine_arn).send().await.map_err(sdk_err)?;
+        Ok(true)
+    }
+
     async fn describe_execution(&self, execution_arn: &str) -> StoreResult<MachineExecution> {
         let out = self.client.describe_execution().execution_arn(execution_arn).send().await.map_err(sdk_err)?;
         Ok(MachineExecution {

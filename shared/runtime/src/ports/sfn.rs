@@ -42,6 +42,9 @@ pub trait StateMachines: Send + Sync {
     async fn describe_execution(&self, execution_arn: &str) -> StoreResult<MachineExecution>;
     /// Stops a running execution.
     async fn stop_execution(&self, execution_arn: &str, cause: &str) -> StoreResult<()>;
+    /// Deletes a state machine nothing runs on: `Ok(false)` (kept) while it has a running
+    /// execution; deleting one that is gone already is `Ok(true)`.
+    async fn retire_state_machine(&self, state_machine_arn: &str) -> StoreResult<bool>;
 }
 
 /// A workflow execution started on Step Functions, as stored for the API.

@@ -183,21 +183,7 @@ impl WorkflowService {
         let spec_hash = content_hash(&serde_json::to_value(&spec).expect("specs serialize"));
         let state_machine_arn = match &self.sfn {
             None => None,
-            Some(engine) => {
-                let definition = aos_core::workflow::asl::compile(
-                    &workflow,
-                    &aos_core::workflow::asl::AslOptions { queue_url: engine.queue_url.clone() },
-                )
-                .map_err(|message| FlowError::Invalid {
-                    code: ErrorCode::InvalidWorkflow,
-                    message,
-                    node: None,
-                })?;
-                // One machine per tenant, name and spec: the same spec maps to the same one.
-                let key = content_hash(&json!([tenant, spec.name, spec_hash]));
-                let name = format!("{}{}", engine.prefix, &key[..24]);
-                Some(engine.machines.create_state_machine(&name, &definition, &engine.role_arn).await?)
-            }
+            Some(engine) => Some(engine.create_machine(tenant, &workflow, &spec_hash).await?),
         };
         for _ in 0..MAX_RACES {
             let latest = self.store.workflow(tenant, &spec.name, None).await?;
@@ -216,7 +202,12 @@ impl WorkflowService {
                 created_at_ms: now_ms(),
             };
             match self.store.put_workflow(&record).await {
-                Ok(()) => return Ok(Created { value: record, created: true }),
+                Ok(()) => {
+                    if let Some(engine) = &self.sfn {
+                        self.retire_predecessors(engine, &record).await;
+                    }
+                    return Ok(Created { value: record, created: true });
+                }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -33,7 +33,60 @@ pub struct StepFunctionsEngine {
     pub prefix: String,
 }
 
+/// How many earlier versions an apply looks at to retire their state machines.
+const RETIRE_WINDOW: u32 = 20;
+
+impl StepFunctionsEngine {
+    /// Creates (or finds: the name derives from tenant, workflow and spec) the state
+    /// machine of a validated workflow.
+    pub(super) async fn create_machine(
+        &self,
+        tenant: &TenantId,
+        workflow: &Workflow,
+        spec_hash: &str,
+    ) -> Result<String, FlowError> {
+        let definition = aos_core::workflow::asl::compile(
+            workflow,
+            &aos_core::workflow::asl::AslOptions { queue_url: self.queue_url.clone() },
+        )
+        .map_err(|message| FlowError::Invalid { code: ErrorCode::InvalidWorkflow, message, node: None })?;
+        // One machine per tenant, name and spec: the same spec maps to the same one.
+        let key = content_hash(&json!([tenant, workflow.spec().name, spec_hash]));
+        let name = format!("{}{}", self.prefix, &key[..24]);
+        Ok(self.machines.create_state_machine(&name, &definition, &self.role_arn).await?)
+    }
+}
+
 impl WorkflowService {
+    /// After a new version: the state machines of earlier versions that nothing runs on
+    /// are deleted (a start of such a version makes its machine again). Machines still
+    /// running executions are kept, and looked at again by the next apply. Failures are
+    /// logged: the new version is in place either way.
+    pub(super) async fn retire_predecessors(&self, engine: &StepFunctionsEngine, latest: &WorkflowRecord) {
+        let keep = latest.state_machine_arn.as_deref();
+        let first = latest.version.saturating_sub(RETIRE_WINDOW).max(1);
+        for version in (first..latest.version).rev() {
+            let old = match self.store.workflow(&latest.tenant, &latest.name, Some(version)).await {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, workflow = latest.name, version, "could not read an earlier version");
+                    return;
+                }
+            };
+            let Some(arn) = old.state_machine_arn.as_deref().filter(|a| Some(*a) != keep) else { continue };
+            match engine.machines.retire_state_machine(arn).await {
+                Ok(true) => {
+                    tracing::info!(workflow = latest.name, version, "state machine of an earlier version deleted");
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, workflow = latest.name, version, "could not retire a state machine");
+                }
+            }
+        }
+    }
+
     pub(super) async fn start_on_step_functions(
         &self,
         engine: &StepFunctionsEngine,
@@ -66,7 +119,16 @@ impl WorkflowService {
         let aos = json!({"tenant": tenant, "execution": id, "workflow": record.name, "base_seed": base_seed});
         let document = aos_core::workflow::asl::start_document(&input, &aos);
         let started = async {
-            let execution_arn = engine.machines.start_execution(&arn, id.as_str(), &document).await?;
+            let execution_arn = match engine.machines.start_execution(&arn, id.as_str(), &document).await {
+                Ok(a) => a,
+                // The version's machine may have been retired: make it again and retry.
+                Err(first) => {
+                    let Ok(again) = engine.create_machine(tenant, workflow, &record.spec_hash).await else {
+                        return Err(first);
+                    };
+                    engine.machines.start_execution(&again, id.as_str(), &document).await?
+                }
+            };
             let sfn = SfnExecution {
                 tenant: tenant.clone(),
                 id: id.clone(),
