@@ -455,3 +455,46 @@ async fn an_ended_execution_and_its_node_runs_go_at_the_end_of_the_tenants_reten
     assert!(a.runs.run(&tenant, &aos_core::RunId::parse(&fetch_run).expect("id")).await.expect("read").is_none());
     stack.stop().await;
 }
+
+const WIDE: &str = r#"
+name: wide
+nodes:
+  - {id: a, skill: http_call, input: {method: GET, url: "${input.base}/part?n=0"}}
+  - {id: b, skill: http_call, input: {method: GET, url: "${input.base}/part?n=1"}}
+  - {id: c, skill: http_call, input: {method: GET, url: "${input.base}/part?n=2"}}
+  - {id: d, skill: http_call, input: {method: GET, url: "${input.base}/part?n=3"}}
+  - id: sizes
+    skill: json_transform
+    depends_on: [a, b, c, d]
+    input:
+      expression: "[length(a.text), length(b.text), length(c.text), length(d.text)]"
+      data: {a: "${steps.a.output.body}", b: "${steps.b.output.body}", c: "${steps.c.output.body}", d: "${steps.d.output.body}"}
+output: {sizes: "${steps.sizes.output.result}", last: "${steps.d.output.body}"}
+"#;
+
+#[tokio::test]
+async fn node_outputs_adding_up_to_1_mib_flow_through_a_workflow_whole() {
+    const PART: usize = 256 * 1024;
+    async fn part(
+        axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    ) -> axum::Json<Value> {
+        let n: u8 = q.get("n").and_then(|n| n.parse().ok()).unwrap_or(0);
+        axum::Json(json!({"n": n, "text": String::from(char::from(b'a' + n)).repeat(PART)}))
+    }
+    let upstream = aos_tests::serve(axum::Router::new().route("/part", axum::routing::get(part))).await;
+    let stack = TestStack::start(&upstream.to_string()).await;
+    apply_ok(&stack, WIDE).await;
+    let id = start(&stack, "wide", &json!({"input": {"base": format!("http://{upstream}")}})).await;
+    let e = finish(&stack, &id).await;
+    assert_eq!(e["status"], "succeeded", "{e}");
+    assert_eq!(e["output"]["sizes"], json!([PART, PART, PART, PART]), "every node read its upstreams whole");
+    assert_eq!(e["output"]["last"]["text"].as_str().map(str::len), Some(PART));
+    for n in ["a", "b", "c", "d"] {
+        let run = node(&e, n)["run_id"].as_str().expect("run id").to_owned();
+        let steps = stack.steps(&run).await;
+        assert_eq!(steps["chain_valid"], true);
+        let text = steps["steps"][0]["outcome"]["output"]["body"]["text"].as_str().map(str::len);
+        assert_eq!(text, Some(PART), "node {n}'s checkpoint holds its whole output");
+    }
+    stack.stop().await;
+}

@@ -132,6 +132,12 @@ impl AwsAdapters {
         if let (Resources::Create, Some(b)) = (resources, &blobs) {
             b.create_bucket().await?;
         }
+        if blobs.is_none() {
+            tracing::warn!(
+                "AOS_BLOB_BUCKET is not set: a checkpoint, output or plan over {} bytes cannot be stored, and its step will not commit",
+                crate::INLINE_MAX_BYTES
+            );
+        }
         let mut runs =
             DynamoRunStore::new(ddb.clone(), &config.table, SqsQueue::new(sqs.clone(), &config.step_queue_url));
         if let Some(b) = &blobs {
