@@ -421,3 +421,100 @@ async fn a_cancel_whose_wake_up_was_lost_is_woken_by_the_sweep() {
     let wake: aos_runtime::ports::StepMessage = serde_json::from_str(&got[0].body).expect("a step message");
     assert_eq!((wake.run_id, wake.step_index), (caller, 1), "the caller's waiting step is woken");
 }
+
+/// A workflow on Step Functions (moto, executing state machines) whose task answers and
+/// approval decision meet faults: the first task answer reaches Step Functions but its
+/// answer is lost, the decision's answer fails outright past the SDK's retries. The
+/// execution still ends succeeded with each node's effect once: the worker keeps a task's
+/// message until its answer is sent, and a decider repeats the same decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn task_answers_and_an_approval_decision_that_meet_faults_still_finish_the_execution() {
+    use aos_aws::{DynamoWorkflows, StepFunctions};
+    use aos_core::workflow::Decision;
+    use aos_runtime::ports::{ApprovalStatus, WorkflowStore};
+    use aos_runtime::sfn::SfnTasks;
+    use aos_runtime::workflows::{StartExecution, StepFunctionsEngine, WorkflowService};
+    let emulator = emulator_endpoint();
+    aos_tests::backends::enable_step_functions(&emulator).await;
+    let proxy = FaultProxy::start(&emulator).await;
+    let (ports, _look) = aws_pair(&proxy.endpoint(), &emulator, 5).await;
+    let (table, queue_url) = ports.aws_names.clone();
+    let live = aos_tests::backends::sdk_config_at(&proxy.endpoint()).await;
+    let sfn = Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&live)));
+    let records = Arc::new(DynamoWorkflows::new(aws_sdk_dynamodb::Client::new(&live), &table));
+    let engine = StepFunctionsEngine {
+        machines: sfn.clone(),
+        records: records.clone(),
+        tokens: sfn.clone(),
+        queue_url,
+        role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
+        prefix: format!("aos-answers-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+    };
+    let effects: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
+    let mut reg = SkillRegistry::new();
+    reg.register(Arc::new(Effect(Arc::clone(&effects)))).expect("register");
+    let reg = Arc::new(reg);
+    let service = WorkflowService::new(
+        records.clone(),
+        Arc::clone(&ports.runs),
+        Arc::clone(&ports.idempotency),
+        Arc::clone(&reg),
+    )
+    .with_step_functions(engine);
+    let spec = "name: answers\nnodes:\n  - id: a\n    skill: effect\n    input: {tag: a}\n  - id: ok\n    type: approval\n    depends_on: [a]\n    prompt: go?\n    timeout_s: 60\n  - id: b\n    skill: effect\n    depends_on: [ok]\n    input: {tag: b}\n";
+    service
+        .apply(&tenant(), aos_core::workflow::parse(spec, aos_core::workflow::Format::Yaml).expect("spec"))
+        .await
+        .expect("applied");
+    let tasks = SfnTasks::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), sfn.clone(), records.clone());
+    let config = WorkerConfig { poll_wait: Duration::from_millis(200), ..WorkerConfig::default() };
+    let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config)
+        .with_sfn_tasks(tasks);
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let loops: Vec<_> = (0..2).map(|_| tokio::spawn(worker.clone().run_loop(rx.clone()))).collect();
+
+    // Node a's answer reaches Step Functions; the worker never hears back.
+    proxy.inject("states.SendTaskSuccess", 1, 1, Fault::LoseAnswer);
+    let req = StartExecution { input: json!({}), version: None, base_seed: Some(3) };
+    let id = service.start(&tenant(), "answers", req, None).await.expect("started").value.id;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let approval = loop {
+        let pending = records.approvals(&tenant(), Some(ApprovalStatus::Pending), None, 10).await.expect("approvals");
+        if let Some(a) = pending.into_iter().find(|a| a.execution == id) {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "the approval never opened (node a's answer was lost for good?)");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The decision's answer fails on every try the SDK makes.
+    let next = proxy.count("states.SendTaskSuccess") + 1;
+    proxy.inject("states.SendTaskSuccess", next, 6, Fault::Error(500, "InternalServerError"));
+    let decision = || Decision { approved: true, decided_by: "key_decider".into(), comment: None };
+    let first = service.decide(&tenant(), &approval.id, decision()).await;
+    assert!(first.is_err(), "the failed answer is reported: {first:?}");
+    let again =
+        service.decide(&tenant(), &approval.id, decision()).await.expect("the same decision again goes through");
+    assert_eq!(again.status, ApprovalStatus::Approved);
+    let other = service.decide(&tenant(), &approval.id, Decision { approved: false, ..decision() }).await;
+    assert!(other.is_err(), "another decision is refused");
+    let execution = loop {
+        let e = service.execution(&tenant(), &id).await.expect("execution");
+        if e.state.status.is_terminal() {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "the execution did not finish: {:?}", e.state.status);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let _ = stop.send(true);
+    for l in loops {
+        let _ = l.await;
+    }
+    assert_eq!(execution.state.status.as_str(), "succeeded");
+    assert_eq!(
+        *effects.lock().expect("effects"),
+        BTreeMap::from([("a".to_owned(), 1), ("b".to_owned(), 1)]),
+        "each effect once"
+    );
+    assert!(proxy.faulted().len() >= 2, "both faults were met: {:?}", proxy.faulted());
+}

@@ -280,6 +280,14 @@ async fn approvals_are_decided_once_by_their_tenant_and_time_out_into_escalation
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let me = stack.get("/v1/api-keys").await.body["api_keys"][0]["id"].clone();
     assert_eq!((r.body["status"].clone(), r.body["decided_by"].clone()), (json!("approved"), me));
+    let again = stack
+        .call(Method::POST, &path, Some(&stack.key()), Some(&json!({"decision": "approve", "comment": "ok"})), &[])
+        .await;
+    assert_eq!(
+        (again.status, again.body["status"].clone()),
+        (StatusCode::OK, json!("approved")),
+        "a repeat is answered alike"
+    );
     let r = stack.call(Method::POST, &path, Some(&stack.key()), Some(&json!({"decision": "reject"})), &[]).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "ERR_APPROVAL_NOT_PENDING"), "{}", r.body);
     let e = finish(&stack, &id).await;

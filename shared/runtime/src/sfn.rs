@@ -309,7 +309,10 @@ impl SfnTasks {
 
 /// Decides a pending approval of a Step Functions execution: answers its task token
 /// (`{"decision": "approved", ...}` or the `AOS.ApprovalRejected` error) and records
-/// the decision. An approval that is not pending or expired is refused unchanged.
+/// the decision. An approval that is not pending or expired is refused unchanged —
+/// except the same decision again: the decision is recorded before the answer is sent, so
+/// a decider whose answer failed (or was lost) repeats it, and the answer goes again (Step
+/// Functions takes one answer per token; a second finds the task gone).
 pub async fn decide(
     store: &dyn WorkflowStore,
     tokens: &dyn TaskTokens,
@@ -326,6 +329,13 @@ pub async fn decide(
             format!("approval {id} is {what}; only pending approvals can be decided"),
         )
     };
+    let same = approval.decided_by.as_deref() == Some(decision.decided_by.as_str())
+        && approval.status == if decision.approved { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+    if same && now < approval.expires_at_ms {
+        let token = approval.task_token.clone().ok_or_else(|| not_pending("not waiting on a task"))?;
+        send_decision(tokens, &token, &decision).await?;
+        return Ok(approval);
+    }
     if approval.status != ApprovalStatus::Pending {
         return Err(not_pending(approval.status.as_str()));
     }
@@ -344,13 +354,7 @@ pub async fn decide(
         Err(StoreError::Conflict(_)) => return Err(not_pending("already decided")),
         Err(e) => return Err(e.into()),
     }
-    let answered = if decision.approved {
-        let output = json!({"decision": "approved", "decided_by": decision.decided_by, "comment": decision.comment});
-        tokens.succeed(&token, &output).await?
-    } else {
-        let cause = json!({"code": ErrorCode::ApprovalRejected, "decided_by": decision.decided_by, "comment": decision.comment});
-        tokens.fail(&token, aos_core::workflow::asl::ERROR_REJECTED, &cause.to_string()).await?
-    };
+    let answered = send_decision(tokens, &token, &decision).await?;
     if !answered {
         // Step Functions timed the task out first: the approval expired.
         let mut expired = decided.clone();
@@ -361,6 +365,21 @@ pub async fn decide(
         return Err(not_pending("expired"));
     }
     Ok(decided)
+}
+
+/// Answers an approval's task token with a decision; `false` if the task is gone.
+async fn send_decision(
+    tokens: &dyn TaskTokens,
+    token: &str,
+    decision: &aos_core::workflow::Decision,
+) -> Result<bool, StoreError> {
+    if decision.approved {
+        let output = json!({"decision": "approved", "decided_by": decision.decided_by, "comment": decision.comment});
+        tokens.succeed(token, &output).await
+    } else {
+        let cause = json!({"code": ErrorCode::ApprovalRejected, "decided_by": decision.decided_by, "comment": decision.comment});
+        tokens.fail(token, aos_core::workflow::asl::ERROR_REJECTED, &cause.to_string()).await
+    }
 }
 
 /// The per-node view of an execution on Step Functions, in the shape of the embedded

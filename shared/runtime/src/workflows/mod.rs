@@ -406,6 +406,11 @@ impl WorkflowService {
                 format!("approval {id} is {}; only pending approvals can be decided", status.as_str()),
             )
         };
+        // The same decision by the same decider again is answered as the first was.
+        let decided_as = if decision.approved { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+        if approval.status == decided_as && approval.decided_by.as_deref() == Some(decision.decided_by.as_str()) {
+            return Ok(approval);
+        }
         if approval.status != ApprovalStatus::Pending {
             return Err(not_pending(approval.status));
         }
