@@ -40,6 +40,10 @@ impl Skill for Effect {
     async fn execute(&self, ctx: &SkillContext, input: Value) -> StructuredOutcome {
         let tag = input["tag"].as_str().unwrap_or("untagged").to_owned();
         *self.0.lock().expect("effects").entry(tag).or_default() += 1;
+        if let Some(pad) = input["pad"].as_u64() {
+            let text = "p".repeat(usize::try_from(pad).unwrap_or(0));
+            return StructuredOutcome::success(json!({"step": ctx.step_index, "text": text}));
+        }
         StructuredOutcome::success(json!({"step": ctx.step_index, "n": input["n"]}))
     }
 }
@@ -228,6 +232,7 @@ async fn a_workflow_start_reported_failed_after_step_functions_started_it_starts
         queue_url,
         role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
         prefix: prefix.clone(),
+        blobs: None,
     };
     let mut reg = SkillRegistry::new();
     reg.register(Arc::new(Effect(Arc::default()))).expect("register");
@@ -450,6 +455,7 @@ async fn task_answers_and_an_approval_decision_that_meet_faults_still_finish_the
         queue_url,
         role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
         prefix: format!("aos-answers-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        blobs: None,
     };
     let effects: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
     let mut reg = SkillRegistry::new();
@@ -517,4 +523,76 @@ async fn task_answers_and_an_approval_decision_that_meet_faults_still_finish_the
         "each effect once"
     );
     assert!(proxy.faulted().len() >= 2, "both faults were met: {:?}", proxy.faulted());
+}
+
+/// Large node outputs through Step Functions and back out of the API: the execution's
+/// view (through `WorkflowService::execution`) shows every node's output whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn large_node_outputs_come_back_whole_in_the_execution_view() {
+    use aos_aws::{DynamoWorkflows, S3Blobs, StepFunctions};
+    use aos_runtime::sfn::SfnTasks;
+    use aos_runtime::workflows::{StartExecution, StepFunctionsEngine, WorkflowService};
+    let emulator = emulator_endpoint();
+    aos_tests::backends::enable_step_functions(&emulator).await;
+    let ports = aos_tests::backends::aws_at(&emulator, 5).await;
+    let (table, queue_url) = ports.aws_names.clone();
+    let conf = aos_tests::backends::sdk_config_at(&emulator).await;
+    let sfn = Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&conf)));
+    let records = Arc::new(DynamoWorkflows::new(aws_sdk_dynamodb::Client::new(&conf), &table));
+    let blobs = Arc::new(S3Blobs::new(S3Blobs::client(&conf), &table));
+    let engine = StepFunctionsEngine {
+        machines: sfn.clone(),
+        records: records.clone(),
+        tokens: sfn.clone(),
+        queue_url,
+        role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
+        prefix: format!("aos-large-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        blobs: Some(blobs.clone()),
+    };
+    let mut reg = SkillRegistry::new();
+    reg.register(Arc::new(Effect(Arc::default()))).expect("register");
+    let reg = Arc::new(reg);
+    let service = WorkflowService::new(
+        records.clone(),
+        Arc::clone(&ports.runs),
+        Arc::clone(&ports.idempotency),
+        Arc::clone(&reg),
+    )
+    .with_step_functions(engine);
+    let spec = "name: large\nnodes:\n  - id: a\n    skill: effect\n    input: {tag: a, pad: 300000}\n  - id: b\n    skill: effect\n    depends_on: [a]\n    input: {tag: b, pad: 300000, seen: '${steps.a.output.text}'}\noutput: {a: '${steps.a.output.text}', b_step: '${steps.b.output.step}'}\n";
+    service
+        .apply(&tenant(), aos_core::workflow::parse(spec, aos_core::workflow::Format::Yaml).expect("spec"))
+        .await
+        .expect("applied");
+    let tasks = SfnTasks::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), sfn.clone(), records.clone())
+        .with_records(records.clone())
+        .with_blobs(blobs);
+    let config = WorkerConfig { poll_wait: Duration::from_millis(200), ..WorkerConfig::default() };
+    let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config)
+        .with_sfn_tasks(tasks);
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let loops: Vec<_> = (0..2).map(|_| tokio::spawn(worker.clone().run_loop(rx.clone()))).collect();
+    let req = StartExecution { input: json!({}), version: None, base_seed: Some(3) };
+    let id = service.start(&tenant(), "large", req, None).await.expect("started").value.id;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let execution = loop {
+        let e = service.execution(&tenant(), &id).await.expect("execution");
+        if e.state.status.is_terminal() {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "the execution did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let _ = stop.send(true);
+    for l in loops {
+        let _ = l.await;
+    }
+    assert_eq!(execution.state.status.as_str(), "succeeded");
+    for n in ["a", "b"] {
+        let out = execution.state.nodes[n].output.as_ref().expect("output");
+        assert_eq!(out["text"].as_str().map(str::len), Some(300_000), "node {n}'s output, whole");
+    }
+    let output = execution.state.output.as_ref().expect("the workflow's output");
+    assert_eq!((output["a"].as_str().map(str::len), output["b_step"].clone()), (Some(300_000), json!(0)));
 }

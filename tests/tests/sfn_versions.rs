@@ -33,6 +33,7 @@ async fn earlier_versions_machines_are_deleted_when_idle_and_made_again_when_sta
         queue_url,
         role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
         prefix: format!("aos-versions-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        blobs: None,
     };
     let mut reg = SkillRegistry::new();
     reg.register(Arc::new(JsonTransformSkill)).expect("register");

@@ -57,6 +57,11 @@ impl Skill for StepSkill {
         if input["flaky"].as_u64().is_some_and(|n| calls <= n) {
             return StructuredOutcome::failure(ErrorCode::Http503, format!("{tag} is flaky"));
         }
+        if let Some(pad) = input["pad"].as_u64() {
+            // A large output, made here (a large input would not fit a start document).
+            let value = "x".repeat(usize::try_from(pad).unwrap_or(0));
+            return StructuredOutcome::success(json!({"tag": tag, "value": value}));
+        }
         StructuredOutcome::success(json!({"tag": tag, "value": input.get("value").cloned().unwrap_or(Value::Null)}))
     }
 }
@@ -319,6 +324,7 @@ async fn run_embedded(case: &Case, wf: &Workflow, log: &Log) -> Outcome {
 }
 
 struct Aws {
+    blobs: Arc<aos_aws::S3Blobs>,
     runs: Arc<DynamoRunStore>,
     queue: Arc<SqsQueue>,
     kv: Arc<DynamoKv>,
@@ -335,8 +341,13 @@ async fn aws_backend(endpoint: &str) -> Aws {
     let name = format!("aos-diff-{}", uuid::Uuid::new_v4().simple());
     create_table(&ddb, &name).await.expect("table");
     let urls = create_queue(&sqs, &name, 5, 30).await.expect("queue");
+    let blobs = Arc::new(aos_aws::S3Blobs::new(aos_aws::S3Blobs::client(&conf), &name));
+    blobs.create_bucket().await.expect("bucket");
     Aws {
-        runs: Arc::new(DynamoRunStore::new(ddb.clone(), &name, SqsQueue::new(sqs.clone(), &urls.queue))),
+        runs: Arc::new(
+            DynamoRunStore::new(ddb.clone(), &name, SqsQueue::new(sqs.clone(), &urls.queue)).with_blobs(blobs.clone()),
+        ),
+        blobs,
         queue: Arc::new(SqsQueue::new(sqs, &urls.queue)),
         kv: Arc::new(DynamoKv::new(ddb.clone(), &name)),
         workflows: Arc::new(DynamoWorkflows::new(ddb, &name)),
@@ -347,7 +358,8 @@ async fn aws_backend(endpoint: &str) -> Aws {
 
 async fn run_aws(case: &Case, wf: &Workflow, log: &Log, aws: &Aws) -> Outcome {
     let skills = registry(log);
-    let sfn_tasks = SfnTasks::new(aws.runs.clone(), aws.queue.clone(), aws.sfn.clone(), aws.workflows.clone());
+    let sfn_tasks = SfnTasks::new(aws.runs.clone(), aws.queue.clone(), aws.sfn.clone(), aws.workflows.clone())
+        .with_blobs(aws.blobs.clone());
     let (stop, rx) = watch::channel(false);
     let mut tasks = Vec::new();
     for _ in 0..4 {
@@ -399,6 +411,11 @@ async fn run_aws(case: &Case, wf: &Workflow, log: &Log, aws: &Aws) -> Outcome {
     };
     let mut nodes = BTreeMap::new();
     let mut output = None;
+    // Large outputs travelled as references: read them back, as the API does.
+    let mut status = status;
+    if let Some(doc) = status.output.as_mut() {
+        aos_runtime::state_refs::hydrate(Some(aws.blobs.as_ref()), &tenant, doc).await.expect("references resolve");
+    }
     if let Some(doc) = status.output.as_ref().filter(|_| status_name == "succeeded") {
         let mut outputs = BTreeMap::new();
         for (k, v) in doc["steps"].as_object().expect("steps") {
@@ -463,4 +480,28 @@ async fn every_catalogued_workflow_ends_the_same_on_the_embedded_executor_and_on
         (node("approval-timed-out", "pay"), node("approval-timed-out", "escalate")),
         ("skipped".into(), "completed".into())
     );
+}
+
+/// Node outputs adding up to 1 MiB: four nodes of 256 KiB and one that reads them all,
+/// the same on both backends (on Step Functions the large outputs travel as references).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn node_outputs_adding_up_to_1_mib_end_the_same_on_both_backends() {
+    let log: Log = Arc::default();
+    let mut spec = String::from("name: wide\nnodes:\n");
+    for n in ["a", "b", "c", "d"] {
+        spec += &format!("  - id: {n}\n    {}\n", step(n, ", pad: 262144"));
+    }
+    spec += "  - id: all\n    depends_on: [a, b, c, d]\n    skill: test_step\n    input: {run: '${input.run}', tag: all, value: ['${steps.a.output.value}', '${steps.b.output.value}', '${steps.c.output.value}', '${steps.d.output.value}']}\n";
+    spec += "output: {all: '${steps.all.output.value}', tag: '${steps.a.output.tag}'}\n";
+    let case = Case { name: "wide", spec, input: json!({}), decision: None };
+    let skills = registry(&log);
+    let wf = Workflow::new(parse(&case.spec, Format::Yaml).expect("spec"), skills.as_ref()).expect("valid");
+    let aws = aws_backend(&aos_tests::backends::emulator_endpoint()).await;
+    let embedded = run_embedded(&case, &wf, &log).await;
+    assert_eq!(embedded.status, "succeeded");
+    let all = embedded.output.as_ref().and_then(|o| o["all"].as_array()).expect("the joined outputs");
+    assert_eq!(all.iter().map(|v| v.as_str().map_or(0, str::len)).collect::<Vec<_>>(), [262_144; 4]);
+    let on_aws = run_aws(&case, &wf, &log, &aws).await;
+    assert!(embedded == on_aws, "the backends disagree: embedded {} / aws {}", embedded.status, on_aws.status);
 }

@@ -180,13 +180,23 @@ impl AwsAdapters {
             queue_url: self.config.step_queue_url.clone(),
             role_arn: self.config.workflow_role_arn.clone()?,
             prefix: self.config.workflow_prefix.clone(),
+            blobs: self.blobs.clone().map(|b| b as Arc<dyn aos_runtime::ports::BlobStore>),
         })
     }
 
     /// What the step worker needs to answer Step Functions tasks (and record progress).
     pub fn sfn_tasks(&self) -> aos_runtime::sfn::SfnTasks {
-        aos_runtime::sfn::SfnTasks::new(self.runs.clone(), self.queue.clone(), self.sfn.clone(), self.workflows.clone())
-            .with_records(self.workflows.clone())
+        let tasks = aos_runtime::sfn::SfnTasks::new(
+            self.runs.clone(),
+            self.queue.clone(),
+            self.sfn.clone(),
+            self.workflows.clone(),
+        )
+        .with_records(self.workflows.clone());
+        match &self.blobs {
+            Some(b) => tasks.with_blobs(b.clone()),
+            None => tasks,
+        }
     }
 
     /// The workflow use cases on Step Functions, validating with `skills`; `None` without

@@ -12,6 +12,7 @@ pub mod runs;
 pub mod secrets;
 pub mod sfn;
 pub mod skills;
+pub mod state_refs;
 pub mod sweep;
 pub mod worker;
 pub mod workflows;

@@ -160,6 +160,7 @@ pub struct SfnTasks {
     tokens: Arc<dyn TaskTokens>,
     approvals: Arc<dyn WorkflowStore>,
     records: Option<Arc<dyn SfnRecords>>,
+    blobs: Option<Arc<dyn crate::ports::BlobStore>>,
 }
 
 impl SfnTasks {
@@ -170,7 +171,22 @@ impl SfnTasks {
         tokens: Arc<dyn TaskTokens>,
         approvals: Arc<dyn WorkflowStore>,
     ) -> Self {
-        Self { runs, queue, tokens, approvals, records: None }
+        Self { runs, queue, tokens, approvals, records: None, blobs: None }
+    }
+
+    /// Keeps outputs too large for a state document in `blobs` (see [`crate::state_refs`]).
+    #[must_use]
+    pub fn with_blobs(mut self, blobs: Arc<dyn crate::ports::BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    /// A run's output as it may travel in its execution's state.
+    async fn stashed(&self, run: &RunRecord, execution: &ExecutionId) -> Result<Option<Value>, StoreError> {
+        match &run.output {
+            Some(v) => Ok(Some(crate::state_refs::stash(self.blobs.as_deref(), &run.tenant, execution, v).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Records each node's progress for the API's per-node view.
@@ -195,7 +211,7 @@ impl SfnTasks {
             },
             started_at_ms: run.created_at_ms,
             ended_at_ms: ended.then_some(run.updated_at_ms),
-            output: run.output.clone(),
+            output: self.stashed(run, &parent.execution).await?,
             error: run.error.clone(),
         };
         records.put_progress(&progress).await
@@ -210,6 +226,17 @@ impl SfnTasks {
     /// approval, then deletes the message.
     pub async fn handle(&self, task: &SfnTask, received: &Received) -> Result<(), StoreError> {
         let now = now_ms();
+        // Outputs that travelled as references are read back before anything resolves.
+        let mut task = task.clone();
+        for step in task.doc.steps.values_mut() {
+            if let Some(out) = step.output.as_mut() {
+                crate::state_refs::hydrate(self.blobs.as_deref(), &task.aos.tenant, out).await?;
+            }
+        }
+        if let Some(item) = task.item.as_mut() {
+            crate::state_refs::hydrate(self.blobs.as_deref(), &task.aos.tenant, item).await?;
+        }
+        let task = &task;
         match task.task {
             TaskKind::Approval => {
                 let prompt = match task.resolve() {
@@ -292,7 +319,9 @@ impl SfnTasks {
         }
         match run.status {
             RunStatus::Succeeded => {
-                self.tokens.succeed(token, run.output.as_ref().unwrap_or(&Value::Null)).await?;
+                let execution = &run.parent.as_ref().expect("runs with a token have a parent").execution;
+                let output = self.stashed(run, execution).await?.unwrap_or(Value::Null);
+                self.tokens.succeed(token, &output).await?;
             }
             status if status.is_terminal() => {
                 let (name, cause) = match &run.error {

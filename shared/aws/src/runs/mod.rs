@@ -40,13 +40,17 @@ pub struct DynamoRunStore {
     blobs: Option<std::sync::Arc<dyn BlobStore>>,
 }
 
-/// Values (a checkpoint, a run's output, an agent's plan) longer than this, as JSON, go
+/// Values (a checkpoint, a run's output, an agent's plan, a run's spec with its input)
+/// longer than this, as JSON, go
 /// to the blob store; the item keeps a reference (a map attribute `{blob, bytes}` where
 /// an inline value is a string, so the two can never be confused).
 pub const INLINE_MAX_BYTES: usize = 64 * 1024;
 
+/// A run's spec (plan and input) stays inline up to this; a request body is at most 256 KiB.
+const SPEC_INLINE_MAX_BYTES: usize = 200 * 1024;
+
 /// The attributes that may hold a value or a reference to one.
-const VALUE_ATTRS: [&str; 3] = ["checkpoint", "output", "plan"];
+const VALUE_ATTRS: [&str; 4] = ["checkpoint", "output", "plan", "spec"];
 
 fn run_sk(id: &str) -> String {
     format!("RUN#{id}")
@@ -138,8 +142,19 @@ impl DynamoRunStore {
     /// reference to it in the blob store, under the run's prefix and its content hash (a
     /// transaction sent again writes the same key).
     async fn value_attr<T: serde::Serialize>(&self, tenant: &str, run: &str, v: &T) -> StoreResult<AttributeValue> {
+        self.value_attr_within(tenant, run, v, INLINE_MAX_BYTES).await
+    }
+
+    /// Like `value_attr`, inline up to `inline_max` bytes.
+    async fn value_attr_within<T: serde::Serialize>(
+        &self,
+        tenant: &str,
+        run: &str,
+        v: &T,
+        inline_max: usize,
+    ) -> StoreResult<AttributeValue> {
         let json = serde_json::to_string(v).map_err(|e| json_err(&e))?;
-        if json.len() <= INLINE_MAX_BYTES {
+        if json.len() <= inline_max {
             return Ok(AttributeValue::S(json));
         }
         let blobs = self.blobs.as_ref().ok_or_else(|| {
@@ -295,7 +310,10 @@ impl RunStore for DynamoRunStore {
             .table_name(&self.table)
             .item("pk", s(tenant_pk(t)))
             .item("sk", s(run_sk(run.id.as_str())))
-            .item("spec", json_attr(&run.spec())?)
+            // A workflow node's run carries its resolved input, which may be large; the
+            // item keeps up to SPEC_INLINE_MAX_BYTES of it (with the two 64 KiB values
+            // beside it, well under 400 KB), so a submitted run's stays inline.
+            .item("spec", self.value_attr_within(t, run.id.as_str(), &run.spec(), SPEC_INLINE_MAX_BYTES).await?)
             .item("status", s(run.status.as_str()))
             .item("next_step", n(u64::from(run.next_step)))
             .item("last_hash", s(&run.last_hash))

@@ -131,7 +131,7 @@ impl DynamoRunStore {
 
     async fn committed(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Committed> {
         let item = self.run_item(tenant, id).await?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
-        let run = compose(tenant, &item)?;
+        let run = self.compose_full(tenant, item).await?;
         Ok(Committed { status: run.status, next_step: run.next_step, last_hash: run.last_hash, next: None })
     }
 

@@ -320,8 +320,18 @@ impl WorkflowService {
             let sfn = engine.records.sfn_execution(tenant, id).await?.ok_or(FlowError::NotFound("execution"))?;
             let record = self.get(tenant, &sfn.workflow, Some(sfn.version)).await?;
             let workflow = self.compile(&record)?;
-            let machine = engine.machines.describe_execution(&sfn.execution_arn).await?;
-            let progress = engine.records.progress(tenant, id).await?;
+            let mut machine = engine.machines.describe_execution(&sfn.execution_arn).await?;
+            let mut progress = engine.records.progress(tenant, id).await?;
+            // Large outputs travelled and were recorded as references: read them back.
+            let blobs = engine.blobs.as_deref();
+            if let Some(doc) = machine.output.as_mut() {
+                crate::state_refs::hydrate(blobs, tenant, doc).await?;
+            }
+            for p in &mut progress {
+                if let Some(out) = p.output.as_mut() {
+                    crate::state_refs::hydrate(blobs, tenant, out).await?;
+                }
+            }
             // Its approvals are read by id (each derives from the execution and node).
             let mut approvals = Vec::new();
             for node in workflow.spec().nodes.iter().filter(|n| n.kind == aos_core::workflow::NodeType::Approval) {

@@ -31,6 +31,8 @@ pub struct StepFunctionsEngine {
     pub role_arn: String,
     /// Prefix of state machine names (the stack's, so IAM can scope to it).
     pub prefix: String,
+    /// Where outputs too large for a state document are kept ([`crate::state_refs`]).
+    pub blobs: Option<Arc<dyn crate::ports::BlobStore>>,
 }
 
 /// How many earlier versions an apply looks at to retire their state machines.
