@@ -164,6 +164,7 @@ needs = {
     "ApiExecutionsGetFunction": {"states:DescribeExecution"},
     "ApiExecutionsCancelFunction": {"states:DescribeExecution", "states:StopExecution"},
     "ApiApprovalsDecideFunction": {"states:SendTaskSuccess", "states:SendTaskFailure"},
+    "WorkerSweepFunction": {"states:DescribeExecution"},
 }
 for name, fn in functions.items():
     if name == "WorkerStepFunction":

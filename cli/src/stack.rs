@@ -340,6 +340,10 @@ impl LocalStack {
                 Arc::clone(&adapters.kv),
                 Arc::clone(&adapters.breakers),
             );
+        let reaper = match &adapters.aws {
+            Some(aws) => reaper.with_step_functions(aws.workflows.clone(), aws.sfn.clone()),
+            None => reaper,
+        };
         tasks.push(tokio::spawn(reaper.run_loop(aos_runtime::retention::DEFAULT_EVERY, rx.clone())));
         let mut server_rx = rx;
         tasks.push(tokio::spawn(async move {

@@ -595,4 +595,17 @@ async fn large_node_outputs_come_back_whole_in_the_execution_view() {
     }
     let output = execution.state.output.as_ref().expect("the workflow's output");
     assert_eq!((output["a"].as_str().map(str::len), output["b_step"].clone()), (Some(300_000), json!(0)));
+    // Retention: the execution's record and progress go with its node runs, after day 30.
+    ports.tenants.create_tenant(&tenant_record(), &first_key()).await.expect("tenant");
+    let reaper = aos_runtime::retention::Reaper::new(Arc::clone(&ports.tenants), Arc::clone(&ports.runs))
+        .with_step_functions(records.clone(), sfn.clone());
+    let now = aos_runtime::clock::now_ms();
+    let kept = reaper.reap(now + 29 * 86_400_000).await.expect("reap");
+    assert_eq!((kept.runs, kept.sfn_executions), (0, 0));
+    assert!(service.execution(&tenant(), &id).await.is_ok());
+    let gone = reaper.reap(now + 31 * 86_400_000).await.expect("reap");
+    assert_eq!((gone.runs, gone.sfn_executions), (2, 1), "the two node runs and the execution's record");
+    assert!(service.execution(&tenant(), &id).await.is_err(), "the execution is gone");
+    use aos_runtime::ports::SfnRecords;
+    assert!(records.progress(&tenant(), &id).await.expect("progress").is_empty(), "its progress too");
 }

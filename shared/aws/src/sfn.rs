@@ -104,6 +104,7 @@ impl StateMachines for StepFunctions {
             status: out.status.as_str().to_owned(),
             output: out.output.and_then(|o| serde_json::from_str(&o).ok()),
             error: out.error,
+            stopped_at_ms: out.stop_date.and_then(|d| u64::try_from(d.to_millis().ok()?).ok()),
         })
     }
 

@@ -201,6 +201,11 @@ impl WorkflowStore for DynamoWorkflows {
     }
 }
 
+/// The `ends` index partition of a tenant's Step Functions executions, by start time.
+fn sfn_started_pk(tenant: &str) -> String {
+    format!("TENANT#{tenant}#SFNEXEC")
+}
+
 /// The `ends` index partition of a tenant's closed approvals.
 fn ended_approvals_pk(tenant: &str) -> String {
     format!("TENANT#{tenant}#ENDED_APPROVALS")
@@ -236,7 +241,55 @@ fn progress_sk(p: &NodeProgress) -> String {
 #[async_trait]
 impl SfnRecords for DynamoWorkflows {
     async fn put_sfn_execution(&self, e: &SfnExecution) -> StoreResult<()> {
-        self.put_body(&e.tenant, format!("SFNEXEC#{}", e.id), e).await
+        let body = serde_json::to_string(e).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(tenant_pk(e.tenant.as_str())))
+            .item("sk", s(format!("SFNEXEC#{}", e.id)))
+            .item("body", s(body))
+            // By start time on the index retention reads.
+            .item("gsi2pk", s(sfn_started_pk(e.tenant.as_str())))
+            .item("gsi2sk", s(format!("{:013}#{}", e.created_at_ms, e.id)))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn started_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<SfnExecution>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(crate::ENDS_INDEX)
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :before")
+            .expression_attribute_values(":pk", s(sfn_started_pk(tenant.as_str())))
+            .expression_attribute_values(":before", s(format!("{before_ms:013}")))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        let mut found = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let sk = get_s(&item, "gsi2sk")?;
+            let id = sk.split_once('#').map_or(sk, |(_, id)| id);
+            let id = ExecutionId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?;
+            if let Some(e) = self.sfn_execution(tenant, &id).await? {
+                found.push(e);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn delete_sfn_execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<()> {
+        let mut keys =
+            query_prefix(&self.client, &self.table, tenant_pk(tenant.as_str()), &format!("EXENODE#{id}#")).await?;
+        keys.push(Item::from([
+            ("pk".to_owned(), s(tenant_pk(tenant.as_str()))),
+            ("sk".to_owned(), s(format!("SFNEXEC#{id}"))),
+        ]));
+        crate::dynamo::delete_keys(&self.client, &self.table, keys).await
     }
 
     async fn sfn_execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<SfnExecution>> {

@@ -12,11 +12,9 @@ pub async fn serve() -> Result<(), crate::Error> {
     crate::init_tracing();
     let aws = AwsAdapters::from_env(Resources::Trust).await?;
     let sweeper = Sweeper::new(aws.tenants.clone(), aws.runs.clone(), aws.queue.clone(), DEFAULT_GRACE);
-    let reaper = aos_runtime::retention::Reaper::new(aws.tenants.clone(), aws.runs.clone()).with_records(
-        Some(aws.workflows.clone()),
-        aws.kv.clone(),
-        aws.breakers.clone(),
-    );
+    let reaper = aos_runtime::retention::Reaper::new(aws.tenants.clone(), aws.runs.clone())
+        .with_records(Some(aws.workflows.clone()), aws.kv.clone(), aws.breakers.clone())
+        .with_step_functions(aws.workflows.clone(), aws.sfn.clone());
     let (sweeper, reaper) = (&sweeper, &reaper);
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
         let now = aos_runtime::clock::now_ms();

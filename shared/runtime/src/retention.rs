@@ -7,7 +7,8 @@
 //! TTL does both there; the reaper on the embedded store).
 
 use crate::ports::{
-    BreakerStore, KvStore, RunStore, StoreResult, TenantRecord, TenantStore, WorkflowStore, BREAKER_IDLE_MS,
+    BreakerStore, KvStore, RunStore, SfnRecords, StateMachines, StoreResult, TenantRecord, TenantStore, WorkflowStore,
+    BREAKER_IDLE_MS,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +51,8 @@ pub struct Reaped {
     pub kv: u64,
     /// Idle circuit breakers.
     pub breakers: u64,
+    /// Records of Step Functions executions (with their node progress).
+    pub sfn_executions: usize,
 }
 
 /// Deletes every tenant's records past their retention.
@@ -60,12 +63,21 @@ pub struct Reaper {
     workflows: Option<Arc<dyn WorkflowStore>>,
     kv: Option<Arc<dyn KvStore>>,
     breakers: Option<Arc<dyn BreakerStore>>,
+    sfn: Option<(Arc<dyn SfnRecords>, Arc<dyn StateMachines>)>,
 }
 
 impl Reaper {
     /// Over every tenant's runs.
     pub fn new(tenants: Arc<dyn TenantStore>, runs: Arc<dyn RunStore>) -> Self {
-        Self { tenants, runs, workflows: None, kv: None, breakers: None }
+        Self { tenants, runs, workflows: None, kv: None, breakers: None, sfn: None }
+    }
+
+    /// Also the records of Step Functions executions: those started before a tenant's
+    /// cutoff are described, and deleted once they stopped before it.
+    #[must_use]
+    pub fn with_step_functions(mut self, records: Arc<dyn SfnRecords>, machines: Arc<dyn StateMachines>) -> Self {
+        self.sfn = Some((records, machines));
+        self
     }
 
     /// Also approvals and executions (`workflows`), expiring entries (`kv`) and idle
@@ -108,6 +120,21 @@ impl Reaper {
                     }
                     if expired.len() < PAGE as usize {
                         break;
+                    }
+                }
+                if let Some((records, machines)) = &self.sfn {
+                    // One page a pass: executions still running stay in it until they stop.
+                    for e in records.started_before(id, cutoff, PAGE).await? {
+                        match machines.describe_execution(&e.execution_arn).await {
+                            Ok(m) if m.stopped_at_ms.is_some_and(|t| t < cutoff) => {
+                                records.delete_sfn_execution(id, &e.id).await?;
+                                reaped.sfn_executions += 1;
+                            }
+                            Ok(_) => {}
+                            Err(err) => {
+                                tracing::warn!(error = %err, execution = %e.id, "could not describe an old execution")
+                            }
+                        }
                     }
                 }
                 if let Some(workflows) = &self.workflows {

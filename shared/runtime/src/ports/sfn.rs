@@ -28,6 +28,8 @@ pub struct MachineExecution {
     pub output: Option<Value>,
     /// Error name, once failed.
     pub error: Option<String>,
+    /// When it stopped (ms since the epoch), once it did.
+    pub stopped_at_ms: Option<u64>,
 }
 
 /// Step Functions state machines and their executions (workflows on AWS).
@@ -103,4 +105,9 @@ pub trait SfnRecords: Send + Sync {
     async fn put_progress(&self, progress: &NodeProgress) -> StoreResult<()>;
     /// Every recorded progress of an execution.
     async fn progress(&self, tenant: &TenantId, execution: &ExecutionId) -> StoreResult<Vec<NodeProgress>>;
+    /// Up to `limit` of the tenant's executions started before `before_ms`, oldest first
+    /// (retention looks at which of them ended long enough ago).
+    async fn started_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<SfnExecution>>;
+    /// Deletes an execution's record and its progress.
+    async fn delete_sfn_execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<()>;
 }

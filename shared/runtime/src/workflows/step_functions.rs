@@ -165,7 +165,12 @@ impl WorkflowService {
                 return Err(e.into());
             }
         };
-        let running = crate::ports::MachineExecution { status: "RUNNING".to_owned(), output: None, error: None };
+        let running = crate::ports::MachineExecution {
+            status: "RUNNING".to_owned(),
+            output: None,
+            error: None,
+            stopped_at_ms: None,
+        };
         let value = crate::sfn::project(workflow, &sfn, &running, &[], &[], now);
         Ok(Created { value, created: true })
     }
