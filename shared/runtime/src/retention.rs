@@ -132,7 +132,7 @@ impl Reaper {
                             }
                             Ok(_) => {}
                             Err(err) => {
-                                tracing::warn!(error = %err, execution = %e.id, "could not describe an old execution")
+                                tracing::warn!(error = %err, execution = %e.id, "could not describe an old execution");
                             }
                         }
                     }
