@@ -493,14 +493,21 @@ async fn task_answers_and_an_approval_decision_that_meet_faults_still_finish_the
         assert!(Instant::now() < deadline, "the approval never opened (node a's answer was lost for good?)");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    // The decision's answer fails on every try the SDK makes.
+    // The decision's answer fails on every try the SDK makes, for a while.
     let next = proxy.count("states.SendTaskSuccess") + 1;
-    proxy.inject("states.SendTaskSuccess", next, 6, Fault::Error(500, "InternalServerError"));
+    // (Enough faults that the worker's own re-answers of node a cannot use them all up.)
+    proxy.inject("states.SendTaskSuccess", next, 24, Fault::Error(500, "InternalServerError"));
     let decision = || Decision { approved: true, decided_by: "key_decider".into(), comment: None };
     let first = service.decide(&tenant(), &approval.id, decision()).await;
     assert!(first.is_err(), "the failed answer is reported: {first:?}");
-    let again =
-        service.decide(&tenant(), &approval.id, decision()).await.expect("the same decision again goes through");
+    // The decider tries again (the same decision) until it goes through.
+    let again = loop {
+        match service.decide(&tenant(), &approval.id, decision()).await {
+            Ok(a) => break a,
+            Err(e) => assert!(Instant::now() < deadline, "the same decision never went through: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(again.status, ApprovalStatus::Approved);
     let other = service.decide(&tenant(), &approval.id, Decision { approved: false, ..decision() }).await;
     assert!(other.is_err(), "another decision is refused");
