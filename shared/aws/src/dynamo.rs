@@ -91,6 +91,35 @@ pub(crate) async fn delete_keys(
     Ok(())
 }
 
+/// Up to `limit` keys of partition `pk` of the `ends` index whose time (the `gsi2sk`
+/// prefix, ms) is before `before_ms`, oldest first, each with the id after its `#`.
+pub(crate) async fn ends_before(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    before_ms: u64,
+    limit: u32,
+) -> Result<Vec<(Item, String)>, StoreError> {
+    let out = client
+        .query()
+        .table_name(table)
+        .index_name(crate::ENDS_INDEX)
+        .key_condition_expression("gsi2pk = :pk AND gsi2sk < :before")
+        .expression_attribute_values(":pk", s(pk))
+        .expression_attribute_values(":before", s(format!("{before_ms:013}")))
+        .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+        .send()
+        .await
+        .map_err(sdk_err)?;
+    let mut found = Vec::new();
+    for item in out.items.unwrap_or_default() {
+        let sk = get_s(&item, "gsi2sk")?;
+        let id = sk.split_once('#').map_or(sk, |(_, id)| id).to_owned();
+        found.push((item, id));
+    }
+    Ok(found)
+}
+
 /// DynamoDB's TTL attribute (seconds) for an expiry in milliseconds.
 pub(crate) fn ttl(expires_at_ms: u64) -> AttributeValue {
     n(expires_at_ms.div_ceil(1000))

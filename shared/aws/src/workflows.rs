@@ -165,18 +165,8 @@ impl WorkflowStore for DynamoWorkflows {
     async fn expire_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<u64> {
         let t = tenant.as_str();
         let cut = format!("{before_ms:013}");
-        let closed = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(crate::ENDS_INDEX)
-            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :cut")
-            .expression_attribute_values(":pk", s(ended_approvals_pk(t)))
-            .expression_attribute_values(":cut", s(&cut))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(sdk_err)?;
+        let closed =
+            crate::dynamo::ends_before(&self.client, &self.table, ended_approvals_pk(t), before_ms, limit).await?;
         // Pending ones whose expiry passed long ago (nobody recorded it): created before
         // the cutoff, expired before it.
         let stale = self
@@ -194,7 +184,7 @@ impl WorkflowStore for DynamoWorkflows {
             .await
             .map_err(sdk_err)?;
         let keys: Vec<crate::dynamo::Item> =
-            closed.items.unwrap_or_default().into_iter().chain(stale.items.unwrap_or_default()).collect();
+            closed.into_iter().map(|(k, _)| k).chain(stale.items.unwrap_or_default()).collect();
         let count = keys.len() as u64;
         crate::dynamo::delete_keys(&self.client, &self.table, keys).await?;
         Ok(count)
@@ -258,22 +248,11 @@ impl SfnRecords for DynamoWorkflows {
     }
 
     async fn started_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<SfnExecution>> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(crate::ENDS_INDEX)
-            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :before")
-            .expression_attribute_values(":pk", s(sfn_started_pk(tenant.as_str())))
-            .expression_attribute_values(":before", s(format!("{before_ms:013}")))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(sdk_err)?;
         let mut found = Vec::new();
-        for item in out.items.unwrap_or_default() {
-            let sk = get_s(&item, "gsi2sk")?;
-            let id = sk.split_once('#').map_or(sk, |(_, id)| id);
+        for (_, id) in
+            crate::dynamo::ends_before(&self.client, &self.table, sfn_started_pk(tenant.as_str()), before_ms, limit)
+                .await?
+        {
             let id = ExecutionId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?;
             if let Some(e) = self.sfn_execution(tenant, &id).await? {
                 found.push(e);

@@ -82,9 +82,14 @@ fn status_pk(tenant: &str, status: RunStatus) -> String {
     format!("TENANT#{tenant}#STATUS#{status}")
 }
 
+/// The `ends` index partition of a tenant's finished runs.
+fn ended_pk(tenant: &str) -> String {
+    format!("TENANT#{tenant}#ENDED")
+}
+
 /// The `ends` index keys of a run that ended at `at_ms`.
 fn ended_keys(tenant: &str, run: &str, at_ms: u64) -> (AttributeValue, AttributeValue) {
-    (s(format!("TENANT#{tenant}#ENDED")), s(format!("{at_ms:013}#{run}")))
+    (s(ended_pk(tenant)), s(format!("{at_ms:013}#{run}")))
 }
 
 fn json_err(e: &serde_json::Error) -> StoreError {
@@ -555,28 +560,9 @@ impl RunStore for DynamoRunStore {
     }
 
     async fn ended_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunId>> {
-        let (pk, _) = ended_keys(tenant.as_str(), "", 0);
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(crate::ENDS_INDEX)
-            .key_condition_expression("gsi2pk = :pk AND gsi2sk < :before")
-            .expression_attribute_values(":pk", pk)
-            .expression_attribute_values(":before", s(format!("{before_ms:013}")))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        out.items
-            .unwrap_or_default()
-            .iter()
-            .map(|item| {
-                let sk = get_s(item, "gsi2sk")?;
-                let id = sk.split_once('#').map_or(sk, |(_, id)| id);
-                RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))
-            })
-            .collect()
+        let pk = ended_pk(tenant.as_str());
+        let found = crate::dynamo::ends_before(&self.client, &self.table, pk, before_ms, limit).await?;
+        found.iter().map(|(_, id)| RunId::parse(id.as_str()).map_err(|e| StoreError::Backend(e.to_string()))).collect()
     }
 
     async fn delete_run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<bool> {
