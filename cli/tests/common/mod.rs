@@ -29,6 +29,37 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Stores a deployment secret where the operator keeps it: in Secrets Manager on
+    /// AWS; nothing to do on the embedded backend (its deployment secrets come from the
+    /// environment `aos dev` starts with).
+    pub async fn store_deployment_secret(&self, id: &str, value: &str) {
+        if let Self::Aws { .. } = self {
+            let conf = aos_aws::sdk_config().await;
+            let sm = aws_sdk_secretsmanager::Client::new(&conf);
+            sm.create_secret().name(id).secret_string(value).send().await.expect("create the deployment secret");
+        }
+    }
+
+    /// Everything the store holds, as text to search: the database files of the data
+    /// directory, or every item of the DynamoDB table (which must hold some).
+    pub async fn stored_rows(&self, data_dir: &Path) -> String {
+        match self {
+            Self::Embedded => ["aos.db", "aos.db-wal"]
+                .iter()
+                .map(|f| String::from_utf8_lossy(&std::fs::read(data_dir.join(f)).unwrap_or_default()).into_owned())
+                .collect(),
+            Self::Aws { name, .. } => {
+                let conf = aos_aws::sdk_config().await;
+                let ddb = aws_sdk_dynamodb::Client::new(&conf);
+                let items = ddb.scan().table_name(name).send().await.expect("scan").items.unwrap_or_default();
+                assert!(items.len() > 5, "the table holds the runs");
+                format!("{items:?}")
+            }
+        }
+    }
+}
+
 pub fn spawn_aos(dir: &Path, port: u16, allow: &str, abort_after: Option<u32>) -> Child {
     spawn_on(&Backend::Embedded, dir, port, allow, abort_after)
 }
