@@ -222,3 +222,69 @@ pub async fn enable_step_functions(endpoint: &str) {
         .expect("the emulator's config endpoint answers");
     assert!(resp.status().is_success(), "moto config refused: {}", resp.status());
 }
+
+/// Workflows on Step Functions over an AWS backend's ports, wired as the deployment
+/// wires them: the workflow service, and what its step worker answers tasks with.
+pub struct OnStepFunctions {
+    /// Apply, start, show, decide.
+    pub service: aos_runtime::workflows::WorkflowService,
+    /// State machines, executions and task tokens.
+    pub sfn: Arc<aos_aws::StepFunctions>,
+    /// Workflow versions, execution records and approvals.
+    pub records: Arc<aos_aws::DynamoWorkflows>,
+    /// Large node outputs, when the engine keeps them in S3.
+    pub blobs: Option<Arc<aos_aws::S3Blobs>>,
+}
+
+/// Workflows on Step Functions at `endpoint` (the emulator or a fault proxy in front of
+/// it), over `ports`' table, queue and run store, validating with `skills`; state
+/// machines named `aos-<label>-<random>-…`; large node outputs in S3 when `large_values`.
+pub async fn step_functions_at(
+    ports: &Ports,
+    endpoint: &str,
+    label: &str,
+    skills: Arc<aos_runtime::SkillRegistry>,
+    large_values: bool,
+) -> OnStepFunctions {
+    let (table, queue_url) = ports.aws_names.clone();
+    assert!(!table.is_empty(), "Step Functions workflows need the AWS backend's ports");
+    let conf = sdk_config_at(endpoint).await;
+    let sfn = Arc::new(aos_aws::StepFunctions::new(aws_sdk_sfn::Client::new(&conf)));
+    let records = Arc::new(aos_aws::DynamoWorkflows::new(aws_sdk_dynamodb::Client::new(&conf), &table));
+    let blobs = large_values.then(|| Arc::new(aos_aws::S3Blobs::new(aos_aws::S3Blobs::client(&conf), &table)));
+    let engine = aos_runtime::workflows::StepFunctionsEngine {
+        machines: sfn.clone(),
+        records: records.clone(),
+        tokens: sfn.clone(),
+        queue_url,
+        role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
+        prefix: format!("aos-{label}-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        blobs: blobs.clone().map(|b| b as Arc<dyn aos_runtime::ports::BlobStore>),
+    };
+    let service = aos_runtime::workflows::WorkflowService::new(
+        records.clone(),
+        Arc::clone(&ports.runs),
+        Arc::clone(&ports.idempotency),
+        skills,
+    )
+    .with_step_functions(engine);
+    OnStepFunctions { service, sfn, records, blobs }
+}
+
+impl OnStepFunctions {
+    /// What a step worker over `ports` answers this engine's tasks with (recording node
+    /// progress, and reading and keeping large values where the engine does).
+    pub fn tasks(&self, ports: &Ports) -> aos_runtime::sfn::SfnTasks {
+        let tasks = aos_runtime::sfn::SfnTasks::new(
+            Arc::clone(&ports.runs),
+            Arc::clone(&ports.queue),
+            self.sfn.clone(),
+            self.records.clone(),
+        )
+        .with_records(self.records.clone());
+        match &self.blobs {
+            Some(b) => tasks.with_blobs(b.clone()),
+            None => tasks,
+        }
+    }
+}

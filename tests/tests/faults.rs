@@ -12,7 +12,7 @@ use aos_core::{ErrorCode, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::runs::{RunQuery, RunService, SubmitRun};
 use aos_runtime::worker::{StepWorker, WorkerConfig};
 use aos_runtime::{IdempotencyClass, Skill, SkillContext, SkillDescriptor, SkillRegistry};
-use aos_tests::backends::{aws_pair, emulator_endpoint, Ports};
+use aos_tests::backends::{aws_pair, emulator_endpoint, step_functions_at, Ports};
 use aos_tests::faults::{Call, Fault, FaultProxy};
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -215,29 +215,14 @@ async fn every_fault_at_every_call_of_a_run_leaves_it_ending_as_without_faults()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
 async fn a_workflow_start_reported_failed_after_step_functions_started_it_starts_one_execution() {
-    use aos_aws::{DynamoWorkflows, StepFunctions};
-    use aos_runtime::workflows::{StartExecution, StepFunctionsEngine, WorkflowService};
+    use aos_runtime::workflows::StartExecution;
     let emulator = emulator_endpoint();
     let proxy = FaultProxy::start(&emulator).await;
     let (ports, _look) = aws_pair(&proxy.endpoint(), &emulator, 5).await;
-    let (table, queue_url) = ports.aws_names.clone();
-    let live = aos_tests::backends::sdk_config_at(&proxy.endpoint()).await;
-    let sfn = Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&live)));
-    let records = Arc::new(DynamoWorkflows::new(aws_sdk_dynamodb::Client::new(&live), &table));
-    let prefix = format!("aos-faults-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let engine = StepFunctionsEngine {
-        machines: sfn.clone(),
-        records: records.clone(),
-        tokens: sfn,
-        queue_url,
-        role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
-        prefix: prefix.clone(),
-        blobs: None,
-    };
     let mut reg = SkillRegistry::new();
     reg.register(Arc::new(Effect(Arc::default()))).expect("register");
-    let service = WorkflowService::new(records, Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::new(reg))
-        .with_step_functions(engine);
+    let on_sfn = step_functions_at(&ports, &proxy.endpoint(), "faults", Arc::new(reg), false).await;
+    let service = on_sfn.service;
     let spec = aos_core::workflow::parse(
         "name: once\nnodes:\n  - id: a\n    skill: effect\n    input: {n: 1}\n",
         aos_core::workflow::Format::Yaml,
@@ -258,7 +243,8 @@ async fn a_workflow_start_reported_failed_after_step_functions_started_it_starts
     assert!(ids.len() >= 2 && ids.windows(2).all(|w| w[0] == w[1]), "every retry names one execution: {ids:?}");
     let direct = aws_sdk_sfn::Client::new(&aos_tests::backends::sdk_config_at(&emulator).await);
     let machines = direct.list_state_machines().send().await.expect("machines").state_machines;
-    let machine = machines.iter().find(|m| m.name.starts_with(&prefix)).expect("the workflow's state machine");
+    let arn = service.get(&tenant(), "once", None).await.expect("the workflow").state_machine_arn.expect("its machine");
+    let machine = machines.iter().find(|m| m.state_machine_arn == arn).expect("the workflow's state machine");
     let executions = direct
         .list_executions()
         .state_machine_arn(&machine.state_machine_arn)
@@ -435,45 +421,25 @@ async fn a_cancel_whose_wake_up_was_lost_is_woken_by_the_sweep() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
 async fn task_answers_and_an_approval_decision_that_meet_faults_still_finish_the_execution() {
-    use aos_aws::{DynamoWorkflows, StepFunctions};
     use aos_core::workflow::Decision;
     use aos_runtime::ports::{ApprovalStatus, WorkflowStore};
-    use aos_runtime::sfn::SfnTasks;
-    use aos_runtime::workflows::{StartExecution, StepFunctionsEngine, WorkflowService};
+    use aos_runtime::workflows::StartExecution;
     let emulator = emulator_endpoint();
     aos_tests::backends::enable_step_functions(&emulator).await;
     let proxy = FaultProxy::start(&emulator).await;
     let (ports, _look) = aws_pair(&proxy.endpoint(), &emulator, 5).await;
-    let (table, queue_url) = ports.aws_names.clone();
-    let live = aos_tests::backends::sdk_config_at(&proxy.endpoint()).await;
-    let sfn = Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&live)));
-    let records = Arc::new(DynamoWorkflows::new(aws_sdk_dynamodb::Client::new(&live), &table));
-    let engine = StepFunctionsEngine {
-        machines: sfn.clone(),
-        records: records.clone(),
-        tokens: sfn.clone(),
-        queue_url,
-        role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
-        prefix: format!("aos-answers-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-        blobs: None,
-    };
     let effects: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
     let mut reg = SkillRegistry::new();
     reg.register(Arc::new(Effect(Arc::clone(&effects)))).expect("register");
     let reg = Arc::new(reg);
-    let service = WorkflowService::new(
-        records.clone(),
-        Arc::clone(&ports.runs),
-        Arc::clone(&ports.idempotency),
-        Arc::clone(&reg),
-    )
-    .with_step_functions(engine);
+    let on_sfn = step_functions_at(&ports, &proxy.endpoint(), "answers", Arc::clone(&reg), false).await;
+    let (service, records) = (&on_sfn.service, &on_sfn.records);
     let spec = "name: answers\nnodes:\n  - id: a\n    skill: effect\n    input: {tag: a}\n  - id: ok\n    type: approval\n    depends_on: [a]\n    prompt: go?\n    timeout_s: 60\n  - id: b\n    skill: effect\n    depends_on: [ok]\n    input: {tag: b}\n";
     service
         .apply(&tenant(), aos_core::workflow::parse(spec, aos_core::workflow::Format::Yaml).expect("spec"))
         .await
         .expect("applied");
-    let tasks = SfnTasks::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), sfn.clone(), records.clone());
+    let tasks = on_sfn.tasks(&ports);
     let config = WorkerConfig { poll_wait: Duration::from_millis(200), ..WorkerConfig::default() };
     let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config)
         .with_sfn_tasks(tasks);
@@ -537,44 +503,21 @@ async fn task_answers_and_an_approval_decision_that_meet_faults_still_finish_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
 async fn large_node_outputs_come_back_whole_in_the_execution_view() {
-    use aos_aws::{DynamoWorkflows, S3Blobs, StepFunctions};
-    use aos_runtime::sfn::SfnTasks;
-    use aos_runtime::workflows::{StartExecution, StepFunctionsEngine, WorkflowService};
+    use aos_runtime::workflows::StartExecution;
     let emulator = emulator_endpoint();
     aos_tests::backends::enable_step_functions(&emulator).await;
     let ports = aos_tests::backends::aws_at(&emulator, 5).await;
-    let (table, queue_url) = ports.aws_names.clone();
-    let conf = aos_tests::backends::sdk_config_at(&emulator).await;
-    let sfn = Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&conf)));
-    let records = Arc::new(DynamoWorkflows::new(aws_sdk_dynamodb::Client::new(&conf), &table));
-    let blobs = Arc::new(S3Blobs::new(S3Blobs::client(&conf), &table));
-    let engine = StepFunctionsEngine {
-        machines: sfn.clone(),
-        records: records.clone(),
-        tokens: sfn.clone(),
-        queue_url,
-        role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
-        prefix: format!("aos-large-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-        blobs: Some(blobs.clone()),
-    };
     let mut reg = SkillRegistry::new();
     reg.register(Arc::new(Effect(Arc::default()))).expect("register");
     let reg = Arc::new(reg);
-    let service = WorkflowService::new(
-        records.clone(),
-        Arc::clone(&ports.runs),
-        Arc::clone(&ports.idempotency),
-        Arc::clone(&reg),
-    )
-    .with_step_functions(engine);
+    let on_sfn = step_functions_at(&ports, &emulator, "large", Arc::clone(&reg), true).await;
+    let (service, records, sfn) = (&on_sfn.service, &on_sfn.records, &on_sfn.sfn);
     let spec = "name: large\nnodes:\n  - id: a\n    skill: effect\n    input: {tag: a, pad: 300000}\n  - id: b\n    skill: effect\n    depends_on: [a]\n    input: {tag: b, pad: 300000, seen: '${steps.a.output.text}'}\noutput: {a: '${steps.a.output.text}', b_step: '${steps.b.output.step}'}\n";
     service
         .apply(&tenant(), aos_core::workflow::parse(spec, aos_core::workflow::Format::Yaml).expect("spec"))
         .await
         .expect("applied");
-    let tasks = SfnTasks::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), sfn.clone(), records.clone())
-        .with_records(records.clone())
-        .with_blobs(blobs);
+    let tasks = on_sfn.tasks(&ports);
     let config = WorkerConfig { poll_wait: Duration::from_millis(200), ..WorkerConfig::default() };
     let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config)
         .with_sfn_tasks(tasks);

@@ -2,12 +2,11 @@
 //! version deletes the machines of earlier ones nothing runs on, keeps those with a running
 //! execution, and a start of a retired version makes its machine again.
 
-use aos_aws::{DynamoWorkflows, StepFunctions};
 use aos_core::TenantId;
 use aos_runtime::skills::JsonTransformSkill;
-use aos_runtime::workflows::{StartExecution, StepFunctionsEngine, WorkflowService};
+use aos_runtime::workflows::StartExecution;
 use aos_runtime::SkillRegistry;
-use aos_tests::backends::{aws_at, emulator_endpoint};
+use aos_tests::backends::{aws_at, emulator_endpoint, step_functions_at};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -21,24 +20,10 @@ fn spec(n: u32) -> aos_core::workflow::WorkflowSpec {
 async fn earlier_versions_machines_are_deleted_when_idle_and_made_again_when_started() {
     let emulator = emulator_endpoint();
     let ports = aws_at(&emulator, 5).await;
-    let (table, queue_url) = ports.aws_names.clone();
-    let conf = aos_tests::backends::sdk_config_at(&emulator).await;
-    let client = aws_sdk_sfn::Client::new(&conf);
-    let sfn = Arc::new(StepFunctions::new(client.clone()));
-    let records = Arc::new(DynamoWorkflows::new(aws_sdk_dynamodb::Client::new(&conf), &table));
-    let engine = StepFunctionsEngine {
-        machines: sfn.clone(),
-        records: records.clone(),
-        tokens: sfn,
-        queue_url,
-        role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
-        prefix: format!("aos-versions-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-        blobs: None,
-    };
     let mut reg = SkillRegistry::new();
     reg.register(Arc::new(JsonTransformSkill)).expect("register");
-    let service = WorkflowService::new(records, Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::new(reg))
-        .with_step_functions(engine);
+    let service = step_functions_at(&ports, &emulator, "versions", Arc::new(reg), false).await.service;
+    let client = aws_sdk_sfn::Client::new(&aos_tests::backends::sdk_config_at(&emulator).await);
     let t = TenantId::parse("ten_versions").expect("tenant");
     let exists = |arn: String| {
         let client = client.clone();
