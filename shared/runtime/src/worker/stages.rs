@@ -2,7 +2,7 @@
 //! `claim` (the step's claim, durable for non-idempotent skills) and `prepare` (what
 //! the skill is given, or why the step must not run again).
 
-use super::{millis, Claimed, Handled, StepWorker};
+use super::{millis, notify_parent, Claimed, Handled, StepWorker};
 use crate::clock::now_ms;
 use crate::ports::{BeginOutcome, BeginStep, Received, RunRecord, StepMessage, StoreError};
 use crate::skills::{IdempotencyClass, SkillContext};
@@ -10,8 +10,6 @@ use aos_core::determinism::step_seed;
 use aos_core::{ErrorCode, StructuredOutcome};
 use std::sync::Arc;
 use std::time::Duration;
-
-use super::notify_parent;
 
 impl StepWorker {
     /// Stage `load`: the run. Acknowledges messages of unknown or finished runs and of
