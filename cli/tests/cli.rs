@@ -2,14 +2,13 @@
 //! key and writes the key file; client commands submit, watch, read runs and create
 //! tenants and keys. Everything runs on 127.0.0.1.
 
+mod common;
+
+use common::{enable_moto_step_functions, free_port};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
 
 struct Dev {
     child: Child,
@@ -247,23 +246,6 @@ fn the_workflow_examples_run_on_step_functions_with_aos_dev_on_the_aws_backend()
     let dev = Dev { child, url, banner: Vec::new() };
     let key = std::fs::read_to_string(dir.path().join("dev-api-key")).expect("key");
     run_workflow_examples(&dev, &key, dir.path(), true);
-}
-
-/// Turns on moto server's execution of state machines (its `/moto-api/config`).
-fn enable_moto_step_functions(endpoint: &str) {
-    use std::io::{Read, Write};
-    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let body = r#"{"stepfunctions": {"execute_state_machine": true}}"#;
-    let mut s = std::net::TcpStream::connect(addr).expect("emulator reachable");
-    write!(
-        s,
-        "POST /moto-api/config HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).expect("answer");
-    assert!(answer.starts_with("HTTP/1.1 20"), "{answer}");
 }
 
 fn run_workflow_examples(dev: &Dev, key: &str, dir: &Path, on_aws: bool) {

@@ -27,6 +27,16 @@ impl Backend {
         assert!(endpoint.starts_with("http://127.0.0.1:"), "AWS_ENDPOINT_URL must be a loopback emulator in tests");
         Self::Aws { endpoint, name: format!("aos-crash-{}", uuid::Uuid::new_v4().simple()) }
     }
+
+    /// The AWS backend with workflows: the emulator's Step Functions runs state machines
+    /// (see [`enable_moto_step_functions`]).
+    pub fn aws_with_workflows() -> Self {
+        let backend = Self::aws();
+        if let Self::Aws { endpoint, .. } = &backend {
+            enable_moto_step_functions(endpoint);
+        }
+        backend
+    }
 }
 
 impl Backend {
@@ -83,7 +93,9 @@ pub fn spawn_with(
     if let Backend::Aws { endpoint, name } = backend {
         cmd.args(["dev", "--backend", "aws", "--create-resources"])
             .env("AOS_TABLE", name)
-            .env("AOS_STEP_QUEUE_URL", format!("{endpoint}/123456789012/{name}"));
+            .env("AOS_STEP_QUEUE_URL", format!("{endpoint}/123456789012/{name}"))
+            .env("AOS_WORKFLOW_ROLE_ARN", "arn:aws:iam::123456789012:role/aos-workflows")
+            .env("AOS_WORKFLOW_PREFIX", format!("{name}-"));
     } else {
         cmd.arg("dev");
     }
@@ -154,4 +166,23 @@ impl Api {
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
     }
+}
+
+/// Turns on moto server's execution of state machines (its `/moto-api/config`): without
+/// it the emulator accepts executions and never runs them. Set before any state machine
+/// is created; harmless to set again.
+pub fn enable_moto_step_functions(endpoint: &str) {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let body = r#"{"stepfunctions": {"execute_state_machine": true}}"#;
+    let mut s = std::net::TcpStream::connect(addr).expect("emulator reachable");
+    write!(
+        s,
+        "POST /moto-api/config HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 20"), "{answer}");
 }

@@ -89,6 +89,9 @@ pub struct SfnTask {
     /// Step Functions' retry count (0 on the first attempt).
     #[serde(default)]
     pub attempt: u32,
+    /// The node's attempts in all (its retry policy); 1 when the message predates it.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
     /// The execution.
     pub aos: TaskExecution,
     /// Skill to call (not for approvals).
@@ -116,6 +119,11 @@ impl SfnTask {
             return None;
         }
         Some(serde_json::from_str::<Self>(body).map_err(|e| format!("malformed Step Functions task: {e}")))
+    }
+
+    /// What is left of the node's attempts at this Step Functions attempt (at least 1).
+    fn attempts_left(&self) -> u32 {
+        self.max_attempts.unwrap_or(1).saturating_sub(self.attempt).max(1)
     }
 
     fn resolve(&self) -> Result<Value, String> {
@@ -278,8 +286,12 @@ impl SfnTasks {
                     run_id: task.run_id(),
                     skill: task.skill.clone().unwrap_or_default(),
                     input,
-                    // Step Functions retries (its `Retry` follows the node's policy).
-                    max_attempts: 1,
+                    // Step Functions retries failures (its `Retry` follows the node's
+                    // policy, with a new token and so a new run); the worker does not
+                    // retry them within the run. The run's own attempts are what is left
+                    // of the node's, so a worker that dies mid-step is taken over (an
+                    // attempt, as on the embedded executor) instead of failing the node.
+                    max_attempts: task.attempts_left(),
                     backoff_ms: 1,
                     timeout_ms: task.timeout_s.map(|s| s * 1000),
                     task_token: Some(task.token.clone()),

@@ -52,7 +52,8 @@ impl StepWorker {
 
     /// Stage `decide`: success ends the step; a retryable failure with attempts left is
     /// retried after a deterministic back-off (or the upstream's Retry-After); anything
-    /// else fails the step and the run.
+    /// else fails the step and the run (a Step Functions task's run leaves retries to
+    /// Step Functions).
     pub(super) async fn decide(
         &self,
         c: Claimed,
@@ -62,7 +63,10 @@ impl StepWorker {
         chain: bool,
     ) -> Result<Option<(Claimed, Received)>, StoreError> {
         let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
-        if !outcome.ok && outcome.is_retryable() && c.attempt < step.attempts_allowed() {
+        // A Step Functions task's failure goes back to Step Functions, whose `Retry`
+        // makes the next attempt (a new token, a new run): never retried here too.
+        let retried_by_sfn = c.run.parent.as_ref().is_some_and(|p| p.task_token.is_some());
+        if !outcome.ok && outcome.is_retryable() && c.attempt < step.attempts_allowed() && !retried_by_sfn {
             let base = step.backoff_ms.map_or(self.config.backoff_base, Duration::from_millis);
             let mut delay = backoff(seed, c.attempt, base, self.config.backoff_cap.max(base));
             if let Some(ms) =
