@@ -238,7 +238,8 @@ pub struct OnStepFunctions {
 
 /// Workflows on Step Functions at `endpoint` (the emulator or a fault proxy in front of
 /// it), over `ports`' table, queue and run store, validating with `skills`; state
-/// machines named `aos-<label>-<random>-…`; large node outputs in S3 when `large_values`.
+/// machines named `aos-<label>-<table's hash>-…`; large node outputs in S3 when
+/// `large_values`.
 pub async fn step_functions_at(
     ports: &Ports,
     endpoint: &str,
@@ -258,7 +259,9 @@ pub async fn step_functions_at(
         tokens: sfn.clone(),
         queue_url,
         role_arn: "arn:aws:iam::123456789012:role/aos-workflows".into(),
-        prefix: format!("aos-{label}-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        // One prefix per table and label, as a deployment has one: two engines over the
+        // same table name (and find) the same machines.
+        prefix: format!("aos-{label}-{}-", &aos_core::determinism::content_hash(&serde_json::json!(table))[..8]),
         blobs: blobs.clone().map(|b| b as Arc<dyn aos_runtime::ports::BlobStore>),
     };
     let service = aos_runtime::workflows::WorkflowService::new(

@@ -5,7 +5,10 @@
 //! retries, 5xx answers, an answer lost after the work was done. Whatever the fault,
 //! the run ends as it does without one: succeeded, the same output and checkpoint chain,
 //! every step's effect exactly once (the skill is non-idempotent: AOS never runs it
-//! twice), no message left behind and nothing dead-lettered.
+//! twice), no message left behind and nothing dead-lettered. The same for a workflow on
+//! Step Functions: its start (with an Idempotency-Key), each task's run and answer, and an
+//! approval's decision, each call met by each fault: one execution, the same output,
+//! each effect once.
 
 use aos_core::checkpoint::verify_chain;
 use aos_core::{ErrorCode, RunStatus, StructuredOutcome, TenantId};
@@ -558,4 +561,148 @@ async fn large_node_outputs_come_back_whole_in_the_execution_view() {
     assert!(service.execution(&tenant(), &id).await.is_err(), "the execution is gone");
     use aos_runtime::ports::SfnRecords;
     assert!(records.progress(&tenant(), &id).await.expect("progress").is_empty(), "its progress too");
+}
+
+/// What a workflow execution ended as, with everything that must not differ under faults.
+#[derive(Debug, Clone, PartialEq)]
+struct FlowEnding {
+    status: String,
+    output: Option<Value>,
+    effects: BTreeMap<String, u32>,
+    executions: usize,
+    left_in_queue: usize,
+    dead_letters: usize,
+}
+
+const FLOW: &str = "name: matrix\nnodes:\n  - id: a\n    skill: effect\n    input: {tag: a, n: 1}\n  - id: ok\n    type: approval\n    depends_on: [a]\n    prompt: go?\n    timeout_s: 600\n  - id: b\n    skill: effect\n    depends_on: [ok]\n    input: {tag: b, n: '${steps.a.output.n}'}\noutput: {n: '${steps.b.output.n}'}\n";
+
+/// A workflow on Step Functions as a client and a worker drive it through `proxy`: it
+/// is applied (straight to the emulator: applying is not a call site here), started with
+/// an Idempotency-Key (again with the same key while the answer is an error), its tasks
+/// answered by one worker handling one message at a time, its approval decided (again
+/// with the same decision while the answer is an error); then what it ended as.
+async fn flow_scenario(proxy: &FaultProxy, emulator: &str) -> FlowEnding {
+    use aos_core::workflow::Decision;
+    use aos_runtime::ports::{ApprovalStatus, WorkflowStore};
+    use aos_runtime::workflows::StartExecution;
+    let (ports, look) = aws_pair(&proxy.endpoint(), emulator, 5).await;
+    let effects: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
+    let mut reg = SkillRegistry::new();
+    reg.register(Arc::new(Effect(Arc::clone(&effects)))).expect("register");
+    let reg = Arc::new(reg);
+    let direct = step_functions_at(&look, emulator, "matrix", Arc::clone(&reg), false).await;
+    let spec = aos_core::workflow::parse(FLOW, aos_core::workflow::Format::Yaml).expect("spec");
+    let machine = direct.service.apply(&tenant(), spec).await.expect("applied").value.state_machine_arn;
+    let live = step_functions_at(&ports, &proxy.endpoint(), "matrix", Arc::clone(&reg), false).await;
+    let config = WorkerConfig {
+        visibility: Duration::from_secs(1),
+        heartbeat: Duration::from_millis(500),
+        poll_wait: Duration::from_secs(0),
+        ..WorkerConfig::default()
+    };
+    let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config)
+        .with_sfn_tasks(live.tasks(&ports));
+    let mut started = None;
+    for _ in 0..4 {
+        let req = StartExecution { input: json!({}), version: None, base_seed: Some(5) };
+        match live.service.start(&tenant(), "matrix", req, Some("start-key")).await {
+            Ok(s) => {
+                started = Some(s.value.id);
+                break;
+            }
+            Err(e) => {
+                eprintln!("start answered {e}; the client tries again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    let id = started.expect("a start went through within 4 tries");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (mut approval, mut decided, mut idle) = (None, false, 0);
+    while idle < 2 {
+        assert!(Instant::now() < deadline, "the execution did not settle: {:?}", proxy.faulted());
+        if approval.is_none() {
+            let pending = look.workflows.approvals(&tenant(), Some(ApprovalStatus::Pending), None, 10).await;
+            approval = pending.expect("approvals").into_iter().find(|a| a.execution == id).map(|a| a.id);
+        }
+        if let (Some(a), false) = (&approval, decided) {
+            // The decider keeps the approval it was shown and tries again until answered.
+            let decision = Decision { approved: true, decided_by: "key_decider".into(), comment: None };
+            match live.service.decide(&tenant(), a, decision).await {
+                Ok(_) => decided = true,
+                Err(e) => eprintln!("decide answered {e}; the decider tries again"),
+            }
+        }
+        let Ok(got) = ports.queue.receive(1, Duration::from_secs(1), Duration::from_millis(300)).await else {
+            continue;
+        };
+        for m in &got {
+            worker.handle(m).await;
+        }
+        if got.is_empty() {
+            let e = direct.service.execution(&tenant(), &id).await.expect("execution");
+            idle = if e.state.status.is_terminal() { idle + 1 } else { 0 };
+        }
+    }
+    let e = direct.service.execution(&tenant(), &id).await.expect("execution");
+    let sfn = aws_sdk_sfn::Client::new(&aos_tests::backends::sdk_config_at(emulator).await);
+    let arn = machine.expect("a state machine");
+    let executions = sfn.list_executions().state_machine_arn(arn).send().await.expect("executions").executions.len();
+    let left_in_queue = look.queue.receive(10, Duration::from_secs(1), Duration::ZERO).await.expect("receive").len();
+    let effects = effects.lock().expect("effects").clone();
+    FlowEnding {
+        status: e.state.status.as_str().to_owned(),
+        output: e.state.output,
+        effects,
+        executions,
+        left_in_queue,
+        dead_letters: look.dead_letters().await.len(),
+    }
+}
+
+/// The Step Functions call sites of the matrix: faults Step Functions really answers
+/// with, each outlasting the SDK's own retries where it retries them.
+fn sfn_faults_for(op: &str) -> Vec<(Fault, u32)> {
+    match op {
+        op if op.starts_with("states.") => vec![
+            (Fault::Error(400, "ThrottlingException"), 3),
+            (Fault::Error(500, "InternalServerError"), 3),
+            (Fault::LoseAnswer, 1),
+        ],
+        op => faults_for(op),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn every_fault_at_every_call_of_a_workflow_on_step_functions_leaves_it_ending_as_without_faults() {
+    let endpoint = emulator_endpoint();
+    aos_tests::backends::enable_step_functions(&endpoint).await;
+    let clean = FaultProxy::start(&endpoint).await;
+    let baseline = flow_scenario(&clean, &endpoint).await;
+    assert_eq!(baseline.status, "succeeded", "{baseline:?}");
+    assert_eq!((baseline.effects.clone(), baseline.output.clone()), (effects(&["a", "b"]), Some(json!({"n": 1}))));
+    assert_eq!(baseline.executions, 1);
+    // The call sites: the start, each task's handling and answer, the decision — every
+    // call of the fault-free scenario but receives (their number depends on timing).
+    let sites: Vec<Call> = clean.calls().into_iter().filter(|c| c.op != "sqs.ReceiveMessage").collect();
+    eprintln!("call sites: {:?}", sites.iter().map(|c| format!("{} #{}", c.op, c.n)).collect::<Vec<_>>());
+    let mut cases = 0;
+    let mut wrong = Vec::new();
+    for site in &sites {
+        for (fault, times) in sfn_faults_for(&site.op) {
+            let proxy = FaultProxy::start(&endpoint).await;
+            proxy.inject(&site.op, site.n, times, fault.clone());
+            eprintln!("case: {} #{} / {}", site.op, site.n, fault.name());
+            let ending = flow_scenario(&proxy, &endpoint).await;
+            cases += 1;
+            let met = !proxy.faulted().is_empty();
+            if !met || ending != baseline {
+                wrong.push(format!("{} #{} / {}: met={met} {ending:?}", site.op, site.n, fault.name()));
+            }
+        }
+    }
+    eprintln!("workflow fault matrix: {} call sites, {cases} cases, {} wrong", sites.len(), wrong.len());
+    assert!(cases >= 30, "the matrix covers the workflow's calls: {cases} cases over {sites:?}");
+    assert!(wrong.is_empty(), "executions that ended otherwise than without faults:\n{}", wrong.join("\n"));
 }

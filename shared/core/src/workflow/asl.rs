@@ -86,9 +86,11 @@ fn message(task: &str, node: &NodeSpec, extra: &[(&str, Value)]) -> Value {
     body.insert("node".into(), json!(node.id));
     body.insert("token.$".into(), json!("$$.Task.Token"));
     body.insert("attempt.$".into(), json!("$$.State.RetryCount"));
-    // The node's attempts in all: a run taken over after a worker died resumes within
-    // what is left of them, as it does on the embedded executor.
-    body.insert("max_attempts".into(), json!(node.retry_policy().max_attempts));
+    if task != "approval" {
+        // The node's attempts in all: a run taken over after a worker died resumes
+        // within what is left of them, as it does on the embedded executor.
+        body.insert("max_attempts".into(), json!(node.retry_policy().max_attempts));
+    }
     for (k, v) in extra {
         body.insert((*k).to_owned(), v.clone());
     }
