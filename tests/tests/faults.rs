@@ -583,7 +583,7 @@ const FLOW: &str = "name: matrix\nnodes:\n  - id: a\n    skill: effect\n    inpu
 /// with the same decision while the answer is an error); then what it ended as.
 async fn flow_scenario(proxy: &FaultProxy, emulator: &str) -> FlowEnding {
     use aos_core::workflow::Decision;
-    use aos_runtime::ports::{ApprovalStatus, WorkflowStore};
+    use aos_runtime::ports::ApprovalStatus;
     use aos_runtime::workflows::StartExecution;
     let (ports, look) = aws_pair(&proxy.endpoint(), emulator, 5).await;
     let effects: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
