@@ -303,6 +303,18 @@ enum KeyCommand {
         label: String,
         #[arg(long)]
         tenant: Option<String>,
+        /// admin, infra, dev, machine or readonly (default: the caller's role).
+        #[arg(long)]
+        role: Option<String>,
+        /// Limit the key to these permissions of its role (repeat, or comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        scope: Vec<String>,
+        /// The level (1-5) it decides approvals at, at most its role's.
+        #[arg(long)]
+        approval_level: Option<u8>,
+        /// Seconds until the key stops working.
+        #[arg(long)]
+        expires_in: Option<u64>,
     },
     /// Revoke an API key of the caller's tenant.
     Revoke { id: String },
@@ -484,18 +496,15 @@ async fn main() -> anyhow::Result<()> {
             print(&c.call(reqwest::Method::POST, "/v1/tenants", Some(&json!({"name": name, "id": id})), None).await?)
         }
         Command::Key { command, conn } => match command {
-            KeyCommand::Create { label, tenant } => {
+            KeyCommand::Create { label, tenant, role, scope, approval_level, expires_in } => {
                 let file = if tenant.is_some() { "operator-api-key" } else { "dev-api-key" };
                 let c = conn.client(file)?;
-                print(
-                    &c.call(
-                        reqwest::Method::POST,
-                        "/v1/api-keys",
-                        Some(&json!({"label": label, "tenant_id": tenant})),
-                        None,
-                    )
-                    .await?,
-                )
+                let scopes = (!scope.is_empty()).then_some(scope);
+                let body = json!({
+                    "label": label, "tenant_id": tenant, "role": role, "scopes": scopes,
+                    "approval_level": approval_level, "expires_in_s": expires_in,
+                });
+                print(&c.call(reqwest::Method::POST, "/v1/api-keys", Some(&body), None).await?)
             }
             KeyCommand::Revoke { id } => {
                 let c = conn.client("dev-api-key")?;

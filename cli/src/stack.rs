@@ -249,7 +249,7 @@ impl LocalStack {
         let dev_key = bootstrap_key(
             tenants.as_ref(),
             DEV_TENANT,
-            Role::Tenant,
+            Role::Admin,
             &config.data_dir.join("dev-api-key"),
             config.dev_api_key.as_deref(),
         )

@@ -117,19 +117,19 @@ contract!(kv_values_are_per_tenant, 5, |p: Ports| async move {
 contract!(tenants_and_keys_are_created_found_listed_and_revoked, 5, |p: Ports| async move {
     let t = tenant("ten_acme");
     let record = TenantRecord { id: t.clone(), name: "acme".into(), created_at_ms: now_ms(), retention_days: None };
-    let first = issue_key(&t, Role::Tenant, "first");
+    let first = issue_key(&t, Role::Admin, "first");
     p.tenants.create_tenant(&record, &first.record).await.expect("create");
     assert!(matches!(
-        p.tenants.create_tenant(&record, &issue_key(&t, Role::Tenant, "x").record).await,
+        p.tenants.create_tenant(&record, &issue_key(&t, Role::Admin, "x").record).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(p.tenants.tenant(&t).await.expect("read").map(|r| r.name), Some("acme".to_owned()));
     let found = p.tenants.key_by_hash(&first.record.hash).await.expect("lookup").expect("found");
-    assert_eq!((found.tenant, found.role), (t.clone(), Role::Tenant));
-    let second = issue_key(&t, Role::Tenant, "second");
+    assert_eq!((found.tenant, found.role), (t.clone(), Role::Admin));
+    let second = issue_key(&t, Role::Admin, "second");
     p.tenants.insert_key(&second.record).await.expect("insert");
     assert_eq!(p.tenants.keys(&t).await.expect("list").len(), 2);
-    let ghost = issue_key(&tenant("ten_ghost"), Role::Tenant, "x");
+    let ghost = issue_key(&tenant("ten_ghost"), Role::Admin, "x");
     assert!(
         matches!(p.tenants.insert_key(&ghost.record).await, Err(StoreError::Conflict(_))),
         "no key for a missing tenant"

@@ -261,13 +261,13 @@ contract!(retention_deletes_finished_runs_with_their_checkpoints_and_never_a_run
         l.ports.tenants.as_ref(),
         Some(keeps_a_day.clone()),
         "t",
-        Role::Tenant,
+        Role::Admin,
         Some(1),
     )
     .await
     .expect("tenant");
     let default = TenantId::parse("ten_default").expect("id");
-    aos_runtime::auth::create_tenant(l.ports.tenants.as_ref(), Some(default.clone()), "d", Role::Tenant)
+    aos_runtime::auth::create_tenant(l.ports.tenants.as_ref(), Some(default.clone()), "d", Role::Admin)
         .await
         .expect("tenant");
     let done = l

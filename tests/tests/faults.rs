@@ -313,11 +313,14 @@ fn first_key() -> aos_runtime::ports::ApiKeyRecord {
     aos_runtime::ports::ApiKeyRecord {
         id: aos_core::ApiKeyId::parse("key_faults").expect("id"),
         tenant: tenant(),
-        role: aos_runtime::ports::Role::Tenant,
+        role: aos_runtime::ports::Role::Admin,
         label: "first".into(),
         hash: "0".repeat(64),
         created_at_ms: 1,
         revoked_at_ms: None,
+        scopes: None,
+        approval_level: None,
+        expires_at_ms: None,
     }
 }
 

@@ -74,7 +74,7 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
     let sqs = aws_sdk_sqs::Client::new(&conf);
     create_table(&ddb, &name).await.expect("table");
     let queue = create_queue(&sqs, &name, 5, 30).await.expect("queue").queue;
-    let (_, key) = create_tenant(&DynamoTenants::new(ddb, &name), None, "e2e", Role::Tenant).await.expect("tenant");
+    let (_, key) = create_tenant(&DynamoTenants::new(ddb, &name), None, "e2e", Role::Admin).await.expect("tenant");
     let key = key.secret.expose_secret().to_owned();
 
     // The functions under cargo lambda's runtime emulator.

@@ -145,11 +145,14 @@ contract!(tenant_ids_page_in_id_order_for_sweeps, 5, |p: Ports| async move {
         let key = aos_runtime::ports::ApiKeyRecord {
             id: aos_core::ApiKeyId::parse(format!("key_{i}")).expect("id"),
             tenant: id,
-            role: aos_runtime::ports::Role::Tenant,
+            role: aos_runtime::ports::Role::Admin,
             label: "first".into(),
             hash: format!("{i:064}"),
             created_at_ms: 1,
             revoked_at_ms: None,
+            scopes: None,
+            approval_level: None,
+            expires_at_ms: None,
         };
         p.tenants.create_tenant(&record, &key).await.expect("tenant");
     }

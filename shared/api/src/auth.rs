@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::routes::AppState;
 use aos_core::ErrorCode;
 use aos_runtime::auth::{authenticate, Principal};
-use aos_runtime::ports::Role;
+use aos_runtime::ports::Permission;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use secrecy::SecretString;
@@ -29,30 +29,74 @@ pub struct GatewayPrincipal(pub Principal);
 /// The authenticated caller of a request.
 pub(crate) struct Caller(pub(crate) Principal);
 
+/// The caller as [`authorize`] found it, for the handler.
+#[derive(Clone)]
+struct Authorized(Principal);
+
+/// The caller of a request: the one the authorizer already authenticated, or the one
+/// whose key the request presents.
+async fn principal(
+    headers: &axum::http::HeaderMap,
+    ext: &axum::http::Extensions,
+    state: &AppState,
+) -> Result<Principal, ApiError> {
+    if let Some(Authorized(p)) = ext.get::<Authorized>() {
+        return Ok(p.clone());
+    }
+    if let Some(GatewayPrincipal(p)) = ext.get::<GatewayPrincipal>() {
+        return Ok(p.clone());
+    }
+    let key = presented_key(headers).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthenticated,
+            "missing API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`",
+        )
+    })?;
+    Ok(authenticate(state.tenants.as_ref(), &key).await?)
+}
+
+/// The permission check in front of every route but `/healthz`: authenticates the
+/// caller, refuses it with 403 `ERR_PERMISSION_DENIED` naming `needed` when its key does
+/// not hold it, and hands the caller on to the handler.
+pub(crate) async fn authorize(
+    state: AppState,
+    needed: Permission,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let p = match principal(req.headers(), req.extensions(), &state).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = require(&p, needed) {
+        return e.into_response();
+    }
+    req.extensions_mut().insert(Authorized(p));
+    next.run(req).await
+}
+
+fn require(p: &Principal, needed: Permission) -> Result<(), ApiError> {
+    if p.grant.allows(needed) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::PermissionDenied,
+        format!("this needs the {needed} permission, which this key (role {}) does not hold", p.role()),
+    ))
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(GatewayPrincipal(p)) = parts.extensions.get::<GatewayPrincipal>() {
-            return Ok(Self(p.clone()));
-        }
-        let key = presented_key(&parts.headers).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthenticated,
-                "missing API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`",
-            )
-        })?;
-        Ok(Self(authenticate(state.tenants.as_ref(), &key).await?))
+        Ok(Self(principal(&parts.headers, &parts.extensions, state).await?))
     }
 }
 
 impl Caller {
-    /// Refuses callers that are not operators.
-    pub(crate) fn require_operator(&self) -> Result<(), ApiError> {
-        if self.0.role == Role::Operator {
-            Ok(())
-        } else {
-            Err(ApiError::new(ErrorCode::PermissionDenied, "this operation needs an operator key"))
-        }
+    /// Refuses the caller unless its key holds `needed` (beyond what the route needs).
+    pub(crate) fn require(&self, needed: Permission) -> Result<(), ApiError> {
+        require(&self.0, needed)
     }
 }

@@ -8,9 +8,9 @@ use crate::secrets;
 use crate::views;
 use aos_core::page::PageLimit;
 use aos_core::{ApiKeyId, ErrorCode, RunId, RunStatus, TenantId};
-use aos_runtime::auth::{create_tenant_keeping, issue_key};
+use aos_runtime::auth::{create_tenant_keeping, issue_key_with};
 use aos_runtime::clock::now_ms;
-use aos_runtime::ports::{Role, StoreError, TenantStore};
+use aos_runtime::ports::{Grant, Permission, Role, StoreError, TenantStore};
 use aos_runtime::runs::{RunQuery, RunService, SubmitRun};
 use aos_runtime::secrets::SecretService;
 use aos_runtime::workflows::WorkflowService;
@@ -146,6 +146,29 @@ impl Route {
         }
     }
 
+    /// What a caller's key must hold for the route (`None`: anyone, no key needed). The
+    /// one permission table: every route is checked against it before its handler runs.
+    pub fn permission(self) -> Option<Permission> {
+        use Permission as P;
+        Some(match self {
+            Route::Healthz => return None,
+            Route::SkillsList => P::SkillsRead,
+            Route::RunsCreate | Route::RunsCancel => P::RunsWrite,
+            Route::RunsList | Route::RunsGet | Route::RunsSteps => P::RunsRead,
+            Route::TenantsCreate => P::TenantsAdmin,
+            Route::TenantsRetention => P::TenantWrite,
+            Route::KeysCreate | Route::KeysRevoke => P::KeysWrite,
+            Route::KeysList => P::KeysRead,
+            Route::WorkflowsApply => P::WorkflowsWrite,
+            Route::WorkflowsGet | Route::ExecutionsGet => P::WorkflowsRead,
+            Route::ExecutionsStart | Route::ExecutionsCancel => P::ExecutionsWrite,
+            Route::ApprovalsList => P::ApprovalsRead,
+            Route::ApprovalsDecide => P::ApprovalsDecide,
+            Route::SecretsList => P::SecretsRead,
+            Route::SecretsPut | Route::SecretsDelete => P::SecretsWrite,
+        })
+    }
+
     fn handler(self) -> MethodRouter<AppState> {
         match self {
             Route::Healthz => get(healthz),
@@ -184,9 +207,16 @@ pub fn router_for(routes: &[Route], state: AppState) -> Router {
     let mut by_path: Vec<(&str, MethodRouter<AppState>)> = Vec::new();
     for route in routes {
         let (_, path) = route.method_and_path();
+        let handler = match route.permission() {
+            Some(needed) => route.handler().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                move |State(s): State<AppState>, req: Request, next: Next| crate::auth::authorize(s, needed, req, next),
+            )),
+            None => route.handler(),
+        };
         match by_path.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, existing)) => *existing = std::mem::take(existing).merge(route.handler()),
-            None => by_path.push((path, route.handler())),
+            Some((_, existing)) => *existing = std::mem::take(existing).merge(handler),
+            None => by_path.push((path, handler)),
         }
     }
     let mut r = Router::new();
@@ -345,7 +375,7 @@ struct NewRetention {
     days: Option<u32>,
 }
 
-/// `PUT /v1/tenants/{id}/retention`: the tenant itself or an operator.
+/// `PUT /v1/tenants/{id}/retention`: the tenant itself, or an operator for any tenant.
 async fn put_retention(
     State(s): State<AppState>,
     caller: Caller,
@@ -354,7 +384,7 @@ async fn put_retention(
 ) -> Result<Json<Value>, ApiError> {
     let id = TenantId::parse(id).map_err(|_| ApiError::not_found("tenant"))?;
     if id != caller.0.tenant {
-        caller.require_operator()?;
+        caller.require(Permission::TenantsAdmin)?;
     }
     let days = retention(req.days)?;
     let tenant = s.tenants.set_retention(&id, days).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
@@ -363,10 +393,9 @@ async fn put_retention(
 
 async fn post_tenant(
     State(s): State<AppState>,
-    caller: Caller,
+    _operator: Caller,
     Body(req): Body<NewTenant>,
 ) -> Result<Response, ApiError> {
-    caller.require_operator()?;
     if req.name.trim().is_empty() || req.name.len() > 200 {
         return Err(ApiError::new(ErrorCode::ValidationFailed, "name must be 1-200 characters"));
     }
@@ -375,7 +404,7 @@ async fn post_tenant(
         .map(|i| TenantId::parse(i).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string())))
         .transpose()?;
     let days = retention(req.retention_days)?;
-    let (tenant, key) = match create_tenant_keeping(s.tenants.as_ref(), id, req.name.trim(), Role::Tenant, days).await {
+    let (tenant, key) = match create_tenant_keeping(s.tenants.as_ref(), id, req.name.trim(), Role::Admin, days).await {
         Ok(v) => v,
         Err(StoreError::Conflict(m)) => return Err(ApiError::new(ErrorCode::IllegalTransition, m)),
         Err(e) => return Err(e.into()),
@@ -400,18 +429,83 @@ struct NewKey {
     label: String,
     #[serde(default)]
     tenant_id: Option<String>,
+    /// The new key's role; default: the caller's (an operator's default for another
+    /// tenant: `admin`).
+    #[serde(default)]
+    role: Option<String>,
+    /// Permissions the key is limited to (of its role's).
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    /// The level it decides approvals at (1-5, at most its role's).
+    #[serde(default)]
+    approval_level: Option<u8>,
+    /// Seconds until it stops working (60 s to 10 years).
+    #[serde(default)]
+    expires_in_s: Option<u64>,
+}
+
+/// The grant a key request asks for, or what is wrong with it.
+fn requested_grant(req: &NewKey, default_role: Role) -> Result<Grant, ApiError> {
+    let invalid = |m: String| ApiError::new(ErrorCode::ValidationFailed, m);
+    let role = match &req.role {
+        None => default_role,
+        Some(name) => Role::parse(name).ok_or_else(|| {
+            let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+            invalid(format!("role {name:?} does not exist; roles: {}", names.join(", ")))
+        })?,
+    };
+    let scopes = match &req.scopes {
+        None => None,
+        Some(names) => {
+            let mut set = std::collections::BTreeSet::new();
+            for name in names {
+                let p = Permission::parse(name)
+                    .ok_or_else(|| invalid(format!("scope {name:?} is not a permission (e.g. runs:read)")))?;
+                if !role.allows(p) {
+                    return Err(invalid(format!("scope {name} is not a permission of role {role}")));
+                }
+                set.insert(p);
+            }
+            Some(set)
+        }
+    };
+    if let Some(level) = req.approval_level {
+        if !(1..=5).contains(&level) || level > role.max_approval_level() {
+            return Err(invalid(format!(
+                "approval_level must be 1-{} for role {role}, got {level}",
+                role.max_approval_level()
+            )));
+        }
+    }
+    Ok(Grant { role, scopes, approval_level: req.approval_level })
 }
 
 async fn post_key(State(s): State<AppState>, caller: Caller, Body(req): Body<NewKey>) -> Result<Response, ApiError> {
-    let tenant = match req.tenant_id {
+    let (tenant, default_role) = match &req.tenant_id {
         Some(t) if t != caller.0.tenant.as_str() => {
-            caller.require_operator()?;
+            caller.require(Permission::TenantsAdmin)?;
             let id = TenantId::parse(t).map_err(|_| ApiError::not_found("tenant"))?;
-            s.tenants.tenant(&id).await?.ok_or_else(|| ApiError::not_found("tenant"))?.id
+            (s.tenants.tenant(&id).await?.ok_or_else(|| ApiError::not_found("tenant"))?.id, Role::Admin)
         }
-        _ => caller.0.tenant.clone(),
+        _ => (caller.0.tenant.clone(), caller.0.role()),
     };
-    let issued = issue_key(&tenant, Role::Tenant, &req.label);
+    let grant = requested_grant(&req, default_role)?;
+    // An operator provisions other tenants' keys; anyone else grants only what it holds.
+    let provisioning = tenant != caller.0.tenant && caller.0.grant.allows(Permission::TenantsAdmin);
+    if let Some(lacking) = (!provisioning).then(|| caller.0.grant.lacks_for(&grant)).flatten() {
+        return Err(ApiError::new(ErrorCode::PermissionDenied, lacking));
+    }
+    let expires_at_ms = match req.expires_in_s {
+        None => None,
+        Some(s @ 60..=315_360_000) => Some(now_ms() + s * 1000),
+        Some(other) => {
+            return Err(ApiError::new(
+                ErrorCode::ValidationFailed,
+                format!("expires_in_s must be 60 to 315360000 (10 years), got {other}"),
+            ))
+        }
+    };
+    let issued = issue_key_with(&tenant, &grant, expires_at_ms, &req.label);
     s.tenants.insert_key(&issued.record).await?;
     let body = merge_secret(views::key(&issued.record), issued.secret.expose_secret());
     Ok((StatusCode::CREATED, Json(body)).into_response())

@@ -90,8 +90,12 @@ pub(crate) fn key(k: &ApiKeyRecord) -> Value {
         "id": k.id,
         "tenant_id": k.tenant,
         "role": k.role,
+        "scopes": k.scopes,
+        "permissions": k.grant().permissions(),
+        "approval_level": k.grant().approval_level(),
         "label": k.label,
         "created_at_ms": k.created_at_ms,
+        "expires_at_ms": k.expires_at_ms,
         "revoked_at_ms": k.revoked_at_ms,
     })
 }

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod outcome;
 pub mod page;
 pub mod plan;
+pub mod roles;
 pub mod state;
 pub mod template;
 pub mod workflow;

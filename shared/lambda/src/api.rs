@@ -4,9 +4,11 @@ use aos_api::{router_for, AppState, GatewayPrincipal, Route};
 use aos_aws::{AwsAdapters, Resources};
 use aos_core::{ApiKeyId, TenantId};
 use aos_runtime::auth::Principal;
+use aos_runtime::ports::{Grant, Permission};
 use aos_runtime::runs::RunService;
 use aos_runtime::skills::declared_registry;
 use aos_runtime::SkillRegistry;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The handlers' state from AWS adapters configured by the environment
@@ -43,10 +45,19 @@ async fn trust_authorizer(mut req: axum::extract::Request) -> axum::extract::Req
 /// The principal in the authorizer's context (`crate::authorizer::authorize` writes it).
 fn principal_of(fields: &std::collections::HashMap<String, serde_json::Value>) -> Option<Principal> {
     let text = |k: &str| fields.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+    let scopes = match text("scopes").as_deref() {
+        None | Some("*") => None,
+        Some(names) => Some(names.split_whitespace().map(Permission::parse).collect::<Option<BTreeSet<_>>>()?),
+    };
+    let level = fields.get("approval_level").and_then(serde_json::Value::as_u64).unwrap_or(0);
     Some(Principal {
         tenant: TenantId::parse(text("tenant_id")?).ok()?,
         key_id: ApiKeyId::parse(text("key_id")?).ok()?,
-        role: serde_json::from_value(fields.get("role")?.clone()).ok()?,
+        grant: Grant {
+            role: serde_json::from_value(fields.get("role")?.clone()).ok()?,
+            scopes,
+            approval_level: u8::try_from(level).ok().filter(|l| *l > 0),
+        },
     })
 }
 

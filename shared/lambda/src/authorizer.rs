@@ -11,7 +11,7 @@ use aws_lambda_events::event::apigw::{
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::json;
 
-/// Decides one request: authorized with `{tenant_id, key_id, role}` for a valid key,
+/// Decides one request: authorized with the caller's context ([`context_of`]) for a valid key,
 /// refused otherwise (also when the store fails: fail closed).
 pub async fn authorize(
     tenants: &dyn TenantStore,
@@ -22,11 +22,26 @@ pub async fn authorize(
     match authenticate(tenants, &key).await {
         Ok(p) => {
             response.is_authorized = true;
-            response.context = json!({"tenant_id": p.tenant, "key_id": p.key_id, "role": p.role});
+            response.context = context_of(&p);
         }
         Err(e) => tracing::info!(reason = %e, "request refused"),
     }
     response
+}
+
+/// The caller as the request context carries it to the route Lambdas (flat strings and
+/// numbers, as API Gateway passes them): tenant, key, role, scopes (`*`: all of the
+/// role's) and approval level (0: the role's).
+pub fn context_of(p: &aos_runtime::auth::Principal) -> serde_json::Value {
+    let scopes = p
+        .grant
+        .scopes
+        .as_ref()
+        .map_or_else(|| "*".to_owned(), |s| s.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" "));
+    json!({
+        "tenant_id": p.tenant, "key_id": p.key_id, "role": p.grant.role,
+        "scopes": scopes, "approval_level": p.grant.approval_level.unwrap_or(0),
+    })
 }
 
 /// Serves authorization requests until the Lambda environment shuts down.

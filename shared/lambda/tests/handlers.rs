@@ -30,7 +30,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tmp");
     let embedded = Arc::new(Embedded::open(dir.path(), Durability::Full).await.expect("open"));
-    let (_, key) = create_tenant(embedded.tenants.as_ref(), None, "fixture", Role::Tenant).await.expect("tenant");
+    let (_, key) = create_tenant(embedded.tenants.as_ref(), None, "fixture", Role::Admin).await.expect("tenant");
     let skills = Arc::new(default_registry(AddressPolicy::default()).expect("skills"));
     let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), skills);
     let secrets = aos_runtime::secrets::SecretService::new(embedded.tenant_secrets.clone());
@@ -116,7 +116,10 @@ async fn the_authorizer_maps_a_key_to_its_tenant_and_refuses_others() {
     let ok = aos_lambda::authorizer::authorize(f.embedded.tenants.as_ref(), &req).await;
     assert!(ok.is_authorized);
     assert!(ok.context["tenant_id"].as_str().expect("tenant").starts_with("ten_"));
-    assert_eq!(ok.context["role"], "tenant");
+    assert_eq!(
+        (ok.context["role"].clone(), ok.context["scopes"].clone()),
+        (serde_json::json!("admin"), serde_json::json!("*"))
+    );
     let bad: ApiGatewayV2CustomAuthorizerV2Request =
         serde_json::from_str(&event("authorizer-v2.json", "aos_wrong")).expect("event");
     assert!(!aos_lambda::authorizer::authorize(f.embedded.tenants.as_ref(), &bad).await.is_authorized);

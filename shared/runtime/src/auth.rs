@@ -1,7 +1,7 @@
 //! API keys: generated once, shown once, stored only as a SHA-256 hash, revocable.
 
 use crate::clock::{now_ms, unique_suffix};
-use crate::ports::{ApiKeyRecord, Role, StoreError, TenantRecord, TenantStore};
+use crate::ports::{ApiKeyRecord, Grant, Role, StoreError, TenantRecord, TenantStore};
 use aos_core::determinism::sha256_hex;
 use aos_core::{ApiKeyId, TenantId};
 use rand::RngCore;
@@ -36,8 +36,21 @@ pub fn issue_key(tenant: &TenantId, role: Role, label: &str) -> IssuedKey {
         hash: hash_key(&secret),
         created_at_ms: now_ms(),
         revoked_at_ms: None,
+        scopes: None,
+        approval_level: None,
+        expires_at_ms: None,
     };
     IssuedKey { record, secret: SecretString::from(secret) }
+}
+
+/// Generates a key holding `grant` (its role, scopes and approval level), expiring at
+/// `expires_at_ms` if given.
+pub fn issue_key_with(tenant: &TenantId, grant: &Grant, expires_at_ms: Option<u64>, label: &str) -> IssuedKey {
+    let mut issued = issue_key(tenant, grant.role, label);
+    issued.record.scopes.clone_from(&grant.scopes);
+    issued.record.approval_level = grant.approval_level;
+    issued.record.expires_at_ms = expires_at_ms;
+    issued
 }
 
 /// Who a request is from, once its key checked out.
@@ -47,8 +60,15 @@ pub struct Principal {
     pub tenant: TenantId,
     /// The key's id.
     pub key_id: ApiKeyId,
+    /// What the key may do: its role, scopes and approval level.
+    pub grant: Grant,
+}
+
+impl Principal {
     /// The key's role.
-    pub role: Role,
+    pub fn role(&self) -> Role {
+        self.grant.role
+    }
 }
 
 /// Why a presented key was refused (all map to 401 without saying which).
@@ -69,8 +89,9 @@ pub async fn authenticate(store: &dyn TenantStore, presented: &SecretString) -> 
         return Err(AuthError::Unauthenticated);
     }
     match store.key_by_hash(&hash_key(key)).await? {
-        Some(rec) if rec.revoked_at_ms.is_none() => {
-            Ok(Principal { tenant: rec.tenant, key_id: rec.id, role: rec.role })
+        Some(rec) if rec.revoked_at_ms.is_none() && rec.expires_at_ms.is_none_or(|at| now_ms() < at) => {
+            let grant = rec.grant();
+            Ok(Principal { tenant: rec.tenant, key_id: rec.id, grant })
         }
         _ => Err(AuthError::Unauthenticated),
     }

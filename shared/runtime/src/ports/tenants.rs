@@ -5,15 +5,7 @@ use aos_core::{ApiKeyId, TenantId};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// Role of an API key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Uses its own tenant's runs, skills and keys.
-    Tenant,
-    /// Manages tenants and their keys.
-    Operator,
-}
+pub use aos_core::roles::{Grant, Permission, Role};
 
 /// A stored API key (only the hash of the secret is stored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +24,22 @@ pub struct ApiKeyRecord {
     pub created_at_ms: u64,
     /// Revocation time, if revoked.
     pub revoked_at_ms: Option<u64>,
+    /// The permissions the key is limited to (`None`: all of its role's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<std::collections::BTreeSet<Permission>>,
+    /// The level it decides approvals at, at most its role's (`None`: its role's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_level: Option<u8>,
+    /// When it stops working, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
+}
+
+impl ApiKeyRecord {
+    /// What the key may do.
+    pub fn grant(&self) -> Grant {
+        Grant { role: self.role, scopes: self.scopes.clone(), approval_level: self.approval_level }
+    }
 }
 
 /// A tenant.

@@ -1,0 +1,153 @@
+//! Roles on every route: each route the router serves, called with a key of each role,
+//! answers 403 `ERR_PERMISSION_DENIED` naming the permission exactly when the permission
+//! table says the role lacks it — the expectations are generated from the one table the
+//! router checks (`Route::permission`, `Role::allows`), and every route of `Route::ALL`
+//! must be served. Keys grant only what their creator holds; scopes narrow; expired keys
+//! stop working.
+
+use aos_api::Route;
+use aos_runtime::ports::{Permission, Role};
+use aos_tests::TestStack;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// A key of `role` in the dev tenant, made by the dev tenant's admin key (an operator key
+/// for the operator).
+async fn key_of(stack: &TestStack, role: Role) -> String {
+    if role == Role::Operator {
+        return stack.operator_key();
+    }
+    let r =
+        stack.call(Method::POST, "/v1/api-keys", Some(&stack.key()), Some(&json!({"role": role.as_str()})), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{role}: {}", r.body);
+    assert_eq!(r.body["role"], role.as_str());
+    r.body["key"].as_str().expect("key").to_owned()
+}
+
+/// The path of `route` with its parameters filled with well-formed ids of nothing.
+fn concrete(path: &str) -> String {
+    path.replace("/runs/{id}", "/runs/run_00000000000000000000000000000000")
+        .replace("/tenants/{id}", "/tenants/ten_dev")
+        .replace("/api-keys/{id}", "/api-keys/key_00000000000000000000000000000000")
+        .replace("/executions/{id}", "/executions/exe_00000000000000000000000000000000")
+        .replace("/approvals/{id}", "/approvals/apr_00000000000000000000000000000000")
+        .replace("{name}", "nothing")
+}
+
+#[tokio::test]
+async fn every_route_refuses_exactly_the_roles_the_permission_table_refuses() {
+    let stack = TestStack::start("").await;
+    let mut keys = Vec::new();
+    for role in Role::ALL {
+        keys.push((role, key_of(&stack, role).await));
+    }
+    let mut checked = 0;
+    for route in Route::ALL {
+        let (method, path) = route.method_and_path();
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let path = concrete(path);
+        // Served at all: without a key, a route answers 401 (or, for /healthz, 200), never
+        // the router's 404 for a path it does not serve.
+        let anonymous = stack.call(method.clone(), &path, None, Some(&json!({})), &[]).await;
+        let expected_anonymous = if route.permission().is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+        assert_eq!(anonymous.status, expected_anonymous, "{method} {path}: {}", anonymous.body);
+        for (role, key) in &keys {
+            let r = stack.call(method.clone(), &path, Some(key), Some(&json!({})), &[]).await;
+            let code = r.body["error"]["code"].as_str().unwrap_or_default().to_owned();
+            let denied = r.status == StatusCode::FORBIDDEN && code == "ERR_PERMISSION_DENIED";
+            match route.permission() {
+                Some(p) if !role.allows(p) => {
+                    assert!(denied, "{role} on {method} {path} must be refused: {} {}", r.status, r.body);
+                    let message = r.body["error"]["message"].as_str().unwrap_or_default();
+                    assert!(message.contains(p.as_str()), "the refusal names {p}: {message}");
+                }
+                _ => assert!(
+                    !denied && r.status != StatusCode::UNAUTHORIZED,
+                    "{role} on {method} {path} holds the permission: {} {}",
+                    r.status,
+                    r.body
+                ),
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, Route::ALL.len() * Role::ALL.len());
+}
+
+#[tokio::test]
+async fn a_key_grants_only_what_its_creator_holds_and_scopes_narrow_it() {
+    let stack = TestStack::start("").await;
+    let dev = key_of(&stack, Role::Dev).await;
+    let make = |key: String, body: Value| {
+        let stack = &stack;
+        async move { stack.call(Method::POST, "/v1/api-keys", Some(&key), Some(&body), &[]).await }
+    };
+    // A dev key holds no keys:write: it cannot make keys at all.
+    let r = make(dev.clone(), json!({"role": "machine"})).await;
+    assert_eq!((r.status, r.body["error"]["code"].clone()), (StatusCode::FORBIDDEN, json!("ERR_PERMISSION_DENIED")));
+    // An infra key (level 4) cannot make an admin key (level 5), nor a level-5 anything.
+    let infra = key_of(&stack, Role::Infra).await;
+    let r = make(infra.clone(), json!({"role": "admin"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().expect("message").contains("level 5"), "{}", r.body);
+    let r = make(infra.clone(), json!({"role": "dev", "approval_level": 2})).await;
+    assert_eq!((r.status, r.body["approval_level"].clone()), (StatusCode::CREATED, json!(2)), "{}", r.body);
+    // Bad requests name what to fix.
+    for (body, says) in [
+        (json!({"role": "root"}), "roles: admin"),
+        (json!({"role": "dev", "scopes": ["runs:read", "keys:write"]}), "keys:write is not a permission of role dev"),
+        (json!({"role": "dev", "scopes": ["runs:fly"]}), "not a permission"),
+        (json!({"role": "dev", "approval_level": 4}), "approval_level must be 1-3"),
+        (json!({"expires_in_s": 5}), "expires_in_s must be"),
+    ] {
+        let r = make(stack.key(), body.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.body);
+        let message = r.body["error"]["message"].as_str().expect("message");
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    // A scoped key holds only its scopes.
+    let r = make(stack.key(), json!({"role": "dev", "scopes": ["runs:read"]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["permissions"], json!(["runs:read"]));
+    let scoped = r.body["key"].as_str().expect("key").to_owned();
+    assert_eq!(stack.call(Method::GET, "/v1/runs", Some(&scoped), None, &[]).await.status, StatusCode::OK);
+    let r = stack.call(Method::POST, "/v1/runs", Some(&scoped), Some(&json!({"plan": []})), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().expect("message").contains(Permission::RunsWrite.as_str()));
+}
+
+#[tokio::test]
+async fn an_expired_key_stops_working() {
+    let stack = TestStack::start("").await;
+    let r = stack
+        .call(
+            Method::POST,
+            "/v1/api-keys",
+            Some(&stack.key()),
+            Some(&json!({"role": "readonly", "expires_in_s": 60})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let expires = r.body["expires_at_ms"].as_u64().expect("expiry shown");
+    assert!(expires > aos_runtime::clock::now_ms());
+    let key = r.body["key"].as_str().expect("key").to_owned();
+    assert_eq!(stack.call(Method::GET, "/v1/runs", Some(&key), None, &[]).await.status, StatusCode::OK);
+    // A key stored with its expiry passed is refused like an unknown one.
+    let ports = aos_tests::backends::embedded(5).await;
+    let tenant = aos_core::TenantId::parse("ten_expiry").expect("id");
+    let record = aos_runtime::ports::TenantRecord {
+        id: tenant.clone(),
+        name: "expiry".into(),
+        created_at_ms: 0,
+        retention_days: None,
+    };
+    let live = aos_runtime::auth::issue_key(&tenant, Role::Admin, "live");
+    ports.tenants.create_tenant(&record, &live.record).await.expect("tenant");
+    let grant = aos_runtime::ports::Grant::of(Role::Dev);
+    let gone = aos_runtime::auth::issue_key_with(&tenant, &grant, Some(aos_runtime::clock::now_ms() - 1), "gone");
+    ports.tenants.insert_key(&gone.record).await.expect("key");
+    assert!(aos_runtime::auth::authenticate(ports.tenants.as_ref(), &live.secret).await.is_ok());
+    let refused = aos_runtime::auth::authenticate(ports.tenants.as_ref(), &gone.secret).await;
+    assert!(matches!(refused, Err(aos_runtime::auth::AuthError::Unauthenticated)), "{refused:?}");
+}
