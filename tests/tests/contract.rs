@@ -281,6 +281,7 @@ contract!(expiring_entries_idle_breakers_and_closed_approvals_go_at_their_time, 
         comment: None,
         closed_at_ms: closed,
         created_at_ms: created,
+        required_level: 1,
         task_token: None,
     };
     let all = [

@@ -440,7 +440,7 @@ async fn task_answers_and_an_approval_decision_that_meet_faults_still_finish_the
     let reg = Arc::new(reg);
     let on_sfn = step_functions_at(&ports, &proxy.endpoint(), "answers", Arc::clone(&reg), false).await;
     let (service, records) = (&on_sfn.service, &on_sfn.records);
-    let spec = "name: answers\nnodes:\n  - id: a\n    skill: effect\n    input: {tag: a}\n  - id: ok\n    type: approval\n    depends_on: [a]\n    prompt: go?\n    timeout_s: 60\n  - id: b\n    skill: effect\n    depends_on: [ok]\n    input: {tag: b}\n";
+    let spec = "name: answers\nnodes:\n  - id: a\n    skill: effect\n    input: {tag: a}\n  - id: ok\n    type: approval\n    depends_on: [a]\n    prompt: go?\n    timeout_s: 60\n    level: 4\n  - id: b\n    skill: effect\n    depends_on: [ok]\n    input: {tag: b}\n";
     service
         .apply(&tenant(), aos_core::workflow::parse(spec, aos_core::workflow::Format::Yaml).expect("spec"))
         .await
@@ -466,22 +466,27 @@ async fn task_answers_and_an_approval_decision_that_meet_faults_still_finish_the
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     // The decision's answer fails on every try the SDK makes, for a while.
+    // The node's level reached the approval through the task; a lower decider is refused.
+    assert_eq!(approval.required_level, 4);
+    let low = Decision { approved: true, decided_by: "key_low".into(), comment: None };
+    let refused = service.decide(&tenant(), &approval.id, low, 3).await;
+    assert!(matches!(refused, Err(aos_runtime::workflows::FlowError::Forbidden(_))), "{refused:?}");
     let next = proxy.count("states.SendTaskSuccess") + 1;
     // (Enough faults that the worker's own re-answers of node a cannot use them all up.)
     proxy.inject("states.SendTaskSuccess", next, 24, Fault::Error(500, "InternalServerError"));
     let decision = || Decision { approved: true, decided_by: "key_decider".into(), comment: None };
-    let first = service.decide(&tenant(), &approval.id, decision()).await;
+    let first = service.decide(&tenant(), &approval.id, decision(), 5).await;
     assert!(first.is_err(), "the failed answer is reported: {first:?}");
     // The decider tries again (the same decision) until it goes through.
     let again = loop {
-        match service.decide(&tenant(), &approval.id, decision()).await {
+        match service.decide(&tenant(), &approval.id, decision(), 5).await {
             Ok(a) => break a,
             Err(e) => assert!(Instant::now() < deadline, "the same decision never went through: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(again.status, ApprovalStatus::Approved);
-    let other = service.decide(&tenant(), &approval.id, Decision { approved: false, ..decision() }).await;
+    let other = service.decide(&tenant(), &approval.id, Decision { approved: false, ..decision() }, 5).await;
     assert!(other.is_err(), "another decision is refused");
     let execution = loop {
         let e = service.execution(&tenant(), &id).await.expect("execution");
@@ -631,7 +636,7 @@ async fn flow_scenario(proxy: &FaultProxy, emulator: &str) -> FlowEnding {
         if let (Some(a), false) = (&approval, decided) {
             // The decider keeps the approval it was shown and tries again until answered.
             let decision = Decision { approved: true, decided_by: "key_decider".into(), comment: None };
-            match live.service.decide(&tenant(), a, decision).await {
+            match live.service.decide(&tenant(), a, decision, 5).await {
                 Ok(_) => decided = true,
                 Err(e) => eprintln!("decide answered {e}; the decider tries again"),
             }

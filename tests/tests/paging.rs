@@ -75,6 +75,7 @@ fn approval(i: u64, status: ApprovalStatus, expires_at_ms: u64) -> ApprovalRecor
         comment: None,
         closed_at_ms: None,
         created_at_ms: 1_000 + i,
+        required_level: 1,
         task_token: None,
     }
 }

@@ -151,3 +151,45 @@ async fn an_expired_key_stops_working() {
     let refused = aos_runtime::auth::authenticate(ports.tenants.as_ref(), &gone.secret).await;
     assert!(matches!(refused, Err(aos_runtime::auth::AuthError::Unauthenticated)), "{refused:?}");
 }
+
+#[tokio::test]
+async fn an_approval_needing_level_4_is_refused_to_a_level_3_key_with_nothing_changed() {
+    let stack = TestStack::start("").await;
+    let spec = json!({"name": "gated", "nodes": [
+        {"id": "ok", "type": "approval", "prompt": "ship it?", "level": 4},
+        {"id": "after", "skill": "json_transform", "depends_on": ["ok"], "input": {"expression": "x", "data": {"x": 1}}}
+    ]});
+    let r = stack.call(Method::POST, "/v1/workflows", Some(&stack.key()), Some(&spec), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = stack.call(Method::POST, "/v1/workflows/gated/executions", Some(&stack.key()), Some(&json!({})), &[]).await;
+    let execution = r.body["id"].as_str().unwrap_or_else(|| panic!("{}", r.body)).to_owned();
+    let approval = loop {
+        let list = stack.get("/v1/approvals?status=pending").await;
+        if let Some(a) =
+            list.body["approvals"].as_array().and_then(|a| a.iter().find(|a| a["execution_id"] == execution.as_str()))
+        {
+            break a.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(approval["required_level"], 4);
+    let path = format!("/v1/approvals/{}/decision", approval["id"].as_str().expect("id"));
+    let decide = json!({"decision": "approve"});
+    let dev = key_of(&stack, Role::Dev).await;
+    let r = stack.call(Method::POST, &path, Some(&dev), Some(&decide), &[]).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("ERR_PERMISSION_DENIED")),
+        "{}",
+        r.body
+    );
+    assert!(r.body["error"]["message"].as_str().expect("message").contains("level 4"), "{}", r.body);
+    let still = stack.get("/v1/approvals?status=pending").await;
+    assert!(
+        still.body["approvals"].as_array().expect("list").iter().any(|a| a["id"] == approval["id"]),
+        "still pending"
+    );
+    let infra = key_of(&stack, Role::Infra).await;
+    let r = stack.call(Method::POST, &path, Some(&infra), Some(&decide), &[]).await;
+    assert_eq!((r.status, r.body["status"].clone()), (StatusCode::OK, json!("approved")), "{}", r.body);
+}

@@ -296,7 +296,7 @@ async fn run_embedded(case: &Case, wf: &Workflow, log: &Log) -> Outcome {
                 .expect("approvals")
                 .items;
             if let Some(a) = pending.iter().find(|a| a.execution == id) {
-                svc.decide(&tenant, &a.id, answer()(approved)).await.expect("decide");
+                svc.decide(&tenant, &a.id, answer()(approved), 5).await.expect("decide");
             }
         }
         assert!(Instant::now() < deadline, "{}: embedded execution did not finish: {:?}", case.name, exec.state);

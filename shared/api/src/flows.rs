@@ -177,7 +177,8 @@ pub(crate) async fn decide(
         return Err(ApiError::new(ErrorCode::ValidationFailed, "comment must be at most 2000 characters"));
     }
     let decision = Decision { approved, decided_by: p.key_id.to_string(), comment: req.comment };
-    Ok(Json(approval_view(&service(&s)?.decide(&p.tenant, &id, decision).await?)))
+    let level = p.grant.approval_level();
+    Ok(Json(approval_view(&service(&s)?.decide(&p.tenant, &id, decision, level).await?)))
 }
 
 fn workflow_view(w: &WorkflowRecord) -> Value {
@@ -250,6 +251,7 @@ fn approval_view(a: &ApprovalRecord) -> Value {
         "node": a.node,
         "prompt": a.prompt,
         "status": a.status,
+        "required_level": a.required_level,
         "expires_at_ms": a.expires_at_ms,
         "decided_by": a.decided_by,
         "comment": a.comment,

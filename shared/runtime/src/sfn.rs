@@ -102,6 +102,9 @@ pub struct SfnTask {
     /// Per-attempt timeout (approvals: time to decide), seconds.
     #[serde(default)]
     pub timeout_s: Option<u64>,
+    /// Approvals: the level a decider must hold (1 when the message predates levels).
+    #[serde(default)]
+    pub level: Option<u8>,
     /// The state document.
     pub doc: TaskDoc,
     /// The element, for map elements.
@@ -266,6 +269,7 @@ impl SfnTasks {
                     comment: None,
                     closed_at_ms: None,
                     created_at_ms: now,
+                    required_level: task.level.unwrap_or(1),
                     task_token: Some(task.token.clone()),
                 };
                 match self.approvals.put_approval(&approval, None).await {

@@ -358,6 +358,7 @@ impl Compiler<'_> {
                         ("aos.$", json!("$.aos")),
                         ("template", template(&json!(prompt))),
                         ("timeout_s", json!(node.approval_timeout_s())),
+                        ("level", json!(node.approval_level())),
                         ("doc", Self::context()),
                     ],
                 );

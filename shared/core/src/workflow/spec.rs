@@ -150,6 +150,9 @@ pub struct NodeSpec {
     /// Task, map: per-attempt timeout; approval: time to decide (default 86400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<u64>,
+    /// Approval: the level (1-5) a decider's key must hold (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
     /// Approval: nodes that run only if nobody decides in time. Without them a timeout
     /// fails the workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,6 +205,11 @@ impl NodeSpec {
     /// Approval timeout in force, seconds.
     pub fn approval_timeout_s(&self) -> u64 {
         self.timeout_s.unwrap_or(DEFAULT_APPROVAL_TIMEOUT_S)
+    }
+
+    /// Approval: the level a decider must hold (default 1).
+    pub fn approval_level(&self) -> u8 {
+        self.level.unwrap_or(1)
     }
 
     /// The input template (an empty object when absent).

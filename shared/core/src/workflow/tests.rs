@@ -363,3 +363,17 @@ fn a_nodes_retry_policy_and_timeout_reach_its_run() {
     assert_eq!(asl::error_name(ErrorCode::Http503, false), asl::ERROR_NOT_RETRYABLE);
     assert_eq!(asl::error_name(ErrorCode::Http400, true), asl::ERROR_RETRYABLE);
 }
+
+#[test]
+fn an_approval_level_is_1_to_5_and_only_on_approvals() {
+    for bad in ["0", "6"] {
+        let e = invalid(&format!("name: w\nnodes:\n  - id: ok\n    type: approval\n    level: {bad}\n"));
+        assert!(e.to_string().contains("level must be 1..=5"), "{e}");
+    }
+    let e = invalid("name: w\nnodes:\n  - id: a\n    skill: echo\n    level: 2\n");
+    assert!(e.to_string().contains("field `level` does not apply to a task node"), "{e}");
+    let w = wf("name: w\nnodes:\n  - id: ok\n    type: approval\n    level: 4\n").expect("valid");
+    assert_eq!(w.node(0).approval_level(), 4);
+    let default = wf("name: w\nnodes:\n  - id: ok\n    type: approval\n").expect("valid");
+    assert_eq!(default.node(0).approval_level(), 1);
+}

@@ -112,6 +112,7 @@ const FIELDS: &[&str] = &[
     "prompt",
     "timeout_s",
     "on_timeout",
+    "level",
     "retry",
     "compensate",
 ];
@@ -129,6 +130,7 @@ fn present(n: &NodeSpec) -> Vec<&'static str> {
         n.prompt.is_some(),
         n.timeout_s.is_some(),
         n.on_timeout.is_some(),
+        n.level.is_some(),
         n.retry.is_some(),
         n.compensate.is_some(),
     ];
@@ -141,7 +143,7 @@ fn allowed(kind: NodeType) -> &'static [&'static str] {
         NodeType::Map => &["skill", "input", "items", "max_concurrency", "timeout_s", "retry", "compensate"],
         NodeType::Choice => &["choices", "default"],
         NodeType::Wait => &["seconds", "until"],
-        NodeType::Approval => &["prompt", "timeout_s", "on_timeout"],
+        NodeType::Approval => &["prompt", "timeout_s", "on_timeout", "level"],
     }
 }
 
@@ -190,6 +192,12 @@ fn check_fields(n: &NodeSpec) -> Result<(), WorkflowError> {
         NodeType::Approval => {
             if let Some(t) = n.timeout_s {
                 need((1..=MAX_WAIT_S).contains(&t), "an approval's timeout_s must be 1..=31536000")?;
+            }
+            if let Some(l) = n.level {
+                need(
+                    (1..=5).contains(&l),
+                    "an approval's level must be 1..=5 (the approval level a decider's key holds)",
+                )?;
             }
         }
     }

@@ -116,9 +116,16 @@ pub struct ApprovalRecord {
     pub closed_at_ms: Option<u64>,
     /// Creation time.
     pub created_at_ms: u64,
+    /// The approval level (1-5) a decider's key must hold.
+    #[serde(default = "first_level")]
+    pub required_level: u8,
     /// The Step Functions task token a decision answers (workflows on AWS); never shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_token: Option<String>,
+}
+
+fn first_level() -> u8 {
+    1
 }
 
 impl ApprovalRecord {

@@ -55,6 +55,9 @@ pub enum FlowError {
     /// Refused by the current state; nothing changed.
     #[error("{1}")]
     Conflict(ErrorCode, String),
+    /// The caller may not do this (an approval above its level); nothing changed.
+    #[error("{0}")]
+    Forbidden(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -66,6 +69,7 @@ impl FlowError {
         match self {
             Self::Invalid { code, .. } | Self::Conflict(code, _) => *code,
             Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Forbidden(_) => ErrorCode::PermissionDenied,
             Self::Store(_) => ErrorCode::Internal,
         }
     }
@@ -398,15 +402,23 @@ impl WorkflowService {
         Ok(merge_page(batches, limit, shown, |a| status.is_none_or(|st| a.status == st)))
     }
 
-    /// Decides a pending approval. An approval that is not pending (decided, expired,
-    /// cancelled) or not this tenant's is refused and nothing changes.
+    /// Decides a pending approval as a decider holding approval level `level`. An
+    /// approval that is not pending (decided, expired, cancelled), not this tenant's, or
+    /// needing a higher level is refused and nothing changes.
     pub async fn decide(
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
         decision: Decision,
+        level: u8,
     ) -> Result<ApprovalRecord, FlowError> {
         let approval = self.store.approval(tenant, id).await?.ok_or(FlowError::NotFound("approval"))?;
+        if level < approval.required_level {
+            return Err(FlowError::Forbidden(format!(
+                "approval {id} needs a decider at approval level {}; this key decides at level {level}",
+                approval.required_level
+            )));
+        }
         if let (Some(_), Some(engine)) = (&approval.task_token, &self.sfn) {
             return crate::sfn::decide(self.store.as_ref(), engine.tokens.as_ref(), tenant, id, decision).await;
         }
@@ -559,7 +571,7 @@ impl WorkflowService {
                     };
                     write.messages.push((msg.encode(), at_ms));
                 }
-                Action::OpenApproval { approval, node, prompt, expires_at_ms } => {
+                Action::OpenApproval { approval, node, prompt, expires_at_ms, level } => {
                     write.approvals.push(ApprovalRecord {
                         tenant: execution.tenant.clone(),
                         id: approval,
@@ -573,6 +585,7 @@ impl WorkflowService {
                         comment: None,
                         closed_at_ms: None,
                         created_at_ms: now,
+                        required_level: level,
                         task_token: None,
                     });
                 }
@@ -608,6 +621,7 @@ impl WorkflowService {
             comment: None,
             closed_at_ms: Some(now),
             created_at_ms: 0,
+            required_level: 1,
             task_token: None,
         }
     }

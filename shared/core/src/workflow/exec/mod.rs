@@ -299,6 +299,8 @@ pub enum Action {
         prompt: String,
         /// When it times out.
         expires_at_ms: u64,
+        /// The level a decider must hold.
+        level: u8,
     },
     /// Close a pending approval that timed out or was cancelled.
     CloseApproval {

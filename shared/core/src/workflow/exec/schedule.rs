@@ -200,7 +200,14 @@ impl ExecState {
                             Value::String(s) => s,
                             other => other.to_string(),
                         };
-                        actions.push(Action::OpenApproval { approval, node: spec.id.clone(), prompt, expires_at_ms });
+                        let level = spec.approval_level();
+                        actions.push(Action::OpenApproval {
+                            approval,
+                            node: spec.id.clone(),
+                            prompt,
+                            expires_at_ms,
+                            level,
+                        });
                         actions.push(Action::StartTimer { node: spec.id.clone(), at_ms: expires_at_ms });
                     }
                 }
