@@ -1,0 +1,509 @@
+//! Tenants' policies in Cedar, and how a step is judged by them.
+//!
+//! A policy set is Cedar text validated against [`SCHEMA`]. Each policy may carry
+//! annotations: `@id("name")` (how decisions name it), `@category("SAFETY")` (one of
+//! SAFETY, PRIVACY, OPERATIONAL, ROUTING, CUSTOM; default CUSTOM), `@reason("…")` (what a
+//! decision says), and on a `forbid` `@approval("3")`: instead of denying, the step waits
+//! for a person deciding at that level (1-5).
+//!
+//! Precedence, as the seed's policy layer has it: the highest category with a policy that
+//! applies to the step decides; within it deny > require approval > allow (the highest
+//! level asked wins). When no policy applies, the tenant's default decides: allow (the
+//! default) or deny.
+
+use miette::Diagnostic;
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+/// The Cedar schema policies are validated against.
+pub const SCHEMA: &str = include_str!("schema.cedarschema");
+
+/// A policy's category, highest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Category {
+    /// Harm to people or systems (priority 100).
+    Safety,
+    /// Personal data (90).
+    Privacy,
+    /// How the tenant runs things: spend, hours, targets (50).
+    Operational,
+    /// Where work goes (30).
+    Routing,
+    /// Anything else (10).
+    Custom,
+}
+
+impl Category {
+    /// Highest first.
+    pub const ALL: [Category; 5] =
+        [Category::Safety, Category::Privacy, Category::Operational, Category::Routing, Category::Custom];
+
+    /// Its name in annotations (`SAFETY`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Safety => "SAFETY",
+            Category::Privacy => "PRIVACY",
+            Category::Operational => "OPERATIONAL",
+            Category::Routing => "ROUTING",
+            Category::Custom => "CUSTOM",
+        }
+    }
+
+    /// The seed's priority (100 … 10).
+    pub fn priority(self) -> u8 {
+        match self {
+            Category::Safety => 100,
+            Category::Privacy => 90,
+            Category::Operational => 50,
+            Category::Routing => 30,
+            Category::Custom => 10,
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// What happens when no policy applies to a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultDecision {
+    /// The step runs (the default: skills the plan names run unless a policy forbids).
+    #[default]
+    Allow,
+    /// The step is refused (deny by default).
+    Deny,
+}
+
+/// A policy set that does not compile: where and what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct PolicyError {
+    /// 1-based line of the problem (1 when the error has no position).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong and, where Cedar says it, how to fix it.
+    pub message: String,
+}
+
+/// One policy as decisions name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Meta {
+    name: String,
+    category: Category,
+    /// `Some(level)`: a forbid that asks for approval instead of denying.
+    approval: Option<u8>,
+    reason: Option<String>,
+    permit: bool,
+}
+
+/// A validated policy set, ready to judge steps.
+#[derive(Debug, Clone)]
+pub struct Policies {
+    by_category: Vec<(Category, cedar_policy::PolicySet)>,
+    meta: std::collections::BTreeMap<String, Meta>,
+    names: Names,
+    default: DefaultDecision,
+    count: usize,
+}
+
+/// The schema's names, parsed once.
+#[derive(Debug, Clone)]
+struct Names {
+    tenant: cedar_policy::EntityTypeName,
+    run: cedar_policy::EntityTypeName,
+    skill: cedar_policy::EntityTypeName,
+    call: cedar_policy::EntityUid,
+}
+
+impl Names {
+    fn new() -> Self {
+        let name = |n: &str| cedar_policy::EntityTypeName::from_str(n).expect("a valid type name");
+        Self {
+            tenant: name("AOS::Tenant"),
+            run: name("AOS::Run"),
+            skill: name("AOS::Skill"),
+            call: cedar_policy::EntityUid::from_str(r#"AOS::Action::"call""#).expect("a valid action"),
+        }
+    }
+}
+
+/// The step a decision is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepFacts {
+    /// The run's tenant.
+    pub tenant: String,
+    /// The run.
+    pub run_id: String,
+    /// 0 for a top-level run.
+    pub depth: u32,
+    /// Whether the run is an agent's.
+    pub agent: bool,
+    /// The workflow the run is a node of ("" when none).
+    pub workflow: String,
+    /// The skill called.
+    pub skill: String,
+    /// Its idempotency class (`pure`, `idempotent`, `keyed`, `non_idempotent`).
+    pub idempotency: String,
+    /// `plan_step`, `workflow_node`, `compensation`, `planner_step` or `child_run`.
+    pub kind: String,
+    /// The outbound target host ("" when none) and port (0).
+    pub host: String,
+    /// Port of the target.
+    pub port: u16,
+    /// The resolved input.
+    pub input: serde_json::Value,
+    /// Spent so far by the run, cents.
+    pub spent_cents: i64,
+    /// This step's estimate, cents.
+    pub estimated_cents: i64,
+    /// Now, ms since the epoch.
+    pub now_ms: u64,
+    /// The tenant's plan.
+    pub plan: String,
+}
+
+/// What the policies say of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// It runs.
+    Allow,
+    /// It fails with `ERR_POLICY_VIOLATION`.
+    Deny,
+    /// It waits for a person at the evaluation's approval level.
+    RequiresApproval,
+}
+
+/// A policy that applied and did not allow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The policy (`@id`, or Cedar's `policyN`).
+    pub policy: String,
+    /// Its category.
+    pub category: Category,
+    /// `deny` or `requires_approval`.
+    pub effect: Decision,
+    /// Its `@reason`, or a sentence naming it.
+    pub message: String,
+}
+
+/// The answer for one step, in the seed's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The decision.
+    pub decision: Decision,
+    /// Why, one line per policy that decided (or the default).
+    pub reasons: Vec<String>,
+    /// The level an approval needs (when the decision asks for one).
+    pub approval_level_required: Option<u8>,
+    /// The policies that applied and did not allow.
+    pub violations: Vec<Violation>,
+    /// The category that decided (`None`: the default did).
+    pub deciding_category: Option<Category>,
+}
+
+fn position(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The first labelled position of a Cedar diagnostic, with its message and help.
+fn located(source: &str, d: &dyn Diagnostic) -> PolicyError {
+    let offset = d.labels().and_then(|mut l| l.next()).map_or(0, |l| l.offset());
+    let (line, column) = position(source, offset);
+    let mut message = d.to_string();
+    if let Some(help) = d.help() {
+        message = format!("{message} ({help})");
+    }
+    PolicyError { line, column, message }
+}
+
+fn schema() -> cedar_policy::Schema {
+    let (schema, _warnings) =
+        cedar_policy::Schema::from_cedarschema_str(SCHEMA).expect("the published schema is valid Cedar");
+    schema
+}
+
+/// Whether `policy` forbids every call, whoever and whatever: no scope, no condition.
+fn forbids_everything(policy: &cedar_policy::Policy) -> bool {
+    if policy.effect() != cedar_policy::Effect::Forbid || policy.annotation("approval").is_some() {
+        return false;
+    }
+    let Ok(json) = policy.to_json() else { return false };
+    let all = |k: &str| json[k]["op"] == "All";
+    all("principal") && all("action") && all("resource") && json["conditions"].as_array().is_none_or(Vec::is_empty)
+}
+
+impl Policies {
+    /// Compiles a tenant's policy text: parsed, every annotation checked, validated
+    /// against [`SCHEMA`] (strictly: a typo in an attribute is an error, not a policy
+    /// that never applies). A policy that forbids everything is refused unless
+    /// `allow_deny_all`.
+    pub fn compile(text: &str, default: DefaultDecision, allow_deny_all: bool) -> Result<Self, PolicyError> {
+        let set = cedar_policy::PolicySet::from_str(text).map_err(|e| located(text, &e))?;
+        let validation = cedar_policy::Validator::new(schema()).validate(&set, cedar_policy::ValidationMode::Strict);
+        if let Some(e) = validation.validation_errors().next() {
+            return Err(located(text, e));
+        }
+        let mut by_category: Vec<(Category, cedar_policy::PolicySet)> =
+            Category::ALL.iter().map(|c| (*c, cedar_policy::PolicySet::new())).collect();
+        let mut meta = std::collections::BTreeMap::new();
+        let mut count = 0;
+        let starts = statement_starts(text);
+        for policy in set.policies() {
+            count += 1;
+            let at = |message: String| {
+                // Cedar names the policies of a text policy0, policy1, … in order.
+                let n: Option<usize> = policy.id().to_string().strip_prefix("policy").and_then(|n| n.parse().ok());
+                let offset = n.and_then(|n| starts.get(n).copied()).unwrap_or(0);
+                let (line, column) = position(text, offset);
+                PolicyError { line, column, message }
+            };
+            for (key, _) in policy.annotations() {
+                if !matches!(key, "id" | "category" | "approval" | "reason") {
+                    return Err(at(format!(
+                        "unknown annotation @{key}: AOS reads @id, @category, @approval and @reason"
+                    )));
+                }
+            }
+            let category = match policy.annotation("category") {
+                None => Category::Custom,
+                Some(c) => Category::parse(c).ok_or_else(|| {
+                    at(format!("@category({c:?}) is not a category: SAFETY, PRIVACY, OPERATIONAL, ROUTING or CUSTOM"))
+                })?,
+            };
+            let permit = policy.effect() == cedar_policy::Effect::Permit;
+            let approval = match policy.annotation("approval") {
+                None => None,
+                Some(_) if permit => {
+                    return Err(at("@approval goes on a forbid: the step waits instead of being denied".to_owned()))
+                }
+                Some(l) => Some(
+                    l.parse::<u8>()
+                        .ok()
+                        .filter(|l| (1..=5).contains(l))
+                        .ok_or_else(|| at(format!("@approval({l:?}) must be a level from \"1\" to \"5\"")))?,
+                ),
+            };
+            if !allow_deny_all && forbids_everything(policy) {
+                return Err(at("this policy forbids every step of every run; apply it with allow_deny_all (--allow-deny-all) if that is what you mean".to_owned()));
+            }
+            let name = policy.annotation("id").map_or_else(|| policy.id().to_string(), str::to_owned);
+            let reason = policy.annotation("reason").map(str::to_owned);
+            meta.insert(policy.id().to_string(), Meta { name, category, approval, reason, permit });
+            let slot = by_category.iter_mut().find(|(c, _)| *c == category).expect("every category has a set");
+            slot.1.add(policy.clone()).map_err(|e| at(e.to_string()))?;
+        }
+        Ok(Self { by_category, meta, names: Names::new(), default, count })
+    }
+
+    /// How many policies the set holds.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the set holds none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The set's default decision.
+    pub fn default_decision(&self) -> DefaultDecision {
+        self.default
+    }
+
+    /// Judges one step. An input the schema refuses (it cannot: facts are typed) or an
+    /// evaluation error inside a policy counts that policy as not applying, and says so
+    /// in the reasons.
+    pub fn evaluate(&self, facts: &StepFacts) -> Evaluation {
+        if self.count == 0 {
+            return self.by_default(Vec::new());
+        }
+        let (request, entities) = match self.request(facts, None) {
+            Ok(r) => r,
+            Err(e) => {
+                return Evaluation {
+                    decision: Decision::Deny,
+                    reasons: vec![format!("the step could not be described to the policies: {e}")],
+                    approval_level_required: None,
+                    violations: Vec::new(),
+                    deciding_category: None,
+                }
+            }
+        };
+        let authorizer = cedar_policy::Authorizer::new();
+        let mut notes = Vec::new();
+        for (category, set) in &self.by_category {
+            if set.is_empty() {
+                continue;
+            }
+            let response = authorizer.is_authorized(&request, set, &entities);
+            for e in response.diagnostics().errors() {
+                notes.push(format!("a policy could not be evaluated and was skipped: {e}"));
+            }
+            let applied: Vec<&Meta> =
+                response.diagnostics().reason().filter_map(|id| self.meta.get(&id.to_string())).collect();
+            if applied.is_empty() {
+                continue;
+            }
+            return self.decided(*category, &applied, notes);
+        }
+        self.by_default(notes)
+    }
+
+    /// The tenant's default decision, when no policy applies.
+    fn by_default(&self, mut notes: Vec<String>) -> Evaluation {
+        let (decision, line) = match self.default {
+            DefaultDecision::Allow => (Decision::Allow, "no policy applies; the tenant's default allows"),
+            DefaultDecision::Deny => (Decision::Deny, "no policy allows this step and the tenant denies by default"),
+        };
+        notes.insert(0, line.to_owned());
+        Evaluation {
+            decision,
+            reasons: notes,
+            approval_level_required: None,
+            violations: Vec::new(),
+            deciding_category: None,
+        }
+    }
+
+    /// The decision of `category`, whose policies `applied` applied: deny > approval >
+    /// allow.
+    fn decided(&self, category: Category, applied: &[&Meta], mut notes: Vec<String>) -> Evaluation {
+        let said = |m: &Meta| m.reason.clone().unwrap_or_else(|| format!("policy {} applies", m.name));
+        let forbids: Vec<&&Meta> = applied.iter().filter(|m| !m.permit).collect();
+        let deny = forbids.iter().any(|m| m.approval.is_none());
+        let level = forbids.iter().filter_map(|m| m.approval).max();
+        let decision = if deny {
+            Decision::Deny
+        } else if level.is_some() {
+            Decision::RequiresApproval
+        } else {
+            Decision::Allow
+        };
+        let violations = forbids
+            .iter()
+            .map(|m| Violation {
+                policy: m.name.clone(),
+                category,
+                effect: if m.approval.is_some() { Decision::RequiresApproval } else { Decision::Deny },
+                message: said(m),
+            })
+            .collect();
+        let mut reasons: Vec<String> =
+            applied.iter().map(|m| format!("{} ({}): {}", m.name, category.as_str(), said(m))).collect();
+        reasons.append(&mut notes);
+        Evaluation {
+            decision,
+            reasons,
+            approval_level_required: (decision == Decision::RequiresApproval).then_some(level).flatten(),
+            violations,
+            deciding_category: Some(category),
+        }
+    }
+
+    /// The step as a Cedar request and its entities. Built directly from typed facts
+    /// (not from JSON checked against the schema again): the policies were validated
+    /// against the schema, and the facts have its types by construction.
+    fn request(
+        &self,
+        f: &StepFacts,
+        schema: Option<&cedar_policy::Schema>,
+    ) -> Result<(cedar_policy::Request, cedar_policy::Entities), Box<dyn std::error::Error>> {
+        use cedar_policy::{Entity, EntityUid, RestrictedExpression as X};
+        let n = &self.names;
+        let uid = |t: &cedar_policy::EntityTypeName, id: &str| {
+            EntityUid::from_type_name_and_id(t.clone(), cedar_policy::EntityId::new(id))
+        };
+        let (tenant, principal, resource) =
+            (uid(&n.tenant, &f.tenant), uid(&n.run, &f.run_id), uid(&n.skill, &f.skill));
+        let action = n.call.clone();
+        let long = |v: i64| X::new_long(v);
+        let run = Entity::new(
+            principal.clone(),
+            [
+                ("depth".to_owned(), long(i64::from(f.depth))),
+                ("agent".to_owned(), X::new_bool(f.agent)),
+                ("workflow".to_owned(), X::new_string(f.workflow.clone())),
+            ]
+            .into(),
+            [tenant.clone()].into(),
+        )?;
+        let skill = Entity::new(
+            resource.clone(),
+            [("idempotency".to_owned(), X::new_string(f.idempotency.clone()))].into(),
+            [].into(),
+        )?;
+        let entities = cedar_policy::Entities::from_entities([Entity::with_uid(tenant), run, skill], schema)?;
+        let input_text = aos_core::determinism::canonical_json(&f.input);
+        let secs = f.now_ms / 1000;
+        let days = secs / 86_400;
+        let as_long = |v: u64| long(i64::try_from(v).unwrap_or(i64::MAX));
+        let context = cedar_policy::Context::from_pairs([
+            ("kind".to_owned(), X::new_string(f.kind.clone())),
+            ("host".to_owned(), X::new_string(f.host.clone())),
+            ("port".to_owned(), long(i64::from(f.port))),
+            ("input_bytes".to_owned(), as_long(input_text.len() as u64)),
+            ("input_text".to_owned(), X::new_string(input_text)),
+            ("spent_cents".to_owned(), long(f.spent_cents)),
+            ("estimated_cents".to_owned(), long(f.estimated_cents)),
+            ("hour_utc".to_owned(), as_long((secs % 86_400) / 3600)),
+            // 1970-01-01 was a Thursday (4).
+            ("weekday".to_owned(), as_long((days + 3) % 7 + 1)),
+            ("plan".to_owned(), X::new_string(f.plan.clone())),
+        ])?;
+        let request = cedar_policy::Request::new(principal, action, resource, context, schema)?;
+        Ok((request, entities))
+    }
+}
+
+#[cfg(test)]
+impl Policies {
+    /// Whether the request built from `facts` is one the published schema accepts (what
+    /// `evaluate` skips checking each time).
+    pub(crate) fn request_fits_the_schema(&self, facts: &StepFacts) -> Result<(), String> {
+        self.request(facts, Some(&schema())).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// Where each statement of a Cedar text begins (its first annotation or keyword): a
+/// statement ends at a `;` outside strings, comments and brackets.
+fn statement_starts(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let (mut starts, mut depth, mut i, mut begun) = (Vec::new(), 0i32, 0, false);
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            c if c.is_ascii_whitespace() => {}
+            _ if !begun => {
+                starts.push(i);
+                begun = true;
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'(' | b'{' | b'[' => depth += 1,
+            b')' | b'}' | b']' => depth -= 1,
+            b';' if depth == 0 => begun = false,
+            _ => {}
+        }
+        i += 1;
+    }
+    starts
+}

@@ -1,0 +1,159 @@
+use super::*;
+use serde_json::json;
+
+fn facts(skill: &str, input: serde_json::Value) -> StepFacts {
+    StepFacts {
+        tenant: "ten_a".into(),
+        run_id: "run_1".into(),
+        depth: 0,
+        agent: false,
+        workflow: String::new(),
+        skill: skill.into(),
+        idempotency: "keyed".into(),
+        kind: "plan_step".into(),
+        host: String::new(),
+        port: 0,
+        input,
+        spent_cents: 0,
+        estimated_cents: 0,
+        // 2026-12-02T03:00:00Z, a Wednesday.
+        now_ms: 1_796_180_400_000,
+        plan: "pro".into(),
+    }
+}
+
+fn compile(text: &str) -> Policies {
+    Policies::compile(text, DefaultDecision::Allow, false).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn with_no_policy_the_default_decides() {
+    let allow = compile("");
+    assert_eq!(allow.evaluate(&facts("http_call", json!({}))).decision, Decision::Allow);
+    let deny = Policies::compile("", DefaultDecision::Deny, false).expect("empty");
+    let e = deny.evaluate(&facts("http_call", json!({})));
+    assert_eq!(e.decision, Decision::Deny);
+    assert!(e.reasons[0].contains("denies by default"), "{e:?}");
+}
+
+#[test]
+fn a_forbid_denies_naming_the_policy_and_its_reason() {
+    let p = compile(
+        r#"@id("no-shell") @category("SAFETY") @reason("system commands are blocked")
+        forbid(principal, action == AOS::Action::"call", resource)
+        when { context.input_text like "*rm -rf*" };"#,
+    );
+    let e = p.evaluate(&facts("http_call", json!({"body": "please rm -rf /"})));
+    assert_eq!(e.decision, Decision::Deny);
+    assert_eq!(e.deciding_category, Some(Category::Safety));
+    assert_eq!(e.violations[0].policy, "no-shell");
+    assert_eq!(e.violations[0].message, "system commands are blocked");
+    assert_eq!(p.evaluate(&facts("http_call", json!({"body": "hello"}))).decision, Decision::Allow);
+}
+
+#[test]
+fn an_approval_forbid_asks_for_the_highest_level_and_a_deny_beats_it() {
+    let p = compile(
+        r#"@id("big-spend") @category("OPERATIONAL") @approval("2")
+        forbid(principal, action, resource) when { context.estimated_cents > 50 };
+        @id("email-at-night") @category("OPERATIONAL") @approval("3")
+        forbid(principal, action, resource == AOS::Skill::"email_send")
+        when { context.hour_utc < 8 || context.hour_utc >= 18 };
+        @id("huge-spend") @category("OPERATIONAL")
+        forbid(principal, action, resource) when { context.estimated_cents > 500 };"#,
+    );
+    let mut f = facts("email_send", json!({}));
+    f.estimated_cents = 80;
+    let e = p.evaluate(&f);
+    assert_eq!((e.decision, e.approval_level_required), (Decision::RequiresApproval, Some(3)), "{e:?}");
+    assert_eq!(e.violations.len(), 2);
+    f.estimated_cents = 900;
+    let e = p.evaluate(&f);
+    assert_eq!((e.decision, e.approval_level_required), (Decision::Deny, None), "deny > approval: {e:?}");
+}
+
+#[test]
+fn the_highest_category_that_applies_decides() {
+    // A SAFETY permit for the health check outranks a CUSTOM forbid of every http_call.
+    let p = compile(
+        r#"@id("health-ok") @category("SAFETY")
+        permit(principal, action, resource == AOS::Skill::"http_call") when { context.host == "status.internal" };
+        @id("no-http") @category("CUSTOM")
+        forbid(principal, action, resource == AOS::Skill::"http_call");"#,
+    );
+    let mut f = facts("http_call", json!({}));
+    f.host = "status.internal".into();
+    let e = p.evaluate(&f);
+    assert_eq!((e.decision, e.deciding_category), (Decision::Allow, Some(Category::Safety)), "{e:?}");
+    f.host = "example.org".into();
+    let e = p.evaluate(&f);
+    assert_eq!((e.decision, e.deciding_category), (Decision::Deny, Some(Category::Custom)), "{e:?}");
+}
+
+#[test]
+fn entity_attributes_and_hierarchy_are_there_to_use() {
+    let p = compile(
+        r#"@id("shallow") forbid(principal, action, resource) when { principal.depth > 2 };
+        @id("tenant-a-only-pure") forbid(principal in AOS::Tenant::"ten_a", action, resource)
+        when { resource.idempotency == "non_idempotent" && principal.agent };"#,
+    );
+    let mut f = facts("kv_store", json!({}));
+    f.depth = 3;
+    assert_eq!(p.evaluate(&f).violations[0].policy, "shallow");
+    f.depth = 0;
+    f.agent = true;
+    f.idempotency = "non_idempotent".into();
+    assert_eq!(p.evaluate(&f).violations[0].policy, "tenant-a-only-pure");
+    f.tenant = "ten_b".into();
+    assert_eq!(p.evaluate(&f).decision, Decision::Allow);
+}
+
+#[test]
+fn a_bad_policy_is_refused_with_its_position_and_what_to_fix() {
+    let cases = [
+        ("permit(principal, action, resource)\nwhen { context.nope > 1 };", 2, "nope"),
+        ("permit(principal, action, resource) when { context.hour_utc > \"x\" };", 1, "type"),
+        ("\n\nforbid(principal, action resource);", 3, ""),
+        ("@category(\"URGENT\")\nforbid(principal, action, resource) when { context.port == 1 };", 1, "SAFETY"),
+        ("@approval(\"7\") forbid(principal, action, resource) when { context.port == 1 };", 1, "\"1\" to \"5\""),
+        ("@approval(\"2\") permit(principal, action, resource);", 1, "goes on a forbid"),
+        ("@owner(\"me\") permit(principal, action, resource);", 1, "unknown annotation @owner"),
+    ];
+    for (text, line, says) in cases {
+        let e = Policies::compile(text, DefaultDecision::Allow, false).expect_err(text);
+        assert_eq!(e.line, line, "{text}: {e}");
+        assert!(e.message.contains(says), "{text}: {e}");
+    }
+}
+
+#[test]
+fn a_policy_that_denies_everything_needs_the_explicit_flag() {
+    let text = "@id(\"stop\") forbid(principal, action, resource);";
+    let e = Policies::compile(text, DefaultDecision::Allow, false).expect_err("refused");
+    assert!(e.message.contains("allow_deny_all"), "{e}");
+    let p = Policies::compile(text, DefaultDecision::Allow, true).expect("with the flag");
+    assert_eq!(p.evaluate(&facts("json_transform", json!({}))).decision, Decision::Deny);
+    // A conditioned forbid is not "everything".
+    assert!(Policies::compile(
+        "forbid(principal, action, resource) when { context.port == 22 };",
+        DefaultDecision::Allow,
+        false
+    )
+    .is_ok());
+}
+
+#[test]
+fn the_time_of_day_and_weekday_are_utc() {
+    let p = compile(
+        r#"@id("weekend") forbid(principal, action, resource) when { context.weekday >= 6 };
+        @id("night") forbid(principal, action, resource) when { context.hour_utc == 3 };"#,
+    );
+    let e = p.evaluate(&facts("kv_store", json!({})));
+    assert_eq!(e.violations.iter().map(|v| v.policy.as_str()).collect::<Vec<_>>(), ["night"], "{e:?}");
+}
+
+#[test]
+fn the_facts_of_a_step_are_what_the_published_schema_declares() {
+    let p = compile("@id(\"x\") forbid(principal, action, resource) when { context.port == 22 };");
+    p.request_fits_the_schema(&facts("http_call", json!({"url": "https://example.org"}))).expect("fits");
+}
