@@ -34,6 +34,8 @@ pub struct Ports {
     pub workflows: Arc<dyn WorkflowStore>,
     /// Large values (S3; files on the embedded side).
     pub blobs: Arc<dyn aos_runtime::ports::BlobStore>,
+    /// Tenants' policy sets.
+    pub policies: Arc<dyn aos_runtime::ports::PolicyStore>,
     /// The DynamoDB table and the step queue's URL (AWS backend; empty on the embedded one).
     pub aws_names: (String, String),
     dead: DeadLetters,
@@ -91,6 +93,7 @@ pub async fn embedded(max_receive_count: u32) -> Ports {
         tenant_secrets: e.tenant_secrets,
         breakers: e.breakers,
         workflows: e.workflows,
+        policies: e.policies,
         blobs: Arc::new(aos_embedded::FileBlobs::new(dir.path().join("blobs"))),
         aws_names: (String::new(), String::new()),
         dead: DeadLetters::Embedded(queue),
@@ -174,6 +177,7 @@ fn adapters(conf: &aws_config::SdkConfig, name: &str, urls: &aos_aws::QueueUrls)
         kv: Arc::new(DynamoKv::new(ddb.clone(), name)),
         breakers: Arc::new(aos_aws::DynamoBreakers::new(ddb.clone(), name)),
         workflows: Arc::new(aos_aws::DynamoWorkflows::new(ddb.clone(), name)),
+        policies: Arc::new(aos_aws::DynamoPolicies::new(ddb.clone(), name)),
         blobs: Arc::new(aos_aws::S3Blobs::new(aos_aws::S3Blobs::client(conf), name)),
         tenants: Arc::new(DynamoTenants::new(ddb, name)),
         secrets: Arc::new(secrets),

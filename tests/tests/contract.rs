@@ -300,3 +300,41 @@ contract!(expiring_entries_idle_breakers_and_closed_approvals_go_at_their_time, 
     }
     assert_eq!(kept, [false, false, true, true], "closed or expired long ago go; the rest stay");
 });
+
+contract!(policy_versions_are_consecutive_never_edited_and_paged_newest_first, 5, |p: Ports| async move {
+    use aos_runtime::ports::PolicyVersion;
+    let t = tenant("ten_policies");
+    let other = tenant("ten_other_policies");
+    let v = |tenant: &aos_core::TenantId, version: u32| PolicyVersion {
+        tenant: tenant.clone(),
+        version,
+        text: format!("// version {version}\npermit(principal, action, resource);"),
+        default_deny: version.is_multiple_of(2),
+        allow_deny_all: false,
+        policies: 1,
+        created_by: "key_x".into(),
+        created_at_ms: u64::from(version),
+    };
+    assert_eq!(p.policies.current(&t).await.expect("read"), None);
+    assert!(matches!(p.policies.put_version(&v(&t, 2)).await, Err(StoreError::Conflict(_))), "2 before 1");
+    for n in 1..=5 {
+        p.policies.put_version(&v(&t, n)).await.expect("next version");
+    }
+    // The same version again (a second writer, or a retry) changes nothing.
+    let mut rival = v(&t, 5);
+    rival.text = "forbid(principal, action, resource);".into();
+    assert!(matches!(p.policies.put_version(&rival).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(p.policies.put_version(&v(&t, 7)).await, Err(StoreError::Conflict(_))), "no gaps");
+    assert_eq!(p.policies.current(&t).await.expect("read"), Some(v(&t, 5)), "the newest, as written first");
+    let page = p.policies.versions(&t, None, 2).await.expect("page");
+    assert_eq!(page.iter().map(|v| v.version).collect::<Vec<_>>(), [5, 4]);
+    let page = p.policies.versions(&t, Some(4), 2).await.expect("page");
+    assert_eq!(page.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 2]);
+    let page = p.policies.versions(&t, Some(2), 2).await.expect("page");
+    assert_eq!(page.iter().map(|v| v.version).collect::<Vec<_>>(), [1]);
+    assert!(p.policies.versions(&t, Some(1), 2).await.expect("page").is_empty());
+    // Tenants never see each other's.
+    assert_eq!(p.policies.current(&other).await.expect("read"), None);
+    p.policies.put_version(&v(&other, 1)).await.expect("its own first version");
+    assert_eq!(p.policies.current(&t).await.expect("read").map(|v| v.version), Some(5));
+});

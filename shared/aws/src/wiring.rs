@@ -67,6 +67,8 @@ pub struct AwsAdapters {
     pub sfn: Arc<StepFunctions>,
     /// Circuit breakers.
     pub breakers: Arc<DynamoBreakers>,
+    /// Tenants' policy sets.
+    pub policies: Arc<crate::DynamoPolicies>,
     /// Values too large for an item (S3), when a bucket is configured.
     pub blobs: Option<Arc<crate::S3Blobs>>,
     /// The SDK configuration the clients were built from.
@@ -152,6 +154,7 @@ impl AwsAdapters {
             kv: Arc::new(DynamoKv::new(ddb.clone(), &config.table)),
             workflows: Arc::new(DynamoWorkflows::new(ddb.clone(), &config.table)),
             breakers: Arc::new(DynamoBreakers::new(ddb.clone(), &config.table)),
+            policies: Arc::new(crate::DynamoPolicies::new(ddb.clone(), &config.table)),
             sdk: sdk.clone(),
             tenants: Arc::new(DynamoTenants::new(ddb, &config.table)),
             sfn: Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&sdk))),

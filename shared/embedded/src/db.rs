@@ -92,6 +92,9 @@ CREATE TABLE IF NOT EXISTS tenant_secrets (
     tenant TEXT NOT NULL, name TEXT NOT NULL, nonce BLOB NOT NULL, sealed BLOB NOT NULL,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
     PRIMARY KEY (tenant, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS policies (
+    tenant TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, version)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS breakers (
     tenant TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;

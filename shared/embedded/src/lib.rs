@@ -8,6 +8,7 @@ mod breakers;
 mod db;
 mod idempotency;
 mod kv;
+mod policies;
 mod queue;
 mod runs;
 mod secrets;
@@ -20,6 +21,7 @@ pub use breakers::EmbeddedBreakers;
 pub use db::{Db, Durability};
 pub use idempotency::EmbeddedIdempotency;
 pub use kv::EmbeddedKv;
+pub use policies::EmbeddedPolicies;
 pub use queue::{DeadLetter, EmbeddedQueue, STEP_QUEUE};
 pub use runs::EmbeddedRunStore;
 pub use secrets::LocalSecrets;
@@ -56,6 +58,8 @@ pub struct Embedded {
     pub workflows: Arc<EmbeddedWorkflows>,
     /// Circuit breakers.
     pub breakers: Arc<EmbeddedBreakers>,
+    /// Tenants' policy sets.
+    pub policies: Arc<EmbeddedPolicies>,
 }
 
 impl Embedded {
@@ -73,6 +77,7 @@ impl Embedded {
             tenant_secrets: Arc::new(EmbeddedSecrets::open(Arc::clone(&db), dir)?),
             workflows: Arc::new(EmbeddedWorkflows::new(Arc::clone(&db))),
             breakers: Arc::new(EmbeddedBreakers::new(Arc::clone(&db))),
+            policies: Arc::new(EmbeddedPolicies::new(Arc::clone(&db))),
             db,
         };
         let leases = this.queue.release_orphaned_leases().await?;
