@@ -227,7 +227,8 @@ impl Compiler<'_> {
         if matches!(node.kind, NodeType::Task | NodeType::Map | NodeType::Approval) {
             self.states.insert(failed.clone(), pass(json!({"status": "failed"}), &at, next));
         }
-        let template = |v: &Value| json!(serde_json::to_string(v).expect("json serializes"));
+        // Canonical (keys sorted): a definition's text never depends on how maps order keys.
+        let template = |v: &Value| json!(crate::determinism::canonical_json(v));
         match node.kind {
             NodeType::Task => {
                 let body = message(
@@ -466,7 +467,7 @@ pub fn compile(wf: &Workflow, opts: &AslOptions) -> Result<Value, String> {
             &[
                 ("aos.$", json!("$.aos")),
                 ("skill", json!(comp.skill)),
-                ("template", json!(serde_json::to_string(&comp.input).expect("json serializes"))),
+                ("template", json!(crate::determinism::canonical_json(&comp.input))),
                 ("timeout_s", json!(node.timeout_s)),
                 ("doc", Compiler::context()),
             ],
