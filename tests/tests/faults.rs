@@ -107,21 +107,12 @@ async fn scenario(proxy: &FaultProxy, emulator: &str, plan: &str) -> Ending {
         ..WorkerConfig::default()
     };
     let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config);
-    let mut submitted = None;
-    for _ in 0..4 {
+    let id = as_a_client("submit", || {
         let body: SubmitRun = serde_json::from_str(plan).expect("plan");
-        match service.submit(&tenant(), body, Some("the-key")).await {
-            Ok(s) => {
-                submitted = Some(s.run.id);
-                break;
-            }
-            Err(e) => {
-                eprintln!("submit answered {e}; the client tries again");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-    let id = submitted.expect("a submission went through within 4 tries");
+        let service = &service;
+        async move { service.submit(&tenant(), body, Some("the-key")).await.map(|s| s.run.id) }
+    })
+    .await;
     drain(&worker, &ports, &look, &id, proxy).await;
     let run = look.runs.run(&tenant(), &id).await.expect("read").expect("run");
     let cps = look.runs.checkpoints(&tenant(), &id).await.expect("checkpoints");
@@ -141,6 +132,24 @@ async fn scenario(proxy: &FaultProxy, emulator: &str, plan: &str) -> Ending {
         left_in_queue,
         dead_letters: look.dead_letters().await.len(),
     }
+}
+
+/// What a client does with a request that carries an Idempotency-Key: sends it again
+/// (up to 4 times, 200 ms apart) while the answer is an error.
+async fn as_a_client<T, E: std::fmt::Display, F: std::future::Future<Output = Result<T, E>>>(
+    what: &str,
+    mut send: impl FnMut() -> F,
+) -> T {
+    for _ in 0..4 {
+        match send().await {
+            Ok(v) => return v,
+            Err(e) => {
+                eprintln!("{what} answered {e}; the client tries again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("a {what} went through within 4 tries")
 }
 
 /// Drives `worker` on `ports`' queue until the run is terminal and no message comes back.
@@ -610,21 +619,12 @@ async fn flow_scenario(proxy: &FaultProxy, emulator: &str) -> FlowEnding {
     };
     let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config)
         .with_sfn_tasks(live.tasks(&ports));
-    let mut started = None;
-    for _ in 0..4 {
+    let id = as_a_client("start", || {
         let req = StartExecution { input: json!({}), version: None, base_seed: Some(5) };
-        match live.service.start(&tenant(), "matrix", req, Some("start-key")).await {
-            Ok(s) => {
-                started = Some(s.value.id);
-                break;
-            }
-            Err(e) => {
-                eprintln!("start answered {e}; the client tries again");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-    let id = started.expect("a start went through within 4 tries");
+        let service = &live.service;
+        async move { service.start(&tenant(), "matrix", req, Some("start-key")).await.map(|s| s.value.id) }
+    })
+    .await;
     let deadline = Instant::now() + Duration::from_secs(90);
     let (mut approval, mut decided, mut idle) = (None, false, 0);
     while idle < 2 {
