@@ -45,9 +45,7 @@ impl Backend {
     /// environment `aos dev` starts with).
     pub async fn store_deployment_secret(&self, id: &str, value: &str) {
         if let Self::Aws { .. } = self {
-            let conf = aos_aws::sdk_config().await;
-            let sm = aws_sdk_secretsmanager::Client::new(&conf);
-            sm.create_secret().name(id).secret_string(value).send().await.expect("create the deployment secret");
+            aos_aws::put_deployment_secret(id, value).await.expect("create the deployment secret");
         }
     }
 
@@ -60,11 +58,9 @@ impl Backend {
                 .map(|f| String::from_utf8_lossy(&std::fs::read(data_dir.join(f)).unwrap_or_default()).into_owned())
                 .collect(),
             Self::Aws { name, .. } => {
-                let conf = aos_aws::sdk_config().await;
-                let ddb = aws_sdk_dynamodb::Client::new(&conf);
-                let items = ddb.scan().table_name(name).send().await.expect("scan").items.unwrap_or_default();
+                let items = aos_aws::table_items_text(name).await.expect("scan");
                 assert!(items.len() > 5, "the table holds the runs");
-                format!("{items:?}")
+                items.concat()
             }
         }
     }

@@ -35,7 +35,7 @@ pub use idempotency::DynamoIdempotency;
 pub use kv::DynamoKv;
 pub use policies::DynamoPolicies;
 pub use queue::SqsQueue;
-pub use resources::{create_queue, create_table, QueueUrls};
+pub use resources::{create_queue, create_table, put_deployment_secret, table_items_text, QueueUrls};
 pub use runs::{DynamoRunStore, INLINE_MAX_BYTES};
 pub use secrets::{SecretsManagerSecrets, SecretsManagerTenantSecrets};
 pub use ses::SesMailer;

@@ -94,3 +94,22 @@ pub async fn create_queue(
         .map_err(sdk_err)?;
     Ok(QueueUrls { queue: queue.queue_url.unwrap_or_default(), dead_letters: dlq_url })
 }
+
+/// Stores a deployment secret (a provider key, the SMTP password) under `id` in Secrets
+/// Manager, where an operator keeps it: what `aws secretsmanager create-secret` does,
+/// for setups and tests that provision from Rust.
+pub async fn put_deployment_secret(id: &str, value: &str) -> StoreResult<()> {
+    let conf = crate::sdk_config().await;
+    let client = aws_sdk_secretsmanager::Client::new(&conf);
+    client.create_secret().name(id).secret_string(value).send().await.map_err(sdk_err)?;
+    Ok(())
+}
+
+/// Every item of `table`, each as debug text: for inspecting what a deployment stores
+/// (tests search it for values that must never be stored).
+pub async fn table_items_text(table: &str) -> StoreResult<Vec<String>> {
+    let conf = crate::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&conf);
+    let out = client.scan().table_name(table).send().await.map_err(sdk_err)?;
+    Ok(out.items.unwrap_or_default().iter().map(|i| format!("{i:?}")).collect())
+}
