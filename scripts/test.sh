@@ -52,4 +52,6 @@ echo "moto server on 127.0.0.1:$port (log: target/moto.log)"
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 
 echo "== cargo test (with the tests a plain cargo test ignores: they need the tools and the emulator above)"
-cargo test --workspace --all-targets -- --include-ignored
+# A failing test's message names the place; backtraces (AOS_TEST_BACKTRACE=1) would push
+# it out of a shortened log.
+RUST_BACKTRACE="${AOS_TEST_BACKTRACE:-0}" cargo test --workspace --all-targets -- --include-ignored
