@@ -113,6 +113,13 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Apply, read and try out the tenant's Cedar policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// List and decide the approvals workflows wait for.
     Approvals {
         #[command(subcommand)]
@@ -285,6 +292,50 @@ enum ApprovalCommand {
 }
 
 #[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a Cedar policy file and store it as the tenant's next version.
+    Apply {
+        file: PathBuf,
+        /// Refuse steps no policy applies to (deny by default).
+        #[arg(long)]
+        default_deny: bool,
+        /// Accept a policy that forbids every step.
+        #[arg(long)]
+        allow_deny_all: bool,
+        /// Refuse the change if the current version is not this one.
+        #[arg(long)]
+        base_version: Option<u32>,
+    },
+    /// Print the current policy version (with --versions, the past ones too).
+    Get {
+        #[arg(long)]
+        versions: bool,
+    },
+    /// What a policy file (or, without one, the current policies) says of a sample step.
+    Test {
+        /// A Cedar policy file; the tenant's current policies when absent.
+        file: Option<PathBuf>,
+        /// The skill the step calls.
+        #[arg(long)]
+        skill: String,
+        /// The step's input: JSON, or @FILE.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// plan_step, workflow_node, compensation, planner_step or child_run.
+        #[arg(long)]
+        kind: Option<String>,
+        /// The run's spend so far and the step's estimate, in cents.
+        #[arg(long, default_value_t = 0)]
+        spent_cents: i64,
+        #[arg(long, default_value_t = 0)]
+        estimated_cents: i64,
+        /// With FILE: deny by default.
+        #[arg(long)]
+        default_deny: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum TenantCommand {
     /// Create a tenant and print its first API key (shown once).
     Create {
@@ -422,6 +473,48 @@ async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn policy(command: PolicyCommand, conn: &Conn) -> anyhow::Result<()> {
+    let c = conn.client("dev-api-key")?;
+    let read = |f: &PathBuf| std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()));
+    match command {
+        PolicyCommand::Apply { file, default_deny, allow_deny_all, base_version } => {
+            let body = json!({
+                "text": read(&file)?, "default_deny": default_deny,
+                "allow_deny_all": allow_deny_all, "base_version": base_version,
+            });
+            let v = c.call(reqwest::Method::PUT, "/v1/policies", Some(&body), None).await?;
+            println!("policy version {} applied: {} policies", v["version"], v["policies"]);
+            Ok(())
+        }
+        PolicyCommand::Get { versions } => {
+            let all = c.call(reqwest::Method::GET, "/v1/policies", None, None).await?;
+            if versions {
+                return print(&all);
+            }
+            match all["current"].as_object() {
+                Some(_) => print(&all["current"]),
+                None => {
+                    println!("no policies applied: every step is allowed");
+                    Ok(())
+                }
+            }
+        }
+        PolicyCommand::Test { file, skill, input, kind, spent_cents, estimated_cents, default_deny } => {
+            let input = match input.strip_prefix('@') {
+                Some(path) => read(&PathBuf::from(path))?,
+                None => input,
+            };
+            let input: serde_json::Value = serde_json::from_str(&input).context("--input is not JSON")?;
+            let policies = file.as_ref().map(read).transpose()?;
+            let body = json!({
+                "skill": skill, "input": input, "kind": kind, "spent_cents": spent_cents,
+                "estimated_cents": estimated_cents, "policies": policies, "default_deny": default_deny,
+            });
+            print(&c.call(reqwest::Method::POST, "/v1/policies/evaluate", Some(&body), None).await?)
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -512,6 +605,7 @@ async fn main() -> anyhow::Result<()> {
             }
         },
         Command::Workflow { command, conn } => workflow(command, &conn).await,
+        Command::Policy { command, conn } => policy(command, &conn).await,
         Command::Approvals { command, conn } => {
             let c = conn.client("dev-api-key")?;
             let (id, decision, comment) = match command {

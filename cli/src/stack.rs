@@ -84,6 +84,8 @@ pub struct Adapters {
     pub tenant_secrets: Arc<dyn TenantSecrets>,
     /// Circuit breakers.
     pub breakers: Arc<dyn BreakerStore>,
+    /// Tenants' policy sets.
+    pub policies: Arc<dyn aos_runtime::ports::PolicyStore>,
     /// Workflows and executions (the embedded executor); `None` on the AWS backend,
     /// where workflows run on Step Functions.
     pub workflows: Option<Arc<dyn WorkflowStore>>,
@@ -111,6 +113,7 @@ impl Adapters {
                     tenants: e.tenants.clone(),
                     secrets: e.secrets.clone(),
                     tenant_secrets: e.tenant_secrets.clone(),
+                    policies: e.policies.clone(),
                     breakers: e.breakers.clone(),
                     workflows: Some(e.workflows.clone()),
                     embedded: Some(e),
@@ -130,6 +133,7 @@ impl Adapters {
                     tenants: a.tenants.clone(),
                     secrets: a.secrets.clone(),
                     tenant_secrets: a.tenant_secrets.clone(),
+                    policies: a.policies.clone(),
                     breakers: a.breakers.clone(),
                     workflows: None,
                     embedded: None,
@@ -296,7 +300,8 @@ impl LocalStack {
         };
         let (demo, sink) = demo_router();
         let secrets = aos_runtime::secrets::SecretService::new(Arc::clone(&adapters.tenant_secrets));
-        let app = router(AppState { runs, tenants, workflows: workflows.clone(), secrets }).merge(demo);
+        let policies = aos_runtime::policies::PolicyService::new(Arc::clone(&adapters.policies));
+        let app = router(AppState { runs, tenants, workflows: workflows.clone(), secrets, policies }).merge(demo);
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         for _ in 0..config.workers.max(1) {

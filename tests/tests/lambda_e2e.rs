@@ -248,6 +248,47 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
     let agent = lambdas.pump_until(&format!("api-runs-get/v1/runs/{agent_id}"), run_ended).await;
     assert_eq!(agent["status"], "succeeded", "{agent}");
     assert_eq!(agent["output"]["output"], json!({"result": "AOS"}), "{agent}");
+
+    // The tenant's policies through the policy Lambdas, on DynamoDB.
+    let policies = include_str!("../../examples/policies/guardrails.cedar");
+    let applied = http
+        .put(format!("{base}/lambda-url/api-policies-put/v1/policies"))
+        .bearer_auth(&key)
+        .json(&json!({"text": policies}))
+        .send()
+        .await
+        .expect("api-policies-put answers");
+    assert_eq!(applied.status(), 201, "{:?}", applied.text().await);
+    let invalid = http
+        .put(format!("{base}/lambda-url/api-policies-put/v1/policies"))
+        .bearer_auth(&key)
+        .json(&json!({"text": "forbid (principal, action, resource) when { context.nope };"}))
+        .send()
+        .await
+        .expect("api-policies-put answers");
+    assert_eq!(invalid.status(), 422);
+    let listed: Value = http
+        .get(format!("{base}/lambda-url/api-policies-list/v1/policies"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("api-policies-list answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!((listed["current"]["version"].clone(), listed["current"]["policies"].clone()), (json!(1), json!(4)));
+    let judged: Value = http
+        .post(format!("{base}/lambda-url/api-policies-evaluate/v1/policies/evaluate"))
+        .bearer_auth(&key)
+        .json(&json!({"skill": "http_call", "input": {"url": "https://evil.example.net/"}}))
+        .send()
+        .await
+        .expect("api-policies-evaluate answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!((judged["decision"].clone(), judged["policy_version"].clone()), (json!("deny"), json!(1)), "{judged}");
+    assert_eq!(judged["violations"][0]["policy"], "http-call-hosts", "{judged}");
     drop(watch);
 }
 

@@ -17,12 +17,20 @@ pub struct ApiError {
     code: ErrorCode,
     message: String,
     node: Option<String>,
+    details: Option<Value>,
 }
 
 impl ApiError {
     /// An error with `code` and `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), node: None }
+        Self { code, message: message.into(), node: None, details: None }
+    }
+
+    /// What a client may act on beyond the message (reported as `error.details`).
+    #[must_use]
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     /// The workflow node the error concerns (reported as `error.node`).
@@ -55,6 +63,9 @@ impl IntoResponse for ApiError {
         let mut error = json!({"code": self.code, "message": message});
         if let Some(node) = self.node {
             error["node"] = Value::String(node);
+        }
+        if let Some(details) = self.details.filter(|_| !status.is_server_error()) {
+            error["details"] = details;
         }
         (status, Json(json!({"error": error}))).into_response()
     }

@@ -7,6 +7,7 @@ pub mod demo;
 mod error;
 mod extract;
 mod flows;
+mod policies;
 mod routes;
 mod secrets;
 mod views;

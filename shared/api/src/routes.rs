@@ -4,12 +4,14 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::flows;
+use crate::policies;
 use crate::secrets;
 use crate::views;
 use aos_core::page::PageLimit;
 use aos_core::{ApiKeyId, ErrorCode, RunId, RunStatus, TenantId};
 use aos_runtime::auth::{create_tenant_keeping, issue_key_with};
 use aos_runtime::clock::now_ms;
+use aos_runtime::policies::PolicyService;
 use aos_runtime::ports::{Grant, Permission, Role, StoreError, TenantStore};
 use aos_runtime::runs::{RunQuery, RunService, SubmitRun};
 use aos_runtime::secrets::SecretService;
@@ -40,6 +42,8 @@ pub struct AppState {
     pub workflows: Option<WorkflowService>,
     /// Tenants' secrets.
     pub secrets: SecretService,
+    /// Tenants' policy sets.
+    pub policies: PolicyService,
 }
 
 /// One API route: what `aos dev` serves all together and each API Lambda serves alone.
@@ -89,11 +93,17 @@ pub enum Route {
     SecretsPut,
     /// `DELETE /v1/secrets/{name}`
     SecretsDelete,
+    /// `PUT /v1/policies`
+    PoliciesPut,
+    /// `GET /v1/policies`
+    PoliciesList,
+    /// `POST /v1/policies/evaluate`
+    PoliciesEvaluate,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 22] = [
+    pub const ALL: [Route; 25] = [
         Route::Healthz,
         Route::SkillsList,
         Route::RunsCreate,
@@ -116,6 +126,9 @@ impl Route {
         Route::SecretsList,
         Route::SecretsPut,
         Route::SecretsDelete,
+        Route::PoliciesPut,
+        Route::PoliciesList,
+        Route::PoliciesEvaluate,
     ];
 
     /// HTTP method and path template, as API Gateway names the route.
@@ -143,6 +156,9 @@ impl Route {
             Route::SecretsList => ("GET", "/v1/secrets"),
             Route::SecretsPut => ("PUT", "/v1/secrets/{name}"),
             Route::SecretsDelete => ("DELETE", "/v1/secrets/{name}"),
+            Route::PoliciesPut => ("PUT", "/v1/policies"),
+            Route::PoliciesList => ("GET", "/v1/policies"),
+            Route::PoliciesEvaluate => ("POST", "/v1/policies/evaluate"),
         }
     }
 
@@ -166,6 +182,8 @@ impl Route {
             Route::ApprovalsDecide => P::ApprovalsDecide,
             Route::SecretsList => P::SecretsRead,
             Route::SecretsPut | Route::SecretsDelete => P::SecretsWrite,
+            Route::PoliciesPut => P::PoliciesWrite,
+            Route::PoliciesList | Route::PoliciesEvaluate => P::PoliciesRead,
         })
     }
 
@@ -193,6 +211,9 @@ impl Route {
             Route::SecretsList => get(secrets::list),
             Route::SecretsPut => put(secrets::put),
             Route::SecretsDelete => delete(secrets::delete),
+            Route::PoliciesPut => put(policies::put),
+            Route::PoliciesList => get(policies::list),
+            Route::PoliciesEvaluate => post(policies::evaluate),
         }
     }
 }

@@ -19,7 +19,8 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
     let workflows = aws.workflow_service(Arc::clone(&skills));
     let runs = RunService::new(aws.runs, aws.idempotency, skills);
     let secrets = aos_runtime::secrets::SecretService::new(aws.tenant_secrets);
-    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets })
+    let policies = aos_runtime::policies::PolicyService::new(aws.policies);
+    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets, policies })
 }
 
 /// The router of `routes` behind API Gateway: a request the HTTP API's Lambda authorizer

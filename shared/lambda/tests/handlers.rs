@@ -34,7 +34,8 @@ async fn fixture() -> Fixture {
     let skills = Arc::new(default_registry(AddressPolicy::default()).expect("skills"));
     let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), skills);
     let secrets = aos_runtime::secrets::SecretService::new(embedded.tenant_secrets.clone());
-    let state = AppState { runs, tenants: embedded.tenants.clone(), workflows: None, secrets };
+    let policies = aos_runtime::policies::PolicyService::new(embedded.policies.clone());
+    let state = AppState { runs, tenants: embedded.tenants.clone(), workflows: None, secrets, policies };
     Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), record: key.record, _dir: dir }
 }
 

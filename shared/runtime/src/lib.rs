@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clock;
 pub mod llm;
 pub mod net;
+pub mod policies;
 pub mod ports;
 pub mod retention;
 pub mod runs;

@@ -204,6 +204,18 @@ pub enum IdempotencyClass {
     NonIdempotent,
 }
 
+impl IdempotencyClass {
+    /// Its wire name (`pure`, `idempotent`, `keyed`, `non_idempotent`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pure => "pure",
+            Self::Idempotent => "idempotent",
+            Self::Keyed => "keyed",
+            Self::NonIdempotent => "non_idempotent",
+        }
+    }
+}
+
 /// The declaration of a skill, as listed by `GET /v1/skills`.
 #[derive(Debug, Clone, Serialize)]
 pub struct SkillDescriptor {

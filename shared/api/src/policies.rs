@@ -1,0 +1,184 @@
+//! `PUT/GET /v1/policies` and `POST /v1/policies/evaluate`: a tenant's versioned Cedar
+//! policy set, and a dry run of what it says of one step.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::Body;
+use crate::routes::AppState;
+use aos_core::ErrorCode;
+use aos_runtime::clock::now_ms;
+use aos_runtime::policies::{step_facts, ApplyPolicies, PolicyServiceError, StepKind, StepSubject};
+use aos_runtime::ports::PolicyVersion;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+impl From<PolicyServiceError> for ApiError {
+    fn from(e: PolicyServiceError) -> Self {
+        match e {
+            PolicyServiceError::Invalid(p) => {
+                Self::new(ErrorCode::ValidationFailed, format!("the policies do not validate at {p}"))
+                    .with_details(json!({"line": p.line, "column": p.column}))
+            }
+            PolicyServiceError::Store(s) => s.into(),
+            other => Self::new(other.code(), other.to_string()),
+        }
+    }
+}
+
+fn view(v: &PolicyVersion) -> Value {
+    json!({
+        "version": v.version,
+        "text": v.text,
+        "policies": v.policies,
+        "default_deny": v.default_deny,
+        "allow_deny_all": v.allow_deny_all,
+        "created_by": v.created_by,
+        "created_at_ms": v.created_at_ms,
+    })
+}
+
+/// The body of `PUT /v1/policies`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewPolicies {
+    /// The Cedar text (empty: no policies).
+    text: String,
+    /// Refuse steps no policy applies to.
+    #[serde(default)]
+    default_deny: bool,
+    /// Accept a policy that forbids every step.
+    #[serde(default)]
+    allow_deny_all: bool,
+    /// The version this change was written against (a newer one is a 409).
+    #[serde(default)]
+    base_version: Option<u32>,
+}
+
+/// `PUT /v1/policies`: 201 with the new version.
+pub(crate) async fn put(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Body(req): Body<NewPolicies>,
+) -> Result<Response, ApiError> {
+    let apply = ApplyPolicies {
+        text: req.text,
+        default_deny: req.default_deny,
+        allow_deny_all: req.allow_deny_all,
+        base_version: req.base_version,
+    };
+    let version = s.policies.apply(&p.tenant, &apply, p.key_id.as_str(), now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(view(&version))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VersionsQuery {
+    limit: Option<u32>,
+    before: Option<u32>,
+}
+
+/// `GET /v1/policies`: the current version and the past ones, newest first.
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    q: Result<Query<VersionsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.body_text()))?;
+    let limit = aos_core::page::PageLimit::new(q.limit).map_err(|m| ApiError::new(ErrorCode::ValidationFailed, m))?;
+    let versions = s.policies.versions(&p.tenant, q.before, limit.get() + 1).await?;
+    let more = versions.len() > limit.get() as usize;
+    let shown: Vec<&PolicyVersion> = versions.iter().take(limit.get() as usize).collect();
+    let current = match q.before {
+        None => versions.first().map(view),
+        Some(_) => s.policies.current(&p.tenant).await?.as_ref().map(view),
+    };
+    Ok(Json(json!({
+        "current": current,
+        "versions": shown.iter().map(|v| view(v)).collect::<Vec<_>>(),
+        "next_before": if more { shown.last().map(|v| v.version) } else { None },
+    })))
+}
+
+/// The body of `POST /v1/policies/evaluate`: a sample step.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SampleStep {
+    skill: String,
+    #[serde(default)]
+    input: Value,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    depth: u32,
+    #[serde(default)]
+    agent: bool,
+    #[serde(default)]
+    workflow: String,
+    #[serde(default)]
+    spent_cents: i64,
+    #[serde(default)]
+    estimated_cents: i64,
+    #[serde(default)]
+    plan: Option<String>,
+    /// When the step would run (default: now).
+    #[serde(default)]
+    at_ms: Option<u64>,
+    /// Policies to judge by instead of the tenant's current ones (nothing is stored).
+    #[serde(default)]
+    policies: Option<String>,
+    /// With `policies`: deny by default.
+    #[serde(default)]
+    default_deny: bool,
+}
+
+/// `POST /v1/policies/evaluate`: decision, reasons, policy version, approval level
+/// required and violations for a sample step; nothing runs and nothing is stored.
+pub(crate) async fn evaluate(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Body(req): Body<SampleStep>,
+) -> Result<Json<Value>, ApiError> {
+    let kind = match req.kind.as_deref() {
+        None => StepKind::PlanStep,
+        Some(k) => StepKind::parse(k).ok_or_else(|| {
+            let kinds: Vec<&str> = StepKind::ALL.iter().map(|k| k.as_str()).collect();
+            ApiError::new(
+                ErrorCode::ValidationFailed,
+                format!("kind {k:?} is not a step kind; kinds: {}", kinds.join(", ")),
+            )
+        })?,
+    };
+    let now = now_ms();
+    let subject = StepSubject {
+        tenant: &p.tenant,
+        run_id: "run_sample",
+        skill: &req.skill,
+        input: &req.input,
+        kind,
+        depth: req.depth,
+        agent: req.agent,
+        workflow: &req.workflow,
+        spent_cents: req.spent_cents,
+        estimated_cents: req.estimated_cents,
+        plan: req.plan.as_deref().unwrap_or(aos_runtime::policies::DEFAULT_PLAN),
+        now_ms: req.at_ms.unwrap_or(now),
+    };
+    let facts = step_facts(s.runs.skills(), &subject).ok_or_else(|| {
+        ApiError::new(ErrorCode::SkillNotFound, format!("skill {:?} is not registered; see GET /v1/skills", req.skill))
+    })?;
+    let text = req.policies.as_deref().map(|t| (t, req.default_deny));
+    let (evaluation, version) = s.policies.evaluate(&p.tenant, &facts, text).await?;
+    Ok(Json(json!({
+        "decision": evaluation.decision,
+        "reasons": evaluation.reasons,
+        "policy_version": version,
+        "approval_level_required": evaluation.approval_level_required,
+        "violations": evaluation.violations,
+        "deciding_category": evaluation.deciding_category,
+        "timestamp_ms": now,
+    })))
+}
