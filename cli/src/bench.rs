@@ -136,15 +136,34 @@ fn noop_plan(steps: usize) -> anyhow::Result<SubmitRun> {
 /// Per-step latency of one worker executing runs step after step: the time between
 /// the ends of two consecutive skill executions of a run, which covers one commit
 /// (checkpoint, next step claimed) and one claim-prepare-execute.
-async fn serial_steps(dir: &Path, durability: Durability, steps: usize) -> anyhow::Result<Vec<Duration>> {
+/// With `policies`, the tenant has that many policies (none of which refuses a no-op
+/// step, so each is evaluated) and the worker's gate judges every step, as a warm
+/// worker does: from its cache.
+async fn serial_steps(
+    dir: &Path,
+    durability: Durability,
+    steps: usize,
+    policies: Option<usize>,
+) -> anyhow::Result<Vec<Duration>> {
     let eng = engine(dir, durability).await?;
     let marks: Arc<std::sync::Mutex<Vec<Instant>>> = Arc::default();
     let seen = Arc::clone(&marks);
-    let worker = eng.worker.clone().with_after_effect_hook(Arc::new(move |_| {
+    let mut worker = eng.worker.clone().with_after_effect_hook(Arc::new(move |_| {
         seen.lock().expect("marks").push(Instant::now());
         aos_runtime::worker::HookAction::Continue
     }));
     let tenant = TenantId::parse("ten_bench")?;
+    if let Some(n) = policies {
+        let service = aos_runtime::policies::PolicyService::new(eng.embedded.policies.clone());
+        let req = aos_runtime::policies::ApplyPolicies {
+            text: bench_policies(n),
+            default_deny: false,
+            allow_deny_all: false,
+            base_version: None,
+        };
+        service.apply(&tenant, &req, "key_bench", 0).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        worker = worker.with_policies(service);
+    }
     let mut out = Vec::with_capacity(steps);
     // Runs of 10 steps, so that per-step work does not grow with one huge plan.
     while out.len() < steps {
@@ -158,6 +177,27 @@ async fn serial_steps(dir: &Path, durability: Durability, steps: usize) -> anyho
     }
     eng.embedded.db.close();
     Ok(out)
+}
+
+/// `n` policies of every category and shape (conditions on the input, the target, the
+/// spend, the time), none of which applies to a no-op step.
+fn bench_policies(n: usize) -> String {
+    const CATEGORIES: [&str; 5] = ["SAFETY", "PRIVACY", "OPERATIONAL", "ROUTING", "CUSTOM"];
+    (0..n)
+        .map(|i| {
+            let when = match i % 4 {
+                0 => format!("context.input_text like \"*marker-{i}*\""),
+                1 => format!("context.host == \"h{i}.example.com\" && context.port == 443"),
+                2 => format!("context.estimated_cents > {}", 10_000 + i),
+                _ => format!("context.kind == \"child_run\" && context.hour_utc == {}", i % 24),
+            };
+            let approval = if i % 3 == 0 { "@approval(\"2\") " } else { "" };
+            format!(
+                "@id(\"p{i}\") @category(\"{}\") {approval}forbid (principal, action, resource) when {{ {when} }};\n",
+                CATEGORIES[i % 5]
+            )
+        })
+        .collect()
 }
 
 /// Steps per second with `runs` runs of `steps` steps executed by `workers` workers.
@@ -222,16 +262,28 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
     );
     let (ro50, _) = percentiles(raw_commit(&fresh("raw-off")?, Durability::Off, opts.samples).await?);
     println!("store raw commit, durability off:       p50 {ro50:.1} us");
-    let (d50, d99) = percentiles(serial_steps(&fresh("durable")?, Durability::Full, opts.serial_steps).await?);
+    let (d50, d99) = percentiles(serial_steps(&fresh("durable")?, Durability::Full, opts.serial_steps, None).await?);
     let target = 1.5 * fs50 + 50.0;
     println!(
         "durable step, serial, no-op skill:      p50 {d50:.0} us  p99 {d99:.0} us  target p50 <= 1.5 x fsync p50 + 50 us = {target:.0} us: {}",
         if d50 <= target { "met" } else { "MISSED" }
     );
-    let (o50, o99) = percentiles(serial_steps(&fresh("off")?, Durability::Off, opts.serial_steps).await?);
+    let (g50, g99) = percentiles(serial_steps(&fresh("gated")?, Durability::Full, opts.serial_steps, Some(50)).await?);
+    println!(
+        "durable step, policy gate on (50):      p50 {g50:.0} us  p99 {g99:.0} us  ({:.2}x gate off)  target <= 1.1x: {}",
+        g50 / d50,
+        if g50 <= 1.1 * d50 { "met" } else { "MISSED" }
+    );
+    let (o50, o99) = percentiles(serial_steps(&fresh("off")?, Durability::Off, opts.serial_steps, None).await?);
     println!(
         "step overhead, durability off:          p50 {o50:.1} us  p99 {o99:.1} us  target p50 <= 25 us: {}",
         if o50 <= 25.0 { "met" } else { "MISSED" }
+    );
+    let (og50, og99) =
+        percentiles(serial_steps(&fresh("off-gated")?, Durability::Off, opts.serial_steps, Some(50)).await?);
+    println!(
+        "step overhead, durability off, gate on (50 policies): p50 {og50:.1} us  p99 {og99:.1} us  (+{:.1} us for the gate)",
+        og50 - o50
     );
     let serial_rate = throughput(&fresh("serial")?, 4, opts.steps_per_run, 1).await?;
     println!("serial throughput (4 runs, 1 worker):   {serial_rate:.0} steps/s");

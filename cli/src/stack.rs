@@ -301,7 +301,8 @@ impl LocalStack {
         let (demo, sink) = demo_router();
         let secrets = aos_runtime::secrets::SecretService::new(Arc::clone(&adapters.tenant_secrets));
         let policies = aos_runtime::policies::PolicyService::new(Arc::clone(&adapters.policies));
-        let app = router(AppState { runs, tenants, workflows: workflows.clone(), secrets, policies }).merge(demo);
+        let app = router(AppState { runs, tenants, workflows: workflows.clone(), secrets, policies: policies.clone() })
+            .merge(demo);
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         for _ in 0..config.workers.max(1) {
@@ -312,8 +313,11 @@ impl LocalStack {
                 Arc::clone(&skills),
                 config.worker.clone(),
             );
-            worker =
-                worker.with_breakers(Arc::clone(&adapters.breakers)).with_secrets(Arc::clone(&adapters.tenant_secrets));
+            // The API's policy service: a version applied here judges the next step at once.
+            worker = worker
+                .with_breakers(Arc::clone(&adapters.breakers))
+                .with_secrets(Arc::clone(&adapters.tenant_secrets))
+                .with_policies(policies.clone());
             if let Some(hook) = &config.after_effect {
                 worker = worker.with_after_effect_hook(Arc::clone(hook));
             }

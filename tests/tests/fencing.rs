@@ -55,6 +55,7 @@ async fn commit_by(p: &Ports, run: &RunId, claim: &str) -> aos_runtime::ports::C
             prev_hash: stored.last_hash.clone(),
             hash: format!("hash-by-{claim}"),
             created_at_ms: 1,
+            gate: None,
         },
         run_status: RunStatus::Succeeded,
         run_output: outcome.output,

@@ -289,6 +289,29 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
         .expect("json");
     assert_eq!((judged["decision"].clone(), judged["policy_version"].clone()), (json!("deny"), json!(1)), "{judged}");
     assert_eq!(judged["violations"][0]["policy"], "http-call-hosts", "{judged}");
+    // The worker Lambda's gate: the same policies refuse a call to the sink's host.
+    let before = sink_log.lock().expect("sink").deliveries.len();
+    let delivery = json!({"plan": [{"skill": "http_call", "input": {"method": "POST",
+        "url": format!("http://{sink}/demo/sink"), "body": {"gated": true}}}]});
+    let refused: Value = http
+        .post(format!("{base}/lambda-url/api-runs-create/v1/runs"))
+        .bearer_auth(&key)
+        .json(&delivery)
+        .send()
+        .await
+        .expect("api-runs-create answers")
+        .json()
+        .await
+        .expect("json");
+    let refused_id = refused["id"].as_str().unwrap_or_else(|| panic!("not created: {refused}")).to_owned();
+    let gated = lambdas.pump_until(&format!("api-runs-get/v1/runs/{refused_id}"), run_ended).await;
+    assert_eq!(
+        (gated["status"].clone(), gated["error"]["code"].clone()),
+        (json!("failed"), json!("ERR_POLICY_VIOLATION")),
+        "{gated}"
+    );
+    assert!(gated["error"]["message"].as_str().unwrap_or_default().contains("http-call-hosts"), "{gated}");
+    assert_eq!(sink_log.lock().expect("sink").deliveries.len(), before, "the refused step never called out");
     drop(watch);
 }
 

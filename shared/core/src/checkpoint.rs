@@ -21,20 +21,59 @@ pub struct ChainLink<'a> {
     pub seed: u64,
     /// `StructuredOutcome::content_hash` of the step's final outcome.
     pub outcome_hash: &'a str,
+    /// What the policy gate decided (`None`: the tenant has no policies).
+    pub gate: Option<&'a GateRecord>,
 }
 
 impl ChainLink<'_> {
     /// The hash of this link: SHA-256 over the canonical JSON of all its fields.
     pub fn hash(&self) -> String {
-        content_hash(&json!({
+        let mut link = json!({
             "prev": self.prev_hash,
             "index": self.step_index,
             "step_id": self.step_id,
             "skill": self.skill,
             "seed": self.seed.to_string(),
             "outcome": self.outcome_hash,
-        }))
+        });
+        // Covered when there is one, so a chain without policies hashes as it always did.
+        if let Some(gate) = self.gate {
+            link["gate"] = json!(gate);
+        }
+        content_hash(&link)
     }
+}
+
+/// What the policy gate made of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateDecision {
+    /// The policies allowed it.
+    Allow,
+    /// A policy denied it: the step failed with `ERR_POLICY_VIOLATION`.
+    Deny,
+    /// A policy asked for an approval, which a person gave.
+    Approved,
+    /// A policy asked for an approval, which a person refused.
+    Rejected,
+    /// A policy asked for an approval, which nobody gave in time.
+    Expired,
+}
+
+/// The policy gate's decision for a step, as its checkpoint records it (and its chain
+/// hash covers): a replay sees the same gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateRecord {
+    /// The decision.
+    pub decision: GateDecision,
+    /// The tenant's policy version that decided.
+    pub policy_version: u32,
+    /// The policies that applied and did not allow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+    /// The approval the step waited for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 /// The genesis hash of a run: covers the plan, the run input and the base seed (not the
@@ -66,6 +105,9 @@ pub struct Checkpoint {
     pub hash: String,
     /// When the checkpoint was written (ms since the epoch); not hashed.
     pub created_at_ms: u64,
+    /// What the policy gate decided (`None`: the tenant had no policies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateRecord>,
 }
 
 impl Checkpoint {
@@ -78,6 +120,7 @@ impl Checkpoint {
             skill: &self.skill,
             seed: self.seed,
             outcome_hash: &self.outcome_hash,
+            gate: self.gate.as_ref(),
         }
     }
 }
@@ -127,6 +170,13 @@ mod tests {
         for i in 0..n {
             let outcome = StructuredOutcome::success(json!({ "i": i }));
             let outcome_hash = outcome.content_hash();
+            // Odd steps passed a tenant's policies.
+            let gate = (i % 2 == 1).then(|| GateRecord {
+                decision: GateDecision::Allow,
+                policy_version: 3,
+                policies: Vec::new(),
+                approval: None,
+            });
             let link = ChainLink {
                 prev_hash: &prev,
                 step_index: i,
@@ -134,6 +184,7 @@ mod tests {
                 skill: "noop",
                 seed: 9,
                 outcome_hash: &outcome_hash,
+                gate: gate.as_ref(),
             };
             let hash = link.hash();
             out.push(Checkpoint {
@@ -147,6 +198,7 @@ mod tests {
                 prev_hash: prev.clone(),
                 hash: hash.clone(),
                 created_at_ms: 0,
+                gate,
             });
             prev = hash;
         }
@@ -168,8 +220,31 @@ mod tests {
         let mut dropped = cps.clone();
         dropped.remove(1);
         assert!(verify_chain(&g, &dropped).is_err());
-        let mut swapped = cps;
+        let mut swapped = cps.clone();
         swapped.swap(2, 3);
         assert!(verify_chain(&g, &swapped).is_err());
+        // The gate's record is covered: a deny turned into an allow, or a gate removed.
+        let mut regated = cps.clone();
+        regated[3].gate.as_mut().expect("a gate").policy_version = 2;
+        assert_eq!(verify_chain(&g, &regated).map_err(|b| b.step_index), Err(3));
+        let mut ungated = cps;
+        ungated[1].gate = None;
+        assert_eq!(verify_chain(&g, &ungated).map_err(|b| b.step_index), Err(1));
+    }
+
+    #[test]
+    fn a_link_without_a_gate_hashes_as_before_gates_existed() {
+        let link = ChainLink {
+            prev_hash: "p",
+            step_index: 0,
+            step_id: "s",
+            skill: "k",
+            seed: 1,
+            outcome_hash: "o",
+            gate: None,
+        };
+        let before =
+            content_hash(&json!({"prev": "p", "index": 0, "step_id": "s", "skill": "k", "seed": "1", "outcome": "o"}));
+        assert_eq!(link.hash(), before);
     }
 }

@@ -1,7 +1,7 @@
 //! Policy evaluation per step with 1, 50 and 500 policies: p50 and p99 in µs over 2,000
 //! evaluations each (an empty set costs nothing: it is not evaluated). The gate's cost on a
-//! durable step, on against off, is the worker's benchmark once the gate is in the
-//! pipeline. `cargo bench -p aos-governance`.
+//! durable step, on against off, is in `aos bench` (`durable step, policy gate on`).
+//! `cargo bench -p aos-governance`.
 
 use aos_governance::{DefaultDecision, Policies, StepFacts};
 use std::time::Instant;

@@ -103,7 +103,11 @@ struct Meta {
 /// A validated policy set, ready to judge steps.
 #[derive(Debug, Clone)]
 pub struct Policies {
-    by_category: Vec<(Category, cedar_policy::PolicySet)>,
+    /// The forbids and the permits, apart: Cedar reports every forbid that applies in a
+    /// set of forbids, and every permit in a set of permits, so two evaluations find
+    /// every policy that applies, whatever its category.
+    forbids: cedar_policy::PolicySet,
+    permits: cedar_policy::PolicySet,
     meta: std::collections::BTreeMap<String, Meta>,
     names: Names,
     default: DefaultDecision,
@@ -251,8 +255,7 @@ impl Policies {
         if let Some(e) = validation.validation_errors().next() {
             return Err(located(text, e));
         }
-        let mut by_category: Vec<(Category, cedar_policy::PolicySet)> =
-            Category::ALL.iter().map(|c| (*c, cedar_policy::PolicySet::new())).collect();
+        let (mut forbids, mut permits) = (cedar_policy::PolicySet::new(), cedar_policy::PolicySet::new());
         let mut meta = std::collections::BTreeMap::new();
         let mut count = 0;
         let starts = statement_starts(text);
@@ -297,10 +300,10 @@ impl Policies {
             let name = policy.annotation("id").map_or_else(|| policy.id().to_string(), str::to_owned);
             let reason = policy.annotation("reason").map(str::to_owned);
             meta.insert(policy.id().to_string(), Meta { name, category, approval, reason, permit });
-            let slot = by_category.iter_mut().find(|(c, _)| *c == category).expect("every category has a set");
-            slot.1.add(policy.clone()).map_err(|e| at(e.to_string()))?;
+            let slot = if permit { &mut permits } else { &mut forbids };
+            slot.add(policy.clone()).map_err(|e| at(e.to_string()))?;
         }
-        Ok(Self { by_category, meta, names: Names::new(), default, count })
+        Ok(Self { forbids, permits, meta, names: Names::new(), default, count })
     }
 
     /// How many policies the set holds.
@@ -339,7 +342,8 @@ impl Policies {
         };
         let authorizer = cedar_policy::Authorizer::new();
         let mut notes = Vec::new();
-        for (category, set) in &self.by_category {
+        let mut applied: Vec<&Meta> = Vec::new();
+        for set in [&self.forbids, &self.permits] {
             if set.is_empty() {
                 continue;
             }
@@ -347,12 +351,12 @@ impl Policies {
             for e in response.diagnostics().errors() {
                 notes.push(format!("a policy could not be evaluated and was skipped: {e}"));
             }
-            let applied: Vec<&Meta> =
-                response.diagnostics().reason().filter_map(|id| self.meta.get(&id.to_string())).collect();
-            if applied.is_empty() {
-                continue;
-            }
-            return self.decided(*category, &applied, notes);
+            applied.extend(response.diagnostics().reason().filter_map(|id| self.meta.get(&id.to_string())));
+        }
+        // The highest category with a policy that applies decides.
+        if let Some(top) = applied.iter().map(|m| m.category).max_by_key(|c| c.priority()) {
+            let deciding: Vec<&Meta> = applied.into_iter().filter(|m| m.category == top).collect();
+            return self.decided(top, &deciding, notes);
         }
         self.by_default(notes)
     }

@@ -7,7 +7,7 @@ use crate::agent::{apply_decision, Applied};
 use crate::clock::now_ms;
 use crate::ports::{Received, RunRecord, StepCommit, StepMessage, StepRetry, StepSuspend, StoreError};
 use crate::workflows::WorkflowMessage;
-use aos_core::checkpoint::ChainLink;
+use aos_core::checkpoint::{ChainLink, GateRecord};
 use aos_core::determinism::backoff;
 use aos_core::{Checkpoint, RunStatus, StructuredOutcome};
 use std::time::Duration;
@@ -59,6 +59,7 @@ impl StepWorker {
         c: Claimed,
         outcome: StructuredOutcome,
         seed: u64,
+        gate: Option<GateRecord>,
         received: &Received,
         chain: bool,
     ) -> Result<Option<(Claimed, Received)>, StoreError> {
@@ -88,7 +89,7 @@ impl StepWorker {
             self.store.retry_step(&retry).await?;
             return Ok(None);
         }
-        self.commit(c, outcome, seed, received, chain).await
+        self.commit(c, outcome, seed, gate, received, chain).await
     }
 
     /// Stage `commit`: checkpoint chained to the previous one, run advanced or ended,
@@ -99,6 +100,7 @@ impl StepWorker {
         c: Claimed,
         outcome: StructuredOutcome,
         seed: u64,
+        gate: Option<GateRecord>,
         received: &Received,
         chain: bool,
     ) -> Result<Option<(Claimed, Received)>, StoreError> {
@@ -123,6 +125,7 @@ impl StepWorker {
             skill: &step.skill,
             seed,
             outcome_hash: &outcome_hash,
+            gate: gate.as_ref(),
         }
         .hash();
         let (plan, finished) = match applied {
@@ -161,6 +164,7 @@ impl StepWorker {
                 prev_hash: c.run.last_hash.clone(),
                 hash,
                 created_at_ms: now_ms(),
+                gate,
             },
             run_status,
             run_output,

@@ -1,8 +1,9 @@
 //! The stage that runs a step: `execute` resolves its input (earlier outputs, the
-//! run's input, the tenant's secrets), passes the `guard` (the target's circuit
-//! breaker), and runs the skill (or the agent step) under a heartbeat that keeps the
+//! run's input, the tenant's secrets), passes the `gate` (the tenant's policies,
+//! `worker/gate.rs`) and the `guard` (the target's circuit breaker), and runs the skill (or the agent step) under a heartbeat that keeps the
 //! message hidden and the claim alive.
 
+use super::gate::Gated;
 use super::{millis, Claimed, StepWorker};
 use crate::agent::{AgentStep, AgentSteps};
 use crate::clock::now_ms;
@@ -10,6 +11,7 @@ use crate::ports::{BreakerStore, Received};
 use crate::secrets::StepSecrets;
 use crate::skills::SkillContext;
 use aos_core::breaker::Admission;
+use aos_core::checkpoint::GateRecord;
 use aos_core::template::{references, resolve, Reference, Scope};
 use aos_core::{ErrorCode, StructuredOutcome, TenantId};
 use std::collections::BTreeMap;
@@ -23,12 +25,29 @@ impl StepWorker {
         ctx: SkillContext,
         input: serde_json::Value,
         received: &Received,
-    ) -> AgentStep {
+    ) -> (AgentStep, Option<GateRecord>) {
         let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
         let (input, secrets) = match self.resolve_input(c, &step.skill, input).await {
             Ok(resolved) => resolved,
-            Err(outcome) => return outcome.into(),
+            Err(outcome) => return (outcome.into(), None),
         };
+        let gate = match self.gate(c, &step.skill, &input).await {
+            Gated::Pass(gate) => gate,
+            Gated::Stop(outcome, gate) => return (outcome.into(), gate),
+        };
+        (self.run_skill(c, ctx, input, secrets, received).await, gate)
+    }
+
+    /// The guard, then the skill (or the agent step) under its heartbeat.
+    async fn run_skill(
+        &self,
+        c: &Claimed,
+        ctx: SkillContext,
+        input: serde_json::Value,
+        secrets: StepSecrets,
+        received: &Received,
+    ) -> AgentStep {
+        let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
         // Stage `guard`: the target's circuit breaker (an open one refuses without calling).
         let breaker = match (&self.breakers, self.skills.breaker_target(&step.skill, &input)) {
             (Some(store), Some(target)) => Some((store, format!("{}:{target}", step.skill))),

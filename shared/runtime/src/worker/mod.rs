@@ -2,13 +2,14 @@
 //! through. Policy, budget and approval gates slot in between `prepare` and `execute`.
 //!
 //! ```text
-//! decode -> load -> claim -> prepare -> guard -> execute (+heartbeat) -> decide -> commit | retry
+//! decode -> load -> claim -> prepare -> gate -> guard -> execute (+heartbeat) -> decide -> commit | retry
 //!                                                       `-> suspend (an agent step waits for its child runs)
 //! ```
 //!
 //! This file wires the worker and runs the sequence; the stages that start a step
-//! (`load`, `claim`, `prepare`) are in `worker/stages.rs`, the one that runs it (`guard`,
-//! `execute`, the heartbeat) in `worker/execute.rs`, and those that end it (`suspend`,
+//! (`load`, `claim`, `prepare`) are in `worker/stages.rs`, the policy `gate` in
+//! `worker/gate.rs`, the one that runs it (`guard`, `execute`, the heartbeat) in
+//! `worker/execute.rs`, and those that end it (`suspend`,
 //! `decide`, `commit`) in `worker/end.rs`.
 //!
 //! Exactly-once in effect: a step's end (checkpoint, run update, claim completion, next
@@ -19,6 +20,7 @@
 
 mod end;
 mod execute;
+mod gate;
 mod stages;
 
 pub use end::{notify_parent, MAX_VALUE_BYTES};
@@ -125,6 +127,7 @@ pub struct StepWorker {
     sfn: Option<SfnTasks>,
     breakers: Option<Arc<dyn BreakerStore>>,
     secrets: Arc<dyn TenantSecrets>,
+    policies: Option<crate::policies::PolicyService>,
 }
 
 struct Claimed {
@@ -168,7 +171,16 @@ impl StepWorker {
             sfn: None,
             breakers: None,
             secrets: Arc::new(NoTenantSecrets),
+            policies: None,
         }
+    }
+
+    /// Judges every step by its tenant's policies before it runs (the `gate` stage).
+    /// Without it, no step is judged.
+    #[must_use]
+    pub fn with_policies(mut self, policies: crate::policies::PolicyService) -> Self {
+        self.policies = Some(policies);
+        self
     }
 
     /// Resolves `${secrets.NAME}` from, and lets skills read, the tenants' secrets.
@@ -285,13 +297,13 @@ impl StepWorker {
     async fn run_claimed(&self, mut claimed: Claimed, mut received: Received) -> Result<Handled, StoreError> {
         let started = std::time::Instant::now();
         for chained in 0..MAX_CHAIN {
-            let (outcome, seed) = match self.prepare(&claimed) {
-                Err(outcome) => (outcome, step_seed(claimed.run.base_seed, claimed.msg.step_index)),
+            let (outcome, seed, gate) = match self.prepare(&claimed) {
+                Err(outcome) => (outcome, step_seed(claimed.run.base_seed, claimed.msg.step_index), None),
                 Ok((ctx, input)) => {
                     let seed = ctx.seed;
                     match self.execute(&claimed, ctx, input, &received).await {
-                        AgentStep::Done(outcome) => (outcome, seed),
-                        AgentStep::Waiting(recheck) => {
+                        (AgentStep::Done(outcome), gate) => (outcome, seed, gate),
+                        (AgentStep::Waiting(recheck), _) => {
                             self.suspend(&claimed, &received, recheck).await?;
                             return Ok(Handled::Done);
                         }
@@ -310,7 +322,7 @@ impl StepWorker {
                 return Ok(Handled::Busy);
             }
             let chain = chained + 1 < MAX_CHAIN && started.elapsed() < self.config.chain_budget;
-            match self.decide(claimed, outcome, seed, &received, chain).await? {
+            match self.decide(claimed, outcome, seed, gate, &received, chain).await? {
                 Some((next, next_received)) => {
                     claimed = next;
                     received = next_received;

@@ -1,0 +1,278 @@
+//! The policy gate in the step pipeline, on the embedded backend and on DynamoDB + SQS +
+//! Step Functions (the emulator): every kind of step — a plan step, a planner-decided
+//! step, a step of an agent's child run, a workflow node (on the embedded executor and on
+//! Step Functions) — is judged by its tenant's policies before it runs. A denied step
+//! never runs and fails with `ERR_POLICY_VIOLATION` naming the policy; an allowed one runs;
+//! both record the decision and the policy version in their checkpoint, covered by the
+//! chain hash. A tenant without policies is not judged (its chain hashes as before), and
+//! one tenant's policies never judge another's steps.
+
+use aos_core::checkpoint::{verify_chain, GateDecision};
+use aos_core::{Checkpoint, ErrorCode, RunStatus, StructuredOutcome, TenantId};
+use aos_runtime::policies::{ApplyPolicies, PolicyService, StepKind};
+use aos_runtime::ports::RunRecord;
+use aos_runtime::runs::{RunService, SubmitRun};
+use aos_runtime::skills::{IdempotencyClass, Skill, SkillContext, SkillDescriptor};
+use aos_runtime::worker::{StepWorker, WorkerConfig};
+use aos_runtime::workflows::{StartExecution, WorkflowService};
+use aos_runtime::SkillRegistry;
+use aos_tests::backends::Ports;
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Records the tag of every call: what ran.
+struct Touch(Arc<Mutex<Vec<String>>>);
+
+#[async_trait]
+impl Skill for Touch {
+    fn descriptor(&self) -> SkillDescriptor {
+        SkillDescriptor {
+            name: "touch".into(),
+            version: "1.0.0".into(),
+            description: "records its tag".into(),
+            input_schema: json!({"type": "object", "required": ["tag"]}),
+            output_schema: json!({"type": "object"}),
+            idempotency: IdempotencyClass::Idempotent,
+            timeout_ms: 5_000,
+        }
+    }
+
+    async fn execute(&self, _ctx: &SkillContext, input: Value) -> StructuredOutcome {
+        let tag = input["tag"].as_str().unwrap_or_default().to_owned();
+        self.0.lock().expect("log").push(tag.clone());
+        StructuredOutcome::success(json!({"tag": tag}))
+    }
+}
+
+/// One policy per step kind, refusing `touch` of the tag `deny-<kind>` only in steps of
+/// that kind (so the kind the gate names is checked too), and one asking for approval.
+fn policies() -> String {
+    let mut text = String::new();
+    for kind in StepKind::ALL {
+        let k = kind.as_str();
+        text.push_str(&format!(
+            "@id(\"deny-{k}\") @category(\"SAFETY\") @reason(\"no deny-{k} in a {k}\")\n\
+             forbid (principal, action, resource == AOS::Skill::\"touch\")\n\
+             when {{ context.kind == \"{k}\" && context.input_text like \"*deny-{k}*\" }};\n"
+        ));
+    }
+    text.push_str(
+        "@id(\"ask-first\") @category(\"OPERATIONAL\") @approval(\"3\")\n\
+         forbid (principal, action, resource) when { context.input_text like \"*ask-first*\" };\n",
+    );
+    text
+}
+
+fn tenant() -> TenantId {
+    TenantId::parse("ten_gate").expect("tenant")
+}
+
+struct Gate {
+    ports: Ports,
+    runs: RunService,
+    workflows: WorkflowService,
+    policies: PolicyService,
+    worker: StepWorker,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+async fn gate_on(ports: Ports, step_functions: Option<&str>) -> Gate {
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut reg = SkillRegistry::new();
+    reg.register(Arc::new(Touch(Arc::clone(&log)))).expect("touch");
+    aos_runtime::agent::declare(&mut reg).expect("agent steps");
+    let skills = Arc::new(reg);
+    let runs = RunService::new(Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::clone(&skills));
+    // Read on every step: each change of the test is seen by the next step.
+    let policies = PolicyService::new(Arc::clone(&ports.policies)).with_cache_ttl(Duration::ZERO);
+    let config = WorkerConfig {
+        visibility: Duration::from_secs(5),
+        poll_wait: Duration::from_millis(50),
+        backoff_base: Duration::from_millis(20),
+        backoff_cap: Duration::from_millis(100),
+        ..WorkerConfig::default()
+    };
+    let worker = StepWorker::new(
+        Arc::clone(&ports.runs),
+        Arc::clone(&ports.queue),
+        Arc::clone(&ports.kv),
+        Arc::clone(&skills),
+        config,
+    )
+    .with_policies(policies.clone());
+    let (workflows, worker) = match step_functions {
+        Some(endpoint) => {
+            let on = aos_tests::backends::step_functions_at(&ports, endpoint, "gate", Arc::clone(&skills), false).await;
+            let tasks = on.tasks(&ports);
+            (on.service, worker.with_sfn_tasks(tasks))
+        }
+        None => {
+            let w = WorkflowService::new(
+                Arc::clone(&ports.workflows),
+                Arc::clone(&ports.runs),
+                Arc::clone(&ports.idempotency),
+                skills,
+            );
+            (w.clone(), worker.with_workflows(w))
+        }
+    };
+    Gate { ports, runs, workflows, policies, worker, log }
+}
+
+impl Gate {
+    fn ran(&self) -> Vec<String> {
+        self.log.lock().expect("log").clone()
+    }
+
+    async fn apply(&self, tenant: &TenantId, text: &str) -> u32 {
+        let req =
+            ApplyPolicies { text: text.to_owned(), default_deny: false, allow_deny_all: false, base_version: None };
+        self.policies.apply(tenant, &req, "key_test", 1).await.expect("policies apply").version
+    }
+
+    /// Runs `body` (a `POST /v1/runs` body) for `tenant` to its end.
+    async fn run(&self, tenant: &TenantId, body: Value) -> (RunRecord, Vec<Checkpoint>) {
+        let req: SubmitRun = serde_json::from_value(body).expect("a run request");
+        let id = self.runs.submit(tenant, req, None).await.expect("submitted").run.id;
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(self.worker.clone().run_loop(rx));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let run = loop {
+            let run = self.runs.get(tenant, &id).await.expect("run");
+            if run.status.is_terminal() {
+                break run;
+            }
+            assert!(Instant::now() < deadline, "the run did not end: {run:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let _ = stop.send(true);
+        let _ = task.await;
+        let (_, checkpoints, _) = self.runs.steps(tenant, &id).await.expect("steps");
+        assert_eq!(verify_chain(&run.genesis_hash, &checkpoints), Ok(()), "the chain verifies, gates included");
+        (run, checkpoints)
+    }
+
+    /// Applies and starts a one-node workflow touching `tag`; its ending.
+    async fn workflow(&self, tag: &str) -> aos_core::workflow::ExecState {
+        let yaml = format!("name: gated\nnodes:\n  - id: n\n    skill: touch\n    input: {{tag: {tag}}}\n");
+        let spec = aos_core::workflow::parse(&yaml, aos_core::workflow::Format::Yaml).expect("spec");
+        self.workflows.apply(&tenant(), spec).await.expect("applied");
+        let req = StartExecution { input: json!({}), version: None, base_seed: Some(1) };
+        let id = self.workflows.start(&tenant(), "gated", req, None).await.expect("started").value.id;
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(self.worker.clone().run_loop(rx));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let state = loop {
+            let e = self.workflows.execution(&tenant(), &id).await.expect("execution");
+            if e.state.status.is_terminal() {
+                break e.state;
+            }
+            assert!(Instant::now() < deadline, "the execution did not end: {:?}", e.state.status);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let _ = stop.send(true);
+        let _ = task.await;
+        state
+    }
+}
+
+fn code_of(run: &RunRecord) -> Option<ErrorCode> {
+    run.error.as_ref().map(|e| e.code)
+}
+
+fn plan(tags: &[&str]) -> Value {
+    json!({"plan": tags.iter().map(|t| json!({"skill": "touch", "input": {"tag": t}})).collect::<Vec<_>>()})
+}
+
+async fn every_kind_of_step_is_judged_by_the_tenants_policies(g: &Gate) {
+    // No policies yet: nothing is judged and the chain is as it always was.
+    let (run, cps) = g.run(&tenant(), plan(&["free"])).await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert!(cps.iter().all(|c| c.gate.is_none()), "no gate without policies: {cps:?}");
+    let version = g.apply(&tenant(), &policies()).await;
+    assert_eq!(version, 1);
+
+    // Plan steps: allowed ones run and record the allow; the denied one never runs and
+    // fails the run naming its policy; nothing after it runs.
+    let (run, cps) = g.run(&tenant(), plan(&["a", "deny-plan_step", "c"])).await;
+    assert_eq!((run.status, code_of(&run)), (RunStatus::Failed, Some(ErrorCode::PolicyViolation)), "{run:?}");
+    let error = run.error.as_ref().expect("error");
+    assert!(error.message.contains("deny-plan_step"), "names the policy: {}", error.message);
+    assert!(!error.retryable, "a policy's refusal is not retried");
+    assert_eq!(cps.len(), 2);
+    let gate0 = cps[0].gate.as_ref().expect("a gate");
+    assert_eq!((gate0.decision, gate0.policy_version), (GateDecision::Allow, 1));
+    let gate1 = cps[1].gate.as_ref().expect("a gate");
+    assert_eq!((gate1.decision, gate1.policies.clone()), (GateDecision::Deny, vec!["deny-plan_step".to_owned()]));
+    assert_eq!(cps[1].attempts, 1, "refused once, not retried");
+    assert!(!g.ran().contains(&"deny-plan_step".to_owned()) && !g.ran().contains(&"c".to_owned()), "{:?}", g.ran());
+
+    // The policy names its kind: the same tag is allowed in a plan step.
+    let (run, _) = g.run(&tenant(), plan(&["deny-child_run", "deny-planner_step", "deny-workflow_node"])).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+
+    // A step of an agent's child run: refused there, and the failure reaches the caller.
+    let child = json!({"plan": [{"skill": "touch", "input": {"tag": "deny-child_run-2"}}]});
+    let body = json!({"plan": [{"id": "ask", "skill": "agent_invoke", "input": child}]});
+    let (run, _) = g.run(&tenant(), body).await;
+    assert_eq!(code_of(&run), Some(ErrorCode::AgentChildFailed), "{run:?}");
+    let shown = serde_json::to_string(&run.error).expect("json");
+    assert!(shown.contains("ERR_POLICY_VIOLATION") && shown.contains("deny-child_run"), "{shown}");
+    assert!(!g.ran().contains(&"deny-child_run-2".to_owned()));
+
+    // A step a planner decided (a static planner: the decisions are in the request).
+    let goal = json!({"goal": "touch", "agent": {"planner": {"type": "static", "steps": [
+        {"id": "t", "skill": "touch", "input": {"tag": "deny-planner_step-2"}}]}}});
+    let (run, cps) = g.run(&tenant(), goal).await;
+    assert_eq!(code_of(&run), Some(ErrorCode::PolicyViolation), "{run:?}");
+    assert!(cps.iter().any(|c| c.gate.as_ref().is_some_and(|g| g.decision == GateDecision::Deny)));
+    assert!(!g.ran().contains(&"deny-planner_step-2".to_owned()));
+
+    // A step that needs an approval is never let by (it is refused until approvals of
+    // steps outside workflows exist), and says the level it needs.
+    let (run, _) = g.run(&tenant(), plan(&["ask-first"])).await;
+    assert_eq!(code_of(&run), Some(ErrorCode::PolicyViolation), "{run:?}");
+    let details = run.error.as_ref().and_then(|e| e.details.clone()).expect("details");
+    assert_eq!(details["approval_level_required"], 3, "{details}");
+    assert!(!g.ran().contains(&"ask-first".to_owned()));
+
+    // Another tenant's steps are judged by its own (absent) policies.
+    let other = TenantId::parse("ten_gate_other").expect("tenant");
+    let (run, cps) = g.run(&other, plan(&["deny-plan_step"])).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert!(cps[0].gate.is_none());
+
+    // A workflow node (on the embedded executor, or a Step Functions task).
+    let allowed = g.workflow("deny-plan_step-in-a-node").await;
+    assert_eq!(allowed.status.as_str(), "succeeded", "{allowed:?}");
+    let refused = g.workflow("deny-workflow_node-2").await;
+    assert_eq!(refused.status.as_str(), "failed", "{refused:?}");
+    let node = &refused.nodes["n"];
+    assert_eq!(node.error.as_ref().map(|e| e.code), Some(ErrorCode::PolicyViolation), "{node:?}");
+    assert!(!g.ran().contains(&"deny-workflow_node-2".to_owned()));
+
+    // A new version judges the next step: without the plan-step policy, the tag runs.
+    let version = g.apply(&tenant(), "").await;
+    let (run, cps) = g.run(&tenant(), plan(&["deny-plan_step"])).await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(cps[0].gate.as_ref().map(|g| (g.decision, g.policy_version)), Some((GateDecision::Allow, version)));
+}
+
+#[tokio::test]
+async fn every_kind_of_step_is_judged_before_it_runs_on_the_embedded_backend() {
+    let g = gate_on(aos_tests::backends::embedded(5).await, None).await;
+    every_kind_of_step_is_judged_by_the_tenants_policies(&g).await;
+    assert!(g.ports.dead_letters().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn every_kind_of_step_is_judged_before_it_runs_on_aws() {
+    let endpoint = aos_tests::backends::emulator_endpoint();
+    aos_tests::backends::enable_step_functions(&endpoint).await;
+    let g = gate_on(aos_tests::backends::aws(5).await, Some(&endpoint)).await;
+    every_kind_of_step_is_judged_by_the_tenants_policies(&g).await;
+    assert!(g.ports.dead_letters().await.is_empty());
+}
