@@ -150,6 +150,7 @@ pub struct StepRig {
     pub runs: aos_runtime::runs::RunService,
     worker: aos_runtime::worker::StepWorker,
     workers: usize,
+    policies: aos_runtime::policies::PolicyService,
     _dir: tempfile::TempDir,
 }
 
@@ -195,7 +196,22 @@ impl StepRig {
             config,
         )
         .with_secrets(embedded.tenant_secrets.clone());
-        Self { embedded, runs, worker, workers, _dir: dir }
+        // Read on every step: a test's change of policies judges the next step.
+        let policies =
+            aos_runtime::policies::PolicyService::new(embedded.policies.clone()).with_cache_ttl(Duration::ZERO);
+        let worker = worker.with_policies(policies.clone());
+        Self { embedded, runs, worker, workers, policies, _dir: dir }
+    }
+
+    /// Applies `text` as the rig tenant's next policy version.
+    pub async fn apply_policies(&self, text: &str) {
+        let req = aos_runtime::policies::ApplyPolicies {
+            text: text.to_owned(),
+            default_deny: false,
+            allow_deny_all: false,
+            base_version: None,
+        };
+        self.policies.apply(&rig_tenant(), &req, "key_rig", 0).await.expect("policies apply");
     }
 
     /// A worker of this rig (to run by hand).

@@ -208,6 +208,23 @@ async fn a_goal_driven_run_finishes_in_the_steps_the_model_chose() {
 }
 
 #[tokio::test]
+async fn a_planner_is_not_offered_skills_the_tenants_policies_never_allow() {
+    let r = rig(&[done()], 1, AgentLimits::default()).await;
+    r.rig
+        .apply_policies(
+            r#"@id("no-http") @category("SAFETY") forbid (principal, action, resource == AOS::Skill::"http_call");
+            @id("big-kv") forbid (principal, action, resource == AOS::Skill::"kv_store") when { context.input_bytes > 1000 };"#,
+        )
+        .await;
+    let (run, _) = r.rig.submit(json!({"goal": "Anything."})).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    let offered = r.requests()[0]["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+    assert!(!offered.contains("- http_call ("), "a skill no step may call is not offered: {offered}");
+    assert!(offered.contains("- kv_store ("), "a skill some steps may call is: {offered}");
+    assert!(offered.contains("- json_transform ("), "{offered}");
+}
+
+#[tokio::test]
 async fn the_planner_repairs_a_reply_that_breaks_a_skill_schema_and_the_skill_never_sees_it() {
     let bad = json!({"next": [{"id": "save", "skill": "kv_store", "input": {"op": "explode", "key": "k"}}]});
     let r = rig(&[bad, done()], 1, AgentLimits::default()).await;

@@ -244,7 +244,54 @@ fn forbids_everything(policy: &cedar_policy::Policy) -> bool {
     all("principal") && all("action") && all("resource") && json["conditions"].as_array().is_none_or(Vec::is_empty)
 }
 
+/// Whether `policy`'s scope can match calls of `skill` (its resource: any, or that
+/// skill; any other constraint counts as matching), and whether it has no condition.
+fn scope_of(policy: &cedar_policy::Policy, skill: &str) -> (bool, bool) {
+    let Ok(json) = policy.to_json() else { return (true, false) };
+    let resource = &json["resource"];
+    let matches = match resource["op"].as_str() {
+        Some("==") => resource["entity"]["type"] != "AOS::Skill" || resource["entity"]["id"] == skill,
+        _ => true,
+    };
+    let principal_any = json["principal"]["op"] == "All";
+    let action_any = json["action"]["op"] == "All" || json["action"]["op"] == "==";
+    let unconditional = principal_any
+        && action_any
+        && matches!(resource["op"].as_str(), Some("All" | "=="))
+        && json["conditions"].as_array().is_none_or(Vec::is_empty);
+    (matches, unconditional)
+}
+
 impl Policies {
+    /// Whether every call of `skill` is certainly refused, whatever its input, run or
+    /// time: a forbid (not an approval) with no condition covers it and no policy of a
+    /// higher category could apply to it — or nothing could allow it under deny by
+    /// default. A planner is not offered such skills.
+    pub fn never_allows(&self, skill: &str) -> bool {
+        let mut denied_at: Option<u8> = None;
+        let mut highest_other: Option<u8> = None;
+        let mut permit_could_apply = false;
+        for policy in self.forbids.policies().chain(self.permits.policies()) {
+            let Some(meta) = self.meta.get(&policy.id().to_string()) else { continue };
+            let (matches, unconditional) = scope_of(policy, skill);
+            if !matches {
+                continue;
+            }
+            let rank = meta.category.priority();
+            if !meta.permit && meta.approval.is_none() && unconditional {
+                denied_at = denied_at.max(Some(rank));
+            } else {
+                highest_other = highest_other.max(Some(rank));
+                permit_could_apply |= meta.permit;
+            }
+        }
+        match denied_at {
+            // A policy of a higher category could decide otherwise.
+            Some(rank) => highest_other.is_none_or(|other| other < rank),
+            None => self.default == DefaultDecision::Deny && !permit_could_apply,
+        }
+    }
+
     /// Compiles a tenant's policy text: parsed, every annotation checked, validated
     /// against [`SCHEMA`] (strictly: a typo in an attribute is an error, not a policy
     /// that never applies). A policy that forbids everything is refused unless

@@ -157,3 +157,34 @@ fn the_facts_of_a_step_are_what_the_published_schema_declares() {
     let p = compile("@id(\"x\") forbid(principal, action, resource) when { context.port == 22 };");
     p.request_fits_the_schema(&facts("http_call", json!({"url": "https://example.org"}))).expect("fits");
 }
+
+#[test]
+fn a_skill_is_never_allowed_only_when_an_unconditional_forbid_decides_it() {
+    let p = compile(
+        r#"@id("no-mail") @category("PRIVACY") forbid (principal, action, resource == AOS::Skill::"email_send");
+        @id("no-big-http") @category("SAFETY") forbid (principal, action, resource == AOS::Skill::"http_call") when { context.input_bytes > 100 };
+        @id("ask-kv") @approval("2") forbid (principal, action, resource == AOS::Skill::"kv_store");"#,
+    );
+    assert!(p.never_allows("email_send"), "an unconditional forbid");
+    assert!(!p.never_allows("http_call"), "a conditional forbid may not apply");
+    assert!(!p.never_allows("kv_store"), "an approval may be given");
+    assert!(!p.never_allows("json_transform"), "no policy names it and the default allows");
+    // A higher category's permit could decide otherwise.
+    let overruled = compile(
+        r#"@category("CUSTOM") forbid (principal, action, resource == AOS::Skill::"email_send");
+        @category("SAFETY") permit (principal, action, resource) when { context.hour_utc == 3 };"#,
+    );
+    assert!(!overruled.never_allows("email_send"));
+    // Deny by default: only skills some permit could apply to may run.
+    let strict = Policies::compile(
+        r#"permit (principal, action, resource == AOS::Skill::"json_transform");"#,
+        DefaultDecision::Deny,
+        false,
+    )
+    .expect("compiles");
+    assert!(!strict.never_allows("json_transform"));
+    assert!(strict.never_allows("http_call"));
+    // What never_allows says, evaluate agrees with on any input.
+    let e = p.evaluate(&facts("email_send", json!({"to": ["a@example.com"]})));
+    assert_eq!(e.decision, Decision::Deny);
+}

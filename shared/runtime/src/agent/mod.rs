@@ -100,6 +100,8 @@ pub struct AgentSteps<'a> {
     pub limits: &'a AgentLimits,
     /// Planner defaults for child goals.
     pub defaults: &'a PlannerDefaults,
+    /// The tenants' policies: a planner is offered only skills they could allow.
+    pub policies: Option<&'a crate::policies::PolicyService>,
 }
 
 fn internal(e: &StoreError) -> StructuredOutcome {
@@ -138,7 +140,20 @@ impl AgentSteps<'_> {
         let upto = usize::try_from(index).unwrap_or(usize::MAX);
         let round = count_planner_steps(&run.plan.steps()[..=upto.min(run.plan.steps().len() - 1)]);
         let ask = planner::PlanAsk { spec: &spec, run, history: &history, round, ctx };
-        let planner = planner::planner_for(&spec.planner, self.skills, self.store);
+        let refused = match self.policies {
+            None => std::collections::BTreeSet::new(),
+            Some(policies) => match policies.compiled(&run.tenant).await {
+                Ok(current) => self
+                    .skills
+                    .descriptors()
+                    .into_iter()
+                    .map(|d| d.name)
+                    .filter(|name| current.policies.never_allows(name))
+                    .collect(),
+                Err(e) => return internal(&e),
+            },
+        };
+        let planner = planner::planner_for(&spec.planner, self.skills, self.store, refused);
         let planned = match planner.plan(&ask).await {
             Ok(p) => p,
             Err(failure) => return failure,

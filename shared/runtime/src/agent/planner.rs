@@ -139,11 +139,17 @@ pub trait Planner: Send + Sync {
 }
 
 /// The planner an agent's spec names.
-pub fn planner_for(spec: &PlannerSpec, skills: &Arc<SkillRegistry>, store: &Arc<dyn RunStore>) -> Box<dyn Planner> {
+/// `refused`: skills the tenant's policies never allow, which a model is not offered.
+pub fn planner_for(
+    spec: &PlannerSpec,
+    skills: &Arc<SkillRegistry>,
+    store: &Arc<dyn RunStore>,
+    refused: std::collections::BTreeSet<String>,
+) -> Box<dyn Planner> {
     match spec {
         PlannerSpec::Static { steps } => Box::new(StaticPlanner { steps: steps.clone() }),
         PlannerSpec::Replay { run_id } => Box::new(ReplayPlanner { source: run_id.clone(), store: Arc::clone(store) }),
-        PlannerSpec::Llm { .. } => Box::new(LlmPlanner { skills: Arc::clone(skills) }),
+        PlannerSpec::Llm { .. } => Box::new(LlmPlanner { skills: Arc::clone(skills), refused }),
     }
 }
 
@@ -214,6 +220,8 @@ impl Planner for ReplayPlanner {
 pub struct LlmPlanner {
     /// The worker's skills: `llm_invoke`, and the schemas shown to the model.
     pub skills: Arc<SkillRegistry>,
+    /// Skills the tenant's policies never allow: not shown to the model.
+    pub refused: std::collections::BTreeSet<String>,
 }
 
 /// What the model answered, read.
@@ -343,7 +351,7 @@ impl LlmPlanner {
         self.skills
             .descriptors()
             .into_iter()
-            .filter(|d| d.name != PLAN_SKILL)
+            .filter(|d| d.name != PLAN_SKILL && !self.refused.contains(&d.name))
             .filter(|d| {
                 if spec.skills.is_empty() {
                     !aos_core::agent::is_agent_skill(&d.name)

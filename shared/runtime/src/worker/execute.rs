@@ -61,6 +61,7 @@ impl StepWorker {
         let outcome = if aos_core::agent::is_agent_skill(&step.skill) {
             // Agent steps need the run store: the worker runs them itself.
             let agents = AgentSteps {
+                policies: self.policies.as_ref(),
                 store: &self.store,
                 skills: &self.skills,
                 limits: &self.config.agents,
