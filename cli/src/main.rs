@@ -120,7 +120,7 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
-    /// List and decide the approvals workflows wait for.
+    /// List and decide the approvals workflows and policy-held steps wait for.
     Approvals {
         #[command(subcommand)]
         command: ApprovalCommand,
@@ -272,7 +272,8 @@ enum WorkflowCommand {
 
 #[derive(Subcommand)]
 enum ApprovalCommand {
-    /// List approvals (pending by default).
+    /// List approvals (pending by default; also escalated, approved, rejected, expired,
+    /// cancelled).
     List {
         #[arg(long, default_value = "pending")]
         status: String,
@@ -617,12 +618,23 @@ async fn main() -> anyhow::Result<()> {
                         println!("no {status} approvals");
                     }
                     for a in items {
+                        // A workflow's node, or the run step a policy holds back.
+                        let waiting = match a["step"].as_object() {
+                            Some(step) => format!(
+                                "{} step {} ({})",
+                                step["run_id"].as_str().unwrap_or(""),
+                                step["step_index"],
+                                step["skill"].as_str().unwrap_or("")
+                            ),
+                            None => {
+                                format!("{}/{}", a["workflow"].as_str().unwrap_or(""), a["node"].as_str().unwrap_or(""))
+                            }
+                        };
                         println!(
-                            "{}  {}  {}/{}  {:?}",
+                            "{}  {}  level {}  {waiting}  {:?}",
                             a["id"].as_str().unwrap_or(""),
                             a["status"].as_str().unwrap_or(""),
-                            a["workflow"].as_str().unwrap_or(""),
-                            a["node"].as_str().unwrap_or(""),
+                            a["required_level"],
                             a["prompt"].as_str().unwrap_or("")
                         );
                     }

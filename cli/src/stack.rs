@@ -318,6 +318,14 @@ impl LocalStack {
                 .with_breakers(Arc::clone(&adapters.breakers))
                 .with_secrets(Arc::clone(&adapters.tenant_secrets))
                 .with_policies(policies.clone());
+            // The gate's approvals live with the workflows' (one listing, one decision route).
+            let approvals = match &adapters.aws {
+                Some(aws) => Some(aws.workflows.clone() as Arc<dyn WorkflowStore>),
+                None => adapters.workflows.clone(),
+            };
+            if let Some(store) = approvals {
+                worker = worker.with_approvals(store);
+            }
             if let Some(hook) = &config.after_effect {
                 worker = worker.with_after_effect_hook(Arc::clone(hook));
             }

@@ -333,3 +333,86 @@ async fn kill_9_during_concurrent_work(backend: &Backend) {
     eprintln!("sink: {} effects from {deliveries} deliveries", applied.len());
     kill9(child);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_a_step_waits_for_its_approval_and_right_after_the_decision_loses_neither() {
+    kill_9_around_an_approval(&Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn kill_9_of_aos_dev_on_the_aws_backend_around_a_steps_approval_loses_neither() {
+    kill_9_around_an_approval(&Backend::aws()).await;
+}
+
+/// A step a policy holds back waits through a `kill -9` (its request and its park
+/// survive), and a decision followed at once by a `kill -9` still wakes it: the step runs
+/// once, after the decision, and the run ends.
+async fn kill_9_around_an_approval(backend: &Backend) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sink_addr, sink) = start_sink().await;
+    let port = free_port();
+    let allow = sink_addr.to_string();
+    let post = |n: &str| json!({"skill": "http_call", "input": {"method": "POST", "url": format!("http://{sink_addr}/demo/sink"), "body": {"n": n}}});
+    let mut child = spawn_on(backend, dir.path(), port, &allow, None);
+    let api = Api::connect(dir.path(), port).await;
+    let policy = r#"@id("hold-payments") @approval("3") @reason("payments need a level-3 approval")
+        forbid (principal, action, resource == AOS::Skill::"http_call") when { context.input_text like "*payment*" };"#;
+    let r = api
+        .http
+        .put(format!("{}/v1/policies", api.base))
+        .bearer_auth(&api.key)
+        .json(&json!({"text": policy}))
+        .send()
+        .await
+        .expect("put policies");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let id = api.submit(&json!({"plan": [post("before"), post("payment"), post("after")]})).await;
+
+    let approval = pending_approval(&api, &id).await;
+    assert_eq!((approval["kind"].as_str(), approval["required_level"].as_u64()), (Some("step"), Some(3)));
+
+    // Killed while the step waits: after the restart the request still waits, and so does the run.
+    kill9(child);
+    child = spawn_on(backend, dir.path(), port, &allow, None);
+    Api::connect(dir.path(), port).await;
+    let again = pending_approval(&api, &id).await;
+    assert_eq!(again["id"], approval["id"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let run = api.get(&format!("/v1/runs/{id}")).await;
+    assert_eq!((run["status"].as_str(), run["steps_done"].as_u64()), (Some("running"), Some(1)), "{run}");
+    let bodies = |sink: &Sink| effects_in_order(sink).0.into_iter().map(|(_, b)| b["n"].clone()).collect::<Vec<_>>();
+    assert_eq!(bodies(&sink), vec![json!("before")], "the held step has not run");
+
+    // Approved, then killed at once: the wake-up was written with the decision.
+    let path = format!("/v1/approvals/{}/decision", approval["id"].as_str().expect("id"));
+    let decided =
+        api.send(&path, json!({"decision": "approve", "comment": "ok"}).to_string(), "application/json").await;
+    assert_eq!(decided["status"], "approved", "{decided}");
+    kill9(child);
+    let child = spawn_on(backend, dir.path(), port, &allow, None);
+    Api::connect(dir.path(), port).await;
+    let run =
+        api.wait_until(&id, 60, |r| matches!(r["status"].as_str(), Some("succeeded" | "failed" | "cancelled"))).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(bodies(&sink), vec![json!("before"), json!("payment"), json!("after")], "each effect once, in order");
+    let steps = api.get(&format!("/v1/runs/{id}/steps")).await;
+    assert_eq!(steps["chain_valid"], true);
+    assert_eq!(steps["steps"][1]["gate"]["decision"], "approved", "{steps}");
+    assert_eq!(steps["steps"][1]["gate"]["approval"], approval["id"], "{steps}");
+    kill9(child);
+}
+
+/// The pending approval of `run`'s step, once `GET /v1/approvals` lists it.
+async fn pending_approval(api: &Api, run: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = api.get("/v1/approvals?status=pending").await;
+        let mine = list["approvals"].as_array().and_then(|l| l.iter().find(|a| a["step"]["run_id"] == run));
+        if let Some(a) = mine {
+            return a.clone();
+        }
+        assert!(Instant::now() < deadline, "no pending approval for {run}: {list}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}

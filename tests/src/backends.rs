@@ -176,7 +176,9 @@ fn adapters(conf: &aws_config::SdkConfig, name: &str, urls: &aos_aws::QueueUrls)
         idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), name)),
         kv: Arc::new(DynamoKv::new(ddb.clone(), name)),
         breakers: Arc::new(aos_aws::DynamoBreakers::new(ddb.clone(), name)),
-        workflows: Arc::new(aos_aws::DynamoWorkflows::new(ddb.clone(), name)),
+        workflows: Arc::new(
+            aos_aws::DynamoWorkflows::new(ddb.clone(), name).with_queue(SqsQueue::new(sqs.clone(), &urls.queue)),
+        ),
         policies: Arc::new(aos_aws::DynamoPolicies::new(ddb.clone(), name)),
         blobs: Arc::new(aos_aws::S3Blobs::new(aos_aws::S3Blobs::client(conf), name)),
         tenants: Arc::new(DynamoTenants::new(ddb, name)),
@@ -255,7 +257,10 @@ pub async fn step_functions_at(
     assert!(!table.is_empty(), "Step Functions workflows need the AWS backend's ports");
     let conf = sdk_config_at(endpoint).await;
     let sfn = Arc::new(aos_aws::StepFunctions::new(aws_sdk_sfn::Client::new(&conf)));
-    let records = Arc::new(aos_aws::DynamoWorkflows::new(aws_sdk_dynamodb::Client::new(&conf), &table));
+    let records = Arc::new(
+        aos_aws::DynamoWorkflows::new(aws_sdk_dynamodb::Client::new(&conf), &table)
+            .with_queue(aos_aws::SqsQueue::new(aws_sdk_sqs::Client::new(&conf), &queue_url)),
+    );
     let blobs = large_values.then(|| Arc::new(aos_aws::S3Blobs::new(aos_aws::S3Blobs::client(&conf), &table)));
     let engine = aos_runtime::workflows::StepFunctionsEngine {
         machines: sfn.clone(),

@@ -199,7 +199,7 @@ impl StepRig {
         // Read on every step: a test's change of policies judges the next step.
         let policies =
             aos_runtime::policies::PolicyService::new(embedded.policies.clone()).with_cache_ttl(Duration::ZERO);
-        let worker = worker.with_policies(policies.clone());
+        let worker = worker.with_policies(policies.clone()).with_approvals(embedded.workflows.clone());
         Self { embedded, runs, worker, workers, policies, _dir: dir }
     }
 

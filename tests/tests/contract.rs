@@ -267,11 +267,11 @@ contract!(expiring_entries_idle_breakers_and_closed_approvals_go_at_their_time, 
         assert_eq!(ttl_of("BREAKER#http_call:old:443"), Some((now - 8 * day + BREAKER_IDLE_MS).div_ceil(1000)));
     }
     assert_eq!(p.kv.get(&t, "forever").await.expect("get"), Some(json!(3)));
-    // Approvals closed, or left pending past their expiry, before the cutoff go.
+    // Approvals closed, or left open (pending, escalated) past their expiry, before the cutoff go.
     let approval = |i: u64, status: ApprovalStatus, created: u64, expires: u64, closed: Option<u64>| ApprovalRecord {
         tenant: t.clone(),
         id: ApprovalId::from_suffix(&format!("ret{i}")).expect("id"),
-        execution: ExecutionId::from_suffix("e1").expect("id"),
+        execution: Some(ExecutionId::from_suffix("e1").expect("id")),
         workflow: "wf".into(),
         node: format!("n{i}"),
         prompt: "ok?".into(),
@@ -283,22 +283,26 @@ contract!(expiring_entries_idle_breakers_and_closed_approvals_go_at_their_time, 
         created_at_ms: created,
         required_level: 1,
         task_token: None,
+        step: None,
+        history: Vec::new(),
     };
     let all = [
         approval(1, ApprovalStatus::Approved, now - 4 * day, now - 3 * day, Some(now - 3 * day)),
         approval(2, ApprovalStatus::Pending, now - 4 * day, now - 3 * day, None),
         approval(3, ApprovalStatus::Pending, now - 4 * day, now + day, None),
         approval(4, ApprovalStatus::Rejected, now - 4 * day, now + day, Some(now)),
+        approval(5, ApprovalStatus::Escalated, now - 4 * day, now - 2 * day, None),
+        approval(6, ApprovalStatus::Escalated, now - 4 * day, now + day, None),
     ];
     for a in &all {
-        p.workflows.put_approval(a, None).await.expect("put");
+        p.workflows.put_approval(a, None, None).await.expect("put");
     }
-    assert_eq!(p.workflows.expire_before(&t, now - day, 100).await.expect("expire"), 2);
+    assert_eq!(p.workflows.expire_before(&t, now - day, 100).await.expect("expire"), 3);
     let mut kept = Vec::new();
     for a in &all {
         kept.push(p.workflows.approval(&t, &a.id).await.expect("read").is_some());
     }
-    assert_eq!(kept, [false, false, true, true], "closed or expired long ago go; the rest stay");
+    assert_eq!(kept, [false, false, true, true, false, true], "closed or expired long ago go; the rest stay");
 });
 
 contract!(policy_versions_are_consecutive_never_edited_and_paged_newest_first, 5, |p: Ports| async move {

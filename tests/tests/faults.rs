@@ -461,7 +461,7 @@ async fn task_answers_and_an_approval_decision_that_meet_faults_still_finish_the
     let deadline = Instant::now() + Duration::from_secs(60);
     let approval = loop {
         let pending = records.approvals(&tenant(), Some(ApprovalStatus::Pending), None, 10).await.expect("approvals");
-        if let Some(a) = pending.into_iter().find(|a| a.execution == id) {
+        if let Some(a) = pending.into_iter().find(|a| a.execution.as_ref() == Some(&id)) {
             break a;
         }
         assert!(Instant::now() < deadline, "the approval never opened (node a's answer was lost for good?)");
@@ -624,7 +624,8 @@ async fn flow_scenario(proxy: &FaultProxy, emulator: &str) -> FlowEnding {
         assert!(Instant::now() < deadline, "the execution did not settle: {:?}", proxy.faulted());
         if approval.is_none() {
             let pending = look.workflows.approvals(&tenant(), Some(ApprovalStatus::Pending), None, 10).await;
-            approval = pending.expect("approvals").into_iter().find(|a| a.execution == id).map(|a| a.id);
+            approval =
+                pending.expect("approvals").into_iter().find(|a| a.execution.as_ref() == Some(&id)).map(|a| a.id);
         }
         if let (Some(a), false) = (&approval, decided) {
             // The decider keeps the approval it was shown and tries again until answered.

@@ -5,15 +5,18 @@
 //! never runs and fails with `ERR_POLICY_VIOLATION` naming the policy; an allowed one runs;
 //! both record the decision and the policy version in their checkpoint, covered by the
 //! chain hash. A tenant without policies is not judged (its chain hashes as before), and
-//! one tenant's policies never judge another's steps.
+//! one tenant's policies never judge another's steps. A step that needs an approval parks
+//! without holding a worker until a decider at the level asked approves (it runs) or
+//! rejects (it fails), or the request escalates and expires at its timeouts.
 
 use aos_core::checkpoint::{verify_chain, GateDecision};
 use aos_core::{Checkpoint, ErrorCode, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::policies::{ApplyPolicies, PolicyService, StepKind};
-use aos_runtime::ports::RunRecord;
+use aos_runtime::ports::{ApprovalRecord, ApprovalStatus, RunRecord};
 use aos_runtime::runs::{RunService, SubmitRun};
 use aos_runtime::skills::{IdempotencyClass, Skill, SkillContext, SkillDescriptor};
 use aos_runtime::worker::{StepWorker, WorkerConfig};
+use aos_runtime::workflows::FlowError;
 use aos_runtime::workflows::{StartExecution, WorkflowService};
 use aos_runtime::SkillRegistry;
 use aos_tests::backends::Ports;
@@ -101,7 +104,8 @@ async fn gate_on(ports: Ports, step_functions: Option<&str>) -> Gate {
         Arc::clone(&skills),
         config,
     )
-    .with_policies(policies.clone());
+    .with_policies(policies.clone())
+    .with_approvals(Arc::clone(&ports.workflows));
     let (workflows, worker) = match step_functions {
         Some(endpoint) => {
             let on = aos_tests::backends::step_functions_at(&ports, endpoint, "gate", Arc::clone(&skills), false).await;
@@ -178,6 +182,160 @@ impl Gate {
     }
 }
 
+/// Policies asking for approvals: level 3 for a day; level 2 for a second, then level 4
+/// for another; level 2 for a second, then expired.
+const ASKING: &str = r#"
+@id("ask-first") @category("OPERATIONAL") @approval("3") @reason("ask-first needs a level-3 approval")
+forbid (principal, action, resource) when { context.input_text like "*ask-first*" };
+@id("ask-quick") @category("OPERATIONAL") @approval("2") @timeout("1") @escalate("4")
+forbid (principal, action, resource) when { context.input_text like "*ask-quick*" };
+@id("ask-once") @category("OPERATIONAL") @approval("2") @timeout("1")
+forbid (principal, action, resource) when { context.input_text like "*ask-once*" };
+"#;
+
+impl Gate {
+    /// Submits `body` for the test tenant (a worker must be running to see it through).
+    async fn submit(&self, body: Value) -> aos_core::RunId {
+        let req: SubmitRun = serde_json::from_value(body).expect("a run request");
+        self.runs.submit(&tenant(), req, None).await.expect("submitted").run.id
+    }
+
+    /// Waits for the run to end; its record and checkpoints.
+    async fn ended(&self, id: &aos_core::RunId) -> (RunRecord, Vec<Checkpoint>) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let run = self.runs.get(&tenant(), id).await.expect("run");
+            if run.status.is_terminal() {
+                let (_, checkpoints, _) = self.runs.steps(&tenant(), id).await.expect("steps");
+                assert_eq!(verify_chain(&run.genesis_hash, &checkpoints), Ok(()), "the chain verifies");
+                return (run, checkpoints);
+            }
+            assert!(Instant::now() < deadline, "the run did not end: {run:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The approval of `run`'s step as `GET /v1/approvals` lists it, once it is `status`.
+    async fn approval_of(&self, run: &aos_core::RunId, status: ApprovalStatus) -> ApprovalRecord {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let limit = aos_core::page::PageLimit::new(Some(100)).expect("limit");
+            let page = self.workflows.approvals(&tenant(), None, None, limit).await.expect("approvals");
+            let found = page.items.into_iter().find(|a| a.step.as_ref().is_some_and(|s| &s.run_id == run));
+            if let Some(a) = found.filter(|a| a.status == status) {
+                return a;
+            }
+            assert!(Instant::now() < deadline, "no {status:?} approval for {run}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn decide(&self, a: &ApprovalRecord, approved: bool, level: u8) -> Result<ApprovalRecord, FlowError> {
+        let decision = aos_core::workflow::Decision {
+            approved,
+            decided_by: format!("key_level{level}"),
+            comment: Some(format!("{} at {level}", if approved { "yes" } else { "no" })),
+        };
+        self.workflows.decide(&tenant(), &a.id, decision, level).await
+    }
+}
+
+async fn a_step_that_needs_an_approval_parks_until_one_is_decided(g: &Gate) {
+    g.apply(&tenant(), ASKING).await;
+    // One worker loop: a parked step must not hold it.
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(g.worker.clone().run_loop(rx));
+
+    // The step waits behind an approval at the level its policy asks; the step before it
+    // ran, the step itself did not, and other runs go by meanwhile.
+    let id = g.submit(plan(&["before-1", "ask-first-1", "after-1"])).await;
+    let a = g.approval_of(&id, ApprovalStatus::Pending).await;
+    let step = a.step.clone().expect("a step's approval");
+    assert_eq!((a.required_level, step.step_index, step.skill.as_str()), (3, 1, "touch"), "{a:?}");
+    assert_eq!(step.policies, vec!["ask-first".to_owned()]);
+    assert!(a.prompt.contains("ask-first needs a level-3 approval"), "{}", a.prompt);
+    assert_eq!(a.history.len(), 1, "{:?}", a.history);
+    let meanwhile = g.submit(plan(&["meanwhile-1"])).await;
+    assert_eq!(g.ended(&meanwhile).await.0.status, RunStatus::Succeeded, "the parked step holds no worker");
+    assert_eq!(g.runs.get(&tenant(), &id).await.expect("run").status, RunStatus::Running);
+    assert!(g.ran().contains(&"before-1".to_owned()) && !g.ran().contains(&"ask-first-1".to_owned()));
+
+    // A decider below the level is refused and nothing changes; one at it approves, and
+    // the step runs, its checkpoint naming the approval.
+    let low = g.decide(&a, true, 2).await;
+    assert!(matches!(low, Err(FlowError::Forbidden(_))), "{low:?}");
+    assert_eq!(g.approval_of(&id, ApprovalStatus::Pending).await.history.len(), 1);
+    let decided = g.decide(&a, true, 3).await.expect("approved");
+    assert_eq!(decided.status, ApprovalStatus::Approved);
+    let (run, cps) = g.ended(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let gate = cps[1].gate.clone().expect("a gate");
+    assert_eq!((gate.decision, gate.approval), (GateDecision::Approved, Some(a.id.to_string())));
+    assert_eq!(cps[1].attempts, 1, "parking used up no attempt");
+    assert!(g.ran().contains(&"ask-first-1".to_owned()) && g.ran().contains(&"after-1".to_owned()));
+    let shown = g.approval_of(&id, ApprovalStatus::Approved).await;
+    let moves: Vec<_> = shown.history.iter().map(|t| (t.from, t.to, t.actor.clone(), t.level)).collect();
+    assert_eq!(
+        moves,
+        vec![
+            (None, ApprovalStatus::Pending, None, Some(3)),
+            (Some(ApprovalStatus::Pending), ApprovalStatus::Approved, Some("key_level3".to_owned()), Some(3)),
+        ]
+    );
+    // The same decision again is answered as the first; another is refused.
+    assert_eq!(g.decide(&a, true, 3).await.expect("same").status, ApprovalStatus::Approved);
+    let again = g.decide(&a, false, 5).await;
+    assert!(matches!(again, Err(FlowError::Conflict(ErrorCode::ApprovalNotPending, _))), "{again:?}");
+
+    // Rejected: the step fails and never runs.
+    let id = g.submit(plan(&["ask-first-2"])).await;
+    let a = g.approval_of(&id, ApprovalStatus::Pending).await;
+    g.decide(&a, false, 5).await.expect("rejected");
+    let (run, cps) = g.ended(&id).await;
+    assert_eq!(code_of(&run), Some(ErrorCode::ApprovalRejected), "{run:?}");
+    assert!(run.error.as_ref().is_some_and(|e| !e.retryable && e.message.contains("key_level5")), "{run:?}");
+    assert_eq!(cps[0].gate.as_ref().map(|g| g.decision), Some(GateDecision::Rejected));
+    assert!(!g.ran().contains(&"ask-first-2".to_owned()));
+
+    // Undecided for its timeout: escalated to level 4, where a level-3 decider is refused.
+    let id = g.submit(plan(&["ask-quick-1"])).await;
+    let a = g.approval_of(&id, ApprovalStatus::Pending).await;
+    assert_eq!(a.required_level, 2);
+    let a = g.approval_of(&id, ApprovalStatus::Escalated).await;
+    assert_eq!(a.required_level, 4, "{a:?}");
+    let low = g.decide(&a, true, 3).await;
+    assert!(matches!(low, Err(FlowError::Forbidden(_))), "{low:?}");
+    g.decide(&a, true, 4).await.expect("approved at the escalated level");
+    let (run, _) = g.ended(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let shown = g.approval_of(&id, ApprovalStatus::Approved).await;
+    let path: Vec<ApprovalStatus> = shown.history.iter().map(|t| t.to).collect();
+    assert_eq!(path, [ApprovalStatus::Pending, ApprovalStatus::Escalated, ApprovalStatus::Approved]);
+
+    // Undecided with nowhere to escalate: expired, and the step fails.
+    let id = g.submit(plan(&["ask-once-1"])).await;
+    let (run, cps) = g.ended(&id).await;
+    assert_eq!(code_of(&run), Some(ErrorCode::ApprovalTimedOut), "{run:?}");
+    assert_eq!(cps[0].gate.as_ref().map(|g| g.decision), Some(GateDecision::Expired));
+    let a = g.approval_of(&id, ApprovalStatus::Expired).await;
+    let late = g.decide(&a, true, 5).await;
+    assert!(matches!(late, Err(FlowError::Conflict(ErrorCode::ApprovalNotPending, _))), "{late:?}");
+    assert!(!g.ran().contains(&"ask-once-1".to_owned()));
+
+    // The run is cancelled while it waits: a decision is refused and the request closes.
+    let id = g.submit(plan(&["ask-first-3"])).await;
+    let a = g.approval_of(&id, ApprovalStatus::Pending).await;
+    g.runs.cancel(&tenant(), &id).await.expect("cancelled");
+    let late = g.decide(&a, true, 5).await;
+    assert!(matches!(late, Err(FlowError::Conflict(ErrorCode::ApprovalNotPending, _))), "{late:?}");
+    g.approval_of(&id, ApprovalStatus::Cancelled).await;
+    assert!(!g.ran().contains(&"ask-first-3".to_owned()));
+
+    let _ = stop.send(true);
+    let _ = worker.await;
+    g.apply(&tenant(), "").await;
+}
+
 fn code_of(run: &RunRecord) -> Option<ErrorCode> {
     run.error.as_ref().map(|e| e.code)
 }
@@ -230,14 +388,6 @@ async fn every_kind_of_step_is_judged_by_the_tenants_policies(g: &Gate) {
     assert!(cps.iter().any(|c| c.gate.as_ref().is_some_and(|g| g.decision == GateDecision::Deny)));
     assert!(!g.ran().contains(&"deny-planner_step-2".to_owned()));
 
-    // A step that needs an approval is never let by (it is refused until approvals of
-    // steps outside workflows exist), and says the level it needs.
-    let (run, _) = g.run(&tenant(), plan(&["ask-first"])).await;
-    assert_eq!(code_of(&run), Some(ErrorCode::PolicyViolation), "{run:?}");
-    let details = run.error.as_ref().and_then(|e| e.details.clone()).expect("details");
-    assert_eq!(details["approval_level_required"], 3, "{details}");
-    assert!(!g.ran().contains(&"ask-first".to_owned()));
-
     // Another tenant's steps are judged by its own (absent) policies.
     let other = TenantId::parse("ten_gate_other").expect("tenant");
     let (run, cps) = g.run(&other, plan(&["deny-plan_step"])).await;
@@ -264,6 +414,23 @@ async fn every_kind_of_step_is_judged_by_the_tenants_policies(g: &Gate) {
 async fn every_kind_of_step_is_judged_before_it_runs_on_the_embedded_backend() {
     let g = gate_on(aos_tests::backends::embedded(5).await, None).await;
     every_kind_of_step_is_judged_by_the_tenants_policies(&g).await;
+    assert!(g.ports.dead_letters().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_step_that_needs_an_approval_waits_for_it_on_the_embedded_backend() {
+    let g = gate_on(aos_tests::backends::embedded(5).await, None).await;
+    a_step_that_needs_an_approval_parks_until_one_is_decided(&g).await;
+    assert!(g.ports.dead_letters().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn a_step_that_needs_an_approval_waits_for_it_on_aws() {
+    let endpoint = aos_tests::backends::emulator_endpoint();
+    aos_tests::backends::enable_step_functions(&endpoint).await;
+    let g = gate_on(aos_tests::backends::aws(5).await, Some(&endpoint)).await;
+    a_step_that_needs_an_approval_parks_until_one_is_decided(&g).await;
     assert!(g.ports.dead_letters().await.is_empty());
 }
 

@@ -65,7 +65,7 @@ fn approval(i: u64, status: ApprovalStatus, expires_at_ms: u64) -> ApprovalRecor
     ApprovalRecord {
         tenant: tenant(),
         id: ApprovalId::from_suffix(&format!("{:04x}", 0xff - i)).expect("id"),
-        execution: ExecutionId::from_suffix("e1").expect("id"),
+        execution: Some(ExecutionId::from_suffix("e1").expect("id")),
         workflow: "wf".into(),
         node: format!("n{i}"),
         prompt: "ok?".into(),
@@ -77,6 +77,8 @@ fn approval(i: u64, status: ApprovalStatus, expires_at_ms: u64) -> ApprovalRecor
         created_at_ms: 1_000 + i,
         required_level: 1,
         task_token: None,
+        step: None,
+        history: Vec::new(),
     }
 }
 
@@ -113,7 +115,7 @@ contract!(approvals_page_newest_first_and_pending_ones_past_expiry_list_as_expir
         (ApprovalStatus::Pending, far),
     ];
     for (i, (status, expires)) in statuses.iter().enumerate() {
-        p.workflows.put_approval(&approval(i as u64, *status, *expires), None).await.expect("stored");
+        p.workflows.put_approval(&approval(i as u64, *status, *expires), None, None).await.expect("stored");
     }
     let names = |idx: &[usize]| idx.iter().map(|i| format!("n{i}")).collect::<Vec<_>>();
     let all = approval_pages(&svc, None, 3).await;

@@ -295,7 +295,7 @@ async fn run_embedded(case: &Case, wf: &Workflow, log: &Log) -> Outcome {
                 .await
                 .expect("approvals")
                 .items;
-            if let Some(a) = pending.iter().find(|a| a.execution == id) {
+            if let Some(a) = pending.iter().find(|a| a.execution.as_ref() == Some(&id)) {
                 svc.decide(&tenant, &a.id, answer()(approved), 5).await.expect("decide");
             }
         }
@@ -391,8 +391,8 @@ async fn run_aws(case: &Case, wf: &Workflow, log: &Log, aws: &Aws) -> Outcome {
         if let Some(approved) = case.decision {
             let pending =
                 aws.workflows.approvals(&tenant, Some(ApprovalStatus::Pending), None, 50).await.expect("approvals");
-            if let Some(a) = pending.iter().find(|a| a.execution == id) {
-                decide(aws.workflows.as_ref(), aws.sfn.as_ref(), &tenant, &a.id, answer()(approved))
+            if let Some(a) = pending.iter().find(|a| a.execution.as_ref() == Some(&id)) {
+                decide(aws.workflows.as_ref(), aws.sfn.as_ref(), &tenant, &a.id, answer()(approved), 5)
                     .await
                     .expect("decide");
             }

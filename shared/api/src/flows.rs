@@ -135,7 +135,7 @@ pub(crate) async fn list_approvals(
             ApprovalStatus::parse(&st).ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::ValidationFailed,
-                    format!("unknown status {st:?}; use pending, approved, rejected, expired or cancelled"),
+                    format!("unknown status {st:?}; use pending, escalated, approved, rejected, expired or cancelled"),
                 )
             })
         })
@@ -244,8 +244,22 @@ fn execution_view(e: &ExecutionRecord, w: &WorkflowRecord) -> Value {
 }
 
 fn approval_view(a: &ApprovalRecord) -> Value {
+    let step = a.step.as_ref().map(|st| {
+        json!({
+            "run_id": st.run_id,
+            "step_index": st.step_index,
+            "skill": st.skill,
+            "policies": st.policies,
+            "policy_version": st.policy_version,
+            "timeout_ms": st.timeout_ms,
+            "escalate_to": st.escalate_to,
+        })
+    });
     json!({
         "id": a.id,
+        "kind": if a.step.is_some() { "step" } else { "workflow_node" },
+        "step": step,
+        "history": a.history,
         "execution_id": a.execution,
         "workflow": a.workflow,
         "node": a.node,

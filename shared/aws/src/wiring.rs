@@ -145,14 +145,17 @@ impl AwsAdapters {
         if let Some(b) = &blobs {
             runs = runs.with_blobs(b.clone());
         }
-        let queue = SqsQueue::new(sqs, &config.step_queue_url);
+        let queue = SqsQueue::new(sqs.clone(), &config.step_queue_url);
         Ok(Self {
             blobs,
             runs: Arc::new(runs),
             queue: Arc::new(queue),
             idempotency: Arc::new(DynamoIdempotency::new(ddb.clone(), &config.table)),
             kv: Arc::new(DynamoKv::new(ddb.clone(), &config.table)),
-            workflows: Arc::new(DynamoWorkflows::new(ddb.clone(), &config.table)),
+            workflows: Arc::new(
+                DynamoWorkflows::new(ddb.clone(), &config.table)
+                    .with_queue(SqsQueue::new(sqs.clone(), &config.step_queue_url)),
+            ),
             breakers: Arc::new(DynamoBreakers::new(ddb.clone(), &config.table)),
             policies: Arc::new(crate::DynamoPolicies::new(ddb.clone(), &config.table)),
             sdk: sdk.clone(),

@@ -16,12 +16,21 @@ use aws_sdk_dynamodb::Client;
 pub struct DynamoWorkflows {
     client: Client,
     table: String,
+    /// The step queue, for the wake-up of a step whose approval was decided.
+    queue: Option<crate::SqsQueue>,
 }
 
 impl DynamoWorkflows {
     /// The store over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), queue: None }
+    }
+
+    /// Sends the wake-ups of decided steps' approvals to `queue` (the step queue).
+    #[must_use]
+    pub fn with_queue(mut self, queue: crate::SqsQueue) -> Self {
+        self.queue = Some(queue);
+        self
     }
 }
 
@@ -127,7 +136,20 @@ impl WorkflowStore for DynamoWorkflows {
         out.item.as_ref().map(body).transpose()
     }
 
-    async fn put_approval(&self, a: &ApprovalRecord, expect: Option<ApprovalStatus>) -> StoreResult<()> {
+    async fn put_approval(
+        &self,
+        a: &ApprovalRecord,
+        expect: Option<ApprovalStatus>,
+        wake: Option<&str>,
+    ) -> StoreResult<()> {
+        // Checked before the write: a decision is never recorded without its wake-up.
+        let queue = match (wake, &self.queue) {
+            (Some(body), Some(q)) => Some((body, q)),
+            (Some(_), None) => {
+                return Err(StoreError::Backend("this approval store has no step queue to wake the step".to_owned()))
+            }
+            (None, _) => None,
+        };
         let body = serde_json::to_string(a).map_err(|e| StoreError::Backend(e.to_string()))?;
         let mut put = self
             .client
@@ -141,7 +163,7 @@ impl WorkflowStore for DynamoWorkflows {
             .item("expires_at_ms", n(a.expires_at_ms))
             .item("body", s(body));
         // A closed approval joins the index of ended records, for retention.
-        if let (true, Some(closed)) = (a.status != ApprovalStatus::Pending, a.closed_at_ms) {
+        if let (false, Some(closed)) = (a.status.is_open(), a.closed_at_ms) {
             put = put
                 .item("gsi2pk", s(ended_approvals_pk(a.tenant.as_str())))
                 .item("gsi2sk", s(format!("{closed:013}#{}", a.id)));
@@ -154,12 +176,18 @@ impl WorkflowStore for DynamoWorkflows {
                 .expression_attribute_values(":expect", s(st.as_str())),
         };
         match put.send().await {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Err(StoreError::Conflict(format!("approval {} is not in the expected state", a.id)))
+                return Err(StoreError::Conflict(format!("approval {} is not in the expected state", a.id)))
             }
-            Err(e) => Err(sdk_err(e)),
+            Err(e) => return Err(sdk_err(e)),
         }
+        // DynamoDB and SQS are two writes: a crash in between leaves the step to its own
+        // recheck (at most 15 minutes away), which finds the decision recorded.
+        if let Some((body, q)) = queue {
+            aos_runtime::ports::Queue::send(q, body, std::time::Duration::ZERO).await?;
+        }
+        Ok(())
     }
 
     async fn expire_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<u64> {
@@ -167,24 +195,27 @@ impl WorkflowStore for DynamoWorkflows {
         let cut = format!("{before_ms:013}");
         let closed =
             crate::dynamo::ends_before(&self.client, &self.table, ended_approvals_pk(t), before_ms, limit).await?;
-        // Pending ones whose expiry passed long ago (nobody recorded it): created before
-        // the cutoff, expired before it.
-        let stale = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk AND gsi1sk < :cut")
-            .filter_expression("expires_at_ms < :before")
-            .expression_attribute_values(":pk", s(approvals_pk(t, ApprovalStatus::Pending)))
-            .expression_attribute_values(":cut", s(&cut))
-            .expression_attribute_values(":before", n(before_ms))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        let keys: Vec<crate::dynamo::Item> =
-            closed.into_iter().map(|(k, _)| k).chain(stale.items.unwrap_or_default()).collect();
+        // Open ones (pending, escalated) whose expiry passed long ago (nobody recorded
+        // it): created before the cutoff, expired before it.
+        let mut keys: Vec<crate::dynamo::Item> = closed.into_iter().map(|(k, _)| k).collect();
+        for open in [ApprovalStatus::Pending, ApprovalStatus::Escalated] {
+            let stale = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk < :cut")
+                .filter_expression("expires_at_ms < :before")
+                .expression_attribute_values(":pk", s(approvals_pk(t, open)))
+                .expression_attribute_values(":cut", s(&cut))
+                .expression_attribute_values(":before", n(before_ms))
+                .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            keys.extend(stale.items.unwrap_or_default());
+        }
+        keys.truncate(limit as usize);
         let count = keys.len() as u64;
         crate::dynamo::delete_keys(&self.client, &self.table, keys).await?;
         Ok(count)

@@ -137,8 +137,8 @@ codes! {
     IdempotencyConflict = "ERR_IDEMPOTENCY_CONFLICT", Client, false, 409, "The Idempotency-Key was already used with a different request body. Use a new key.";
     IdempotencyInProgress = "ERR_IDEMPOTENCY_IN_PROGRESS", Transient, true, 409, "A request with this Idempotency-Key is still being processed. Retry shortly.";
     InvalidWorkflow = "ERR_INVALID_WORKFLOW", Client, false, 422, "The workflow spec is invalid (cycle, unknown node or skill, bad input, unreachable node). The message names the node and what to fix.";
-    ApprovalRejected = "ERR_APPROVAL_REJECTED", Policy, false, 409, "A human rejected the approval; the workflow fails and its completed nodes are compensated.";
-    ApprovalTimedOut = "ERR_APPROVAL_TIMED_OUT", Policy, false, 408, "Nobody decided the approval before its timeout and the node has no `on_timeout` path.";
+    ApprovalRejected = "ERR_APPROVAL_REJECTED", Policy, false, 409, "A human rejected the approval: the step a policy held back fails, or the workflow fails and its completed nodes are compensated.";
+    ApprovalTimedOut = "ERR_APPROVAL_TIMED_OUT", Policy, false, 408, "Nobody decided the approval before its timeout (and its escalation's, when a policy gives one), or the approval node has no `on_timeout` path.";
     ApprovalNotPending = "ERR_APPROVAL_NOT_PENDING", Client, false, 409, "The approval was already decided, timed out or cancelled; nothing was changed.";
     CircuitOpen = "ERR_CIRCUIT_OPEN", Infra, true, 503, "The skill's target failed 5 times in a row, so calls to it pause for 60 s (circuit breaker); the step is retried after the cooldown, when one probe call decides whether the target is back.";
     FeatureUnavailable = "ERR_FEATURE_UNAVAILABLE", Infra, false, 501, "This deployment does not offer the feature (yet); the message says which backend does.";

@@ -73,6 +73,10 @@ fn write_tx(c: &Connection, w: &ExecutionWrite) -> Result<(), StoreError> {
             }
             if a.created_at_ms == 0 {
                 a.created_at_ms = existing.created_at_ms;
+                a.required_level = existing.required_level;
+                let mut history = existing.history;
+                history.append(&mut a.history);
+                a.history = history;
             }
         }
         exec(
@@ -199,8 +203,15 @@ impl WorkflowStore for EmbeddedWorkflows {
         self.db.read(|c| Ok(load_approval(c, tenant.as_str(), id.as_str())))?
     }
 
-    async fn put_approval(&self, approval: &ApprovalRecord, expect: Option<ApprovalStatus>) -> StoreResult<()> {
+    async fn put_approval(
+        &self,
+        approval: &ApprovalRecord,
+        expect: Option<ApprovalStatus>,
+        wake: Option<&str>,
+    ) -> StoreResult<()> {
         let a = approval.clone();
+        let wake = wake.map(str::to_owned);
+        let woken = wake.is_some();
         self.db
             .write(true, move |c| {
                 let t = a.tenant.as_str();
@@ -215,9 +226,16 @@ impl WorkflowStore for EmbeddedWorkflows {
                     params![t, a.id.as_str(), a.status.as_str(), to_json(&a)?],
                 )
                 .map_err(|e| backend(&e))?;
+                if let Some(body) = &wake {
+                    enqueue(c, STEP_QUEUE, body, 0).map_err(|e| backend(&e))?;
+                }
                 Ok(())
             })
-            .await
+            .await?;
+        if woken {
+            self.db.enqueued.notify_one();
+        }
+        Ok(())
     }
 
     async fn expire_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<u64> {
@@ -227,8 +245,8 @@ impl WorkflowStore for EmbeddedWorkflows {
                 let approvals = exec(
                     c,
                     "DELETE FROM approvals WHERE tenant = ?1 AND id IN (SELECT id FROM approvals WHERE tenant = ?1 AND (
-                        (status != 'pending' AND json_extract(body, '$.closed_at_ms') < ?2)
-                        OR (status = 'pending' AND json_extract(body, '$.expires_at_ms') < ?2)) LIMIT ?3)",
+                        (status NOT IN ('pending', 'escalated') AND json_extract(body, '$.closed_at_ms') < ?2)
+                        OR (status IN ('pending', 'escalated') AND json_extract(body, '$.expires_at_ms') < ?2)) LIMIT ?3)",
                     params![t, before_ms, limit],
                 )
                 .map_err(|e| backend(&e))?;

@@ -4,7 +4,8 @@
 mod policy;
 
 pub use policy::{
-    Category, Decision, DefaultDecision, Evaluation, Policies, PolicyError, StepFacts, Violation, SCHEMA,
+    Category, Decision, DefaultDecision, Evaluation, Policies, PolicyError, StepFacts, Violation,
+    DEFAULT_APPROVAL_TIMEOUT_S, MAX_APPROVAL_TIMEOUT_S, SCHEMA,
 };
 
 #[cfg(test)]

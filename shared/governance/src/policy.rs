@@ -4,7 +4,9 @@
 //! annotations: `@id("name")` (how decisions name it), `@category("SAFETY")` (one of
 //! SAFETY, PRIVACY, OPERATIONAL, ROUTING, CUSTOM; default CUSTOM), `@reason("…")` (what a
 //! decision says), and on a `forbid` `@approval("3")`: instead of denying, the step waits
-//! for a person deciding at that level (1-5).
+//! for a person deciding at that level (1-5), for `@timeout("seconds")` (default a day);
+//! with `@escalate("4")`, a request nobody decided in time goes to that higher level for
+//! another timeout before it expires.
 //!
 //! Precedence, as the seed's policy layer has it: the highest category with a policy that
 //! applies to the step decides; within it deny > require approval > allow (the highest
@@ -14,6 +16,12 @@
 use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
+
+/// How long a person has to decide an approval a policy asks for, unless its `@timeout`
+/// says (seconds; a day, as for workflow approval nodes).
+pub const DEFAULT_APPROVAL_TIMEOUT_S: u64 = 86_400;
+/// The longest `@timeout` (30 days).
+pub const MAX_APPROVAL_TIMEOUT_S: u64 = 30 * 86_400;
 
 /// The Cedar schema policies are validated against.
 pub const SCHEMA: &str = include_str!("schema.cedarschema");
@@ -96,6 +104,10 @@ struct Meta {
     category: Category,
     /// `Some(level)`: a forbid that asks for approval instead of denying.
     approval: Option<u8>,
+    /// How long a person has to decide, seconds (approvals only).
+    timeout_s: Option<u64>,
+    /// The level a request nobody decided in time escalates to (approvals only).
+    escalate: Option<u8>,
     reason: Option<String>,
     permit: bool,
 }
@@ -204,6 +216,12 @@ pub struct Evaluation {
     pub reasons: Vec<String>,
     /// The level an approval needs (when the decision asks for one).
     pub approval_level_required: Option<u8>,
+    /// How long a person has to decide, seconds (when the decision asks for an approval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_timeout_s: Option<u64>,
+    /// The level an undecided request escalates to at its timeout (when a policy says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to: Option<u8>,
     /// The policies that applied and did not allow.
     pub violations: Vec<Violation>,
     /// The category that decided (`None`: the default did).
@@ -316,9 +334,9 @@ impl Policies {
                 PolicyError { line, column, message }
             };
             for (key, _) in policy.annotations() {
-                if !matches!(key, "id" | "category" | "approval" | "reason") {
+                if !matches!(key, "id" | "category" | "approval" | "timeout" | "escalate" | "reason") {
                     return Err(at(format!(
-                        "unknown annotation @{key}: AOS reads @id, @category, @approval and @reason"
+                        "unknown annotation @{key}: AOS reads @id, @category, @approval, @timeout, @escalate and @reason"
                     )));
                 }
             }
@@ -341,12 +359,37 @@ impl Policies {
                         .ok_or_else(|| at(format!("@approval({l:?}) must be a level from \"1\" to \"5\"")))?,
                 ),
             };
+            let timeout_s = match (policy.annotation("timeout"), approval) {
+                (None, _) => None,
+                (Some(_), None) => {
+                    return Err(at("@timeout goes with @approval: it is how long a person has to decide".to_owned()))
+                }
+                (Some(t), Some(_)) => Some(t.parse::<u64>().ok().filter(|t| (1..=MAX_APPROVAL_TIMEOUT_S).contains(t)).ok_or_else(
+                    || at(format!("@timeout({t:?}) must be a number of seconds from \"1\" to \"{MAX_APPROVAL_TIMEOUT_S}\" (30 days)")),
+                )?),
+            };
+            let escalate = match (policy.annotation("escalate"), approval) {
+                (None, _) => None,
+                (Some(_), None) => {
+                    return Err(at(
+                        "@escalate goes with @approval: it is the level an undecided request goes to".to_owned()
+                    ))
+                }
+                (Some(e), Some(level)) => {
+                    Some(e.parse::<u8>().ok().filter(|e| *e > level && *e <= 5).ok_or_else(|| {
+                        at(format!("@escalate({e:?}) must be a level above the @approval level {level}, at most \"5\""))
+                    })?)
+                }
+            };
             if !allow_deny_all && forbids_everything(policy) {
                 return Err(at("this policy forbids every step of every run; apply it with allow_deny_all (--allow-deny-all) if that is what you mean".to_owned()));
             }
             let name = policy.annotation("id").map_or_else(|| policy.id().to_string(), str::to_owned);
             let reason = policy.annotation("reason").map(str::to_owned);
-            meta.insert(policy.id().to_string(), Meta { name, category, approval, reason, permit });
+            meta.insert(
+                policy.id().to_string(),
+                Meta { name, category, approval, timeout_s, escalate, reason, permit },
+            );
             let slot = if permit { &mut permits } else { &mut forbids };
             slot.add(policy.clone()).map_err(|e| at(e.to_string()))?;
         }
@@ -382,6 +425,8 @@ impl Policies {
                     decision: Decision::Deny,
                     reasons: vec![format!("the step could not be described to the policies: {e}")],
                     approval_level_required: None,
+                    approval_timeout_s: None,
+                    escalate_to: None,
                     violations: Vec::new(),
                     deciding_category: None,
                 }
@@ -419,6 +464,8 @@ impl Policies {
             decision,
             reasons: notes,
             approval_level_required: None,
+            approval_timeout_s: None,
+            escalate_to: None,
             violations: Vec::new(),
             deciding_category: None,
         }
@@ -431,6 +478,10 @@ impl Policies {
         let forbids: Vec<&&Meta> = applied.iter().filter(|m| !m.permit).collect();
         let deny = forbids.iter().any(|m| m.approval.is_none());
         let level = forbids.iter().filter_map(|m| m.approval).max();
+        let asking = || forbids.iter().filter(|m| m.approval.is_some());
+        // The shortest time any of them gives, and the highest escalation any asks for.
+        let timeout = asking().map(|m| m.timeout_s.unwrap_or(DEFAULT_APPROVAL_TIMEOUT_S)).min();
+        let escalate_to = asking().filter_map(|m| m.escalate).max().filter(|e| level.is_some_and(|l| *e > l));
         let decision = if deny {
             Decision::Deny
         } else if level.is_some() {
@@ -454,6 +505,8 @@ impl Policies {
             decision,
             reasons,
             approval_level_required: (decision == Decision::RequiresApproval).then_some(level).flatten(),
+            approval_timeout_s: (decision == Decision::RequiresApproval).then_some(timeout).flatten(),
+            escalate_to: (decision == Decision::RequiresApproval).then_some(escalate_to).flatten(),
             violations,
             deciding_category: Some(category),
         }

@@ -73,6 +73,49 @@ fn an_approval_forbid_asks_for_the_highest_level_and_a_deny_beats_it() {
 }
 
 #[test]
+fn an_approval_takes_the_shortest_timeout_and_the_highest_escalation_of_its_policies() {
+    let p = compile(
+        r#"@id("big-spend") @category("OPERATIONAL") @approval("2") @timeout("600") @escalate("4")
+        forbid(principal, action, resource) when { context.estimated_cents > 50 };
+        @id("email") @category("OPERATIONAL") @approval("3") @timeout("120") @escalate("5")
+        forbid(principal, action, resource == AOS::Skill::"email_send");
+        @id("kv") @category("OPERATIONAL") @approval("1")
+        forbid(principal, action, resource == AOS::Skill::"kv_store");"#,
+    );
+    let mut f = facts("email_send", json!({}));
+    f.estimated_cents = 80;
+    let e = p.evaluate(&f);
+    assert_eq!(
+        (e.approval_level_required, e.approval_timeout_s, e.escalate_to),
+        (Some(3), Some(120), Some(5)),
+        "{e:?}"
+    );
+    let e = p.evaluate(&facts("kv_store", json!({})));
+    let default = Some(crate::DEFAULT_APPROVAL_TIMEOUT_S);
+    assert_eq!((e.approval_level_required, e.approval_timeout_s, e.escalate_to), (Some(1), default, None), "{e:?}");
+    // Neither shows on a decision that asks for no approval.
+    let e = p.evaluate(&facts("http_call", json!({})));
+    assert_eq!((e.decision, e.approval_timeout_s, e.escalate_to), (Decision::Allow, None, None), "{e:?}");
+}
+
+#[test]
+fn timeout_and_escalate_are_refused_where_they_mean_nothing() {
+    for (text, says) in [
+        (r#"@timeout("60") forbid(principal, action, resource);"#, "@timeout goes with @approval"),
+        (r#"@escalate("3") forbid(principal, action, resource);"#, "@escalate goes with @approval"),
+        (r#"@approval("3") @escalate("3") forbid(principal, action, resource);"#, "above the @approval level 3"),
+        (r#"@approval("2") @escalate("6") forbid(principal, action, resource);"#, "at most"),
+        (r#"@approval("2") @timeout("0") forbid(principal, action, resource);"#, "from \"1\""),
+        (r#"@approval("2") @timeout("soon") forbid(principal, action, resource);"#, "number of seconds"),
+        (r#"@approval("2") @timeout("99999999") forbid(principal, action, resource);"#, "30 days"),
+    ] {
+        let e = Policies::compile(text, DefaultDecision::Allow, true).expect_err(text);
+        assert!(e.message.contains(says), "{text}: {e}");
+        assert_eq!(e.line, 1, "{text}: {e}");
+    }
+}
+
+#[test]
 fn the_highest_category_that_applies_decides() {
     // A SAFETY permit for the health check outranks a CUSTOM forbid of every http_call.
     let p = compile(

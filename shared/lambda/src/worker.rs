@@ -101,14 +101,15 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     let bedrock: Arc<dyn aos_runtime::llm::LlmProvider> = Arc::new(aos_aws::BedrockConverse::lazy());
     let extra = WorkerSkills::from_env(aws.secrets.clone(), &policy, Some(bedrock), Some(aws.mailer()))?;
     let skills = worker_registry(policy, extra)?;
-    let (breakers, secrets) = (aws.breakers.clone(), aws.tenant_secrets.clone());
+    let (breakers, secrets, approvals) = (aws.breakers.clone(), aws.tenant_secrets.clone(), aws.workflows.clone());
     // A warm worker reads a tenant's policies at most once per cache period.
     let policies = aos_runtime::policies::PolicyService::new(aws.policies.clone());
     Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(skills), config)
         .with_sfn_tasks(tasks)
         .with_breakers(breakers)
         .with_secrets(secrets)
-        .with_policies(policies))
+        .with_policies(policies)
+        .with_approvals(approvals))
 }
 
 /// Serves SQS batches until the Lambda environment shuts down.

@@ -11,8 +11,8 @@
 
 use crate::clock::now_ms;
 use crate::ports::{
-    ApprovalRecord, ApprovalStatus, NodeProgress, Queue, Received, RunRecord, RunStore, SfnRecords, StepMessage,
-    StoreError, TaskTokens, WorkflowStore,
+    ApprovalRecord, ApprovalStatus, ApprovalTransition, NodeProgress, Queue, Received, RunRecord, RunStore, SfnRecords,
+    StepMessage, StoreError, TaskTokens, WorkflowStore,
 };
 use crate::workflows::ChildRun;
 use aos_core::determinism::content_hash;
@@ -259,7 +259,7 @@ impl SfnTasks {
                 let approval = ApprovalRecord {
                     tenant: task.aos.tenant.clone(),
                     id,
-                    execution: task.aos.execution.clone(),
+                    execution: Some(task.aos.execution.clone()),
                     workflow: task.aos.workflow.clone(),
                     node: task.node.clone(),
                     prompt,
@@ -271,8 +271,14 @@ impl SfnTasks {
                     created_at_ms: now,
                     required_level: task.level.unwrap_or(1),
                     task_token: Some(task.token.clone()),
+                    step: None,
+                    history: vec![ApprovalTransition::requested(
+                        task.level.unwrap_or(1),
+                        format!("approval node {}", task.node),
+                        now,
+                    )],
                 };
-                match self.approvals.put_approval(&approval, None).await {
+                match self.approvals.put_approval(&approval, None, None).await {
                     Ok(()) | Err(StoreError::Conflict(_)) => {}
                     Err(e) => return Err(e),
                 }
@@ -364,6 +370,7 @@ pub async fn decide(
     tenant: &TenantId,
     id: &ApprovalId,
     decision: aos_core::workflow::Decision,
+    level: u8,
 ) -> Result<ApprovalRecord, crate::workflows::FlowError> {
     use crate::workflows::FlowError;
     let approval = store.approval(tenant, id).await?.ok_or(FlowError::NotFound("approval"))?;
@@ -388,13 +395,9 @@ pub async fn decide(
         return Err(not_pending("expired"));
     }
     let token = approval.task_token.clone().ok_or_else(|| not_pending("not waiting on a task"))?;
-    let mut decided = approval.clone();
-    decided.status = if decision.approved { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
-    decided.decided_by = Some(decision.decided_by.clone());
-    decided.comment.clone_from(&decision.comment);
-    decided.closed_at_ms = Some(now);
+    let decided = approval.clone().decided(&decision, level, now);
     // Record first (conditionally), so two deciders cannot both answer.
-    match store.put_approval(&decided, Some(ApprovalStatus::Pending)).await {
+    match store.put_approval(&decided, Some(ApprovalStatus::Pending), None).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(not_pending("already decided")),
         Err(e) => return Err(e.into()),
@@ -402,11 +405,11 @@ pub async fn decide(
     let answered = send_decision(tokens, &token, &decision).await?;
     if !answered {
         // Step Functions timed the task out first: the approval expired.
-        let mut expired = decided.clone();
-        expired.status = ApprovalStatus::Expired;
+        let mut expired =
+            decided.clone().moved(ApprovalStatus::Expired, None, None, "Step Functions timed the task out".into(), now);
         expired.decided_by = None;
         expired.comment = None;
-        let _ = store.put_approval(&expired, Some(decided.status)).await;
+        let _ = store.put_approval(&expired, Some(decided.status), None).await;
         return Err(not_pending("expired"));
     }
     Ok(decided)

@@ -58,6 +58,8 @@ pub struct ExecutionRecord {
 pub enum ApprovalStatus {
     /// Waiting for a decision.
     Pending,
+    /// Nobody decided in time and a policy sent it to a higher level: waiting again.
+    Escalated,
     /// Approved.
     Approved,
     /// Rejected.
@@ -73,6 +75,7 @@ impl ApprovalStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
+            Self::Escalated => "escalated",
             Self::Approved => "approved",
             Self::Rejected => "rejected",
             Self::Expired => "expired",
@@ -81,7 +84,13 @@ impl ApprovalStatus {
     }
 
     /// Every status.
-    pub const ALL: [Self; 5] = [Self::Pending, Self::Approved, Self::Rejected, Self::Expired, Self::Cancelled];
+    pub const ALL: [Self; 6] =
+        [Self::Pending, Self::Escalated, Self::Approved, Self::Rejected, Self::Expired, Self::Cancelled];
+
+    /// Whether it still waits for a decision (pending or escalated).
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Escalated)
+    }
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
@@ -89,18 +98,20 @@ impl ApprovalStatus {
     }
 }
 
-/// A human approval of a workflow node.
+/// A human approval: of a workflow's approval node, or of a run step a policy holds back
+/// (`step`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalRecord {
     /// Owner.
     pub tenant: TenantId,
     /// Id.
     pub id: ApprovalId,
-    /// The execution waiting for it.
-    pub execution: ExecutionId,
-    /// Its workflow.
+    /// The execution waiting for it (approval nodes); `None` for a step's approval.
+    #[serde(default)]
+    pub execution: Option<ExecutionId>,
+    /// Its workflow ("" for a step's approval outside workflows).
     pub workflow: String,
-    /// The approval node.
+    /// The approval node ("" for a step's approval).
     pub node: String,
     /// What the approver is asked.
     pub prompt: String,
@@ -122,16 +133,101 @@ pub struct ApprovalRecord {
     /// The Step Functions task token a decision answers (workflows on AWS); never shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_token: Option<String>,
+    /// The run step it holds back (an approval the policy gate asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<ApprovalStep>,
+    /// Every change of its status, oldest first.
+    #[serde(default)]
+    pub history: Vec<ApprovalTransition>,
 }
 
 fn first_level() -> u8 {
     1
 }
 
+/// The run step an approval of the policy gate holds back, and what its policies asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalStep {
+    /// The run.
+    pub run_id: RunId,
+    /// The step waiting.
+    pub step_index: u32,
+    /// Its skill.
+    pub skill: String,
+    /// The policies that asked for the approval.
+    pub policies: Vec<String>,
+    /// The version of the tenant's policies that asked.
+    pub policy_version: u32,
+    /// How long each level has to decide, ms.
+    pub timeout_ms: u64,
+    /// The level an undecided request goes to at its timeout, once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to: Option<u8>,
+}
+
+/// One change of an approval's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalTransition {
+    /// The status before (`None`: the request was made).
+    pub from: Option<ApprovalStatus>,
+    /// The status after.
+    pub to: ApprovalStatus,
+    /// Who made the change (a decider's key id; `None`: AOS itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// The approval level the change was made at (a decision: the decider's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    /// Why.
+    pub reason: String,
+    /// When, ms since the epoch.
+    pub at_ms: u64,
+}
+
+impl ApprovalTransition {
+    /// The request itself: the first entry of every approval's history.
+    pub fn requested(level: u8, reason: impl Into<String>, at_ms: u64) -> Self {
+        Self { from: None, to: ApprovalStatus::Pending, actor: None, level: Some(level), reason: reason.into(), at_ms }
+    }
+}
+
 impl ApprovalRecord {
     /// Its place in listings (newest first): creation time, then id.
     pub fn cursor(&self) -> String {
         aos_core::page::time_cursor(self.created_at_ms, self.id.as_str())
+    }
+
+    /// The record as `decision` (made at approval `level`) closes it.
+    #[must_use]
+    pub fn decided(self, decision: &aos_core::workflow::Decision, level: u8, at_ms: u64) -> Self {
+        let (to, verb) = if decision.approved {
+            (ApprovalStatus::Approved, "approved")
+        } else {
+            (ApprovalStatus::Rejected, "rejected")
+        };
+        let reason = decision.comment.clone().unwrap_or_else(|| verb.to_owned());
+        let mut next = self.moved(to, Some(decision.decided_by.clone()), Some(level), reason, at_ms);
+        next.decided_by = Some(decision.decided_by.clone());
+        next.comment.clone_from(&decision.comment);
+        next
+    }
+
+    /// The record moved to `to`, with the change appended to its history.
+    #[must_use]
+    pub fn moved(
+        mut self,
+        to: ApprovalStatus,
+        actor: Option<String>,
+        level: Option<u8>,
+        reason: String,
+        at_ms: u64,
+    ) -> Self {
+        self.history.push(ApprovalTransition { from: Some(self.status), to, actor, level, reason, at_ms });
+        self.status = to;
+        if !to.is_open() {
+            self.closed_at_ms = Some(at_ms);
+        }
+        self
     }
 }
 
@@ -184,10 +280,18 @@ pub trait WorkflowStore: Send + Sync {
     ) -> StoreResult<Vec<ApprovalRecord>>;
     /// One approval.
     async fn approval(&self, tenant: &TenantId, id: &ApprovalId) -> StoreResult<Option<ApprovalRecord>>;
-    /// Stores an approval outside an execution write (Step Functions executions): with
-    /// `expect` it replaces only a record in that status, else only creates one;
-    /// `Conflict` otherwise.
-    async fn put_approval(&self, approval: &ApprovalRecord, expect: Option<ApprovalStatus>) -> StoreResult<()>;
+    /// Stores an approval outside an execution write (Step Functions executions, steps'
+    /// approvals): with `expect` it replaces only a record in that status, else only
+    /// creates one; `Conflict` otherwise. `wake` is a step message to enqueue with it (a
+    /// decision wakes the step it held back): in the same transaction where the queue is
+    /// the store's, else sent right after the write (a crash in between leaves the step
+    /// to its own recheck).
+    async fn put_approval(
+        &self,
+        approval: &ApprovalRecord,
+        expect: Option<ApprovalStatus>,
+        wake: Option<&str>,
+    ) -> StoreResult<()>;
     /// Retention: deletes up to `limit` of the tenant's approvals closed before `before_ms`
     /// (decided, expired, cancelled — or pending with an expiry before it), and of its
     /// executions that ended before it (the embedded executor's records). Returns how many.

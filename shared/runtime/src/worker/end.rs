@@ -33,11 +33,11 @@ fn oversize(outcome: &StructuredOutcome, applied: &Applied) -> Option<Structured
 }
 
 impl StepWorker {
-    /// Stage `suspend`: a step waiting for child runs gives its claim back (its attempt
-    /// is not used up) and its message is acknowledged; a child's end or the deadline
-    /// message brings it back.
+    /// Stage `suspend`: a step waiting for child runs or for an approval gives its claim
+    /// back (its attempt is not used up) and its message is acknowledged; a child's end,
+    /// a decision or the recheck message brings it back.
     pub(super) async fn suspend(&self, c: &Claimed, received: &Received, recheck: Duration) -> Result<(), StoreError> {
-        tracing::info!(run = %c.msg.run_id, step = c.msg.step_index, "step waits for child runs");
+        tracing::info!(run = %c.msg.run_id, step = c.msg.step_index, recheck_ms = recheck.as_millis() as u64, "step parks");
         let suspend = StepSuspend {
             tenant: c.msg.tenant.clone(),
             run_id: c.msg.run_id.clone(),

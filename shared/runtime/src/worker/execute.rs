@@ -34,6 +34,7 @@ impl StepWorker {
         let gate = match self.gate(c, &step.skill, &input).await {
             Gated::Pass(gate) => gate,
             Gated::Stop(outcome, gate) => return (outcome.into(), gate),
+            Gated::Wait(recheck) => return (AgentStep::Waiting(recheck), None),
         };
         (self.run_skill(c, ctx, input, secrets, received).await, gate)
     }

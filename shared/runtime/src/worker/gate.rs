@@ -4,15 +4,25 @@
 //! compensations (their runs), planner-decided steps and the steps of agents' child runs.
 //!
 //! Allow: the step runs. Deny: it fails with `ERR_POLICY_VIOLATION` (not retried) naming
-//! the policy. Either way, when the tenant has policies, the decision and the policy
+//! the policy. Require approval: the step parks without holding a worker (as an agent
+//! step waiting for its children does) behind an approval at the level its policies ask;
+//! a decision wakes it (approved: it runs; rejected: it fails with
+//! `ERR_APPROVAL_REJECTED`), and its recheck at the approval's timeout escalates the
+//! request (when a policy says `@escalate`) or expires it (`ERR_APPROVAL_TIMED_OUT`).
+//! The approval's id comes from the run and the step, so a redelivered or re-woken step
+//! finds the same request. Whenever the tenant has policies, the decision and the policy
 //! version go into the step's checkpoint (covered by its chain hash).
 
 use super::{Claimed, StepWorker};
 use crate::clock::now_ms;
 use crate::policies::{step_facts, Decision, StepKind, StepSubject, DEFAULT_PLAN};
+use crate::ports::{ApprovalRecord, ApprovalStatus, ApprovalStep, ApprovalTransition, StoreError, WorkflowStore};
 use aos_core::checkpoint::{GateDecision, GateRecord};
-use aos_core::{ErrorCode, StructuredOutcome};
+use aos_core::determinism::content_hash;
+use aos_core::{ApprovalId, ErrorCode, RunId, StructuredOutcome};
+use aos_governance::Evaluation;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 /// What the gate lets happen.
 pub(super) enum Gated {
@@ -21,6 +31,35 @@ pub(super) enum Gated {
     /// The step ends with this outcome without running (and the record, when the
     /// policies decided).
     Stop(StructuredOutcome, Option<GateRecord>),
+    /// The step waits for a person: it parks and is looked at again after this long at
+    /// the latest.
+    Wait(Duration),
+}
+
+/// The id of the approval that holds back step `index` of `run`: the same for every
+/// delivery and attempt of the step.
+pub fn step_approval_id(run: &RunId, index: u32) -> ApprovalId {
+    ApprovalId::from_suffix(&content_hash(&json!(["step", run, index]))[..32]).expect("hex suffixes are valid ids")
+}
+
+/// An open approval whose time is up, moved on: escalated to its policies' higher level
+/// for another period (once), or expired.
+pub fn timed_out(approval: ApprovalRecord, now: u64) -> ApprovalRecord {
+    let step = approval.step.clone();
+    match step.as_ref().and_then(|s| s.escalate_to.map(|level| (level, s.timeout_ms))) {
+        Some((level, period)) if approval.status == ApprovalStatus::Pending => {
+            let from = approval.required_level;
+            let reason = format!("nobody at level {from} decided in time; escalated to level {level}");
+            let mut next = approval.moved(ApprovalStatus::Escalated, None, Some(level), reason, now);
+            next.required_level = level;
+            next.expires_at_ms = now.saturating_add(period);
+            next
+        }
+        _ => {
+            let reason = format!("nobody at level {} decided in time", approval.required_level);
+            approval.moved(ApprovalStatus::Expired, None, None, reason, now)
+        }
+    }
 }
 
 /// The kind of the run's step `index`, as policies see it.
@@ -83,30 +122,181 @@ impl StepWorker {
         };
         match judged.decision {
             Decision::Allow => Gated::Pass(Some(record(GateDecision::Allow))),
-            Decision::Deny | Decision::RequiresApproval => {
-                let deciding =
-                    judged.violations.iter().find(|v| v.effect == judged.decision).or(judged.violations.first());
-                let said = match deciding {
-                    Some(v) => format!("policy {} refused {skill}: {}", v.policy, v.message),
-                    None => format!("{skill} refused: {}", judged.reasons.join("; ")),
-                };
-                let message = match (judged.decision, judged.approval_level_required) {
-                    // Approvals of steps outside workflows are the next slice of the gate:
-                    // until then a step that needs one is refused, never let by.
-                    (Decision::RequiresApproval, Some(level)) => format!(
-                        "{said} (it needs an approval at level {level}; steps outside workflow approval nodes cannot wait for one yet)"
-                    ),
-                    _ => said,
-                };
-                let failure = StructuredOutcome::failure(ErrorCode::PolicyViolation, message).with_details(json!({
-                    "policy_version": current.version,
-                    "decision": judged.decision,
-                    "violations": judged.violations,
-                    "reasons": judged.reasons,
-                    "approval_level_required": judged.approval_level_required,
-                }));
-                Gated::Stop(failure, Some(record(GateDecision::Deny)))
-            }
+            Decision::RequiresApproval => match &self.approvals {
+                Some(store) => {
+                    let asked = Asked { skill, evaluation: &judged, version: current.version, policies: named.clone() };
+                    self.wait_for_approval(c, store.as_ref(), &asked).await
+                }
+                // Without an approval store a step that needs one is refused, never let by.
+                None => refuse(
+                    skill,
+                    &judged,
+                    current.version,
+                    "this worker keeps no approvals",
+                    record(GateDecision::Deny),
+                ),
+            },
+            Decision::Deny => refuse(skill, &judged, current.version, "", record(GateDecision::Deny)),
         }
     }
+
+    /// The step's approval: asked for when there is none yet; the step waits while it is
+    /// open and runs, fails or waits again (escalated) by what became of it.
+    async fn wait_for_approval(&self, c: &Claimed, store: &dyn WorkflowStore, asked: &Asked<'_>) -> Gated {
+        let id = step_approval_id(&c.run.id, c.msg.step_index);
+        let unreadable = |e: StoreError| {
+            let failure = StructuredOutcome::failure(
+                ErrorCode::Internal,
+                format!("the step's approval {id} could not be read or written, so the step did not run: {e}"),
+            );
+            Gated::Stop(failure, None)
+        };
+        // A change racing this one (a decision, another delivery) is read back and
+        // judged again; three rounds settle any such race.
+        for _ in 0..3 {
+            let now = now_ms();
+            let found = match store.approval(&c.msg.tenant, &id).await {
+                Ok(found) => found,
+                Err(e) => return unreadable(e),
+            };
+            let Some(approval) = found else {
+                let request = asked.request(c, &id, now);
+                let wait = Duration::from_millis(request.expires_at_ms - now);
+                match store.put_approval(&request, None, None).await {
+                    Ok(()) => {
+                        tracing::info!(run = %c.msg.run_id, step = c.msg.step_index, approval = %id, level = request.required_level, "step waits for an approval");
+                        return Gated::Wait(wait);
+                    }
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(e) => return unreadable(e),
+                }
+            };
+            let record = |decision| GateRecord {
+                decision,
+                policy_version: asked.version,
+                policies: asked.policies.clone(),
+                approval: Some(id.to_string()),
+            };
+            let ended = |code: ErrorCode, message: String, decision| {
+                let failure = StructuredOutcome::failure(code, message).with_details(json!({
+                    "approval_id": id,
+                    "status": approval.status,
+                    "decided_by": approval.decided_by,
+                    "comment": approval.comment,
+                    "policy_version": asked.version,
+                }));
+                Gated::Stop(failure, Some(record(decision)))
+            };
+            match approval.status {
+                status if status.is_open() && now < approval.expires_at_ms => {
+                    return Gated::Wait(Duration::from_millis(approval.expires_at_ms - now));
+                }
+                status if status.is_open() => {
+                    let next = timed_out(approval.clone(), now);
+                    match store.put_approval(&next, Some(status), None).await {
+                        Ok(()) | Err(StoreError::Conflict(_)) => continue,
+                        Err(e) => return unreadable(e),
+                    }
+                }
+                ApprovalStatus::Approved => {
+                    let level = asked.evaluation.approval_level_required.unwrap_or(1);
+                    if approval.required_level < level {
+                        let message = format!(
+                            "approval {id} was given at level {}, but the tenant's policies (version {}) now ask for level {level}",
+                            approval.required_level, asked.version
+                        );
+                        return ended(ErrorCode::PolicyViolation, message, GateDecision::Deny);
+                    }
+                    return Gated::Pass(Some(record(GateDecision::Approved)));
+                }
+                ApprovalStatus::Rejected => {
+                    let by = approval.decided_by.as_deref().unwrap_or("a decider");
+                    let message = format!("{by} rejected approval {id} of {}", asked.skill);
+                    return ended(ErrorCode::ApprovalRejected, message, GateDecision::Rejected);
+                }
+                ApprovalStatus::Expired => {
+                    let message = format!("nobody decided approval {id} of {} in time", asked.skill);
+                    return ended(ErrorCode::ApprovalTimedOut, message, GateDecision::Expired);
+                }
+                _ => {
+                    let message = format!("approval {id} of {} was cancelled", asked.skill);
+                    return ended(ErrorCode::RunCancelled, message, GateDecision::Rejected);
+                }
+            }
+        }
+        unreadable(StoreError::Conflict("the approval kept changing while it was read".to_owned()))
+    }
+}
+
+/// What the policies asked of a step that needs an approval.
+struct Asked<'a> {
+    skill: &'a str,
+    evaluation: &'a Evaluation,
+    version: u32,
+    policies: Vec<String>,
+}
+
+impl Asked<'_> {
+    /// The approval request for the step.
+    fn request(&self, c: &Claimed, id: &ApprovalId, now: u64) -> ApprovalRecord {
+        let e = self.evaluation;
+        let level = e.approval_level_required.unwrap_or(1);
+        let timeout_s = e.approval_timeout_s.unwrap_or(aos_governance::DEFAULT_APPROVAL_TIMEOUT_S);
+        let timeout_ms = timeout_s.saturating_mul(1000);
+        let asking: Vec<&str> = e
+            .violations
+            .iter()
+            .filter(|v| v.effect == Decision::RequiresApproval)
+            .map(|v| v.message.as_str())
+            .collect();
+        let prompt = format!("run {} wants to call {}: {}", c.run.id, self.skill, asking.join("; "));
+        ApprovalRecord {
+            tenant: c.msg.tenant.clone(),
+            id: id.clone(),
+            execution: c.run.parent.as_ref().map(|p| p.execution.clone()),
+            workflow: String::new(),
+            node: String::new(),
+            prompt,
+            status: ApprovalStatus::Pending,
+            expires_at_ms: now.saturating_add(timeout_ms),
+            decided_by: None,
+            comment: None,
+            closed_at_ms: None,
+            created_at_ms: now,
+            required_level: level,
+            task_token: None,
+            step: Some(ApprovalStep {
+                run_id: c.run.id.clone(),
+                step_index: c.msg.step_index,
+                skill: self.skill.to_owned(),
+                policies: self.policies.clone(),
+                policy_version: self.version,
+                timeout_ms,
+                escalate_to: e.escalate_to,
+            }),
+            history: vec![ApprovalTransition::requested(level, format!("asked by {}", self.policies.join(", ")), now)],
+        }
+    }
+}
+
+/// The refusal of a step its policies deny (or that needs an approval it cannot wait
+/// for: `why`).
+fn refuse(skill: &str, judged: &Evaluation, version: u32, why: &str, record: GateRecord) -> Gated {
+    let deciding = judged.violations.iter().find(|v| v.effect == judged.decision).or(judged.violations.first());
+    let said = match deciding {
+        Some(v) => format!("policy {} refused {skill}: {}", v.policy, v.message),
+        None => format!("{skill} refused: {}", judged.reasons.join("; ")),
+    };
+    let message = match judged.approval_level_required {
+        Some(level) if !why.is_empty() => format!("{said} (it needs an approval at level {level}, but {why})"),
+        _ => said,
+    };
+    let failure = StructuredOutcome::failure(ErrorCode::PolicyViolation, message).with_details(json!({
+        "policy_version": version,
+        "decision": judged.decision,
+        "violations": judged.violations,
+        "reasons": judged.reasons,
+        "approval_level_required": judged.approval_level_required,
+    }));
+    Gated::Stop(failure, Some(record))
 }

@@ -24,6 +24,7 @@ mod gate;
 mod stages;
 
 pub use end::{notify_parent, MAX_VALUE_BYTES};
+pub use gate::{step_approval_id, timed_out};
 
 use crate::agent::{AgentLimits, AgentStep, PlannerDefaults};
 use crate::ports::{
@@ -128,6 +129,7 @@ pub struct StepWorker {
     breakers: Option<Arc<dyn BreakerStore>>,
     secrets: Arc<dyn TenantSecrets>,
     policies: Option<crate::policies::PolicyService>,
+    approvals: Option<Arc<dyn crate::ports::WorkflowStore>>,
 }
 
 struct Claimed {
@@ -172,6 +174,7 @@ impl StepWorker {
             breakers: None,
             secrets: Arc::new(NoTenantSecrets),
             policies: None,
+            approvals: None,
         }
     }
 
@@ -203,6 +206,14 @@ impl StepWorker {
     #[must_use]
     pub fn with_breakers(mut self, breakers: Arc<dyn BreakerStore>) -> Self {
         self.breakers = Some(breakers);
+        self
+    }
+
+    /// Keeps the approvals the gate asks for in `store` (without one, a step that needs an
+    /// approval is refused).
+    #[must_use]
+    pub fn with_approvals(mut self, store: Arc<dyn crate::ports::WorkflowStore>) -> Self {
+        self.approvals = Some(store);
         self
     }
 

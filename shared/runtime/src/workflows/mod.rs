@@ -369,9 +369,10 @@ impl WorkflowService {
         })
     }
 
-    /// A page of the tenant's approvals, newest first, after the cursor `before`. A
-    /// pending approval past its expiry is listed as expired, whether or not its timer
-    /// (or Step Functions' timeout) has been recorded yet.
+    /// A page of the tenant's approvals (of workflow approval nodes and of steps the
+    /// policy gate holds back), newest first, after the cursor `before`. An open
+    /// approval past its expiry is listed as what its timeout makes of it (expired, or
+    /// escalated), whether or not that has been recorded yet.
     pub async fn approvals(
         &self,
         tenant: &TenantId,
@@ -380,15 +381,13 @@ impl WorkflowService {
         limit: PageLimit,
     ) -> Result<Page<ApprovalRecord>, FlowError> {
         let now = now_ms();
-        let shown = |mut a: ApprovalRecord| {
-            if a.status == ApprovalStatus::Pending && now >= a.expires_at_ms {
-                a.status = ApprovalStatus::Expired;
-            }
-            a
-        };
-        // Stored pending approvals may show as expired: an `expired` page merges both.
+        let shown = |a: ApprovalRecord| as_of(a, now);
+        // Stored open approvals may show as escalated or expired: such pages merge them.
         let sources: Vec<ApprovalStatus> = match status {
-            Some(ApprovalStatus::Expired) => vec![ApprovalStatus::Expired, ApprovalStatus::Pending],
+            Some(ApprovalStatus::Expired) => {
+                vec![ApprovalStatus::Expired, ApprovalStatus::Pending, ApprovalStatus::Escalated]
+            }
+            Some(ApprovalStatus::Escalated) => vec![ApprovalStatus::Escalated, ApprovalStatus::Pending],
             Some(st) => vec![st],
             None => Vec::new(),
         };
@@ -402,8 +401,8 @@ impl WorkflowService {
         Ok(merge_page(batches, limit, shown, |a| status.is_none_or(|st| a.status == st)))
     }
 
-    /// Decides a pending approval as a decider holding approval level `level`. An
-    /// approval that is not pending (decided, expired, cancelled), not this tenant's, or
+    /// Decides an open approval as a decider holding approval level `level`. An
+    /// approval that is not open (decided, expired, cancelled), not this tenant's, or
     /// needing a higher level is refused and nothing changes.
     pub async fn decide(
         &self,
@@ -413,6 +412,23 @@ impl WorkflowService {
         level: u8,
     ) -> Result<ApprovalRecord, FlowError> {
         let approval = self.store.approval(tenant, id).await?.ok_or(FlowError::NotFound("approval"))?;
+        if approval.step.is_some() {
+            // A change racing the decision (the step's own recheck escalating or
+            // expiring it) is read back and the decision judged again.
+            let mut stored = approval;
+            for _ in 0..3 {
+                match self.decide_step(stored, &decision, level).await? {
+                    Ok(decided) => return Ok(decided),
+                    Err(()) => {
+                        stored = self.store.approval(tenant, id).await?.ok_or(FlowError::NotFound("approval"))?;
+                    }
+                }
+            }
+            return Err(FlowError::Conflict(
+                ErrorCode::ApprovalNotPending,
+                format!("approval {id} kept changing while it was decided; try again"),
+            ));
+        }
         if level < approval.required_level {
             return Err(FlowError::Forbidden(format!(
                 "approval {id} needs a decider at approval level {}; this key decides at level {level}",
@@ -420,7 +436,7 @@ impl WorkflowService {
             )));
         }
         if let (Some(_), Some(engine)) = (&approval.task_token, &self.sfn) {
-            return crate::sfn::decide(self.store.as_ref(), engine.tokens.as_ref(), tenant, id, decision).await;
+            return crate::sfn::decide(self.store.as_ref(), engine.tokens.as_ref(), tenant, id, decision, level).await;
         }
         let not_pending = |status: ApprovalStatus| {
             FlowError::Conflict(
@@ -440,15 +456,75 @@ impl WorkflowService {
         if now >= approval.expires_at_ms {
             return Err(not_pending(ApprovalStatus::Expired));
         }
-        let mut decided = approval.clone();
-        decided.status = if decision.approved { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
-        decided.decided_by = Some(decision.decided_by.clone());
-        decided.comment.clone_from(&decision.comment);
-        decided.closed_at_ms = Some(now);
+        let decided = approval.clone().decided(&decision, level, now);
+        let execution = approval.execution.clone().ok_or(FlowError::NotFound("approval's execution"))?;
         let event = Event::Decided { node: approval.node.clone(), decision };
-        match self.transition(tenant, &approval.execution, event, None, Some(decided.clone())).await? {
+        match self.transition(tenant, &execution, event, None, Some(decided.clone())).await? {
             Some(_) => Ok(decided),
             None => Err(not_pending(ApprovalStatus::Expired)),
+        }
+    }
+
+    /// Decides the approval of a run step the policy gate holds back, and wakes the step
+    /// in the same write (where the store holds the queue; else right after it, with the
+    /// step's own recheck behind it). A request past its timeout is first what the
+    /// timeout makes of it: escalated (then only a decider at the higher level may decide
+    /// it) or expired. A request whose run has ended is cancelled instead.
+    /// `Ok(Err(()))`: the record changed meanwhile and nothing was written.
+    async fn decide_step(
+        &self,
+        stored: ApprovalRecord,
+        decision: &Decision,
+        level: u8,
+    ) -> Result<Result<ApprovalRecord, ()>, FlowError> {
+        let (tenant, id) = (stored.tenant.clone(), stored.id.clone());
+        let not_open = |status: ApprovalStatus| {
+            FlowError::Conflict(
+                ErrorCode::ApprovalNotPending,
+                format!("approval {id} is {}; only pending or escalated approvals can be decided", status.as_str()),
+            )
+        };
+        let decided_as = if decision.approved { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+        if stored.status == decided_as && stored.decided_by.as_deref() == Some(decision.decided_by.as_str()) {
+            return Ok(Ok(stored));
+        }
+        let now = now_ms();
+        let current = as_of(stored.clone(), now);
+        if !current.status.is_open() {
+            return Err(not_open(current.status));
+        }
+        if level < current.required_level {
+            return Err(FlowError::Forbidden(format!(
+                "approval {id} needs a decider at approval level {}; this key decides at level {level}",
+                current.required_level
+            )));
+        }
+        let step = current.step.clone().expect("a step's approval");
+        let run = self.runs.run(&tenant, &step.run_id).await?;
+        if run.as_ref().is_none_or(|r| r.status.is_terminal()) {
+            let ended = run.map_or("deleted", |r| r.status.as_str());
+            let reason = format!("run {} is {ended}", step.run_id);
+            let cancelled = current.moved(ApprovalStatus::Cancelled, None, None, reason.clone(), now);
+            match self.store.put_approval(&cancelled, Some(stored.status), None).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => return Ok(Err(())),
+                Err(e) => return Err(e.into()),
+            }
+            return Err(FlowError::Conflict(
+                ErrorCode::ApprovalNotPending,
+                format!("approval {id} was cancelled: {reason}"),
+            ));
+        }
+        let decided = current.decided(decision, level, now);
+        let wake = crate::worker::encode(&crate::ports::StepMessage {
+            tenant: tenant.clone(),
+            run_id: step.run_id.clone(),
+            step_index: step.step_index,
+        });
+        match self.store.put_approval(&decided, Some(stored.status), Some(&wake)).await {
+            Ok(()) => Ok(Ok(decided)),
+            Err(StoreError::Conflict(_)) => Ok(Err(())),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -573,9 +649,14 @@ impl WorkflowService {
                 }
                 Action::OpenApproval { approval, node, prompt, expires_at_ms, level } => {
                     write.approvals.push(ApprovalRecord {
+                        history: vec![crate::ports::ApprovalTransition::requested(
+                            level,
+                            format!("approval node {node}"),
+                            now,
+                        )],
                         tenant: execution.tenant.clone(),
                         id: approval,
-                        execution: execution.id.clone(),
+                        execution: Some(execution.id.clone()),
                         workflow: execution.workflow.clone(),
                         node,
                         prompt,
@@ -587,6 +668,7 @@ impl WorkflowService {
                         created_at_ms: now,
                         required_level: level,
                         task_token: None,
+                        step: None,
                     });
                 }
                 Action::CloseApproval { approval, status } => {
@@ -608,14 +690,17 @@ impl WorkflowService {
             .find(|(_, n)| n.approval.as_ref() == Some(id))
             .map(|(k, n)| (k.clone(), n.wake_at_ms.unwrap_or(now)));
         let (node, expires_at_ms) = node.unwrap_or_default();
+        let status = ApprovalStatus::parse(status).unwrap_or(ApprovalStatus::Cancelled);
+        let reason =
+            if status == ApprovalStatus::Expired { "nobody decided in time" } else { "the execution was cancelled" };
         ApprovalRecord {
             tenant: execution.tenant.clone(),
             id: id.clone(),
-            execution: execution.id.clone(),
+            execution: Some(execution.id.clone()),
             workflow: execution.workflow.clone(),
             node,
             prompt: String::new(),
-            status: ApprovalStatus::parse(status).unwrap_or(ApprovalStatus::Cancelled),
+            status,
             expires_at_ms,
             decided_by: None,
             comment: None,
@@ -623,8 +708,28 @@ impl WorkflowService {
             created_at_ms: 0,
             required_level: 1,
             task_token: None,
+            step: None,
+            // The store appends it to the pending record's history.
+            history: vec![crate::ports::ApprovalTransition {
+                from: Some(ApprovalStatus::Pending),
+                to: status,
+                actor: None,
+                level: None,
+                reason: reason.to_owned(),
+                at_ms: now,
+            }],
         }
     }
+}
+
+/// An approval as of `now`: an open one past its expiry as its timeout makes it (a
+/// step's approval may escalate once, then expire), whether or not that is recorded yet.
+pub fn as_of(mut a: ApprovalRecord, now: u64) -> ApprovalRecord {
+    while a.status.is_open() && now >= a.expires_at_ms {
+        let at = a.expires_at_ms;
+        a = crate::worker::timed_out(a, at);
+    }
+    a
 }
 
 /// One page out of store batches that are each sorted newest first and were each asked
