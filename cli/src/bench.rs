@@ -161,7 +161,10 @@ async fn serial_steps(
             allow_deny_all: false,
             base_version: None,
         };
-        service.apply(&tenant, &req, "key_bench", 0).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        service
+            .apply(&tenant, &req, &aos_core::audit::Actor::key("key_bench", "admin"), 0)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         worker = worker.with_policies(service);
     }
     let mut out = Vec::with_capacity(steps);

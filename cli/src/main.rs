@@ -120,6 +120,13 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Read the tenant's audit log and verify its hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// List and decide the approvals workflows and policy-held steps wait for.
     Approvals {
         #[command(subcommand)]
@@ -290,6 +297,37 @@ enum ApprovalCommand {
         #[arg(long)]
         comment: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Entries, newest first, with optional filters.
+    List {
+        /// The acting key's id.
+        #[arg(long)]
+        actor: Option<String>,
+        /// An action (`policy.apply`), or every action of a noun (`approval.`).
+        #[arg(long)]
+        action: Option<String>,
+        /// A resource (`policies`), or a prefix ending in `:` or `/` (`run:run_…/`).
+        #[arg(long)]
+        resource: Option<String>,
+        /// From this time (ms since the epoch).
+        #[arg(long)]
+        from_ms: Option<u64>,
+        /// Before this time (ms since the epoch).
+        #[arg(long)]
+        to_ms: Option<u64>,
+        /// How many entries (1-100).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print the entries as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reads the whole log in chain order and checks every link here, on this machine:
+    /// an edited, removed or reordered entry is reported with its position.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -474,6 +512,96 @@ async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn audit(command: AuditCommand, conn: &Conn) -> anyhow::Result<()> {
+    let c = conn.client("dev-api-key")?;
+    match command {
+        AuditCommand::List { actor, action, resource, from_ms, to_ms, limit, json } => {
+            let mut query = vec![format!("limit={limit}")];
+            let mut add = |k: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    query.push(format!("{k}={}", url_escape(&v)));
+                }
+            };
+            add("actor", actor);
+            add("action", action);
+            add("resource", resource);
+            add("from_ms", from_ms.map(|v| v.to_string()));
+            add("to_ms", to_ms.map(|v| v.to_string()));
+            let page = c.call(reqwest::Method::GET, &format!("/v1/audit?{}", query.join("&")), None, None).await?;
+            let entries = page["entries"].as_array().cloned().unwrap_or_default();
+            if entries.is_empty() {
+                println!("no audit entries");
+            }
+            for e in &entries {
+                if json {
+                    println!("{e}");
+                    continue;
+                }
+                let who = e["actor"]["key_id"].as_str().unwrap_or("aos");
+                let why = e["reasons"].as_array().and_then(|r| r.first()).and_then(|r| r.as_str()).unwrap_or("");
+                println!(
+                    "{:>6}  {}  {}  {} ({})  {}  {}  {why}",
+                    e["seq"],
+                    e["at_ms"],
+                    e["action"].as_str().unwrap_or(""),
+                    who,
+                    e["actor"]["role"].as_str().unwrap_or(""),
+                    e["resource"].as_str().unwrap_or(""),
+                    e["decision"].as_str().unwrap_or(""),
+                );
+            }
+            if let Some(next) = page["next_before"].as_u64() {
+                eprintln!("more: entries before seq {next} (GET /v1/audit?before={next})");
+            }
+            Ok(())
+        }
+        AuditCommand::Verify => {
+            let mut walk: Option<aos_core::audit::ChainWalk> = None;
+            let (mut after, mut head) = (0u64, None::<String>);
+            loop {
+                let page = c
+                    .call(reqwest::Method::GET, &format!("/v1/audit?order=asc&after={after}&limit=100"), None, None)
+                    .await?;
+                let entries: Vec<aos_core::audit::AuditEntry> = serde_json::from_value(page["entries"].clone())
+                    .context("the audit entries are not in the stored shape")?;
+                for e in &entries {
+                    let w = walk.get_or_insert_with(|| aos_core::audit::ChainWalk::new(&e.event.tenant));
+                    if let Err(broken) = w.next(e) {
+                        anyhow::bail!("{broken}");
+                    }
+                    head = Some(e.hash.clone());
+                }
+                match (page["next_after"].as_u64(), entries.last()) {
+                    (Some(next), Some(_)) => {
+                        after = next;
+                        eprint!("\rverified {after} entries…");
+                    }
+                    _ => break,
+                }
+            }
+            let count = walk.map_or(0, aos_core::audit::ChainWalk::finish);
+            eprint!("\r");
+            match head {
+                Some(h) => println!("the audit log verifies: {count} entries, head {h}"),
+                None => println!("the audit log is empty"),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Percent-escapes a query value.
+fn url_escape(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b'/' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 async fn policy(command: PolicyCommand, conn: &Conn) -> anyhow::Result<()> {
     let c = conn.client("dev-api-key")?;
     let read = |f: &PathBuf| std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()));
@@ -607,6 +735,7 @@ async fn main() -> anyhow::Result<()> {
         },
         Command::Workflow { command, conn } => workflow(command, &conn).await,
         Command::Policy { command, conn } => policy(command, &conn).await,
+        Command::Audit { command, conn } => audit(command, &conn).await,
         Command::Approvals { command, conn } => {
             let c = conn.client("dev-api-key")?;
             let (id, decision, comment) = match command {

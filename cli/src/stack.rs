@@ -86,6 +86,8 @@ pub struct Adapters {
     pub breakers: Arc<dyn BreakerStore>,
     /// Tenants' policy sets.
     pub policies: Arc<dyn aos_runtime::ports::PolicyStore>,
+    /// Tenants' audit logs.
+    pub audit: Arc<dyn aos_runtime::ports::AuditStore>,
     /// Workflows and executions (the embedded executor); `None` on the AWS backend,
     /// where workflows run on Step Functions.
     pub workflows: Option<Arc<dyn WorkflowStore>>,
@@ -114,6 +116,7 @@ impl Adapters {
                     secrets: e.secrets.clone(),
                     tenant_secrets: e.tenant_secrets.clone(),
                     policies: e.policies.clone(),
+                    audit: e.audit.clone(),
                     breakers: e.breakers.clone(),
                     workflows: Some(e.workflows.clone()),
                     embedded: Some(e),
@@ -134,6 +137,7 @@ impl Adapters {
                     secrets: a.secrets.clone(),
                     tenant_secrets: a.tenant_secrets.clone(),
                     policies: a.policies.clone(),
+                    audit: a.audit.clone(),
                     breakers: a.breakers.clone(),
                     workflows: None,
                     embedded: None,
@@ -220,7 +224,8 @@ async fn bootstrap_key(
         if tenants.key_by_hash(&hash_key(key)).await?.is_none() {
             let mut rec = aos_runtime::auth::issue_key(&id, role, "configured dev key").record;
             rec.hash = hash_key(key);
-            tenants.insert_key(&rec).await?;
+            let audit = rec.audit(aos_core::audit::Actor::system(), "key.create", "created", rec.created_at_ms);
+            tenants.insert_key(&rec, &[audit]).await?;
         }
         write_key_file(file, key)?;
         return Ok(key.to_owned());
@@ -231,7 +236,9 @@ async fn bootstrap_key(
     let known: Option<ApiKeyRecord> = tenants.key_by_hash(&hash_key(&key)).await?;
     if known.is_none_or(|k| k.revoked_at_ms.is_some()) {
         let issued = aos_runtime::auth::issue_key(&id, role, "reissued dev key");
-        tenants.insert_key(&issued.record).await?;
+        let audit =
+            issued.record.audit(aos_core::audit::Actor::system(), "key.create", "created", issued.record.created_at_ms);
+        tenants.insert_key(&issued.record, &[audit]).await?;
         write_key_file(file, issued.secret.expose_secret())?;
         return Ok(issued.secret.expose_secret().to_owned());
     }
@@ -301,8 +308,16 @@ impl LocalStack {
         let (demo, sink) = demo_router();
         let secrets = aos_runtime::secrets::SecretService::new(Arc::clone(&adapters.tenant_secrets));
         let policies = aos_runtime::policies::PolicyService::new(Arc::clone(&adapters.policies));
-        let app = router(AppState { runs, tenants, workflows: workflows.clone(), secrets, policies: policies.clone() })
-            .merge(demo);
+        let audit = aos_runtime::audit::AuditService::new(Arc::clone(&adapters.audit));
+        let app = router(AppState {
+            runs,
+            tenants,
+            workflows: workflows.clone(),
+            secrets,
+            policies: policies.clone(),
+            audit,
+        })
+        .merge(demo);
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         for _ in 0..config.workers.max(1) {

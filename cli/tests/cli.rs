@@ -387,3 +387,42 @@ fn the_offline_agent_example_runs_against_a_local_openai_compatible_server() {
     assert!(shown.contains("\"symbol\": \"AOS\"") && shown.contains("\"venue\""), "{shown}");
     assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 3, "one model call per decision");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aos_audit_lists_the_record_and_verify_finds_an_entry_edited_in_the_database() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let dev = start_dev(&data);
+    let key = std::fs::read_to_string(data.join("dev-api-key")).expect("key file");
+    let policy = dir.path().join("p.cedar");
+    std::fs::write(&policy, "@id(\"no-ls\") forbid (principal, action, resource == AOS::Skill::\"http_call\");\n")
+        .expect("policy file");
+    let applied = aos(&dev, Some(&key), &["policy", "apply", policy.to_str().expect("path")]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    let listed = aos(&dev, Some(&key), &["audit", "list", "--action", "policy."]);
+    assert!(listed.status.success(), "{}", text(&listed));
+    assert!(text(&listed).contains("policy.apply") && !text(&listed).contains("tenant.create"), "{}", text(&listed));
+    let verified = aos(&dev, Some(&key), &["audit", "verify"]);
+    assert!(verified.status.success(), "{}", text(&verified));
+    assert!(text(&verified).contains("verifies: 3 entries"), "tenant, key, policy: {}", text(&verified));
+    drop(dev);
+
+    // Someone with the database file, not AOS, edits the second entry.
+    let store = aos_embedded::Embedded::open(&data, aos_embedded::Durability::Full).await.expect("open");
+    store
+        .db
+        .write(true, |c| {
+            c.execute("UPDATE audit SET body = json_set(body, '$.decision', 'nothing') WHERE seq = 2", ())
+                .map(|_| ())
+                .map_err(|e| aos_runtime::StoreError::Backend(e.to_string()))
+        })
+        .await
+        .expect("edit");
+    store.db.close();
+    drop(store);
+
+    let dev = start_dev(&data);
+    let verified = aos(&dev, Some(&key), &["audit", "verify"]);
+    assert!(!verified.status.success(), "an edited log does not verify: {}", text(&verified));
+    assert!(text(&verified).contains("position 2") && text(&verified).contains("edited"), "{}", text(&verified));
+}

@@ -36,9 +36,12 @@ pub struct Ports {
     pub blobs: Arc<dyn aos_runtime::ports::BlobStore>,
     /// Tenants' policy sets.
     pub policies: Arc<dyn aos_runtime::ports::PolicyStore>,
+    /// Tenants' audit logs.
+    pub audit: Arc<dyn aos_runtime::ports::AuditStore>,
     /// The DynamoDB table and the step queue's URL (AWS backend; empty on the embedded one).
     pub aws_names: (String, String),
     dead: DeadLetters,
+    raw: Raw,
     secret_prefix: String,
     _dir: Option<tempfile::TempDir>,
 }
@@ -46,6 +49,20 @@ pub struct Ports {
 enum DeadLetters {
     Embedded(Arc<EmbeddedQueue>),
     Sqs(aws_sdk_sqs::Client, String),
+}
+
+/// Raw access to the storage under the adapters.
+enum Raw {
+    Embedded(Arc<aos_embedded::Db>),
+    Dynamo(aws_sdk_dynamodb::Client, String),
+}
+
+/// How a test rewrites a stored audit log behind AOS's back (what `verify` must catch).
+pub enum Tamper {
+    /// Replace entry `seq`'s stored body with this JSON.
+    Rewrite(u64, serde_json::Value),
+    /// Delete entry `seq`.
+    Remove(u64),
 }
 
 impl Ports {
@@ -56,6 +73,56 @@ impl Ports {
             DeadLetters::Sqs(client, url) => {
                 let out = client.receive_message().queue_url(url).max_number_of_messages(10).send().await.expect("dlq");
                 out.messages.unwrap_or_default().into_iter().filter_map(|m| m.body).collect()
+            }
+        }
+    }
+
+    /// Changes a tenant's stored audit log directly in the database or table, as someone
+    /// with write access to the storage (not to AOS) could.
+    pub async fn tamper_audit(&self, tenant: &aos_core::TenantId, tamper: Tamper) {
+        match (&self.raw, tamper) {
+            (Raw::Embedded(db), tamper) => {
+                let t = tenant.to_string();
+                db.write(true, move |c| {
+                    let done = match tamper {
+                        Tamper::Rewrite(seq, body) => c.execute(
+                            "UPDATE audit SET body = ?3 WHERE tenant = ?1 AND seq = ?2",
+                            (&t, seq, body.to_string()),
+                        ),
+                        Tamper::Remove(seq) => c.execute("DELETE FROM audit WHERE tenant = ?1 AND seq = ?2", (&t, seq)),
+                    };
+                    done.map(|_| ()).map_err(|e| aos_runtime::StoreError::Backend(e.to_string()))
+                })
+                .await
+                .expect("tamper");
+            }
+            (Raw::Dynamo(client, table), tamper) => {
+                use aws_sdk_dynamodb::types::AttributeValue as A;
+                let pk = A::S(format!("TENANT#{tenant}#AUDIT"));
+                let sk = |seq: u64| A::S(format!("SEQ#{seq:020}"));
+                match tamper {
+                    Tamper::Rewrite(seq, body) => {
+                        client
+                            .put_item()
+                            .table_name(table)
+                            .item("pk", pk)
+                            .item("sk", sk(seq))
+                            .item("body", A::S(body.to_string()))
+                            .send()
+                            .await
+                            .expect("tamper");
+                    }
+                    Tamper::Remove(seq) => {
+                        client
+                            .delete_item()
+                            .table_name(table)
+                            .key("pk", pk)
+                            .key("sk", sk(seq))
+                            .send()
+                            .await
+                            .expect("tamper");
+                    }
+                }
             }
         }
     }
@@ -94,6 +161,8 @@ pub async fn embedded(max_receive_count: u32) -> Ports {
         breakers: e.breakers,
         workflows: e.workflows,
         policies: e.policies,
+        audit: e.audit,
+        raw: Raw::Embedded(Arc::clone(&e.db)),
         blobs: Arc::new(aos_embedded::FileBlobs::new(dir.path().join("blobs"))),
         aws_names: (String::new(), String::new()),
         dead: DeadLetters::Embedded(queue),
@@ -180,6 +249,8 @@ fn adapters(conf: &aws_config::SdkConfig, name: &str, urls: &aos_aws::QueueUrls)
             aos_aws::DynamoWorkflows::new(ddb.clone(), name).with_queue(SqsQueue::new(sqs.clone(), &urls.queue)),
         ),
         policies: Arc::new(aos_aws::DynamoPolicies::new(ddb.clone(), name)),
+        audit: Arc::new(aos_aws::DynamoAudit::new(ddb.clone(), name)),
+        raw: Raw::Dynamo(ddb.clone(), name.to_owned()),
         blobs: Arc::new(aos_aws::S3Blobs::new(aos_aws::S3Blobs::client(conf), name)),
         tenants: Arc::new(DynamoTenants::new(ddb, name)),
         secrets: Arc::new(secrets),

@@ -211,7 +211,10 @@ impl StepRig {
             allow_deny_all: false,
             base_version: None,
         };
-        self.policies.apply(&rig_tenant(), &req, "key_rig", 0).await.expect("policies apply");
+        self.policies
+            .apply(&rig_tenant(), &req, &aos_core::audit::Actor::key("key_rig", "admin"), 0)
+            .await
+            .expect("policies apply");
     }
 
     /// A worker of this rig (to run by hand).

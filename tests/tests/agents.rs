@@ -527,7 +527,7 @@ async fn cancelling_an_agent_cancels_the_children_it_waits_for() {
         assert!(std::time::Instant::now() < deadline, "children were not started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    r.rig.runs.cancel(&tenant, &id).await.expect("cancelled");
+    r.rig.runs.cancel(&tenant, &id, &aos_core::audit::Actor::key("key_test", "admin")).await.expect("cancelled");
     for child in children {
         let now = r.rig.runs.get(&tenant, &child.id).await.expect("child");
         assert_eq!(now.status, RunStatus::Cancelled, "child {} was left running", child.id);

@@ -118,30 +118,30 @@ contract!(tenants_and_keys_are_created_found_listed_and_revoked, 5, |p: Ports| a
     let t = tenant("ten_acme");
     let record = TenantRecord { id: t.clone(), name: "acme".into(), created_at_ms: now_ms(), retention_days: None };
     let first = issue_key(&t, Role::Admin, "first");
-    p.tenants.create_tenant(&record, &first.record).await.expect("create");
+    p.tenants.create_tenant(&record, &first.record, &[]).await.expect("create");
     assert!(matches!(
-        p.tenants.create_tenant(&record, &issue_key(&t, Role::Admin, "x").record).await,
+        p.tenants.create_tenant(&record, &issue_key(&t, Role::Admin, "x").record, &[]).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(p.tenants.tenant(&t).await.expect("read").map(|r| r.name), Some("acme".to_owned()));
     let found = p.tenants.key_by_hash(&first.record.hash).await.expect("lookup").expect("found");
     assert_eq!((found.tenant, found.role), (t.clone(), Role::Admin));
     let second = issue_key(&t, Role::Admin, "second");
-    p.tenants.insert_key(&second.record).await.expect("insert");
+    p.tenants.insert_key(&second.record, &[]).await.expect("insert");
     assert_eq!(p.tenants.keys(&t).await.expect("list").len(), 2);
     let ghost = issue_key(&tenant("ten_ghost"), Role::Admin, "x");
     assert!(
-        matches!(p.tenants.insert_key(&ghost.record).await, Err(StoreError::Conflict(_))),
+        matches!(p.tenants.insert_key(&ghost.record, &[]).await, Err(StoreError::Conflict(_))),
         "no key for a missing tenant"
     );
-    let revoked = p.tenants.revoke_key(&t, &second.record.id, 42).await.expect("revoke").expect("found");
+    let revoked = p.tenants.revoke_key(&t, &second.record.id, 42, &[]).await.expect("revoke").expect("found");
     assert_eq!(revoked.revoked_at_ms, Some(42));
     assert_eq!(
         p.tenants.key_by_hash(&second.record.hash).await.expect("lookup").expect("found").revoked_at_ms,
         Some(42)
     );
     assert!(
-        p.tenants.revoke_key(&tenant("ten_other"), &first.record.id, 1).await.expect("revoke").is_none(),
+        p.tenants.revoke_key(&tenant("ten_other"), &first.record.id, 1, &[]).await.expect("revoke").is_none(),
         "another tenant's key"
     );
     assert!(second.secret.expose_secret().starts_with("aos_"));
@@ -295,7 +295,7 @@ contract!(expiring_entries_idle_breakers_and_closed_approvals_go_at_their_time, 
         approval(6, ApprovalStatus::Escalated, now - 4 * day, now + day, None),
     ];
     for a in &all {
-        p.workflows.put_approval(a, None, None).await.expect("put");
+        p.workflows.put_approval(a, None, None, &[]).await.expect("put");
     }
     assert_eq!(p.workflows.expire_before(&t, now - day, 100).await.expect("expire"), 3);
     let mut kept = Vec::new();
@@ -320,15 +320,15 @@ contract!(policy_versions_are_consecutive_never_edited_and_paged_newest_first, 5
         created_at_ms: u64::from(version),
     };
     assert_eq!(p.policies.current(&t).await.expect("read"), None);
-    assert!(matches!(p.policies.put_version(&v(&t, 2)).await, Err(StoreError::Conflict(_))), "2 before 1");
+    assert!(matches!(p.policies.put_version(&v(&t, 2), &[]).await, Err(StoreError::Conflict(_))), "2 before 1");
     for n in 1..=5 {
-        p.policies.put_version(&v(&t, n)).await.expect("next version");
+        p.policies.put_version(&v(&t, n), &[]).await.expect("next version");
     }
     // The same version again (a second writer, or a retry) changes nothing.
     let mut rival = v(&t, 5);
     rival.text = "forbid(principal, action, resource);".into();
-    assert!(matches!(p.policies.put_version(&rival).await, Err(StoreError::Conflict(_))));
-    assert!(matches!(p.policies.put_version(&v(&t, 7)).await, Err(StoreError::Conflict(_))), "no gaps");
+    assert!(matches!(p.policies.put_version(&rival, &[]).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(p.policies.put_version(&v(&t, 7), &[]).await, Err(StoreError::Conflict(_))), "no gaps");
     assert_eq!(p.policies.current(&t).await.expect("read"), Some(v(&t, 5)), "the newest, as written first");
     let page = p.policies.versions(&t, None, 2).await.expect("page");
     assert_eq!(page.iter().map(|v| v.version).collect::<Vec<_>>(), [5, 4]);
@@ -339,6 +339,100 @@ contract!(policy_versions_are_consecutive_never_edited_and_paged_newest_first, 5
     assert!(p.policies.versions(&t, Some(1), 2).await.expect("page").is_empty());
     // Tenants never see each other's.
     assert_eq!(p.policies.current(&other).await.expect("read"), None);
-    p.policies.put_version(&v(&other, 1)).await.expect("its own first version");
+    p.policies.put_version(&v(&other, 1), &[]).await.expect("its own first version");
     assert_eq!(p.policies.current(&t).await.expect("read").map(|v| v.version), Some(5));
+});
+
+contract!(audit_entries_chain_gaplessly_per_tenant_even_when_appended_at_once, 5, |p: Ports| async move {
+    use aos_core::audit::{Actor, AuditEvent};
+    let t = tenant("ten_audit");
+    let other = tenant("ten_audit_other");
+    let ev = |tenant: &TenantId, i: u64| {
+        AuditEvent::new(tenant, Actor::key("key_a", "admin"), "policy.apply", "policies", "applied", 1_000 + i)
+    };
+    let placed = p.audit.append(&[ev(&t, 0)]).await.expect("append");
+    assert_eq!(placed.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+    let placed = p.audit.append(&[ev(&t, 1), ev(&t, 2)]).await.expect("append two");
+    assert_eq!(placed.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3], "one write, consecutive places");
+    assert_eq!(placed[1].prev_hash, placed[0].hash);
+    // Eight writers at once: each gets its own place, none is lost, the chain holds.
+    let writers = (3..11).map(|i| {
+        let (audit, e) = (p.audit.clone(), ev(&t, i));
+        tokio::spawn(async move { audit.append(&[e]).await.expect("concurrent append") })
+    });
+    for w in writers {
+        w.await.expect("writer");
+    }
+    p.audit.append(&[ev(&other, 0)]).await.expect("other tenant");
+    let all = p.audit.entries(&t, 0, 100).await.expect("entries");
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=11).collect::<Vec<_>>());
+    assert_eq!(aos_core::audit::verify(&t, &all), Ok(11));
+    let svc = aos_runtime::audit::AuditService::new(p.audit.clone());
+    assert_eq!(svc.verify(&t).await.expect("verify").map(|v| v.entries), Ok(11));
+    assert_eq!(svc.verify(&other).await.expect("verify").map(|v| v.entries), Ok(1), "each tenant its own chain");
+    // Newest first, paged by seq; in order after a seq.
+    let seqs = |v: Vec<aos_core::audit::AuditEntry>| v.iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(p.audit.recent(&t, None, 3).await.expect("recent")), [11, 10, 9]);
+    assert_eq!(seqs(p.audit.recent(&t, Some(9), 3).await.expect("recent")), [8, 7, 6]);
+    assert_eq!(seqs(p.audit.entries(&t, 9, 10).await.expect("after")), [10, 11]);
+    // A change that does not happen records nothing: a policy version out of turn.
+    let v = aos_runtime::ports::PolicyVersion {
+        tenant: t.clone(),
+        version: 5,
+        text: String::new(),
+        default_deny: false,
+        allow_deny_all: false,
+        policies: 0,
+        created_by: "key_a".into(),
+        created_at_ms: 1,
+    };
+    let refused = p.policies.put_version(&v, &[ev(&t, 99)]).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    assert_eq!(p.audit.entries(&t, 0, 100).await.expect("entries").len(), 11, "no entry for what did not happen");
+    // And one that does records its entry with it.
+    let first = aos_runtime::ports::PolicyVersion { version: 1, ..v };
+    p.policies.put_version(&first, &[ev(&t, 100)]).await.expect("version 1");
+    let last = p.audit.recent(&t, None, 1).await.expect("recent").remove(0);
+    assert_eq!((last.seq, last.event.at_ms), (12, 1_100));
+});
+
+contract!(an_audit_log_edited_removed_or_reordered_in_storage_is_caught_at_its_position, 5, |p: Ports| async move {
+    use aos_core::audit::{Actor, AuditEvent};
+    use aos_tests::backends::Tamper;
+    let svc = aos_runtime::audit::AuditService::new(p.audit.clone());
+    let log = |name: &str| {
+        let t = tenant(name);
+        let audit = p.audit.clone();
+        async move {
+            let events: Vec<AuditEvent> = (0..5)
+                .map(|i| AuditEvent::new(&t, Actor::system(), "gate.decide", format!("run:r/step:{i}"), "deny", 10 + i))
+                .collect();
+            audit.append(&events).await.expect("append");
+            let entries = audit.entries(&t, 0, 10).await.expect("entries");
+            (t, entries)
+        }
+    };
+    // Edited: a decision turned into an allow.
+    let (t, entries) = log("ten_edit").await;
+    let mut body = serde_json::to_value(&entries[2]).expect("json");
+    body["decision"] = json!("allow");
+    p.tamper_audit(&t, Tamper::Rewrite(3, body)).await;
+    let broken = svc.verify(&t).await.expect("verify").expect_err("edited");
+    assert_eq!((broken.position, broken.seq), (3, 3), "{broken}");
+    assert!(broken.reason.contains("edited"), "{broken}");
+    // Removed: the second entry is gone.
+    let (t, _) = log("ten_remove").await;
+    p.tamper_audit(&t, Tamper::Remove(2)).await;
+    let broken = svc.verify(&t).await.expect("verify").expect_err("removed");
+    assert_eq!((broken.position, broken.seq), (2, 3), "{broken}");
+    assert!(broken.reason.contains("missing"), "{broken}");
+    // Reordered: the bodies of entries 2 and 4 swapped.
+    let (t, entries) = log("ten_reorder").await;
+    p.tamper_audit(&t, Tamper::Rewrite(2, serde_json::to_value(&entries[3]).expect("json"))).await;
+    p.tamper_audit(&t, Tamper::Rewrite(4, serde_json::to_value(&entries[1]).expect("json"))).await;
+    let broken = svc.verify(&t).await.expect("verify").expect_err("reordered");
+    assert_eq!(broken.position, 2, "{broken}");
+    // An untouched log verifies.
+    let (t, _) = log("ten_intact").await;
+    assert_eq!(svc.verify(&t).await.expect("verify").map(|v| v.entries), Ok(5));
 });

@@ -187,7 +187,8 @@ contract!(a_retryable_failure_is_retried_with_the_attempt_recorded, 5, |p: Ports
 contract!(a_cancelled_run_executes_nothing_more, 5, |p: Ports| async move {
     let l = setup(p, 0);
     let id = l.submit(json!([{"skill": "probe"}, {"skill": "probe"}])).await;
-    let cancelled = l.service.cancel(&tenant(), &id).await.expect("cancel");
+    let cancelled =
+        l.service.cancel(&tenant(), &id, &aos_core::audit::Actor::key("key_test", "admin")).await.expect("cancel");
     assert_eq!(cancelled.status, RunStatus::Cancelled);
     assert_eq!(cancelled.error.map(|e| e.code), Some(ErrorCode::RunCancelled));
     let run = l.finish(&id).await;
@@ -196,7 +197,10 @@ contract!(a_cancelled_run_executes_nothing_more, 5, |p: Ports| async move {
         l.worker.handle(&m).await;
     }
     assert!(l.calls.lock().expect("calls").is_empty());
-    assert!(l.service.cancel(&tenant(), &id).await.is_err(), "a finished run cannot be cancelled again");
+    assert!(
+        l.service.cancel(&tenant(), &id, &aos_core::audit::Actor::key("key_test", "admin")).await.is_err(),
+        "a finished run cannot be cancelled again"
+    );
 });
 
 contract!(a_worker_dying_mid_chain_is_resumed_from_the_redelivered_message, 5, |p: Ports| async move {
@@ -263,6 +267,7 @@ contract!(retention_deletes_finished_runs_with_their_checkpoints_and_never_a_run
         "t",
         Role::Admin,
         Some(1),
+        &aos_core::audit::Actor::system(),
     )
     .await
     .expect("tenant");
@@ -278,7 +283,10 @@ contract!(retention_deletes_finished_runs_with_their_checkpoints_and_never_a_run
         .await;
     assert_eq!(l.finish(&done).await.status, RunStatus::Succeeded);
     let cancelled = l.submit(json!([{"skill": "kv_store", "input": {"op": "get", "key": "k"}}])).await;
-    l.service.cancel(&keeps_a_day, &cancelled).await.expect("cancel");
+    l.service
+        .cancel(&keeps_a_day, &cancelled, &aos_core::audit::Actor::key("key_test", "admin"))
+        .await
+        .expect("cancel");
     let req: SubmitRun =
         serde_json::from_value(json!({"plan": [{"skill": "kv_store", "input": {"op": "get", "key": "k"}}]}))
             .expect("body");

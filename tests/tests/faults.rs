@@ -271,7 +271,7 @@ async fn a_run_whose_first_message_never_went_out_is_started_by_the_sweep() {
     reg.register(Arc::new(Effect(Arc::clone(&effects)))).expect("register");
     let reg = Arc::new(reg);
     let service = RunService::new(Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::clone(&reg));
-    look.tenants.create_tenant(&tenant_record(), &first_key()).await.expect("tenant");
+    look.tenants.create_tenant(&tenant_record(), &first_key(), &[]).await.expect("tenant");
     // What a crash between the two writes leaves: the run stored, its first message never
     // sent (SQS fails throughout), and the run not taken back either.
     proxy.inject("sqs.SendMessage", 1, 9, Fault::Error(500, "InternalError"));
@@ -374,7 +374,7 @@ async fn a_cancel_whose_wake_up_was_lost_is_woken_by_the_sweep() {
     let emulator = emulator_endpoint();
     let proxy = FaultProxy::start(&emulator).await;
     let (ports, look) = aws_pair(&proxy.endpoint(), &emulator, 5).await;
-    look.tenants.create_tenant(&tenant_record(), &first_key()).await.expect("tenant");
+    look.tenants.create_tenant(&tenant_record(), &first_key(), &[]).await.expect("tenant");
     // A child run that an agent step of another run waits for.
     let caller = aos_core::RunId::parse("run_waitingcaller").expect("id");
     let plan = aos_core::Plan::new(vec![
@@ -401,7 +401,8 @@ async fn a_cancel_whose_wake_up_was_lost_is_woken_by_the_sweep() {
     let _ = look.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
     // The cancel commits; every send of its wake-up fails (as if the process died).
     proxy.inject("sqs.SendMessage", 1, 3, Fault::Error(500, "InternalError"));
-    let cancelled = ports.runs.cancel_run(&tenant(), &child.id, aos_runtime::clock::now_ms()).await.expect("cancelled");
+    let cancelled =
+        ports.runs.cancel_run(&tenant(), &child.id, aos_runtime::clock::now_ms(), &[]).await.expect("cancelled");
     assert_eq!(cancelled.status, RunStatus::Cancelled);
     assert!(
         look.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.expect("receive").is_empty(),
@@ -471,24 +472,24 @@ async fn task_answers_and_an_approval_decision_that_meet_faults_still_finish_the
     // The node's level reached the approval through the task; a lower decider is refused.
     assert_eq!(approval.required_level, 4);
     let low = Decision { approved: true, decided_by: "key_low".into(), comment: None };
-    let refused = service.decide(&tenant(), &approval.id, low, 3).await;
+    let refused = service.decide(&tenant(), &approval.id, low, 3, "admin").await;
     assert!(matches!(refused, Err(aos_runtime::workflows::FlowError::Forbidden(_))), "{refused:?}");
     let next = proxy.count("states.SendTaskSuccess") + 1;
     // (Enough faults that the worker's own re-answers of node a cannot use them all up.)
     proxy.inject("states.SendTaskSuccess", next, 24, Fault::Error(500, "InternalServerError"));
     let decision = || Decision { approved: true, decided_by: "key_decider".into(), comment: None };
-    let first = service.decide(&tenant(), &approval.id, decision(), 5).await;
+    let first = service.decide(&tenant(), &approval.id, decision(), 5, "admin").await;
     assert!(first.is_err(), "the failed answer is reported: {first:?}");
     // The decider tries again (the same decision) until it goes through.
     let again = loop {
-        match service.decide(&tenant(), &approval.id, decision(), 5).await {
+        match service.decide(&tenant(), &approval.id, decision(), 5, "admin").await {
             Ok(a) => break a,
             Err(e) => assert!(Instant::now() < deadline, "the same decision never went through: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(again.status, ApprovalStatus::Approved);
-    let other = service.decide(&tenant(), &approval.id, Decision { approved: false, ..decision() }, 5).await;
+    let other = service.decide(&tenant(), &approval.id, Decision { approved: false, ..decision() }, 5, "admin").await;
     assert!(other.is_err(), "another decision is refused");
     let execution = loop {
         let e = service.execution(&tenant(), &id).await.expect("execution");
@@ -559,7 +560,7 @@ async fn large_node_outputs_come_back_whole_in_the_execution_view() {
     let output = execution.state.output.as_ref().expect("the workflow's output");
     assert_eq!((output["a"].as_str().map(str::len), output["b_step"].clone()), (Some(300_000), json!(0)));
     // Retention: the execution's record and progress go with its node runs, after day 30.
-    ports.tenants.create_tenant(&tenant_record(), &first_key()).await.expect("tenant");
+    ports.tenants.create_tenant(&tenant_record(), &first_key(), &[]).await.expect("tenant");
     let reaper = aos_runtime::retention::Reaper::new(Arc::clone(&ports.tenants), Arc::clone(&ports.runs))
         .with_step_functions(records.clone(), sfn.clone());
     let now = aos_runtime::clock::now_ms();
@@ -630,7 +631,7 @@ async fn flow_scenario(proxy: &FaultProxy, emulator: &str) -> FlowEnding {
         if let (Some(a), false) = (&approval, decided) {
             // The decider keeps the approval it was shown and tries again until answered.
             let decision = Decision { approved: true, decided_by: "key_decider".into(), comment: None };
-            match live.service.decide(&tenant(), a, decision, 5).await {
+            match live.service.decide(&tenant(), a, decision, 5, "admin").await {
                 Ok(_) => decided = true,
                 Err(e) => eprintln!("decide answered {e}; the decider tries again"),
             }

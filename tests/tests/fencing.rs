@@ -68,6 +68,7 @@ async fn commit_by(p: &Ports, run: &RunId, claim: &str) -> aos_runtime::ports::C
         claim: claim.to_owned(),
         next_claim: String::new(),
         now_ms: aos_runtime::clock::now_ms(),
+        audit: Vec::new(),
     };
     p.runs.commit_step(&commit).await.expect("commit answers")
 }
@@ -79,7 +80,7 @@ contract!(a_step_never_begins_after_its_run_was_cancelled, 5, |p: Ports| async m
         p.runs.begin_step(&begin(&run, "first", now)).await.expect("claim"),
         BeginOutcome::Claimed { .. }
     ));
-    p.runs.cancel_run(&tenant(), &run, now).await.expect("cancelled");
+    p.runs.cancel_run(&tenant(), &run, now, &[]).await.expect("cancelled");
     // The first claim has expired: without the run's state in the claim, a redelivered
     // message would take the step over and run it after the cancel was acknowledged.
     let late = p.runs.begin_step(&begin(&run, "late", now + 5_000)).await.expect("claim");
@@ -128,7 +129,7 @@ contract!(a_worker_whose_claim_was_taken_over_can_neither_extend_nor_retry_nor_c
 contract!(cancelled_runs_are_found_by_the_time_of_their_cancel_for_the_sweep, 5, |p: Ports| async move {
     let run = submit(&p, 1).await;
     let at = aos_runtime::clock::now_ms();
-    p.runs.cancel_run(&tenant(), &run, at).await.expect("cancelled");
+    p.runs.cancel_run(&tenant(), &run, at, &[]).await.expect("cancelled");
     let found = p.runs.cancelled_between(&tenant(), at, at + 1, 10).await.expect("query");
     assert_eq!(found.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![run]);
     assert!(p.runs.cancelled_between(&tenant(), at + 1, at + 1000, 10).await.expect("query").is_empty());

@@ -133,7 +133,11 @@ impl Gate {
     async fn apply(&self, tenant: &TenantId, text: &str) -> u32 {
         let req =
             ApplyPolicies { text: text.to_owned(), default_deny: false, allow_deny_all: false, base_version: None };
-        self.policies.apply(tenant, &req, "key_test", 1).await.expect("policies apply").version
+        self.policies
+            .apply(tenant, &req, &aos_core::audit::Actor::key("key_test", "admin"), 1)
+            .await
+            .expect("policies apply")
+            .version
     }
 
     /// Runs `body` (a `POST /v1/runs` body) for `tenant` to its end.
@@ -236,7 +240,7 @@ impl Gate {
             decided_by: format!("key_level{level}"),
             comment: Some(format!("{} at {level}", if approved { "yes" } else { "no" })),
         };
-        self.workflows.decide(&tenant(), &a.id, decision, level).await
+        self.workflows.decide(&tenant(), &a.id, decision, level, "admin").await
     }
 }
 
@@ -325,7 +329,7 @@ async fn a_step_that_needs_an_approval_parks_until_one_is_decided(g: &Gate) {
     // The run is cancelled while it waits: a decision is refused and the request closes.
     let id = g.submit(plan(&["ask-first-3"])).await;
     let a = g.approval_of(&id, ApprovalStatus::Pending).await;
-    g.runs.cancel(&tenant(), &id).await.expect("cancelled");
+    g.runs.cancel(&tenant(), &id, &aos_core::audit::Actor::key("key_test", "admin")).await.expect("cancelled");
     let late = g.decide(&a, true, 5).await;
     assert!(matches!(late, Err(FlowError::Conflict(ErrorCode::ApprovalNotPending, _))), "{late:?}");
     g.approval_of(&id, ApprovalStatus::Cancelled).await;

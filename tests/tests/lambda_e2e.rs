@@ -90,6 +90,8 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
             .env("AOS_WORKFLOW_ROLE_ARN", "arn:aws:iam::123456789012:role/aos-workflows")
             .env("AOS_WORKFLOW_PREFIX", format!("{name}-"))
             .env("AOS_LOG", "info")
+            // A policy change judges the next step at once (not after the 10 s cache).
+            .env("AOS_POLICY_CACHE_MS", "0")
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
             .spawn()
@@ -312,6 +314,22 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
     );
     assert!(gated["error"]["message"].as_str().unwrap_or_default().contains("http-call-hosts"), "{gated}");
     assert_eq!(sink_log.lock().expect("sink").deliveries.len(), before, "the refused step never called out");
+    // Both are on the tenant's audit record, read through the audit Lambda.
+    let record: Value = http
+        .get(format!("{base}/lambda-url/api-audit-list/v1/audit?limit=10"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("api-audit-list answers")
+        .json()
+        .await
+        .expect("json");
+    let actions: Vec<&str> = record["entries"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(&actions[..2], ["gate.decide", "policy.apply"], "{record}");
+    assert_eq!(record["entries"][0]["resource"], format!("run:{refused_id}/step:0"), "{record}");
     drop(watch);
 }
 

@@ -115,7 +115,7 @@ contract!(approvals_page_newest_first_and_pending_ones_past_expiry_list_as_expir
         (ApprovalStatus::Pending, far),
     ];
     for (i, (status, expires)) in statuses.iter().enumerate() {
-        p.workflows.put_approval(&approval(i as u64, *status, *expires), None, None).await.expect("stored");
+        p.workflows.put_approval(&approval(i as u64, *status, *expires), None, None, &[]).await.expect("stored");
     }
     let names = |idx: &[usize]| idx.iter().map(|i| format!("n{i}")).collect::<Vec<_>>();
     let all = approval_pages(&svc, None, 3).await;
@@ -157,7 +157,7 @@ contract!(tenant_ids_page_in_id_order_for_sweeps, 5, |p: Ports| async move {
             approval_level: None,
             expires_at_ms: None,
         };
-        p.tenants.create_tenant(&record, &key).await.expect("tenant");
+        p.tenants.create_tenant(&record, &key, &[]).await.expect("tenant");
     }
     let first = p.tenants.tenant_ids(None, 2).await.expect("page");
     assert_eq!(first.iter().map(TenantId::as_str).collect::<Vec<_>>(), ["ten_a", "ten_b"]);

@@ -143,10 +143,10 @@ async fn an_expired_key_stops_working() {
         retention_days: None,
     };
     let live = aos_runtime::auth::issue_key(&tenant, Role::Admin, "live");
-    ports.tenants.create_tenant(&record, &live.record).await.expect("tenant");
+    ports.tenants.create_tenant(&record, &live.record, &[]).await.expect("tenant");
     let grant = aos_runtime::ports::Grant::of(Role::Dev);
     let gone = aos_runtime::auth::issue_key_with(&tenant, &grant, Some(aos_runtime::clock::now_ms() - 1), "gone");
-    ports.tenants.insert_key(&gone.record).await.expect("key");
+    ports.tenants.insert_key(&gone.record, &[]).await.expect("key");
     assert!(aos_runtime::auth::authenticate(ports.tenants.as_ref(), &live.secret).await.is_ok());
     let refused = aos_runtime::auth::authenticate(ports.tenants.as_ref(), &gone.secret).await;
     assert!(matches!(refused, Err(aos_runtime::auth::AuthError::Unauthenticated)), "{refused:?}");

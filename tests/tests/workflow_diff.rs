@@ -296,7 +296,7 @@ async fn run_embedded(case: &Case, wf: &Workflow, log: &Log) -> Outcome {
                 .expect("approvals")
                 .items;
             if let Some(a) = pending.iter().find(|a| a.execution.as_ref() == Some(&id)) {
-                svc.decide(&tenant, &a.id, answer()(approved), 5).await.expect("decide");
+                svc.decide(&tenant, &a.id, answer()(approved), 5, "admin").await.expect("decide");
             }
         }
         assert!(Instant::now() < deadline, "{}: embedded execution did not finish: {:?}", case.name, exec.state);
@@ -392,7 +392,7 @@ async fn run_aws(case: &Case, wf: &Workflow, log: &Log, aws: &Aws) -> Outcome {
             let pending =
                 aws.workflows.approvals(&tenant, Some(ApprovalStatus::Pending), None, 50).await.expect("approvals");
             if let Some(a) = pending.iter().find(|a| a.execution.as_ref() == Some(&id)) {
-                decide(aws.workflows.as_ref(), aws.sfn.as_ref(), &tenant, &a.id, answer()(approved), 5)
+                decide(aws.workflows.as_ref(), aws.sfn.as_ref(), &tenant, &a.id, answer()(approved), 5, "admin")
                     .await
                     .expect("decide");
             }

@@ -178,7 +178,7 @@ pub(crate) async fn decide(
     }
     let decision = Decision { approved, decided_by: p.key_id.to_string(), comment: req.comment };
     let level = p.grant.approval_level();
-    Ok(Json(approval_view(&service(&s)?.decide(&p.tenant, &id, decision, level).await?)))
+    Ok(Json(approval_view(&service(&s)?.decide(&p.tenant, &id, decision, level, p.role().as_str()).await?)))
 }
 
 fn workflow_view(w: &WorkflowRecord) -> Value {

@@ -1,6 +1,7 @@
 //! AOS HTTP routes: request -> use case -> response. The same router serves `aos dev`
 //! and (behind `lambda_http`) the API Lambdas.
 
+mod audit;
 mod auth;
 pub use auth::{presented_key, GatewayPrincipal};
 pub mod demo;

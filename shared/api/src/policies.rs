@@ -70,7 +70,7 @@ pub(crate) async fn put(
         allow_deny_all: req.allow_deny_all,
         base_version: req.base_version,
     };
-    let version = s.policies.apply(&p.tenant, &apply, p.key_id.as_str(), now_ms()).await?;
+    let version = s.policies.apply(&p.tenant, &apply, &p.actor(), now_ms()).await?;
     Ok((StatusCode::CREATED, Json(view(&version))).into_response())
 }
 

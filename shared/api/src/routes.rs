@@ -44,6 +44,8 @@ pub struct AppState {
     pub secrets: SecretService,
     /// Tenants' policy sets.
     pub policies: PolicyService,
+    /// Tenants' audit logs.
+    pub audit: aos_runtime::audit::AuditService,
 }
 
 /// One API route: what `aos dev` serves all together and each API Lambda serves alone.
@@ -99,11 +101,13 @@ pub enum Route {
     PoliciesList,
     /// `POST /v1/policies/evaluate`
     PoliciesEvaluate,
+    /// `GET /v1/audit`
+    AuditList,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 25] = [
+    pub const ALL: [Route; 26] = [
         Route::Healthz,
         Route::SkillsList,
         Route::RunsCreate,
@@ -129,6 +133,7 @@ impl Route {
         Route::PoliciesPut,
         Route::PoliciesList,
         Route::PoliciesEvaluate,
+        Route::AuditList,
     ];
 
     /// HTTP method and path template, as API Gateway names the route.
@@ -159,6 +164,7 @@ impl Route {
             Route::PoliciesPut => ("PUT", "/v1/policies"),
             Route::PoliciesList => ("GET", "/v1/policies"),
             Route::PoliciesEvaluate => ("POST", "/v1/policies/evaluate"),
+            Route::AuditList => ("GET", "/v1/audit"),
         }
     }
 
@@ -184,6 +190,7 @@ impl Route {
             Route::SecretsPut | Route::SecretsDelete => P::SecretsWrite,
             Route::PoliciesPut => P::PoliciesWrite,
             Route::PoliciesList | Route::PoliciesEvaluate => P::PoliciesRead,
+            Route::AuditList => P::AuditRead,
         })
     }
 
@@ -214,6 +221,7 @@ impl Route {
             Route::PoliciesPut => put(policies::put),
             Route::PoliciesList => get(policies::list),
             Route::PoliciesEvaluate => post(policies::evaluate),
+            Route::AuditList => get(crate::audit::list),
         }
     }
 }
@@ -364,7 +372,7 @@ async fn cancel_run(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(views::run(&s.runs.cancel(&p.tenant, &run_id(&id)?).await?)))
+    Ok(Json(views::run(&s.runs.cancel(&p.tenant, &run_id(&id)?, &p.actor()).await?)))
 }
 
 #[derive(Deserialize)]
@@ -414,7 +422,7 @@ async fn put_retention(
 
 async fn post_tenant(
     State(s): State<AppState>,
-    _operator: Caller,
+    operator: Caller,
     Body(req): Body<NewTenant>,
 ) -> Result<Response, ApiError> {
     if req.name.trim().is_empty() || req.name.len() > 200 {
@@ -425,11 +433,14 @@ async fn post_tenant(
         .map(|i| TenantId::parse(i).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string())))
         .transpose()?;
     let days = retention(req.retention_days)?;
-    let (tenant, key) = match create_tenant_keeping(s.tenants.as_ref(), id, req.name.trim(), Role::Admin, days).await {
-        Ok(v) => v,
-        Err(StoreError::Conflict(m)) => return Err(ApiError::new(ErrorCode::IllegalTransition, m)),
-        Err(e) => return Err(e.into()),
-    };
+    let (tenant, key) =
+        match create_tenant_keeping(s.tenants.as_ref(), id, req.name.trim(), Role::Admin, days, &operator.0.actor())
+            .await
+        {
+            Ok(v) => v,
+            Err(StoreError::Conflict(m)) => return Err(ApiError::new(ErrorCode::IllegalTransition, m)),
+            Err(e) => return Err(e.into()),
+        };
     let body = json!({
         "tenant": tenant_view(&tenant),
         "api_key": merge_secret(views::key(&key.record), key.secret.expose_secret()),
@@ -527,7 +538,8 @@ async fn post_key(State(s): State<AppState>, caller: Caller, Body(req): Body<New
         }
     };
     let issued = issue_key_with(&tenant, &grant, expires_at_ms, &req.label);
-    s.tenants.insert_key(&issued.record).await?;
+    let audit = issued.record.audit(caller.0.actor(), "key.create", "created", now_ms());
+    s.tenants.insert_key(&issued.record, &[audit]).await?;
     let body = merge_secret(views::key(&issued.record), issued.secret.expose_secret());
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -543,6 +555,11 @@ async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = ApiKeyId::parse(id).map_err(|_| ApiError::not_found("api key"))?;
-    let key = s.tenants.revoke_key(&p.tenant, &id, now_ms()).await?.ok_or_else(|| ApiError::not_found("api key"))?;
+    let now = now_ms();
+    // The entry is written only if this call revokes the key (see the port).
+    let audit =
+        aos_core::audit::AuditEvent::new(&p.tenant, p.actor(), "key.revoke", format!("key:{id}"), "revoked", now);
+    let key =
+        s.tenants.revoke_key(&p.tenant, &id, now, &[audit]).await?.ok_or_else(|| ApiError::not_found("api key"))?;
     Ok(Json(views::key(&key)))
 }

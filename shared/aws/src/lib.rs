@@ -2,6 +2,7 @@
 //! dead-letter queue) and Secrets Manager (cached). Configured only from the environment
 //! and the standard `AWS_ENDPOINT_URL`, so the same code reaches AWS, LocalStack or moto.
 
+mod audit;
 mod bedrock;
 mod blobs;
 mod breakers;
@@ -22,6 +23,7 @@ mod txn;
 mod wiring;
 mod workflows;
 
+pub use audit::DynamoAudit;
 pub use bedrock::BedrockConverse;
 pub use blobs::S3Blobs;
 

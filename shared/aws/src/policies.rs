@@ -2,7 +2,7 @@
 //! one item per version, never updated; the newest is the current one.
 
 use crate::dynamo::{get_s, s, sdk_err, tenant_pk};
-use crate::txn::{transact, Txn};
+use crate::txn::Txn;
 use aos_core::TenantId;
 use aos_runtime::ports::{PolicyStore, PolicyVersion, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -32,7 +32,7 @@ fn parse(item: &crate::dynamo::Item) -> StoreResult<PolicyVersion> {
 
 #[async_trait]
 impl PolicyStore for DynamoPolicies {
-    async fn put_version(&self, v: &PolicyVersion) -> StoreResult<()> {
+    async fn put_version(&self, v: &PolicyVersion, audit: &[aos_core::audit::AuditEvent]) -> StoreResult<()> {
         let body = serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))?;
         let pk = tenant_pk(v.tenant.as_str());
         let bad = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
@@ -56,7 +56,7 @@ impl PolicyStore for DynamoPolicies {
                 .map_err(bad)?;
             items.push(TransactWriteItem::builder().condition_check(check).build());
         }
-        match transact(&self.client, items).await? {
+        match crate::audit::transact_audited(&self.client, &self.table, items, audit).await?.0 {
             Txn::Committed => Ok(()),
             Txn::ConditionFailed(_) => {
                 Err(StoreError::Conflict(format!("policy version {} is not next for its tenant", v.version)))

@@ -63,8 +63,13 @@ impl DynamoTenants {
     /// Conflicts and throttling are retried; a failed condition is `Conflict`. (A lost
     /// answer retried by the SDK reads as a conflict too: creating a tenant or key twice
     /// under the same id is refused, never done twice.)
-    async fn transact(&self, items: Vec<TransactWriteItem>, conflict: &str) -> StoreResult<()> {
-        match crate::txn::transact(&self.client, items).await? {
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        conflict: &str,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<()> {
+        match crate::audit::transact_audited(&self.client, &self.table, items, audit).await?.0 {
             crate::txn::Txn::Committed => Ok(()),
             crate::txn::Txn::ConditionFailed(_) => Err(StoreError::Conflict(conflict.to_owned())),
         }
@@ -73,7 +78,12 @@ impl DynamoTenants {
 
 #[async_trait]
 impl TenantStore for DynamoTenants {
-    async fn create_tenant(&self, tenant: &TenantRecord, first_key: &ApiKeyRecord) -> StoreResult<()> {
+    async fn create_tenant(
+        &self,
+        tenant: &TenantRecord,
+        first_key: &ApiKeyRecord,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<()> {
         let put = Put::builder()
             .table_name(&self.table)
             .item("pk", s(tenant_pk(tenant.id.as_str())))
@@ -90,7 +100,7 @@ impl TenantStore for DynamoTenants {
         };
         let mut items = vec![build(put)?];
         items.extend(self.key_puts(first_key, true)?);
-        self.transact(items, &format!("tenant {} exists", tenant.id)).await
+        self.transact(items, &format!("tenant {} exists", tenant.id), audit).await
     }
 
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>> {
@@ -161,7 +171,7 @@ impl TenantStore for DynamoTenants {
             .collect()
     }
 
-    async fn insert_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+    async fn insert_key(&self, key: &ApiKeyRecord, audit: &[aos_core::audit::AuditEvent]) -> StoreResult<()> {
         let tenant_exists = aws_sdk_dynamodb::types::ConditionCheck::builder()
             .table_name(&self.table)
             .key("pk", s(tenant_pk(key.tenant.as_str())))
@@ -171,7 +181,7 @@ impl TenantStore for DynamoTenants {
             .map_err(sdk_err)?;
         let mut items = vec![TransactWriteItem::builder().condition_check(tenant_exists).build()];
         items.extend(self.key_puts(key, true)?);
-        self.transact(items, &format!("tenant {} does not exist or the key exists", key.tenant)).await
+        self.transact(items, &format!("tenant {} does not exist or the key exists", key.tenant), audit).await
     }
 
     async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
@@ -192,7 +202,13 @@ impl TenantStore for DynamoTenants {
         items.iter().map(parse_key).collect()
     }
 
-    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, now_ms: u64) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn revoke_key(
+        &self,
+        tenant: &TenantId,
+        id: &ApiKeyId,
+        now_ms: u64,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<Option<ApiKeyRecord>> {
         let out = self
             .client
             .get_item()
@@ -207,7 +223,7 @@ impl TenantStore for DynamoTenants {
         let mut key = parse_key(&item)?;
         if key.revoked_at_ms.is_none() {
             key.revoked_at_ms = Some(now_ms);
-            self.transact(self.key_puts(&key, false)?, "the key changed meanwhile").await?;
+            self.transact(self.key_puts(&key, false)?, "the key changed meanwhile", audit).await?;
         }
         Ok(Some(key))
     }

@@ -141,6 +141,7 @@ impl WorkflowStore for DynamoWorkflows {
         a: &ApprovalRecord,
         expect: Option<ApprovalStatus>,
         wake: Option<&str>,
+        audit: &[aos_core::audit::AuditEvent],
     ) -> StoreResult<()> {
         // Checked before the write: a decision is never recorded without its wake-up.
         let queue = match (wake, &self.queue) {
@@ -151,9 +152,7 @@ impl WorkflowStore for DynamoWorkflows {
             (None, _) => None,
         };
         let body = serde_json::to_string(a).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut put = self
-            .client
-            .put_item()
+        let mut put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(&self.table)
             .item("pk", s(tenant_pk(a.tenant.as_str())))
             .item("sk", s(format!("APPROVAL#{}", a.id)))
@@ -175,12 +174,13 @@ impl WorkflowStore for DynamoWorkflows {
                 .expression_attribute_names("#st", "status")
                 .expression_attribute_values(":expect", s(st.as_str())),
         };
-        match put.send().await {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+        let put = put.build().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let items = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build()];
+        match crate::audit::transact_audited(&self.client, &self.table, items, audit).await?.0 {
+            crate::txn::Txn::Committed => {}
+            crate::txn::Txn::ConditionFailed(_) => {
                 return Err(StoreError::Conflict(format!("approval {} is not in the expected state", a.id)))
             }
-            Err(e) => return Err(sdk_err(e)),
         }
         // DynamoDB and SQS are two writes: a crash in between leaves the step to its own
         // recheck (at most 15 minutes away), which finds the decision recorded.

@@ -60,6 +60,19 @@ pub enum GateDecision {
     Expired,
 }
 
+impl GateDecision {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+        }
+    }
+}
+
 /// The policy gate's decision for a step, as its checkpoint records it (and its chain
 /// hash covers): a replay sees the same gate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

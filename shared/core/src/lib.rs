@@ -4,6 +4,7 @@
 //! in `aos dev`, in a Lambda and in replay.
 
 pub mod agent;
+pub mod audit;
 pub mod breaker;
 pub mod checkpoint;
 pub mod determinism;

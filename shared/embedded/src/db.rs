@@ -95,6 +95,9 @@ CREATE TABLE IF NOT EXISTS tenant_secrets (
 CREATE TABLE IF NOT EXISTS policies (
     tenant TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    tenant TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS breakers (
     tenant TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;

@@ -3,6 +3,7 @@
 //! API keys, plus local secrets. Real durable storage: acknowledged writes survive
 //! `kill -9` (and, for durable writes, power loss).
 
+mod audit;
 mod blobs;
 mod breakers;
 mod db;
@@ -16,6 +17,7 @@ mod tenant_secrets;
 mod tenants;
 mod workflows;
 
+pub use audit::EmbeddedAudit;
 pub use blobs::FileBlobs;
 pub use breakers::EmbeddedBreakers;
 pub use db::{Db, Durability};
@@ -60,6 +62,8 @@ pub struct Embedded {
     pub breakers: Arc<EmbeddedBreakers>,
     /// Tenants' policy sets.
     pub policies: Arc<EmbeddedPolicies>,
+    /// Tenants' audit logs.
+    pub audit: Arc<EmbeddedAudit>,
 }
 
 impl Embedded {
@@ -78,6 +82,7 @@ impl Embedded {
             workflows: Arc::new(EmbeddedWorkflows::new(Arc::clone(&db))),
             breakers: Arc::new(EmbeddedBreakers::new(Arc::clone(&db))),
             policies: Arc::new(EmbeddedPolicies::new(Arc::clone(&db))),
+            audit: Arc::new(EmbeddedAudit::new(Arc::clone(&db))),
             db,
         };
         let leases = this.queue.release_orphaned_leases().await?;

@@ -25,8 +25,9 @@ fn parse(body: &str) -> StoreResult<PolicyVersion> {
 
 #[async_trait]
 impl PolicyStore for EmbeddedPolicies {
-    async fn put_version(&self, v: &PolicyVersion) -> StoreResult<()> {
+    async fn put_version(&self, v: &PolicyVersion, audit: &[aos_core::audit::AuditEvent]) -> StoreResult<()> {
         let body = serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let audit = audit.to_vec();
         let (t, version) = (v.tenant.to_string(), v.version);
         self.db
             .write(true, move |c| {
@@ -41,8 +42,8 @@ impl PolicyStore for EmbeddedPolicies {
                     )));
                 }
                 exec(c, "INSERT INTO policies (tenant, version, body) VALUES (?1, ?2, ?3)", params![t, version, body])
-                    .map(|_| ())
-                    .map_err(|e| backend(&e))
+                    .map_err(|e| backend(&e))?;
+                crate::audit::append_tx(c, &audit).map(|_| ())
             })
             .await
     }

@@ -210,6 +210,8 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
         params![t, r, index],
     )
     .map_err(|e| backend(&e))?;
+    // The gate's decision is on record with the checkpoint that carries it.
+    crate::audit::append_tx(c, &commit.audit)?;
     if !RunStatus::sources_of(commit.run_status).contains(&run.status) || run.next_step != index {
         // Cancelled meanwhile: keep the checkpoint, do not advance.
         return Ok(committed(run, None));
@@ -496,12 +498,20 @@ impl RunStore for EmbeddedRunStore {
         rows.iter().map(|(id, spec, state)| compose(tenant.as_str(), id, spec, state)).collect()
     }
 
-    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
+    async fn cancel_run(
+        &self,
+        tenant: &TenantId,
+        id: &RunId,
+        now_ms: u64,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<RunRecord> {
         let (t, r) = (tenant.to_string(), id.to_string());
+        let audit = audit.to_vec();
         let cancelled = self
             .db
             .write(true, move |c| {
                 cancel_tx(c, &t, &r, now_ms)?;
+                crate::audit::append_tx(c, &audit)?;
                 let run = load_run(c, &t, &r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
                 // Whoever waits for the run (its caller's step, its workflow execution)
                 // hears of its end in the same transaction.

@@ -43,8 +43,13 @@ fn tenant_exists(c: &Connection, id: &str) -> Result<bool, StoreError> {
 
 #[async_trait]
 impl TenantStore for EmbeddedTenants {
-    async fn create_tenant(&self, tenant: &TenantRecord, first_key: &ApiKeyRecord) -> StoreResult<()> {
-        let (tenant, key) = (tenant.clone(), first_key.clone());
+    async fn create_tenant(
+        &self,
+        tenant: &TenantRecord,
+        first_key: &ApiKeyRecord,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<()> {
+        let (tenant, key, audit) = (tenant.clone(), first_key.clone(), audit.to_vec());
         self.db
             .write(true, move |c| {
                 if tenant_exists(c, tenant.id.as_str())? {
@@ -56,7 +61,8 @@ impl TenantStore for EmbeddedTenants {
                     params![tenant.id.as_str(), tenant.name, tenant.created_at_ms, tenant.retention_days],
                 )
                 .map_err(|e| backend(&e))?;
-                insert_key_tx(c, &key)
+                insert_key_tx(c, &key)?;
+                crate::audit::append_tx(c, &audit).map(|_| ())
             })
             .await
     }
@@ -108,14 +114,15 @@ impl TenantStore for EmbeddedTenants {
         self.tenant(id).await
     }
 
-    async fn insert_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
-        let key = key.clone();
+    async fn insert_key(&self, key: &ApiKeyRecord, audit: &[aos_core::audit::AuditEvent]) -> StoreResult<()> {
+        let (key, audit) = (key.clone(), audit.to_vec());
         self.db
             .write(true, move |c| {
                 if !tenant_exists(c, key.tenant.as_str())? {
                     return Err(StoreError::Conflict(format!("tenant {} does not exist", key.tenant)));
                 }
-                insert_key_tx(c, &key)
+                insert_key_tx(c, &key)?;
+                crate::audit::append_tx(c, &audit).map(|_| ())
             })
             .await
     }
@@ -136,8 +143,14 @@ impl TenantStore for EmbeddedTenants {
         bodies.iter().map(|b| parse_key(b)).collect()
     }
 
-    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, now_ms: u64) -> StoreResult<Option<ApiKeyRecord>> {
-        let (t, k) = (tenant.to_string(), id.to_string());
+    async fn revoke_key(
+        &self,
+        tenant: &TenantId,
+        id: &ApiKeyId,
+        now_ms: u64,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let (t, k, audit) = (tenant.to_string(), id.to_string(), audit.to_vec());
         self.db
             .write(true, move |c| {
                 let body: Option<String> = c
@@ -146,9 +159,13 @@ impl TenantStore for EmbeddedTenants {
                     .map_err(|e| backend(&e))?;
                 let Some(body) = body else { return Ok(None) };
                 let mut key = parse_key(&body)?;
-                key.revoked_at_ms.get_or_insert(now_ms);
+                if key.revoked_at_ms.is_some() {
+                    return Ok(Some(key));
+                }
+                key.revoked_at_ms = Some(now_ms);
                 let body = serde_json::to_string(&key).map_err(|e| StoreError::Backend(e.to_string()))?;
                 exec(c, "UPDATE api_keys SET body = ?2 WHERE id = ?1", params![k, body]).map_err(|e| backend(&e))?;
+                crate::audit::append_tx(c, &audit)?;
                 Ok(Some(key))
             })
             .await

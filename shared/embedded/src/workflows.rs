@@ -99,6 +99,7 @@ fn write_tx(c: &Connection, w: &ExecutionWrite) -> Result<(), StoreError> {
     if let Some(done) = &w.idempotency {
         crate::idempotency::complete_tx(c, t, done)?;
     }
+    crate::audit::append_tx(c, &w.audit)?;
     Ok(())
 }
 
@@ -208,8 +209,10 @@ impl WorkflowStore for EmbeddedWorkflows {
         approval: &ApprovalRecord,
         expect: Option<ApprovalStatus>,
         wake: Option<&str>,
+        audit: &[aos_core::audit::AuditEvent],
     ) -> StoreResult<()> {
         let a = approval.clone();
+        let audit = audit.to_vec();
         let wake = wake.map(str::to_owned);
         let woken = wake.is_some();
         self.db
@@ -229,6 +232,7 @@ impl WorkflowStore for EmbeddedWorkflows {
                 if let Some(body) = &wake {
                     enqueue(c, STEP_QUEUE, body, 0).map_err(|e| backend(&e))?;
                 }
+                crate::audit::append_tx(c, &audit)?;
                 Ok(())
             })
             .await?;

@@ -19,8 +19,9 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
     let workflows = aws.workflow_service(Arc::clone(&skills));
     let runs = RunService::new(aws.runs, aws.idempotency, skills);
     let secrets = aos_runtime::secrets::SecretService::new(aws.tenant_secrets);
-    let policies = aos_runtime::policies::PolicyService::new(aws.policies);
-    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets, policies })
+    let policies = aos_runtime::policies::PolicyService::new(aws.policies).with_cache_ttl(crate::policy_cache_ttl()?);
+    let audit = aos_runtime::audit::AuditService::new(aws.audit);
+    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets, policies, audit })
 }
 
 /// The router of `routes` behind API Gateway: a request the HTTP API's Lambda authorizer

@@ -24,3 +24,17 @@ pub fn init_tracing() {
         .without_time()
         .init();
 }
+
+/// How long a warm Lambda keeps a tenant's compiled policies: `AOS_POLICY_CACHE_MS`
+/// (0 to 600000), else [`aos_runtime::policies::CACHE_TTL`].
+pub fn policy_cache_ttl() -> Result<std::time::Duration, Error> {
+    match std::env::var("AOS_POLICY_CACHE_MS") {
+        Err(_) => Ok(aos_runtime::policies::CACHE_TTL),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(ms) if ms <= 600_000 => Ok(std::time::Duration::from_millis(ms)),
+            _ => {
+                Err(format!("AOS_POLICY_CACHE_MS must be a number of milliseconds from 0 to 600000, got {v:?}").into())
+            }
+        },
+    }
+}

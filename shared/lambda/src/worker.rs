@@ -102,8 +102,10 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     let extra = WorkerSkills::from_env(aws.secrets.clone(), &policy, Some(bedrock), Some(aws.mailer()))?;
     let skills = worker_registry(policy, extra)?;
     let (breakers, secrets, approvals) = (aws.breakers.clone(), aws.tenant_secrets.clone(), aws.workflows.clone());
-    // A warm worker reads a tenant's policies at most once per cache period.
-    let policies = aos_runtime::policies::PolicyService::new(aws.policies.clone());
+    // A warm worker reads a tenant's policies at most once per cache period
+    // (`AOS_POLICY_CACHE_MS`, default 10 s: how long a change may take to reach it).
+    let policies =
+        aos_runtime::policies::PolicyService::new(aws.policies.clone()).with_cache_ttl(crate::policy_cache_ttl()?);
     Ok(StepWorker::new(aws.runs, aws.queue, aws.kv, Arc::new(skills), config)
         .with_sfn_tasks(tasks)
         .with_breakers(breakers)

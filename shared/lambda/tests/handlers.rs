@@ -35,7 +35,8 @@ async fn fixture() -> Fixture {
     let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), skills);
     let secrets = aos_runtime::secrets::SecretService::new(embedded.tenant_secrets.clone());
     let policies = aos_runtime::policies::PolicyService::new(embedded.policies.clone());
-    let state = AppState { runs, tenants: embedded.tenants.clone(), workflows: None, secrets, policies };
+    let audit = aos_runtime::audit::AuditService::new(embedded.audit.clone());
+    let state = AppState { runs, tenants: embedded.tenants.clone(), workflows: None, secrets, policies, audit };
     Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), record: key.record, _dir: dir }
 }
 

@@ -69,6 +69,11 @@ impl Principal {
     pub fn role(&self) -> Role {
         self.grant.role
     }
+
+    /// The key as the audit log names an actor.
+    pub fn actor(&self) -> aos_core::audit::Actor {
+        aos_core::audit::Actor::key(self.key_id.as_str(), self.grant.role.as_str())
+    }
 }
 
 /// Why a presented key was refused (all map to 401 without saying which).
@@ -104,7 +109,7 @@ pub async fn create_tenant(
     name: &str,
     role: Role,
 ) -> Result<(TenantRecord, IssuedKey), StoreError> {
-    create_tenant_keeping(store, id, name, role, None).await
+    create_tenant_keeping(store, id, name, role, None, &aos_core::audit::Actor::system()).await
 }
 
 /// Like [`create_tenant`], keeping finished runs for `retention_days` (`None`: the
@@ -115,6 +120,7 @@ pub async fn create_tenant_keeping(
     name: &str,
     role: Role,
     retention_days: Option<u32>,
+    by: &aos_core::audit::Actor,
 ) -> Result<(TenantRecord, IssuedKey), StoreError> {
     let id = id.unwrap_or_else(|| TenantId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id"));
     let tenant = TenantRecord {
@@ -124,6 +130,12 @@ pub async fn create_tenant_keeping(
         retention_days,
     };
     let key = issue_key(&id, role, "first key");
-    store.create_tenant(&tenant, &key.record).await?;
+    let now = tenant.created_at_ms;
+    let audit = [
+        aos_core::audit::AuditEvent::new(&id, by.clone(), "tenant.create", format!("tenant:{id}"), "created", now)
+            .with_details(serde_json::json!({"name": tenant.name, "retention_days": retention_days})),
+        key.record.audit(by.clone(), "key.create", "created", now),
+    ];
+    store.create_tenant(&tenant, &key.record, &audit).await?;
     Ok((tenant, key))
 }

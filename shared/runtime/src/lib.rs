@@ -2,6 +2,7 @@
 //! registry and the built-in skills. Adapters (embedded, AWS) implement [`ports`].
 
 pub mod agent;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod llm;

@@ -292,8 +292,14 @@ impl RunService {
         Ok((run, cps, progress))
     }
 
-    /// Cancels a run that has not finished; a finished run is a conflict.
-    pub async fn cancel(&self, tenant: &TenantId, id: &RunId) -> Result<RunRecord, RunError> {
+    /// Cancels a run that has not finished, on `by`'s request (on the audit record with
+    /// the cancel); a finished run is a conflict.
+    pub async fn cancel(
+        &self,
+        tenant: &TenantId,
+        id: &RunId,
+        by: &aos_core::audit::Actor,
+    ) -> Result<RunRecord, RunError> {
         let run = self.get(tenant, id).await?;
         if run.status.is_terminal() {
             return Err(RunError::Conflict(
@@ -301,7 +307,11 @@ impl RunService {
                 format!("run is already {}; only queued or running runs can be cancelled", run.status),
             ));
         }
-        let cancelled = match self.store.cancel_run(tenant, id, now_ms()).await {
+        let now = now_ms();
+        let event =
+            aos_core::audit::AuditEvent::new(tenant, by.clone(), "run.cancel", format!("run:{id}"), "cancelled", now)
+                .with_details(serde_json::json!({"status_before": run.status}));
+        let cancelled = match self.store.cancel_run(tenant, id, now, &[event]).await {
             Ok(run) => run,
             Err(StoreError::Conflict(m)) => return Err(RunError::Conflict(ErrorCode::IllegalTransition, m)),
             Err(e) => return Err(e.into()),
@@ -330,7 +340,17 @@ pub(crate) async fn cancel_descendants(
         for child in crate::agent::current_children(&parent) {
             let Some(found) = store.run(tenant, &child).await? else { continue };
             if !found.status.is_terminal() {
-                match store.cancel_run(tenant, &child, now_ms()).await {
+                let now = now_ms();
+                let event = aos_core::audit::AuditEvent::new(
+                    tenant,
+                    aos_core::audit::Actor::system(),
+                    "run.cancel",
+                    format!("run:{child}"),
+                    "cancelled",
+                    now,
+                )
+                .because(vec![format!("its caller {} was cancelled or ran out of time", parent.id)]);
+                match store.cancel_run(tenant, &child, now, &[event]).await {
                     Ok(_) | Err(StoreError::Conflict(_)) => {}
                     Err(e) => return Err(e),
                 }

@@ -278,7 +278,8 @@ impl SfnTasks {
                         now,
                     )],
                 };
-                match self.approvals.put_approval(&approval, None, None).await {
+                let audit = approval.audit(aos_core::audit::Actor::system(), "approval.request");
+                match self.approvals.put_approval(&approval, None, None, &[audit]).await {
                     Ok(()) | Err(StoreError::Conflict(_)) => {}
                     Err(e) => return Err(e),
                 }
@@ -371,6 +372,7 @@ pub async fn decide(
     id: &ApprovalId,
     decision: aos_core::workflow::Decision,
     level: u8,
+    role: &str,
 ) -> Result<ApprovalRecord, crate::workflows::FlowError> {
     use crate::workflows::FlowError;
     let approval = store.approval(tenant, id).await?.ok_or(FlowError::NotFound("approval"))?;
@@ -397,7 +399,11 @@ pub async fn decide(
     let token = approval.task_token.clone().ok_or_else(|| not_pending("not waiting on a task"))?;
     let decided = approval.clone().decided(&decision, level, now);
     // Record first (conditionally), so two deciders cannot both answer.
-    match store.put_approval(&decided, Some(ApprovalStatus::Pending), None).await {
+    let actor = aos_core::audit::Actor::key(decision.decided_by.clone(), role);
+    match store
+        .put_approval(&decided, Some(ApprovalStatus::Pending), None, &[decided.audit(actor, "approval.decide")])
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(not_pending("already decided")),
         Err(e) => return Err(e.into()),
@@ -409,7 +415,8 @@ pub async fn decide(
             decided.clone().moved(ApprovalStatus::Expired, None, None, "Step Functions timed the task out".into(), now);
         expired.decided_by = None;
         expired.comment = None;
-        let _ = store.put_approval(&expired, Some(decided.status), None).await;
+        let audit = expired.audit(aos_core::audit::Actor::system(), "approval.expire");
+        let _ = store.put_approval(&expired, Some(decided.status), None, &[audit]).await;
         return Err(not_pending("expired"));
     }
     Ok(decided)

@@ -23,9 +23,7 @@ use aos_runtime::ports::{
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -517,12 +515,17 @@ impl RunStore for DynamoRunStore {
         self.status_scan(tenant, RunStatus::Cancelled, filter, limit).await
     }
 
-    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord> {
+    async fn cancel_run(
+        &self,
+        tenant: &TenantId,
+        id: &RunId,
+        now_ms: u64,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<RunRecord> {
         let error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
         let (cancellable, from) = may_become(RunStatus::Cancelled);
-        let update = self
-            .client
-            .update_item()
+        // The cancel and its audit entry in one transaction, then the run as it now is.
+        let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("pk", s(tenant_pk(tenant.as_str())))
             .key("sk", s(run_sk(id.as_str())))
@@ -537,12 +540,15 @@ impl RunStore for DynamoRunStore {
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":gsi", s(status_pk(tenant.as_str(), RunStatus::Cancelled)))
             .expression_attribute_values(":epk", ended_keys(tenant.as_str(), id.as_str(), now_ms).0)
-            .expression_attribute_values(":esk", ended_keys(tenant.as_str(), id.as_str(), now_ms).1)
-            .return_values(ReturnValue::AllNew);
-        let out = from.into_iter().fold(update, |b, (k, v)| b.expression_attribute_values(k, v)).send().await;
-        match out {
-            Ok(o) => {
-                let run = self.compose_full(tenant, o.attributes.unwrap_or_default()).await?;
+            .expression_attribute_values(":esk", ended_keys(tenant.as_str(), id.as_str(), now_ms).1);
+        let update = from.into_iter().fold(update, |b, (k, v)| b.expression_attribute_values(k, v));
+        let items = vec![TransactWriteItem::builder().update(update.build().map_err(sdk_err)?).build()];
+        match crate::audit::transact_audited(&self.client, &self.table, items, audit).await?.0 {
+            Txn::Committed => {
+                let run = self
+                    .run(tenant, id)
+                    .await?
+                    .ok_or_else(|| StoreError::Backend("the cancelled run vanished".into()))?;
                 // Whoever waits for the run hears of its end. The cancel has committed:
                 // a failed send is logged, and any later message of the run sends it again.
                 if let Some(body) = aos_runtime::worker::notify_parent(&run) {
@@ -552,10 +558,7 @@ impl RunStore for DynamoRunStore {
                 }
                 Ok(run)
             }
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => {
-                Err(StoreError::Conflict("the run is finished or does not exist".to_owned()))
-            }
-            Err(e) => Err(sdk_err(e)),
+            Txn::ConditionFailed(_) => Err(StoreError::Conflict("the run is finished or does not exist".to_owned())),
         }
     }
 

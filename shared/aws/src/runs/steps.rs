@@ -9,12 +9,12 @@ impl DynamoRunStore {
         Update::builder().table_name(&self.table).key("pk", s(steps_pk(tenant, run))).key("sk", s(step_sk(index)))
     }
 
-    /// Records the checkpoint alone (the run moved on or was cancelled meanwhile).
+    /// Records the checkpoint alone (the run moved on or was cancelled meanwhile), with
+    /// the gate's decision on the audit record in the same transaction. A checkpoint
+    /// there already (another worker's, or this one's) is left as it is.
     async fn record_checkpoint_only(&self, commit: &StepCommit) -> StoreResult<()> {
         let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
-        let out = self
-            .client
-            .update_item()
+        let update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(steps_pk(t, r)))
             .key("sk", s(step_sk(commit.checkpoint.step_index)))
@@ -23,13 +23,11 @@ impl DynamoRunStore {
             .expression_attribute_values(":cp", self.value_attr(t, r, &commit.checkpoint).await?)
             .expression_attribute_values(":done", s("done"))
             .expression_attribute_values(":zero", n(0))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
-            Err(e) => Err(sdk_err(e)),
-        }
+            .build()
+            .map_err(sdk_err)?;
+        let items = vec![TransactWriteItem::builder().update(update).build()];
+        crate::audit::transact_audited(&self.client, &self.table, items, &commit.audit).await?;
+        Ok(())
     }
 
     /// The first claim of a run's first step and the run's move to running, in one
@@ -306,7 +304,7 @@ impl DynamoRunStore {
             }
             _ => None,
         };
-        let outcome = crate::txn::transact(&self.client, items).await?;
+        let outcome = crate::audit::transact_audited(&self.client, &self.table, items, &commit.audit).await?.0;
         // The step had a checkpoint already: this commit's own (an earlier attempt landed
         // and its answer was lost) or another worker's.
         let landed = match &outcome {

@@ -274,7 +274,16 @@ impl AgentSteps<'_> {
             return AgentStep::Waiting(Duration::from_millis(deadline - now + 50));
         }
         for child in children.iter_mut().filter(|c| !c.status.is_terminal()) {
-            match self.store.cancel_run(&run.tenant, &child.id, now).await {
+            let event = aos_core::audit::AuditEvent::new(
+                &run.tenant,
+                aos_core::audit::Actor::system(),
+                "run.cancel",
+                format!("run:{}", child.id),
+                "cancelled",
+                now,
+            )
+            .because(vec![format!("its caller {} stopped waiting for it at its deadline", run.id)]);
+            match self.store.cancel_run(&run.tenant, &child.id, now, &[event]).await {
                 Ok(cancelled) => {
                     // Its own children (and theirs) stop too.
                     if let Err(e) = crate::runs::cancel_descendants(self.store.as_ref(), &run.tenant, child).await {

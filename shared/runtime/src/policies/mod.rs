@@ -109,9 +109,10 @@ impl PolicyService {
         &self,
         tenant: &TenantId,
         req: &ApplyPolicies,
-        actor: &str,
+        by: &aos_core::audit::Actor,
         now_ms: u64,
     ) -> Result<PolicyVersion, PolicyServiceError> {
+        let actor = by.key_id.as_deref().unwrap_or("aos");
         if req.text.len() > MAX_TEXT_BYTES {
             return Err(PolicyServiceError::Refused(format!(
                 "the policy text is {} bytes; at most {MAX_TEXT_BYTES} are accepted",
@@ -152,7 +153,17 @@ impl PolicyService {
                 created_by: actor.to_owned(),
                 created_at_ms: now_ms,
             };
-            match self.store.put_version(&version).await {
+            let event =
+                aos_core::audit::AuditEvent::new(tenant, by.clone(), "policy.apply", "policies", "applied", now_ms)
+                    .because(vec![format!("version {} with {} policies", version.version, version.policies)])
+                    .with_details(serde_json::json!({
+                        "version": version.version,
+                        "policies": version.policies,
+                        "default_deny": version.default_deny,
+                        "allow_deny_all": version.allow_deny_all,
+                        "text_hash": aos_core::determinism::sha256_hex(version.text.as_bytes()),
+                    }));
+            match self.store.put_version(&version, &[event]).await {
                 Ok(()) => {
                     self.remember(tenant, version.version, compiled);
                     return Ok(version);

@@ -2,6 +2,7 @@
 //! the grid (DESIGN.md). The embedded adapters (`aos-embedded`) and the AWS adapters
 //! implement them; nothing here knows which.
 
+mod audit;
 mod blobs;
 mod breakers;
 mod idempotency;
@@ -14,6 +15,7 @@ mod sfn;
 mod tenants;
 mod workflows;
 
+pub use audit::*;
 pub use blobs::*;
 pub use breakers::*;
 pub use idempotency::*;

@@ -1,6 +1,7 @@
 //! Tenants' policy sets, versioned: each change is a new version, none is edited.
 
 use super::StoreResult;
+use aos_core::audit::AuditEvent;
 use aos_core::TenantId;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,8 @@ pub struct PolicyVersion {
 pub trait PolicyStore: Send + Sync {
     /// Stores `v` as its tenant's next version: `v.version` must be one more than the
     /// current one (1 for the first). `Conflict` when another change got there first.
-    async fn put_version(&self, v: &PolicyVersion) -> StoreResult<()>;
+    /// `audit` is appended to the tenant's audit log in the same write.
+    async fn put_version(&self, v: &PolicyVersion, audit: &[AuditEvent]) -> StoreResult<()>;
     /// The tenant's current version, if it has any.
     async fn current(&self, tenant: &TenantId) -> StoreResult<Option<PolicyVersion>>;
     /// Up to `limit` versions, newest first, older than `before` when given.

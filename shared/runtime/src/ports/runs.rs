@@ -274,6 +274,9 @@ pub struct StepCommit {
     pub next_claim: String,
     /// Now, ms since the epoch.
     pub now_ms: u64,
+    /// Entries for the tenant's audit log (a policy decision other than a plain allow),
+    /// appended in the same write.
+    pub audit: Vec<aos_core::audit::AuditEvent>,
 }
 
 /// What a step commit left behind.
@@ -398,8 +401,15 @@ pub trait RunStore: Send + Sync {
     /// Parks a step that waits for child runs (see [`StepSuspend`]).
     async fn suspend_step(&self, suspend: &StepSuspend) -> StoreResult<()>;
 
-    /// Cancels a run that is not finished. Fails with `Conflict` if it is.
-    async fn cancel_run(&self, tenant: &TenantId, id: &RunId, now_ms: u64) -> StoreResult<RunRecord>;
+    /// Cancels a run that is not finished, appending `audit` to the tenant's audit log in
+    /// the same write. Fails with `Conflict` if it is finished (nothing is written).
+    async fn cancel_run(
+        &self,
+        tenant: &TenantId,
+        id: &RunId,
+        now_ms: u64,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<RunRecord>;
 
     /// Up to `limit` of the tenant's runs still queued at step 0 that were submitted
     /// before `before_ms`: runs whose first message may have been lost (a crash between

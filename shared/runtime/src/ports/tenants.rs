@@ -36,6 +36,25 @@ pub struct ApiKeyRecord {
 }
 
 impl ApiKeyRecord {
+    /// The audit entry of a change of this key (`key.create`, `key.revoke`) by `actor`:
+    /// what it grants, never its secret or hash.
+    pub fn audit(
+        &self,
+        actor: aos_core::audit::Actor,
+        action: &str,
+        decision: &str,
+        at_ms: u64,
+    ) -> aos_core::audit::AuditEvent {
+        aos_core::audit::AuditEvent::new(&self.tenant, actor, action, format!("key:{}", self.id), decision, at_ms)
+            .with_details(serde_json::json!({
+                "label": self.label,
+                "role": self.role.as_str(),
+                "scopes": self.scopes,
+                "approval_level": self.approval_level,
+                "expires_at_ms": self.expires_at_ms,
+            }))
+    }
+
     /// What the key may do.
     pub fn grant(&self) -> Grant {
         Grant { role: self.role, scopes: self.scopes.clone(), approval_level: self.approval_level }
@@ -61,7 +80,13 @@ pub struct TenantRecord {
 #[async_trait]
 pub trait TenantStore: Send + Sync {
     /// Creates a tenant together with its first key. `Conflict` if the id exists.
-    async fn create_tenant(&self, tenant: &TenantRecord, first_key: &ApiKeyRecord) -> StoreResult<()>;
+    /// `audit` goes to the new tenant's audit log in the same write.
+    async fn create_tenant(
+        &self,
+        tenant: &TenantRecord,
+        first_key: &ApiKeyRecord,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<()>;
     /// The tenant, if it exists.
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<TenantRecord>>;
     /// Up to `limit` tenant ids after `after`, in id order (for sweeps over every tenant).
@@ -69,11 +94,20 @@ pub trait TenantStore: Send + Sync {
     /// Sets the tenant's retention (`None`: the default); `None` if there is no such tenant.
     async fn set_retention(&self, id: &TenantId, days: Option<u32>) -> StoreResult<Option<TenantRecord>>;
     /// Stores a new key for an existing tenant.
-    async fn insert_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    /// `audit` goes to the tenant's audit log in the same write.
+    async fn insert_key(&self, key: &ApiKeyRecord, audit: &[aos_core::audit::AuditEvent]) -> StoreResult<()>;
     /// The key whose secret hashes to `hash`.
     async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
     /// The tenant's keys (never their secrets).
     async fn keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>>;
     /// Revokes the tenant's key; `Ok(None)` if the tenant has no such key.
-    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, now_ms: u64) -> StoreResult<Option<ApiKeyRecord>>;
+    /// `audit` goes to the tenant's audit log in the same write, when the key was not
+    /// revoked already (a repeat changes and records nothing).
+    async fn revoke_key(
+        &self,
+        tenant: &TenantId,
+        id: &ApiKeyId,
+        now_ms: u64,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<Option<ApiKeyRecord>>;
 }

@@ -197,6 +197,33 @@ impl ApprovalRecord {
         aos_core::page::time_cursor(self.created_at_ms, self.id.as_str())
     }
 
+    /// The audit entry of its latest change (`approval.request`, `approval.decide`, …),
+    /// made by `actor`.
+    pub fn audit(&self, actor: aos_core::audit::Actor, action: &str) -> aos_core::audit::AuditEvent {
+        let last = self.history.last();
+        let at = last.map_or(self.created_at_ms, |t| t.at_ms);
+        let held = match &self.step {
+            Some(st) => serde_json::json!({"kind": "step", "run_id": st.run_id, "step_index": st.step_index,
+                "skill": st.skill, "policies": st.policies, "policy_version": st.policy_version}),
+            None => serde_json::json!({"kind": "workflow_node", "execution_id": self.execution,
+                "workflow": self.workflow, "node": self.node}),
+        };
+        aos_core::audit::AuditEvent::new(
+            &self.tenant,
+            actor,
+            action,
+            format!("approval:{}", self.id),
+            self.status.as_str(),
+            at,
+        )
+        .because(last.map(|t| t.reason.clone()).into_iter().collect())
+        .with_details(serde_json::json!({
+            "approval": held,
+            "required_level": self.required_level,
+            "level": last.and_then(|t| t.level),
+        }))
+    }
+
     /// The record as `decision` (made at approval `level`) closes it.
     #[must_use]
     pub fn decided(self, decision: &aos_core::workflow::Decision, level: u8, at_ms: u64) -> Self {
@@ -250,6 +277,8 @@ pub struct ExecutionWrite {
     pub ack: Option<String>,
     /// Completion of the request's Idempotency-Key.
     pub idempotency: Option<IdempotencyCompletion>,
+    /// Entries for the tenant's audit log, appended in the same write.
+    pub audit: Vec<aos_core::audit::AuditEvent>,
 }
 
 /// Workflows, their executions and approvals.
@@ -285,12 +314,14 @@ pub trait WorkflowStore: Send + Sync {
     /// creates one; `Conflict` otherwise. `wake` is a step message to enqueue with it (a
     /// decision wakes the step it held back): in the same transaction where the queue is
     /// the store's, else sent right after the write (a crash in between leaves the step
-    /// to its own recheck).
+    /// to its own recheck). `audit` is appended to the tenant's audit log in the same
+    /// write.
     async fn put_approval(
         &self,
         approval: &ApprovalRecord,
         expect: Option<ApprovalStatus>,
         wake: Option<&str>,
+        audit: &[aos_core::audit::AuditEvent],
     ) -> StoreResult<()>;
     /// Retention: deletes up to `limit` of the tenant's approvals closed before `before_ms`
     /// (decided, expired, cancelled — or pending with an expiry before it), and of its

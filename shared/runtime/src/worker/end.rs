@@ -7,7 +7,7 @@ use crate::agent::{apply_decision, Applied};
 use crate::clock::now_ms;
 use crate::ports::{Received, RunRecord, StepCommit, StepMessage, StepRetry, StepSuspend, StoreError};
 use crate::workflows::WorkflowMessage;
-use aos_core::checkpoint::{ChainLink, GateRecord};
+use aos_core::checkpoint::{ChainLink, GateDecision, GateRecord};
 use aos_core::determinism::backoff;
 use aos_core::{Checkpoint, RunStatus, StructuredOutcome};
 use std::time::Duration;
@@ -150,7 +150,29 @@ impl StepWorker {
         let answers_task = run_status.is_terminal()
             && self.sfn.is_some()
             && c.run.parent.as_ref().is_some_and(|p| p.task_token.is_some());
+        // A policy decision other than a plain allow goes on the tenant's audit record
+        // with the step's commit.
+        let audit = gate.as_ref().filter(|g| g.decision != GateDecision::Allow).map(|g| {
+            let code = outcome.error.as_ref().map(|e| e.code.as_str());
+            aos_core::audit::AuditEvent::new(
+                &c.msg.tenant,
+                aos_core::audit::Actor::system(),
+                "gate.decide",
+                format!("run:{}/step:{index}", c.msg.run_id),
+                g.decision.as_str(),
+                now_ms(),
+            )
+            .because(outcome.error.iter().map(|e| e.message.clone()).collect())
+            .with_details(serde_json::json!({
+                "skill": step.skill,
+                "policy_version": g.policy_version,
+                "policies": g.policies,
+                "approval": g.approval,
+                "code": code,
+            }))
+        });
         let commit = StepCommit {
+            audit: audit.into_iter().collect(),
             tenant: c.msg.tenant.clone(),
             run_id: c.msg.run_id.clone(),
             checkpoint: Checkpoint {

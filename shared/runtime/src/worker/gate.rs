@@ -162,7 +162,8 @@ impl StepWorker {
             let Some(approval) = found else {
                 let request = asked.request(c, &id, now);
                 let wait = Duration::from_millis(request.expires_at_ms - now);
-                match store.put_approval(&request, None, None).await {
+                let audit = request.audit(aos_core::audit::Actor::system(), "approval.request");
+                match store.put_approval(&request, None, None, &[audit]).await {
                     Ok(()) => {
                         tracing::info!(run = %c.msg.run_id, step = c.msg.step_index, approval = %id, level = request.required_level, "step waits for an approval");
                         return Gated::Wait(wait);
@@ -193,7 +194,10 @@ impl StepWorker {
                 }
                 status if status.is_open() => {
                     let next = timed_out(approval.clone(), now);
-                    match store.put_approval(&next, Some(status), None).await {
+                    let action =
+                        if next.status == ApprovalStatus::Escalated { "approval.escalate" } else { "approval.expire" };
+                    let audit = next.audit(aos_core::audit::Actor::system(), action);
+                    match store.put_approval(&next, Some(status), None, &[audit]).await {
                         Ok(()) | Err(StoreError::Conflict(_)) => continue,
                         Err(e) => return unreadable(e),
                     }

@@ -410,14 +410,16 @@ impl WorkflowService {
         id: &ApprovalId,
         decision: Decision,
         level: u8,
+        role: &str,
     ) -> Result<ApprovalRecord, FlowError> {
         let approval = self.store.approval(tenant, id).await?.ok_or(FlowError::NotFound("approval"))?;
+        let actor = aos_core::audit::Actor::key(decision.decided_by.clone(), role);
         if approval.step.is_some() {
             // A change racing the decision (the step's own recheck escalating or
             // expiring it) is read back and the decision judged again.
             let mut stored = approval;
             for _ in 0..3 {
-                match self.decide_step(stored, &decision, level).await? {
+                match self.decide_step(stored, &decision, level, &actor).await? {
                     Ok(decided) => return Ok(decided),
                     Err(()) => {
                         stored = self.store.approval(tenant, id).await?.ok_or(FlowError::NotFound("approval"))?;
@@ -436,7 +438,8 @@ impl WorkflowService {
             )));
         }
         if let (Some(_), Some(engine)) = (&approval.task_token, &self.sfn) {
-            return crate::sfn::decide(self.store.as_ref(), engine.tokens.as_ref(), tenant, id, decision, level).await;
+            return crate::sfn::decide(self.store.as_ref(), engine.tokens.as_ref(), tenant, id, decision, level, role)
+                .await;
         }
         let not_pending = |status: ApprovalStatus| {
             FlowError::Conflict(
@@ -459,7 +462,8 @@ impl WorkflowService {
         let decided = approval.clone().decided(&decision, level, now);
         let execution = approval.execution.clone().ok_or(FlowError::NotFound("approval's execution"))?;
         let event = Event::Decided { node: approval.node.clone(), decision };
-        match self.transition(tenant, &execution, event, None, Some(decided.clone())).await? {
+        let audit = decided.audit(actor, "approval.decide");
+        match self.transition(tenant, &execution, event, None, Some((decided.clone(), audit))).await? {
             Some(_) => Ok(decided),
             None => Err(not_pending(ApprovalStatus::Expired)),
         }
@@ -476,6 +480,7 @@ impl WorkflowService {
         stored: ApprovalRecord,
         decision: &Decision,
         level: u8,
+        actor: &aos_core::audit::Actor,
     ) -> Result<Result<ApprovalRecord, ()>, FlowError> {
         let (tenant, id) = (stored.tenant.clone(), stored.id.clone());
         let not_open = |status: ApprovalStatus| {
@@ -505,7 +510,8 @@ impl WorkflowService {
             let ended = run.map_or("deleted", |r| r.status.as_str());
             let reason = format!("run {} is {ended}", step.run_id);
             let cancelled = current.moved(ApprovalStatus::Cancelled, None, None, reason.clone(), now);
-            match self.store.put_approval(&cancelled, Some(stored.status), None).await {
+            let audit = cancelled.audit(aos_core::audit::Actor::system(), "approval.cancel");
+            match self.store.put_approval(&cancelled, Some(stored.status), None, &[audit]).await {
                 Ok(()) => {}
                 Err(StoreError::Conflict(_)) => return Ok(Err(())),
                 Err(e) => return Err(e.into()),
@@ -521,7 +527,8 @@ impl WorkflowService {
             run_id: step.run_id.clone(),
             step_index: step.step_index,
         });
-        match self.store.put_approval(&decided, Some(stored.status), Some(&wake)).await {
+        let audit = decided.audit(actor.clone(), "approval.decide");
+        match self.store.put_approval(&decided, Some(stored.status), Some(&wake), &[audit]).await {
             Ok(()) => Ok(Ok(decided)),
             Err(StoreError::Conflict(_)) => Ok(Err(())),
             Err(e) => Err(e.into()),
@@ -572,7 +579,7 @@ impl WorkflowService {
         id: &ExecutionId,
         event: Event,
         ack: Option<String>,
-        approval: Option<ApprovalRecord>,
+        approval: Option<(ApprovalRecord, aos_core::audit::AuditEvent)>,
     ) -> Result<Option<ExecutionRecord>, FlowError> {
         let _serial = self.stripe(id).lock().await;
         for _ in 0..MAX_RACES {
@@ -582,8 +589,9 @@ impl WorkflowService {
                 return Ok(None);
             };
             write.ack.clone_from(&ack);
-            if let Some(a) = &approval {
+            if let Some((a, event)) = &approval {
                 write.approvals.push(a.clone());
+                write.audit.push(event.clone());
             }
             match self.store.write_execution(&write).await {
                 Ok(()) => return Ok(Some(write.execution)),
@@ -620,6 +628,7 @@ impl WorkflowService {
             cancel_runs: Vec::new(),
             ack: None,
             idempotency: None,
+            audit: Vec::new(),
         };
         for action in actions {
             match action {
@@ -648,7 +657,7 @@ impl WorkflowService {
                     write.messages.push((msg.encode(), at_ms));
                 }
                 Action::OpenApproval { approval, node, prompt, expires_at_ms, level } => {
-                    write.approvals.push(ApprovalRecord {
+                    let opened = ApprovalRecord {
                         history: vec![crate::ports::ApprovalTransition::requested(
                             level,
                             format!("approval node {node}"),
@@ -669,10 +678,16 @@ impl WorkflowService {
                         required_level: level,
                         task_token: None,
                         step: None,
-                    });
+                    };
+                    write.audit.push(opened.audit(aos_core::audit::Actor::system(), "approval.request"));
+                    write.approvals.push(opened);
                 }
                 Action::CloseApproval { approval, status } => {
-                    write.approvals.push(self.closed_approval(execution, &approval, status, now));
+                    let closed = self.closed_approval(execution, &approval, status, now);
+                    let action =
+                        if closed.status == ApprovalStatus::Expired { "approval.expire" } else { "approval.cancel" };
+                    write.audit.push(closed.audit(aos_core::audit::Actor::system(), action));
+                    write.approvals.push(closed);
                 }
                 Action::CancelRun { run_id } => write.cancel_runs.push(run_id),
             }

@@ -1,0 +1,70 @@
+//! `GET /v1/audit`: the tenant's audit log, newest first and filtered, or in chain order
+//! for a client that verifies the chain itself (`aos audit verify`).
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::routes::AppState;
+use aos_core::page::PageLimit;
+use aos_core::ErrorCode;
+use aos_runtime::audit::AuditFilter;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    /// `desc` (newest first, the default) or `asc` (chain order, from `after`).
+    order: Option<String>,
+    limit: Option<u32>,
+    /// `desc`: entries below this seq.
+    before: Option<u64>,
+    /// `asc`: entries above this seq.
+    after: Option<u64>,
+    actor: Option<String>,
+    action: Option<String>,
+    resource: Option<String>,
+    from_ms: Option<u64>,
+    to_ms: Option<u64>,
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::ValidationFailed, message)
+}
+
+/// `GET /v1/audit`.
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| invalid(e.body_text()))?;
+    let limit = PageLimit::new(q.limit).map_err(invalid)?;
+    if let (Some(from), Some(to)) = (q.from_ms, q.to_ms) {
+        if from >= to {
+            return Err(invalid(format!("from_ms ({from}) must be before to_ms ({to})")));
+        }
+    }
+    let filter =
+        AuditFilter { actor: q.actor, action: q.action, resource: q.resource, from_ms: q.from_ms, to_ms: q.to_ms };
+    match q.order.as_deref().unwrap_or("desc") {
+        "desc" => {
+            if q.after.is_some() {
+                return Err(invalid("after goes with order=asc; newest-first pages go on with before"));
+            }
+            let page = s.audit.list(&p.tenant, &filter, q.before, limit).await?;
+            Ok(Json(json!({"entries": page.items, "next_before": page.next.and_then(|n| n.parse::<u64>().ok())})))
+        }
+        "asc" => {
+            if q.before.is_some() || filter != AuditFilter::default() {
+                return Err(invalid(
+                    "order=asc reads the whole chain in order: it takes after and limit only, no filters",
+                ));
+            }
+            let page = s.audit.in_order(&p.tenant, q.after.unwrap_or(0), limit).await?;
+            Ok(Json(json!({"entries": page.items, "next_after": page.next.and_then(|n| n.parse::<u64>().ok())})))
+        }
+        other => Err(invalid(format!("order must be \"desc\" or \"asc\", got {other:?}"))),
+    }
+}
