@@ -120,6 +120,13 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Set, read and try out the tenant's feature flags.
+    Flags {
+        #[command(subcommand)]
+        command: FlagsCommand,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Read the tenant's audit log and verify its hash chain.
     Audit {
         #[command(subcommand)]
@@ -296,6 +303,45 @@ enum ApprovalCommand {
         id: String,
         #[arg(long)]
         comment: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlagsCommand {
+    /// Set a flag (its next version). Without --file, from the options.
+    Set {
+        key: String,
+        /// A JSON flag spec (`enabled`, `rollout_percent`, `environments`, `rules`, `skill`,
+        /// `description`); the options below are ignored with it.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Switch it off (the default is on).
+        #[arg(long)]
+        off: bool,
+        /// The share of run ids served true, percent.
+        #[arg(long, default_value_t = 100.0)]
+        rollout: f64,
+        /// The skill it gates (off: that skill's steps fail with ERR_SKILL_DISABLED).
+        #[arg(long)]
+        skill: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Refuse the change if the flag is not at this version.
+        #[arg(long)]
+        base_version: Option<u32>,
+    },
+    /// Print one flag.
+    Get { key: String },
+    /// List the tenant's flags.
+    List,
+    /// What a flag says for a stable key (a run id), with optional attributes NAME=VALUE.
+    Eval {
+        key: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        environment: Option<String>,
+        attributes: Vec<String>,
     },
 }
 
@@ -510,6 +556,69 @@ async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
         WorkflowCommand::Compile { .. } => unreachable!("handled above"),
     }
     Ok(())
+}
+
+async fn flags(command: FlagsCommand, conn: &Conn) -> anyhow::Result<()> {
+    let c = conn.client("dev-api-key")?;
+    match command {
+        FlagsCommand::Set { key, file, off, rollout, skill, description, base_version } => {
+            let mut body = match file {
+                Some(f) => serde_json::from_str(
+                    &std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?,
+                )
+                .with_context(|| format!("{} is not JSON", f.display()))?,
+                None => {
+                    json!({"enabled": !off, "rollout_percent": rollout, "skill": skill, "description": description})
+                }
+            };
+            if let (Some(v), Some(o)) = (base_version, body.as_object_mut()) {
+                o.insert("base_version".into(), json!(v));
+            }
+            let f = c.call(reqwest::Method::PUT, &format!("/v1/flags/{}", url_escape(&key)), Some(&body), None).await?;
+            println!(
+                "flag {} version {}: {} at {}%{}",
+                key,
+                f["version"],
+                if f["enabled"] == true { "on" } else { "off" },
+                f["rollout_percent"],
+                f["skill"].as_str().map(|s| format!(", gating {s}")).unwrap_or_default()
+            );
+            Ok(())
+        }
+        FlagsCommand::Get { key } => {
+            print(&c.call(reqwest::Method::GET, &format!("/v1/flags/{}", url_escape(&key)), None, None).await?)
+        }
+        FlagsCommand::List => {
+            let list = c.call(reqwest::Method::GET, "/v1/flags", None, None).await?;
+            let flags = list["flags"].as_array().cloned().unwrap_or_default();
+            if flags.is_empty() {
+                println!("no flags");
+            }
+            for f in flags {
+                println!(
+                    "{}  v{}  {}  {}%  {}",
+                    f["key"].as_str().unwrap_or(""),
+                    f["version"],
+                    if f["enabled"] == true { "on" } else { "off" },
+                    f["rollout_percent"],
+                    f["skill"].as_str().unwrap_or("-")
+                );
+            }
+            Ok(())
+        }
+        FlagsCommand::Eval { key, id, environment, attributes } => {
+            let mut query = vec![format!("id={}", url_escape(&id))];
+            if let Some(e) = environment {
+                query.push(format!("environment={}", url_escape(&e)));
+            }
+            for a in attributes {
+                let (k, v) = a.split_once('=').with_context(|| format!("attribute {a:?} is not NAME=VALUE"))?;
+                query.push(format!("{}={}", url_escape(k), url_escape(v)));
+            }
+            let path = format!("/v1/flags/{}/evaluate?{}", url_escape(&key), query.join("&"));
+            print(&c.call(reqwest::Method::GET, &path, None, None).await?)
+        }
+    }
 }
 
 async fn audit(command: AuditCommand, conn: &Conn) -> anyhow::Result<()> {
@@ -736,6 +845,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Workflow { command, conn } => workflow(command, &conn).await,
         Command::Policy { command, conn } => policy(command, &conn).await,
         Command::Audit { command, conn } => audit(command, &conn).await,
+        Command::Flags { command, conn } => flags(command, &conn).await,
         Command::Approvals { command, conn } => {
             let c = conn.client("dev-api-key")?;
             let (id, decision, comment) = match command {

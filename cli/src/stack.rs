@@ -88,6 +88,8 @@ pub struct Adapters {
     pub policies: Arc<dyn aos_runtime::ports::PolicyStore>,
     /// Tenants' audit logs.
     pub audit: Arc<dyn aos_runtime::ports::AuditStore>,
+    /// Tenants' feature flags.
+    pub flags: Arc<dyn aos_runtime::ports::FlagStore>,
     /// Workflows and executions (the embedded executor); `None` on the AWS backend,
     /// where workflows run on Step Functions.
     pub workflows: Option<Arc<dyn WorkflowStore>>,
@@ -117,6 +119,7 @@ impl Adapters {
                     tenant_secrets: e.tenant_secrets.clone(),
                     policies: e.policies.clone(),
                     audit: e.audit.clone(),
+                    flags: e.flags.clone(),
                     breakers: e.breakers.clone(),
                     workflows: Some(e.workflows.clone()),
                     embedded: Some(e),
@@ -138,6 +141,7 @@ impl Adapters {
                     tenant_secrets: a.tenant_secrets.clone(),
                     policies: a.policies.clone(),
                     audit: a.audit.clone(),
+                    flags: a.flags.clone(),
                     breakers: a.breakers.clone(),
                     workflows: None,
                     embedded: None,
@@ -309,6 +313,9 @@ impl LocalStack {
         let secrets = aos_runtime::secrets::SecretService::new(Arc::clone(&adapters.tenant_secrets));
         let policies = aos_runtime::policies::PolicyService::new(Arc::clone(&adapters.policies));
         let audit = aos_runtime::audit::AuditService::new(Arc::clone(&adapters.audit));
+        let environment =
+            std::env::var("AOS_ENVIRONMENT").unwrap_or_else(|_| aos_runtime::flags::DEV_ENVIRONMENT.to_owned());
+        let flags = aos_runtime::flags::FlagService::new(Arc::clone(&adapters.flags), environment);
         let app = router(AppState {
             runs,
             tenants,
@@ -316,6 +323,7 @@ impl LocalStack {
             secrets,
             policies: policies.clone(),
             audit,
+            flags: flags.clone(),
         })
         .merge(demo);
         let (shutdown, rx) = watch::channel(false);
@@ -332,7 +340,8 @@ impl LocalStack {
             worker = worker
                 .with_breakers(Arc::clone(&adapters.breakers))
                 .with_secrets(Arc::clone(&adapters.tenant_secrets))
-                .with_policies(policies.clone());
+                .with_policies(policies.clone())
+                .with_flags(flags.clone());
             // The gate's approvals live with the workflows' (one listing, one decision route).
             let approvals = match &adapters.aws {
                 Some(aws) => Some(aws.workflows.clone() as Arc<dyn WorkflowStore>),

@@ -426,3 +426,25 @@ async fn aos_audit_lists_the_record_and_verify_finds_an_entry_edited_in_the_data
     assert!(!verified.status.success(), "an edited log does not verify: {}", text(&verified));
     assert!(text(&verified).contains("position 2") && text(&verified).contains("edited"), "{}", text(&verified));
 }
+
+#[test]
+fn aos_flags_sets_lists_and_evaluates_a_flag() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let dev = start_dev(&data);
+    let key = std::fs::read_to_string(data.join("dev-api-key")).expect("key file");
+    let set = aos(&dev, Some(&key), &["flags", "set", "beta", "--rollout", "30", "--skill", "kv_store"]);
+    assert!(set.status.success(), "{}", text(&set));
+    assert!(text(&set).contains("flag beta version 1: on at 30"), "{}", text(&set));
+    let list = aos(&dev, Some(&key), &["flags", "list"]);
+    assert!(text(&list).contains("beta  v1  on  30"), "{}", text(&list));
+    let eval = aos(&dev, Some(&key), &["flags", "eval", "beta", "--id", "run_abc", "team=core"]);
+    assert!(eval.status.success(), "{}", text(&eval));
+    let answer: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("json answer");
+    assert_eq!(answer["reason"], "rollout", "{answer}");
+    let again = aos(&dev, Some(&key), &["flags", "eval", "beta", "--id", "run_abc"]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).expect("json answer");
+    assert_eq!(again["bucket"], answer["bucket"], "the same id, the same bucket");
+    let bad = aos(&dev, Some(&key), &["flags", "set", "beta", "--rollout", "130"]);
+    assert!(!bad.status.success() && text(&bad).contains("rollout_percent"), "{}", text(&bad));
+}

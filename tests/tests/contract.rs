@@ -436,3 +436,29 @@ contract!(an_audit_log_edited_removed_or_reordered_in_storage_is_caught_at_its_p
     let (t, _) = log("ten_intact").await;
     assert_eq!(svc.verify(&t).await.expect("verify").map(|v| v.entries), Ok(5));
 });
+
+contract!(flags_take_their_next_version_only_with_their_audit_entry, 5, |p: Ports| async move {
+    use aos_core::audit::{Actor, AuditEvent};
+    use aos_runtime::ports::FlagRecord;
+    let t = tenant("ten_flags");
+    let spec: aos_core::flags::FlagSpec =
+        serde_json::from_value(json!({"enabled": true, "rollout_percent": 30})).expect("spec");
+    let flag = |version: u32| FlagRecord {
+        tenant: t.clone(),
+        key: "beta".into(),
+        spec: spec.clone(),
+        version,
+        updated_by: "key_a".into(),
+        updated_at_ms: u64::from(version),
+    };
+    let event = |v: u64| AuditEvent::new(&t, Actor::key("key_a", "admin"), "flag.set", "flag:beta", "set", v);
+    assert!(matches!(p.flags.put_flag(&flag(2), &[event(2)]).await, Err(StoreError::Conflict(_))), "2 before 1");
+    p.flags.put_flag(&flag(1), &[event(1)]).await.expect("made");
+    assert!(matches!(p.flags.put_flag(&flag(1), &[event(1)]).await, Err(StoreError::Conflict(_))), "made once");
+    p.flags.put_flag(&flag(2), &[event(2)]).await.expect("changed");
+    assert_eq!(p.flags.flag(&t, "beta").await.expect("read").map(|f| f.version), Some(2));
+    assert_eq!(p.flags.flags(&t).await.expect("list").len(), 1);
+    assert!(p.flags.flags(&tenant("ten_flags_other")).await.expect("list").is_empty());
+    let entries = p.audit.entries(&t, 0, 10).await.expect("audit");
+    assert_eq!(entries.iter().map(|e| e.event.at_ms).collect::<Vec<_>>(), [1, 2], "an entry per stored change only");
+});

@@ -7,6 +7,7 @@ pub use auth::{presented_key, GatewayPrincipal};
 pub mod demo;
 mod error;
 mod extract;
+mod flags;
 mod flows;
 mod policies;
 mod routes;

@@ -46,6 +46,8 @@ pub struct AppState {
     pub policies: PolicyService,
     /// Tenants' audit logs.
     pub audit: aos_runtime::audit::AuditService,
+    /// Tenants' feature flags.
+    pub flags: aos_runtime::flags::FlagService,
 }
 
 /// One API route: what `aos dev` serves all together and each API Lambda serves alone.
@@ -103,11 +105,19 @@ pub enum Route {
     PoliciesEvaluate,
     /// `GET /v1/audit`
     AuditList,
+    /// `PUT /v1/flags/{key}`
+    FlagsPut,
+    /// `GET /v1/flags`
+    FlagsList,
+    /// `GET /v1/flags/{key}`
+    FlagsGet,
+    /// `GET /v1/flags/{key}/evaluate`
+    FlagsEvaluate,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 26] = [
+    pub const ALL: [Route; 30] = [
         Route::Healthz,
         Route::SkillsList,
         Route::RunsCreate,
@@ -134,6 +144,10 @@ impl Route {
         Route::PoliciesList,
         Route::PoliciesEvaluate,
         Route::AuditList,
+        Route::FlagsPut,
+        Route::FlagsList,
+        Route::FlagsGet,
+        Route::FlagsEvaluate,
     ];
 
     /// HTTP method and path template, as API Gateway names the route.
@@ -165,6 +179,10 @@ impl Route {
             Route::PoliciesList => ("GET", "/v1/policies"),
             Route::PoliciesEvaluate => ("POST", "/v1/policies/evaluate"),
             Route::AuditList => ("GET", "/v1/audit"),
+            Route::FlagsPut => ("PUT", "/v1/flags/{key}"),
+            Route::FlagsList => ("GET", "/v1/flags"),
+            Route::FlagsGet => ("GET", "/v1/flags/{key}"),
+            Route::FlagsEvaluate => ("GET", "/v1/flags/{key}/evaluate"),
         }
     }
 
@@ -191,6 +209,8 @@ impl Route {
             Route::PoliciesPut => P::PoliciesWrite,
             Route::PoliciesList | Route::PoliciesEvaluate => P::PoliciesRead,
             Route::AuditList => P::AuditRead,
+            Route::FlagsPut => P::FlagsWrite,
+            Route::FlagsList | Route::FlagsGet | Route::FlagsEvaluate => P::FlagsRead,
         })
     }
 
@@ -222,6 +242,10 @@ impl Route {
             Route::PoliciesList => get(policies::list),
             Route::PoliciesEvaluate => post(policies::evaluate),
             Route::AuditList => get(crate::audit::list),
+            Route::FlagsPut => put(crate::flags::put),
+            Route::FlagsList => get(crate::flags::list),
+            Route::FlagsGet => get(crate::flags::get),
+            Route::FlagsEvaluate => get(crate::flags::evaluate),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod checkpoint;
 pub mod determinism;
 pub mod error_code;
+pub mod flags;
 pub mod ids;
 pub mod outcome;
 pub mod page;

@@ -7,6 +7,7 @@ mod audit;
 mod blobs;
 mod breakers;
 mod db;
+mod flags;
 mod idempotency;
 mod kv;
 mod policies;
@@ -21,6 +22,7 @@ pub use audit::EmbeddedAudit;
 pub use blobs::FileBlobs;
 pub use breakers::EmbeddedBreakers;
 pub use db::{Db, Durability};
+pub use flags::EmbeddedFlags;
 pub use idempotency::EmbeddedIdempotency;
 pub use kv::EmbeddedKv;
 pub use policies::EmbeddedPolicies;
@@ -64,6 +66,8 @@ pub struct Embedded {
     pub policies: Arc<EmbeddedPolicies>,
     /// Tenants' audit logs.
     pub audit: Arc<EmbeddedAudit>,
+    /// Tenants' feature flags.
+    pub flags: Arc<EmbeddedFlags>,
 }
 
 impl Embedded {
@@ -83,6 +87,7 @@ impl Embedded {
             breakers: Arc::new(EmbeddedBreakers::new(Arc::clone(&db))),
             policies: Arc::new(EmbeddedPolicies::new(Arc::clone(&db))),
             audit: Arc::new(EmbeddedAudit::new(Arc::clone(&db))),
+            flags: Arc::new(EmbeddedFlags::new(Arc::clone(&db))),
             db,
         };
         let leases = this.queue.release_orphaned_leases().await?;

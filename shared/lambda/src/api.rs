@@ -21,7 +21,9 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
     let secrets = aos_runtime::secrets::SecretService::new(aws.tenant_secrets);
     let policies = aos_runtime::policies::PolicyService::new(aws.policies).with_cache_ttl(crate::policy_cache_ttl()?);
     let audit = aos_runtime::audit::AuditService::new(aws.audit);
-    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets, policies, audit })
+    let flags = aos_runtime::flags::FlagService::new(aws.flags, crate::environment())
+        .with_cache_ttl(crate::policy_cache_ttl()?);
+    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets, policies, audit, flags })
 }
 
 /// The router of `routes` behind API Gateway: a request the HTTP API's Lambda authorizer

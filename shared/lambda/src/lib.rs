@@ -38,3 +38,8 @@ pub fn policy_cache_ttl() -> Result<std::time::Duration, Error> {
         },
     }
 }
+
+/// The environment feature flags are evaluated in: `AOS_ENVIRONMENT`, else `production`.
+pub fn environment() -> String {
+    std::env::var("AOS_ENVIRONMENT").ok().filter(|e| !e.is_empty()).unwrap_or_else(|| "production".to_owned())
+}

@@ -102,6 +102,8 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     let extra = WorkerSkills::from_env(aws.secrets.clone(), &policy, Some(bedrock), Some(aws.mailer()))?;
     let skills = worker_registry(policy, extra)?;
     let (breakers, secrets, approvals) = (aws.breakers.clone(), aws.tenant_secrets.clone(), aws.workflows.clone());
+    let flags = aos_runtime::flags::FlagService::new(aws.flags.clone(), crate::environment())
+        .with_cache_ttl(crate::policy_cache_ttl()?);
     // A warm worker reads a tenant's policies at most once per cache period
     // (`AOS_POLICY_CACHE_MS`, default 10 s: how long a change may take to reach it).
     let policies =
@@ -111,7 +113,8 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
         .with_breakers(breakers)
         .with_secrets(secrets)
         .with_policies(policies)
-        .with_approvals(approvals))
+        .with_approvals(approvals)
+        .with_flags(flags))
 }
 
 /// Serves SQS batches until the Lambda environment shuts down.

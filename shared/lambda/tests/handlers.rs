@@ -36,7 +36,8 @@ async fn fixture() -> Fixture {
     let secrets = aos_runtime::secrets::SecretService::new(embedded.tenant_secrets.clone());
     let policies = aos_runtime::policies::PolicyService::new(embedded.policies.clone());
     let audit = aos_runtime::audit::AuditService::new(embedded.audit.clone());
-    let state = AppState { runs, tenants: embedded.tenants.clone(), workflows: None, secrets, policies, audit };
+    let flags = aos_runtime::flags::FlagService::new(embedded.flags.clone(), "production");
+    let state = AppState { runs, tenants: embedded.tenants.clone(), workflows: None, secrets, policies, audit, flags };
     Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), record: key.record, _dir: dir }
 }
 

@@ -5,6 +5,7 @@
 mod audit;
 mod blobs;
 mod breakers;
+mod flags;
 mod idempotency;
 mod kv;
 mod policies;
@@ -18,6 +19,7 @@ mod workflows;
 pub use audit::*;
 pub use blobs::*;
 pub use breakers::*;
+pub use flags::*;
 pub use idempotency::*;
 pub use kv::*;
 pub use policies::*;

@@ -81,6 +81,9 @@ impl StepWorker {
     /// Stage `gate` (see the module). A tenant's policies that cannot be read stop the
     /// step for now (a retryable failure): a gate that cannot decide never lets a step by.
     pub(super) async fn gate(&self, c: &Claimed, skill: &str, input: &Value) -> Gated {
+        if let Some(stop) = self.flagged_off(c, skill).await {
+            return stop;
+        }
         let Some(policies) = &self.policies else { return Gated::Pass(None) };
         let current = match policies.compiled(&c.msg.tenant).await {
             Ok(current) => current,
@@ -137,6 +140,37 @@ impl StepWorker {
                 ),
             },
             Decision::Deny => refuse(skill, &judged, current.version, "", record(GateDecision::Deny)),
+        }
+    }
+
+    /// A feature flag that switches the step's skill off stops it (`ERR_SKILL_DISABLED`,
+    /// not retried); flags that cannot be read stop it for now (retried), never let it by.
+    async fn flagged_off(&self, c: &Claimed, skill: &str) -> Option<Gated> {
+        let flags = self.flags.as_ref()?;
+        let kind = kind_of(&c.run, c.msg.step_index);
+        let attributes = std::collections::BTreeMap::from([
+            ("skill".to_owned(), skill.to_owned()),
+            ("kind".to_owned(), kind.as_str().to_owned()),
+            ("run_id".to_owned(), c.run.id.to_string()),
+            ("depth".to_owned(), c.run.caller.as_ref().map_or(0, |l| l.depth).to_string()),
+        ]);
+        match flags.disabling(&c.msg.tenant, skill, c.run.id.as_str(), &attributes).await {
+            Ok(None) => None,
+            Ok(Some((key, answer))) => {
+                let failure = StructuredOutcome::failure(
+                    ErrorCode::SkillDisabled,
+                    format!("{skill} is switched off for this run by feature flag {key} ({})", answer.reason),
+                )
+                .with_details(json!({"flag": key, "environment": flags.environment(), "answer": answer}));
+                Some(Gated::Stop(failure, None))
+            }
+            Err(e) => Some(Gated::Stop(
+                StructuredOutcome::failure(
+                    ErrorCode::Internal,
+                    format!("the tenant's feature flags could not be read, so the step did not run: {e}"),
+                ),
+                None,
+            )),
         }
     }
 

@@ -130,6 +130,7 @@ pub struct StepWorker {
     secrets: Arc<dyn TenantSecrets>,
     policies: Option<crate::policies::PolicyService>,
     approvals: Option<Arc<dyn crate::ports::WorkflowStore>>,
+    flags: Option<crate::flags::FlagService>,
 }
 
 struct Claimed {
@@ -175,6 +176,7 @@ impl StepWorker {
             secrets: Arc::new(NoTenantSecrets),
             policies: None,
             approvals: None,
+            flags: None,
         }
     }
 
@@ -206,6 +208,14 @@ impl StepWorker {
     #[must_use]
     pub fn with_breakers(mut self, breakers: Arc<dyn BreakerStore>) -> Self {
         self.breakers = Some(breakers);
+        self
+    }
+
+    /// Lets the tenant's feature flags switch skills off (the `gate` stage asks them
+    /// first: a step whose skill a flag disables fails with `ERR_SKILL_DISABLED`).
+    #[must_use]
+    pub fn with_flags(mut self, flags: crate::flags::FlagService) -> Self {
+        self.flags = Some(flags);
         self
     }
 
