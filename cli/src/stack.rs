@@ -315,7 +315,8 @@ impl LocalStack {
         let audit = aos_runtime::audit::AuditService::new(Arc::clone(&adapters.audit));
         let environment =
             std::env::var("AOS_ENVIRONMENT").unwrap_or_else(|_| aos_runtime::flags::DEV_ENVIRONMENT.to_owned());
-        let flags = aos_runtime::flags::FlagService::new(Arc::clone(&adapters.flags), environment);
+        let flags = aos_runtime::flags::FlagService::new(Arc::clone(&adapters.flags), environment)
+            .with_notifications(Arc::clone(&adapters.runs));
         let app = router(AppState {
             runs,
             tenants,

@@ -38,6 +38,7 @@ fn view(f: &FlagRecord) -> Value {
         "environments": f.spec.environments,
         "rules": f.spec.rules,
         "skill": f.spec.skill,
+        "webhook_url": f.spec.webhook_url,
         "updated_by": f.updated_by,
         "updated_at_ms": f.updated_at_ms,
     })
@@ -61,7 +62,8 @@ pub(crate) async fn put(
 ) -> Result<Response, ApiError> {
     // Parsed here (not by the extractor) so an unknown field is named: flatten would
     // otherwise let it by.
-    let known = ["description", "enabled", "rollout_percent", "environments", "rules", "skill", "base_version"];
+    let known =
+        ["description", "enabled", "rollout_percent", "environments", "rules", "skill", "webhook_url", "base_version"];
     if let Some(unknown) = req.as_object().and_then(|o| o.keys().find(|k| !known.contains(&k.as_str()))) {
         return Err(ApiError::new(
             ErrorCode::ValidationFailed,

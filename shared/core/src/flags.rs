@@ -77,6 +77,9 @@ pub struct FlagSpec {
     /// The skill this flag gates, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skill: Option<String>,
+    /// Where a signed `flag.changed` webhook goes on each change, if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
 }
 
 fn all() -> f64 {
@@ -145,6 +148,12 @@ impl FlagSpec {
             return Err("description must be at most 500 characters".to_owned());
         }
         check_percent("rollout_percent", self.rollout_percent)?;
+        if let Some(u) = &self.webhook_url {
+            let starts = u.starts_with("http://") || u.starts_with("https://");
+            if !starts || u.len() > 2048 || u.contains(char::is_whitespace) {
+                return Err(format!("webhook_url {u:?} must be an http or https URL of at most 2048 bytes"));
+            }
+        }
         if self.environments.len() > MAX_ENVIRONMENTS {
             return Err(format!("at most {MAX_ENVIRONMENTS} environments, got {}", self.environments.len()));
         }
@@ -218,6 +227,7 @@ mod tests {
             environments: BTreeMap::new(),
             rules: Vec::new(),
             skill: None,
+            webhook_url: None,
         }
     }
 

@@ -108,6 +108,8 @@ struct Meta {
     timeout_s: Option<u64>,
     /// The level a request nobody decided in time escalates to (approvals only).
     escalate: Option<u8>,
+    /// Where its requests' signed webhooks go (approvals only).
+    notify: Option<String>,
     reason: Option<String>,
     permit: bool,
 }
@@ -222,6 +224,9 @@ pub struct Evaluation {
     /// The level an undecided request escalates to at its timeout (when a policy says).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalate_to: Option<u8>,
+    /// Where the approval's signed webhooks go (the asking policies' `@notify`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
     /// The policies that applied and did not allow.
     pub violations: Vec<Violation>,
     /// The category that decided (`None`: the default did).
@@ -334,9 +339,9 @@ impl Policies {
                 PolicyError { line, column, message }
             };
             for (key, _) in policy.annotations() {
-                if !matches!(key, "id" | "category" | "approval" | "timeout" | "escalate" | "reason") {
+                if !matches!(key, "id" | "category" | "approval" | "timeout" | "escalate" | "notify" | "reason") {
                     return Err(at(format!(
-                        "unknown annotation @{key}: AOS reads @id, @category, @approval, @timeout, @escalate and @reason"
+                        "unknown annotation @{key}: AOS reads @id, @category, @approval, @timeout, @escalate, @notify and @reason"
                     )));
                 }
             }
@@ -384,11 +389,26 @@ impl Policies {
             if !allow_deny_all && forbids_everything(policy) {
                 return Err(at("this policy forbids every step of every run; apply it with allow_deny_all (--allow-deny-all) if that is what you mean".to_owned()));
             }
+            let notify = match (policy.annotation("notify"), approval) {
+                (None, _) => None,
+                (Some(_), None) => {
+                    return Err(at("@notify goes with @approval: it is where the approval's webhooks go".to_owned()))
+                }
+                (Some(u), Some(_)) => {
+                    let ok = u.len() <= 2048
+                        && url::Url::parse(u)
+                            .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+                    if !ok {
+                        return Err(at(format!("@notify({u:?}) must be an http or https URL of at most 2048 bytes")));
+                    }
+                    Some(u.to_owned())
+                }
+            };
             let name = policy.annotation("id").map_or_else(|| policy.id().to_string(), str::to_owned);
             let reason = policy.annotation("reason").map(str::to_owned);
             meta.insert(
                 policy.id().to_string(),
-                Meta { name, category, approval, timeout_s, escalate, reason, permit },
+                Meta { name, category, approval, timeout_s, escalate, notify, reason, permit },
             );
             let slot = if permit { &mut permits } else { &mut forbids };
             slot.add(policy.clone()).map_err(|e| at(e.to_string()))?;
@@ -427,6 +447,7 @@ impl Policies {
                     approval_level_required: None,
                     approval_timeout_s: None,
                     escalate_to: None,
+                    notify: Vec::new(),
                     violations: Vec::new(),
                     deciding_category: None,
                 }
@@ -466,6 +487,7 @@ impl Policies {
             approval_level_required: None,
             approval_timeout_s: None,
             escalate_to: None,
+            notify: Vec::new(),
             violations: Vec::new(),
             deciding_category: None,
         }
@@ -482,6 +504,9 @@ impl Policies {
         // The shortest time any of them gives, and the highest escalation any asks for.
         let timeout = asking().map(|m| m.timeout_s.unwrap_or(DEFAULT_APPROVAL_TIMEOUT_S)).min();
         let escalate_to = asking().filter_map(|m| m.escalate).max().filter(|e| level.is_some_and(|l| *e > l));
+        let mut notify: Vec<String> = asking().filter_map(|m| m.notify.clone()).collect();
+        notify.sort();
+        notify.dedup();
         let decision = if deny {
             Decision::Deny
         } else if level.is_some() {
@@ -507,6 +532,7 @@ impl Policies {
             approval_level_required: (decision == Decision::RequiresApproval).then_some(level).flatten(),
             approval_timeout_s: (decision == Decision::RequiresApproval).then_some(timeout).flatten(),
             escalate_to: (decision == Decision::RequiresApproval).then_some(escalate_to).flatten(),
+            notify: if decision == Decision::RequiresApproval { notify } else { Vec::new() },
             violations,
             deciding_category: Some(category),
         }

@@ -17,12 +17,14 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
     let aws = AwsAdapters::from_env(Resources::Trust).await?;
     let skills = Arc::new(skills);
     let workflows = aws.workflow_service(Arc::clone(&skills));
+    let notices: Arc<dyn aos_runtime::RunStore> = aws.runs.clone();
     let runs = RunService::new(aws.runs, aws.idempotency, skills);
     let secrets = aos_runtime::secrets::SecretService::new(aws.tenant_secrets);
     let policies = aos_runtime::policies::PolicyService::new(aws.policies).with_cache_ttl(crate::policy_cache_ttl()?);
     let audit = aos_runtime::audit::AuditService::new(aws.audit);
     let flags = aos_runtime::flags::FlagService::new(aws.flags, crate::environment())
-        .with_cache_ttl(crate::policy_cache_ttl()?);
+        .with_cache_ttl(crate::policy_cache_ttl()?)
+        .with_notifications(notices);
     Ok(AppState { runs, tenants: aws.tenants, workflows, secrets, policies, audit, flags })
 }
 

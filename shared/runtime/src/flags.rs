@@ -64,12 +64,27 @@ pub struct FlagService {
     cache: Arc<Mutex<HashMap<TenantId, Cached>>>,
     ttl: Duration,
     environment: String,
+    notices: Option<Arc<dyn crate::ports::RunStore>>,
 }
 
 impl FlagService {
     /// The service over `store`, evaluating in `environment`.
     pub fn new(store: Arc<dyn FlagStore>, environment: impl Into<String>) -> Self {
-        Self { store, cache: Arc::default(), ttl: crate::policies::CACHE_TTL, environment: environment.into() }
+        Self {
+            store,
+            cache: Arc::default(),
+            ttl: crate::policies::CACHE_TTL,
+            environment: environment.into(),
+            notices: None,
+        }
+    }
+
+    /// Sends each change's signed `flag.changed` webhook (to the flag's `webhook_url`) as
+    /// a run in `runs`.
+    #[must_use]
+    pub fn with_notifications(mut self, runs: Arc<dyn crate::ports::RunStore>) -> Self {
+        self.notices = Some(runs);
+        self
     }
 
     /// Keeps a tenant's flags for `ttl` (zero: read on every step).
@@ -141,6 +156,7 @@ impl FlagService {
             match self.store.put_flag(&record, &[event]).await {
                 Ok(()) => {
                     self.cache.lock().expect("flag cache").remove(tenant);
+                    self.notify(&record, now_ms).await;
                     return Ok(record);
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -148,6 +164,18 @@ impl FlagService {
             }
         }
         Err(FlagError::Conflict(format!("flag {key} kept changing while it was set; try again")))
+    }
+
+    /// The change's webhook, when the flag names one. Sent after the change is stored: a
+    /// crash in between loses this one notice (the change and its audit entry stand).
+    async fn notify(&self, f: &FlagRecord, now_ms: u64) {
+        let (Some(runs), Some(url)) = (&self.notices, &f.spec.webhook_url) else { return };
+        let data = json!({"key": f.key, "version": f.version, "updated_by": f.updated_by, "flag": f.spec});
+        let dedupe = format!("flag:{}/{}", f.key, f.version);
+        if let Err(e) = crate::notify::send(runs.as_ref(), &f.tenant, url, "flag.changed", &dedupe, data, now_ms).await
+        {
+            tracing::warn!(flag = %f.key, error = %e, "could not queue the flag's webhook");
+        }
     }
 
     /// One flag.

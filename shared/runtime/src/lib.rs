@@ -8,6 +8,7 @@ pub mod clock;
 pub mod flags;
 pub mod llm;
 pub mod net;
+pub mod notify;
 pub mod policies;
 pub mod ports;
 pub mod retention;

@@ -163,6 +163,9 @@ pub struct ApprovalStep {
     /// The level an undecided request goes to at its timeout, once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalate_to: Option<u8>,
+    /// Where its signed webhooks go (the asking policies' `@notify`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
 }
 
 /// One change of an approval's status.

@@ -200,12 +200,16 @@ impl StepWorker {
                 match store.put_approval(&request, None, None, &[audit]).await {
                     Ok(()) => {
                         tracing::info!(run = %c.msg.run_id, step = c.msg.step_index, approval = %id, level = request.required_level, "step waits for an approval");
+                        crate::notify::approval_changed(self.store.as_ref(), &request, now).await;
                         return Gated::Wait(wait);
                     }
                     Err(StoreError::Conflict(_)) => continue,
                     Err(e) => return unreadable(e),
                 }
             };
+            // Whatever became of it is sent to its webhooks (again, harmlessly, when a
+            // crash came between the change and its notice).
+            crate::notify::approval_changed(self.store.as_ref(), &approval, now).await;
             let record = |decision| GateRecord {
                 decision,
                 policy_version: asked.version,
@@ -311,6 +315,8 @@ impl Asked<'_> {
                 policy_version: self.version,
                 timeout_ms,
                 escalate_to: e.escalate_to,
+                // Approvals of notification runs notify nobody (no loop of notices).
+                notify: if crate::notify::is_notification(&c.run) { Vec::new() } else { e.notify.clone() },
             }),
             history: vec![ApprovalTransition::requested(level, format!("asked by {}", self.policies.join(", ")), now)],
         }

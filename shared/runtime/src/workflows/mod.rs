@@ -529,7 +529,10 @@ impl WorkflowService {
         });
         let audit = decided.audit(actor.clone(), "approval.decide");
         match self.store.put_approval(&decided, Some(stored.status), Some(&wake), &[audit]).await {
-            Ok(()) => Ok(Ok(decided)),
+            Ok(()) => {
+                crate::notify::approval_changed(self.runs.as_ref(), &decided, now).await;
+                Ok(Ok(decided))
+            }
             Err(StoreError::Conflict(_)) => Ok(Err(())),
             Err(e) => Err(e.into()),
         }
