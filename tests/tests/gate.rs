@@ -195,6 +195,14 @@ forbid (principal, action, resource) when { context.input_text like "*ask-first*
 forbid (principal, action, resource) when { context.input_text like "*ask-quick*" };
 @id("ask-once") @category("OPERATIONAL") @approval("2") @timeout("1")
 forbid (principal, action, resource) when { context.input_text like "*ask-once*" };
+@id("held-by-kind") @category("OPERATIONAL") @approval("3")
+forbid (principal, action, resource == AOS::Skill::"touch")
+when { (context.kind == "planner_step" || context.kind == "child_run" || context.kind == "workflow_node") && context.input_text like "*held*" };
+@id("level-1") @category("CUSTOM") @approval("1") forbid (principal, action, resource) when { context.input_text like "*lvl-1*" };
+@id("level-2") @category("CUSTOM") @approval("2") forbid (principal, action, resource) when { context.input_text like "*lvl-2*" };
+@id("level-3") @category("CUSTOM") @approval("3") forbid (principal, action, resource) when { context.input_text like "*lvl-3*" };
+@id("level-4") @category("CUSTOM") @approval("4") forbid (principal, action, resource) when { context.input_text like "*lvl-4*" };
+@id("level-5") @category("CUSTOM") @approval("5") forbid (principal, action, resource) when { context.input_text like "*lvl-5*" };
 "#;
 
 impl Gate {
@@ -325,6 +333,73 @@ async fn a_step_that_needs_an_approval_parks_until_one_is_decided(g: &Gate) {
     let late = g.decide(&a, true, 5).await;
     assert!(matches!(late, Err(FlowError::Conflict(ErrorCode::ApprovalNotPending, _))), "{late:?}");
     assert!(!g.ran().contains(&"ask-once-1".to_owned()));
+
+    // Levels 1-5 against deciders of every level: only a decider at the level asked or
+    // above decides, and nothing changes otherwise.
+    for required in 1..=5u8 {
+        let id = g.submit(plan(&[&format!("lvl-{required}")])).await;
+        let a = g.approval_of(&id, ApprovalStatus::Pending).await;
+        assert_eq!(a.required_level, required);
+        for level in 1..required {
+            let low = g.decide(&a, true, level).await;
+            assert!(matches!(low, Err(FlowError::Forbidden(_))), "level {level} decided a level-{required} approval");
+        }
+        assert_eq!(g.approval_of(&id, ApprovalStatus::Pending).await.history.len(), 1, "nothing changed");
+        g.decide(&a, true, required).await.expect("decided at its level");
+        assert_eq!(g.ended(&id).await.0.status, RunStatus::Succeeded);
+    }
+
+    // A step a planner decided and a step of an agent's child run wait the same way.
+    let goal = json!({"goal": "touch", "agent": {"planner": {"type": "static", "steps": [
+        {"id": "t", "skill": "touch", "input": {"tag": "held-planner"}}]}}});
+    let id = g.submit(goal).await;
+    let a = g.approval_of(&id, ApprovalStatus::Pending).await;
+    assert_eq!(a.step.as_ref().map(|s| s.step_index), Some(1), "the planner's own step is not held: {a:?}");
+    assert!(!g.ran().contains(&"held-planner".to_owned()));
+    g.decide(&a, true, 3).await.expect("approved");
+    assert_eq!(g.ended(&id).await.0.status, RunStatus::Succeeded);
+    assert!(g.ran().contains(&"held-planner".to_owned()));
+    let child = json!({"plan": [{"skill": "touch", "input": {"tag": "held-child"}}]});
+    let id = g.submit(json!({"plan": [{"id": "ask", "skill": "agent_invoke", "input": child}]})).await;
+    let a = loop {
+        let limit = aos_core::page::PageLimit::new(Some(100)).expect("limit");
+        let page = g.workflows.approvals(&tenant(), Some(ApprovalStatus::Pending), None, limit).await.expect("list");
+        if let Some(a) = page.items.into_iter().find(|a| a.step.as_ref().is_some_and(|s| s.run_id != id)) {
+            break a;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    g.decide(&a, true, 3).await.expect("approved");
+    assert_eq!(g.ended(&id).await.0.status, RunStatus::Succeeded, "the caller goes on once its child's step ran");
+    assert!(g.ran().contains(&"held-child".to_owned()));
+
+    // A workflow node (on the embedded executor, or a Step Functions task).
+    let yaml = "name: held\nnodes:\n  - id: n\n    skill: touch\n    input: {tag: held-node}\n";
+    let spec = aos_core::workflow::parse(yaml, aos_core::workflow::Format::Yaml).expect("spec");
+    g.workflows.apply(&tenant(), spec).await.expect("applied");
+    let req = StartExecution { input: json!({}), version: None, base_seed: Some(1) };
+    let execution = g.workflows.start(&tenant(), "held", req, None).await.expect("started").value.id;
+    let a = loop {
+        let limit = aos_core::page::PageLimit::new(Some(100)).expect("limit");
+        let page = g.workflows.approvals(&tenant(), Some(ApprovalStatus::Pending), None, limit).await.expect("list");
+        if let Some(a) = page.items.into_iter().find(|a| a.step.is_some() && a.execution.as_ref() == Some(&execution)) {
+            break a;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(!g.ran().contains(&"held-node".to_owned()));
+    g.decide(&a, true, 3).await.expect("approved");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let e = g.workflows.execution(&tenant(), &execution).await.expect("execution");
+        if e.state.status.is_terminal() {
+            assert_eq!(e.state.status.as_str(), "succeeded", "{:?}", e.state);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the execution did not end: {:?}", e.state.status);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(g.ran().contains(&"held-node".to_owned()));
 
     // The run is cancelled while it waits: a decision is refused and the request closes.
     let id = g.submit(plan(&["ask-first-3"])).await;
