@@ -310,7 +310,8 @@ impl LocalStack {
             }),
         };
         let (demo, sink) = demo_router();
-        let secrets = aos_runtime::secrets::SecretService::new(Arc::clone(&adapters.tenant_secrets));
+        let secrets = aos_runtime::secrets::SecretService::new(Arc::clone(&adapters.tenant_secrets))
+            .with_audit(Arc::clone(&adapters.audit));
         let policies = aos_runtime::policies::PolicyService::new(Arc::clone(&adapters.policies));
         let audit = aos_runtime::audit::AuditService::new(Arc::clone(&adapters.audit));
         let environment =

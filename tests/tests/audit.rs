@@ -96,8 +96,30 @@ async fn every_governed_change_is_on_the_audit_record_with_its_actor_and_the_cha
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
 
+    // A secret set and deleted (never its value on the record), the retention changed.
+    let put = stack
+        .call(Method::PUT, "/v1/secrets/API_TOKEN", Some(&stack.key()), Some(&json!({"value": "s3cr3t-v4lue"})), &[])
+        .await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.body);
+    let r = stack.call(Method::DELETE, "/v1/secrets/API_TOKEN", Some(&stack.key()), None, &[]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let tenant_id = audit(&stack, "?limit=1").await[0]["tenant"].as_str().expect("tenant").to_owned();
+    let r = stack
+        .call(
+            Method::PUT,
+            &format!("/v1/tenants/{tenant_id}/retention"),
+            Some(&stack.key()),
+            Some(&json!({"days": 7})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
     let all = audit(&stack, "?limit=100").await;
     let expected = [
+        "tenant.retention",
+        "secret.delete",
+        "secret.put",
         "key.revoke",
         "key.create",
         "run.cancel",
@@ -140,6 +162,8 @@ async fn every_governed_change_is_on_the_audit_record_with_its_actor_and_the_cha
     assert_eq!(key_entry["details"]["role"], "machine");
     let shown = serde_json::to_string(&all).expect("json");
     assert!(!shown.contains(&machine_secret), "no key secret on the record");
+    assert!(!shown.contains("s3cr3t-v4lue"), "no secret value on the record");
+    assert_eq!(by_action("tenant.retention")[0]["details"]["retention_days"], 7);
 
     // Filters: by action (or its noun), resource prefix, actor, time.
     assert_eq!(

@@ -326,14 +326,14 @@ contract!(retention_deletes_finished_runs_with_their_checkpoints_and_never_a_run
     assert!(l.ports.runs.run(&default, &other).await.expect("read").is_none());
     assert!(l.ports.runs.run(&keeps_a_day, &running).await.expect("read").is_some(), "still running, still there");
     // The setting can change, and back to the default.
-    let set = l.ports.tenants.set_retention(&keeps_a_day, Some(90)).await.expect("set").expect("tenant");
+    let set = l.ports.tenants.set_retention(&keeps_a_day, Some(90), &[]).await.expect("set").expect("tenant");
     assert_eq!(set.retention_days, Some(90));
-    let set = l.ports.tenants.set_retention(&keeps_a_day, None).await.expect("set").expect("tenant");
+    let set = l.ports.tenants.set_retention(&keeps_a_day, None, &[]).await.expect("set").expect("tenant");
     assert_eq!(set.retention_days, None);
     assert!(l
         .ports
         .tenants
-        .set_retention(&TenantId::parse("ten_nobody").expect("id"), Some(5))
+        .set_retention(&TenantId::parse("ten_nobody").expect("id"), Some(5), &[])
         .await
         .expect("set")
         .is_none());

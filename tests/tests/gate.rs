@@ -62,6 +62,10 @@ fn policies() -> String {
         ));
     }
     text.push_str(
+        "@id(\"not-in-gated\") @category(\"SAFETY\")\n\
+         forbid (principal, action, resource) when { principal.workflow == \"gated\" && context.input_text like \"*wf-named*\" };\n",
+    );
+    text.push_str(
         "@id(\"ask-first\") @category(\"OPERATIONAL\") @approval(\"3\")\n\
          forbid (principal, action, resource) when { context.input_text like \"*ask-first*\" };\n",
     );
@@ -481,6 +485,12 @@ async fn every_kind_of_step_is_judged_by_the_tenants_policies(g: &Gate) {
     let node = &refused.nodes["n"];
     assert_eq!(node.error.as_ref().map(|e| e.code), Some(ErrorCode::PolicyViolation), "{node:?}");
     assert!(!g.ran().contains(&"deny-workflow_node-2".to_owned()));
+    // Policies see the node's workflow by name.
+    let named = g.workflow("wf-named").await;
+    let node = &named.nodes["n"];
+    assert!(node.error.as_ref().is_some_and(|e| e.message.contains("not-in-gated")), "{node:?}");
+    let (run, _) = g.run(&tenant(), plan(&["wf-named-outside"])).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "outside the workflow the tag runs: {run:?}");
 
     // A new version judges the next step: without the plan-step policy, the tag runs.
     let version = g.apply(&tenant(), "").await;

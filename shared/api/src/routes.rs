@@ -440,7 +440,16 @@ async fn put_retention(
         caller.require(Permission::TenantsAdmin)?;
     }
     let days = retention(req.days)?;
-    let tenant = s.tenants.set_retention(&id, days).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let event = aos_core::audit::AuditEvent::new(
+        &id,
+        caller.0.actor(),
+        "tenant.retention",
+        format!("tenant:{id}"),
+        "set",
+        now_ms(),
+    )
+    .with_details(json!({"retention_days": days}));
+    let tenant = s.tenants.set_retention(&id, days, &[event]).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
     Ok(Json(tenant_view(&tenant)))
 }
 

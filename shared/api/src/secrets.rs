@@ -37,7 +37,7 @@ pub(crate) async fn put(
 ) -> Result<Response, ApiError> {
     let value = SecretString::from(req.value);
     let now = now_ms();
-    let created = s.secrets.put(&p.tenant, &name, &value, now).await?;
+    let created = s.secrets.put(&p.tenant, &name, &value, now, &p.actor()).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(json!({"name": name, "created": created, "updated_at_ms": now}))).into_response())
 }
@@ -54,6 +54,6 @@ pub(crate) async fn delete(
     Caller(p): Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.secrets.delete(&p.tenant, &name).await?;
+    s.secrets.delete(&p.tenant, &name, &p.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -128,10 +128,13 @@ impl TenantStore for DynamoTenants {
             .transpose()
     }
 
-    async fn set_retention(&self, id: &TenantId, days: Option<u32>) -> StoreResult<Option<TenantRecord>> {
-        let update = self
-            .client
-            .update_item()
+    async fn set_retention(
+        &self,
+        id: &TenantId,
+        days: Option<u32>,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<Option<TenantRecord>> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("pk", s(tenant_pk(id.as_str())))
             .key("sk", s("TENANT"))
@@ -142,10 +145,10 @@ impl TenantStore for DynamoTenants {
             }
             None => update.update_expression("REMOVE retention_days"),
         };
-        match update.send().await {
-            Ok(_) => self.tenant(id).await,
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
-            Err(e) => Err(sdk_err(e)),
+        let items = vec![TransactWriteItem::builder().update(update.build().map_err(sdk_err)?).build()];
+        match crate::audit::transact_audited(&self.client, &self.table, items, audit).await?.0 {
+            crate::txn::Txn::Committed => self.tenant(id).await,
+            crate::txn::Txn::ConditionFailed(_) => Ok(None),
         }
     }
 

@@ -99,13 +99,22 @@ impl TenantStore for EmbeddedTenants {
             .transpose()
     }
 
-    async fn set_retention(&self, id: &TenantId, days: Option<u32>) -> StoreResult<Option<TenantRecord>> {
-        let t = id.to_string();
+    async fn set_retention(
+        &self,
+        id: &TenantId,
+        days: Option<u32>,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<Option<TenantRecord>> {
+        let (t, audit) = (id.to_string(), audit.to_vec());
         let changed = self
             .db
             .write(true, move |c| {
-                exec(c, "UPDATE tenants SET retention_days = ?2 WHERE id = ?1", params![t, days])
-                    .map_err(|e| backend(&e))
+                let changed = exec(c, "UPDATE tenants SET retention_days = ?2 WHERE id = ?1", params![t, days])
+                    .map_err(|e| backend(&e))?;
+                if changed > 0 {
+                    crate::audit::append_tx(c, &audit)?;
+                }
+                Ok(changed)
             })
             .await?;
         if changed == 0 {

@@ -63,12 +63,30 @@ fn check_name(name: &str) -> Result<(), SecretError> {
 #[derive(Clone)]
 pub struct SecretService {
     store: Arc<dyn TenantSecrets>,
+    audit: Option<Arc<dyn crate::ports::AuditStore>>,
 }
 
 impl SecretService {
     /// Over `store`.
     pub fn new(store: Arc<dyn TenantSecrets>) -> Self {
-        Self { store }
+        Self { store, audit: None }
+    }
+
+    /// Records each change (never a value) on the tenant's audit log in `audit`: right
+    /// after the change, since the secrets may live apart from it (Secrets Manager) — a
+    /// crash between the two loses that entry.
+    #[must_use]
+    pub fn with_audit(mut self, audit: Arc<dyn crate::ports::AuditStore>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    async fn record(&self, event: aos_core::audit::AuditEvent) {
+        if let Some(audit) = &self.audit {
+            if let Err(e) = audit.append(&[event]).await {
+                tracing::error!(error = %e, "a secret change could not be put on the audit record");
+            }
+        }
     }
 
     /// Sets a secret; `Ok(true)` if it was created.
@@ -78,6 +96,7 @@ impl SecretService {
         name: &str,
         value: &SecretString,
         now_ms: u64,
+        by: &aos_core::audit::Actor,
     ) -> Result<bool, SecretError> {
         check_name(name)?;
         let len = value.expose_secret().len();
@@ -90,7 +109,19 @@ impl SecretService {
         if existing.len() >= MAX_SECRETS && !existing.iter().any(|m| m.name == name) {
             return Err(SecretError::TooMany);
         }
-        Ok(self.store.put(tenant, name, value, now_ms).await?)
+        let created = self.store.put(tenant, name, value, now_ms).await?;
+        let decision = if created { "created" } else { "replaced" };
+        let event = aos_core::audit::AuditEvent::new(
+            tenant,
+            by.clone(),
+            "secret.put",
+            format!("secret:{name}"),
+            decision,
+            now_ms,
+        )
+        .with_details(serde_json::json!({"bytes": len}));
+        self.record(event).await;
+        Ok(created)
     }
 
     /// The tenant's secrets: names and times, never values.
@@ -101,9 +132,19 @@ impl SecretService {
     }
 
     /// Deletes a secret.
-    pub async fn delete(&self, tenant: &TenantId, name: &str) -> Result<(), SecretError> {
+    pub async fn delete(&self, tenant: &TenantId, name: &str, by: &aos_core::audit::Actor) -> Result<(), SecretError> {
         check_name(name)?;
         if self.store.delete(tenant, name).await? {
+            let now = crate::clock::now_ms();
+            let event = aos_core::audit::AuditEvent::new(
+                tenant,
+                by.clone(),
+                "secret.delete",
+                format!("secret:{name}"),
+                "deleted",
+                now,
+            );
+            self.record(event).await;
             Ok(())
         } else {
             Err(SecretError::NotFound(name.to_owned()))

@@ -292,6 +292,7 @@ impl SfnTasks {
                 let child = ChildRun {
                     tenant: &task.aos.tenant,
                     execution: &task.aos.execution,
+                    workflow: &task.aos.workflow,
                     base_seed: task.aos.base_seed,
                     slot: task.slot(),
                     run_id: task.run_id(),

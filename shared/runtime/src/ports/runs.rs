@@ -53,6 +53,10 @@ pub struct ParentLink {
     pub execution: ExecutionId,
     /// The node (element, compensation) the run is for.
     pub slot: Slot,
+    /// The execution's workflow (what policies see as `principal.workflow`); "" in runs
+    /// made before it was recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub workflow: String,
     /// The Step Functions task token to answer when the run ends (workflows on AWS);
     /// `None` when the embedded executor is told through the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]

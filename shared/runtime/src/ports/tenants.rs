@@ -92,7 +92,14 @@ pub trait TenantStore: Send + Sync {
     /// Up to `limit` tenant ids after `after`, in id order (for sweeps over every tenant).
     async fn tenant_ids(&self, after: Option<&TenantId>, limit: u32) -> StoreResult<Vec<TenantId>>;
     /// Sets the tenant's retention (`None`: the default); `None` if there is no such tenant.
-    async fn set_retention(&self, id: &TenantId, days: Option<u32>) -> StoreResult<Option<TenantRecord>>;
+    /// `audit` goes to the tenant's audit log in the same write (none when there is no
+    /// such tenant).
+    async fn set_retention(
+        &self,
+        id: &TenantId,
+        days: Option<u32>,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<Option<TenantRecord>>;
     /// Stores a new key for an existing tenant.
     /// `audit` goes to the tenant's audit log in the same write.
     async fn insert_key(&self, key: &ApiKeyRecord, audit: &[aos_core::audit::AuditEvent]) -> StoreResult<()>;

@@ -107,7 +107,7 @@ impl StepWorker {
             kind: kind_of(&c.run, c.msg.step_index),
             depth: c.run.caller.as_ref().map_or(0, |l| l.depth),
             agent: c.run.plan.step(0).is_some_and(|s| s.skill == aos_core::agent::PLAN_SKILL),
-            workflow: "",
+            workflow: c.run.parent.as_ref().map_or("", |p| p.workflow.as_str()),
             spent_cents: 0,
             estimated_cents: 0,
             plan: DEFAULT_PLAN,

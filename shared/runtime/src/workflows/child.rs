@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 pub(crate) struct ChildRun<'a> {
     pub(crate) tenant: &'a TenantId,
     pub(crate) execution: &'a ExecutionId,
+    pub(crate) workflow: &'a str,
     pub(crate) base_seed: u64,
     pub(crate) slot: Slot,
     pub(crate) run_id: RunId,
@@ -47,7 +48,12 @@ impl ChildRun<'_> {
             node: Some(slot.node.clone()),
         })?;
         let base_seed = labelled_seed(self.base_seed, &label);
-        let parent = ParentLink { execution: self.execution.clone(), slot, task_token: self.task_token };
+        let parent = ParentLink {
+            execution: self.execution.clone(),
+            slot,
+            workflow: self.workflow.to_owned(),
+            task_token: self.task_token,
+        };
         Ok(RunRecord::queued(self.tenant.clone(), self.run_id, plan, self.input, base_seed, Some(parent), now))
     }
 }

@@ -639,6 +639,7 @@ impl WorkflowService {
                     let child = ChildRun {
                         tenant: &execution.tenant,
                         execution: &execution.id,
+                        workflow: &execution.workflow,
                         base_seed: execution.base_seed,
                         slot,
                         run_id,
