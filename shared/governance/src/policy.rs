@@ -122,6 +122,12 @@ pub struct Policies {
     /// every policy that applies, whatever its category.
     forbids: cedar_policy::PolicySet,
     permits: cedar_policy::PolicySet,
+    /// Per skill, the forbids and permits whose scope can match its calls (a policy
+    /// scoped to another skill cannot apply), built on first use: a step is judged only
+    /// by the policies that could concern it.
+    sliced: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<[cedar_policy::PolicySet; 2]>>>,
+    >,
     meta: std::collections::BTreeMap<String, Meta>,
     names: Names,
     default: DefaultDecision,
@@ -413,7 +419,7 @@ impl Policies {
             let slot = if permit { &mut permits } else { &mut forbids };
             slot.add(policy.clone()).map_err(|e| at(e.to_string()))?;
         }
-        Ok(Self { forbids, permits, meta, names: Names::new(), default, count })
+        Ok(Self { forbids, permits, sliced: Default::default(), meta, names: Names::new(), default, count })
     }
 
     /// How many policies the set holds.
@@ -456,7 +462,8 @@ impl Policies {
         let authorizer = cedar_policy::Authorizer::new();
         let mut notes = Vec::new();
         let mut applied: Vec<&Meta> = Vec::new();
-        for set in [&self.forbids, &self.permits] {
+        let sets = self.slice(&facts.skill);
+        for set in sets.iter() {
             if set.is_empty() {
                 continue;
             }
@@ -472,6 +479,28 @@ impl Policies {
             return self.decided(top, &deciding, notes);
         }
         self.by_default(notes)
+    }
+
+    /// The forbids and permits that could apply to calls of `skill` (see `sliced`).
+    fn slice(&self, skill: &str) -> std::sync::Arc<[cedar_policy::PolicySet; 2]> {
+        if let Some(s) = self.sliced.lock().expect("policy slices").get(skill) {
+            return std::sync::Arc::clone(s);
+        }
+        let pick = |set: &cedar_policy::PolicySet| {
+            let mut out = cedar_policy::PolicySet::new();
+            for p in set.policies().filter(|p| scope_of(p, skill).0) {
+                out.add(p.clone()).expect("ids are unique within a set");
+            }
+            out
+        };
+        let slice = std::sync::Arc::new([pick(&self.forbids), pick(&self.permits)]);
+        let mut all = self.sliced.lock().expect("policy slices");
+        // Bounded: skill names come from a registry, but never grow without end.
+        if all.len() >= 1024 {
+            all.clear();
+        }
+        all.insert(skill.to_owned(), std::sync::Arc::clone(&slice));
+        slice
     }
 
     /// The tenant's default decision, when no policy applies.
