@@ -262,3 +262,22 @@ impl StepRig {
         self.submit(serde_json::json!({"plan": [step]})).await
     }
 }
+
+/// Verifies a webhook with the independent Standard Webhooks implementation (the
+/// `standardwebhooks` package, in the Python `AOS_PYTHON` names): `headers` holds
+/// `webhook-id`, `webhook-timestamp` and `webhook-signature`. The checker's output; it
+/// succeeds and prints `verified` only for a valid signature.
+pub fn standard_webhook_check(secret: &str, headers: &Value, body: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let python = backends::required_env("AOS_PYTHON", "Python with standardwebhooks");
+    let script = "import sys, json\nfrom standardwebhooks import Webhook\nWebhook(sys.argv[1]).verify(sys.stdin.buffer.read(), json.loads(sys.argv[2]))\nprint('verified')";
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", script, secret, &headers.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child.stdin.take().expect("stdin").write_all(body).expect("write");
+    child.wait_with_output().expect("exit")
+}

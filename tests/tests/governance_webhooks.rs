@@ -92,21 +92,10 @@ async fn approvals_and_flag_changes_send_signed_webhooks_once_each() {
     );
 
     // Each verifies with the independent implementation; a tampered body does not.
-    let python = aos_tests::backends::required_env("AOS_PYTHON", "Python with standardwebhooks");
     let verify = |headers: &HeaderMap, body: &[u8]| {
         let h = |n: &str| headers[n].to_str().expect("ascii").to_owned();
         let headers = json!({"webhook-id": h("webhook-id"), "webhook-timestamp": h("webhook-timestamp"), "webhook-signature": h("webhook-signature")});
-        let script = "import sys, json\nfrom standardwebhooks import Webhook\nWebhook(sys.argv[1]).verify(sys.stdin.buffer.read(), json.loads(sys.argv[2]))\nprint('verified')";
-        let mut child = std::process::Command::new(&python)
-            .args(["-c", script, SECRET, &headers.to_string()])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("python runs");
-        use std::io::Write;
-        child.stdin.take().expect("stdin").write_all(body).expect("write");
-        child.wait_with_output().expect("exit").status.success()
+        aos_tests::standard_webhook_check(SECRET, &headers, body).status.success()
     };
     for (headers, body) in seen.lock().expect("seen").iter() {
         assert!(verify(headers, body), "standardwebhooks refused {}", String::from_utf8_lossy(body));
