@@ -133,17 +133,28 @@ fn noop_plan(steps: usize) -> anyhow::Result<SubmitRun> {
     Ok(serde_json::from_value(json!({"plan": plan, "base_seed": 1}))?)
 }
 
+/// A plan of no-op steps each given `{"n": …}`: from `first` on, one more each step
+/// (every step a new input), or `first` for all (`same`).
+fn numbered_plan(steps: usize, first: usize, same: bool) -> anyhow::Result<SubmitRun> {
+    let plan: Vec<Value> =
+        (0..steps).map(|i| json!({"skill": "noop", "input": {"n": if same { first } else { first + i }}})).collect();
+    Ok(serde_json::from_value(json!({"plan": plan, "base_seed": 1}))?)
+}
+
 /// Per-step latency of one worker executing runs step after step: the time between
 /// the ends of two consecutive skill executions of a run, which covers one commit
 /// (checkpoint, next step claimed) and one claim-prepare-execute.
+/// Every step is given a new input (`{"n": …}`), or with `same` the same one.
 /// With `policies`, the tenant has that many policies (none of which refuses a no-op
-/// step, so each is evaluated) and the worker's gate judges every step, as a warm
-/// worker does: from its cache.
+/// step) and the worker's gate judges every step, as a warm worker does: its policies
+/// from its cache. A step with a new input has the policies that read the input
+/// evaluated; a step whose facts are a step's judged before, none (their answers kept).
 async fn serial_steps(
     dir: &Path,
     durability: Durability,
     steps: usize,
     policies: Option<usize>,
+    same: bool,
 ) -> anyhow::Result<Vec<Duration>> {
     let eng = engine(dir, durability).await?;
     let marks: Arc<std::sync::Mutex<Vec<Instant>>> = Arc::default();
@@ -170,7 +181,7 @@ async fn serial_steps(
     let mut out = Vec::with_capacity(steps);
     // Runs of 10 steps, so that per-step work does not grow with one huge plan.
     while out.len() < steps {
-        eng.runs.submit(&tenant, noop_plan(10)?, None).await?;
+        eng.runs.submit(&tenant, numbered_plan(10, out.len(), same)?, None).await?;
         marks.lock().expect("marks").clear();
         let msgs = eng.embedded.queue.receive(1, Duration::from_secs(30), Duration::from_secs(1)).await?;
         worker.handle(msgs.first().context("the first step was not enqueued")?).await;
@@ -265,29 +276,35 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
     );
     let (ro50, _) = percentiles(raw_commit(&fresh("raw-off")?, Durability::Off, opts.samples).await?);
     println!("store raw commit, durability off:       p50 {ro50:.1} us");
-    let (d50, d99) = percentiles(serial_steps(&fresh("durable")?, Durability::Full, opts.serial_steps, None).await?);
+    let (d50, d99) =
+        percentiles(serial_steps(&fresh("durable")?, Durability::Full, opts.serial_steps, None, false).await?);
     let target = 1.5 * fs50 + 50.0;
     println!(
         "durable step, serial, no-op skill:      p50 {d50:.0} us  p99 {d99:.0} us  target p50 <= 1.5 x fsync p50 + 50 us = {target:.0} us: {}",
         if d50 <= target { "met" } else { "MISSED" }
     );
-    let (g50, g99) = percentiles(serial_steps(&fresh("gated")?, Durability::Full, opts.serial_steps, Some(50)).await?);
-    println!(
-        "durable step, policy gate on (50):      p50 {g50:.0} us  p99 {g99:.0} us  ({:.2}x gate off)  target <= 1.1x: {}",
-        g50 / d50,
-        if g50 <= 1.1 * d50 { "met" } else { "MISSED" }
-    );
-    let (o50, o99) = percentiles(serial_steps(&fresh("off")?, Durability::Off, opts.serial_steps, None).await?);
+    for (label, same) in [("each step a new input", false), ("repeated steps, same facts", true)] {
+        let (g50, g99) =
+            percentiles(serial_steps(&fresh("gated")?, Durability::Full, opts.serial_steps, Some(50), same).await?);
+        println!(
+            "durable step, policy gate on (50), {label}: p50 {g50:.0} us  p99 {g99:.0} us  ({:.2}x gate off)  target <= 1.1x: {}",
+            g50 / d50,
+            if g50 <= 1.1 * d50 { "met" } else { "MISSED" }
+        );
+    }
+    let (o50, o99) = percentiles(serial_steps(&fresh("off")?, Durability::Off, opts.serial_steps, None, false).await?);
     println!(
         "step overhead, durability off:          p50 {o50:.1} us  p99 {o99:.1} us  target p50 <= 25 us: {}",
         if o50 <= 25.0 { "met" } else { "MISSED" }
     );
-    let (og50, og99) =
-        percentiles(serial_steps(&fresh("off-gated")?, Durability::Off, opts.serial_steps, Some(50)).await?);
-    println!(
-        "step overhead, durability off, gate on (50 policies): p50 {og50:.1} us  p99 {og99:.1} us  (+{:.1} us for the gate)",
-        og50 - o50
-    );
+    for (label, same) in [("each step a new input", false), ("repeated steps, same facts", true)] {
+        let (og50, og99) =
+            percentiles(serial_steps(&fresh("off-gated")?, Durability::Off, opts.serial_steps, Some(50), same).await?);
+        println!(
+            "step overhead, durability off, gate on (50 policies), {label}: p50 {og50:.1} us  p99 {og99:.1} us  (+{:.1} us for the gate)",
+            og50 - o50
+        );
+    }
     let serial_rate = throughput(&fresh("serial")?, 4, opts.steps_per_run, 1).await?;
     println!("serial throughput (4 runs, 1 worker):   {serial_rate:.0} steps/s");
     let conc = opts.concurrent_runs;

@@ -124,15 +124,135 @@ pub struct Policies {
     permits: cedar_policy::PolicySet,
     /// Per skill, the forbids and permits whose scope can match its calls (a policy
     /// scoped to another skill cannot apply), built on first use: a step is judged only
-    /// by the policies that could concern it.
-    sliced: std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<[cedar_policy::PolicySet; 2]>>>,
-    >,
+    /// by the policies that could concern it, and, where the facts they read are those
+    /// of a step judged before, by that step's answer (see [`Slice`]).
+    sliced: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Slice>>>>,
+    /// Runs' and skills' entities as Cedar has them (see `entities`).
+    entities:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<cedar_policy::Entities>>>>,
     meta: std::collections::BTreeMap<String, Meta>,
     names: Names,
     default: DefaultDecision,
     count: usize,
 }
+
+/// The facts of a step that differ from step to step of the same skill in the same
+/// kind of run, and whether a policy reads them. A policy reading none of them says the
+/// same of every such step, so its answer is kept (see [`Slice`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Reads {
+    /// The step's input (`context.input_text`, `context.input_bytes`).
+    pub(crate) input: bool,
+    /// The run's spend so far (`context.spent_cents`).
+    pub(crate) spent: bool,
+    /// Which run it is: the principal compared or used as a whole, or any entity named
+    /// in a condition.
+    pub(crate) run: bool,
+}
+
+impl Reads {
+    fn any(self) -> bool {
+        self.input || self.spent || self.run
+    }
+
+    fn union(self, other: Reads) -> Reads {
+        Reads { input: self.input || other.input, spent: self.spent || other.spent, run: self.run || other.run }
+    }
+
+    /// What `policy` reads, conservatively: anything its text could depend on counts.
+    pub(crate) fn of(policy: &cedar_policy::Policy) -> Reads {
+        let all = Reads { input: true, spent: true, run: true };
+        let Ok(json) = policy.to_json() else { return all };
+        // A scope naming a principal (`==`, `in`, a slot) is about which run it is.
+        let run =
+            !matches!(json["principal"]["op"].as_str(), Some("All" | "is")) || json["principal"]["in"].is_object();
+        let mut reads = Reads { run, ..Reads::default() };
+        for condition in json["conditions"].as_array().into_iter().flatten() {
+            reads.walk(&condition["body"]);
+        }
+        reads
+    }
+
+    fn walk(&mut self, node: &serde_json::Value) {
+        use serde_json::Value;
+        match node {
+            Value::Object(map) => {
+                // `context.attr`, `context["attr"]`, `context has attr`, the same of `principal`.
+                for op in [".", "has"] {
+                    if let Some(access) = map.get(op) {
+                        if let (Some(var), Some(attr)) = (access["left"]["Var"].as_str(), access["attr"].as_str()) {
+                            match var {
+                                "context" => match attr {
+                                    "input_text" | "input_bytes" => self.input = true,
+                                    "spent_cents" => self.spent = true,
+                                    _ => {}
+                                },
+                                "principal" | "resource" | "action" => {}
+                                _ => *self = Reads { input: true, spent: true, run: true },
+                            }
+                            return;
+                        }
+                    }
+                }
+                match map.get("Var").and_then(Value::as_str) {
+                    // The context as a whole: everything in it.
+                    Some("context") => {
+                        self.input = true;
+                        self.spent = true;
+                    }
+                    Some("principal") => self.run = true,
+                    _ => {}
+                }
+                // An entity named in a condition: a skill, the tenant or the action are
+                // the same for every such step; any other could be the run.
+                if let Some(entity) = map.get("__entity") {
+                    if !matches!(entity["type"].as_str(), Some("AOS::Skill" | "AOS::Tenant" | "AOS::Action")) {
+                        self.run = true;
+                    }
+                }
+                if map.contains_key("Slot") {
+                    self.run = true;
+                }
+                for value in map.values() {
+                    self.walk(value);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| self.walk(v)),
+            _ => {}
+        }
+    }
+}
+
+/// The policies that could apply to one skill's calls, in two groups: those that read
+/// none of a step's changing facts ([`Reads`]) and the others. Each group's answer (the
+/// policies that applied, the errors) is kept per the facts it reads, so a step whose
+/// facts match a step judged before is judged by that answer: the same policies of the
+/// same version over the same facts give the same answer, Cedar being deterministic.
+#[derive(Debug)]
+struct Slice {
+    groups: Vec<Group>,
+}
+
+#[derive(Debug)]
+struct Group {
+    /// Its forbids and its permits.
+    sets: [cedar_policy::PolicySet; 2],
+    reads: Reads,
+    /// Answers by the facts they were given (bounded: cleared when full).
+    answers: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Judged>>>,
+}
+
+/// A group's answer for one step's facts.
+#[derive(Debug, Default)]
+struct Judged {
+    /// The ids of the policies that applied.
+    applied: Vec<String>,
+    /// Errors of policies that could not be evaluated.
+    notes: Vec<String>,
+}
+
+/// How many answers a group keeps.
+const ANSWERS_KEPT: usize = 4096;
 
 /// The schema's names, parsed once.
 #[derive(Debug, Clone)]
@@ -419,7 +539,16 @@ impl Policies {
             let slot = if permit { &mut permits } else { &mut forbids };
             slot.add(policy.clone()).map_err(|e| at(e.to_string()))?;
         }
-        Ok(Self { forbids, permits, sliced: Default::default(), meta, names: Names::new(), default, count })
+        Ok(Self {
+            forbids,
+            permits,
+            sliced: Default::default(),
+            entities: Default::default(),
+            meta,
+            names: Names::new(),
+            default,
+            count,
+        })
     }
 
     /// How many policies the set holds.
@@ -444,34 +573,36 @@ impl Policies {
         if self.count == 0 {
             return self.by_default(Vec::new());
         }
-        let (request, entities) = match self.request(facts, None) {
-            Ok(r) => r,
-            Err(e) => {
-                return Evaluation {
-                    decision: Decision::Deny,
-                    reasons: vec![format!("the step could not be described to the policies: {e}")],
-                    approval_level_required: None,
-                    approval_timeout_s: None,
-                    escalate_to: None,
-                    notify: Vec::new(),
-                    violations: Vec::new(),
-                    deciding_category: None,
-                }
-            }
-        };
-        let authorizer = cedar_policy::Authorizer::new();
+        let slice = self.slice(&facts.skill);
+        // Built on the first group that has no answer for these facts, at most once.
+        let mut built: Option<Result<(cedar_policy::Request, std::sync::Arc<cedar_policy::Entities>), String>> = None;
+        let input_text = std::cell::OnceCell::new();
+        let input_text = || input_text.get_or_init(|| aos_core::determinism::canonical_json(&facts.input)).as_str();
         let mut notes = Vec::new();
         let mut applied: Vec<&Meta> = Vec::new();
-        let sets = self.slice(&facts.skill);
-        for set in sets.iter() {
-            if set.is_empty() {
-                continue;
-            }
-            let response = authorizer.is_authorized(&request, set, &entities);
-            for e in response.diagnostics().errors() {
-                notes.push(format!("a policy could not be evaluated and was skipped: {e}"));
-            }
-            applied.extend(response.diagnostics().reason().filter_map(|id| self.meta.get(&id.to_string())));
+        for group in &slice.groups {
+            let key = answer_key(facts, group.reads, input_text);
+            let known = group.answers.lock().expect("policy answers").get(&key).cloned();
+            let judged = match known {
+                Some(judged) => judged,
+                None => {
+                    let (request, entities) = match built.get_or_insert_with(|| {
+                        self.request(facts, input_text().to_owned(), None).map_err(|e| e.to_string())
+                    }) {
+                        Ok(r) => r,
+                        Err(e) => return self.undescribable(e),
+                    };
+                    let judged = std::sync::Arc::new(judge(&group.sets, request, entities));
+                    let mut answers = group.answers.lock().expect("policy answers");
+                    if answers.len() >= ANSWERS_KEPT {
+                        answers.clear();
+                    }
+                    answers.insert(key, std::sync::Arc::clone(&judged));
+                    judged
+                }
+            };
+            notes.extend(judged.notes.iter().cloned());
+            applied.extend(judged.applied.iter().filter_map(|id| self.meta.get(id)));
         }
         // The highest category with a policy that applies decides.
         if let Some(top) = applied.iter().map(|m| m.category).max_by_key(|c| c.priority()) {
@@ -481,19 +612,27 @@ impl Policies {
         self.by_default(notes)
     }
 
-    /// The forbids and permits that could apply to calls of `skill` (see `sliced`).
-    fn slice(&self, skill: &str) -> std::sync::Arc<[cedar_policy::PolicySet; 2]> {
+    /// The policies that could apply to calls of `skill`, grouped (see `sliced`).
+    fn slice(&self, skill: &str) -> std::sync::Arc<Slice> {
         if let Some(s) = self.sliced.lock().expect("policy slices").get(skill) {
             return std::sync::Arc::clone(s);
         }
-        let pick = |set: &cedar_policy::PolicySet| {
-            let mut out = cedar_policy::PolicySet::new();
-            for p in set.policies().filter(|p| scope_of(p, skill).0) {
-                out.add(p.clone()).expect("ids are unique within a set");
-            }
-            out
+        let group = || Group {
+            sets: [cedar_policy::PolicySet::new(), cedar_policy::PolicySet::new()],
+            reads: Reads::default(),
+            answers: Default::default(),
         };
-        let slice = std::sync::Arc::new([pick(&self.forbids), pick(&self.permits)]);
+        let (mut steady, mut changing) = (group(), group());
+        for (side, set) in [&self.forbids, &self.permits].into_iter().enumerate() {
+            for p in set.policies().filter(|p| scope_of(p, skill).0) {
+                let reads = Reads::of(p);
+                let group = if reads.any() { &mut changing } else { &mut steady };
+                group.reads = group.reads.union(reads);
+                group.sets[side].add(p.clone()).expect("ids are unique within a set");
+            }
+        }
+        let groups = [steady, changing].into_iter().filter(|g| g.sets.iter().any(|s| !s.is_empty())).collect();
+        let slice = std::sync::Arc::new(Slice { groups });
         let mut all = self.sliced.lock().expect("policy slices");
         // Bounded: skill names come from a registry, but never grow without end.
         if all.len() >= 1024 {
@@ -501,6 +640,20 @@ impl Policies {
         }
         all.insert(skill.to_owned(), std::sync::Arc::clone(&slice));
         slice
+    }
+
+    /// A step the policies could not be given: refused, never let by.
+    fn undescribable(&self, e: &str) -> Evaluation {
+        Evaluation {
+            decision: Decision::Deny,
+            reasons: vec![format!("the step could not be described to the policies: {e}")],
+            approval_level_required: None,
+            approval_timeout_s: None,
+            escalate_to: None,
+            notify: Vec::new(),
+            violations: Vec::new(),
+            deciding_category: None,
+        }
     }
 
     /// The tenant's default decision, when no policy applies.
@@ -573,34 +726,12 @@ impl Policies {
     fn request(
         &self,
         f: &StepFacts,
+        input_text: String,
         schema: Option<&cedar_policy::Schema>,
-    ) -> Result<(cedar_policy::Request, cedar_policy::Entities), Box<dyn std::error::Error>> {
-        use cedar_policy::{Entity, EntityUid, RestrictedExpression as X};
-        let n = &self.names;
-        let uid = |t: &cedar_policy::EntityTypeName, id: &str| {
-            EntityUid::from_type_name_and_id(t.clone(), cedar_policy::EntityId::new(id))
-        };
-        let (tenant, principal, resource) =
-            (uid(&n.tenant, &f.tenant), uid(&n.run, &f.run_id), uid(&n.skill, &f.skill));
-        let action = n.call.clone();
+    ) -> Result<(cedar_policy::Request, std::sync::Arc<cedar_policy::Entities>), Box<dyn std::error::Error>> {
+        use cedar_policy::RestrictedExpression as X;
+        let entities = self.entities(f, schema)?;
         let long = |v: i64| X::new_long(v);
-        let run = Entity::new(
-            principal.clone(),
-            [
-                ("depth".to_owned(), long(i64::from(f.depth))),
-                ("agent".to_owned(), X::new_bool(f.agent)),
-                ("workflow".to_owned(), X::new_string(f.workflow.clone())),
-            ]
-            .into(),
-            [tenant.clone()].into(),
-        )?;
-        let skill = Entity::new(
-            resource.clone(),
-            [("idempotency".to_owned(), X::new_string(f.idempotency.clone()))].into(),
-            [].into(),
-        )?;
-        let entities = cedar_policy::Entities::from_entities([Entity::with_uid(tenant), run, skill], schema)?;
-        let input_text = aos_core::determinism::canonical_json(&f.input);
         let secs = f.now_ms / 1000;
         let days = secs / 86_400;
         let as_long = |v: u64| long(i64::try_from(v).unwrap_or(i64::MAX));
@@ -617,8 +748,59 @@ impl Policies {
             ("weekday".to_owned(), as_long((days + 3) % 7 + 1)),
             ("plan".to_owned(), X::new_string(f.plan.clone())),
         ])?;
-        let request = cedar_policy::Request::new(principal, action, resource, context, schema)?;
+        let (principal, resource) = (self.uid(&self.names.run, &f.run_id), self.uid(&self.names.skill, &f.skill));
+        let request = cedar_policy::Request::new(principal, self.names.call.clone(), resource, context, schema)?;
         Ok((request, entities))
+    }
+
+    /// The run (in its tenant) and the skill as Cedar entities: the same for every step
+    /// of a run calling one skill, so kept (their hierarchy is computed once).
+    fn entities(
+        &self,
+        f: &StepFacts,
+        schema: Option<&cedar_policy::Schema>,
+    ) -> Result<std::sync::Arc<cedar_policy::Entities>, Box<dyn std::error::Error>> {
+        use cedar_policy::{Entity, RestrictedExpression as X};
+        let key = format!(
+            "{:?}{:?}{}:{}{:?}{:?}{:?}",
+            f.tenant, f.run_id, f.depth, f.agent, f.workflow, f.skill, f.idempotency
+        );
+        if schema.is_none() {
+            if let Some(kept) = self.entities.lock().expect("policy entities").get(&key) {
+                return Ok(std::sync::Arc::clone(kept));
+            }
+        }
+        let n = &self.names;
+        let tenant = self.uid(&n.tenant, &f.tenant);
+        let run = Entity::new(
+            self.uid(&n.run, &f.run_id),
+            [
+                ("depth".to_owned(), X::new_long(i64::from(f.depth))),
+                ("agent".to_owned(), X::new_bool(f.agent)),
+                ("workflow".to_owned(), X::new_string(f.workflow.clone())),
+            ]
+            .into(),
+            [tenant.clone()].into(),
+        )?;
+        let skill = Entity::new(
+            self.uid(&n.skill, &f.skill),
+            [("idempotency".to_owned(), X::new_string(f.idempotency.clone()))].into(),
+            [].into(),
+        )?;
+        let entities =
+            std::sync::Arc::new(cedar_policy::Entities::from_entities([Entity::with_uid(tenant), run, skill], schema)?);
+        if schema.is_none() {
+            let mut kept = self.entities.lock().expect("policy entities");
+            if kept.len() >= ANSWERS_KEPT {
+                kept.clear();
+            }
+            kept.insert(key, std::sync::Arc::clone(&entities));
+        }
+        Ok(entities)
+    }
+
+    fn uid(&self, t: &cedar_policy::EntityTypeName, id: &str) -> cedar_policy::EntityUid {
+        cedar_policy::EntityUid::from_type_name_and_id(t.clone(), cedar_policy::EntityId::new(id))
     }
 }
 
@@ -627,8 +809,66 @@ impl Policies {
     /// Whether the request built from `facts` is one the published schema accepts (what
     /// `evaluate` skips checking each time).
     pub(crate) fn request_fits_the_schema(&self, facts: &StepFacts) -> Result<(), String> {
-        self.request(facts, Some(&schema())).map(|_| ()).map_err(|e| e.to_string())
+        let text = aos_core::determinism::canonical_json(&facts.input);
+        self.request(facts, text, Some(&schema())).map(|_| ()).map_err(|e| e.to_string())
     }
+}
+
+/// Which of `sets` (a group's forbids and permits) apply to `request`: Cedar reports
+/// every forbid that applies in a set of forbids, and every permit in a set of permits.
+fn judge(
+    sets: &[cedar_policy::PolicySet; 2],
+    request: &cedar_policy::Request,
+    entities: &cedar_policy::Entities,
+) -> Judged {
+    let authorizer = cedar_policy::Authorizer::new();
+    let mut judged = Judged::default();
+    for set in sets.iter().filter(|s| !s.is_empty()) {
+        let response = authorizer.is_authorized(request, set, entities);
+        for e in response.diagnostics().errors() {
+            judged.notes.push(format!("a policy could not be evaluated and was skipped: {e}"));
+        }
+        judged.applied.extend(response.diagnostics().reason().map(ToString::to_string));
+    }
+    judged
+}
+
+/// The facts a group that reads `reads` is given, as the key of its answers: every fact
+/// the schema offers, except the changing ones it does not read (the input by its
+/// SHA-256). Every part is delimited, so two different sets of facts never share a key.
+fn answer_key<'a>(f: &StepFacts, reads: Reads, input_text: impl Fn() -> &'a str) -> String {
+    use std::fmt::Write;
+    let secs = f.now_ms / 1000;
+    let mut key = String::with_capacity(128);
+    // Debug formatting quotes and escapes each string: no separator can be forged.
+    let _ = write!(
+        key,
+        "{:?}{:?}{:?}{:?}{:?}{:?}{:?}{}:{}:{}:{}:{}:{}:{}",
+        f.tenant,
+        f.skill,
+        f.idempotency,
+        f.kind,
+        f.host,
+        f.workflow,
+        f.plan,
+        f.port,
+        f.depth,
+        f.agent,
+        f.estimated_cents,
+        (secs % 86_400) / 3600,
+        (secs / 86_400 + 3) % 7,
+        u8::from(reads.input) * 4 + u8::from(reads.spent) * 2 + u8::from(reads.run),
+    );
+    if reads.run {
+        let _ = write!(key, "{:?}", f.run_id);
+    }
+    if reads.spent {
+        let _ = write!(key, ":{}", f.spent_cents);
+    }
+    if reads.input {
+        let _ = write!(key, ":{}", aos_core::determinism::sha256_hex(input_text().as_bytes()));
+    }
+    key
 }
 
 /// Where each statement of a Cedar text begins (its first annotation or keyword): a

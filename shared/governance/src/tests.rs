@@ -231,3 +231,83 @@ fn a_skill_is_never_allowed_only_when_an_unconditional_forbid_decides_it() {
     let e = p.evaluate(&facts("email_send", json!({"to": ["a@example.com"]})));
     assert_eq!(e.decision, Decision::Deny);
 }
+
+#[test]
+fn what_a_policy_reads_is_found_conservatively() {
+    let reads = |text: &str| {
+        let set: cedar_policy::PolicySet = text.parse().expect("parses");
+        let p = set.policies().next().expect("one policy");
+        let r = crate::policy::Reads::of(p);
+        (r.input, r.spent, r.run)
+    };
+    let none = (false, false, false);
+    assert_eq!(
+        reads(
+            r#"forbid(principal, action, resource == AOS::Skill::"s") when { context.host == "h" && principal.depth > 1 };"#
+        ),
+        none
+    );
+    assert_eq!(
+        reads(r#"forbid(principal, action, resource) when { resource == AOS::Skill::"s" && context has port };"#),
+        none
+    );
+    assert_eq!(
+        reads(r#"forbid(principal, action, resource) when { context.input_text like "*x*" };"#),
+        (true, false, false)
+    );
+    assert_eq!(
+        reads(r#"forbid(principal, action, resource) when { context["input_bytes"] > 10 };"#),
+        (true, false, false)
+    );
+    assert_eq!(
+        reads(r#"forbid(principal, action, resource) when { context.spent_cents > 10 };"#),
+        (false, true, false)
+    );
+    // The context as a whole is everything in it; the principal as a whole is which run.
+    assert_eq!(reads(r#"forbid(principal, action, resource) unless { context == {} };"#), (true, true, false));
+    assert_eq!(reads(r#"forbid(principal == AOS::Run::"r", action, resource);"#), (false, false, true));
+    assert_eq!(
+        reads(r#"forbid(principal, action, resource) when { principal in AOS::Tenant::"t" };"#),
+        (false, false, true)
+    );
+    assert_eq!(reads(r#"forbid(principal, action, resource) when { AOS::Run::"r".depth > 1 };"#), (false, false, true));
+}
+
+/// A set judging many steps (its answers kept) says of each exactly what a freshly
+/// compiled set (nothing kept) says.
+#[test]
+fn kept_answers_are_the_answers() {
+    let text = r#"
+        @id("no-secret") @category("SAFETY") forbid(principal, action, resource) when { context.input_text like "*secret*" };
+        @id("spend") @category("OPERATIONAL") @approval("2") forbid(principal, action, resource) when { context.spent_cents > 20 };
+        @id("host") @category("ROUTING") forbid(principal, action, resource == AOS::Skill::"http_call") unless { context.host == "api.example" };
+        @id("night") @category("OPERATIONAL") @approval("3") forbid(principal, action, resource) when { context.hour_utc < 6 && principal.depth > 0 };
+        @id("this-run") @category("CUSTOM") forbid(principal == AOS::Run::"run_2", action, resource);
+        @id("ok") @category("CUSTOM") permit(principal, action, resource) when { context.kind == "plan_step" };
+    "#;
+    let warm = compile(text);
+    let mut checked = 0;
+    for round in 0..2 {
+        for run in ["run_1", "run_2"] {
+            for input in [json!({}), json!({"q": "a secret"}), json!({"q": "plain"})] {
+                let each = |i: usize| {
+                    (["api.example", "x.example"][i & 1], [0, 30][i >> 1 & 1], (i >> 2 & 1) as u32, [3, 12][i >> 3 & 1])
+                };
+                for (host, spent, depth, hour) in (0..16).map(each) {
+                    for skill in ["http_call", "json_transform"] {
+                        let mut f = facts(skill, input.clone());
+                        f.run_id = run.into();
+                        f.host = host.into();
+                        f.spent_cents = spent;
+                        f.depth = depth;
+                        f.now_ms = 1_796_169_600_000 + hour * 3_600_000;
+                        let fresh = compile(text).evaluate(&f);
+                        assert_eq!(warm.evaluate(&f), fresh, "round {round}: {f:?}");
+                        checked += u32::from(fresh.decision != Decision::Allow);
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 20, "the facts exercise the policies: {checked} steps not plainly allowed");
+}
