@@ -118,13 +118,20 @@ pub(crate) enum PolicyCommand {
         #[arg(long)]
         versions: bool,
     },
-    /// What a policy file (or, without one, the current policies) says of a sample step.
+    /// What a policy file (or, without one, the current policies) says of a sample step
+    /// (--skill) or a sample API request (--operation, --role).
     Test {
         /// A Cedar policy file; the tenant's current policies when absent.
         file: Option<PathBuf>,
         /// The skill the step calls.
+        #[arg(long, required_unless_present = "operation", conflicts_with = "operation")]
+        skill: Option<String>,
+        /// An API operation (`secrets.put`, `runs.cancel`, …) instead of a step.
         #[arg(long)]
-        skill: String,
+        operation: Option<String>,
+        /// With --operation: the calling key's role (default: this key's).
+        #[arg(long, requires = "operation")]
+        role: Option<String>,
         /// The step's input: JSON, or @FILE.
         #[arg(long, default_value = "{}")]
         input: String,
@@ -321,7 +328,12 @@ pub(crate) async fn policy(command: PolicyCommand, conn: &Conn) -> anyhow::Resul
                 }
             }
         }
-        PolicyCommand::Test { file, skill, input, kind, spent_cents, estimated_cents, default_deny } => {
+        PolicyCommand::Test { file, operation: Some(operation), role, .. } => {
+            let policies = file.as_ref().map(read).transpose()?;
+            let body = json!({"operation": operation, "role": role, "policies": policies});
+            print(&c.call(reqwest::Method::POST, "/v1/policies/evaluate", Some(&body), None).await?)
+        }
+        PolicyCommand::Test { file, skill, input, kind, spent_cents, estimated_cents, default_deny, .. } => {
             let input = match input.strip_prefix('@') {
                 Some(path) => read(&PathBuf::from(path))?,
                 None => input,

@@ -399,6 +399,16 @@ async fn aos_audit_lists_the_record_and_verify_finds_an_entry_edited_in_the_data
         .expect("policy file");
     let applied = aos(&dev, Some(&key), &["policy", "apply", policy.to_str().expect("path")]);
     assert!(applied.status.success(), "{}", text(&applied));
+    // A sample API request against the example's policies about API operations.
+    let api = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/policies/api.cedar");
+    let tested = aos(&dev, Some(&key), &["policy", "test", api, "--operation", "secrets.put", "--role", "infra"]);
+    assert!(tested.status.success(), "{}", text(&tested));
+    let answer: serde_json::Value = serde_json::from_slice(&tested.stdout).expect("json answer");
+    assert_eq!(
+        (answer["decision"].clone(), answer["role_allows"].clone()),
+        (serde_json::json!("deny"), serde_json::json!(true)),
+        "{answer}"
+    );
     let listed = aos(&dev, Some(&key), &["audit", "list", "--action", "policy."]);
     assert!(listed.status.success(), "{}", text(&listed));
     assert!(text(&listed).contains("policy.apply") && !text(&listed).contains("tenant.create"), "{}", text(&listed));

@@ -193,3 +193,70 @@ async fn an_approval_needing_level_4_is_refused_to_a_level_3_key_with_nothing_ch
     let r = stack.call(Method::POST, &path, Some(&infra), Some(&decide), &[]).await;
     assert_eq!((r.status, r.body["status"].clone()), (StatusCode::OK, json!("approved")), "{}", r.body);
 }
+
+/// Every operation of the permission table is exactly one route the router serves.
+#[test]
+fn the_permission_table_names_each_route_once() {
+    let named: Vec<&str> = Route::ALL.iter().filter_map(|r| r.operation()).collect();
+    let table: Vec<&str> = aos_core::roles::API_OPERATIONS.iter().map(|(n, _)| *n).collect();
+    assert_eq!(named, table, "routes and the permission table list the same operations in the same order");
+}
+
+#[tokio::test]
+async fn policies_about_api_operations_refuse_what_they_forbid_on_the_audit_log_and_never_lock_out_admins() {
+    let stack = TestStack::start("").await;
+    let admin = stack.key();
+    let dev = key_of(&stack, Role::Dev).await;
+    let text = include_str!("../../examples/policies/api.cedar");
+    let r = stack.call(Method::PUT, "/v1/policies", Some(&admin), Some(&json!({"text": text})), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // The dry run says so before anyone tries; an unknown operation is refused by name.
+    let dry = json!({"operation": "secrets.put", "role": "infra"});
+    let r = stack.call(Method::POST, "/v1/policies/evaluate", Some(&admin), Some(&dry), &[]).await;
+    assert_eq!((r.body["decision"].clone(), r.body["role_allows"].clone()), (json!("deny"), json!(true)), "{}", r.body);
+    assert_eq!(r.body["violations"][0]["policy"], "secrets-by-admins-only", "{}", r.body);
+    let dry = json!({"operation": "secrets.put", "role": "admin"});
+    let r = stack.call(Method::POST, "/v1/policies/evaluate", Some(&admin), Some(&dry), &[]).await;
+    assert_eq!(r.body["decision"], "allow", "{}", r.body);
+    let dry = json!({"operation": "runs.nuke"});
+    let r = stack.call(Method::POST, "/v1/policies/evaluate", Some(&admin), Some(&dry), &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "ERR_VALIDATION_FAILED"), "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap_or_default().contains("runs.nuke"), "{}", r.body);
+    // An infra key holds secrets:write by its role; the policy refuses it all the same.
+    let infra = key_of(&stack, Role::Infra).await;
+    let secret = json!({"value": "v4lue"});
+    let r = stack.call(Method::PUT, "/v1/secrets/TOKEN", Some(&infra), Some(&secret), &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "ERR_POLICY_VIOLATION"), "{}", r.body);
+    let message = r.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("secrets.put") && message.contains("secrets-by-admins-only"), "{message}");
+    assert_eq!(r.body["error"]["details"]["violations"][0]["policy"], "secrets-by-admins-only", "{}", r.body);
+    let listed = stack.call(Method::GET, "/v1/secrets", Some(&infra), None, &[]).await;
+    assert_eq!(listed.body["secrets"], json!([]), "nothing was stored: {}", listed.body);
+    // What the policies do not forbid, the role decides.
+    let runs = stack.call(Method::GET, "/v1/runs", Some(&dev), None, &[]).await;
+    assert_eq!(runs.status, StatusCode::OK, "{}", runs.body);
+    let by_admin = stack.call(Method::PUT, "/v1/secrets/TOKEN", Some(&admin), Some(&secret), &[]).await;
+    assert_eq!(by_admin.status, StatusCode::CREATED, "{}", by_admin.body);
+    // The refusal is on the audit log, with who and which policy.
+    let log = stack.get("/v1/audit?action=api.deny").await.body;
+    let entries = log["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(entries[0]["resource"], "operation:secrets.put");
+    assert_eq!(entries[0]["actor"]["role"], "infra");
+    assert_eq!(entries[0]["details"]["violations"][0]["policy"], "secrets-by-admins-only");
+    // Forbidding every operation takes the explicit flag, and admins keep the policies.
+    let all = json!({"text": "forbid (principal, action in AOS::Action::\"api\", resource);"});
+    let r = stack.call(Method::PUT, "/v1/policies", Some(&admin), Some(&all), &[]).await;
+    assert_eq!(r.code(), "ERR_VALIDATION_FAILED", "{}", r.body);
+    let all = json!({"text": "forbid (principal, action in AOS::Action::\"api\", resource);", "allow_deny_all": true});
+    let r = stack.call(Method::PUT, "/v1/policies", Some(&admin), Some(&all), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let runs = stack.call(Method::GET, "/v1/runs", Some(&admin), None, &[]).await;
+    assert_eq!(runs.code(), "ERR_POLICY_VIOLATION", "{}", runs.body);
+    let read = stack.call(Method::GET, "/v1/policies", Some(&admin), None, &[]).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    let undo = stack.call(Method::PUT, "/v1/policies", Some(&admin), Some(&json!({"text": ""})), &[]).await;
+    assert_eq!(undo.status, StatusCode::CREATED, "{}", undo.body);
+    let runs = stack.call(Method::GET, "/v1/runs", Some(&admin), None, &[]).await;
+    assert_eq!(runs.status, StatusCode::OK, "{}", runs.body);
+}

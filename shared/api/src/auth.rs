@@ -1,7 +1,8 @@
 //! API key authentication: `Authorization: Bearer <key>` or `x-api-key: <key>`.
 
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::routes::{AppState, Route};
+use aos_core::roles::Role;
 use aos_core::ErrorCode;
 use aos_runtime::auth::{authenticate, Principal};
 use aos_runtime::ports::Permission;
@@ -56,11 +57,13 @@ async fn principal(
 }
 
 /// The permission check in front of every route but `/healthz`: authenticates the
-/// caller, refuses it with 403 `ERR_PERMISSION_DENIED` naming `needed` when its key does
-/// not hold it, and hands the caller on to the handler.
+/// caller, refuses it with 403 `ERR_PERMISSION_DENIED` naming the permission the route
+/// needs when its key does not hold it, then asks the tenant's policies about the
+/// operation (403 `ERR_POLICY_VIOLATION` naming the policy when one forbids it), and
+/// hands the caller on to the handler.
 pub(crate) async fn authorize(
     state: AppState,
-    needed: Permission,
+    route: Route,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -69,11 +72,75 @@ pub(crate) async fn authorize(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    if let Err(e) = require(&p, needed) {
+    if let Some(needed) = route.permission() {
+        if let Err(e) = require(&p, needed) {
+            return e.into_response();
+        }
+    }
+    if let Err(e) = judge_operation(&state, route, &p, req.method().as_str(), req.uri().path()).await {
         return e.into_response();
     }
     req.extensions_mut().insert(Authorized(p));
     next.run(req).await
+}
+
+/// What the tenant's policies about API operations say of `route` called by `p`: a
+/// refusal is on the tenant's audit log (`api.deny`) and answers 403. The operator works
+/// across tenants and is not judged by one tenant's policies; an admin key may always
+/// read and change the policies, so no policy can lock its tenant out. Policies that
+/// cannot be read refuse the request (503-like `ERR_INTERNAL`), never let it by.
+async fn judge_operation(
+    state: &AppState,
+    route: Route,
+    p: &Principal,
+    method: &str,
+    path: &str,
+) -> Result<(), ApiError> {
+    let Some(operation) = route.operation() else { return Ok(()) };
+    let exempt = p.role() == Role::Operator
+        || (p.role() == Role::Admin && matches!(route, Route::PoliciesPut | Route::PoliciesList));
+    if exempt {
+        return Ok(());
+    }
+    let current = state.policies.compiled(&p.tenant).await?;
+    if !current.policies.has_api_policies() {
+        return Ok(());
+    }
+    let now = aos_runtime::clock::now_ms();
+    let facts = aos_runtime::policies::ApiFacts {
+        tenant: p.tenant.to_string(),
+        key_id: p.key_id.to_string(),
+        role: p.role().as_str().to_owned(),
+        approval_level: p.grant.approval_level(),
+        permissions: p.grant.permissions().into_iter().map(|x| x.as_str().to_owned()).collect(),
+        operation: operation.to_owned(),
+        method: method.to_owned(),
+        path: path.to_owned(),
+        now_ms: now,
+        plan: aos_runtime::policies::DEFAULT_PLAN.to_owned(),
+    };
+    let judged = current.policies.evaluate_api(&facts);
+    if judged.decision == aos_runtime::policies::Decision::Allow {
+        return Ok(());
+    }
+    let names: Vec<&str> = judged.violations.iter().map(|v| v.policy.as_str()).collect();
+    let why = judged.violations.first().map_or_else(|| judged.reasons.join("; "), |v| v.message.clone());
+    let details = serde_json::json!({
+        "operation": operation,
+        "policy_version": current.version,
+        "violations": judged.violations,
+    });
+    let event = aos_core::audit::AuditEvent::new(&p.tenant, p.actor(), "api.deny", format!("operation:{operation}"), "deny", now)
+        .because(judged.reasons.clone())
+        .with_details(serde_json::json!({"method": method, "path": path, "policy_version": current.version, "violations": judged.violations}));
+    if let Err(e) = state.audit.store().append(&[event]).await {
+        // The request is refused all the same.
+        tracing::warn!(error = %e, tenant = %p.tenant, operation, "the refusal could not be put on the audit log");
+    }
+    let policies =
+        if names.is_empty() { "the tenant's policies".to_owned() } else { format!("policy {}", names.join(", ")) };
+    Err(ApiError::new(ErrorCode::PolicyViolation, format!("{operation} is refused by {policies}: {why}"))
+        .with_details(details))
 }
 
 fn require(p: &Principal, needed: Permission) -> Result<(), ApiError> {

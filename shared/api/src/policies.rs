@@ -103,11 +103,19 @@ pub(crate) async fn list(
     })))
 }
 
-/// The body of `POST /v1/policies/evaluate`: a sample step.
+/// The body of `POST /v1/policies/evaluate`: a sample step (`skill`, …) or a sample API
+/// request (`operation`, `role`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SampleStep {
+    #[serde(default)]
     skill: String,
+    /// An API operation (`secrets.put`) instead of a step.
+    #[serde(default)]
+    operation: Option<String>,
+    /// With `operation`: the calling key's role (default: the caller's).
+    #[serde(default)]
+    role: Option<String>,
     #[serde(default)]
     input: Value,
     #[serde(default)]
@@ -142,6 +150,15 @@ pub(crate) async fn evaluate(
     Caller(p): Caller,
     Body(req): Body<SampleStep>,
 ) -> Result<Json<Value>, ApiError> {
+    if let Some(operation) = &req.operation {
+        return evaluate_operation(&s, &p, operation, &req).await;
+    }
+    if req.skill.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "give the sample step's skill, or an API operation (operation, role) to judge",
+        ));
+    }
     let kind = match req.kind.as_deref() {
         None => StepKind::PlanStep,
         Some(k) => StepKind::parse(k).ok_or_else(|| {
@@ -172,7 +189,60 @@ pub(crate) async fn evaluate(
     })?;
     let text = req.policies.as_deref().map(|t| (t, req.default_deny));
     let (evaluation, version) = s.policies.evaluate(&p.tenant, &facts, text).await?;
-    Ok(Json(json!({
+    Ok(answer(&evaluation, version, now))
+}
+
+/// The dry run of an API request: `operation` called by a key of `req.role`.
+async fn evaluate_operation(
+    s: &AppState,
+    p: &aos_runtime::auth::Principal,
+    operation: &str,
+    req: &SampleStep,
+) -> Result<Json<Value>, ApiError> {
+    let invalid = |m: String| ApiError::new(ErrorCode::ValidationFailed, m);
+    if !req.skill.is_empty() {
+        return Err(invalid(
+            "give a skill (a sample step) or an operation (a sample API request), not both".to_owned(),
+        ));
+    }
+    let Some(route) = crate::routes::Route::ALL.into_iter().find(|r| r.operation() == Some(operation)) else {
+        let known: Vec<&str> = aos_core::roles::API_OPERATIONS.iter().map(|(n, _)| *n).collect();
+        return Err(invalid(format!(
+            "operation {operation:?} is not an API operation; operations: {}",
+            known.join(", ")
+        )));
+    };
+    let role = match req.role.as_deref() {
+        None => p.role(),
+        Some(r) => aos_core::roles::Role::parse(r).ok_or_else(|| {
+            let roles: Vec<&str> = aos_core::roles::Role::ALL.iter().map(|r| r.as_str()).collect();
+            invalid(format!("role {r:?} is not a role; roles: {}", roles.join(", ")))
+        })?,
+    };
+    let grant = aos_core::roles::Grant::of(role);
+    let (method, path) = route.method_and_path();
+    let now = now_ms();
+    let facts = aos_runtime::policies::ApiFacts {
+        tenant: p.tenant.to_string(),
+        key_id: "key_sample".to_owned(),
+        role: role.as_str().to_owned(),
+        approval_level: grant.approval_level(),
+        permissions: grant.permissions().into_iter().map(|x| x.as_str().to_owned()).collect(),
+        operation: operation.to_owned(),
+        method: method.to_owned(),
+        path: path.to_owned(),
+        now_ms: req.at_ms.unwrap_or(now),
+        plan: req.plan.clone().unwrap_or_else(|| aos_runtime::policies::DEFAULT_PLAN.to_owned()),
+    };
+    let (evaluation, version) = s.policies.evaluate_api(&p.tenant, &facts, req.policies.as_deref()).await?;
+    let mut body = answer(&evaluation, version, now).0;
+    // Whether the role itself may call the route, before any policy.
+    body["role_allows"] = json!(route.permission().is_none_or(|needed| grant.allows(needed)));
+    Ok(Json(body))
+}
+
+fn answer(evaluation: &aos_runtime::policies::Evaluation, version: Option<u32>, now: u64) -> Json<Value> {
+    Json(json!({
         "decision": evaluation.decision,
         "reasons": evaluation.reasons,
         "policy_version": version,
@@ -180,5 +250,5 @@ pub(crate) async fn evaluate(
         "violations": evaluation.violations,
         "deciding_category": evaluation.deciding_category,
         "timestamp_ms": now,
-    })))
+    }))
 }

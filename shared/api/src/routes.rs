@@ -186,32 +186,48 @@ impl Route {
         }
     }
 
-    /// What a caller's key must hold for the route (`None`: anyone, no key needed). The
-    /// one permission table: every route is checked against it before its handler runs.
-    pub fn permission(self) -> Option<Permission> {
-        use Permission as P;
+    /// The operation the route is, as policies name it (`AOS::Action::"runs.create"`;
+    /// `None`: `/healthz`, which is no tenant's operation).
+    pub fn operation(self) -> Option<&'static str> {
         Some(match self {
             Route::Healthz => return None,
-            Route::SkillsList => P::SkillsRead,
-            Route::RunsCreate | Route::RunsCancel => P::RunsWrite,
-            Route::RunsList | Route::RunsGet | Route::RunsSteps => P::RunsRead,
-            Route::TenantsCreate => P::TenantsAdmin,
-            Route::TenantsRetention => P::TenantWrite,
-            Route::KeysCreate | Route::KeysRevoke => P::KeysWrite,
-            Route::KeysList => P::KeysRead,
-            Route::WorkflowsApply => P::WorkflowsWrite,
-            Route::WorkflowsGet | Route::ExecutionsGet => P::WorkflowsRead,
-            Route::ExecutionsStart | Route::ExecutionsCancel => P::ExecutionsWrite,
-            Route::ApprovalsList => P::ApprovalsRead,
-            Route::ApprovalsDecide => P::ApprovalsDecide,
-            Route::SecretsList => P::SecretsRead,
-            Route::SecretsPut | Route::SecretsDelete => P::SecretsWrite,
-            Route::PoliciesPut => P::PoliciesWrite,
-            Route::PoliciesList | Route::PoliciesEvaluate => P::PoliciesRead,
-            Route::AuditList => P::AuditRead,
-            Route::FlagsPut => P::FlagsWrite,
-            Route::FlagsList | Route::FlagsGet | Route::FlagsEvaluate => P::FlagsRead,
+            Route::SkillsList => "skills.list",
+            Route::RunsCreate => "runs.create",
+            Route::RunsList => "runs.list",
+            Route::RunsGet => "runs.get",
+            Route::RunsSteps => "runs.steps",
+            Route::RunsCancel => "runs.cancel",
+            Route::TenantsCreate => "tenants.create",
+            Route::TenantsRetention => "tenants.retention",
+            Route::KeysCreate => "keys.create",
+            Route::KeysList => "keys.list",
+            Route::KeysRevoke => "keys.revoke",
+            Route::WorkflowsApply => "workflows.apply",
+            Route::WorkflowsGet => "workflows.get",
+            Route::ExecutionsStart => "executions.start",
+            Route::ExecutionsGet => "executions.get",
+            Route::ExecutionsCancel => "executions.cancel",
+            Route::ApprovalsList => "approvals.list",
+            Route::ApprovalsDecide => "approvals.decide",
+            Route::SecretsList => "secrets.list",
+            Route::SecretsPut => "secrets.put",
+            Route::SecretsDelete => "secrets.delete",
+            Route::PoliciesPut => "policies.apply",
+            Route::PoliciesList => "policies.list",
+            Route::PoliciesEvaluate => "policies.evaluate",
+            Route::AuditList => "audit.list",
+            Route::FlagsPut => "flags.put",
+            Route::FlagsList => "flags.list",
+            Route::FlagsGet => "flags.get",
+            Route::FlagsEvaluate => "flags.evaluate",
         })
+    }
+
+    /// What a caller's key must hold for the route (`None`: anyone, no key needed), from
+    /// the one permission table ([`aos_core::roles::API_OPERATIONS`]): every route is
+    /// checked against it before its handler runs.
+    pub fn permission(self) -> Option<Permission> {
+        self.operation().map(|op| aos_core::roles::operation_permission(op).expect("every operation is in the table"))
     }
 
     fn handler(self) -> MethodRouter<AppState> {
@@ -260,10 +276,11 @@ pub fn router_for(routes: &[Route], state: AppState) -> Router {
     let mut by_path: Vec<(&str, MethodRouter<AppState>)> = Vec::new();
     for route in routes {
         let (_, path) = route.method_and_path();
+        let route = *route;
         let handler = match route.permission() {
-            Some(needed) => route.handler().route_layer(middleware::from_fn_with_state(
+            Some(_) => route.handler().route_layer(middleware::from_fn_with_state(
                 state.clone(),
-                move |State(s): State<AppState>, req: Request, next: Next| crate::auth::authorize(s, needed, req, next),
+                move |State(s): State<AppState>, req: Request, next: Next| crate::auth::authorize(s, route, req, next),
             )),
             None => route.handler(),
         };

@@ -132,6 +132,47 @@ impl std::fmt::Display for Permission {
 }
 
 /// Role of an API key.
+/// The API's operations as policies name them (`AOS::Action::"runs.create"`) and the
+/// permission a caller's key must hold for each: the one permission table. Every route
+/// but `/healthz` is one operation (the route table maps each to its name), and the
+/// Cedar schema's API actions are these, each in the action group of its permission.
+pub const API_OPERATIONS: [(&str, Permission); 29] = [
+    ("skills.list", Permission::SkillsRead),
+    ("runs.create", Permission::RunsWrite),
+    ("runs.list", Permission::RunsRead),
+    ("runs.get", Permission::RunsRead),
+    ("runs.steps", Permission::RunsRead),
+    ("runs.cancel", Permission::RunsWrite),
+    ("tenants.create", Permission::TenantsAdmin),
+    ("tenants.retention", Permission::TenantWrite),
+    ("keys.create", Permission::KeysWrite),
+    ("keys.list", Permission::KeysRead),
+    ("keys.revoke", Permission::KeysWrite),
+    ("workflows.apply", Permission::WorkflowsWrite),
+    ("workflows.get", Permission::WorkflowsRead),
+    ("executions.start", Permission::ExecutionsWrite),
+    ("executions.get", Permission::WorkflowsRead),
+    ("executions.cancel", Permission::ExecutionsWrite),
+    ("approvals.list", Permission::ApprovalsRead),
+    ("approvals.decide", Permission::ApprovalsDecide),
+    ("secrets.list", Permission::SecretsRead),
+    ("secrets.put", Permission::SecretsWrite),
+    ("secrets.delete", Permission::SecretsWrite),
+    ("policies.apply", Permission::PoliciesWrite),
+    ("policies.list", Permission::PoliciesRead),
+    ("policies.evaluate", Permission::PoliciesRead),
+    ("audit.list", Permission::AuditRead),
+    ("flags.put", Permission::FlagsWrite),
+    ("flags.list", Permission::FlagsRead),
+    ("flags.get", Permission::FlagsRead),
+    ("flags.evaluate", Permission::FlagsRead),
+];
+
+/// The permission operation `name` needs (`None`: no such operation).
+pub fn operation_permission(name: &str) -> Option<Permission> {
+    API_OPERATIONS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

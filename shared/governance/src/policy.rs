@@ -127,6 +127,8 @@ pub struct Policies {
     /// by the policies that could concern it, and, where the facts they read are those
     /// of a step judged before, by that step's answer (see [`Slice`]).
     sliced: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Slice>>>>,
+    /// The policies about API operations: forbids, permits.
+    api: [cedar_policy::PolicySet; 2],
     /// Runs' and skills' entities as Cedar has them (see `entities`).
     entities:
         std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<cedar_policy::Entities>>>>,
@@ -359,6 +361,22 @@ pub struct Evaluation {
     pub deciding_category: Option<Category>,
 }
 
+impl Evaluation {
+    /// A decision no policy made (the default, a refusal to judge): reasons only.
+    fn plain(decision: Decision, reasons: Vec<String>) -> Self {
+        Self {
+            decision,
+            reasons,
+            approval_level_required: None,
+            approval_timeout_s: None,
+            escalate_to: None,
+            notify: Vec::new(),
+            violations: Vec::new(),
+            deciding_category: None,
+        }
+    }
+}
+
 fn position(source: &str, offset: usize) -> (usize, usize) {
     let before = &source[..offset.min(source.len())];
     let line = before.matches('\n').count() + 1;
@@ -381,6 +399,61 @@ fn schema() -> cedar_policy::Schema {
     let (schema, _warnings) =
         cedar_policy::Schema::from_cedarschema_str(SCHEMA).expect("the published schema is valid Cedar");
     schema
+}
+
+/// The API operations' schema, parsed once.
+fn api_schema_parsed() -> &'static cedar_policy::Schema {
+    static PARSED: std::sync::LazyLock<cedar_policy::Schema> = std::sync::LazyLock::new(|| {
+        cedar_policy::Schema::from_cedarschema_str(crate::api::api_schema())
+            .expect("the generated API schema is valid Cedar")
+            .0
+    });
+    &PARSED
+}
+
+/// The API's action entities (operations in their permission groups, groups in `api`),
+/// which a request's entities must hold for `action in …` to see the groups.
+fn api_action_entities() -> &'static [cedar_policy::Entity] {
+    static ACTIONS: std::sync::LazyLock<Vec<cedar_policy::Entity>> = std::sync::LazyLock::new(|| {
+        api_schema_parsed().action_entities().expect("the schema's actions are entities").iter().cloned().collect()
+    });
+    &ACTIONS
+}
+
+/// Whether `policy` is about API operations (its action scope names them) rather than
+/// steps (any action, or `AOS::Action::"call"`).
+fn about_api(policy: &cedar_policy::Policy) -> Result<bool, String> {
+    let Ok(json) = policy.to_json() else { return Ok(false) };
+    let action = &json["action"];
+    let mut ids: Vec<&str> = Vec::new();
+    if let Some(id) = action["entity"]["id"].as_str() {
+        ids.push(id);
+    }
+    for e in action["entities"].as_array().into_iter().flatten() {
+        ids.extend(e["id"].as_str());
+    }
+    let api = ids.iter().filter(|id| crate::api::is_api_action(id)).count();
+    match (api, ids.len()) {
+        (0, _) => Ok(false),
+        (a, n) if a == n => Ok(true),
+        _ => {
+            Err("a policy is about steps (AOS::Action::\"call\") or about API operations, not both: write two"
+                .to_owned())
+        }
+    }
+}
+
+/// Whether an API policy forbids every operation of every key: no principal or resource
+/// constraint, the whole `api` group, no condition.
+fn forbids_every_operation(policy: &cedar_policy::Policy) -> bool {
+    if policy.effect() != cedar_policy::Effect::Forbid {
+        return false;
+    }
+    let Ok(json) = policy.to_json() else { return false };
+    let all = |k: &str| json[k]["op"] == "All";
+    let whole_group = json["action"]["entity"]["id"] == crate::api::API_GROUP
+        || json["action"]["entities"].as_array().is_some_and(|a| a.iter().any(|e| e["id"] == crate::api::API_GROUP));
+    all("principal") && all("resource") && whole_group && json["conditions"].as_array().is_none_or(Vec::is_empty)
 }
 
 /// Whether `policy` forbids every call, whoever and whatever: no scope, no condition.
@@ -447,23 +520,46 @@ impl Policies {
     /// `allow_deny_all`.
     pub fn compile(text: &str, default: DefaultDecision, allow_deny_all: bool) -> Result<Self, PolicyError> {
         let set = cedar_policy::PolicySet::from_str(text).map_err(|e| located(text, &e))?;
-        let validation = cedar_policy::Validator::new(schema()).validate(&set, cedar_policy::ValidationMode::Strict);
-        if let Some(e) = validation.validation_errors().next() {
-            return Err(located(text, e));
+        let starts = statement_starts(text);
+        let at_policy = |policy: &cedar_policy::Policy, message: String| {
+            // Cedar names the policies of a text policy0, policy1, … in order.
+            let n: Option<usize> = policy.id().to_string().strip_prefix("policy").and_then(|n| n.parse().ok());
+            let offset = n.and_then(|n| starts.get(n).copied()).unwrap_or(0);
+            let (line, column) = position(text, offset);
+            PolicyError { line, column, message }
+        };
+        // Steps' policies and API operations' policies, each validated against its schema.
+        let (mut of_steps, mut of_api) = (cedar_policy::PolicySet::new(), cedar_policy::PolicySet::new());
+        for policy in set.policies() {
+            let api = about_api(policy).map_err(|m| at_policy(policy, m))?;
+            let side = if api { &mut of_api } else { &mut of_steps };
+            side.add(policy.clone()).map_err(|e| at_policy(policy, e.to_string()))?;
+        }
+        for (part, schema) in [(&of_steps, schema()), (&of_api, api_schema_parsed().clone())] {
+            let validation = cedar_policy::Validator::new(schema).validate(part, cedar_policy::ValidationMode::Strict);
+            let first = validation.validation_errors().next().map(|e| located(text, e));
+            if let Some(e) = first {
+                return Err(e);
+            }
         }
         let (mut forbids, mut permits) = (cedar_policy::PolicySet::new(), cedar_policy::PolicySet::new());
+        let mut api = [cedar_policy::PolicySet::new(), cedar_policy::PolicySet::new()];
         let mut meta = std::collections::BTreeMap::new();
         let mut count = 0;
-        let starts = statement_starts(text);
         for policy in set.policies() {
             count += 1;
-            let at = |message: String| {
-                // Cedar names the policies of a text policy0, policy1, … in order.
-                let n: Option<usize> = policy.id().to_string().strip_prefix("policy").and_then(|n| n.parse().ok());
-                let offset = n.and_then(|n| starts.get(n).copied()).unwrap_or(0);
-                let (line, column) = position(text, offset);
-                PolicyError { line, column, message }
-            };
+            let at = |message: String| at_policy(policy, message);
+            let is_api = of_api.policy(policy.id()).is_some();
+            if is_api {
+                if let Some(key) =
+                    ["approval", "timeout", "escalate", "notify"].into_iter().find(|k| policy.annotation(k).is_some())
+                {
+                    return Err(at(format!("@{key} goes on a policy about steps: an API request does not wait for an approval, it is allowed or refused")));
+                }
+                if !allow_deny_all && forbids_every_operation(policy) {
+                    return Err(at("this policy forbids every API operation of every key (admin keys keep policies.apply and policies.list, to undo it); apply it with allow_deny_all (--allow-deny-all) if that is what you mean".to_owned()));
+                }
+            }
             for (key, _) in policy.annotations() {
                 if !matches!(key, "id" | "category" | "approval" | "timeout" | "escalate" | "notify" | "reason") {
                     return Err(at(format!(
@@ -536,7 +632,11 @@ impl Policies {
                 policy.id().to_string(),
                 Meta { name, category, approval, timeout_s, escalate, notify, reason, permit },
             );
-            let slot = if permit { &mut permits } else { &mut forbids };
+            let slot = match (is_api, permit) {
+                (true, p) => &mut api[usize::from(p)],
+                (false, true) => &mut permits,
+                (false, false) => &mut forbids,
+            };
             slot.add(policy.clone()).map_err(|e| at(e.to_string()))?;
         }
         Ok(Self {
@@ -544,6 +644,7 @@ impl Policies {
             permits,
             sliced: Default::default(),
             entities: Default::default(),
+            api,
             meta,
             names: Names::new(),
             default,
@@ -612,6 +713,85 @@ impl Policies {
         self.by_default(notes)
     }
 
+    /// Whether the set holds policies about API operations.
+    pub fn has_api_policies(&self) -> bool {
+        self.api.iter().any(|s| !s.is_empty())
+    }
+
+    /// Judges one API request (see [`crate::api`]): allowed unless a policy about API
+    /// operations forbids it (the highest category that applies decides, as for steps).
+    /// Never asks for an approval; a request that cannot be described is refused.
+    pub fn evaluate_api(&self, f: &crate::api::ApiFacts) -> Evaluation {
+        let allowed = |notes: Vec<String>| {
+            let mut reasons = vec!["no policy about API operations applies; the key's role decides".to_owned()];
+            reasons.extend(notes);
+            Evaluation::plain(Decision::Allow, reasons)
+        };
+        if !self.has_api_policies() {
+            return allowed(Vec::new());
+        }
+        let (request, entities) = match self.api_request(f) {
+            Ok(r) => r,
+            Err(e) => return self.undescribable(&e.to_string()),
+        };
+        let judged = judge(&self.api, &request, &entities);
+        let applied: Vec<&Meta> = judged.applied.iter().filter_map(|id| self.meta.get(id)).collect();
+        match applied.iter().map(|m| m.category).max_by_key(|c| c.priority()) {
+            Some(top) => {
+                let deciding: Vec<&Meta> = applied.into_iter().filter(|m| m.category == top).collect();
+                self.decided(top, &deciding, judged.notes)
+            }
+            None => allowed(judged.notes),
+        }
+    }
+
+    /// An API request as Cedar has it: the key in its tenant, the operation, the tenant.
+    fn api_request(
+        &self,
+        f: &crate::api::ApiFacts,
+    ) -> Result<(cedar_policy::Request, std::sync::Arc<cedar_policy::Entities>), Box<dyn std::error::Error>> {
+        use cedar_policy::{Entity, RestrictedExpression as X};
+        let key_type = cedar_policy::EntityTypeName::from_str("AOS::ApiKey")?;
+        let (tenant, key) = (self.uid(&self.names.tenant, &f.tenant), self.uid(&key_type, &f.key_id));
+        let cache_key = format!("api{:?}{:?}{:?}{}{:?}", f.tenant, f.key_id, f.role, f.approval_level, f.permissions);
+        let kept = self.entities.lock().expect("policy entities").get(&cache_key).cloned();
+        let entities = match kept {
+            Some(e) => e,
+            None => {
+                let caller = Entity::new(
+                    key.clone(),
+                    [
+                        ("role".to_owned(), X::new_string(f.role.clone())),
+                        ("approval_level".to_owned(), X::new_long(i64::from(f.approval_level))),
+                        ("permissions".to_owned(), X::new_set(f.permissions.iter().map(|p| X::new_string(p.clone())))),
+                    ]
+                    .into(),
+                    [tenant.clone()].into(),
+                )?;
+                let all = api_action_entities().iter().cloned().chain([Entity::with_uid(tenant.clone()), caller]);
+                let e = std::sync::Arc::new(cedar_policy::Entities::from_entities(all, None)?);
+                let mut kept = self.entities.lock().expect("policy entities");
+                if kept.len() >= ANSWERS_KEPT {
+                    kept.clear();
+                }
+                kept.insert(cache_key, std::sync::Arc::clone(&e));
+                e
+            }
+        };
+        let secs = f.now_ms / 1000;
+        let as_long = |v: u64| X::new_long(i64::try_from(v).unwrap_or(i64::MAX));
+        let context = cedar_policy::Context::from_pairs([
+            ("method".to_owned(), X::new_string(f.method.clone())),
+            ("path".to_owned(), X::new_string(f.path.clone())),
+            ("hour_utc".to_owned(), as_long((secs % 86_400) / 3600)),
+            ("weekday".to_owned(), as_long((secs / 86_400 + 3) % 7 + 1)),
+            ("plan".to_owned(), X::new_string(f.plan.clone())),
+        ])?;
+        let action = cedar_policy::EntityUid::from_str(&format!("AOS::Action::{:?}", f.operation))?;
+        let request = cedar_policy::Request::new(key, action, tenant, context, Some(api_schema_parsed()))?;
+        Ok((request, entities))
+    }
+
     /// The policies that could apply to calls of `skill`, grouped (see `sliced`).
     fn slice(&self, skill: &str) -> std::sync::Arc<Slice> {
         if let Some(s) = self.sliced.lock().expect("policy slices").get(skill) {
@@ -644,16 +824,7 @@ impl Policies {
 
     /// A step the policies could not be given: refused, never let by.
     fn undescribable(&self, e: &str) -> Evaluation {
-        Evaluation {
-            decision: Decision::Deny,
-            reasons: vec![format!("the step could not be described to the policies: {e}")],
-            approval_level_required: None,
-            approval_timeout_s: None,
-            escalate_to: None,
-            notify: Vec::new(),
-            violations: Vec::new(),
-            deciding_category: None,
-        }
+        Evaluation::plain(Decision::Deny, vec![format!("the step could not be described to the policies: {e}")])
     }
 
     /// The tenant's default decision, when no policy applies.
@@ -663,16 +834,7 @@ impl Policies {
             DefaultDecision::Deny => (Decision::Deny, "no policy allows this step and the tenant denies by default"),
         };
         notes.insert(0, line.to_owned());
-        Evaluation {
-            decision,
-            reasons: notes,
-            approval_level_required: None,
-            approval_timeout_s: None,
-            escalate_to: None,
-            notify: Vec::new(),
-            violations: Vec::new(),
-            deciding_category: None,
-        }
+        Evaluation::plain(decision, notes)
     }
 
     /// The decision of `category`, whose policies `applied` applied: deny > approval >

@@ -311,3 +311,93 @@ fn kept_answers_are_the_answers() {
     }
     assert!(checked > 20, "the facts exercise the policies: {checked} steps not plainly allowed");
 }
+
+fn api_facts(role: &str, operation: &str, hour: u64) -> ApiFacts {
+    ApiFacts {
+        tenant: "ten_a".into(),
+        key_id: format!("key_{role}"),
+        role: role.into(),
+        approval_level: 3,
+        permissions: vec!["runs:write".into(), "secrets:write".into()],
+        operation: operation.into(),
+        method: "PUT".into(),
+        path: "/v1/secrets/token".into(),
+        now_ms: 1_796_169_600_000 + hour * 3_600_000,
+        plan: "pro".into(),
+    }
+}
+
+#[test]
+fn policies_about_api_operations_narrow_what_keys_do() {
+    let p = compile(
+        r#"
+        @id("no-secret-changes-by-dev") @category("SAFETY") @reason("only admins change secrets")
+        forbid (principal, action in AOS::Action::"secrets:write", resource) when { principal.role == "dev" };
+        @id("no-cancel-at-night") @category("OPERATIONAL")
+        forbid (principal, action == AOS::Action::"runs.cancel", resource) when { context.hour_utc >= 18 };
+        // A step policy with no action scope keeps its meaning: it is about steps.
+        @id("no-shell") forbid (principal, action, resource) when { context.input_text like "*rm -rf*" };
+        "#,
+    );
+    assert!(p.has_api_policies());
+    let e = p.evaluate_api(&api_facts("dev", "secrets.put", 10));
+    assert_eq!(e.decision, Decision::Deny, "{e:?}");
+    assert_eq!(e.violations[0].policy, "no-secret-changes-by-dev");
+    assert_eq!(e.violations[0].message, "only admins change secrets");
+    assert_eq!(p.evaluate_api(&api_facts("dev", "secrets.delete", 10)).decision, Decision::Deny);
+    assert_eq!(p.evaluate_api(&api_facts("admin", "secrets.put", 10)).decision, Decision::Allow);
+    assert_eq!(p.evaluate_api(&api_facts("dev", "runs.create", 10)).decision, Decision::Allow);
+    assert_eq!(p.evaluate_api(&api_facts("admin", "runs.cancel", 10)).decision, Decision::Allow);
+    assert_eq!(p.evaluate_api(&api_facts("admin", "runs.cancel", 20)).decision, Decision::Deny);
+    // The step policy still judges steps, and only steps.
+    assert_eq!(p.evaluate(&facts("http_call", json!({"c": "rm -rf /"}))).decision, Decision::Deny);
+    assert!(
+        !compile(r#"forbid (principal, action, resource) when { context.input_text like "*x*" };"#).has_api_policies()
+    );
+}
+
+#[test]
+fn api_policies_that_cannot_work_are_refused_with_their_position() {
+    let cases = [
+        // Steps' context is not an API request's.
+        (
+            r#"forbid (principal, action == AOS::Action::"runs.create", resource) when { context.input_text like "*x*" };"#,
+            "input_text",
+        ),
+        (
+            r#"@approval("2") forbid (principal, action == AOS::Action::"runs.create", resource);"#,
+            "@approval goes on a policy about steps",
+        ),
+        (r#"forbid (principal, action in [AOS::Action::"call", AOS::Action::"runs.create"], resource);"#, "not both"),
+        (r#"forbid (principal, action == AOS::Action::"runs.nuke", resource);"#, "runs.nuke"),
+        (r#"forbid (principal, action in AOS::Action::"api", resource);"#, "every API operation"),
+    ];
+    for (text, says) in cases {
+        let e = Policies::compile(&format!("\n{text}"), DefaultDecision::Allow, false).expect_err(text);
+        assert!(e.message.contains(says), "{text}: {e}");
+        assert_eq!(e.line, 2, "{text}: {e}");
+    }
+    assert!(Policies::compile(
+        r#"forbid (principal, action in AOS::Action::"api", resource);"#,
+        DefaultDecision::Allow,
+        true
+    )
+    .is_ok());
+}
+
+#[test]
+fn the_api_schema_has_every_operation_in_its_permission_group() {
+    let schema = api_schema();
+    for (name, permission) in aos_core::roles::API_OPERATIONS {
+        assert!(schema.contains(&format!("action \"{name}\" in [\"{permission}\"]")), "{name}");
+    }
+    // Deny by default is the tenant's choice for steps; API requests no policy forbids are
+    // the roles' to decide.
+    let deny_steps = Policies::compile(
+        r#"forbid (principal, action == AOS::Action::"keys.create", resource) when { principal.role == "dev" };"#,
+        DefaultDecision::Deny,
+        false,
+    )
+    .expect("compiles");
+    assert_eq!(deny_steps.evaluate_api(&api_facts("admin", "runs.get", 10)).decision, Decision::Allow);
+}

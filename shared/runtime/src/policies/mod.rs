@@ -9,7 +9,9 @@
 use crate::ports::{PolicyStore, PolicyVersion, StoreError};
 use crate::skills::SkillRegistry;
 use aos_core::{ErrorCode, TenantId};
-pub use aos_governance::{Decision, DefaultDecision, Evaluation, Policies, PolicyError, StepFacts, Violation};
+pub use aos_governance::{
+    ApiFacts, Decision, DefaultDecision, Evaluation, Policies, PolicyError, StepFacts, Violation,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -252,6 +254,26 @@ impl PolicyService {
             None => {
                 let current = self.compiled(tenant).await?;
                 Ok((current.policies.evaluate(facts), Some(current.version)))
+            }
+        }
+    }
+
+    /// A dry run of an API request: what the tenant's current policies (or `text`, not
+    /// stored) say of `facts`.
+    pub async fn evaluate_api(
+        &self,
+        tenant: &TenantId,
+        facts: &ApiFacts,
+        text: Option<&str>,
+    ) -> Result<(Evaluation, Option<u32>), PolicyServiceError> {
+        match text {
+            Some(text) => {
+                let set = compile(text, false, true).map_err(PolicyServiceError::Invalid)?;
+                Ok((set.evaluate_api(facts), None))
+            }
+            None => {
+                let current = self.compiled(tenant).await?;
+                Ok((current.policies.evaluate_api(facts), Some(current.version)))
             }
         }
     }
