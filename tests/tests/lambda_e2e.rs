@@ -338,68 +338,37 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
         "{policies}\n@id(\"transform-approval\") @approval(\"2\") forbid (principal, action, resource == AOS::Skill::\"json_transform\");\n{}",
         include_str!("../../examples/policies/api.cedar")
     );
-    let applied = http
-        .put(format!("{base}/lambda-url/api-policies-put/v1/policies"))
-        .bearer_auth(&key)
-        .json(&json!({"text": held}))
-        .send()
-        .await
-        .expect("api-policies-put answers");
-    assert_eq!(applied.status(), 201, "{:?}", applied.text().await);
+    let lambda = |method: reqwest::Method, route: String, key: String, body: Value| {
+        let req = http.request(method, format!("{base}/lambda-url/{route}")).bearer_auth(key).json(&body);
+        async move {
+            let resp = req.send().await.unwrap_or_else(|e| panic!("{route} answers: {e}"));
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) =
+        lambda(reqwest::Method::PUT, "api-policies-put/v1/policies".into(), key.clone(), json!({"text": held})).await;
+    assert_eq!(status, 201, "{body}");
     let plan = json!({"plan": [{"skill": "json_transform", "input": {"expression": "a", "data": {"a": 7}}}]});
-    let created: Value = http
-        .post(format!("{base}/lambda-url/api-runs-create/v1/runs"))
-        .bearer_auth(&key)
-        .json(&plan)
-        .send()
-        .await
-        .expect("api-runs-create answers")
-        .json()
-        .await
-        .expect("json");
+    let (_, created) = lambda(reqwest::Method::POST, "api-runs-create/v1/runs".into(), key.clone(), plan).await;
     let held_id = created["id"].as_str().unwrap_or_else(|| panic!("not created: {created}")).to_owned();
-    let waiting = lambdas
-        .pump_until("api-approvals-list/v1/approvals?status=pending", |l| {
-            l["approvals"].as_array().is_some_and(|a| a.iter().any(|x| x["step"]["run_id"] == held_id.as_str()))
-        })
-        .await;
-    let approval = waiting["approvals"]
-        .as_array()
-        .and_then(|a| a.iter().find(|x| x["step"]["run_id"] == held_id.as_str()))
-        .cloned()
-        .expect("the held step's approval");
+    let of_run =
+        |l: &Value| l["approvals"].as_array()?.iter().find(|x| x["step"]["run_id"] == held_id.as_str()).cloned();
+    let waiting = lambdas.pump_until("api-approvals-list/v1/approvals?status=pending", |l| of_run(l).is_some()).await;
+    let approval = of_run(&waiting).expect("the held step's approval");
     assert_eq!((approval["kind"].clone(), approval["required_level"].clone()), (json!("step"), json!(2)), "{approval}");
-    let approval_id = approval["id"].as_str().expect("id").to_owned();
-    let decided = http
-        .post(format!("{base}/lambda-url/api-approvals-decide/v1/approvals/{approval_id}/decision"))
-        .bearer_auth(&key)
-        .json(&json!({"decision": "approve", "comment": "fine"}))
-        .send()
-        .await
-        .expect("api-approvals-decide answers");
-    assert_eq!(decided.status(), 200, "{:?}", decided.text().await);
+    let route = format!("api-approvals-decide/v1/approvals/{}/decision", approval["id"].as_str().expect("id"));
+    let (status, body) =
+        lambda(reqwest::Method::POST, route, key.clone(), json!({"decision": "approve", "comment": "fine"})).await;
+    assert_eq!(status, 200, "{body}");
     let ran = lambdas.pump_until(&format!("api-runs-get/v1/runs/{held_id}"), run_ended).await;
     assert_eq!((ran["status"].clone(), ran["output"].clone()), (json!("succeeded"), json!({"result": 7})), "{ran}");
-    let made: Value = http
-        .post(format!("{base}/lambda-url/api-keys-create/v1/api-keys"))
-        .bearer_auth(&key)
-        .json(&json!({"role": "infra"}))
-        .send()
-        .await
-        .expect("api-keys-create answers")
-        .json()
-        .await
-        .expect("json");
+    let (_, made) =
+        lambda(reqwest::Method::POST, "api-keys-create/v1/api-keys".into(), key.clone(), json!({"role": "infra"}))
+            .await;
     let infra = made["key"].as_str().unwrap_or_else(|| panic!("no key: {made}")).to_owned();
-    let refused = http
-        .put(format!("{base}/lambda-url/api-secrets-put/v1/secrets/OTHER"))
-        .bearer_auth(&infra)
-        .json(&json!({"value": "v"}))
-        .send()
-        .await
-        .expect("api-secrets-put answers");
-    assert_eq!(refused.status(), 403);
-    let refused: Value = refused.json().await.expect("json");
+    let (status, refused) =
+        lambda(reqwest::Method::PUT, "api-secrets-put/v1/secrets/OTHER".into(), infra, json!({"value": "v"})).await;
+    assert_eq!(status, 403, "{refused}");
     assert_eq!(refused["error"]["code"], "ERR_POLICY_VIOLATION", "{refused}");
     assert_eq!(refused["error"]["details"]["violations"][0]["policy"], "secrets-by-admins-only", "{refused}");
     drop(watch);

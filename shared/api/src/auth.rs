@@ -106,19 +106,7 @@ async fn judge_operation(
     if !current.policies.has_api_policies() {
         return Ok(());
     }
-    let now = aos_runtime::clock::now_ms();
-    let facts = aos_runtime::policies::ApiFacts {
-        tenant: p.tenant.to_string(),
-        key_id: p.key_id.to_string(),
-        role: p.role().as_str().to_owned(),
-        approval_level: p.grant.approval_level(),
-        permissions: p.grant.permissions().into_iter().map(|x| x.as_str().to_owned()).collect(),
-        operation: operation.to_owned(),
-        method: method.to_owned(),
-        path: path.to_owned(),
-        now_ms: now,
-        plan: aos_runtime::policies::DEFAULT_PLAN.to_owned(),
-    };
+    let facts = aos_runtime::policies::api_facts(&p.tenant, p.key_id.as_str(), &p.grant, operation, (method, path));
     let judged = current.policies.evaluate_api(&facts);
     if judged.decision == aos_runtime::policies::Decision::Allow {
         return Ok(());
@@ -130,7 +118,7 @@ async fn judge_operation(
         "policy_version": current.version,
         "violations": judged.violations,
     });
-    let event = aos_core::audit::AuditEvent::new(&p.tenant, p.actor(), "api.deny", format!("operation:{operation}"), "deny", now)
+    let event = aos_core::audit::AuditEvent::new(&p.tenant, p.actor(), "api.deny", format!("operation:{operation}"), "deny", facts.now_ms)
         .because(judged.reasons.clone())
         .with_details(serde_json::json!({"method": method, "path": path, "policy_version": current.version, "violations": judged.violations}));
     if let Err(e) = state.audit.store().append(&[event]).await {

@@ -222,18 +222,11 @@ async fn evaluate_operation(
     let grant = aos_core::roles::Grant::of(role);
     let (method, path) = route.method_and_path();
     let now = now_ms();
-    let facts = aos_runtime::policies::ApiFacts {
-        tenant: p.tenant.to_string(),
-        key_id: "key_sample".to_owned(),
-        role: role.as_str().to_owned(),
-        approval_level: grant.approval_level(),
-        permissions: grant.permissions().into_iter().map(|x| x.as_str().to_owned()).collect(),
-        operation: operation.to_owned(),
-        method: method.to_owned(),
-        path: path.to_owned(),
-        now_ms: req.at_ms.unwrap_or(now),
-        plan: req.plan.clone().unwrap_or_else(|| aos_runtime::policies::DEFAULT_PLAN.to_owned()),
-    };
+    let mut facts = aos_runtime::policies::api_facts(&p.tenant, "key_sample", &grant, operation, (method, path));
+    facts.now_ms = req.at_ms.unwrap_or(now);
+    if let Some(plan) = &req.plan {
+        facts.plan.clone_from(plan);
+    }
     let (evaluation, version) = s.policies.evaluate_api(&p.tenant, &facts, req.policies.as_deref()).await?;
     let mut body = answer(&evaluation, version, now).0;
     // Whether the role itself may call the route, before any policy.

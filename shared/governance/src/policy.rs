@@ -13,7 +13,9 @@
 //! level asked wins). When no policy applies, the tenant's default decides: allow (the
 //! default) or deny.
 
-use miette::Diagnostic;
+use crate::answers::{answer_key, judge, Slice, ANSWERS_KEPT};
+use crate::api::{about_api, api_schema_parsed, forbids_every_operation};
+use crate::located::{located, position, statement_starts};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -99,19 +101,19 @@ pub struct PolicyError {
 
 /// One policy as decisions name it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-struct Meta {
-    name: String,
-    category: Category,
+pub(crate) struct Meta {
+    pub(crate) name: String,
+    pub(crate) category: Category,
     /// `Some(level)`: a forbid that asks for approval instead of denying.
-    approval: Option<u8>,
+    pub(crate) approval: Option<u8>,
     /// How long a person has to decide, seconds (approvals only).
-    timeout_s: Option<u64>,
+    pub(crate) timeout_s: Option<u64>,
     /// The level a request nobody decided in time escalates to (approvals only).
-    escalate: Option<u8>,
+    pub(crate) escalate: Option<u8>,
     /// Where its requests' signed webhooks go (approvals only).
-    notify: Option<String>,
-    reason: Option<String>,
-    permit: bool,
+    pub(crate) notify: Option<String>,
+    pub(crate) reason: Option<String>,
+    pub(crate) permit: bool,
 }
 
 /// A validated policy set, ready to judge steps.
@@ -120,149 +122,31 @@ pub struct Policies {
     /// The forbids and the permits, apart: Cedar reports every forbid that applies in a
     /// set of forbids, and every permit in a set of permits, so two evaluations find
     /// every policy that applies, whatever its category.
-    forbids: cedar_policy::PolicySet,
-    permits: cedar_policy::PolicySet,
+    pub(crate) forbids: cedar_policy::PolicySet,
+    pub(crate) permits: cedar_policy::PolicySet,
     /// Per skill, the forbids and permits whose scope can match its calls (a policy
     /// scoped to another skill cannot apply), built on first use: a step is judged only
     /// by the policies that could concern it, and, where the facts they read are those
     /// of a step judged before, by that step's answer (see [`Slice`]).
-    sliced: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Slice>>>>,
+    pub(crate) sliced: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Slice>>>>,
     /// The policies about API operations: forbids, permits.
-    api: [cedar_policy::PolicySet; 2],
+    pub(crate) api: [cedar_policy::PolicySet; 2],
     /// Runs' and skills' entities as Cedar has them (see `entities`).
-    entities:
+    pub(crate) entities:
         std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<cedar_policy::Entities>>>>,
-    meta: std::collections::BTreeMap<String, Meta>,
-    names: Names,
-    default: DefaultDecision,
-    count: usize,
+    pub(crate) meta: std::collections::BTreeMap<String, Meta>,
+    pub(crate) names: Names,
+    pub(crate) default: DefaultDecision,
+    pub(crate) count: usize,
 }
-
-/// The facts of a step that differ from step to step of the same skill in the same
-/// kind of run, and whether a policy reads them. A policy reading none of them says the
-/// same of every such step, so its answer is kept (see [`Slice`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Reads {
-    /// The step's input (`context.input_text`, `context.input_bytes`).
-    pub(crate) input: bool,
-    /// The run's spend so far (`context.spent_cents`).
-    pub(crate) spent: bool,
-    /// Which run it is: the principal compared or used as a whole, or any entity named
-    /// in a condition.
-    pub(crate) run: bool,
-}
-
-impl Reads {
-    fn any(self) -> bool {
-        self.input || self.spent || self.run
-    }
-
-    fn union(self, other: Reads) -> Reads {
-        Reads { input: self.input || other.input, spent: self.spent || other.spent, run: self.run || other.run }
-    }
-
-    /// What `policy` reads, conservatively: anything its text could depend on counts.
-    pub(crate) fn of(policy: &cedar_policy::Policy) -> Reads {
-        let all = Reads { input: true, spent: true, run: true };
-        let Ok(json) = policy.to_json() else { return all };
-        // A scope naming a principal (`==`, `in`, a slot) is about which run it is.
-        let run =
-            !matches!(json["principal"]["op"].as_str(), Some("All" | "is")) || json["principal"]["in"].is_object();
-        let mut reads = Reads { run, ..Reads::default() };
-        for condition in json["conditions"].as_array().into_iter().flatten() {
-            reads.walk(&condition["body"]);
-        }
-        reads
-    }
-
-    fn walk(&mut self, node: &serde_json::Value) {
-        use serde_json::Value;
-        match node {
-            Value::Object(map) => {
-                // `context.attr`, `context["attr"]`, `context has attr`, the same of `principal`.
-                for op in [".", "has"] {
-                    if let Some(access) = map.get(op) {
-                        if let (Some(var), Some(attr)) = (access["left"]["Var"].as_str(), access["attr"].as_str()) {
-                            match var {
-                                "context" => match attr {
-                                    "input_text" | "input_bytes" => self.input = true,
-                                    "spent_cents" => self.spent = true,
-                                    _ => {}
-                                },
-                                "principal" | "resource" | "action" => {}
-                                _ => *self = Reads { input: true, spent: true, run: true },
-                            }
-                            return;
-                        }
-                    }
-                }
-                match map.get("Var").and_then(Value::as_str) {
-                    // The context as a whole: everything in it.
-                    Some("context") => {
-                        self.input = true;
-                        self.spent = true;
-                    }
-                    Some("principal") => self.run = true,
-                    _ => {}
-                }
-                // An entity named in a condition: a skill, the tenant or the action are
-                // the same for every such step; any other could be the run.
-                if let Some(entity) = map.get("__entity") {
-                    if !matches!(entity["type"].as_str(), Some("AOS::Skill" | "AOS::Tenant" | "AOS::Action")) {
-                        self.run = true;
-                    }
-                }
-                if map.contains_key("Slot") {
-                    self.run = true;
-                }
-                for value in map.values() {
-                    self.walk(value);
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|v| self.walk(v)),
-            _ => {}
-        }
-    }
-}
-
-/// The policies that could apply to one skill's calls, in two groups: those that read
-/// none of a step's changing facts ([`Reads`]) and the others. Each group's answer (the
-/// policies that applied, the errors) is kept per the facts it reads, so a step whose
-/// facts match a step judged before is judged by that answer: the same policies of the
-/// same version over the same facts give the same answer, Cedar being deterministic.
-#[derive(Debug)]
-struct Slice {
-    groups: Vec<Group>,
-}
-
-#[derive(Debug)]
-struct Group {
-    /// Its forbids and its permits.
-    sets: [cedar_policy::PolicySet; 2],
-    reads: Reads,
-    /// Answers by the facts they were given (bounded: cleared when full).
-    answers: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Judged>>>,
-}
-
-/// A group's answer for one step's facts.
-#[derive(Debug, Default)]
-struct Judged {
-    /// The ids of the policies that applied.
-    applied: Vec<String>,
-    /// Errors of policies that could not be evaluated.
-    notes: Vec<String>,
-}
-
-/// How many answers a group keeps.
-const ANSWERS_KEPT: usize = 4096;
 
 /// The schema's names, parsed once.
 #[derive(Debug, Clone)]
-struct Names {
-    tenant: cedar_policy::EntityTypeName,
-    run: cedar_policy::EntityTypeName,
-    skill: cedar_policy::EntityTypeName,
-    call: cedar_policy::EntityUid,
+pub(crate) struct Names {
+    pub(crate) tenant: cedar_policy::EntityTypeName,
+    pub(crate) run: cedar_policy::EntityTypeName,
+    pub(crate) skill: cedar_policy::EntityTypeName,
+    pub(crate) call: cedar_policy::EntityUid,
 }
 
 impl Names {
@@ -363,7 +247,7 @@ pub struct Evaluation {
 
 impl Evaluation {
     /// A decision no policy made (the default, a refusal to judge): reasons only.
-    fn plain(decision: Decision, reasons: Vec<String>) -> Self {
+    pub(crate) fn plain(decision: Decision, reasons: Vec<String>) -> Self {
         Self {
             decision,
             reasons,
@@ -377,83 +261,10 @@ impl Evaluation {
     }
 }
 
-fn position(source: &str, offset: usize) -> (usize, usize) {
-    let before = &source[..offset.min(source.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
-/// The first labelled position of a Cedar diagnostic, with its message and help.
-fn located(source: &str, d: &dyn Diagnostic) -> PolicyError {
-    let offset = d.labels().and_then(|mut l| l.next()).map_or(0, |l| l.offset());
-    let (line, column) = position(source, offset);
-    let mut message = d.to_string();
-    if let Some(help) = d.help() {
-        message = format!("{message} ({help})");
-    }
-    PolicyError { line, column, message }
-}
-
 fn schema() -> cedar_policy::Schema {
     let (schema, _warnings) =
         cedar_policy::Schema::from_cedarschema_str(SCHEMA).expect("the published schema is valid Cedar");
     schema
-}
-
-/// The API operations' schema, parsed once.
-fn api_schema_parsed() -> &'static cedar_policy::Schema {
-    static PARSED: std::sync::LazyLock<cedar_policy::Schema> = std::sync::LazyLock::new(|| {
-        cedar_policy::Schema::from_cedarschema_str(crate::api::api_schema())
-            .expect("the generated API schema is valid Cedar")
-            .0
-    });
-    &PARSED
-}
-
-/// The API's action entities (operations in their permission groups, groups in `api`),
-/// which a request's entities must hold for `action in …` to see the groups.
-fn api_action_entities() -> &'static [cedar_policy::Entity] {
-    static ACTIONS: std::sync::LazyLock<Vec<cedar_policy::Entity>> = std::sync::LazyLock::new(|| {
-        api_schema_parsed().action_entities().expect("the schema's actions are entities").iter().cloned().collect()
-    });
-    &ACTIONS
-}
-
-/// Whether `policy` is about API operations (its action scope names them) rather than
-/// steps (any action, or `AOS::Action::"call"`).
-fn about_api(policy: &cedar_policy::Policy) -> Result<bool, String> {
-    let Ok(json) = policy.to_json() else { return Ok(false) };
-    let action = &json["action"];
-    let mut ids: Vec<&str> = Vec::new();
-    if let Some(id) = action["entity"]["id"].as_str() {
-        ids.push(id);
-    }
-    for e in action["entities"].as_array().into_iter().flatten() {
-        ids.extend(e["id"].as_str());
-    }
-    let api = ids.iter().filter(|id| crate::api::is_api_action(id)).count();
-    match (api, ids.len()) {
-        (0, _) => Ok(false),
-        (a, n) if a == n => Ok(true),
-        _ => {
-            Err("a policy is about steps (AOS::Action::\"call\") or about API operations, not both: write two"
-                .to_owned())
-        }
-    }
-}
-
-/// Whether an API policy forbids every operation of every key: no principal or resource
-/// constraint, the whole `api` group, no condition.
-fn forbids_every_operation(policy: &cedar_policy::Policy) -> bool {
-    if policy.effect() != cedar_policy::Effect::Forbid {
-        return false;
-    }
-    let Ok(json) = policy.to_json() else { return false };
-    let all = |k: &str| json[k]["op"] == "All";
-    let whole_group = json["action"]["entity"]["id"] == crate::api::API_GROUP
-        || json["action"]["entities"].as_array().is_some_and(|a| a.iter().any(|e| e["id"] == crate::api::API_GROUP));
-    all("principal") && all("resource") && whole_group && json["conditions"].as_array().is_none_or(Vec::is_empty)
 }
 
 /// Whether `policy` forbids every call, whoever and whatever: no scope, no condition.
@@ -468,7 +279,7 @@ fn forbids_everything(policy: &cedar_policy::Policy) -> bool {
 
 /// Whether `policy`'s scope can match calls of `skill` (its resource: any, or that
 /// skill; any other constraint counts as matching), and whether it has no condition.
-fn scope_of(policy: &cedar_policy::Policy, skill: &str) -> (bool, bool) {
+pub(crate) fn scope_of(policy: &cedar_policy::Policy, skill: &str) -> (bool, bool) {
     let Ok(json) = policy.to_json() else { return (true, false) };
     let resource = &json["resource"];
     let matches = match resource["op"].as_str() {
@@ -713,117 +524,8 @@ impl Policies {
         self.by_default(notes)
     }
 
-    /// Whether the set holds policies about API operations.
-    pub fn has_api_policies(&self) -> bool {
-        self.api.iter().any(|s| !s.is_empty())
-    }
-
-    /// Judges one API request (see [`crate::api`]): allowed unless a policy about API
-    /// operations forbids it (the highest category that applies decides, as for steps).
-    /// Never asks for an approval; a request that cannot be described is refused.
-    pub fn evaluate_api(&self, f: &crate::api::ApiFacts) -> Evaluation {
-        let allowed = |notes: Vec<String>| {
-            let mut reasons = vec!["no policy about API operations applies; the key's role decides".to_owned()];
-            reasons.extend(notes);
-            Evaluation::plain(Decision::Allow, reasons)
-        };
-        if !self.has_api_policies() {
-            return allowed(Vec::new());
-        }
-        let (request, entities) = match self.api_request(f) {
-            Ok(r) => r,
-            Err(e) => return self.undescribable(&e.to_string()),
-        };
-        let judged = judge(&self.api, &request, &entities);
-        let applied: Vec<&Meta> = judged.applied.iter().filter_map(|id| self.meta.get(id)).collect();
-        match applied.iter().map(|m| m.category).max_by_key(|c| c.priority()) {
-            Some(top) => {
-                let deciding: Vec<&Meta> = applied.into_iter().filter(|m| m.category == top).collect();
-                self.decided(top, &deciding, judged.notes)
-            }
-            None => allowed(judged.notes),
-        }
-    }
-
-    /// An API request as Cedar has it: the key in its tenant, the operation, the tenant.
-    fn api_request(
-        &self,
-        f: &crate::api::ApiFacts,
-    ) -> Result<(cedar_policy::Request, std::sync::Arc<cedar_policy::Entities>), Box<dyn std::error::Error>> {
-        use cedar_policy::{Entity, RestrictedExpression as X};
-        let key_type = cedar_policy::EntityTypeName::from_str("AOS::ApiKey")?;
-        let (tenant, key) = (self.uid(&self.names.tenant, &f.tenant), self.uid(&key_type, &f.key_id));
-        let cache_key = format!("api{:?}{:?}{:?}{}{:?}", f.tenant, f.key_id, f.role, f.approval_level, f.permissions);
-        let kept = self.entities.lock().expect("policy entities").get(&cache_key).cloned();
-        let entities = match kept {
-            Some(e) => e,
-            None => {
-                let caller = Entity::new(
-                    key.clone(),
-                    [
-                        ("role".to_owned(), X::new_string(f.role.clone())),
-                        ("approval_level".to_owned(), X::new_long(i64::from(f.approval_level))),
-                        ("permissions".to_owned(), X::new_set(f.permissions.iter().map(|p| X::new_string(p.clone())))),
-                    ]
-                    .into(),
-                    [tenant.clone()].into(),
-                )?;
-                let all = api_action_entities().iter().cloned().chain([Entity::with_uid(tenant.clone()), caller]);
-                let e = std::sync::Arc::new(cedar_policy::Entities::from_entities(all, None)?);
-                let mut kept = self.entities.lock().expect("policy entities");
-                if kept.len() >= ANSWERS_KEPT {
-                    kept.clear();
-                }
-                kept.insert(cache_key, std::sync::Arc::clone(&e));
-                e
-            }
-        };
-        let secs = f.now_ms / 1000;
-        let as_long = |v: u64| X::new_long(i64::try_from(v).unwrap_or(i64::MAX));
-        let context = cedar_policy::Context::from_pairs([
-            ("method".to_owned(), X::new_string(f.method.clone())),
-            ("path".to_owned(), X::new_string(f.path.clone())),
-            ("hour_utc".to_owned(), as_long((secs % 86_400) / 3600)),
-            ("weekday".to_owned(), as_long((secs / 86_400 + 3) % 7 + 1)),
-            ("plan".to_owned(), X::new_string(f.plan.clone())),
-        ])?;
-        let action = cedar_policy::EntityUid::from_str(&format!("AOS::Action::{:?}", f.operation))?;
-        let request = cedar_policy::Request::new(key, action, tenant, context, Some(api_schema_parsed()))?;
-        Ok((request, entities))
-    }
-
-    /// The policies that could apply to calls of `skill`, grouped (see `sliced`).
-    fn slice(&self, skill: &str) -> std::sync::Arc<Slice> {
-        if let Some(s) = self.sliced.lock().expect("policy slices").get(skill) {
-            return std::sync::Arc::clone(s);
-        }
-        let group = || Group {
-            sets: [cedar_policy::PolicySet::new(), cedar_policy::PolicySet::new()],
-            reads: Reads::default(),
-            answers: Default::default(),
-        };
-        let (mut steady, mut changing) = (group(), group());
-        for (side, set) in [&self.forbids, &self.permits].into_iter().enumerate() {
-            for p in set.policies().filter(|p| scope_of(p, skill).0) {
-                let reads = Reads::of(p);
-                let group = if reads.any() { &mut changing } else { &mut steady };
-                group.reads = group.reads.union(reads);
-                group.sets[side].add(p.clone()).expect("ids are unique within a set");
-            }
-        }
-        let groups = [steady, changing].into_iter().filter(|g| g.sets.iter().any(|s| !s.is_empty())).collect();
-        let slice = std::sync::Arc::new(Slice { groups });
-        let mut all = self.sliced.lock().expect("policy slices");
-        // Bounded: skill names come from a registry, but never grow without end.
-        if all.len() >= 1024 {
-            all.clear();
-        }
-        all.insert(skill.to_owned(), std::sync::Arc::clone(&slice));
-        slice
-    }
-
     /// A step the policies could not be given: refused, never let by.
-    fn undescribable(&self, e: &str) -> Evaluation {
+    pub(crate) fn undescribable(&self, e: &str) -> Evaluation {
         Evaluation::plain(Decision::Deny, vec![format!("the step could not be described to the policies: {e}")])
     }
 
@@ -839,7 +541,7 @@ impl Policies {
 
     /// The decision of `category`, whose policies `applied` applied: deny > approval >
     /// allow.
-    fn decided(&self, category: Category, applied: &[&Meta], mut notes: Vec<String>) -> Evaluation {
+    pub(crate) fn decided(&self, category: Category, applied: &[&Meta], mut notes: Vec<String>) -> Evaluation {
         let said = |m: &Meta| m.reason.clone().unwrap_or_else(|| format!("policy {} applies", m.name));
         let forbids: Vec<&&Meta> = applied.iter().filter(|m| !m.permit).collect();
         let deny = forbids.iter().any(|m| m.approval.is_none());
@@ -961,7 +663,7 @@ impl Policies {
         Ok(entities)
     }
 
-    fn uid(&self, t: &cedar_policy::EntityTypeName, id: &str) -> cedar_policy::EntityUid {
+    pub(crate) fn uid(&self, t: &cedar_policy::EntityTypeName, id: &str) -> cedar_policy::EntityUid {
         cedar_policy::EntityUid::from_type_name_and_id(t.clone(), cedar_policy::EntityId::new(id))
     }
 }
@@ -974,97 +676,4 @@ impl Policies {
         let text = aos_core::determinism::canonical_json(&facts.input);
         self.request(facts, text, Some(&schema())).map(|_| ()).map_err(|e| e.to_string())
     }
-}
-
-/// Which of `sets` (a group's forbids and permits) apply to `request`: Cedar reports
-/// every forbid that applies in a set of forbids, and every permit in a set of permits.
-fn judge(
-    sets: &[cedar_policy::PolicySet; 2],
-    request: &cedar_policy::Request,
-    entities: &cedar_policy::Entities,
-) -> Judged {
-    let authorizer = cedar_policy::Authorizer::new();
-    let mut judged = Judged::default();
-    for set in sets.iter().filter(|s| !s.is_empty()) {
-        let response = authorizer.is_authorized(request, set, entities);
-        for e in response.diagnostics().errors() {
-            judged.notes.push(format!("a policy could not be evaluated and was skipped: {e}"));
-        }
-        judged.applied.extend(response.diagnostics().reason().map(ToString::to_string));
-    }
-    judged
-}
-
-/// The facts a group that reads `reads` is given, as the key of its answers: every fact
-/// the schema offers, except the changing ones it does not read (the input by its
-/// SHA-256). Every part is delimited, so two different sets of facts never share a key.
-fn answer_key<'a>(f: &StepFacts, reads: Reads, input_text: impl Fn() -> &'a str) -> String {
-    use std::fmt::Write;
-    let secs = f.now_ms / 1000;
-    let mut key = String::with_capacity(128);
-    // Debug formatting quotes and escapes each string: no separator can be forged.
-    let _ = write!(
-        key,
-        "{:?}{:?}{:?}{:?}{:?}{:?}{:?}{}:{}:{}:{}:{}:{}:{}",
-        f.tenant,
-        f.skill,
-        f.idempotency,
-        f.kind,
-        f.host,
-        f.workflow,
-        f.plan,
-        f.port,
-        f.depth,
-        f.agent,
-        f.estimated_cents,
-        (secs % 86_400) / 3600,
-        (secs / 86_400 + 3) % 7,
-        u8::from(reads.input) * 4 + u8::from(reads.spent) * 2 + u8::from(reads.run),
-    );
-    if reads.run {
-        let _ = write!(key, "{:?}", f.run_id);
-    }
-    if reads.spent {
-        let _ = write!(key, ":{}", f.spent_cents);
-    }
-    if reads.input {
-        let _ = write!(key, ":{}", aos_core::determinism::sha256_hex(input_text().as_bytes()));
-    }
-    key
-}
-
-/// Where each statement of a Cedar text begins (its first annotation or keyword): a
-/// statement ends at a `;` outside strings, comments and brackets.
-fn statement_starts(text: &str) -> Vec<usize> {
-    let bytes = text.as_bytes();
-    let (mut starts, mut depth, mut i, mut begun) = (Vec::new(), 0i32, 0, false);
-    while i < bytes.len() {
-        let c = bytes[i];
-        match c {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            c if c.is_ascii_whitespace() => {}
-            _ if !begun => {
-                starts.push(i);
-                begun = true;
-                continue;
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'(' | b'{' | b'[' => depth += 1,
-            b')' | b'}' | b']' => depth -= 1,
-            b';' if depth == 0 => begun = false,
-            _ => {}
-        }
-        i += 1;
-    }
-    starts
 }

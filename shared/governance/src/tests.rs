@@ -237,7 +237,7 @@ fn what_a_policy_reads_is_found_conservatively() {
     let reads = |text: &str| {
         let set: cedar_policy::PolicySet = text.parse().expect("parses");
         let p = set.policies().next().expect("one policy");
-        let r = crate::policy::Reads::of(p);
+        let r = crate::answers::Reads::of(p);
         (r.input, r.spent, r.run)
     };
     let none = (false, false, false);

@@ -279,6 +279,29 @@ impl PolicyService {
     }
 }
 
+/// What the policies about API operations are told of `operation` (at `method`, `path`)
+/// called now by key `key_id` of `tenant` holding `grant`, under the default plan.
+pub fn api_facts(
+    tenant: &TenantId,
+    key_id: &str,
+    grant: &aos_core::roles::Grant,
+    operation: &str,
+    (method, path): (&str, &str),
+) -> ApiFacts {
+    ApiFacts {
+        tenant: tenant.to_string(),
+        key_id: key_id.to_owned(),
+        role: grant.role.as_str().to_owned(),
+        approval_level: grant.approval_level(),
+        permissions: grant.permissions().into_iter().map(|x| x.as_str().to_owned()).collect(),
+        operation: operation.to_owned(),
+        method: method.to_owned(),
+        path: path.to_owned(),
+        now_ms: crate::clock::now_ms(),
+        plan: DEFAULT_PLAN.to_owned(),
+    }
+}
+
 /// The kind of a step, as policies see it (`context.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepKind {
