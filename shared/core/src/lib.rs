@@ -7,6 +7,8 @@ pub mod agent;
 pub mod audit;
 pub mod breaker;
 pub mod checkpoint;
+pub mod costsim;
+pub mod credits;
 pub mod determinism;
 pub mod error_code;
 pub mod flags;

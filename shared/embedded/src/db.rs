@@ -71,6 +71,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS queue_receipt ON queue (receipt);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
     receive_count INTEGER NOT NULL, dead_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS credit_books (tenant TEXT PRIMARY KEY, book TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS credit_transfers (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, id TEXT NOT NULL, state TEXT,
+    timeout_ms INTEGER, body TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS credit_transfers_id ON credit_transfers (tenant, id);
+CREATE INDEX IF NOT EXISTS credit_transfers_pending ON credit_transfers (tenant, timeout_ms) WHERE state = 'pending';
 CREATE TABLE IF NOT EXISTS kv (
     tenant TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;

@@ -6,6 +6,7 @@
 mod audit;
 mod blobs;
 mod breakers;
+mod credits;
 mod db;
 mod flags;
 mod idempotency;
@@ -21,6 +22,7 @@ mod workflows;
 pub use audit::EmbeddedAudit;
 pub use blobs::FileBlobs;
 pub use breakers::EmbeddedBreakers;
+pub use credits::EmbeddedCredits;
 pub use db::{Db, Durability};
 pub use flags::EmbeddedFlags;
 pub use idempotency::EmbeddedIdempotency;
@@ -62,6 +64,8 @@ pub struct Embedded {
     pub workflows: Arc<EmbeddedWorkflows>,
     /// Circuit breakers.
     pub breakers: Arc<EmbeddedBreakers>,
+    /// The credit ledger.
+    pub credits: Arc<EmbeddedCredits>,
     /// Tenants' policy sets.
     pub policies: Arc<EmbeddedPolicies>,
     /// Tenants' audit logs.
@@ -85,6 +89,7 @@ impl Embedded {
             tenant_secrets: Arc::new(EmbeddedSecrets::open(Arc::clone(&db), dir)?),
             workflows: Arc::new(EmbeddedWorkflows::new(Arc::clone(&db))),
             breakers: Arc::new(EmbeddedBreakers::new(Arc::clone(&db))),
+            credits: Arc::new(EmbeddedCredits::new(Arc::clone(&db))),
             policies: Arc::new(EmbeddedPolicies::new(Arc::clone(&db))),
             audit: Arc::new(EmbeddedAudit::new(Arc::clone(&db))),
             flags: Arc::new(EmbeddedFlags::new(Arc::clone(&db))),

@@ -5,6 +5,7 @@
 mod audit;
 mod blobs;
 mod breakers;
+mod credits;
 mod flags;
 mod idempotency;
 mod kv;
@@ -19,6 +20,7 @@ mod workflows;
 pub use audit::*;
 pub use blobs::*;
 pub use breakers::*;
+pub use credits::*;
 pub use flags::*;
 pub use idempotency::*;
 pub use kv::*;

@@ -1,0 +1,283 @@
+//! The credit ledger in the embedded database: one book per tenant (its accounts and
+//! grants, as JSON) and one row per transfer, changed together in one transaction by
+//! the rules of [`Book`].
+
+use crate::db::{backend, exec, qrow, Db};
+use aos_core::audit::AuditEvent;
+use aos_core::credits::{
+    repeated_settle, resolution, Book, Cause, GrantSpec, LedgerError, Millicredits, PendingState, Transfer, TransferId,
+    TransferKind,
+};
+use aos_core::TenantId;
+use aos_runtime::ports::{CreditError, CreditResult, CreditStore, StoreError, TransferPage};
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::Arc;
+
+/// The credit ledger.
+pub struct EmbeddedCredits {
+    db: Arc<Db>,
+}
+
+impl EmbeddedCredits {
+    /// The ledger over `db`.
+    pub fn new(db: Arc<Db>) -> Self {
+        Self { db }
+    }
+}
+
+fn corrupt(e: &serde_json::Error) -> StoreError {
+    StoreError::Backend(format!("corrupt ledger record: {e}"))
+}
+
+fn load_book(c: &Connection, tenant: &str) -> Result<Book, StoreError> {
+    let body: Option<String> =
+        qrow(c, "SELECT book FROM credit_books WHERE tenant = ?1", params![tenant], |r| r.get(0))
+            .optional()
+            .map_err(|e| backend(&e))?;
+    body.map_or(Ok(Book::default()), |b| serde_json::from_str(&b).map_err(|e| corrupt(&e)))
+}
+
+fn store_book(c: &Connection, tenant: &str, book: &Book) -> Result<(), StoreError> {
+    let body = serde_json::to_string(book).map_err(|e| corrupt(&e))?;
+    exec(
+        c,
+        "INSERT INTO credit_books (tenant, book) VALUES (?1, ?2) ON CONFLICT (tenant) DO UPDATE SET book = ?2",
+        params![tenant, body],
+    )
+    .map_err(|e| backend(&e))?;
+    Ok(())
+}
+
+fn load_transfer(c: &Connection, tenant: &str, id: &str) -> Result<Option<Transfer>, StoreError> {
+    let body: Option<String> =
+        qrow(c, "SELECT body FROM credit_transfers WHERE tenant = ?1 AND id = ?2", params![tenant, id], |r| r.get(0))
+            .optional()
+            .map_err(|e| backend(&e))?;
+    body.map(|b| serde_json::from_str(&b).map_err(|e| corrupt(&e))).transpose()
+}
+
+fn insert_transfer(c: &Connection, tenant: &str, t: &Transfer) -> Result<(), StoreError> {
+    let body = serde_json::to_string(t).map_err(|e| corrupt(&e))?;
+    exec(
+        c,
+        "INSERT INTO credit_transfers (tenant, id, state, timeout_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![tenant, t.id.as_str(), t.state.map(PendingState::as_str), t.timeout_ms, body],
+    )
+    .map_err(|e| backend(&e))?;
+    Ok(())
+}
+
+fn update_pending(c: &Connection, tenant: &str, t: &Transfer) -> Result<(), StoreError> {
+    let body = serde_json::to_string(t).map_err(|e| corrupt(&e))?;
+    exec(
+        c,
+        "UPDATE credit_transfers SET state = ?3, body = ?4 WHERE tenant = ?1 AND id = ?2",
+        params![tenant, t.id.as_str(), t.state.map(PendingState::as_str), body],
+    )
+    .map_err(|e| backend(&e))?;
+    Ok(())
+}
+
+/// Loads the tenant's book rolled to `now_ms`, with the roll's transfers recorded.
+fn rolled(c: &Connection, tenant: &str, now_ms: u64) -> Result<Book, StoreError> {
+    let mut book = load_book(c, tenant)?;
+    if book.next_change_ms() <= now_ms {
+        for t in book.roll(now_ms) {
+            insert_transfer(c, tenant, &t)?;
+        }
+        store_book(c, tenant, &book)?;
+    }
+    Ok(book)
+}
+
+/// Resolves `pending` by `kind` (post `amount`, void, expire) and records it all.
+fn resolve(
+    c: &Connection,
+    tenant: &str,
+    book: &mut Book,
+    pending: &mut Transfer,
+    amount: Millicredits,
+    kind: TransferKind,
+    now_ms: u64,
+) -> CreditResult<Transfer> {
+    let t = match kind {
+        TransferKind::Post => book.settle(pending, amount, now_ms)?,
+        TransferKind::Expire => book.expire(pending, now_ms)?,
+        _ => book.void(pending, now_ms)?,
+    };
+    update_pending(c, tenant, pending)?;
+    insert_transfer(c, tenant, &t)?;
+    store_book(c, tenant, book)?;
+    Ok(t)
+}
+
+type Op<R> = Box<dyn FnOnce(&Connection) -> CreditResult<R> + Send>;
+
+impl EmbeddedCredits {
+    /// Runs `op` in one durable write. Every operation checks the ledger's rules before
+    /// it writes anything but the roll of the tenant's grants, so a refusal commits only
+    /// the roll (which is due either way).
+    async fn write<R: Send + 'static>(&self, op: Op<R>) -> CreditResult<R> {
+        let answer = self
+            .db
+            .write(true, move |c| match op(c) {
+                Ok(r) => Ok(Ok(r)),
+                Err(CreditError::Refused(e)) => Ok(Err(e)),
+                Err(CreditError::Store(e)) => Err(e),
+            })
+            .await?;
+        Ok(answer?)
+    }
+}
+
+#[async_trait]
+impl CreditStore for EmbeddedCredits {
+    async fn book(&self, tenant: &TenantId, now_ms: u64) -> CreditResult<Book> {
+        let t = tenant.to_string();
+        let body: Option<String> = self.db.read(move |c| {
+            qrow(c, "SELECT book FROM credit_books WHERE tenant = ?1", params![t], |r| r.get(0)).optional()
+        })?;
+        let mut book =
+            body.map_or(Ok(Book::default()), |b| serde_json::from_str::<Book>(&b).map_err(|e| corrupt(&e)))?;
+        book.roll(now_ms);
+        Ok(book)
+    }
+
+    async fn grant(
+        &self,
+        tenant: &TenantId,
+        spec: &GrantSpec,
+        audit: &[AuditEvent],
+        now_ms: u64,
+    ) -> CreditResult<Vec<Transfer>> {
+        let (t, spec, audit) = (tenant.to_string(), spec.clone(), audit.to_vec());
+        self.write(Box::new(move |c| {
+            let mut book = rolled(c, &t, now_ms)?;
+            let repeated = book.grants.iter().any(|g| g.spec.id == spec.id);
+            let out = book.grant(spec, now_ms)?;
+            if !repeated {
+                for tr in &out {
+                    insert_transfer(c, &t, tr)?;
+                }
+                store_book(c, &t, &book)?;
+                crate::audit::append_tx(c, &audit)?;
+            }
+            Ok(out)
+        }))
+        .await
+    }
+
+    async fn reserve(
+        &self,
+        tenant: &TenantId,
+        cause: &Cause,
+        amount: Millicredits,
+        timeout_ms: u64,
+        now_ms: u64,
+    ) -> CreditResult<Transfer> {
+        let (t, cause) = (tenant.to_string(), cause.clone());
+        self.write(Box::new(move |c| {
+            let id = TransferId::derive(&cause, TransferKind::Reserve);
+            if let Some(first) = load_transfer(c, &t, id.as_str())? {
+                return Ok(first);
+            }
+            let mut book = rolled(c, &t, now_ms)?;
+            let r = book.reserve(cause, amount, timeout_ms, now_ms)?;
+            insert_transfer(c, &t, &r)?;
+            store_book(c, &t, &book)?;
+            Ok(r)
+        }))
+        .await
+    }
+
+    async fn settle(
+        &self,
+        tenant: &TenantId,
+        id: &TransferId,
+        amount: Millicredits,
+        now_ms: u64,
+    ) -> CreditResult<Transfer> {
+        let (t, id) = (tenant.to_string(), id.clone());
+        self.write(Box::new(move |c| {
+            let mut pending = load_transfer(c, &t, id.as_str())?.ok_or_else(|| LedgerError::Unknown(id.clone()))?;
+            if pending.state != Some(PendingState::Pending) {
+                let first = [TransferKind::Post, TransferKind::Void, TransferKind::Expire]
+                    .into_iter()
+                    .find_map(|k| load_transfer(c, &t, TransferId::following(&id, k).as_str()).transpose())
+                    .transpose()?;
+                return Ok(repeated_settle(&pending, first, amount)?);
+            }
+            let mut book = rolled(c, &t, now_ms)?;
+            resolve(c, &t, &mut book, &mut pending, amount, resolution(amount), now_ms)
+        }))
+        .await
+    }
+
+    async fn expire_due(&self, tenant: &TenantId, now_ms: u64, limit: u32) -> CreditResult<u32> {
+        let t = tenant.to_string();
+        self.write(Box::new(move |c| {
+            let ids: Vec<String> = {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT id FROM credit_transfers WHERE tenant = ?1 AND state = 'pending' AND timeout_ms <= ?2 \
+                         ORDER BY timeout_ms LIMIT ?3",
+                    )
+                    .map_err(|e| backend(&e))?;
+                let rows = st.query_map(params![t, now_ms, limit], |r| r.get(0)).map_err(|e| backend(&e))?;
+                rows.collect::<Result<_, _>>().map_err(|e| backend(&e))?
+            };
+            let mut book = rolled(c, &t, now_ms)?;
+            for id in &ids {
+                let mut pending =
+                    load_transfer(c, &t, id)?.ok_or_else(|| LedgerError::Unknown(TransferId(id.clone())))?;
+                resolve(c, &t, &mut book, &mut pending, Millicredits::ZERO, TransferKind::Expire, now_ms)?;
+            }
+            Ok(u32::try_from(ids.len()).unwrap_or(u32::MAX))
+        }))
+        .await
+    }
+
+    async fn set_suspended(&self, tenant: &TenantId, suspended: bool, audit: &[AuditEvent]) -> CreditResult<()> {
+        let (t, audit) = (tenant.to_string(), audit.to_vec());
+        self.write(Box::new(move |c| {
+            let mut book = load_book(c, &t)?;
+            if book.suspended != suspended {
+                book.suspended = suspended;
+                store_book(c, &t, &book)?;
+                crate::audit::append_tx(c, &audit)?;
+            }
+            Ok(())
+        }))
+        .await
+    }
+
+    async fn transfer(&self, tenant: &TenantId, id: &TransferId) -> CreditResult<Option<Transfer>> {
+        let (t, id) = (tenant.to_string(), id.clone());
+        let body: Option<String> = self.db.read(move |c| {
+            qrow(c, "SELECT body FROM credit_transfers WHERE tenant = ?1 AND id = ?2", params![t, id.as_str()], |r| {
+                r.get(0)
+            })
+            .optional()
+        })?;
+        Ok(body.map(|b| serde_json::from_str(&b).map_err(|e| corrupt(&e))).transpose()?)
+    }
+
+    async fn transfers(&self, tenant: &TenantId, after: Option<&str>, limit: u32) -> CreditResult<TransferPage> {
+        let t = tenant.to_string();
+        let after: i64 = after.map_or(Ok(0), str::parse).map_err(|_| StoreError::Conflict("bad page cursor".into()))?;
+        let limit = limit.clamp(1, 1000);
+        let rows: Vec<(i64, String)> = self.db.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT seq, body FROM credit_transfers WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![t, after, limit + 1], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        let more = rows.len() > limit as usize;
+        let rows = &rows[..rows.len().min(limit as usize)];
+        let transfers =
+            rows.iter().map(|(_, b)| serde_json::from_str(b).map_err(|e| corrupt(&e))).collect::<Result<_, _>>()?;
+        Ok(TransferPage { transfers, next: if more { rows.last().map(|(s, _)| s.to_string()) } else { None } })
+    }
+}
