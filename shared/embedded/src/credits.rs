@@ -5,8 +5,8 @@
 use crate::db::{backend, exec, qrow, Db};
 use aos_core::audit::AuditEvent;
 use aos_core::credits::{
-    repeated_settle, resolution, Book, Cause, GrantSpec, LedgerError, Millicredits, PendingState, Transfer, TransferId,
-    TransferKind,
+    check_amount, repeated_settle, resolution, Book, Cause, GrantSpec, LedgerError, Millicredits, PendingState,
+    Transfer, TransferId, TransferKind,
 };
 use aos_core::TenantId;
 use aos_runtime::ports::{CreditError, CreditResult, CreditStore, StoreError, TransferPage};
@@ -176,6 +176,7 @@ impl CreditStore for EmbeddedCredits {
         timeout_ms: u64,
         now_ms: u64,
     ) -> CreditResult<Transfer> {
+        check_amount(amount)?;
         let (t, cause) = (tenant.to_string(), cause.clone());
         self.write(Box::new(move |c| {
             let id = TransferId::derive(&cause, TransferKind::Reserve);

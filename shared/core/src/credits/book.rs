@@ -110,7 +110,27 @@ pub struct Book {
     pub suspended: bool,
 }
 
-fn idx(a: Account) -> usize {
+/// The record of a reservation of `amount` for `cause` until `timeout_ms` (what
+/// [`Book::reserve`] returns; a store that checks the rules as write conditions builds
+/// it with this).
+pub fn reservation(cause: Cause, amount: Millicredits, timeout_ms: u64, now_ms: u64) -> Transfer {
+    Transfer {
+        id: TransferId::derive(&cause, TransferKind::Reserve),
+        kind: TransferKind::Reserve,
+        debit: Account::Credits,
+        credit: Account::Spent,
+        amount,
+        follows: None,
+        state: Some(PendingState::Pending),
+        timeout_ms: Some(timeout_ms),
+        grant: None,
+        cause: Some(cause),
+        at_ms: now_ms,
+    }
+}
+
+/// The index of `a` in [`Book::balances`].
+pub fn account_index(a: Account) -> usize {
     match a {
         Account::Credits => 0,
         Account::Grants => 1,
@@ -122,11 +142,11 @@ fn idx(a: Account) -> usize {
 impl Book {
     /// The sums of `account`.
     pub fn balance(&self, account: Account) -> Balance {
-        self.balances[idx(account)]
+        self.balances[account_index(account)]
     }
 
     fn balance_mut(&mut self, account: Account) -> &mut Balance {
-        &mut self.balances[idx(account)]
+        &mut self.balances[account_index(account)]
     }
 
     /// Available credits: posted credits − posted debits − pending debits of the
@@ -298,19 +318,7 @@ impl Book {
         c.debits_pending = Millicredits(c.debits_pending.0 + amount.0);
         let s = self.balance_mut(Account::Spent);
         s.credits_pending = Millicredits(s.credits_pending.0 + amount.0);
-        Ok(Transfer {
-            id: TransferId::derive(&cause, TransferKind::Reserve),
-            kind: TransferKind::Reserve,
-            debit: Account::Credits,
-            credit: Account::Spent,
-            amount,
-            follows: None,
-            state: Some(PendingState::Pending),
-            timeout_ms: Some(timeout_ms),
-            grant: None,
-            cause: Some(cause),
-            at_ms: now_ms,
-        })
+        Ok(reservation(cause, amount, timeout_ms, now_ms))
     }
 
     fn release(&mut self, amount: Millicredits) {
