@@ -476,37 +476,19 @@ fn finish(sut: &Sut, model: &Model) {
     assert_eq!(reserves, model.reservations.len(), "one reservation per cause, however often it was asked");
 }
 
-struct OnSqlite;
-struct OnDynamo;
+/// The model test on SQLite (`Ledger<false>`) or on DynamoDB (`Ledger<true>`).
+struct Ledger<const DYNAMO: bool>;
 
-impl StateMachineTest for OnSqlite {
+impl<const DYNAMO: bool> StateMachineTest for Ledger<DYNAMO> {
     type SystemUnderTest = Sut;
     type Reference = Model;
 
     fn init_test(_: &Model) -> Sut {
+        if DYNAMO {
+            return Sut { store: Some(open_dynamo()), tenant: new_tenant(), place: Place::Dynamo };
+        }
         let dir = tempfile::tempdir().expect("tmp");
         Sut { store: Some(open_sqlite(dir.path())), tenant: new_tenant(), place: Place::Sqlite(dir) }
-    }
-
-    fn apply(sut: Sut, model: &Model, op: Op) -> Sut {
-        apply(sut, model, op)
-    }
-
-    fn check_invariants(sut: &Sut, model: &Model) {
-        check(sut, model);
-    }
-
-    fn teardown(sut: Sut, model: Model) {
-        finish(&sut, &model);
-    }
-}
-
-impl StateMachineTest for OnDynamo {
-    type SystemUnderTest = Sut;
-    type Reference = Model;
-
-    fn init_test(_: &Model) -> Sut {
-        Sut { store: Some(open_dynamo()), tenant: new_tenant(), place: Place::Dynamo }
     }
 
     fn apply(sut: Sut, model: &Model, op: Op) -> Sut {
@@ -525,14 +507,14 @@ impl StateMachineTest for OnDynamo {
 prop_state_machine! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
-    fn the_sqlite_ledger_behaves_as_the_model(sequential 1..48 => OnSqlite);
+    fn the_sqlite_ledger_behaves_as_the_model(sequential 1..48 => Ledger<false>);
 }
 
 prop_state_machine! {
     #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
     #[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
-    fn the_dynamodb_ledger_behaves_as_the_model(sequential 1..40 => OnDynamo);
+    fn the_dynamodb_ledger_behaves_as_the_model(sequential 1..40 => Ledger<true>);
 }
 
 /// 16 tasks, `total` random operations in all on one tenant's ledger: after each, the
