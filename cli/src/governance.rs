@@ -291,7 +291,7 @@ pub(crate) async fn audit(command: AuditCommand, conn: &Conn) -> anyhow::Result<
 }
 
 /// Percent-escapes a query value.
-fn url_escape(v: &str) -> String {
+pub(crate) fn url_escape(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b'/' => {

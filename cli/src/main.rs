@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod governance;
+mod money;
 use governance::{ApprovalCommand, AuditCommand, FlagsCommand, PolicyCommand};
 
 #[derive(Parser)]
@@ -130,6 +131,13 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// The tenant's credits and ledger; grants (operator key).
+    Credits {
+        #[command(subcommand)]
+        command: money::CreditsCommand,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Read the tenant's audit log and verify its hash chain.
     Audit {
         #[command(subcommand)]
@@ -244,6 +252,16 @@ enum RunCommand {
     },
     /// Cancel a run.
     Cancel { id: String },
+    /// CostSim: the cost, latency and risk of a run file's plan before it runs (steps may
+    /// add `iterations`), and whether it fits --budget-cents.
+    Simulate {
+        file: PathBuf,
+        #[arg(long)]
+        budget_cents: Option<f64>,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -278,6 +296,20 @@ enum WorkflowCommand {
     Watch { id: String },
     /// Cancel an execution.
     Cancel { id: String },
+    /// CostSim of a stored workflow: its task and map nodes (--items NODE=N per map).
+    Simulate {
+        name: String,
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long)]
+        budget_cents: Option<f64>,
+        /// Elements of a map node: NODE=N (default 1).
+        #[arg(long = "items")]
+        items: Vec<String>,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a spec offline and print its Amazon States Language definition.
     Compile {
         file: PathBuf,
@@ -420,6 +452,9 @@ async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
         WorkflowCommand::Cancel { id } => {
             print(&c.call(post, &format!("/v1/executions/{id}/cancel"), None, None).await?)?;
         }
+        WorkflowCommand::Simulate { name, version, budget_cents, items, json } => {
+            money::simulate_workflow(&c, &name, version, budget_cents, &items, json).await?;
+        }
         WorkflowCommand::Compile { .. } => unreachable!("handled above"),
     }
     Ok(())
@@ -492,6 +527,9 @@ async fn main() -> anyhow::Result<()> {
                 RunCommand::Cancel { id } => {
                     print(&c.call(reqwest::Method::POST, &format!("/v1/runs/{id}/cancel"), None, None).await?)
                 }
+                RunCommand::Simulate { file, budget_cents, json } => {
+                    money::simulate_run(&c, &file, budget_cents, json).await
+                }
             }
         }
         Command::Tenant { command: TenantCommand::Create { name, id }, conn } => {
@@ -517,6 +555,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Workflow { command, conn } => workflow(command, &conn).await,
         Command::Policy { command, conn } => governance::policy(command, &conn).await,
         Command::Audit { command, conn } => governance::audit(command, &conn).await,
+        Command::Credits { command, conn } => money::credits(command, &conn).await,
         Command::Flags { command, conn } => governance::flags(command, &conn).await,
         Command::Approvals { command, conn } => governance::approvals(command, &conn).await,
         Command::Bench { dir, samples, serial_steps, concurrent_runs, steps_per_run } => {

@@ -90,6 +90,8 @@ pub struct Adapters {
     pub audit: Arc<dyn aos_runtime::ports::AuditStore>,
     /// Tenants' feature flags.
     pub flags: Arc<dyn aos_runtime::ports::FlagStore>,
+    /// Tenants' credit ledgers.
+    pub credits: Arc<dyn aos_runtime::ports::CreditStore>,
     /// Workflows and executions (the embedded executor); `None` on the AWS backend,
     /// where workflows run on Step Functions.
     pub workflows: Option<Arc<dyn WorkflowStore>>,
@@ -120,6 +122,7 @@ impl Adapters {
                     policies: e.policies.clone(),
                     audit: e.audit.clone(),
                     flags: e.flags.clone(),
+                    credits: e.credits.clone(),
                     breakers: e.breakers.clone(),
                     workflows: Some(e.workflows.clone()),
                     embedded: Some(e),
@@ -142,6 +145,7 @@ impl Adapters {
                     policies: a.policies.clone(),
                     audit: a.audit.clone(),
                     flags: a.flags.clone(),
+                    credits: a.credits.clone(),
                     breakers: a.breakers.clone(),
                     workflows: None,
                     embedded: None,
@@ -293,11 +297,16 @@ impl LocalStack {
         if let Some(llm) = &config.llm {
             extra.llm = llm.clone();
         }
+        let llm_prices = extra.llm.clone();
         let skills = aos_runtime::skills::worker_registry(policy, extra)?;
         skills.check_schemas()?;
         let skills = Arc::new(skills);
+        // One credit service for the API and the workers: a grant made here meters the
+        // tenant's next step at once.
+        let credits = aos_runtime::credits::CreditService::new(Arc::clone(&adapters.credits)).with_llm(llm_prices);
         let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills))
-            .with_planner_defaults(config.worker.planner.clone());
+            .with_planner_defaults(config.worker.planner.clone())
+            .with_credits(credits.clone());
         let workflows = match &adapters.aws {
             Some(aws) => aws.workflow_service(Arc::clone(&skills)),
             None => adapters.workflows.as_ref().map(|store| {
@@ -326,6 +335,7 @@ impl LocalStack {
             policies: policies.clone(),
             audit,
             flags: flags.clone(),
+            credits: credits.clone(),
         })
         .merge(demo);
         let (shutdown, rx) = watch::channel(false);
@@ -343,7 +353,8 @@ impl LocalStack {
                 .with_breakers(Arc::clone(&adapters.breakers))
                 .with_secrets(Arc::clone(&adapters.tenant_secrets))
                 .with_policies(policies.clone())
-                .with_flags(flags.clone());
+                .with_flags(flags.clone())
+                .with_credits(credits.clone());
             // The gate's approvals live with the workflows' (one listing, one decision route).
             let approvals = match &adapters.aws {
                 Some(aws) => Some(aws.workflows.clone() as Arc<dyn WorkflowStore>),
@@ -373,6 +384,13 @@ impl LocalStack {
             );
             tasks.push(tokio::spawn(sweeper.run_loop(aos_runtime::sweep::DEFAULT_EVERY, rx.clone())));
         }
+        // Reservations of steps that never ended go back at their timeout.
+        tasks.push(tokio::spawn(aos_runtime::credits::expiry_loop(
+            Arc::clone(&adapters.tenants),
+            Arc::clone(&adapters.credits),
+            aos_runtime::sweep::DEFAULT_EVERY,
+            rx.clone(),
+        )));
         // Finished runs past their tenant's retention are deleted, on either backend.
         let reaper = aos_runtime::retention::Reaper::new(Arc::clone(&adapters.tenants), Arc::clone(&adapters.runs))
             .with_records(

@@ -458,3 +458,40 @@ fn aos_flags_sets_lists_and_evaluates_a_flag() {
     let bad = aos(&dev, Some(&key), &["flags", "set", "beta", "--rollout", "130"]);
     assert!(!bad.status.success() && text(&bad).contains("rollout_percent"), "{}", text(&bad));
 }
+
+#[test]
+fn aos_credits_grants_shows_and_lists_and_aos_run_simulate_prices_a_plan() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let dev = start_dev(&data);
+    let key = std::fs::read_to_string(data.join("dev-api-key")).expect("key file");
+    let operator = std::fs::read_to_string(data.join("operator-api-key")).expect("operator key file");
+    let unmetered = aos(&dev, Some(&key), &["credits", "show"]);
+    assert!(
+        text(&unmetered).contains("available 0 c") && text(&unmetered).contains("unmetered"),
+        "{}",
+        text(&unmetered)
+    );
+    let granted = aos(&dev, Some(&operator), &["credits", "grant", "ten_dev", "700", "--id", "welcome"]);
+    assert!(granted.status.success(), "{}", text(&granted));
+    assert!(text(&granted).contains("grant welcome for ten_dev: made; available now 700"), "{}", text(&granted));
+    let again = aos(&dev, Some(&operator), &["credits", "grant", "ten_dev", "700", "--id", "welcome"]);
+    assert!(text(&again).contains("already made"), "{}", text(&again));
+    let show = aos(&dev, Some(&key), &["credits", "show"]);
+    assert!(text(&show).contains("available 700") && text(&show).contains("welcome  paid  active"), "{}", text(&show));
+    let ledger = aos(&dev, Some(&key), &["credits", "ledger", "--json"]);
+    let lines: Vec<serde_json::Value> =
+        text(&ledger).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines.len(), 1, "{}", text(&ledger));
+    assert_eq!(lines[0]["amount_cents"], 700.0);
+
+    let plan = dir.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        r#"{"plan": [{"skill": "llm_invoke", "iterations": 10}, {"skill": "email_send", "iterations": 10}]}"#,
+    )
+    .expect("write plan");
+    let sim = aos(&dev, Some(&key), &["run", "simulate", plan.to_str().expect("utf-8"), "--budget-cents", "50"]);
+    assert!(sim.status.success(), "{}", text(&sim));
+    assert!(text(&sim).starts_with("budget_insufficient: 60 c, 25000 ms"), "{}", text(&sim));
+}

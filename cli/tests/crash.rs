@@ -416,3 +416,73 @@ async fn pending_approval(api: &Api, run: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_between_a_steps_reservation_and_its_settle_charges_it_once() {
+    abort_between_reserve_and_settle(&Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn an_abort_of_aos_dev_on_the_aws_backend_between_reservation_and_settle_charges_it_once() {
+    abort_between_reserve_and_settle(&Backend::aws()).await;
+}
+
+/// A metered tenant's three-step run; the process aborts after step 1's effect, when its
+/// credits are reserved and not settled. After the restart the step runs again (a second
+/// attempt): its first reservation goes back, the run is charged once per step, and the
+/// ledger balances.
+async fn abort_between_reserve_and_settle(backend: &Backend) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sink_addr, _sink) = start_sink().await;
+    let port = free_port();
+    let allow = sink_addr.to_string();
+    let plan = json!({"plan": [
+        {"skill": "kv_store", "input": {"op": "put", "key": "k", "value": 1}},
+        {"skill": "http_call", "input": {"method": "POST", "url": format!("http://{sink_addr}/demo/sink"), "body": {"paid": 10}}},
+        {"skill": "kv_store", "input": {"op": "get", "key": "k"}}
+    ]});
+    let mut child = spawn_on(backend, dir.path(), port, &allow, Some(1));
+    let api = Api::connect(dir.path(), port).await;
+    let operator = std::fs::read_to_string(dir.path().join("data/operator-api-key")).expect("operator key");
+    let granted = api
+        .http
+        .post(format!("{}/v1/credits/grants", api.base))
+        .bearer_auth(operator.trim())
+        .json(&json!({"tenant_id": "ten_dev", "id": "start", "amount_cents": 100}))
+        .send()
+        .await
+        .expect("grant");
+    assert_eq!(granted.status(), reqwest::StatusCode::CREATED);
+    let id = api.submit(&plan).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "the process did not abort");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child = spawn_on(backend, dir.path(), port, &allow, None);
+    let api = Api::connect(dir.path(), port).await;
+    let run = api.wait_until(&id, 30, |r| matches!(r["status"].as_str(), Some("succeeded" | "failed"))).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["spent_cents"], 3.0, "one credit per step, the re-run step once: {run}");
+    let credits = api.get("/v1/credits").await;
+    assert_eq!(
+        (credits["available_cents"].clone(), credits["reserved_cents"].clone(), credits["spent_cents"].clone()),
+        (json!(97.0), json!(0.0), json!(3.0)),
+        "no lost and no double charge: {credits}"
+    );
+    let ledger = api.get("/v1/credits/ledger").await;
+    let kinds: Vec<String> = ledger["transfers"]
+        .as_array()
+        .expect("transfers")
+        .iter()
+        .map(|t| format!("{} {}", t["kind"].as_str().unwrap_or(""), t["id"].as_str().unwrap_or("")))
+        .collect();
+    let count = |kind: &str| kinds.iter().filter(|k| k.starts_with(kind)).count();
+    assert_eq!((count("reserve"), count("post"), count("void")), (4, 3, 1), "{kinds:?}");
+    assert!(
+        kinds.contains(&format!("void {id}:1:1:reserve/void")),
+        "the aborted attempt's reservation went back: {kinds:?}"
+    );
+    kill9(child);
+}

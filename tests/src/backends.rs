@@ -40,6 +40,8 @@ pub struct Ports {
     pub audit: Arc<dyn aos_runtime::ports::AuditStore>,
     /// Tenants' feature flags.
     pub flags: Arc<dyn aos_runtime::ports::FlagStore>,
+    /// Tenants' credit ledgers.
+    pub credits: Arc<dyn aos_runtime::ports::CreditStore>,
     /// The DynamoDB table and the step queue's URL (AWS backend; empty on the embedded one).
     pub aws_names: (String, String),
     dead: DeadLetters,
@@ -165,6 +167,7 @@ pub async fn embedded(max_receive_count: u32) -> Ports {
         policies: e.policies,
         audit: e.audit,
         flags: e.flags,
+        credits: e.credits,
         raw: Raw::Embedded(Arc::clone(&e.db)),
         blobs: Arc::new(aos_embedded::FileBlobs::new(dir.path().join("blobs"))),
         aws_names: (String::new(), String::new()),
@@ -254,6 +257,7 @@ fn adapters(conf: &aws_config::SdkConfig, name: &str, urls: &aos_aws::QueueUrls)
         policies: Arc::new(aos_aws::DynamoPolicies::new(ddb.clone(), name)),
         audit: Arc::new(aos_aws::DynamoAudit::new(ddb.clone(), name)),
         flags: Arc::new(aos_aws::DynamoFlags::new(ddb.clone(), name)),
+        credits: Arc::new(aos_aws::DynamoCredits::new(ddb.clone(), name)),
         raw: Raw::Dynamo(ddb.clone(), name.to_owned()),
         blobs: Arc::new(aos_aws::S3Blobs::new(aos_aws::S3Blobs::client(conf), name)),
         tenants: Arc::new(DynamoTenants::new(ddb, name)),

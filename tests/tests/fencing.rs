@@ -56,6 +56,7 @@ async fn commit_by(p: &Ports, run: &RunId, claim: &str) -> aos_runtime::ports::C
             hash: format!("hash-by-{claim}"),
             created_at_ms: 1,
             gate: None,
+            charge: None,
         },
         run_status: RunStatus::Succeeded,
         run_output: outcome.output,
@@ -69,6 +70,7 @@ async fn commit_by(p: &Ports, run: &RunId, claim: &str) -> aos_runtime::ports::C
         next_claim: String::new(),
         now_ms: aos_runtime::clock::now_ms(),
         audit: Vec::new(),
+        charge: None,
     };
     p.runs.commit_step(&commit).await.expect("commit answers")
 }

@@ -17,7 +17,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-fn service(s: &AppState) -> Result<&WorkflowService, ApiError> {
+pub(crate) fn service(s: &AppState) -> Result<&WorkflowService, ApiError> {
     s.workflows.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::FeatureUnavailable,

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 pub use auth::{presented_key, GatewayPrincipal};
+mod credits;
 pub mod demo;
 mod error;
 mod extract;

@@ -48,6 +48,8 @@ pub struct AppState {
     pub audit: aos_runtime::audit::AuditService,
     /// Tenants' feature flags.
     pub flags: aos_runtime::flags::FlagService,
+    /// Tenants' credits and CostSim.
+    pub credits: aos_runtime::credits::CreditService,
 }
 
 /// One API route: what `aos dev` serves all together and each API Lambda serves alone.
@@ -113,11 +115,21 @@ pub enum Route {
     FlagsGet,
     /// `GET /v1/flags/{key}/evaluate`
     FlagsEvaluate,
+    /// `GET /v1/credits`
+    CreditsGet,
+    /// `GET /v1/credits/ledger`
+    CreditsLedger,
+    /// `POST /v1/credits/grants`
+    CreditsGrant,
+    /// `POST /v1/runs/simulate`
+    RunsSimulate,
+    /// `POST /v1/workflows/{name}/simulate`
+    WorkflowsSimulate,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 30] = [
+    pub const ALL: [Route; 35] = [
         Route::Healthz,
         Route::SkillsList,
         Route::RunsCreate,
@@ -125,6 +137,7 @@ impl Route {
         Route::RunsGet,
         Route::RunsSteps,
         Route::RunsCancel,
+        Route::RunsSimulate,
         Route::TenantsCreate,
         Route::TenantsRetention,
         Route::KeysCreate,
@@ -132,6 +145,7 @@ impl Route {
         Route::KeysRevoke,
         Route::WorkflowsApply,
         Route::WorkflowsGet,
+        Route::WorkflowsSimulate,
         Route::ExecutionsStart,
         Route::ExecutionsGet,
         Route::ExecutionsCancel,
@@ -148,6 +162,9 @@ impl Route {
         Route::FlagsList,
         Route::FlagsGet,
         Route::FlagsEvaluate,
+        Route::CreditsGet,
+        Route::CreditsLedger,
+        Route::CreditsGrant,
     ];
 
     /// HTTP method and path template, as API Gateway names the route.
@@ -183,6 +200,11 @@ impl Route {
             Route::FlagsList => ("GET", "/v1/flags"),
             Route::FlagsGet => ("GET", "/v1/flags/{key}"),
             Route::FlagsEvaluate => ("GET", "/v1/flags/{key}/evaluate"),
+            Route::CreditsGet => ("GET", "/v1/credits"),
+            Route::CreditsLedger => ("GET", "/v1/credits/ledger"),
+            Route::CreditsGrant => ("POST", "/v1/credits/grants"),
+            Route::RunsSimulate => ("POST", "/v1/runs/simulate"),
+            Route::WorkflowsSimulate => ("POST", "/v1/workflows/{name}/simulate"),
         }
     }
 
@@ -220,6 +242,11 @@ impl Route {
             Route::FlagsList => "flags.list",
             Route::FlagsGet => "flags.get",
             Route::FlagsEvaluate => "flags.evaluate",
+            Route::CreditsGet => "credits.get",
+            Route::CreditsLedger => "credits.ledger",
+            Route::CreditsGrant => "credits.grant",
+            Route::RunsSimulate => "runs.simulate",
+            Route::WorkflowsSimulate => "workflows.simulate",
         })
     }
 
@@ -262,6 +289,11 @@ impl Route {
             Route::FlagsList => get(crate::flags::list),
             Route::FlagsGet => get(crate::flags::get),
             Route::FlagsEvaluate => get(crate::flags::evaluate),
+            Route::CreditsGet => get(crate::credits::get),
+            Route::CreditsLedger => get(crate::credits::ledger),
+            Route::CreditsGrant => post(crate::credits::grant),
+            Route::RunsSimulate => post(crate::credits::simulate_run),
+            Route::WorkflowsSimulate => post(crate::credits::simulate_workflow),
         }
     }
 }

@@ -30,6 +30,8 @@ pub(crate) fn run(r: &RunRecord) -> Value {
         })),
         // The agent step that started this run and waits for it.
         "caller": r.caller,
+        "budget_cents": r.budget_mc.map(|b| aos_core::credits::Millicredits(b).cents()),
+        "spent_cents": aos_core::credits::Millicredits(r.spent_mc).cents(),
         // A goal-driven run's goal (its planner steps hold the rest of its settings).
         "goal": r.plan.step(0).filter(|s| s.skill == aos_core::agent::PLAN_SKILL).map(|s| s.input["goal"].clone()),
     })

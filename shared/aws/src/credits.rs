@@ -35,6 +35,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
+/// How many items [`DynamoCredits::resolution_items`] writes.
+pub(crate) const SETTLE_ITEMS: usize = 3;
+
 /// Rounds of "condition failed, look, send again" before an operation gives up.
 const ROUNDS: u32 = 32;
 
@@ -265,29 +268,8 @@ impl DynamoCredits {
         kind: TransferKind,
         now_ms: u64,
     ) -> CreditResult<Transfer> {
-        let mut resolved = pending.clone();
-        let mut scratch = Book::default();
-        let t = match kind {
-            TransferKind::Post => scratch.settle(&mut resolved, amount, now_ms)?,
-            TransferKind::Expire => scratch.expire(&mut resolved, now_ms)?,
-            _ => scratch.void(&mut resolved, now_ms)?,
-        };
-        let delta = Delta { released: pending.amount.0, posted: if kind == TransferKind::Post { amount.0 } else { 0 } };
-        let body = serde_json::to_string(&resolved).map_err(corrupt)?;
-        let state = resolved.state.map_or("", PendingState::as_str);
         for _ in 0..ROUNDS {
-            let mark = Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(pk(tenant)))
-                .key("sk", s(xfer_sk(pending.id.as_str())))
-                .update_expression("SET #st = :state, body = :body REMOVE gsi2pk, gsi2sk")
-                .condition_expression("#st = :pending")
-                .expression_attribute_names("#st", "state")
-                .expression_attribute_values(":state", s(state))
-                .expression_attribute_values(":body", s(body.clone()))
-                .expression_attribute_values(":pending", s(PendingState::Pending.as_str()));
-            let items =
-                vec![txn_item(mark.build())?, self.put_transfer(tenant, &t)?, self.book_delta(tenant, &delta, now_ms)?];
+            let (t, items) = self.resolution_items(tenant, pending, amount, kind, now_ms)?;
             match transact(&self.client, items).await? {
                 Txn::Committed => return Ok(t),
                 txn if txn.failed(0) || txn.failed(1) => {
@@ -303,6 +285,42 @@ impl DynamoCredits {
             }
         }
         Err(StoreError::Conflict(format!("the ledger of {tenant} kept rolling over {ROUNDS} rounds")).into())
+    }
+
+    /// The writes that resolve `pending` (read as pending) into `kind` with `amount`, and
+    /// the resolving transfer: the reservation moved out of `pending`, the resolution put,
+    /// the book's sums changed — [`SETTLE_ITEMS`] items, each conditional (see the module).
+    pub(crate) fn resolution_items(
+        &self,
+        tenant: &str,
+        pending: &Transfer,
+        amount: Millicredits,
+        kind: TransferKind,
+        now_ms: u64,
+    ) -> CreditResult<(Transfer, Vec<TransactWriteItem>)> {
+        let mut resolved = pending.clone();
+        let mut scratch = Book::default();
+        let t = match kind {
+            TransferKind::Post => scratch.settle(&mut resolved, amount, now_ms)?,
+            TransferKind::Expire => scratch.expire(&mut resolved, now_ms)?,
+            _ => scratch.void(&mut resolved, now_ms)?,
+        };
+        let delta = Delta { released: pending.amount.0, posted: if kind == TransferKind::Post { amount.0 } else { 0 } };
+        let body = serde_json::to_string(&resolved).map_err(corrupt)?;
+        let state = resolved.state.map_or("", PendingState::as_str);
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk(tenant)))
+            .key("sk", s(xfer_sk(pending.id.as_str())))
+            .update_expression("SET #st = :state, body = :body REMOVE gsi2pk, gsi2sk")
+            .condition_expression("#st = :pending")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":state", s(state))
+            .expression_attribute_values(":body", s(body))
+            .expression_attribute_values(":pending", s(PendingState::Pending.as_str()));
+        let items =
+            vec![txn_item(mark.build())?, self.put_transfer(tenant, &t)?, self.book_delta(tenant, &delta, now_ms)?];
+        Ok((t, items))
     }
 
     /// The blind update of the book's sums by `delta`, valid while no grant event is due.

@@ -73,6 +73,8 @@ pub struct AwsAdapters {
     pub audit: Arc<crate::DynamoAudit>,
     /// Tenants' feature flags.
     pub flags: Arc<crate::DynamoFlags>,
+    /// Tenants' credit ledgers.
+    pub credits: Arc<crate::DynamoCredits>,
     /// Values too large for an item (S3), when a bucket is configured.
     pub blobs: Option<Arc<crate::S3Blobs>>,
     /// The SDK configuration the clients were built from.
@@ -164,6 +166,7 @@ impl AwsAdapters {
             policies: Arc::new(crate::DynamoPolicies::new(ddb.clone(), &config.table)),
             audit: Arc::new(crate::DynamoAudit::new(ddb.clone(), &config.table)),
             flags: Arc::new(crate::DynamoFlags::new(ddb.clone(), &config.table)),
+            credits: Arc::new(crate::DynamoCredits::new(ddb.clone(), &config.table)),
             sdk: sdk.clone(),
             tenants: Arc::new(DynamoTenants::new(ddb, &config.table)),
             sfn: Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&sdk))),

@@ -121,6 +121,10 @@ pub struct Checkpoint {
     /// What the policy gate decided (`None`: the tenant had no policies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<GateRecord>,
+    /// What the step cost (`None`: nothing was estimated, such as a step that never ran);
+    /// not hashed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge: Option<crate::credits::StepCharge>,
 }
 
 impl Checkpoint {
@@ -212,6 +216,7 @@ mod tests {
                 hash: hash.clone(),
                 created_at_ms: 0,
                 gate,
+                charge: None,
             });
             prev = hash;
         }

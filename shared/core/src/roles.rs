@@ -65,14 +65,18 @@ pub enum Permission {
     /// Change the tenant's feature flags.
     #[serde(rename = "flags:write")]
     FlagsWrite,
-    /// Create tenants, and act on any tenant's keys and settings (operators only).
+    /// Read the tenant's credits: balance, grants and ledger.
+    #[serde(rename = "credits:read")]
+    CreditsRead,
+    /// Create tenants, grant them credits, and act on any tenant's keys and settings
+    /// (operators only).
     #[serde(rename = "tenants:admin")]
     TenantsAdmin,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 20] = [
         Permission::SkillsRead,
         Permission::RunsRead,
         Permission::RunsWrite,
@@ -91,6 +95,7 @@ impl Permission {
         Permission::AuditRead,
         Permission::FlagsRead,
         Permission::FlagsWrite,
+        Permission::CreditsRead,
         Permission::TenantsAdmin,
     ];
 
@@ -115,6 +120,7 @@ impl Permission {
             Permission::AuditRead => "audit:read",
             Permission::FlagsRead => "flags:read",
             Permission::FlagsWrite => "flags:write",
+            Permission::CreditsRead => "credits:read",
             Permission::TenantsAdmin => "tenants:admin",
         }
     }
@@ -136,13 +142,14 @@ impl std::fmt::Display for Permission {
 /// permission a caller's key must hold for each: the one permission table. Every route
 /// but `/healthz` is one operation (the route table maps each to its name), and the
 /// Cedar schema's API actions are these, each in the action group of its permission.
-pub const API_OPERATIONS: [(&str, Permission); 29] = [
+pub const API_OPERATIONS: [(&str, Permission); 34] = [
     ("skills.list", Permission::SkillsRead),
     ("runs.create", Permission::RunsWrite),
     ("runs.list", Permission::RunsRead),
     ("runs.get", Permission::RunsRead),
     ("runs.steps", Permission::RunsRead),
     ("runs.cancel", Permission::RunsWrite),
+    ("runs.simulate", Permission::RunsRead),
     ("tenants.create", Permission::TenantsAdmin),
     ("tenants.retention", Permission::TenantWrite),
     ("keys.create", Permission::KeysWrite),
@@ -150,6 +157,7 @@ pub const API_OPERATIONS: [(&str, Permission); 29] = [
     ("keys.revoke", Permission::KeysWrite),
     ("workflows.apply", Permission::WorkflowsWrite),
     ("workflows.get", Permission::WorkflowsRead),
+    ("workflows.simulate", Permission::WorkflowsRead),
     ("executions.start", Permission::ExecutionsWrite),
     ("executions.get", Permission::WorkflowsRead),
     ("executions.cancel", Permission::ExecutionsWrite),
@@ -166,6 +174,9 @@ pub const API_OPERATIONS: [(&str, Permission); 29] = [
     ("flags.list", Permission::FlagsRead),
     ("flags.get", Permission::FlagsRead),
     ("flags.evaluate", Permission::FlagsRead),
+    ("credits.get", Permission::CreditsRead),
+    ("credits.ledger", Permission::CreditsRead),
+    ("credits.grant", Permission::TenantsAdmin),
 ];
 
 /// The permission operation `name` needs (`None`: no such operation).
@@ -232,6 +243,7 @@ impl Role {
                     | P::PoliciesRead
                     | P::FlagsRead
                     | P::AuditRead
+                    | P::CreditsRead
             ),
             Role::Machine => matches!(
                 p,
@@ -246,6 +258,7 @@ impl Role {
                     | P::PoliciesRead
                     | P::FlagsRead
                     | P::AuditRead
+                    | P::CreditsRead
             ),
             Role::Operator => matches!(p, P::TenantsAdmin | P::KeysRead | P::KeysWrite | P::TenantWrite),
         }

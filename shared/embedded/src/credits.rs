@@ -112,16 +112,38 @@ fn resolve(
     Ok(t)
 }
 
+/// Settles the reservation `id` for `amount` (0: voids it) inside the caller's
+/// transaction (a step's commit settles its reservation in the same write); a repeat
+/// answers the first resolution.
+pub(crate) fn settle_tx(
+    c: &Connection,
+    tenant: &str,
+    id: &TransferId,
+    amount: Millicredits,
+    now_ms: u64,
+) -> CreditResult<Transfer> {
+    let mut pending = load_transfer(c, tenant, id.as_str())?.ok_or_else(|| LedgerError::Unknown(id.clone()))?;
+    if pending.state != Some(PendingState::Pending) {
+        let first = [TransferKind::Post, TransferKind::Void, TransferKind::Expire]
+            .into_iter()
+            .find_map(|k| load_transfer(c, tenant, TransferId::following(id, k).as_str()).transpose())
+            .transpose()?;
+        return Ok(repeated_settle(&pending, first, amount)?);
+    }
+    let mut book = rolled(c, tenant, now_ms)?;
+    resolve(c, tenant, &mut book, &mut pending, amount, resolution(amount), now_ms)
+}
+
 type Op<R> = Box<dyn FnOnce(&Connection) -> CreditResult<R> + Send>;
 
 impl EmbeddedCredits {
-    /// Runs `op` in one durable write. Every operation checks the ledger's rules before
-    /// it writes anything but the roll of the tenant's grants, so a refusal commits only
-    /// the roll (which is due either way).
-    async fn write<R: Send + 'static>(&self, op: Op<R>) -> CreditResult<R> {
+    /// Runs `op` in one write (`durable`: synced before it answers). Every operation
+    /// checks the ledger's rules before it writes anything but the roll of the tenant's
+    /// grants, so a refusal commits only the roll (which is due either way).
+    async fn write<R: Send + 'static>(&self, durable: bool, op: Op<R>) -> CreditResult<R> {
         let answer = self
             .db
-            .write(true, move |c| match op(c) {
+            .write(durable, move |c| match op(c) {
                 Ok(r) => Ok(Ok(r)),
                 Err(CreditError::Refused(e)) => Ok(Err(e)),
                 Err(CreditError::Store(e)) => Err(e),
@@ -152,19 +174,22 @@ impl CreditStore for EmbeddedCredits {
         now_ms: u64,
     ) -> CreditResult<Vec<Transfer>> {
         let (t, spec, audit) = (tenant.to_string(), spec.clone(), audit.to_vec());
-        self.write(Box::new(move |c| {
-            let mut book = rolled(c, &t, now_ms)?;
-            let repeated = book.grants.iter().any(|g| g.spec.id == spec.id);
-            let out = book.grant(spec, now_ms)?;
-            if !repeated {
-                for tr in &out {
-                    insert_transfer(c, &t, tr)?;
+        self.write(
+            true,
+            Box::new(move |c| {
+                let mut book = rolled(c, &t, now_ms)?;
+                let repeated = book.grants.iter().any(|g| g.spec.id == spec.id);
+                let out = book.grant(spec, now_ms)?;
+                if !repeated {
+                    for tr in &out {
+                        insert_transfer(c, &t, tr)?;
+                    }
+                    store_book(c, &t, &book)?;
+                    crate::audit::append_tx(c, &audit)?;
                 }
-                store_book(c, &t, &book)?;
-                crate::audit::append_tx(c, &audit)?;
-            }
-            Ok(out)
-        }))
+                Ok(out)
+            }),
+        )
         .await
     }
 
@@ -178,17 +203,24 @@ impl CreditStore for EmbeddedCredits {
     ) -> CreditResult<Transfer> {
         check_amount(amount)?;
         let (t, cause) = (tenant.to_string(), cause.clone());
-        self.write(Box::new(move |c| {
-            let id = TransferId::derive(&cause, TransferKind::Reserve);
-            if let Some(first) = load_transfer(c, &t, id.as_str())? {
-                return Ok(first);
-            }
-            let mut book = rolled(c, &t, now_ms)?;
-            let r = book.reserve(cause, amount, timeout_ms, now_ms)?;
-            insert_transfer(c, &t, &r)?;
-            store_book(c, &t, &book)?;
-            Ok(r)
-        }))
+        // Not synced on its own: the log is written in order, so the reservation is on
+        // disk by the time anything that settles it (a step's commit) is. A crash that
+        // loses it loses the step's commit too, and the step runs again (a new attempt, a
+        // new reservation).
+        self.write(
+            false,
+            Box::new(move |c| {
+                let id = TransferId::derive(&cause, TransferKind::Reserve);
+                if let Some(first) = load_transfer(c, &t, id.as_str())? {
+                    return Ok(first);
+                }
+                let mut book = rolled(c, &t, now_ms)?;
+                let r = book.reserve(cause, amount, timeout_ms, now_ms)?;
+                insert_transfer(c, &t, &r)?;
+                store_book(c, &t, &book)?;
+                Ok(r)
+            }),
+        )
         .await
     }
 
@@ -200,56 +232,50 @@ impl CreditStore for EmbeddedCredits {
         now_ms: u64,
     ) -> CreditResult<Transfer> {
         let (t, id) = (tenant.to_string(), id.clone());
-        self.write(Box::new(move |c| {
-            let mut pending = load_transfer(c, &t, id.as_str())?.ok_or_else(|| LedgerError::Unknown(id.clone()))?;
-            if pending.state != Some(PendingState::Pending) {
-                let first = [TransferKind::Post, TransferKind::Void, TransferKind::Expire]
-                    .into_iter()
-                    .find_map(|k| load_transfer(c, &t, TransferId::following(&id, k).as_str()).transpose())
-                    .transpose()?;
-                return Ok(repeated_settle(&pending, first, amount)?);
-            }
-            let mut book = rolled(c, &t, now_ms)?;
-            resolve(c, &t, &mut book, &mut pending, amount, resolution(amount), now_ms)
-        }))
-        .await
+        self.write(true, Box::new(move |c| settle_tx(c, &t, &id, amount, now_ms))).await
     }
 
     async fn expire_due(&self, tenant: &TenantId, now_ms: u64, limit: u32) -> CreditResult<u32> {
         let t = tenant.to_string();
-        self.write(Box::new(move |c| {
-            let ids: Vec<String> = {
-                let mut st = c
+        self.write(
+            true,
+            Box::new(move |c| {
+                let ids: Vec<String> = {
+                    let mut st = c
                     .prepare_cached(
                         "SELECT id FROM credit_transfers WHERE tenant = ?1 AND state = 'pending' AND timeout_ms <= ?2 \
                          ORDER BY timeout_ms LIMIT ?3",
                     )
                     .map_err(|e| backend(&e))?;
-                let rows = st.query_map(params![t, now_ms, limit], |r| r.get(0)).map_err(|e| backend(&e))?;
-                rows.collect::<Result<_, _>>().map_err(|e| backend(&e))?
-            };
-            let mut book = rolled(c, &t, now_ms)?;
-            for id in &ids {
-                let mut pending =
-                    load_transfer(c, &t, id)?.ok_or_else(|| LedgerError::Unknown(TransferId(id.clone())))?;
-                resolve(c, &t, &mut book, &mut pending, Millicredits::ZERO, TransferKind::Expire, now_ms)?;
-            }
-            Ok(u32::try_from(ids.len()).unwrap_or(u32::MAX))
-        }))
+                    let rows = st.query_map(params![t, now_ms, limit], |r| r.get(0)).map_err(|e| backend(&e))?;
+                    rows.collect::<Result<_, _>>().map_err(|e| backend(&e))?
+                };
+                let mut book = rolled(c, &t, now_ms)?;
+                for id in &ids {
+                    let mut pending =
+                        load_transfer(c, &t, id)?.ok_or_else(|| LedgerError::Unknown(TransferId(id.clone())))?;
+                    resolve(c, &t, &mut book, &mut pending, Millicredits::ZERO, TransferKind::Expire, now_ms)?;
+                }
+                Ok(u32::try_from(ids.len()).unwrap_or(u32::MAX))
+            }),
+        )
         .await
     }
 
     async fn set_suspended(&self, tenant: &TenantId, suspended: bool, audit: &[AuditEvent]) -> CreditResult<()> {
         let (t, audit) = (tenant.to_string(), audit.to_vec());
-        self.write(Box::new(move |c| {
-            let mut book = load_book(c, &t)?;
-            if book.suspended != suspended {
-                book.suspended = suspended;
-                store_book(c, &t, &book)?;
-                crate::audit::append_tx(c, &audit)?;
-            }
-            Ok(())
-        }))
+        self.write(
+            true,
+            Box::new(move |c| {
+                let mut book = load_book(c, &t)?;
+                if book.suspended != suspended {
+                    book.suspended = suspended;
+                    store_book(c, &t, &book)?;
+                    crate::audit::append_tx(c, &audit)?;
+                }
+                Ok(())
+            }),
+        )
         .await
     }
 

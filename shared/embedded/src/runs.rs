@@ -111,6 +111,7 @@ pub(crate) fn insert_run_tx(c: &Connection, run: &RunRecord) -> Result<(), Store
             output: run.output.clone(),
             error: run.error.clone(),
             updated_at_ms: run.updated_at_ms,
+            spent_mc: run.spent_mc,
         },
         plan: None,
     };
@@ -212,8 +213,26 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
     .map_err(|e| backend(&e))?;
     // The gate's decision is on record with the checkpoint that carries it.
     crate::audit::append_tx(c, &commit.audit)?;
+    // The step's charge: the run's spend, and its reservation settled in the same write.
+    if let Some(charge) = &commit.charge {
+        run.spent_mc = charge.run_spent_mc;
+        if let Some((pending, post)) = &charge.settle {
+            match crate::credits::settle_tx(c, t, &pending.id, *post, commit.now_ms) {
+                Ok(_) => {}
+                // Resolved otherwise already (it expired while the step ran): the step's
+                // commit stands; the ledger keeps what it decided.
+                Err(aos_runtime::ports::CreditError::Refused(e)) => {
+                    tracing::warn!(run = r, step = index, error = %e, "a step's reservation could not be settled");
+                }
+                Err(aos_runtime::ports::CreditError::Store(e)) => return Err(e),
+            }
+        }
+    }
     if !RunStatus::sources_of(commit.run_status).contains(&run.status) || run.next_step != index {
-        // Cancelled meanwhile: keep the checkpoint, do not advance.
+        // Cancelled meanwhile: keep the checkpoint and the charge, do not advance.
+        if commit.charge.is_some() {
+            save_state(c, t, r, &run)?;
+        }
         return Ok(committed(run, None));
     }
     run.status = run.status.transition(commit.run_status).map_err(|e| StoreError::Conflict(e.to_string()))?;

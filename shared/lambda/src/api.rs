@@ -18,14 +18,15 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
     let skills = Arc::new(skills);
     let workflows = aws.workflow_service(Arc::clone(&skills));
     let notices: Arc<dyn aos_runtime::RunStore> = aws.runs.clone();
-    let runs = RunService::new(aws.runs, aws.idempotency, skills);
+    let credits = aos_runtime::credits::CreditService::new(aws.credits);
+    let runs = RunService::new(aws.runs, aws.idempotency, skills).with_credits(credits.clone());
     let secrets = aos_runtime::secrets::SecretService::new(aws.tenant_secrets).with_audit(aws.audit.clone());
     let policies = aos_runtime::policies::PolicyService::new(aws.policies).with_cache_ttl(crate::policy_cache_ttl()?);
     let audit = aos_runtime::audit::AuditService::new(aws.audit.clone());
     let flags = aos_runtime::flags::FlagService::new(aws.flags, crate::environment())
         .with_cache_ttl(crate::policy_cache_ttl()?)
         .with_notifications(notices);
-    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets, policies, audit, flags })
+    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets, policies, audit, flags, credits })
 }
 
 /// The router of `routes` behind API Gateway: a request the HTTP API's Lambda authorizer

@@ -100,6 +100,7 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     let tasks = aws.sfn_tasks();
     let bedrock: Arc<dyn aos_runtime::llm::LlmProvider> = Arc::new(aos_aws::BedrockConverse::lazy());
     let extra = WorkerSkills::from_env(aws.secrets.clone(), &policy, Some(bedrock), Some(aws.mailer()))?;
+    let credits = aos_runtime::credits::CreditService::new(aws.credits.clone()).with_llm(extra.llm.clone());
     let skills = worker_registry(policy, extra)?;
     let (breakers, secrets, approvals) = (aws.breakers.clone(), aws.tenant_secrets.clone(), aws.workflows.clone());
     let flags = aos_runtime::flags::FlagService::new(aws.flags.clone(), crate::environment())
@@ -114,7 +115,8 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
         .with_secrets(secrets)
         .with_policies(policies)
         .with_approvals(approvals)
-        .with_flags(flags))
+        .with_flags(flags)
+        .with_credits(credits))
 }
 
 /// Serves SQS batches until the Lambda environment shuts down.

@@ -37,7 +37,9 @@ async fn fixture() -> Fixture {
     let policies = aos_runtime::policies::PolicyService::new(embedded.policies.clone());
     let audit = aos_runtime::audit::AuditService::new(embedded.audit.clone());
     let flags = aos_runtime::flags::FlagService::new(embedded.flags.clone(), "production");
-    let state = AppState { runs, tenants: embedded.tenants.clone(), workflows: None, secrets, policies, audit, flags };
+    let credits = aos_runtime::credits::CreditService::new(embedded.credits.clone());
+    let state =
+        AppState { runs, tenants: embedded.tenants.clone(), workflows: None, secrets, policies, audit, flags, credits };
     Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), record: key.record, _dir: dir }
 }
 

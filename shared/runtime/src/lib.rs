@@ -5,6 +5,7 @@ pub mod agent;
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod credits;
 pub mod flags;
 pub mod llm;
 pub mod net;

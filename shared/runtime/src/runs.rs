@@ -51,6 +51,10 @@ pub struct SubmitRun {
     /// Base of the step seeds; random when absent.
     #[serde(default)]
     pub base_seed: Option<u64>,
+    /// The most the run may spend, in cents (credits): a step whose estimate would take
+    /// it past this does not run, and the run fails with `ERR_BUDGET_EXCEEDED`.
+    #[serde(default)]
+    pub budget_cents: Option<u64>,
 }
 
 /// What claiming a request's Idempotency-Key found.
@@ -129,6 +133,7 @@ pub struct RunService {
     idempotency: Arc<dyn IdempotencyStore>,
     skills: Arc<SkillRegistry>,
     planner: PlannerDefaults,
+    credits: Option<crate::credits::CreditService>,
 }
 
 /// Checks a run request and gives its plan: the plan as sent (each skill registered,
@@ -207,7 +212,42 @@ impl RunService {
     /// Wires the use cases; the agent planner's default provider and model come from
     /// `AOS_PLANNER_PROVIDER` and `AOS_PLANNER_MODEL`.
     pub fn new(store: Arc<dyn RunStore>, idempotency: Arc<dyn IdempotencyStore>, skills: Arc<SkillRegistry>) -> Self {
-        Self { store, idempotency, skills, planner: PlannerDefaults::from_env() }
+        Self { store, idempotency, skills, planner: PlannerDefaults::from_env(), credits: None }
+    }
+
+    /// Prices runs at submission: a budget below its first step's estimate is refused.
+    #[must_use]
+    pub fn with_credits(mut self, credits: crate::credits::CreditService) -> Self {
+        self.credits = Some(credits);
+        self
+    }
+
+    /// The budget of a run of `plan`, in millicredits: 1 cent to the ledger's largest
+    /// amount, and at least what its first step is estimated at.
+    fn budget(&self, cents: Option<u64>, plan: &Plan) -> Result<Option<u64>, RunError> {
+        let Some(cents) = cents else { return Ok(None) };
+        let most = aos_core::credits::MAX_AMOUNT / aos_core::credits::MILLI;
+        if cents == 0 || cents > most {
+            return Err(RunError::Invalid(
+                ErrorCode::ValidationFailed,
+                format!("budget_cents must be a whole number of cents from 1 to {most}, got {cents}"),
+            ));
+        }
+        let budget = aos_core::credits::Millicredits::from_credits(cents);
+        if let (Some(credits), Some(first)) = (&self.credits, plan.step(0)) {
+            let estimate = credits.estimate(&first.skill, &first.input);
+            if estimate > budget {
+                return Err(RunError::Invalid(
+                    ErrorCode::BudgetExceeded,
+                    format!(
+                        "budget_cents {cents} is below the first step's estimate of {} c ({}); raise the budget",
+                        estimate.cents(),
+                        first.skill
+                    ),
+                ));
+            }
+        }
+        Ok(Some(budget.0))
     }
 
     /// The skill registry.
@@ -230,8 +270,14 @@ impl RunService {
     /// a repeat with the same body returns the same run; a different body is a conflict.
     /// Nothing is stored for a refused request.
     pub async fn submit(&self, tenant: &TenantId, req: SubmitRun, key: Option<&str>) -> Result<Submitted, RunError> {
+        let budget_cents = req.budget_cents;
         let (plan, input, seed) = self.validate(req)?;
-        let payload_hash = content_hash(&json!({"plan": plan.to_value(), "input": input, "base_seed": seed}));
+        let budget_mc = self.budget(budget_cents, &plan)?;
+        let mut payload = json!({"plan": plan.to_value(), "input": input, "base_seed": seed});
+        if let Some(b) = budget_cents {
+            payload["budget_cents"] = json!(b);
+        }
+        let payload_hash = content_hash(&payload);
         let now = now_ms();
         match claim_key(self.idempotency.as_ref(), tenant, key, &payload_hash, now).await? {
             Ok(KeyClaim::Fresh) => {}
@@ -240,7 +286,7 @@ impl RunService {
         }
         let base_seed = seed.unwrap_or_else(rand::random);
         let id = RunId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id");
-        let run = RunRecord::queued(tenant.clone(), id, plan, input, base_seed, None, now);
+        let run = RunRecord::queued(tenant.clone(), id, plan, input, base_seed, None, now).with_budget(budget_mc);
         let first = StepMessage { tenant: tenant.clone(), run_id: run.id.clone(), step_index: 0 };
         let completion = key.map(|k| IdempotencyCompletion {
             key: k.to_owned(),

@@ -36,6 +36,8 @@ pub struct DynamoRunStore {
     table: String,
     queue: SqsQueue,
     blobs: Option<std::sync::Arc<dyn BlobStore>>,
+    /// The tenants' ledgers, whose reservations step commits settle.
+    credits: crate::DynamoCredits,
 }
 
 /// Values (a checkpoint, a run's output, an agent's plan, a run's spec with its input)
@@ -117,6 +119,7 @@ fn compose(tenant: &TenantId, item: &Item) -> Result<RunRecord, StoreError> {
         output: opt_json(item, "output")?,
         error: opt_json(item, "error")?,
         updated_at_ms: get_n(item, "updated_at_ms")?,
+        spent_mc: item.get("spent_mc").map_or(Ok(0), |_| get_n(item, "spent_mc"))?,
     };
     let id = RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(RunRecord::compose(tenant.clone(), id, spec, opt_json(item, "plan")?, state))
@@ -131,7 +134,9 @@ mod steps;
 impl DynamoRunStore {
     /// The store over `table`, enqueueing steps on `queue`.
     pub fn new(client: Client, table: impl Into<String>, queue: SqsQueue) -> Self {
-        Self { client, table: table.into(), queue, blobs: None }
+        let table = table.into();
+        let credits = crate::DynamoCredits::new(client.clone(), table.clone());
+        Self { client, table, queue, blobs: None, credits }
     }
 
     /// Keeps values over [`INLINE_MAX_BYTES`] in `blobs` (without one, they fail to write).

@@ -279,6 +279,10 @@ impl DynamoRunStore {
                 .expression_attribute_names("#err", "error")
                 .expression_attribute_values(":error", json_attr(error)?);
         }
+        if let Some(charge) = &commit.charge {
+            set.push_str(", spent_mc = :spent");
+            run = run.expression_attribute_values(":spent", n(charge.run_spent_mc));
+        }
         let run = run.update_expression(set).build().map_err(sdk_err)?;
         let mut items =
             vec![TransactWriteItem::builder().update(step).build(), TransactWriteItem::builder().update(run).build()];
@@ -304,7 +308,43 @@ impl DynamoRunStore {
             }
             _ => None,
         };
+        // The step's reservation settled in the same transaction.
+        let settle_at = items.len();
+        let settles = match commit.charge.as_ref().and_then(|ch| ch.settle.as_ref()) {
+            Some((pending, post)) => {
+                let kind = aos_core::credits::resolution(*post);
+                match self.credits.resolution_items(t, pending, *post, kind, commit.now_ms) {
+                    Ok((_, settle)) => {
+                        items.extend(settle);
+                        true
+                    }
+                    Err(aos_runtime::ports::CreditError::Store(e)) => return Err(e),
+                    Err(aos_runtime::ports::CreditError::Refused(e)) => {
+                        tracing::warn!(run = r, step = index, error = %e, "a step's reservation could not be settled");
+                        false
+                    }
+                }
+            }
+            None => false,
+        };
         let outcome = crate::audit::transact_audited(&self.client, &self.table, items, &commit.audit).await?.0;
+        let settle_failed = (settle_at..settle_at + crate::credits::SETTLE_ITEMS).any(|i| outcome.failed(i));
+        if settles && settle_failed && !outcome.failed(0) && !outcome.failed(1) {
+            // The reservation resolved otherwise (it expired) or the tenant's grants are
+            // due a roll: nothing was written. Commit the step without it, then settle
+            // through the ledger, which rolls and answers repeats (a crash in between
+            // leaves the reservation to return at its timeout).
+            let mut plain = commit.clone();
+            let settle = plain.charge.as_mut().and_then(|ch| ch.settle.take());
+            let done = Box::pin(self.commit(&plain)).await?;
+            if let Some((pending, post)) = settle {
+                use aos_runtime::ports::CreditStore;
+                if let Err(e) = self.credits.settle(&commit.tenant, &pending.id, post, commit.now_ms).await {
+                    tracing::warn!(run = r, step = index, error = %e, "a step's reservation could not be settled");
+                }
+            }
+            return Ok(done);
+        }
         // The step had a checkpoint already: this commit's own (an earlier attempt landed
         // and its answer was lost) or another worker's.
         let landed = match &outcome {

@@ -253,6 +253,21 @@ pub struct Transfer {
     pub at_ms: u64,
 }
 
+/// What a step cost: its estimate before it ran (what was reserved) and its charge after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepCharge {
+    /// Estimated before it ran, millicredits.
+    #[serde(rename = "estimate_mc")]
+    pub estimate: Millicredits,
+    /// Charged after (added to the run's spend; the ledger posts at most the
+    /// reservation), millicredits.
+    #[serde(rename = "actual_mc")]
+    pub actual: Millicredits,
+    /// The tenant's reservation, when the tenant is metered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<TransferId>,
+}
+
 /// Why a ledger operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {

@@ -44,6 +44,10 @@ pub struct RunRecord {
     /// The run step waiting for this run (a child started by `agent_spawn` or
     /// `agent_invoke`), if any.
     pub caller: Option<CallerLink>,
+    /// The most the run may spend, millicredits (`None`: no cap of its own).
+    pub budget_mc: Option<u64>,
+    /// What its steps were charged so far, millicredits.
+    pub spent_mc: u64,
 }
 
 /// Where a run that belongs to a workflow execution reports its end.
@@ -83,6 +87,9 @@ pub struct RunSpec {
     /// The run step waiting for this run, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<CallerLink>,
+    /// The most the run may spend, millicredits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_mc: Option<u64>,
 }
 
 impl RunRecord {
@@ -114,7 +121,16 @@ impl RunRecord {
             updated_at_ms: now_ms,
             parent,
             caller: None,
+            budget_mc: None,
+            spent_mc: 0,
         }
+    }
+
+    /// The same run with a cap on what it may spend.
+    #[must_use]
+    pub fn with_budget(mut self, budget_mc: Option<u64>) -> Self {
+        self.budget_mc = budget_mc;
+        self
     }
 
     /// The same run as the child of an agent step.
@@ -143,6 +159,8 @@ impl RunRecord {
             updated_at_ms: state.updated_at_ms,
             parent: spec.parent,
             caller: spec.caller,
+            budget_mc: spec.budget_mc,
+            spent_mc: state.spent_mc,
         }
     }
 
@@ -156,6 +174,7 @@ impl RunRecord {
             created_at_ms: self.created_at_ms,
             parent: self.parent.clone(),
             caller: self.caller.clone(),
+            budget_mc: self.budget_mc,
         }
     }
 }
@@ -175,6 +194,9 @@ pub struct RunMutable {
     pub error: Option<OutcomeError>,
     /// Last change, ms since the epoch.
     pub updated_at_ms: u64,
+    /// What its steps were charged so far, millicredits.
+    #[serde(default)]
+    pub spent_mc: u64,
 }
 
 /// The message that tells a worker to run one step.
@@ -281,6 +303,21 @@ pub struct StepCommit {
     /// Entries for the tenant's audit log (a policy decision other than a plain allow),
     /// appended in the same write.
     pub audit: Vec<aos_core::audit::AuditEvent>,
+    /// What the step is charged, in the same write.
+    pub charge: Option<CommitCharge>,
+}
+
+/// The charge a step commit writes: added to the run's spend, and its reservation (if
+/// the tenant is metered) settled in the ledger.
+#[derive(Debug, Clone)]
+pub struct CommitCharge {
+    /// The step's charge.
+    pub amount: aos_core::credits::Millicredits,
+    /// The run's spend with it (the commit is fenced by the step's claim, so this is
+    /// exact), millicredits.
+    pub run_spent_mc: u64,
+    /// The reservation to settle, and what to post of it (0: void it).
+    pub settle: Option<(aos_core::credits::Transfer, aos_core::credits::Millicredits)>,
 }
 
 /// What a step commit left behind.

@@ -2,6 +2,7 @@
 //! end) and `commit` (the one atomic write of its checkpoint, the run's new state and
 //! the next message).
 
+use super::budget::{warning, Budgeted};
 use super::{encode, Claimed, StepWorker};
 use crate::agent::{apply_decision, Applied};
 use crate::clock::now_ms;
@@ -32,6 +33,15 @@ fn oversize(outcome: &StructuredOutcome, applied: &Applied) -> Option<Structured
     })
 }
 
+/// How a step ended before its commit: its outcome, its seed, what the gate decided and
+/// what the budget stage reserved.
+pub(super) struct Ended {
+    pub(super) outcome: StructuredOutcome,
+    pub(super) seed: u64,
+    pub(super) gate: Option<GateRecord>,
+    pub(super) budgeted: Option<Budgeted>,
+}
+
 impl StepWorker {
     /// Stage `suspend`: a step waiting for child runs or for an approval gives its claim
     /// back (its attempt is not used up) and its message is acknowledged; a child's end,
@@ -57,12 +67,11 @@ impl StepWorker {
     pub(super) async fn decide(
         &self,
         c: Claimed,
-        outcome: StructuredOutcome,
-        seed: u64,
-        gate: Option<GateRecord>,
+        ended: Ended,
         received: &Received,
         chain: bool,
     ) -> Result<Option<(Claimed, Received)>, StoreError> {
+        let (outcome, seed) = (&ended.outcome, ended.seed);
         let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
         // A Step Functions task's failure goes back to Step Functions, whose `Retry`
         // makes the next attempt (a new token, a new run): never retried here too.
@@ -86,10 +95,11 @@ impl StepWorker {
                 claim: c.claim.clone(),
                 now_ms: now_ms(),
             };
+            self.settle_retried(&c, ended.budgeted.as_ref(), outcome).await;
             self.store.retry_step(&retry).await?;
             return Ok(None);
         }
-        self.commit(c, outcome, seed, gate, received, chain).await
+        self.commit(c, ended, received, chain).await
     }
 
     /// Stage `commit`: checkpoint chained to the previous one, run advanced or ended,
@@ -98,12 +108,11 @@ impl StepWorker {
     async fn commit(
         &self,
         c: Claimed,
-        outcome: StructuredOutcome,
-        seed: u64,
-        gate: Option<GateRecord>,
+        ended: Ended,
         received: &Received,
         chain: bool,
     ) -> Result<Option<(Claimed, Received)>, StoreError> {
+        let Ended { outcome, seed, gate, budgeted } = ended;
         let index = c.msg.step_index;
         let step = c.run.plan.step(index).expect("claimed steps exist in the plan");
         // An agent's planner step grows the plan or ends the run.
@@ -171,8 +180,11 @@ impl StepWorker {
                 "code": code,
             }))
         });
+        let (charge_record, charge) = budgeted.as_ref().map(|b| b.charge(&outcome, c.run.spent_mc)).unzip();
+        let warned = charge.as_ref().and_then(|ch| warning(&c, ch.amount));
         let commit = StepCommit {
-            audit: audit.into_iter().collect(),
+            audit: audit.into_iter().chain(warned).collect(),
+            charge,
             tenant: c.msg.tenant.clone(),
             run_id: c.msg.run_id.clone(),
             checkpoint: Checkpoint {
@@ -187,6 +199,7 @@ impl StepWorker {
                 hash,
                 created_at_ms: now_ms(),
                 gate,
+                charge: charge_record,
             },
             run_status,
             run_output,
@@ -219,6 +232,9 @@ impl StepWorker {
                 run.status = committed.status;
                 run.next_step = committed.next_step;
                 run.last_hash = committed.last_hash;
+                if let Some(charge) = &commit.charge {
+                    run.spent_mc = charge.run_spent_mc;
+                }
                 Some((Claimed::new(msg, run, 1, false, commit.next_claim), next_received))
             }
             _ => None,

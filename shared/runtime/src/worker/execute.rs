@@ -3,6 +3,7 @@
 //! `worker/gate.rs`) and the `guard` (the target's circuit breaker), and runs the skill (or the agent step) under a heartbeat that keeps the
 //! message hidden and the claim alive.
 
+use super::budget::Budgeted;
 use super::gate::Gated;
 use super::{millis, Claimed, StepWorker};
 use crate::agent::{AgentStep, AgentSteps};
@@ -25,18 +26,22 @@ impl StepWorker {
         ctx: SkillContext,
         input: serde_json::Value,
         received: &Received,
-    ) -> (AgentStep, Option<GateRecord>) {
+    ) -> (AgentStep, Option<GateRecord>, Option<Budgeted>) {
         let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
         let (input, secrets) = match self.resolve_input(c, &step.skill, input).await {
             Ok(resolved) => resolved,
-            Err(outcome) => return (outcome.into(), None),
+            Err(outcome) => return (outcome.into(), None, None),
         };
         let gate = match self.gate(c, &step.skill, &input).await {
             Gated::Pass(gate) => gate,
-            Gated::Stop(outcome, gate) => return (outcome.into(), gate),
-            Gated::Wait(recheck) => return (AgentStep::Waiting(recheck), None),
+            Gated::Stop(outcome, gate) => return (outcome.into(), gate, None),
+            Gated::Wait(recheck) => return (AgentStep::Waiting(recheck), None, None),
         };
-        (self.run_skill(c, ctx, input, secrets, received).await, gate)
+        let budgeted = match self.budget(c, &step.skill, &input).await {
+            Ok(b) => b,
+            Err(outcome) => return (outcome.into(), gate, None),
+        };
+        (self.run_skill(c, ctx, input, secrets, received).await, gate, budgeted)
     }
 
     /// The guard, then the skill (or the agent step) under its heartbeat.

@@ -108,8 +108,10 @@ impl StepWorker {
             depth: c.run.caller.as_ref().map_or(0, |l| l.depth),
             agent: c.run.plan.step(0).is_some_and(|s| s.skill == aos_core::agent::PLAN_SKILL),
             workflow: c.run.parent.as_ref().map_or("", |p| p.workflow.as_str()),
-            spent_cents: 0,
-            estimated_cents: 0,
+            spent_cents: i64::try_from(c.run.spent_mc / aos_core::credits::MILLI).unwrap_or(i64::MAX),
+            estimated_cents: self.credits.as_ref().map_or(0, |credits| {
+                i64::try_from(credits.estimate(skill, input).0.div_ceil(aos_core::credits::MILLI)).unwrap_or(i64::MAX)
+            }),
             plan: DEFAULT_PLAN,
             now_ms: now_ms(),
         };

@@ -18,11 +18,13 @@
 //! keyed skills are re-run after it expires; non-idempotent ones are not (at most
 //! once) and the step fails with `ERR_EFFECT_UNCERTAIN`.
 
+mod budget;
 mod end;
 mod execute;
 mod gate;
 mod stages;
 
+pub use budget::WARNING_SHARE;
 pub use end::{notify_parent, MAX_VALUE_BYTES};
 pub use gate::{step_approval_id, timed_out};
 
@@ -131,6 +133,7 @@ pub struct StepWorker {
     policies: Option<crate::policies::PolicyService>,
     approvals: Option<Arc<dyn crate::ports::WorkflowStore>>,
     flags: Option<crate::flags::FlagService>,
+    credits: Option<crate::credits::CreditService>,
 }
 
 struct Claimed {
@@ -177,7 +180,17 @@ impl StepWorker {
             policies: None,
             approvals: None,
             flags: None,
+            credits: None,
         }
+    }
+
+    /// Prices every step and holds it to its run's budget and, when its tenant is
+    /// metered, to the tenant's credits (the `budget` stage, after the policies).
+    /// Without it, nothing is charged.
+    #[must_use]
+    pub fn with_credits(mut self, credits: crate::credits::CreditService) -> Self {
+        self.credits = Some(credits);
+        self
     }
 
     /// Judges every step by its tenant's policies before it runs (the `gate` stage).
@@ -318,13 +331,13 @@ impl StepWorker {
     async fn run_claimed(&self, mut claimed: Claimed, mut received: Received) -> Result<Handled, StoreError> {
         let started = std::time::Instant::now();
         for chained in 0..MAX_CHAIN {
-            let (outcome, seed, gate) = match self.prepare(&claimed) {
-                Err(outcome) => (outcome, step_seed(claimed.run.base_seed, claimed.msg.step_index), None),
+            let (outcome, seed, gate, budgeted) = match self.prepare(&claimed) {
+                Err(outcome) => (outcome, step_seed(claimed.run.base_seed, claimed.msg.step_index), None, None),
                 Ok((ctx, input)) => {
                     let seed = ctx.seed;
                     match self.execute(&claimed, ctx, input, &received).await {
-                        (AgentStep::Done(outcome), gate) => (outcome, seed, gate),
-                        (AgentStep::Waiting(recheck), _) => {
+                        (AgentStep::Done(outcome), gate, budgeted) => (outcome, seed, gate, budgeted),
+                        (AgentStep::Waiting(recheck), _, _) => {
                             self.suspend(&claimed, &received, recheck).await?;
                             return Ok(Handled::Done);
                         }
@@ -343,7 +356,8 @@ impl StepWorker {
                 return Ok(Handled::Busy);
             }
             let chain = chained + 1 < MAX_CHAIN && started.elapsed() < self.config.chain_budget;
-            match self.decide(claimed, outcome, seed, gate, &received, chain).await? {
+            let ended = end::Ended { outcome, seed, gate, budgeted };
+            match self.decide(claimed, ended, &received, chain).await? {
                 Some((next, next_received)) => {
                     claimed = next;
                     received = next_received;

@@ -1,0 +1,191 @@
+//! Stage `budget` (the gate's money check, after the policies): what the step is
+//! estimated to cost must fit the run's budget and, when the tenant is metered, be
+//! reserved from its credits before the step runs. The reservation's id comes from the
+//! run, the step and the attempt, so a redelivery finds the same one; the step's commit
+//! settles it in the same write (`worker/end.rs`). A step that does not fit does not run:
+//! the run fails with `ERR_BUDGET_EXCEEDED`, saying what was spent, what the step would
+//! cost and the limit.
+
+use super::{millis, Claimed, StepWorker};
+use crate::clock::now_ms;
+use crate::ports::{CommitCharge, CreditError};
+use aos_core::credits::{
+    Cause, LedgerError, Millicredits, PendingState, StepCharge, Transfer, TransferId, TransferKind,
+};
+use aos_core::{ErrorCode, StructuredOutcome};
+use serde_json::{json, Value};
+
+/// How long a reservation outlives its step's timeout before it returns by itself
+/// (covers a worker's takeover after a crash and the commit).
+const RESERVATION_MARGIN_MS: u64 = 5 * 60 * 1000;
+
+/// The share of a run's budget past which its spending is on the audit record.
+pub const WARNING_SHARE: f64 = 0.8;
+
+/// What the budget stage let through: the step's estimate, its price and its reservation.
+#[derive(Debug, Clone)]
+pub(super) struct Budgeted {
+    /// Estimated before it runs (what was reserved).
+    estimate: Millicredits,
+    /// Its skill's price (what a successful step is charged besides its model calls).
+    base: Millicredits,
+    /// The tenant's reservation, when the tenant is metered.
+    reservation: Option<Transfer>,
+}
+
+impl Budgeted {
+    /// What a step that ended with `outcome` is charged: a success its price and its
+    /// model calls, a failure only its model calls (its price is refunded).
+    fn actual(&self, outcome: &StructuredOutcome) -> Millicredits {
+        // A model call reports its exact cost beside the whole cents it rounds up to.
+        let exact = outcome.output.as_ref().and_then(|o| o.get("cost_cents_exact")).and_then(Value::as_f64);
+        let calls = exact.map_or_else(|| Millicredits::from_credits(outcome.cost_cents), Millicredits::from_cents_f64);
+        if outcome.ok {
+            self.base.checked_add(calls).unwrap_or(self.base)
+        } else {
+            calls
+        }
+    }
+
+    /// The checkpoint's record of the charge and the commit's ledger work.
+    pub(super) fn charge(&self, outcome: &StructuredOutcome, run_spent_mc: u64) -> (StepCharge, CommitCharge) {
+        let actual = self.actual(outcome);
+        let record = StepCharge {
+            estimate: self.estimate,
+            actual,
+            reservation: self.reservation.as_ref().map(|r| r.id.clone()),
+        };
+        // The ledger posts at most what was reserved: the estimate covers a model call's
+        // max_tokens, so only a misjudged prompt length can go past it.
+        let settle = self.reservation.clone().map(|r| {
+            let post = actual.min(r.amount);
+            (r, post)
+        });
+        (record, CommitCharge { amount: actual, run_spent_mc: run_spent_mc.saturating_add(actual.0), settle })
+    }
+}
+
+fn exceeded(message: String, details: Value) -> StructuredOutcome {
+    StructuredOutcome::failure(ErrorCode::BudgetExceeded, message).with_details(details).with_retryable(false)
+}
+
+impl StepWorker {
+    /// Stage `budget` (see the module). `Ok(None)`: this worker keeps no credits.
+    pub(super) async fn budget(
+        &self,
+        c: &Claimed,
+        skill: &str,
+        input: &Value,
+    ) -> Result<Option<Budgeted>, StructuredOutcome> {
+        let Some(credits) = &self.credits else { return Ok(None) };
+        let index = c.msg.step_index;
+        let estimate = credits.estimate(skill, input);
+        let base = credits.actual(skill, input, 0);
+        let run = &c.run;
+        if let Some(limit) = run.budget_mc {
+            let (spent, limit) = (Millicredits(run.spent_mc), Millicredits(limit));
+            if spent.checked_add(estimate).is_none_or(|total| total > limit) {
+                return Err(exceeded(
+                    format!(
+                        "step {index} ({skill}) is estimated at {} c and the run has spent {} c of its {} c budget",
+                        estimate.cents(),
+                        spent.cents(),
+                        limit.cents()
+                    ),
+                    json!({"scope": "run", "spent_cents": spent.cents(), "estimate_cents": estimate.cents(), "limit_cents": limit.cents()}),
+                ));
+            }
+        }
+        let now = now_ms();
+        let tenant = &c.msg.tenant;
+        let internal = |e: CreditError| {
+            StructuredOutcome::failure(
+                ErrorCode::Internal,
+                format!("the tenant's credits could not be read, so the step did not run: {e}"),
+            )
+        };
+        if estimate == Millicredits::ZERO || !credits.metered(tenant, now).await.map_err(internal)? {
+            return Ok(Some(Budgeted { estimate, base, reservation: None }));
+        }
+        if c.attempt > 1 {
+            // The attempt before this one stopped without ending the step (its worker
+            // died): its reservation goes back now rather than at its timeout.
+            let before = Cause { run: run.id.to_string(), step: index, attempt: c.attempt - 1 };
+            let id = TransferId::derive(&before, TransferKind::Reserve);
+            match credits.store().settle(tenant, &id, Millicredits::ZERO, now).await {
+                Ok(_) | Err(CreditError::Refused(_)) => {}
+                Err(e) => return Err(internal(e)),
+            }
+        }
+        let cause = Cause { run: run.id.to_string(), step: index, attempt: c.attempt };
+        let timeout =
+            now + millis(self.step_timeout(run, index)) + millis(self.config.visibility) + RESERVATION_MARGIN_MS;
+        match credits.store().reserve(tenant, &cause, estimate, timeout, now).await {
+            Ok(r) if r.state == Some(PendingState::Pending) => {
+                Ok(Some(Budgeted { estimate, base, reservation: Some(r) }))
+            }
+            Ok(r) => {
+                // A parked step woken after its reservation returned: it runs uncharged by
+                // the ledger rather than not at all (its run's spend still counts it).
+                tracing::warn!(run = %run.id, step = index, reservation = r.id.as_str(), "the step's reservation resolved before the step ran");
+                Ok(Some(Budgeted { estimate, base, reservation: None }))
+            }
+            Err(CreditError::Refused(LedgerError::Insufficient { requested, available })) => Err(exceeded(
+                format!(
+                    "step {index} ({skill}) is estimated at {} c and the tenant has {} c of credits available",
+                    requested.cents(),
+                    available.cents()
+                ),
+                json!({"scope": "tenant", "estimate_cents": requested.cents(), "available_cents": available.cents(), "spent_cents": Millicredits(run.spent_mc).cents()}),
+            )),
+            Err(CreditError::Refused(LedgerError::Suspended)) => Err(exceeded(
+                "the tenant is suspended: its steps reserve no credits until an operator reinstates it".to_owned(),
+                json!({"scope": "tenant", "suspended": true}),
+            )),
+            Err(CreditError::Refused(e)) => Err(StructuredOutcome::failure(
+                ErrorCode::Internal,
+                format!("the step's credits could not be reserved: {e}"),
+            )),
+            Err(e) => Err(internal(e)),
+        }
+    }
+
+    /// Settles the reservation of a step that is retried (its model calls charged, its
+    /// price returned) before the retry is written; a crash in between leaves it to
+    /// return at its timeout.
+    pub(super) async fn settle_retried(&self, c: &Claimed, budgeted: Option<&Budgeted>, outcome: &StructuredOutcome) {
+        let (Some(credits), Some(b)) = (&self.credits, budgeted) else { return };
+        let (_, charge) = b.charge(outcome, c.run.spent_mc);
+        if let Some((pending, post)) = charge.settle {
+            if let Err(e) = credits.store().settle(&c.msg.tenant, &pending.id, post, now_ms()).await {
+                tracing::warn!(run = %c.msg.run_id, step = c.msg.step_index, error = %e, "a retried step's reservation could not be settled");
+            }
+        }
+    }
+}
+
+/// The audit entry of a run whose spending passed [`WARNING_SHARE`] of its budget with
+/// this step (`None`: it did not).
+pub(super) fn warning(c: &Claimed, charged: Millicredits) -> Option<aos_core::audit::AuditEvent> {
+    let limit = c.run.budget_mc?;
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let mark = (limit as f64 * WARNING_SHARE) as u64;
+    let before = c.run.spent_mc;
+    let after = before.saturating_add(charged.0);
+    (before < mark && after >= mark).then(|| {
+        aos_core::audit::AuditEvent::new(
+            &c.msg.tenant,
+            aos_core::audit::Actor::system(),
+            "budget.warning",
+            format!("run:{}", c.msg.run_id),
+            "warned",
+            now_ms(),
+        )
+        .with_details(json!({
+            "spent_cents": Millicredits(after).cents(),
+            "limit_cents": Millicredits(limit).cents(),
+            "share": WARNING_SHARE,
+            "step": c.msg.step_index,
+        }))
+    })
+}

@@ -1,0 +1,245 @@
+//! Budgets that stop a run, on both backends: a plan run with `budget_cents`, a run of
+//! model calls whose replies cost tokens (a scripted model server on loopback), and a
+//! metered tenant whose credits run out — each stops before the step that would not fit,
+//! within one step of its cap and never over it, failing with `ERR_BUDGET_EXCEEDED` and
+//! what was spent, the estimate and the limit. The ledger balances after every run, and
+//! a suspended tenant's steps do not run.
+
+use aos_core::audit::Actor;
+use aos_core::credits::{GrantKind, GrantSpec, Millicredits};
+use aos_core::page::PageLimit;
+use aos_core::{Checkpoint, TenantId};
+use aos_runtime::audit::{AuditFilter, AuditService};
+use aos_runtime::credits::CreditService;
+use aos_runtime::llm::{LlmConfig, ProviderConfig, ProviderKind};
+use aos_runtime::net::AddressPolicy;
+use aos_runtime::ports::RunRecord;
+use aos_runtime::runs::{RunService, SubmitRun};
+use aos_runtime::skills::{worker_registry, WorkerSkills};
+use aos_runtime::worker::{StepWorker, WorkerConfig};
+use aos_tests::backends::{self, Ports};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn tenant() -> TenantId {
+    TenantId::parse("ten_budget").expect("tenant")
+}
+
+/// A model server speaking OpenAI's wire format that answers every call with one token
+/// in and 1 000 out (gpt-4o: 250 c and 1 000 c per million), and counts the calls.
+async fn model_server() -> (SocketAddr, Arc<AtomicU32>) {
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = Arc::clone(&calls);
+    let router = Router::new().route(
+        "/v1/chat/completions",
+        post(move |Json(_): Json<Value>| {
+            let seen = Arc::clone(&seen);
+            async move {
+                seen.fetch_add(1, Ordering::SeqCst);
+                Json(json!({"id": "c1", "object": "chat.completion", "model": "gpt-4o",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1000, "total_tokens": 1001}}))
+            }
+        }),
+    );
+    (aos_tests::serve(router).await, calls)
+}
+
+struct Rig {
+    ports: Ports,
+    runs: RunService,
+    worker: StepWorker,
+    credits: CreditService,
+}
+
+impl Rig {
+    async fn new(ports: Ports, model: SocketAddr) -> Self {
+        let mut llm = LlmConfig::default();
+        llm.providers
+            .insert("local".into(), ProviderConfig::at(ProviderKind::OpenAi, format!("http://{model}/v1"), None));
+        let policy = AddressPolicy::parse_allow_list(&model.to_string()).expect("allow");
+        let skills =
+            WorkerSkills { secrets: Arc::clone(&ports.secrets), llm: llm.clone(), bedrock: None, mailer: None };
+        let registry = Arc::new(worker_registry(policy, skills).expect("registry"));
+        let credits = CreditService::new(Arc::clone(&ports.credits)).with_llm(llm);
+        let runs = RunService::new(Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::clone(&registry))
+            .with_credits(credits.clone());
+        let config = WorkerConfig {
+            poll_wait: Duration::from_millis(50),
+            backoff_base: Duration::from_millis(50),
+            backoff_cap: Duration::from_millis(200),
+            ..WorkerConfig::default()
+        };
+        let worker =
+            StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), registry, config)
+                .with_credits(credits.clone());
+        Self { ports, runs, worker, credits }
+    }
+
+    /// Submits `body` and works the queue until the run ends.
+    async fn run(&self, body: Value) -> (RunRecord, Vec<Checkpoint>) {
+        let req: SubmitRun = serde_json::from_value(body).expect("a run request");
+        let id = self.runs.submit(&tenant(), req, None).await.expect("submitted").run.id;
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(self.worker.clone().run_loop(rx));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let run = loop {
+            let run = self.runs.get(&tenant(), &id).await.expect("run");
+            if run.status.is_terminal() {
+                break run;
+            }
+            assert!(Instant::now() < deadline, "the run did not finish");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let _ = stop.send(true);
+        let _ = task.await;
+        let (_, checkpoints, _) = self.runs.steps(&tenant(), &id).await.expect("steps");
+        (run, checkpoints)
+    }
+
+    async fn grant(&self, id: &str, millicredits: u64) {
+        let spec = GrantSpec {
+            id: id.into(),
+            kind: GrantKind::Paid,
+            amount: Millicredits(millicredits),
+            effective_ms: 0,
+            expires_ms: None,
+            priority: 0,
+        };
+        self.credits.grant(&tenant(), &spec, Actor::system(), aos_runtime::clock::now_ms()).await.expect("grant");
+    }
+
+    /// The ledger balances: every account sums to zero and nothing is left reserved.
+    async fn balanced(&self) -> aos_core::credits::Book {
+        let book = self.credits.balance(&tenant(), aos_runtime::clock::now_ms()).await.expect("book");
+        assert_eq!(book.broken(), None, "the ledger's invariants hold: {book:?}");
+        assert_eq!(book.reserved(), Millicredits::ZERO, "no reservation is left pending");
+        book
+    }
+}
+
+fn transform(n: u32) -> Value {
+    json!({"skill": "json_transform", "input": {"expression": "n", "data": {"n": n}}})
+}
+
+fn refused(run: &RunRecord) -> Value {
+    let error = run.error.as_ref().expect("the run failed");
+    assert_eq!(error.code.as_str(), "ERR_BUDGET_EXCEEDED", "{error:?}");
+    error.details.clone().expect("details")
+}
+
+async fn a_run_stops_at_its_budget(ports: Ports) {
+    let (model, _) = model_server().await;
+    let rig = Rig::new(ports, model).await;
+    // Five steps of a skill priced at one credit, against a budget of three.
+    let (run, cps) = rig.run(json!({"plan": (0..5).map(transform).collect::<Vec<_>>(), "budget_cents": 3})).await;
+    assert_eq!((run.status.as_str(), run.spent_mc, run.budget_mc), ("failed", 3_000, Some(3_000)));
+    assert_eq!(cps.len(), 4, "three steps ran; the fourth was refused before it ran");
+    assert!(cps[..3].iter().all(|c| c.outcome.ok && c.charge.as_ref().map(|ch| ch.actual.0) == Some(1_000)));
+    let details = refused(&run);
+    assert_eq!(details, json!({"scope": "run", "spent_cents": 3.0, "estimate_cents": 1.0, "limit_cents": 3.0}));
+    assert!(cps[3].charge.is_none(), "the refused step was charged nothing");
+    // The run passed 80 % of its budget with its third step: on the audit record once.
+    let audit = AuditService::new(Arc::clone(&rig.ports.audit));
+    let filter = AuditFilter { action: Some("budget.warning".into()), ..AuditFilter::default() };
+    let warned = audit.list(&tenant(), &filter, None, PageLimit::new(None).expect("limit")).await.expect("audit");
+    assert_eq!(warned.items.len(), 1, "{:?}", warned.items);
+    assert_eq!(warned.items[0].event.details["spent_cents"], 3.0);
+    assert_eq!(warned.items[0].event.details["step"], 2);
+    // A budget below the first step's estimate is refused at submission; nothing stored.
+    let low: SubmitRun = serde_json::from_value(json!({"plan": [transform(0)], "budget_cents": 0})).expect("req");
+    assert!(rig.runs.submit(&tenant(), low, None).await.is_err());
+    let child = |c: &str| json!({"correlation_id": c, "plan": [transform(0)]});
+    let spawn =
+        json!({"plan": [{"skill": "agent_spawn", "input": {"tasks": [child("a"), child("b")]}}], "budget_cents": 5});
+    let Err(err) = rig.runs.submit(&tenant(), serde_json::from_value(spawn).expect("req"), None).await else {
+        panic!("a budget below the first step's estimate is refused");
+    };
+    assert!(err.to_string().contains("9 c"), "the message gives the estimate (5 + 2 per item): {err}");
+    let listed = rig
+        .runs
+        .list(
+            &tenant(),
+            aos_runtime::runs::RunQuery { status: None, limit: PageLimit::new(None).expect("limit"), before: None },
+        )
+        .await
+        .expect("list");
+    assert_eq!(listed.items.len(), 1, "the refused submissions stored nothing");
+}
+
+async fn model_calls_stop_within_one_call_of_the_cap(ports: Ports) {
+    let (model, calls) = model_server().await;
+    let rig = Rig::new(ports, model).await;
+    let call = json!({"skill": "llm_invoke", "input": {"provider": "local", "model": "gpt-4o", "max_tokens": 1000,
+                      "messages": [{"role": "user", "content": "hi"}]}});
+    let (run, cps) = rig.run(json!({"plan": vec![call; 10], "budget_cents": 10})).await;
+    // A call is estimated at its price (1 c) plus one prompt token and 1 000 output
+    // tokens: 2.001 c; the model reports just that. Four fit in 10 c; a fifth would not.
+    assert_eq!(calls.load(Ordering::SeqCst), 4, "the fifth call was never made");
+    assert_eq!(run.spent_mc, 8_004, "{run:?}");
+    assert!(run.spent_mc <= 10_000 && 10_000 - run.spent_mc < 2_001, "within one call of the cap, never over it");
+    assert_eq!(cps.len(), 5);
+    let details = refused(&run);
+    assert_eq!((details["spent_cents"].clone(), details["estimate_cents"].clone()), (json!(8.004), json!(2.001)));
+}
+
+async fn a_metered_tenant_stops_when_its_credits_run_out(ports: Ports) {
+    let (model, _) = model_server().await;
+    let rig = Rig::new(ports, model).await;
+    rig.grant("trial", 2_500).await;
+    let (run, cps) = rig.run(json!({"plan": (0..5).map(transform).collect::<Vec<_>>()})).await;
+    assert_eq!(cps.len(), 3, "two steps fit 2.5 credits; the third was refused");
+    let details = refused(&run);
+    assert_eq!(details["scope"], "tenant");
+    assert_eq!((details["available_cents"].clone(), details["estimate_cents"].clone()), (json!(0.5), json!(1.0)));
+    let book = rig.balanced().await;
+    assert_eq!(book.available(), Millicredits(500));
+    let page = rig.credits.ledger(&tenant(), None, 100).await.expect("ledger");
+    let kinds: Vec<&str> = page.transfers.iter().map(|t| t.kind.as_str()).collect();
+    assert_eq!(kinds, ["grant", "reserve", "post", "reserve", "post"], "one reservation and one post per step run");
+
+    // A suspended tenant's steps do not run.
+    rig.credits.store().set_suspended(&tenant(), true, &[]).await.expect("suspend");
+    let (run, cps) = rig.run(json!({"plan": [transform(1)]})).await;
+    assert_eq!(cps.len(), 1);
+    assert!(!cps[0].outcome.ok);
+    assert_eq!(refused(&run)["suspended"], true);
+}
+
+#[tokio::test]
+async fn a_run_stops_at_its_budget_on_sqlite() {
+    a_run_stops_at_its_budget(backends::embedded(5).await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn a_run_stops_at_its_budget_on_dynamodb() {
+    a_run_stops_at_its_budget(backends::aws(5).await).await;
+}
+
+#[tokio::test]
+async fn model_calls_stop_within_one_call_of_the_cap_on_sqlite() {
+    model_calls_stop_within_one_call_of_the_cap(backends::embedded(5).await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn model_calls_stop_within_one_call_of_the_cap_on_dynamodb() {
+    model_calls_stop_within_one_call_of_the_cap(backends::aws(5).await).await;
+}
+
+#[tokio::test]
+async fn a_metered_tenant_stops_when_its_credits_run_out_on_sqlite() {
+    a_metered_tenant_stops_when_its_credits_run_out(backends::embedded(5).await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn a_metered_tenant_stops_when_its_credits_run_out_on_dynamodb() {
+    a_metered_tenant_stops_when_its_credits_run_out(backends::aws(5).await).await;
+}
