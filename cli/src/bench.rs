@@ -155,6 +155,7 @@ async fn serial_steps(
     steps: usize,
     policies: Option<usize>,
     same: bool,
+    metered: bool,
 ) -> anyhow::Result<Vec<Duration>> {
     let eng = engine(dir, durability).await?;
     let marks: Arc<std::sync::Mutex<Vec<Instant>>> = Arc::default();
@@ -177,6 +178,21 @@ async fn serial_steps(
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         worker = worker.with_policies(service);
+    }
+    if metered {
+        // A metered tenant: every step reserves its credits before it runs, and its
+        // commit settles them.
+        let credits = aos_runtime::credits::CreditService::new(eng.embedded.credits.clone());
+        let grant = aos_core::credits::GrantSpec {
+            id: "bench".into(),
+            kind: aos_core::credits::GrantKind::Paid,
+            amount: aos_core::credits::Millicredits::from_credits(100_000_000),
+            effective_ms: 0,
+            expires_ms: None,
+            priority: 0,
+        };
+        credits.grant(&tenant, &grant, aos_core::audit::Actor::system(), aos_runtime::clock::now_ms()).await?;
+        worker = worker.with_credits(credits);
     }
     let mut out = Vec::with_capacity(steps);
     // Runs of 10 steps, so that per-step work does not grow with one huge plan.
@@ -212,6 +228,48 @@ fn bench_policies(n: usize) -> String {
             )
         })
         .collect()
+}
+
+/// Ledger operations per second: `tasks` tasks each reserving and settling
+/// `per_task / 2` times on one tenant's ledger (every operation a durable write).
+async fn ledger_rate(dir: &Path, tasks: usize, per_task: usize) -> anyhow::Result<f64> {
+    use aos_runtime::ports::CreditStore;
+    let embedded = Arc::new(Embedded::open(dir, Durability::Full).await?);
+    let tenant = TenantId::parse("ten_bench")?;
+    let store: Arc<dyn CreditStore> = embedded.credits.clone();
+    let now = aos_runtime::clock::now_ms();
+    let grant = aos_core::credits::GrantSpec {
+        id: "bench".into(),
+        kind: aos_core::credits::GrantKind::Paid,
+        amount: aos_core::credits::Millicredits::from_credits(1_000_000),
+        effective_ms: 0,
+        expires_ms: None,
+        priority: 0,
+    };
+    store.grant(&tenant, &grant, &[], now).await?;
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for task in 0..tasks {
+        let (store, tenant) = (Arc::clone(&store), tenant.clone());
+        handles.push(tokio::spawn(async move {
+            for i in 0..per_task / 2 {
+                let cause =
+                    aos_core::credits::Cause { run: format!("run_bench{task}"), step: u32::try_from(i)?, attempt: 1 };
+                let amount = aos_core::credits::Millicredits(1_000);
+                let r = store.reserve(&tenant, &cause, amount, now + 600_000, now).await?;
+                store.settle(&tenant, &r.id, amount, now).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for h in handles {
+        h.await??;
+    }
+    let elapsed = started.elapsed();
+    let book = store.book(&tenant, now).await?;
+    anyhow::ensure!(book.broken().is_none() && book.reserved().0 == 0, "the ledger does not balance: {book:?}");
+    embedded.db.close();
+    Ok((tasks * (per_task / 2) * 2) as f64 / elapsed.as_secs_f64())
 }
 
 /// Steps per second with `runs` runs of `steps` steps executed by `workers` workers.
@@ -277,29 +335,41 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
     let (ro50, _) = percentiles(raw_commit(&fresh("raw-off")?, Durability::Off, opts.samples).await?);
     println!("store raw commit, durability off:       p50 {ro50:.1} us");
     let (d50, d99) =
-        percentiles(serial_steps(&fresh("durable")?, Durability::Full, opts.serial_steps, None, false).await?);
+        percentiles(serial_steps(&fresh("durable")?, Durability::Full, opts.serial_steps, None, false, false).await?);
     let target = 1.5 * fs50 + 50.0;
     println!(
         "durable step, serial, no-op skill:      p50 {d50:.0} us  p99 {d99:.0} us  target p50 <= 1.5 x fsync p50 + 50 us = {target:.0} us: {}",
         if d50 <= target { "met" } else { "MISSED" }
     );
     for (label, same) in [("each step a new input", false), ("repeated steps, same facts", true)] {
-        let (g50, g99) =
-            percentiles(serial_steps(&fresh("gated")?, Durability::Full, opts.serial_steps, Some(50), same).await?);
+        let (g50, g99) = percentiles(
+            serial_steps(&fresh("gated")?, Durability::Full, opts.serial_steps, Some(50), same, false).await?,
+        );
         println!(
             "durable step, policy gate on (50), {label}: p50 {g50:.0} us  p99 {g99:.0} us  ({:.2}x gate off)  target <= 1.1x: {}",
             g50 / d50,
             if g50 <= 1.1 * d50 { "met" } else { "MISSED" }
         );
     }
-    let (o50, o99) = percentiles(serial_steps(&fresh("off")?, Durability::Off, opts.serial_steps, None, false).await?);
+    let (l50, l99) =
+        percentiles(serial_steps(&fresh("ledger")?, Durability::Full, opts.serial_steps, None, false, true).await?);
+    println!(
+        "durable step, ledger on (metered tenant: reserve + settle in the commit): p50 {l50:.0} us  p99 {l99:.0} us  ({:.2}x ledger off)  target <= 1.15x: {}",
+        l50 / d50,
+        if l50 <= 1.15 * d50 { "met" } else { "MISSED" }
+    );
+    let ops = ledger_rate(&fresh("ledger-ops")?, 16, 2_000).await?;
+    println!("ledger operations, 16 tasks on one tenant (reserve, then settle; each synced): {ops:.0} ops/s");
+    let (o50, o99) =
+        percentiles(serial_steps(&fresh("off")?, Durability::Off, opts.serial_steps, None, false, false).await?);
     println!(
         "step overhead, durability off:          p50 {o50:.1} us  p99 {o99:.1} us  target p50 <= 25 us: {}",
         if o50 <= 25.0 { "met" } else { "MISSED" }
     );
     for (label, same) in [("each step a new input", false), ("repeated steps, same facts", true)] {
-        let (og50, og99) =
-            percentiles(serial_steps(&fresh("off-gated")?, Durability::Off, opts.serial_steps, Some(50), same).await?);
+        let (og50, og99) = percentiles(
+            serial_steps(&fresh("off-gated")?, Durability::Off, opts.serial_steps, Some(50), same, false).await?,
+        );
         println!(
             "step overhead, durability off, gate on (50 policies), {label}: p50 {og50:.1} us  p99 {og99:.1} us  (+{:.1} us for the gate)",
             og50 - o50
@@ -327,6 +397,8 @@ pub struct AwsBenchOptions {
     pub steps: usize,
     /// Bytes of output per step.
     pub output_bytes: usize,
+    /// Meter the tenant: every step reserves credits and its commit settles them.
+    pub credits: bool,
 }
 
 /// Counts DynamoDB calls per step of runs executed by the step worker on the AWS
@@ -357,8 +429,21 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
         poll_wait: Duration::from_secs(1),
         ..WorkerConfig::default()
     };
-    let worker = StepWorker::new(aws.runs.clone(), aws.queue.clone(), aws.kv.clone(), registry, config);
+    let mut worker = StepWorker::new(aws.runs.clone(), aws.queue.clone(), aws.kv.clone(), registry, config);
     let tenant = TenantId::parse("ten_bench")?;
+    if opts.credits {
+        let credits = aos_runtime::credits::CreditService::new(aws.credits.clone());
+        let grant = aos_core::credits::GrantSpec {
+            id: "bench".into(),
+            kind: aos_core::credits::GrantKind::Paid,
+            amount: aos_core::credits::Millicredits::from_credits(1_000_000),
+            effective_ms: 0,
+            expires_ms: None,
+            priority: 0,
+        };
+        credits.grant(&tenant, &grant, aos_core::audit::Actor::system(), aos_runtime::clock::now_ms()).await?;
+        worker = worker.with_credits(credits);
+    }
     counter.reset();
     let mut ids = Vec::new();
     for _ in 0..opts.runs {
@@ -392,8 +477,11 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
     let calls = counter.snapshot();
     let steps = (opts.runs * opts.steps) as f64;
     println!(
-        "AOS DynamoDB and S3 calls per step on {endpoint}: {} runs x {} no-op steps of {} output bytes, 4 workers",
-        opts.runs, opts.steps, opts.output_bytes
+        "AOS DynamoDB and S3 calls per step on {endpoint}: {} runs x {} no-op steps of {} output bytes, 4 workers{}",
+        opts.runs,
+        opts.steps,
+        opts.output_bytes,
+        if opts.credits { ", metered tenant (ledger on)" } else { "" }
     );
     println!("submission: {:.1} calls per run", submit as f64 / opts.runs as f64);
     let is_write = |op: &str| {

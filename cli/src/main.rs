@@ -218,6 +218,9 @@ enum Command {
         /// Bytes of output per step (over 64 KiB, they go to S3).
         #[arg(long, default_value_t = 0)]
         output_bytes: usize,
+        /// Meter the tenant (ledger on): each step reserves credits, its commit settles them.
+        #[arg(long)]
+        credits: bool,
     },
     /// Print the error code table.
     Errors {
@@ -569,8 +572,8 @@ async fn main() -> anyhow::Result<()> {
         Command::BenchAgent { dir, steps, children, workers } => {
             aos_cli::bench_agent::run(&aos_cli::bench_agent::AgentBenchOptions { dir, steps, children, workers }).await
         }
-        Command::BenchAws { runs, steps, output_bytes } => {
-            aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps, output_bytes }).await
+        Command::BenchAws { runs, steps, output_bytes, credits } => {
+            aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps, output_bytes, credits }).await
         }
         Command::Errors { markdown } => {
             if markdown {

@@ -80,8 +80,10 @@ async fn operators_grant_credits_that_tenants_see_in_their_balance_and_ledger_on
         }
     }
     assert_eq!(seen, [json!(500.0), json!(250.0)], "every transfer once, oldest first");
-    let bad = stack.get("/v1/credits/ledger?limit=0").await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    for query in ["limit=0", "after=not-a-cursor"] {
+        let bad = stack.get(&format!("/v1/credits/ledger?{query}")).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {}", bad.body);
+    }
 
     // Another tenant sees only its own (empty) ledger.
     let other = stack.call(Method::POST, "/v1/tenants", Some(&op), Some(&json!({"name": "other"})), &[]).await;

@@ -113,7 +113,14 @@ pub(crate) async fn ledger(
     if q.after.as_ref().is_some_and(|a| a.is_empty() || a.len() > 512) {
         return Err(invalid("after must be a page's next_after"));
     }
-    let page = s.credits.ledger(&p.tenant, q.after.as_deref(), limit.get()).await?;
+    let page = match s.credits.ledger(&p.tenant, q.after.as_deref(), limit.get()).await {
+        Ok(page) => page,
+        // The stores refuse a cursor they did not make as a conflict.
+        Err(CreditError::Store(aos_runtime::StoreError::Conflict(_))) => {
+            return Err(invalid("after must be a page's next_after"));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(Json(json!({
         "transfers": page.transfers.iter().map(transfer_view).collect::<Vec<_>>(),
         "next_after": page.next,
