@@ -78,6 +78,10 @@ enum Command {
         /// With --backend aws: create the table and queues where they are missing.
         #[arg(long)]
         create_resources: bool,
+        /// The plan whose request rate every tenant is held to: free (60 per 60 s), dev
+        /// (300), pro (1200), enterprise (6000) or unlimited.
+        #[arg(long, env = "AOS_PLAN", default_value = "unlimited", value_parser = ["free", "dev", "pro", "enterprise", "unlimited"])]
+        plan: String,
     },
     /// Run the quickstart end to end: start a local stack on a fresh data directory,
     /// submit examples/quickstart.json, follow it to the end, stop.
@@ -487,8 +491,10 @@ async fn main() -> anyhow::Result<()> {
             visibility_timeout_ms,
             backend,
             create_resources,
+            plan,
         } => {
             let mut cfg = StackConfig::new(data_dir);
+            cfg.plan = aos_core::limits::PlanName::parse(&plan).context("--plan")?;
             cfg.port = port;
             cfg.workers = workers;
             cfg.allow_hosts = allow_hosts;

@@ -49,6 +49,8 @@ pub struct StackConfig {
     pub backend: Backend,
     /// LLM providers and prices instead of the ones `AOS_LLM_*` configure.
     pub llm: Option<aos_runtime::llm::LlmConfig>,
+    /// The plan whose request rate every tenant is held to (`unlimited` by default).
+    pub plan: aos_core::limits::PlanName,
 }
 
 /// The storage the local stack runs on.
@@ -170,6 +172,7 @@ impl StackConfig {
             after_effect: None,
             backend: Backend::Embedded,
             llm: None,
+            plan: aos_core::limits::PlanName::Unlimited,
         }
     }
 }
@@ -336,6 +339,7 @@ impl LocalStack {
             audit,
             flags: flags.clone(),
             credits: credits.clone(),
+            limits: aos_runtime::limits::InProcessLimiter::for_plan(config.plan).map(Arc::new),
         })
         .merge(demo);
         let (shutdown, rx) = watch::channel(false);

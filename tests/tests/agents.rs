@@ -205,6 +205,12 @@ async fn a_goal_driven_run_finishes_in_the_steps_the_model_chose() {
     let situation = reqs[1]["messages"][1]["content"].as_str().expect("user message");
     assert!(situation.contains("Remember which city") && situation.contains("Lisbon"));
     assert!(situation.contains("read kv_store") && situation.contains("at most 3 more steps"), "{situation}");
+    assert!(!situation.contains("budget"), "a run without a budget is told none: {situation}");
+    // A run with a budget: its planner is told what is left of it.
+    let r = rig(&[done()], 1, AgentLimits::default()).await;
+    r.rig.submit(json!({"goal": "Anything.", "budget_cents": 50})).await;
+    let situation = r.requests()[0]["messages"][1]["content"].as_str().expect("user message").to_owned();
+    assert!(situation.contains("spent 0 of its budget of 50 cents: 50 cents are left"), "{situation}");
 }
 
 #[tokio::test]

@@ -72,16 +72,52 @@ pub(crate) async fn authorize(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    if let Some(needed) = route.permission() {
-        if let Err(e) = require(&p, needed) {
-            return e.into_response();
+    // The tenant's request rate: every answer to a known caller says where it stands.
+    let rate = state.limits.as_ref().map(|l| l.check(&p.tenant));
+    let mut resp = match rate {
+        Some(d) if !d.allowed => too_many(d),
+        _ => 'answer: {
+            if let Some(needed) = route.permission() {
+                if let Err(e) = require(&p, needed) {
+                    break 'answer e.into_response();
+                }
+            }
+            if let Err(e) = judge_operation(&state, route, &p, req.method().as_str(), req.uri().path()).await {
+                break 'answer e.into_response();
+            }
+            req.extensions_mut().insert(Authorized(p));
+            next.run(req).await
         }
+    };
+    if let Some(d) = rate {
+        rate_headers(resp.headers_mut(), &d);
     }
-    if let Err(e) = judge_operation(&state, route, &p, req.method().as_str(), req.uri().path()).await {
-        return e.into_response();
+    resp
+}
+
+/// `X-RateLimit-Limit` (requests per 60 s), `-Remaining` (that may be sent at once) and
+/// `-Reset` (seconds until the full allowance is back).
+fn rate_headers(headers: &mut axum::http::HeaderMap, d: &aos_runtime::limits::RateDecision) {
+    for (name, value) in [
+        ("x-ratelimit-limit", u64::from(d.limit)),
+        ("x-ratelimit-remaining", u64::from(d.remaining)),
+        ("x-ratelimit-reset", d.reset_s),
+    ] {
+        headers.insert(name, axum::http::HeaderValue::from(value));
     }
-    req.extensions_mut().insert(Authorized(p));
-    next.run(req).await
+}
+
+/// 429 `ERR_RATE_LIMIT_INTERNAL` with `Retry-After`: nothing of the request was done.
+fn too_many(d: aos_runtime::limits::RateDecision) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let message = format!(
+        "this tenant sent more than its {} requests per 60 s; retry after {} s (X-RateLimit-* headers say where it stands)",
+        d.limit, d.retry_after_s
+    );
+    let details = serde_json::json!({"limit": d.limit, "retry_after_s": d.retry_after_s});
+    let mut resp = ApiError::new(ErrorCode::RateLimitInternal, message).with_details(details).into_response();
+    resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(d.retry_after_s));
+    resp
 }
 
 /// What the tenant's policies about API operations say of `route` called by `p`: a

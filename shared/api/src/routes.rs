@@ -50,6 +50,8 @@ pub struct AppState {
     pub flags: aos_runtime::flags::FlagService,
     /// Tenants' credits and CostSim.
     pub credits: aos_runtime::credits::CreditService,
+    /// Each tenant's request rate (`None`: unlimited).
+    pub limits: Option<Arc<aos_runtime::limits::InProcessLimiter>>,
 }
 
 /// One API route: what `aos dev` serves all together and each API Lambda serves alone.

@@ -13,6 +13,7 @@ pub mod determinism;
 pub mod error_code;
 pub mod flags;
 pub mod ids;
+pub mod limits;
 pub mod outcome;
 pub mod page;
 pub mod plan;

@@ -26,7 +26,9 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
     let flags = aos_runtime::flags::FlagService::new(aws.flags, crate::environment())
         .with_cache_ttl(crate::policy_cache_ttl()?)
         .with_notifications(notices);
-    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets, policies, audit, flags, credits })
+    // Request rates are not limited in the Lambdas yet: a limiter there must be shared by
+    // every instance (a bucket in DynamoDB), not one per instance.
+    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets, policies, audit, flags, credits, limits: None })
 }
 
 /// The router of `routes` behind API Gateway: a request the HTTP API's Lambda authorizer

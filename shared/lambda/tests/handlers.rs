@@ -38,8 +38,17 @@ async fn fixture() -> Fixture {
     let audit = aos_runtime::audit::AuditService::new(embedded.audit.clone());
     let flags = aos_runtime::flags::FlagService::new(embedded.flags.clone(), "production");
     let credits = aos_runtime::credits::CreditService::new(embedded.credits.clone());
-    let state =
-        AppState { runs, tenants: embedded.tenants.clone(), workflows: None, secrets, policies, audit, flags, credits };
+    let state = AppState {
+        runs,
+        tenants: embedded.tenants.clone(),
+        workflows: None,
+        secrets,
+        policies,
+        audit,
+        flags,
+        credits,
+        limits: None,
+    };
     Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), record: key.record, _dir: dir }
 }
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clock;
 pub mod credits;
 pub mod flags;
+pub mod limits;
 pub mod llm;
 pub mod net;
 pub mod notify;

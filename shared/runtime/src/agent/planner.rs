@@ -13,6 +13,7 @@ use crate::llm::Usage;
 use crate::ports::{RunRecord, RunStore};
 use crate::skills::{SkillContext, SkillRegistry};
 use aos_core::agent::{AgentSpec, Decision, PlannerSpec, PLAN_SKILL};
+use aos_core::credits::Millicredits;
 use aos_core::template::references;
 use aos_core::{Checkpoint, ErrorCode, PlanStep, RunId, StructuredOutcome};
 use async_trait::async_trait;
@@ -468,6 +469,16 @@ fn situation(ask: &PlanAsk<'_>) -> String {
         }
     }
     let _ = write!(s, "\nYou may run at most {} more steps. This is decision {}.", ask.steps_left(), ask.round);
+    if let Some(budget) = ask.run.budget_mc {
+        let (spent, budget) = (Millicredits(ask.run.spent_mc), Millicredits(budget));
+        let _ = write!(
+            s,
+            " The run has spent {} of its budget of {} cents: {} cents are left; a step that would cost more does not run.",
+            spent.cents(),
+            budget.cents(),
+            budget.saturating_sub(spent).cents()
+        );
+    }
     s
 }
 
