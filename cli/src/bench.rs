@@ -183,15 +183,9 @@ async fn serial_steps(
         // A metered tenant: every step reserves its credits before it runs, and its
         // commit settles them.
         let credits = aos_runtime::credits::CreditService::new(eng.embedded.credits.clone());
-        let grant = aos_core::credits::GrantSpec {
-            id: "bench".into(),
-            kind: aos_core::credits::GrantKind::Paid,
-            amount: aos_core::credits::Millicredits::from_credits(100_000_000),
-            effective_ms: 0,
-            expires_ms: None,
-            priority: 0,
-        };
-        credits.grant(&tenant, &grant, aos_core::audit::Actor::system(), aos_runtime::clock::now_ms()).await?;
+        credits
+            .grant(&tenant, &bench_grant(100_000_000), aos_core::audit::Actor::system(), aos_runtime::clock::now_ms())
+            .await?;
         worker = worker.with_credits(credits);
     }
     let mut out = Vec::with_capacity(steps);
@@ -230,6 +224,18 @@ fn bench_policies(n: usize) -> String {
         .collect()
 }
 
+/// A paid grant of `credits` for the bench tenant, spendable at once.
+fn bench_grant(credits: u64) -> aos_core::credits::GrantSpec {
+    aos_core::credits::GrantSpec {
+        id: "bench".into(),
+        kind: aos_core::credits::GrantKind::Paid,
+        amount: aos_core::credits::Millicredits::from_credits(credits),
+        effective_ms: 0,
+        expires_ms: None,
+        priority: 0,
+    }
+}
+
 /// Ledger operations per second: `tasks` tasks each reserving and settling
 /// `per_task / 2` times on one tenant's ledger (every operation a durable write).
 async fn ledger_rate(dir: &Path, tasks: usize, per_task: usize) -> anyhow::Result<f64> {
@@ -238,15 +244,7 @@ async fn ledger_rate(dir: &Path, tasks: usize, per_task: usize) -> anyhow::Resul
     let tenant = TenantId::parse("ten_bench")?;
     let store: Arc<dyn CreditStore> = embedded.credits.clone();
     let now = aos_runtime::clock::now_ms();
-    let grant = aos_core::credits::GrantSpec {
-        id: "bench".into(),
-        kind: aos_core::credits::GrantKind::Paid,
-        amount: aos_core::credits::Millicredits::from_credits(1_000_000),
-        effective_ms: 0,
-        expires_ms: None,
-        priority: 0,
-    };
-    store.grant(&tenant, &grant, &[], now).await?;
+    store.grant(&tenant, &bench_grant(1_000_000), &[], now).await?;
     let started = Instant::now();
     let mut handles = Vec::new();
     for task in 0..tasks {
@@ -433,15 +431,9 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
     let tenant = TenantId::parse("ten_bench")?;
     if opts.credits {
         let credits = aos_runtime::credits::CreditService::new(aws.credits.clone());
-        let grant = aos_core::credits::GrantSpec {
-            id: "bench".into(),
-            kind: aos_core::credits::GrantKind::Paid,
-            amount: aos_core::credits::Millicredits::from_credits(1_000_000),
-            effective_ms: 0,
-            expires_ms: None,
-            priority: 0,
-        };
-        credits.grant(&tenant, &grant, aos_core::audit::Actor::system(), aos_runtime::clock::now_ms()).await?;
+        credits
+            .grant(&tenant, &bench_grant(1_000_000), aos_core::audit::Actor::system(), aos_runtime::clock::now_ms())
+            .await?;
         worker = worker.with_credits(credits);
     }
     counter.reset();

@@ -28,6 +28,18 @@ fn kill9(mut child: Child) {
     let _ = child.wait();
 }
 
+/// Waits (30 s at most) for `child` to die at its injected fault; how it ended.
+async fn aborted(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "the process did not abort");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn chain_of(steps: &Value) -> Vec<Checkpoint> {
     let steps = steps["steps"].as_array().expect("steps");
     let done = steps.iter().filter(|s| s.get("hash").is_some());
@@ -126,14 +138,7 @@ async fn an_abort_between_effect_and_checkpoint_resends_with_the_same_key() {
     let mut child = spawn_aos(dir.path(), port, &allow, Some(1));
     let api = Api::connect(dir.path(), port).await;
     let id = api.submit(&plan).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the process did not abort");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = aborted(&mut child).await;
     assert!(!status.success(), "the process died at the injected fault");
     assert_eq!(sink.lock().expect("sink").deliveries.len(), 1, "the effect happened before the crash");
 
@@ -455,11 +460,7 @@ async fn abort_between_reserve_and_settle(backend: &Backend) {
         .expect("grant");
     assert_eq!(granted.status(), reqwest::StatusCode::CREATED);
     let id = api.submit(&plan).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("wait").is_none() {
-        assert!(Instant::now() < deadline, "the process did not abort");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    aborted(&mut child).await;
     child = spawn_on(backend, dir.path(), port, &allow, None);
     let api = Api::connect(dir.path(), port).await;
     let run = api.wait_until(&id, 30, |r| matches!(r["status"].as_str(), Some("succeeded" | "failed"))).await;
