@@ -35,10 +35,6 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::ValidationFailed, message)
 }
 
-fn cents(m: Millicredits) -> f64 {
-    m.cents()
-}
-
 /// A tenant's book as the API shows it.
 pub(crate) fn book_view(tenant: &TenantId, book: &Book) -> Value {
     let accounts: Map<String, Value> = Account::ALL
@@ -46,8 +42,8 @@ pub(crate) fn book_view(tenant: &TenantId, book: &Book) -> Value {
         .map(|a| {
             let b = book.balance(*a);
             let v = json!({
-                "debits_posted_cents": cents(b.debits_posted), "credits_posted_cents": cents(b.credits_posted),
-                "debits_pending_cents": cents(b.debits_pending), "credits_pending_cents": cents(b.credits_pending),
+                "debits_posted_cents": b.debits_posted.cents(), "credits_posted_cents": b.credits_posted.cents(),
+                "debits_pending_cents": b.debits_pending.cents(), "credits_pending_cents": b.credits_pending.cents(),
             });
             (a.as_str().to_owned(), v)
         })
@@ -59,8 +55,8 @@ pub(crate) fn book_view(tenant: &TenantId, book: &Book) -> Value {
         .map(|g| {
             json!({
                 "id": g.spec.id, "kind": g.spec.kind, "state": g.state,
-                "amount_cents": cents(g.spec.amount), "used_cents": cents(g.used),
-                "forfeited_cents": cents(g.forfeited), "remaining_cents": cents(g.remaining()),
+                "amount_cents": g.spec.amount.cents(), "used_cents": g.used.cents(),
+                "forfeited_cents": g.forfeited.cents(), "remaining_cents": g.remaining().cents(),
                 "effective_at_ms": g.spec.effective_ms, "expires_at_ms": g.spec.expires_ms, "priority": g.spec.priority,
             })
         })
@@ -68,11 +64,11 @@ pub(crate) fn book_view(tenant: &TenantId, book: &Book) -> Value {
     json!({
         "tenant_id": tenant,
         "metered": !book.grants.is_empty(),
-        "available_cents": cents(book.available()),
-        "reserved_cents": cents(book.reserved()),
-        "posted_cents": cents(credits.credits_posted.saturating_sub(credits.debits_posted)),
-        "spent_cents": cents(book.balance(Account::Spent).credits_posted),
-        "expired_cents": cents(book.balance(Account::Expired).credits_posted),
+        "available_cents": book.available().cents(),
+        "reserved_cents": book.reserved().cents(),
+        "posted_cents": credits.credits_posted.saturating_sub(credits.debits_posted).cents(),
+        "spent_cents": book.balance(Account::Spent).credits_posted.cents(),
+        "expired_cents": book.balance(Account::Expired).credits_posted.cents(),
         "suspended": book.suspended,
         "grants": grants,
         "accounts": accounts,
@@ -82,7 +78,7 @@ pub(crate) fn book_view(tenant: &TenantId, book: &Book) -> Value {
 fn transfer_view(t: &Transfer) -> Value {
     json!({
         "id": t.id.as_str(), "kind": t.kind.as_str(), "debit": t.debit.as_str(), "credit": t.credit.as_str(),
-        "amount_cents": cents(t.amount), "follows": t.follows.as_ref().map(|f| f.as_str().to_owned()),
+        "amount_cents": t.amount.cents(), "follows": t.follows.as_ref().map(|f| f.as_str().to_owned()),
         "state": t.state.map(|s| s.as_str()), "timeout_at_ms": t.timeout_ms, "grant": t.grant,
         "cause": t.cause, "at_ms": t.at_ms,
     })

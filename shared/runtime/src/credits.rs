@@ -67,11 +67,6 @@ impl CreditService {
         &self.store
     }
 
-    /// The price table.
-    pub fn prices(&self) -> &PriceTable {
-        &self.prices
-    }
-
     /// The tenant's book as of `now_ms`.
     pub async fn balance(&self, tenant: &TenantId, now_ms: u64) -> CreditResult<Book> {
         self.store.book(tenant, now_ms).await
@@ -101,30 +96,27 @@ impl CreditService {
         Ok(made)
     }
 
+    /// The price of a step of `skill` with `input`: its skill's credits (an
+    /// `agent_spawn` also its tasks'), before any model call's tokens.
+    pub fn price(&self, skill: &str, input: &Value) -> Millicredits {
+        self.prices.step(skill, job_items(input))
+    }
+
     /// What a step of `skill` with `input` is estimated to cost before it runs: its
     /// price, plus for a model call its prompt and `max_tokens` at the model's price.
     pub fn estimate(&self, skill: &str, input: &Value) -> Millicredits {
-        let items = job_items(input);
-        let base = self.prices.step(skill, items);
+        let base = self.price(skill, input);
         if skill != "llm_invoke" {
             return base;
         }
         let model = input.get("model").and_then(Value::as_str).unwrap_or("default");
         let price = self.llm.price(model);
-        let prompt_chars = prompt_chars(input);
         #[allow(clippy::cast_precision_loss)]
-        let input_tokens = prompt_chars.div_ceil(CHARS_PER_TOKEN) as f64;
+        let input_tokens = prompt_chars(input).div_ceil(CHARS_PER_TOKEN) as f64;
         #[allow(clippy::cast_precision_loss)]
         let output_tokens = input.get("max_tokens").and_then(Value::as_u64).unwrap_or(DEFAULT_MAX_TOKENS) as f64;
         let cents = (input_tokens * price.input + output_tokens * price.output) / 1_000_000.0;
         base.checked_add(Millicredits::from_cents_f64(cents)).unwrap_or(base)
-    }
-
-    /// What a step of `skill` that reported `cost_cents` (its model calls) is charged.
-    pub fn actual(&self, skill: &str, input: &Value, cost_cents: u64) -> Millicredits {
-        let items = job_items(input);
-        let base = self.prices.step(skill, items);
-        base.checked_add(Millicredits::from_credits(cost_cents)).unwrap_or(base)
     }
 
     /// CostSim's answer for `steps` against `budget_cents`, with the steps' permission
@@ -198,14 +190,6 @@ pub fn refusal_code(e: &LedgerError) -> ErrorCode {
         | LedgerError::Resolved { .. }
         | LedgerError::NotDue(_)
         | LedgerError::IdTaken(_) => ErrorCode::IllegalTransition,
-    }
-}
-
-/// The code of any credit error (a store failure is internal).
-pub fn error_code(e: &CreditError) -> ErrorCode {
-    match e {
-        CreditError::Refused(r) => refusal_code(r),
-        CreditError::Store(_) => ErrorCode::Internal,
     }
 }
 

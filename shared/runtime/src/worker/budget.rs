@@ -80,7 +80,7 @@ impl StepWorker {
         let Some(credits) = &self.credits else { return Ok(None) };
         let index = c.msg.step_index;
         let estimate = credits.estimate(skill, input);
-        let base = credits.actual(skill, input, 0);
+        let base = credits.price(skill, input);
         let run = &c.run;
         if let Some(limit) = run.budget_mc {
             let (spent, limit) = (Millicredits(run.spent_mc), Millicredits(limit));
