@@ -33,6 +33,11 @@ fn tenant() -> TenantId {
 /// A model server speaking OpenAI's wire format that answers every call with one token
 /// in and 1 000 out (gpt-4o: 250 c and 1 000 c per million), and counts the calls.
 async fn model_server() -> (SocketAddr, Arc<AtomicU32>) {
+    model_saying("ok").await
+}
+
+/// The same server, answering `text` to every call.
+async fn model_saying(text: &'static str) -> (SocketAddr, Arc<AtomicU32>) {
     let calls = Arc::new(AtomicU32::new(0));
     let seen = Arc::clone(&calls);
     let router = Router::new().route(
@@ -42,7 +47,7 @@ async fn model_server() -> (SocketAddr, Arc<AtomicU32>) {
             async move {
                 seen.fetch_add(1, Ordering::SeqCst);
                 Json(json!({"id": "c1", "object": "chat.completion", "model": "gpt-4o",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1000, "total_tokens": 1001}}))
             }
         }),
@@ -209,6 +214,112 @@ async fn a_metered_tenant_stops_when_its_credits_run_out(ports: Ports) {
     assert_eq!(cps.len(), 1);
     assert!(!cps[0].outcome.ok);
     assert_eq!(refused(&run)["suspended"], true);
+}
+
+/// A tree of agents keeps to its root's budget: the root's `agent_spawn` shares what is
+/// left after its own price among its children (one asks for its own 2 c), a child shares
+/// its part with its own children, each stops at its part, and what the tree spent comes
+/// back to the root, whose next steps stop at its cap.
+async fn an_agent_spawn_tree_keeps_to_its_root_s_budget(ports: Ports) {
+    let (model, _) = model_server().await;
+    let rig = Rig::new(ports, model).await;
+    rig.grant("tree", 100_000).await;
+    let steps = |n: u32| (0..n).map(transform).collect::<Vec<_>>();
+    let grandchildren = json!({"tasks": [{"plan": steps(10)}, {"plan": steps(10)}]});
+    let tasks = json!([
+        {"correlation_id": "a", "plan": [{"skill": "agent_spawn", "input": grandchildren}]},
+        {"correlation_id": "b", "plan": steps(30)},
+        {"correlation_id": "c", "plan": steps(5), "budget_cents": 2},
+    ]);
+    let root = json!({"plan": [{"skill": "agent_spawn", "input": {"tasks": tasks}}, transform(1), transform(2)],
+                      "budget_cents": 60});
+    let (run, cps) = rig.run(root).await;
+    // The root's spawn costs 5 + 2 × 3 = 11 c; 49 c are left: c asks 2, a and b get 23.5
+    // each. a's spawn costs 9 c and leaves 14.5 c: 7.25 for each grandchild, which runs 7
+    // of its 10 steps. b runs 23 of its 30, c 2 of its 5.
+    let spawn = cps[0].outcome.output.as_ref().expect("the spawn's output");
+    let spent: Vec<f64> = spawn["children"]
+        .as_array()
+        .expect("children")
+        .iter()
+        .map(|c| c["spent_cents"].as_f64().unwrap_or(-1.0))
+        .collect();
+    assert_eq!(spent, [23.0, 23.0, 2.0], "{spawn}");
+    let inner = &spawn["children"][0];
+    let budgets: Vec<Option<u64>> = {
+        let mut b = Vec::new();
+        for child in spawn["children"].as_array().expect("children") {
+            let id = aos_core::RunId::parse(child["run_id"].as_str().expect("id")).expect("run id");
+            b.push(rig.runs.get(&tenant(), &id).await.expect("child").budget_mc);
+        }
+        b
+    };
+    assert_eq!(budgets, [Some(23_500), Some(23_500), Some(2_000)], "{inner}");
+    // Each run at the tree's leaves stopped at its part; a's own spawn ended well.
+    let children = spawn["children"].as_array().expect("children");
+    let leaves = children[0]["output"]["children"].as_array().expect("grandchildren").iter().chain(&children[1..]);
+    for leaf in leaves {
+        assert_eq!(leaf["error"]["code"], "ERR_BUDGET_EXCEEDED", "each leaf stopped at its part: {leaf}");
+    }
+    assert_eq!(children[0]["output"]["spent_cents"], 14.0, "{inner}");
+    assert_eq!(cps[0].charge.as_ref().map(|c| c.actual), Some(Millicredits(11_000 + 48_000)));
+    // The root has 1 c left: one more step, and the next is refused.
+    assert_eq!(cps.len(), 3);
+    assert_eq!((run.status.as_str(), run.spent_mc), ("failed", 60_000));
+    assert_eq!(refused(&run)["scope"], "run");
+    // Every step paid the ledger once: 60 c of the 100 c granted are spent.
+    let book = rig.balanced().await;
+    assert_eq!(book.available(), Millicredits(40_000));
+}
+
+/// An agent whose planner's decisions cost tokens stops within one call of its cap.
+async fn an_agent_stops_within_one_call_of_its_cap(ports: Ports) {
+    let (model, calls) = model_saying(
+        r#"{"thought": "once more", "next": [{"skill": "json_transform", "input": {"expression": "n", "data": {"n": 1}}}]}"#,
+    )
+    .await;
+    let rig = Rig::new(ports, model).await;
+    let planner = json!({"type": "llm", "provider": "local", "model": "gpt-4o", "max_tokens": 1000});
+    let (run, cps) = rig
+        .run(json!({"goal": "Count to a large number.", "budget_cents": 12,
+                    "agent": {"planner": planner, "max_steps": 50, "max_llm_calls": 50, "skills": ["json_transform"]}}))
+        .await;
+    let details = refused(&run);
+    assert_eq!(details["scope"], "run", "{details}");
+    let estimate = Millicredits::from_cents_f64(details["estimate_cents"].as_f64().expect("estimate"));
+    assert!(run.spent_mc <= 12_000, "never over the cap: {run:?}");
+    assert!(12_000 - run.spent_mc < estimate.0, "within one call of the cap: spent {} mc", run.spent_mc);
+    let decided = cps.iter().filter(|c| c.skill == aos_core::agent::PLAN_SKILL && c.outcome.ok).count();
+    assert_eq!(calls.load(Ordering::SeqCst) as usize, decided, "no model call was made past the cap");
+    assert!(decided >= 3, "the agent took several decisions first: {decided}");
+    // Each decision was charged its price and its call exactly: 1 c, and 1 000 output
+    // tokens and one input token at gpt-4o's prices (1.00025 c, up to the next mc).
+    let plan = cps.iter().find(|c| c.skill == aos_core::agent::PLAN_SKILL).expect("a decision");
+    assert_eq!(plan.charge.as_ref().map(|c| c.actual), Some(Millicredits(2_001)));
+    let total: u64 = cps.iter().filter_map(|c| c.charge.as_ref()).map(|c| c.actual.0).sum();
+    assert_eq!(total, run.spent_mc, "the run's spend is what its steps were charged");
+}
+
+#[tokio::test]
+async fn an_agent_spawn_tree_keeps_to_its_root_s_budget_on_sqlite() {
+    an_agent_spawn_tree_keeps_to_its_root_s_budget(backends::embedded(5).await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn an_agent_spawn_tree_keeps_to_its_root_s_budget_on_dynamodb() {
+    an_agent_spawn_tree_keeps_to_its_root_s_budget(backends::aws(5).await).await;
+}
+
+#[tokio::test]
+async fn an_agent_stops_within_one_call_of_its_cap_on_sqlite() {
+    an_agent_stops_within_one_call_of_its_cap(backends::embedded(5).await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn an_agent_stops_within_one_call_of_its_cap_on_dynamodb() {
+    an_agent_stops_within_one_call_of_its_cap(backends::aws(5).await).await;
 }
 
 #[tokio::test]

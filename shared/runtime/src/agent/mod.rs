@@ -15,6 +15,7 @@ use crate::ports::{RunRecord, RunStore, StepMessage, StoreError};
 use crate::runs::{prepare, RunError, SubmitRun};
 use crate::skills::{IdempotencyClass, SkillContext, SkillDescriptor, SkillRegistry};
 use aos_core::agent::{AgentSpec, CallerLink, Decision, PlannerSpec, INVOKE_SKILL, PLAN_SKILL, SPAWN_SKILL};
+use aos_core::credits::Millicredits;
 use aos_core::determinism::{content_hash, step_seed};
 use aos_core::{Checkpoint, ErrorCode, Plan, PlanStep, RunId, RunStatus, StructuredOutcome};
 use serde_json::{json, Value};
@@ -102,6 +103,9 @@ pub struct AgentSteps<'a> {
     pub defaults: &'a PlannerDefaults,
     /// The tenants' policies: a planner is offered only skills they could allow.
     pub policies: Option<&'a crate::policies::PolicyService>,
+    /// What the step's children may spend together, millicredits: what is left of the
+    /// run's budget after the step's own price (`None`: the run has no budget).
+    pub envelope: Option<u64>,
 }
 
 fn internal(e: &StoreError) -> StructuredOutcome {
@@ -228,6 +232,15 @@ impl AgentSteps<'_> {
                 }
             }
             // Check every task before starting any, so a bad one starts nothing.
+            let asked: Vec<Option<u64>> = tasks.iter().map(|(_, req)| req.budget_cents).collect();
+            let budgets = match allot(self.envelope, &asked) {
+                Ok(b) => b,
+                Err(m) => {
+                    return StructuredOutcome::failure(ErrorCode::BudgetExceeded, format!("{skill}: {m}"))
+                        .with_retryable(false)
+                        .into()
+                }
+            };
             let now = now_ms();
             let mut new_runs = Vec::new();
             for (i, (correlation, req)) in tasks.into_iter().enumerate() {
@@ -248,7 +261,8 @@ impl AgentSteps<'_> {
                 };
                 let seed = seed.unwrap_or_else(|| step_seed(ctx.seed, u32::try_from(i).unwrap_or(u32::MAX)));
                 let child = RunRecord::queued(run.tenant.clone(), ids[i].clone(), plan, input, seed, None, now)
-                    .with_caller(caller);
+                    .with_caller(caller)
+                    .with_budget(budgets[i]);
                 new_runs.push((i, child));
             }
             for (i, child) in new_runs {
@@ -394,6 +408,43 @@ fn child_id(parent: &RunId, index: u32, i: usize) -> RunId {
 
 type Task = (Option<String>, SubmitRun);
 
+/// What each child run may spend, millicredits: the `budget_cents` it asks for, and for
+/// those that ask none an equal share of what the envelope has left. The shares never add
+/// up to more than the envelope, so a tree of agents keeps to its root's budget; what a
+/// child does not spend comes back to its caller when it ends (the caller's step is
+/// charged what its children spent).
+fn allot(envelope: Option<u64>, asked: &[Option<u64>]) -> Result<Vec<Option<u64>>, String> {
+    let most = aos_core::credits::MAX_AMOUNT / aos_core::credits::MILLI;
+    let mut explicit = 0u64;
+    for (i, cents) in asked.iter().enumerate() {
+        match cents {
+            Some(c) if *c == 0 || *c > most => {
+                return Err(format!(
+                    "tasks[{i}]: budget_cents must be a whole number of cents from 1 to {most}, got {c}"
+                ))
+            }
+            Some(c) => explicit += c * aos_core::credits::MILLI,
+            None => {}
+        }
+    }
+    let Some(envelope) = envelope else {
+        return Ok(asked.iter().map(|c| c.map(|c| c * aos_core::credits::MILLI)).collect());
+    };
+    let left = Millicredits(envelope).cents();
+    if explicit > envelope {
+        return Err(format!(
+            "the child runs ask for {} c and the run has {left} c of its budget left for them",
+            Millicredits(explicit).cents()
+        ));
+    }
+    let open = asked.iter().filter(|c| c.is_none()).count() as u64;
+    let share = (envelope - explicit).checked_div(open).unwrap_or(0);
+    if open > 0 && share == 0 {
+        return Err(format!("the run has {left} c of its budget left, too little to share among {open} child runs"));
+    }
+    Ok(asked.iter().map(|c| Some(c.map_or(share, |c| c * aos_core::credits::MILLI))).collect())
+}
+
 /// The child runs an `agent_invoke` / `agent_spawn` input asks for, and how long to wait.
 fn child_tasks(skill: &str, input: Value) -> Result<(Vec<Task>, Duration), String> {
     let Value::Object(mut obj) = input else { return Err("the input must be an object".to_owned()) };
@@ -440,6 +491,7 @@ fn child_view(c: &RunRecord) -> Value {
         "status": c.status,
         "output": c.output,
         "error": c.error,
+        "spent_cents": Millicredits(c.spent_mc).cents(),
     })
 }
 
@@ -459,10 +511,12 @@ fn results(skill: &str, children: &[RunRecord]) -> StructuredOutcome {
         .with_details(child_view(child));
     }
     let succeeded = children.iter().filter(|c| c.status == RunStatus::Succeeded).count();
+    let spent = Millicredits(children.iter().map(|c| c.spent_mc).sum());
     StructuredOutcome::success(json!({
         "children": children.iter().map(child_view).collect::<Vec<_>>(),
         "succeeded": succeeded,
         "failed": children.len() - succeeded,
+        "spent_cents": spent.cents(),
     }))
 }
 
@@ -475,6 +529,7 @@ fn child_schema() -> Value {
             "input": {},
             "agent": {"type": "object"},
             "base_seed": {"type": "integer", "minimum": 0},
+            "budget_cents": {"type": "integer", "minimum": 1},
             "correlation_id": {"type": "string", "minLength": 1, "maxLength": 200}
         }
     })

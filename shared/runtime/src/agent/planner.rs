@@ -96,6 +96,8 @@ pub struct Planned {
     pub tokens_saved: u64,
     /// Cents charged.
     pub cost_cents: u64,
+    /// What the model calls cost exactly (before each call rounds up to whole cents).
+    pub cost_cents_exact: f64,
     /// Where the decision came from (the model, or the recorded run).
     pub source: Value,
 }
@@ -111,6 +113,7 @@ impl Planned {
             usage: Usage::default(),
             tokens_saved: 0,
             cost_cents: 0,
+            cost_cents_exact: 0.0,
             source,
         }
     }
@@ -125,6 +128,9 @@ impl Planned {
         out["repairs"] = json!(self.repairs);
         out["usage"] = json!(self.usage);
         out["tokens_saved"] = json!(self.tokens_saved);
+        if self.llm_calls > 0 {
+            out["cost_cents_exact"] = json!(self.cost_cents_exact);
+        }
         out["source"] = self.source;
         StructuredOutcome::success(out).with_cost(self.cost_cents)
     }
@@ -294,6 +300,7 @@ impl Planner for LlmPlanner {
                 return Err(outcome.with_cost(cost));
             }
             let out = outcome.output.unwrap_or_default();
+            planned.cost_cents_exact += out["cost_cents_exact"].as_f64().unwrap_or(0.0);
             if let Ok(u) = serde_json::from_value::<Usage>(out["usage"].clone()) {
                 add_usage(&mut planned.usage, &u);
             }

@@ -26,11 +26,13 @@ pub const WARNING_SHARE: f64 = 0.8;
 #[derive(Debug, Clone)]
 pub(super) struct Budgeted {
     /// Estimated before it runs (what was reserved).
-    estimate: Millicredits,
+    pub(super) estimate: Millicredits,
     /// Its skill's price (what a successful step is charged besides its model calls).
     base: Millicredits,
     /// The tenant's reservation, when the tenant is metered.
     reservation: Option<Transfer>,
+    /// An `agent_invoke` / `agent_spawn` step: what its children spent is the run's too.
+    calls_children: bool,
 }
 
 impl Budgeted {
@@ -47,9 +49,23 @@ impl Budgeted {
         }
     }
 
-    /// The checkpoint's record of the charge and the commit's ledger work.
+    /// What the children of an agent step spent (their own steps paid the ledger).
+    fn children(&self, outcome: &StructuredOutcome) -> Millicredits {
+        if !self.calls_children {
+            return Millicredits::ZERO;
+        }
+        let view = outcome.output.as_ref().or(outcome.error.as_ref().and_then(|e| e.details.as_ref()));
+        view.and_then(|v| v.get("spent_cents"))
+            .and_then(Value::as_f64)
+            .map_or(Millicredits::ZERO, Millicredits::from_cents_f64)
+    }
+
+    /// The checkpoint's record of the charge and the commit's ledger work. An agent
+    /// step's charge to its run includes what its children spent; the ledger is posted
+    /// only the step's own part.
     pub(super) fn charge(&self, outcome: &StructuredOutcome, run_spent_mc: u64) -> (StepCharge, CommitCharge) {
-        let actual = self.actual(outcome);
+        let own = self.actual(outcome);
+        let actual = own.checked_add(self.children(outcome)).unwrap_or(own);
         let record = StepCharge {
             estimate: self.estimate,
             actual,
@@ -58,7 +74,7 @@ impl Budgeted {
         // The ledger posts at most what was reserved: the estimate covers a model call's
         // max_tokens, so only a misjudged prompt length can go past it.
         let settle = self.reservation.clone().map(|r| {
-            let post = actual.min(r.amount);
+            let post = own.min(r.amount);
             (r, post)
         });
         (record, CommitCharge { amount: actual, run_spent_mc: run_spent_mc.saturating_add(actual.0), settle })
@@ -81,6 +97,7 @@ impl StepWorker {
         let index = c.msg.step_index;
         let estimate = credits.estimate(skill, input);
         let base = credits.price(skill, input);
+        let calls_children = aos_core::agent::is_agent_skill(skill) && skill != aos_core::agent::PLAN_SKILL;
         let run = &c.run;
         if let Some(limit) = run.budget_mc {
             let (spent, limit) = (Millicredits(run.spent_mc), Millicredits(limit));
@@ -105,7 +122,7 @@ impl StepWorker {
             )
         };
         if estimate == Millicredits::ZERO || !credits.metered(tenant, now).await.map_err(internal)? {
-            return Ok(Some(Budgeted { estimate, base, reservation: None }));
+            return Ok(Some(Budgeted { estimate, base, reservation: None, calls_children }));
         }
         if c.attempt > 1 {
             // The attempt before this one stopped without ending the step (its worker
@@ -122,13 +139,13 @@ impl StepWorker {
             now + millis(self.step_timeout(run, index)) + millis(self.config.visibility) + RESERVATION_MARGIN_MS;
         match credits.store().reserve(tenant, &cause, estimate, timeout, now).await {
             Ok(r) if r.state == Some(PendingState::Pending) => {
-                Ok(Some(Budgeted { estimate, base, reservation: Some(r) }))
+                Ok(Some(Budgeted { estimate, base, reservation: Some(r), calls_children }))
             }
             Ok(r) => {
                 // A parked step woken after its reservation returned: it runs uncharged by
                 // the ledger rather than not at all (its run's spend still counts it).
                 tracing::warn!(run = %run.id, step = index, reservation = r.id.as_str(), "the step's reservation resolved before the step ran");
-                Ok(Some(Budgeted { estimate, base, reservation: None }))
+                Ok(Some(Budgeted { estimate, base, reservation: None, calls_children }))
             }
             Err(CreditError::Refused(LedgerError::Insufficient { requested, available })) => Err(exceeded(
                 format!(

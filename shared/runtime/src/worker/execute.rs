@@ -41,7 +41,12 @@ impl StepWorker {
             Ok(b) => b,
             Err(outcome) => return (outcome.into(), gate, None),
         };
-        (self.run_skill(c, ctx, input, secrets, received).await, gate, budgeted)
+        // What an agent step's children may spend together: the run's budget left after
+        // the step's own price.
+        let envelope = c.run.budget_mc.map(|limit| {
+            limit.saturating_sub(c.run.spent_mc).saturating_sub(budgeted.as_ref().map_or(0, |b| b.estimate.0))
+        });
+        (self.run_skill(c, ctx, input, secrets, received, envelope).await, gate, budgeted)
     }
 
     /// The guard, then the skill (or the agent step) under its heartbeat.
@@ -52,6 +57,7 @@ impl StepWorker {
         input: serde_json::Value,
         secrets: StepSecrets,
         received: &Received,
+        envelope: Option<u64>,
     ) -> AgentStep {
         let step = c.run.plan.step(c.msg.step_index).expect("claimed steps exist in the plan");
         // Stage `guard`: the target's circuit breaker (an open one refuses without calling).
@@ -72,6 +78,7 @@ impl StepWorker {
                 skills: &self.skills,
                 limits: &self.config.agents,
                 defaults: &self.config.planner,
+                envelope,
             };
             // Agent steps run here, not through the registry: the step's timeout holds
             // for them all the same (a planner's model calls, its repairs included).
