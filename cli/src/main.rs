@@ -100,7 +100,7 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Create tenants (operator key).
+    /// Create tenants and set their plans (operator key).
     Tenant {
         #[command(subcommand)]
         command: TenantCommand,
@@ -132,6 +132,14 @@ enum Command {
     Flags {
         #[command(subcommand)]
         command: FlagsCommand,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// The tenant's plan and where it stands on each quota.
+    Quotas {
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         conn: Conn,
     },
@@ -334,6 +342,16 @@ enum TenantCommand {
         /// Tenant id (ten_...); generated when absent.
         #[arg(long)]
         id: Option<String>,
+        /// Its plan (free, dev, pro, enterprise, unlimited); default: the deployment's.
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// Set a tenant's plan: its request rate and quotas (`default`: the deployment's).
+    Plan {
+        /// The tenant (ten_...).
+        tenant: String,
+        /// free, dev, pro, enterprise, unlimited or default.
+        plan: String,
     },
 }
 
@@ -541,10 +559,18 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Tenant { command: TenantCommand::Create { name, id }, conn } => {
+        Command::Tenant { command: TenantCommand::Create { name, id, plan }, conn } => {
             let c = conn.client("operator-api-key")?;
-            print(&c.call(reqwest::Method::POST, "/v1/tenants", Some(&json!({"name": name, "id": id})), None).await?)
+            let body = json!({"name": name, "id": id, "plan": plan});
+            print(&c.call(reqwest::Method::POST, "/v1/tenants", Some(&body), None).await?)
         }
+        Command::Tenant { command: TenantCommand::Plan { tenant, plan }, conn } => {
+            let c = conn.client("operator-api-key")?;
+            let plan = (plan != "default").then_some(plan);
+            let path = format!("/v1/tenants/{}/plan", crate::governance::url_escape(&tenant));
+            print(&c.call(reqwest::Method::PUT, &path, Some(&json!({"plan": plan})), None).await?)
+        }
+        Command::Quotas { json, conn } => money::quotas(&conn, json).await,
         Command::Key { command, conn } => match command {
             KeyCommand::Create { label, tenant, role, scope, approval_level, expires_in } => {
                 let file = if tenant.is_some() { "operator-api-key" } else { "dev-api-key" };

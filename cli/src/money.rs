@@ -1,4 +1,4 @@
-//! The money commands: `aos credits` (balance, ledger, grants) and CostSim
+//! The money commands: `aos credits` (balance, ledger, grants), `aos quotas` and CostSim
 //! (`aos run simulate`, `aos workflow simulate`).
 
 use super::{print, Conn};
@@ -140,6 +140,29 @@ pub(crate) async fn credits(command: CreditsCommand, conn: &Conn) -> anyhow::Res
 }
 
 /// Prints CostSim's answer: the verdict, the figures, each step, the warnings.
+/// `aos quotas`: the tenant's plan and each quota, used of its limit.
+pub(crate) async fn quotas(conn: &Conn, json: bool) -> anyhow::Result<()> {
+    let c = conn.client("dev-api-key")?;
+    let answer = c.call(reqwest::Method::GET, "/v1/quotas", None, None).await?;
+    if json {
+        return print(&answer);
+    }
+    let rate =
+        answer["requests_per_minute"].as_u64().map_or_else(|| "no limit".to_owned(), |r| format!("{r} per 60 s"));
+    println!("plan {}: requests {rate}", answer["plan"].as_str().unwrap_or("?"));
+    for q in answer["quotas"].as_array().into_iter().flatten() {
+        let limit = q["limit"].as_u64().map_or_else(|| "no limit".to_owned(), |l| l.to_string());
+        println!(
+            "  {:<17} {:>12} of {:<12} {}",
+            q["quota_name"].as_str().unwrap_or(""),
+            q["current"],
+            limit,
+            if q["allowed"] == true { "ok" } else { "USED UP" }
+        );
+    }
+    Ok(())
+}
+
 fn show_simulation(answer: &Value, json: bool) -> anyhow::Result<()> {
     if json {
         return print(answer);

@@ -307,9 +307,12 @@ impl LocalStack {
         // One credit service for the API and the workers: a grant made here meters the
         // tenant's next step at once.
         let credits = aos_runtime::credits::CreditService::new(Arc::clone(&adapters.credits)).with_llm(llm_prices);
+        let quotas =
+            aos_runtime::limits::QuotaService::new(Arc::clone(&tenants), Arc::clone(&adapters.runs), config.plan);
         let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills))
             .with_planner_defaults(config.worker.planner.clone())
-            .with_credits(credits.clone());
+            .with_credits(credits.clone())
+            .with_quotas(quotas.clone());
         let workflows = match &adapters.aws {
             Some(aws) => aws.workflow_service(Arc::clone(&skills)),
             None => adapters.workflows.as_ref().map(|store| {
@@ -339,7 +342,8 @@ impl LocalStack {
             audit,
             flags: flags.clone(),
             credits: credits.clone(),
-            limits: aos_runtime::limits::InProcessLimiter::for_plan(config.plan).map(Arc::new),
+            limits: Some(Arc::new(aos_runtime::limits::InProcessLimiter::new())),
+            quotas,
         })
         .merge(demo);
         let (shutdown, rx) = watch::channel(false);

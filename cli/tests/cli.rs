@@ -494,4 +494,21 @@ fn aos_credits_grants_shows_and_lists_and_aos_run_simulate_prices_a_plan() {
     let sim = aos(&dev, Some(&key), &["run", "simulate", plan.to_str().expect("utf-8"), "--budget-cents", "50"]);
     assert!(sim.status.success(), "{}", text(&sim));
     assert!(text(&sim).starts_with("budget_insufficient: 60 c, 25000 ms"), "{}", text(&sim));
+
+    // Plans: created with one, changed, and shown by `aos quotas`.
+    let made = aos(&dev, Some(&operator), &["tenant", "create", "Free Co", "--id", "ten_freeco", "--plan", "free"]);
+    assert!(made.status.success(), "{}", text(&made));
+    let made: serde_json::Value = serde_json::from_slice(&made.stdout).expect("json answer");
+    assert_eq!(made["tenant"]["plan"], "free");
+    let free_key = made["api_key"]["key"].as_str().expect("key").to_owned();
+    let quotas = aos(&dev, Some(&free_key), &["quotas"]);
+    assert!(text(&quotas).starts_with("plan free: requests 60 per 60 s"), "{}", text(&quotas));
+    assert!(text(&quotas).contains("api_keys") && text(&quotas).contains("1 of 5"), "{}", text(&quotas));
+    let changed = aos(&dev, Some(&operator), &["tenant", "plan", "ten_freeco", "pro"]);
+    assert!(changed.status.success(), "{}", text(&changed));
+    let quotas = aos(&dev, Some(&free_key), &["quotas", "--json"]);
+    let quotas: serde_json::Value = serde_json::from_slice(&quotas.stdout).expect("json answer");
+    assert_eq!(quotas["plan"], "pro");
+    let bad = aos(&dev, Some(&operator), &["tenant", "plan", "ten_freeco", "gold"]);
+    assert!(!bad.status.success() && text(&bad).contains("unknown plan"), "{}", text(&bad));
 }

@@ -191,6 +191,10 @@ async fn model_calls_stop_within_one_call_of_the_cap(ports: Ports) {
     assert_eq!(cps.len(), 5);
     let details = refused(&run);
     assert_eq!((details["spent_cents"].clone(), details["estimate_cents"].clone()), (json!(8.004), json!(2.001)));
+    // The calls' tokens reached the tenant's month meter with their commits.
+    let (meter, month) =
+        aos_core::limits::QuotaName::TokensPerMonth.meter(aos_runtime::clock::now_ms()).expect("tokens meter");
+    assert_eq!(rig.ports.tenants.meter(&tenant(), meter, &month).await.expect("meter"), 4 * 1_001);
 }
 
 async fn a_metered_tenant_stops_when_its_credits_run_out(ports: Ports) {

@@ -116,7 +116,8 @@ contract!(kv_values_are_per_tenant, 5, |p: Ports| async move {
 
 contract!(tenants_and_keys_are_created_found_listed_and_revoked, 5, |p: Ports| async move {
     let t = tenant("ten_acme");
-    let record = TenantRecord { id: t.clone(), name: "acme".into(), created_at_ms: now_ms(), retention_days: None };
+    let record =
+        TenantRecord { id: t.clone(), name: "acme".into(), created_at_ms: now_ms(), retention_days: None, plan: None };
     let first = issue_key(&t, Role::Admin, "first");
     p.tenants.create_tenant(&record, &first.record, &[]).await.expect("create");
     assert!(matches!(

@@ -266,7 +266,7 @@ contract!(retention_deletes_finished_runs_with_their_checkpoints_and_never_a_run
         Some(keeps_a_day.clone()),
         "t",
         Role::Admin,
-        Some(1),
+        aos_runtime::auth::TenantSettings { retention_days: Some(1), plan: None },
         &aos_core::audit::Actor::system(),
     )
     .await

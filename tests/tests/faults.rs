@@ -308,7 +308,13 @@ async fn a_run_whose_first_message_never_went_out_is_started_by_the_sweep() {
 }
 
 fn tenant_record() -> aos_runtime::ports::TenantRecord {
-    aos_runtime::ports::TenantRecord { id: tenant(), name: "faults".into(), created_at_ms: 1, retention_days: None }
+    aos_runtime::ports::TenantRecord {
+        id: tenant(),
+        name: "faults".into(),
+        created_at_ms: 1,
+        retention_days: None,
+        plan: None,
+    }
 }
 
 fn first_key() -> aos_runtime::ports::ApiKeyRecord {

@@ -71,6 +71,7 @@ async fn commit_by(p: &Ports, run: &RunId, claim: &str) -> aos_runtime::ports::C
         now_ms: aos_runtime::clock::now_ms(),
         audit: Vec::new(),
         charge: None,
+        tokens: 0,
     };
     p.runs.commit_step(&commit).await.expect("commit answers")
 }

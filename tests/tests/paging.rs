@@ -144,6 +144,7 @@ contract!(tenant_ids_page_in_id_order_for_sweeps, 5, |p: Ports| async move {
             name: (*name).into(),
             created_at_ms: 1,
             retention_days: None,
+            plan: None,
         };
         let key = aos_runtime::ports::ApiKeyRecord {
             id: aos_core::ApiKeyId::parse(format!("key_{i}")).expect("id"),

@@ -141,6 +141,7 @@ async fn an_expired_key_stops_working() {
         name: "expiry".into(),
         created_at_ms: 0,
         retention_days: None,
+        plan: None,
     };
     let live = aos_runtime::auth::issue_key(&tenant, Role::Admin, "live");
     ports.tenants.create_tenant(&record, &live.record, &[]).await.expect("tenant");

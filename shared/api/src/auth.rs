@@ -73,7 +73,18 @@ pub(crate) async fn authorize(
         Err(e) => return e.into_response(),
     };
     // The tenant's request rate: every answer to a known caller says where it stands.
-    let rate = state.limits.as_ref().map(|l| l.check(&p.tenant));
+    let rate = match &state.limits {
+        None => None,
+        Some(limits) => {
+            // The tenant's plan (kept for 30 s); a store that cannot say limits it by the
+            // deployment's default.
+            let plan = state.quotas.plan(&p.tenant).await.unwrap_or_else(|e| {
+                tracing::warn!(tenant = %p.tenant, error = %e, "the tenant's plan could not be read");
+                state.quotas.default_plan()
+            });
+            limits.check(&p.tenant, plan)
+        }
+    };
     let mut resp = match rate {
         Some(d) if !d.allowed => too_many(d),
         _ => 'answer: {

@@ -77,10 +77,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<aos_runtime::limits::QuotaRefusal> for ApiError {
+    fn from(r: aos_runtime::limits::QuotaRefusal) -> Self {
+        let details = serde_json::to_value(&r.0).unwrap_or_default();
+        Self::new(r.code(), format!("{r}; nothing was stored")).with_details(details)
+    }
+}
+
 impl From<RunError> for ApiError {
     fn from(e: RunError) -> Self {
         match e {
             RunError::NotFound => Self::not_found("run"),
+            RunError::Quota(r) => r.into(),
             other => Self::new(other.code(), other.to_string()),
         }
     }

@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod flags;
 mod flows;
+mod plans;
 mod policies;
 mod routes;
 mod secrets;

@@ -52,6 +52,8 @@ pub struct AppState {
     pub credits: aos_runtime::credits::CreditService,
     /// Each tenant's request rate (`None`: unlimited).
     pub limits: Option<Arc<aos_runtime::limits::InProcessLimiter>>,
+    /// Tenants' plans and quotas.
+    pub quotas: aos_runtime::limits::QuotaService,
 }
 
 /// One API route: what `aos dev` serves all together and each API Lambda serves alone.
@@ -127,11 +129,15 @@ pub enum Route {
     RunsSimulate,
     /// `POST /v1/workflows/{name}/simulate`
     WorkflowsSimulate,
+    /// `PUT /v1/tenants/{id}/plan`
+    TenantsPlan,
+    /// `GET /v1/quotas`
+    QuotasGet,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 35] = [
+    pub const ALL: [Route; 37] = [
         Route::Healthz,
         Route::SkillsList,
         Route::RunsCreate,
@@ -142,6 +148,7 @@ impl Route {
         Route::RunsSimulate,
         Route::TenantsCreate,
         Route::TenantsRetention,
+        Route::TenantsPlan,
         Route::KeysCreate,
         Route::KeysList,
         Route::KeysRevoke,
@@ -167,6 +174,7 @@ impl Route {
         Route::CreditsGet,
         Route::CreditsLedger,
         Route::CreditsGrant,
+        Route::QuotasGet,
     ];
 
     /// HTTP method and path template, as API Gateway names the route.
@@ -207,6 +215,8 @@ impl Route {
             Route::CreditsGrant => ("POST", "/v1/credits/grants"),
             Route::RunsSimulate => ("POST", "/v1/runs/simulate"),
             Route::WorkflowsSimulate => ("POST", "/v1/workflows/{name}/simulate"),
+            Route::TenantsPlan => ("PUT", "/v1/tenants/{id}/plan"),
+            Route::QuotasGet => ("GET", "/v1/quotas"),
         }
     }
 
@@ -249,6 +259,8 @@ impl Route {
             Route::CreditsGrant => "credits.grant",
             Route::RunsSimulate => "runs.simulate",
             Route::WorkflowsSimulate => "workflows.simulate",
+            Route::TenantsPlan => "tenants.plan",
+            Route::QuotasGet => "quotas.get",
         })
     }
 
@@ -296,6 +308,8 @@ impl Route {
             Route::CreditsGrant => post(crate::credits::grant),
             Route::RunsSimulate => post(crate::credits::simulate_run),
             Route::WorkflowsSimulate => post(crate::credits::simulate_workflow),
+            Route::TenantsPlan => put(crate::plans::put_plan),
+            Route::QuotasGet => get(crate::plans::quotas),
         }
     }
 }
@@ -458,17 +472,22 @@ struct NewTenant {
     id: Option<String>,
     #[serde(default)]
     retention_days: Option<u32>,
+    /// `free`, `dev`, `pro`, `enterprise` or `unlimited`; default: the deployment's.
+    #[serde(default)]
+    plan: Option<String>,
 }
 
 fn retention(days: Option<u32>) -> Result<Option<u32>, ApiError> {
     days.map(aos_runtime::retention::check_days).transpose().map_err(|m| ApiError::new(ErrorCode::ValidationFailed, m))
 }
 
-fn tenant_view(t: &aos_runtime::ports::TenantRecord) -> Value {
+pub(crate) fn tenant_view(t: &aos_runtime::ports::TenantRecord, default_plan: aos_core::limits::PlanName) -> Value {
     json!({
         "id": t.id, "name": t.name, "created_at_ms": t.created_at_ms,
         "retention_days": aos_runtime::retention::days_of(t),
         "retention_is_default": t.retention_days.is_none(),
+        "plan": t.plan.unwrap_or(default_plan),
+        "plan_is_default": t.plan.is_none(),
     })
 }
 
@@ -501,7 +520,7 @@ async fn put_retention(
     )
     .with_details(json!({"retention_days": days}));
     let tenant = s.tenants.set_retention(&id, days, &[event]).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
-    Ok(Json(tenant_view(&tenant)))
+    Ok(Json(tenant_view(&tenant, s.quotas.default_plan())))
 }
 
 async fn post_tenant(
@@ -516,17 +535,26 @@ async fn post_tenant(
         .id
         .map(|i| TenantId::parse(i).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string())))
         .transpose()?;
-    let days = retention(req.retention_days)?;
-    let (tenant, key) =
-        match create_tenant_keeping(s.tenants.as_ref(), id, req.name.trim(), Role::Admin, days, &operator.0.actor())
-            .await
-        {
-            Ok(v) => v,
-            Err(StoreError::Conflict(m)) => return Err(ApiError::new(ErrorCode::IllegalTransition, m)),
-            Err(e) => return Err(e.into()),
-        };
+    let settings = aos_runtime::auth::TenantSettings {
+        retention_days: retention(req.retention_days)?,
+        plan: req.plan.as_deref().map(crate::plans::parse_plan).transpose()?,
+    };
+    let (tenant, key) = match create_tenant_keeping(
+        s.tenants.as_ref(),
+        id,
+        req.name.trim(),
+        Role::Admin,
+        settings,
+        &operator.0.actor(),
+    )
+    .await
+    {
+        Ok(v) => v,
+        Err(StoreError::Conflict(m)) => return Err(ApiError::new(ErrorCode::IllegalTransition, m)),
+        Err(e) => return Err(e.into()),
+    };
     let body = json!({
-        "tenant": tenant_view(&tenant),
+        "tenant": tenant_view(&tenant, s.quotas.default_plan()),
         "api_key": merge_secret(views::key(&key.record), key.secret.expose_secret()),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -621,6 +649,10 @@ async fn post_key(State(s): State<AppState>, caller: Caller, Body(req): Body<New
             ))
         }
     };
+    s.quotas.admit_key(&tenant).await.map_err(|e| match e {
+        aos_runtime::limits::AdmitError::Refused(r) => ApiError::from(r),
+        aos_runtime::limits::AdmitError::Store(e) => e.into(),
+    })?;
     let issued = issue_key_with(&tenant, &grant, expires_at_ms, &req.label);
     let audit = issued.record.audit(caller.0.actor(), "key.create", "created", now_ms());
     s.tenants.insert_key(&issued.record, &[audit]).await?;

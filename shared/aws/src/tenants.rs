@@ -18,6 +18,27 @@ pub struct DynamoTenants {
 /// The listing index partition that holds every tenant.
 const TENANTS_PK: &str = "TENANTS";
 
+/// A tenant's meter for a period: `TENANT#t` / `METER#<meter>#<period>`, its count in `v`.
+fn meter_sk(meter: &str, period: &str) -> String {
+    format!("METER#{meter}#{period}")
+}
+
+/// The update that adds `amount` to a meter (a step's commit adds its tokens with it).
+pub(crate) fn meter_add(
+    table: &str,
+    tenant: &str,
+    meter: &str,
+    period: &str,
+    amount: i64,
+) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    aws_sdk_dynamodb::types::Update::builder()
+        .table_name(table)
+        .key("pk", s(tenant_pk(tenant)))
+        .key("sk", s(meter_sk(meter, period)))
+        .update_expression("ADD v :a")
+        .expression_attribute_values(":a", aws_sdk_dynamodb::types::AttributeValue::N(amount.to_string()))
+}
+
 fn key_pk(hash: &str) -> String {
     format!("APIKEY#{hash}")
 }
@@ -98,6 +119,10 @@ impl TenantStore for DynamoTenants {
             Some(days) => put.item("retention_days", n(u64::from(days))),
             None => put,
         };
+        let put = match tenant.plan {
+            Some(plan) => put.item("plan", s(plan.as_str())),
+            None => put,
+        };
         let mut items = vec![build(put)?];
         items.extend(self.key_puts(first_key, true)?);
         self.transact(items, &format!("tenant {} exists", tenant.id), audit).await
@@ -123,6 +148,13 @@ impl TenantStore for DynamoTenants {
                     retention_days: crate::dynamo::get_n(&item, "retention_days")
                         .ok()
                         .and_then(|d| u32::try_from(d).ok()),
+                    plan: match get_s(&item, "plan") {
+                        Ok(p) => Some(
+                            aos_core::limits::PlanName::parse(p)
+                                .ok_or_else(|| StoreError::Backend(format!("tenant {id} has an unknown plan {p:?}")))?,
+                        ),
+                        Err(_) => None,
+                    },
                 })
             })
             .transpose()
@@ -149,6 +181,83 @@ impl TenantStore for DynamoTenants {
         match crate::audit::transact_audited(&self.client, &self.table, items, audit).await?.0 {
             crate::txn::Txn::Committed => self.tenant(id).await,
             crate::txn::Txn::ConditionFailed(_) => Ok(None),
+        }
+    }
+
+    async fn set_plan(
+        &self,
+        id: &TenantId,
+        plan: Option<aos_core::limits::PlanName>,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<Option<TenantRecord>> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(id.as_str())))
+            .key("sk", s("TENANT"))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#plan", "plan");
+        let update = match plan {
+            Some(p) => update.update_expression("SET #plan = :p").expression_attribute_values(":p", s(p.as_str())),
+            None => update.update_expression("REMOVE #plan"),
+        };
+        let items = vec![TransactWriteItem::builder().update(update.build().map_err(sdk_err)?).build()];
+        match crate::audit::transact_audited(&self.client, &self.table, items, audit).await?.0 {
+            crate::txn::Txn::Committed => self.tenant(id).await,
+            crate::txn::Txn::ConditionFailed(_) => Ok(None),
+        }
+    }
+
+    async fn meter(&self, tenant: &TenantId, meter: &str, period: &str) -> StoreResult<u64> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(meter_sk(meter, period)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out.item.and_then(|i| crate::dynamo::get_n(&i, "v").ok()).unwrap_or(0))
+    }
+
+    async fn add_to_meter(
+        &self,
+        tenant: &TenantId,
+        meter: &str,
+        period: &str,
+        amount: i64,
+        limit: Option<u64>,
+    ) -> StoreResult<Result<u64, u64>> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(meter_sk(meter, period)))
+            .update_expression("ADD v :a")
+            .expression_attribute_values(":a", aws_sdk_dynamodb::types::AttributeValue::N(amount.to_string()))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(l) = limit.filter(|_| amount > 0) {
+            // Within the limit after the add: one conditional write.
+            let Some(room) = l.checked_sub(amount.unsigned_abs()) else {
+                return Ok(Err(self.meter(tenant, meter, period).await?));
+            };
+            req = req
+                .condition_expression("attribute_not_exists(v) OR v <= :room")
+                .expression_attribute_values(":room", n(room));
+        }
+        match req.send().await {
+            Ok(out) => Ok(Ok(out.attributes.and_then(|a| crate::dynamo::get_n(&a, "v").ok()).unwrap_or(0))),
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => {
+                    Ok(Err(failed.item.and_then(|i| crate::dynamo::get_n(&i, "v").ok()).unwrap_or(0)))
+                }
+                other => Err(sdk_err(other)),
+            },
         }
     }
 

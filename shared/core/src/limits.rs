@@ -1,5 +1,6 @@
-//! Plans and the request rates they allow each tenant (seed M8): free 60, dev 300, pro
-//! 1 200 and enterprise 6 000 API requests per 60 s; unlimited for a deployment that
+//! Plans, the request rates they allow each tenant (seed M8: free 60, dev 300, pro 1 200
+//! and enterprise 6 000 API requests per 60 s) and their quotas (seed M21: runs per day,
+//! model tokens per month, API keys, runs at once); `unlimited` for a deployment that
 //! limits nothing (`aos dev`'s default).
 
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,126 @@ impl PlanName {
     }
 }
 
+impl PlanName {
+    /// What the plan allows (seed M21; `dev`, which the seed's billing had not, sits
+    /// between free and pro).
+    pub fn quotas(self) -> Quotas {
+        let q = |runs, tokens, keys, at_once| Quotas {
+            runs_per_day: Some(runs),
+            tokens_per_month: Some(tokens),
+            api_keys: Some(keys),
+            concurrent_runs: Some(at_once),
+        };
+        match self {
+            PlanName::Free => q(100, 1_000_000, 5, 5),
+            PlanName::Dev => q(500, 5_000_000, 10, 10),
+            PlanName::Pro => q(1_000, 10_000_000, 20, 20),
+            PlanName::Enterprise => q(100_000, 1_000_000_000, 100, 100),
+            PlanName::Unlimited => Quotas::default(),
+        }
+    }
+}
+
+/// A plan's quotas (`None`: no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Quotas {
+    /// Runs submitted per UTC day.
+    pub runs_per_day: Option<u64>,
+    /// Model tokens (in and out) per UTC month.
+    pub tokens_per_month: Option<u64>,
+    /// API keys not revoked.
+    pub api_keys: Option<u64>,
+    /// Runs queued or running at once.
+    pub concurrent_runs: Option<u64>,
+}
+
+/// A quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaName {
+    /// Runs submitted per UTC day.
+    RunsPerDay,
+    /// Model tokens per UTC month.
+    TokensPerMonth,
+    /// API keys.
+    ApiKeys,
+    /// Runs at once.
+    ConcurrentRuns,
+}
+
+impl QuotaName {
+    /// Every quota.
+    pub const ALL: [QuotaName; 4] =
+        [QuotaName::RunsPerDay, QuotaName::TokensPerMonth, QuotaName::ApiKeys, QuotaName::ConcurrentRuns];
+
+    /// Its name (`runs_per_day`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotaName::RunsPerDay => "runs_per_day",
+            QuotaName::TokensPerMonth => "tokens_per_month",
+            QuotaName::ApiKeys => "api_keys",
+            QuotaName::ConcurrentRuns => "concurrent_runs",
+        }
+    }
+
+    /// Its limit under `quotas`.
+    pub fn limit(self, quotas: &Quotas) -> Option<u64> {
+        match self {
+            QuotaName::RunsPerDay => quotas.runs_per_day,
+            QuotaName::TokensPerMonth => quotas.tokens_per_month,
+            QuotaName::ApiKeys => quotas.api_keys,
+            QuotaName::ConcurrentRuns => quotas.concurrent_runs,
+        }
+    }
+
+    /// The meter that counts it and its period at `now_ms` (`None`: counted live, not
+    /// metered): runs by UTC day (`2026-12-04`), tokens by UTC month (`2026-12`).
+    pub fn meter(self, now_ms: u64) -> Option<(&'static str, String)> {
+        let at = chrono::DateTime::from_timestamp_millis(i64::try_from(now_ms).unwrap_or(i64::MAX)).unwrap_or_default();
+        match self {
+            QuotaName::RunsPerDay => Some(("runs", at.format("%Y-%m-%d").to_string())),
+            QuotaName::TokensPerMonth => Some(("tokens", at.format("%Y-%m").to_string())),
+            QuotaName::ApiKeys | QuotaName::ConcurrentRuns => None,
+        }
+    }
+}
+
+/// The seed's quota check: whether `adding` more fits, what is used and the limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuotaCheck {
+    /// Whether it fits.
+    pub allowed: bool,
+    /// Why not (`None` when it fits).
+    pub reason: Option<String>,
+    /// Which quota.
+    pub quota_name: QuotaName,
+    /// Used so far in its period.
+    pub current: u64,
+    /// Its limit (`None`: none).
+    pub limit: Option<u64>,
+}
+
+impl QuotaCheck {
+    /// Whether `adding` more of `quota` fits on top of `current` under `plan`.
+    pub fn of(quota: QuotaName, plan: PlanName, current: u64, adding: u64) -> Self {
+        let limit = quota.limit(&plan.quotas());
+        let allowed = limit.is_none_or(|l| current.saturating_add(adding) <= l);
+        let reason = (!allowed).then(|| {
+            format!(
+                "the {plan} plan allows {} {}; {current} used",
+                limit.unwrap_or_default(),
+                match quota {
+                    QuotaName::RunsPerDay => "runs per UTC day",
+                    QuotaName::TokensPerMonth => "model tokens per UTC month",
+                    QuotaName::ApiKeys => "API keys",
+                    QuotaName::ConcurrentRuns => "runs queued or running at once",
+                }
+            )
+        });
+        Self { allowed, reason, quota_name: quota, current, limit }
+    }
+}
+
 impl std::fmt::Display for PlanName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -69,5 +190,37 @@ mod tests {
         assert_eq!(rates, [Some(60), Some(300), Some(1_200), Some(6_000), None]);
         assert_eq!(PlanName::parse("pro"), Some(PlanName::Pro));
         assert_eq!(PlanName::parse("gold"), None);
+    }
+
+    #[test]
+    fn the_seeds_quotas_per_plan_and_their_checks() {
+        let q = PlanName::Free.quotas();
+        assert_eq!(
+            (q.runs_per_day, q.tokens_per_month, q.api_keys, q.concurrent_runs),
+            (Some(100), Some(1_000_000), Some(5), Some(5))
+        );
+        let q = PlanName::Pro.quotas();
+        assert_eq!(
+            (q.runs_per_day, q.tokens_per_month, q.api_keys, q.concurrent_runs),
+            (Some(1_000), Some(10_000_000), Some(20), Some(20))
+        );
+        let q = PlanName::Enterprise.quotas();
+        assert_eq!(
+            (q.runs_per_day, q.tokens_per_month, q.api_keys, q.concurrent_runs),
+            (Some(100_000), Some(1_000_000_000), Some(100), Some(100))
+        );
+        assert_eq!(PlanName::Unlimited.quotas(), Quotas::default());
+        let ok = QuotaCheck::of(QuotaName::RunsPerDay, PlanName::Free, 99, 1);
+        assert!(ok.allowed && ok.reason.is_none());
+        let no = QuotaCheck::of(QuotaName::RunsPerDay, PlanName::Free, 100, 1);
+        assert!(!no.allowed);
+        assert_eq!(
+            serde_json::to_value(&no).expect("json"),
+            serde_json::json!({"allowed": false, "reason": "the free plan allows 100 runs per UTC day; 100 used",
+                               "quota_name": "runs_per_day", "current": 100, "limit": 100})
+        );
+        // 2026-12-04T05:00:00Z
+        assert_eq!(QuotaName::RunsPerDay.meter(1_796_360_400_000), Some(("runs", "2026-12-04".to_owned())));
+        assert_eq!(QuotaName::TokensPerMonth.meter(1_796_360_400_000), Some(("tokens", "2026-12".to_owned())));
     }
 }

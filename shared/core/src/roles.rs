@@ -142,7 +142,7 @@ impl std::fmt::Display for Permission {
 /// permission a caller's key must hold for each: the one permission table. Every route
 /// but `/healthz` is one operation (the route table maps each to its name), and the
 /// Cedar schema's API actions are these, each in the action group of its permission.
-pub const API_OPERATIONS: [(&str, Permission); 34] = [
+pub const API_OPERATIONS: [(&str, Permission); 36] = [
     ("skills.list", Permission::SkillsRead),
     ("runs.create", Permission::RunsWrite),
     ("runs.list", Permission::RunsRead),
@@ -152,6 +152,7 @@ pub const API_OPERATIONS: [(&str, Permission); 34] = [
     ("runs.simulate", Permission::RunsRead),
     ("tenants.create", Permission::TenantsAdmin),
     ("tenants.retention", Permission::TenantWrite),
+    ("tenants.plan", Permission::TenantsAdmin),
     ("keys.create", Permission::KeysWrite),
     ("keys.list", Permission::KeysRead),
     ("keys.revoke", Permission::KeysWrite),
@@ -177,6 +178,7 @@ pub const API_OPERATIONS: [(&str, Permission); 34] = [
     ("credits.get", Permission::CreditsRead),
     ("credits.ledger", Permission::CreditsRead),
     ("credits.grant", Permission::TenantsAdmin),
+    ("quotas.get", Permission::CreditsRead),
 ];
 
 /// The permission operation `name` needs (`None`: no such operation).

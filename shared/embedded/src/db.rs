@@ -80,7 +80,8 @@ CREATE INDEX IF NOT EXISTS credit_transfers_pending ON credit_transfers (tenant,
 CREATE TABLE IF NOT EXISTS kv (
     tenant TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL, retention_days INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL, retention_days INTEGER, plan TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meters (tenant TEXT NOT NULL, meter TEXT NOT NULL, period TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (tenant, meter, period)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, tenant TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, body TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant);
@@ -128,9 +129,11 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has_retention {
         conn.execute_batch("ALTER TABLE tenants ADD COLUMN retention_days INTEGER")?;
     }
-    for (table, column, decl) in
-        [("kv", "expires_at", "INTEGER"), ("breakers", "touched_at", "INTEGER NOT NULL DEFAULT 0")]
-    {
+    for (table, column, decl) in [
+        ("kv", "expires_at", "INTEGER"),
+        ("breakers", "touched_at", "INTEGER NOT NULL DEFAULT 0"),
+        ("tenants", "plan", "TEXT"),
+    ] {
         let has: bool = conn.query_row(
             &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}'"),
             [],

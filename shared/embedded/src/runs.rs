@@ -228,6 +228,18 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
             }
         }
     }
+    if commit.tokens > 0 {
+        if let Some((meter, period)) = aos_core::limits::QuotaName::TokensPerMonth.meter(commit.now_ms) {
+            let _total = crate::tenants::add_to_meter_tx(
+                c,
+                t,
+                meter,
+                &period,
+                i64::try_from(commit.tokens).unwrap_or(i64::MAX),
+                None,
+            )?;
+        }
+    }
     if !RunStatus::sources_of(commit.run_status).contains(&run.status) || run.next_step != index {
         // Cancelled meanwhile: keep the checkpoint and the charge, do not advance.
         if commit.charge.is_some() {
@@ -359,6 +371,17 @@ impl RunStore for EmbeddedRunStore {
 
     async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>> {
         self.db.read(|c| Ok(load_run(c, tenant.as_str(), id.as_str())))?
+    }
+
+    async fn live_runs(&self, tenant: &TenantId, at_most: u32) -> StoreResult<u32> {
+        self.db.read(|c| {
+            qrow(
+                c,
+                "SELECT COUNT(*) FROM (SELECT 1 FROM runs WHERE tenant = ?1 AND status IN ('queued', 'running', 'waiting') LIMIT ?2)",
+                params![tenant.as_str(), at_most],
+                |r| r.get(0),
+            )
+        })
     }
 
     async fn list_runs(&self, tenant: &TenantId, f: &RunFilter) -> StoreResult<Vec<RunRecord>> {

@@ -41,6 +41,41 @@ fn tenant_exists(c: &Connection, id: &str) -> Result<bool, StoreError> {
         .map_err(|e| backend(&e))
 }
 
+fn meter_tx(c: &Connection, tenant: &str, meter: &str, period: &str) -> rusqlite::Result<u64> {
+    qrow(
+        c,
+        "SELECT value FROM meters WHERE tenant = ?1 AND meter = ?2 AND period = ?3",
+        params![tenant, meter, period],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .map(|v| u64::try_from(v.unwrap_or(0)).unwrap_or(0))
+}
+
+/// Adds to a meter inside the caller's transaction (a step's commit adds its tokens).
+pub(crate) fn add_to_meter_tx(
+    c: &Connection,
+    tenant: &str,
+    meter: &str,
+    period: &str,
+    amount: i64,
+    limit: Option<u64>,
+) -> StoreResult<Result<u64, u64>> {
+    let current = meter_tx(c, tenant, meter, period).map_err(|e| backend(&e))?;
+    let total = u64::try_from(i128::from(current) + i128::from(amount)).unwrap_or(0);
+    if amount > 0 && limit.is_some_and(|l| total > l) {
+        return Ok(Err(current));
+    }
+    exec(
+        c,
+        "INSERT INTO meters (tenant, meter, period, value) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tenant, meter, period) DO UPDATE SET value = excluded.value",
+        params![tenant, meter, period, i64::try_from(total).unwrap_or(i64::MAX)],
+    )
+    .map_err(|e| backend(&e))?;
+    Ok(Ok(total))
+}
+
 #[async_trait]
 impl TenantStore for EmbeddedTenants {
     async fn create_tenant(
@@ -57,8 +92,14 @@ impl TenantStore for EmbeddedTenants {
                 }
                 exec(
                     c,
-                    "INSERT INTO tenants (id, name, created_at, retention_days) VALUES (?1, ?2, ?3, ?4)",
-                    params![tenant.id.as_str(), tenant.name, tenant.created_at_ms, tenant.retention_days],
+                    "INSERT INTO tenants (id, name, created_at, retention_days, plan) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        tenant.id.as_str(),
+                        tenant.name,
+                        tenant.created_at_ms,
+                        tenant.retention_days,
+                        tenant.plan.map(aos_core::limits::PlanName::as_str)
+                    ],
                 )
                 .map_err(|e| backend(&e))?;
                 insert_key_tx(c, &key)?;
@@ -82,21 +123,77 @@ impl TenantStore for EmbeddedTenants {
             .read(|c| {
                 qrow(
                     c,
-                    "SELECT id, name, created_at, retention_days FROM tenants WHERE id = ?1",
+                    "SELECT id, name, created_at, retention_days, plan FROM tenants WHERE id = ?1",
                     params![id.as_str()],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u64>(2)?, r.get(3)?)),
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, u64>(2)?,
+                            r.get(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                        ))
+                    },
                 )
                 .optional()
             })?
-            .map(|(id, name, created_at_ms, retention_days)| {
+            .map(|(id, name, created_at_ms, retention_days, plan)| {
+                let plan = plan
+                    .map(|p| {
+                        aos_core::limits::PlanName::parse(&p)
+                            .ok_or_else(|| StoreError::Backend(format!("tenant {id} has an unknown plan {p:?}")))
+                    })
+                    .transpose()?;
                 Ok(TenantRecord {
-                    id: TenantId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?,
+                    id: TenantId::parse(&id).map_err(|e| StoreError::Backend(e.to_string()))?,
                     name,
                     created_at_ms,
                     retention_days,
+                    plan,
                 })
             })
             .transpose()
+    }
+
+    async fn set_plan(
+        &self,
+        id: &TenantId,
+        plan: Option<aos_core::limits::PlanName>,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<Option<TenantRecord>> {
+        let (t, audit) = (id.to_string(), audit.to_vec());
+        let plan = plan.map(aos_core::limits::PlanName::as_str);
+        let changed = self
+            .db
+            .write(true, move |c| {
+                let changed =
+                    exec(c, "UPDATE tenants SET plan = ?2 WHERE id = ?1", params![t, plan]).map_err(|e| backend(&e))?;
+                if changed > 0 {
+                    crate::audit::append_tx(c, &audit)?;
+                }
+                Ok(changed)
+            })
+            .await?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.tenant(id).await
+    }
+
+    async fn meter(&self, tenant: &TenantId, meter: &str, period: &str) -> StoreResult<u64> {
+        self.db.read(|c| meter_tx(c, tenant.as_str(), meter, period))
+    }
+
+    async fn add_to_meter(
+        &self,
+        tenant: &TenantId,
+        meter: &str,
+        period: &str,
+        amount: i64,
+        limit: Option<u64>,
+    ) -> StoreResult<Result<u64, u64>> {
+        let (t, m, p) = (tenant.to_string(), meter.to_owned(), period.to_owned());
+        self.db.write(true, move |c| add_to_meter_tx(c, &t, &m, &p, amount, limit)).await
     }
 
     async fn set_retention(

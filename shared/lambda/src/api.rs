@@ -19,7 +19,9 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
     let workflows = aws.workflow_service(Arc::clone(&skills));
     let notices: Arc<dyn aos_runtime::RunStore> = aws.runs.clone();
     let credits = aos_runtime::credits::CreditService::new(aws.credits);
-    let runs = RunService::new(aws.runs, aws.idempotency, skills).with_credits(credits.clone());
+    let quotas = aos_runtime::limits::QuotaService::new(aws.tenants.clone(), aws.runs.clone(), crate::default_plan()?);
+    let runs =
+        RunService::new(aws.runs, aws.idempotency, skills).with_credits(credits.clone()).with_quotas(quotas.clone());
     let secrets = aos_runtime::secrets::SecretService::new(aws.tenant_secrets).with_audit(aws.audit.clone());
     let policies = aos_runtime::policies::PolicyService::new(aws.policies).with_cache_ttl(crate::policy_cache_ttl()?);
     let audit = aos_runtime::audit::AuditService::new(aws.audit.clone());
@@ -28,7 +30,18 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
         .with_notifications(notices);
     // Request rates are not limited in the Lambdas yet: a limiter there must be shared by
     // every instance (a bucket in DynamoDB), not one per instance.
-    Ok(AppState { runs, tenants: aws.tenants, workflows, secrets, policies, audit, flags, credits, limits: None })
+    Ok(AppState {
+        runs,
+        tenants: aws.tenants,
+        workflows,
+        secrets,
+        policies,
+        audit,
+        flags,
+        credits,
+        limits: None,
+        quotas,
+    })
 }
 
 /// The router of `routes` behind API Gateway: a request the HTTP API's Lambda authorizer

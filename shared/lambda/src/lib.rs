@@ -39,6 +39,17 @@ pub fn policy_cache_ttl() -> Result<std::time::Duration, Error> {
     }
 }
 
+/// The plan of tenants without their own (`AOS_PLAN`: free, dev, pro, enterprise or
+/// unlimited; default unlimited).
+pub fn default_plan() -> Result<aos_core::limits::PlanName, Error> {
+    match std::env::var("AOS_PLAN") {
+        Err(_) => Ok(aos_core::limits::PlanName::Unlimited),
+        Ok(v) if v.trim().is_empty() => Ok(aos_core::limits::PlanName::Unlimited),
+        Ok(v) => aos_core::limits::PlanName::parse(v.trim())
+            .ok_or_else(|| format!("AOS_PLAN must be free, dev, pro, enterprise or unlimited, got {v:?}").into()),
+    }
+}
+
 /// The environment feature flags are evaluated in: `AOS_ENVIRONMENT`, else `production`.
 pub fn environment() -> String {
     std::env::var("AOS_ENVIRONMENT").ok().filter(|e| !e.is_empty()).unwrap_or_else(|| "production".to_owned())

@@ -48,6 +48,11 @@ async fn fixture() -> Fixture {
         flags,
         credits,
         limits: None,
+        quotas: aos_runtime::limits::QuotaService::new(
+            embedded.tenants.clone(),
+            embedded.runs.clone(),
+            aos_core::limits::PlanName::Unlimited,
+        ),
     };
     Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), record: key.record, _dir: dir }
 }

@@ -109,31 +109,41 @@ pub async fn create_tenant(
     name: &str,
     role: Role,
 ) -> Result<(TenantRecord, IssuedKey), StoreError> {
-    create_tenant_keeping(store, id, name, role, None, &aos_core::audit::Actor::system()).await
+    create_tenant_keeping(store, id, name, role, TenantSettings::default(), &aos_core::audit::Actor::system()).await
 }
 
-/// Like [`create_tenant`], keeping finished runs for `retention_days` (`None`: the
-/// default).
+/// What a new tenant is set up with besides its name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TenantSettings {
+    /// Days to keep its finished runs (`None`: the default).
+    pub retention_days: Option<u32>,
+    /// Its plan (`None`: the deployment's default).
+    pub plan: Option<aos_core::limits::PlanName>,
+}
+
+/// Like [`create_tenant`], with its retention and plan.
 pub async fn create_tenant_keeping(
     store: &dyn TenantStore,
     id: Option<TenantId>,
     name: &str,
     role: Role,
-    retention_days: Option<u32>,
+    settings: TenantSettings,
     by: &aos_core::audit::Actor,
 ) -> Result<(TenantRecord, IssuedKey), StoreError> {
     let id = id.unwrap_or_else(|| TenantId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id"));
+    let TenantSettings { retention_days, plan } = settings;
     let tenant = TenantRecord {
         id: id.clone(),
         name: name.chars().take(200).collect(),
         created_at_ms: now_ms(),
         retention_days,
+        plan,
     };
     let key = issue_key(&id, role, "first key");
     let now = tenant.created_at_ms;
     let audit = [
         aos_core::audit::AuditEvent::new(&id, by.clone(), "tenant.create", format!("tenant:{id}"), "created", now)
-            .with_details(serde_json::json!({"name": tenant.name, "retention_days": retention_days})),
+            .with_details(serde_json::json!({"name": tenant.name, "retention_days": retention_days, "plan": plan})),
         key.record.audit(by.clone(), "key.create", "created", now),
     ];
     store.create_tenant(&tenant, &key.record, &audit).await?;

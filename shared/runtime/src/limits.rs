@@ -1,15 +1,19 @@
-//! Request rates per tenant: a limiter answers whether a tenant's request may go on now,
+//! Request rates and quotas per tenant. Rates: a limiter answers whether a tenant's request may go on now,
 //! and what its `X-RateLimit-*` headers say. In one process (`aos dev`) the limiter is a
 //! GCRA from `governor` — a smooth rate with a burst of the plan's minute, not the seed's
 //! fixed window, which let twice the rate through at a window's edge.
 
-use aos_core::limits::PlanName;
+use crate::ports::{RunStore, StoreError, StoreResult, TenantStore};
+use aos_core::limits::{PlanName, QuotaCheck, QuotaName};
 use aos_core::TenantId;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// What the limiter decided of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,31 +34,43 @@ type Keyed = RateLimiter<TenantId, DefaultKeyedStateStore<TenantId>, DefaultCloc
 
 /// The rate limiter of one process: every tenant at its plan's rate.
 pub struct InProcessLimiter {
-    plan: PlanName,
-    per_minute: NonZeroU32,
-    limiter: Keyed,
+    limiters: HashMap<PlanName, (NonZeroU32, Keyed)>,
     clock: DefaultClock,
 }
 
+impl Default for InProcessLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl InProcessLimiter {
-    /// Every tenant at `plan`'s rate; `None` for a plan without a limit.
-    pub fn for_plan(plan: PlanName) -> Option<Self> {
-        let per_minute = NonZeroU32::new(plan.requests_per_minute()?)?;
-        let limiter = RateLimiter::keyed(Quota::per_minute(per_minute)).with_middleware::<StateInformationMiddleware>();
-        Some(Self { plan, per_minute, limiter, clock: DefaultClock::default() })
+    /// A limiter for every plan with a rate.
+    pub fn new() -> Self {
+        let limiters = PlanName::ALL
+            .into_iter()
+            .filter_map(|plan| {
+                let per_minute = NonZeroU32::new(plan.requests_per_minute()?)?;
+                let limiter =
+                    RateLimiter::keyed(Quota::per_minute(per_minute)).with_middleware::<StateInformationMiddleware>();
+                Some((plan, (per_minute, limiter)))
+            })
+            .collect();
+        Self { limiters, clock: DefaultClock::default() }
     }
 
-    /// The plan it applies.
-    pub fn plan(&self) -> PlanName {
-        self.plan
+    /// Counts one request of `tenant` on `plan` and decides it (`None`: the plan has no
+    /// rate limit).
+    pub fn check(&self, tenant: &TenantId, plan: PlanName) -> Option<RateDecision> {
+        let (per_minute, limiter) = self.limiters.get(&plan)?;
+        Some(self.decide(tenant, *per_minute, limiter))
     }
 
-    /// Counts one request of `tenant` and decides it.
-    pub fn check(&self, tenant: &TenantId) -> RateDecision {
-        let limit = self.per_minute.get();
+    fn decide(&self, tenant: &TenantId, per_minute: NonZeroU32, limiter: &Keyed) -> RateDecision {
+        let limit = per_minute.get();
         // One request comes back every 60 s / limit.
         let back_s = |missing: u32| (u64::from(missing) * 60).div_ceil(u64::from(limit));
-        match self.limiter.check_key(tenant) {
+        match limiter.check_key(tenant) {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity();
                 RateDecision { allowed: true, limit, remaining, reset_s: back_s(limit - remaining), retry_after_s: 0 }
@@ -72,4 +88,169 @@ impl InProcessLimiter {
             }
         }
     }
+}
+
+/// How long a process keeps a tenant's plan before reading it again: a plan change
+/// reaches every process within this.
+const PLAN_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A quota that refused something, in the seed's check shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.reason.clone().unwrap_or_default())]
+pub struct QuotaRefusal(pub QuotaCheck);
+
+impl QuotaRefusal {
+    /// `ERR_RATE_LIMIT_CONCURRENT` for runs at once, `ERR_QUOTA_EXCEEDED` for the rest.
+    pub fn code(&self) -> aos_core::ErrorCode {
+        if self.0.quota_name == QuotaName::ConcurrentRuns {
+            aos_core::ErrorCode::RateLimitConcurrent
+        } else {
+            aos_core::ErrorCode::QuotaExceeded
+        }
+    }
+}
+
+/// What was taken of a quota for a submission, to give back if the run is not stored.
+#[derive(Debug, Clone)]
+pub struct Taken {
+    tenant: TenantId,
+    meter: &'static str,
+    period: String,
+}
+
+/// Tenants' plans and their quotas (seed M21): runs per UTC day and model tokens per
+/// UTC month on meters in the store, API keys and runs at once counted live.
+#[derive(Clone)]
+pub struct QuotaService {
+    tenants: Arc<dyn TenantStore>,
+    runs: Arc<dyn RunStore>,
+    default: PlanName,
+    plans: Arc<Mutex<HashMap<TenantId, (PlanName, Instant)>>>,
+}
+
+impl QuotaService {
+    /// Quotas from `tenants`' plans, `default` for a tenant without one.
+    pub fn new(tenants: Arc<dyn TenantStore>, runs: Arc<dyn RunStore>, default: PlanName) -> Self {
+        Self { tenants, runs, default, plans: Arc::default() }
+    }
+
+    /// The deployment's plan for tenants without their own.
+    pub fn default_plan(&self) -> PlanName {
+        self.default
+    }
+
+    /// The tenant's plan (read at most every 30 s per process).
+    pub async fn plan(&self, tenant: &TenantId) -> StoreResult<PlanName> {
+        if let Some((plan, at)) = self.plans.lock().ok().and_then(|m| m.get(tenant).copied()) {
+            if at.elapsed() < PLAN_TTL {
+                return Ok(plan);
+            }
+        }
+        let plan = self.tenants.tenant(tenant).await?.and_then(|t| t.plan).unwrap_or(self.default);
+        if let Ok(mut m) = self.plans.lock() {
+            m.insert(tenant.clone(), (plan, Instant::now()));
+        }
+        Ok(plan)
+    }
+
+    /// Forgets what this process knew of the tenant's plan (it was just changed).
+    pub fn forget(&self, tenant: &TenantId) {
+        if let Ok(mut m) = self.plans.lock() {
+            m.remove(tenant);
+        }
+    }
+
+    /// Where the tenant stands on each quota: whether one more run (key, token) fits.
+    pub async fn checks(&self, tenant: &TenantId, now_ms: u64) -> StoreResult<(PlanName, Vec<QuotaCheck>)> {
+        let plan = self.plan(tenant).await?;
+        let mut checks = Vec::new();
+        for quota in QuotaName::ALL {
+            let (current, adding) = self.current(tenant, quota, plan, now_ms).await?;
+            checks.push(QuotaCheck::of(quota, plan, current, adding));
+        }
+        Ok((plan, checks))
+    }
+
+    /// What `quota` counts now, and what one more use adds (one run, one key, one token:
+    /// a month's tokens are used up at the limit).
+    async fn current(
+        &self,
+        tenant: &TenantId,
+        quota: QuotaName,
+        plan: PlanName,
+        now_ms: u64,
+    ) -> StoreResult<(u64, u64)> {
+        Ok(match quota {
+            QuotaName::RunsPerDay | QuotaName::TokensPerMonth => {
+                let (meter, period) = quota.meter(now_ms).expect("metered quotas have a meter");
+                (self.tenants.meter(tenant, meter, &period).await?, 1)
+            }
+            QuotaName::ApiKeys => {
+                let keys = self.tenants.keys(tenant).await?;
+                (keys.iter().filter(|k| k.revoked_at_ms.is_none()).count() as u64, 1)
+            }
+            QuotaName::ConcurrentRuns => {
+                // Counted up to one past the limit: enough to decide.
+                let cap =
+                    quota.limit(&plan.quotas()).map_or(u32::MAX, |l| u32::try_from(l).unwrap_or(u32::MAX - 1) + 1);
+                (u64::from(self.runs.live_runs(tenant, cap).await?), 1)
+            }
+        })
+    }
+
+    /// Admits one more run of the tenant: under its runs at once and its month's tokens,
+    /// and takes one of today's runs (a conditional write, so concurrent submissions never
+    /// pass the limit together). Give it back with [`Self::give_back`] if the run is not
+    /// stored.
+    pub async fn admit_run(&self, tenant: &TenantId, now_ms: u64) -> Result<Option<Taken>, AdmitError> {
+        let plan = self.plan(tenant).await?;
+        let quotas = plan.quotas();
+        for quota in [QuotaName::ConcurrentRuns, QuotaName::TokensPerMonth] {
+            if quota.limit(&quotas).is_some() {
+                let (current, adding) = self.current(tenant, quota, plan, now_ms).await?;
+                let check = QuotaCheck::of(quota, plan, current, adding);
+                if !check.allowed {
+                    return Err(AdmitError::Refused(QuotaRefusal(check)));
+                }
+            }
+        }
+        let Some(limit) = quotas.runs_per_day else { return Ok(None) };
+        let (meter, period) = QuotaName::RunsPerDay.meter(now_ms).expect("runs are metered");
+        match self.tenants.add_to_meter(tenant, meter, &period, 1, Some(limit)).await? {
+            Ok(_) => Ok(Some(Taken { tenant: tenant.clone(), meter, period })),
+            Err(current) => {
+                Err(AdmitError::Refused(QuotaRefusal(QuotaCheck::of(QuotaName::RunsPerDay, plan, current, 1))))
+            }
+        }
+    }
+
+    /// Returns what [`Self::admit_run`] took (the run was not stored).
+    pub async fn give_back(&self, taken: Taken) {
+        if let Err(e) = self.tenants.add_to_meter(&taken.tenant, taken.meter, &taken.period, -1, None).await {
+            tracing::warn!(tenant = %taken.tenant, error = %e, "a refused run's quota could not be given back");
+        }
+    }
+
+    /// Admits one more API key of the tenant.
+    pub async fn admit_key(&self, tenant: &TenantId) -> Result<(), AdmitError> {
+        let plan = self.plan(tenant).await?;
+        let (current, adding) = self.current(tenant, QuotaName::ApiKeys, plan, 0).await?;
+        let check = QuotaCheck::of(QuotaName::ApiKeys, plan, current, adding);
+        if check.allowed {
+            Ok(())
+        } else {
+            Err(AdmitError::Refused(QuotaRefusal(check)))
+        }
+    }
+}
+
+/// Why a quota did not admit something.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmitError {
+    /// A quota is used up.
+    #[error(transparent)]
+    Refused(QuotaRefusal),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }

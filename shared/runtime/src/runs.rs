@@ -102,9 +102,21 @@ pub enum RunError {
     /// The request conflicts with stored state (idempotency, illegal transition).
     #[error("{1}")]
     Conflict(ErrorCode, String),
+    /// A quota of the tenant's plan is used up (429; nothing was stored).
+    #[error(transparent)]
+    Quota(crate::limits::QuotaRefusal),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<crate::limits::AdmitError> for RunError {
+    fn from(e: crate::limits::AdmitError) -> Self {
+        match e {
+            crate::limits::AdmitError::Refused(r) => Self::Quota(r),
+            crate::limits::AdmitError::Store(e) => Self::Store(e),
+        }
+    }
 }
 
 impl RunError {
@@ -113,6 +125,7 @@ impl RunError {
         match self {
             Self::Invalid(c, _) | Self::Conflict(c, _) => *c,
             Self::NotFound => ErrorCode::NotFound,
+            Self::Quota(r) => r.code(),
             Self::Store(_) => ErrorCode::Internal,
         }
     }
@@ -134,6 +147,7 @@ pub struct RunService {
     skills: Arc<SkillRegistry>,
     planner: PlannerDefaults,
     credits: Option<crate::credits::CreditService>,
+    quotas: Option<crate::limits::QuotaService>,
 }
 
 /// Checks a run request and gives its plan: the plan as sent (each skill registered,
@@ -212,13 +226,20 @@ impl RunService {
     /// Wires the use cases; the agent planner's default provider and model come from
     /// `AOS_PLANNER_PROVIDER` and `AOS_PLANNER_MODEL`.
     pub fn new(store: Arc<dyn RunStore>, idempotency: Arc<dyn IdempotencyStore>, skills: Arc<SkillRegistry>) -> Self {
-        Self { store, idempotency, skills, planner: PlannerDefaults::from_env(), credits: None }
+        Self { store, idempotency, skills, planner: PlannerDefaults::from_env(), credits: None, quotas: None }
     }
 
     /// Prices runs at submission: a budget below its first step's estimate is refused.
     #[must_use]
     pub fn with_credits(mut self, credits: crate::credits::CreditService) -> Self {
         self.credits = Some(credits);
+        self
+    }
+
+    /// Holds submissions to the tenants' plans: runs per day, runs at once, tokens per month.
+    #[must_use]
+    pub fn with_quotas(mut self, quotas: crate::limits::QuotaService) -> Self {
+        self.quotas = Some(quotas);
         self
     }
 
@@ -284,6 +305,16 @@ impl RunService {
             Ok(KeyClaim::Done(result)) => return self.replay(tenant, &result).await,
             Err((code, message)) => return Err(RunError::Conflict(code, message)),
         }
+        let taken = match &self.quotas {
+            None => None,
+            Some(q) => match q.admit_run(tenant, now).await {
+                Ok(taken) => taken,
+                Err(refused) => {
+                    self.release(tenant, key).await;
+                    return Err(refused.into());
+                }
+            },
+        };
         let base_seed = seed.unwrap_or_else(rand::random);
         let id = RunId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id");
         let run = RunRecord::queued(tenant.clone(), id, plan, input, base_seed, None, now).with_budget(budget_mc);
@@ -295,14 +326,22 @@ impl RunService {
             expires_at_ms: now + IDEMPOTENCY_TTL_MS,
         });
         if let Err(e) = self.store.insert_run(&run, &first, completion.as_ref()).await {
-            if let Some(k) = key {
-                if let Err(release) = self.idempotency.release(tenant, k).await {
-                    tracing::warn!(error = %release, "could not release an idempotency claim");
-                }
+            self.release(tenant, key).await;
+            if let (Some(q), Some(t)) = (&self.quotas, taken) {
+                q.give_back(t).await;
             }
             return Err(e.into());
         }
         Ok(Submitted { run, created: true })
+    }
+
+    /// Lets go of a submission's Idempotency-Key claim (the run was not stored).
+    async fn release(&self, tenant: &TenantId, key: Option<&str>) {
+        if let Some(k) = key {
+            if let Err(release) = self.idempotency.release(tenant, k).await {
+                tracing::warn!(error = %release, "could not release an idempotency claim");
+            }
+        }
     }
 
     async fn replay(&self, tenant: &TenantId, result: &Value) -> Result<Submitted, RunError> {

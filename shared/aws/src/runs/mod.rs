@@ -365,6 +365,39 @@ impl RunStore for DynamoRunStore {
         Ok(())
     }
 
+    async fn live_runs(&self, tenant: &TenantId, at_most: u32) -> StoreResult<u32> {
+        // A count on the status index (eventually consistent: a run that just started
+        // may be missed for a moment), at most `at_most` items read.
+        let mut count = 0u32;
+        for status in [RunStatus::Queued, RunStatus::Running, RunStatus::Waiting] {
+            let mut start = None;
+            loop {
+                if count >= at_most {
+                    return Ok(count);
+                }
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("gsi1")
+                    .key_condition_expression("gsi1pk = :pk")
+                    .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), status)))
+                    .select(aws_sdk_dynamodb::types::Select::Count)
+                    .limit(i32::try_from(at_most - count).unwrap_or(i32::MAX))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                count += u32::try_from(out.count).unwrap_or(0);
+                start = out.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(count.min(at_most))
+    }
+
     async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>> {
         match self.run_item(tenant, id).await? {
             Some(item) => Ok(Some(self.compose_full(tenant, item).await?)),

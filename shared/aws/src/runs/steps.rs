@@ -327,6 +327,14 @@ impl DynamoRunStore {
             }
             None => false,
         };
+        // The step's model tokens on its tenant's month meter, in the same transaction.
+        if commit.tokens > 0 {
+            if let Some((meter, period)) = aos_core::limits::QuotaName::TokensPerMonth.meter(commit.now_ms) {
+                let amount = i64::try_from(commit.tokens).unwrap_or(i64::MAX);
+                let add = crate::tenants::meter_add(&self.table, t, meter, &period, amount).build().map_err(sdk_err)?;
+                items.push(TransactWriteItem::builder().update(add).build());
+            }
+        }
         let outcome = crate::audit::transact_audited(&self.client, &self.table, items, &commit.audit).await?.0;
         let settle_failed = (settle_at..settle_at + crate::credits::SETTLE_ITEMS).any(|i| outcome.failed(i));
         if settles && settle_failed && !outcome.failed(0) && !outcome.failed(1) {

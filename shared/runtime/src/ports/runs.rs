@@ -305,6 +305,9 @@ pub struct StepCommit {
     pub audit: Vec<aos_core::audit::AuditEvent>,
     /// What the step is charged, in the same write.
     pub charge: Option<CommitCharge>,
+    /// Model tokens the step used: added to its tenant's `tokens` meter for the month
+    /// of `now_ms`, in the same write.
+    pub tokens: u64,
 }
 
 /// The charge a step commit writes: added to the run's spend, and its reservation (if
@@ -403,6 +406,9 @@ pub trait RunStore: Send + Sync {
 
     /// The run, or `None` if this tenant has no such run.
     async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>>;
+    /// How many of the tenant's runs are queued, running or waiting, counting up to
+    /// `at_most` (the answer stops there).
+    async fn live_runs(&self, tenant: &TenantId, at_most: u32) -> StoreResult<u32>;
 
     /// A page of the tenant's runs, newest first.
     async fn list_runs(&self, tenant: &TenantId, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;

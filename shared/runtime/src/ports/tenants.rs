@@ -74,6 +74,9 @@ pub struct TenantRecord {
     /// ([`crate::retention::DEFAULT_DAYS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
+    /// Its plan (rates and quotas); `None`: the deployment's default plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<aos_core::limits::PlanName>,
 }
 
 /// Tenants and API keys.
@@ -100,6 +103,28 @@ pub trait TenantStore: Send + Sync {
         days: Option<u32>,
         audit: &[aos_core::audit::AuditEvent],
     ) -> StoreResult<Option<TenantRecord>>;
+    /// Sets the tenant's plan (`None`: the deployment's default); `None` if there is no
+    /// such tenant. `audit` goes to the tenant's audit log in the same write.
+    async fn set_plan(
+        &self,
+        id: &TenantId,
+        plan: Option<aos_core::limits::PlanName>,
+        audit: &[aos_core::audit::AuditEvent],
+    ) -> StoreResult<Option<TenantRecord>>;
+    /// What the tenant's `meter` (`runs`, `tokens`) counted in `period` (`2026-12-04`,
+    /// `2026-12`); 0 when nothing was.
+    async fn meter(&self, tenant: &TenantId, meter: &str, period: &str) -> StoreResult<u64>;
+    /// Adds `amount` (negative: gives back) to the meter, unless the total would pass
+    /// `limit`: `Ok(total)` after it, or `Err(current)` with nothing changed. One
+    /// conditional write, so concurrent adds never pass the limit together.
+    async fn add_to_meter(
+        &self,
+        tenant: &TenantId,
+        meter: &str,
+        period: &str,
+        amount: i64,
+        limit: Option<u64>,
+    ) -> StoreResult<Result<u64, u64>>;
     /// Stores a new key for an existing tenant.
     /// `audit` goes to the tenant's audit log in the same write.
     async fn insert_key(&self, key: &ApiKeyRecord, audit: &[aos_core::audit::AuditEvent]) -> StoreResult<()>;

@@ -182,7 +182,9 @@ impl StepWorker {
         });
         let (charge_record, charge) = budgeted.as_ref().map(|b| b.charge(&outcome, c.run.spent_mc)).unzip();
         let warned = charge.as_ref().and_then(|ch| warning(&c, ch.amount));
+        let tokens = tokens_used(&step.skill, &outcome);
         let commit = StepCommit {
+            tokens,
             audit: audit.into_iter().chain(warned).collect(),
             charge,
             tenant: c.msg.tenant.clone(),
@@ -261,4 +263,17 @@ pub fn notify_parent(run: &RunRecord) -> Option<String> {
         }
         .encode(),
     )
+}
+
+/// The model tokens a step used (a model call's or a planner decision's `usage`), for
+/// its tenant's month meter.
+fn tokens_used(skill: &str, outcome: &StructuredOutcome) -> u64 {
+    if skill != "llm_invoke" && skill != aos_core::agent::PLAN_SKILL {
+        return 0;
+    }
+    outcome
+        .output
+        .as_ref()
+        .and_then(|o| serde_json::from_value::<crate::llm::Usage>(o["usage"].clone()).ok())
+        .map_or(0, |u| u.total())
 }
