@@ -143,6 +143,27 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// The tenant's usage (steps, model tokens, cache hits, cost) of the runs that ended
+    /// between --from and --to (default: the last 30 days), grouped.
+    Usage {
+        /// day, workflow, skill or model.
+        #[arg(long, default_value = "day")]
+        group_by: String,
+        /// From (inclusive): a UTC day (2026-12-01), an RFC 3339 time or ms since the epoch.
+        #[arg(long)]
+        from: Option<String>,
+        /// To (exclusive), written as --from.
+        #[arg(long)]
+        to: Option<String>,
+        /// Print the groups as CSV (a header line, then a line per group).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// The tenant's credits and ledger; grants (operator key).
     Credits {
         #[command(subcommand)]
@@ -571,6 +592,14 @@ async fn main() -> anyhow::Result<()> {
             print(&c.call(reqwest::Method::PUT, &path, Some(&json!({"plan": plan})), None).await?)
         }
         Command::Quotas { json, conn } => money::quotas(&conn, json).await,
+        Command::Usage { group_by, from, to, csv, json, conn } => {
+            let format = match (csv, json) {
+                (true, _) => money::UsageFormat::Csv,
+                (_, true) => money::UsageFormat::Json,
+                _ => money::UsageFormat::Table,
+            };
+            money::usage(&conn, &group_by, from.as_deref(), to.as_deref(), format).await
+        }
         Command::Key { command, conn } => match command {
             KeyCommand::Create { label, tenant, role, scope, approval_level, expires_in } => {
                 let file = if tenant.is_some() { "operator-api-key" } else { "dev-api-key" };

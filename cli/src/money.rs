@@ -1,5 +1,5 @@
-//! The money commands: `aos credits` (balance, ledger, grants), `aos quotas` and CostSim
-//! (`aos run simulate`, `aos workflow simulate`).
+//! The money commands: `aos credits` (balance, ledger, grants), `aos quotas`, `aos usage`
+//! and CostSim (`aos run simulate`, `aos workflow simulate`).
 
 use super::{print, Conn};
 use anyhow::Context;
@@ -161,6 +161,83 @@ pub(crate) async fn quotas(conn: &Conn, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The columns of `aos usage`, as `GET /v1/usage` names them.
+const USAGE_COLUMNS: [&str; 8] =
+    ["key", "runs", "steps", "tokens_in", "tokens_out", "cache_hits", "tokens_saved", "cost_cents"];
+
+/// How `aos usage` prints its answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UsageFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+/// `aos usage`: the tenant's usage grouped by `group_by` between `from` and `to`.
+pub(crate) async fn usage(
+    conn: &Conn,
+    group_by: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    format: UsageFormat,
+) -> anyhow::Result<()> {
+    let c = conn.client("dev-api-key")?;
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("group_by", group_by);
+    if let Some(from) = from {
+        query.append_pair("from", from);
+    }
+    if let Some(to) = to {
+        query.append_pair("to", to);
+    }
+    let answer = c.call(reqwest::Method::GET, &format!("/v1/usage?{}", query.finish()), None, None).await?;
+    let groups = answer["groups"].as_array().cloned().unwrap_or_default();
+    let cell = |g: &Value, col: &str| match &g[col] {
+        Value::String(s) => s.clone(),
+        v if col == "cost_cents" => cents(v),
+        v => v.to_string(),
+    };
+    match format {
+        UsageFormat::Json => print(&answer),
+        UsageFormat::Csv => {
+            let mut out = csv::Writer::from_writer(std::io::stdout());
+            out.write_record(USAGE_COLUMNS.map(|c| if c == "key" { group_by } else { c }))?;
+            for g in &groups {
+                out.write_record(USAGE_COLUMNS.map(|c| cell(g, c)))?;
+            }
+            out.flush().context("writing the CSV")
+        }
+        UsageFormat::Table => {
+            println!(
+                "{} to {}: {} runs, {} c",
+                answer["from"].as_str().unwrap_or("?"),
+                answer["to"].as_str().unwrap_or("?"),
+                answer["runs"],
+                cents(&answer["total"]["cost_cents"])
+            );
+            println!(
+                "{:<24} {:>6} {:>7} {:>10} {:>10} {:>6} {:>9} {:>10}",
+                group_by, "runs", "steps", "tokens in", "tokens out", "hits", "saved", "cost c"
+            );
+            for g in &groups {
+                let key = cell(g, "key");
+                let key = if key.is_empty() { "(none)".to_owned() } else { key };
+                println!(
+                    "{key:<24} {:>6} {:>7} {:>10} {:>10} {:>6} {:>9} {:>10}",
+                    cell(g, "runs"),
+                    cell(g, "steps"),
+                    cell(g, "tokens_in"),
+                    cell(g, "tokens_out"),
+                    cell(g, "cache_hits"),
+                    cell(g, "tokens_saved"),
+                    cell(g, "cost_cents")
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 fn show_simulation(answer: &Value, json: bool) -> anyhow::Result<()> {

@@ -94,6 +94,8 @@ pub struct Adapters {
     pub flags: Arc<dyn aos_runtime::ports::FlagStore>,
     /// Tenants' credit ledgers.
     pub credits: Arc<dyn aos_runtime::ports::CreditStore>,
+    /// Finished runs' usage records.
+    pub usage: Arc<dyn aos_runtime::ports::UsageStore>,
     /// Workflows and executions (the embedded executor); `None` on the AWS backend,
     /// where workflows run on Step Functions.
     pub workflows: Option<Arc<dyn WorkflowStore>>,
@@ -125,6 +127,7 @@ impl Adapters {
                     audit: e.audit.clone(),
                     flags: e.flags.clone(),
                     credits: e.credits.clone(),
+                    usage: e.usage.clone(),
                     breakers: e.breakers.clone(),
                     workflows: Some(e.workflows.clone()),
                     embedded: Some(e),
@@ -148,6 +151,7 @@ impl Adapters {
                     audit: a.audit.clone(),
                     flags: a.flags.clone(),
                     credits: a.credits.clone(),
+                    usage: a.usage.clone(),
                     breakers: a.breakers.clone(),
                     workflows: None,
                     embedded: None,
@@ -344,6 +348,7 @@ impl LocalStack {
             credits: credits.clone(),
             limits: Some(Arc::new(aos_runtime::limits::InProcessLimiter::new())),
             quotas,
+            usage: aos_runtime::usage::UsageService::new(Arc::clone(&adapters.usage)),
         })
         .merge(demo);
         let (shutdown, rx) = watch::channel(false);

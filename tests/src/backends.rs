@@ -42,6 +42,8 @@ pub struct Ports {
     pub flags: Arc<dyn aos_runtime::ports::FlagStore>,
     /// Tenants' credit ledgers.
     pub credits: Arc<dyn aos_runtime::ports::CreditStore>,
+    /// Finished runs' usage records.
+    pub usage: Arc<dyn aos_runtime::ports::UsageStore>,
     /// The DynamoDB table and the step queue's URL (AWS backend; empty on the embedded one).
     pub aws_names: (String, String),
     dead: DeadLetters,
@@ -168,6 +170,7 @@ pub async fn embedded(max_receive_count: u32) -> Ports {
         audit: e.audit,
         flags: e.flags,
         credits: e.credits,
+        usage: e.usage,
         raw: Raw::Embedded(Arc::clone(&e.db)),
         blobs: Arc::new(aos_embedded::FileBlobs::new(dir.path().join("blobs"))),
         aws_names: (String::new(), String::new()),
@@ -258,6 +261,7 @@ fn adapters(conf: &aws_config::SdkConfig, name: &str, urls: &aos_aws::QueueUrls)
         audit: Arc::new(aos_aws::DynamoAudit::new(ddb.clone(), name)),
         flags: Arc::new(aos_aws::DynamoFlags::new(ddb.clone(), name)),
         credits: Arc::new(aos_aws::DynamoCredits::new(ddb.clone(), name)),
+        usage: Arc::new(aos_aws::DynamoUsage::new(ddb.clone(), name)),
         raw: Raw::Dynamo(ddb.clone(), name.to_owned()),
         blobs: Arc::new(aos_aws::S3Blobs::new(aos_aws::S3Blobs::client(conf), name)),
         tenants: Arc::new(DynamoTenants::new(ddb, name)),

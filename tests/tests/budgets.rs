@@ -304,6 +304,65 @@ async fn an_agent_stops_within_one_call_of_its_cap(ports: Ports) {
     assert_eq!(total, run.spent_mc, "the run's spend is what its steps were charged");
 }
 
+/// Each run's usage is written with its end (succeeded, failed at its budget, cancelled)
+/// and rolled up by skill, model and day: steps, tokens in and out, cache hits and the
+/// tokens they saved, and cost that adds up to what the runs were charged.
+async fn usage_is_recorded_with_each_runs_end_and_rolled_up(ports: Ports) {
+    use aos_core::usage::GroupBy;
+    let (model, calls) = model_server().await;
+    let rig = Rig::new(ports, model).await;
+    let from = aos_runtime::clock::now_ms();
+    // A deterministic call (temperature 0) twice: the second is answered from the cache.
+    let call = json!({"skill": "llm_invoke", "input": {"provider": "local", "model": "gpt-4o", "max_tokens": 1000,
+                      "temperature": 0.0, "messages": [{"role": "user", "content": "hi"}]}});
+    let (a, _) = rig.run(json!({"plan": [call.clone(), call, transform(1), transform(2)]})).await;
+    assert_eq!((a.status.as_str(), calls.load(Ordering::SeqCst)), ("succeeded", 1), "{a:?}");
+    let (b, _) = rig.run(json!({"plan": [transform(1), transform(2), transform(3)], "budget_cents": 2})).await;
+    refused(&b);
+    let req: SubmitRun = serde_json::from_value(json!({"plan": [transform(1)]})).expect("run");
+    let c = rig.runs.submit(&tenant(), req, None).await.expect("submitted").run.id;
+    rig.runs.cancel(&tenant(), &c, &Actor::system()).await.expect("cancelled");
+    let to = aos_runtime::clock::now_ms() + 1;
+
+    let usage = aos_runtime::usage::UsageService::new(Arc::clone(&rig.ports.usage));
+    let by_skill = usage.report(&tenant(), GroupBy::Skill, from, to).await.expect("report");
+    assert_eq!(by_skill.runs, 3, "every run that ended has its record, the cancelled one too");
+    let skills: Vec<(&str, u64, u64)> =
+        by_skill.groups.iter().map(|g| (g.key.as_str(), g.runs, g.counters.steps)).collect();
+    assert_eq!(skills, [("json_transform", 2, 5), ("llm_invoke", 1, 2)], "{by_skill:?}");
+    let llm = &by_skill.groups[1].counters;
+    assert_eq!((llm.tokens_in, llm.tokens_out), (1, 1_000), "only the call the model answered used tokens");
+    assert_eq!((llm.cache_hits, llm.tokens_saved), (1, 1_001), "the cached answer saved the call's tokens");
+    assert_eq!(by_skill.total.cost_mc, a.spent_mc + b.spent_mc, "cost adds up to what the runs were charged");
+    assert!(by_skill.total.cost_mc > 0);
+
+    let by_model = usage.report(&tenant(), GroupBy::Model, from, to).await.expect("report");
+    let models: Vec<(&str, u64)> = by_model.groups.iter().map(|g| (g.key.as_str(), g.counters.tokens_out)).collect();
+    assert_eq!(models, [("", 0), ("gpt-4o", 1_000)], "{by_model:?}");
+    let by_day = usage.report(&tenant(), GroupBy::Day, from, to).await.expect("report");
+    assert_eq!(by_day.groups.len(), 1 + usize::from(aos_core::usage::utc_day(from) != aos_core::usage::utc_day(to)));
+    assert_eq!(by_day.groups.iter().map(|g| g.runs).sum::<u64>(), 3);
+    // Outside the span, and for another tenant, there is nothing.
+    let before = usage.report(&tenant(), GroupBy::Day, 0, from).await.expect("report");
+    assert_eq!((before.runs, before.groups.len()), (0, 0));
+    let other = TenantId::parse("ten_other").expect("tenant");
+    assert_eq!(usage.report(&other, GroupBy::Skill, from, to).await.expect("report").runs, 0);
+    // The tokens quota counts only tokens a model was sent or generated.
+    let (meter, month) = aos_core::limits::QuotaName::TokensPerMonth.meter(to).expect("tokens meter");
+    assert_eq!(rig.ports.tenants.meter(&tenant(), meter, &month).await.expect("meter"), 1_001);
+}
+
+#[tokio::test]
+async fn usage_is_recorded_with_each_runs_end_and_rolled_up_on_sqlite() {
+    usage_is_recorded_with_each_runs_end_and_rolled_up(backends::embedded(5).await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn usage_is_recorded_with_each_runs_end_and_rolled_up_on_dynamodb() {
+    usage_is_recorded_with_each_runs_end_and_rolled_up(backends::aws(5).await).await;
+}
+
 #[tokio::test]
 async fn an_agent_spawn_tree_keeps_to_its_root_s_budget_on_sqlite() {
     an_agent_spawn_tree_keeps_to_its_root_s_budget(backends::embedded(5).await).await;

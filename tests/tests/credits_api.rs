@@ -206,3 +206,94 @@ async fn costsim_of_a_stored_workflow_counts_each_map_element() {
         stack.call(Method::POST, "/v1/workflows/nope/simulate", Some(&stack.key()), Some(&json!({})), &[]).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
 }
+
+const PAIR: &str = r"
+name: pair
+nodes:
+  - id: one
+    skill: json_transform
+    input: {expression: n, data: {n: 1}}
+  - id: two
+    skill: json_transform
+    depends_on: [one]
+    input: {expression: n, data: {n: 2}}
+";
+
+/// `GET /v1/usage` over HTTP: a plain run and a workflow's two node runs, grouped by
+/// skill, workflow and day; bad groupings and spans refused naming what to fix; another
+/// tenant sees none of it.
+#[tokio::test]
+async fn usage_groups_a_tenants_finished_runs_by_skill_workflow_and_day() {
+    let stack = TestStack::start("").await;
+    let run = stack
+        .submit(&json!({"plan": [{"skill": "json_transform", "input": {"expression": "a", "data": {"a": 1}}}]}))
+        .await;
+    assert_eq!(stack.wait(&run).await["status"], "succeeded");
+    let applied = reqwest::Client::new()
+        .post(format!("{}/v1/workflows", stack.stack.url()))
+        .bearer_auth(stack.key())
+        .header("content-type", "application/yaml")
+        .body(PAIR)
+        .send()
+        .await
+        .expect("request reaches the stack");
+    assert_eq!(applied.status(), StatusCode::CREATED);
+    let started =
+        stack.call(Method::POST, "/v1/workflows/pair/executions", Some(&stack.key()), Some(&json!({})), &[]).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    let execution = started.body["id"].as_str().expect("id").to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while stack.get(&format!("/v1/executions/{execution}")).await.body["finished"] != true {
+        assert!(std::time::Instant::now() < deadline, "the execution did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let by_workflow = stack.get("/v1/usage?group_by=workflow").await;
+    assert_eq!(by_workflow.status, StatusCode::OK, "{}", by_workflow.body);
+    let groups: Vec<(String, u64, u64)> = by_workflow.body["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| {
+            (
+                g["key"].as_str().unwrap_or("?").to_owned(),
+                g["runs"].as_u64().unwrap_or(0),
+                g["steps"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(groups, [(String::new(), 1, 1), ("pair".to_owned(), 2, 2)], "{}", by_workflow.body);
+    assert_eq!((by_workflow.body["runs"].clone(), by_workflow.body["total"]["steps"].clone()), (json!(3), json!(3)));
+    let day_ago = aos_runtime::clock::now_ms() - 86_400_000;
+    let by_skill = stack.get(&format!("/v1/usage?group_by=skill&from={day_ago}")).await;
+    assert_eq!(by_skill.body["groups"][0]["key"], "json_transform", "{}", by_skill.body);
+    let by_day = stack.get("/v1/usage").await;
+    assert_eq!(by_day.body["group_by"], "day", "day is the default grouping");
+    assert_eq!(
+        by_day.body["groups"].as_array().map(|g| g.iter().map(|d| d["runs"].as_u64().unwrap_or(0)).sum::<u64>()),
+        Some(3)
+    );
+    let past = stack.get("/v1/usage?from=2020-01-01&to=2020-01-02T00:00:00Z").await;
+    assert_eq!((past.status, past.body["runs"].clone()), (StatusCode::OK, json!(0)), "{}", past.body);
+    assert_eq!(
+        (past.body["from"].clone(), past.body["to"].clone()),
+        (json!("2020-01-01T00:00:00.000Z"), json!("2020-01-02T00:00:00.000Z"))
+    );
+
+    for (query, says) in [
+        ("group_by=tenant", "group_by"),
+        ("from=yesterday", "from"),
+        ("from=2026-12-02&to=2026-12-01", "before"),
+        ("from=2020-01-01&to=2026-01-01", "366 days"),
+        ("grup_by=day", "grup_by"),
+    ] {
+        let r = stack.get(&format!("/v1/usage?{query}")).await;
+        let what = json!(query);
+        unprocessable(&r, says, &what);
+    }
+    let op = stack.operator_key();
+    let other = stack.call(Method::POST, "/v1/tenants", Some(&op), Some(&json!({"name": "other"})), &[]).await;
+    let key = other.body["api_key"]["key"].as_str().expect("key").to_owned();
+    let theirs = stack.call(Method::GET, "/v1/usage?group_by=skill", Some(&key), None, &[]).await;
+    assert_eq!((theirs.status, theirs.body["runs"].clone()), (StatusCode::OK, json!(0)), "{}", theirs.body);
+}

@@ -72,6 +72,8 @@ async fn commit_by(p: &Ports, run: &RunId, claim: &str) -> aos_runtime::ports::C
         audit: Vec::new(),
         charge: None,
         tokens: 0,
+        usage: aos_core::usage::RunUsage::default(),
+        usage_record: None,
     };
     p.runs.commit_step(&commit).await.expect("commit answers")
 }

@@ -7,6 +7,7 @@
 
 use aos_api::demo::demo_router;
 use aos_aws::{create_queue, create_table, DynamoTenants};
+use aos_core::limits::PlanName;
 use aos_runtime::auth::create_tenant;
 use aos_runtime::ports::Role;
 use aos_tests::{serve, TestStack};
@@ -371,6 +372,59 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
     assert_eq!(status, 403, "{refused}");
     assert_eq!(refused["error"]["code"], "ERR_POLICY_VIOLATION", "{refused}");
     assert_eq!(refused["error"]["details"]["violations"][0]["policy"], "secrets-by-admins-only", "{refused}");
+
+    // Quotas and request rates through the route Lambdas: a tenant on the free plan.
+    let tenants = DynamoTenants::new(aws_sdk_dynamodb::Client::new(&conf), &name);
+    let settings = aos_runtime::auth::TenantSettings { retention_days: None, plan: Some(PlanName::Free) };
+    let (_, free) = aos_runtime::auth::create_tenant_keeping(
+        &tenants,
+        None,
+        "free",
+        Role::Admin,
+        settings,
+        &aos_core::audit::Actor::system(),
+    )
+    .await
+    .expect("free tenant");
+    let free = free.secret.expose_secret().to_owned();
+    let quotas = http.get(format!("{base}/lambda-url/api-quotas-get/v1/quotas")).bearer_auth(&free).send().await;
+    let quotas = quotas.expect("api-quotas-get answers");
+    assert_eq!(quotas.headers()["x-ratelimit-limit"], "60", "the Lambdas hold the tenant to its plan's rate");
+    let quotas: Value = quotas.json().await.expect("json");
+    assert_eq!(quotas["plan"], "free", "{quotas}");
+    for i in 0..4 {
+        let (status, body) = lambda(
+            reqwest::Method::POST,
+            "api-keys-create/v1/api-keys".into(),
+            free.clone(),
+            json!({"label": format!("k{i}")}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) =
+        lambda(reqwest::Method::POST, "api-keys-create/v1/api-keys".into(), free.clone(), json!({"label": "sixth"}))
+            .await;
+    assert_eq!((status, body["error"]["code"].clone()), (429, json!("ERR_QUOTA_EXCEEDED")), "{body}");
+    assert_eq!(body["error"]["details"]["quota_name"], "api_keys", "{body}");
+    // 6 requests so far; the rest of the minute's 60 (and what refills meanwhile) pass.
+    let started = Instant::now();
+    let mut passed = 6u64;
+    let refused = loop {
+        let r = http.get(format!("{base}/lambda-url/api-quotas-get/v1/quotas")).bearer_auth(&free).send().await;
+        let r = r.expect("api-quotas-get answers");
+        if r.status() == 429 {
+            break r;
+        }
+        assert_eq!(r.status(), 200);
+        passed += 1;
+        assert!(passed <= 60 + started.elapsed().as_secs() + 1, "{passed} requests passed a 60-a-minute plan");
+    };
+    assert!(passed >= 60, "the whole allowance passed first: {passed}");
+    let retry: u64 = refused.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=2).contains(&retry), "{retry}");
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "ERR_RATE_LIMIT_INTERNAL", "{body}");
     drop(watch);
 }
 

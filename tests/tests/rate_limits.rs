@@ -70,3 +70,75 @@ async fn a_tenant_past_its_plans_rate_is_refused_with_retry_after_and_nothing_do
     let runs: serde_json::Value = runs.json().await.expect("json");
     assert_eq!(runs["runs"], json!([]), "the refused run was never stored: {runs}");
 }
+
+/// A DynamoDB client on the emulator that counts its calls.
+async fn counted_dynamodb() -> (aws_sdk_dynamodb::Client, aos_aws::CallCounter, String) {
+    let conf = aos_tests::backends::sdk_config_at(&aos_tests::backends::emulator_endpoint()).await;
+    let counter = aos_aws::CallCounter::default();
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&conf).interceptor(counter.clone()).build(),
+    );
+    let table = format!("aos-rate-{}", uuid::Uuid::new_v4().simple());
+    aos_aws::create_table(&ddb, &table).await.expect("table");
+    (ddb, counter, table)
+}
+
+/// The route Lambdas' limiter: one bucket per tenant in DynamoDB. Two instances (two
+/// Lambdas) with 16 tasks between them let through the free plan's 60 requests a minute
+/// and not more (plus what refills while the test runs, one a second), refuse the rest
+/// with Retry-After, and a busy tenant costs a write per lease of a second's requests, not
+/// per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn lambdas_share_one_bucket_per_tenant_in_dynamodb() {
+    use aos_runtime::limits::RateLimiter;
+    let (ddb, counter, table) = counted_dynamodb().await;
+    let instances = [
+        std::sync::Arc::new(aos_aws::DynamoRateLimiter::new(ddb.clone(), &table)),
+        std::sync::Arc::new(aos_aws::DynamoRateLimiter::new(ddb.clone(), &table)),
+    ];
+    let tenant = aos_core::TenantId::parse("ten_rate").expect("tenant");
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let limiter = std::sync::Arc::clone(&instances[i % 2]);
+        let tenant = tenant.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut decisions = Vec::new();
+            for _ in 0..6 {
+                decisions.push(limiter.check(&tenant, PlanName::Free).await.expect("free has a rate"));
+            }
+            decisions
+        }));
+    }
+    let mut decisions = Vec::new();
+    for t in tasks {
+        decisions.extend(t.await.expect("task"));
+    }
+    let elapsed = started.elapsed().as_secs() + 1;
+    let allowed = decisions.iter().filter(|d| d.allowed).count() as u64;
+    assert!(
+        (60..=60 + elapsed).contains(&allowed),
+        "{allowed} of 96 let through in {elapsed} s: the plan's 60 and what refilled meanwhile"
+    );
+    for refused in decisions.iter().filter(|d| !d.allowed) {
+        assert_eq!((refused.limit, refused.remaining), (60, 0));
+        assert!((1..=2).contains(&refused.retry_after_s), "one comes back each second: {refused:?}");
+    }
+    // Another tenant has its own bucket.
+    let other = aos_core::TenantId::parse("ten_other").expect("tenant");
+    let d = instances[0].check(&other, PlanName::Free).await.expect("decision");
+    assert!(d.allowed && d.remaining == 59, "{d:?}");
+    // Without a rate, nothing is asked of the table.
+    assert!(instances[0].check(&other, PlanName::Unlimited).await.is_none());
+
+    // Leases: 50 requests of a dev tenant (300 a minute, five a lease) from one instance
+    // cost about one write per five.
+    counter.reset();
+    let dev = aos_core::TenantId::parse("ten_dev_rate").expect("tenant");
+    for _ in 0..50 {
+        assert!(instances[1].check(&dev, PlanName::Dev).await.expect("decision").allowed);
+    }
+    let writes = counter.snapshot().get("dynamodb.UpdateItem").copied().unwrap_or(0);
+    assert!(writes <= 12, "{writes} writes for 50 requests");
+}

@@ -82,7 +82,7 @@ pub(crate) async fn authorize(
                 tracing::warn!(tenant = %p.tenant, error = %e, "the tenant's plan could not be read");
                 state.quotas.default_plan()
             });
-            limits.check(&p.tenant, plan)
+            limits.check(&p.tenant, plan).await
         }
     };
     let mut resp = match rate {

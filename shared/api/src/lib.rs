@@ -14,6 +14,7 @@ mod plans;
 mod policies;
 mod routes;
 mod secrets;
+mod usage;
 mod views;
 
 pub use error::ApiError;

@@ -51,9 +51,11 @@ pub struct AppState {
     /// Tenants' credits and CostSim.
     pub credits: aos_runtime::credits::CreditService,
     /// Each tenant's request rate (`None`: unlimited).
-    pub limits: Option<Arc<aos_runtime::limits::InProcessLimiter>>,
+    pub limits: Option<Arc<dyn aos_runtime::limits::RateLimiter>>,
     /// Tenants' plans and quotas.
     pub quotas: aos_runtime::limits::QuotaService,
+    /// Finished runs' usage.
+    pub usage: aos_runtime::usage::UsageService,
 }
 
 /// One API route: what `aos dev` serves all together and each API Lambda serves alone.
@@ -133,11 +135,13 @@ pub enum Route {
     TenantsPlan,
     /// `GET /v1/quotas`
     QuotasGet,
+    /// `GET /v1/usage`
+    UsageGet,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 37] = [
+    pub const ALL: [Route; 38] = [
         Route::Healthz,
         Route::SkillsList,
         Route::RunsCreate,
@@ -175,6 +179,7 @@ impl Route {
         Route::CreditsLedger,
         Route::CreditsGrant,
         Route::QuotasGet,
+        Route::UsageGet,
     ];
 
     /// HTTP method and path template, as API Gateway names the route.
@@ -217,6 +222,7 @@ impl Route {
             Route::WorkflowsSimulate => ("POST", "/v1/workflows/{name}/simulate"),
             Route::TenantsPlan => ("PUT", "/v1/tenants/{id}/plan"),
             Route::QuotasGet => ("GET", "/v1/quotas"),
+            Route::UsageGet => ("GET", "/v1/usage"),
         }
     }
 
@@ -261,6 +267,7 @@ impl Route {
             Route::WorkflowsSimulate => "workflows.simulate",
             Route::TenantsPlan => "tenants.plan",
             Route::QuotasGet => "quotas.get",
+            Route::UsageGet => "usage.get",
         })
     }
 
@@ -310,6 +317,7 @@ impl Route {
             Route::WorkflowsSimulate => post(crate::credits::simulate_workflow),
             Route::TenantsPlan => put(crate::plans::put_plan),
             Route::QuotasGet => get(crate::plans::quotas),
+            Route::UsageGet => get(crate::usage::get),
         }
     }
 }

@@ -75,6 +75,10 @@ pub struct AwsAdapters {
     pub flags: Arc<crate::DynamoFlags>,
     /// Tenants' credit ledgers.
     pub credits: Arc<crate::DynamoCredits>,
+    /// Tenants' request rates, one bucket each shared by every instance.
+    pub rates: Arc<crate::DynamoRateLimiter>,
+    /// Finished runs' usage records.
+    pub usage: Arc<crate::DynamoUsage>,
     /// Values too large for an item (S3), when a bucket is configured.
     pub blobs: Option<Arc<crate::S3Blobs>>,
     /// The SDK configuration the clients were built from.
@@ -167,6 +171,8 @@ impl AwsAdapters {
             audit: Arc::new(crate::DynamoAudit::new(ddb.clone(), &config.table)),
             flags: Arc::new(crate::DynamoFlags::new(ddb.clone(), &config.table)),
             credits: Arc::new(crate::DynamoCredits::new(ddb.clone(), &config.table)),
+            rates: Arc::new(crate::DynamoRateLimiter::new(ddb.clone(), &config.table)),
+            usage: Arc::new(crate::DynamoUsage::new(ddb.clone(), &config.table)),
             sdk: sdk.clone(),
             tenants: Arc::new(DynamoTenants::new(ddb, &config.table)),
             sfn: Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&sdk))),

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod roles;
 pub mod state;
 pub mod template;
+pub mod usage;
 pub mod workflow;
 
 pub use checkpoint::{ChainLink, Checkpoint};

@@ -142,7 +142,7 @@ impl std::fmt::Display for Permission {
 /// permission a caller's key must hold for each: the one permission table. Every route
 /// but `/healthz` is one operation (the route table maps each to its name), and the
 /// Cedar schema's API actions are these, each in the action group of its permission.
-pub const API_OPERATIONS: [(&str, Permission); 36] = [
+pub const API_OPERATIONS: [(&str, Permission); 37] = [
     ("skills.list", Permission::SkillsRead),
     ("runs.create", Permission::RunsWrite),
     ("runs.list", Permission::RunsRead),
@@ -179,6 +179,7 @@ pub const API_OPERATIONS: [(&str, Permission); 36] = [
     ("credits.ledger", Permission::CreditsRead),
     ("credits.grant", Permission::TenantsAdmin),
     ("quotas.get", Permission::CreditsRead),
+    ("usage.get", Permission::CreditsRead),
 ];
 
 /// The permission operation `name` needs (`None`: no such operation).

@@ -108,6 +108,10 @@ CREATE TABLE IF NOT EXISTS flags (
 CREATE TABLE IF NOT EXISTS audit (
     tenant TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS usage (
+    tenant TEXT NOT NULL, run_id TEXT NOT NULL, ended_at INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, run_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS usage_by_end ON usage (tenant, ended_at, run_id);
 CREATE TABLE IF NOT EXISTS breakers (
     tenant TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;

@@ -17,6 +17,7 @@ mod runs;
 mod secrets;
 mod tenant_secrets;
 mod tenants;
+mod usage;
 mod workflows;
 
 pub use audit::EmbeddedAudit;
@@ -33,6 +34,7 @@ pub use runs::EmbeddedRunStore;
 pub use secrets::LocalSecrets;
 pub use tenant_secrets::{EmbeddedSecrets, KEY_ENV as SECRETS_KEY_ENV};
 pub use tenants::EmbeddedTenants;
+pub use usage::EmbeddedUsage;
 pub use workflows::EmbeddedWorkflows;
 
 use aos_runtime::StoreError;
@@ -72,6 +74,8 @@ pub struct Embedded {
     pub audit: Arc<EmbeddedAudit>,
     /// Tenants' feature flags.
     pub flags: Arc<EmbeddedFlags>,
+    /// Finished runs' usage records.
+    pub usage: Arc<EmbeddedUsage>,
 }
 
 impl Embedded {
@@ -93,6 +97,7 @@ impl Embedded {
             policies: Arc::new(EmbeddedPolicies::new(Arc::clone(&db))),
             audit: Arc::new(EmbeddedAudit::new(Arc::clone(&db))),
             flags: Arc::new(EmbeddedFlags::new(Arc::clone(&db))),
+            usage: Arc::new(EmbeddedUsage::new(Arc::clone(&db))),
             db,
         };
         let leases = this.queue.release_orphaned_leases().await?;

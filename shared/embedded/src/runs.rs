@@ -112,6 +112,7 @@ pub(crate) fn insert_run_tx(c: &Connection, run: &RunRecord) -> Result<(), Store
             error: run.error.clone(),
             updated_at_ms: run.updated_at_ms,
             spent_mc: run.spent_mc,
+            usage: run.usage.clone(),
         },
         plan: None,
     };
@@ -240,10 +241,14 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
             )?;
         }
     }
+    run.usage.clone_from(&commit.usage);
     if !RunStatus::sources_of(commit.run_status).contains(&run.status) || run.next_step != index {
-        // Cancelled meanwhile: keep the checkpoint and the charge, do not advance.
-        if commit.charge.is_some() {
-            save_state(c, t, r, &run)?;
+        // Cancelled meanwhile: keep the checkpoint, the charge and the usage (its usage
+        // record follows it), do not advance.
+        save_state(c, t, r, &run)?;
+        if run.status.is_terminal() {
+            let full = load_run(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
+            crate::usage::put_tx(c, t, &full.usage_record(run.status, run.updated_at_ms, run.usage.clone()))?;
         }
         return Ok(committed(run, None));
     }
@@ -257,6 +262,9 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
         run.plan.clone_from(&commit.plan);
     }
     save_state(c, t, r, &run)?;
+    if let Some(record) = &commit.usage_record {
+        crate::usage::put_tx(c, t, record)?;
+    }
     if let Some(body) = &commit.notify {
         enqueue(c, STEP_QUEUE, body, 0).map_err(|e| backend(&e))?;
     }
@@ -324,7 +332,10 @@ pub(crate) fn cancel_tx(c: &Connection, tenant: &str, id: &str, now: u64) -> Res
     run.status = run.status.transition(RunStatus::Cancelled).map_err(|e| StoreError::Conflict(e.to_string()))?;
     run.error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
     run.updated_at_ms = now;
-    save_state(c, tenant, id, &run)
+    save_state(c, tenant, id, &run)?;
+    // The run's usage so far is its record: a step that commits after the cancel adds to it.
+    let full = load_run(c, tenant, id)?.ok_or_else(|| StoreError::Conflict("run not found".to_owned()))?;
+    crate::usage::put_tx(c, tenant, &full.usage_record(RunStatus::Cancelled, now, full.usage.clone()))
 }
 
 impl EmbeddedRunStore {

@@ -28,8 +28,9 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
     let flags = aos_runtime::flags::FlagService::new(aws.flags, crate::environment())
         .with_cache_ttl(crate::policy_cache_ttl()?)
         .with_notifications(notices);
-    // Request rates are not limited in the Lambdas yet: a limiter there must be shared by
-    // every instance (a bucket in DynamoDB), not one per instance.
+    // Request rates: one bucket per tenant in DynamoDB, shared by every instance of every
+    // route (a tenant on a plan without a rate costs nothing).
+    let limits: Arc<dyn aos_runtime::limits::RateLimiter> = aws.rates;
     Ok(AppState {
         runs,
         tenants: aws.tenants,
@@ -39,8 +40,9 @@ pub async fn state_from_env(skills: SkillRegistry) -> Result<AppState, crate::Er
         audit,
         flags,
         credits,
-        limits: None,
+        limits: Some(limits),
         quotas,
+        usage: aos_runtime::usage::UsageService::new(aws.usage),
     })
 }
 

@@ -53,6 +53,7 @@ async fn fixture() -> Fixture {
             embedded.runs.clone(),
             aos_core::limits::PlanName::Unlimited,
         ),
+        usage: aos_runtime::usage::UsageService::new(embedded.usage.clone()),
     };
     Fixture { embedded, state, key: key.secret.expose_secret().to_owned(), record: key.record, _dir: dir }
 }

@@ -20,6 +20,7 @@ pub mod sfn;
 pub mod skills;
 pub mod state_refs;
 pub mod sweep;
+pub mod usage;
 pub mod worker;
 pub mod workflows;
 

@@ -9,7 +9,7 @@ use aos_core::TenantId;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
+use governor::Quota;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -30,7 +30,38 @@ pub struct RateDecision {
     pub retry_after_s: u64,
 }
 
-type Keyed = RateLimiter<TenantId, DefaultKeyedStateStore<TenantId>, DefaultClock, StateInformationMiddleware>;
+type Keyed =
+    governor::RateLimiter<TenantId, DefaultKeyedStateStore<TenantId>, DefaultClock, StateInformationMiddleware>;
+
+/// Decides whether a tenant's request may go on now under its plan's rate.
+#[async_trait::async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Counts one request of `tenant` on `plan` and decides it (`None`: the plan has no
+    /// rate limit, or the limiter could not decide and lets it by).
+    async fn check(&self, tenant: &TenantId, plan: PlanName) -> Option<RateDecision>;
+}
+
+#[async_trait::async_trait]
+impl RateLimiter for InProcessLimiter {
+    async fn check(&self, tenant: &TenantId, plan: PlanName) -> Option<RateDecision> {
+        self.check_now(tenant, plan)
+    }
+}
+
+/// The rate of a plan as a GCRA over one minute: one request every `interval_us`, at
+/// most a minute's allowance at once. From the theoretical arrival time `tat_us` after
+/// the requests taken, what a shared bucket (one DynamoDB item per tenant) tells a
+/// request at `now_us`.
+pub fn gcra_decision(limit: u32, tat_us: u64, now_us: u64, allowed: bool) -> RateDecision {
+    let interval = 60_000_000 / u64::from(limit.max(1));
+    let ahead = tat_us.saturating_sub(now_us);
+    let room = 60_000_000u64.saturating_sub(ahead);
+    let remaining = u32::try_from(room / interval).unwrap_or(u32::MAX).min(limit);
+    let reset_s = ahead.div_ceil(1_000_000);
+    let retry_after_s =
+        if allowed { 0 } else { (ahead + interval).saturating_sub(60_000_000).div_ceil(1_000_000).max(1) };
+    RateDecision { allowed, limit, remaining: if allowed { remaining } else { 0 }, reset_s, retry_after_s }
+}
 
 /// The rate limiter of one process: every tenant at its plan's rate.
 pub struct InProcessLimiter {
@@ -51,8 +82,8 @@ impl InProcessLimiter {
             .into_iter()
             .filter_map(|plan| {
                 let per_minute = NonZeroU32::new(plan.requests_per_minute()?)?;
-                let limiter =
-                    RateLimiter::keyed(Quota::per_minute(per_minute)).with_middleware::<StateInformationMiddleware>();
+                let limiter = governor::RateLimiter::keyed(Quota::per_minute(per_minute))
+                    .with_middleware::<StateInformationMiddleware>();
                 Some((plan, (per_minute, limiter)))
             })
             .collect();
@@ -61,7 +92,7 @@ impl InProcessLimiter {
 
     /// Counts one request of `tenant` on `plan` and decides it (`None`: the plan has no
     /// rate limit).
-    pub fn check(&self, tenant: &TenantId, plan: PlanName) -> Option<RateDecision> {
+    pub fn check_now(&self, tenant: &TenantId, plan: PlanName) -> Option<RateDecision> {
         let (per_minute, limiter) = self.limiters.get(&plan)?;
         Some(self.decide(tenant, *per_minute, limiter))
     }

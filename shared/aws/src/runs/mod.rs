@@ -120,6 +120,7 @@ fn compose(tenant: &TenantId, item: &Item) -> Result<RunRecord, StoreError> {
         error: opt_json(item, "error")?,
         updated_at_ms: get_n(item, "updated_at_ms")?,
         spent_mc: item.get("spent_mc").map_or(Ok(0), |_| get_n(item, "spent_mc"))?,
+        usage: opt_json(item, "usage")?.unwrap_or_default(),
     };
     let id = RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(RunRecord::compose(tenant.clone(), id, spec, opt_json(item, "plan")?, state))
@@ -262,6 +263,37 @@ impl DynamoRunStore {
     }
 
     /// Sends a run's first message, again after a failure (the SDK has retried already).
+    /// The update that cancels run `id` while its next step is still `next_step`.
+    fn cancel_update(
+        &self,
+        tenant: &TenantId,
+        id: &RunId,
+        next_step: u32,
+        now_ms: u64,
+    ) -> StoreResult<aws_sdk_dynamodb::types::Update> {
+        let error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
+        let (cancellable, from) = may_become(RunStatus::Cancelled);
+        let (epk, esk) = ended_keys(tenant.as_str(), id.as_str(), now_ms);
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(run_sk(id.as_str())))
+            .update_expression(
+                "SET #st = :cancelled, #err = :error, updated_at_ms = :now, gsi1pk = :gsi, gsi2pk = :epk, gsi2sk = :esk",
+            )
+            .condition_expression(format!("{cancellable} AND next_step = :seen"))
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#err", "error")
+            .expression_attribute_values(":cancelled", s(RunStatus::Cancelled.as_str()))
+            .expression_attribute_values(":error", json_attr(&error)?)
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":seen", n(u64::from(next_step)))
+            .expression_attribute_values(":gsi", s(status_pk(tenant.as_str(), RunStatus::Cancelled)))
+            .expression_attribute_values(":epk", epk)
+            .expression_attribute_values(":esk", esk);
+        from.into_iter().fold(update, |b, (k, v)| b.expression_attribute_values(k, v)).build().map_err(sdk_err)
+    }
+
     async fn send_first(&self, first: &StepMessage) -> StoreResult<()> {
         let body = encode(first);
         let mut last = None;
@@ -560,44 +592,34 @@ impl RunStore for DynamoRunStore {
         now_ms: u64,
         audit: &[aos_core::audit::AuditEvent],
     ) -> StoreResult<RunRecord> {
-        let error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
-        let (cancellable, from) = may_become(RunStatus::Cancelled);
-        // The cancel and its audit entry in one transaction, then the run as it now is.
-        let update = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(tenant_pk(tenant.as_str())))
-            .key("sk", s(run_sk(id.as_str())))
-            .update_expression(
-                "SET #st = :cancelled, #err = :error, updated_at_ms = :now, gsi1pk = :gsi, gsi2pk = :epk, gsi2sk = :esk",
-            )
-            .condition_expression(cancellable)
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_names("#err", "error")
-            .expression_attribute_values(":cancelled", s(RunStatus::Cancelled.as_str()))
-            .expression_attribute_values(":error", json_attr(&error)?)
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":gsi", s(status_pk(tenant.as_str(), RunStatus::Cancelled)))
-            .expression_attribute_values(":epk", ended_keys(tenant.as_str(), id.as_str(), now_ms).0)
-            .expression_attribute_values(":esk", ended_keys(tenant.as_str(), id.as_str(), now_ms).1);
-        let update = from.into_iter().fold(update, |b, (k, v)| b.expression_attribute_values(k, v));
-        let items = vec![TransactWriteItem::builder().update(update.build().map_err(sdk_err)?).build()];
-        match crate::audit::transact_audited(&self.client, &self.table, items, audit).await?.0 {
-            Txn::Committed => {
-                let run = self
-                    .run(tenant, id)
-                    .await?
-                    .ok_or_else(|| StoreError::Backend("the cancelled run vanished".into()))?;
-                // Whoever waits for the run hears of its end. The cancel has committed:
-                // a failed send is logged, and any later message of the run sends it again.
-                if let Some(body) = aos_runtime::worker::notify_parent(&run) {
-                    if let Err(e) = self.queue.send(&body, Duration::ZERO).await {
-                        tracing::warn!(error = %e, run = %run.id, "could not wake the waiter of a cancelled run");
-                    }
-                }
-                Ok(run)
+        let finished = || StoreError::Conflict("the run is finished or does not exist".to_owned());
+        // The cancel, its audit entry and the run's usage record in one transaction. The
+        // usage is the run's as read: the cancel holds only while no step has committed
+        // since (a step's commit moves next_step with the usage), else it reads again.
+        for _ in 0..5 {
+            let seen = self.run(tenant, id).await?.filter(|r| !r.status.is_terminal()).ok_or_else(finished)?;
+            let record = seen.usage_record(RunStatus::Cancelled, now_ms, seen.usage.clone());
+            let items = vec![
+                TransactWriteItem::builder().update(self.cancel_update(tenant, id, seen.next_step, now_ms)?).build(),
+                TransactWriteItem::builder().put(crate::usage::put(&self.table, tenant.as_str(), &record)?).build(),
+            ];
+            if let Txn::ConditionFailed(_) =
+                crate::audit::transact_audited(&self.client, &self.table, items, audit).await?.0
+            {
+                continue;
             }
-            Txn::ConditionFailed(_) => Err(StoreError::Conflict("the run is finished or does not exist".to_owned())),
+            let run =
+                self.run(tenant, id).await?.ok_or_else(|| StoreError::Backend("the cancelled run vanished".into()))?;
+            // Whoever waits for the run hears of its end. The cancel has committed: a
+            // failed send is logged, and any later message of the run sends it again.
+            if let Some(body) = aos_runtime::worker::notify_parent(&run) {
+                if let Err(e) = self.queue.send(&body, Duration::ZERO).await {
+                    tracing::warn!(error = %e, run = %run.id, "could not wake the waiter of a cancelled run");
+                }
+            }
+            return Ok(run);
         }
+        Err(StoreError::Conflict("the run kept moving on while it was being cancelled; try again".to_owned()))
     }
 
     async fn ended_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunId>> {

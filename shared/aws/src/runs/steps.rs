@@ -283,6 +283,12 @@ impl DynamoRunStore {
             set.push_str(", spent_mc = :spent");
             run = run.expression_attribute_values(":spent", n(charge.run_spent_mc));
         }
+        if !commit.usage.is_empty() {
+            set.push_str(", #usage = :usage");
+            run = run
+                .expression_attribute_names("#usage", "usage")
+                .expression_attribute_values(":usage", json_attr(&commit.usage)?);
+        }
         let run = run.update_expression(set).build().map_err(sdk_err)?;
         let mut items =
             vec![TransactWriteItem::builder().update(step).build(), TransactWriteItem::builder().update(run).build()];
@@ -334,6 +340,10 @@ impl DynamoRunStore {
                 let add = crate::tenants::meter_add(&self.table, t, meter, &period, amount).build().map_err(sdk_err)?;
                 items.push(TransactWriteItem::builder().update(add).build());
             }
+        }
+        // The run's usage record, when this step ends it.
+        if let Some(record) = &commit.usage_record {
+            items.push(TransactWriteItem::builder().put(crate::usage::put(&self.table, t, record)?).build());
         }
         let outcome = crate::audit::transact_audited(&self.client, &self.table, items, &commit.audit).await?.0;
         let settle_failed = (settle_at..settle_at + crate::credits::SETTLE_ITEMS).any(|i| outcome.failed(i));

@@ -15,6 +15,7 @@ mod runs;
 mod secrets;
 mod sfn;
 mod tenants;
+mod usage;
 mod workflows;
 
 pub use audit::*;
@@ -30,6 +31,7 @@ pub use runs::*;
 pub use secrets::*;
 pub use sfn::*;
 pub use tenants::*;
+pub use usage::*;
 pub use workflows::*;
 
 /// A storage or queue operation failed.

@@ -48,6 +48,8 @@ pub struct RunRecord {
     pub budget_mc: Option<u64>,
     /// What its steps were charged so far, millicredits.
     pub spent_mc: u64,
+    /// What its steps used so far, per skill and model.
+    pub usage: aos_core::usage::RunUsage,
 }
 
 /// Where a run that belongs to a workflow execution reports its end.
@@ -123,6 +125,7 @@ impl RunRecord {
             caller: None,
             budget_mc: None,
             spent_mc: 0,
+            usage: aos_core::usage::RunUsage::default(),
         }
     }
 
@@ -161,6 +164,23 @@ impl RunRecord {
             caller: spec.caller,
             budget_mc: spec.budget_mc,
             spent_mc: state.spent_mc,
+            usage: state.usage,
+        }
+    }
+
+    /// The usage record of this run ending as `status` at `at_ms`, having used `usage`.
+    pub fn usage_record(
+        &self,
+        status: RunStatus,
+        at_ms: u64,
+        usage: aos_core::usage::RunUsage,
+    ) -> aos_core::usage::UsageRecord {
+        aos_core::usage::UsageRecord {
+            run_id: self.id.clone(),
+            workflow: self.parent.as_ref().map(|p| p.workflow.clone()).filter(|w| !w.is_empty()),
+            status,
+            ended_at_ms: at_ms,
+            usage,
         }
     }
 
@@ -197,6 +217,9 @@ pub struct RunMutable {
     /// What its steps were charged so far, millicredits.
     #[serde(default)]
     pub spent_mc: u64,
+    /// What its steps used so far, per skill and model.
+    #[serde(default, skip_serializing_if = "aos_core::usage::RunUsage::is_empty")]
+    pub usage: aos_core::usage::RunUsage,
 }
 
 /// The message that tells a worker to run one step.
@@ -308,6 +331,11 @@ pub struct StepCommit {
     /// Model tokens the step used: added to its tenant's `tokens` meter for the month
     /// of `now_ms`, in the same write.
     pub tokens: u64,
+    /// What the run used with this step (the commit is fenced by the step's claim, so
+    /// this is exact).
+    pub usage: aos_core::usage::RunUsage,
+    /// The run's usage record, when this step ends it: written in the same write.
+    pub usage_record: Option<aos_core::usage::UsageRecord>,
 }
 
 /// The charge a step commit writes: added to the run's spend, and its reservation (if

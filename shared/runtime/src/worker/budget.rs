@@ -38,7 +38,7 @@ pub(super) struct Budgeted {
 impl Budgeted {
     /// What a step that ended with `outcome` is charged: a success its price and its
     /// model calls, a failure only its model calls (its price is refunded).
-    fn actual(&self, outcome: &StructuredOutcome) -> Millicredits {
+    pub(super) fn actual(&self, outcome: &StructuredOutcome) -> Millicredits {
         // A model call reports its exact cost beside the whole cents it rounds up to.
         let exact = outcome.output.as_ref().and_then(|o| o.get("cost_cents_exact")).and_then(Value::as_f64);
         let calls = exact.map_or_else(|| Millicredits::from_credits(outcome.cost_cents), Millicredits::from_cents_f64);

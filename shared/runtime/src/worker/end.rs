@@ -9,6 +9,7 @@ use crate::clock::now_ms;
 use crate::ports::{Received, RunRecord, StepCommit, StepMessage, StepRetry, StepSuspend, StoreError};
 use crate::workflows::WorkflowMessage;
 use aos_core::checkpoint::{ChainLink, GateDecision, GateRecord};
+use aos_core::credits::Millicredits;
 use aos_core::determinism::backoff;
 use aos_core::{Checkpoint, RunStatus, StructuredOutcome};
 use std::time::Duration;
@@ -182,9 +183,17 @@ impl StepWorker {
         });
         let (charge_record, charge) = budgeted.as_ref().map(|b| b.charge(&outcome, c.run.spent_mc)).unzip();
         let warned = charge.as_ref().and_then(|ch| warning(&c, ch.amount));
-        let tokens = tokens_used(&step.skill, &outcome);
+        // What the step used, its own part only (an agent's children have their own runs).
+        let own =
+            budgeted.as_ref().map_or_else(|| Millicredits::from_credits(outcome.cost_cents), |b| b.actual(&outcome));
+        let line = aos_core::usage::step_line(&step.skill, &outcome, own);
+        let usage = c.run.usage.with(&line);
+        let now = now_ms();
+        let usage_record = run_status.is_terminal().then(|| c.run.usage_record(run_status, now, usage.clone()));
         let commit = StepCommit {
-            tokens,
+            tokens: line.counters.tokens(),
+            usage,
+            usage_record,
             audit: audit.into_iter().chain(warned).collect(),
             charge,
             tenant: c.msg.tenant.clone(),
@@ -213,7 +222,7 @@ impl StepWorker {
             lease_next: chain.then_some(self.config.visibility),
             claim: c.claim.clone(),
             next_claim: crate::clock::unique_suffix(),
-            now_ms: now_ms(),
+            now_ms: now,
         };
         let committed = self.store.commit_step(&commit).await?;
         if let (true, Some(sfn)) = (answers_task, &self.sfn) {
@@ -237,6 +246,7 @@ impl StepWorker {
                 if let Some(charge) = &commit.charge {
                     run.spent_mc = charge.run_spent_mc;
                 }
+                run.usage = commit.usage;
                 Some((Claimed::new(msg, run, 1, false, commit.next_claim), next_received))
             }
             _ => None,
@@ -263,17 +273,4 @@ pub fn notify_parent(run: &RunRecord) -> Option<String> {
         }
         .encode(),
     )
-}
-
-/// The model tokens a step used (a model call's or a planner decision's `usage`), for
-/// its tenant's month meter.
-fn tokens_used(skill: &str, outcome: &StructuredOutcome) -> u64 {
-    if skill != "llm_invoke" && skill != aos_core::agent::PLAN_SKILL {
-        return 0;
-    }
-    outcome
-        .output
-        .as_ref()
-        .and_then(|o| serde_json::from_value::<crate::llm::Usage>(o["usage"].clone()).ok())
-        .map_or(0, |u| u.total())
 }
