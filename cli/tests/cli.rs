@@ -511,4 +511,24 @@ fn aos_credits_grants_shows_and_lists_and_aos_run_simulate_prices_a_plan() {
     assert_eq!(quotas["plan"], "pro");
     let bad = aos(&dev, Some(&operator), &["tenant", "plan", "ten_freeco", "gold"]);
     assert!(!bad.status.success() && text(&bad).contains("unknown plan"), "{}", text(&bad));
+
+    // Usage: a finished run's steps and cost, as a table and as CSV.
+    let transform = dir.path().join("transform.json");
+    std::fs::write(
+        &transform,
+        r#"{"plan": [{"skill": "json_transform", "input": {"expression": "a", "data": {"a": 1}}}]}"#,
+    )
+    .expect("write plan");
+    let ran = aos(&dev, Some(&key), &["run", "submit", transform.to_str().expect("utf-8"), "--watch"]);
+    assert!(ran.status.success(), "{}", text(&ran));
+    let table = aos(&dev, Some(&key), &["usage", "--group-by", "skill"]);
+    assert!(table.status.success(), "{}", text(&table));
+    assert!(text(&table).contains(": 1 runs, 1 c") && text(&table).contains("json_transform"), "{}", text(&table));
+    let csv = aos(&dev, Some(&key), &["usage", "--group-by", "skill", "--csv"]);
+    assert_eq!(
+        String::from_utf8_lossy(&csv.stdout),
+        "skill,runs,steps,tokens_in,tokens_out,cache_hits,tokens_saved,cost_cents\njson_transform,1,1,0,0,0,0,1\n"
+    );
+    let wrong = aos(&dev, Some(&key), &["usage", "--group-by", "tenant"]);
+    assert!(!wrong.status.success() && text(&wrong).contains("group_by must be one of"), "{}", text(&wrong));
 }

@@ -132,6 +132,19 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
         .expect("json");
     assert_eq!(steps["chain_valid"], true);
     assert_eq!(hashes(&steps), hashes(&local_steps), "same seeds, outcome hashes and chain as the embedded default");
+    // The run's usage, written by the worker Lambda with its end, read through its route.
+    let usage: Value = http
+        .get(format!("{base}/lambda-url/api-usage-get/v1/usage?group_by=skill"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("api-usage-get answers")
+        .json()
+        .await
+        .expect("json");
+    let local_usage = local.get("/v1/usage?group_by=skill").await.body;
+    assert_eq!(usage["runs"], 1, "{usage}");
+    assert_eq!(usage["groups"], local_usage["groups"], "the same usage as on the embedded default");
 
     // A tenant secret through the secrets Lambda, used by the worker Lambda: the skill
     // gets the value, the API's answers do not.
