@@ -16,6 +16,19 @@ async fn simulate(stack: &TestStack, body: &Value) -> Resp {
     stack.call(Method::POST, "/v1/runs/simulate", Some(&stack.key()), Some(body), &[]).await
 }
 
+/// Stores the workflow `yaml` for the stack's tenant.
+async fn apply_workflow(stack: &TestStack, yaml: &str) {
+    let applied = reqwest::Client::new()
+        .post(format!("{}/v1/workflows", stack.stack.url()))
+        .bearer_auth(stack.key())
+        .header("content-type", "application/yaml")
+        .body(yaml.to_owned())
+        .send()
+        .await
+        .expect("request reaches the stack");
+    assert_eq!(applied.status(), StatusCode::CREATED, "{}", applied.text().await.unwrap_or_default());
+}
+
 fn unprocessable(r: &Resp, says: &str, what: &Value) {
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "ERR_VALIDATION_FAILED"), "{what}: {}", r.body);
     let message = r.body["error"]["message"].as_str().unwrap_or_default();
@@ -175,15 +188,7 @@ nodes:
 #[tokio::test]
 async fn costsim_of_a_stored_workflow_counts_each_map_element() {
     let stack = TestStack::start("").await;
-    let applied = reqwest::Client::new()
-        .post(format!("{}/v1/workflows", stack.stack.url()))
-        .bearer_auth(stack.key())
-        .header("content-type", "application/yaml")
-        .body(FLOW)
-        .send()
-        .await
-        .expect("request reaches the stack");
-    assert_eq!(applied.status(), StatusCode::CREATED, "{}", applied.text().await.unwrap_or_default());
+    apply_workflow(&stack, FLOW).await;
     let path = "/v1/workflows/digest/simulate";
     let sim =
         stack.call(Method::POST, path, Some(&stack.key()), Some(&json!({"map_items": {"notify": 10}})), &[]).await;
@@ -229,15 +234,7 @@ async fn usage_groups_a_tenants_finished_runs_by_skill_workflow_and_day() {
         .submit(&json!({"plan": [{"skill": "json_transform", "input": {"expression": "a", "data": {"a": 1}}}]}))
         .await;
     assert_eq!(stack.wait(&run).await["status"], "succeeded");
-    let applied = reqwest::Client::new()
-        .post(format!("{}/v1/workflows", stack.stack.url()))
-        .bearer_auth(stack.key())
-        .header("content-type", "application/yaml")
-        .body(PAIR)
-        .send()
-        .await
-        .expect("request reaches the stack");
-    assert_eq!(applied.status(), StatusCode::CREATED);
+    apply_workflow(&stack, PAIR).await;
     let started =
         stack.call(Method::POST, "/v1/workflows/pair/executions", Some(&stack.key()), Some(&json!({})), &[]).await;
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
