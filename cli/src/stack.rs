@@ -347,7 +347,7 @@ impl LocalStack {
             flags: flags.clone(),
             credits: credits.clone(),
             limits: Some(Arc::new(aos_runtime::limits::InProcessLimiter::new())),
-            quotas,
+            quotas: quotas.clone(),
             usage: aos_runtime::usage::UsageService::new(Arc::clone(&adapters.usage)),
         })
         .merge(demo);
@@ -367,7 +367,8 @@ impl LocalStack {
                 .with_secrets(Arc::clone(&adapters.tenant_secrets))
                 .with_policies(policies.clone())
                 .with_flags(flags.clone())
-                .with_credits(credits.clone());
+                .with_credits(credits.clone())
+                .with_quotas(quotas.clone());
             // The gate's approvals live with the workflows' (one listing, one decision route).
             let approvals = match &adapters.aws {
                 Some(aws) => Some(aws.workflows.clone() as Arc<dyn WorkflowStore>),

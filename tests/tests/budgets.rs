@@ -30,8 +30,9 @@ fn tenant() -> TenantId {
     TenantId::parse("ten_budget").expect("tenant")
 }
 
-/// A model server speaking OpenAI's wire format that answers every call with one token
-/// in and 1 000 out (gpt-4o: 250 c and 1 000 c per million), and counts the calls.
+/// A model server speaking OpenAI's wire format that answers every call, as the model
+/// asked for, with one token in and 1 000 out (gpt-4o: 250 c and 1 000 c per million),
+/// and counts the calls.
 async fn model_server() -> (SocketAddr, Arc<AtomicU32>) {
     model_saying("ok").await
 }
@@ -42,11 +43,11 @@ async fn model_saying(text: &'static str) -> (SocketAddr, Arc<AtomicU32>) {
     let seen = Arc::clone(&calls);
     let router = Router::new().route(
         "/v1/chat/completions",
-        post(move |Json(_): Json<Value>| {
+        post(move |Json(asked): Json<Value>| {
             let seen = Arc::clone(&seen);
             async move {
                 seen.fetch_add(1, Ordering::SeqCst);
-                Json(json!({"id": "c1", "object": "chat.completion", "model": "gpt-4o",
+                Json(json!({"id": "c1", "object": "chat.completion", "model": asked["model"],
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1000, "total_tokens": 1001}}))
             }
@@ -67,6 +68,8 @@ impl Rig {
         let mut llm = LlmConfig::default();
         llm.providers
             .insert("local".into(), ProviderConfig::at(ProviderKind::OpenAi, format!("http://{model}/v1"), None));
+        // A model whose 1 000 output tokens cost 90 c (the model server's every reply).
+        llm.prices.insert("pricey".into(), aos_runtime::llm::Price { input: 0.0, output: 90_000.0 });
         let policy = AddressPolicy::parse_allow_list(&model.to_string()).expect("allow");
         let skills =
             WorkerSkills { secrets: Arc::clone(&ports.secrets), llm: llm.clone(), bedrock: None, mailer: None };
@@ -80,9 +83,17 @@ impl Rig {
             backoff_cap: Duration::from_millis(200),
             ..WorkerConfig::default()
         };
+        // Tenants without a plan of their own have none: only the tests that give the
+        // rig's tenant a plan meet spend limits.
+        let quotas = aos_runtime::limits::QuotaService::new(
+            Arc::clone(&ports.tenants),
+            Arc::clone(&ports.runs),
+            aos_core::limits::PlanName::Unlimited,
+        );
         let worker =
             StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), registry, config)
-                .with_credits(credits.clone());
+                .with_credits(credits.clone())
+                .with_quotas(quotas);
         Self { ports, runs, worker, credits }
     }
 
@@ -361,6 +372,79 @@ async fn usage_is_recorded_with_each_runs_end_and_rolled_up_on_sqlite() {
 #[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
 async fn usage_is_recorded_with_each_runs_end_and_rolled_up_on_dynamodb() {
     usage_is_recorded_with_each_runs_end_and_rolled_up(backends::aws(5).await).await;
+}
+
+/// A tenant on the free plan is held to the seed's spend limits: a step estimated over
+/// 100 c does not run, and its steps stop before the one that would take the UTC hour's
+/// spend past 1 000 c (passing 80 % is on the audit record); what was spent shows in
+/// its quotas.
+async fn a_tenants_spend_limits_stop_its_steps(ports: Ports) {
+    use aos_core::limits::{PlanName, QuotaName, SpendWindows};
+    let (model, calls) = model_server().await;
+    let rig = Rig::new(ports, model).await;
+    let settings = aos_runtime::auth::TenantSettings { retention_days: None, plan: Some(PlanName::Free) };
+    aos_runtime::auth::create_tenant_keeping(
+        rig.ports.tenants.as_ref(),
+        Some(tenant()),
+        "free",
+        aos_runtime::ports::Role::Admin,
+        settings,
+        &Actor::system(),
+    )
+    .await
+    .expect("tenant");
+    // The hour's window must not turn over while the test runs.
+    while SpendWindows::at(aos_runtime::clock::now_ms() + 30_000) != SpendWindows::at(aos_runtime::clock::now_ms()) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let call = |max_tokens: u32| {
+        json!({"skill": "llm_invoke", "input": {"provider": "local", "model": "pricey", "max_tokens": max_tokens,
+                "messages": [{"role": "user", "content": "hi"}]}})
+    };
+    let (big, _) = rig.run(json!({"plan": [call(2_000)]})).await;
+    let details = refused(&big);
+    assert_eq!(details["scope"], "tenant_request", "{details}");
+    assert_eq!((details["estimate_cents"].clone(), details["limit_cents"].clone()), (json!(181.0), json!(100.0)));
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the step never ran");
+
+    // Each call is estimated at 91 c and costs that: ten fit in the hour's 1 000 c.
+    let (run, cps) = rig.run(json!({"plan": vec![call(1_000); 12]})).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 10, "the eleventh call was never made");
+    assert_eq!((run.spent_mc, cps.len()), (910_000, 11), "{run:?}");
+    let details = refused(&run);
+    assert_eq!(details["scope"], "tenant_hour", "{details}");
+    assert_eq!(
+        (details["spent_cents"].clone(), details["estimate_cents"].clone(), details["limit_cents"].clone()),
+        (json!(910.0), json!(91.0), json!(1_000.0))
+    );
+    let audit = AuditService::new(Arc::clone(&rig.ports.audit));
+    let filter = AuditFilter { action: Some("budget.warning".into()), ..AuditFilter::default() };
+    let page = audit.list(&tenant(), &filter, None, PageLimit::new(Some(10)).expect("limit")).await.expect("audit");
+    let warned: Vec<&Value> = page.items.iter().map(|e| &e.event.details).collect();
+    assert_eq!(warned.len(), 1, "once, when the hour passed 80 %: {warned:?}");
+    assert_eq!((warned[0]["scope"].clone(), warned[0]["spent_cents"].clone()), (json!("tenant_hour"), json!(819.0)));
+
+    let quotas = aos_runtime::limits::QuotaService::new(
+        Arc::clone(&rig.ports.tenants),
+        Arc::clone(&rig.ports.runs),
+        PlanName::Unlimited,
+    );
+    let (_, checks) = quotas.checks(&tenant(), aos_runtime::clock::now_ms()).await.expect("checks");
+    let hour = checks.iter().find(|c| c.quota_name == QuotaName::SpendPerHour).expect("spend per hour");
+    assert_eq!((hour.current, hour.limit), (910_000, Some(1_000_000)), "{hour:?}");
+    let day = checks.iter().find(|c| c.quota_name == QuotaName::SpendPerDay).expect("spend per day");
+    assert_eq!((day.current, day.limit), (910_000, Some(10_000_000)), "{day:?}");
+}
+
+#[tokio::test]
+async fn a_tenants_spend_limits_stop_its_steps_on_sqlite() {
+    a_tenants_spend_limits_stop_its_steps(backends::embedded(5).await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn a_tenants_spend_limits_stop_its_steps_on_dynamodb() {
+    a_tenants_spend_limits_stop_its_steps(backends::aws(5).await).await;
 }
 
 #[tokio::test]

@@ -3,9 +3,12 @@
 //! `TENANT#t` / `KEY#<id>` for listing a tenant's keys. Only hashes are stored.
 
 use crate::dynamo::{get_s, n, query_prefix, s, sdk_err, tenant_pk, Item};
+use aos_core::limits::{QuotaName, SpendAdjust, SpendWindows};
 use aos_core::{ApiKeyId, TenantId};
 use aos_runtime::ports::{ApiKeyRecord, StoreError, StoreResult, TenantRecord, TenantStore};
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
@@ -37,6 +40,39 @@ pub(crate) fn meter_add(
         .key("sk", s(meter_sk(meter, period)))
         .update_expression("ADD v :a")
         .expression_attribute_values(":a", aws_sdk_dynamodb::types::AttributeValue::N(amount.to_string()))
+}
+
+/// The update that adds `adjust` to the tenant's spend windows (`None`: nothing to do).
+/// It is blind: a window that turned over between the take and this adds to the new one
+/// (a boundary's estimate error, never more).
+pub(crate) fn spend_adjust(table: &str, tenant: &str, adjust: &SpendAdjust) -> Option<UpdateBuilder> {
+    let parts: Vec<&str> =
+        [adjust.hour.as_ref().map(|_| "hv :d"), adjust.day.as_ref().map(|_| "dv :d")].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| {
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(table)
+            .key("pk", s(tenant_pk(tenant)))
+            .key("sk", s(SPEND_SK))
+            .update_expression(format!("ADD {}", parts.join(", ")))
+            .expression_attribute_values(":d", AttributeValue::N(adjust.delta.to_string()))
+    })
+}
+
+/// The item of a tenant's spend windows: the hour `h` and its total `hv`, the day `d`
+/// and its total `dv` (millicredits).
+const SPEND_SK: &str = "SPEND";
+
+/// What a spend item says of `windows`: (hour, day) totals, 0 for a window it is not on.
+fn spend_of(item: Option<&Item>, windows: &SpendWindows) -> (u64, u64) {
+    let Some(item) = item else { return (0, 0) };
+    let on = |period: &str, value: &str, want: &str| {
+        if get_s(item, period).ok() == Some(want) {
+            crate::dynamo::get_n(item, value).unwrap_or(0)
+        } else {
+            0
+        }
+    };
+    (on("h", "hv", &windows.hour), on("d", "dv", &windows.day))
 }
 
 fn key_pk(hash: &str) -> String {
@@ -259,6 +295,123 @@ impl TenantStore for DynamoTenants {
                 other => Err(sdk_err(other)),
             },
         }
+    }
+
+    async fn take_spend(
+        &self,
+        tenant: &TenantId,
+        windows: &SpendWindows,
+        amount: u64,
+        limits: (Option<u64>, Option<u64>),
+    ) -> StoreResult<Result<(u64, u64), (QuotaName, u64)>> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+        let over = |(hour, day): (u64, u64)| {
+            if limits.0.is_some_and(|l| hour.saturating_add(amount) > l) {
+                Some((QuotaName::SpendPerHour, hour))
+            } else if limits.1.is_some_and(|l| day.saturating_add(amount) > l) {
+                Some((QuotaName::SpendPerDay, day))
+            } else {
+                None
+            }
+        };
+        let mut seen: Option<Item> = None;
+        for _ in 0..5 {
+            let (hour, day) = spend_of(seen.as_ref(), windows);
+            if let Some(refused) = seen.as_ref().and(over((hour, day))) {
+                return Ok(Err(refused));
+            }
+            let req = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(tenant_pk(tenant.as_str())))
+                .key("sk", s(SPEND_SK))
+                .return_values(ReturnValue::UpdatedNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .expression_attribute_values(":h", s(&windows.hour))
+                .expression_attribute_values(":d", s(&windows.day));
+            let req = match &seen {
+                // First, as if both windows were current and had room: one write.
+                None => {
+                    let mut cond = vec!["h = :h", "d = :d"];
+                    let mut req =
+                        req.update_expression("ADD hv :a, dv :a").expression_attribute_values(":a", n(amount));
+                    for (limit, clause, name) in
+                        [(limits.0, "hv <= :hroom", ":hroom"), (limits.1, "dv <= :droom", ":droom")]
+                    {
+                        if let Some(l) = limit {
+                            let Some(room) = l.checked_sub(amount) else {
+                                let current = self.spent(tenant, windows).await?;
+                                return Ok(Err(over(current).unwrap_or((QuotaName::SpendPerHour, current.0))));
+                            };
+                            cond.push(clause);
+                            req = req.expression_attribute_values(name, n(room));
+                        }
+                    }
+                    req.condition_expression(cond.join(" AND "))
+                }
+                // A window turned over (or the item is new): write both totals, on the
+                // condition that the item is still as read.
+                Some(old) => {
+                    let req = req
+                        .update_expression("SET h = :h, d = :d, hv = :hv, dv = :dv")
+                        .expression_attribute_values(":hv", n(hour + amount))
+                        .expression_attribute_values(":dv", n(day + amount));
+                    match (get_s(old, "h"), get_s(old, "d")) {
+                        (Ok(oh), Ok(od)) => req
+                            .condition_expression("h = :oh AND d = :od AND hv = :ohv AND dv = :odv")
+                            .expression_attribute_values(":oh", s(oh))
+                            .expression_attribute_values(":od", s(od))
+                            .expression_attribute_values(":ohv", n(crate::dynamo::get_n(old, "hv").unwrap_or(0)))
+                            .expression_attribute_values(":odv", n(crate::dynamo::get_n(old, "dv").unwrap_or(0))),
+                        _ => req.condition_expression("attribute_not_exists(h)"),
+                    }
+                }
+            };
+            match req.send().await {
+                Ok(out) => {
+                    let a = out.attributes.unwrap_or_default();
+                    let get = |k: &str| crate::dynamo::get_n(&a, k).unwrap_or(0);
+                    return Ok(Ok((get("hv"), get("dv"))));
+                }
+                Err(e) => match e.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(f) => seen = Some(f.item.unwrap_or_default()),
+                    other => return Err(sdk_err(other)),
+                },
+            }
+        }
+        Err(StoreError::Conflict("the tenant's spend windows kept changing; try again".to_owned()))
+    }
+
+    async fn adjust_spend(&self, tenant: &TenantId, adjust: &SpendAdjust) -> StoreResult<()> {
+        let Some(up) = spend_adjust(&self.table, tenant.as_str(), adjust) else { return Ok(()) };
+        let up = up.build().map_err(sdk_err)?;
+        self.client
+            .update_item()
+            .table_name(up.table_name())
+            .set_key(Some(up.key().clone()))
+            .update_expression(up.update_expression())
+            .set_expression_attribute_values(up.expression_attribute_values().cloned())
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn spent(&self, tenant: &TenantId, windows: &SpendWindows) -> StoreResult<(u64, u64)> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(tenant_pk(tenant.as_str())))
+            .key("sk", s(SPEND_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?
+            .item;
+        Ok(spend_of(item.as_ref(), windows))
     }
 
     async fn tenant_ids(&self, after: Option<&TenantId>, limit: u32) -> StoreResult<Vec<TenantId>> {

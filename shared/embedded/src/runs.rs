@@ -217,6 +217,9 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
     // The step's charge: the run's spend, and its reservation settled in the same write.
     if let Some(charge) = &commit.charge {
         run.spent_mc = charge.run_spent_mc;
+        if let Some(adjust) = &charge.spend {
+            crate::tenants::adjust_spend_tx(c, t, adjust)?;
+        }
         if let Some((pending, post)) = &charge.settle {
             match crate::credits::settle_tx(c, t, &pending.id, *post, commit.now_ms) {
                 Ok(_) => {}

@@ -1,6 +1,7 @@
 //! Tenants and API keys (hashes only) in the embedded database.
 
 use crate::db::{backend, exec, qrow, Db};
+use aos_core::limits::{QuotaName, SpendAdjust, SpendWindows};
 use aos_core::{ApiKeyId, TenantId};
 use aos_runtime::ports::{ApiKeyRecord, StoreError, StoreResult, TenantRecord, TenantStore};
 use async_trait::async_trait;
@@ -50,6 +51,23 @@ fn meter_tx(c: &Connection, tenant: &str, meter: &str, period: &str) -> rusqlite
     )
     .optional()
     .map(|v| u64::try_from(v.unwrap_or(0)).unwrap_or(0))
+}
+
+/// Adds `adjust` to the spend meters it names, inside the caller's transaction.
+pub(crate) fn adjust_spend_tx(c: &Connection, tenant: &str, adjust: &SpendAdjust) -> StoreResult<()> {
+    let windows = [(QuotaName::SpendPerHour, &adjust.hour), (QuotaName::SpendPerDay, &adjust.day)];
+    for (quota, period) in windows {
+        if let (Some(period), Some((meter, _))) = (period, quota.meter(0)) {
+            add_to_meter_tx(c, tenant, meter, period, adjust.delta, None)?.ok();
+        }
+    }
+    Ok(())
+}
+
+/// The spend meters of `windows`: (hour, day).
+fn spend_meters(windows: &SpendWindows) -> [(&'static str, &str); 2] {
+    let meter = |q: QuotaName| q.meter(0).map_or("", |(m, _)| m);
+    [(meter(QuotaName::SpendPerHour), windows.hour.as_str()), (meter(QuotaName::SpendPerDay), windows.day.as_str())]
 }
 
 /// Adds to a meter inside the caller's transaction (a step's commit adds its tokens).
@@ -194,6 +212,44 @@ impl TenantStore for EmbeddedTenants {
     ) -> StoreResult<Result<u64, u64>> {
         let (t, m, p) = (tenant.to_string(), meter.to_owned(), period.to_owned());
         self.db.write(true, move |c| add_to_meter_tx(c, &t, &m, &p, amount, limit)).await
+    }
+
+    async fn take_spend(
+        &self,
+        tenant: &TenantId,
+        windows: &SpendWindows,
+        amount: u64,
+        limits: (Option<u64>, Option<u64>),
+    ) -> StoreResult<Result<(u64, u64), (QuotaName, u64)>> {
+        let (t, windows) = (tenant.to_string(), windows.clone());
+        let add = i64::try_from(amount).unwrap_or(i64::MAX);
+        self.db
+            .write(true, move |c| {
+                let meters = spend_meters(&windows);
+                let limits = [(QuotaName::SpendPerHour, limits.0), (QuotaName::SpendPerDay, limits.1)];
+                // Both limits are checked before either meter is written.
+                for ((meter, period), (quota, limit)) in meters.iter().zip(limits) {
+                    let current = meter_tx(c, &t, meter, period).map_err(|e| backend(&e))?;
+                    if limit.is_some_and(|l| current.saturating_add(amount) > l) {
+                        return Ok(Err((quota, current)));
+                    }
+                }
+                let hour = add_to_meter_tx(c, &t, meters[0].0, meters[0].1, add, None)?.unwrap_or_else(|c| c);
+                let day = add_to_meter_tx(c, &t, meters[1].0, meters[1].1, add, None)?.unwrap_or_else(|c| c);
+                Ok(Ok((hour, day)))
+            })
+            .await
+    }
+
+    async fn adjust_spend(&self, tenant: &TenantId, adjust: &SpendAdjust) -> StoreResult<()> {
+        let (t, adjust) = (tenant.to_string(), adjust.clone());
+        self.db.write(true, move |c| adjust_spend_tx(c, &t, &adjust)).await
+    }
+
+    async fn spent(&self, tenant: &TenantId, windows: &SpendWindows) -> StoreResult<(u64, u64)> {
+        let t = tenant.to_string();
+        let [(hm, hp), (dm, dp)] = spend_meters(windows);
+        self.db.read(|c| Ok((meter_tx(c, &t, hm, hp)?, meter_tx(c, &t, dm, dp)?)))
     }
 
     async fn set_retention(

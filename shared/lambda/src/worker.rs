@@ -103,6 +103,8 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
     let credits = aos_runtime::credits::CreditService::new(aws.credits.clone()).with_llm(extra.llm.clone());
     let skills = worker_registry(policy, extra)?;
     let (breakers, secrets, approvals) = (aws.breakers.clone(), aws.tenant_secrets.clone(), aws.workflows.clone());
+    // Every tenant's steps are held to its plan's spend limits.
+    let quotas = aos_runtime::limits::QuotaService::new(aws.tenants.clone(), aws.runs.clone(), crate::default_plan()?);
     let flags = aos_runtime::flags::FlagService::new(aws.flags.clone(), crate::environment())
         .with_cache_ttl(crate::policy_cache_ttl()?);
     // A warm worker reads a tenant's policies at most once per cache period
@@ -116,7 +118,8 @@ pub async fn worker_from_env() -> Result<StepWorker, crate::Error> {
         .with_policies(policies)
         .with_approvals(approvals)
         .with_flags(flags)
-        .with_credits(credits))
+        .with_credits(credits)
+        .with_quotas(quotas))
 }
 
 /// Serves SQS batches until the Lambda environment shuts down.

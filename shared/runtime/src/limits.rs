@@ -4,7 +4,8 @@
 //! fixed window, which let twice the rate through at a window's edge.
 
 use crate::ports::{RunStore, StoreError, StoreResult, TenantStore};
-use aos_core::limits::{PlanName, QuotaCheck, QuotaName};
+use aos_core::credits::Millicredits;
+use aos_core::limits::{PlanName, QuotaCheck, QuotaName, SpendAdjust, SpendWindows};
 use aos_core::TenantId;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -216,6 +217,10 @@ impl QuotaService {
                 let (meter, period) = quota.meter(now_ms).expect("metered quotas have a meter");
                 (self.tenants.meter(tenant, meter, &period).await?, 1)
             }
+            QuotaName::SpendPerHour | QuotaName::SpendPerDay => {
+                let (hour, day) = self.tenants.spent(tenant, &SpendWindows::at(now_ms)).await?;
+                (if quota == QuotaName::SpendPerHour { hour } else { day }, 1)
+            }
             QuotaName::ApiKeys => {
                 let keys = self.tenants.keys(tenant).await?;
                 (keys.iter().filter(|k| k.revoked_at_ms.is_none()).count() as u64, 1)
@@ -262,6 +267,45 @@ impl QuotaService {
         }
     }
 
+    /// Takes a step's `estimate` from the tenant's spend limits (its plan's, seed M13):
+    /// refused when the step alone is estimated above the per-request limit, or the
+    /// hour's or the day's spend with it would pass its limit. `Ok(None)`: the plan limits
+    /// no spend, or the estimate is nothing.
+    pub async fn take_spend(
+        &self,
+        tenant: &TenantId,
+        estimate: Millicredits,
+        now_ms: u64,
+    ) -> Result<Option<SpendTaken>, SpendError> {
+        let quotas = self.plan(tenant).await?.quotas();
+        if let Some(limit) = quotas.spend_per_request_mc.filter(|l| estimate.0 > *l) {
+            return Err(SpendError::Refused(SpendRefusal { scope: "request", spent_mc: 0, limit_mc: limit }));
+        }
+        let limits = (quotas.spend_per_hour_mc, quotas.spend_per_day_mc);
+        if estimate == Millicredits::ZERO || (limits.0.is_none() && limits.1.is_none()) {
+            return Ok(None);
+        }
+        let windows = SpendWindows::at(now_ms);
+        match self.tenants.take_spend(tenant, &windows, estimate.0, limits).await? {
+            Ok(totals) => Ok(Some(SpendTaken { windows, amount: estimate.0, totals, limits })),
+            Err((quota, spent_mc)) => {
+                let (scope, limit) = match quota {
+                    QuotaName::SpendPerHour => ("hour", limits.0),
+                    _ => ("day", limits.1),
+                };
+                Err(SpendError::Refused(SpendRefusal { scope, spent_mc, limit_mc: limit.unwrap_or_default() }))
+            }
+        }
+    }
+
+    /// Adds `adjust` to the tenant's spend windows (a retried step's actual charge
+    /// against what it took); a failure is logged: the windows are a limit, not a bill.
+    pub async fn adjust_spend(&self, tenant: &TenantId, adjust: &SpendAdjust) {
+        if let Err(e) = self.tenants.adjust_spend(tenant, adjust).await {
+            tracing::warn!(tenant = %tenant, error = %e, "a step's spend could not be adjusted in its windows");
+        }
+    }
+
     /// Admits one more API key of the tenant.
     pub async fn admit_key(&self, tenant: &TenantId) -> Result<(), AdmitError> {
         let plan = self.plan(tenant).await?;
@@ -275,6 +319,63 @@ impl QuotaService {
     }
 }
 
+/// A step's estimate taken from its tenant's spend windows.
+#[derive(Debug, Clone)]
+pub struct SpendTaken {
+    /// The windows it was taken from.
+    pub windows: SpendWindows,
+    /// What was taken, millicredits.
+    pub amount: u64,
+    /// The hour's and the day's totals with it.
+    pub totals: (u64, u64),
+    /// The hour's and the day's limits.
+    pub limits: (Option<u64>, Option<u64>),
+}
+
+impl SpendTaken {
+    /// The windows this take carried past `share` of their limits: (`hour` | `day`,
+    /// total, limit).
+    pub fn crossed(&self, share: f64) -> Vec<(&'static str, u64, u64)> {
+        let mut crossed = Vec::new();
+        for (scope, total, limit) in [("hour", self.totals.0, self.limits.0), ("day", self.totals.1, self.limits.1)] {
+            let Some(limit) = limit else { continue };
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let mark = (limit as f64 * share) as u64;
+            if total.saturating_sub(self.amount) < mark && total >= mark {
+                crossed.push((scope, total, limit));
+            }
+        }
+        crossed
+    }
+
+    /// What the step's `actual` charge does to the windows, at `now_ms`.
+    pub fn adjust(&self, actual: Millicredits, now_ms: u64) -> Option<SpendAdjust> {
+        SpendAdjust::of(&self.windows, self.amount, actual.0, now_ms)
+    }
+}
+
+/// A step's estimate that does not fit its tenant's spend limits.
+#[derive(Debug, Clone)]
+pub struct SpendRefusal {
+    /// Which limit: `request`, `hour` or `day`.
+    pub scope: &'static str,
+    /// What the window had spent (0 for `request`), millicredits.
+    pub spent_mc: u64,
+    /// The limit, millicredits.
+    pub limit_mc: u64,
+}
+
+/// Why a spend was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum SpendError {
+    /// A limit refused it.
+    #[error("the tenant's {} spend limit refused it", .0.scope)]
+    Refused(SpendRefusal),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Why a quota did not admit something.
 #[derive(Debug, thiserror::Error)]
 pub enum AdmitError {
@@ -284,4 +385,26 @@ pub enum AdmitError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_take_warns_once_when_it_carries_a_window_past_its_share() {
+        let taken = |amount, totals| SpendTaken {
+            windows: SpendWindows::at(0),
+            amount,
+            totals,
+            limits: (Some(1_000_000), Some(10_000_000)),
+        };
+        assert_eq!(taken(91_000, (819_000, 819_000)).crossed(0.8), [("hour", 819_000, 1_000_000)]);
+        assert!(taken(91_000, (910_000, 910_000)).crossed(0.8).is_empty(), "past 80 % before this step");
+        assert!(taken(91_000, (700_000, 700_000)).crossed(0.8).is_empty());
+        assert_eq!(
+            taken(100_000, (850_000, 8_050_000)).crossed(0.8),
+            [("hour", 850_000, 1_000_000), ("day", 8_050_000, 10_000_000)]
+        );
+    }
 }

@@ -341,6 +341,12 @@ impl DynamoRunStore {
                 items.push(TransactWriteItem::builder().update(add).build());
             }
         }
+        // The step's actual charge against what it took from its tenant's spend windows.
+        if let Some(adjust) = commit.charge.as_ref().and_then(|ch| ch.spend.as_ref()) {
+            if let Some(up) = crate::tenants::spend_adjust(&self.table, t, adjust) {
+                items.push(TransactWriteItem::builder().update(up.build().map_err(sdk_err)?).build());
+            }
+        }
         // The run's usage record, when this step ends it.
         if let Some(record) = &commit.usage_record {
             items.push(TransactWriteItem::builder().put(crate::usage::put(&self.table, t, record)?).build());

@@ -349,6 +349,8 @@ pub struct CommitCharge {
     pub run_spent_mc: u64,
     /// The reservation to settle, and what to post of it (0: void it).
     pub settle: Option<(aos_core::credits::Transfer, aos_core::credits::Millicredits)>,
+    /// The step's actual charge against what it took from its tenant's spend windows.
+    pub spend: Option<aos_core::limits::SpendAdjust>,
 }
 
 /// What a step commit left behind.

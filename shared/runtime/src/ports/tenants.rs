@@ -125,6 +125,22 @@ pub trait TenantStore: Send + Sync {
         amount: i64,
         limit: Option<u64>,
     ) -> StoreResult<Result<u64, u64>>;
+    /// Takes `amount` millicredits from the tenant's spend `windows`, unless the hour's
+    /// or the day's total would pass its limit: `Ok((hour, day))` totals after it, or
+    /// `Err((window, current))` with nothing changed. One conditional write, so steps
+    /// running at once never pass a limit together.
+    async fn take_spend(
+        &self,
+        tenant: &TenantId,
+        windows: &aos_core::limits::SpendWindows,
+        amount: u64,
+        limits: (Option<u64>, Option<u64>),
+    ) -> StoreResult<Result<(u64, u64), (aos_core::limits::QuotaName, u64)>>;
+    /// Adds `adjust.delta` to the spend windows it names (a retried step's adjustment; a
+    /// committed step's goes in its commit).
+    async fn adjust_spend(&self, tenant: &TenantId, adjust: &aos_core::limits::SpendAdjust) -> StoreResult<()>;
+    /// What the tenant spent in `windows`: (hour, day), millicredits.
+    async fn spent(&self, tenant: &TenantId, windows: &aos_core::limits::SpendWindows) -> StoreResult<(u64, u64)>;
     /// Stores a new key for an existing tenant.
     /// `audit` goes to the tenant's audit log in the same write.
     async fn insert_key(&self, key: &ApiKeyRecord, audit: &[aos_core::audit::AuditEvent]) -> StoreResult<()>;

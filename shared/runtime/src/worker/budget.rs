@@ -33,6 +33,10 @@ pub(super) struct Budgeted {
     reservation: Option<Transfer>,
     /// An `agent_invoke` / `agent_spawn` step: what its children spent is the run's too.
     calls_children: bool,
+    /// The estimate taken from the tenant's spend windows, when its plan limits spend.
+    spend: Option<crate::limits::SpendTaken>,
+    /// The tenant's windows this step carried past [`WARNING_SHARE`] of their limits.
+    pub(super) warnings: Vec<aos_core::audit::AuditEvent>,
 }
 
 impl Budgeted {
@@ -77,7 +81,8 @@ impl Budgeted {
             let post = own.min(r.amount);
             (r, post)
         });
-        (record, CommitCharge { amount: actual, run_spent_mc: run_spent_mc.saturating_add(actual.0), settle })
+        let spend = self.spend.as_ref().and_then(|s| s.adjust(own, now_ms()));
+        (record, CommitCharge { amount: actual, run_spent_mc: run_spent_mc.saturating_add(actual.0), settle, spend })
     }
 }
 
@@ -121,9 +126,27 @@ impl StepWorker {
                 format!("the tenant's credits could not be read, so the step did not run: {e}"),
             )
         };
+        let spend = self.take_spend(c, skill, estimate, now).await?;
+        let warnings = spend.as_ref().map(|s| spend_warnings(c, s)).unwrap_or_default();
+        let budgeted = |reservation| Budgeted {
+            estimate,
+            base,
+            reservation,
+            calls_children,
+            spend: spend.clone(),
+            warnings: warnings.clone(),
+        };
         if estimate == Millicredits::ZERO || !credits.metered(tenant, now).await.map_err(internal)? {
-            return Ok(Some(Budgeted { estimate, base, reservation: None, calls_children }));
+            return Ok(Some(budgeted(None)));
         }
+        // A refused reservation gives back what it took from the spend windows.
+        let give_back = || async {
+            if let (Some(quotas), Some(taken)) = (&self.quotas, &spend) {
+                if let Some(adjust) = taken.adjust(Millicredits::ZERO, now_ms()) {
+                    quotas.adjust_spend(tenant, &adjust).await;
+                }
+            }
+        };
         if c.attempt > 1 {
             // The attempt before this one stopped without ending the step (its worker
             // died): its reservation goes back now rather than at its timeout.
@@ -138,47 +161,129 @@ impl StepWorker {
         let timeout =
             now + millis(self.step_timeout(run, index)) + millis(self.config.visibility) + RESERVATION_MARGIN_MS;
         match credits.store().reserve(tenant, &cause, estimate, timeout, now).await {
-            Ok(r) if r.state == Some(PendingState::Pending) => {
-                Ok(Some(Budgeted { estimate, base, reservation: Some(r), calls_children }))
-            }
+            Ok(r) if r.state == Some(PendingState::Pending) => Ok(Some(budgeted(Some(r)))),
             Ok(r) => {
                 // A parked step woken after its reservation returned: it runs uncharged by
                 // the ledger rather than not at all (its run's spend still counts it).
                 tracing::warn!(run = %run.id, step = index, reservation = r.id.as_str(), "the step's reservation resolved before the step ran");
-                Ok(Some(Budgeted { estimate, base, reservation: None, calls_children }))
+                Ok(Some(budgeted(None)))
             }
-            Err(CreditError::Refused(LedgerError::Insufficient { requested, available })) => Err(exceeded(
-                format!(
-                    "step {index} ({skill}) is estimated at {} c and the tenant has {} c of credits available",
-                    requested.cents(),
-                    available.cents()
-                ),
-                json!({"scope": "tenant", "estimate_cents": requested.cents(), "available_cents": available.cents(), "spent_cents": Millicredits(run.spent_mc).cents()}),
-            )),
-            Err(CreditError::Refused(LedgerError::Suspended)) => Err(exceeded(
-                "the tenant is suspended: its steps reserve no credits until an operator reinstates it".to_owned(),
-                json!({"scope": "tenant", "suspended": true}),
-            )),
-            Err(CreditError::Refused(e)) => Err(StructuredOutcome::failure(
-                ErrorCode::Internal,
-                format!("the step's credits could not be reserved: {e}"),
-            )),
-            Err(e) => Err(internal(e)),
+            Err(e) => {
+                give_back().await;
+                Err(refused_reservation(e, index, skill, run.spent_mc))
+            }
         }
     }
 
+    /// Takes the step's estimate from its tenant's spend limits (`Ok(None)`: its plan
+    /// limits no spend, or this worker knows no plans).
+    async fn take_spend(
+        &self,
+        c: &Claimed,
+        skill: &str,
+        estimate: Millicredits,
+        now: u64,
+    ) -> Result<Option<crate::limits::SpendTaken>, StructuredOutcome> {
+        let Some(quotas) = &self.quotas else { return Ok(None) };
+        let index = c.msg.step_index;
+        match quotas.take_spend(&c.msg.tenant, estimate, now).await {
+            Ok(taken) => Ok(taken),
+            Err(crate::limits::SpendError::Refused(r)) => {
+                let (spent, limit) = (Millicredits(r.spent_mc), Millicredits(r.limit_mc));
+                let message = match r.scope {
+                    "request" => format!(
+                        "step {index} ({skill}) is estimated at {} c and the tenant's plan allows {} c a step",
+                        estimate.cents(),
+                        limit.cents()
+                    ),
+                    window => format!(
+                        "step {index} ({skill}) is estimated at {} c and the tenant has spent {} c of its {} c this UTC {window}",
+                        estimate.cents(),
+                        spent.cents(),
+                        limit.cents()
+                    ),
+                };
+                Err(exceeded(
+                    message,
+                    json!({"scope": format!("tenant_{}", r.scope), "spent_cents": spent.cents(), "estimate_cents": estimate.cents(), "limit_cents": limit.cents()}),
+                ))
+            }
+            Err(crate::limits::SpendError::Store(e)) => Err(StructuredOutcome::failure(
+                ErrorCode::Internal,
+                format!("the tenant's spend could not be checked, so the step did not run: {e}"),
+            )),
+        }
+    }
+}
+
+/// The failure of a step whose reservation the ledger refused.
+fn refused_reservation(e: CreditError, index: u32, skill: &str, run_spent_mc: u64) -> StructuredOutcome {
+    match e {
+        CreditError::Refused(LedgerError::Insufficient { requested, available }) => exceeded(
+            format!(
+                "step {index} ({skill}) is estimated at {} c and the tenant has {} c of credits available",
+                requested.cents(),
+                available.cents()
+            ),
+            json!({"scope": "tenant", "estimate_cents": requested.cents(), "available_cents": available.cents(), "spent_cents": Millicredits(run_spent_mc).cents()}),
+        ),
+        CreditError::Refused(LedgerError::Suspended) => exceeded(
+            "the tenant is suspended: its steps reserve no credits until an operator reinstates it".to_owned(),
+            json!({"scope": "tenant", "suspended": true}),
+        ),
+        CreditError::Refused(e) => {
+            StructuredOutcome::failure(ErrorCode::Internal, format!("the step's credits could not be reserved: {e}"))
+        }
+        e @ CreditError::Store(_) => StructuredOutcome::failure(
+            ErrorCode::Internal,
+            format!("the tenant's credits could not be read, so the step did not run: {e}"),
+        ),
+    }
+}
+
+impl StepWorker {
     /// Settles the reservation of a step that is retried (its model calls charged, its
     /// price returned) before the retry is written; a crash in between leaves it to
     /// return at its timeout.
     pub(super) async fn settle_retried(&self, c: &Claimed, budgeted: Option<&Budgeted>, outcome: &StructuredOutcome) {
         let (Some(credits), Some(b)) = (&self.credits, budgeted) else { return };
         let (_, charge) = b.charge(outcome, c.run.spent_mc);
+        if let (Some(quotas), Some(adjust)) = (&self.quotas, &charge.spend) {
+            quotas.adjust_spend(&c.msg.tenant, adjust).await;
+        }
         if let Some((pending, post)) = charge.settle {
             if let Err(e) = credits.store().settle(&c.msg.tenant, &pending.id, post, now_ms()).await {
                 tracing::warn!(run = %c.msg.run_id, step = c.msg.step_index, error = %e, "a retried step's reservation could not be settled");
             }
         }
     }
+}
+
+/// The audit entries of the tenant's spend windows that `taken` carried past
+/// [`WARNING_SHARE`] of their limits (`budget.warning` about `tenant`).
+fn spend_warnings(c: &Claimed, taken: &crate::limits::SpendTaken) -> Vec<aos_core::audit::AuditEvent> {
+    taken
+        .crossed(WARNING_SHARE)
+        .into_iter()
+        .map(|(window, total, limit)| {
+            aos_core::audit::AuditEvent::new(
+                &c.msg.tenant,
+                aos_core::audit::Actor::system(),
+                "budget.warning",
+                format!("tenant:{}", c.msg.tenant),
+                "warned",
+                now_ms(),
+            )
+            .with_details(json!({
+                "scope": format!("tenant_{window}"),
+                "spent_cents": Millicredits(total).cents(),
+                "limit_cents": Millicredits(limit).cents(),
+                "share": WARNING_SHARE,
+                "run_id": c.msg.run_id,
+                "step": c.msg.step_index,
+            }))
+        })
+        .collect()
 }
 
 /// The audit entry of a run whose spending passed [`WARNING_SHARE`] of its budget with

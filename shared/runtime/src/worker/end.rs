@@ -183,6 +183,7 @@ impl StepWorker {
         });
         let (charge_record, charge) = budgeted.as_ref().map(|b| b.charge(&outcome, c.run.spent_mc)).unzip();
         let warned = charge.as_ref().and_then(|ch| warning(&c, ch.amount));
+        let spend_warnings = budgeted.as_ref().map(|b| b.warnings.clone()).unwrap_or_default();
         // What the step used, its own part only (an agent's children have their own runs).
         let own =
             budgeted.as_ref().map_or_else(|| Millicredits::from_credits(outcome.cost_cents), |b| b.actual(&outcome));
@@ -194,7 +195,7 @@ impl StepWorker {
             tokens: line.counters.tokens(),
             usage,
             usage_record,
-            audit: audit.into_iter().chain(warned).collect(),
+            audit: audit.into_iter().chain(warned).chain(spend_warnings).collect(),
             charge,
             tenant: c.msg.tenant.clone(),
             run_id: c.msg.run_id.clone(),

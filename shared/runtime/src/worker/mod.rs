@@ -134,6 +134,7 @@ pub struct StepWorker {
     approvals: Option<Arc<dyn crate::ports::WorkflowStore>>,
     flags: Option<crate::flags::FlagService>,
     credits: Option<crate::credits::CreditService>,
+    quotas: Option<crate::limits::QuotaService>,
 }
 
 struct Claimed {
@@ -181,7 +182,17 @@ impl StepWorker {
             approvals: None,
             flags: None,
             credits: None,
+            quotas: None,
         }
+    }
+
+    /// Holds every step to its tenant's plan's spend limits (per request, per UTC hour
+    /// and day) in the `budget` stage (with [`Self::with_credits`]). Without it, no
+    /// tenant's spend is limited.
+    #[must_use]
+    pub fn with_quotas(mut self, quotas: crate::limits::QuotaService) -> Self {
+        self.quotas = Some(quotas);
+        self
     }
 
     /// Prices every step and holds it to its run's budget and, when its tenant is
