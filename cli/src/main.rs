@@ -322,6 +322,9 @@ enum WorkflowCommand {
         /// Idempotency-Key header.
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// The most its runs may spend together, in whole cents.
+        #[arg(long)]
+        budget_cents: Option<u64>,
         /// Follow the execution node by node until it ends.
         #[arg(long)]
         watch: bool,
@@ -482,9 +485,12 @@ async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
             let q = version.map(|v| format!("?version={v}")).unwrap_or_default();
             print(&c.call(get, &format!("/v1/workflows/{name}{q}"), None, None).await?)?;
         }
-        WorkflowCommand::Start { name, input, version, idempotency_key, watch } => {
+        WorkflowCommand::Start { name, input, version, idempotency_key, budget_cents, watch } => {
             let input = input.map(|f| client::read_input(&f)).transpose()?.unwrap_or_else(|| json!({}));
-            let body = json!({"input": input, "version": version});
+            let mut body = json!({"input": input, "version": version});
+            if let Some(b) = budget_cents {
+                body["budget_cents"] = json!(b);
+            }
             if !client::start_workflow(&c, &name, &body, idempotency_key.as_deref(), watch).await? {
                 std::process::exit(1);
             }

@@ -303,6 +303,26 @@ fn run_workflow_examples(dev: &Dev, key: &str, dir: &Path, on_aws: bool) {
     let quote = e["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == "quote")).expect("quote").clone();
     assert_eq!(quote["status"], "completed", "{e}");
     assert!(quote["run_id"].as_str().is_some_and(|r| r.starts_with("run_")), "a node links its run: {quote}");
+
+    // An execution's budget holds its nodes' runs together (one credit a node).
+    let chain = dir.join("chain.yaml");
+    let node = |id: &str, after: &str| {
+        format!("  - {{id: {id}, skill: json_transform, {after}input: {{expression: n, data: {{n: 1}}}}}}\n")
+    };
+    let text_of = format!(
+        "name: chain\nnodes:\n{}{}{}",
+        node("a", ""),
+        node("b", "depends_on: [a], "),
+        node("c", "depends_on: [b], ")
+    );
+    std::fs::write(&chain, text_of).expect("write spec");
+    let out = aos(dev, Some(key), &["workflow", "apply", chain.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = aos(dev, Some(key), &["workflow", "start", "chain", "--budget-cents", "2", "--watch"]);
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(shown.contains("c (task) FAILED") && shown.contains("ERR_BUDGET_EXCEEDED"), "{shown}");
+    assert!(shown.contains("b (task) completed"), "{shown}");
 }
 
 /// Replies a scripted model gives, in order (the last one repeats).

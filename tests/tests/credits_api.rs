@@ -294,3 +294,72 @@ async fn usage_groups_a_tenants_finished_runs_by_skill_workflow_and_day() {
     let theirs = stack.call(Method::GET, "/v1/usage?group_by=skill", Some(&key), None, &[]).await;
     assert_eq!((theirs.status, theirs.body["runs"].clone()), (StatusCode::OK, json!(0)), "{}", theirs.body);
 }
+
+const CHAIN: &str = r"
+name: chain
+nodes:
+  - {id: a, skill: json_transform, input: {expression: n, data: {n: 1}}}
+  - {id: b, skill: json_transform, depends_on: [a], input: {expression: n, data: {n: 2}}}
+  - {id: c, skill: json_transform, depends_on: [b], input: {expression: n, data: {n: 3}}}
+  - {id: d, skill: json_transform, depends_on: [c], input: {expression: n, data: {n: 4}}}
+";
+
+const FAN: &str = r"
+name: fan
+nodes:
+  - id: each
+    type: map
+    items: ${input.items}
+    max_concurrency: 4
+    skill: json_transform
+    input: {expression: n, data: {n: 1}}
+";
+
+/// Starts `name` with `body` and waits for the execution to finish; its view.
+async fn execute(stack: &TestStack, name: &str, body: &Value) -> Value {
+    let path = format!("/v1/workflows/{name}/executions");
+    let started = stack.call(Method::POST, &path, Some(&stack.key()), Some(body), &[]).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    let id = started.body["id"].as_str().expect("id").to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let view = stack.get(&format!("/v1/executions/{id}")).await.body;
+        if view["finished"] == true {
+            return view;
+        }
+        assert!(std::time::Instant::now() < deadline, "the execution did not finish: {view}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A workflow execution's `budget_cents` is one envelope for all its runs: a chain stops
+/// at the node that would pass it, and a map's elements running four at once never
+/// spend more than it together. A budget that is no whole number of cents is refused.
+#[tokio::test]
+async fn a_workflow_executions_budget_holds_all_its_nodes_together() {
+    let stack = TestStack::start("").await;
+    apply_workflow(&stack, CHAIN).await;
+    apply_workflow(&stack, FAN).await;
+    let chain = execute(&stack, "chain", &json!({"budget_cents": 3})).await;
+    assert_eq!((chain["status"].clone(), chain["failed_node"].clone()), (json!("failed"), json!("d")), "{chain}");
+    assert_eq!(chain["error"]["code"], "ERR_BUDGET_EXCEEDED", "{chain}");
+    assert_eq!(chain["error"]["details"]["scope"], "workflow", "{chain}");
+    assert_eq!(chain["envelope"], json!({"limit_cents": 3.0, "spent_cents": 3.0}), "{chain}");
+    assert_eq!(chain["budget_cents"], 3.0);
+
+    let fan =
+        execute(&stack, "fan", &json!({"budget_cents": 6, "input": {"items": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}})).await;
+    assert_eq!(fan["status"], "failed", "{fan}");
+    let items = &fan["nodes"][0]["items"];
+    assert_eq!((items["completed"].clone(), items["total"].clone()), (json!(6), json!(10)), "{fan}");
+    assert_eq!(fan["envelope"]["spent_cents"], 6.0, "never more than the budget: {fan}");
+
+    let unlimited = execute(&stack, "chain", &json!({})).await;
+    assert_eq!(unlimited["status"], "succeeded", "{unlimited}");
+    assert!(unlimited.get("envelope").is_none_or(Value::is_null), "no budget, no envelope: {unlimited}");
+    for bad in [json!({"budget_cents": 0}), json!({"budget_cents": 1.5}), json!({"budget_cents": -1})] {
+        let r = stack.call(Method::POST, "/v1/workflows/chain/executions", Some(&stack.key()), Some(&bad), &[]).await;
+        assert!(r.status.is_client_error(), "{bad}: {}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap_or_default().contains("budget_cents"), "{bad}: {}", r.body);
+    }
+}

@@ -101,7 +101,17 @@ pub(crate) async fn get_execution(
     let svc = service(&s)?;
     let e = svc.execution(&p.tenant, &execution_id(&id)?).await?;
     let spec = svc.get(&p.tenant, &e.workflow, Some(e.version)).await?;
-    Ok(Json(execution_view(&e, &spec)))
+    let mut view = execution_view(&e, &spec);
+    // The envelope its runs' steps share (its budget, or its plan's per-workflow limit)
+    // and what they spent of it.
+    if let Some(limit) = s.quotas.envelope_limit(&p.tenant, e.budget_mc).await? {
+        let spent = s.quotas.envelope_spent(&p.tenant, e.id.as_str()).await?;
+        view["envelope"] = json!({
+            "limit_cents": aos_core::credits::Millicredits(limit).cents(),
+            "spent_cents": aos_core::credits::Millicredits(spent).cents(),
+        });
+    }
+    Ok(Json(view))
 }
 
 pub(crate) async fn cancel(
@@ -240,6 +250,7 @@ fn execution_view(e: &ExecutionRecord, w: &WorkflowRecord) -> Value {
         "compensations": e.state.compensations,
         "created_at_ms": e.created_at_ms,
         "updated_at_ms": e.updated_at_ms,
+        "budget_cents": e.budget_mc.map(|b| aos_core::credits::Millicredits(b).cents()),
     })
 }
 

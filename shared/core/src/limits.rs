@@ -70,6 +70,7 @@ impl PlanName {
             spend_per_hour_mc: Some(spend * 1_000 * MILLI),
             spend_per_day_mc: Some(spend * 10_000 * MILLI),
             spend_per_request_mc: Some(spend * 100 * MILLI),
+            spend_per_workflow_mc: Some(spend * 500 * MILLI),
         };
         match self {
             PlanName::Free => q(100, 1_000_000, 5, 5, 1),
@@ -98,7 +99,12 @@ pub struct Quotas {
     pub spend_per_day_mc: Option<u64>,
     /// What one step may be estimated at, millicredits.
     pub spend_per_request_mc: Option<u64>,
+    /// What the steps of one workflow execution may spend together, millicredits.
+    pub spend_per_workflow_mc: Option<u64>,
 }
+
+/// The meter of a workflow execution's spend (its period is the execution's id).
+pub const WORKFLOW_METER: &str = "workflow";
 
 /// A quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -323,13 +329,17 @@ mod tests {
     fn the_seeds_spend_limits_per_plan() {
         let spend = |p: PlanName| {
             let q = p.quotas();
-            (q.spend_per_hour_mc, q.spend_per_day_mc, q.spend_per_request_mc)
+            (q.spend_per_hour_mc, q.spend_per_day_mc, q.spend_per_request_mc, q.spend_per_workflow_mc)
         };
-        // The seed's cost tracker: 1 000 c an hour, 10 000 c a day, 100 c a request.
-        assert_eq!(spend(PlanName::Free), (Some(1_000_000), Some(10_000_000), Some(100_000)));
+        // The seed's cost tracker: 1 000 c an hour, 10 000 c a day, 100 c a request,
+        // 500 c a workflow.
+        assert_eq!(spend(PlanName::Free), (Some(1_000_000), Some(10_000_000), Some(100_000), Some(500_000)));
         assert_eq!(spend(PlanName::Dev), spend(PlanName::Free));
-        assert_eq!(spend(PlanName::Pro), (Some(10_000_000), Some(100_000_000), Some(1_000_000)));
-        assert_eq!(spend(PlanName::Enterprise), (Some(100_000_000), Some(1_000_000_000), Some(10_000_000)));
-        assert_eq!(spend(PlanName::Unlimited), (None, None, None));
+        assert_eq!(spend(PlanName::Pro), (Some(10_000_000), Some(100_000_000), Some(1_000_000), Some(5_000_000)));
+        assert_eq!(
+            spend(PlanName::Enterprise),
+            (Some(100_000_000), Some(1_000_000_000), Some(10_000_000), Some(50_000_000))
+        );
+        assert_eq!(spend(PlanName::Unlimited), (None, None, None, None));
     }
 }

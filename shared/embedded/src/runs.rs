@@ -220,6 +220,10 @@ fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreErro
         if let Some(adjust) = &charge.spend {
             crate::tenants::adjust_spend_tx(c, t, adjust)?;
         }
+        if let Some((execution, delta)) = &charge.envelope {
+            let meter = aos_core::limits::WORKFLOW_METER;
+            crate::tenants::add_to_meter_tx(c, t, meter, execution, *delta, None)?.ok();
+        }
         if let Some((pending, post)) = &charge.settle {
             match crate::credits::settle_tx(c, t, &pending.id, *post, commit.now_ms) {
                 Ok(_) => {}

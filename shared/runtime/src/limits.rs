@@ -3,9 +3,9 @@
 //! GCRA from `governor` — a smooth rate with a burst of the plan's minute, not the seed's
 //! fixed window, which let twice the rate through at a window's edge.
 
-use crate::ports::{RunStore, StoreError, StoreResult, TenantStore};
+use crate::ports::{ParentLink, RunStore, StoreError, StoreResult, TenantStore};
 use aos_core::credits::Millicredits;
-use aos_core::limits::{PlanName, QuotaCheck, QuotaName, SpendAdjust, SpendWindows};
+use aos_core::limits::{PlanName, QuotaCheck, QuotaName, SpendAdjust, SpendWindows, WORKFLOW_METER};
 use aos_core::TenantId;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -306,6 +306,46 @@ impl QuotaService {
         }
     }
 
+    /// Takes a workflow node step's `estimate` from its execution's envelope: the
+    /// smaller of the execution's own budget and the tenant's plan's per-workflow limit
+    /// (`Ok(None)`: neither is set).
+    pub async fn take_envelope(
+        &self,
+        tenant: &TenantId,
+        parent: &ParentLink,
+        estimate: Millicredits,
+    ) -> Result<Option<EnvelopeTaken>, SpendError> {
+        let Some(limit) = self.envelope_limit(tenant, parent.budget_mc).await? else { return Ok(None) };
+        let execution = parent.execution.to_string();
+        let amount = i64::try_from(estimate.0).unwrap_or(i64::MAX);
+        match self.tenants.add_to_meter(tenant, WORKFLOW_METER, &execution, amount, Some(limit)).await? {
+            Ok(total) => Ok(Some(EnvelopeTaken { execution, amount: estimate.0, total, limit })),
+            Err(spent_mc) => Err(SpendError::Refused(SpendRefusal { scope: "workflow", spent_mc, limit_mc: limit })),
+        }
+    }
+
+    /// Adds `delta` to the envelope of `execution` (a failure is logged).
+    pub async fn adjust_envelope(&self, tenant: &TenantId, execution: &str, delta: i64) {
+        if let Err(e) = self.tenants.add_to_meter(tenant, WORKFLOW_METER, execution, delta, None).await {
+            tracing::warn!(tenant = %tenant, execution, error = %e, "a step's spend could not be adjusted in its execution's envelope");
+        }
+    }
+
+    /// The envelope of an execution of the tenant with its own `budget_mc`: the smaller
+    /// of that and the plan's per-workflow limit (`None`: neither is set).
+    pub async fn envelope_limit(&self, tenant: &TenantId, budget_mc: Option<u64>) -> StoreResult<Option<u64>> {
+        let plan = self.plan(tenant).await?.quotas().spend_per_workflow_mc;
+        Ok(match (budget_mc, plan) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (one, other) => one.or(other),
+        })
+    }
+
+    /// What the steps of `execution` spent from its envelope, millicredits.
+    pub async fn envelope_spent(&self, tenant: &TenantId, execution: &str) -> StoreResult<u64> {
+        self.tenants.meter(tenant, WORKFLOW_METER, execution).await
+    }
+
     /// Admits one more API key of the tenant.
     pub async fn admit_key(&self, tenant: &TenantId) -> Result<(), AdmitError> {
         let plan = self.plan(tenant).await?;
@@ -351,6 +391,34 @@ impl SpendTaken {
     /// What the step's `actual` charge does to the windows, at `now_ms`.
     pub fn adjust(&self, actual: Millicredits, now_ms: u64) -> Option<SpendAdjust> {
         SpendAdjust::of(&self.windows, self.amount, actual.0, now_ms)
+    }
+}
+
+/// A workflow node step's estimate taken from its execution's envelope.
+#[derive(Debug, Clone)]
+pub struct EnvelopeTaken {
+    /// The execution.
+    pub execution: String,
+    /// What was taken, millicredits.
+    pub amount: u64,
+    /// The envelope's total with it.
+    pub total: u64,
+    /// Its limit.
+    pub limit: u64,
+}
+
+impl EnvelopeTaken {
+    /// Whether this take carried the envelope past `share` of its limit.
+    pub fn crossed(&self, share: f64) -> bool {
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let mark = (self.limit as f64 * share) as u64;
+        self.total.saturating_sub(self.amount) < mark && self.total >= mark
+    }
+
+    /// The execution and what to add to its envelope for an `actual` charge.
+    pub fn adjust(&self, actual: Millicredits) -> Option<(String, i64)> {
+        let delta = i64::try_from(i128::from(actual.0) - i128::from(self.amount)).ok().filter(|d| *d != 0)?;
+        Some((self.execution.clone(), delta))
     }
 }
 

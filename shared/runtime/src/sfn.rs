@@ -53,6 +53,9 @@ pub struct TaskExecution {
     pub workflow: String,
     /// Base of the runs' seeds.
     pub base_seed: u64,
+    /// The execution's own budget, millicredits.
+    #[serde(default)]
+    pub budget_mc: Option<u64>,
 }
 
 /// A node's view of a step in the state document.
@@ -307,6 +310,7 @@ impl SfnTasks {
                     backoff_ms: 1,
                     timeout_ms: task.timeout_s.map(|s| s * 1000),
                     task_token: Some(task.token.clone()),
+                    budget_mc: task.aos.budget_mc,
                 };
                 let run = match child.build(now) {
                     Ok(r) => r,
@@ -576,6 +580,7 @@ pub fn project(
         revision: 0,
         created_at_ms: sfn.created_at_ms,
         updated_at_ms: now,
+        budget_mc: sfn.budget_mc,
     }
 }
 

@@ -347,6 +347,12 @@ impl DynamoRunStore {
                 items.push(TransactWriteItem::builder().update(up.build().map_err(sdk_err)?).build());
             }
         }
+        // And against what it took from its workflow execution's envelope.
+        if let Some((execution, delta)) = commit.charge.as_ref().and_then(|ch| ch.envelope.as_ref()) {
+            let meter = aos_core::limits::WORKFLOW_METER;
+            let add = crate::tenants::meter_add(&self.table, t, meter, execution, *delta).build().map_err(sdk_err)?;
+            items.push(TransactWriteItem::builder().update(add).build());
+        }
         // The run's usage record, when this step ends it.
         if let Some(record) = &commit.usage_record {
             items.push(TransactWriteItem::builder().put(crate::usage::put(&self.table, t, record)?).build());

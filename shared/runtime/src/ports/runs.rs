@@ -67,6 +67,10 @@ pub struct ParentLink {
     /// `None` when the embedded executor is told through the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_token: Option<String>,
+    /// The execution's own budget (`budget_cents`), millicredits: its runs' steps share
+    /// it (and the plan's per-workflow limit) as one envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_mc: Option<u64>,
 }
 
 /// The immutable half of a run, written once when it is submitted. Adapters store it
@@ -351,6 +355,9 @@ pub struct CommitCharge {
     pub settle: Option<(aos_core::credits::Transfer, aos_core::credits::Millicredits)>,
     /// The step's actual charge against what it took from its tenant's spend windows.
     pub spend: Option<aos_core::limits::SpendAdjust>,
+    /// The step's actual charge against what it took from its workflow execution's
+    /// envelope: the execution and what to add to its meter.
+    pub envelope: Option<(String, i64)>,
 }
 
 /// What a step commit left behind.

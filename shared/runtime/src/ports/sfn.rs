@@ -68,6 +68,9 @@ pub struct SfnExecution {
     pub execution_arn: String,
     /// Creation time.
     pub created_at_ms: u64,
+    /// Its own budget (`budget_cents`), millicredits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_mc: Option<u64>,
 }
 
 /// Progress of one node (map element, compensation) of a Step Functions execution, as

@@ -50,6 +50,9 @@ pub struct ExecutionRecord {
     pub created_at_ms: u64,
     /// Last change.
     pub updated_at_ms: u64,
+    /// Its own budget (`budget_cents`), millicredits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_mc: Option<u64>,
 }
 
 /// Status of an approval.

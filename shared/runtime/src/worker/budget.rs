@@ -33,10 +33,8 @@ pub(super) struct Budgeted {
     reservation: Option<Transfer>,
     /// An `agent_invoke` / `agent_spawn` step: what its children spent is the run's too.
     calls_children: bool,
-    /// The estimate taken from the tenant's spend windows, when its plan limits spend.
-    spend: Option<crate::limits::SpendTaken>,
-    /// The tenant's windows this step carried past [`WARNING_SHARE`] of their limits.
-    pub(super) warnings: Vec<aos_core::audit::AuditEvent>,
+    /// What was taken from the tenant's spend windows and the execution's envelope.
+    pub(super) limits: super::limits::Taken,
 }
 
 impl Budgeted {
@@ -81,12 +79,13 @@ impl Budgeted {
             let post = own.min(r.amount);
             (r, post)
         });
-        let spend = self.spend.as_ref().and_then(|s| s.adjust(own, now_ms()));
-        (record, CommitCharge { amount: actual, run_spent_mc: run_spent_mc.saturating_add(actual.0), settle, spend })
+        let (spend, envelope) = self.limits.adjust(own, now_ms());
+        let run_spent_mc = run_spent_mc.saturating_add(actual.0);
+        (record, CommitCharge { amount: actual, run_spent_mc, settle, spend, envelope })
     }
 }
 
-fn exceeded(message: String, details: Value) -> StructuredOutcome {
+pub(super) fn exceeded(message: String, details: Value) -> StructuredOutcome {
     StructuredOutcome::failure(ErrorCode::BudgetExceeded, message).with_details(details).with_retryable(false)
 }
 
@@ -126,27 +125,18 @@ impl StepWorker {
                 format!("the tenant's credits could not be read, so the step did not run: {e}"),
             )
         };
-        let spend = self.take_spend(c, skill, estimate, now).await?;
-        let warnings = spend.as_ref().map(|s| spend_warnings(c, s)).unwrap_or_default();
-        let budgeted = |reservation| Budgeted {
-            estimate,
-            base,
-            reservation,
-            calls_children,
-            spend: spend.clone(),
-            warnings: warnings.clone(),
-        };
-        if estimate == Millicredits::ZERO || !credits.metered(tenant, now).await.map_err(internal)? {
-            return Ok(Some(budgeted(None)));
-        }
-        // A refused reservation gives back what it took from the spend windows.
-        let give_back = || async {
-            if let (Some(quotas), Some(taken)) = (&self.quotas, &spend) {
-                if let Some(adjust) = taken.adjust(Millicredits::ZERO, now_ms()) {
-                    quotas.adjust_spend(tenant, &adjust).await;
-                }
+        let limits = self.take_limits(c, skill, estimate, now).await?;
+        let budgeted = |reservation| Budgeted { estimate, base, reservation, calls_children, limits: limits.clone() };
+        let metered = match credits.metered(tenant, now).await {
+            Ok(metered) => metered,
+            Err(e) => {
+                self.give_back(tenant, &limits).await;
+                return Err(internal(e));
             }
         };
+        if estimate == Millicredits::ZERO || !metered {
+            return Ok(Some(budgeted(None)));
+        }
         if c.attempt > 1 {
             // The attempt before this one stopped without ending the step (its worker
             // died): its reservation goes back now rather than at its timeout.
@@ -154,7 +144,10 @@ impl StepWorker {
             let id = TransferId::derive(&before, TransferKind::Reserve);
             match credits.store().settle(tenant, &id, Millicredits::ZERO, now).await {
                 Ok(_) | Err(CreditError::Refused(_)) => {}
-                Err(e) => return Err(internal(e)),
+                Err(e) => {
+                    self.give_back(tenant, &limits).await;
+                    return Err(internal(e));
+                }
             }
         }
         let cause = Cause { run: run.id.to_string(), step: index, attempt: c.attempt };
@@ -169,49 +162,10 @@ impl StepWorker {
                 Ok(Some(budgeted(None)))
             }
             Err(e) => {
-                give_back().await;
+                // What was taken from the tenant's windows and the envelope goes back.
+                self.give_back(tenant, &limits).await;
                 Err(refused_reservation(e, index, skill, run.spent_mc))
             }
-        }
-    }
-
-    /// Takes the step's estimate from its tenant's spend limits (`Ok(None)`: its plan
-    /// limits no spend, or this worker knows no plans).
-    async fn take_spend(
-        &self,
-        c: &Claimed,
-        skill: &str,
-        estimate: Millicredits,
-        now: u64,
-    ) -> Result<Option<crate::limits::SpendTaken>, StructuredOutcome> {
-        let Some(quotas) = &self.quotas else { return Ok(None) };
-        let index = c.msg.step_index;
-        match quotas.take_spend(&c.msg.tenant, estimate, now).await {
-            Ok(taken) => Ok(taken),
-            Err(crate::limits::SpendError::Refused(r)) => {
-                let (spent, limit) = (Millicredits(r.spent_mc), Millicredits(r.limit_mc));
-                let message = match r.scope {
-                    "request" => format!(
-                        "step {index} ({skill}) is estimated at {} c and the tenant's plan allows {} c a step",
-                        estimate.cents(),
-                        limit.cents()
-                    ),
-                    window => format!(
-                        "step {index} ({skill}) is estimated at {} c and the tenant has spent {} c of its {} c this UTC {window}",
-                        estimate.cents(),
-                        spent.cents(),
-                        limit.cents()
-                    ),
-                };
-                Err(exceeded(
-                    message,
-                    json!({"scope": format!("tenant_{}", r.scope), "spent_cents": spent.cents(), "estimate_cents": estimate.cents(), "limit_cents": limit.cents()}),
-                ))
-            }
-            Err(crate::limits::SpendError::Store(e)) => Err(StructuredOutcome::failure(
-                ErrorCode::Internal,
-                format!("the tenant's spend could not be checked, so the step did not run: {e}"),
-            )),
         }
     }
 }
@@ -248,42 +202,13 @@ impl StepWorker {
     pub(super) async fn settle_retried(&self, c: &Claimed, budgeted: Option<&Budgeted>, outcome: &StructuredOutcome) {
         let (Some(credits), Some(b)) = (&self.credits, budgeted) else { return };
         let (_, charge) = b.charge(outcome, c.run.spent_mc);
-        if let (Some(quotas), Some(adjust)) = (&self.quotas, &charge.spend) {
-            quotas.adjust_spend(&c.msg.tenant, adjust).await;
-        }
+        self.adjust_limits(&c.msg.tenant, &charge).await;
         if let Some((pending, post)) = charge.settle {
             if let Err(e) = credits.store().settle(&c.msg.tenant, &pending.id, post, now_ms()).await {
                 tracing::warn!(run = %c.msg.run_id, step = c.msg.step_index, error = %e, "a retried step's reservation could not be settled");
             }
         }
     }
-}
-
-/// The audit entries of the tenant's spend windows that `taken` carried past
-/// [`WARNING_SHARE`] of their limits (`budget.warning` about `tenant`).
-fn spend_warnings(c: &Claimed, taken: &crate::limits::SpendTaken) -> Vec<aos_core::audit::AuditEvent> {
-    taken
-        .crossed(WARNING_SHARE)
-        .into_iter()
-        .map(|(window, total, limit)| {
-            aos_core::audit::AuditEvent::new(
-                &c.msg.tenant,
-                aos_core::audit::Actor::system(),
-                "budget.warning",
-                format!("tenant:{}", c.msg.tenant),
-                "warned",
-                now_ms(),
-            )
-            .with_details(json!({
-                "scope": format!("tenant_{window}"),
-                "spent_cents": Millicredits(total).cents(),
-                "limit_cents": Millicredits(limit).cents(),
-                "share": WARNING_SHARE,
-                "run_id": c.msg.run_id,
-                "step": c.msg.step_index,
-            }))
-        })
-        .collect()
 }
 
 /// The audit entry of a run whose spending passed [`WARNING_SHARE`] of its budget with

@@ -183,7 +183,7 @@ impl StepWorker {
         });
         let (charge_record, charge) = budgeted.as_ref().map(|b| b.charge(&outcome, c.run.spent_mc)).unzip();
         let warned = charge.as_ref().and_then(|ch| warning(&c, ch.amount));
-        let spend_warnings = budgeted.as_ref().map(|b| b.warnings.clone()).unwrap_or_default();
+        let spend_warnings = budgeted.as_ref().map(|b| b.limits.warnings.clone()).unwrap_or_default();
         // What the step used, its own part only (an agent's children have their own runs).
         let own =
             budgeted.as_ref().map_or_else(|| Millicredits::from_credits(outcome.cost_cents), |b| b.actual(&outcome));

@@ -22,6 +22,7 @@ mod budget;
 mod end;
 mod execute;
 mod gate;
+mod limits;
 mod stages;
 
 pub use budget::WARNING_SHARE;

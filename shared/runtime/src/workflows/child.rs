@@ -21,6 +21,8 @@ pub(crate) struct ChildRun<'a> {
     pub(crate) backoff_ms: u64,
     pub(crate) timeout_ms: Option<u64>,
     pub(crate) task_token: Option<String>,
+    /// The execution's budget, millicredits.
+    pub(crate) budget_mc: Option<u64>,
 }
 
 impl ChildRun<'_> {
@@ -53,6 +55,7 @@ impl ChildRun<'_> {
             slot,
             workflow: self.workflow.to_owned(),
             task_token: self.task_token,
+            budget_mc: self.budget_mc,
         };
         Ok(RunRecord::queued(self.tenant.clone(), self.run_id, plan, self.input, base_seed, Some(parent), now))
     }

@@ -96,6 +96,11 @@ pub struct StartExecution {
     /// Base of the runs' seeds; random when absent.
     #[serde(default)]
     pub base_seed: Option<u64>,
+    /// The most the execution's runs may spend together, in cents (credits): a step
+    /// whose estimate would take them past it does not run, and its node fails with
+    /// `ERR_BUDGET_EXCEEDED`.
+    #[serde(default)]
+    pub budget_cents: Option<u64>,
 }
 
 /// Something plus whether this request created it.
@@ -105,6 +110,20 @@ pub struct Created<T> {
     pub value: T,
     /// False when it existed already (same spec, same Idempotency-Key).
     pub created: bool,
+}
+
+/// An execution's `budget_cents` as millicredits, or the refusal that says what to fix.
+fn execution_budget(cents: Option<u64>) -> Result<Option<u64>, FlowError> {
+    let Some(cents) = cents else { return Ok(None) };
+    let most = aos_core::credits::MAX_AMOUNT / aos_core::credits::MILLI;
+    if cents == 0 || cents > most {
+        return Err(FlowError::Invalid {
+            code: ErrorCode::ValidationFailed,
+            message: format!("budget_cents must be a whole number of cents from 1 to {most}, got {cents}"),
+            node: None,
+        });
+    }
+    Ok(Some(aos_core::credits::Millicredits::from_credits(cents).0))
 }
 
 struct Ids;
@@ -268,9 +287,13 @@ impl WorkflowService {
         let record = self.get(tenant, name, req.version).await?;
         let workflow = self.compile(&record)?;
         let input = if req.input.is_null() { json!({}) } else { req.input };
-        let payload_hash = content_hash(&json!({
-            "workflow": name, "version": record.version, "input": input, "base_seed": req.base_seed,
-        }));
+        let budget_mc = execution_budget(req.budget_cents)?;
+        let mut payload =
+            json!({"workflow": name, "version": record.version, "input": input, "base_seed": req.base_seed});
+        if let Some(b) = req.budget_cents {
+            payload["budget_cents"] = json!(b);
+        }
+        let payload_hash = content_hash(&payload);
         let now = now_ms();
         match claim_key(self.idempotency.as_ref(), tenant, key, &payload_hash, now).await? {
             Ok(KeyClaim::Fresh) => {}
@@ -284,7 +307,12 @@ impl WorkflowService {
             Err((code, message)) => return Err(FlowError::Conflict(code, message)),
         }
         if let Some(engine) = &self.sfn {
-            let req = StartExecution { input, version: Some(record.version), base_seed: req.base_seed };
+            let req = StartExecution {
+                input,
+                version: Some(record.version),
+                base_seed: req.base_seed,
+                budget_cents: req.budget_cents,
+            };
             let claimed = key.map(|k| (k, payload_hash.as_str()));
             return self.start_on_step_functions(engine, tenant, &record, &workflow, req, claimed).await;
         }
@@ -300,6 +328,7 @@ impl WorkflowService {
             revision: 0,
             created_at_ms: now,
             updated_at_ms: now,
+            budget_mc,
         };
         let mut write = self.step(&workflow, &mut execution, Event::Start, now)?.expect("a new execution starts");
         write.expected_revision = None;
@@ -482,6 +511,7 @@ impl WorkflowService {
                         backoff_ms,
                         timeout_ms,
                         task_token: None,
+                        budget_mc: execution.budget_mc,
                     };
                     write.runs.push(child.build(now)?);
                 }

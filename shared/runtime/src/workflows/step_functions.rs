@@ -118,7 +118,11 @@ impl WorkflowService {
         let base_seed = seed.unwrap_or_else(|| {
             derived.as_ref().map_or_else(rand::random, |h| u64::from_str_radix(&h[32..48], 16).unwrap_or_default())
         });
-        let aos = json!({"tenant": tenant, "execution": id, "workflow": record.name, "base_seed": base_seed});
+        let budget_mc = req.budget_cents.map(|c| aos_core::credits::Millicredits::from_credits(c).0);
+        let mut aos = json!({"tenant": tenant, "execution": id, "workflow": record.name, "base_seed": base_seed});
+        if let Some(b) = budget_mc {
+            aos["budget_mc"] = json!(b);
+        }
         let document = aos_core::workflow::asl::start_document(&input, &aos);
         let started = async {
             let execution_arn = match engine.machines.start_execution(&arn, id.as_str(), &document).await {
@@ -140,6 +144,7 @@ impl WorkflowService {
                 base_seed,
                 execution_arn,
                 created_at_ms: now,
+                budget_mc,
             };
             engine.records.put_sfn_execution(&sfn).await?;
             if let Some(k) = key {
