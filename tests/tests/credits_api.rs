@@ -304,6 +304,16 @@ nodes:
   - {id: d, skill: json_transform, depends_on: [c], input: {expression: n, data: {n: 4}}}
 ";
 
+const UNDO: &str = r"
+name: undo
+nodes:
+  - id: a
+    skill: json_transform
+    input: {expression: n, data: {n: 1}}
+    compensate: {skill: json_transform, input: {expression: n, data: {n: -1}}}
+  - {id: b, skill: json_transform, depends_on: [a], input: {expression: n, data: {n: 2}}}
+";
+
 const FAN: &str = r"
 name: fan
 nodes:
@@ -353,6 +363,13 @@ async fn a_workflow_executions_budget_holds_all_its_nodes_together() {
     let items = &fan["nodes"][0]["items"];
     assert_eq!((items["completed"].clone(), items["total"].clone()), (json!(6), json!(10)), "{fan}");
     assert_eq!(fan["envelope"]["spent_cents"], 6.0, "never more than the budget: {fan}");
+
+    // The budget stops b; a's compensation still runs (charged, never refused).
+    apply_workflow(&stack, UNDO).await;
+    let undone = execute(&stack, "undo", &json!({"budget_cents": 1})).await;
+    assert_eq!(undone["failed_node"], "b", "{undone}");
+    assert_eq!(undone["compensations"][0]["status"], "completed", "{undone}");
+    assert_eq!(undone["envelope"]["spent_cents"], 2.0, "the compensation is charged past the budget: {undone}");
 
     let unlimited = execute(&stack, "chain", &json!({})).await;
     assert_eq!(unlimited["status"], "succeeded", "{unlimited}");

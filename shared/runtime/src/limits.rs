@@ -270,15 +270,17 @@ impl QuotaService {
     /// Takes a step's `estimate` from the tenant's spend limits (its plan's, seed M13):
     /// refused when the step alone is estimated above the per-request limit, or the
     /// hour's or the day's spend with it would pass its limit. `Ok(None)`: the plan limits
-    /// no spend, or the estimate is nothing.
+    /// no spend, or the estimate is nothing. A step that must run whatever it costs (a
+    /// compensation: `enforce` false) is counted and never refused.
     pub async fn take_spend(
         &self,
         tenant: &TenantId,
         estimate: Millicredits,
         now_ms: u64,
+        enforce: bool,
     ) -> Result<Option<SpendTaken>, SpendError> {
         let quotas = self.plan(tenant).await?.quotas();
-        if let Some(limit) = quotas.spend_per_request_mc.filter(|l| estimate.0 > *l) {
+        if let Some(limit) = quotas.spend_per_request_mc.filter(|l| enforce && estimate.0 > *l) {
             return Err(SpendError::Refused(SpendRefusal { scope: "request", spent_mc: 0, limit_mc: limit }));
         }
         let limits = (quotas.spend_per_hour_mc, quotas.spend_per_day_mc);
@@ -286,7 +288,8 @@ impl QuotaService {
             return Ok(None);
         }
         let windows = SpendWindows::at(now_ms);
-        match self.tenants.take_spend(tenant, &windows, estimate.0, limits).await? {
+        let checked = if enforce { limits } else { (None, None) };
+        match self.tenants.take_spend(tenant, &windows, estimate.0, checked).await? {
             Ok(totals) => Ok(Some(SpendTaken { windows, amount: estimate.0, totals, limits })),
             Err((quota, spent_mc)) => {
                 let (scope, limit) = match quota {
@@ -308,7 +311,8 @@ impl QuotaService {
 
     /// Takes a workflow node step's `estimate` from its execution's envelope: the
     /// smaller of the execution's own budget and the tenant's plan's per-workflow limit
-    /// (`Ok(None)`: neither is set).
+    /// (`Ok(None)`: neither is set). A compensation is counted and never refused: what
+    /// undoes a failed execution's effects runs whatever is left.
     pub async fn take_envelope(
         &self,
         tenant: &TenantId,
@@ -318,7 +322,8 @@ impl QuotaService {
         let Some(limit) = self.envelope_limit(tenant, parent.budget_mc).await? else { return Ok(None) };
         let execution = parent.execution.to_string();
         let amount = i64::try_from(estimate.0).unwrap_or(i64::MAX);
-        match self.tenants.add_to_meter(tenant, WORKFLOW_METER, &execution, amount, Some(limit)).await? {
+        let checked = (!parent.slot.compensation).then_some(limit);
+        match self.tenants.add_to_meter(tenant, WORKFLOW_METER, &execution, amount, checked).await? {
             Ok(total) => Ok(Some(EnvelopeTaken { execution, amount: estimate.0, total, limit })),
             Err(spent_mc) => Err(SpendError::Refused(SpendRefusal { scope: "workflow", spent_mc, limit_mc: limit })),
         }

@@ -82,8 +82,10 @@ impl StepWorker {
                 format!("the tenant's spend could not be checked, so the step did not run: {e}"),
             ),
         };
-        let mut taken =
-            Taken { spend: quotas.take_spend(tenant, estimate, now).await.map_err(failed)?, ..Taken::default() };
+        // A compensation undoes a failed execution's effects: counted, never refused.
+        let enforce = !c.run.parent.as_ref().is_some_and(|p| p.slot.compensation);
+        let spend = quotas.take_spend(tenant, estimate, now, enforce).await.map_err(failed)?;
+        let mut taken = Taken { spend, ..Taken::default() };
         if let Some(parent) = &c.run.parent {
             match quotas.take_envelope(tenant, parent, estimate).await {
                 Ok(envelope) => taken.envelope = envelope,
