@@ -549,7 +549,13 @@ async fn run_workflow(dir: &Path, spec: &str, input: Value, workers: usize) -> a
     let (stop, rx) = tokio::sync::watch::channel(false);
     let handles: Vec<_> = (0..workers).map(|_| tokio::spawn(fe.worker.clone().run_loop(rx.clone()))).collect();
     let t = Instant::now();
-    let req = aos_runtime::workflows::StartExecution { input, version: None, base_seed: Some(1), budget_cents: None };
+    let req = aos_runtime::workflows::StartExecution {
+        input,
+        version: None,
+        base_seed: Some(1),
+        budget_cents: None,
+        notify_url: None,
+    };
     let id = fe.flows.start(&tenant, &name, req, None).await.map_err(|e| anyhow::anyhow!("{e}"))?.value.id;
     loop {
         let e = fe.flows.execution(&tenant, &id).await.map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -325,6 +325,9 @@ enum WorkflowCommand {
         /// The most its runs may spend together, in whole cents.
         #[arg(long)]
         budget_cents: Option<u64>,
+        /// Where signed notices about it go (`budget.warning` at 80 % of its budget).
+        #[arg(long)]
+        notify_url: Option<String>,
         /// Follow the execution node by node until it ends.
         #[arg(long)]
         watch: bool,
@@ -485,11 +488,14 @@ async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
             let q = version.map(|v| format!("?version={v}")).unwrap_or_default();
             print(&c.call(get, &format!("/v1/workflows/{name}{q}"), None, None).await?)?;
         }
-        WorkflowCommand::Start { name, input, version, idempotency_key, budget_cents, watch } => {
+        WorkflowCommand::Start { name, input, version, idempotency_key, budget_cents, notify_url, watch } => {
             let input = input.map(|f| client::read_input(&f)).transpose()?.unwrap_or_else(|| json!({}));
             let mut body = json!({"input": input, "version": version});
             if let Some(b) = budget_cents {
                 body["budget_cents"] = json!(b);
+            }
+            if let Some(u) = notify_url {
+                body["notify_url"] = json!(u);
             }
             if !client::start_workflow(&c, &name, &body, idempotency_key.as_deref(), watch).await? {
                 std::process::exit(1);

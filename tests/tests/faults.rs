@@ -246,7 +246,13 @@ async fn a_workflow_start_reported_failed_after_step_functions_started_it_starts
     proxy.inject("states.StartExecution", 1, 3, Fault::FailAfter(500, "ServiceUnavailable"));
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let req = StartExecution { input: json!({"x": 1}), version: None, base_seed: None, budget_cents: None };
+        let req = StartExecution {
+            input: json!({"x": 1}),
+            version: None,
+            base_seed: None,
+            budget_cents: None,
+            notify_url: None,
+        };
         match service.start(&tenant(), "once", req, Some("start-once")).await {
             Ok(created) => ids.push(created.value.id),
             Err(e) => eprintln!("start answered {e}; the client tries again with the same key"),
@@ -463,7 +469,8 @@ async fn task_answers_and_an_approval_decision_that_meet_faults_still_finish_the
 
     // Node a's answer reaches Step Functions; the worker never hears back.
     proxy.inject("states.SendTaskSuccess", 1, 1, Fault::LoseAnswer);
-    let req = StartExecution { input: json!({}), version: None, base_seed: Some(3), budget_cents: None };
+    let req =
+        StartExecution { input: json!({}), version: None, base_seed: Some(3), budget_cents: None, notify_url: None };
     let id = service.start(&tenant(), "answers", req, None).await.expect("started").value.id;
     let deadline = Instant::now() + Duration::from_secs(60);
     let approval = loop {
@@ -543,7 +550,8 @@ async fn large_node_outputs_come_back_whole_in_the_execution_view() {
         .with_sfn_tasks(tasks);
     let (stop, rx) = tokio::sync::watch::channel(false);
     let loops: Vec<_> = (0..2).map(|_| tokio::spawn(worker.clone().run_loop(rx.clone()))).collect();
-    let req = StartExecution { input: json!({}), version: None, base_seed: Some(3), budget_cents: None };
+    let req =
+        StartExecution { input: json!({}), version: None, base_seed: Some(3), budget_cents: None, notify_url: None };
     let id = service.start(&tenant(), "large", req, None).await.expect("started").value.id;
     let deadline = Instant::now() + Duration::from_secs(60);
     let execution = loop {
@@ -620,7 +628,13 @@ async fn flow_scenario(proxy: &FaultProxy, emulator: &str) -> FlowEnding {
     let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config)
         .with_sfn_tasks(live.tasks(&ports));
     let id = as_a_client("start", || {
-        let req = StartExecution { input: json!({}), version: None, base_seed: Some(5), budget_cents: None };
+        let req = StartExecution {
+            input: json!({}),
+            version: None,
+            base_seed: Some(5),
+            budget_cents: None,
+            notify_url: None,
+        };
         let service = &live.service;
         async move { service.start(&tenant(), "matrix", req, Some("start-key")).await.map(|s| s.value.id) }
     })

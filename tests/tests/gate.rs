@@ -171,7 +171,13 @@ impl Gate {
         let yaml = format!("name: gated\nnodes:\n  - id: n\n    skill: touch\n    input: {{tag: {tag}}}\n");
         let spec = aos_core::workflow::parse(&yaml, aos_core::workflow::Format::Yaml).expect("spec");
         self.workflows.apply(&tenant(), spec).await.expect("applied");
-        let req = StartExecution { input: json!({}), version: None, base_seed: Some(1), budget_cents: None };
+        let req = StartExecution {
+            input: json!({}),
+            version: None,
+            base_seed: Some(1),
+            budget_cents: None,
+            notify_url: None,
+        };
         let id = self.workflows.start(&tenant(), "gated", req, None).await.expect("started").value.id;
         let (stop, rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(self.worker.clone().run_loop(rx));
@@ -381,7 +387,8 @@ async fn a_step_that_needs_an_approval_parks_until_one_is_decided(g: &Gate) {
     let yaml = "name: held\nnodes:\n  - id: n\n    skill: touch\n    input: {tag: held-node}\n";
     let spec = aos_core::workflow::parse(yaml, aos_core::workflow::Format::Yaml).expect("spec");
     g.workflows.apply(&tenant(), spec).await.expect("applied");
-    let req = StartExecution { input: json!({}), version: None, base_seed: Some(1), budget_cents: None };
+    let req =
+        StartExecution { input: json!({}), version: None, base_seed: Some(1), budget_cents: None, notify_url: None };
     let execution = g.workflows.start(&tenant(), "held", req, None).await.expect("started").value.id;
     let a = loop {
         let limit = aos_core::page::PageLimit::new(Some(100)).expect("limit");

@@ -104,3 +104,67 @@ async fn approvals_and_flag_changes_send_signed_webhooks_once_each() {
         assert!(!verify(headers, &tampered), "a tampered body must not verify");
     }
 }
+
+/// A run's `notify_url` hears, signed, when the run passes 80 % of its budget — once,
+/// though the run goes on — and a workflow execution's when its envelope does; a
+/// `notify_url` that is no http(s) URL is refused at submission.
+#[tokio::test]
+#[ignore = "needs Python with standardwebhooks (AOS_PYTHON): ./scripts/test.sh runs it"]
+async fn budget_warnings_send_signed_webhooks_to_the_runs_notify_url() {
+    let (addr, seen) = receiver().await;
+    let stack = TestStack::start(&addr.to_string()).await;
+    let secret = json!({"value": SECRET});
+    let r = stack.call(Method::PUT, "/v1/secrets/WEBHOOK_SIGNING_SECRET", Some(&stack.key()), Some(&secret), &[]).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let hook = format!("http://{addr}/hook");
+    let step = |n: u32| json!({"skill": "json_transform", "input": {"expression": "n", "data": {"n": n}}});
+    // One credit a step against five: the fourth passes 80 %.
+    let body = json!({"plan": [step(1), step(2), step(3), step(4), step(5)], "budget_cents": 5, "notify_url": hook});
+    let run = stack.submit(&body).await;
+    assert_eq!(stack.wait(&run).await["status"], "succeeded");
+    until_heard(&seen, 1).await;
+    let warned: Value = serde_json::from_slice(&seen.lock().expect("seen")[0].1).expect("json");
+    assert_eq!(warned["type"], "budget.warning", "{warned}");
+    assert_eq!(
+        (warned["data"]["scope"].clone(), warned["data"]["spent_cents"].clone(), warned["data"]["limit_cents"].clone()),
+        (json!("run"), json!(4.0), json!(5.0)),
+        "{warned}"
+    );
+    assert_eq!(warned["data"]["resource"], format!("run:{run}"), "{warned}");
+    let (headers, bytes) = seen.lock().expect("seen")[0].clone();
+    let h = |n: &str| headers[n].to_str().expect("ascii").to_owned();
+    let signed = json!({"webhook-id": h("webhook-id"), "webhook-timestamp": h("webhook-timestamp"), "webhook-signature": h("webhook-signature")});
+    assert!(
+        aos_tests::standard_webhook_check(SECRET, &signed, &bytes).status.success(),
+        "signed per Standard Webhooks"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(events(&seen), ["budget.warning"], "once");
+
+    // A workflow execution's envelope: four nodes of one credit against five.
+    let spec = "name: four\nnodes:\n  - {id: a, skill: json_transform, input: {expression: n, data: {n: 1}}}\n  - {id: b, skill: json_transform, depends_on: [a], input: {expression: n, data: {n: 1}}}\n  - {id: c, skill: json_transform, depends_on: [b], input: {expression: n, data: {n: 1}}}\n  - {id: d, skill: json_transform, depends_on: [c], input: {expression: n, data: {n: 1}}}\n";
+    let applied = reqwest::Client::new()
+        .post(format!("{}/v1/workflows", stack.stack.url()))
+        .bearer_auth(stack.key())
+        .header("content-type", "application/yaml")
+        .body(spec)
+        .send()
+        .await
+        .expect("apply");
+    assert_eq!(applied.status(), StatusCode::CREATED);
+    let start = json!({"budget_cents": 5, "notify_url": hook});
+    let r = stack.call(Method::POST, "/v1/workflows/four/executions", Some(&stack.key()), Some(&start), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    until_heard(&seen, 2).await;
+    let warned: Value = serde_json::from_slice(&seen.lock().expect("seen")[1].1).expect("json");
+    assert_eq!(
+        (warned["data"]["scope"].clone(), warned["data"]["spent_cents"].clone()),
+        (json!("workflow"), json!(4.0))
+    );
+    assert_eq!(warned["data"]["resource"], format!("execution:{}", r.body["id"].as_str().unwrap_or_default()));
+
+    let bad = json!({"plan": [step(1)], "notify_url": "ftp://example.com/x"});
+    let r = stack.call(Method::POST, "/v1/runs", Some(&stack.key()), Some(&bad), &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "ERR_VALIDATION_FAILED"), "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap_or_default().contains("notify_url"), "{}", r.body);
+}

@@ -32,7 +32,8 @@ async fn earlier_versions_machines_are_deleted_when_idle_and_made_again_when_sta
     let v1 = service.apply(&t, spec(1)).await.expect("v1").value;
     let m1 = v1.state_machine_arn.clone().expect("machine");
     // An execution of v1 that is still running keeps its machine.
-    let req = StartExecution { input: json!({}), version: Some(1), base_seed: Some(1), budget_cents: None };
+    let req =
+        StartExecution { input: json!({}), version: Some(1), base_seed: Some(1), budget_cents: None, notify_url: None };
     service.start(&t, "versions", req, None).await.expect("started");
     let v2 = service.apply(&t, spec(2)).await.expect("v2").value;
     let m2 = v2.state_machine_arn.clone().expect("machine");
@@ -46,7 +47,8 @@ async fn earlier_versions_machines_are_deleted_when_idle_and_made_again_when_sta
     assert_eq!(v4.state_machine_arn.as_deref(), Some(m1.as_str()));
     assert!(exists(m1.clone()).await);
     // Starting a retired version makes its machine again.
-    let req = StartExecution { input: json!({}), version: Some(2), base_seed: Some(1), budget_cents: None };
+    let req =
+        StartExecution { input: json!({}), version: Some(2), base_seed: Some(1), budget_cents: None, notify_url: None };
     let started = service.start(&t, "versions", req, None).await.expect("a retired version starts");
     assert_eq!(started.value.version, 2);
     assert!(exists(m2).await, "v2's machine is back");

@@ -281,8 +281,13 @@ async fn run_embedded(case: &Case, wf: &Workflow, log: &Log) -> Outcome {
     let tenant = TenantId::parse(TENANT).expect("tenant");
     svc.apply(&tenant, wf.spec().clone()).await.expect("apply");
     let run = format!("emb-{}", case.name);
-    let req =
-        StartExecution { input: with_run(&case.input, &run), version: None, base_seed: Some(SEED), budget_cents: None };
+    let req = StartExecution {
+        input: with_run(&case.input, &run),
+        version: None,
+        base_seed: Some(SEED),
+        budget_cents: None,
+        notify_url: None,
+    };
     let id = svc.start(&tenant, &wf.spec().name, req, None).await.expect("start").value.id;
     let deadline = Instant::now() + Duration::from_secs(60);
     let exec = loop {

@@ -62,6 +62,42 @@ pub async fn send(
     }
 }
 
+/// The longest `notify_url` a run or an execution may carry.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// A run's or an execution's `notify_url` checked: an absolute `http` or `https` URL
+/// (where it may point is the outbound guard's to decide when a notice is sent), or the
+/// message that says what to fix.
+pub fn check_url(url: Option<String>) -> Result<Option<String>, String> {
+    let Some(url) = url else { return Ok(None) };
+    let parsed = url::Url::parse(&url).map_err(|e| format!("notify_url is not a URL ({e}): {url:?}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || url.len() > MAX_URL_LEN {
+        return Err(format!("notify_url must be an http or https URL of at most {MAX_URL_LEN} characters"));
+    }
+    Ok(Some(url))
+}
+
+/// Sends the `budget.warning` notices among `events` (what a step's commit puts on the
+/// audit record) to `url`, once each: a step retried after a crash finds its notices
+/// already sent. Failures are logged; the audit entries stand.
+pub async fn budget_warnings(
+    runs: &dyn RunStore,
+    tenant: &TenantId,
+    url: &str,
+    events: &[aos_core::audit::AuditEvent],
+    now_ms: u64,
+) {
+    for e in events.iter().filter(|e| e.action == "budget.warning") {
+        let scope = e.details["scope"].as_str().unwrap_or("run");
+        let dedupe = format!("budget.warning:{}:{scope}", e.resource);
+        let mut data = e.details.clone();
+        data["resource"] = json!(e.resource);
+        if let Err(err) = send(runs, tenant, url, "budget.warning", &dedupe, data, now_ms).await {
+            tracing::warn!(tenant = %tenant, error = %err, "a budget warning's webhook could not be queued");
+        }
+    }
+}
+
 /// The webhook body's `data` for an approval.
 pub fn approval_data(a: &crate::ports::ApprovalRecord) -> Value {
     json!({

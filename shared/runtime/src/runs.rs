@@ -55,6 +55,10 @@ pub struct SubmitRun {
     /// it past this does not run, and the run fails with `ERR_BUDGET_EXCEEDED`.
     #[serde(default)]
     pub budget_cents: Option<u64>,
+    /// Where signed notices about the run go (`budget.warning` as it passes 80 % of its
+    /// budget or its tenant's limits), signed per Standard Webhooks.
+    #[serde(default)]
+    pub notify_url: Option<String>,
 }
 
 /// What claiming a request's Idempotency-Key found.
@@ -292,11 +296,16 @@ impl RunService {
     /// Nothing is stored for a refused request.
     pub async fn submit(&self, tenant: &TenantId, req: SubmitRun, key: Option<&str>) -> Result<Submitted, RunError> {
         let budget_cents = req.budget_cents;
+        let notify_url = crate::notify::check_url(req.notify_url.clone())
+            .map_err(|m| RunError::Invalid(ErrorCode::ValidationFailed, m))?;
         let (plan, input, seed) = self.validate(req)?;
         let budget_mc = self.budget(budget_cents, &plan)?;
         let mut payload = json!({"plan": plan.to_value(), "input": input, "base_seed": seed});
         if let Some(b) = budget_cents {
             payload["budget_cents"] = json!(b);
+        }
+        if let Some(u) = &notify_url {
+            payload["notify_url"] = json!(u);
         }
         let payload_hash = content_hash(&payload);
         let now = now_ms();
@@ -317,7 +326,9 @@ impl RunService {
         };
         let base_seed = seed.unwrap_or_else(rand::random);
         let id = RunId::from_suffix(&unique_suffix()).expect("uuid suffix is a valid id");
-        let run = RunRecord::queued(tenant.clone(), id, plan, input, base_seed, None, now).with_budget(budget_mc);
+        let run = RunRecord::queued(tenant.clone(), id, plan, input, base_seed, None, now)
+            .with_budget(budget_mc)
+            .with_notify_url(notify_url);
         let first = StepMessage { tenant: tenant.clone(), run_id: run.id.clone(), step_index: 0 };
         let completion = key.map(|k| IdempotencyCompletion {
             key: k.to_owned(),

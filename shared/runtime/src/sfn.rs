@@ -56,6 +56,9 @@ pub struct TaskExecution {
     /// The execution's own budget, millicredits.
     #[serde(default)]
     pub budget_mc: Option<u64>,
+    /// Where signed notices about the execution go.
+    #[serde(default)]
+    pub notify_url: Option<String>,
 }
 
 /// A node's view of a step in the state document.
@@ -311,6 +314,7 @@ impl SfnTasks {
                     timeout_ms: task.timeout_s.map(|s| s * 1000),
                     task_token: Some(task.token.clone()),
                     budget_mc: task.aos.budget_mc,
+                    notify_url: task.aos.notify_url.clone(),
                 };
                 let run = match child.build(now) {
                     Ok(r) => r,
@@ -581,6 +585,7 @@ pub fn project(
         created_at_ms: sfn.created_at_ms,
         updated_at_ms: now,
         budget_mc: sfn.budget_mc,
+        notify_url: sfn.notify_url.clone(),
     }
 }
 

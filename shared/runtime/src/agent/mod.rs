@@ -262,7 +262,8 @@ impl AgentSteps<'_> {
                 let seed = seed.unwrap_or_else(|| step_seed(ctx.seed, u32::try_from(i).unwrap_or(u32::MAX)));
                 let child = RunRecord::queued(run.tenant.clone(), ids[i].clone(), plan, input, seed, None, now)
                     .with_caller(caller)
-                    .with_budget(budgets[i]);
+                    .with_budget(budgets[i])
+                    .with_notify_url(run.notify_url.clone());
                 new_runs.push((i, child));
             }
             for (i, child) in new_runs {

@@ -46,6 +46,8 @@ pub struct RunRecord {
     pub caller: Option<CallerLink>,
     /// The most the run may spend, millicredits (`None`: no cap of its own).
     pub budget_mc: Option<u64>,
+    /// Where signed notices about the run go (`budget.warning`), if anywhere.
+    pub notify_url: Option<String>,
     /// What its steps were charged so far, millicredits.
     pub spent_mc: u64,
     /// What its steps used so far, per skill and model.
@@ -96,6 +98,9 @@ pub struct RunSpec {
     /// The most the run may spend, millicredits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_mc: Option<u64>,
+    /// Where signed notices about the run go, if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
 }
 
 impl RunRecord {
@@ -128,6 +133,7 @@ impl RunRecord {
             parent,
             caller: None,
             budget_mc: None,
+            notify_url: None,
             spent_mc: 0,
             usage: aos_core::usage::RunUsage::default(),
         }
@@ -137,6 +143,13 @@ impl RunRecord {
     #[must_use]
     pub fn with_budget(mut self, budget_mc: Option<u64>) -> Self {
         self.budget_mc = budget_mc;
+        self
+    }
+
+    /// The same run with signed notices about it sent to `url`.
+    #[must_use]
+    pub fn with_notify_url(mut self, url: Option<String>) -> Self {
+        self.notify_url = url;
         self
     }
 
@@ -167,6 +180,7 @@ impl RunRecord {
             parent: spec.parent,
             caller: spec.caller,
             budget_mc: spec.budget_mc,
+            notify_url: spec.notify_url,
             spent_mc: state.spent_mc,
             usage: state.usage,
         }
@@ -199,6 +213,7 @@ impl RunRecord {
             parent: self.parent.clone(),
             caller: self.caller.clone(),
             budget_mc: self.budget_mc,
+            notify_url: self.notify_url.clone(),
         }
     }
 }

@@ -71,6 +71,9 @@ pub struct SfnExecution {
     /// Its own budget (`budget_cents`), millicredits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_mc: Option<u64>,
+    /// Where signed notices about it go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
 }
 
 /// Progress of one node (map element, compensation) of a Step Functions execution, as

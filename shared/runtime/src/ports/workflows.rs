@@ -53,6 +53,9 @@ pub struct ExecutionRecord {
     /// Its own budget (`budget_cents`), millicredits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_mc: Option<u64>,
+    /// Where signed notices about it go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
 }
 
 /// Status of an approval.

@@ -229,6 +229,7 @@ pub(super) fn warning(c: &Claimed, charged: Millicredits) -> Option<aos_core::au
             now_ms(),
         )
         .with_details(json!({
+            "scope": "run",
             "spent_cents": Millicredits(after).cents(),
             "limit_cents": Millicredits(limit).cents(),
             "share": WARNING_SHARE,

@@ -225,6 +225,11 @@ impl StepWorker {
             next_claim: crate::clock::unique_suffix(),
             now_ms: now,
         };
+        // Budget warnings' webhooks are queued before the commit (each once, by what it is
+        // about), so a crash between the two cannot lose them.
+        if let Some(url) = &c.run.notify_url {
+            crate::notify::budget_warnings(self.store.as_ref(), &c.msg.tenant, url, &commit.audit, now).await;
+        }
         let committed = self.store.commit_step(&commit).await?;
         if let (true, Some(sfn)) = (answers_task, &self.sfn) {
             let mut ended = c.run.clone();

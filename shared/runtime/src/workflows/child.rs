@@ -23,6 +23,8 @@ pub(crate) struct ChildRun<'a> {
     pub(crate) task_token: Option<String>,
     /// The execution's budget, millicredits.
     pub(crate) budget_mc: Option<u64>,
+    /// Where signed notices about the execution go.
+    pub(crate) notify_url: Option<String>,
 }
 
 impl ChildRun<'_> {
@@ -57,6 +59,7 @@ impl ChildRun<'_> {
             task_token: self.task_token,
             budget_mc: self.budget_mc,
         };
-        Ok(RunRecord::queued(self.tenant.clone(), self.run_id, plan, self.input, base_seed, Some(parent), now))
+        let run = RunRecord::queued(self.tenant.clone(), self.run_id, plan, self.input, base_seed, Some(parent), now);
+        Ok(run.with_notify_url(self.notify_url))
     }
 }

@@ -101,6 +101,9 @@ pub struct StartExecution {
     /// `ERR_BUDGET_EXCEEDED`.
     #[serde(default)]
     pub budget_cents: Option<u64>,
+    /// Where signed notices about the execution go (`budget.warning`).
+    #[serde(default)]
+    pub notify_url: Option<String>,
 }
 
 /// Something plus whether this request created it.
@@ -288,10 +291,18 @@ impl WorkflowService {
         let workflow = self.compile(&record)?;
         let input = if req.input.is_null() { json!({}) } else { req.input };
         let budget_mc = execution_budget(req.budget_cents)?;
+        let notify_url = crate::notify::check_url(req.notify_url).map_err(|message| FlowError::Invalid {
+            code: ErrorCode::ValidationFailed,
+            message,
+            node: None,
+        })?;
         let mut payload =
             json!({"workflow": name, "version": record.version, "input": input, "base_seed": req.base_seed});
         if let Some(b) = req.budget_cents {
             payload["budget_cents"] = json!(b);
+        }
+        if let Some(u) = &notify_url {
+            payload["notify_url"] = json!(u);
         }
         let payload_hash = content_hash(&payload);
         let now = now_ms();
@@ -312,6 +323,7 @@ impl WorkflowService {
                 version: Some(record.version),
                 base_seed: req.base_seed,
                 budget_cents: req.budget_cents,
+                notify_url,
             };
             let claimed = key.map(|k| (k, payload_hash.as_str()));
             return self.start_on_step_functions(engine, tenant, &record, &workflow, req, claimed).await;
@@ -329,6 +341,7 @@ impl WorkflowService {
             created_at_ms: now,
             updated_at_ms: now,
             budget_mc,
+            notify_url,
         };
         let mut write = self.step(&workflow, &mut execution, Event::Start, now)?.expect("a new execution starts");
         write.expected_revision = None;
@@ -512,6 +525,7 @@ impl WorkflowService {
                         timeout_ms,
                         task_token: None,
                         budget_mc: execution.budget_mc,
+                        notify_url: execution.notify_url.clone(),
                     };
                     write.runs.push(child.build(now)?);
                 }

@@ -123,6 +123,9 @@ impl WorkflowService {
         if let Some(b) = budget_mc {
             aos["budget_mc"] = json!(b);
         }
+        if let Some(u) = &req.notify_url {
+            aos["notify_url"] = json!(u);
+        }
         let document = aos_core::workflow::asl::start_document(&input, &aos);
         let started = async {
             let execution_arn = match engine.machines.start_execution(&arn, id.as_str(), &document).await {
@@ -145,6 +148,7 @@ impl WorkflowService {
                 execution_arn,
                 created_at_ms: now,
                 budget_mc,
+                notify_url: req.notify_url.clone(),
             };
             engine.records.put_sfn_execution(&sfn).await?;
             if let Some(k) = key {
