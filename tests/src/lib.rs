@@ -118,6 +118,19 @@ impl TestStack {
         }
     }
 
+    /// Stores the workflow `yaml` with the dev key; panics unless it is stored.
+    pub async fn apply_workflow(&self, yaml: &str) {
+        let applied = reqwest::Client::new()
+            .post(format!("{}/v1/workflows", self.stack.url()))
+            .bearer_auth(self.key())
+            .header("content-type", "application/yaml")
+            .body(yaml.to_owned())
+            .send()
+            .await
+            .expect("request reaches the stack");
+        assert_eq!(applied.status(), StatusCode::CREATED, "{}", applied.text().await.unwrap_or_default());
+    }
+
     /// The run's steps view.
     pub async fn steps(&self, id: &str) -> Value {
         self.get(&format!("/v1/runs/{id}/steps")).await.body

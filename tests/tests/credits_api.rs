@@ -16,19 +16,6 @@ async fn simulate(stack: &TestStack, body: &Value) -> Resp {
     stack.call(Method::POST, "/v1/runs/simulate", Some(&stack.key()), Some(body), &[]).await
 }
 
-/// Stores the workflow `yaml` for the stack's tenant.
-async fn apply_workflow(stack: &TestStack, yaml: &str) {
-    let applied = reqwest::Client::new()
-        .post(format!("{}/v1/workflows", stack.stack.url()))
-        .bearer_auth(stack.key())
-        .header("content-type", "application/yaml")
-        .body(yaml.to_owned())
-        .send()
-        .await
-        .expect("request reaches the stack");
-    assert_eq!(applied.status(), StatusCode::CREATED, "{}", applied.text().await.unwrap_or_default());
-}
-
 fn unprocessable(r: &Resp, says: &str, what: &Value) {
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "ERR_VALIDATION_FAILED"), "{what}: {}", r.body);
     let message = r.body["error"]["message"].as_str().unwrap_or_default();
@@ -188,7 +175,7 @@ nodes:
 #[tokio::test]
 async fn costsim_of_a_stored_workflow_counts_each_map_element() {
     let stack = TestStack::start("").await;
-    apply_workflow(&stack, FLOW).await;
+    stack.apply_workflow(FLOW).await;
     let path = "/v1/workflows/digest/simulate";
     let sim =
         stack.call(Method::POST, path, Some(&stack.key()), Some(&json!({"map_items": {"notify": 10}})), &[]).await;
@@ -234,7 +221,7 @@ async fn usage_groups_a_tenants_finished_runs_by_skill_workflow_and_day() {
         .submit(&json!({"plan": [{"skill": "json_transform", "input": {"expression": "a", "data": {"a": 1}}}]}))
         .await;
     assert_eq!(stack.wait(&run).await["status"], "succeeded");
-    apply_workflow(&stack, PAIR).await;
+    stack.apply_workflow(PAIR).await;
     let started =
         stack.call(Method::POST, "/v1/workflows/pair/executions", Some(&stack.key()), Some(&json!({})), &[]).await;
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
@@ -348,8 +335,8 @@ async fn execute(stack: &TestStack, name: &str, body: &Value) -> Value {
 #[tokio::test]
 async fn a_workflow_executions_budget_holds_all_its_nodes_together() {
     let stack = TestStack::start("").await;
-    apply_workflow(&stack, CHAIN).await;
-    apply_workflow(&stack, FAN).await;
+    stack.apply_workflow(CHAIN).await;
+    stack.apply_workflow(FAN).await;
     let chain = execute(&stack, "chain", &json!({"budget_cents": 3})).await;
     assert_eq!((chain["status"].clone(), chain["failed_node"].clone()), (json!("failed"), json!("d")), "{chain}");
     assert_eq!(chain["error"]["code"], "ERR_BUDGET_EXCEEDED", "{chain}");
@@ -365,7 +352,7 @@ async fn a_workflow_executions_budget_holds_all_its_nodes_together() {
     assert_eq!(fan["envelope"]["spent_cents"], 6.0, "never more than the budget: {fan}");
 
     // The budget stops b; a's compensation still runs (charged, never refused).
-    apply_workflow(&stack, UNDO).await;
+    stack.apply_workflow(UNDO).await;
     let undone = execute(&stack, "undo", &json!({"budget_cents": 1})).await;
     assert_eq!(undone["failed_node"], "b", "{undone}");
     assert_eq!(undone["compensations"][0]["status"], "completed", "{undone}");

@@ -42,15 +42,28 @@ async fn until_heard(seen: &Seen, n: usize) {
     }
 }
 
-#[tokio::test]
-#[ignore = "needs Python with standardwebhooks (AOS_PYTHON): ./scripts/test.sh runs it"]
-async fn approvals_and_flag_changes_send_signed_webhooks_once_each() {
+/// `aos dev` whose tenant signs webhooks with [`SECRET`], a receiver on loopback, and the
+/// receiver's URL.
+async fn signing_stack() -> (TestStack, Seen, String) {
     let (addr, seen) = receiver().await;
     let stack = TestStack::start(&addr.to_string()).await;
     let secret = json!({"value": SECRET});
     let r = stack.call(Method::PUT, "/v1/secrets/WEBHOOK_SIGNING_SECRET", Some(&stack.key()), Some(&secret), &[]).await;
     assert!(r.status.is_success(), "{}", r.body);
-    let hook = format!("http://{addr}/hook");
+    (stack, seen, format!("http://{addr}/hook"))
+}
+
+/// Whether the independent Standard Webhooks implementation accepts `body` as signed.
+fn verified(headers: &HeaderMap, body: &[u8]) -> bool {
+    let h = |n: &str| headers[n].to_str().expect("ascii").to_owned();
+    let headers = json!({"webhook-id": h("webhook-id"), "webhook-timestamp": h("webhook-timestamp"), "webhook-signature": h("webhook-signature")});
+    aos_tests::standard_webhook_check(SECRET, &headers, body).status.success()
+}
+
+#[tokio::test]
+#[ignore = "needs Python with standardwebhooks (AOS_PYTHON): ./scripts/test.sh runs it"]
+async fn approvals_and_flag_changes_send_signed_webhooks_once_each() {
+    let (stack, seen, hook) = signing_stack().await;
     let policies = format!(
         "@id(\"ask-first\") @approval(\"2\") @notify(\"{hook}\")\n\
          forbid (principal, action, resource == AOS::Skill::\"kv_store\") when {{ context.input_text like \"*ask*\" }};"
@@ -92,16 +105,11 @@ async fn approvals_and_flag_changes_send_signed_webhooks_once_each() {
     );
 
     // Each verifies with the independent implementation; a tampered body does not.
-    let verify = |headers: &HeaderMap, body: &[u8]| {
-        let h = |n: &str| headers[n].to_str().expect("ascii").to_owned();
-        let headers = json!({"webhook-id": h("webhook-id"), "webhook-timestamp": h("webhook-timestamp"), "webhook-signature": h("webhook-signature")});
-        aos_tests::standard_webhook_check(SECRET, &headers, body).status.success()
-    };
     for (headers, body) in seen.lock().expect("seen").iter() {
-        assert!(verify(headers, body), "standardwebhooks refused {}", String::from_utf8_lossy(body));
+        assert!(verified(headers, body), "standardwebhooks refused {}", String::from_utf8_lossy(body));
         let mut tampered = body.to_vec();
         tampered[3] ^= 1;
-        assert!(!verify(headers, &tampered), "a tampered body must not verify");
+        assert!(!verified(headers, &tampered), "a tampered body must not verify");
     }
 }
 
@@ -111,12 +119,7 @@ async fn approvals_and_flag_changes_send_signed_webhooks_once_each() {
 #[tokio::test]
 #[ignore = "needs Python with standardwebhooks (AOS_PYTHON): ./scripts/test.sh runs it"]
 async fn budget_warnings_send_signed_webhooks_to_the_runs_notify_url() {
-    let (addr, seen) = receiver().await;
-    let stack = TestStack::start(&addr.to_string()).await;
-    let secret = json!({"value": SECRET});
-    let r = stack.call(Method::PUT, "/v1/secrets/WEBHOOK_SIGNING_SECRET", Some(&stack.key()), Some(&secret), &[]).await;
-    assert!(r.status.is_success(), "{}", r.body);
-    let hook = format!("http://{addr}/hook");
+    let (stack, seen, hook) = signing_stack().await;
     let step = |n: u32| json!({"skill": "json_transform", "input": {"expression": "n", "data": {"n": n}}});
     // One credit a step against five: the fourth passes 80 %.
     let body = json!({"plan": [step(1), step(2), step(3), step(4), step(5)], "budget_cents": 5, "notify_url": hook});
@@ -132,26 +135,13 @@ async fn budget_warnings_send_signed_webhooks_to_the_runs_notify_url() {
     );
     assert_eq!(warned["data"]["resource"], format!("run:{run}"), "{warned}");
     let (headers, bytes) = seen.lock().expect("seen")[0].clone();
-    let h = |n: &str| headers[n].to_str().expect("ascii").to_owned();
-    let signed = json!({"webhook-id": h("webhook-id"), "webhook-timestamp": h("webhook-timestamp"), "webhook-signature": h("webhook-signature")});
-    assert!(
-        aos_tests::standard_webhook_check(SECRET, &signed, &bytes).status.success(),
-        "signed per Standard Webhooks"
-    );
+    assert!(verified(&headers, &bytes), "signed per Standard Webhooks");
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(events(&seen), ["budget.warning"], "once");
 
     // A workflow execution's envelope: four nodes of one credit against five.
     let spec = "name: four\nnodes:\n  - {id: a, skill: json_transform, input: {expression: n, data: {n: 1}}}\n  - {id: b, skill: json_transform, depends_on: [a], input: {expression: n, data: {n: 1}}}\n  - {id: c, skill: json_transform, depends_on: [b], input: {expression: n, data: {n: 1}}}\n  - {id: d, skill: json_transform, depends_on: [c], input: {expression: n, data: {n: 1}}}\n";
-    let applied = reqwest::Client::new()
-        .post(format!("{}/v1/workflows", stack.stack.url()))
-        .bearer_auth(stack.key())
-        .header("content-type", "application/yaml")
-        .body(spec)
-        .send()
-        .await
-        .expect("apply");
-    assert_eq!(applied.status(), StatusCode::CREATED);
+    stack.apply_workflow(spec).await;
     let start = json!({"budget_cents": 5, "notify_url": hook});
     let r = stack.call(Method::POST, "/v1/workflows/four/executions", Some(&stack.key()), Some(&start), &[]).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
