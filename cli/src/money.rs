@@ -151,12 +151,18 @@ pub(crate) async fn quotas(conn: &Conn, json: bool) -> anyhow::Result<()> {
         answer["requests_per_minute"].as_u64().map_or_else(|| "no limit".to_owned(), |r| format!("{r} per 60 s"));
     println!("plan {}: requests {rate}", answer["plan"].as_str().unwrap_or("?"));
     for q in answer["quotas"].as_array().into_iter().flatten() {
-        let limit = q["limit"].as_u64().map_or_else(|| "no limit".to_owned(), |l| l.to_string());
+        let name = q["quota_name"].as_str().unwrap_or("");
+        // Spend is metered in millicredits; people read it in cents.
+        let spend = name.starts_with("spend_");
+        let shown = |v: &Value| match v.as_u64() {
+            Some(mc) if spend => format!("{} c", cents(&json!(mc as f64 / 1000.0))),
+            Some(n) => n.to_string(),
+            None => "no limit".to_owned(),
+        };
         println!(
-            "  {:<17} {:>12} of {:<12} {}",
-            q["quota_name"].as_str().unwrap_or(""),
-            q["current"],
-            limit,
+            "  {name:<17} {:>12} of {:<12} {}",
+            shown(&q["current"]),
+            shown(&q["limit"]),
             if q["allowed"] == true { "ok" } else { "USED UP" }
         );
     }

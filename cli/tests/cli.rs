@@ -524,6 +524,7 @@ fn aos_credits_grants_shows_and_lists_and_aos_run_simulate_prices_a_plan() {
     let quotas = aos(&dev, Some(&free_key), &["quotas"]);
     assert!(text(&quotas).starts_with("plan free: requests 60 per 60 s"), "{}", text(&quotas));
     assert!(text(&quotas).contains("api_keys") && text(&quotas).contains("1 of 5"), "{}", text(&quotas));
+    assert!(text(&quotas).contains("spend_per_day") && text(&quotas).contains("0 c of 10000 c"), "{}", text(&quotas));
     let changed = aos(&dev, Some(&operator), &["tenant", "plan", "ten_freeco", "pro"]);
     assert!(changed.status.success(), "{}", text(&changed));
     let quotas = aos(&dev, Some(&free_key), &["quotas", "--json"]);
