@@ -353,6 +353,21 @@ async fn usage_is_recorded_with_each_runs_end_and_rolled_up(ports: Ports) {
     let by_day = usage.report(&tenant(), GroupBy::Day, from, to).await.expect("report");
     assert_eq!(by_day.groups.len(), 1 + usize::from(aos_core::usage::utc_day(from) != aos_core::usage::utc_day(to)));
     assert_eq!(by_day.groups.iter().map(|g| g.runs).sum::<u64>(), 3);
+    // The records page in end order: two, then the third, then nothing after it.
+    let store = &rig.ports.usage;
+    let first = store.usage_records(&tenant(), from, to, None, 2).await.expect("page");
+    let cursor = aos_runtime::ports::usage_cursor(first.last().expect("a record"));
+    let second = store.usage_records(&tenant(), from, to, Some(&cursor), 2).await.expect("page");
+    let paged: Vec<_> = first.iter().chain(&second).collect();
+    let order: Vec<(u64, &str)> = paged.iter().map(|r| (r.ended_at_ms, r.run_id.as_str())).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "in end order: {order:?}");
+    let mut ids: Vec<&str> = order.iter().map(|(_, id)| *id).collect();
+    ids.sort_unstable();
+    let mut want = [a.id.as_str(), b.id.as_str(), c.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want, "each run once");
+    let last = aos_runtime::ports::usage_cursor(second.last().expect("a record"));
+    assert!(store.usage_records(&tenant(), from, to, Some(&last), 2).await.expect("page").is_empty());
     // Outside the span, and for another tenant, there is nothing.
     let before = usage.report(&tenant(), GroupBy::Day, 0, from).await.expect("report");
     assert_eq!((before.runs, before.groups.len()), (0, 0));
