@@ -385,18 +385,10 @@ impl TenantStore for DynamoTenants {
     }
 
     async fn adjust_spend(&self, tenant: &TenantId, adjust: &SpendAdjust) -> StoreResult<()> {
+        // The same blind update a step's commit carries, on its own.
         let Some(up) = spend_adjust(&self.table, tenant.as_str(), adjust) else { return Ok(()) };
-        let up = up.build().map_err(sdk_err)?;
-        self.client
-            .update_item()
-            .table_name(up.table_name())
-            .set_key(Some(up.key().clone()))
-            .update_expression(up.update_expression())
-            .set_expression_attribute_values(up.expression_attribute_values().cloned())
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        Ok(())
+        let item = TransactWriteItem::builder().update(up.build().map_err(sdk_err)?).build();
+        crate::txn::transact(&self.client, vec![item]).await.map(|_| ())
     }
 
     async fn spent(&self, tenant: &TenantId, windows: &SpendWindows) -> StoreResult<(u64, u64)> {

@@ -167,11 +167,23 @@ impl QuotaName {
     /// by UTC hour (`2026-12-04T17`) and day.
     pub fn meter(self, now_ms: u64) -> Option<(&'static str, String)> {
         let at = chrono::DateTime::from_timestamp_millis(i64::try_from(now_ms).unwrap_or(i64::MAX)).unwrap_or_default();
+        let (name, period) = match self {
+            QuotaName::RunsPerDay => (self.meter_name()?, "%Y-%m-%d"),
+            QuotaName::TokensPerMonth => (self.meter_name()?, "%Y-%m"),
+            QuotaName::SpendPerHour => (self.meter_name()?, "%Y-%m-%dT%H"),
+            QuotaName::SpendPerDay => (self.meter_name()?, "%Y-%m-%d"),
+            QuotaName::ApiKeys | QuotaName::ConcurrentRuns => return None,
+        };
+        Some((name, at.format(period).to_string()))
+    }
+
+    /// The name of the meter that counts it (`None`: counted live, not metered).
+    pub fn meter_name(self) -> Option<&'static str> {
         match self {
-            QuotaName::RunsPerDay => Some(("runs", at.format("%Y-%m-%d").to_string())),
-            QuotaName::TokensPerMonth => Some(("tokens", at.format("%Y-%m").to_string())),
-            QuotaName::SpendPerHour => Some(("spend_hour", at.format("%Y-%m-%dT%H").to_string())),
-            QuotaName::SpendPerDay => Some(("spend_day", at.format("%Y-%m-%d").to_string())),
+            QuotaName::RunsPerDay => Some("runs"),
+            QuotaName::TokensPerMonth => Some("tokens"),
+            QuotaName::SpendPerHour => Some("spend_hour"),
+            QuotaName::SpendPerDay => Some("spend_day"),
             QuotaName::ApiKeys | QuotaName::ConcurrentRuns => None,
         }
     }

@@ -57,7 +57,7 @@ fn meter_tx(c: &Connection, tenant: &str, meter: &str, period: &str) -> rusqlite
 pub(crate) fn adjust_spend_tx(c: &Connection, tenant: &str, adjust: &SpendAdjust) -> StoreResult<()> {
     let windows = [(QuotaName::SpendPerHour, &adjust.hour), (QuotaName::SpendPerDay, &adjust.day)];
     for (quota, period) in windows {
-        if let (Some(period), Some((meter, _))) = (period, quota.meter(0)) {
+        if let (Some(period), Some(meter)) = (period, quota.meter_name()) {
             add_to_meter_tx(c, tenant, meter, period, adjust.delta, None)?.ok();
         }
     }
@@ -66,7 +66,7 @@ pub(crate) fn adjust_spend_tx(c: &Connection, tenant: &str, adjust: &SpendAdjust
 
 /// The spend meters of `windows`: (hour, day).
 fn spend_meters(windows: &SpendWindows) -> [(&'static str, &str); 2] {
-    let meter = |q: QuotaName| q.meter(0).map_or("", |(m, _)| m);
+    let meter = |q: QuotaName| q.meter_name().unwrap_or_default();
     [(meter(QuotaName::SpendPerHour), windows.hour.as_str()), (meter(QuotaName::SpendPerDay), windows.day.as_str())]
 }
 
