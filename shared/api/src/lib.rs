@@ -13,7 +13,9 @@ mod flows;
 mod plans;
 mod policies;
 mod routes;
+mod runs;
 mod secrets;
+mod tenants;
 mod usage;
 mod views;
 

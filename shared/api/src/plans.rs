@@ -4,7 +4,8 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::{tenant_view, AppState};
+use crate::routes::AppState;
+use crate::tenants::tenant_view;
 use aos_core::limits::PlanName;
 use aos_core::{ErrorCode, TenantId};
 use aos_runtime::clock::now_ms;

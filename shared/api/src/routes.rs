@@ -1,29 +1,24 @@
-//! The route table and handlers. Each handler parses, calls one use case, maps the result.
+//! The route table, the router and the handlers' shared state (the handlers live with
+//! their capability: `runs.rs`, `tenants.rs`, `flows.rs`, …). Each handler parses, calls
+//! one use case, maps the result.
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::Body;
 use crate::flows;
 use crate::policies;
 use crate::secrets;
-use crate::views;
-use aos_core::page::PageLimit;
-use aos_core::{ApiKeyId, ErrorCode, RunId, RunStatus, TenantId};
-use aos_runtime::auth::{create_tenant_keeping, issue_key_with};
-use aos_runtime::clock::now_ms;
+use aos_core::ErrorCode;
 use aos_runtime::policies::PolicyService;
-use aos_runtime::ports::{Grant, Permission, Role, StoreError, TenantStore};
-use aos_runtime::runs::{RunQuery, RunService, SubmitRun};
+use aos_runtime::ports::{Permission, TenantStore};
+use aos_runtime::runs::RunService;
 use aos_runtime::secrets::SecretService;
 use aos_runtime::workflows::WorkflowService;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{Json, Router};
-use secrecy::ExposeSecret;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
@@ -282,16 +277,16 @@ impl Route {
         match self {
             Route::Healthz => get(healthz),
             Route::SkillsList => get(list_skills),
-            Route::RunsCreate => post(submit_run),
-            Route::RunsList => get(list_runs),
-            Route::RunsGet => get(get_run),
-            Route::RunsSteps => get(get_steps),
-            Route::RunsCancel => post(cancel_run),
-            Route::TenantsCreate => post(post_tenant),
-            Route::TenantsRetention => put(put_retention),
-            Route::KeysCreate => post(post_key),
-            Route::KeysList => get(list_keys),
-            Route::KeysRevoke => post(revoke_key),
+            Route::RunsCreate => post(crate::runs::submit_run),
+            Route::RunsList => get(crate::runs::list_runs),
+            Route::RunsGet => get(crate::runs::get_run),
+            Route::RunsSteps => get(crate::runs::get_steps),
+            Route::RunsCancel => post(crate::runs::cancel_run),
+            Route::TenantsCreate => post(crate::tenants::post_tenant),
+            Route::TenantsRetention => put(crate::tenants::put_retention),
+            Route::KeysCreate => post(crate::tenants::post_key),
+            Route::KeysList => get(crate::tenants::list_keys),
+            Route::KeysRevoke => post(crate::tenants::revoke_key),
             Route::WorkflowsApply => post(flows::apply),
             Route::WorkflowsGet => get(flows::get_workflow),
             Route::ExecutionsStart => post(flows::start),
@@ -381,10 +376,6 @@ async fn list_skills(State(s): State<AppState>, _c: Caller) -> Json<Value> {
     Json(json!({"skills": s.runs.skills().descriptors()}))
 }
 
-fn run_id(raw: &str) -> Result<RunId, ApiError> {
-    RunId::parse(raw).map_err(|_| ApiError::not_found("run"))
-}
-
 /// The request's `Idempotency-Key`, if any; a malformed one is refused.
 pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     match headers.get("idempotency-key") {
@@ -396,294 +387,4 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiEr
             })?))
         }
     }
-}
-
-async fn submit_run(
-    State(s): State<AppState>,
-    Caller(p): Caller,
-    headers: HeaderMap,
-    Body(req): Body<SubmitRun>,
-) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers)?;
-    let submitted = s.runs.submit(&p.tenant, req, key).await?;
-    let status = if submitted.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(views::run(&submitted.run))).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<String>,
-    limit: Option<u32>,
-    before: Option<String>,
-}
-
-async fn list_runs(
-    State(s): State<AppState>,
-    Caller(p): Caller,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.body_text()))?;
-    let status = q
-        .status
-        .map(|st| {
-            RunStatus::parse(&st).ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::ValidationFailed,
-                    format!("unknown status {st:?}; use queued, running, waiting, succeeded, failed or cancelled"),
-                )
-            })
-        })
-        .transpose()?;
-    let before = q
-        .before
-        .map(|b| RunId::parse(b).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string())))
-        .transpose()?;
-    let limit = PageLimit::new(q.limit).map_err(|m| ApiError::new(ErrorCode::ValidationFailed, m))?;
-    let page = s.runs.list(&p.tenant, RunQuery { status, limit, before }).await?;
-    Ok(Json(json!({
-        "runs": page.items.iter().map(views::run).collect::<Vec<_>>(),
-        "next_before": page.next,
-    })))
-}
-
-async fn get_run(
-    State(s): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(views::run(&s.runs.get(&p.tenant, &run_id(&id)?).await?)))
-}
-
-async fn get_steps(
-    State(s): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let (run, cps, progress) = s.runs.steps(&p.tenant, &run_id(&id)?).await?;
-    Ok(Json(views::steps(&run, &cps, &progress)))
-}
-
-async fn cancel_run(
-    State(s): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(views::run(&s.runs.cancel(&p.tenant, &run_id(&id)?, &p.actor()).await?)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewTenant {
-    name: String,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    retention_days: Option<u32>,
-    /// `free`, `dev`, `pro`, `enterprise` or `unlimited`; default: the deployment's.
-    #[serde(default)]
-    plan: Option<String>,
-}
-
-fn retention(days: Option<u32>) -> Result<Option<u32>, ApiError> {
-    days.map(aos_runtime::retention::check_days).transpose().map_err(|m| ApiError::new(ErrorCode::ValidationFailed, m))
-}
-
-pub(crate) fn tenant_view(t: &aos_runtime::ports::TenantRecord, default_plan: aos_core::limits::PlanName) -> Value {
-    json!({
-        "id": t.id, "name": t.name, "created_at_ms": t.created_at_ms,
-        "retention_days": aos_runtime::retention::days_of(t),
-        "retention_is_default": t.retention_days.is_none(),
-        "plan": t.plan.unwrap_or(default_plan),
-        "plan_is_default": t.plan.is_none(),
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewRetention {
-    /// Days to keep finished runs; `null` returns to the default.
-    days: Option<u32>,
-}
-
-/// `PUT /v1/tenants/{id}/retention`: the tenant itself, or an operator for any tenant.
-async fn put_retention(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Body(req): Body<NewRetention>,
-) -> Result<Json<Value>, ApiError> {
-    let id = TenantId::parse(id).map_err(|_| ApiError::not_found("tenant"))?;
-    if id != caller.0.tenant {
-        caller.require(Permission::TenantsAdmin)?;
-    }
-    let days = retention(req.days)?;
-    let event = aos_core::audit::AuditEvent::new(
-        &id,
-        caller.0.actor(),
-        "tenant.retention",
-        format!("tenant:{id}"),
-        "set",
-        now_ms(),
-    )
-    .with_details(json!({"retention_days": days}));
-    let tenant = s.tenants.set_retention(&id, days, &[event]).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
-    Ok(Json(tenant_view(&tenant, s.quotas.default_plan())))
-}
-
-async fn post_tenant(
-    State(s): State<AppState>,
-    operator: Caller,
-    Body(req): Body<NewTenant>,
-) -> Result<Response, ApiError> {
-    if req.name.trim().is_empty() || req.name.len() > 200 {
-        return Err(ApiError::new(ErrorCode::ValidationFailed, "name must be 1-200 characters"));
-    }
-    let id = req
-        .id
-        .map(|i| TenantId::parse(i).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string())))
-        .transpose()?;
-    let settings = aos_runtime::auth::TenantSettings {
-        retention_days: retention(req.retention_days)?,
-        plan: req.plan.as_deref().map(crate::plans::parse_plan).transpose()?,
-    };
-    let (tenant, key) = match create_tenant_keeping(
-        s.tenants.as_ref(),
-        id,
-        req.name.trim(),
-        Role::Admin,
-        settings,
-        &operator.0.actor(),
-    )
-    .await
-    {
-        Ok(v) => v,
-        Err(StoreError::Conflict(m)) => return Err(ApiError::new(ErrorCode::IllegalTransition, m)),
-        Err(e) => return Err(e.into()),
-    };
-    let body = json!({
-        "tenant": tenant_view(&tenant, s.quotas.default_plan()),
-        "api_key": merge_secret(views::key(&key.record), key.secret.expose_secret()),
-    });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-fn merge_secret(mut v: Value, secret: &str) -> Value {
-    v["key"] = Value::String(secret.to_owned());
-    v["note"] = Value::String("store this key now: AOS keeps only its hash and cannot show it again".to_owned());
-    v
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewKey {
-    #[serde(default)]
-    label: String,
-    #[serde(default)]
-    tenant_id: Option<String>,
-    /// The new key's role; default: the caller's (an operator's default for another
-    /// tenant: `admin`).
-    #[serde(default)]
-    role: Option<String>,
-    /// Permissions the key is limited to (of its role's).
-    #[serde(default)]
-    scopes: Option<Vec<String>>,
-    /// The level it decides approvals at (1-5, at most its role's).
-    #[serde(default)]
-    approval_level: Option<u8>,
-    /// Seconds until it stops working (60 s to 10 years).
-    #[serde(default)]
-    expires_in_s: Option<u64>,
-}
-
-/// The grant a key request asks for, or what is wrong with it.
-fn requested_grant(req: &NewKey, default_role: Role) -> Result<Grant, ApiError> {
-    let invalid = |m: String| ApiError::new(ErrorCode::ValidationFailed, m);
-    let role = match &req.role {
-        None => default_role,
-        Some(name) => Role::parse(name).ok_or_else(|| {
-            let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-            invalid(format!("role {name:?} does not exist; roles: {}", names.join(", ")))
-        })?,
-    };
-    let scopes = match &req.scopes {
-        None => None,
-        Some(names) => {
-            let mut set = std::collections::BTreeSet::new();
-            for name in names {
-                let p = Permission::parse(name)
-                    .ok_or_else(|| invalid(format!("scope {name:?} is not a permission (e.g. runs:read)")))?;
-                if !role.allows(p) {
-                    return Err(invalid(format!("scope {name} is not a permission of role {role}")));
-                }
-                set.insert(p);
-            }
-            Some(set)
-        }
-    };
-    if let Some(level) = req.approval_level {
-        if !(1..=5).contains(&level) || level > role.max_approval_level() {
-            return Err(invalid(format!(
-                "approval_level must be 1-{} for role {role}, got {level}",
-                role.max_approval_level()
-            )));
-        }
-    }
-    Ok(Grant { role, scopes, approval_level: req.approval_level })
-}
-
-async fn post_key(State(s): State<AppState>, caller: Caller, Body(req): Body<NewKey>) -> Result<Response, ApiError> {
-    let (tenant, default_role) = match &req.tenant_id {
-        Some(t) if t != caller.0.tenant.as_str() => {
-            caller.require(Permission::TenantsAdmin)?;
-            let id = TenantId::parse(t).map_err(|_| ApiError::not_found("tenant"))?;
-            (s.tenants.tenant(&id).await?.ok_or_else(|| ApiError::not_found("tenant"))?.id, Role::Admin)
-        }
-        _ => (caller.0.tenant.clone(), caller.0.role()),
-    };
-    let grant = requested_grant(&req, default_role)?;
-    // An operator provisions other tenants' keys; anyone else grants only what it holds.
-    let provisioning = tenant != caller.0.tenant && caller.0.grant.allows(Permission::TenantsAdmin);
-    if let Some(lacking) = (!provisioning).then(|| caller.0.grant.lacks_for(&grant)).flatten() {
-        return Err(ApiError::new(ErrorCode::PermissionDenied, lacking));
-    }
-    let expires_at_ms = match req.expires_in_s {
-        None => None,
-        Some(s @ 60..=315_360_000) => Some(now_ms() + s * 1000),
-        Some(other) => {
-            return Err(ApiError::new(
-                ErrorCode::ValidationFailed,
-                format!("expires_in_s must be 60 to 315360000 (10 years), got {other}"),
-            ))
-        }
-    };
-    s.quotas.admit_key(&tenant).await.map_err(|e| match e {
-        aos_runtime::limits::AdmitError::Refused(r) => ApiError::from(r),
-        aos_runtime::limits::AdmitError::Store(e) => e.into(),
-    })?;
-    let issued = issue_key_with(&tenant, &grant, expires_at_ms, &req.label);
-    let audit = issued.record.audit(caller.0.actor(), "key.create", "created", now_ms());
-    s.tenants.insert_key(&issued.record, &[audit]).await?;
-    let body = merge_secret(views::key(&issued.record), issued.secret.expose_secret());
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-async fn list_keys(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
-    let keys = s.tenants.keys(&p.tenant).await?;
-    Ok(Json(json!({"api_keys": keys.iter().map(views::key).collect::<Vec<_>>()})))
-}
-
-async fn revoke_key(
-    State(s): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id = ApiKeyId::parse(id).map_err(|_| ApiError::not_found("api key"))?;
-    let now = now_ms();
-    // The entry is written only if this call revokes the key (see the port).
-    let audit =
-        aos_core::audit::AuditEvent::new(&p.tenant, p.actor(), "key.revoke", format!("key:{id}"), "revoked", now);
-    let key =
-        s.tenants.revoke_key(&p.tenant, &id, now, &[audit]).await?.ok_or_else(|| ApiError::not_found("api key"))?;
-    Ok(Json(views::key(&key)))
 }

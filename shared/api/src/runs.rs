@@ -1,0 +1,94 @@
+//! The run routes: submit, list, get, steps, cancel.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::Body;
+use crate::routes::{idempotency_key, AppState};
+use crate::views;
+use aos_core::page::PageLimit;
+use aos_core::{ErrorCode, RunId, RunStatus};
+use aos_runtime::runs::{RunQuery, SubmitRun};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn run_id(raw: &str) -> Result<RunId, ApiError> {
+    RunId::parse(raw).map_err(|_| ApiError::not_found("run"))
+}
+
+pub(crate) async fn submit_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    headers: HeaderMap,
+    Body(req): Body<SubmitRun>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let submitted = s.runs.submit(&p.tenant, req, key).await?;
+    let status = if submitted.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(views::run(&submitted.run))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+    before: Option<String>,
+}
+
+pub(crate) async fn list_runs(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.body_text()))?;
+    let status = q
+        .status
+        .map(|st| {
+            RunStatus::parse(&st).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ValidationFailed,
+                    format!("unknown status {st:?}; use queued, running, waiting, succeeded, failed or cancelled"),
+                )
+            })
+        })
+        .transpose()?;
+    let before = q
+        .before
+        .map(|b| RunId::parse(b).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string())))
+        .transpose()?;
+    let limit = PageLimit::new(q.limit).map_err(|m| ApiError::new(ErrorCode::ValidationFailed, m))?;
+    let page = s.runs.list(&p.tenant, RunQuery { status, limit, before }).await?;
+    Ok(Json(json!({
+        "runs": page.items.iter().map(views::run).collect::<Vec<_>>(),
+        "next_before": page.next,
+    })))
+}
+
+pub(crate) async fn get_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(views::run(&s.runs.get(&p.tenant, &run_id(&id)?).await?)))
+}
+
+pub(crate) async fn get_steps(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (run, cps, progress) = s.runs.steps(&p.tenant, &run_id(&id)?).await?;
+    Ok(Json(views::steps(&run, &cps, &progress)))
+}
+
+pub(crate) async fn cancel_run(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(views::run(&s.runs.cancel(&p.tenant, &run_id(&id)?, &p.actor()).await?)))
+}
