@@ -46,91 +46,11 @@ pub struct DynamoRunStore {
 /// an inline value is a string, so the two can never be confused).
 pub const INLINE_MAX_BYTES: usize = 64 * 1024;
 
-/// A run's spec (plan and input) stays inline up to this; a request body is at most 256 KiB.
-const SPEC_INLINE_MAX_BYTES: usize = 200 * 1024;
-
-/// The attributes that may hold a value or a reference to one.
-const VALUE_ATTRS: [&str; 4] = ["checkpoint", "output", "plan", "spec"];
-
-fn run_sk(id: &str) -> String {
-    format!("RUN#{id}")
-}
-
-fn steps_pk(tenant: &str, run: &str) -> String {
-    format!("TENANT#{tenant}#RUN#{run}")
-}
-
-fn step_sk(index: u32) -> String {
-    format!("STEP#{index:06}")
-}
-
-/// The condition that the run's status is one the lifecycle allows moving to `to` from
-/// (`aos_core`'s rule, not a copy of it): `#st IN (:from0, ...)` and its values.
-fn may_become(to: RunStatus) -> (String, Vec<(String, AttributeValue)>) {
-    let from = RunStatus::sources_of(to);
-    let names: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
-    let values = names.iter().zip(&from).map(|(n, st)| (n.clone(), s(st.as_str()))).collect();
-    (format!("#st IN ({})", names.join(", ")), values)
-}
-
-/// Where a run's large values live in the blob store.
-fn run_blob_prefix(tenant: &str, run: &str) -> String {
-    format!("{tenant}/runs/{run}/")
-}
-
-fn status_pk(tenant: &str, status: RunStatus) -> String {
-    format!("TENANT#{tenant}#STATUS#{status}")
-}
-
-/// The `ends` index partition of a tenant's finished runs.
-fn ended_pk(tenant: &str) -> String {
-    format!("TENANT#{tenant}#ENDED")
-}
-
-/// The `ends` index keys of a run that ended at `at_ms`.
-fn ended_keys(tenant: &str, run: &str, at_ms: u64) -> (AttributeValue, AttributeValue) {
-    (s(ended_pk(tenant)), s(format!("{at_ms:013}#{run}")))
-}
-
-fn json_err(e: &serde_json::Error) -> StoreError {
-    StoreError::Backend(format!("corrupt record: {e}"))
-}
-
-fn opt_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<Option<T>, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::S(v)) => serde_json::from_str(v).map(Some).map_err(|e| json_err(&e)),
-        _ => Ok(None),
-    }
-}
-
-fn json_attr<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
-    serde_json::to_string(v).map(AttributeValue::S).map_err(|e| json_err(&e))
-}
-
-fn compose(tenant: &TenantId, item: &Item) -> Result<RunRecord, StoreError> {
-    let spec: RunSpec = serde_json::from_str(get_s(item, "spec")?).map_err(|e| json_err(&e))?;
-    let id = get_s(item, "sk")?.trim_start_matches("RUN#");
-    let status =
-        RunStatus::parse(get_s(item, "status")?).ok_or_else(|| StoreError::Backend("bad run status".to_owned()))?;
-    let state = RunMutable {
-        status,
-        next_step: u32::try_from(get_n(item, "next_step")?).unwrap_or(u32::MAX),
-        last_hash: get_s(item, "last_hash")?.to_owned(),
-        output: opt_json(item, "output")?,
-        error: opt_json(item, "error")?,
-        updated_at_ms: get_n(item, "updated_at_ms")?,
-        spent_mc: item.get("spent_mc").map_or(Ok(0), |_| get_n(item, "spent_mc"))?,
-        usage: opt_json(item, "usage")?.unwrap_or_default(),
-    };
-    let id = RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?;
-    Ok(RunRecord::compose(tenant.clone(), id, spec, opt_json(item, "plan")?, state))
-}
-
-fn is_condition_failure(e: &UpdateItemError) -> bool {
-    e.is_conditional_check_failed_exception()
-}
-
+mod cancel;
+mod items;
 mod steps;
+
+use items::*;
 
 impl DynamoRunStore {
     /// The store over `table`, enqueueing steps on `queue`.
@@ -145,68 +65,6 @@ impl DynamoRunStore {
     pub fn with_blobs(mut self, blobs: std::sync::Arc<dyn BlobStore>) -> Self {
         self.blobs = Some(blobs);
         self
-    }
-
-    /// The attribute of a value: the JSON inline, or (over [`INLINE_MAX_BYTES`]) a
-    /// reference to it in the blob store, under the run's prefix and its content hash (a
-    /// transaction sent again writes the same key).
-    async fn value_attr<T: serde::Serialize>(&self, tenant: &str, run: &str, v: &T) -> StoreResult<AttributeValue> {
-        self.value_attr_within(tenant, run, v, INLINE_MAX_BYTES).await
-    }
-
-    /// Like `value_attr`, inline up to `inline_max` bytes.
-    async fn value_attr_within<T: serde::Serialize>(
-        &self,
-        tenant: &str,
-        run: &str,
-        v: &T,
-        inline_max: usize,
-    ) -> StoreResult<AttributeValue> {
-        let json = serde_json::to_string(v).map_err(|e| json_err(&e))?;
-        if json.len() <= inline_max {
-            return Ok(AttributeValue::S(json));
-        }
-        let blobs = self.blobs.as_ref().ok_or_else(|| {
-            StoreError::Backend(format!(
-                "a value of {} bytes needs the blob bucket (AOS_BLOB_BUCKET): a DynamoDB item holds 400 KB",
-                json.len()
-            ))
-        })?;
-        use sha2::Digest as _;
-        let key =
-            format!("{}{}.json", run_blob_prefix(tenant, run), hex::encode(sha2::Sha256::digest(json.as_bytes())));
-        let bytes = json.len() as u64;
-        blobs.put(&key, json.into_bytes()).await?;
-        Ok(AttributeValue::M(std::collections::HashMap::from([
-            ("blob".to_owned(), s(key)),
-            ("bytes".to_owned(), n(bytes)),
-        ])))
-    }
-
-    /// `item` with every value held in the blob store read back inline.
-    async fn hydrate(&self, tenant: &TenantId, mut item: Item) -> StoreResult<Item> {
-        for name in VALUE_ATTRS {
-            let Some(AttributeValue::M(r)) = item.get(name) else { continue };
-            let key = match r.get("blob") {
-                Some(AttributeValue::S(k)) => k.clone(),
-                _ => return Err(StoreError::Backend(format!("attribute {name} is neither a value nor a reference"))),
-            };
-            // A reference names its own tenant's prefix, nothing else.
-            if !key.starts_with(&format!("{tenant}/")) {
-                return Err(StoreError::Backend(format!("attribute {name} references another tenant's value")));
-            }
-            let blobs = self.blobs.as_ref().ok_or_else(|| {
-                StoreError::Backend("a value is in the blob store, but none is configured".to_owned())
-            })?;
-            let body = blobs.get(&key).await?.ok_or_else(|| StoreError::Backend(format!("value {key} is missing")))?;
-            let json = String::from_utf8(body).map_err(|_| StoreError::Backend(format!("value {key} is not UTF-8")))?;
-            item.insert(name.to_owned(), AttributeValue::S(json));
-        }
-        Ok(item)
-    }
-
-    async fn compose_full(&self, tenant: &TenantId, item: Item) -> StoreResult<RunRecord> {
-        compose(tenant, &self.hydrate(tenant, item).await?)
     }
 
     async fn run_item(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<Item>> {
@@ -263,37 +121,6 @@ impl DynamoRunStore {
     }
 
     /// Sends a run's first message, again after a failure (the SDK has retried already).
-    /// The update that cancels run `id` while its next step is still `next_step`.
-    fn cancel_update(
-        &self,
-        tenant: &TenantId,
-        id: &RunId,
-        next_step: u32,
-        now_ms: u64,
-    ) -> StoreResult<aws_sdk_dynamodb::types::Update> {
-        let error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
-        let (cancellable, from) = may_become(RunStatus::Cancelled);
-        let (epk, esk) = ended_keys(tenant.as_str(), id.as_str(), now_ms);
-        let update = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(tenant_pk(tenant.as_str())))
-            .key("sk", s(run_sk(id.as_str())))
-            .update_expression(
-                "SET #st = :cancelled, #err = :error, updated_at_ms = :now, gsi1pk = :gsi, gsi2pk = :epk, gsi2sk = :esk",
-            )
-            .condition_expression(format!("{cancellable} AND next_step = :seen"))
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_names("#err", "error")
-            .expression_attribute_values(":cancelled", s(RunStatus::Cancelled.as_str()))
-            .expression_attribute_values(":error", json_attr(&error)?)
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":seen", n(u64::from(next_step)))
-            .expression_attribute_values(":gsi", s(status_pk(tenant.as_str(), RunStatus::Cancelled)))
-            .expression_attribute_values(":epk", epk)
-            .expression_attribute_values(":esk", esk);
-        from.into_iter().fold(update, |b, (k, v)| b.expression_attribute_values(k, v)).build().map_err(sdk_err)
-    }
-
     async fn send_first(&self, first: &StepMessage) -> StoreResult<()> {
         let body = encode(first);
         let mut last = None;
@@ -592,34 +419,7 @@ impl RunStore for DynamoRunStore {
         now_ms: u64,
         audit: &[aos_core::audit::AuditEvent],
     ) -> StoreResult<RunRecord> {
-        let finished = || StoreError::Conflict("the run is finished or does not exist".to_owned());
-        // The cancel, its audit entry and the run's usage record in one transaction. The
-        // usage is the run's as read: the cancel holds only while no step has committed
-        // since (a step's commit moves next_step with the usage), else it reads again.
-        for _ in 0..5 {
-            let seen = self.run(tenant, id).await?.filter(|r| !r.status.is_terminal()).ok_or_else(finished)?;
-            let record = seen.usage_record(RunStatus::Cancelled, now_ms, seen.usage.clone());
-            let items = vec![
-                TransactWriteItem::builder().update(self.cancel_update(tenant, id, seen.next_step, now_ms)?).build(),
-                TransactWriteItem::builder().put(crate::usage::put(&self.table, tenant.as_str(), &record)?).build(),
-            ];
-            if let Txn::ConditionFailed(_) =
-                crate::audit::transact_audited(&self.client, &self.table, items, audit).await?.0
-            {
-                continue;
-            }
-            let run =
-                self.run(tenant, id).await?.ok_or_else(|| StoreError::Backend("the cancelled run vanished".into()))?;
-            // Whoever waits for the run hears of its end. The cancel has committed: a
-            // failed send is logged, and any later message of the run sends it again.
-            if let Some(body) = aos_runtime::worker::notify_parent(&run) {
-                if let Err(e) = self.queue.send(&body, Duration::ZERO).await {
-                    tracing::warn!(error = %e, run = %run.id, "could not wake the waiter of a cancelled run");
-                }
-            }
-            return Ok(run);
-        }
-        Err(StoreError::Conflict("the run kept moving on while it was being cancelled; try again".to_owned()))
+        self.cancel(tenant, id, now_ms, audit).await
     }
 
     async fn ended_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunId>> {

@@ -1,0 +1,227 @@
+//! The step transitions of the embedded run store: begin (claim), commit, retry and
+//! suspend, each one transaction with the queue messages it sends or acknowledges.
+
+use super::{json_err, load_run, load_state, save_state, RunState};
+use crate::db::{backend, exec, qrow};
+use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
+use aos_core::RunStatus;
+use aos_runtime::ports::{
+    BeginOutcome, BeginStep, Committed, Received, StepCommit, StepMessage, StepRetry, StepSuspend, StoreError,
+};
+use aos_runtime::worker::encode;
+use rusqlite::{params, Connection, OptionalExtension};
+
+fn has_checkpoint(c: &Connection, tenant: &str, run: &str, index: u32) -> Result<bool, StoreError> {
+    qrow(
+        c,
+        "SELECT 1 FROM checkpoints WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+        params![tenant, run, index],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+    .map_err(|e| backend(&e))
+}
+
+/// Whether `claim` is the step's current claim.
+fn holds_claim(c: &Connection, tenant: &str, run: &str, index: u32, claim: &str) -> Result<bool, StoreError> {
+    qrow(
+        c,
+        "SELECT 1 FROM step_claims WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?4",
+        params![tenant, run, index, claim],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+    .map_err(|e| backend(&e))
+}
+
+pub(super) fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError> {
+    let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
+    let Some(mut run) = load_state(c, t, r)? else {
+        return Ok(BeginOutcome::AlreadyDone);
+    };
+    // The lifecycle rule of core: a step begins only in a run that may be running.
+    let live = RunStatus::sources_of(RunStatus::Running).contains(&run.status);
+    if !live || run.next_step != req.step_index || has_checkpoint(c, t, r, req.step_index)? {
+        return Ok(BeginOutcome::AlreadyDone);
+    }
+    let claim: Option<(String, u32, u64)> = c
+        .query_row(
+            "SELECT status, attempts, claim_until FROM step_claims WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+            params![t, r, req.step_index],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()
+        .map_err(|e| backend(&e))?;
+    let outcome = match claim {
+        Some((status, _, until)) if status == "running" && until > req.now_ms => {
+            return Ok(BeginOutcome::Busy { until_ms: until })
+        }
+        Some((status, attempts, _)) => BeginOutcome::Claimed { attempt: attempts + 1, taken_over: status == "running" },
+        None => BeginOutcome::Claimed { attempt: 1, taken_over: false },
+    };
+    let BeginOutcome::Claimed { attempt, .. } = outcome else { unreachable!("only claims reach here") };
+    exec(c,
+        "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until, claim_id) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)
+         ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = ?4, claim_until = ?5, claim_id = ?6",
+        params![t, r, req.step_index, attempt, req.claim_until_ms, req.claim],
+    )
+    .map_err(|e| backend(&e))?;
+    if run.status == RunStatus::Queued {
+        run.status = run.status.transition(RunStatus::Running).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        run.updated_at_ms = req.now_ms;
+        save_state(c, t, r, &run)?;
+    }
+    Ok(outcome)
+}
+
+fn committed(run: RunState, next: Option<Received>) -> Committed {
+    Committed { status: run.m.status, next_step: run.m.next_step, last_hash: run.m.last_hash, next }
+}
+
+pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreError> {
+    let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
+    let index = commit.checkpoint.step_index;
+    let mut run = load_state(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
+    if let Some(receipt) = &commit.ack {
+        ack(c, receipt).map_err(|e| backend(&e))?;
+    }
+    // Fenced by the claim: a worker whose claim was taken over writes nothing.
+    if has_checkpoint(c, t, r, index)? || !holds_claim(c, t, r, index, &commit.claim)? {
+        return Ok(committed(run, None));
+    }
+    let body = serde_json::to_string(&commit.checkpoint).map_err(|e| json_err(&e))?;
+    exec(
+        c,
+        "INSERT INTO checkpoints (tenant, run_id, step_index, body) VALUES (?1, ?2, ?3, ?4)",
+        params![t, r, index, body],
+    )
+    .map_err(|e| backend(&e))?;
+    exec(
+        c,
+        "UPDATE step_claims SET status = 'done', claim_until = 0 WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+        params![t, r, index],
+    )
+    .map_err(|e| backend(&e))?;
+    // The gate's decision is on record with the checkpoint that carries it.
+    crate::audit::append_tx(c, &commit.audit)?;
+    // The step's charge: the run's spend, and its reservation settled in the same write.
+    if let Some(charge) = &commit.charge {
+        run.spent_mc = charge.run_spent_mc;
+        if let Some(adjust) = &charge.spend {
+            crate::tenants::adjust_spend_tx(c, t, adjust)?;
+        }
+        if let Some((execution, delta)) = &charge.envelope {
+            let meter = aos_core::limits::WORKFLOW_METER;
+            crate::tenants::add_to_meter_tx(c, t, meter, execution, *delta, None)?.ok();
+        }
+        if let Some((pending, post)) = &charge.settle {
+            match crate::credits::settle_tx(c, t, &pending.id, *post, commit.now_ms) {
+                Ok(_) => {}
+                // Resolved otherwise already (it expired while the step ran): the step's
+                // commit stands; the ledger keeps what it decided.
+                Err(aos_runtime::ports::CreditError::Refused(e)) => {
+                    tracing::warn!(run = r, step = index, error = %e, "a step's reservation could not be settled");
+                }
+                Err(aos_runtime::ports::CreditError::Store(e)) => return Err(e),
+            }
+        }
+    }
+    if commit.tokens > 0 {
+        if let Some((meter, period)) = aos_core::limits::QuotaName::TokensPerMonth.meter(commit.now_ms) {
+            let _total = crate::tenants::add_to_meter_tx(
+                c,
+                t,
+                meter,
+                &period,
+                i64::try_from(commit.tokens).unwrap_or(i64::MAX),
+                None,
+            )?;
+        }
+    }
+    run.usage.clone_from(&commit.usage);
+    if !RunStatus::sources_of(commit.run_status).contains(&run.status) || run.next_step != index {
+        // Cancelled meanwhile: keep the checkpoint, the charge and the usage (its usage
+        // record follows it), do not advance.
+        save_state(c, t, r, &run)?;
+        if run.status.is_terminal() {
+            let full = load_run(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
+            crate::usage::put_tx(c, t, &full.usage_record(run.status, run.updated_at_ms, run.usage.clone()))?;
+        }
+        return Ok(committed(run, None));
+    }
+    run.status = run.status.transition(commit.run_status).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    run.next_step = index + 1;
+    run.last_hash.clone_from(&commit.checkpoint.hash);
+    run.output.clone_from(&commit.run_output);
+    run.error.clone_from(&commit.run_error);
+    run.updated_at_ms = commit.now_ms;
+    if commit.plan.is_some() {
+        run.plan.clone_from(&commit.plan);
+    }
+    save_state(c, t, r, &run)?;
+    if let Some(record) = &commit.usage_record {
+        crate::usage::put_tx(c, t, record)?;
+    }
+    if let Some(body) = &commit.notify {
+        enqueue(c, STEP_QUEUE, body, 0).map_err(|e| backend(&e))?;
+    }
+    let Some(next) = &commit.next else { return Ok(committed(run, None)) };
+    let Some(lease) = commit.lease_next else {
+        enqueue(c, STEP_QUEUE, &encode(next), 0).map_err(|e| backend(&e))?;
+        return Ok(committed(run, None));
+    };
+    let until = commit.now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+    let received = enqueue_received(c, STEP_QUEUE, &encode(next), until).map_err(|e| backend(&e))?;
+    exec(
+        c,
+        "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until, claim_id) VALUES (?1, ?2, ?3, 'running', 1, ?4, ?5)
+         ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = attempts + 1, claim_until = ?4, claim_id = ?5",
+        params![t, r, next.step_index, until, commit.next_claim],
+    )
+    .map_err(|e| backend(&e))?;
+    Ok(committed(run, Some(received)))
+}
+
+pub(super) fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {
+    let (t, r) = (retry.tenant.as_str(), retry.run_id.as_str());
+    let err = serde_json::to_string(&retry.last_error).map_err(|e| json_err(&e))?;
+    let released = exec(
+        c,
+        "UPDATE step_claims SET status = 'waiting', claim_until = 0, last_error = ?4
+         WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?5 AND status = 'running'",
+        params![t, r, retry.step_index, err, retry.claim],
+    )
+    .map_err(|e| backend(&e))?;
+    if let Some(receipt) = &retry.ack {
+        ack(c, receipt).map_err(|e| backend(&e))?;
+    }
+    if released == 0 {
+        // Another claim holds the step: its holder decides what comes next.
+        return Ok(());
+    }
+    let msg = StepMessage { tenant: retry.tenant.clone(), run_id: retry.run_id.clone(), step_index: retry.step_index };
+    let at = retry.now_ms + u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX);
+    enqueue(c, STEP_QUEUE, &encode(&msg), at).map_err(|e| backend(&e))
+}
+
+pub(super) fn suspend_tx(c: &Connection, s: &StepSuspend) -> Result<(), StoreError> {
+    let (t, r) = (s.tenant.as_str(), s.run_id.as_str());
+    exec(
+        c,
+        "UPDATE step_claims SET status = 'waiting', claim_until = 0, attempts = MAX(attempts - 1, 0)
+         WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running' AND claim_id = ?4",
+        params![t, r, s.step_index, s.claim],
+    )
+    .map_err(|e| backend(&e))?;
+    if let Some(receipt) = &s.ack {
+        ack(c, receipt).map_err(|e| backend(&e))?;
+    }
+    if let Some(delay) = s.recheck {
+        let msg = StepMessage { tenant: s.tenant.clone(), run_id: s.run_id.clone(), step_index: s.step_index };
+        let at = s.now_ms + u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        enqueue(c, STEP_QUEUE, &encode(&msg), at).map_err(|e| backend(&e))?;
+    }
+    Ok(())
+}
