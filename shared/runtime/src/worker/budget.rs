@@ -119,19 +119,13 @@ impl StepWorker {
         }
         let now = now_ms();
         let tenant = &c.msg.tenant;
-        let internal = |e: CreditError| {
-            StructuredOutcome::failure(
-                ErrorCode::Internal,
-                format!("the tenant's credits could not be read, so the step did not run: {e}"),
-            )
-        };
         let limits = self.take_limits(c, skill, estimate, now).await?;
         let budgeted = |reservation| Budgeted { estimate, base, reservation, calls_children, limits: limits.clone() };
         let metered = match credits.metered(tenant, now).await {
             Ok(metered) => metered,
             Err(e) => {
                 self.give_back(tenant, &limits).await;
-                return Err(internal(e));
+                return Err(unreadable(&e));
             }
         };
         if estimate == Millicredits::ZERO || !metered {
@@ -146,7 +140,7 @@ impl StepWorker {
                 Ok(_) | Err(CreditError::Refused(_)) => {}
                 Err(e) => {
                     self.give_back(tenant, &limits).await;
-                    return Err(internal(e));
+                    return Err(unreadable(&e));
                 }
             }
         }
@@ -188,11 +182,16 @@ fn refused_reservation(e: CreditError, index: u32, skill: &str, run_spent_mc: u6
         CreditError::Refused(e) => {
             StructuredOutcome::failure(ErrorCode::Internal, format!("the step's credits could not be reserved: {e}"))
         }
-        e @ CreditError::Store(_) => StructuredOutcome::failure(
-            ErrorCode::Internal,
-            format!("the tenant's credits could not be read, so the step did not run: {e}"),
-        ),
+        e @ CreditError::Store(_) => unreadable(&e),
     }
+}
+
+/// The failure of a step whose tenant's credits could not be read.
+fn unreadable(e: &CreditError) -> StructuredOutcome {
+    StructuredOutcome::failure(
+        ErrorCode::Internal,
+        format!("the tenant's credits could not be read, so the step did not run: {e}"),
+    )
 }
 
 impl StepWorker {
