@@ -434,9 +434,9 @@ async fn an_abort_of_aos_dev_on_the_aws_backend_between_reservation_and_settle_c
 }
 
 /// A metered tenant's three-step run; the process aborts after step 1's effect, when its
-/// credits are reserved and not settled. After the restart the step runs again (a second
-/// attempt): its first reservation goes back, the run is charged once per step, and the
-/// ledger balances.
+/// credits are reserved (ahead, by step 0's commit) and not settled. After the restart the
+/// step runs again (a second attempt): its first reservation goes back, the run is
+/// charged once per step, and the ledger balances.
 async fn abort_between_reserve_and_settle(backend: &Backend) {
     let dir = tempfile::tempdir().expect("tmp");
     let (sink_addr, _sink) = start_sink().await;
@@ -481,9 +481,12 @@ async fn abort_between_reserve_and_settle(backend: &Backend) {
         .collect();
     let count = |kind: &str| kinds.iter().filter(|k| k.starts_with(kind)).count();
     assert_eq!((count("reserve"), count("post"), count("void")), (4, 3, 1), "{kinds:?}");
+    // Step 1's credits were reserved ahead, with step 0's commit (attempt 0: the step's
+    // reservation, not an attempt's); the second attempt returned them and reserved its own.
     assert!(
-        kinds.contains(&format!("void {id}:1:1:reserve/void")),
+        kinds.contains(&format!("void {id}:1:0:reserve/void")),
         "the aborted attempt's reservation went back: {kinds:?}"
     );
+    assert!(kinds.contains(&format!("post {id}:1:2:reserve/post")), "the second attempt paid: {kinds:?}");
     kill9(child);
 }

@@ -516,3 +516,160 @@ async fn a_metered_tenant_stops_when_its_credits_run_out_on_sqlite() {
 async fn a_metered_tenant_stops_when_its_credits_run_out_on_dynamodb() {
     a_metered_tenant_stops_when_its_credits_run_out(backends::aws(5).await).await;
 }
+
+/// A metered run's steps reserve ahead: the first step's credits with its claim, each
+/// next step's with the commit of the step before (attempt 0 in their ids: the step's
+/// reservation, not an attempt's), so a step costs one ledger write. A step whose input,
+/// once resolved, costs more than was reserved from its input as authored returns that
+/// reservation and reserves anew; a step that ends before its budget stage returns the
+/// one made for it with its commit.
+async fn steps_reserve_ahead_with_the_commit_before(ports: Ports) {
+    let (model, calls) = model_server().await;
+    let rig = Rig::new(ports, model).await;
+    rig.grant("paid", 1_000_000).await;
+    let ids = |page: &aos_runtime::ports::TransferPage| -> Vec<String> {
+        page.transfers.iter().skip(1).map(|t| format!("{} {}", t.kind.as_str(), t.id)).collect()
+    };
+    // Step 1's prompt is step 0's output: 40 000 characters (10 000 tokens at 250 c a
+    // million: 2.5 c) where the authored `${…}` counted 7 tokens.
+    let long = "x".repeat(40_000);
+    let (run, cps) = rig
+        .run(json!({"plan": [
+            {"id": "long", "skill": "json_transform", "input": {"expression": "s", "data": {"s": long}}},
+            {"skill": "llm_invoke", "input": {"provider": "local", "model": "gpt-4o", "max_tokens": 1000,
+                "messages": [{"role": "user", "content": "${steps.long.output.result}"}]}},
+            transform(2),
+        ]}))
+        .await;
+    assert_eq!(run.status.as_str(), "succeeded", "{:?}", run.error);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let r = run.id.to_string();
+    let page = rig.credits.ledger(&tenant(), None, 100).await.expect("ledger");
+    assert_eq!(
+        ids(&page),
+        [
+            format!("reserve {r}:0:0:reserve"),
+            format!("post {r}:0:0:reserve/post"),
+            format!("reserve {r}:1:0:reserve"),
+            format!("void {r}:1:0:reserve/void"),
+            format!("reserve {r}:1:1:reserve"),
+            format!("post {r}:1:1:reserve/post"),
+            format!("reserve {r}:2:0:reserve"),
+            format!("post {r}:2:0:reserve/post"),
+        ]
+    );
+    let estimate = cps[1].charge.as_ref().expect("charged").estimate;
+    assert_eq!(estimate, Millicredits(4_500), "the resolved prompt was estimated: {estimate:?}");
+    rig.balanced().await;
+
+    // Step 1 ends before its budget stage (its input names nothing): the reservation made
+    // ahead for it goes back with its commit.
+    let (run, cps) = rig
+        .run(json!({"plan": [transform(0), {"skill": "json_transform", "input": {"expression": "@", "data": "${input.missing}"}}]}))
+        .await;
+    assert_eq!((run.status.as_str(), cps.len()), ("failed", 2), "{:?}", run.error);
+    let r = run.id.to_string();
+    let page = rig.credits.ledger(&tenant(), None, 100).await.expect("ledger");
+    let tail: Vec<String> = ids(&page).into_iter().skip(8).collect();
+    assert_eq!(
+        tail,
+        [
+            format!("reserve {r}:0:0:reserve"),
+            format!("post {r}:0:0:reserve/post"),
+            format!("reserve {r}:1:0:reserve"),
+            format!("void {r}:1:0:reserve/void"),
+        ]
+    );
+    let book = rig.balanced().await;
+    // 1 c, the model call's 2.00025 c (rounded up to a millicredit), 1 c; then 1 c.
+    assert_eq!(book.available(), Millicredits(1_000_000 - 1_000 - 2_001 - 1_000 - 1_000), "{book:?}");
+}
+
+#[tokio::test]
+async fn steps_reserve_ahead_with_the_commit_before_on_sqlite() {
+    steps_reserve_ahead_with_the_commit_before(backends::embedded(5).await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn steps_reserve_ahead_with_the_commit_before_on_dynamodb() {
+    steps_reserve_ahead_with_the_commit_before(backends::aws(5).await).await;
+}
+
+/// What a metered tenant's steps cost in DynamoDB calls: a 10-step run on one worker
+/// writes once to claim its first step (its credits reserved in the same transaction)
+/// and once per step (checkpoint, run, next claim, ledger settle and the next step's
+/// reservation in one transaction), and reads the run once.
+#[tokio::test]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn a_metered_runs_steps_write_dynamodb_once_each() {
+    let endpoint = aos_tests::backends::emulator_endpoint();
+    let name = format!("aos-calls-{}", uuid::Uuid::new_v4().simple());
+    let config = aos_aws::AwsConfig {
+        table: name.clone(),
+        step_queue_url: format!("{}/000000000000/{name}", endpoint.trim_end_matches('/')),
+        secrets_prefix: format!("{name}/"),
+        workflow_role_arn: None,
+        workflow_prefix: "aos-wf-".to_owned(),
+        blob_bucket: None,
+    };
+    let counter = aos_aws::CallCounter::default();
+    let aws = aos_aws::AwsAdapters::connect(config, aos_aws::Resources::Create, Some(counter.clone()))
+        .await
+        .expect("adapters");
+    let registry = Arc::new(aos_runtime::skills::default_registry(AddressPolicy::default()).expect("registry"));
+    let runs = RunService::new(aws.runs.clone(), aws.idempotency.clone(), Arc::clone(&registry));
+    let credits = CreditService::new(aws.credits.clone());
+    let grant = GrantSpec {
+        id: "paid".into(),
+        kind: GrantKind::Paid,
+        amount: Millicredits::from_credits(1_000),
+        effective_ms: 0,
+        expires_ms: None,
+        priority: 0,
+    };
+    credits.grant(&tenant(), &grant, Actor::system(), aos_runtime::clock::now_ms()).await.expect("grant");
+    let config = WorkerConfig { poll_wait: Duration::from_millis(50), ..WorkerConfig::default() };
+    let worker = StepWorker::new(aws.runs.clone(), aws.queue.clone(), aws.kv.clone(), registry, config)
+        .with_credits(credits.clone());
+    let req: SubmitRun =
+        serde_json::from_value(json!({"plan": (0..10).map(transform).collect::<Vec<_>>()})).expect("req");
+    let id = runs.submit(&tenant(), req, None).await.expect("submitted").run.id;
+    counter.reset();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(worker.run_loop(rx));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let calls = counter.snapshot();
+        if calls.get("dynamodb.TransactWriteItems").copied().unwrap_or(0) >= 11 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run did not finish: {calls:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    let _ = task.await;
+    let calls: std::collections::BTreeMap<String, u64> =
+        counter.snapshot().into_iter().filter(|(op, _)| op.starts_with("dynamodb.")).collect();
+    let run = runs.get(&tenant(), &id).await.expect("run");
+    assert_eq!((run.status.as_str(), run.spent_mc), ("succeeded", 10_000), "{run:?}");
+    let writes: u64 = calls
+        .iter()
+        .filter(|(op, _)| {
+            ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"]
+                .iter()
+                .any(|w| op.ends_with(w))
+        })
+        .map(|(_, n)| n)
+        .sum();
+    let reads: u64 = calls.values().sum::<u64>() - writes;
+    // The run is read once (the first message); the tenant's book at most once (whether
+    // it is metered is kept per worker: here the grant told the service already).
+    assert_eq!(writes, 11, "{calls:?}");
+    assert!(reads <= 2, "{calls:?}");
+    let book = credits.balance(&tenant(), aos_runtime::clock::now_ms()).await.expect("book");
+    assert_eq!(
+        (book.broken(), book.reserved(), book.available()),
+        (None, Millicredits::ZERO, Millicredits::from_credits(990))
+    );
+}

@@ -34,6 +34,7 @@ fn begin(run: &RunId, claim: &str, now_ms: u64) -> BeginStep {
         claim: claim.to_owned(),
         claim_until_ms: now_ms + 1_000,
         durable: true,
+        reserve: None,
         now_ms,
     }
 }
@@ -98,7 +99,7 @@ contract!(a_worker_whose_claim_was_taken_over_can_neither_extend_nor_retry_nor_c
     assert!(matches!(p.runs.begin_step(&begin(&run, "old", now)).await.expect("claim"), BeginOutcome::Claimed { .. }));
     // The old claim expires (its worker stalled); a redelivery takes the step over.
     let taken = p.runs.begin_step(&begin(&run, "new", now + 2_000)).await.expect("claim");
-    assert_eq!(taken, BeginOutcome::Claimed { attempt: 2, taken_over: true });
+    assert_eq!(taken, BeginOutcome::Claimed { attempt: 2, taken_over: true, reserved: None });
     assert!(
         !p.runs.extend_claim(&tenant(), &run, 0, "old", now + 60_000).await.expect("extend"),
         "the old claim is gone"

@@ -6,15 +6,17 @@
 //! expires (`nextc`), whether it is suspended (`susp`), its grants as JSON (`grants`)
 //! and a version (`ver`) that every write adds one to.
 //!
-//! Reserve and settle — the per-step path — are one `TransactWriteItems` each, with the
-//! ledger's rules as conditions, and read nothing first when the step knows its
-//! reservation: a reserve updates the book with `ADD` under
-//! `avail >= :amount AND nextc > :now AND susp = false` and puts the reservation under
-//! `attribute_not_exists`; a settle moves the reservation out of `pending` under
-//! `state = pending`, puts its post (or void, or expiry) and adds to the book's sums under
-//! `nextc > :now`. A failed condition is read item by item: the transfer exists (a
-//! repeat: the first answer), the grants are due a roll (read, roll, write under the
-//! version, send again), or the rule refuses (the book read to say why).
+//! Reserve and settle are one `TransactWriteItems` each, with the ledger's rules as
+//! conditions, and read nothing first when the step knows its reservation: a reserve
+//! puts the reservation under `attribute_not_exists` and updates the book with `ADD`
+//! under `avail >= :amount AND nextc > :now AND susp = false`; a settle moves the
+//! reservation out of `pending` under `state = pending`, puts its post (or void, or
+//! expiry) and adds to the book's sums under `nextc > :now`. On the per-step path both
+//! ride in the step's commit: it settles the step's reservation and reserves the next
+//! step's, with one `ADD` to the book under both conditions ([`DynamoCredits::step_items`]).
+//! A failed condition is read item by item: the transfer exists (a repeat: the first
+//! answer), the grants are due a roll (read, roll, write under the version, send again),
+//! or the rule refuses (the book read to say why).
 //!
 //! Grants, rolls and suspensions rewrite the book under its version. Pending
 //! reservations are in the `ends` index (`gsi2pk = TENANT#t#PENDING`, `gsi2sk =
@@ -34,9 +36,6 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
-
-/// How many items [`DynamoCredits::resolution_items`] writes.
-pub(crate) const SETTLE_ITEMS: usize = 3;
 
 /// Rounds of "condition failed, look, send again" before an operation gives up.
 const ROUNDS: u32 = 32;
@@ -130,11 +129,13 @@ impl From<Update> for Op {
     }
 }
 
-/// How a settle-like write changes the book: the reservation released and `posted`
-/// posted from credits to spent.
+/// How a step's ledger write changes the book: a reservation released and `posted` of
+/// it posted from credits to spent, and `reserved` reserved anew.
+#[derive(Default)]
 struct Delta {
     released: u64,
     posted: u64,
+    reserved: u64,
 }
 
 impl DynamoCredits {
@@ -288,8 +289,7 @@ impl DynamoCredits {
     }
 
     /// The writes that resolve `pending` (read as pending) into `kind` with `amount`, and
-    /// the resolving transfer: the reservation moved out of `pending`, the resolution put,
-    /// the book's sums changed — [`SETTLE_ITEMS`] items, each conditional (see the module).
+    /// the resolving transfer (see [`Self::step_items`]).
     pub(crate) fn resolution_items(
         &self,
         tenant: &str,
@@ -298,51 +298,90 @@ impl DynamoCredits {
         kind: TransferKind,
         now_ms: u64,
     ) -> CreditResult<(Transfer, Vec<TransactWriteItem>)> {
-        let mut resolved = pending.clone();
-        let mut scratch = Book::default();
-        let t = match kind {
-            TransferKind::Post => scratch.settle(&mut resolved, amount, now_ms)?,
-            TransferKind::Expire => scratch.expire(&mut resolved, now_ms)?,
-            _ => scratch.void(&mut resolved, now_ms)?,
-        };
-        let delta = Delta { released: pending.amount.0, posted: if kind == TransferKind::Post { amount.0 } else { 0 } };
-        let body = serde_json::to_string(&resolved).map_err(corrupt)?;
-        let state = resolved.state.map_or("", PendingState::as_str);
-        let mark = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(pk(tenant)))
-            .key("sk", s(xfer_sk(pending.id.as_str())))
-            .update_expression("SET #st = :state, body = :body REMOVE gsi2pk, gsi2sk")
-            .condition_expression("#st = :pending")
-            .expression_attribute_names("#st", "state")
-            .expression_attribute_values(":state", s(state))
-            .expression_attribute_values(":body", s(body))
-            .expression_attribute_values(":pending", s(PendingState::Pending.as_str()));
-        let items =
-            vec![txn_item(mark.build())?, self.put_transfer(tenant, &t)?, self.book_delta(tenant, &delta, now_ms)?];
-        Ok((t, items))
+        let (t, items) = self.step_items(tenant, Some((pending, amount, kind)), None, now_ms)?;
+        Ok((t.expect("a resolution was asked for"), items))
     }
 
-    /// The blind update of the book's sums by `delta`, valid while no grant event is due.
+    /// A step's ledger writes, each conditional (see the module), for one transaction:
+    /// `settle` — `pending` (read as pending) resolved into its kind with its amount: the
+    /// reservation moved out of `pending` and the resolution put — then `ahead`, a new
+    /// reservation put, and last one update of the book's sums for both (under
+    /// `nextc > :now`, and with a reservation under `avail` covering it after the
+    /// settle and `susp = false`). Answers the resolving transfer.
+    pub(crate) fn step_items(
+        &self,
+        tenant: &str,
+        settle: Option<(&Transfer, Millicredits, TransferKind)>,
+        ahead: Option<&Transfer>,
+        now_ms: u64,
+    ) -> CreditResult<(Option<Transfer>, Vec<TransactWriteItem>)> {
+        let mut items = Vec::with_capacity(4);
+        let mut delta = Delta::default();
+        let mut resolving = None;
+        if let Some((pending, amount, kind)) = settle {
+            let mut resolved = pending.clone();
+            let mut scratch = Book::default();
+            let t = match kind {
+                TransferKind::Post => scratch.settle(&mut resolved, amount, now_ms)?,
+                TransferKind::Expire => scratch.expire(&mut resolved, now_ms)?,
+                _ => scratch.void(&mut resolved, now_ms)?,
+            };
+            delta.released = pending.amount.0;
+            delta.posted = if kind == TransferKind::Post { amount.0 } else { 0 };
+            let body = serde_json::to_string(&resolved).map_err(corrupt)?;
+            let state = resolved.state.map_or("", PendingState::as_str);
+            let mark = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(pk(tenant)))
+                .key("sk", s(xfer_sk(pending.id.as_str())))
+                .update_expression("SET #st = :state, body = :body REMOVE gsi2pk, gsi2sk")
+                .condition_expression("#st = :pending")
+                .expression_attribute_names("#st", "state")
+                .expression_attribute_values(":state", s(state))
+                .expression_attribute_values(":body", s(body))
+                .expression_attribute_values(":pending", s(PendingState::Pending.as_str()));
+            items.push(txn_item(mark.build())?);
+            items.push(self.put_transfer(tenant, &t)?);
+            resolving = Some(t);
+        }
+        if let Some(r) = ahead {
+            check_amount(r.amount)?;
+            delta.reserved = r.amount.0;
+            items.push(self.put_transfer(tenant, r)?);
+        }
+        items.push(self.book_delta(tenant, &delta, now_ms)?);
+        Ok((resolving, items))
+    }
+
+    /// The blind update of the book's sums by `delta`, valid while no grant event is due
+    /// and, with a reservation, while the credits available after the release cover it
+    /// and the tenant is not suspended.
     fn book_delta(&self, tenant: &str, d: &Delta, now_ms: u64) -> StoreResult<TransactWriteItem> {
-        let neg = |v: u64| AttributeValue::N(format!("-{v}"));
-        let up = Update::builder()
+        let num = |v: i128| AttributeValue::N(v.to_string());
+        let (released, posted, reserved) = (i128::from(d.released), i128::from(d.posted), i128::from(d.reserved));
+        let mut up = Update::builder()
             .table_name(&self.table)
             .key("pk", s(pk(tenant)))
             .key("sk", s("BOOK"))
             .update_expression(format!(
-                "ADD {cdp} :posted, {scp} :posted, {cdq} :released, {scq} :released, avail :back, ver :one",
+                "ADD {cdp} :posted, {scp} :posted, {cdq} :pending, {scq} :pending, avail :avail, ver :one",
                 cdp = sum_attr(Account::Credits, "dp"),
                 scp = sum_attr(Account::Spent, "cp"),
                 cdq = sum_attr(Account::Credits, "dq"),
                 scq = sum_attr(Account::Spent, "cq"),
             ))
-            .condition_expression("nextc > :now")
-            .expression_attribute_values(":posted", n(d.posted))
-            .expression_attribute_values(":released", neg(d.released))
-            .expression_attribute_values(":back", n(d.released - d.posted))
+            .expression_attribute_values(":posted", num(posted))
+            .expression_attribute_values(":pending", num(reserved - released))
+            .expression_attribute_values(":avail", num(released - posted - reserved))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now_ms));
+        up = if d.reserved > 0 {
+            up.condition_expression("nextc > :now AND avail >= :need AND susp = :no")
+                .expression_attribute_values(":need", num(reserved - (released - posted)))
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+        } else {
+            up.condition_expression("nextc > :now")
+        };
         txn_item(up.build())
     }
 
@@ -400,25 +439,10 @@ impl CreditStore for DynamoCredits {
         check_amount(amount)?;
         let r = reservation(cause.clone(), amount, timeout_ms, now_ms);
         for _ in 0..ROUNDS {
-            let up = Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(pk(t)))
-                .key("sk", s("BOOK"))
-                .update_expression(format!(
-                    "ADD {cdq} :a, {scq} :a, avail :neg, ver :one",
-                    cdq = sum_attr(Account::Credits, "dq"),
-                    scq = sum_attr(Account::Spent, "cq"),
-                ))
-                .condition_expression("avail >= :a AND nextc > :now AND susp = :no")
-                .expression_attribute_values(":a", n(amount.0))
-                .expression_attribute_values(":neg", AttributeValue::N(format!("-{}", amount.0)))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", n(now_ms))
-                .expression_attribute_values(":no", AttributeValue::Bool(false));
-            let items = vec![txn_item(up.build())?, self.put_transfer(t, &r)?];
+            let (_, items) = self.step_items(t, None, Some(&r), now_ms)?;
             match transact(&self.client, items).await? {
                 Txn::Committed => return Ok(r),
-                txn if txn.failed(1) => {
+                txn if txn.failed(0) => {
                     return self.load_transfer(t, r.id.as_str()).await?.ok_or_else(|| {
                         corrupt(format!("reservation {} refused as a repeat but not found", r.id)).into()
                     });

@@ -91,7 +91,8 @@ fn rolled(c: &Connection, tenant: &str, now_ms: u64) -> Result<Book, StoreError>
     Ok(book)
 }
 
-/// Resolves `pending` by `kind` (post `amount`, void, expire) and records it all.
+/// Resolves `pending` by `kind` (post `amount`, void, expire) against `book` and records
+/// the transfers (the caller stores the book).
 fn resolve(
     c: &Connection,
     tenant: &str,
@@ -108,16 +109,16 @@ fn resolve(
     };
     update_pending(c, tenant, pending)?;
     insert_transfer(c, tenant, &t)?;
-    store_book(c, tenant, book)?;
     Ok(t)
 }
 
-/// Settles the reservation `id` for `amount` (0: voids it) inside the caller's
-/// transaction (a step's commit settles its reservation in the same write); a repeat
-/// answers the first resolution.
-pub(crate) fn settle_tx(
+/// Settles the reservation `id` for `amount` (0: voids it) against `book` (rolled to
+/// now), recording the transfers (the caller stores the book); a repeat answers the
+/// first resolution and changes nothing.
+fn settle_in(
     c: &Connection,
     tenant: &str,
+    book: &mut Book,
     id: &TransferId,
     amount: Millicredits,
     now_ms: u64,
@@ -130,8 +131,78 @@ pub(crate) fn settle_tx(
             .transpose()?;
         return Ok(repeated_settle(&pending, first, amount)?);
     }
+    resolve(c, tenant, book, &mut pending, amount, resolution(amount), now_ms)
+}
+
+/// Reserves `amount` for `cause` until `timeout_ms` against `book` (rolled to now),
+/// recording the reservation (the caller stores the book); a repeat answers the first.
+fn reserve_in(
+    c: &Connection,
+    tenant: &str,
+    book: &mut Book,
+    cause: &Cause,
+    amount: Millicredits,
+    timeout_ms: u64,
+    now_ms: u64,
+) -> CreditResult<Transfer> {
+    let id = TransferId::derive(cause, TransferKind::Reserve);
+    if let Some(first) = load_transfer(c, tenant, id.as_str())? {
+        return Ok(first);
+    }
+    let r = book.reserve(cause.clone(), amount, timeout_ms, now_ms)?;
+    insert_transfer(c, tenant, &r)?;
+    Ok(r)
+}
+
+/// Settles the reservation `id` for `amount` (0: voids it) inside the caller's
+/// transaction; a repeat answers the first resolution.
+fn settle_tx(
+    c: &Connection,
+    tenant: &str,
+    id: &TransferId,
+    amount: Millicredits,
+    now_ms: u64,
+) -> CreditResult<Transfer> {
     let mut book = rolled(c, tenant, now_ms)?;
-    resolve(c, tenant, &mut book, &mut pending, amount, resolution(amount), now_ms)
+    let t = settle_in(c, tenant, &mut book, id, amount, now_ms)?;
+    store_book(c, tenant, &book)?;
+    Ok(t)
+}
+
+/// A step's ledger work inside the transaction of its commit (or its first claim), with
+/// one read and one write of the book: `settle` (the step's reservation and what to post
+/// of it; one resolved otherwise already is left as the ledger decided) and `ahead` (a
+/// reservation for the next step, made only if the credits allow it). Answers the
+/// reservation made ahead, if it was.
+pub(crate) fn step_tx(
+    c: &Connection,
+    tenant: &str,
+    settle: Option<(&TransferId, Millicredits)>,
+    ahead: Option<&Transfer>,
+    now_ms: u64,
+) -> Result<Option<Transfer>, StoreError> {
+    let mut book = rolled(c, tenant, now_ms)?;
+    if let Some((id, amount)) = settle {
+        match settle_in(c, tenant, &mut book, id, amount, now_ms) {
+            Ok(_) => {}
+            Err(CreditError::Refused(e)) => {
+                tracing::warn!(tenant, reservation = id.as_str(), error = %e, "a step's reservation could not be settled");
+            }
+            Err(CreditError::Store(e)) => return Err(e),
+        }
+    }
+    let made = match ahead.and_then(|a| a.cause.as_ref().zip(a.timeout_ms).map(|k| (a.amount, k))) {
+        Some((amount, (cause, timeout))) => match reserve_in(c, tenant, &mut book, cause, amount, timeout, now_ms) {
+            Ok(r) => Some(r).filter(|r| r.state == Some(PendingState::Pending)),
+            // Refused (too few credits, a suspended tenant): the step's own budget stage
+            // reserves and says why.
+            Err(CreditError::Refused(_)) => None,
+            Err(CreditError::Store(e)) => return Err(e),
+        },
+        None => None,
+    };
+    store_book(c, tenant, &book)?;
+    Ok(made)
 }
 
 type Op<R> = Box<dyn FnOnce(&Connection) -> CreditResult<R> + Send>;
@@ -210,13 +281,8 @@ impl CreditStore for EmbeddedCredits {
         self.write(
             false,
             Box::new(move |c| {
-                let id = TransferId::derive(&cause, TransferKind::Reserve);
-                if let Some(first) = load_transfer(c, &t, id.as_str())? {
-                    return Ok(first);
-                }
                 let mut book = rolled(c, &t, now_ms)?;
-                let r = book.reserve(cause, amount, timeout_ms, now_ms)?;
-                insert_transfer(c, &t, &r)?;
+                let r = reserve_in(c, &t, &mut book, &cause, amount, timeout_ms, now_ms)?;
                 store_book(c, &t, &book)?;
                 Ok(r)
             }),
@@ -256,6 +322,7 @@ impl CreditStore for EmbeddedCredits {
                         load_transfer(c, &t, id)?.ok_or_else(|| LedgerError::Unknown(TransferId(id.clone())))?;
                     resolve(c, &t, &mut book, &mut pending, Millicredits::ZERO, TransferKind::Expire, now_ms)?;
                 }
+                store_book(c, &t, &book)?;
                 Ok(u32::try_from(ids.len()).unwrap_or(u32::MAX))
             }),
         )

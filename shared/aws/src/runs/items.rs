@@ -79,6 +79,7 @@ pub(super) fn compose(tenant: &TenantId, item: &Item) -> Result<RunRecord, Store
         updated_at_ms: get_n(item, "updated_at_ms")?,
         spent_mc: item.get("spent_mc").map_or(Ok(0), |_| get_n(item, "spent_mc"))?,
         usage: opt_json(item, "usage")?.unwrap_or_default(),
+        ahead: opt_json(item, "ahead")?,
     };
     let id = RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(RunRecord::compose(tenant.clone(), id, spec, opt_json(item, "plan")?, state))

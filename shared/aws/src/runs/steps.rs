@@ -4,6 +4,21 @@
 
 use super::*;
 
+/// The same claim without a reservation.
+fn plain(req: &BeginStep) -> BeginStep {
+    BeginStep { reserve: None, ..req.clone() }
+}
+
+/// The same commit without its ledger work (its charge still counts on the run).
+fn without_ledger(commit: &StepCommit) -> StepCommit {
+    let mut plain = commit.clone();
+    if let Some(ch) = plain.charge.as_mut() {
+        ch.ahead = None;
+        ch.settle = None;
+    }
+    plain
+}
+
 impl DynamoRunStore {
     fn step_update(&self, tenant: &str, run: &str, index: u32) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
         Update::builder().table_name(&self.table).key("pk", s(steps_pk(tenant, run))).key("sk", s(step_sk(index)))
@@ -47,7 +62,7 @@ impl DynamoRunStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(sdk_err)?;
-        let start = Update::builder()
+        let mut start = Update::builder()
             .table_name(&self.table)
             .key("pk", s(tenant_pk(t)))
             .key("sk", s(run_sk(r)))
@@ -57,16 +72,37 @@ impl DynamoRunStore {
             .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
             .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
             .expression_attribute_values(":gsi", s(status_pk(t, RunStatus::Running)))
-            .expression_attribute_values(":now", n(req.now_ms))
-            .build()
-            .map_err(sdk_err)?;
-        let items =
+            .expression_attribute_values(":now", n(req.now_ms));
+        // The step's reservation in the same write, when its tenant is metered.
+        let ledger = match &req.reserve {
+            Some(ahead) => {
+                start = start
+                    .update_expression("SET #st = :running, gsi1pk = :gsi, updated_at_ms = :now, ahead = :ahead")
+                    .expression_attribute_values(":ahead", json_attr(ahead)?);
+                match self.credits.step_items(t, None, Some(ahead), req.now_ms) {
+                    Ok((_, items)) => items,
+                    Err(aos_runtime::ports::CreditError::Store(e)) => return Err(e),
+                    Err(aos_runtime::ports::CreditError::Refused(_)) => {
+                        return Box::pin(self.begin_run(&plain(req))).await
+                    }
+                }
+            }
+            None => Vec::new(),
+        };
+        let start = start.build().map_err(sdk_err)?;
+        let mut items =
             vec![TransactWriteItem::builder().put(claim).build(), TransactWriteItem::builder().update(start).build()];
+        items.extend(ledger);
         match crate::txn::transact(&self.client, items).await? {
-            Txn::Committed => Ok(Some(BeginOutcome::Claimed { attempt: 1, taken_over: false })),
+            Txn::Committed => {
+                Ok(Some(BeginOutcome::Claimed { attempt: 1, taken_over: false, reserved: req.reserve.clone() }))
+            }
             // Claimed before, or the run is no longer queued: the general claim decides
             // (and recognises this call's own claim if its answer was lost).
-            Txn::ConditionFailed(_) => Ok(None),
+            txn if txn.failed(0) || txn.failed(1) => Ok(None),
+            // The reservation did not fit (or the grants are due a roll): claim without
+            // it; the budget stage reserves and says why.
+            Txn::ConditionFailed(_) => Box::pin(self.begin_run(&plain(req))).await,
         }
     }
 
@@ -91,6 +127,16 @@ impl DynamoRunStore {
         Ok(item.as_ref().and_then(|i| get_s(i, "commit_id").ok()).map(str::to_owned))
     }
 
+    /// Settles the reservation of a step whose commit could not carry it, through the
+    /// ledger (which rolls and answers repeats).
+    async fn settle_apart(&self, commit: &StepCommit) {
+        use aos_runtime::ports::CreditStore;
+        let Some((pending, post)) = commit.charge.as_ref().and_then(|ch| ch.settle.as_ref()) else { return };
+        if let Err(e) = self.credits.settle(&commit.tenant, &pending.id, *post, commit.now_ms).await {
+            tracing::warn!(run = %commit.run_id, step = commit.checkpoint.step_index, error = %e, "a step's reservation could not be settled");
+        }
+    }
+
     /// What follows a step's transaction: the next step handed back (chaining) or sent,
     /// the wake-up sent, the message acknowledged — in that order, so a crash in between
     /// leaves the message to be redelivered and the run resumed from its commit.
@@ -104,6 +150,7 @@ impl DynamoRunStore {
             next_step: commit.checkpoint.step_index + 1,
             last_hash: commit.checkpoint.hash.clone(),
             next: None,
+            ahead: commit.charge.as_ref().and_then(|ch| ch.ahead.clone()).filter(|_| commit.next.is_some()),
         };
         if let Some((next, lease, receipt)) = chained {
             // The next step's claim is this worker's (it was in the transaction). If the
@@ -130,7 +177,13 @@ impl DynamoRunStore {
     async fn committed(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Committed> {
         let item = self.run_item(tenant, id).await?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
         let run = self.compose_full(tenant, item).await?;
-        Ok(Committed { status: run.status, next_step: run.next_step, last_hash: run.last_hash, next: None })
+        Ok(Committed {
+            status: run.status,
+            next_step: run.next_step,
+            last_hash: run.last_hash,
+            next: None,
+            ahead: None,
+        })
     }
 
     pub(super) async fn begin(&self, req: &BeginStep) -> StoreResult<BeginOutcome> {
@@ -183,7 +236,7 @@ impl DynamoRunStore {
             // Claimed (or this call's own claim, its first answer lost).
             let attempt = u32::try_from(get_n(&item, "attempts").unwrap_or(1)).unwrap_or(u32::MAX);
             let taken_over = get_s(&item, "prev_status").is_ok_and(|st| st == "running");
-            return Ok(BeginOutcome::Claimed { attempt, taken_over });
+            return Ok(BeginOutcome::Claimed { attempt, taken_over, reserved: None });
         }
         if get_s(&item, "claim_status").is_ok_and(|st| st == "done") {
             return Ok(BeginOutcome::AlreadyDone);
@@ -289,6 +342,15 @@ impl DynamoRunStore {
                 .expression_attribute_names("#usage", "usage")
                 .expression_attribute_values(":usage", json_attr(&commit.usage)?);
         }
+        // The reservation made for the next step, or none (a stale one goes).
+        let ahead = commit.charge.as_ref().and_then(|ch| ch.ahead.as_ref()).filter(|_| commit.next.is_some());
+        match ahead {
+            Some(a) => {
+                set.push_str(", ahead = :ahead");
+                run = run.expression_attribute_values(":ahead", json_attr(a)?);
+            }
+            None => set.push_str(" REMOVE ahead"),
+        }
         let run = run.update_expression(set).build().map_err(sdk_err)?;
         let mut items =
             vec![TransactWriteItem::builder().update(step).build(), TransactWriteItem::builder().update(run).build()];
@@ -314,25 +376,21 @@ impl DynamoRunStore {
             }
             _ => None,
         };
-        // The step's reservation settled in the same transaction.
-        let settle_at = items.len();
-        let settles = match commit.charge.as_ref().and_then(|ch| ch.settle.as_ref()) {
-            Some((pending, post)) => {
-                let kind = aos_core::credits::resolution(*post);
-                match self.credits.resolution_items(t, pending, *post, kind, commit.now_ms) {
-                    Ok((_, settle)) => {
-                        items.extend(settle);
-                        true
-                    }
-                    Err(aos_runtime::ports::CreditError::Store(e)) => return Err(e),
-                    Err(aos_runtime::ports::CreditError::Refused(e)) => {
-                        tracing::warn!(run = r, step = index, error = %e, "a step's reservation could not be settled");
-                        false
-                    }
+        // The step's reservation settled and the next step's made, in the same transaction.
+        let ledger_at = items.len();
+        let settle = commit.charge.as_ref().and_then(|ch| ch.settle.as_ref());
+        let settle = settle.map(|(pending, post)| (pending, *post, aos_core::credits::resolution(*post)));
+        if settle.is_some() || ahead.is_some() {
+            match self.credits.step_items(t, settle, ahead, commit.now_ms) {
+                Ok((_, ledger)) => items.extend(ledger),
+                Err(aos_runtime::ports::CreditError::Store(e)) => return Err(e),
+                Err(aos_runtime::ports::CreditError::Refused(e)) => {
+                    tracing::warn!(run = r, step = index, error = %e, "a step's ledger work could not be written");
+                    return Box::pin(self.commit(&without_ledger(commit))).await;
                 }
             }
-            None => false,
-        };
+        }
+        let ledger = ledger_at..items.len();
         // The step's model tokens on its tenant's month meter, in the same transaction.
         if commit.tokens > 0 {
             if let Some((meter, period)) = aos_core::limits::QuotaName::TokensPerMonth.meter(commit.now_ms) {
@@ -358,21 +416,14 @@ impl DynamoRunStore {
             items.push(TransactWriteItem::builder().put(crate::usage::put(&self.table, t, record)?).build());
         }
         let outcome = crate::audit::transact_audited(&self.client, &self.table, items, &commit.audit).await?.0;
-        let settle_failed = (settle_at..settle_at + crate::credits::SETTLE_ITEMS).any(|i| outcome.failed(i));
-        if settles && settle_failed && !outcome.failed(0) && !outcome.failed(1) {
-            // The reservation resolved otherwise (it expired) or the tenant's grants are
-            // due a roll: nothing was written. Commit the step without it, then settle
-            // through the ledger, which rolls and answers repeats (a crash in between
-            // leaves the reservation to return at its timeout).
-            let mut plain = commit.clone();
-            let settle = plain.charge.as_mut().and_then(|ch| ch.settle.take());
-            let done = Box::pin(self.commit(&plain)).await?;
-            if let Some((pending, post)) = settle {
-                use aos_runtime::ports::CreditStore;
-                if let Err(e) = self.credits.settle(&commit.tenant, &pending.id, post, commit.now_ms).await {
-                    tracing::warn!(run = r, step = index, error = %e, "a step's reservation could not be settled");
-                }
-            }
+        if ledger.clone().any(|i| outcome.failed(i)) && !outcome.failed(0) && !outcome.failed(1) {
+            // The reservation resolved otherwise (it expired), the next step's did not
+            // fit, or the tenant's grants are due a roll: nothing was written. Commit the
+            // step without either, then settle through the ledger, which rolls and
+            // answers repeats (a crash in between leaves the reservation to return at its
+            // timeout); the next step's budget stage reserves for itself.
+            let done = Box::pin(self.commit(&without_ledger(commit))).await?;
+            self.settle_apart(commit).await;
             return Ok(done);
         }
         // The step had a checkpoint already: this commit's own (an earlier attempt landed
@@ -393,8 +444,10 @@ impl DynamoRunStore {
             return self.committed(&commit.tenant, &commit.run_id).await;
         }
         if outcome.failed(1) {
-            // The run was cancelled or moved on: keep the checkpoint, never advance the run.
+            // The run was cancelled or moved on: keep the checkpoint and the step's charge,
+            // never advance the run.
             self.record_checkpoint_only(commit).await?;
+            self.settle_apart(commit).await;
             if let Some(receipt) = &commit.ack {
                 self.queue.delete(receipt).await?;
             }

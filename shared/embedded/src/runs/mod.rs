@@ -116,6 +116,7 @@ pub(crate) fn insert_run_tx(c: &Connection, run: &RunRecord) -> Result<(), Store
             updated_at_ms: run.updated_at_ms,
             spent_mc: run.spent_mc,
             usage: run.usage.clone(),
+            ahead: run.ahead.clone(),
         },
         plan: None,
     };

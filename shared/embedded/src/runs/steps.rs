@@ -4,6 +4,7 @@
 use super::{json_err, load_run, load_state, save_state, RunState};
 use crate::db::{backend, exec, qrow};
 use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
+use aos_core::credits::Transfer;
 use aos_core::RunStatus;
 use aos_runtime::ports::{
     BeginOutcome, BeginStep, Committed, Received, StepCommit, StepMessage, StepRetry, StepSuspend, StoreError,
@@ -58,26 +59,52 @@ pub(super) fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, 
         Some((status, _, until)) if status == "running" && until > req.now_ms => {
             return Ok(BeginOutcome::Busy { until_ms: until })
         }
-        Some((status, attempts, _)) => BeginOutcome::Claimed { attempt: attempts + 1, taken_over: status == "running" },
-        None => BeginOutcome::Claimed { attempt: 1, taken_over: false },
+        Some((status, attempts, _)) => (attempts + 1, status == "running"),
+        None => (1, false),
     };
-    let BeginOutcome::Claimed { attempt, .. } = outcome else { unreachable!("only claims reach here") };
+    let (attempt, taken_over) = outcome;
     exec(c,
         "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until, claim_id) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)
          ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = ?4, claim_until = ?5, claim_id = ?6",
         params![t, r, req.step_index, attempt, req.claim_until_ms, req.claim],
     )
     .map_err(|e| backend(&e))?;
+    // The first claim of the first step reserves the step's credits in the same write.
+    let reserved = match &req.reserve {
+        Some(ahead) if attempt == 1 && run.status == RunStatus::Queued => {
+            crate::credits::step_tx(c, t, None, Some(ahead), req.now_ms)?
+        }
+        _ => None,
+    };
     if run.status == RunStatus::Queued {
         run.status = run.status.transition(RunStatus::Running).map_err(|e| StoreError::Conflict(e.to_string()))?;
         run.updated_at_ms = req.now_ms;
+        run.ahead.clone_from(&reserved);
         save_state(c, t, r, &run)?;
     }
-    Ok(outcome)
+    Ok(BeginOutcome::Claimed { attempt, taken_over, reserved })
 }
 
 fn committed(run: RunState, next: Option<Received>) -> Committed {
-    Committed { status: run.m.status, next_step: run.m.next_step, last_hash: run.m.last_hash, next }
+    Committed { status: run.m.status, next_step: run.m.next_step, last_hash: run.m.last_hash, next, ahead: None }
+}
+
+/// What the commit of a run that advanced left: with the reservation made for its next step.
+fn advanced(run: RunState, next: Option<Received>) -> Committed {
+    let ahead = run.m.ahead.clone();
+    Committed { ahead, ..committed(run, next) }
+}
+
+/// The commit's ledger work: the step's reservation settled and, when the run `advances`
+/// to a next step, that step's reservation made ahead. Answers the one made.
+fn ledger_tx(c: &Connection, commit: &StepCommit, advances: bool) -> Result<Option<Transfer>, StoreError> {
+    let Some(charge) = &commit.charge else { return Ok(None) };
+    let settle = charge.settle.as_ref().map(|(pending, post)| (&pending.id, *post));
+    let ahead = charge.ahead.as_ref().filter(|_| advances && commit.next.is_some());
+    if settle.is_none() && ahead.is_none() {
+        return Ok(None);
+    }
+    crate::credits::step_tx(c, commit.tenant.as_str(), settle, ahead, commit.now_ms)
 }
 
 pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreError> {
@@ -116,17 +143,6 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
             let meter = aos_core::limits::WORKFLOW_METER;
             crate::tenants::add_to_meter_tx(c, t, meter, execution, *delta, None)?.ok();
         }
-        if let Some((pending, post)) = &charge.settle {
-            match crate::credits::settle_tx(c, t, &pending.id, *post, commit.now_ms) {
-                Ok(_) => {}
-                // Resolved otherwise already (it expired while the step ran): the step's
-                // commit stands; the ledger keeps what it decided.
-                Err(aos_runtime::ports::CreditError::Refused(e)) => {
-                    tracing::warn!(run = r, step = index, error = %e, "a step's reservation could not be settled");
-                }
-                Err(aos_runtime::ports::CreditError::Store(e)) => return Err(e),
-            }
-        }
     }
     if commit.tokens > 0 {
         if let Some((meter, period)) = aos_core::limits::QuotaName::TokensPerMonth.meter(commit.now_ms) {
@@ -143,7 +159,8 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
     run.usage.clone_from(&commit.usage);
     if !RunStatus::sources_of(commit.run_status).contains(&run.status) || run.next_step != index {
         // Cancelled meanwhile: keep the checkpoint, the charge and the usage (its usage
-        // record follows it), do not advance.
+        // record follows it), do not advance (nor reserve for a next step).
+        ledger_tx(c, commit, false)?;
         save_state(c, t, r, &run)?;
         if run.status.is_terminal() {
             let full = load_run(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
@@ -160,6 +177,7 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
     if commit.plan.is_some() {
         run.plan.clone_from(&commit.plan);
     }
+    run.ahead = ledger_tx(c, commit, true)?;
     save_state(c, t, r, &run)?;
     if let Some(record) = &commit.usage_record {
         crate::usage::put_tx(c, t, record)?;
@@ -167,10 +185,10 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
     if let Some(body) = &commit.notify {
         enqueue(c, STEP_QUEUE, body, 0).map_err(|e| backend(&e))?;
     }
-    let Some(next) = &commit.next else { return Ok(committed(run, None)) };
+    let Some(next) = &commit.next else { return Ok(advanced(run, None)) };
     let Some(lease) = commit.lease_next else {
         enqueue(c, STEP_QUEUE, &encode(next), 0).map_err(|e| backend(&e))?;
-        return Ok(committed(run, None));
+        return Ok(advanced(run, None));
     };
     let until = commit.now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
     let received = enqueue_received(c, STEP_QUEUE, &encode(next), until).map_err(|e| backend(&e))?;
@@ -181,7 +199,7 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
         params![t, r, next.step_index, until, commit.next_claim],
     )
     .map_err(|e| backend(&e))?;
-    Ok(committed(run, Some(received)))
+    Ok(advanced(run, Some(received)))
 }
 
 pub(super) fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {

@@ -52,6 +52,11 @@ pub struct RunRecord {
     pub spent_mc: u64,
     /// What its steps used so far, per skill and model.
     pub usage: aos_core::usage::RunUsage,
+    /// The reservation made ahead for its next step (by the commit of the step before,
+    /// or the first step's claim), when its tenant is metered: that step's budget stage
+    /// uses it instead of reserving again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ahead: Option<aos_core::credits::Transfer>,
 }
 
 /// Where a run that belongs to a workflow execution reports its end.
@@ -136,6 +141,7 @@ impl RunRecord {
             notify_url: None,
             spent_mc: 0,
             usage: aos_core::usage::RunUsage::default(),
+            ahead: None,
         }
     }
 
@@ -183,6 +189,7 @@ impl RunRecord {
             notify_url: spec.notify_url,
             spent_mc: state.spent_mc,
             usage: state.usage,
+            ahead: state.ahead,
         }
     }
 
@@ -239,6 +246,9 @@ pub struct RunMutable {
     /// What its steps used so far, per skill and model.
     #[serde(default, skip_serializing_if = "aos_core::usage::RunUsage::is_empty")]
     pub usage: aos_core::usage::RunUsage,
+    /// The reservation made ahead for the next step (see [`RunRecord::ahead`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ahead: Option<aos_core::credits::Transfer>,
 }
 
 /// The message that tells a worker to run one step.
@@ -274,6 +284,8 @@ pub enum BeginOutcome {
         attempt: u32,
         /// An expired claim was taken over.
         taken_over: bool,
+        /// The reservation made with the claim ([`BeginStep::reserve`]), when it was.
+        reserved: Option<aos_core::credits::Transfer>,
     },
     /// Another worker holds a live claim until `until_ms`.
     Busy {
@@ -301,6 +313,10 @@ pub struct BeginStep {
     pub claim_until_ms: u64,
     /// Whether the claim must be durable before the skill runs (non-idempotent skills).
     pub durable: bool,
+    /// A reservation to make with the first claim of a run's first step (its tenant is
+    /// metered), in the same write where the store can. Made only if the tenant's
+    /// credits allow it: a refused one leaves the claim to the budget stage.
+    pub reserve: Option<aos_core::credits::Transfer>,
     /// Now, ms since the epoch.
     pub now_ms: u64,
 }
@@ -373,6 +389,10 @@ pub struct CommitCharge {
     /// The step's actual charge against what it took from its workflow execution's
     /// envelope: the execution and what to add to its meter.
     pub envelope: Option<(String, i64)>,
+    /// The next step's reservation, made in the same write (so a run's steps cost one
+    /// ledger write each): made only if the tenant's credits allow it, else left to the
+    /// next step's budget stage, which then says why it does not fit.
+    pub ahead: Option<aos_core::credits::Transfer>,
 }
 
 /// What a step commit left behind.
@@ -388,6 +408,9 @@ pub struct Committed {
     /// the committing worker, when `lease_next` was honoured. Its receipt may be the
     /// current message's (SQS keeps that message in flight as the run's lease).
     pub next: Option<Received>,
+    /// The reservation made for the next step ([`CommitCharge::ahead`]), when the
+    /// tenant's credits allowed it.
+    pub ahead: Option<aos_core::credits::Transfer>,
 }
 
 /// A step that failed retryably and will be tried again after a delay.

@@ -8,11 +8,12 @@
 
 use super::{millis, Claimed, StepWorker};
 use crate::clock::now_ms;
+use crate::ports::RunRecord;
 use crate::ports::{CommitCharge, CreditError};
 use aos_core::credits::{
-    Cause, LedgerError, Millicredits, PendingState, StepCharge, Transfer, TransferId, TransferKind,
+    reservation, Cause, LedgerError, Millicredits, PendingState, StepCharge, Transfer, TransferId, TransferKind,
 };
-use aos_core::{ErrorCode, StructuredOutcome};
+use aos_core::{ErrorCode, Plan, StructuredOutcome, TenantId};
 use serde_json::{json, Value};
 
 /// How long a reservation outlives its step's timeout before it returns by itself
@@ -81,7 +82,7 @@ impl Budgeted {
         });
         let (spend, envelope) = self.limits.adjust(own, now_ms());
         let run_spent_mc = run_spent_mc.saturating_add(actual.0);
-        (record, CommitCharge { amount: actual, run_spent_mc, settle, spend, envelope })
+        (record, CommitCharge { amount: actual, run_spent_mc, settle, spend, envelope, ahead: None })
     }
 }
 
@@ -121,6 +122,21 @@ impl StepWorker {
         let tenant = &c.msg.tenant;
         let limits = self.take_limits(c, skill, estimate, now).await?;
         let budgeted = |reservation| Budgeted { estimate, base, reservation, calls_children, limits: limits.clone() };
+        let timeout =
+            now + millis(self.step_timeout(run, index)) + millis(self.config.visibility) + RESERVATION_MARGIN_MS;
+        // The reservation made ahead for this step (by the commit of the step before, or
+        // the claim), from its input as authored: used when it covers the estimate and
+        // outlives the step; else returned now and made anew below.
+        let ahead = run.ahead.as_ref().filter(|a| made_for(a, index));
+        if let Some(a) = ahead.filter(|_| c.attempt == 1) {
+            if a.amount >= estimate && a.timeout_ms.unwrap_or(0) + RESERVATION_MARGIN_MS >= timeout {
+                return Ok(Some(budgeted(Some(a.clone()))));
+            }
+            if let Err(e) = self.give_back_reservation(tenant, &a.id, now).await {
+                self.give_back(tenant, &limits).await;
+                return Err(unreadable(&e));
+            }
+        }
         let metered = match credits.metered(tenant, now).await {
             Ok(metered) => metered,
             Err(e) => {
@@ -133,20 +149,19 @@ impl StepWorker {
         }
         if c.attempt > 1 {
             // The attempt before this one stopped without ending the step (its worker
-            // died): its reservation goes back now rather than at its timeout.
+            // died): its reservation (and the one made ahead) goes back now rather than
+            // at its timeout.
             let before = Cause { run: run.id.to_string(), step: index, attempt: c.attempt - 1 };
-            let id = TransferId::derive(&before, TransferKind::Reserve);
-            match credits.store().settle(tenant, &id, Millicredits::ZERO, now).await {
-                Ok(_) | Err(CreditError::Refused(_)) => {}
-                Err(e) => {
+            let earlier =
+                ahead.map(|a| a.id.clone()).into_iter().chain([TransferId::derive(&before, TransferKind::Reserve)]);
+            for id in earlier {
+                if let Err(e) = self.give_back_reservation(tenant, &id, now).await {
                     self.give_back(tenant, &limits).await;
                     return Err(unreadable(&e));
                 }
             }
         }
         let cause = Cause { run: run.id.to_string(), step: index, attempt: c.attempt };
-        let timeout =
-            now + millis(self.step_timeout(run, index)) + millis(self.config.visibility) + RESERVATION_MARGIN_MS;
         match credits.store().reserve(tenant, &cause, estimate, timeout, now).await {
             Ok(r) if r.state == Some(PendingState::Pending) => Ok(Some(budgeted(Some(r)))),
             Ok(r) => {
@@ -162,6 +177,45 @@ impl StepWorker {
             }
         }
     }
+
+    /// Returns the reservation `id` in full (one resolved already, or never made, is
+    /// left as it is).
+    async fn give_back_reservation(&self, tenant: &TenantId, id: &TransferId, now: u64) -> Result<(), CreditError> {
+        let Some(credits) = &self.credits else { return Ok(()) };
+        match credits.store().settle(tenant, id, Millicredits::ZERO, now).await {
+            Ok(_) | Err(CreditError::Refused(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The reservation to make ahead for step `index` of `plan` in `run` (whose spend is
+    /// then `spent_mc`): its estimate from its input as authored (references unresolved),
+    /// for the step rather than an attempt (attempt 0), when the tenant is metered and
+    /// the step costs something and fits the run's budget. The budget stage of that step
+    /// uses it, or returns it and reserves anew if its resolved input costs more.
+    pub(super) async fn ahead(&self, run: &RunRecord, plan: &Plan, index: u32, spent_mc: u64) -> Option<Transfer> {
+        let credits = self.credits.as_ref()?;
+        let step = plan.step(index)?;
+        let estimate = credits.estimate(&step.skill, &step.input);
+        if estimate == Millicredits::ZERO
+            || run.budget_mc.is_some_and(|limit| spent_mc.saturating_add(estimate.0) > limit)
+        {
+            return None;
+        }
+        let now = now_ms();
+        if !credits.metered(&run.tenant, now).await.ok()? {
+            return None;
+        }
+        let timeout =
+            now + millis(self.plan_step_timeout(plan, index)) + millis(self.config.visibility) + RESERVATION_MARGIN_MS;
+        let cause = Cause { run: run.id.to_string(), step: index, attempt: 0 };
+        Some(reservation(cause, estimate, timeout, now))
+    }
+}
+
+/// Whether `ahead` is the reservation made ahead for step `index`.
+pub(super) fn made_for(ahead: &Transfer, index: u32) -> bool {
+    ahead.cause.as_ref().is_some_and(|k| k.step == index && k.attempt == 0)
 }
 
 /// The failure of a step whose reservation the ledger refused.

@@ -2,11 +2,11 @@
 //! end) and `commit` (the one atomic write of its checkpoint, the run's new state and
 //! the next message).
 
-use super::budget::{warning, Budgeted};
+use super::budget::{made_for, warning, Budgeted};
 use super::{encode, Claimed, StepWorker};
 use crate::agent::{apply_decision, Applied};
 use crate::clock::now_ms;
-use crate::ports::{Received, RunRecord, StepCommit, StepMessage, StepRetry, StepSuspend, StoreError};
+use crate::ports::{CommitCharge, Received, RunRecord, StepCommit, StepMessage, StepRetry, StepSuspend, StoreError};
 use crate::workflows::WorkflowMessage;
 use aos_core::checkpoint::{ChainLink, GateDecision, GateRecord};
 use aos_core::credits::Millicredits;
@@ -181,7 +181,26 @@ impl StepWorker {
                 "code": code,
             }))
         });
-        let (charge_record, charge) = budgeted.as_ref().map(|b| b.charge(&outcome, c.run.spent_mc)).unzip();
+        let (charge_record, mut charge) = budgeted.as_ref().map(|b| b.charge(&outcome, c.run.spent_mc)).unzip();
+        if let (Some(ch), Some(next)) = (charge.as_mut(), &next) {
+            // The next step's reservation rides in this commit.
+            let plan = plan.as_ref().unwrap_or(&c.run.plan);
+            ch.ahead = self.ahead(&c.run, plan, next.step_index, ch.run_spent_mc).await;
+        }
+        if charge.is_none() && c.attempt == 1 {
+            // A step that ended before its budget stage (refused by its gate, its input
+            // or its own budget) returns the reservation made ahead for it.
+            if let Some(a) = c.run.ahead.as_ref().filter(|a| made_for(a, index)) {
+                charge = Some(CommitCharge {
+                    amount: Millicredits::ZERO,
+                    run_spent_mc: c.run.spent_mc,
+                    settle: Some((a.clone(), Millicredits::ZERO)),
+                    spend: None,
+                    envelope: None,
+                    ahead: None,
+                });
+            }
+        }
         let warned = charge.as_ref().and_then(|ch| warning(&c, ch.amount));
         let spend_warnings = budgeted.as_ref().map(|b| b.limits.warnings.clone()).unwrap_or_default();
         // What the step used, its own part only (an agent's children have their own runs).
@@ -252,6 +271,7 @@ impl StepWorker {
                 if let Some(charge) = &commit.charge {
                     run.spent_mc = charge.run_spent_mc;
                 }
+                run.ahead = committed.ahead;
                 run.usage = commit.usage;
                 Some((Claimed::new(msg, run, 1, false, commit.next_claim), next_received))
             }

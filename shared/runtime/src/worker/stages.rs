@@ -75,7 +75,14 @@ impl StepWorker {
         let class = self.skills.descriptor(&step.skill).map(|d| d.idempotency);
         let now = now_ms();
         let claim = crate::clock::unique_suffix();
+        // The first claim of a run's first step reserves its credits in the same write.
+        let reserve = if msg.step_index == 0 && run.status == aos_core::RunStatus::Queued {
+            self.ahead(&run, &run.plan, 0, run.spent_mc).await
+        } else {
+            None
+        };
         let begin = BeginStep {
+            reserve,
             tenant: msg.tenant.clone(),
             run_id: msg.run_id.clone(),
             step_index: msg.step_index,
@@ -87,7 +94,13 @@ impl StepWorker {
             now_ms: now,
         };
         Ok(match self.store.begin_step(&begin).await? {
-            BeginOutcome::Claimed { attempt, taken_over } => Ok(Claimed::new(msg, run, attempt, taken_over, claim)),
+            BeginOutcome::Claimed { attempt, taken_over, reserved } => {
+                let mut run = run;
+                if reserved.is_some() {
+                    run.ahead = reserved;
+                }
+                Ok(Claimed::new(msg, run, attempt, taken_over, claim))
+            }
             BeginOutcome::AlreadyDone => {
                 self.queue.delete(&received.receipt).await?;
                 Err(Handled::Done)
@@ -101,7 +114,12 @@ impl StepWorker {
     }
 
     pub(super) fn step_timeout(&self, run: &RunRecord, index: u32) -> Duration {
-        let step = run.plan.step(index);
+        self.plan_step_timeout(&run.plan, index)
+    }
+
+    /// The timeout of step `index` of `plan`.
+    pub(super) fn plan_step_timeout(&self, plan: &aos_core::Plan, index: u32) -> Duration {
+        let step = plan.step(index);
         let default = step.and_then(|s| self.skills.descriptor(&s.skill)).map_or(30_000, |d| d.timeout_ms);
         let declared = Duration::from_millis(step.and_then(|s| s.timeout_ms).unwrap_or(default));
         self.config.max_step.map_or(declared, |max| declared.min(max))
