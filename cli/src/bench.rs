@@ -409,6 +409,8 @@ pub struct AwsBenchOptions {
     pub output_bytes: usize,
     /// Meter the tenant: every step reserves credits and its commit settles them.
     pub credits: bool,
+    /// Hold the tenant to this plan's spend limits.
+    pub plan: Option<aos_core::limits::PlanName>,
 }
 
 /// Counts DynamoDB calls per step of runs executed by the step worker on the AWS
@@ -447,6 +449,10 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
             .grant(&tenant, &bench_grant(1_000_000), aos_core::audit::Actor::system(), aos_runtime::clock::now_ms())
             .await?;
         worker = worker.with_credits(credits);
+    }
+    if let Some(plan) = opts.plan {
+        let runs: Arc<dyn aos_runtime::ports::RunStore> = aws.runs.clone();
+        worker = worker.with_quotas(aos_runtime::limits::QuotaService::new(aws.tenants.clone(), runs, plan));
     }
     counter.reset();
     let mut ids = Vec::new();
@@ -487,6 +493,12 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
         opts.output_bytes,
         if opts.credits { ", metered tenant (ledger on)" } else { "" }
     );
+    if let Some(plan) = opts.plan {
+        println!(
+            "the tenant is held to the {} plan's spend limits (its steps take from its spend windows)",
+            plan.as_str()
+        );
+    }
     println!("submission: {:.1} calls per run", submit as f64 / opts.runs as f64);
     let is_write = |op: &str| {
         ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"].iter().any(|w| op.ends_with(w))

@@ -254,6 +254,10 @@ enum Command {
         /// Meter the tenant (ledger on): each step reserves credits, its commit settles them.
         #[arg(long)]
         credits: bool,
+        /// Hold the tenant to this plan's spend limits (free, dev, pro, enterprise): each
+        /// step also takes its estimate from the tenant's spend windows.
+        #[arg(long)]
+        plan: Option<String>,
     },
     /// Print the error code table.
     Errors {
@@ -645,8 +649,15 @@ async fn main() -> anyhow::Result<()> {
         Command::BenchAgent { dir, steps, children, workers } => {
             aos_cli::bench_agent::run(&aos_cli::bench_agent::AgentBenchOptions { dir, steps, children, workers }).await
         }
-        Command::BenchAws { runs, steps, output_bytes, credits } => {
-            aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps, output_bytes, credits }).await
+        Command::BenchAws { runs, steps, output_bytes, credits, plan } => {
+            let plan = plan
+                .map(|p| {
+                    aos_core::limits::PlanName::parse(&p)
+                        .ok_or_else(|| anyhow::anyhow!("unknown plan {p:?}: use free, dev, pro or enterprise"))
+                })
+                .transpose()?;
+            aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps, output_bytes, credits, plan })
+                .await
         }
         Command::Errors { markdown } => {
             if markdown {

@@ -5,13 +5,18 @@
 //! retries, 5xx answers, an answer lost after the work was done. Whatever the fault,
 //! the run ends as it does without one: succeeded, the same output and checkpoint chain,
 //! every step's effect exactly once (the skill is non-idempotent: AOS never runs it
-//! twice), no message left behind and nothing dead-lettered. The same for a workflow on
+//! twice), no message left behind and nothing dead-lettered; for a metered tenant, each
+//! step charged once and every hold returned. The same for a workflow on
 //! Step Functions: its start (with an Idempotency-Key), each task's run and answer, and an
 //! approval's decision, each call met by each fault: one execution, the same output,
 //! each effect once.
 
+use aos_core::audit::Actor;
 use aos_core::checkpoint::verify_chain;
+use aos_core::credits::{Account, GrantKind, GrantSpec, Millicredits};
 use aos_core::{ErrorCode, RunStatus, StructuredOutcome, TenantId};
+use aos_runtime::clock::now_ms;
+use aos_runtime::credits::CreditService;
 use aos_runtime::runs::{RunQuery, RunService, SubmitRun};
 use aos_runtime::worker::{StepWorker, WorkerConfig};
 use aos_runtime::{IdempotencyClass, Skill, SkillContext, SkillDescriptor, SkillRegistry};
@@ -66,6 +71,10 @@ struct Ending {
     runs_for_key: usize,
     left_in_queue: usize,
     dead_letters: usize,
+    /// A metered run's money: what the run was charged, what the tenant's ledger posted
+    /// as spent, and its available and reserved credits once every hold that was left
+    /// has met its timeout.
+    charged: Option<(u64, u64, u64, u64)>,
 }
 
 const PLAN: &str = r#"{"plan": [
@@ -92,6 +101,12 @@ fn effects(tags: &[&str]) -> BTreeMap<String, u32> {
 /// Submits the plan (as a client would: again with the same Idempotency-Key when the
 /// answer is an error), drives the worker until the queue is empty, and reports.
 async fn scenario(proxy: &FaultProxy, emulator: &str, plan: &str) -> Ending {
+    scenario_of(proxy, emulator, plan, false).await
+}
+
+/// [`scenario`], for a `metered` tenant when asked (granted 1 000 credits first, out of
+/// the faults' way): its steps reserve and settle credits.
+async fn scenario_of(proxy: &FaultProxy, emulator: &str, plan: &str, metered: bool) -> Ending {
     // `ports` meet the faults; `look` reads what happened straight from the emulator.
     let (ports, look) = aws_pair(&proxy.endpoint(), emulator, 5).await;
     let effects: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
@@ -106,7 +121,23 @@ async fn scenario(proxy: &FaultProxy, emulator: &str, plan: &str) -> Ending {
         poll_wait: Duration::from_secs(0),
         ..WorkerConfig::default()
     };
-    let worker = StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config);
+    let mut worker =
+        StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config);
+    if metered {
+        let grant = GrantSpec {
+            id: "paid".into(),
+            kind: GrantKind::Paid,
+            amount: Millicredits::from_credits(1_000),
+            effective_ms: 0,
+            expires_ms: None,
+            priority: 0,
+        };
+        CreditService::new(Arc::clone(&look.credits))
+            .grant(&tenant(), &grant, Actor::system(), now_ms())
+            .await
+            .expect("grant");
+        worker = worker.with_credits(CreditService::new(Arc::clone(&ports.credits)));
+    }
     let id = as_a_client("submit", || {
         let body: SubmitRun = serde_json::from_str(plan).expect("plan");
         let service = &service;
@@ -122,7 +153,18 @@ async fn scenario(proxy: &FaultProxy, emulator: &str, plan: &str) -> Ending {
     let listed = observer.list(&tenant(), RunQuery::default()).await.expect("list").items;
     let left_in_queue = look.queue.receive(10, Duration::from_secs(1), Duration::ZERO).await.expect("receive").len();
     let effects = effects.lock().expect("effects").clone();
+    let charged = if metered {
+        // Every hold a fault left behind returns at its timeout (the sweep's work).
+        let later = now_ms() + 3_600_000;
+        look.credits.expire_due(&tenant(), later, 100).await.expect("expire");
+        let book = look.credits.book(&tenant(), later).await.expect("book");
+        assert_eq!(book.broken(), None, "the ledger's invariants hold: {book:?}");
+        Some((run.spent_mc, book.balance(Account::Spent).credits_posted.0, book.available().0, book.reserved().0))
+    } else {
+        None
+    };
     Ending {
+        charged,
         status: run.status,
         output: run.output,
         error: run.error.map(|e| e.code),
@@ -196,9 +238,26 @@ fn faults_for(op: &str) -> Vec<(Fault, u32)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
 async fn every_fault_at_every_call_of_a_run_leaves_it_ending_as_without_faults() {
+    fault_matrix(false).await;
+}
+
+/// The same for a metered tenant, whose steps also reserve their credits (ahead, with
+/// the claim or the commit before) and settle them in their commits: whatever the fault,
+/// the run is charged once per step, the ledger posts that once, and every hold a fault
+/// left behind returns at its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
+async fn every_fault_at_every_call_of_a_metered_run_charges_it_once() {
+    fault_matrix(true).await;
+}
+
+async fn fault_matrix(metered: bool) {
     let endpoint = emulator_endpoint();
     let clean = FaultProxy::start(&endpoint).await;
-    let baseline = scenario(&clean, &endpoint, PLAN).await;
+    let baseline = scenario_of(&clean, &endpoint, PLAN, metered).await;
+    if metered {
+        assert_eq!(baseline.charged, Some((3_000, 3_000, 997_000, 0)), "{baseline:?}");
+    }
     assert_eq!(baseline.status, RunStatus::Succeeded, "{baseline:?}");
     assert_eq!(baseline.effects, effects(&["a", "b", "c"]));
     // The call sites: each call of the fault-free run but receives (their number
@@ -212,7 +271,7 @@ async fn every_fault_at_every_call_of_a_run_leaves_it_ending_as_without_faults()
             let proxy = FaultProxy::start(&endpoint).await;
             proxy.inject(&site.op, site.n, times, fault.clone());
             eprintln!("case: {} #{} / {}", site.op, site.n, fault.name());
-            let ending = scenario(&proxy, &endpoint, PLAN).await;
+            let ending = scenario_of(&proxy, &endpoint, PLAN, metered).await;
             cases += 1;
             let met = !proxy.faulted().is_empty();
             if !met || ending != baseline {

@@ -169,37 +169,98 @@ fn settle_tx(
     Ok(t)
 }
 
+/// Settles `pending` as the step holds it (as it was reserved) for `amount` against
+/// `book`, without reading it first: its row leaves `pending` only while it still is
+/// pending. One resolved meanwhile (it expired) takes the reading path, which answers
+/// repeats.
+fn settle_held(
+    c: &Connection,
+    tenant: &str,
+    book: &mut Book,
+    pending: &Transfer,
+    amount: Millicredits,
+    now_ms: u64,
+) -> CreditResult<Transfer> {
+    if pending.state == Some(PendingState::Pending) {
+        let (mut resolved, mut after) = (pending.clone(), book.clone());
+        let t = match resolution(amount) {
+            TransferKind::Post => after.settle(&mut resolved, amount, now_ms)?,
+            _ => after.void(&mut resolved, now_ms)?,
+        };
+        let body = serde_json::to_string(&resolved).map_err(|e| corrupt(&e))?;
+        let moved = exec(
+            c,
+            "UPDATE credit_transfers SET state = ?3, body = ?4 WHERE tenant = ?1 AND id = ?2 AND state = 'pending'",
+            params![tenant, pending.id.as_str(), resolved.state.map(PendingState::as_str), body],
+        )
+        .map_err(|e| backend(&e))?;
+        if moved == 1 {
+            insert_transfer(c, tenant, &t)?;
+            *book = after;
+            return Ok(t);
+        }
+    }
+    settle_in(c, tenant, book, &pending.id, amount, now_ms)
+}
+
+/// Reserves for `ahead` (a reservation as the worker made it) against `book` without
+/// reading first: the rules are checked, then the row is put unless it exists (then
+/// nothing changes and the first is answered).
+fn reserve_held(
+    c: &Connection,
+    tenant: &str,
+    book: &mut Book,
+    ahead: &Transfer,
+    now_ms: u64,
+) -> CreditResult<Transfer> {
+    let (Some(cause), Some(timeout)) = (ahead.cause.as_ref(), ahead.timeout_ms) else {
+        return Err(LedgerError::Unknown(ahead.id.clone()).into());
+    };
+    let mut after = book.clone();
+    let r = after.reserve(cause.clone(), ahead.amount, timeout, now_ms)?;
+    let body = serde_json::to_string(&r).map_err(|e| corrupt(&e))?;
+    let put = exec(
+        c,
+        "INSERT INTO credit_transfers (tenant, id, state, timeout_ms, body) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (tenant, id) DO NOTHING",
+        params![tenant, r.id.as_str(), r.state.map(PendingState::as_str), r.timeout_ms, body],
+    )
+    .map_err(|e| backend(&e))?;
+    if put == 1 {
+        *book = after;
+        return Ok(r);
+    }
+    load_transfer(c, tenant, r.id.as_str())?.ok_or_else(|| LedgerError::Unknown(r.id.clone()).into())
+}
+
 /// A step's ledger work inside the transaction of its commit (or its first claim), with
-/// one read and one write of the book: `settle` (the step's reservation and what to post
-/// of it; one resolved otherwise already is left as the ledger decided) and `ahead` (a
-/// reservation for the next step, made only if the credits allow it). Answers the
-/// reservation made ahead, if it was.
+/// one read and one write of the book and no read of a transfer on its way: `settle`
+/// (the step's reservation as it holds it and what to post of it; one resolved otherwise
+/// already is left as the ledger decided) and `ahead` (a reservation for the next step,
+/// made only if the credits allow it). Answers the reservation made ahead, if it was.
 pub(crate) fn step_tx(
     c: &Connection,
     tenant: &str,
-    settle: Option<(&TransferId, Millicredits)>,
+    settle: Option<(&Transfer, Millicredits)>,
     ahead: Option<&Transfer>,
     now_ms: u64,
 ) -> Result<Option<Transfer>, StoreError> {
     let mut book = rolled(c, tenant, now_ms)?;
-    if let Some((id, amount)) = settle {
-        match settle_in(c, tenant, &mut book, id, amount, now_ms) {
+    if let Some((pending, amount)) = settle {
+        match settle_held(c, tenant, &mut book, pending, amount, now_ms) {
             Ok(_) => {}
             Err(CreditError::Refused(e)) => {
-                tracing::warn!(tenant, reservation = id.as_str(), error = %e, "a step's reservation could not be settled");
+                tracing::warn!(tenant, reservation = pending.id.as_str(), error = %e, "a step's reservation could not be settled");
             }
             Err(CreditError::Store(e)) => return Err(e),
         }
     }
-    let made = match ahead.and_then(|a| a.cause.as_ref().zip(a.timeout_ms).map(|k| (a.amount, k))) {
-        Some((amount, (cause, timeout))) => match reserve_in(c, tenant, &mut book, cause, amount, timeout, now_ms) {
-            Ok(r) => Some(r).filter(|r| r.state == Some(PendingState::Pending)),
-            // Refused (too few credits, a suspended tenant): the step's own budget stage
-            // reserves and says why.
-            Err(CreditError::Refused(_)) => None,
-            Err(CreditError::Store(e)) => return Err(e),
-        },
-        None => None,
+    let made = match ahead.map(|a| reserve_held(c, tenant, &mut book, a, now_ms)) {
+        Some(Ok(r)) => Some(r).filter(|r| r.state == Some(PendingState::Pending)),
+        // Refused (too few credits, a suspended tenant): the step's own budget stage
+        // reserves and says why.
+        Some(Err(CreditError::Refused(_))) | None => None,
+        Some(Err(CreditError::Store(e))) => return Err(e),
     };
     store_book(c, tenant, &book)?;
     Ok(made)

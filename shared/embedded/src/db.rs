@@ -72,8 +72,10 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
     receive_count INTEGER NOT NULL, dead_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS credit_books (tenant TEXT PRIMARY KEY, book TEXT NOT NULL) WITHOUT ROWID;
+-- Ledger rows are never deleted, so their rowids only grow: no AUTOINCREMENT (its
+-- sequence table would be one more page in every step's commit).
 CREATE TABLE IF NOT EXISTS credit_transfers (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, id TEXT NOT NULL, state TEXT,
+    seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, id TEXT NOT NULL, state TEXT,
     timeout_ms INTEGER, body TEXT NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS credit_transfers_id ON credit_transfers (tenant, id);
 CREATE INDEX IF NOT EXISTS credit_transfers_pending ON credit_transfers (tenant, timeout_ms) WHERE state = 'pending';

@@ -99,7 +99,7 @@ fn advanced(run: RunState, next: Option<Received>) -> Committed {
 /// to a next step, that step's reservation made ahead. Answers the one made.
 fn ledger_tx(c: &Connection, commit: &StepCommit, advances: bool) -> Result<Option<Transfer>, StoreError> {
     let Some(charge) = &commit.charge else { return Ok(None) };
-    let settle = charge.settle.as_ref().map(|(pending, post)| (&pending.id, *post));
+    let settle = charge.settle.as_ref().map(|(pending, post)| (pending, *post));
     let ahead = charge.ahead.as_ref().filter(|_| advances && commit.next.is_some());
     if settle.is_none() && ahead.is_none() {
         return Ok(None);
