@@ -11,13 +11,20 @@ pub struct Client {
     base: String,
     key: String,
     http: reqwest::Client,
+    /// For event streams: no limit on the whole response, only on each wait for data
+    /// (the server sends a keep-alive every 15 s).
+    stream: reqwest::Client,
 }
 
 impl Client {
     /// A client for `base` (e.g. `http://127.0.0.1:8787`) with `key`.
     pub fn new(base: &str, key: &str) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-        Ok(Self { base: base.trim_end_matches('/').to_owned(), key: key.trim().to_owned(), http })
+        let stream = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Self { base: base.trim_end_matches('/').to_owned(), key: key.trim().to_owned(), http, stream })
     }
 
     /// Sends a request and returns the JSON body, or fails with the API's error code and
@@ -80,82 +87,159 @@ pub async fn submit_body(client: &Client, body: &Value, idem: Option<&str>, watc
     watch(client, &id).await
 }
 
-/// Follows a run, printing each step as it changes, then the final output. Returns
-/// whether the run succeeded.
+/// Follows a run through its event stream (`GET /v1/runs/{id}/events`), printing each
+/// step as it changes, then the final output; reconnects after the last event id when a
+/// stream ends before the run (a gateway's cap). Returns whether the run succeeded.
 pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
-    let mut seen: HashMap<u64, String> = HashMap::new();
+    let run = client.call(reqwest::Method::GET, &format!("/v1/runs/{id}"), None, None).await?;
+    let mut total = run["steps_total"].as_u64().unwrap_or(0);
+    let mut last: Option<String> = None;
     loop {
-        let steps = client.call(reqwest::Method::GET, &format!("/v1/runs/{id}/steps"), None, None).await?;
-        let list = steps["steps"].as_array().cloned().unwrap_or_default();
-        let total = list.len();
-        for s in &list {
-            let index = s["step_index"].as_u64().unwrap_or(0);
-            let status = s["status"].as_str().unwrap_or("?").to_owned();
-            let attempts = s["attempts"].as_u64().unwrap_or(0);
-            let key = format!("{status}/{attempts}");
-            if seen.get(&index) == Some(&key) || status == "queued" {
-                continue;
-            }
-            seen.insert(index, key);
-            let name = format!(
-                "[{}/{total}] {} ({})",
-                index + 1,
-                s["step_id"].as_str().unwrap_or(""),
-                s["skill"].as_str().unwrap_or("")
+        let mut req = client.stream.get(format!("{}/v1/runs/{id}/events", client.base)).bearer_auth(&client.key);
+        if let Some(l) = &last {
+            req = req.header("Last-Event-ID", l);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach AOS at {} (is `aos dev` running? set AOS_URL)", client.base))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            bail!(
+                "{status} {}: {}",
+                body["error"]["code"].as_str().unwrap_or("?"),
+                body["error"]["message"].as_str().unwrap_or("")
             );
-            let thought = s["outcome"]["output"]["thought"].as_str().map(|t| format!(": {t}")).unwrap_or_default();
-            match status.as_str() {
-                "succeeded" if s["skill"] == "agent_plan" => {
-                    let out = &s["outcome"]["output"];
-                    if out["decision"] == "finish" {
-                        println!("{name} the planner finished{thought}");
-                    } else {
-                        let ids: Vec<String> = out["steps"]
-                            .as_array()
-                            .map(|a| {
-                                a.iter()
-                                    .map(|st| {
-                                        format!(
-                                            "{} ({})",
-                                            st["id"].as_str().unwrap_or("?"),
-                                            st["skill"].as_str().unwrap_or("?")
-                                        )
-                                    })
-                                    .collect()
+        }
+        let mut events = SseReader::new(resp);
+        while let Some(event) = events.next().await? {
+            if let Some(eid) = event.id {
+                last = Some(eid);
+            }
+            match event.name.as_str() {
+                "step" => {
+                    total = total.max(event.data["step_index"].as_u64().unwrap_or(0) + 1);
+                    print_step(&event.data, total);
+                }
+                "run" => return finish(client, id, &event.data).await,
+                _ => {}
+            }
+        }
+        // The stream ended before the run (a gateway's cap): follow on from the last id.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Prints a finished run's end: its status, whether its chain verifies, its output or error.
+async fn finish(client: &Client, id: &str, run: &Value) -> anyhow::Result<bool> {
+    let steps = client.call(reqwest::Method::GET, &format!("/v1/runs/{id}/steps"), None, None).await?;
+    let status = run["status"].as_str().unwrap_or("");
+    println!(
+        "run {id} {status}; checkpoint chain {}",
+        if steps["chain_valid"] == json!(true) { "verified" } else { "BROKEN" }
+    );
+    if status == "succeeded" {
+        println!("output:\n{}", serde_json::to_string_pretty(&run["output"])?);
+    } else {
+        println!("error:\n{}", serde_json::to_string_pretty(&run["error"])?);
+    }
+    Ok(status == "succeeded")
+}
+
+/// Prints one step of a run of `total` steps as its state changed.
+fn print_step(s: &Value, total: u64) {
+    let index = s["step_index"].as_u64().unwrap_or(0);
+    let status = s["status"].as_str().unwrap_or("?").to_owned();
+    let attempts = s["attempts"].as_u64().unwrap_or(0);
+    let name = format!(
+        "[{}/{total}] {} ({})",
+        index + 1,
+        s["step_id"].as_str().unwrap_or(""),
+        s["skill"].as_str().unwrap_or("")
+    );
+    let thought = s["outcome"]["output"]["thought"].as_str().map(|t| format!(": {t}")).unwrap_or_default();
+    match status.as_str() {
+        "succeeded" if s["skill"] == "agent_plan" => {
+            let out = &s["outcome"]["output"];
+            if out["decision"] == "finish" {
+                println!("{name} the planner finished{thought}");
+            } else {
+                let ids: Vec<String> = out["steps"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|st| {
+                                format!(
+                                    "{} ({})",
+                                    st["id"].as_str().unwrap_or("?"),
+                                    st["skill"].as_str().unwrap_or("?")
+                                )
                             })
-                            .unwrap_or_default();
-                        println!("{name} the planner chose {}{thought}", ids.join(", "));
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                println!("{name} the planner chose {}{thought}", ids.join(", "));
+            }
+        }
+        "succeeded" => println!("{name} succeeded in {} ms, attempt {attempts}", s["outcome"]["duration_ms"]),
+        "waiting" if s["last_error"].is_null() => println!("{name} waiting for its child runs"),
+        "failed" => println!(
+            "{name} FAILED: {} {}",
+            s["outcome"]["error"]["code"].as_str().unwrap_or(""),
+            s["outcome"]["error"]["message"].as_str().unwrap_or("")
+        ),
+        "waiting" => println!(
+            "{name} retrying after {} (attempt {attempts})",
+            s["last_error"]["code"].as_str().unwrap_or("an error")
+        ),
+        other => println!("{name} {other} (attempt {attempts})"),
+    }
+}
+
+/// One Server-Sent Event: its name, id (if any) and JSON data.
+struct SseEvent {
+    name: String,
+    id: Option<String>,
+    data: Value,
+}
+
+/// Reads Server-Sent Events from a streaming response, one at a time.
+struct SseReader {
+    resp: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    fn new(resp: reqwest::Response) -> Self {
+        Self { resp, buffer: String::new() }
+    }
+
+    /// The next event, or `None` when the stream ended.
+    async fn next(&mut self) -> anyhow::Result<Option<SseEvent>> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut name, mut id, mut data) = (String::new(), None, String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
                     }
                 }
-                "succeeded" => println!("{name} succeeded in {} ms, attempt {attempts}", s["outcome"]["duration_ms"]),
-                "waiting" if s["last_error"].is_null() => println!("{name} waiting for its child runs"),
-                "failed" => println!(
-                    "{name} FAILED: {} {}",
-                    s["outcome"]["error"]["code"].as_str().unwrap_or(""),
-                    s["outcome"]["error"]["message"].as_str().unwrap_or("")
-                ),
-                "waiting" => println!(
-                    "{name} retrying after {} (attempt {attempts})",
-                    s["last_error"]["code"].as_str().unwrap_or("an error")
-                ),
-                other => println!("{name} {other} (attempt {attempts})"),
+                if name.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return Ok(Some(SseEvent { name, id, data: serde_json::from_str(&data).unwrap_or(Value::Null) }));
+            }
+            match self.resp.chunk().await.context("the event stream broke off")? {
+                Some(chunk) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                None => return Ok(None),
             }
         }
-        let status = steps["status"].as_str().unwrap_or("");
-        if matches!(status, "succeeded" | "failed" | "cancelled") {
-            let run = client.call(reqwest::Method::GET, &format!("/v1/runs/{id}"), None, None).await?;
-            println!(
-                "run {id} {status}; checkpoint chain {}",
-                if steps["chain_valid"] == json!(true) { "verified" } else { "BROKEN" }
-            );
-            if status == "succeeded" {
-                println!("output:\n{}", serde_json::to_string_pretty(&run["output"])?);
-            } else {
-                println!("error:\n{}", serde_json::to_string_pretty(&run["error"])?);
-            }
-            return Ok(status == "succeeded");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

@@ -3,5 +3,6 @@
 
 pub mod bench;
 pub mod bench_agent;
+pub mod bench_http;
 pub mod client;
 pub mod stack;

@@ -220,6 +220,28 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         workers: usize,
     },
+    /// Measure AOS end to end over HTTP: `aos dev` in its own process, a run of 3 pure
+    /// steps submitted and awaited with `POST /v1/runs?wait=` against the same run polled.
+    BenchHttp {
+        /// Scratch directory.
+        #[arg(long, default_value = "aos-bench")]
+        dir: PathBuf,
+        /// Serial calls per way of waiting.
+        #[arg(long, default_value_t = 500)]
+        calls: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Seconds of each concurrent measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The polling client's interval, in milliseconds.
+        #[arg(long, default_value_t = 50)]
+        poll_ms: u64,
+        /// Step workers of the server.
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
+    },
     /// Measure the embedded workflow executor: cost per node over a bare run step, and
     /// nodes/s of a map fan-out.
     BenchWorkflow {
@@ -526,8 +548,10 @@ async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Benchmarks print figures; their per-step log lines would bury them.
-    let quiet =
-        matches!(cli.command, Command::Bench { .. } | Command::BenchWorkflow { .. } | Command::BenchAgent { .. });
+    let quiet = matches!(
+        cli.command,
+        Command::Bench { .. } | Command::BenchWorkflow { .. } | Command::BenchAgent { .. } | Command::BenchHttp { .. }
+    );
     let default_filter = if quiet { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -645,6 +669,10 @@ async fn main() -> anyhow::Result<()> {
         Command::BenchWorkflow { dir, chain, fanout, concurrency, workers } => {
             let opts = aos_cli::bench::WorkflowBenchOptions { dir, chain, fanout, concurrency, workers };
             aos_cli::bench::workflows(&opts).await
+        }
+        Command::BenchHttp { dir, calls, clients, seconds, poll_ms, workers } => {
+            let opts = aos_cli::bench_http::HttpBenchOptions { dir, calls, clients, seconds, poll_ms, workers };
+            aos_cli::bench_http::run(&opts).await
         }
         Command::BenchAgent { dir, steps, children, workers } => {
             aos_cli::bench_agent::run(&aos_cli::bench_agent::AgentBenchOptions { dir, steps, children, workers }).await

@@ -25,6 +25,9 @@ use tokio::task::JoinHandle;
 pub const DEV_TENANT: &str = "ten_dev";
 /// The operator tenant `aos dev` creates on first start.
 pub const OPERATOR_TENANT: &str = "ten_operator";
+/// The longest a caller of `aos dev` waits for a run in one call (`?wait=`) or follows
+/// it in one event stream (no gateway in front of it to time out).
+pub const DEV_WAIT_CAP: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Settings of the local stack.
 #[derive(Clone)]
@@ -313,10 +316,15 @@ impl LocalStack {
         let credits = aos_runtime::credits::CreditService::new(Arc::clone(&adapters.credits)).with_llm(llm_prices);
         let quotas =
             aos_runtime::limits::QuotaService::new(Arc::clone(&tenants), Arc::clone(&adapters.runs), config.plan);
+        // The workers signal each change of a run to the API's callers waiting for it
+        // (`?wait=`, event streams): they wake at the change, not at a poll interval.
+        let changes = Arc::new(aos_runtime::changes::Changes::default());
         let runs = RunService::new(Arc::clone(&adapters.runs), Arc::clone(&adapters.idempotency), Arc::clone(&skills))
             .with_planner_defaults(config.worker.planner.clone())
             .with_credits(credits.clone())
-            .with_quotas(quotas.clone());
+            .with_quotas(quotas.clone())
+            .with_changes(Arc::clone(&changes))
+            .with_wait_cap(DEV_WAIT_CAP);
         let workflows = match &adapters.aws {
             Some(aws) => aws.workflow_service(Arc::clone(&skills)),
             None => adapters.workflows.as_ref().map(|store| {
@@ -368,7 +376,8 @@ impl LocalStack {
                 .with_policies(policies.clone())
                 .with_flags(flags.clone())
                 .with_credits(credits.clone())
-                .with_quotas(quotas.clone());
+                .with_quotas(quotas.clone())
+                .with_changes(Arc::clone(&changes));
             // The gate's approvals live with the workflows' (one listing, one decision route).
             let approvals = match &adapters.aws {
                 Some(aws) => Some(aws.workflows.clone() as Arc<dyn WorkflowStore>),

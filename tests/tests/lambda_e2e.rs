@@ -132,6 +132,35 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
         .expect("json");
     assert_eq!(steps["chain_valid"], true);
     assert_eq!(hashes(&steps), hashes(&local_steps), "same seeds, outcome hashes and chain as the embedded default");
+    // Its events through the events Lambda: one response with every finished step (each
+    // with its index as the event id) and the run's end; after a Last-Event-ID, the rest.
+    let n = steps["steps"].as_array().expect("steps").len();
+    let events = |last: Option<usize>| {
+        let mut req = http.get(format!("{base}/lambda-url/api-runs-events/v1/runs/{id}/events")).bearer_auth(&key);
+        if let Some(l) = last {
+            req = req.header("Last-Event-ID", l.to_string());
+        }
+        async move { req.send().await.expect("api-runs-events answers").text().await.expect("text") }
+    };
+    let all = events(None).await;
+    let ids: Vec<&str> = all.lines().filter_map(|l| l.strip_prefix("id: ")).collect();
+    let want: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    assert_eq!(ids, want, "{all}");
+    assert!(all.contains("event: run") && all.contains("\"succeeded\""), "{all}");
+    let rest = events(Some(n - 2)).await;
+    let ids: Vec<&str> = rest.lines().filter_map(|l| l.strip_prefix("id: ")).collect();
+    assert_eq!(ids, [(n - 1).to_string()], "{rest}");
+    // A waited read of a finished run answers at once.
+    let waited: Value = http
+        .get(format!("{base}/lambda-url/api-runs-get/v1/runs/{id}?wait=20s"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("api-runs-get answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(waited["status"], "succeeded", "{waited}");
     // The run's usage, written by the worker Lambda with its end, read through its route.
     let usage: Value = http
         .get(format!("{base}/lambda-url/api-usage-get/v1/usage?group_by=skill"))

@@ -97,9 +97,22 @@ pub(crate) async fn get_execution(
     State(s): State<AppState>,
     Caller(p): Caller,
     Path(id): Path<String>,
+    q: Result<Query<crate::runs::WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let svc = service(&s)?;
-    let e = svc.execution(&p.tenant, &execution_id(&id)?).await?;
+    let id = execution_id(&id)?;
+    let wait = crate::runs::WaitQuery::parse(q)?;
+    // `?wait=`: read again at a growing interval until it is finished or the time is up.
+    let deadline = tokio::time::Instant::now() + wait.unwrap_or_default().min(s.runs.wait_cap());
+    let mut waiter = aos_runtime::changes::Waiter::polling(deadline);
+    let e = loop {
+        let armed = waiter.arm();
+        let e = svc.execution(&p.tenant, &id).await?;
+        if e.state.status.is_terminal() || waiter.expired() {
+            break e;
+        }
+        waiter.wait(armed).await;
+    };
     let spec = svc.get(&p.tenant, &e.workflow, Some(e.version)).await?;
     let mut view = execution_view(&e, &spec);
     // The envelope its runs' steps share (its budget, or its plan's per-workflow limit)

@@ -7,6 +7,7 @@ pub use auth::{presented_key, GatewayPrincipal};
 mod credits;
 pub mod demo;
 mod error;
+mod events;
 mod extract;
 mod flags;
 mod flows;

@@ -68,6 +68,8 @@ pub enum Route {
     RunsGet,
     /// `GET /v1/runs/{id}/steps`
     RunsSteps,
+    /// `GET /v1/runs/{id}/events`
+    RunsEvents,
     /// `POST /v1/runs/{id}/cancel`
     RunsCancel,
     /// `POST /v1/tenants`
@@ -136,13 +138,14 @@ pub enum Route {
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 38] = [
+    pub const ALL: [Route; 39] = [
         Route::Healthz,
         Route::SkillsList,
         Route::RunsCreate,
         Route::RunsList,
         Route::RunsGet,
         Route::RunsSteps,
+        Route::RunsEvents,
         Route::RunsCancel,
         Route::RunsSimulate,
         Route::TenantsCreate,
@@ -186,6 +189,7 @@ impl Route {
             Route::RunsList => ("GET", "/v1/runs"),
             Route::RunsGet => ("GET", "/v1/runs/{id}"),
             Route::RunsSteps => ("GET", "/v1/runs/{id}/steps"),
+            Route::RunsEvents => ("GET", "/v1/runs/{id}/events"),
             Route::RunsCancel => ("POST", "/v1/runs/{id}/cancel"),
             Route::TenantsCreate => ("POST", "/v1/tenants"),
             Route::TenantsRetention => ("PUT", "/v1/tenants/{id}/retention"),
@@ -231,6 +235,7 @@ impl Route {
             Route::RunsList => "runs.list",
             Route::RunsGet => "runs.get",
             Route::RunsSteps => "runs.steps",
+            Route::RunsEvents => "runs.events",
             Route::RunsCancel => "runs.cancel",
             Route::TenantsCreate => "tenants.create",
             Route::TenantsRetention => "tenants.retention",
@@ -281,6 +286,7 @@ impl Route {
             Route::RunsList => get(crate::runs::list_runs),
             Route::RunsGet => get(crate::runs::get_run),
             Route::RunsSteps => get(crate::runs::get_steps),
+            Route::RunsEvents => get(crate::events::run_events),
             Route::RunsCancel => post(crate::runs::cancel_run),
             Route::TenantsCreate => post(crate::tenants::post_tenant),
             Route::TenantsRetention => put(crate::tenants::put_retention),

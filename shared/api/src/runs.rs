@@ -1,4 +1,4 @@
-//! The run routes: submit, list, get, steps, cancel.
+//! The run routes: submit, list, get, steps, cancel (waiting and events: `events.rs`).
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -19,16 +19,39 @@ fn run_id(raw: &str) -> Result<RunId, ApiError> {
     RunId::parse(raw).map_err(|_| ApiError::not_found("run"))
 }
 
+/// `?wait=`: answer when the run is finished or after this long (at most the
+/// deployment's cap), whichever comes first.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WaitQuery {
+    wait: Option<String>,
+}
+
+impl WaitQuery {
+    pub(crate) fn parse(
+        q: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+    ) -> Result<Option<std::time::Duration>, ApiError> {
+        let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.body_text()))?;
+        q.wait.as_deref().map(crate::events::parse_wait).transpose()
+    }
+}
+
 pub(crate) async fn submit_run(
     State(s): State<AppState>,
     Caller(p): Caller,
     headers: HeaderMap,
+    q: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
     Body(req): Body<SubmitRun>,
 ) -> Result<Response, ApiError> {
+    let wait = WaitQuery::parse(q)?;
     let key = idempotency_key(&headers)?;
     let submitted = s.runs.submit(&p.tenant, req, key).await?;
     let status = if submitted.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(views::run(&submitted.run))).into_response())
+    let run = match wait {
+        Some(wait) if !submitted.run.status.is_terminal() => s.runs.wait(&p.tenant, &submitted.run.id, wait).await?,
+        _ => submitted.run,
+    };
+    Ok((status, Json(views::run(&run))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -72,8 +95,14 @@ pub(crate) async fn get_run(
     State(s): State<AppState>,
     Caller(p): Caller,
     Path(id): Path<String>,
+    q: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(views::run(&s.runs.get(&p.tenant, &run_id(&id)?).await?)))
+    let id = run_id(&id)?;
+    let run = match WaitQuery::parse(q)? {
+        Some(wait) => s.runs.wait(&p.tenant, &id, wait).await?,
+        None => s.runs.get(&p.tenant, &id).await?,
+    };
+    Ok(Json(views::run(&run)))
 }
 
 pub(crate) async fn get_steps(

@@ -142,12 +142,13 @@ impl std::fmt::Display for Permission {
 /// permission a caller's key must hold for each: the one permission table. Every route
 /// but `/healthz` is one operation (the route table maps each to its name), and the
 /// Cedar schema's API actions are these, each in the action group of its permission.
-pub const API_OPERATIONS: [(&str, Permission); 37] = [
+pub const API_OPERATIONS: [(&str, Permission); 38] = [
     ("skills.list", Permission::SkillsRead),
     ("runs.create", Permission::RunsWrite),
     ("runs.list", Permission::RunsRead),
     ("runs.get", Permission::RunsRead),
     ("runs.steps", Permission::RunsRead),
+    ("runs.events", Permission::RunsRead),
     ("runs.cancel", Permission::RunsWrite),
     ("runs.simulate", Permission::RunsRead),
     ("tenants.create", Permission::TenantsAdmin),

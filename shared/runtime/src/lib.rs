@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod audit;
 pub mod auth;
+pub mod changes;
 pub mod clock;
 pub mod credits;
 pub mod flags;

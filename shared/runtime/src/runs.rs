@@ -152,7 +152,13 @@ pub struct RunService {
     planner: PlannerDefaults,
     credits: Option<crate::credits::CreditService>,
     quotas: Option<crate::limits::QuotaService>,
+    changes: Option<Arc<crate::changes::Changes>>,
+    wait_cap: std::time::Duration,
 }
+
+/// The longest a caller waits for a run by default: under API Gateway's 29 s integration
+/// timeout, so a long-poll through it answers before the gateway gives up.
+pub const WAIT_CAP: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// Checks a run request and gives its plan: the plan as sent (each skill registered,
 /// static inputs against their schemas), or for a goal the agent's first planner step
@@ -230,7 +236,57 @@ impl RunService {
     /// Wires the use cases; the agent planner's default provider and model come from
     /// `AOS_PLANNER_PROVIDER` and `AOS_PLANNER_MODEL`.
     pub fn new(store: Arc<dyn RunStore>, idempotency: Arc<dyn IdempotencyStore>, skills: Arc<SkillRegistry>) -> Self {
-        Self { store, idempotency, skills, planner: PlannerDefaults::from_env(), credits: None, quotas: None }
+        Self {
+            store,
+            idempotency,
+            skills,
+            planner: PlannerDefaults::from_env(),
+            credits: None,
+            quotas: None,
+            changes: None,
+            wait_cap: WAIT_CAP,
+        }
+    }
+
+    /// Wakes callers waiting for a run at its changes, as the step workers of this
+    /// process signal them (without, a waiter reads the run again at a growing interval).
+    #[must_use]
+    pub fn with_changes(mut self, changes: Arc<crate::changes::Changes>) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// Lets a caller wait for a run (or follow its events in one response) for at most
+    /// `cap` ([`WAIT_CAP`] by default).
+    #[must_use]
+    pub fn with_wait_cap(mut self, cap: std::time::Duration) -> Self {
+        self.wait_cap = cap;
+        self
+    }
+
+    /// The longest a caller may wait for a run in one call.
+    pub fn wait_cap(&self) -> std::time::Duration {
+        self.wait_cap
+    }
+
+    /// A waiter for the run until `wait` (at most the cap) from now.
+    pub fn waiter(&self, tenant: &TenantId, id: &RunId, wait: std::time::Duration) -> crate::changes::Waiter {
+        let deadline = tokio::time::Instant::now() + wait.min(self.wait_cap);
+        crate::changes::Waiter::new(self.changes.as_ref(), tenant, id, deadline)
+    }
+
+    /// The run once it is finished or `wait` (at most the cap) has passed, whichever
+    /// comes first; `NotFound` as [`Self::get`].
+    pub async fn wait(&self, tenant: &TenantId, id: &RunId, wait: std::time::Duration) -> Result<RunRecord, RunError> {
+        let mut waiter = self.waiter(tenant, id, wait);
+        loop {
+            let armed = waiter.arm();
+            let run = self.get(tenant, id).await?;
+            if run.status.is_terminal() || waiter.expired() {
+                return Ok(run);
+            }
+            waiter.wait(armed).await;
+        }
     }
 
     /// Prices runs at submission: a budget below its first step's estimate is refused.
@@ -413,6 +469,9 @@ impl RunService {
             Err(e) => return Err(e.into()),
         };
         self.cancel_children(tenant, &run).await?;
+        if let Some(changes) = &self.changes {
+            changes.changed(tenant, id);
+        }
         Ok(cancelled)
     }
 

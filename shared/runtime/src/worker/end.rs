@@ -58,7 +58,9 @@ impl StepWorker {
             claim: c.claim.clone(),
             now_ms: now_ms(),
         };
-        self.store.suspend_step(&suspend).await
+        self.store.suspend_step(&suspend).await?;
+        self.changed(&c.msg);
+        Ok(())
     }
 
     /// Stage `decide`: success ends the step; a retryable failure with attempts left is
@@ -98,6 +100,7 @@ impl StepWorker {
             };
             self.settle_retried(&c, ended.budgeted.as_ref(), outcome).await;
             self.store.retry_step(&retry).await?;
+            self.changed(&c.msg);
             return Ok(None);
         }
         self.commit(c, ended, received, chain).await
@@ -250,6 +253,7 @@ impl StepWorker {
             crate::notify::budget_warnings(self.store.as_ref(), &c.msg.tenant, url, &commit.audit, now).await;
         }
         let committed = self.store.commit_step(&commit).await?;
+        self.changed(&c.msg);
         if let (true, Some(sfn)) = (answers_task, &self.sfn) {
             let mut ended = c.run.clone();
             ended.status = committed.status;

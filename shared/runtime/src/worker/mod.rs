@@ -136,6 +136,7 @@ pub struct StepWorker {
     flags: Option<crate::flags::FlagService>,
     credits: Option<crate::credits::CreditService>,
     quotas: Option<crate::limits::QuotaService>,
+    changes: Option<Arc<crate::changes::Changes>>,
 }
 
 struct Claimed {
@@ -184,6 +185,22 @@ impl StepWorker {
             flags: None,
             credits: None,
             quotas: None,
+            changes: None,
+        }
+    }
+
+    /// Signals each change of a run it makes (a claim, a commit, a retry, a park) to the
+    /// callers of this process waiting for the run.
+    #[must_use]
+    pub fn with_changes(mut self, changes: Arc<crate::changes::Changes>) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// Signals that the run of `msg` changed.
+    fn changed(&self, msg: &StepMessage) {
+        if let Some(changes) = &self.changes {
+            changes.changed(&msg.tenant, &msg.run_id);
         }
     }
 

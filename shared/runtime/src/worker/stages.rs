@@ -95,6 +95,7 @@ impl StepWorker {
         };
         Ok(match self.store.begin_step(&begin).await? {
             BeginOutcome::Claimed { attempt, taken_over, reserved } => {
+                self.changed(&msg);
                 let mut run = run;
                 if reserved.is_some() {
                     run.ahead = reserved;
