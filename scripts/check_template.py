@@ -162,6 +162,7 @@ needs = {
     "ApiWorkflowsApplyFunction": {"states:CreateStateMachine", "states:ListExecutions", "states:DeleteStateMachine", "iam:PassRole"},
     "ApiExecutionsStartFunction": {"states:StartExecution", "states:CreateStateMachine", "iam:PassRole"},
     "ApiExecutionsGetFunction": {"states:DescribeExecution"},
+    "ApiExecutionsEventsFunction": {"states:DescribeExecution"},
     "ApiExecutionsCancelFunction": {"states:DescribeExecution", "states:StopExecution"},
     "ApiApprovalsDecideFunction": {"states:SendTaskSuccess", "states:SendTaskFailure"},
     "WorkerSweepFunction": {"states:DescribeExecution"},

@@ -2,7 +2,6 @@
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -95,24 +94,7 @@ pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
     let mut total = run["steps_total"].as_u64().unwrap_or(0);
     let mut last: Option<String> = None;
     loop {
-        let mut req = client.stream.get(format!("{}/v1/runs/{id}/events", client.base)).bearer_auth(&client.key);
-        if let Some(l) = &last {
-            req = req.header("Last-Event-ID", l);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("cannot reach AOS at {} (is `aos dev` running? set AOS_URL)", client.base))?;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
-            bail!(
-                "{status} {}: {}",
-                body["error"]["code"].as_str().unwrap_or("?"),
-                body["error"]["message"].as_str().unwrap_or("")
-            );
-        }
-        let mut events = SseReader::new(resp);
+        let mut events = client.events(&format!("/v1/runs/{id}/events"), last.as_deref()).await?;
         while let Some(event) = events.next().await? {
             if let Some(eid) = event.id {
                 last = Some(eid);
@@ -210,11 +192,31 @@ struct SseReader {
     buffer: String,
 }
 
-impl SseReader {
-    fn new(resp: reqwest::Response) -> Self {
-        Self { resp, buffer: String::new() }
+impl Client {
+    /// Opens the event stream at `path`, after `last` (the last event id seen) if given.
+    async fn events(&self, path: &str, last: Option<&str>) -> anyhow::Result<SseReader> {
+        let mut req = self.stream.get(format!("{}{path}", self.base)).bearer_auth(&self.key);
+        if let Some(l) = last {
+            req = req.header("Last-Event-ID", l);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach AOS at {} (is `aos dev` running? set AOS_URL)", self.base))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            bail!(
+                "{status} {}: {}",
+                body["error"]["code"].as_str().unwrap_or("?"),
+                body["error"]["message"].as_str().unwrap_or("")
+            );
+        }
+        Ok(SseReader { resp, buffer: String::new() })
     }
+}
 
+impl SseReader {
     /// The next event, or `None` when the stream ended.
     async fn next(&mut self) -> anyhow::Result<Option<SseEvent>> {
         loop {
@@ -330,44 +332,50 @@ fn describe_node(n: &Value) -> String {
     }
 }
 
-/// Follows an execution, printing each node as it changes (approvals with the command
-/// that decides them), then the output or the failure and its compensations. Returns
+/// Follows an execution through its event stream (`GET /v1/executions/{id}/events`),
+/// printing each node as it changes and each compensation, then the output or the error;
+/// reconnects after the last event id when a stream ends before the execution. Returns
 /// whether it succeeded.
 pub async fn watch_execution(client: &Client, id: &str) -> anyhow::Result<bool> {
-    let mut seen: HashMap<String, String> = HashMap::new();
-    let mut comps_seen = 0;
+    let mut last: Option<String> = None;
     loop {
-        let e = client.call(reqwest::Method::GET, &format!("/v1/executions/{id}"), None, None).await?;
-        for n in e["nodes"].as_array().cloned().unwrap_or_default() {
-            let key = format!("{}/{}", n["status"], n["items"]);
-            let nid = n["id"].as_str().unwrap_or("").to_owned();
-            if n["status"] == "pending" || seen.get(&nid) == Some(&key) {
-                continue;
+        let mut events = client.events(&format!("/v1/executions/{id}/events"), last.as_deref()).await?;
+        while let Some(event) = events.next().await? {
+            if let Some(eid) = event.id {
+                last = Some(eid);
             }
-            seen.insert(nid, key);
-            println!("  {}", describe_node(&n));
-            if n["type"] == "approval" && n["status"] == "waiting" {
-                if let Some(a) = n["approval_id"].as_str() {
-                    println!("    waiting for a decision: aos approvals approve {a}   (or: aos approvals reject {a})");
+            let n = &event.data;
+            match event.name.as_str() {
+                "node" => {
+                    println!("  {}", describe_node(n));
+                    if n["type"] == "approval" && n["status"] == "waiting" {
+                        if let Some(a) = n["approval_id"].as_str() {
+                            println!("    waiting for a decision: aos approvals approve {a}   (or: aos approvals reject {a})");
+                        }
+                    }
                 }
+                "compensation" => {
+                    println!(
+                        "  compensated {}: {}",
+                        n["node"].as_str().unwrap_or("?"),
+                        n["status"].as_str().unwrap_or("?")
+                    );
+                }
+                "execution" => {
+                    let status = n["status"].as_str().unwrap_or("");
+                    println!("execution {id} {status}");
+                    if status == "succeeded" {
+                        println!("output:\n{}", serde_json::to_string_pretty(&n["output"])?);
+                    } else {
+                        println!("failed node: {}", n["failed_node"].as_str().unwrap_or("-"));
+                        println!("error:\n{}", serde_json::to_string_pretty(&n["error"])?);
+                    }
+                    return Ok(status == "succeeded");
+                }
+                _ => {}
             }
         }
-        let comps = e["compensations"].as_array().cloned().unwrap_or_default();
-        for c in comps.iter().skip(comps_seen).filter(|c| c["status"] == "completed" || c["status"] == "failed") {
-            println!("  compensated {}: {}", c["node"].as_str().unwrap_or("?"), c["status"].as_str().unwrap_or("?"));
-            comps_seen += 1;
-        }
-        let status = e["status"].as_str().unwrap_or("");
-        if e["finished"] == json!(true) {
-            println!("execution {id} {status}");
-            if status == "succeeded" {
-                println!("output:\n{}", serde_json::to_string_pretty(&e["output"])?);
-            } else {
-                println!("failed node: {}", e["failed_node"].as_str().unwrap_or("-"));
-                println!("error:\n{}", serde_json::to_string_pretty(&e["error"])?);
-            }
-            return Ok(status == "succeeded");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        // The stream ended before the execution (a gateway's cap): follow on from the last id.
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

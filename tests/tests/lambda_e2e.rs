@@ -271,6 +271,20 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
     assert_eq!(exe["output"], local_exe["output"], "the same output as on the embedded executor");
     let node = |e: &Value, id: &str| e["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == id)).cloned();
     assert!(node(&exe, "quote").and_then(|n| n["run_id"].as_str().map(str::to_owned)).is_some(), "{exe}");
+    // Its nodes through the events Lambda (Step Functions' view): each finished node's
+    // event with its id, then the execution's end.
+    let streamed = http
+        .get(format!("{base}/lambda-url/api-executions-events/v1/executions/{exe_id}/events"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("api-executions-events answers")
+        .text()
+        .await
+        .expect("text");
+    let nodes = exe["nodes"].as_array().expect("nodes").len();
+    assert_eq!(streamed.lines().filter(|l| l.starts_with("id: ")).count(), nodes, "{streamed}");
+    assert!(streamed.contains("event: execution"), "{streamed}");
 
     // An agent step on the Lambdas: the worker starts a child agent run (its static
     // planner decides the steps), parks the step, and the child's end wakes it.

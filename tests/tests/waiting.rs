@@ -1,7 +1,8 @@
 //! Waiting for a run and following it over HTTP on `aos dev`: `?wait=` on a run's read
 //! and on its submission answers when the run is finished or when the time is up;
 //! `GET /v1/runs/{id}/events` streams the run's steps as Server-Sent Events while it runs,
-//! ends with the run, and resumes after `Last-Event-ID`; bad parameters get clear 422s.
+//! ends with the run, and resumes after `Last-Event-ID` (an execution's nodes the same);
+//! bad parameters get clear 422s.
 
 use aos_tests::{serve, TestStack};
 use axum::routing::get;
@@ -172,4 +173,69 @@ async fn a_runs_events_stream_while_it_runs_and_resume_after_the_last_id() {
     }
     let r = stream(&stack, "run_00000000000000000000000000000000", None).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// An execution's nodes stream the same way: each node as it changes (a finished node's
+/// id as the event id), then the execution's end; a waited read answers at its end; after
+/// `Last-Event-ID: <node>` only the nodes that finished after it come.
+#[tokio::test]
+async fn an_executions_events_stream_its_nodes_and_resume_after_the_last_node() {
+    let (gate, permits) = gate().await;
+    let stack = TestStack::start(&gate.to_string()).await;
+    let yaml = format!(
+        "name: held\nnodes:\n  - {{id: a, skill: json_transform, input: {{expression: n, data: {{n: 1}}}}}}\n  - {{id: held, skill: http_call, depends_on: [a], input: {{method: GET, url: 'http://{gate}/hold'}}}}\n  - {{id: c, skill: json_transform, depends_on: [held], input: {{expression: n, data: {{n: 3}}}}}}\n"
+    );
+    stack.apply_workflow(&yaml).await;
+    let key = stack.key();
+    let started = stack.call(Method::POST, "/v1/workflows/held/executions", Some(&key), Some(&json!({})), &[]).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    let id = started.body["id"].as_str().expect("id").to_owned();
+    let r = stack.get(&format!("/v1/executions/{id}?wait=300ms")).await;
+    assert_eq!((r.status, r.body["finished"].clone()), (StatusCode::OK, json!(false)), "{}", r.body);
+
+    let mut live = reqwest::Client::new()
+        .get(format!("http://{}/v1/executions/{id}/events", stack.stack.addr))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(live.status(), StatusCode::OK);
+    let mut seen = String::new();
+    while !seen.contains("id: a") {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), live.chunk())
+            .await
+            .expect("an event while the execution runs")
+            .expect("read")
+            .expect("the stream is open while the execution runs");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    permits.add_permits(1);
+    let done = stack.get(&format!("/v1/executions/{id}?wait=30s")).await;
+    assert_eq!(done.body["status"], "succeeded", "{}", done.body);
+    seen.push_str(&tokio::time::timeout(Duration::from_secs(20), live.text()).await.expect("the end").expect("read"));
+    let got = events(&seen);
+    let finished: Vec<Option<String>> =
+        got.iter().filter(|(e, id, _)| e == "node" && id.is_some()).map(|(_, id, _)| id.clone()).collect();
+    assert_eq!(finished, [Some("a".to_owned()), Some("held".to_owned()), Some("c".to_owned())], "{seen}");
+    let (last, _, end) = got.last().expect("events");
+    assert_eq!((last.as_str(), end["status"].clone()), ("execution", json!("succeeded")), "{seen}");
+
+    let resumed = reqwest::Client::new()
+        .get(format!("http://{}/v1/executions/{id}/events", stack.stack.addr))
+        .bearer_auth(&key)
+        .header("Last-Event-ID", "held")
+        .send()
+        .await
+        .expect("events");
+    let body = resumed.text().await.expect("read");
+    let kinds: Vec<(String, Option<String>)> = events(&body).into_iter().map(|(e, id, _)| (e, id)).collect();
+    assert_eq!(kinds, [("node".to_owned(), Some("c".to_owned())), ("execution".to_owned(), None)], "{body}");
+    let bad = reqwest::Client::new()
+        .get(format!("http://{}/v1/executions/{id}/events", stack.stack.addr))
+        .bearer_auth(&key)
+        .header("Last-Event-ID", "ghost")
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -1,6 +1,7 @@
 //! Waiting for a run and following it: `?wait=` on a run's read and on its submission
 //! (the answer comes when the run is finished or the time is up), and
-//! `GET /v1/runs/{id}/events`, its steps as Server-Sent Events.
+//! `GET /v1/runs/{id}/events`, its steps as Server-Sent Events (and
+//! `GET /v1/executions/{id}/events`, a workflow execution's nodes).
 //!
 //! The stream sends an event `step` each time a step's state changes (its data is the
 //! step as `GET /v1/runs/{id}/steps` shows it); a finished step's event carries its index
@@ -159,6 +160,125 @@ impl Follow {
             event = event.id(index.to_string()).retry(RECONNECT);
         }
         self.sent.insert(index, key);
+        self.queue.push_back(event);
+    }
+}
+
+/// `GET /v1/executions/{id}/events`: an event `node` each time a node's state changes (its
+/// data is the node as `GET /v1/executions/{id}` shows it; a finished node's event has the
+/// node's id as the event id), `compensation` as compensations run, then `execution` (the
+/// execution's view) and the end. After `Last-Event-ID: <node>`, the nodes that finished
+/// after that one (by their end time) are sent.
+pub(crate) async fn execution_events(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let svc = crate::flows::service(&s)?.clone();
+    let id = crate::flows::execution_id(&id)?;
+    let e = svc.execution(&p.tenant, &id).await?;
+    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    let mut sent = HashMap::new();
+    if let Some(node) = last {
+        let Some(seen) = e.state.nodes.get(node).filter(|n| n.status.is_settled()) else {
+            return Err(ApiError::new(
+                ErrorCode::ValidationFailed,
+                format!("Last-Event-ID {node:?} names no finished node of this execution; reconnect without it to follow the execution from its start"),
+            ));
+        };
+        let mark = (seen.ended_at_ms, node.to_owned());
+        for (nid, n) in &e.state.nodes {
+            if n.status.is_settled() && (n.ended_at_ms, nid.clone()) <= mark {
+                sent.insert(nid.clone(), DONE.to_owned());
+            }
+        }
+    }
+    let deadline = tokio::time::Instant::now() + s.runs.wait_cap();
+    let follow = ExecFollow {
+        svc,
+        tenant: p.tenant,
+        id,
+        waiter: Waiter::polling(deadline),
+        sent,
+        compensations: 0,
+        queue: VecDeque::new(),
+        ended: false,
+    };
+    let stream = futures_util::stream::unfold(follow, |mut f| async move {
+        let event = f.next().await?;
+        Some((Ok::<_, Infallible>(event), f))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// One client's stream of an execution's events.
+struct ExecFollow {
+    svc: aos_runtime::workflows::WorkflowService,
+    tenant: TenantId,
+    id: aos_core::ExecutionId,
+    waiter: Waiter,
+    /// What was sent of each node: [`DONE`] or its status and items.
+    sent: HashMap<String, String>,
+    /// Compensations sent.
+    compensations: usize,
+    queue: VecDeque<Event>,
+    ended: bool,
+}
+
+impl ExecFollow {
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Some(e);
+            }
+            if self.ended {
+                return None;
+            }
+            let armed = self.waiter.arm();
+            let e = self.svc.execution(&self.tenant, &self.id).await.ok()?;
+            let w = self.svc.get(&self.tenant, &e.workflow, Some(e.version)).await.ok()?;
+            let view = crate::flows::execution_view(&e, &w);
+            for node in view["nodes"].as_array().into_iter().flatten() {
+                self.node(node);
+            }
+            let comps = view["compensations"].as_array().cloned().unwrap_or_default();
+            for c in comps.iter().skip(self.compensations) {
+                if matches!(c["status"].as_str(), Some("completed" | "failed")) {
+                    self.queue.push_back(Event::default().event("compensation").data(c.to_string()));
+                    self.compensations += 1;
+                } else {
+                    break;
+                }
+            }
+            if e.state.status.is_terminal() {
+                self.queue.push_back(Event::default().event("execution").data(view.to_string()));
+                self.ended = true;
+                continue;
+            }
+            if self.queue.is_empty() {
+                if self.waiter.expired() {
+                    return None;
+                }
+                self.waiter.wait(armed).await;
+            }
+        }
+    }
+
+    /// Queues `node`'s event if it changed since the last one sent.
+    fn node(&mut self, node: &Value) {
+        let Some(id) = node["id"].as_str() else { return };
+        let status = node["status"].as_str().unwrap_or_default();
+        let finished = !matches!(status, "pending" | "running" | "waiting");
+        let key = if finished { DONE.to_owned() } else { format!("{status}/{}", node["items"]) };
+        if status == "pending" || self.sent.get(id) == Some(&key) {
+            return;
+        }
+        let mut event = Event::default().event("node").data(node.to_string());
+        if finished {
+            event = event.id(id).retry(RECONNECT);
+        }
+        self.sent.insert(id.to_owned(), key);
         self.queue.push_back(event);
     }
 }

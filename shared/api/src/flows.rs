@@ -89,7 +89,7 @@ pub(crate) async fn start(
     Ok(created(done.created, execution_view(&done.value, &spec)))
 }
 
-fn execution_id(raw: &str) -> Result<ExecutionId, ApiError> {
+pub(crate) fn execution_id(raw: &str) -> Result<ExecutionId, ApiError> {
     ExecutionId::parse(raw).map_err(|_| ApiError::not_found("execution"))
 }
 
@@ -214,7 +214,7 @@ fn workflow_view(w: &WorkflowRecord) -> Value {
     })
 }
 
-fn execution_view(e: &ExecutionRecord, w: &WorkflowRecord) -> Value {
+pub(crate) fn execution_view(e: &ExecutionRecord, w: &WorkflowRecord) -> Value {
     let nodes: Vec<Value> = w
         .spec
         .nodes

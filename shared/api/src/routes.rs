@@ -90,6 +90,8 @@ pub enum Route {
     ExecutionsStart,
     /// `GET /v1/executions/{id}`
     ExecutionsGet,
+    /// `GET /v1/executions/{id}/events`
+    ExecutionsEvents,
     /// `POST /v1/executions/{id}/cancel`
     ExecutionsCancel,
     /// `GET /v1/approvals`
@@ -138,7 +140,7 @@ pub enum Route {
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 39] = [
+    pub const ALL: [Route; 40] = [
         Route::Healthz,
         Route::SkillsList,
         Route::RunsCreate,
@@ -159,6 +161,7 @@ impl Route {
         Route::WorkflowsSimulate,
         Route::ExecutionsStart,
         Route::ExecutionsGet,
+        Route::ExecutionsEvents,
         Route::ExecutionsCancel,
         Route::ApprovalsList,
         Route::ApprovalsDecide,
@@ -200,6 +203,7 @@ impl Route {
             Route::WorkflowsGet => ("GET", "/v1/workflows/{name}"),
             Route::ExecutionsStart => ("POST", "/v1/workflows/{name}/executions"),
             Route::ExecutionsGet => ("GET", "/v1/executions/{id}"),
+            Route::ExecutionsEvents => ("GET", "/v1/executions/{id}/events"),
             Route::ExecutionsCancel => ("POST", "/v1/executions/{id}/cancel"),
             Route::ApprovalsList => ("GET", "/v1/approvals"),
             Route::ApprovalsDecide => ("POST", "/v1/approvals/{id}/decision"),
@@ -246,6 +250,7 @@ impl Route {
             Route::WorkflowsGet => "workflows.get",
             Route::ExecutionsStart => "executions.start",
             Route::ExecutionsGet => "executions.get",
+            Route::ExecutionsEvents => "executions.events",
             Route::ExecutionsCancel => "executions.cancel",
             Route::ApprovalsList => "approvals.list",
             Route::ApprovalsDecide => "approvals.decide",
@@ -297,6 +302,7 @@ impl Route {
             Route::WorkflowsGet => get(flows::get_workflow),
             Route::ExecutionsStart => post(flows::start),
             Route::ExecutionsGet => get(flows::get_execution),
+            Route::ExecutionsEvents => get(crate::events::execution_events),
             Route::ExecutionsCancel => post(flows::cancel),
             Route::ApprovalsList => get(flows::list_approvals),
             Route::ApprovalsDecide => post(flows::decide),

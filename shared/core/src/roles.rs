@@ -142,7 +142,7 @@ impl std::fmt::Display for Permission {
 /// permission a caller's key must hold for each: the one permission table. Every route
 /// but `/healthz` is one operation (the route table maps each to its name), and the
 /// Cedar schema's API actions are these, each in the action group of its permission.
-pub const API_OPERATIONS: [(&str, Permission); 38] = [
+pub const API_OPERATIONS: [(&str, Permission); 39] = [
     ("skills.list", Permission::SkillsRead),
     ("runs.create", Permission::RunsWrite),
     ("runs.list", Permission::RunsRead),
@@ -162,6 +162,7 @@ pub const API_OPERATIONS: [(&str, Permission); 38] = [
     ("workflows.simulate", Permission::WorkflowsRead),
     ("executions.start", Permission::ExecutionsWrite),
     ("executions.get", Permission::WorkflowsRead),
+    ("executions.events", Permission::WorkflowsRead),
     ("executions.cancel", Permission::ExecutionsWrite),
     ("approvals.list", Permission::ApprovalsRead),
     ("approvals.decide", Permission::ApprovalsDecide),
