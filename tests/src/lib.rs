@@ -294,3 +294,15 @@ pub fn standard_webhook_check(secret: &str, headers: &Value, body: &[u8]) -> std
     child.stdin.take().expect("stdin").write_all(body).expect("write");
     child.wait_with_output().expect("exit")
 }
+
+/// A paid grant `id` of `credits`, spendable at once and never expiring.
+pub fn paid_grant(id: &str, credits: u64) -> aos_core::credits::GrantSpec {
+    aos_core::credits::GrantSpec {
+        id: id.into(),
+        kind: aos_core::credits::GrantKind::Paid,
+        amount: aos_core::credits::Millicredits::from_credits(credits),
+        effective_ms: 0,
+        expires_ms: None,
+        priority: 0,
+    }
+}

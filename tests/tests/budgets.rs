@@ -620,14 +620,7 @@ async fn a_metered_runs_steps_write_dynamodb_once_each() {
     let registry = Arc::new(aos_runtime::skills::default_registry(AddressPolicy::default()).expect("registry"));
     let runs = RunService::new(aws.runs.clone(), aws.idempotency.clone(), Arc::clone(&registry));
     let credits = CreditService::new(aws.credits.clone());
-    let grant = GrantSpec {
-        id: "paid".into(),
-        kind: GrantKind::Paid,
-        amount: Millicredits::from_credits(1_000),
-        effective_ms: 0,
-        expires_ms: None,
-        priority: 0,
-    };
+    let grant = aos_tests::paid_grant("paid", 1_000);
     credits.grant(&tenant(), &grant, Actor::system(), aos_runtime::clock::now_ms()).await.expect("grant");
     let config = WorkerConfig { poll_wait: Duration::from_millis(50), ..WorkerConfig::default() };
     let worker = StepWorker::new(aws.runs.clone(), aws.queue.clone(), aws.kv.clone(), registry, config)

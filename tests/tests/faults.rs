@@ -13,7 +13,7 @@
 
 use aos_core::audit::Actor;
 use aos_core::checkpoint::verify_chain;
-use aos_core::credits::{Account, GrantKind, GrantSpec, Millicredits};
+use aos_core::credits::Account;
 use aos_core::{ErrorCode, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::clock::now_ms;
 use aos_runtime::credits::CreditService;
@@ -124,14 +124,7 @@ async fn scenario_of(proxy: &FaultProxy, emulator: &str, plan: &str, metered: bo
     let mut worker =
         StepWorker::new(Arc::clone(&ports.runs), Arc::clone(&ports.queue), Arc::clone(&ports.kv), reg, config);
     if metered {
-        let grant = GrantSpec {
-            id: "paid".into(),
-            kind: GrantKind::Paid,
-            amount: Millicredits::from_credits(1_000),
-            effective_ms: 0,
-            expires_ms: None,
-            priority: 0,
-        };
+        let grant = aos_tests::paid_grant("paid", 1_000);
         CreditService::new(Arc::clone(&look.credits))
             .grant(&tenant(), &grant, Actor::system(), now_ms())
             .await

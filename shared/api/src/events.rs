@@ -86,58 +86,72 @@ pub(crate) async fn run_events(
         }
     }
     let waiter = s.runs.waiter(&p.tenant, &id, s.runs.wait_cap());
-    let mut sent = HashMap::new();
+    let mut emit = Emitter::default();
     for k in 0..after.map_or(0, |k| k + 1) {
-        sent.insert(k, DONE.to_owned());
+        emit.sent.insert(k.to_string(), DONE.to_owned());
     }
-    let follow =
-        Follow { runs: s.runs.clone(), tenant: p.tenant, id, waiter, sent, queue: VecDeque::new(), ended: false };
-    let stream = futures_util::stream::unfold(follow, |mut f| async move {
-        let event = f.next().await?;
-        Some((Ok::<_, Infallible>(event), f))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    Ok(stream(Follow { source: RunSource { runs: s.runs.clone(), tenant: p.tenant, id }, waiter, emit, ended: false }))
 }
 
-/// What the stream keeps of a finished step.
+/// What the stream keeps of a finished step or node.
 const DONE: &str = "done";
 
-/// One client's stream of a run's events.
-struct Follow {
-    runs: RunService,
-    tenant: TenantId,
-    id: RunId,
-    waiter: Waiter,
-    /// What was sent of each step: [`DONE`] or its status and attempts.
-    sent: HashMap<u32, String>,
+/// What a stream has sent and has yet to send.
+#[derive(Default)]
+struct Emitter {
+    /// What was sent of each step or node, by its id: [`DONE`] or its last state.
+    sent: HashMap<String, String>,
     queue: VecDeque<Event>,
+}
+
+impl Emitter {
+    /// Queues an event `name` about `id` (in `state`, `finished` or not) with `data`,
+    /// unless the last one sent about it said the same. A finished one carries `id` as its
+    /// event id, for `Last-Event-ID`.
+    fn changed(&mut self, name: &'static str, id: String, finished: bool, state: String, data: &Value) {
+        let key = if finished { DONE.to_owned() } else { state };
+        if self.sent.get(&id) == Some(&key) {
+            return;
+        }
+        let mut event = Event::default().event(name).data(data.to_string());
+        if finished {
+            event = event.id(id.clone()).retry(RECONNECT);
+        }
+        self.sent.insert(id, key);
+        self.queue.push_back(event);
+    }
+}
+
+/// What a stream follows: one read queues the events of what changed since the last.
+trait Source: Send + 'static {
+    /// Reads once; `Some(true)` once it ended (its last event queued), `None` when it can
+    /// no longer be read.
+    fn read(&mut self, emit: &mut Emitter) -> impl std::future::Future<Output = Option<bool>> + Send;
+}
+
+/// One client's stream: reads its source, sends what changed, waits for the next change.
+struct Follow<S> {
+    source: S,
+    waiter: Waiter,
+    emit: Emitter,
+    /// The source ended: what is queued is the last.
     ended: bool,
 }
 
-impl Follow {
-    /// The next event, waiting for the run to change; `None` when the stream ends (the run
-    /// finished, the cap passed, or the run cannot be read any more).
+impl<S: Source> Follow<S> {
+    /// The next event; `None` when the stream ends (its source ended, the cap passed, or
+    /// the source cannot be read any more).
     async fn next(&mut self) -> Option<Event> {
         loop {
-            if let Some(e) = self.queue.pop_front() {
+            if let Some(e) = self.emit.queue.pop_front() {
                 return Some(e);
             }
             if self.ended {
                 return None;
             }
             let armed = self.waiter.arm();
-            let (run, cps, progress) = self.runs.steps(&self.tenant, &self.id).await.ok()?;
-            let view = views::steps(&run, &cps, &progress);
-            for step in view["steps"].as_array().into_iter().flatten() {
-                self.step(step);
-            }
-            if run.status.is_terminal() {
-                let data = serde_json::to_string(&views::run(&run)).unwrap_or_default();
-                self.queue.push_back(Event::default().event("run").data(data));
-                self.ended = true;
-                continue;
-            }
-            if self.queue.is_empty() {
+            self.ended = self.source.read(&mut self.emit).await?;
+            if self.emit.queue.is_empty() && !self.ended {
                 if self.waiter.expired() {
                     return None;
                 }
@@ -145,22 +159,42 @@ impl Follow {
             }
         }
     }
+}
 
-    /// Queues `step`'s event if it changed since the last one sent.
-    fn step(&mut self, step: &Value) {
-        let Some(index) = step["step_index"].as_u64().and_then(|i| u32::try_from(i).ok()) else { return };
-        let status = step["status"].as_str().unwrap_or_default();
-        let finished = matches!(status, "succeeded" | "failed");
-        let key = if finished { DONE.to_owned() } else { format!("{status}/{}", step["attempts"]) };
-        if status == "queued" || self.sent.get(&index) == Some(&key) {
-            return;
+/// The SSE response of a follower.
+fn stream<S: Source>(follow: Follow<S>) -> Response {
+    let events = futures_util::stream::unfold(follow, |mut f| async move {
+        let event = f.next().await?;
+        Some((Ok::<_, Infallible>(event), f))
+    });
+    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// A run's steps.
+struct RunSource {
+    runs: RunService,
+    tenant: TenantId,
+    id: RunId,
+}
+
+impl Source for RunSource {
+    async fn read(&mut self, emit: &mut Emitter) -> Option<bool> {
+        let (run, cps, progress) = self.runs.steps(&self.tenant, &self.id).await.ok()?;
+        let view = views::steps(&run, &cps, &progress);
+        for step in view["steps"].as_array().into_iter().flatten() {
+            let Some(index) = step["step_index"].as_u64() else { continue };
+            let status = step["status"].as_str().unwrap_or_default();
+            if status == "queued" {
+                continue;
+            }
+            let finished = matches!(status, "succeeded" | "failed");
+            emit.changed("step", index.to_string(), finished, format!("{status}/{}", step["attempts"]), step);
         }
-        let mut event = Event::default().event("step").data(serde_json::to_string(step).unwrap_or_default());
-        if finished {
-            event = event.id(index.to_string()).retry(RECONNECT);
+        if !run.status.is_terminal() {
+            return Some(false);
         }
-        self.sent.insert(index, key);
-        self.queue.push_back(event);
+        emit.queue.push_back(Event::default().event("run").data(views::run(&run).to_string()));
+        Some(true)
     }
 }
 
@@ -179,7 +213,7 @@ pub(crate) async fn execution_events(
     let id = crate::flows::execution_id(&id)?;
     let e = svc.execution(&p.tenant, &id).await?;
     let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
-    let mut sent = HashMap::new();
+    let mut emit = Emitter::default();
     if let Some(node) = last {
         let Some(seen) = e.state.nodes.get(node).filter(|n| n.status.is_settled()) else {
             return Err(ApiError::new(
@@ -190,95 +224,50 @@ pub(crate) async fn execution_events(
         let mark = (seen.ended_at_ms, node.to_owned());
         for (nid, n) in &e.state.nodes {
             if n.status.is_settled() && (n.ended_at_ms, nid.clone()) <= mark {
-                sent.insert(nid.clone(), DONE.to_owned());
+                emit.sent.insert(nid.clone(), DONE.to_owned());
             }
         }
     }
     let deadline = tokio::time::Instant::now() + s.runs.wait_cap();
-    let follow = ExecFollow {
-        svc,
-        tenant: p.tenant,
-        id,
-        waiter: Waiter::polling(deadline),
-        sent,
-        compensations: 0,
-        queue: VecDeque::new(),
-        ended: false,
-    };
-    let stream = futures_util::stream::unfold(follow, |mut f| async move {
-        let event = f.next().await?;
-        Some((Ok::<_, Infallible>(event), f))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    let source = ExecSource { svc, tenant: p.tenant, id, compensations: 0 };
+    Ok(stream(Follow { source, waiter: Waiter::polling(deadline), emit, ended: false }))
 }
 
-/// One client's stream of an execution's events.
-struct ExecFollow {
+/// An execution's nodes and compensations.
+struct ExecSource {
     svc: aos_runtime::workflows::WorkflowService,
     tenant: TenantId,
     id: aos_core::ExecutionId,
-    waiter: Waiter,
-    /// What was sent of each node: [`DONE`] or its status and items.
-    sent: HashMap<String, String>,
     /// Compensations sent.
     compensations: usize,
-    queue: VecDeque<Event>,
-    ended: bool,
 }
 
-impl ExecFollow {
-    async fn next(&mut self) -> Option<Event> {
-        loop {
-            if let Some(e) = self.queue.pop_front() {
-                return Some(e);
-            }
-            if self.ended {
-                return None;
-            }
-            let armed = self.waiter.arm();
-            let e = self.svc.execution(&self.tenant, &self.id).await.ok()?;
-            let w = self.svc.get(&self.tenant, &e.workflow, Some(e.version)).await.ok()?;
-            let view = crate::flows::execution_view(&e, &w);
-            for node in view["nodes"].as_array().into_iter().flatten() {
-                self.node(node);
-            }
-            let comps = view["compensations"].as_array().cloned().unwrap_or_default();
-            for c in comps.iter().skip(self.compensations) {
-                if matches!(c["status"].as_str(), Some("completed" | "failed")) {
-                    self.queue.push_back(Event::default().event("compensation").data(c.to_string()));
-                    self.compensations += 1;
-                } else {
-                    break;
-                }
-            }
-            if e.state.status.is_terminal() {
-                self.queue.push_back(Event::default().event("execution").data(view.to_string()));
-                self.ended = true;
+impl Source for ExecSource {
+    async fn read(&mut self, emit: &mut Emitter) -> Option<bool> {
+        let e = self.svc.execution(&self.tenant, &self.id).await.ok()?;
+        let w = self.svc.get(&self.tenant, &e.workflow, Some(e.version)).await.ok()?;
+        let view = crate::flows::execution_view(&e, &w);
+        for node in view["nodes"].as_array().into_iter().flatten() {
+            let Some(id) = node["id"].as_str() else { continue };
+            let status = node["status"].as_str().unwrap_or_default();
+            if status == "pending" {
                 continue;
             }
-            if self.queue.is_empty() {
-                if self.waiter.expired() {
-                    return None;
-                }
-                self.waiter.wait(armed).await;
+            let finished = !matches!(status, "running" | "waiting");
+            emit.changed("node", id.to_owned(), finished, format!("{status}/{}", node["items"]), node);
+        }
+        let comps = view["compensations"].as_array().cloned().unwrap_or_default();
+        for c in comps.iter().skip(self.compensations) {
+            if !matches!(c["status"].as_str(), Some("completed" | "failed")) {
+                break;
             }
+            emit.queue.push_back(Event::default().event("compensation").data(c.to_string()));
+            self.compensations += 1;
         }
-    }
-
-    /// Queues `node`'s event if it changed since the last one sent.
-    fn node(&mut self, node: &Value) {
-        let Some(id) = node["id"].as_str() else { return };
-        let status = node["status"].as_str().unwrap_or_default();
-        let finished = !matches!(status, "pending" | "running" | "waiting");
-        let key = if finished { DONE.to_owned() } else { format!("{status}/{}", node["items"]) };
-        if status == "pending" || self.sent.get(id) == Some(&key) {
-            return;
+        if !e.state.status.is_terminal() {
+            return Some(false);
         }
-        let mut event = Event::default().event("node").data(node.to_string());
-        if finished {
-            event = event.id(id).retry(RECONNECT);
-        }
-        self.sent.insert(id.to_owned(), key);
-        self.queue.push_back(event);
+        emit.queue.push_back(Event::default().event("execution").data(view.to_string()));
+        Some(true)
     }
 }
