@@ -2,7 +2,8 @@
 # Runs every check CI runs: formatting, clippy (warnings are errors) and the whole test
 # suite, including the AWS adapter contract tests against moto server and the Lambda
 # functions under `cargo lambda watch`, and the Step Functions definitions through
-# asl-validator; it installs the Python tools into .venv and asl-validator into .tools, starts moto on a free
+# asl-validator, and the OpenAPI document through redocly; it installs the Python tools into
+# .venv and asl-validator and @redocly/cli into .tools, starts moto on a free
 # loopback port and stops it again.
 # Usage: ./scripts/test.sh
 set -euo pipefail
@@ -25,13 +26,16 @@ export PATH="$PWD/.venv/bin:$PATH"
 # The independent Standard Webhooks implementation the webhook_send test verifies against.
 export AOS_PYTHON="$PWD/.venv/bin/python"
 
-echo "== Node tools (.tools: asl-validator)"
-if [ ! -x .tools/node_modules/.bin/asl-validator ]; then
-  npm install --prefix .tools --silent --no-audit --no-fund "asl-validator@3"
+echo "== Node tools (.tools: asl-validator, @redocly/cli)"
+if [ ! -x .tools/node_modules/.bin/asl-validator ] || [ ! -x .tools/node_modules/.bin/redocly ]; then
+  npm install --prefix .tools --silent --no-audit --no-fund "asl-validator@3" "@redocly/cli@2.11.1"
 fi
 export AOS_ASL_VALIDATOR="$PWD/.tools/node_modules/.bin/asl-validator"
 "$AOS_ASL_VALIDATOR" --json-path infra/statemachines/workflow-approval.asl.json \
   --json-path infra/statemachines/workflow-compensation.asl.json
+
+echo "== docs/openapi.json: redocly lint (aos-api's tests check it is what the code makes)"
+.tools/node_modules/.bin/redocly lint --config redocly.yaml docs/openapi.json
 
 echo "== infra/template.yaml: cfn-lint, parliament over every IAM policy, the deployment checks"
 .venv/bin/cfn-lint infra/template.yaml

@@ -287,6 +287,9 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Print the API's OpenAPI 3.1 document (what `GET /v1/openapi.json` serves and
+    /// docs/openapi.json holds).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -686,6 +689,10 @@ async fn main() -> anyhow::Result<()> {
                 .transpose()?;
             aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps, output_bytes, credits, plan })
                 .await
+        }
+        Command::Openapi => {
+            print!("{}", aos_api::document_json());
+            Ok(())
         }
         Command::Errors { markdown } => {
             if markdown {

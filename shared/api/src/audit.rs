@@ -4,28 +4,48 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::AppState;
+use aos_core::audit::AuditEntry;
 use aos_core::page::PageLimit;
 use aos_core::ErrorCode;
 use aos_runtime::audit::AuditFilter;
 use axum::extract::{Query, State};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+/// A page of a tenant's audit log.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    /// The entries: newest first (`order=desc`) or in chain order (`order=asc`).
+    pub entries: Vec<AuditEntry>,
+    /// `order=desc`: pass as `before` for the next page (`null`: the last page).
+    pub next_before: Option<u64>,
+    /// `order=asc`: pass as `after` for the next page (`null`: the last page).
+    pub next_after: Option<u64>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
     /// `desc` (newest first, the default) or `asc` (chain order, from `after`).
+    #[param(pattern = "^(desc|asc)$")]
     order: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `desc`: entries below this seq.
     before: Option<u64>,
     /// `asc`: entries above this seq.
     after: Option<u64>,
+    /// `desc`: only this actor's (`key_…` or `system`).
     actor: Option<String>,
+    /// `desc`: only this action (`run.submit`, `policy.apply`, …).
     action: Option<String>,
+    /// `desc`: only this resource (`run:run_…`).
     resource: Option<String>,
+    /// `desc`: entries at or after this time, ms since the epoch.
     from_ms: Option<u64>,
+    /// `desc`: entries before this time.
     to_ms: Option<u64>,
 }
 
@@ -38,7 +58,7 @@ pub(crate) async fn list(
     State(s): State<AppState>,
     Caller(p): Caller,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let Query(q) = q.map_err(|e| invalid(e.body_text()))?;
     let limit = PageLimit::new(q.limit).map_err(invalid)?;
     if let (Some(from), Some(to)) = (q.from_ms, q.to_ms) {
@@ -54,7 +74,8 @@ pub(crate) async fn list(
                 return Err(invalid("after goes with order=asc; newest-first pages go on with before"));
             }
             let page = s.audit.list(&p.tenant, &filter, q.before, limit).await?;
-            Ok(Json(json!({"entries": page.items, "next_before": page.next.and_then(|n| n.parse::<u64>().ok())})))
+            let next_before = page.next.and_then(|n| n.parse::<u64>().ok());
+            Ok(Json(AuditPage { entries: page.items, next_before, next_after: None }))
         }
         "asc" => {
             if q.before.is_some() || filter != AuditFilter::default() {
@@ -63,7 +84,8 @@ pub(crate) async fn list(
                 ));
             }
             let page = s.audit.in_order(&p.tenant, q.after.unwrap_or(0), limit).await?;
-            Ok(Json(json!({"entries": page.items, "next_after": page.next.and_then(|n| n.parse::<u64>().ok())})))
+            let next_after = page.next.and_then(|n| n.parse::<u64>().ok());
+            Ok(Json(AuditPage { entries: page.items, next_before: None, next_after }))
         }
         other => Err(invalid(format!("order must be \"desc\" or \"asc\", got {other:?}"))),
     }

@@ -6,21 +6,25 @@ use crate::error::ApiError;
 use crate::extract::Body;
 use crate::routes::AppState;
 use aos_core::costsim::MAX_ITERATIONS;
-use aos_core::credits::{Account, Book, GrantKind, GrantSpec, Millicredits, Transfer, MAX_AMOUNT, MILLI};
+use aos_core::credits::{
+    Account, Book, Cause, GrantKind, GrantSpec, GrantState, Millicredits, PendingState, Transfer, TransferKind,
+    MAX_AMOUNT, MILLI,
+};
 use aos_core::page::PageLimit;
 use aos_core::workflow::NodeType;
 use aos_core::{ErrorCode, TenantId};
 use aos_runtime::clock::now_ms;
-use aos_runtime::credits::{refusal_code, Planned};
+use aos_runtime::credits::{refusal_code, Planned, SimulationAnswer, WorkflowVersionRef};
 use aos_runtime::policies::{step_facts, Decision, StepKind, StepSubject, DEFAULT_PLAN};
 use aos_runtime::ports::CreditError;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 impl From<CreditError> for ApiError {
     fn from(e: CreditError) -> Self {
@@ -35,64 +39,189 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::ValidationFailed, message)
 }
 
-/// A tenant's book as the API shows it.
-pub(crate) fn book_view(tenant: &TenantId, book: &Book) -> Value {
-    let accounts: Map<String, Value> = Account::ALL
+/// A tenant's credits: its balance, its grants and its ledger's accounts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookView {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Whether its steps are charged (it has had a grant).
+    pub metered: bool,
+    /// What it may still reserve.
+    pub available_cents: f64,
+    /// What its pending reservations hold.
+    pub reserved_cents: f64,
+    /// Its credits posted (granted less spent and expired).
+    pub posted_cents: f64,
+    /// What it has spent.
+    pub spent_cents: f64,
+    /// What its grants left unspent when they expired.
+    pub expired_cents: f64,
+    /// Whether it is suspended (its steps reserve nothing).
+    pub suspended: bool,
+    /// Its grants, in the order they are spent (soonest to expire first).
+    pub grants: Vec<GrantView>,
+    /// Each account of its ledger (`credits`, `grants`, `spent`, `expired`).
+    pub accounts: BTreeMap<String, AccountView>,
+}
+
+/// An account's balance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    /// Debits posted.
+    pub debits_posted_cents: f64,
+    /// Credits posted.
+    pub credits_posted_cents: f64,
+    /// Debits pending.
+    pub debits_pending_cents: f64,
+    /// Credits pending.
+    pub credits_pending_cents: f64,
+}
+
+/// A grant and what is left of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantView {
+    /// Its id.
+    pub id: String,
+    /// `paid` or `promotional`.
+    pub kind: GrantKind,
+    /// Where it stands.
+    pub state: GrantState,
+    /// Granted.
+    pub amount_cents: f64,
+    /// Spent of it.
+    pub used_cents: f64,
+    /// Lost when it expired.
+    pub forfeited_cents: f64,
+    /// Left to spend.
+    pub remaining_cents: f64,
+    /// When it takes effect, ms since the epoch.
+    pub effective_at_ms: u64,
+    /// When it expires, if it does.
+    pub expires_at_ms: Option<u64>,
+    /// Among grants expiring together, the higher is spent first.
+    pub priority: i32,
+}
+
+/// A ledger transfer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferView {
+    /// Its id, derived from its cause.
+    pub id: String,
+    /// What it is.
+    pub kind: TransferKind,
+    /// The account debited.
+    pub debit: Account,
+    /// The account credited.
+    pub credit: Account,
+    /// How much.
+    pub amount_cents: f64,
+    /// The reservation it resolves.
+    pub follows: Option<String>,
+    /// A reservation's state.
+    pub state: Option<PendingState>,
+    /// When a pending reservation returns by itself.
+    pub timeout_at_ms: Option<u64>,
+    /// The grant it concerns.
+    pub grant: Option<String>,
+    /// What caused it (run, step, attempt).
+    pub cause: Option<Cause>,
+    /// When, ms since the epoch.
+    pub at_ms: u64,
+}
+
+/// A page of a tenant's ledger, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerPage {
+    /// The transfers.
+    pub transfers: Vec<TransferView>,
+    /// Pass as `after` for the next page (`null`: the last page).
+    pub next_after: Option<String>,
+}
+
+/// A grant made (or repeated).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantMade {
+    /// The grant's id.
+    pub grant_id: String,
+    /// The transfers it made (none for a repeat).
+    pub transfers: Vec<TransferView>,
+    /// The tenant's credits after it.
+    pub credits: BookView,
+}
+
+pub(crate) fn book_view(tenant: &TenantId, book: &Book) -> BookView {
+    let accounts = Account::ALL
         .iter()
         .map(|a| {
             let b = book.balance(*a);
-            let v = json!({
-                "debits_posted_cents": b.debits_posted.cents(), "credits_posted_cents": b.credits_posted.cents(),
-                "debits_pending_cents": b.debits_pending.cents(), "credits_pending_cents": b.credits_pending.cents(),
-            });
+            let v = AccountView {
+                debits_posted_cents: b.debits_posted.cents(),
+                credits_posted_cents: b.credits_posted.cents(),
+                debits_pending_cents: b.debits_pending.cents(),
+                credits_pending_cents: b.credits_pending.cents(),
+            };
             (a.as_str().to_owned(), v)
         })
         .collect();
     let credits = book.balance(Account::Credits);
-    let grants: Vec<Value> = book
+    let grants = book
         .by_grant()
         .iter()
-        .map(|g| {
-            json!({
-                "id": g.spec.id, "kind": g.spec.kind, "state": g.state,
-                "amount_cents": g.spec.amount.cents(), "used_cents": g.used.cents(),
-                "forfeited_cents": g.forfeited.cents(), "remaining_cents": g.remaining().cents(),
-                "effective_at_ms": g.spec.effective_ms, "expires_at_ms": g.spec.expires_ms, "priority": g.spec.priority,
-            })
+        .map(|g| GrantView {
+            id: g.spec.id.clone(),
+            kind: g.spec.kind,
+            state: g.state,
+            amount_cents: g.spec.amount.cents(),
+            used_cents: g.used.cents(),
+            forfeited_cents: g.forfeited.cents(),
+            remaining_cents: g.remaining().cents(),
+            effective_at_ms: g.spec.effective_ms,
+            expires_at_ms: g.spec.expires_ms,
+            priority: g.spec.priority,
         })
         .collect();
-    json!({
-        "tenant_id": tenant,
-        "metered": !book.grants.is_empty(),
-        "available_cents": book.available().cents(),
-        "reserved_cents": book.reserved().cents(),
-        "posted_cents": credits.credits_posted.saturating_sub(credits.debits_posted).cents(),
-        "spent_cents": book.balance(Account::Spent).credits_posted.cents(),
-        "expired_cents": book.balance(Account::Expired).credits_posted.cents(),
-        "suspended": book.suspended,
-        "grants": grants,
-        "accounts": accounts,
-    })
+    BookView {
+        tenant_id: tenant.clone(),
+        metered: !book.grants.is_empty(),
+        available_cents: book.available().cents(),
+        reserved_cents: book.reserved().cents(),
+        posted_cents: credits.credits_posted.saturating_sub(credits.debits_posted).cents(),
+        spent_cents: book.balance(Account::Spent).credits_posted.cents(),
+        expired_cents: book.balance(Account::Expired).credits_posted.cents(),
+        suspended: book.suspended,
+        grants,
+        accounts,
+    }
 }
 
-fn transfer_view(t: &Transfer) -> Value {
-    json!({
-        "id": t.id.as_str(), "kind": t.kind.as_str(), "debit": t.debit.as_str(), "credit": t.credit.as_str(),
-        "amount_cents": t.amount.cents(), "follows": t.follows.as_ref().map(|f| f.as_str().to_owned()),
-        "state": t.state.map(|s| s.as_str()), "timeout_at_ms": t.timeout_ms, "grant": t.grant,
-        "cause": t.cause, "at_ms": t.at_ms,
-    })
+fn transfer_view(t: &Transfer) -> TransferView {
+    TransferView {
+        id: t.id.as_str().to_owned(),
+        kind: t.kind,
+        debit: t.debit,
+        credit: t.credit,
+        amount_cents: t.amount.cents(),
+        follows: t.follows.as_ref().map(|f| f.as_str().to_owned()),
+        state: t.state,
+        timeout_at_ms: t.timeout_ms,
+        grant: t.grant.clone(),
+        cause: t.cause.clone(),
+        at_ms: t.at_ms,
+    }
 }
 
 /// `GET /v1/credits`: the caller's tenant's balance and grants.
-pub(crate) async fn get(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<BookView>, ApiError> {
     let book = s.credits.balance(&p.tenant, now_ms()).await?;
     Ok(Json(book_view(&p.tenant, &book)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct LedgerQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// A page's `next_after`.
     after: Option<String>,
@@ -103,7 +232,7 @@ pub(crate) async fn ledger(
     State(s): State<AppState>,
     Caller(p): Caller,
     q: Result<Query<LedgerQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LedgerPage>, ApiError> {
     let Query(q) = q.map_err(|e| invalid(e.body_text()))?;
     let limit = PageLimit::new(q.limit).map_err(invalid)?;
     if q.after.as_ref().is_some_and(|a| a.is_empty() || a.len() > 512) {
@@ -117,25 +246,31 @@ pub(crate) async fn ledger(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(Json(json!({
-        "transfers": page.transfers.iter().map(transfer_view).collect::<Vec<_>>(),
-        "next_after": page.next,
-    })))
+    Ok(Json(LedgerPage { transfers: page.transfers.iter().map(transfer_view).collect(), next_after: page.next }))
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /v1/credits/grants`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewGrant {
+    /// The tenant granted.
     tenant_id: String,
+    /// The grant's id (a repeat with the same id grants nothing more); made up when absent.
     #[serde(default)]
     id: Option<String>,
+    /// `paid` (default) or `promotional`.
     #[serde(default)]
     kind: Option<String>,
+    /// Whole cents, at least 1.
+    #[schema(value_type = u64, minimum = 1)]
     amount_cents: serde_json::Number,
+    /// When it takes effect (default: now), ms since the epoch.
     #[serde(default)]
     effective_at_ms: Option<u64>,
+    /// When what is left of it expires, ms since the epoch.
     #[serde(default)]
     expires_at_ms: Option<u64>,
+    /// Among grants expiring together, the higher is spent first (default 0).
     #[serde(default)]
     priority: Option<i32>,
 }
@@ -195,11 +330,11 @@ pub(crate) async fn grant(
     let made = s.credits.grant(&tenant, &spec, p.actor(), now).await?;
     let book = s.credits.balance(&tenant, now).await?;
     let status = if made.is_empty() { StatusCode::OK } else { StatusCode::CREATED };
-    let body = json!({
-        "grant_id": spec.id,
-        "transfers": made.iter().map(transfer_view).collect::<Vec<_>>(),
-        "credits": book_view(&tenant, &book),
-    });
+    let body = GrantMade {
+        grant_id: spec.id,
+        transfers: made.iter().map(transfer_view).collect(),
+        credits: book_view(&tenant, &book),
+    };
     Ok((status, Json(body)).into_response())
 }
 
@@ -225,12 +360,17 @@ fn budget(v: Option<f64>) -> Result<Option<f64>, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /v1/runs/simulate`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SimulateRun {
+    /// The steps: as in a run's plan, each with `iterations` (how many times it runs,
+    /// default 1).
     plan: Option<Vec<Value>>,
+    /// A goal (refused: a goal's steps are decided while it runs).
     #[serde(default)]
     goal: Option<String>,
+    /// The budget to judge the plan against, in cents.
     #[serde(default)]
     budget_cents: Option<f64>,
 }
@@ -309,10 +449,8 @@ async fn policy_view(
     Ok((gaps, warnings))
 }
 
-fn with_warnings(mut answer: Value, more: Vec<String>) -> Value {
-    if let Some(list) = answer.get_mut("warnings").and_then(Value::as_array_mut) {
-        list.extend(more.into_iter().map(Value::String));
-    }
+fn with_warnings(mut answer: SimulationAnswer, more: Vec<String>) -> SimulationAnswer {
+    answer.simulation.warnings.extend(more);
     answer
 }
 
@@ -321,7 +459,7 @@ pub(crate) async fn simulate_run(
     State(s): State<AppState>,
     Caller(p): Caller,
     Body(req): Body<SimulateRun>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SimulationAnswer>, ApiError> {
     let Some(plan) = req.plan else {
         let why = if req.goal.is_some() {
             "a goal's steps are decided while it runs, so they cannot be simulated; simulate a plan"
@@ -336,11 +474,14 @@ pub(crate) async fn simulate_run(
     Ok(Json(with_warnings(s.credits.simulate(&steps, budget, gaps), warnings)))
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /v1/workflows/{name}/simulate`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SimulateWorkflow {
+    /// The version (default: the latest).
     #[serde(default)]
     version: Option<u32>,
+    /// The budget to judge it against, in cents.
     #[serde(default)]
     budget_cents: Option<f64>,
     /// Elements of each map node (default 1).
@@ -355,7 +496,7 @@ pub(crate) async fn simulate_workflow(
     Caller(p): Caller,
     Path(name): Path<String>,
     Body(req): Body<SimulateWorkflow>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SimulationAnswer>, ApiError> {
     let flows = crate::flows::service(&s)?;
     let record = flows.get(&p.tenant, &name, req.version).await?;
     let budget = budget(req.budget_cents)?;
@@ -395,6 +536,6 @@ pub(crate) async fn simulate_workflow(
     let (gaps, more) = policy_view(&s, &p.tenant, &steps, StepKind::WorkflowNode, &name).await?;
     warnings.extend(more);
     let mut answer = with_warnings(s.credits.simulate(&steps, budget, gaps), warnings);
-    answer["workflow"] = json!({"name": record.name, "version": record.version});
+    answer.workflow = Some(WorkflowVersionRef { name: record.name, version: record.version });
     Ok(Json(answer))
 }

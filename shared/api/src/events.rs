@@ -180,7 +180,7 @@ struct RunSource {
 impl Source for RunSource {
     async fn read(&mut self, emit: &mut Emitter) -> Option<bool> {
         let (run, cps, progress) = self.runs.steps(&self.tenant, &self.id).await.ok()?;
-        let view = views::steps(&run, &cps, &progress);
+        let view = serde_json::to_value(views::steps(&run, &cps, &progress)).ok()?;
         for step in view["steps"].as_array().into_iter().flatten() {
             let Some(index) = step["step_index"].as_u64() else { continue };
             let status = step["status"].as_str().unwrap_or_default();
@@ -193,7 +193,7 @@ impl Source for RunSource {
         if !run.status.is_terminal() {
             return Some(false);
         }
-        emit.queue.push_back(Event::default().event("run").data(views::run(&run).to_string()));
+        emit.queue.push_back(Event::default().event("run").data(serde_json::to_string(&views::run(&run)).ok()?));
         Some(true)
     }
 }
@@ -246,7 +246,7 @@ impl Source for ExecSource {
     async fn read(&mut self, emit: &mut Emitter) -> Option<bool> {
         let e = self.svc.execution(&self.tenant, &self.id).await.ok()?;
         let w = self.svc.get(&self.tenant, &e.workflow, Some(e.version)).await.ok()?;
-        let view = crate::flows::execution_view(&e, &w);
+        let view = serde_json::to_value(crate::flows::execution_view(&e, &w)).ok()?;
         for node in view["nodes"].as_array().into_iter().flatten() {
             let Some(id) = node["id"].as_str() else { continue };
             let status = node["status"].as_str().unwrap_or_default();

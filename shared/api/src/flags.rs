@@ -14,9 +14,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 impl From<FlagError> for ApiError {
     fn from(e: FlagError) -> Self {
@@ -28,27 +29,85 @@ impl From<FlagError> for ApiError {
     }
 }
 
-fn view(f: &FlagRecord) -> Value {
-    json!({
-        "key": f.key,
-        "version": f.version,
-        "description": f.spec.description,
-        "enabled": f.spec.enabled,
-        "rollout_percent": f.spec.rollout_percent,
-        "environments": f.spec.environments,
-        "rules": f.spec.rules,
-        "skill": f.spec.skill,
-        "webhook_url": f.spec.webhook_url,
-        "updated_by": f.updated_by,
-        "updated_at_ms": f.updated_at_ms,
-    })
+/// A feature flag.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagView {
+    /// Its key.
+    pub key: String,
+    /// 1 when made, one more per change.
+    pub version: u32,
+    /// What it is for.
+    pub description: String,
+    /// Whether it serves `true` to anyone.
+    pub enabled: bool,
+    /// The share of stable keys it serves `true` to, 0-100.
+    pub rollout_percent: f64,
+    /// Overrides per environment.
+    pub environments: BTreeMap<String, aos_core::flags::EnvOverride>,
+    /// Attribute rules, first match wins.
+    pub rules: Vec<aos_core::flags::Rule>,
+    /// The skill it gates, if any.
+    pub skill: Option<String>,
+    /// Where its changes are announced.
+    pub webhook_url: Option<String>,
+    /// The key that changed it last.
+    pub updated_by: String,
+    /// When, ms since the epoch.
+    pub updated_at_ms: u64,
+}
+
+/// A tenant's flags.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagList {
+    /// The flags.
+    pub flags: Vec<FlagView>,
+    /// The deployment's environment (what an evaluation uses by default).
+    pub environment: String,
+}
+
+/// What a flag says for a stable key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagEvaluation {
+    /// The flag.
+    pub key: String,
+    /// Its version.
+    pub version: u32,
+    /// The environment judged in.
+    pub environment: String,
+    /// The stable key.
+    pub id: String,
+    /// What it serves.
+    pub value: bool,
+    /// Why.
+    pub reason: String,
+    /// The key's rollout bucket, 0-9999.
+    pub bucket: Option<u32>,
+    /// The bucket below which it serves `true`.
+    pub threshold: Option<u32>,
+}
+
+fn view(f: &FlagRecord) -> FlagView {
+    FlagView {
+        key: f.key.clone(),
+        version: f.version,
+        description: f.spec.description.clone(),
+        enabled: f.spec.enabled,
+        rollout_percent: f.spec.rollout_percent,
+        environments: f.spec.environments.clone(),
+        rules: f.spec.rules.clone(),
+        skill: f.spec.skill.clone(),
+        webhook_url: f.spec.webhook_url.clone(),
+        updated_by: f.updated_by.clone(),
+        updated_at_ms: f.updated_at_ms,
+    }
 }
 
 /// The body of `PUT /v1/flags/{key}`: the spec, and the version it was written against.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct SetFlag {
     #[serde(flatten)]
     spec: FlagSpec,
+    /// The version this change was written against (a newer one is a 409).
     #[serde(default)]
     base_version: Option<u32>,
 }
@@ -86,9 +145,9 @@ pub(crate) async fn put(
 }
 
 /// `GET /v1/flags`.
-pub(crate) async fn list(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<FlagList>, ApiError> {
     let flags = s.flags.list(&p.tenant).await?;
-    Ok(Json(json!({"flags": flags.iter().map(view).collect::<Vec<_>>(), "environment": s.flags.environment()})))
+    Ok(Json(FlagList { flags: flags.iter().map(view).collect(), environment: s.flags.environment().to_owned() }))
 }
 
 /// `GET /v1/flags/{key}`.
@@ -96,8 +155,20 @@ pub(crate) async fn get(
     State(s): State<AppState>,
     Caller(p): Caller,
     Path(key): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FlagView>, ApiError> {
     Ok(Json(view(&s.flags.get(&p.tenant, &key).await?)))
+}
+
+/// The parameters of `GET /v1/flags/{key}/evaluate` the API description names (the
+/// handler reads the query as a map: any other parameter is an attribute).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct EvaluateQuery {
+    /// The stable key the rollout buckets (a run id, a user id), 1-256 bytes.
+    id: String,
+    /// The environment to judge in (default: the deployment's).
+    environment: Option<String>,
 }
 
 /// `GET /v1/flags/{key}/evaluate?id=<stable key>&environment=…&<attribute>=…`.
@@ -106,7 +177,7 @@ pub(crate) async fn evaluate(
     Caller(p): Caller,
     Path(key): Path<String>,
     q: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FlagEvaluation>, ApiError> {
     let Query(mut q) = q.map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.body_text()))?;
     let id = q.remove("id").filter(|v| !v.is_empty() && v.len() <= 256).ok_or_else(|| {
         ApiError::new(
@@ -126,14 +197,14 @@ pub(crate) async fn evaluate(
     }
     q.entry("run_id".to_owned()).or_insert_with(|| id.clone());
     let (flag, answer) = s.flags.evaluate(&p.tenant, &key, environment.as_deref(), &id, &q).await?;
-    Ok(Json(json!({
-        "key": flag.key,
-        "version": flag.version,
-        "environment": environment.as_deref().unwrap_or(s.flags.environment()),
-        "id": id,
-        "value": answer.value,
-        "reason": answer.reason,
-        "bucket": answer.bucket,
-        "threshold": answer.threshold,
-    })))
+    Ok(Json(FlagEvaluation {
+        key: flag.key,
+        version: flag.version,
+        environment: environment.unwrap_or_else(|| s.flags.environment().to_owned()),
+        id,
+        value: answer.value,
+        reason: answer.reason,
+        bucket: answer.bucket,
+        threshold: answer.threshold,
+    }))
 }

@@ -11,6 +11,8 @@ mod events;
 mod extract;
 mod flags;
 mod flows;
+mod openapi;
+pub use openapi::{document, document_json};
 mod plans;
 mod policies;
 mod routes;
@@ -21,4 +23,22 @@ mod usage;
 mod views;
 
 pub use error::ApiError;
+
+/// The API's response bodies, as clients read them: the types the handlers serialize and
+/// the OpenAPI document describes.
+pub mod bodies {
+    pub use crate::audit::AuditPage;
+    pub use crate::credits::{AccountView, BookView, GrantMade, GrantView, LedgerPage, TransferView};
+    pub use crate::flags::{FlagEvaluation, FlagList, FlagView};
+    pub use crate::flows::{
+        ApprovalList, ApprovalStepView, ApprovalView, EnvelopeView, ExecutionView, ItemsView, NodeView, WorkflowView,
+    };
+    pub use crate::plans::QuotasView;
+    pub use crate::policies::{EvaluationView, PolicyList, PolicyView};
+    pub use crate::routes::{Health, SkillList};
+    pub use crate::secrets::{SecretList, SecretWritten};
+    pub use crate::tenants::{KeyList, NewKeyView, TenantCreated, TenantView};
+    pub use crate::usage::{CountersView, UsageGroup, UsageReport};
+    pub use crate::views::{FinishedStep, KeyView, ParentView, RunList, RunView, StepView, StepsView, UnfinishedStep};
+}
 pub use routes::{router, router_for, AppState, Route, MAX_BODY_BYTES};

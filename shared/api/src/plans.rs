@@ -6,13 +6,13 @@ use crate::error::ApiError;
 use crate::extract::Body;
 use crate::routes::AppState;
 use crate::tenants::tenant_view;
-use aos_core::limits::PlanName;
+use aos_core::limits::{PlanName, QuotaCheck};
 use aos_core::{ErrorCode, TenantId};
 use aos_runtime::clock::now_ms;
 use axum::extract::{Path, State};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 /// The plan named `name`, or a 422 naming the plans there are.
 pub(crate) fn parse_plan(name: &str) -> Result<PlanName, ApiError> {
@@ -22,7 +22,8 @@ pub(crate) fn parse_plan(name: &str) -> Result<PlanName, ApiError> {
     })
 }
 
-#[derive(Deserialize)]
+/// The body of `PUT /v1/tenants/{id}/plan`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewPlan {
     /// The plan; `null` returns the tenant to the deployment's default.
@@ -36,7 +37,7 @@ pub(crate) async fn put_plan(
     Caller(p): Caller,
     Path(id): Path<String>,
     Body(req): Body<NewPlan>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<crate::tenants::TenantView>, ApiError> {
     let id = TenantId::parse(id).map_err(|_| ApiError::not_found("tenant"))?;
     let plan = req.plan.as_deref().map(parse_plan).transpose()?;
     let event =
@@ -50,12 +51,20 @@ pub(crate) async fn put_plan(
 /// `GET /v1/quotas`: the tenant's plan, its request rate, and each quota in the seed's
 /// check shape (`allowed`: whether one more run or key fits; tokens: whether the month's
 /// are under the limit).
-pub(crate) async fn quotas(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn quotas(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<QuotasView>, ApiError> {
     let (plan, checks) = s.quotas.checks(&p.tenant, now_ms()).await?;
-    Ok(Json(json!({
-        "tenant_id": p.tenant,
-        "plan": plan,
-        "requests_per_minute": plan.requests_per_minute(),
-        "quotas": checks,
-    })))
+    Ok(Json(QuotasView { tenant_id: p.tenant, plan, requests_per_minute: plan.requests_per_minute(), quotas: checks }))
+}
+
+/// Where a tenant stands on its plan's quotas.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QuotasView {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// Its plan.
+    pub plan: PlanName,
+    /// Its API request rate (`null`: unlimited).
+    pub requests_per_minute: Option<u32>,
+    /// Each quota: whether one more fits, what is used, the limit.
+    pub quotas: Vec<QuotaCheck>,
 }

@@ -7,14 +7,16 @@ use crate::extract::Body;
 use crate::routes::AppState;
 use aos_core::ErrorCode;
 use aos_runtime::clock::now_ms;
+use aos_runtime::policies::Evaluation;
 use aos_runtime::policies::{step_facts, ApplyPolicies, PolicyServiceError, StepKind, StepSubject};
 use aos_runtime::ports::PolicyVersion;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 impl From<PolicyServiceError> for ApiError {
     fn from(e: PolicyServiceError) -> Self {
@@ -29,20 +31,65 @@ impl From<PolicyServiceError> for ApiError {
     }
 }
 
-fn view(v: &PolicyVersion) -> Value {
-    json!({
-        "version": v.version,
-        "text": v.text,
-        "policies": v.policies,
-        "default_deny": v.default_deny,
-        "allow_deny_all": v.allow_deny_all,
-        "created_by": v.created_by,
-        "created_at_ms": v.created_at_ms,
-    })
+/// A version of a tenant's policy set.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyView {
+    /// 1 for the first, then one more per change.
+    pub version: u32,
+    /// The Cedar text, as applied.
+    pub text: String,
+    /// How many policies it holds.
+    pub policies: u32,
+    /// Whether a step no policy applies to is refused.
+    pub default_deny: bool,
+    /// Whether a policy forbidding everything was allowed in.
+    pub allow_deny_all: bool,
+    /// The key that applied it.
+    pub created_by: String,
+    /// When, ms since the epoch.
+    pub created_at_ms: u64,
+}
+
+/// A tenant's policy versions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyList {
+    /// The version in force (`null`: none).
+    pub current: Option<PolicyView>,
+    /// This page of versions.
+    pub versions: Vec<PolicyView>,
+    /// Pass as `before` for the next page (`null`: the last page).
+    pub next_before: Option<u32>,
+}
+
+/// What the policies say of a sample step or API request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvaluationView {
+    /// The decision, reasons, approval level and violations.
+    #[serde(flatten)]
+    pub evaluation: Evaluation,
+    /// The version that judged (`null`: no policies, or the ones sent).
+    pub policy_version: Option<u32>,
+    /// When it was judged, ms since the epoch.
+    pub timestamp_ms: u64,
+    /// For an API request: whether the role itself may call the route, before any policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_allows: Option<bool>,
+}
+
+fn view(v: &PolicyVersion) -> PolicyView {
+    PolicyView {
+        version: v.version,
+        text: v.text.clone(),
+        policies: v.policies,
+        default_deny: v.default_deny,
+        allow_deny_all: v.allow_deny_all,
+        created_by: v.created_by.clone(),
+        created_at_ms: v.created_at_ms,
+    }
 }
 
 /// The body of `PUT /v1/policies`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewPolicies {
     /// The Cedar text (empty: no policies).
@@ -74,10 +121,14 @@ pub(crate) async fn put(
     Ok((StatusCode::CREATED, Json(view(&version))).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct VersionsQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// A page's `next_before`: the versions older than that one.
     before: Option<u32>,
 }
 
@@ -86,7 +137,7 @@ pub(crate) async fn list(
     State(s): State<AppState>,
     Caller(p): Caller,
     q: Result<Query<VersionsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PolicyList>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.body_text()))?;
     let limit = aos_core::page::PageLimit::new(q.limit).map_err(|m| ApiError::new(ErrorCode::ValidationFailed, m))?;
     let versions = s.policies.versions(&p.tenant, q.before, limit.get() + 1).await?;
@@ -96,16 +147,16 @@ pub(crate) async fn list(
         None => versions.first().map(view),
         Some(_) => s.policies.current(&p.tenant).await?.as_ref().map(view),
     };
-    Ok(Json(json!({
-        "current": current,
-        "versions": shown.iter().map(|v| view(v)).collect::<Vec<_>>(),
-        "next_before": if more { shown.last().map(|v| v.version) } else { None },
-    })))
+    Ok(Json(PolicyList {
+        current,
+        versions: shown.iter().map(|v| view(v)).collect(),
+        next_before: if more { shown.last().map(|v| v.version) } else { None },
+    }))
 }
 
 /// The body of `POST /v1/policies/evaluate`: a sample step (`skill`, …) or a sample API
 /// request (`operation`, `role`).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SampleStep {
     #[serde(default)]
@@ -149,7 +200,7 @@ pub(crate) async fn evaluate(
     State(s): State<AppState>,
     Caller(p): Caller,
     Body(req): Body<SampleStep>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EvaluationView>, ApiError> {
     if let Some(operation) = &req.operation {
         return evaluate_operation(&s, &p, operation, &req).await;
     }
@@ -198,7 +249,7 @@ async fn evaluate_operation(
     p: &aos_runtime::auth::Principal,
     operation: &str,
     req: &SampleStep,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EvaluationView>, ApiError> {
     let invalid = |m: String| ApiError::new(ErrorCode::ValidationFailed, m);
     if !req.skill.is_empty() {
         return Err(invalid(
@@ -230,18 +281,15 @@ async fn evaluate_operation(
     let (evaluation, version) = s.policies.evaluate_api(&p.tenant, &facts, req.policies.as_deref()).await?;
     let mut body = answer(&evaluation, version, now).0;
     // Whether the role itself may call the route, before any policy.
-    body["role_allows"] = json!(route.permission().is_none_or(|needed| grant.allows(needed)));
+    body.role_allows = Some(route.permission().is_none_or(|needed| grant.allows(needed)));
     Ok(Json(body))
 }
 
-fn answer(evaluation: &aos_runtime::policies::Evaluation, version: Option<u32>, now: u64) -> Json<Value> {
-    Json(json!({
-        "decision": evaluation.decision,
-        "reasons": evaluation.reasons,
-        "policy_version": version,
-        "approval_level_required": evaluation.approval_level_required,
-        "violations": evaluation.violations,
-        "deciding_category": evaluation.deciding_category,
-        "timestamp_ms": now,
-    }))
+fn answer(evaluation: &Evaluation, version: Option<u32>, now: u64) -> Json<EvaluationView> {
+    Json(EvaluationView {
+        evaluation: evaluation.clone(),
+        policy_version: version,
+        timestamp_ms: now,
+        role_allows: None,
+    })
 }

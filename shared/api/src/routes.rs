@@ -19,7 +19,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,6 +58,8 @@ pub struct AppState {
 pub enum Route {
     /// `GET /healthz`
     Healthz,
+    /// `GET /v1/openapi.json`
+    OpenApi,
     /// `GET /v1/skills`
     SkillsList,
     /// `POST /v1/runs`
@@ -140,8 +142,9 @@ pub enum Route {
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 40] = [
+    pub const ALL: [Route; 41] = [
         Route::Healthz,
+        Route::OpenApi,
         Route::SkillsList,
         Route::RunsCreate,
         Route::RunsList,
@@ -187,6 +190,7 @@ impl Route {
     pub fn method_and_path(self) -> (&'static str, &'static str) {
         match self {
             Route::Healthz => ("GET", "/healthz"),
+            Route::OpenApi => ("GET", "/v1/openapi.json"),
             Route::SkillsList => ("GET", "/v1/skills"),
             Route::RunsCreate => ("POST", "/v1/runs"),
             Route::RunsList => ("GET", "/v1/runs"),
@@ -230,10 +234,10 @@ impl Route {
     }
 
     /// The operation the route is, as policies name it (`AOS::Action::"runs.create"`;
-    /// `None`: `/healthz`, which is no tenant's operation).
+    /// `None`: `/healthz` and the API's description, which are no tenant's operation).
     pub fn operation(self) -> Option<&'static str> {
         Some(match self {
-            Route::Healthz => return None,
+            Route::Healthz | Route::OpenApi => return None,
             Route::SkillsList => "skills.list",
             Route::RunsCreate => "runs.create",
             Route::RunsList => "runs.list",
@@ -286,6 +290,7 @@ impl Route {
     fn handler(self) -> MethodRouter<AppState> {
         match self {
             Route::Healthz => get(healthz),
+            Route::OpenApi => get(openapi),
             Route::SkillsList => get(list_skills),
             Route::RunsCreate => post(crate::runs::submit_run),
             Route::RunsList => get(crate::runs::list_runs),
@@ -380,12 +385,33 @@ async fn method_not_allowed() -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// The answer of `GET /healthz`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
 }
 
-async fn list_skills(State(s): State<AppState>, _c: Caller) -> Json<Value> {
-    Json(json!({"skills": s.runs.skills().descriptors()}))
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".to_owned() })
+}
+
+/// `GET /v1/openapi.json`: the API's OpenAPI 3.1 document (no key needed).
+async fn openapi() -> Response {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text = DOCUMENT.get_or_init(crate::openapi::document_json).clone();
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// The deployment's skills.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SkillList {
+    /// Each skill: its name, version, description, input and output JSON Schemas.
+    pub skills: Vec<aos_runtime::skills::SkillDescriptor>,
+}
+
+async fn list_skills(State(s): State<AppState>, _c: Caller) -> Json<SkillList> {
+    Json(SkillList { skills: s.runs.skills().descriptors() })
 }
 
 /// The request's `Idempotency-Key`, if any; a malformed one is refused.

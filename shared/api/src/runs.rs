@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 fn run_id(raw: &str) -> Result<RunId, ApiError> {
     RunId::parse(raw).map_err(|_| ApiError::not_found("run"))
@@ -21,9 +20,13 @@ fn run_id(raw: &str) -> Result<RunId, ApiError> {
 
 /// `?wait=`: answer when the run is finished or after this long (at most the
 /// deployment's cap), whichever comes first.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct WaitQuery {
+    /// Answer when it has finished or after this long, whichever comes first: `500ms`,
+    /// `30s`, `2m` or whole seconds, capped by the deployment (25 s on AWS, where the
+    /// client asks again).
     wait: Option<String>,
 }
 
@@ -54,11 +57,17 @@ pub(crate) async fn submit_run(
     Ok((status, Json(views::run(&run))).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Only runs in this status.
+    #[param(value_type = Option<RunStatus>)]
     status: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// A page's `next_before`: the runs older than that one.
     before: Option<String>,
 }
 
@@ -66,7 +75,7 @@ pub(crate) async fn list_runs(
     State(s): State<AppState>,
     Caller(p): Caller,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::RunList>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.body_text()))?;
     let status = q
         .status
@@ -85,10 +94,7 @@ pub(crate) async fn list_runs(
         .transpose()?;
     let limit = PageLimit::new(q.limit).map_err(|m| ApiError::new(ErrorCode::ValidationFailed, m))?;
     let page = s.runs.list(&p.tenant, RunQuery { status, limit, before }).await?;
-    Ok(Json(json!({
-        "runs": page.items.iter().map(views::run).collect::<Vec<_>>(),
-        "next_before": page.next,
-    })))
+    Ok(Json(views::RunList { runs: page.items.iter().map(views::run).collect(), next_before: page.next }))
 }
 
 pub(crate) async fn get_run(
@@ -96,7 +102,7 @@ pub(crate) async fn get_run(
     Caller(p): Caller,
     Path(id): Path<String>,
     q: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::RunView>, ApiError> {
     let id = run_id(&id)?;
     let run = match WaitQuery::parse(q)? {
         Some(wait) => s.runs.wait(&p.tenant, &id, wait).await?,
@@ -109,7 +115,7 @@ pub(crate) async fn get_steps(
     State(s): State<AppState>,
     Caller(p): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::StepsView>, ApiError> {
     let (run, cps, progress) = s.runs.steps(&p.tenant, &run_id(&id)?).await?;
     Ok(Json(views::steps(&run, &cps, &progress)))
 }
@@ -118,6 +124,6 @@ pub(crate) async fn cancel_run(
     State(s): State<AppState>,
     Caller(p): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::RunView>, ApiError> {
     Ok(Json(views::run(&s.runs.cancel(&p.tenant, &run_id(&id)?, &p.actor()).await?)))
 }

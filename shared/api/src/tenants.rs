@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::extract::Body;
 use crate::routes::AppState;
 use crate::views;
+use aos_core::limits::PlanName;
 use aos_core::{ApiKeyId, ErrorCode, TenantId};
 use aos_runtime::auth::{create_tenant_keeping, issue_key_with};
 use aos_runtime::clock::now_ms;
@@ -15,15 +16,19 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use secrecy::ExposeSecret;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+/// The body of `POST /v1/tenants`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewTenant {
+    /// Its name, 1-200 characters.
     name: String,
+    /// Its id (`ten_…`); made up when absent.
     #[serde(default)]
     id: Option<String>,
+    /// Days to keep its finished runs; the deployment's default when absent.
     #[serde(default)]
     retention_days: Option<u32>,
     /// `free`, `dev`, `pro`, `enterprise` or `unlimited`; default: the deployment's.
@@ -35,17 +40,67 @@ fn retention(days: Option<u32>) -> Result<Option<u32>, ApiError> {
     days.map(aos_runtime::retention::check_days).transpose().map_err(|m| ApiError::new(ErrorCode::ValidationFailed, m))
 }
 
-pub(crate) fn tenant_view(t: &aos_runtime::ports::TenantRecord, default_plan: aos_core::limits::PlanName) -> Value {
-    json!({
-        "id": t.id, "name": t.name, "created_at_ms": t.created_at_ms,
-        "retention_days": aos_runtime::retention::days_of(t),
-        "retention_is_default": t.retention_days.is_none(),
-        "plan": t.plan.unwrap_or(default_plan),
-        "plan_is_default": t.plan.is_none(),
-    })
+/// A tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantView {
+    /// Its id.
+    pub id: TenantId,
+    /// Its name.
+    pub name: String,
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: u64,
+    /// Days its finished runs are kept.
+    pub retention_days: u32,
+    /// Whether that is the deployment's default.
+    pub retention_is_default: bool,
+    /// Its plan.
+    pub plan: PlanName,
+    /// Whether that is the deployment's default.
+    pub plan_is_default: bool,
 }
 
-#[derive(Deserialize)]
+pub(crate) fn tenant_view(t: &aos_runtime::ports::TenantRecord, default_plan: PlanName) -> TenantView {
+    TenantView {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        created_at_ms: t.created_at_ms,
+        retention_days: aos_runtime::retention::days_of(t),
+        retention_is_default: t.retention_days.is_none(),
+        plan: t.plan.unwrap_or(default_plan),
+        plan_is_default: t.plan.is_none(),
+    }
+}
+
+/// A new tenant and its first key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantCreated {
+    /// The tenant.
+    pub tenant: TenantView,
+    /// Its first key (an `admin`).
+    pub api_key: NewKeyView,
+}
+
+/// A new key, with its secret: shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewKeyView {
+    /// The key.
+    #[serde(flatten)]
+    pub view: views::KeyView,
+    /// The secret to send as `Authorization: Bearer <key>`.
+    pub key: String,
+    /// That AOS keeps only its hash.
+    pub note: String,
+}
+
+/// A tenant's keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    /// The keys, revoked ones too.
+    pub api_keys: Vec<views::KeyView>,
+}
+
+/// The body of `PUT /v1/tenants/{id}/retention`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewRetention {
     /// Days to keep finished runs; `null` returns to the default.
@@ -58,7 +113,7 @@ pub(crate) async fn put_retention(
     caller: Caller,
     Path(id): Path<String>,
     Body(req): Body<NewRetention>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TenantView>, ApiError> {
     let id = TenantId::parse(id).map_err(|_| ApiError::not_found("tenant"))?;
     if id != caller.0.tenant {
         caller.require(Permission::TenantsAdmin)?;
@@ -72,7 +127,7 @@ pub(crate) async fn put_retention(
         "set",
         now_ms(),
     )
-    .with_details(json!({"retention_days": days}));
+    .with_details(serde_json::json!({"retention_days": days}));
     let tenant = s.tenants.set_retention(&id, days, &[event]).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
     Ok(Json(tenant_view(&tenant, s.quotas.default_plan())))
 }
@@ -107,24 +162,26 @@ pub(crate) async fn post_tenant(
         Err(StoreError::Conflict(m)) => return Err(ApiError::new(ErrorCode::IllegalTransition, m)),
         Err(e) => return Err(e.into()),
     };
-    let body = json!({
-        "tenant": tenant_view(&tenant, s.quotas.default_plan()),
-        "api_key": merge_secret(views::key(&key.record), key.secret.expose_secret()),
-    });
+    let body = TenantCreated {
+        tenant: tenant_view(&tenant, s.quotas.default_plan()),
+        api_key: merge_secret(views::key(&key.record), key.secret.expose_secret()),
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-fn merge_secret(mut v: Value, secret: &str) -> Value {
-    v["key"] = Value::String(secret.to_owned());
-    v["note"] = Value::String("store this key now: AOS keeps only its hash and cannot show it again".to_owned());
-    v
+fn merge_secret(view: views::KeyView, secret: &str) -> NewKeyView {
+    let note = "store this key now: AOS keeps only its hash and cannot show it again".to_owned();
+    NewKeyView { view, key: secret.to_owned(), note }
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /v1/api-keys`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewKey {
+    /// Free text.
     #[serde(default)]
     label: String,
+    /// Another tenant's id (operators provisioning it); default: the caller's.
     #[serde(default)]
     tenant_id: Option<String>,
     /// The new key's role; default: the caller's (an operator's default for another
@@ -218,16 +275,16 @@ pub(crate) async fn post_key(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-pub(crate) async fn list_keys(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list_keys(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<KeyList>, ApiError> {
     let keys = s.tenants.keys(&p.tenant).await?;
-    Ok(Json(json!({"api_keys": keys.iter().map(views::key).collect::<Vec<_>>()})))
+    Ok(Json(KeyList { api_keys: keys.iter().map(views::key).collect() }))
 }
 
 pub(crate) async fn revoke_key(
     State(s): State<AppState>,
     Caller(p): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::KeyView>, ApiError> {
     let id = ApiKeyId::parse(id).map_err(|_| ApiError::not_found("api key"))?;
     let now = now_ms();
     // The entry is written only if this call revokes the key (see the port).

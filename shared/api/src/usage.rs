@@ -7,13 +7,13 @@ use crate::error::ApiError;
 use crate::routes::AppState;
 use aos_core::credits::Millicredits;
 use aos_core::usage::{Counters, GroupBy};
-use aos_core::ErrorCode;
+use aos_core::{ErrorCode, TenantId};
 use aos_runtime::clock::now_ms;
 use aos_runtime::usage::MAX_SPAN_MS;
 use axum::extract::{Query, State};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The span when the request names none: the last 30 days.
 const DEFAULT_SPAN_MS: u64 = 30 * 86_400_000;
@@ -22,11 +22,17 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::ValidationFailed, message)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct UsageQuery {
+    /// `day` (default), `workflow`, `skill` or `model`.
+    #[param(pattern = "^(day|workflow|skill|model)$")]
     group_by: Option<String>,
+    /// The span's start: ms since the epoch, a UTC day (`2026-12-01`) or an RFC 3339
+    /// time (default: 30 days before `to`).
     from: Option<String>,
+    /// The span's end (default: now).
     to: Option<String>,
 }
 
@@ -52,16 +58,63 @@ fn rfc3339(ms: u64) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The counters as the API shows them (cost in cents).
-pub(crate) fn counters_view(c: &Counters) -> Value {
-    json!({
-        "steps": c.steps,
-        "tokens_in": c.tokens_in,
-        "tokens_out": c.tokens_out,
-        "cache_hits": c.cache_hits,
-        "tokens_saved": c.tokens_saved,
-        "cost_cents": Millicredits(c.cost_mc).cents(),
-    })
+/// Usage counters as the API shows them (cost in cents).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountersView {
+    /// Steps run.
+    pub steps: u64,
+    /// Model tokens in.
+    pub tokens_in: u64,
+    /// Model tokens out.
+    pub tokens_out: u64,
+    /// Model calls answered from the cache.
+    pub cache_hits: u64,
+    /// Tokens those saved.
+    pub tokens_saved: u64,
+    /// What was charged, in cents.
+    pub cost_cents: f64,
+}
+
+/// One group of a usage report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageGroup {
+    /// Its counters.
+    #[serde(flatten)]
+    pub counters: CountersView,
+    /// The day, workflow, skill or model.
+    pub key: String,
+    /// Runs that ended in the span with some of it.
+    pub runs: u64,
+}
+
+/// A tenant's usage of the runs that ended in a span.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageReport {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// `day`, `workflow`, `skill` or `model`.
+    pub group_by: String,
+    /// The span's start (RFC 3339).
+    pub from: String,
+    /// Its end.
+    pub to: String,
+    /// Runs that ended in it.
+    pub runs: u64,
+    /// Everything together.
+    pub total: CountersView,
+    /// By `group_by`.
+    pub groups: Vec<UsageGroup>,
+}
+
+fn counters_view(c: &Counters) -> CountersView {
+    CountersView {
+        steps: c.steps,
+        tokens_in: c.tokens_in,
+        tokens_out: c.tokens_out,
+        cache_hits: c.cache_hits,
+        tokens_saved: c.tokens_saved,
+        cost_cents: Millicredits(c.cost_mc).cents(),
+    }
 }
 
 /// `GET /v1/usage`.
@@ -69,7 +122,7 @@ pub(crate) async fn get(
     State(s): State<AppState>,
     Caller(p): Caller,
     q: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UsageReport>, ApiError> {
     let Query(q) = q.map_err(|e| invalid(e.body_text()))?;
     let group_by = match q.group_by.as_deref() {
         None => GroupBy::Day,
@@ -88,23 +141,18 @@ pub(crate) async fn get(
         return Err(invalid(format!("a report spans at most {} days; narrow from and to", MAX_SPAN_MS / 86_400_000)));
     }
     let report = s.usage.report(&p.tenant, group_by, from, to).await?;
-    let groups: Vec<Value> = report
+    let groups = report
         .groups
         .iter()
-        .map(|g| {
-            let mut v = counters_view(&g.counters);
-            v["key"] = json!(g.key);
-            v["runs"] = json!(g.runs);
-            v
-        })
+        .map(|g| UsageGroup { counters: counters_view(&g.counters), key: g.key.clone(), runs: g.runs })
         .collect();
-    Ok(Json(json!({
-        "tenant_id": p.tenant,
-        "group_by": group_by.as_str(),
-        "from": rfc3339(report.from_ms),
-        "to": rfc3339(report.to_ms),
-        "runs": report.runs,
-        "total": counters_view(&report.total),
-        "groups": groups,
-    })))
+    Ok(Json(UsageReport {
+        tenant_id: p.tenant,
+        group_by: group_by.as_str().to_owned(),
+        from: rfc3339(report.from_ms),
+        to: rfc3339(report.to_ms),
+        runs: report.runs,
+        total: counters_view(&report.total),
+        groups,
+    }))
 }

@@ -98,7 +98,7 @@ pub const MAX_AGENT_STEPS: u32 = 100;
 pub const MAX_LLM_CALLS: u32 = 50;
 
 /// Which planner decides an agent's steps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PlannerSpec {
     /// A model: the goal and the allowed skills' schemas in, the next steps out.
@@ -127,6 +127,7 @@ pub enum PlannerSpec {
     /// The decisions of a recorded agent run, in order, without calling a model.
     Replay {
         /// The recorded run (same tenant).
+        #[schema(value_type = String)]
         run_id: RunId,
     },
 }
@@ -170,7 +171,7 @@ fn default_max_llm_calls() -> u32 {
 }
 
 /// The options of a goal-driven run besides its goal (`"agent"` in `POST /v1/runs`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentOptions {
     /// Who decides (default: the deployment's LLM planner).
@@ -272,7 +273,7 @@ impl Decision {
 }
 
 /// Where a child run reports (an `agent_spawn` / `agent_invoke` step of another run).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CallerLink {
     /// The calling run.
     pub run_id: RunId,

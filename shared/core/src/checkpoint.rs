@@ -45,7 +45,7 @@ impl ChainLink<'_> {
 }
 
 /// What the policy gate made of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GateDecision {
     /// The policies allowed it.
@@ -75,7 +75,7 @@ impl GateDecision {
 
 /// The policy gate's decision for a step, as its checkpoint records it (and its chain
 /// hash covers): a replay sees the same gate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GateRecord {
     /// The decision.
     pub decision: GateDecision,
@@ -96,7 +96,7 @@ pub fn genesis_hash(plan: &serde_json::Value, input: &serde_json::Value, base_se
 }
 
 /// A stored checkpoint: the final outcome of one step plus its place in the chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Checkpoint {
     /// Position of the step in the plan.
     pub step_index: u32,

@@ -17,7 +17,7 @@ pub const RISK_THRESHOLD: f64 = 0.5;
 pub const MAX_ITERATIONS: u32 = 100;
 
 /// Where a step's figures come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// The seed's V1 table.
@@ -82,7 +82,7 @@ pub struct SimStep {
 }
 
 /// One step's estimate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StepEstimate {
     /// Position in the plan.
     pub step_index: u32,
@@ -105,7 +105,7 @@ pub struct StepEstimate {
 }
 
 /// A risk worth naming (a step whose single execution fails more often than 5 %).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Risk {
     /// Position in the plan.
     pub step_index: u32,
@@ -118,7 +118,7 @@ pub struct Risk {
 }
 
 /// A cheaper way to the same end.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Alternative {
     /// What to change.
     pub description: String,
@@ -127,7 +127,7 @@ pub struct Alternative {
 }
 
 /// Figures about the plan as a whole.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SimMetadata {
     /// Steps in the plan.
     pub plan_steps: usize,
@@ -138,12 +138,13 @@ pub struct SimMetadata {
 }
 
 /// The answer of a simulation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Simulation {
     /// Whether the plan should run.
     pub feasible: bool,
     /// `feasible`, `budget_insufficient`, `permission_denied`, `risk_too_high` or
     /// `invalid_plan`.
+    #[schema(value_type = String)]
     pub status: &'static str,
     /// Total cost.
     pub estimated_cost_cents: f64,

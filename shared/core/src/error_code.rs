@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Broad class of a failure; drives default retry behaviour and dashboards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCategory {
     /// Likely to succeed if tried again (timeouts, brief outages).
@@ -38,6 +38,23 @@ impl ErrorCategory {
         }
     }
 }
+
+impl utoipa::PartialSchema for ErrorCode {
+    /// Every code, from the same table as `docs/error-codes.md`.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let table: String = Self::ALL
+            .iter()
+            .map(|c| format!("- `{}` ({}): {}\n", c.as_str(), c.http_status(), c.description()))
+            .collect();
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Self::ALL.iter().map(|c| c.as_str())))
+            .description(Some(format!("A stable AOS error code (the HTTP status the API answers it with):\n\n{table}")))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
 
 macro_rules! codes {
     ($( $variant:ident = $code:literal, $cat:ident, $retry:literal, $http:literal, $doc:literal; )+) => {

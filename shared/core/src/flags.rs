@@ -17,8 +17,9 @@ pub const MAX_RULES: usize = 50;
 pub const MAX_RULE_VALUES: usize = 100;
 
 /// How a rule compares an attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = FlagOp)]
 pub enum Op {
     /// The attribute is one of the values.
     In,
@@ -30,7 +31,7 @@ pub enum Op {
 
 /// A targeting rule: when the attribute matches, the flag serves `serve` (the first
 /// rule that matches decides, before the rollout).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// The attribute looked at (`skill`, `kind`, `run_id`, `workflow`, `agent`, `depth`, or
@@ -45,7 +46,7 @@ pub struct Rule {
 }
 
 /// An environment's override of the flag's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvOverride {
     /// On or off there.
@@ -57,7 +58,7 @@ pub struct EnvOverride {
 }
 
 /// A flag as a tenant sets it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlagSpec {
     /// What it is for.
@@ -87,7 +88,7 @@ fn all() -> f64 {
 }
 
 /// What a flag says for one key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FlagAnswer {
     /// On or off.
     pub value: bool,

@@ -31,6 +31,17 @@ fn check(kind: &'static str, value: &str, prefix: &str) -> Result<(), IdError> {
     }
 }
 
+/// The API description of an id: its prefix, then 1-64 characters of a-z, 0-9, '_', '-'
+/// in all (what [`check`] accepts).
+fn id_schema(kind: &str, prefix: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(format!("A {kind} id: `{prefix}` and lower-case letters, digits, '_' or '-'.")))
+        .pattern(Some(format!("^{prefix}[a-z0-9_-]+$")))
+        .max_length(Some(64))
+        .into()
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $prefix:literal) => {
         $(#[$doc])*
@@ -66,6 +77,14 @@ macro_rules! id_type {
                 f.write_str(&self.0)
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                id_schema($kind, $prefix)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl TryFrom<String> for $name {
             type Error = IdError;

@@ -8,7 +8,7 @@ use crate::credits::MILLI;
 use serde::{Deserialize, Serialize};
 
 /// A tenant's plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanName {
     /// 60 requests per 60 s.
@@ -107,7 +107,7 @@ pub struct Quotas {
 pub const WORKFLOW_METER: &str = "workflow";
 
 /// A quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QuotaName {
     /// Runs submitted per UTC day.
@@ -231,7 +231,7 @@ impl SpendAdjust {
 }
 
 /// The seed's quota check: whether `adding` more fits, what is used and the limit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QuotaCheck {
     /// Whether it fits.
     pub allowed: bool,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// The error half of an outcome.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutcomeError {
     /// Stable code from the AOS taxonomy.
     pub code: ErrorCode,
@@ -24,7 +24,7 @@ pub struct OutcomeError {
 }
 
 /// The result of one skill execution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StructuredOutcome {
     /// True when the skill succeeded and `output` is set.
     pub ok: bool,

@@ -14,7 +14,7 @@ pub const MAX_ATTEMPTS: u32 = 10;
 pub const MAX_TIMEOUT_MS: u64 = 900_000;
 
 /// One step of a plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanStep {
     /// Step id, unique in the plan; defaults to `s<index>`.

@@ -19,7 +19,7 @@ pub struct IllegalTransition {
 macro_rules! status_enum {
     ($(#[$doc:meta])* $name:ident, $machine:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             /// Accepted, not started.

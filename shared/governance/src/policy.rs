@@ -29,7 +29,7 @@ pub const MAX_APPROVAL_TIMEOUT_S: u64 = 30 * 86_400;
 pub const SCHEMA: &str = include_str!("schema.cedarschema");
 
 /// A policy's category, highest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Category {
     /// Harm to people or systems (priority 100).
@@ -197,7 +197,7 @@ pub struct StepFacts {
 }
 
 /// What the policies say of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// It runs.
@@ -209,7 +209,7 @@ pub enum Decision {
 }
 
 /// A policy that applied and did not allow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Violation {
     /// The policy (`@id`, or Cedar's `policyN`).
     pub policy: String,
@@ -222,7 +222,7 @@ pub struct Violation {
 }
 
 /// The answer for one step, in the seed's shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evaluation {
     /// The decision.
     pub decision: Decision,

@@ -11,6 +11,7 @@ use aos_core::audit::{Actor, AuditEvent};
 use aos_core::costsim::{self, SimStep, Simulation, Source};
 use aos_core::credits::{Book, GrantSpec, LedgerError, Millicredits, PriceTable, Transfer};
 use aos_core::{ErrorCode, TenantId};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -122,7 +123,7 @@ impl CreditService {
     /// CostSim's answer for `steps` against `budget_cents`, with the steps' permission
     /// gaps as the policy gate found them. The cost, latency and risk are the seed's V1
     /// table's; `credits` adds what AOS's price table would reserve for each step.
-    pub fn simulate(&self, steps: &[Planned], budget_cents: Option<f64>, gaps: Vec<String>) -> Value {
+    pub fn simulate(&self, steps: &[Planned], budget_cents: Option<f64>, gaps: Vec<String>) -> SimulationAnswer {
         let sim: Vec<SimStep> = steps
             .iter()
             .map(|s| SimStep {
@@ -132,25 +133,81 @@ impl CreditService {
                 profile: costsim::seed_profile(&s.skill),
             })
             .collect();
-        let answer: Simulation = costsim::simulate(&sim, budget_cents, gaps);
+        let simulation: Simulation = costsim::simulate(&sim, budget_cents, gaps);
         let per_call: Vec<Millicredits> = steps.iter().map(|s| self.estimate(&s.skill, &s.input)).collect();
         let mut total = Millicredits::ZERO;
         let mut priced = Vec::with_capacity(steps.len());
         for (i, (s, one)) in steps.iter().zip(&per_call).enumerate() {
             let all = Millicredits(one.0.saturating_mul(u64::from(s.iterations)));
             total = total.checked_add(all).unwrap_or(total);
-            priced.push(json!({"step_index": i, "skill": s.skill, "iterations": s.iterations,
-                               "per_call_cents": one.cents(), "cents": all.cents()}));
+            priced.push(PricedStep {
+                step_index: u32::try_from(i).unwrap_or(u32::MAX),
+                skill: s.skill.clone(),
+                iterations: s.iterations,
+                per_call_cents: one.cents(),
+                cents: all.cents(),
+            });
         }
-        let mut out = serde_json::to_value(&answer).expect("simulations serialize");
-        out["credits"] = json!({
-            "source": Source::PriceTable,
-            "note": "what AOS reserves before each step: its skill's price, and for a model call its prompt and max_tokens at the model's price",
-            "estimated_cents": total.cents(),
-            "steps": priced,
-        });
-        out
+        let credits = CreditEstimate {
+            source: Source::PriceTable,
+            note: "what AOS reserves before each step: its skill's price, and for a model call its prompt and max_tokens at the model's price",
+            estimated_cents: total.cents(),
+            steps: priced,
+        };
+        SimulationAnswer { simulation, credits, workflow: None }
     }
+}
+
+/// CostSim's answer (`POST /v1/runs/simulate`, `POST /v1/workflows/{name}/simulate`):
+/// the seed's figures, and what AOS's price table would reserve.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SimulationAnswer {
+    /// Cost, latency, risk and verdict by the seed's V1 table.
+    #[serde(flatten)]
+    pub simulation: Simulation,
+    /// What AOS's price table would reserve.
+    pub credits: CreditEstimate,
+    /// The workflow simulated, for a workflow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowVersionRef>,
+}
+
+/// What AOS's price table would reserve for a plan.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CreditEstimate {
+    /// `price_table`.
+    pub source: Source,
+    /// What the figures mean.
+    #[schema(value_type = String)]
+    pub note: &'static str,
+    /// All the steps' reservations together.
+    pub estimated_cents: f64,
+    /// Per step.
+    pub steps: Vec<PricedStep>,
+}
+
+/// One step's reservation by the price table.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PricedStep {
+    /// Its position.
+    pub step_index: u32,
+    /// Its skill.
+    pub skill: String,
+    /// How many times it runs.
+    pub iterations: u32,
+    /// One call's reservation.
+    pub per_call_cents: f64,
+    /// All its calls'.
+    pub cents: f64,
+}
+
+/// A stored workflow's version.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WorkflowVersionRef {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: u32,
 }
 
 /// The items of an `agent_spawn` step: its child tasks.

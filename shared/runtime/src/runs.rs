@@ -32,7 +32,7 @@ pub struct RunQuery {
 }
 
 /// The body of `POST /v1/runs`: a plan, or a goal for an agent.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRun {
     /// The steps (a run given a plan).

@@ -26,7 +26,7 @@ impl Balance {
 }
 
 /// Paid or promotional credits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantKind {
     /// Given away (trial, compensation); spent before paid credits that expire as late.
@@ -38,7 +38,7 @@ pub enum GrantKind {
 }
 
 /// Where a grant stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantState {
     /// Its effective time is still ahead.

@@ -85,7 +85,7 @@ impl fmt::Display for Millicredits {
 }
 
 /// An account of a tenant's ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Account {
     /// The tenant's spendable credits.
@@ -114,7 +114,7 @@ impl Account {
 }
 
 /// What a transfer is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferKind {
     /// Credits granted (posted at the grant's effective time).
@@ -149,7 +149,7 @@ impl TransferKind {
 }
 
 /// Where a pending transfer stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PendingState {
     /// Reserved, not resolved.
@@ -181,7 +181,7 @@ impl PendingState {
 
 /// What caused a transfer: ids derive from it, so the same cause makes the same id and a
 /// redelivered step settles nothing twice.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Cause {
     /// The run (or another owner: an execution, an operator's grant).
     pub run: String,
@@ -254,17 +254,20 @@ pub struct Transfer {
 }
 
 /// What a step cost: its estimate before it ran (what was reserved) and its charge after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StepCharge {
     /// Estimated before it ran, millicredits.
     #[serde(rename = "estimate_mc")]
+    #[schema(value_type = u64)]
     pub estimate: Millicredits,
     /// Charged after (added to the run's spend; the ledger posts at most the
     /// reservation), millicredits.
     #[serde(rename = "actual_mc")]
+    #[schema(value_type = u64)]
     pub actual: Millicredits,
     /// The tenant's reservation, when the tenant is metered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub reservation: Option<TransferId>,
 }
 

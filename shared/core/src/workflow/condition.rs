@@ -50,6 +50,28 @@ pub enum Condition {
     },
 }
 
+impl utoipa::PartialSchema for Condition {
+    /// The wire shape (`RawCondition`): one of its forms, nested by reference.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, SchemaType, Type};
+        use utoipa::openapi::Ref;
+        let nested = || Ref::from_schema_name("Condition");
+        let ops = ["eq", "ne", "gt", "gte", "lt", "lte", "exists"];
+        ObjectBuilder::new()
+            .description(Some(SHAPES))
+            .property("all", ArrayBuilder::new().items(nested()))
+            .property("any", ArrayBuilder::new().items(nested()))
+            .property("not", nested())
+            .property("var", ObjectBuilder::new().schema_type(Type::String))
+            .property("op", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(ops)))
+            .property("value", ObjectBuilder::new().schema_type(SchemaType::AnyValue))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Condition {}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCondition {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A workflow: a DAG of nodes, declared once and run on either backend.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowSpec {
     /// Name, unique per tenant: `a-z`, `0-9`, `-`, `_`, 1–64 characters. Applying a
@@ -23,7 +23,7 @@ pub struct WorkflowSpec {
 }
 
 /// Kind of a node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeType {
     /// One skill call.
@@ -53,7 +53,7 @@ impl NodeType {
 }
 
 /// How a task or map node is retried.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Attempts in all (1 = no retry); 1..=10, default 3.
@@ -79,7 +79,7 @@ impl Default for RetryPolicy {
 }
 
 /// A skill call that undoes a completed node when the workflow fails.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Compensation {
     /// Skill to call.
@@ -90,7 +90,7 @@ pub struct Compensation {
 }
 
 /// One branch of a choice node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChoiceRule {
     /// Branch name reported in the node's output (`{"branch": name}`); defaults to
@@ -105,7 +105,7 @@ pub struct ChoiceRule {
 }
 
 /// One node. Which fields apply depends on `type`; validation refuses the others.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     /// Id, unique in the workflow: `A-Z`, `a-z`, `0-9`, `_`, 1–64 characters.
@@ -166,7 +166,7 @@ pub struct NodeSpec {
 }
 
 /// When a node with several dependencies runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Join {
     /// Every dependency completed.

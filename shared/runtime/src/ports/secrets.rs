@@ -17,7 +17,7 @@ pub trait SecretStore: Send + Sync {
 }
 
 /// What is known of a tenant secret besides its value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SecretMeta {
     /// Its name.
     pub name: String,

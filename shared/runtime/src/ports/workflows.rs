@@ -59,7 +59,7 @@ pub struct ExecutionRecord {
 }
 
 /// Status of an approval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalStatus {
     /// Waiting for a decision.
@@ -175,7 +175,7 @@ pub struct ApprovalStep {
 }
 
 /// One change of an approval's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApprovalTransition {
     /// The status before (`None`: the request was made).
     pub from: Option<ApprovalStatus>,

@@ -189,7 +189,7 @@ impl Skill for Declared {
 
 /// What running a skill twice does, which decides how AOS recovers a step whose worker
 /// died after the skill may have had its effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdempotencyClass {
     /// No effect outside its output (e.g. `json_transform`): always safe to re-run.
@@ -217,7 +217,7 @@ impl IdempotencyClass {
 }
 
 /// The declaration of a skill, as listed by `GET /v1/skills`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SkillDescriptor {
     /// Unique name used in plans.
     pub name: String,

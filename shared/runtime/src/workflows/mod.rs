@@ -84,7 +84,7 @@ impl From<WorkflowError> for FlowError {
 }
 
 /// The body of `POST /v1/workflows/{name}/executions`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartExecution {
     /// The execution input.
