@@ -22,6 +22,9 @@ fi
 if ! .venv/bin/python -c "import standardwebhooks" 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check "standardwebhooks==1.*"
 fi
+if [ ! -x .venv/bin/schemathesis ]; then
+  .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==4.32.5"
+fi
 export PATH="$PWD/.venv/bin:$PATH"
 # The independent Standard Webhooks implementation the webhook_send test verifies against.
 export AOS_PYTHON="$PWD/.venv/bin/python"
@@ -59,3 +62,6 @@ echo "== cargo test (with the tests a plain cargo test ignores: they need the to
 # A failing test's message names the place; backtraces (AOS_TEST_BACKTRACE=1) would push
 # it out of a shortened log.
 RUST_BACKTRACE="${AOS_TEST_BACKTRACE:-0}" cargo test --workspace --all-targets -- --include-ignored
+
+echo "== schemathesis: docs/openapi.json against aos dev"
+./scripts/schemathesis.sh target/debug/aos

@@ -61,6 +61,13 @@ pub(crate) async fn list(
 ) -> Result<Json<AuditPage>, ApiError> {
     let Query(q) = q.map_err(|e| invalid(e.body_text()))?;
     let limit = PageLimit::new(q.limit).map_err(invalid)?;
+    // Seqs and times are signed 64-bit integers in the stores.
+    let most = u64::try_from(i64::MAX).unwrap_or(u64::MAX);
+    for (name, v) in [("before", q.before), ("after", q.after), ("from_ms", q.from_ms), ("to_ms", q.to_ms)] {
+        if v.is_some_and(|v| v > most) {
+            return Err(invalid(format!("{name} must be at most {most}")));
+        }
+    }
     if let (Some(from), Some(to)) = (q.from_ms, q.to_ms) {
         if from >= to {
             return Err(invalid(format!("from_ms ({from}) must be before to_ms ({to})")));

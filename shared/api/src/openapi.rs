@@ -44,7 +44,7 @@ enum Answer {
     /// No body (204).
     Empty,
     /// A stream of Server-Sent Events.
-    Events(&'static str),
+    Events(&'static str, &'static [&'static str]),
 }
 
 impl Answer {
@@ -157,7 +157,7 @@ fn doc(route: Route, s: &mut Schemas) -> Doc {
         Route::RunsSteps => Doc::new("A run's steps and its checkpoint chain", Answer::json(s.of::<views::StepsView>())),
         Route::RunsEvents => Doc::new(
             "Follow a run as Server-Sent Events",
-            Answer::Events("Events `step` (data: the step as `GET /v1/runs/{id}/steps` shows it; a finished step's event id is its index) as steps change, then `run` (the run) at its end. Send `Last-Event-ID` to resume after a finished step. A stream ends after 25 s on AWS: reconnect with the last id."),
+            Answer::Events("Events `step` (data: the step as `GET /v1/runs/{id}/steps` shows it; a finished step's event id is its index) as steps change, then `run` (the run) at its end. Send `Last-Event-ID` to resume after a finished step. A stream ends after 25 s on AWS: reconnect with the last id.", &["step", "run"]),
         )
         .conflicts(),
         Route::RunsCancel => Doc::new("Cancel a run", Answer::json(s.of::<views::RunView>())).conflicts(),
@@ -200,7 +200,7 @@ fn doc(route: Route, s: &mut Schemas) -> Doc {
             .workflows(),
         Route::ExecutionsEvents => Doc::new(
             "Follow an execution as Server-Sent Events",
-            Answer::Events("Events `node` (data: the node as `GET /v1/executions/{id}` shows it; a finished node's event id is the node's id) as nodes change, `compensation` as compensations run, then `execution` at its end. Send `Last-Event-ID` to resume after a finished node. A stream ends after 25 s on AWS: reconnect with the last id."),
+            Answer::Events("Events `node` (data: the node as `GET /v1/executions/{id}` shows it; a finished node's event id is the node's id) as nodes change, `compensation` as compensations run, then `execution` at its end. Send `Last-Event-ID` to resume after a finished node. A stream ends after 25 s on AWS: reconnect with the last id.", &["node", "compensation", "execution"]),
         )
         .workflows(),
         Route::ExecutionsCancel => Doc::new("Cancel an execution", Answer::json(s.of::<flows::ExecutionView>())).conflicts().workflows(),
@@ -392,7 +392,7 @@ fn operation(route: Route, s: &mut Schemas) -> utoipa::openapi::path::Operation 
                 .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255)))),
         );
     }
-    if matches!(d.answer, Answer::Events(_)) {
+    if matches!(d.answer, Answer::Events(..)) {
         op = op.parameter(
             ParameterBuilder::new()
                 .name("Last-Event-ID")
@@ -418,9 +418,24 @@ fn operation(route: Route, s: &mut Schemas) -> utoipa::openapi::path::Operation 
                 r = r.content("application/json", ContentBuilder::new().schema(Some((**schema).clone())).build());
             }
             Answer::Empty => {}
-            Answer::Events(what) => {
-                let text = ObjectBuilder::new().schema_type(Type::String).description(Some(*what));
-                r = r.content("text/event-stream", ContentBuilder::new().schema(Some(text)).build());
+            Answer::Events(what, names) => {
+                // One event of the stream, as SSE clients see it.
+                let event = ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .description(Some(*what))
+                    .property(
+                        "event",
+                        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names.iter().copied())),
+                    )
+                    .property(
+                        "data",
+                        ObjectBuilder::new().schema_type(Type::String).description(Some("The JSON of what changed.")),
+                    )
+                    .property("id", ObjectBuilder::new().schema_type(Type::String))
+                    .property("retry", ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+                    .required("event")
+                    .required("data");
+                r = r.content("text/event-stream", ContentBuilder::new().schema(Some(event)).build());
             }
         }
         if authed {
@@ -524,7 +539,9 @@ pub fn document() -> OpenApi {
 
 /// The document as served and committed: pretty JSON, with a final newline.
 pub fn document_json() -> String {
-    let mut text = document().to_pretty_json().expect("the document serializes");
+    // utoipa names the unsigned formats `u-int32`, `u-int64`; the usual names are `uint32`,
+    // `uint64` (an unsigned integer is not an `int32`: its top half would read as out of range).
+    let mut text = document().to_pretty_json().expect("the document serializes").replace("\"u-int", "\"uint");
     text.push('\n');
     text
 }
