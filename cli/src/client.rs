@@ -63,11 +63,50 @@ impl Client {
     }
 }
 
-/// `aos run submit FILE [--watch]`.
-pub async fn submit(client: &Client, file: &Path, idem: Option<&str>, watch_run: bool) -> anyhow::Result<bool> {
-    let raw = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let body: Value = serde_json::from_str(&raw).with_context(|| format!("{} is not valid JSON", file.display()))?;
+/// `aos run submit FILE [--set FIELD=VALUE]... [--watch]`.
+pub async fn submit(
+    client: &Client,
+    file: &Path,
+    sets: &[String],
+    idem: Option<&str>,
+    watch_run: bool,
+) -> anyhow::Result<bool> {
+    let body = read_run_file(file, sets)?;
     submit_body(client, &body, idem, watch_run).await
+}
+
+/// Reads a run file (a `POST /v1/runs` body) and applies `--set FIELD=VALUE` to its input.
+pub fn read_run_file(file: &Path, sets: &[String]) -> anyhow::Result<Value> {
+    let raw = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut body: Value =
+        serde_json::from_str(&raw).with_context(|| format!("{} is not valid JSON", file.display()))?;
+    let Some(obj) = body.as_object_mut() else { bail!("{} must hold a JSON object (a run body)", file.display()) };
+    set_fields(obj.entry("input").or_insert_with(|| json!({})), sets)?;
+    Ok(body)
+}
+
+/// Applies `--set FIELD=VALUE` assignments to a run or execution input: FIELD is a
+/// dotted path (`base_url`, `order.sku`; objects on the way are made), VALUE is JSON when
+/// it parses as JSON (`3`, `true`, `{"a":1}`) and a string otherwise.
+pub fn set_fields(input: &mut Value, sets: &[String]) -> anyhow::Result<()> {
+    for set in sets {
+        let Some((path, raw)) = set.split_once('=') else {
+            bail!("--set {set:?}: write FIELD=VALUE (e.g. --set base_url=http://127.0.0.1:9000)")
+        };
+        if path.is_empty() || path.split('.').any(str::is_empty) {
+            bail!("--set {set:?}: FIELD is a dotted path of non-empty names (e.g. order.sku)")
+        }
+        let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
+        let mut at = &mut *input;
+        for name in path.split('.') {
+            if !at.is_object() {
+                bail!("--set {set:?}: the input at {name:?} is not an object");
+            }
+            at = at.as_object_mut().expect("checked").entry(name).or_insert_with(|| json!({}));
+        }
+        *at = value;
+    }
+    Ok(())
 }
 
 /// Submits a `POST /v1/runs` body, optionally following the run.
@@ -272,6 +311,13 @@ pub async fn apply_workflow(client: &Client, file: &Path) -> anyhow::Result<Valu
     Ok(body)
 }
 
+/// An execution's input: the JSON or YAML `file` (or `{}`), with `--set FIELD=VALUE` applied.
+pub fn execution_input(file: Option<&Path>, sets: &[String]) -> anyhow::Result<Value> {
+    let mut input = file.map(read_input).transpose()?.unwrap_or_else(|| json!({}));
+    set_fields(&mut input, sets)?;
+    Ok(input)
+}
+
 /// Reads a JSON or YAML input file (an execution's input).
 pub fn read_input(file: &Path) -> anyhow::Result<Value> {
     let raw = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -377,5 +423,35 @@ pub async fn watch_execution(client: &Client, id: &str) -> anyhow::Result<bool> 
         }
         // The stream ended before the execution (a gateway's cap): follow on from the last id.
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_fields_makes_paths_and_reads_json_or_text() {
+        let mut input = json!({"symbol": "AOS", "order": {"sku": "A"}});
+        let sets = [
+            "base_url=http://127.0.0.1:9000",
+            "order.qty=3",
+            "order.sku=B",
+            "deep.a.b=true",
+            "raw={\"x\":1}",
+            "empty=",
+        ];
+        set_fields(&mut input, &sets.map(str::to_owned)).expect("sets");
+        assert_eq!(
+            input,
+            json!({"symbol": "AOS", "base_url": "http://127.0.0.1:9000", "order": {"sku": "B", "qty": 3},
+                   "deep": {"a": {"b": true}}, "raw": {"x": 1}, "empty": ""})
+        );
+        for bad in ["base_url", "=x", "a..b=1", "symbol.x=1"] {
+            let mut input = json!({"symbol": "AOS"});
+            let err = set_fields(&mut input, &[bad.to_owned()]).expect_err(bad).to_string();
+            assert!(err.contains(bad), "{err}");
+            assert_eq!(input, json!({"symbol": "AOS"}), "a refused --set changes nothing");
+        }
     }
 }

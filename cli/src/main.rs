@@ -297,6 +297,10 @@ enum RunCommand {
     /// Submit a run from a JSON file (a POST /v1/runs body).
     Submit {
         file: PathBuf,
+        /// Set a field of the run input: FIELD=VALUE (a dotted path; VALUE is JSON or a
+        /// string), e.g. --set base_url=$AOS_URL. Repeatable.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
         /// Follow the run and print each step, then the output.
         #[arg(long)]
         watch: bool,
@@ -345,6 +349,10 @@ enum WorkflowCommand {
         /// Input file (JSON or YAML).
         #[arg(long)]
         input: Option<PathBuf>,
+        /// Set a field of the input: FIELD=VALUE (a dotted path; VALUE is JSON or a
+        /// string), e.g. --set base_url=$AOS_URL. Repeatable.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
         /// Version to run.
         #[arg(long)]
         version: Option<u32>,
@@ -449,7 +457,7 @@ async fn dev(cfg: StackConfig) -> anyhow::Result<()> {
     println!("  data dir:     {}", data_dir.display());
     println!("  dev API key:  {}   (also in {})", stack.dev_api_key, data_dir.join("dev-api-key").display());
     println!("  operator key: in {}", data_dir.join("operator-api-key").display());
-    println!("Try:  AOS_URL={} aos run submit examples/quickstart.json --watch", stack.url());
+    println!("Try:  AOS_URL={0} aos run submit examples/quickstart.json --set base_url={0} --watch", stack.url());
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;
     println!("stopping: finishing steps in flight");
@@ -485,7 +493,8 @@ async fn demo(port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     cfg.port = port;
     let stack = LocalStack::start(cfg).await?;
     println!("AOS demo: local stack on {} with data in {}", stack.url(), dir.display());
-    let body: serde_json::Value = serde_json::from_str(&QUICKSTART.replace("127.0.0.1:8787", &stack.addr.to_string()))?;
+    let mut body: serde_json::Value = serde_json::from_str(QUICKSTART)?;
+    client::set_fields(&mut body["input"], &[format!("base_url={}", stack.url())])?;
     let api = Client::new(&stack.url(), &stack.dev_api_key)?;
     let ok = client::submit_body(&api, &body, Some("quickstart-demo"), true).await;
     stack.stop().await;
@@ -517,8 +526,8 @@ async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
             let q = version.map(|v| format!("?version={v}")).unwrap_or_default();
             print(&c.call(get, &format!("/v1/workflows/{name}{q}"), None, None).await?)?;
         }
-        WorkflowCommand::Start { name, input, version, idempotency_key, budget_cents, notify_url, watch } => {
-            let input = input.map(|f| client::read_input(&f)).transpose()?.unwrap_or_else(|| json!({}));
+        WorkflowCommand::Start { name, input, set, version, idempotency_key, budget_cents, notify_url, watch } => {
+            let input = client::execution_input(input.as_deref(), &set)?;
             let mut body = json!({"input": input, "version": version});
             if let Some(b) = budget_cents {
                 body["budget_cents"] = json!(b);
@@ -597,8 +606,8 @@ async fn main() -> anyhow::Result<()> {
             let c = conn.client("dev-api-key")?;
             let get = reqwest::Method::GET;
             match command {
-                RunCommand::Submit { file, watch, idempotency_key } => {
-                    if !client::submit(&c, &file, idempotency_key.as_deref(), watch).await? {
+                RunCommand::Submit { file, set, watch, idempotency_key } => {
+                    if !client::submit(&c, &file, &set, idempotency_key.as_deref(), watch).await? {
                         std::process::exit(1);
                     }
                     Ok(())

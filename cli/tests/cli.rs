@@ -121,6 +121,34 @@ fn run_submit_watch_shows_each_step_and_the_output_then_run_get_reads_it() {
     assert!(text(&nokey).contains("AOS_API_KEY"), "says how to give a key: {}", text(&nokey));
 }
 
+/// The quickstart as committed runs on whatever port `aos dev` has (never 8787 here):
+/// the demo service's address is a field of the run input, set with --set.
+#[test]
+fn the_quickstart_example_runs_on_any_port_with_set_base_url() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let dev = start_dev(&dir.path().join("data"));
+    let key = std::fs::read_to_string(dir.path().join("data/dev-api-key")).expect("key");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart.json");
+    let example = example.to_str().expect("path");
+    let bad = aos(&dev, Some(&key), &["run", "submit", example, "--set", "base_url"]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("write FIELD=VALUE"), "{}", text(&bad));
+    let listed = aos(&dev, Some(&key), &["run", "list"]);
+    assert!(!text(&listed).contains("run_"), "a refused --set submits nothing: {}", text(&listed));
+
+    let base = format!("base_url={}", dev.url);
+    let out = aos(&dev, Some(&key), &["run", "submit", example, "--set", &base, "--set", "symbol=QS", "--watch"]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("[4/4] notify (http_call) succeeded"), "{shown}");
+    let id = shown.split_whitespace().find(|w| w.starts_with("run_")).expect("run id").to_owned();
+    let got = aos(&dev, Some(&key), &["run", "get", &id]);
+    let run: serde_json::Value = serde_json::from_slice(&got.stdout).expect("json");
+    assert_eq!(run["input"]["symbol"], "QS", "the input field set on the command line: {run}");
+    assert_eq!(run["input"]["base_url"], dev.url.as_str(), "{run}");
+    assert_eq!(run["input"]["alert_above"], 10, "the file's other fields stay: {run}");
+}
+
 #[test]
 fn tenant_and_key_commands_create_working_keys() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -250,18 +278,16 @@ fn the_workflow_examples_run_on_step_functions_with_aos_dev_on_the_aws_backend()
 
 fn run_workflow_examples(dev: &Dev, key: &str, dir: &Path, on_aws: bool) {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let input = |name: &str| {
-        let raw = std::fs::read_to_string(examples.join(name)).expect("input");
-        let path = dir.join(name);
-        std::fs::write(&path, raw.replace("http://127.0.0.1:8787", &dev.url)).expect("write");
-        path.to_str().expect("path").to_owned()
-    };
+    // The examples as committed: the port of this `aos dev` is given with --set.
     let spec = |name: &str| examples.join(name).to_str().expect("path").to_owned();
+    let input = spec;
+    let base = format!("base_url={}", dev.url);
 
     let out = aos(dev, Some(key), &["workflow", "apply", &spec("workflow-compensation.yaml")]);
     assert!(text(&out).contains("workflow order-saga applied as version 1"), "{}", text(&out));
     let comp_input = input("workflow-compensation.input.json");
-    let out = aos(dev, Some(key), &["workflow", "start", "order-saga", "--input", &comp_input, "--watch"]);
+    let out =
+        aos(dev, Some(key), &["workflow", "start", "order-saga", "--input", &comp_input, "--set", &base, "--watch"]);
     let shown = text(&out);
     assert!(!out.status.success(), "a failed execution exits non-zero: {shown}");
     assert!(shown.contains("ship (task) FAILED") && shown.contains("ERR_HTTP_503"), "{shown}");
@@ -276,7 +302,7 @@ fn run_workflow_examples(dev: &Dev, key: &str, dir: &Path, on_aws: bool) {
     let out = aos(dev, Some(key), &["workflow", "apply", &spec("workflow-approval.yaml")]);
     assert!(out.status.success(), "{}", text(&out));
     let appr_input = input("workflow-approval.input.json");
-    let out = aos(dev, Some(key), &["workflow", "start", "refund-approval", "--input", &appr_input]);
+    let out = aos(dev, Some(key), &["workflow", "start", "refund-approval", "--input", &appr_input, "--set", &base]);
     let shown = text(&out);
     let exe = shown.split_whitespace().find(|w| w.starts_with("exe_")).expect("execution id").to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -385,17 +411,15 @@ fn the_offline_agent_example_runs_against_a_local_openai_compatible_server() {
     let key = std::fs::read_to_string(dir.path().join("data/dev-api-key")).expect("key");
     // The model's decisions, as a local model would answer them (the second in a fence).
     *script.lock().expect("script") = vec![
-        r#"{"thought": "get the quotes", "next": [{"id": "fetch", "skill": "http_call", "input": {"method": "GET", "url": "URL/demo/quote?symbol=${input.symbol}"}}]}"#.replace("URL", &dev.url),
+        r#"{"thought": "get the quotes", "next": [{"id": "fetch", "skill": "http_call", "input": {"method": "GET", "url": "${input.base_url}/demo/quote?symbol=${input.symbol}"}}]}"#.to_owned(),
         "```json\n{\"thought\": \"pick and remember the best\", \"next\": [
   {\"id\": \"best\", \"skill\": \"json_transform\", \"input\": {\"expression\": \"max_by(quotes, &price)\", \"data\": \"${steps.fetch.output.body}\"}},
   {\"id\": \"remember\", \"skill\": \"kv_store\", \"input\": {\"op\": \"put\", \"key\": \"last-quote/${input.symbol}\", \"value\": \"${steps.best.output.result}\"}}]}\n```".to_owned(),
         r#"{"thought": "done", "finish": {"symbol": "${input.symbol}", "venue": "${steps.best.output.result.venue}", "price": "${steps.best.output.result.price}"}}"#.to_owned(),
     ];
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/agent-offline.json");
-    let raw = std::fs::read_to_string(example).expect("example").replace("http://127.0.0.1:8787", &dev.url);
-    let file = dir.path().join("agent.json");
-    std::fs::write(&file, raw).expect("write");
-    let out = aos(&dev, Some(&key), &["run", "submit", file.to_str().expect("path"), "--watch"]);
+    let base = format!("base_url={}", dev.url);
+    let out = aos(&dev, Some(&key), &["run", "submit", example.to_str().expect("path"), "--set", &base, "--watch"]);
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
     assert!(shown.contains("an agent: its planner decides the steps"), "{shown}");

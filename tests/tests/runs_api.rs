@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn quickstart(stack: &TestStack) -> Value {
-    let raw = include_str!("../../examples/quickstart.json").replace("127.0.0.1:8787", &stack.stack.addr.to_string());
-    serde_json::from_str(&raw).expect("quickstart parses")
+    let mut body: Value =
+        serde_json::from_str(include_str!("../../examples/quickstart.json")).expect("quickstart parses");
+    body["input"]["base_url"] = json!(format!("http://{}", stack.stack.addr));
+    body
 }
 
 fn checkpoints(steps: &Value) -> Vec<Checkpoint> {
