@@ -1,33 +1,29 @@
 //! API client commands: submit and watch runs, read them, create tenants and keys.
 
 use anyhow::{bail, Context};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::time::Duration;
 
-/// Where and as whom the client talks to AOS.
+/// Where and as whom the client talks to AOS: the `aos-client` crate, read as JSON
+/// for the commands that print what the API answered.
 pub struct Client {
-    base: String,
-    key: String,
-    http: reqwest::Client,
-    /// For event streams: no limit on the whole response, only on each wait for data
-    /// (the server sends a keep-alive every 15 s).
-    stream: reqwest::Client,
+    api: aos_client::Client,
 }
 
 impl Client {
     /// A client for `base` (e.g. `http://127.0.0.1:8787`) with `key`.
     pub fn new(base: &str, key: &str) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-        let stream = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
-            .build()?;
-        Ok(Self { base: base.trim_end_matches('/').to_owned(), key: key.trim().to_owned(), http, stream })
+        Ok(Self { api: aos_client::Client::new(base, key)? })
     }
 
-    /// Sends a request and returns the JSON body, or fails with the API's error code and
-    /// message.
+    /// The typed client.
+    pub fn api(&self) -> &aos_client::Client {
+        &self.api
+    }
+
+    /// Sends a request and returns the JSON body, or fails with the API's status, error
+    /// code and message.
     pub async fn call(
         &self,
         method: reqwest::Method,
@@ -35,31 +31,26 @@ impl Client {
         body: Option<&Value>,
         idem: Option<&str>,
     ) -> anyhow::Result<Value> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        if let Some(k) = idem {
-            req = req.header("Idempotency-Key", k);
-        }
-        Ok(self.send(req).await?.1)
+        self.api.call(method, path, body, idem, None).await.map_err(explain)
     }
 
-    /// Sends a request; the JSON body, or the API's error code, node and message.
-    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<(reqwest::StatusCode, Value)> {
-        let resp = req
-            .send()
+    /// Sends a raw body with a content type (workflow specs in YAML or JSON); whether it
+    /// created something, and the answer.
+    pub async fn send_text(&self, path: &str, body: String, content_type: &str) -> anyhow::Result<(bool, Value)> {
+        let answer = self
+            .api
+            .send_raw::<Value>(reqwest::Method::POST, path, content_type, body.into_bytes())
             .await
-            .with_context(|| format!("cannot reach AOS at {} (is `aos dev` running? set AOS_URL)", self.base))?;
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let code = body["error"]["code"].as_str().unwrap_or("?");
-            let msg = body["error"]["message"].as_str().unwrap_or("");
-            let node = body["error"]["node"].as_str().map(|n| format!(" (node {n})")).unwrap_or_default();
-            bail!("{status} {code}{node}: {msg}");
-        }
-        Ok((status, body))
+            .map_err(explain)?;
+        Ok((answer.created, answer.value))
+    }
+}
+
+/// A client error as the command prints it (a transport failure names `AOS_URL`).
+fn explain(e: aos_client::Error) -> anyhow::Error {
+    match e {
+        aos_client::Error::Transport { .. } => anyhow::anyhow!("{e} (set AOS_URL to where the API listens)"),
+        other => other.into(),
     }
 }
 
@@ -129,27 +120,21 @@ pub async fn submit_body(client: &Client, body: &Value, idem: Option<&str>, watc
 /// step as it changes, then the final output; reconnects after the last event id when a
 /// stream ends before the run (a gateway's cap). Returns whether the run succeeded.
 pub async fn watch(client: &Client, id: &str) -> anyhow::Result<bool> {
-    let run = client.call(reqwest::Method::GET, &format!("/v1/runs/{id}"), None, None).await?;
-    let mut total = run["steps_total"].as_u64().unwrap_or(0);
-    let mut last: Option<String> = None;
-    loop {
-        let mut events = client.events(&format!("/v1/runs/{id}/events"), last.as_deref()).await?;
-        while let Some(event) = events.next().await? {
-            if let Some(eid) = event.id {
-                last = Some(eid);
+    let run_id = aos_core::RunId::parse(id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let run = client.api.get(&run_id).await.map_err(explain)?;
+    let mut total = u64::from(run.steps_total);
+    let mut events = std::pin::pin!(client.api.follow(&run_id));
+    while let Some(event) = events.next().await {
+        match event.map_err(explain)?.data {
+            aos_client::RunEvent::Step(step) => {
+                let step = serde_json::to_value(&step)?;
+                total = total.max(step["step_index"].as_u64().unwrap_or(0) + 1);
+                print_step(&step, total);
             }
-            match event.name.as_str() {
-                "step" => {
-                    total = total.max(event.data["step_index"].as_u64().unwrap_or(0) + 1);
-                    print_step(&event.data, total);
-                }
-                "run" => return finish(client, id, &event.data).await,
-                _ => {}
-            }
+            aos_client::RunEvent::Run(run) => return finish(client, id, &serde_json::to_value(&run)?).await,
         }
-        // The stream ended before the run (a gateway's cap): follow on from the last id.
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    bail!("the event stream of run {id} ended before the run")
 }
 
 /// Prints a finished run's end: its status, whether its chain verifies, its output or error.
@@ -215,86 +200,6 @@ fn print_step(s: &Value, total: u64) {
             s["last_error"]["code"].as_str().unwrap_or("an error")
         ),
         other => println!("{name} {other} (attempt {attempts})"),
-    }
-}
-
-/// One Server-Sent Event: its name, id (if any) and JSON data.
-struct SseEvent {
-    name: String,
-    id: Option<String>,
-    data: Value,
-}
-
-/// Reads Server-Sent Events from a streaming response, one at a time.
-struct SseReader {
-    resp: reqwest::Response,
-    buffer: String,
-}
-
-impl Client {
-    /// Opens the event stream at `path`, after `last` (the last event id seen) if given.
-    async fn events(&self, path: &str, last: Option<&str>) -> anyhow::Result<SseReader> {
-        let mut req = self.stream.get(format!("{}{path}", self.base)).bearer_auth(&self.key);
-        if let Some(l) = last {
-            req = req.header("Last-Event-ID", l);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("cannot reach AOS at {} (is `aos dev` running? set AOS_URL)", self.base))?;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
-            bail!(
-                "{status} {}: {}",
-                body["error"]["code"].as_str().unwrap_or("?"),
-                body["error"]["message"].as_str().unwrap_or("")
-            );
-        }
-        Ok(SseReader { resp, buffer: String::new() })
-    }
-}
-
-impl SseReader {
-    /// The next event, or `None` when the stream ended.
-    async fn next(&mut self) -> anyhow::Result<Option<SseEvent>> {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let (mut name, mut id, mut data) = (String::new(), None, String::new());
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        name = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("id:") {
-                        id = Some(v.trim().to_owned());
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                    }
-                }
-                if name.is_empty() {
-                    continue; // a keep-alive comment
-                }
-                return Ok(Some(SseEvent { name, id, data: serde_json::from_str(&data).unwrap_or(Value::Null) }));
-            }
-            match self.resp.chunk().await.context("the event stream broke off")? {
-                Some(chunk) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
-                None => return Ok(None),
-            }
-        }
-    }
-}
-
-impl Client {
-    /// Sends a raw body with a content type (workflow specs in YAML or JSON).
-    pub async fn send_text(&self, path: &str, body: String, content_type: &str) -> anyhow::Result<(bool, Value)> {
-        let req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.key)
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
-        let (status, body) = self.send(req).await?;
-        Ok((status == reqwest::StatusCode::CREATED, body))
     }
 }
 
@@ -383,47 +288,44 @@ fn describe_node(n: &Value) -> String {
 /// reconnects after the last event id when a stream ends before the execution. Returns
 /// whether it succeeded.
 pub async fn watch_execution(client: &Client, id: &str) -> anyhow::Result<bool> {
-    let mut last: Option<String> = None;
-    loop {
-        let mut events = client.events(&format!("/v1/executions/{id}/events"), last.as_deref()).await?;
-        while let Some(event) = events.next().await? {
-            if let Some(eid) = event.id {
-                last = Some(eid);
+    let exe_id = aos_core::ExecutionId::parse(id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut events = std::pin::pin!(client.api.follow_execution(&exe_id));
+    while let Some(event) = events.next().await {
+        match event.map_err(explain)?.data {
+            aos_client::ExecutionEvent::Node(node) => {
+                let n = serde_json::to_value(&node)?;
+                println!("  {}", describe_node(&n));
+                if n["type"] == "approval" && n["status"] == "waiting" {
+                    if let Some(a) = n["approval_id"].as_str() {
+                        println!(
+                            "    waiting for a decision: aos approvals approve {a}   (or: aos approvals reject {a})"
+                        );
+                    }
+                }
             }
-            let n = &event.data;
-            match event.name.as_str() {
-                "node" => {
-                    println!("  {}", describe_node(n));
-                    if n["type"] == "approval" && n["status"] == "waiting" {
-                        if let Some(a) = n["approval_id"].as_str() {
-                            println!("    waiting for a decision: aos approvals approve {a}   (or: aos approvals reject {a})");
-                        }
-                    }
+            aos_client::ExecutionEvent::Compensation(c) => {
+                let c = serde_json::to_value(&c)?;
+                println!(
+                    "  compensated {}: {}",
+                    c["node"].as_str().unwrap_or("?"),
+                    c["status"].as_str().unwrap_or("?")
+                );
+            }
+            aos_client::ExecutionEvent::Execution(e) => {
+                let n = serde_json::to_value(&e)?;
+                let status = n["status"].as_str().unwrap_or("");
+                println!("execution {id} {status}");
+                if status == "succeeded" {
+                    println!("output:\n{}", serde_json::to_string_pretty(&n["output"])?);
+                } else {
+                    println!("failed node: {}", n["failed_node"].as_str().unwrap_or("-"));
+                    println!("error:\n{}", serde_json::to_string_pretty(&n["error"])?);
                 }
-                "compensation" => {
-                    println!(
-                        "  compensated {}: {}",
-                        n["node"].as_str().unwrap_or("?"),
-                        n["status"].as_str().unwrap_or("?")
-                    );
-                }
-                "execution" => {
-                    let status = n["status"].as_str().unwrap_or("");
-                    println!("execution {id} {status}");
-                    if status == "succeeded" {
-                        println!("output:\n{}", serde_json::to_string_pretty(&n["output"])?);
-                    } else {
-                        println!("failed node: {}", n["failed_node"].as_str().unwrap_or("-"));
-                        println!("error:\n{}", serde_json::to_string_pretty(&n["error"])?);
-                    }
-                    return Ok(status == "succeeded");
-                }
-                _ => {}
+                return Ok(status == "succeeded");
             }
         }
-        // The stream ended before the execution (a gateway's cap): follow on from the last id.
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    bail!("the event stream of execution {id} ended before the execution")
 }
 
 #[cfg(test)]

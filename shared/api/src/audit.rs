@@ -13,7 +13,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 /// A page of a tenant's audit log.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditPage {
     /// The entries: newest first (`order=desc`) or in chain order (`order=asc`).
     pub entries: Vec<AuditEntry>,

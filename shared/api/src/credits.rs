@@ -40,7 +40,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 /// A tenant's credits: its balance, its grants and its ledger's accounts.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BookView {
     /// The tenant.
     pub tenant_id: TenantId,
@@ -65,7 +65,7 @@ pub struct BookView {
 }
 
 /// An account's balance.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AccountView {
     /// Debits posted.
     pub debits_posted_cents: f64,
@@ -78,7 +78,7 @@ pub struct AccountView {
 }
 
 /// A grant and what is left of it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GrantView {
     /// Its id.
     pub id: String,
@@ -103,7 +103,7 @@ pub struct GrantView {
 }
 
 /// A ledger transfer.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TransferView {
     /// Its id, derived from its cause.
     pub id: String,
@@ -130,7 +130,7 @@ pub struct TransferView {
 }
 
 /// A page of a tenant's ledger, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LedgerPage {
     /// The transfers.
     pub transfers: Vec<TransferView>,
@@ -139,7 +139,7 @@ pub struct LedgerPage {
 }
 
 /// A grant made (or repeated).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GrantMade {
     /// The grant's id.
     pub grant_id: String,

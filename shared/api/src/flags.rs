@@ -30,7 +30,7 @@ impl From<FlagError> for ApiError {
 }
 
 /// A feature flag.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FlagView {
     /// Its key.
     pub key: String,
@@ -57,7 +57,7 @@ pub struct FlagView {
 }
 
 /// A tenant's flags.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FlagList {
     /// The flags.
     pub flags: Vec<FlagView>,
@@ -66,7 +66,7 @@ pub struct FlagList {
 }
 
 /// What a flag says for a stable key.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FlagEvaluation {
     /// The flag.
     pub key: String,

@@ -179,14 +179,14 @@ pub(crate) async fn list_approvals(
 }
 
 /// The body of `POST /v1/approvals/{id}/decision`.
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct DecisionBody {
+pub struct DecisionBody {
     /// `approve` or `reject`.
-    decision: String,
+    pub decision: String,
     /// Why, at most 2000 characters.
-    #[serde(default)]
-    comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 pub(crate) async fn decide(
@@ -215,7 +215,7 @@ pub(crate) async fn decide(
 }
 
 /// A stored version of a workflow.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WorkflowView {
     /// Its name.
     pub name: String,
@@ -230,7 +230,7 @@ pub struct WorkflowView {
 }
 
 /// A workflow execution.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ExecutionView {
     /// Its id.
     pub id: ExecutionId,
@@ -272,7 +272,7 @@ pub struct ExecutionView {
 }
 
 /// What an execution's runs may spend and have spent.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnvelopeView {
     /// Its budget, or its plan's per-workflow limit, in cents.
     pub limit_cents: f64,
@@ -281,7 +281,7 @@ pub struct EnvelopeView {
 }
 
 /// A node of an execution.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct NodeView {
     /// Its id.
     pub id: String,
@@ -311,7 +311,7 @@ pub struct NodeView {
 }
 
 /// A map node's elements by status.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ItemsView {
     /// Elements in all.
     pub total: u32,
@@ -324,7 +324,7 @@ pub struct ItemsView {
 }
 
 /// An approval: of a workflow's approval node, or of a run step a policy held back.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApprovalView {
     /// Its id.
     pub id: ApprovalId,
@@ -359,7 +359,7 @@ pub struct ApprovalView {
 }
 
 /// The run step an approval holds back.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApprovalStepView {
     /// The run.
     pub run_id: RunId,
@@ -378,7 +378,7 @@ pub struct ApprovalStepView {
 }
 
 /// A page of approvals, newest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApprovalList {
     /// The approvals.
     pub approvals: Vec<ApprovalView>,

@@ -41,4 +41,10 @@ pub mod bodies {
     pub use crate::usage::{CountersView, UsageGroup, UsageReport};
     pub use crate::views::{FinishedStep, KeyView, ParentView, RunList, RunView, StepView, StepsView, UnfinishedStep};
 }
+/// The API's request bodies, as clients send them: the types the handlers deserialize.
+pub mod requests {
+    pub use crate::flows::DecisionBody;
+    pub use aos_runtime::runs::SubmitRun;
+    pub use aos_runtime::workflows::StartExecution;
+}
 pub use routes::{router, router_for, AppState, Route, MAX_BODY_BYTES};

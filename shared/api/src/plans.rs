@@ -57,7 +57,7 @@ pub(crate) async fn quotas(State(s): State<AppState>, Caller(p): Caller) -> Resu
 }
 
 /// Where a tenant stands on its plan's quotas.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuotasView {
     /// The tenant.
     pub tenant_id: TenantId,

@@ -32,7 +32,7 @@ impl From<PolicyServiceError> for ApiError {
 }
 
 /// A version of a tenant's policy set.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PolicyView {
     /// 1 for the first, then one more per change.
     pub version: u32,
@@ -51,7 +51,7 @@ pub struct PolicyView {
 }
 
 /// A tenant's policy versions, newest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PolicyList {
     /// The version in force (`null`: none).
     pub current: Option<PolicyView>,
@@ -62,7 +62,7 @@ pub struct PolicyList {
 }
 
 /// What the policies say of a sample step or API request.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EvaluationView {
     /// The decision, reasons, approval level and violations.
     #[serde(flatten)]

@@ -386,7 +386,7 @@ async fn method_not_allowed() -> Response {
 }
 
 /// The answer of `GET /healthz`.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Health {
     /// `ok`.
     pub status: String,
@@ -404,7 +404,7 @@ async fn openapi() -> Response {
 }
 
 /// The deployment's skills.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct SkillList {
     /// Each skill: its name, version, description, input and output JSON Schemas.
     pub skills: Vec<aos_runtime::skills::SkillDescriptor>,

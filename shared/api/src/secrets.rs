@@ -29,7 +29,7 @@ pub(crate) struct NewValue {
 }
 
 /// A secret as stored (never its value).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SecretWritten {
     /// Its name.
     pub name: String,
@@ -40,7 +40,7 @@ pub struct SecretWritten {
 }
 
 /// A tenant's secrets, by name.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SecretList {
     /// The names and times, never the values.
     pub secrets: Vec<aos_runtime::ports::SecretMeta>,

@@ -41,7 +41,7 @@ fn retention(days: Option<u32>) -> Result<Option<u32>, ApiError> {
 }
 
 /// A tenant.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TenantView {
     /// Its id.
     pub id: TenantId,
@@ -72,7 +72,7 @@ pub(crate) fn tenant_view(t: &aos_runtime::ports::TenantRecord, default_plan: Pl
 }
 
 /// A new tenant and its first key.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TenantCreated {
     /// The tenant.
     pub tenant: TenantView,
@@ -81,7 +81,7 @@ pub struct TenantCreated {
 }
 
 /// A new key, with its secret: shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct NewKeyView {
     /// The key.
     #[serde(flatten)]
@@ -93,7 +93,7 @@ pub struct NewKeyView {
 }
 
 /// A tenant's keys.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyList {
     /// The keys, revoked ones too.
     pub api_keys: Vec<views::KeyView>,

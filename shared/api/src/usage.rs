@@ -59,7 +59,7 @@ fn rfc3339(ms: u64) -> String {
 }
 
 /// Usage counters as the API shows them (cost in cents).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CountersView {
     /// Steps run.
     pub steps: u64,
@@ -76,7 +76,7 @@ pub struct CountersView {
 }
 
 /// One group of a usage report.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UsageGroup {
     /// Its counters.
     #[serde(flatten)]
@@ -88,7 +88,7 @@ pub struct UsageGroup {
 }
 
 /// A tenant's usage of the runs that ended in a span.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UsageReport {
     /// The tenant.
     pub tenant_id: TenantId,

@@ -7,13 +7,13 @@ use aos_core::credits::Millicredits;
 use aos_core::roles::{Permission, Role};
 use aos_core::{ApiKeyId, Checkpoint, ExecutionId, OutcomeError, PlanStep, RunId, RunStatus, StepStatus, TenantId};
 use aos_runtime::ports::{ApiKeyRecord, RunRecord, StepProgress};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use utoipa::{PartialSchema, ToSchema};
 
 /// A run.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RunView {
     /// The run's id.
     pub id: RunId,
@@ -57,7 +57,7 @@ pub struct RunView {
 }
 
 /// The workflow execution a run belongs to.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ParentView {
     /// The execution.
     pub execution_id: ExecutionId,
@@ -70,7 +70,7 @@ pub struct ParentView {
 }
 
 /// A page of runs, newest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RunList {
     /// The runs.
     pub runs: Vec<RunView>,
@@ -79,7 +79,7 @@ pub struct RunList {
 }
 
 /// A run's steps and whether its checkpoint chain verifies.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StepsView {
     /// The run.
     pub run_id: RunId,
@@ -96,7 +96,7 @@ pub struct StepsView {
 }
 
 /// A step: its checkpoint when it finished, else its progress.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum StepView {
     /// A finished step.
@@ -107,7 +107,7 @@ pub enum StepView {
 
 /// A finished step: its checkpoint's fields (so a client can verify the chain) and its
 /// status.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FinishedStep {
     /// The checkpoint.
     #[serde(flatten)]
@@ -117,7 +117,7 @@ pub struct FinishedStep {
 }
 
 /// A step not finished (nothing else: a finished step's fields do not fit it).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnfinishedStep {
     /// Position in the plan.
@@ -229,7 +229,7 @@ pub(crate) fn steps(r: &RunRecord, cps: &[Checkpoint], progress: &[StepProgress]
 }
 
 /// An API key (never its secret or hash).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyView {
     /// Its public id.
     pub id: ApiKeyId,

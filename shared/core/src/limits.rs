@@ -107,7 +107,7 @@ pub struct Quotas {
 pub const WORKFLOW_METER: &str = "workflow";
 
 /// A quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QuotaName {
     /// Runs submitted per UTC day.
@@ -231,7 +231,7 @@ impl SpendAdjust {
 }
 
 /// The seed's quota check: whether `adding` more fits, what is used and the limit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuotaCheck {
     /// Whether it fits.
     pub allowed: bool,

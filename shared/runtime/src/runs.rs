@@ -12,7 +12,7 @@ use aos_core::determinism::content_hash;
 use aos_core::page::{Page, PageLimit};
 use aos_core::template::references;
 use aos_core::{Checkpoint, ErrorCode, Plan, PlanStep, RunId, TenantId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -32,32 +32,32 @@ pub struct RunQuery {
 }
 
 /// The body of `POST /v1/runs`: a plan, or a goal for an agent.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRun {
     /// The steps (a run given a plan).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Vec<PlanStep>>,
     /// What an agent should achieve (a run given a goal and no plan: a planner decides
     /// its steps).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goal: Option<String>,
     /// The agent's planner and limits.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentOptions>,
     /// Run input, referenced as `${input...}`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub input: Value,
     /// Base of the step seeds; random when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_seed: Option<u64>,
     /// The most the run may spend, in cents (credits): a step whose estimate would take
     /// it past this does not run, and the run fails with `ERR_BUDGET_EXCEEDED`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_cents: Option<u64>,
     /// Where signed notices about the run go (`budget.warning` as it passes 80 % of its
     /// budget or its tenant's limits), signed per Standard Webhooks.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_url: Option<String>,
 }
 

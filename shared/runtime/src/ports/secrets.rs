@@ -7,7 +7,7 @@ use super::StoreResult;
 use aos_core::TenantId;
 use async_trait::async_trait;
 use secrecy::SecretString;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The deployment's secrets (API keys of model providers, the SMTP password).
 #[async_trait]
@@ -17,7 +17,7 @@ pub trait SecretStore: Send + Sync {
 }
 
 /// What is known of a tenant secret besides its value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SecretMeta {
     /// Its name.
     pub name: String,

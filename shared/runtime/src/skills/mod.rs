@@ -24,7 +24,7 @@ use crate::ports::KvStore;
 use aos_core::{ErrorCode, RunId, StructuredOutcome, TenantId};
 use async_trait::async_trait;
 use futures_util::FutureExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -189,7 +189,7 @@ impl Skill for Declared {
 
 /// What running a skill twice does, which decides how AOS recovers a step whose worker
 /// died after the skill may have had its effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdempotencyClass {
     /// No effect outside its output (e.g. `json_transform`): always safe to re-run.
@@ -217,7 +217,7 @@ impl IdempotencyClass {
 }
 
 /// The declaration of a skill, as listed by `GET /v1/skills`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SkillDescriptor {
     /// Unique name used in plans.
     pub name: String,

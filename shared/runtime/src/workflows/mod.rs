@@ -30,7 +30,7 @@ use aos_core::determinism::content_hash;
 
 use aos_core::workflow::{Action, Ctx, Event, ExecState, IdSource, Workflow, WorkflowError, WorkflowSpec};
 use aos_core::{ApprovalId, ErrorCode, ExecutionId, RunId, RunStatus, TenantId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -84,25 +84,25 @@ impl From<WorkflowError> for FlowError {
 }
 
 /// The body of `POST /v1/workflows/{name}/executions`.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartExecution {
     /// The execution input.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub input: Value,
     /// Version to run; the latest when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
     /// Base of the runs' seeds; random when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_seed: Option<u64>,
     /// The most the execution's runs may spend together, in cents (credits): a step
     /// whose estimate would take them past it does not run, and its node fails with
     /// `ERR_BUDGET_EXCEEDED`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_cents: Option<u64>,
     /// Where signed notices about the execution go (`budget.warning`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_url: Option<String>,
 }
 
