@@ -65,3 +65,6 @@ RUST_BACKTRACE="${AOS_TEST_BACKTRACE:-0}" cargo test --workspace --all-targets -
 
 echo "== schemathesis: docs/openapi.json against aos dev"
 ./scripts/schemathesis.sh target/debug/aos
+
+echo "== client libraries: bindings from docs/openapi.json, their tests against aos dev"
+./scripts/clients.sh target/debug/aos
