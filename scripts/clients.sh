@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The client libraries: regenerates the Python bindings from docs/openapi.json and fails
-# when the committed ones differ, installs the package with pip into its own venv
-# (clients/python/.venv) and runs its tests against a real `aos dev`.
+# The client libraries: regenerates the Python bindings and the TypeScript types from
+# docs/openapi.json and fails when the committed ones differ; installs the Python package
+# with pip into its own venv (clients/python/.venv) and the TypeScript one's tools with npm
+# (clients/typescript/node_modules); runs each one's tests against a real `aos dev`.
 # Usage: scripts/clients.sh [path/to/aos]   (run by scripts/test.sh after the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,3 +30,18 @@ echo "bindings are what docs/openapi.json makes"
 "$venv/bin/pip" install --quiet --disable-pip-version-check ./clients/python
 "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps ./clients/python
 (cd clients/python && AOS_BIN="$aos" .venv/bin/pytest -q -p no:cacheprovider tests)
+
+echo "-- clients/typescript"
+ts=clients/typescript
+if [ ! -x "$ts/node_modules/.bin/openapi-typescript" ] || [ ! -x "$ts/node_modules/.bin/tsc" ]; then
+  npm ci --prefix "$ts" --silent --no-audit --no-fund
+fi
+"$ts/node_modules/.bin/openapi-typescript" docs/openapi.json -o "$gen/schema.d.ts" > "$gen/log" 2>&1 \
+  || { cat "$gen/log"; exit 1; }
+if ! diff "$gen/schema.d.ts" "$ts/src/schema.d.ts" > "$gen/diff"; then
+  head -40 "$gen/diff"
+  echo "clients/typescript/src/schema.d.ts is stale: regenerate it with (cd clients/typescript && npm run generate)"
+  exit 1
+fi
+echo "types are what docs/openapi.json makes"
+(cd "$ts" && rm -rf dist && AOS_BIN="$aos" npm test --silent)
