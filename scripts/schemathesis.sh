@@ -20,12 +20,15 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 # The key goes in both schemes the document names (schemathesis fills in the one it is not
-# given). Left out: revoking keys and applying policies, which would take away the very key
-# (or every permission) the rest of the run calls with.
-"$st" run docs/openapi.json --url "http://127.0.0.1:$port" \
-  -H "Authorization: Bearer $key" -H "x-api-key: $key" \
-  --exclude-operation-id keys_revoke --exclude-operation-id policies_apply \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
-  --max-examples "${AOS_SCHEMATHESIS_EXAMPLES:-25}" --workers 1 --seed "${AOS_SCHEMATHESIS_SEED:-1}" \
-  --no-color
+# given). Revoking keys and applying policies can take away the very key (or every
+# permission) the other operations call with, so they run last, on their own.
+st_run() {
+  "$st" run docs/openapi.json --url "http://127.0.0.1:$port" \
+    -H "Authorization: Bearer $key" -H "x-api-key: $key" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
+    --max-examples "${AOS_SCHEMATHESIS_EXAMPLES:-25}" --workers 1 --seed "${AOS_SCHEMATHESIS_SEED:-1}" \
+    --no-color "$@"
+}
+st_run --exclude-operation-id keys_revoke --exclude-operation-id policies_apply
+st_run --include-operation-id keys_revoke --include-operation-id policies_apply --phases examples,coverage,fuzzing
 echo "schemathesis: aos dev log in target/schemathesis-aos.log"

@@ -5,4 +5,5 @@ pub mod bench;
 pub mod bench_agent;
 pub mod bench_http;
 pub mod client;
+pub mod mcp;
 pub mod stack;

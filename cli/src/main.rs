@@ -290,6 +290,13 @@ enum Command {
     /// Print the API's OpenAPI 3.1 document (what `GET /v1/openapi.json` serves and
     /// docs/openapi.json holds).
     Openapi,
+    /// Serve MCP (Model Context Protocol) over stdio for an MCP client: the deployment's
+    /// skills as tools (each call a one-step run) and run control, through its HTTP API
+    /// at AOS_URL with AOS_API_KEY. Logs go to stderr.
+    Mcp {
+        #[command(flatten)]
+        conn: Conn,
+    },
 }
 
 #[derive(Subcommand)]
@@ -703,6 +710,7 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", aos_api::document_json());
             Ok(())
         }
+        Command::Mcp { conn } => aos_cli::mcp::serve_stdio(conn.client("dev-api-key")?.api().clone()).await,
         Command::Errors { markdown } => {
             if markdown {
                 print!("{}", ErrorCode::markdown_table());

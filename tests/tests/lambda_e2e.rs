@@ -175,6 +175,42 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
     assert_eq!(usage["runs"], 1, "{usage}");
     assert_eq!(usage["groups"], local_usage["groups"], "the same usage as on the embedded default");
 
+    // The MCP route Lambda: a tool call is a one-step run that the worker Lambda runs
+    // (this test pumps the queue while the call waits for its run).
+    let mcp = |body: Value| {
+        let req = http
+            .post(format!("{base}/lambda-url/api-mcp/mcp"))
+            .bearer_auth(&key)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        async move { req.send().await.expect("api-mcp answers").json::<Value>().await.expect("json") }
+    };
+    let tools = mcp(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})).await;
+    let names: Vec<&str> =
+        tools["result"]["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(names.contains(&"json_transform") && names.contains(&"aos_run_get"), "{tools}");
+    let call = tokio::spawn(mcp(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "json_transform", "arguments": {"expression": "a", "data": {"a": 7}}}})));
+    while !call.is_finished() {
+        pump(&http, &sqs, &queue, &base).await;
+    }
+    let answer = call.await.expect("the call");
+    assert_eq!(answer["result"]["structuredContent"], json!({"result": 7}), "{answer}");
+    let mcp_run = answer["result"]["_meta"]["aos/run_id"].as_str().expect("the run it made").to_owned();
+    let made: Value = http
+        .get(format!("{base}/lambda-url/api-runs-get/v1/runs/{mcp_run}"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("api-runs-get answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (made["status"].as_str(), made["plan"][0]["skill"].as_str()),
+        (Some("succeeded"), Some("json_transform"))
+    );
+
     // A tenant secret through the secrets Lambda, used by the worker Lambda: the skill
     // gets the value, the API's answers do not.
     let put = http

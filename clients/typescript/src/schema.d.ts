@@ -3095,6 +3095,25 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "input": {
+                 *         "n": 2
+                 *       },
+                 *       "plan": [
+                 *         {
+                 *           "id": "double",
+                 *           "skill": "json_transform",
+                 *           "input": {
+                 *             "expression": "n",
+                 *             "data": {
+                 *               "n": 2
+                 *             }
+                 *           }
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["SubmitRun"];
             };
         };
@@ -3317,6 +3336,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "plan": [
+                 *         {
+                 *           "id": "double",
+                 *           "skill": "json_transform",
+                 *           "input": {
+                 *             "expression": "n",
+                 *             "data": {
+                 *               "n": 2
+                 *             }
+                 *           }
+                 *         }
+                 *       ],
+                 *       "budget_cents": 100
+                 *     }
+                 */
                 "application/json": components["schemas"]["SimulateRun"];
             };
         };
@@ -3597,6 +3633,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "nodes": [
+                 *         {
+                 *           "id": "double",
+                 *           "skill": "json_transform",
+                 *           "input": {
+                 *             "expression": "n",
+                 *             "data": {
+                 *               "n": 2
+                 *             }
+                 *           }
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["WorkflowSpec"];
                 "application/yaml": components["schemas"]["WorkflowSpec"];
             };
@@ -3747,6 +3800,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "input": {
+                 *         "n": 2
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["StartExecution"];
             };
         };

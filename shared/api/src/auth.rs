@@ -4,7 +4,8 @@ use crate::error::ApiError;
 use crate::routes::{AppState, Route};
 use aos_core::roles::Role;
 use aos_core::ErrorCode;
-use aos_runtime::auth::{authenticate, Principal};
+use aos_runtime::auth::authenticate;
+pub(crate) use aos_runtime::auth::Principal;
 use aos_runtime::ports::Permission;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -176,6 +177,16 @@ async fn judge_operation(
         if names.is_empty() { "the tenant's policies".to_owned() } else { format!("policy {}", names.join(", ")) };
     Err(ApiError::new(ErrorCode::PolicyViolation, format!("{operation} is refused by {policies}: {why}"))
         .with_details(details))
+}
+
+/// Refuses `p` unless its key holds `needed`.
+pub(crate) fn require_permission(p: &Principal, needed: Permission) -> Result<(), ApiError> {
+    require(p, needed)
+}
+
+/// The caller [`authorize`] let through, from a request's extensions.
+pub(crate) fn authorized(ext: &axum::http::Extensions) -> Option<Principal> {
+    ext.get::<Authorized>().map(|Authorized(p)| p.clone())
 }
 
 fn require(p: &Principal, needed: Permission) -> Result<(), ApiError> {

@@ -11,6 +11,7 @@ mod events;
 mod extract;
 mod flags;
 mod flows;
+pub mod mcp;
 mod openapi;
 pub use openapi::{document, document_json};
 mod plans;

@@ -131,6 +131,45 @@ impl Doc {
 const CREATED_OR_REPEATED: &[(u16, &str)] =
     &[(201, "Created"), (200, "A repeat of an earlier request (same Idempotency-Key and body): its answer")];
 
+/// What a success answer leads to (OpenAPI links, which clients and schemathesis' stateful
+/// tests follow): the link's name, the operation, its path parameter and the answer's
+/// field that fills it.
+fn links(route: Route) -> &'static [(&'static str, &'static str, &'static str, &'static str)] {
+    match route {
+        Route::RunsCreate => &[
+            ("GetRun", "runs_get", "id", "id"),
+            ("GetSteps", "runs_steps", "id", "id"),
+            ("FollowEvents", "runs_events", "id", "id"),
+            ("CancelRun", "runs_cancel", "id", "id"),
+        ],
+        Route::ExecutionsStart => &[
+            ("GetExecution", "executions_get", "id", "id"),
+            ("FollowEvents", "executions_events", "id", "id"),
+            ("CancelExecution", "executions_cancel", "id", "id"),
+        ],
+        Route::WorkflowsApply => &[
+            ("GetWorkflow", "workflows_get", "name", "name"),
+            ("StartExecution", "executions_start", "name", "name"),
+            ("SimulateWorkflow", "workflows_simulate", "name", "name"),
+        ],
+        Route::FlagsPut => &[("GetFlag", "flags_get", "key", "key"), ("EvaluateFlag", "flags_evaluate", "key", "key")],
+        _ => &[],
+    }
+}
+
+/// A request body that works as it is, for people and for generated tests to start from.
+fn body_example(route: Route) -> Option<serde_json::Value> {
+    let transform =
+        serde_json::json!({"id": "double", "skill": "json_transform", "input": {"expression": "n", "data": {"n": 2}}});
+    Some(match route {
+        Route::RunsCreate => serde_json::json!({"input": {"n": 2}, "plan": [transform]}),
+        Route::RunsSimulate => serde_json::json!({"plan": [transform], "budget_cents": 100}),
+        Route::WorkflowsApply => serde_json::json!({"name": "example", "nodes": [transform]}),
+        Route::ExecutionsStart => serde_json::json!({"input": {"n": 2}}),
+        _ => return None,
+    })
+}
+
 const WAIT_NOTE: &str = "With `?wait=`, answers when it has finished or when the time is up (at most 25 s on AWS, where API Gateway ends a request at 29 s: ask again), whichever comes first.";
 
 fn doc(route: Route, s: &mut Schemas) -> Doc {
@@ -242,6 +281,7 @@ fn doc(route: Route, s: &mut Schemas) -> Doc {
             .body(s.of::<credits::NewGrant>()),
         Route::QuotasGet => Doc::new("Where the tenant stands on its plan's quotas", Answer::json(s.of::<plans::QuotasView>())),
         Route::UsageGet => Doc::new("The tenant's usage, grouped", Answer::json(s.of::<usage::UsageReport>())).query::<usage::UsageQuery>(),
+        Route::Mcp => unreachable!("/mcp is described by MCP, not by this document"),
     }
 }
 
@@ -403,9 +443,10 @@ fn operation(route: Route, s: &mut Schemas) -> utoipa::openapi::path::Operation 
         );
     }
     if let Some((schema, yaml)) = d.body {
-        let mut body = RequestBodyBuilder::new()
-            .required(Some(Required::True))
-            .content("application/json", ContentBuilder::new().schema(Some(schema.clone())).build());
+        let mut body = RequestBodyBuilder::new().required(Some(Required::True)).content(
+            "application/json",
+            ContentBuilder::new().schema(Some(schema.clone())).example(body_example(route)).build(),
+        );
         if yaml {
             body = body.content("application/yaml", ContentBuilder::new().schema(Some(schema)).build());
         }
@@ -441,6 +482,13 @@ fn operation(route: Route, s: &mut Schemas) -> utoipa::openapi::path::Operation 
         if authed {
             r = rate_headers(r);
         }
+        for (name, operation_id, parameter, field) in links(route) {
+            let link = utoipa::openapi::link::LinkBuilder::new()
+                .operation_id(*operation_id)
+                .parameter(*parameter, format!("$response.body#/{field}"))
+                .build();
+            r = r.link(*name, link);
+        }
         op = op.response(status.to_string(), r.build());
     }
     for (status, meaning) in errors {
@@ -458,7 +506,7 @@ pub fn document() -> OpenApi {
     let mut s = Schemas::default();
     let error = s.of::<ErrorBody>();
     let mut items: Vec<(&'static str, PathItem)> = Vec::new();
-    for route in Route::ALL {
+    for route in Route::ALL.into_iter().filter(|r| r.in_openapi()) {
         let (method, path) = route.method_and_path();
         let method = match method {
             "GET" => HttpMethod::Get,
@@ -541,7 +589,12 @@ pub fn document() -> OpenApi {
 pub fn document_json() -> String {
     // utoipa names the unsigned formats `u-int32`, `u-int64`; the usual names are `uint32`,
     // `uint64` (an unsigned integer is not an `int32`: its top half would read as out of range).
-    let mut text = document().to_pretty_json().expect("the document serializes").replace("\"u-int", "\"uint");
+    // utoipa 5.4 writes a link's `operationId` as `operation_id` (no schema has that field).
+    let mut text = document()
+        .to_pretty_json()
+        .expect("the document serializes")
+        .replace("\"u-int", "\"uint")
+        .replace("\"operation_id\":", "\"operationId\":");
     text.push('\n');
     text
 }
@@ -580,12 +633,57 @@ mod tests {
         }
     }
 
+    /// Each link names an operation of the document, one of its path parameters, and a
+    /// field the answer it hangs on has (a required one), so a client can follow it.
+    #[test]
+    fn links_lead_to_operations_with_fields_the_answers_have() {
+        let doc: Value = serde_json::from_str(&document_json()).expect("json");
+        let ops: Vec<&Value> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .flat_map(|item| item.as_object().expect("item").values())
+            .collect();
+        let mut followed = 0;
+        for op in &ops {
+            for (status, answer) in op["responses"].as_object().expect("responses") {
+                let Some(links) = answer.get("links").and_then(Value::as_object) else { continue };
+                let schema = &answer["content"]["application/json"]["schema"]["$ref"];
+                let name = schema.as_str().and_then(|r| r.rsplit('/').next()).expect("a named answer");
+                let required = &doc["components"]["schemas"][name]["required"];
+                for (link_name, link) in links {
+                    let target = ops.iter().find(|o| o["operationId"] == link["operationId"]);
+                    let target = target.unwrap_or_else(|| panic!("{link_name} leads to {}", link["operationId"]));
+                    for (param, expr) in link["parameters"].as_object().expect("parameters") {
+                        assert!(
+                            target["parameters"]
+                                .as_array()
+                                .expect("params")
+                                .iter()
+                                .any(|p| p["name"] == *param && p["in"] == "path"),
+                            "{link_name}: {param} is a path parameter of {}",
+                            link["operationId"]
+                        );
+                        let field =
+                            expr.as_str().and_then(|e| e.strip_prefix("$response.body#/")).expect("a body field");
+                        assert!(
+                            required.as_array().is_some_and(|r| r.iter().any(|f| f == field)),
+                            "{link_name} on {status} {name}: {field} is always in the answer"
+                        );
+                        followed += 1;
+                    }
+                }
+            }
+        }
+        assert!(followed >= 24, "the create operations' answers link onwards ({followed} links)");
+    }
+
     #[test]
     fn every_route_is_described_with_its_errors_and_every_reference_resolves() {
         let doc: Value = serde_json::from_str(&document_json()).expect("json");
         assert_eq!(doc["openapi"], "3.1.0");
         let mut ids = std::collections::HashSet::new();
-        for route in Route::ALL {
+        for route in Route::ALL.into_iter().filter(|r| r.in_openapi()) {
             let (method, path) = route.method_and_path();
             let op = &doc["paths"][path][method.to_ascii_lowercase()];
             assert!(op.is_object(), "{method} {path} is in the document");

@@ -138,11 +138,14 @@ pub enum Route {
     QuotasGet,
     /// `GET /v1/usage`
     UsageGet,
+    /// `POST /mcp`: the MCP server (streamable HTTP), described by MCP rather than the
+    /// OpenAPI document.
+    Mcp,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 41] = [
+    pub const ALL: [Route; 42] = [
         Route::Healthz,
         Route::OpenApi,
         Route::SkillsList,
@@ -184,6 +187,7 @@ impl Route {
         Route::CreditsGrant,
         Route::QuotasGet,
         Route::UsageGet,
+        Route::Mcp,
     ];
 
     /// HTTP method and path template, as API Gateway names the route.
@@ -230,6 +234,7 @@ impl Route {
             Route::TenantsPlan => ("PUT", "/v1/tenants/{id}/plan"),
             Route::QuotasGet => ("GET", "/v1/quotas"),
             Route::UsageGet => ("GET", "/v1/usage"),
+            Route::Mcp => ("POST", "/mcp"),
         }
     }
 
@@ -277,6 +282,7 @@ impl Route {
             Route::TenantsPlan => "tenants.plan",
             Route::QuotasGet => "quotas.get",
             Route::UsageGet => "usage.get",
+            Route::Mcp => "mcp.call",
         })
     }
 
@@ -287,8 +293,15 @@ impl Route {
         self.operation().map(|op| aos_core::roles::operation_permission(op).expect("every operation is in the table"))
     }
 
-    fn handler(self) -> MethodRouter<AppState> {
+    /// Whether the OpenAPI document describes the route (`/mcp` speaks JSON-RPC, as the
+    /// MCP specification describes).
+    pub fn in_openapi(self) -> bool {
+        self != Route::Mcp
+    }
+
+    fn handler(self, state: &AppState) -> MethodRouter<AppState> {
         match self {
+            Route::Mcp => axum::routing::post_service(crate::mcp::service(state.clone())),
             Route::Healthz => get(healthz),
             Route::OpenApi => get(openapi),
             Route::SkillsList => get(list_skills),
@@ -346,11 +359,11 @@ pub fn router_for(routes: &[Route], state: AppState) -> Router {
         let (_, path) = route.method_and_path();
         let route = *route;
         let handler = match route.permission() {
-            Some(_) => route.handler().route_layer(middleware::from_fn_with_state(
+            Some(_) => route.handler(&state).route_layer(middleware::from_fn_with_state(
                 state.clone(),
                 move |State(s): State<AppState>, req: Request, next: Next| crate::auth::authorize(s, route, req, next),
             )),
-            None => route.handler(),
+            None => route.handler(&state),
         };
         match by_path.iter_mut().find(|(p, _)| *p == path) {
             Some((_, existing)) => *existing = std::mem::take(existing).merge(handler),

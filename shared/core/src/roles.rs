@@ -142,7 +142,7 @@ impl std::fmt::Display for Permission {
 /// permission a caller's key must hold for each: the one permission table. Every route
 /// but `/healthz` is one operation (the route table maps each to its name), and the
 /// Cedar schema's API actions are these, each in the action group of its permission.
-pub const API_OPERATIONS: [(&str, Permission); 39] = [
+pub const API_OPERATIONS: [(&str, Permission); 40] = [
     ("skills.list", Permission::SkillsRead),
     ("runs.create", Permission::RunsWrite),
     ("runs.list", Permission::RunsRead),
@@ -182,6 +182,9 @@ pub const API_OPERATIONS: [(&str, Permission); 39] = [
     ("credits.grant", Permission::TenantsAdmin),
     ("quotas.get", Permission::CreditsRead),
     ("usage.get", Permission::CreditsRead),
+    // The MCP endpoint: listing its tools needs the skills; each tool holds the caller to
+    // what it does (runs:write to call a skill or submit, runs:read to read).
+    ("mcp.call", Permission::SkillsRead),
 ];
 
 /// The permission operation `name` needs (`None`: no such operation).
