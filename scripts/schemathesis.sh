@@ -30,5 +30,9 @@ st_run() {
     --no-color "$@"
 }
 st_run --exclude-operation-id keys_revoke --exclude-operation-id policies_apply
+# The stateful chains of runs, workflows and executions, longer than the whole-API run
+# gives them (submit -> get / steps / events / cancel; apply -> get / start -> ...).
+st_run --include-path-regex '^/v1/(runs|workflows|executions)' --phases stateful \
+  --max-examples "${AOS_SCHEMATHESIS_STATEFUL_EXAMPLES:-100}"
 st_run --include-operation-id keys_revoke --include-operation-id policies_apply --phases examples,coverage,fuzzing
 echo "schemathesis: aos dev log in target/schemathesis-aos.log"

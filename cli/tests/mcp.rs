@@ -5,14 +5,13 @@
 
 mod common;
 
-use common::free_port;
+use common::{free_port, spawn_aos};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::ServiceExt;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,25 +33,14 @@ impl Drop for Dev {
 fn start_dev() -> Dev {
     let dir = tempfile::tempdir().expect("tmp");
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aos"))
-        .arg("dev")
-        .env("AOS_PORT", port.to_string())
-        .env("AOS_DATA_DIR", dir.path())
-        .env("AOS_LOG", "warn")
-        .env_remove("AOS_BACKEND")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("aos dev starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let child = spawn_aos(dir.path(), port, "", None);
+    let key_file = dir.path().join("data/dev-api-key");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if lines.next().expect("banner line").expect("utf-8").starts_with("Press Ctrl-C") {
-            break;
-        }
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !key_file.exists() {
+        assert!(Instant::now() < deadline, "aos dev did not start");
+        std::thread::sleep(Duration::from_millis(50));
     }
-    let key = std::fs::read_to_string(dir.path().join("dev-api-key")).expect("key").trim().to_owned();
+    let key = std::fs::read_to_string(key_file).expect("key").trim().to_owned();
     Dev { child, url: format!("http://127.0.0.1:{port}"), key, _dir: dir }
 }
 

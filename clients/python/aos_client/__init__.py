@@ -17,6 +17,6 @@ from __future__ import annotations
 from ._core import WAIT_SLICE, AosError, Event
 from ._sync import Client
 from ._async import AsyncClient
-from .generated import models
+from . import models
 
 __all__ = ["AosError", "AsyncClient", "Client", "Event", "WAIT_SLICE", "models"]

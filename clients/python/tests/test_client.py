@@ -167,3 +167,17 @@ async def test_the_async_client_submits_waits_and_streams(dev):
         with pytest.raises(AosError) as e:
             await aos.get("run_nope")
         assert e.value.code == "ERR_NOT_FOUND"
+
+
+def test_the_quickstart_example_script_runs(dev):
+    import os
+    import subprocess
+    import sys
+
+    url, key = dev
+    script = pathlib.Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
+    env = dict(os.environ, AOS_URL=url, AOS_API_KEY=key)
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "step 3 (http_call) succeeded with its checkpoint" in out.stdout, out.stdout
+    assert "run succeeded:" in out.stdout, out.stdout

@@ -1,7 +1,7 @@
 // The TypeScript client against a real `aos dev` (AOS_BIN, by default the workspace's
 // target/debug/aos) on a free loopback port with a fresh data directory.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -182,4 +182,15 @@ test("the generated client reaches every other route", async () => {
   const aos = new Client(url, key);
   const { data } = await aos.api.GET("/v1/skills");
   assert.ok(data?.skills.some((s) => s.name === "json_transform"));
+});
+
+test("the quickstart example runs", async () => {
+  const script = join(import.meta.dirname, "../examples/quickstart.js");
+  const out = await new Promise<string>((done, fail) => {
+    execFile(process.execPath, [script], { env: { ...process.env, AOS_URL: url, AOS_API_KEY: key }, timeout: 60_000 }, (err, stdout, stderr) =>
+      err ? fail(new Error(`${err.message}\n${stderr}`)) : done(stdout),
+    );
+  });
+  assert.match(out, /step 3 \(http_call\) succeeded with its checkpoint/);
+  assert.match(out, /run succeeded: /);
 });
