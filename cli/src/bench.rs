@@ -31,6 +31,9 @@ pub struct BenchOptions {
     pub concurrent_runs: usize,
     /// Steps per concurrent run.
     pub steps_per_run: usize,
+    /// Also count instructions per step under `valgrind --tool=callgrind` (this binary,
+    /// re-run as `aos bench-probe`).
+    pub instructions: bool,
 }
 
 pub(crate) struct Noop;
@@ -394,7 +397,75 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
         "{conc} concurrent runs ({conc} workers):      {rate:.0} steps/s = {ratio:.1}x serial  target >= 20x: {}",
         if ratio >= 20.0 { "met" } else { "MISSED" }
     );
+    if opts.instructions {
+        for durability in [Durability::Off, Durability::Full] {
+            let label = if durability == Durability::Off { "off" } else { "full" };
+            match instructions_per_step(&opts.dir.join(format!("callgrind-{label}")), durability) {
+                Ok(i) => println!(
+                    "instructions per step, durability {label} (callgrind, {PROBE_SMALL} vs {PROBE_LARGE} steps): {i:.0}"
+                ),
+                Err(e) => println!("instructions per step, durability {label}: not measured: {e:#}"),
+            }
+        }
+    }
     std::fs::remove_dir_all(&opts.dir).ok();
+    Ok(())
+}
+
+/// Step counts of the two callgrind probes: their difference is what a step costs, the
+/// engine's start and the first run's set-up cancel out.
+const PROBE_SMALL: usize = 20;
+const PROBE_LARGE: usize = 120;
+
+/// What one serial no-op step of a 10-step run costs in instructions (its share of the
+/// run's submission included): this binary run twice under
+/// `valgrind --tool=callgrind` as `aos bench-probe` (`PROBE_SMALL` and `PROBE_LARGE`
+/// steps), the difference of their totals over the difference of their steps. Instruction
+/// counts do not move with the machine's noise, so they are the figure to watch between
+/// changes.
+fn instructions_per_step(dir: &Path, durability: Durability) -> anyhow::Result<f64> {
+    let exe = std::env::current_exe()?;
+    let mut totals = Vec::new();
+    for steps in [PROBE_SMALL, PROBE_LARGE] {
+        let out_file = dir.join(format!("callgrind.{steps}.out"));
+        std::fs::create_dir_all(dir)?;
+        let status = std::process::Command::new("valgrind")
+            .arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", out_file.display()))
+            .arg(&exe)
+            .args(["bench-probe", "--steps", &steps.to_string(), "--dir"])
+            .arg(dir.join(format!("data-{steps}")))
+            .args(["--durable", if durability == Durability::Off { "false" } else { "true" }])
+            .env("AOS_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .context("valgrind did not start (install valgrind: apt install valgrind)")?;
+        anyhow::ensure!(status.success(), "the probe under valgrind failed: {status}");
+        let text = std::fs::read_to_string(&out_file)?;
+        totals.push(callgrind_total(&text).context("no total in the callgrind output")?);
+    }
+    Ok((totals[1] - totals[0]) as f64 / (PROBE_LARGE - PROBE_SMALL) as f64)
+}
+
+/// The instruction total of a callgrind output (its `totals:` line, or `summary:`).
+fn callgrind_total(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// `aos bench-probe`: `steps` serial no-op steps (runs of 10) on a fresh store, nothing
+/// else; what `aos bench --instructions` counts under callgrind.
+pub async fn probe(dir: &Path, steps: usize, durable: bool) -> anyhow::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let durability = if durable { Durability::Full } else { Durability::Off };
+    // `serial_steps` measures the 9 gaps of each 10-step run: asking for 9 per 10 steps
+    // runs exactly `steps / 10` runs.
+    serial_steps(dir, durability, steps / 10 * 9, None, false, false).await?;
     Ok(())
 }
 
@@ -671,4 +742,17 @@ pub async fn workflows(opts: &WorkflowBenchOptions) -> anyhow::Result<()> {
     );
     std::fs::remove_dir_all(&opts.dir).ok();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_callgrind_total_is_read_from_its_totals_or_summary_line() {
+        let out = "version: 1\ncmd: aos bench-probe\nevents: Ir\nfn=main\n3 10\ntotals: 123456789\n";
+        assert_eq!(callgrind_total(out), Some(123_456_789));
+        assert_eq!(callgrind_total("events: Ir\nsummary: 42\n"), Some(42));
+        assert_eq!(callgrind_total("events: Ir\n"), None);
+    }
 }

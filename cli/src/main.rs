@@ -203,6 +203,19 @@ enum Command {
         /// Steps per run in the throughput measurements.
         #[arg(long, default_value_t = 20)]
         steps_per_run: usize,
+        /// Also count instructions per step under valgrind's callgrind (needs valgrind).
+        #[arg(long)]
+        instructions: bool,
+    },
+    /// What `aos bench --instructions` runs under callgrind: serial no-op steps, nothing else.
+    #[command(hide = true)]
+    BenchProbe {
+        #[arg(long)]
+        steps: usize,
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, action = clap::ArgAction::Set, default_value_t = false)]
+        durable: bool,
     },
     /// Measure what agents cost over plain steps: planner decisions (model simulated on
     /// loopback), plan growth, and a spawn of child runs against independent runs.
@@ -569,7 +582,11 @@ async fn main() -> anyhow::Result<()> {
     // Benchmarks print figures; their per-step log lines would bury them.
     let quiet = matches!(
         cli.command,
-        Command::Bench { .. } | Command::BenchWorkflow { .. } | Command::BenchAgent { .. } | Command::BenchHttp { .. }
+        Command::Bench { .. }
+            | Command::BenchProbe { .. }
+            | Command::BenchWorkflow { .. }
+            | Command::BenchAgent { .. }
+            | Command::BenchHttp { .. }
     );
     let default_filter = if quiet { "warn" } else { "info" };
     tracing_subscriber::fmt()
@@ -681,10 +698,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Credits { command, conn } => money::credits(command, &conn).await,
         Command::Flags { command, conn } => governance::flags(command, &conn).await,
         Command::Approvals { command, conn } => governance::approvals(command, &conn).await,
-        Command::Bench { dir, samples, serial_steps, concurrent_runs, steps_per_run } => {
-            let opts = aos_cli::bench::BenchOptions { dir, samples, serial_steps, concurrent_runs, steps_per_run };
+        Command::Bench { dir, samples, serial_steps, concurrent_runs, steps_per_run, instructions } => {
+            let opts = aos_cli::bench::BenchOptions {
+                dir,
+                samples,
+                serial_steps,
+                concurrent_runs,
+                steps_per_run,
+                instructions,
+            };
             aos_cli::bench::run(&opts).await
         }
+        Command::BenchProbe { steps, dir, durable } => aos_cli::bench::probe(&dir, steps, durable).await,
         Command::BenchWorkflow { dir, chain, fanout, concurrency, workers } => {
             let opts = aos_cli::bench::WorkflowBenchOptions { dir, chain, fanout, concurrency, workers };
             aos_cli::bench::workflows(&opts).await
