@@ -7,7 +7,7 @@ use anyhow::Context;
 use aos_core::{StructuredOutcome, TenantId};
 use aos_embedded::{Durability, Embedded};
 use aos_runtime::net::AddressPolicy;
-use aos_runtime::ports::{KvStore, Queue, RunStore};
+use aos_runtime::ports::{KvStore, Queue};
 use aos_runtime::runs::{RunService, SubmitRun};
 use aos_runtime::worker::{StepWorker, WorkerConfig};
 use aos_runtime::{IdempotencyClass, Skill, SkillContext, SkillDescriptor};
@@ -61,7 +61,7 @@ impl Skill for Noop {
 }
 
 /// p50 and p99 of a sample, in microseconds.
-fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
+pub(crate) fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
     let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
     (at(0.50), at(0.99))
@@ -114,13 +114,13 @@ fn redb_commit(dir: &Path, samples: usize) -> anyhow::Result<Vec<Duration>> {
     Ok(out)
 }
 
-struct Engine {
-    embedded: Arc<Embedded>,
-    runs: RunService,
-    worker: StepWorker,
+pub(crate) struct Engine {
+    pub(crate) embedded: Arc<Embedded>,
+    pub(crate) runs: RunService,
+    pub(crate) worker: StepWorker,
 }
 
-async fn engine(dir: &Path, durability: Durability) -> anyhow::Result<Engine> {
+pub(crate) async fn engine(dir: &Path, durability: Durability) -> anyhow::Result<Engine> {
     let embedded = Arc::new(Embedded::open(dir, durability).await?);
     let mut registry = aos_runtime::skills::default_registry(AddressPolicy::default())?;
     registry.register(Arc::new(Noop))?;
@@ -131,7 +131,7 @@ async fn engine(dir: &Path, durability: Durability) -> anyhow::Result<Engine> {
     Ok(Engine { embedded, runs, worker })
 }
 
-fn noop_plan(steps: usize) -> anyhow::Result<SubmitRun> {
+pub(crate) fn noop_plan(steps: usize) -> anyhow::Result<SubmitRun> {
     let plan: Vec<Value> = (0..steps).map(|_| json!({"skill": "noop"})).collect();
     Ok(serde_json::from_value(json!({"plan": plan, "base_seed": 1}))?)
 }
@@ -228,7 +228,7 @@ fn bench_policies(n: usize) -> String {
 }
 
 /// A paid grant of `credits` for the bench tenant, spendable at once.
-fn bench_grant(credits: u64) -> aos_core::credits::GrantSpec {
+pub(crate) fn bench_grant(credits: u64) -> aos_core::credits::GrantSpec {
     aos_core::credits::GrantSpec {
         id: "bench".into(),
         kind: aos_core::credits::GrantKind::Paid,
@@ -469,210 +469,6 @@ pub async fn probe(dir: &Path, steps: usize, durable: bool) -> anyhow::Result<()
     Ok(())
 }
 
-/// Sizes of `aos bench-aws`.
-#[derive(Debug, Clone)]
-pub struct AwsBenchOptions {
-    /// Runs to execute.
-    pub runs: usize,
-    /// No-op steps per run.
-    pub steps: usize,
-    /// Bytes of output per step.
-    pub output_bytes: usize,
-    /// Meter the tenant: every step reserves credits and its commit settles them.
-    pub credits: bool,
-    /// Hold the tenant to this plan's spend limits.
-    pub plan: Option<aos_core::limits::PlanName>,
-}
-
-/// Counts DynamoDB calls per step of runs executed by the step worker on the AWS
-/// adapters (against `AWS_ENDPOINT_URL`: moto, LocalStack or AWS), on a fresh table and
-/// queue.
-pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".to_owned());
-    let name = format!("aos-bench-{}", aos_runtime::clock::unique_suffix());
-    let config = aos_aws::AwsConfig {
-        table: name.clone(),
-        step_queue_url: format!("{}/000000000000/{name}", endpoint.trim_end_matches('/')),
-        secrets_prefix: format!("{name}/"),
-        workflow_role_arn: None,
-        workflow_prefix: "aos-wf-".to_owned(),
-        blob_bucket: None,
-    };
-    let counter = aos_aws::CallCounter::default();
-    let aws = aos_aws::AwsAdapters::connect(config.clone(), aos_aws::Resources::Create, Some(counter.clone())).await?;
-    // A second, uncounted connection watches for the runs to finish.
-    let config = aws.config.clone();
-    let watcher = aos_aws::AwsAdapters::connect(config, aos_aws::Resources::Trust, None).await?;
-    let mut registry = aos_runtime::skills::default_registry(AddressPolicy::default())?;
-    registry.register(Arc::new(Noop))?;
-    let registry = Arc::new(registry);
-    let runs = RunService::new(aws.runs.clone(), aws.idempotency.clone(), Arc::clone(&registry));
-    let config = WorkerConfig {
-        visibility: Duration::from_secs(30),
-        poll_wait: Duration::from_secs(1),
-        ..WorkerConfig::default()
-    };
-    let mut worker = StepWorker::new(aws.runs.clone(), aws.queue.clone(), aws.kv.clone(), registry, config);
-    let tenant = TenantId::parse("ten_bench")?;
-    if opts.credits {
-        let credits = aos_runtime::credits::CreditService::new(aws.credits.clone());
-        credits
-            .grant(&tenant, &bench_grant(1_000_000), aos_core::audit::Actor::system(), aos_runtime::clock::now_ms())
-            .await?;
-        worker = worker.with_credits(credits);
-    }
-    if let Some(plan) = opts.plan {
-        let runs: Arc<dyn aos_runtime::ports::RunStore> = aws.runs.clone();
-        worker = worker.with_quotas(aos_runtime::limits::QuotaService::new(aws.tenants.clone(), runs, plan));
-    }
-    counter.reset();
-    let mut ids = Vec::new();
-    for _ in 0..opts.runs {
-        let mut plan = noop_plan(opts.steps)?;
-        if opts.output_bytes > 0 {
-            plan = serde_json::from_value(json!({"base_seed": 1, "plan": (0..opts.steps)
-                .map(|_| json!({"skill": "noop", "input": {"bytes": opts.output_bytes}})).collect::<Vec<_>>()}))?;
-        }
-        ids.push(runs.submit(&tenant, plan, None).await?.run.id);
-    }
-    let submit: u64 = counter.snapshot().values().sum();
-    counter.reset();
-    let started = Instant::now();
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let handles: Vec<_> = (0..4).map(|_| tokio::spawn(worker.clone().run_loop(rx.clone()))).collect();
-    for id in &ids {
-        loop {
-            let run = watcher.runs.run(&tenant, id).await?.context("run vanished")?;
-            if run.status.is_terminal() {
-                anyhow::ensure!(run.status == aos_core::RunStatus::Succeeded, "run {id} ended {}", run.status);
-                break;
-            }
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "runs did not finish in 10 minutes");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    let _ = stop.send(true);
-    for h in handles {
-        let _ = h.await;
-    }
-    let calls = counter.snapshot();
-    let steps = (opts.runs * opts.steps) as f64;
-    println!(
-        "AOS DynamoDB and S3 calls per step on {endpoint}: {} runs x {} no-op steps of {} output bytes, 4 workers{}",
-        opts.runs,
-        opts.steps,
-        opts.output_bytes,
-        if opts.credits { ", metered tenant (ledger on)" } else { "" }
-    );
-    if let Some(plan) = opts.plan {
-        println!(
-            "the tenant is held to the {} plan's spend limits (its steps take from its spend windows)",
-            plan.as_str()
-        );
-    }
-    println!("submission: {:.1} calls per run", submit as f64 / opts.runs as f64);
-    let is_write = |op: &str| {
-        ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"].iter().any(|w| op.ends_with(w))
-    };
-    let (mut writes, mut reads, mut s3) = (0u64, 0u64, 0u64);
-    for (op, n) in &calls {
-        println!("  {op:<30} {n:>7} calls  {:>6.2} per step", *n as f64 / steps);
-        if op.starts_with("s3.") {
-            s3 += n;
-        } else if is_write(op) {
-            writes += n;
-        } else {
-            reads += n;
-        }
-    }
-    let (w, r) = (writes as f64 / steps, reads as f64 / steps);
-    println!(
-        "S3 calls per step {:.2} (values over {} bytes of JSON go to S3)",
-        s3 as f64 / steps,
-        aos_aws::INLINE_MAX_BYTES
-    );
-    println!(
-        "writes per step {w:.2}, reads per step {r:.2}; target <= 1 write + 0.1 reads: {}",
-        if w <= 1.0 && r <= 0.1 { "met" } else { "MISSED" }
-    );
-    Ok(())
-}
-
-/// Sizes of `aos bench-workflow`.
-#[derive(Debug, Clone)]
-pub struct WorkflowBenchOptions {
-    /// Scratch directory.
-    pub dir: PathBuf,
-    /// Nodes of the chain (and steps of the bare run it is compared with).
-    pub chain: usize,
-    /// Elements of the fan-out map.
-    pub fanout: usize,
-    /// Its max_concurrency.
-    pub concurrency: u32,
-    /// Workers for the fan-out.
-    pub workers: usize,
-}
-
-struct FlowEngine {
-    eng: Engine,
-    flows: aos_runtime::workflows::WorkflowService,
-    worker: StepWorker,
-}
-
-async fn flow_engine(dir: &Path) -> anyhow::Result<FlowEngine> {
-    let eng = engine(dir, Durability::Full).await?;
-    let mut registry = aos_runtime::skills::default_registry(AddressPolicy::default())?;
-    registry.register(Arc::new(Noop))?;
-    let registry = Arc::new(registry);
-    let flows = aos_runtime::workflows::WorkflowService::new(
-        eng.embedded.workflows.clone(),
-        eng.embedded.runs.clone(),
-        eng.embedded.idempotency.clone(),
-        registry,
-    );
-    let worker = eng.worker.clone().with_workflows(flows.clone());
-    Ok(FlowEngine { eng, flows, worker })
-}
-
-/// Runs `spec` to the end with `workers` workers; returns the elapsed time.
-async fn run_workflow(dir: &Path, spec: &str, input: Value, workers: usize) -> anyhow::Result<Duration> {
-    let fe = flow_engine(dir).await?;
-    let tenant = TenantId::parse("ten_bench")?;
-    let spec = aos_core::workflow::parse(spec, aos_core::workflow::Format::Yaml)?;
-    let name = spec.name.clone();
-    fe.flows.apply(&tenant, spec).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let handles: Vec<_> = (0..workers).map(|_| tokio::spawn(fe.worker.clone().run_loop(rx.clone()))).collect();
-    let t = Instant::now();
-    let req = aos_runtime::workflows::StartExecution {
-        input,
-        version: None,
-        base_seed: Some(1),
-        budget_cents: None,
-        notify_url: None,
-    };
-    let id = fe.flows.start(&tenant, &name, req, None).await.map_err(|e| anyhow::anyhow!("{e}"))?.value.id;
-    loop {
-        let e = fe.flows.execution(&tenant, &id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        if e.state.status.is_terminal() {
-            anyhow::ensure!(
-                e.state.status.as_str() == "succeeded",
-                "the benchmark workflow ended {:?}",
-                e.state.status
-            );
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let elapsed = t.elapsed();
-    let _ = stop.send(true);
-    for h in handles {
-        let _ = h.await;
-    }
-    fe.eng.embedded.db.close();
-    Ok(elapsed)
-}
-
 /// Time for `runs` runs of `steps` no-op steps with `workers` workers, durable.
 pub(crate) async fn run_batch(dir: &Path, runs: usize, steps: usize, workers: usize) -> anyhow::Result<Duration> {
     let eng = engine(dir, Durability::Full).await?;
@@ -696,52 +492,6 @@ pub(crate) async fn run_batch(dir: &Path, runs: usize, steps: usize, workers: us
     }
     eng.embedded.db.close();
     Ok(elapsed)
-}
-
-/// `aos bench-workflow`: the embedded executor's cost per node over a bare run step
-/// (same no-op skill, one worker, durable), and nodes/s of a map fan-out against the
-/// same number of independent one-step runs.
-pub async fn workflows(opts: &WorkflowBenchOptions) -> anyhow::Result<()> {
-    let fresh = |name: &str| -> anyhow::Result<PathBuf> {
-        let d = opts.dir.join(name);
-        if d.exists() {
-            std::fs::remove_dir_all(&d)?;
-        }
-        Ok(d)
-    };
-    let n = opts.chain;
-    println!("AOS workflow benchmark (embedded, durable; data in {})", opts.dir.display());
-    let bare = run_batch(&fresh("bare")?, 1, n, 1).await?;
-    let per_step = bare.as_secs_f64() * 1e6 / n as f64;
-    println!("bare run, {n} no-op steps, 1 worker:          {per_step:.0} us per step");
-    let mut chain = String::from("name: chain\nnodes:\n");
-    for i in 0..n {
-        let dep = if i == 0 { String::new() } else { format!(", depends_on: [n{}]", i - 1) };
-        chain += &format!("  - {{id: n{i}, skill: noop{dep}}}\n");
-    }
-    let flow = run_workflow(&fresh("chain")?, &chain, json!({}), 1).await?;
-    let per_node = flow.as_secs_f64() * 1e6 / n as f64;
-    println!(
-        "workflow, chain of {n} no-op nodes, 1 worker:  {per_node:.0} us per node = {:.2}x a run step (+{:.0} us)",
-        per_node / per_step,
-        per_node - per_step
-    );
-    let (m, c, w) = (opts.fanout, opts.concurrency, opts.workers);
-    let fan = format!(
-        "name: fan\nnodes:\n  - {{id: each, type: map, items: '${{input.xs}}', max_concurrency: {c}, skill: noop, input: {{i: '${{index}}'}}}}\n"
-    );
-    let xs: Vec<usize> = (0..m).collect();
-    let t = run_workflow(&fresh("fan")?, &fan, json!({"xs": xs}), w).await?;
-    let rate = m as f64 / t.as_secs_f64();
-    let base = run_batch(&fresh("fan-bare")?, m, 1, w).await?;
-    let base_rate = m as f64 / base.as_secs_f64();
-    println!(
-        "map fan-out, {m} elements, concurrency {c}, {w} workers: {rate:.0} nodes/s ({:.0} ms); {m} one-step runs: {base_rate:.0} runs/s = {:.2}x",
-        t.as_secs_f64() * 1e3,
-        rate / base_rate
-    );
-    std::fs::remove_dir_all(&opts.dir).ok();
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 
 pub mod bench;
 pub mod bench_agent;
+pub mod bench_aws;
 pub mod bench_http;
+pub mod bench_workflow;
 pub mod client;
 pub mod mcp;
 pub mod stack;

@@ -5,13 +5,16 @@ use aos_cli::client::{self, Client};
 use aos_cli::stack::{LocalStack, StackConfig};
 use aos_core::ErrorCode;
 use clap::{Parser, Subcommand};
-use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
 
 mod governance;
 mod money;
+mod runs;
+mod tenants;
 use governance::{ApprovalCommand, AuditCommand, FlagsCommand, PolicyCommand};
+use runs::{RunCommand, WorkflowCommand};
+use tenants::{KeyCommand, TenantCommand};
 
 #[derive(Parser)]
 #[command(name = "aos", version, about = "AOS, the Agentic Operating System: durable agent runs")]
@@ -312,158 +315,6 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum RunCommand {
-    /// Submit a run from a JSON file (a POST /v1/runs body).
-    Submit {
-        file: PathBuf,
-        /// Set a field of the run input: FIELD=VALUE (a dotted path; VALUE is JSON or a
-        /// string), e.g. --set base_url=$AOS_URL. Repeatable.
-        #[arg(long = "set", value_name = "FIELD=VALUE")]
-        set: Vec<String>,
-        /// Follow the run and print each step, then the output.
-        #[arg(long)]
-        watch: bool,
-        /// Idempotency-Key header.
-        #[arg(long)]
-        idempotency_key: Option<String>,
-    },
-    /// Show a run.
-    Get { id: String },
-    /// Show a run's steps and checkpoints.
-    Steps { id: String },
-    /// Follow a run until it ends.
-    Watch { id: String },
-    /// List runs, newest first.
-    List {
-        #[arg(long)]
-        status: Option<String>,
-    },
-    /// Cancel a run.
-    Cancel { id: String },
-    /// CostSim: the cost, latency and risk of a run file's plan before it runs (steps may
-    /// add `iterations`), and whether it fits --budget-cents.
-    Simulate {
-        file: PathBuf,
-        #[arg(long)]
-        budget_cents: Option<f64>,
-        /// Print the answer as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum WorkflowCommand {
-    /// Validate and store a spec (`.yaml`/`.yml` or JSON) as the workflow's next version.
-    Apply { file: PathBuf },
-    /// Show a workflow version (the latest by default).
-    Get {
-        name: String,
-        #[arg(long)]
-        version: Option<u32>,
-    },
-    /// Start an execution of the latest (or a given) version.
-    Start {
-        name: String,
-        /// Input file (JSON or YAML).
-        #[arg(long)]
-        input: Option<PathBuf>,
-        /// Set a field of the input: FIELD=VALUE (a dotted path; VALUE is JSON or a
-        /// string), e.g. --set base_url=$AOS_URL. Repeatable.
-        #[arg(long = "set", value_name = "FIELD=VALUE")]
-        set: Vec<String>,
-        /// Version to run.
-        #[arg(long)]
-        version: Option<u32>,
-        /// Idempotency-Key header.
-        #[arg(long)]
-        idempotency_key: Option<String>,
-        /// The most its runs may spend together, in whole cents.
-        #[arg(long)]
-        budget_cents: Option<u64>,
-        /// Where signed notices about it go (`budget.warning` at 80 % of its budget).
-        #[arg(long)]
-        notify_url: Option<String>,
-        /// Follow the execution node by node until it ends.
-        #[arg(long)]
-        watch: bool,
-    },
-    /// Show an execution with its nodes.
-    Execution { id: String },
-    /// Follow an execution until it ends.
-    Watch { id: String },
-    /// Cancel an execution.
-    Cancel { id: String },
-    /// CostSim of a stored workflow: its task and map nodes (--items NODE=N per map).
-    Simulate {
-        name: String,
-        #[arg(long)]
-        version: Option<u32>,
-        #[arg(long)]
-        budget_cents: Option<f64>,
-        /// Elements of a map node: NODE=N (default 1).
-        #[arg(long = "items")]
-        items: Vec<String>,
-        /// Print the answer as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Validate a spec offline and print its Amazon States Language definition.
-    Compile {
-        file: PathBuf,
-        /// Queue URL the tasks send to (a SAM substitution by default).
-        #[arg(long, default_value = "${StepQueueUrl}")]
-        queue_url: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum TenantCommand {
-    /// Create a tenant and print its first API key (shown once).
-    Create {
-        name: String,
-        /// Tenant id (ten_...); generated when absent.
-        #[arg(long)]
-        id: Option<String>,
-        /// Its plan (free, dev, pro, enterprise, unlimited); default: the deployment's.
-        #[arg(long)]
-        plan: Option<String>,
-    },
-    /// Set a tenant's plan: its request rate and quotas (`default`: the deployment's).
-    Plan {
-        /// The tenant (ten_...).
-        tenant: String,
-        /// free, dev, pro, enterprise, unlimited or default.
-        plan: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum KeyCommand {
-    /// Create an API key (for another tenant with an operator key) and print it once.
-    Create {
-        #[arg(long, default_value = "")]
-        label: String,
-        #[arg(long)]
-        tenant: Option<String>,
-        /// admin, infra, dev, machine or readonly (default: the caller's role).
-        #[arg(long)]
-        role: Option<String>,
-        /// Limit the key to these permissions of its role (repeat, or comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        scope: Vec<String>,
-        /// The level (1-5) it decides approvals at, at most its role's.
-        #[arg(long)]
-        approval_level: Option<u8>,
-        /// Seconds until the key stops working.
-        #[arg(long)]
-        expires_in: Option<u64>,
-    },
-    /// Revoke an API key of the caller's tenant.
-    Revoke { id: String },
-}
-
 fn print(v: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -526,56 +377,6 @@ async fn demo(port: u16, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     }
 }
 
-async fn workflow(command: WorkflowCommand, conn: &Conn) -> anyhow::Result<()> {
-    if let WorkflowCommand::Compile { file, queue_url } = &command {
-        let raw = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let spec = aos_core::workflow::parse(&raw, aos_core::workflow::Format::guess(&file.to_string_lossy()))?;
-        let skills = aos_runtime::skills::declared_registry();
-        let wf = aos_core::workflow::Workflow::new(spec, &skills)?;
-        let opts = aos_core::workflow::asl::AslOptions { queue_url: queue_url.clone() };
-        let asl = aos_core::workflow::asl::compile(&wf, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
-        return print(&asl);
-    }
-    let c = conn.client("dev-api-key")?;
-    let (get, post) = (reqwest::Method::GET, reqwest::Method::POST);
-    match command {
-        WorkflowCommand::Apply { file } => {
-            client::apply_workflow(&c, &file).await?;
-        }
-        WorkflowCommand::Get { name, version } => {
-            let q = version.map(|v| format!("?version={v}")).unwrap_or_default();
-            print(&c.call(get, &format!("/v1/workflows/{name}{q}"), None, None).await?)?;
-        }
-        WorkflowCommand::Start { name, input, set, version, idempotency_key, budget_cents, notify_url, watch } => {
-            let input = client::execution_input(input.as_deref(), &set)?;
-            let mut body = json!({"input": input, "version": version});
-            if let Some(b) = budget_cents {
-                body["budget_cents"] = json!(b);
-            }
-            if let Some(u) = notify_url {
-                body["notify_url"] = json!(u);
-            }
-            if !client::start_workflow(&c, &name, &body, idempotency_key.as_deref(), watch).await? {
-                std::process::exit(1);
-            }
-        }
-        WorkflowCommand::Execution { id } => print(&c.call(get, &format!("/v1/executions/{id}"), None, None).await?)?,
-        WorkflowCommand::Watch { id } => {
-            if !client::watch_execution(&c, &id).await? {
-                std::process::exit(1);
-            }
-        }
-        WorkflowCommand::Cancel { id } => {
-            print(&c.call(post, &format!("/v1/executions/{id}/cancel"), None, None).await?)?;
-        }
-        WorkflowCommand::Simulate { name, version, budget_cents, items, json } => {
-            money::simulate_workflow(&c, &name, version, budget_cents, &items, json).await?;
-        }
-        WorkflowCommand::Compile { .. } => unreachable!("handled above"),
-    }
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -626,47 +427,8 @@ async fn main() -> anyhow::Result<()> {
             dev(cfg).await
         }
         Command::Demo { port, data_dir } => demo(port, data_dir).await,
-        Command::Run { command, conn } => {
-            let c = conn.client("dev-api-key")?;
-            let get = reqwest::Method::GET;
-            match command {
-                RunCommand::Submit { file, set, watch, idempotency_key } => {
-                    if !client::submit(&c, &file, &set, idempotency_key.as_deref(), watch).await? {
-                        std::process::exit(1);
-                    }
-                    Ok(())
-                }
-                RunCommand::Get { id } => print(&c.call(get, &format!("/v1/runs/{id}"), None, None).await?),
-                RunCommand::Steps { id } => print(&c.call(get, &format!("/v1/runs/{id}/steps"), None, None).await?),
-                RunCommand::Watch { id } => {
-                    if !client::watch(&c, &id).await? {
-                        std::process::exit(1);
-                    }
-                    Ok(())
-                }
-                RunCommand::List { status } => {
-                    let q = status.map(|s| format!("?status={s}")).unwrap_or_default();
-                    print(&c.call(get, &format!("/v1/runs{q}"), None, None).await?)
-                }
-                RunCommand::Cancel { id } => {
-                    print(&c.call(reqwest::Method::POST, &format!("/v1/runs/{id}/cancel"), None, None).await?)
-                }
-                RunCommand::Simulate { file, budget_cents, json } => {
-                    money::simulate_run(&c, &file, budget_cents, json).await
-                }
-            }
-        }
-        Command::Tenant { command: TenantCommand::Create { name, id, plan }, conn } => {
-            let c = conn.client("operator-api-key")?;
-            let body = json!({"name": name, "id": id, "plan": plan});
-            print(&c.call(reqwest::Method::POST, "/v1/tenants", Some(&body), None).await?)
-        }
-        Command::Tenant { command: TenantCommand::Plan { tenant, plan }, conn } => {
-            let c = conn.client("operator-api-key")?;
-            let plan = (plan != "default").then_some(plan);
-            let path = format!("/v1/tenants/{}/plan", crate::governance::url_escape(&tenant));
-            print(&c.call(reqwest::Method::PUT, &path, Some(&json!({"plan": plan})), None).await?)
-        }
+        Command::Run { command, conn } => runs::run(command, &conn).await,
+        Command::Tenant { command, conn } => tenants::tenant(command, &conn).await,
         Command::Quotas { json, conn } => money::quotas(&conn, json).await,
         Command::Usage { group_by, from, to, csv, json, conn } => {
             let format = match (csv, json) {
@@ -676,23 +438,8 @@ async fn main() -> anyhow::Result<()> {
             };
             money::usage(&conn, &group_by, from.as_deref(), to.as_deref(), format).await
         }
-        Command::Key { command, conn } => match command {
-            KeyCommand::Create { label, tenant, role, scope, approval_level, expires_in } => {
-                let file = if tenant.is_some() { "operator-api-key" } else { "dev-api-key" };
-                let c = conn.client(file)?;
-                let scopes = (!scope.is_empty()).then_some(scope);
-                let body = json!({
-                    "label": label, "tenant_id": tenant, "role": role, "scopes": scopes,
-                    "approval_level": approval_level, "expires_in_s": expires_in,
-                });
-                print(&c.call(reqwest::Method::POST, "/v1/api-keys", Some(&body), None).await?)
-            }
-            KeyCommand::Revoke { id } => {
-                let c = conn.client("dev-api-key")?;
-                print(&c.call(reqwest::Method::POST, &format!("/v1/api-keys/{id}/revoke"), None, None).await?)
-            }
-        },
-        Command::Workflow { command, conn } => workflow(command, &conn).await,
+        Command::Key { command, conn } => tenants::key(command, &conn).await,
+        Command::Workflow { command, conn } => runs::workflow(command, &conn).await,
         Command::Policy { command, conn } => governance::policy(command, &conn).await,
         Command::Audit { command, conn } => governance::audit(command, &conn).await,
         Command::Credits { command, conn } => money::credits(command, &conn).await,
@@ -711,8 +458,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::BenchProbe { steps, dir, durable } => aos_cli::bench::probe(&dir, steps, durable).await,
         Command::BenchWorkflow { dir, chain, fanout, concurrency, workers } => {
-            let opts = aos_cli::bench::WorkflowBenchOptions { dir, chain, fanout, concurrency, workers };
-            aos_cli::bench::workflows(&opts).await
+            let opts = aos_cli::bench_workflow::WorkflowBenchOptions { dir, chain, fanout, concurrency, workers };
+            aos_cli::bench_workflow::workflows(&opts).await
         }
         Command::BenchHttp { dir, calls, clients, seconds, poll_ms, workers } => {
             let opts = aos_cli::bench_http::HttpBenchOptions { dir, calls, clients, seconds, poll_ms, workers };
@@ -728,8 +475,14 @@ async fn main() -> anyhow::Result<()> {
                         .ok_or_else(|| anyhow::anyhow!("unknown plan {p:?}: use free, dev, pro or enterprise"))
                 })
                 .transpose()?;
-            aos_cli::bench::aws_calls(&aos_cli::bench::AwsBenchOptions { runs, steps, output_bytes, credits, plan })
-                .await
+            aos_cli::bench_aws::aws_calls(&aos_cli::bench_aws::AwsBenchOptions {
+                runs,
+                steps,
+                output_bytes,
+                credits,
+                plan,
+            })
+            .await
         }
         Command::Openapi => {
             print!("{}", aos_api::document_json());

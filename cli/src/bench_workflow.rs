@@ -1,0 +1,133 @@
+//! `aos bench-workflow`: what a workflow node costs against a bare run step (a chain),
+//! and a map's fan-out against independent runs.
+
+use crate::bench::{engine, run_batch, Engine, Noop};
+use aos_core::TenantId;
+use aos_embedded::Durability;
+use aos_runtime::net::AddressPolicy;
+use aos_runtime::worker::StepWorker;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Sizes of `aos bench-workflow`.
+#[derive(Debug, Clone)]
+pub struct WorkflowBenchOptions {
+    /// Scratch directory.
+    pub dir: PathBuf,
+    /// Nodes of the chain (and steps of the bare run it is compared with).
+    pub chain: usize,
+    /// Elements of the fan-out map.
+    pub fanout: usize,
+    /// Its max_concurrency.
+    pub concurrency: u32,
+    /// Workers for the fan-out.
+    pub workers: usize,
+}
+
+struct FlowEngine {
+    eng: Engine,
+    flows: aos_runtime::workflows::WorkflowService,
+    worker: StepWorker,
+}
+
+async fn flow_engine(dir: &Path) -> anyhow::Result<FlowEngine> {
+    let eng = engine(dir, Durability::Full).await?;
+    let mut registry = aos_runtime::skills::default_registry(AddressPolicy::default())?;
+    registry.register(Arc::new(Noop))?;
+    let registry = Arc::new(registry);
+    let flows = aos_runtime::workflows::WorkflowService::new(
+        eng.embedded.workflows.clone(),
+        eng.embedded.runs.clone(),
+        eng.embedded.idempotency.clone(),
+        registry,
+    );
+    let worker = eng.worker.clone().with_workflows(flows.clone());
+    Ok(FlowEngine { eng, flows, worker })
+}
+
+/// Runs `spec` to the end with `workers` workers; returns the elapsed time.
+async fn run_workflow(dir: &Path, spec: &str, input: Value, workers: usize) -> anyhow::Result<Duration> {
+    let fe = flow_engine(dir).await?;
+    let tenant = TenantId::parse("ten_bench")?;
+    let spec = aos_core::workflow::parse(spec, aos_core::workflow::Format::Yaml)?;
+    let name = spec.name.clone();
+    fe.flows.apply(&tenant, spec).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let handles: Vec<_> = (0..workers).map(|_| tokio::spawn(fe.worker.clone().run_loop(rx.clone()))).collect();
+    let t = Instant::now();
+    let req = aos_runtime::workflows::StartExecution {
+        input,
+        version: None,
+        base_seed: Some(1),
+        budget_cents: None,
+        notify_url: None,
+    };
+    let id = fe.flows.start(&tenant, &name, req, None).await.map_err(|e| anyhow::anyhow!("{e}"))?.value.id;
+    loop {
+        let e = fe.flows.execution(&tenant, &id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        if e.state.status.is_terminal() {
+            anyhow::ensure!(
+                e.state.status.as_str() == "succeeded",
+                "the benchmark workflow ended {:?}",
+                e.state.status
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let elapsed = t.elapsed();
+    let _ = stop.send(true);
+    for h in handles {
+        let _ = h.await;
+    }
+    fe.eng.embedded.db.close();
+    Ok(elapsed)
+}
+
+/// `aos bench-workflow`: the embedded executor's cost per node over a bare run step
+/// (same no-op skill, one worker, durable), and nodes/s of a map fan-out against the
+/// same number of independent one-step runs.
+pub async fn workflows(opts: &WorkflowBenchOptions) -> anyhow::Result<()> {
+    let fresh = |name: &str| -> anyhow::Result<PathBuf> {
+        let d = opts.dir.join(name);
+        if d.exists() {
+            std::fs::remove_dir_all(&d)?;
+        }
+        Ok(d)
+    };
+    let n = opts.chain;
+    println!("AOS workflow benchmark (embedded, durable; data in {})", opts.dir.display());
+    let bare = run_batch(&fresh("bare")?, 1, n, 1).await?;
+    let per_step = bare.as_secs_f64() * 1e6 / n as f64;
+    println!("bare run, {n} no-op steps, 1 worker:          {per_step:.0} us per step");
+    let mut chain = String::from("name: chain\nnodes:\n");
+    for i in 0..n {
+        let dep = if i == 0 { String::new() } else { format!(", depends_on: [n{}]", i - 1) };
+        chain += &format!("  - {{id: n{i}, skill: noop{dep}}}\n");
+    }
+    let flow = run_workflow(&fresh("chain")?, &chain, json!({}), 1).await?;
+    let per_node = flow.as_secs_f64() * 1e6 / n as f64;
+    println!(
+        "workflow, chain of {n} no-op nodes, 1 worker:  {per_node:.0} us per node = {:.2}x a run step (+{:.0} us)",
+        per_node / per_step,
+        per_node - per_step
+    );
+    let (m, c, w) = (opts.fanout, opts.concurrency, opts.workers);
+    let fan = format!(
+        "name: fan\nnodes:\n  - {{id: each, type: map, items: '${{input.xs}}', max_concurrency: {c}, skill: noop, input: {{i: '${{index}}'}}}}\n"
+    );
+    let xs: Vec<usize> = (0..m).collect();
+    let t = run_workflow(&fresh("fan")?, &fan, json!({"xs": xs}), w).await?;
+    let rate = m as f64 / t.as_secs_f64();
+    let base = run_batch(&fresh("fan-bare")?, m, 1, w).await?;
+    let base_rate = m as f64 / base.as_secs_f64();
+    println!(
+        "map fan-out, {m} elements, concurrency {c}, {w} workers: {rate:.0} nodes/s ({:.0} ms); {m} one-step runs: {base_rate:.0} runs/s = {:.2}x",
+        t.as_secs_f64() * 1e3,
+        rate / base_rate
+    );
+    std::fs::remove_dir_all(&opts.dir).ok();
+    Ok(())
+}
