@@ -144,15 +144,7 @@ impl Client {
     /// Waits until the run has finished or `timeout` has passed (`GET /v1/runs/{id}?wait=`
     /// in slices of at most [`WAIT_SLICE`]); the answer's status says which.
     pub async fn wait(&self, id: &RunId, timeout: Duration) -> Result<RunView, Error> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now()).min(WAIT_SLICE);
-            let path = format!("/v1/runs/{id}{}", wait_query(Some(left)));
-            let run: RunView = self.call(Method::GET, &path, None::<&()>, None, Some(left)).await?;
-            if run.status.is_terminal() || Instant::now() >= deadline {
-                return Ok(run);
-            }
-        }
+        self.wait_until(&format!("/v1/runs/{id}"), timeout, |r: &RunView| r.status.is_terminal()).await
     }
 
     /// A run's steps and whether its checkpoint chain verifies (`GET /v1/runs/{id}/steps`).
@@ -208,9 +200,7 @@ impl Client {
             SpecFormat::Json => "application/json",
             SpecFormat::Yaml => "application/yaml",
         };
-        let req = self.request(Method::POST, "/v1/workflows", None).header(CONTENT_TYPE, media).body(spec.to_owned());
-        let (status, body) = self.send(req).await?;
-        Ok(Created { value: decode(status, &body)?, created: status == StatusCode::CREATED })
+        self.send_raw(Method::POST, "/v1/workflows", media, spec.as_bytes().to_vec()).await
     }
 
     /// A workflow version, the latest by default (`GET /v1/workflows/{name}`).
@@ -238,13 +228,24 @@ impl Client {
     /// Waits until the execution has ended or `timeout` has passed; its `finished` says
     /// which.
     pub async fn wait_execution(&self, id: &ExecutionId, timeout: Duration) -> Result<ExecutionView, Error> {
+        self.wait_until(&format!("/v1/executions/{id}"), timeout, |e: &ExecutionView| e.finished).await
+    }
+
+    /// `GET path?wait=` in slices of at most [`WAIT_SLICE`] until `done` or `timeout`.
+    async fn wait_until<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        timeout: Duration,
+        done: impl Fn(&T) -> bool,
+    ) -> Result<T, Error> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now()).min(WAIT_SLICE);
-            let path = format!("/v1/executions/{id}{}", wait_query(Some(left)));
-            let e: ExecutionView = self.call(Method::GET, &path, None::<&()>, None, Some(left)).await?;
-            if e.finished || Instant::now() >= deadline {
-                return Ok(e);
+            let answer: T = self
+                .call(Method::GET, &format!("{path}{}", wait_query(Some(left))), None::<&()>, None, Some(left))
+                .await?;
+            if done(&answer) || Instant::now() >= deadline {
+                return Ok(answer);
             }
         }
     }

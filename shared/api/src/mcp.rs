@@ -196,19 +196,10 @@ fn run_answer(run: Result<RunView, Refusal>) -> CallToolResult {
 
 /// The arguments' first schema violations, naming the field (`/symbol: …`).
 fn argument_errors(schema: &Value, args: &Value) -> Option<String> {
-    let validator = match jsonschema::validator_for(schema) {
-        Ok(v) => v,
-        Err(e) => return Some(format!("the skill declares an invalid schema: {e}")),
-    };
-    let errors: Vec<String> = validator
-        .iter_errors(args)
-        .take(5)
-        .map(|e| {
-            let path = e.instance_path.to_string();
-            format!("argument {}: {e}", if path.is_empty() { "(root)".to_owned() } else { path })
-        })
-        .collect();
-    (!errors.is_empty()).then(|| errors.join("; "))
+    match jsonschema::validator_for(schema) {
+        Ok(v) => aos_runtime::skills::schema_errors(&v, args).map(|e| format!("arguments {e}")),
+        Err(e) => Some(format!("the skill declares an invalid schema: {e}")),
+    }
 }
 
 fn arg_str<'a>(args: &'a JsonObject, name: &str) -> Result<&'a str, CallToolResult> {

@@ -332,7 +332,9 @@ pub struct SkillRegistry {
     entries: BTreeMap<String, Entry>,
 }
 
-fn schema_errors(v: &jsonschema::Validator, value: &Value) -> Option<String> {
+/// The first violations of `value` against `v` (at most five), each with where it is
+/// (`/field: …`, `(root): …`); `None` when it conforms.
+pub fn schema_errors(v: &jsonschema::Validator, value: &Value) -> Option<String> {
     let errors: Vec<String> = v
         .iter_errors(value)
         .take(5)
