@@ -398,9 +398,14 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
         if ratio >= 20.0 { "met" } else { "MISSED" }
     );
     if opts.instructions {
-        for durability in [Durability::Off, Durability::Full] {
-            let label = if durability == Durability::Off { "off" } else { "full" };
-            match instructions_per_step(&opts.dir.join(format!("callgrind-{label}")), durability) {
+        for (durability, metered) in [(Durability::Off, false), (Durability::Full, false), (Durability::Full, true)] {
+            let label = match (durability, metered) {
+                (Durability::Off, _) => "off",
+                (_, false) => "full",
+                (_, true) => "full, ledger on",
+            };
+            let scratch = opts.dir.join(format!("callgrind-{}", label.replace(", ", "-").replace(' ', "-")));
+            match instructions_per_step(&scratch, durability, metered) {
                 Ok(i) => println!(
                     "instructions per step, durability {label} (callgrind, {PROBE_SMALL} vs {PROBE_LARGE} steps): {i:.0}"
                 ),
@@ -423,7 +428,7 @@ const PROBE_LARGE: usize = 120;
 /// steps), the difference of their totals over the difference of their steps. Instruction
 /// counts do not move with the machine's noise, so they are the figure to watch between
 /// changes.
-fn instructions_per_step(dir: &Path, durability: Durability) -> anyhow::Result<f64> {
+fn instructions_per_step(dir: &Path, durability: Durability, metered: bool) -> anyhow::Result<f64> {
     let exe = std::env::current_exe()?;
     let mut totals = Vec::new();
     for steps in [PROBE_SMALL, PROBE_LARGE] {
@@ -436,6 +441,7 @@ fn instructions_per_step(dir: &Path, durability: Durability) -> anyhow::Result<f
             .args(["bench-probe", "--steps", &steps.to_string(), "--dir"])
             .arg(dir.join(format!("data-{steps}")))
             .args(["--durable", if durability == Durability::Off { "false" } else { "true" }])
+            .args(metered.then_some("--metered"))
             .env("AOS_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -457,15 +463,16 @@ fn callgrind_total(text: &str) -> Option<u64> {
 }
 
 /// `aos bench-probe`: `steps` serial no-op steps (runs of 10) on a fresh store, nothing
-/// else; what `aos bench --instructions` counts under callgrind.
-pub async fn probe(dir: &Path, steps: usize, durable: bool) -> anyhow::Result<()> {
+/// else (`metered`: a metered tenant, each step reserving and settling credits); what
+/// `aos bench --instructions` counts under callgrind.
+pub async fn probe(dir: &Path, steps: usize, durable: bool, metered: bool) -> anyhow::Result<()> {
     if dir.exists() {
         std::fs::remove_dir_all(dir)?;
     }
     let durability = if durable { Durability::Full } else { Durability::Off };
     // `serial_steps` measures the 9 gaps of each 10-step run: asking for 9 per 10 steps
     // runs exactly `steps / 10` runs.
-    serial_steps(dir, durability, steps / 10 * 9, None, false, false).await?;
+    serial_steps(dir, durability, steps / 10 * 9, None, false, metered).await?;
     Ok(())
 }
 

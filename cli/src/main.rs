@@ -219,6 +219,9 @@ enum Command {
         dir: PathBuf,
         #[arg(long, action = clap::ArgAction::Set, default_value_t = false)]
         durable: bool,
+        /// A metered tenant: every step reserves and settles credits.
+        #[arg(long)]
+        metered: bool,
     },
     /// Measure what agents cost over plain steps: planner decisions (model simulated on
     /// loopback), plan growth, and a spawn of child runs against independent runs.
@@ -456,7 +459,9 @@ async fn main() -> anyhow::Result<()> {
             };
             aos_cli::bench::run(&opts).await
         }
-        Command::BenchProbe { steps, dir, durable } => aos_cli::bench::probe(&dir, steps, durable).await,
+        Command::BenchProbe { steps, dir, durable, metered } => {
+            aos_cli::bench::probe(&dir, steps, durable, metered).await
+        }
         Command::BenchWorkflow { dir, chain, fanout, concurrency, workers } => {
             let opts = aos_cli::bench_workflow::WorkflowBenchOptions { dir, chain, fanout, concurrency, workers };
             aos_cli::bench_workflow::workflows(&opts).await

@@ -71,9 +71,17 @@ CREATE UNIQUE INDEX IF NOT EXISTS queue_receipt ON queue (receipt);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
     receive_count INTEGER NOT NULL, dead_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS credit_books (tenant TEXT PRIMARY KEY, book TEXT NOT NULL) WITHOUT ROWID;
+-- A book's grants as JSON; its balances and suspension as columns, which a step's
+-- commit updates without reading or rewriting the grants (crate::credits::HOT).
+CREATE TABLE IF NOT EXISTS credit_books (tenant TEXT PRIMARY KEY, book TEXT NOT NULL,
+    credits_debits_posted INTEGER, credits_credits_posted INTEGER, credits_debits_pending INTEGER, credits_credits_pending INTEGER,
+    grants_debits_posted INTEGER, grants_credits_posted INTEGER, grants_debits_pending INTEGER, grants_credits_pending INTEGER,
+    spent_debits_posted INTEGER, spent_credits_posted INTEGER, spent_debits_pending INTEGER, spent_credits_pending INTEGER,
+    expired_debits_posted INTEGER, expired_credits_posted INTEGER, expired_debits_pending INTEGER, expired_credits_pending INTEGER,
+    suspended INTEGER, next_change_ms INTEGER) WITHOUT ROWID;
 -- Ledger rows are never deleted, so their rowids only grow: no AUTOINCREMENT (its
--- sequence table would be one more page in every step's commit).
+-- sequence table would be one more page in every step's commit). `body` is the transfer
+-- as written; a reservation's resolution changes only `state`.
 CREATE TABLE IF NOT EXISTS credit_transfers (
     seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, id TEXT NOT NULL, state TEXT,
     timeout_ms INTEGER, body TEXT NOT NULL);
@@ -149,6 +157,17 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
         }
     }
+    for column in crate::credits::HOT {
+        let has: bool = conn.query_row(
+            &format!("SELECT COUNT(*) FROM pragma_table_info('credit_books') WHERE name = '{column}'"),
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE credit_books ADD COLUMN {column} INTEGER"))?;
+        }
+    }
+    crate::credits::migrate_books(conn)?;
     // Finished runs by their end, for the retention reaper.
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS runs_by_end ON runs (tenant, json_extract(state, '$.updated_at_ms'))
@@ -199,7 +218,9 @@ where
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")?;
+    // Statement journals and temporary b-trees in memory: a multi-row statement inside a
+    // savepoint would otherwise create (and unlink) a temporary file for its journal.
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
