@@ -63,8 +63,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
     tenant TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, payload_hash TEXT NOT NULL,
     result TEXT, expires_at INTEGER NOT NULL,
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;
+-- No AUTOINCREMENT: a message is found by its receipt, never by an id kept after it is
+-- gone, and the sequence table would be one more page in every step's commit.
 CREATE TABLE IF NOT EXISTS queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, body TEXT NOT NULL,
+    id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
     visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
 CREATE INDEX IF NOT EXISTS queue_visible ON queue (queue, visible_at);
 CREATE UNIQUE INDEX IF NOT EXISTS queue_receipt ON queue (receipt);
@@ -168,6 +170,25 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     crate::credits::migrate_books(conn)?;
+    // The queue of earlier versions numbered its messages with AUTOINCREMENT.
+    let queue_sql: String =
+        conn.query_row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'queue'", [], |r| r.get(0))?;
+    if queue_sql.contains("AUTOINCREMENT") {
+        conn.execute_batch(
+            "SAVEPOINT queue_rebuild;
+             CREATE TABLE queue_rebuilt (
+                 id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
+                 visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
+             INSERT INTO queue_rebuilt (id, queue, body, visible_at, receive_count, receipt)
+                 SELECT id, queue, body, visible_at, receive_count, receipt FROM queue;
+             DROP TABLE queue;
+             ALTER TABLE queue_rebuilt RENAME TO queue;
+             CREATE INDEX queue_visible ON queue (queue, visible_at);
+             CREATE UNIQUE INDEX queue_receipt ON queue (receipt);
+             DELETE FROM sqlite_sequence WHERE name = 'queue';
+             RELEASE queue_rebuild;",
+        )?;
+    }
     // Finished runs by their end, for the retention reaper.
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS runs_by_end ON runs (tenant, json_extract(state, '$.updated_at_ms'))

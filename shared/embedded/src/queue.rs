@@ -228,6 +228,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_queue_numbered_with_autoincrement_is_rebuilt_with_its_messages() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let c = Connection::open(dir.path().join("aos.db")).expect("open");
+            c.execute_batch(
+                "CREATE TABLE queue (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, body TEXT NOT NULL,
+                     visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
+                 CREATE INDEX queue_visible ON queue (queue, visible_at);
+                 CREATE UNIQUE INDEX queue_receipt ON queue (receipt);
+                 INSERT INTO queue (queue, body, visible_at) VALUES ('q', 'first', 0), ('q', 'second', 0);",
+            )
+            .expect("old queue");
+        }
+        let q = queue(&dir, 5);
+        let sql: String = q
+            .db
+            .read(|c| c.query_row("SELECT sql FROM sqlite_master WHERE name = 'queue'", [], |r| r.get(0)))
+            .expect("schema");
+        assert!(!sql.contains("AUTOINCREMENT"), "{sql}");
+        let got = q.receive(5, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
+        let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(bodies, ["first", "second"]);
+        q.delete(&got[0].receipt).await.expect("ack");
+        q.send("third", Duration::ZERO).await.expect("send");
+        let next = q.receive(5, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
+        assert_eq!(next.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["third"]);
+    }
+
+    #[tokio::test]
     async fn a_received_message_is_hidden_until_its_visibility_expires() {
         let dir = tempfile::tempdir().expect("tmp");
         let q = queue(&dir, 5);

@@ -86,15 +86,31 @@ fn load_state(c: &Connection, tenant: &str, id: &str) -> Result<Option<RunState>
     state.map(|s| serde_json::from_str(&s).map_err(|e| json_err(&e))).transpose()
 }
 
-fn save_state(c: &Connection, tenant: &str, id: &str, state: &RunState) -> Result<(), StoreError> {
+/// Writes a run's state: a new run (`was`: `None`), or one whose status was `was` when
+/// it was loaded in this transaction. Its status column (and so the `runs_by_status`
+/// index) is written only when the status changed: a step that leaves a run running
+/// rewrites one page of `runs`, not also one of the index.
+fn save_state(c: &Connection, tenant: &str, id: &str, state: &RunState, was: Option<RunStatus>) -> Result<(), StoreError> {
     let body = serde_json::to_string(state).map_err(|e| json_err(&e))?;
-    exec(
-        c,
-        "INSERT INTO runs (tenant, id, status, state) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (tenant, id) DO UPDATE SET status = excluded.status, state = excluded.state",
-        params![tenant, id, state.status.as_str(), body],
-    )
+    let written = match was {
+        None => exec(
+            c,
+            "INSERT INTO runs (tenant, id, status, state) VALUES (?1, ?2, ?3, ?4)",
+            params![tenant, id, state.status.as_str(), body],
+        ),
+        Some(was) if was == state.status => {
+            exec(c, "UPDATE runs SET state = ?3 WHERE tenant = ?1 AND id = ?2", params![tenant, id, body])
+        }
+        Some(_) => exec(
+            c,
+            "UPDATE runs SET status = ?3, state = ?4 WHERE tenant = ?1 AND id = ?2",
+            params![tenant, id, state.status.as_str(), body],
+        ),
+    }
     .map_err(|e| backend(&e))?;
+    if written != 1 {
+        return Err(StoreError::Conflict(format!("run {id} vanished")));
+    }
     Ok(())
 }
 
@@ -120,15 +136,16 @@ pub(crate) fn insert_run_tx(c: &Connection, run: &RunRecord) -> Result<(), Store
         },
         plan: None,
     };
-    save_state(c, t, r, &state)
+    save_state(c, t, r, &state, None)
 }
 
 pub(crate) fn cancel_tx(c: &Connection, tenant: &str, id: &str, now: u64) -> Result<(), StoreError> {
     let mut run = load_state(c, tenant, id)?.ok_or_else(|| StoreError::Conflict("run not found".to_owned()))?;
+    let was = run.status;
     run.status = run.status.transition(RunStatus::Cancelled).map_err(|e| StoreError::Conflict(e.to_string()))?;
     run.error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
     run.updated_at_ms = now;
-    save_state(c, tenant, id, &run)?;
+    save_state(c, tenant, id, &run, Some(was))?;
     // The run's usage so far is its record: a step that commits after the cancel adds to it.
     let full = load_run(c, tenant, id)?.ok_or_else(|| StoreError::Conflict("run not found".to_owned()))?;
     crate::usage::put_tx(c, tenant, &full.usage_record(RunStatus::Cancelled, now, full.usage.clone()))

@@ -80,7 +80,7 @@ pub(super) fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, 
         run.status = run.status.transition(RunStatus::Running).map_err(|e| StoreError::Conflict(e.to_string()))?;
         run.updated_at_ms = req.now_ms;
         run.ahead.clone_from(&reserved);
-        save_state(c, t, r, &run)?;
+        save_state(c, t, r, &run, Some(RunStatus::Queued))?;
     }
     Ok(BeginOutcome::Claimed { attempt, taken_over, reserved })
 }
@@ -111,6 +111,7 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
     let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
     let index = commit.checkpoint.step_index;
     let mut run = load_state(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
+    let was = run.status;
     if let Some(receipt) = &commit.ack {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
@@ -161,7 +162,7 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
         // Cancelled meanwhile: keep the checkpoint, the charge and the usage (its usage
         // record follows it), do not advance (nor reserve for a next step).
         ledger_tx(c, commit, false)?;
-        save_state(c, t, r, &run)?;
+        save_state(c, t, r, &run, Some(was))?;
         if run.status.is_terminal() {
             let full = load_run(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
             crate::usage::put_tx(c, t, &full.usage_record(run.status, run.updated_at_ms, run.usage.clone()))?;
@@ -178,7 +179,7 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
         run.plan.clone_from(&commit.plan);
     }
     run.ahead = ledger_tx(c, commit, true)?;
-    save_state(c, t, r, &run)?;
+    save_state(c, t, r, &run, Some(was))?;
     if let Some(record) = &commit.usage_record {
         crate::usage::put_tx(c, t, record)?;
     }
