@@ -51,13 +51,13 @@ CREATE INDEX IF NOT EXISTS runs_by_status ON runs (tenant, status, id);
 CREATE TABLE IF NOT EXISTS run_specs (
     tenant TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL,
     PRIMARY KEY (tenant, id));
-CREATE TABLE IF NOT EXISTS checkpoints (
-    tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS step_claims (
+-- A run's steps: each one's claim (who runs it, until when, how often it was tried)
+-- and, once it committed, its checkpoint. One row, so a step's commit rewrites one
+-- b-tree where a claim table and a checkpoint table took two.
+CREATE TABLE IF NOT EXISTS steps (
     tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL,
     status TEXT NOT NULL, attempts INTEGER NOT NULL, claim_until INTEGER NOT NULL, last_error TEXT,
-    claim_id TEXT,
+    claim_id TEXT, checkpoint TEXT,
     PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS idempotency (
     tenant TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, payload_hash TEXT NOT NULL,
@@ -131,12 +131,37 @@ CREATE TABLE IF NOT EXISTS breakers (
 
 /// Brings a data directory made by an earlier AOS up to the schema: columns added since.
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let has_claim_id: bool =
-        conn.query_row("SELECT COUNT(*) FROM pragma_table_info('step_claims') WHERE name = 'claim_id'", [], |r| {
+    let has_table = |name: &str| -> rusqlite::Result<bool> {
+        conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| {
             r.get::<_, i64>(0).map(|n| n > 0)
-        })?;
-    if !has_claim_id {
-        conn.execute_batch("ALTER TABLE step_claims ADD COLUMN claim_id TEXT")?;
+        })
+    };
+    // Claims and checkpoints were two tables before `steps`.
+    if has_table("step_claims")? {
+        let has_claim_id: bool =
+            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('step_claims') WHERE name = 'claim_id'", [], |r| {
+                r.get::<_, i64>(0).map(|n| n > 0)
+            })?;
+        if !has_claim_id {
+            conn.execute_batch("ALTER TABLE step_claims ADD COLUMN claim_id TEXT")?;
+        }
+        conn.execute_batch(
+            "SAVEPOINT steps_from_claims;
+             INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, last_error, claim_id)
+                 SELECT tenant, run_id, step_index, status, attempts, claim_until, last_error, claim_id FROM step_claims;
+             DROP TABLE step_claims;
+             RELEASE steps_from_claims;",
+        )?;
+    }
+    if has_table("checkpoints")? {
+        conn.execute_batch(
+            "SAVEPOINT steps_from_checkpoints;
+             INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, checkpoint)
+                 SELECT tenant, run_id, step_index, 'done', 1, 0, body FROM checkpoints WHERE true
+                 ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET checkpoint = excluded.checkpoint;
+             DROP TABLE checkpoints;
+             RELEASE steps_from_checkpoints;",
+        )?;
     }
     let has_retention: bool =
         conn.query_row("SELECT COUNT(*) FROM pragma_table_info('tenants') WHERE name = 'retention_days'", [], |r| {

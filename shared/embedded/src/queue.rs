@@ -243,10 +243,9 @@ mod tests {
             .expect("old queue");
         }
         let q = queue(&dir, 5);
-        let sql: String = q
-            .db
-            .read(|c| c.query_row("SELECT sql FROM sqlite_master WHERE name = 'queue'", [], |r| r.get(0)))
-            .expect("schema");
+        let sql: String =
+            q.db.read(|c| c.query_row("SELECT sql FROM sqlite_master WHERE name = 'queue'", [], |r| r.get(0)))
+                .expect("schema");
         assert!(!sql.contains("AUTOINCREMENT"), "{sql}");
         let got = q.receive(5, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
         let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();

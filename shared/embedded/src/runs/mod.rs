@@ -90,7 +90,13 @@ fn load_state(c: &Connection, tenant: &str, id: &str) -> Result<Option<RunState>
 /// it was loaded in this transaction. Its status column (and so the `runs_by_status`
 /// index) is written only when the status changed: a step that leaves a run running
 /// rewrites one page of `runs`, not also one of the index.
-fn save_state(c: &Connection, tenant: &str, id: &str, state: &RunState, was: Option<RunStatus>) -> Result<(), StoreError> {
+fn save_state(
+    c: &Connection,
+    tenant: &str,
+    id: &str,
+    state: &RunState,
+    was: Option<RunStatus>,
+) -> Result<(), StoreError> {
     let body = serde_json::to_string(state).map_err(|e| json_err(&e))?;
     let written = match was {
         None => exec(
@@ -162,7 +168,7 @@ impl EmbeddedRunStore {
     pub async fn expire_orphaned_claims(&self) -> StoreResult<u64> {
         self.db
             .write(true, |c| {
-                exec(c, "UPDATE step_claims SET claim_until = 0 WHERE status = 'running'", [])
+                exec(c, "UPDATE steps SET claim_until = 0 WHERE status = 'running'", [])
                     .map(|n| n as u64)
                     .map_err(|e| backend(&e))
             })
@@ -226,8 +232,10 @@ impl RunStore for EmbeddedRunStore {
 
     async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
         let bodies: Vec<String> = self.db.read(|c| {
-            let mut st =
-                c.prepare_cached("SELECT body FROM checkpoints WHERE tenant = ?1 AND run_id = ?2 ORDER BY step_index")?;
+            let mut st = c.prepare_cached(
+                "SELECT checkpoint FROM steps WHERE tenant = ?1 AND run_id = ?2 AND checkpoint IS NOT NULL \
+                 ORDER BY step_index",
+            )?;
             let rows = st.query_map(params![tenant.as_str(), id.as_str()], |r| r.get(0))?;
             rows.collect()
         })?;
@@ -237,7 +245,7 @@ impl RunStore for EmbeddedRunStore {
     async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>> {
         let rows: Vec<(u32, u32, u64, Option<String>)> = self.db.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT step_index, attempts, claim_until, last_error FROM step_claims
+                "SELECT step_index, attempts, claim_until, last_error FROM steps
                  WHERE tenant = ?1 AND run_id = ?2 AND status != 'done' ORDER BY step_index",
             )?;
             let rows = st.query_map(params![tenant.as_str(), id.as_str()], |r| {
@@ -256,8 +264,10 @@ impl RunStore for EmbeddedRunStore {
 
     async fn step_outputs(&self, tenant: &TenantId, id: &RunId, steps: &[u32]) -> StoreResult<BTreeMap<String, Value>> {
         let bodies: Vec<String> = self.db.read(|c| {
-            let mut st =
-                c.prepare_cached("SELECT body FROM checkpoints WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3")?;
+            let mut st = c.prepare_cached(
+                "SELECT checkpoint FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 \
+                 AND checkpoint IS NOT NULL",
+            )?;
             let mut out = Vec::with_capacity(steps.len());
             for index in steps {
                 if let Some(body) =
@@ -296,7 +306,7 @@ impl RunStore for EmbeddedRunStore {
             .write(false, move |c| {
                 exec(
                     c,
-                    "UPDATE step_claims SET claim_until = MAX(claim_until, ?4)
+                    "UPDATE steps SET claim_until = MAX(claim_until, ?4)
                      WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running' AND claim_id = ?5",
                     params![t, r, step_index, until_ms, claim],
                 )
@@ -416,10 +426,8 @@ impl RunStore for EmbeddedRunStore {
                 if !RunStatus::parse(&status).is_some_and(RunStatus::is_terminal) {
                     return Err(StoreError::Conflict(format!("run {r} is {status}; only finished runs are deleted")));
                 }
-                for table in ["checkpoints", "step_claims"] {
-                    exec(c, &format!("DELETE FROM {table} WHERE tenant = ?1 AND run_id = ?2"), params![t, r])
-                        .map_err(|e| backend(&e))?;
-                }
+                exec(c, "DELETE FROM steps WHERE tenant = ?1 AND run_id = ?2", params![t, r])
+                    .map_err(|e| backend(&e))?;
                 for table in ["run_specs", "runs"] {
                     exec(c, &format!("DELETE FROM {table} WHERE tenant = ?1 AND id = ?2"), params![t, r])
                         .map_err(|e| backend(&e))?;
@@ -427,5 +435,50 @@ impl RunStore for EmbeddedRunStore {
                 Ok(true)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Durability;
+
+    #[tokio::test]
+    async fn claims_and_checkpoints_of_earlier_versions_become_steps() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let checkpoint = r#"{"step_index":0,"step_id":"s0","skill":"noop","seed":7,"attempts":1,"outcome":{"ok":true,"output":{"n":1},"cost_cents":0,"duration_ms":0},"outcome_hash":"a","prev_hash":"b","hash":"c","created_at_ms":5}"#;
+        {
+            let c = Connection::open(dir.path().join("aos.db")).expect("open");
+            c.execute_batch(
+                "CREATE TABLE checkpoints (
+                     tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL, body TEXT NOT NULL,
+                     PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
+                 CREATE TABLE step_claims (
+                     tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL,
+                     status TEXT NOT NULL, attempts INTEGER NOT NULL, claim_until INTEGER NOT NULL, last_error TEXT,
+                     PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
+                 INSERT INTO step_claims VALUES ('ten_a', 'run_1', 0, 'done', 1, 0, NULL);
+                 INSERT INTO step_claims VALUES ('ten_a', 'run_1', 1, 'waiting', 2, 0, NULL);",
+            )
+            .expect("old tables");
+            c.execute("INSERT INTO checkpoints VALUES ('ten_a', 'run_1', 0, ?1)", [checkpoint]).expect("checkpoint");
+        }
+        let db = Db::open(dir.path(), Durability::Full).expect("open and migrate");
+        let tables: Vec<String> = db
+            .read(|c| {
+                let mut st = c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('checkpoints', 'step_claims', 'steps')")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                rows.collect()
+            })
+            .expect("tables");
+        assert_eq!(tables, ["steps"]);
+        let store = EmbeddedRunStore::new(db);
+        let (tenant, run) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_1").expect("run"));
+        let kept = store.checkpoints(&tenant, &run).await.expect("checkpoints");
+        assert_eq!(kept.len(), 1);
+        assert_eq!((kept[0].step_index, kept[0].seed, kept[0].hash.as_str()), (0, 7, "c"));
+        let progress = store.step_progress(&tenant, &run).await.expect("progress");
+        assert_eq!(progress.len(), 1, "the step still waiting keeps its claim: {progress:?}");
+        assert_eq!((progress[0].step_index, progress[0].attempts), (1, 2));
     }
 }

@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 fn has_checkpoint(c: &Connection, tenant: &str, run: &str, index: u32) -> Result<bool, StoreError> {
     qrow(
         c,
-        "SELECT 1 FROM checkpoints WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+        "SELECT 1 FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND checkpoint IS NOT NULL",
         params![tenant, run, index],
         |_| Ok(()),
     )
@@ -28,7 +28,7 @@ fn has_checkpoint(c: &Connection, tenant: &str, run: &str, index: u32) -> Result
 fn holds_claim(c: &Connection, tenant: &str, run: &str, index: u32, claim: &str) -> Result<bool, StoreError> {
     qrow(
         c,
-        "SELECT 1 FROM step_claims WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?4",
+        "SELECT 1 FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?4",
         params![tenant, run, index, claim],
         |_| Ok(()),
     )
@@ -49,7 +49,7 @@ pub(super) fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, 
     }
     let claim: Option<(String, u32, u64)> = c
         .query_row(
-            "SELECT status, attempts, claim_until FROM step_claims WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+            "SELECT status, attempts, claim_until FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
             params![t, r, req.step_index],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
@@ -64,7 +64,7 @@ pub(super) fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, 
     };
     let (attempt, taken_over) = outcome;
     exec(c,
-        "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until, claim_id) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)
+        "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)
          ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = ?4, claim_until = ?5, claim_id = ?6",
         params![t, r, req.step_index, attempt, req.claim_until_ms, req.claim],
     )
@@ -119,17 +119,12 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
     if has_checkpoint(c, t, r, index)? || !holds_claim(c, t, r, index, &commit.claim)? {
         return Ok(committed(run, None));
     }
+    // The checkpoint goes into the step's row, which the claim above vouches for.
     let body = serde_json::to_string(&commit.checkpoint).map_err(|e| json_err(&e))?;
     exec(
         c,
-        "INSERT INTO checkpoints (tenant, run_id, step_index, body) VALUES (?1, ?2, ?3, ?4)",
+        "UPDATE steps SET status = 'done', claim_until = 0, checkpoint = ?4 WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
         params![t, r, index, body],
-    )
-    .map_err(|e| backend(&e))?;
-    exec(
-        c,
-        "UPDATE step_claims SET status = 'done', claim_until = 0 WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
-        params![t, r, index],
     )
     .map_err(|e| backend(&e))?;
     // The gate's decision is on record with the checkpoint that carries it.
@@ -195,7 +190,7 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
     let received = enqueue_received(c, STEP_QUEUE, &encode(next), until).map_err(|e| backend(&e))?;
     exec(
         c,
-        "INSERT INTO step_claims (tenant, run_id, step_index, status, attempts, claim_until, claim_id) VALUES (?1, ?2, ?3, 'running', 1, ?4, ?5)
+        "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id) VALUES (?1, ?2, ?3, 'running', 1, ?4, ?5)
          ON CONFLICT (tenant, run_id, step_index) DO UPDATE SET status = 'running', attempts = attempts + 1, claim_until = ?4, claim_id = ?5",
         params![t, r, next.step_index, until, commit.next_claim],
     )
@@ -208,7 +203,7 @@ pub(super) fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreErr
     let err = serde_json::to_string(&retry.last_error).map_err(|e| json_err(&e))?;
     let released = exec(
         c,
-        "UPDATE step_claims SET status = 'waiting', claim_until = 0, last_error = ?4
+        "UPDATE steps SET status = 'waiting', claim_until = 0, last_error = ?4
          WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?5 AND status = 'running'",
         params![t, r, retry.step_index, err, retry.claim],
     )
@@ -229,7 +224,7 @@ pub(super) fn suspend_tx(c: &Connection, s: &StepSuspend) -> Result<(), StoreErr
     let (t, r) = (s.tenant.as_str(), s.run_id.as_str());
     exec(
         c,
-        "UPDATE step_claims SET status = 'waiting', claim_until = 0, attempts = MAX(attempts - 1, 0)
+        "UPDATE steps SET status = 'waiting', claim_until = 0, attempts = MAX(attempts - 1, 0)
          WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running' AND claim_id = ?4",
         params![t, r, s.step_index, s.claim],
     )
