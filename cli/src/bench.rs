@@ -362,9 +362,9 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
             let dir = fresh(if metered { "ledger" } else { "ledger-off" })?;
             let times = serial_steps(&dir, Durability::Full, round, None, false, metered).await?;
             if metered {
-                on.extend(times)
+                on.extend(times);
             } else {
-                off.extend(times)
+                off.extend(times);
             }
         }
     }

@@ -136,15 +136,21 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             r.get::<_, i64>(0).map(|n| n > 0)
         })
     };
+    // Adds `column` to `table` unless it has it.
+    let add_column = |table: &str, column: &str, decl: &str| -> rusqlite::Result<()> {
+        let has: bool = conn.query_row(
+            &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}'"),
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+        Ok(())
+    };
     // Claims and checkpoints were two tables before `steps`.
     if has_table("step_claims")? {
-        let has_claim_id: bool =
-            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('step_claims') WHERE name = 'claim_id'", [], |r| {
-                r.get::<_, i64>(0).map(|n| n > 0)
-            })?;
-        if !has_claim_id {
-            conn.execute_batch("ALTER TABLE step_claims ADD COLUMN claim_id TEXT")?;
-        }
+        add_column("step_claims", "claim_id", "TEXT")?;
         conn.execute_batch(
             "SAVEPOINT steps_from_claims;
              INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, last_error, claim_id)
@@ -163,36 +169,16 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              RELEASE steps_from_checkpoints;",
         )?;
     }
-    let has_retention: bool =
-        conn.query_row("SELECT COUNT(*) FROM pragma_table_info('tenants') WHERE name = 'retention_days'", [], |r| {
-            r.get::<_, i64>(0).map(|n| n > 0)
-        })?;
-    if !has_retention {
-        conn.execute_batch("ALTER TABLE tenants ADD COLUMN retention_days INTEGER")?;
-    }
     for (table, column, decl) in [
+        ("tenants", "retention_days", "INTEGER"),
         ("kv", "expires_at", "INTEGER"),
         ("breakers", "touched_at", "INTEGER NOT NULL DEFAULT 0"),
         ("tenants", "plan", "TEXT"),
     ] {
-        let has: bool = conn.query_row(
-            &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}'"),
-            [],
-            |r| r.get::<_, i64>(0).map(|n| n > 0),
-        )?;
-        if !has {
-            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
-        }
+        add_column(table, column, decl)?;
     }
     for column in crate::credits::HOT {
-        let has: bool = conn.query_row(
-            &format!("SELECT COUNT(*) FROM pragma_table_info('credit_books') WHERE name = '{column}'"),
-            [],
-            |r| r.get::<_, i64>(0).map(|n| n > 0),
-        )?;
-        if !has {
-            conn.execute_batch(&format!("ALTER TABLE credit_books ADD COLUMN {column} INTEGER"))?;
-        }
+        add_column("credit_books", column, "INTEGER")?;
     }
     crate::credits::migrate_books(conn)?;
     // The queue of earlier versions numbered its messages with AUTOINCREMENT.
