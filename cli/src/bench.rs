@@ -277,8 +277,7 @@ async fn ledger_rate(dir: &Path, tasks: usize, per_task: usize) -> anyhow::Resul
 async fn throughput(dir: &Path, runs: usize, steps: usize, workers: usize) -> anyhow::Result<f64> {
     let eng = engine(dir, Durability::Full).await?;
     let tenant = TenantId::parse("ten_bench")?;
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let handles: Vec<_> = (0..workers).map(|_| tokio::spawn(eng.worker.clone().run_loop(rx.clone()))).collect();
+    let running = Workers::start(&eng.worker, workers);
     let t = Instant::now();
     for _ in 0..runs {
         eng.runs.submit(&tenant, noop_plan(steps)?, None).await?;
@@ -290,10 +289,7 @@ async fn throughput(dir: &Path, runs: usize, steps: usize, workers: usize) -> an
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let elapsed = t.elapsed();
-    let _ = stop.send(true);
-    for h in handles {
-        let _ = h.await;
-    }
+    running.stop().await;
     let done = eng
         .runs
         .list(
@@ -488,12 +484,34 @@ pub async fn probe(dir: &Path, steps: usize, durable: bool, metered: bool) -> an
     Ok(())
 }
 
+/// Step workers running in the background of a measurement.
+pub(crate) struct Workers {
+    stop: tokio::sync::watch::Sender<bool>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// `n` copies of `worker`, each in its own task.
+    pub(crate) fn start(worker: &aos_runtime::worker::StepWorker, n: usize) -> Self {
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let handles = (0..n).map(|_| tokio::spawn(worker.clone().run_loop(rx.clone()))).collect();
+        Self { stop, handles }
+    }
+
+    /// Tells them to stop and waits until they have.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(true);
+        for h in self.handles {
+            let _ = h.await;
+        }
+    }
+}
+
 /// Time for `runs` runs of `steps` no-op steps with `workers` workers, durable.
 pub(crate) async fn run_batch(dir: &Path, runs: usize, steps: usize, workers: usize) -> anyhow::Result<Duration> {
     let eng = engine(dir, Durability::Full).await?;
     let tenant = TenantId::parse("ten_bench")?;
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let handles: Vec<_> = (0..workers).map(|_| tokio::spawn(eng.worker.clone().run_loop(rx.clone()))).collect();
+    let running = Workers::start(&eng.worker, workers);
     let t = Instant::now();
     let mut ids = Vec::new();
     for _ in 0..runs {
@@ -505,10 +523,7 @@ pub(crate) async fn run_batch(dir: &Path, runs: usize, steps: usize, workers: us
         }
     }
     let elapsed = t.elapsed();
-    let _ = stop.send(true);
-    for h in handles {
-        let _ = h.await;
-    }
+    running.stop().await;
     eng.embedded.db.close();
     Ok(elapsed)
 }

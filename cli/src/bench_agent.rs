@@ -98,8 +98,7 @@ async fn agent_engine(dir: &Path, model: std::net::SocketAddr, fan_out: usize) -
 async fn time_run(eng: &AgentEngine, body: Value, workers: usize) -> anyhow::Result<(Duration, usize)> {
     let tenant = TenantId::parse("ten_bench")?;
     let req: SubmitRun = serde_json::from_value(body)?;
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let handles: Vec<_> = (0..workers).map(|_| tokio::spawn(eng.worker.clone().run_loop(rx.clone()))).collect();
+    let running = crate::bench::Workers::start(&eng.worker, workers);
     let t = Instant::now();
     let id = eng.runs.submit(&tenant, req, None).await.map_err(|e| anyhow::anyhow!("{e}"))?.run.id;
     let run = loop {
@@ -110,10 +109,7 @@ async fn time_run(eng: &AgentEngine, body: Value, workers: usize) -> anyhow::Res
         tokio::time::sleep(Duration::from_millis(1)).await;
     };
     let elapsed = t.elapsed();
-    let _ = stop.send(true);
-    for h in handles {
-        let _ = h.await;
-    }
+    running.stop().await;
     anyhow::ensure!(run.status.as_str() == "succeeded", "the benchmark run ended {}: {:?}", run.status, run.error);
     let (_, cps, _) = eng.runs.steps(&tenant, &id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((elapsed, cps.len()))

@@ -33,14 +33,7 @@ pub struct AwsBenchOptions {
 pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".to_owned());
     let name = format!("aos-bench-{}", aos_runtime::clock::unique_suffix());
-    let config = aos_aws::AwsConfig {
-        table: name.clone(),
-        step_queue_url: format!("{}/000000000000/{name}", endpoint.trim_end_matches('/')),
-        secrets_prefix: format!("{name}/"),
-        workflow_role_arn: None,
-        workflow_prefix: "aos-wf-".to_owned(),
-        blob_bucket: None,
-    };
+    let config = aos_aws::AwsConfig::scratch(&endpoint, &name);
     let counter = aos_aws::CallCounter::default();
     let aws = aos_aws::AwsAdapters::connect(config.clone(), aos_aws::Resources::Create, Some(counter.clone())).await?;
     // A second, uncounted connection watches for the runs to finish.
@@ -81,8 +74,7 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
     let submit: u64 = counter.snapshot().values().sum();
     counter.reset();
     let started = Instant::now();
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let handles: Vec<_> = (0..4).map(|_| tokio::spawn(worker.clone().run_loop(rx.clone()))).collect();
+    let running = crate::bench::Workers::start(&worker, 4);
     for id in &ids {
         loop {
             let run = watcher.runs.run(&tenant, id).await?.context("run vanished")?;
@@ -94,10 +86,7 @@ pub async fn aws_calls(opts: &AwsBenchOptions) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    let _ = stop.send(true);
-    for h in handles {
-        let _ = h.await;
-    }
+    running.stop().await;
     let calls = counter.snapshot();
     let steps = (opts.runs * opts.steps) as f64;
     println!(

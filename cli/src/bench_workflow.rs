@@ -54,8 +54,7 @@ async fn run_workflow(dir: &Path, spec: &str, input: Value, workers: usize) -> a
     let spec = aos_core::workflow::parse(spec, aos_core::workflow::Format::Yaml)?;
     let name = spec.name.clone();
     fe.flows.apply(&tenant, spec).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let handles: Vec<_> = (0..workers).map(|_| tokio::spawn(fe.worker.clone().run_loop(rx.clone()))).collect();
+    let running = crate::bench::Workers::start(&fe.worker, workers);
     let t = Instant::now();
     let req = aos_runtime::workflows::StartExecution {
         input,
@@ -78,10 +77,7 @@ async fn run_workflow(dir: &Path, spec: &str, input: Value, workers: usize) -> a
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let elapsed = t.elapsed();
-    let _ = stop.send(true);
-    for h in handles {
-        let _ = h.await;
-    }
+    running.stop().await;
     fe.eng.embedded.db.close();
     Ok(elapsed)
 }

@@ -621,14 +621,7 @@ async fn steps_reserve_ahead_with_the_commit_before_on_dynamodb() {
 async fn a_metered_runs_steps_write_dynamodb_once_each() {
     let endpoint = aos_tests::backends::emulator_endpoint();
     let name = format!("aos-calls-{}", uuid::Uuid::new_v4().simple());
-    let config = aos_aws::AwsConfig {
-        table: name.clone(),
-        step_queue_url: format!("{}/000000000000/{name}", endpoint.trim_end_matches('/')),
-        secrets_prefix: format!("{name}/"),
-        workflow_role_arn: None,
-        workflow_prefix: "aos-wf-".to_owned(),
-        blob_bucket: None,
-    };
+    let config = aos_aws::AwsConfig::scratch(&endpoint, &name);
     let counter = aos_aws::CallCounter::default();
     let aws = aos_aws::AwsAdapters::connect(config, aos_aws::Resources::Create, Some(counter.clone()))
         .await

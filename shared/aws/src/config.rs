@@ -49,6 +49,20 @@ impl AwsConfig {
             blob_bucket: std::env::var("AOS_BLOB_BUCKET").ok().filter(|v| !v.trim().is_empty()),
         })
     }
+
+    /// A deployment of its own, every resource named `name`, at `endpoint` (the
+    /// emulator's URL): the scratch table and queue of a benchmark or a test, made with
+    /// [`crate::Resources::Create`]. No workflow role and no blob bucket.
+    pub fn scratch(endpoint: &str, name: &str) -> Self {
+        Self {
+            table: name.to_owned(),
+            step_queue_url: format!("{}/000000000000/{name}", endpoint.trim_end_matches('/')),
+            secrets_prefix: format!("{name}/"),
+            workflow_role_arn: None,
+            workflow_prefix: "aos-wf-".to_owned(),
+            blob_bucket: None,
+        }
+    }
 }
 
 /// The SDK configuration from the standard chain: region, credentials and

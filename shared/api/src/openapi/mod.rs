@@ -172,24 +172,18 @@ fn operation(route: Route, s: &mut Schemas) -> utoipa::openapi::path::Operation 
         op = op.parameter(p);
     }
     if d.idempotent {
-        op = op.parameter(
-            ParameterBuilder::new()
-                .name("Idempotency-Key")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some("Makes a retry safe: the same key and body answer the first request's result; the same key with another body is a 409."))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255)))),
-        );
+        op = op.parameter(optional_header(
+            "Idempotency-Key",
+            "Makes a retry safe: the same key and body answer the first request's result; the same key with another body is a 409.",
+            ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255)),
+        ));
     }
     if matches!(d.answer, Answer::Events(..)) {
-        op = op.parameter(
-            ParameterBuilder::new()
-                .name("Last-Event-ID")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some("Resume after this finished step or node."))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
-        );
+        op = op.parameter(optional_header(
+            "Last-Event-ID",
+            "Resume after this finished step or node.",
+            ObjectBuilder::new().schema_type(Type::String),
+        ));
     }
     if let Some((schema, yaml)) = d.body {
         let mut body = RequestBodyBuilder::new().required(Some(Required::True)).content(
@@ -368,6 +362,17 @@ pub(crate) struct ErrorDetail {
     /// What a client may act on beyond the message (a quota's figures, a budget's).
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<serde_json::Value>,
+}
+
+/// A request header an operation takes but does not need.
+fn optional_header(name: &str, what: &str, schema: ObjectBuilder) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(what))
+        .schema(Some(schema))
+        .build()
 }
 
 #[cfg(test)]
