@@ -11,7 +11,7 @@ use records::{
 };
 pub(crate) use records::{migrate_books, HOT};
 
-use crate::db::{backend, exec, qrow, Db};
+use crate::db::{backend, qrow, Db};
 use aos_core::audit::AuditEvent;
 use aos_core::credits::{
     check_amount, repeated_settle, resolution, Book, Cause, GrantSpec, LedgerError, Millicredits, PendingState,
@@ -82,7 +82,9 @@ fn resolve(
         TransferKind::Expire => book.expire(pending, now_ms)?,
         _ => book.void(pending, now_ms)?,
     };
-    update_pending(c, tenant, pending)?;
+    if !update_pending(c, tenant, pending)? {
+        return Err(StoreError::Conflict(format!("reservation {} was resolved meanwhile", pending.id)).into());
+    }
     insert_transfer(c, tenant, &t)?;
     Ok(t)
 }
@@ -164,13 +166,7 @@ fn settle_held(
             TransferKind::Post => after.settle(&mut resolved, amount, now_ms)?,
             _ => after.void(&mut resolved, now_ms)?,
         };
-        let moved = exec(
-            c,
-            "UPDATE credit_transfers SET state = ?3 WHERE tenant = ?1 AND id = ?2 AND state = 'pending'",
-            params![tenant, pending.id.as_str(), resolved.state.map(PendingState::as_str)],
-        )
-        .map_err(|e| backend(&e))?;
-        if moved == 1 {
+        if update_pending(c, tenant, &resolved)? {
             to_write.push(t);
             *book = after;
             return Ok(());
@@ -216,8 +212,7 @@ pub(crate) fn step_tx(
             Err(_refused) => {}
         }
     }
-    let rows: Vec<&Transfer> = to_write.iter().collect();
-    let put = insert_new(c, tenant, &rows)?;
+    let put = insert_new(c, tenant, &to_write)?;
     // A resolution written here cannot exist already (its reservation left `pending`
     // just now, and a reservation's state and its resolution are written together), so
     // a row not inserted is the reservation ahead, made before (a repeated commit).

@@ -196,20 +196,22 @@ pub(super) fn insert_transfer(c: &Connection, tenant: &str, t: &Transfer) -> Res
     Ok(())
 }
 
-/// Records a reservation's resolution: its `state` column (its body stays as written).
-pub(super) fn update_pending(c: &Connection, tenant: &str, t: &Transfer) -> Result<(), StoreError> {
-    exec(
+/// Records a reservation's resolution: its `state` column (its body stays as written),
+/// only while the row is still pending. Answers whether it was (a reservation resolves
+/// once).
+pub(super) fn update_pending(c: &Connection, tenant: &str, t: &Transfer) -> Result<bool, StoreError> {
+    let moved = exec(
         c,
-        "UPDATE credit_transfers SET state = ?3 WHERE tenant = ?1 AND id = ?2",
+        "UPDATE credit_transfers SET state = ?3 WHERE tenant = ?1 AND id = ?2 AND state = 'pending'",
         params![tenant, t.id.as_str(), t.state.map(PendingState::as_str)],
     )
     .map_err(|e| backend(&e))?;
-    Ok(())
+    Ok(moved == 1)
 }
 
 /// Inserts `rows` (one or two) in one statement, each unless its id exists; answers how
 /// many were inserted.
-pub(super) fn insert_new(c: &Connection, tenant: &str, rows: &[&Transfer]) -> Result<usize, StoreError> {
+pub(super) fn insert_new(c: &Connection, tenant: &str, rows: &[Transfer]) -> Result<usize, StoreError> {
     const ONE: &str = "INSERT INTO credit_transfers (tenant, id, state, timeout_ms, body) VALUES (?1, ?2, ?3, ?4, ?5) \
                        ON CONFLICT (tenant, id) DO NOTHING";
     const TWO: &str = "INSERT INTO credit_transfers (tenant, id, state, timeout_ms, body) \
