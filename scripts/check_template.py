@@ -85,8 +85,13 @@ check(gsi["IndexName"] == "gsi1", "GSI gsi1")
 ends = [g for g in table["GlobalSecondaryIndexes"] if g["IndexName"] == "ends"]
 check(len(ends) == 1 and [k["AttributeName"] for k in ends[0]["KeySchema"]] == ["gsi2pk", "gsi2sk"]
       and ends[0]["Projection"]["ProjectionType"] == "KEYS_ONLY", "GSI ends on gsi2pk/gsi2sk, keys only")
+status = [g for g in table["GlobalSecondaryIndexes"] if g["IndexName"] == "status"]
+check(len(status) == 1 and [k["AttributeName"] for k in status[0]["KeySchema"]] == ["gsi3pk", "gsi3sk"]
+      and status[0]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["since_ms"]},
+      "GSI status on gsi3pk/gsi3sk, projecting since_ms alone (a step must not write it)")
 lib = (ROOT / "shared/aws/src/lib.rs").read_text()
 check('pub const ENDS_INDEX: &str = "ends";' in lib, "the code names the ends index as the template does")
+check('pub const STATUS_INDEX: &str = "status";' in lib, "the code names the status index as the template does")
 
 # Large values: one private, encrypted bucket, named to every function; S3 access only on it.
 bucket = resources.get("BlobBucket", {}).get("Properties", {})
@@ -204,7 +209,9 @@ check(var("MAX_RECEIVE_COUNT") == str(queue["RedrivePolicy"]["maxReceiveCount"])
 check("AttributeName=ttl" in hook, "LocalStack TTL attribute differs")
 check("PointInTimeRecoveryEnabled=true" in hook, "LocalStack point-in-time recovery missing")
 check("IndexName=ends" in hook and "ProjectionType=KEYS_ONLY" in hook, "LocalStack ends index differs")
-for attr in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]:
+check("IndexName=status" in hook and "ProjectionType=INCLUDE,NonKeyAttributes=[since_ms]" in hook,
+      "LocalStack status index differs")
+for attr in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"]:
     check(f"AttributeName={attr},AttributeType=S" in hook, f"LocalStack attribute {attr} missing")
 check(f"IndexName={gsi['IndexName']}" in hook, "LocalStack GSI name differs")
 check("--billing-mode PAY_PER_REQUEST" in hook, "LocalStack billing mode differs")

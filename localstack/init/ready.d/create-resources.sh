@@ -17,10 +17,12 @@ awslocal dynamodb create-table \
   --attribute-definitions AttributeName=pk,AttributeType=S AttributeName=sk,AttributeType=S \
       AttributeName=gsi1pk,AttributeType=S AttributeName=gsi1sk,AttributeType=S \
       AttributeName=gsi2pk,AttributeType=S AttributeName=gsi2sk,AttributeType=S \
+      AttributeName=gsi3pk,AttributeType=S AttributeName=gsi3sk,AttributeType=S \
   --key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE \
   --global-secondary-indexes \
       'IndexName=gsi1,KeySchema=[{AttributeName=gsi1pk,KeyType=HASH},{AttributeName=gsi1sk,KeyType=RANGE}],Projection={ProjectionType=ALL}' \
-      'IndexName=ends,KeySchema=[{AttributeName=gsi2pk,KeyType=HASH},{AttributeName=gsi2sk,KeyType=RANGE}],Projection={ProjectionType=KEYS_ONLY}'
+      'IndexName=ends,KeySchema=[{AttributeName=gsi2pk,KeyType=HASH},{AttributeName=gsi2sk,KeyType=RANGE}],Projection={ProjectionType=KEYS_ONLY}' \
+      'IndexName=status,KeySchema=[{AttributeName=gsi3pk,KeyType=HASH},{AttributeName=gsi3sk,KeyType=RANGE}],Projection={ProjectionType=INCLUDE,NonKeyAttributes=[since_ms]}'
 awslocal dynamodb update-time-to-live --table-name "$TABLE" \
   --time-to-live-specification Enabled=true,AttributeName=ttl
 awslocal dynamodb update-continuous-backups --table-name "$TABLE" \

@@ -125,11 +125,28 @@ pub(crate) fn ttl(expires_at_ms: u64) -> AttributeValue {
     n(expires_at_ms.div_ceil(1000))
 }
 
-/// Up to `limit` items of the listing index (`gsi1`) partition `pk` whose `gsi1sk` is
-/// below `before`, highest first.
+/// A global secondary index of the table, with its key attributes.
+pub(crate) struct Index {
+    pub(crate) name: &'static str,
+    pub(crate) pk: &'static str,
+    pub(crate) sk: &'static str,
+}
+
+/// The listing index (`gsi1`, every attribute projected): tenants, approvals, the ledger's
+/// transfers. Runs are not in it: a run changes at every step, and an index that holds
+/// all of a run's attributes would be written at every step too.
+pub(crate) const LISTING: Index = Index { name: "gsi1", pk: "gsi1pk", sk: "gsi1sk" };
+
+/// Runs by status (`gsi3pk` = `TENANT#<t>#STATUS#<status>`, `gsi3sk` = run id): keys and
+/// `since_ms` only, so a step that leaves its run's status as it was writes nothing here.
+pub(crate) const STATUS: Index = Index { name: crate::STATUS_INDEX, pk: "gsi3pk", sk: "gsi3sk" };
+
+/// Up to `limit` items of partition `pk` of `index` whose sort key is below `before`,
+/// highest first.
 pub(crate) async fn query_index_below(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
+    index: &Index,
     pk: String,
     before: &str,
     limit: u32,
@@ -140,8 +157,10 @@ pub(crate) async fn query_index_below(
         let out = client
             .query()
             .table_name(table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
+            .index_name(index.name)
+            .key_condition_expression("#ipk = :pk AND #isk < :before")
+            .expression_attribute_names("#ipk", index.pk)
+            .expression_attribute_names("#isk", index.sk)
             .expression_attribute_values(":pk", s(pk.clone()))
             .expression_attribute_values(":before", s(before))
             .scan_index_forward(false)
@@ -154,6 +173,55 @@ pub(crate) async fn query_index_below(
         start = out.last_evaluated_key;
         if start.is_none() {
             break;
+        }
+    }
+    Ok(items)
+}
+
+/// The items with these keys (`pk`, `sk`), read consistently, 100 to a request, asking
+/// again for what the service leaves unprocessed. In the order of `keys`; a key with no
+/// item is left out.
+pub(crate) async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: &[Item],
+) -> Result<Vec<Item>, StoreError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let key_of = |i: &Item| -> Result<(String, String), StoreError> {
+        Ok((get_s(i, "pk")?.to_owned(), get_s(i, "sk")?.to_owned()))
+    };
+    let mut found: HashMap<(String, String), Item> = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(100) {
+        let mut pending: Vec<Item> = chunk
+            .iter()
+            .map(|k| k.iter().filter(|(a, _)| *a == "pk" || *a == "sk").map(|(a, v)| (a.clone(), v.clone())).collect())
+            .collect();
+        for attempt in 0..8u32 {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(5))).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(sdk_err)?;
+            let out = client.batch_get_item().request_items(table, request).send().await.map_err(sdk_err)?;
+            for item in out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default() {
+                found.insert(key_of(&item)?, item);
+            }
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(table)).map(|k| k.keys).unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Backend(format!("{} reads left unprocessed after retries", pending.len())));
+        }
+    }
+    let mut items = Vec::with_capacity(found.len());
+    for k in keys {
+        if let Some(item) = found.remove(&key_of(k)?) {
+            items.push(item);
         }
     }
     Ok(items)

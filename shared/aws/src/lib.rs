@@ -34,6 +34,11 @@ pub use blobs::S3Blobs;
 /// The index of finished runs by their end (`gsi2pk` = `TENANT#<t>#ENDED`, `gsi2sk` =
 /// `<end ms, 13 digits>#<run id>`), which the retention reaper reads.
 pub const ENDS_INDEX: &str = "ends";
+
+/// The index of runs by status (`gsi3pk` = `TENANT#<t>#STATUS#<status>`, `gsi3sk` = run
+/// id; it projects `since_ms`, when the run entered its status): run listings, the count
+/// of live runs and the sweeps read it.
+pub const STATUS_INDEX: &str = "status";
 pub use breakers::DynamoBreakers;
 pub use config::{sdk_config, AwsConfig, ConfigError};
 pub use counter::CallCounter;

@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 
 /// Creates the AOS table (pk/sk, GSI `gsi1` on gsi1pk/gsi1sk, GSI `ends` on
-/// gsi2pk/gsi2sk keys only, on-demand, TTL on `ttl`) unless it exists.
+/// gsi2pk/gsi2sk keys only, GSI `status` on gsi3pk/gsi3sk with `since_ms`, on-demand,
+/// TTL on `ttl`) unless it exists.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> StoreResult<()> {
     if client.describe_table().table_name(name).send().await.is_ok() {
         return Ok(());
@@ -34,6 +35,17 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Stor
         .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
         .build()
         .map_err(sdk_err)?;
+    // Runs by status: keys and the time the run entered its status, nothing that a step
+    // changes.
+    let status = GlobalSecondaryIndex::builder()
+        .index_name(crate::STATUS_INDEX)
+        .key_schema(key("gsi3pk", KeyType::Hash)?)
+        .key_schema(key("gsi3sk", KeyType::Range)?)
+        .projection(
+            Projection::builder().projection_type(ProjectionType::Include).non_key_attributes("since_ms").build(),
+        )
+        .build()
+        .map_err(sdk_err)?;
     client
         .create_table()
         .table_name(name)
@@ -43,10 +55,13 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Stor
         .attribute_definitions(attr("gsi1sk")?)
         .attribute_definitions(attr("gsi2pk")?)
         .attribute_definitions(attr("gsi2sk")?)
+        .attribute_definitions(attr("gsi3pk")?)
+        .attribute_definitions(attr("gsi3sk")?)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(gsi)
         .global_secondary_indexes(ends)
+        .global_secondary_indexes(status)
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await

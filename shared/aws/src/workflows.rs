@@ -108,6 +108,7 @@ impl WorkflowStore for DynamoWorkflows {
             let items = crate::dynamo::query_index_below(
                 &self.client,
                 &self.table,
+                &crate::dynamo::LISTING,
                 approvals_pk(tenant.as_str(), st),
                 before.unwrap_or("~"),
                 limit,

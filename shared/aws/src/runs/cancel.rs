@@ -17,10 +17,11 @@ impl DynamoRunStore {
         let (epk, esk) = ended_keys(tenant.as_str(), id.as_str(), now_ms);
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
-            .key("pk", s(tenant_pk(tenant.as_str())))
-            .key("sk", s(run_sk(id.as_str())))
+            .key("pk", s(run_pk(tenant.as_str(), id.as_str())))
+            .key("sk", s(RUN_SK))
             .update_expression(
-                "SET #st = :cancelled, #err = :error, updated_at_ms = :now, gsi1pk = :gsi, gsi2pk = :epk, gsi2sk = :esk",
+                "SET #st = :cancelled, #err = :error, updated_at_ms = :now, since_ms = :now, gsi3pk = :gsi, gsi2pk = :epk, \
+                 gsi2sk = :esk",
             )
             .condition_expression(format!("{cancellable} AND next_step = :seen"))
             .expression_attribute_names("#st", "status")

@@ -1,6 +1,6 @@
-//! How a run lies in the table: its keys (the run item, its steps' partition, the status
-//! and ends indexes), its attributes and their conversion to and from records, and its
-//! large values, kept in S3 with a reference in the item.
+//! How a run lies in the table: its keys (the run's own partition, which holds the run
+//! item and its steps; the status and ends indexes), its attributes and their conversion
+//! to and from records, and its large values, kept in S3 with a reference in the item.
 
 use super::*;
 
@@ -10,12 +10,20 @@ pub(super) const SPEC_INLINE_MAX_BYTES: usize = 200 * 1024;
 /// The attributes that may hold a value or a reference to one.
 pub(super) const VALUE_ATTRS: [&str; 4] = ["checkpoint", "output", "plan", "spec"];
 
-pub(super) fn run_sk(id: &str) -> String {
-    format!("RUN#{id}")
+/// The partition of one run: its run item and its steps. Every run is its own partition,
+/// so a tenant's steps spread over as many partitions as it has runs.
+pub(crate) fn run_pk(tenant: &str, run: &str) -> String {
+    format!("TENANT#{tenant}#RUN#{run}")
 }
 
-pub(super) fn steps_pk(tenant: &str, run: &str) -> String {
-    format!("TENANT#{tenant}#RUN#{run}")
+/// The sort key of the run item in its partition (its steps are `STEP#<index>`).
+pub(crate) const RUN_SK: &str = "RUN";
+
+/// The run's id, from the partition key of its item.
+fn run_id_of(item: &Item) -> Result<RunId, StoreError> {
+    let pk = get_s(item, "pk")?;
+    let id = pk.rsplit_once("#RUN#").map(|(_, id)| id).ok_or_else(|| StoreError::Backend(format!("{pk} is no run")))?;
+    RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
 pub(super) fn step_sk(index: u32) -> String {
@@ -36,7 +44,8 @@ pub(super) fn run_blob_prefix(tenant: &str, run: &str) -> String {
     format!("{tenant}/runs/{run}/")
 }
 
-pub(super) fn status_pk(tenant: &str, status: RunStatus) -> String {
+/// The `status` index partition of a tenant's runs in `status` (sorted by run id).
+pub(crate) fn status_pk(tenant: &str, status: RunStatus) -> String {
     format!("TENANT#{tenant}#STATUS#{status}")
 }
 
@@ -67,7 +76,6 @@ pub(super) fn json_attr<T: serde::Serialize>(v: &T) -> Result<AttributeValue, St
 
 pub(super) fn compose(tenant: &TenantId, item: &Item) -> Result<RunRecord, StoreError> {
     let spec: RunSpec = serde_json::from_str(get_s(item, "spec")?).map_err(|e| json_err(&e))?;
-    let id = get_s(item, "sk")?.trim_start_matches("RUN#");
     let status =
         RunStatus::parse(get_s(item, "status")?).ok_or_else(|| StoreError::Backend("bad run status".to_owned()))?;
     let state = RunMutable {
@@ -81,8 +89,7 @@ pub(super) fn compose(tenant: &TenantId, item: &Item) -> Result<RunRecord, Store
         usage: opt_json(item, "usage")?.unwrap_or_default(),
         ahead: opt_json(item, "ahead")?,
     };
-    let id = RunId::parse(id).map_err(|e| StoreError::Backend(e.to_string()))?;
-    Ok(RunRecord::compose(tenant.clone(), id, spec, opt_json(item, "plan")?, state))
+    Ok(RunRecord::compose(tenant.clone(), run_id_of(item)?, spec, opt_json(item, "plan")?, state))
 }
 
 pub(super) fn is_condition_failure(e: &UpdateItemError) -> bool {

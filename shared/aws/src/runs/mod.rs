@@ -2,16 +2,18 @@
 //! holds the layout, submission and the reads; `steps.rs` the step transitions (claim,
 //! heartbeat, commit, retry, park).
 //!
-//! Layout: the run is `TENANT#t` / `RUN#<id>` (immutable `spec` JSON plus the mutable
-//! `status`, `next_step`, `last_hash`, `output`, `error`; `gsi1` lists a tenant's runs by
-//! status). Each step is `TENANT#t#RUN#<id>` / `STEP#<index>`: its claim (status,
-//! attempts, lease) and, once it ends, its checkpoint. A step's claim is one conditional
-//! update; its end is one `TransactWriteItems` of the step item and the run item (the two
-//! must change together), followed by the SQS send of the next step and the delete of the
-//! current message. If the send is lost, the redelivered message finds the step done and
-//! sends the next step again.
+//! Layout: every run is a partition of its own, `TENANT#t#RUN#<id>`. Its run item is `RUN`
+//! (immutable `spec` JSON plus the mutable `status`, `next_step`, `last_hash`, `output`,
+//! `error`); each step is `STEP#<index>`: its claim (status, attempts, lease) and, once
+//! it ends, its checkpoint. The `status` index lists a tenant's runs by status (keys and
+//! `since_ms` only, so a step that keeps its run's status writes nothing there). A step's
+//! claim is one conditional update; its end is one `TransactWriteItems` of the step item
+//! and the run item (the two must change together, and live in the same partition),
+//! followed by the SQS send of the next step and the delete of the current message. If
+//! the send is lost, the redelivered message finds the step done and sends the next step
+//! again.
 
-use crate::dynamo::{get_n, get_s, n, query_prefix, s, sdk_err, tenant_pk, Item};
+use crate::dynamo::{get_n, get_s, n, query_prefix, s, sdk_err, tenant_pk, Item, STATUS};
 use crate::queue::SqsQueue;
 use crate::txn::Txn;
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
@@ -72,8 +74,8 @@ impl DynamoRunStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(tenant_pk(tenant.as_str())))
-            .key("sk", s(run_sk(id.as_str())))
+            .key("pk", s(run_pk(tenant.as_str(), id.as_str())))
+            .key("sk", s(RUN_SK))
             .consistent_read(true)
             .send()
             .await
@@ -82,41 +84,60 @@ impl DynamoRunStore {
     }
 
     async fn step_items(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Item>> {
-        query_prefix(&self.client, &self.table, steps_pk(tenant.as_str(), id.as_str()), "STEP#").await
+        query_prefix(&self.client, &self.table, run_pk(tenant.as_str(), id.as_str()), "STEP#").await
     }
 
-    /// Up to `limit` runs of the tenant's `status` partition of the index that pass
-    /// `filter` (expression and values), reading at most ten pages.
+    /// Up to `limit` runs of the tenant's `status` partition of the index whose
+    /// `since_ms` is in `[from_ms, to_ms)`, reading at most ten pages of keys.
     async fn status_scan(
         &self,
         tenant: &TenantId,
         status: RunStatus,
-        filter: (&str, Vec<(&str, AttributeValue)>),
+        (from_ms, to_ms): (u64, u64),
         limit: u32,
     ) -> StoreResult<Vec<RunRecord>> {
-        let mut runs = Vec::new();
+        let mut keys = Vec::new();
         let mut start = None;
         for _ in 0..10 {
-            let query = self
+            let out = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :pk")
-                .filter_expression(filter.0)
+                .index_name(STATUS.name)
+                .key_condition_expression("gsi3pk = :pk")
+                .filter_expression("since_ms >= :from AND since_ms < :to")
                 .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), status)))
-                .set_exclusive_start_key(start.take());
-            let query = filter.1.iter().fold(query, |q, (k, v)| q.expression_attribute_values(*k, v.clone()));
-            let out = query.send().await.map_err(sdk_err)?;
-            for item in out.items.unwrap_or_default() {
-                runs.push(self.compose_full(tenant, item).await?);
-            }
+                .expression_attribute_values(":from", n(from_ms))
+                .expression_attribute_values(":to", n(to_ms))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            keys.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
-            if start.is_none() || runs.len() >= limit as usize {
+            if start.is_none() || keys.len() >= limit as usize {
                 break;
             }
         }
-        runs.truncate(limit as usize);
+        keys.truncate(limit as usize);
+        self.runs_at(tenant, &keys, Some(status)).await
+    }
+
+    /// The runs whose index entries are `keys`, in their order. A run whose status is no
+    /// longer `status` (the index lags the table) is left out.
+    async fn runs_at(
+        &self,
+        tenant: &TenantId,
+        keys: &[Item],
+        status: Option<RunStatus>,
+    ) -> StoreResult<Vec<RunRecord>> {
+        let mut runs = Vec::with_capacity(keys.len());
+        for item in crate::dynamo::batch_get(&self.client, &self.table, keys).await? {
+            let run = self.compose_full(tenant, item).await?;
+            if status.is_none_or(|st| st == run.status) {
+                runs.push(run);
+            }
+        }
         Ok(runs)
     }
 
@@ -142,8 +163,8 @@ impl DynamoRunStore {
         let t = run.tenant.as_str();
         let del = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(&self.table)
-            .key("pk", s(tenant_pk(t)))
-            .key("sk", s(run_sk(run.id.as_str())))
+            .key("pk", s(run_pk(t, run.id.as_str())))
+            .key("sk", s(RUN_SK))
             .condition_expression("#st = :queued")
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
@@ -175,8 +196,8 @@ impl RunStore for DynamoRunStore {
         let t = run.tenant.as_str();
         let put = Put::builder()
             .table_name(&self.table)
-            .item("pk", s(tenant_pk(t)))
-            .item("sk", s(run_sk(run.id.as_str())))
+            .item("pk", s(run_pk(t, run.id.as_str())))
+            .item("sk", s(RUN_SK))
             // A workflow node's run carries its resolved input, which may be large; the
             // item keeps up to SPEC_INLINE_MAX_BYTES of it (with the two 64 KiB values
             // beside it, well under 400 KB), so a submitted run's stays inline.
@@ -185,8 +206,9 @@ impl RunStore for DynamoRunStore {
             .item("next_step", n(u64::from(run.next_step)))
             .item("last_hash", s(&run.last_hash))
             .item("updated_at_ms", n(run.updated_at_ms))
-            .item("gsi1pk", s(status_pk(t, run.status)))
-            .item("gsi1sk", s(run.id.as_str()))
+            .item("gsi3pk", s(status_pk(t, run.status)))
+            .item("gsi3sk", s(run.id.as_str()))
+            .item("since_ms", n(run.updated_at_ms))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(sdk_err)?;
@@ -238,8 +260,8 @@ impl RunStore for DynamoRunStore {
                     .client
                     .query()
                     .table_name(&self.table)
-                    .index_name("gsi1")
-                    .key_condition_expression("gsi1pk = :pk")
+                    .index_name(STATUS.name)
+                    .key_condition_expression("gsi3pk = :pk")
                     .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), status)))
                     .select(aws_sdk_dynamodb::types::Select::Count)
                     .limit(i32::try_from(at_most - count).unwrap_or(i32::MAX))
@@ -265,47 +287,23 @@ impl RunStore for DynamoRunStore {
     }
 
     async fn list_runs(&self, tenant: &TenantId, f: &RunFilter) -> StoreResult<Vec<RunRecord>> {
-        let want = f.limit as usize;
-        let pk = tenant_pk(tenant.as_str());
-        // Runs after the cursor, newest first: on the table, the query starts after the
-        // cursor's key (which need not exist any more); on the status index, below it.
-        let mut start = match (&f.before, f.status) {
-            (Some(before), None) => {
-                Some(Item::from([("pk".to_owned(), s(&pk)), ("sk".to_owned(), s(run_sk(before.as_str())))]))
-            }
-            _ => None,
-        };
-        let mut runs = Vec::with_capacity(want);
-        // A page of DynamoDB stops at 1 MB as well as at its limit: go on until `want`.
-        while runs.len() < want {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .scan_index_forward(false)
-                .limit(i32::try_from(want - runs.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take());
-            let query = match f.status {
-                Some(status) => query
-                    .index_name("gsi1")
-                    .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
-                    .expression_attribute_values(":pk", s(status_pk(tenant.as_str(), status)))
-                    .expression_attribute_values(":before", s(f.before.as_ref().map_or("~", RunId::as_str))),
-                None => query
-                    .key_condition_expression("pk = :pk AND begins_with(sk, :runs)")
-                    .expression_attribute_values(":pk", s(&pk))
-                    .expression_attribute_values(":runs", s("RUN#")),
-            };
-            let out = query.send().await.map_err(sdk_err)?;
-            for item in out.items.unwrap_or_default() {
-                runs.push(self.compose_full(tenant, item).await?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        // Each status is a partition of the status index, newest run first: a listing of
+        // every status merges the six, below the cursor.
+        let statuses = f.status.map_or_else(|| RunStatus::ALL.to_vec(), |st| vec![st]);
+        let before = f.before.as_ref().map_or("~", RunId::as_str);
+        let mut keys = Vec::new();
+        for status in statuses {
+            let pk = status_pk(tenant.as_str(), status);
+            keys.extend(
+                crate::dynamo::query_index_below(&self.client, &self.table, &STATUS, pk, before, f.limit).await?,
+            );
         }
-        Ok(runs)
+        let id = |k: &Item| get_s(k, "gsi3sk").map(str::to_owned).unwrap_or_default();
+        keys.sort_by_key(|k| std::cmp::Reverse(id(k)));
+        // A run that changed status between two queries can be in both.
+        keys.dedup_by_key(|k| id(k));
+        keys.truncate(f.limit as usize);
+        self.runs_at(tenant, &keys, f.status).await
     }
 
     async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
@@ -346,7 +344,7 @@ impl RunStore for DynamoRunStore {
                 .client
                 .get_item()
                 .table_name(&self.table)
-                .key("pk", s(steps_pk(tenant.as_str(), id.as_str())))
+                .key("pk", s(run_pk(tenant.as_str(), id.as_str())))
                 .key("sk", s(step_sk(index)))
                 .consistent_read(true)
                 .send()
@@ -396,9 +394,8 @@ impl RunStore for DynamoRunStore {
     async fn queued_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunRecord>> {
         // Queued runs are few unless workers are far behind: the filter reads the
         // tenant's queued partition of the index, a page at a time.
-        let filter =
-            ("updated_at_ms < :before AND next_step = :zero", vec![(":before", n(before_ms)), (":zero", n(0))]);
-        self.status_scan(tenant, RunStatus::Queued, filter, limit).await
+        // (Nothing goes back to queued: a queued run is at step 0.)
+        self.status_scan(tenant, RunStatus::Queued, (0, before_ms), limit).await
     }
 
     async fn cancelled_between(
@@ -408,8 +405,7 @@ impl RunStore for DynamoRunStore {
         to_ms: u64,
         limit: u32,
     ) -> StoreResult<Vec<RunRecord>> {
-        let filter = ("updated_at_ms >= :from AND updated_at_ms < :to", vec![(":from", n(from_ms)), (":to", n(to_ms))]);
-        self.status_scan(tenant, RunStatus::Cancelled, filter, limit).await
+        self.status_scan(tenant, RunStatus::Cancelled, (from_ms, to_ms), limit).await
     }
 
     async fn cancel_run(
@@ -434,7 +430,7 @@ impl RunStore for DynamoRunStore {
             return Err(StoreError::Conflict(format!("run {id} is {}; only finished runs are deleted", run.status)));
         }
         // The steps first, the run last: a pass that dies half-way finds the run again.
-        let steps = query_prefix(&self.client, &self.table, steps_pk(tenant.as_str(), id.as_str()), "STEP#").await?;
+        let steps = query_prefix(&self.client, &self.table, run_pk(tenant.as_str(), id.as_str()), "STEP#").await?;
         crate::dynamo::delete_keys(&self.client, &self.table, steps).await?;
         if let Some(blobs) = &self.blobs {
             blobs.delete_prefix(&run_blob_prefix(tenant.as_str(), id.as_str())).await?;
@@ -446,8 +442,8 @@ impl RunStore for DynamoRunStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(tenant_pk(tenant.as_str())))
-            .key("sk", s(run_sk(id.as_str())))
+            .key("pk", s(run_pk(tenant.as_str(), id.as_str())))
+            .key("sk", s(RUN_SK))
             .condition_expression(format!("#st IN ({})", names.join(", ")))
             .expression_attribute_names("#st", "status");
         let delete =

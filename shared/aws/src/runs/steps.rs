@@ -21,7 +21,7 @@ fn without_ledger(commit: &StepCommit) -> StepCommit {
 
 impl DynamoRunStore {
     fn step_update(&self, tenant: &str, run: &str, index: u32) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-        Update::builder().table_name(&self.table).key("pk", s(steps_pk(tenant, run))).key("sk", s(step_sk(index)))
+        Update::builder().table_name(&self.table).key("pk", s(run_pk(tenant, run))).key("sk", s(step_sk(index)))
     }
 
     /// Records the checkpoint alone (the run moved on or was cancelled meanwhile), with
@@ -31,7 +31,7 @@ impl DynamoRunStore {
         let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
         let update = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(steps_pk(t, r)))
+            .key("pk", s(run_pk(t, r)))
             .key("sk", s(step_sk(commit.checkpoint.step_index)))
             .update_expression("SET checkpoint = :cp, claim_status = :done, claim_until = :zero")
             .condition_expression("attribute_not_exists(checkpoint)")
@@ -52,7 +52,7 @@ impl DynamoRunStore {
         let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
         let claim = Put::builder()
             .table_name(&self.table)
-            .item("pk", s(steps_pk(t, r)))
+            .item("pk", s(run_pk(t, r)))
             .item("sk", s(step_sk(0)))
             .item("claim_status", s("running"))
             .item("claim_until", n(req.claim_until_ms))
@@ -64,9 +64,9 @@ impl DynamoRunStore {
             .map_err(sdk_err)?;
         let mut start = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(tenant_pk(t)))
-            .key("sk", s(run_sk(r)))
-            .update_expression("SET #st = :running, gsi1pk = :gsi, updated_at_ms = :now")
+            .key("pk", s(run_pk(t, r)))
+            .key("sk", s(RUN_SK))
+            .update_expression("SET #st = :running, gsi3pk = :gsi, since_ms = :now, updated_at_ms = :now")
             .condition_expression("#st = :queued")
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
@@ -77,7 +77,9 @@ impl DynamoRunStore {
         let ledger = match &req.reserve {
             Some(ahead) => {
                 start = start
-                    .update_expression("SET #st = :running, gsi1pk = :gsi, updated_at_ms = :now, ahead = :ahead")
+                    .update_expression(
+                        "SET #st = :running, gsi3pk = :gsi, since_ms = :now, updated_at_ms = :now, ahead = :ahead",
+                    )
                     .expression_attribute_values(":ahead", json_attr(ahead)?);
                 match self.credits.step_items(t, None, Some(ahead), req.now_ms) {
                     Ok((_, items)) => items,
@@ -112,7 +114,7 @@ impl DynamoRunStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(steps_pk(tenant, run)))
+            .key("pk", s(run_pk(tenant, run)))
             .key("sk", s(step_sk(index)))
             .consistent_read(true)
             .send()
@@ -199,8 +201,8 @@ impl DynamoRunStore {
         let run = from.into_iter().fold(
             aws_sdk_dynamodb::types::ConditionCheck::builder()
                 .table_name(&self.table)
-                .key("pk", s(tenant_pk(t)))
-                .key("sk", s(run_sk(r)))
+                .key("pk", s(run_pk(t, r)))
+                .key("sk", s(RUN_SK))
                 .condition_expression(format!("{live} AND next_step = :index"))
                 .expression_attribute_names("#st", "status")
                 .expression_attribute_values(":index", n(u64::from(req.step_index))),
@@ -256,7 +258,7 @@ impl DynamoRunStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(steps_pk(tenant.as_str(), run_id.as_str())))
+            .key("pk", s(run_pk(tenant.as_str(), run_id.as_str())))
             .key("sk", s(step_sk(step_index)))
             .update_expression("SET claim_until = :until")
             // Fenced by the claim alone: a repeat of the same extension (a lost answer)
@@ -291,13 +293,19 @@ impl DynamoRunStore {
             .expression_attribute_values(":zero", n(0))
             .build()
             .map_err(sdk_err)?;
+        // The status index changes only with the run's status: a step that keeps the run
+        // running sets the same key and leaves `since_ms` alone, and so writes nothing
+        // there. (Step 0 may start the run: the time it entered running is set then.)
         let mut set =
-            "SET #st = :status, next_step = :next, last_hash = :hash, updated_at_ms = :now, gsi1pk = :gsi".to_owned();
+            "SET #st = :status, next_step = :next, last_hash = :hash, updated_at_ms = :now, gsi3pk = :gsi".to_owned();
+        if commit.run_status != RunStatus::Running || index == 0 {
+            set.push_str(", since_ms = :now");
+        }
         let (advance, from) = may_become(commit.run_status);
         let run = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(tenant_pk(t)))
-            .key("sk", s(run_sk(r)))
+            .key("pk", s(run_pk(t, r)))
+            .key("sk", s(RUN_SK))
             .condition_expression(format!("next_step = :index AND {advance}"))
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":status", s(commit.run_status.as_str()))
@@ -361,7 +369,7 @@ impl DynamoRunStore {
                 let until = commit.now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
                 let claim = Put::builder()
                     .table_name(&self.table)
-                    .item("pk", s(steps_pk(t, r)))
+                    .item("pk", s(run_pk(t, r)))
                     .item("sk", s(step_sk(next.step_index)))
                     .item("claim_status", s("running"))
                     .item("claim_until", n(until))
@@ -468,7 +476,7 @@ impl DynamoRunStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(steps_pk(t, r)))
+            .key("pk", s(run_pk(t, r)))
             .key("sk", s(step_sk(retry.step_index)))
             .update_expression("SET claim_status = :waiting, claim_until = :zero, last_error = :err")
             // Fenced by the claim: a worker whose claim was taken over schedules nothing.
@@ -512,7 +520,7 @@ impl DynamoRunStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(steps_pk(t, r)))
+            .key("pk", s(run_pk(t, r)))
             .key("sk", s(step_sk(suspend.step_index)))
             .update_expression("SET claim_status = :waiting, claim_until = :zero, attempts = attempts - :one")
             .condition_expression("claim_status = :running AND claim_id = :claim AND attempts > :zero")
