@@ -1,5 +1,5 @@
 //! How runs lie in the DynamoDB table, pinned: every run is a partition of its own (its
-//! run item and its steps), nothing of it sits in the tenant's partition, and the status
+//! run item, its spec and its steps), nothing of it sits in the tenant's partition, and the status
 //! index is written when a run's status changes, not at every step. The capacity model
 //! in the README rests on this layout.
 
@@ -69,7 +69,7 @@ async fn rig() -> Rig {
     let service = RunService::new(Arc::clone(&ports.runs), Arc::clone(&ports.idempotency), Arc::clone(&reg));
     let config = WorkerConfig {
         visibility: Duration::from_secs(20),
-        heartbeat: Duration::from_secs(5),
+        heartbeat: Duration::from_secs(1),
         poll_wait: Duration::from_secs(1),
         ..WorkerConfig::default()
     };
@@ -122,6 +122,20 @@ impl Rig {
         out.items.unwrap_or_default()
     }
 
+    async fn step_item(&self, id: &RunId, index: u32) -> Option<Item> {
+        let out = self
+            .raw
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("TENANT#{}#RUN#{id}", tenant())))
+            .key("sk", AttributeValue::S(format!("STEP#{index:06}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get");
+        out.item
+    }
+
     async fn run_item(&self, id: &RunId) -> Item {
         let out = self
             .raw
@@ -162,8 +176,19 @@ async fn a_run_is_a_partition_of_its_own_and_its_steps_leave_the_status_index_al
     assert_eq!(text(&queued, "gsi3sk"), id.as_str(), "the status index sorts by run id");
     let work = r.work(&id);
 
-    // Step 1 runs: step 0 committed and the run is running.
+    // Step 0 runs on its message's first delivery, and its skill is safe to run twice:
+    // its claim is deferred, nothing is written before it runs.
     assert_eq!(r.arrive().await, 0);
+    assert_eq!(text(&r.run_item(&id).await, "status"), "queued");
+    assert!(r.step_item(&id, 0).await.is_none(), "a deferred claim writes nothing");
+    // Its first heartbeat (every second here) takes the claim and starts the run.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let claim = r.step_item(&id, 0).await.expect("the heartbeat took the claim");
+    assert_eq!(text(&claim, "claim_status"), "running");
+    assert_eq!(number(&claim, "attempts"), 1);
+    let started = r.run_item(&id).await;
+    assert_eq!(text(&started, "gsi3pk"), format!("TENANT#{}#STATUS#running", tenant()));
+    // Step 1 runs: step 0 committed and the run is running.
     r.release.add_permits(1);
     assert_eq!(r.arrive().await, 1);
     let at_step_1 = r.run_item(&id).await;
@@ -186,12 +211,13 @@ async fn a_run_is_a_partition_of_its_own_and_its_steps_leave_the_status_index_al
     let mut keys: Vec<(String, String)> =
         r.items_of(&id).await.iter().map(|i| (text(i, "pk").to_owned(), text(i, "sk").to_owned())).collect();
     keys.sort();
-    let want: Vec<(String, String)> = ["RUN", "STEP#000000", "STEP#000001", "STEP#000002"]
+    let want: Vec<(String, String)> = ["RUN", "RUN#SPEC", "STEP#000000", "STEP#000001", "STEP#000002"]
         .into_iter()
         .map(|sk| (partition.clone(), sk.to_owned()))
         .collect();
     assert_eq!(keys, want);
     let done = r.run_item(&id).await;
+    assert!(!done.contains_key("spec"), "the spec is an item of its own: a step does not rewrite it");
     assert_eq!(text(&done, "gsi3pk"), format!("TENANT#{}#STATUS#succeeded", tenant()));
     assert!(number(&done, "since_ms") >= number(&at_step_2, "since_ms"));
     assert!(text(&done, "gsi2pk").ends_with("#ENDED"), "a finished run is in the ends index");

@@ -35,6 +35,7 @@ fn begin(run: &RunId, claim: &str, now_ms: u64) -> BeginStep {
         claim_until_ms: now_ms + 1_000,
         durable: true,
         reserve: None,
+        deferrable: false,
         now_ms,
     }
 }

@@ -19,6 +19,30 @@ pub(crate) fn run_pk(tenant: &str, run: &str) -> String {
 /// The sort key of the run item in its partition (its steps are `STEP#<index>`).
 pub(crate) const RUN_SK: &str = "RUN";
 
+/// The sort key of the run's spec (plan and input), an item of its own beside the run
+/// item: it never changes, and a step's write costs by the size of the items it writes,
+/// so the steps of a run with a large input cost what those of a small one do.
+pub(crate) const SPEC_SK: &str = "RUN#SPEC";
+
+/// The run item of a run's items (`RUN` and `RUN#SPEC`, any order) with the spec put
+/// back in; `None` without a run item. A run item written before the spec had an item of
+/// its own carries the spec itself.
+pub(super) fn with_spec(items: Vec<Item>) -> Option<Item> {
+    let (mut run, mut spec) = (None, None);
+    for mut item in items {
+        match item.get("sk") {
+            Some(AttributeValue::S(sk)) if sk == RUN_SK => run = Some(item),
+            Some(AttributeValue::S(sk)) if sk == SPEC_SK => spec = item.remove("spec"),
+            _ => {}
+        }
+    }
+    let mut run = run?;
+    if let Some(spec) = spec {
+        run.insert("spec".to_owned(), spec);
+    }
+    Some(run)
+}
+
 /// The run's id, from the partition key of its item.
 fn run_id_of(item: &Item) -> Result<RunId, StoreError> {
     let pk = get_s(item, "pk")?;

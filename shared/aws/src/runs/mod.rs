@@ -69,18 +69,11 @@ impl DynamoRunStore {
         self
     }
 
+    /// The run item with its spec: one query of the run's partition for `RUN` and
+    /// `RUN#SPEC`, read consistently.
     async fn run_item(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(run_pk(tenant.as_str(), id.as_str())))
-            .key("sk", s(RUN_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        Ok(out.item)
+        let items = query_prefix(&self.client, &self.table, run_pk(tenant.as_str(), id.as_str()), RUN_SK).await?;
+        Ok(with_spec(items))
     }
 
     async fn step_items(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Item>> {
@@ -131,8 +124,23 @@ impl DynamoRunStore {
         keys: &[Item],
         status: Option<RunStatus>,
     ) -> StoreResult<Vec<RunRecord>> {
+        // Each run's item and its spec's, read together.
+        let mut wanted = Vec::with_capacity(keys.len() * 2);
+        for key in keys {
+            let pk = get_s(key, "pk")?;
+            for sk in [RUN_SK, SPEC_SK] {
+                wanted.push(Item::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]));
+            }
+        }
+        let mut found = crate::dynamo::batch_get(&self.client, &self.table, &wanted).await?.into_iter().peekable();
         let mut runs = Vec::with_capacity(keys.len());
-        for item in crate::dynamo::batch_get(&self.client, &self.table, keys).await? {
+        while let Some(first) = found.next() {
+            let pk = get_s(&first, "pk")?.to_owned();
+            let mut items = vec![first];
+            while let Some(next) = found.next_if(|i| get_s(i, "pk").is_ok_and(|p| p == pk)) {
+                items.push(next);
+            }
+            let Some(item) = with_spec(items) else { continue };
             let run = self.compose_full(tenant, item).await?;
             if status.is_none_or(|st| st == run.status) {
                 runs.push(run);
@@ -170,7 +178,14 @@ impl DynamoRunStore {
             .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
             .build()
             .map_err(sdk_err)?;
-        let mut items = vec![TransactWriteItem::builder().delete(del).build()];
+        let spec = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(run_pk(t, run.id.as_str())))
+            .key("sk", s(SPEC_SK))
+            .build()
+            .map_err(sdk_err)?;
+        let mut items =
+            vec![TransactWriteItem::builder().delete(del).build(), TransactWriteItem::builder().delete(spec).build()];
         if let Some(done) = idem {
             let del = aws_sdk_dynamodb::types::Delete::builder()
                 .table_name(&self.table)
@@ -194,14 +209,19 @@ impl RunStore for DynamoRunStore {
         idem: Option<&IdempotencyCompletion>,
     ) -> StoreResult<()> {
         let t = run.tenant.as_str();
+        // A workflow node's run carries its resolved input, which may be large; its item
+        // keeps up to SPEC_INLINE_MAX_BYTES of it, so a submitted run's stays inline.
+        let spec = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(run_pk(t, run.id.as_str())))
+            .item("sk", s(SPEC_SK))
+            .item("spec", self.value_attr_within(t, run.id.as_str(), &run.spec(), SPEC_INLINE_MAX_BYTES).await?)
+            .build()
+            .map_err(sdk_err)?;
         let put = Put::builder()
             .table_name(&self.table)
             .item("pk", s(run_pk(t, run.id.as_str())))
             .item("sk", s(RUN_SK))
-            // A workflow node's run carries its resolved input, which may be large; the
-            // item keeps up to SPEC_INLINE_MAX_BYTES of it (with the two 64 KiB values
-            // beside it, well under 400 KB), so a submitted run's stays inline.
-            .item("spec", self.value_attr_within(t, run.id.as_str(), &run.spec(), SPEC_INLINE_MAX_BYTES).await?)
             .item("status", s(run.status.as_str()))
             .item("next_step", n(u64::from(run.next_step)))
             .item("last_hash", s(&run.last_hash))
@@ -212,7 +232,8 @@ impl RunStore for DynamoRunStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(sdk_err)?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        let mut items =
+            vec![TransactWriteItem::builder().put(put).build(), TransactWriteItem::builder().put(spec).build()];
         if let Some(done) = idem {
             let put = Put::builder()
                 .table_name(&self.table)
@@ -438,9 +459,7 @@ impl RunStore for DynamoRunStore {
         let terminal: Vec<RunStatus> =
             [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled].into_iter().collect();
         let names: Vec<String> = (0..terminal.len()).map(|i| format!(":t{i}")).collect();
-        let delete = self
-            .client
-            .delete_item()
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(&self.table)
             .key("pk", s(run_pk(tenant.as_str(), id.as_str())))
             .key("sk", s(RUN_SK))
@@ -448,12 +467,19 @@ impl RunStore for DynamoRunStore {
             .expression_attribute_names("#st", "status");
         let delete =
             names.iter().zip(&terminal).fold(delete, |d, (n, st)| d.expression_attribute_values(n, s(st.as_str())));
-        match delete.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Ok(self.run(tenant, id).await?.is_none())
-            }
-            Err(e) => Err(sdk_err(e)),
+        let spec = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(run_pk(tenant.as_str(), id.as_str())))
+            .key("sk", s(SPEC_SK))
+            .build()
+            .map_err(sdk_err)?;
+        let items = vec![
+            TransactWriteItem::builder().delete(delete.build().map_err(sdk_err)?).build(),
+            TransactWriteItem::builder().delete(spec).build(),
+        ];
+        match crate::txn::transact(&self.client, items).await? {
+            Txn::Committed => Ok(true),
+            Txn::ConditionFailed(_) => Ok(self.run(tenant, id).await?.is_none()),
         }
     }
 }

@@ -108,6 +108,58 @@ impl DynamoRunStore {
         }
     }
 
+    /// The claim of a run's first step begun without one (a deferred claim), taken now
+    /// with the run's move to running, in one transaction: as `running` until `until_ms`
+    /// (a heartbeat) or as `waiting` with its error (a retry). True when the claim is
+    /// this one's (taken now, or before by this call whose answer was lost); false when
+    /// another worker claimed the step or the run is no longer queued.
+    async fn claim_late(
+        &self,
+        t: &str,
+        r: &str,
+        claim: &str,
+        until_ms: u64,
+        now_ms: u64,
+        retry: Option<&OutcomeError>,
+    ) -> StoreResult<bool> {
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(run_pk(t, r)))
+            .item("sk", s(step_sk(0)))
+            .item("claim_status", s(if retry.is_some() { "waiting" } else { "running" }))
+            .item("claim_until", n(if retry.is_some() { 0 } else { until_ms }))
+            .item("claim_id", s(claim))
+            .item("prev_status", s("none"))
+            .item("attempts", n(1))
+            .condition_expression("attribute_not_exists(pk)");
+        if let Some(error) = retry {
+            put = put.item("last_error", json_attr(error)?);
+        }
+        let start = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(run_pk(t, r)))
+            .key("sk", s(RUN_SK))
+            .update_expression("SET #st = :running, gsi3pk = :gsi, since_ms = :now, updated_at_ms = :now")
+            .condition_expression("#st = :queued AND next_step = :zero")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
+            .expression_attribute_values(":queued", s(RunStatus::Queued.as_str()))
+            .expression_attribute_values(":gsi", s(status_pk(t, RunStatus::Running)))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":zero", n(0))
+            .build()
+            .map_err(sdk_err)?;
+        let items = vec![
+            TransactWriteItem::builder().put(put.build().map_err(sdk_err)?).build(),
+            TransactWriteItem::builder().update(start).build(),
+        ];
+        if crate::txn::transact(&self.client, items).await? == Txn::Committed {
+            return Ok(true);
+        }
+        let item = self.step_item(t, r, 0).await?.unwrap_or_default();
+        Ok(get_s(&item, "claim_id").is_ok_and(|c| c == claim))
+    }
+
     /// A step's item (claim and checkpoint), read consistently.
     async fn step_item(&self, tenant: &str, run: &str, index: u32) -> StoreResult<Option<Item>> {
         let out = self
@@ -189,6 +241,12 @@ impl DynamoRunStore {
     }
 
     pub(super) async fn begin(&self, req: &BeginStep) -> StoreResult<BeginOutcome> {
+        if req.deferrable && req.step_index == 0 && req.reserve.is_none() {
+            // Nothing written: the step's commit takes the claim (or its first heartbeat
+            // or retry, if one comes first), and a step claimed by anyone meanwhile
+            // refuses that commit. The run's write of a whole step is then one write.
+            return Ok(BeginOutcome::Claimed { attempt: 1, taken_over: false, reserved: None });
+        }
         if req.step_index == 0 {
             if let Some(outcome) = self.begin_run(req).await? {
                 return Ok(outcome);
@@ -267,12 +325,22 @@ impl DynamoRunStore {
             .expression_attribute_values(":running", s("running"))
             .expression_attribute_values(":claim", s(claim))
             .expression_attribute_values(":until", n(until_ms))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match out {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(false),
-            Err(e) => Err(sdk_err(e)),
+            Err(e) => {
+                let UpdateItemError::ConditionalCheckFailedException(f) = e.into_service_error() else {
+                    return Err(StoreError::Backend("the heartbeat of a step could not be recorded".to_owned()));
+                };
+                if f.item.is_none() && step_index == 0 {
+                    // A deferred first claim: taken now, the step has run for a while.
+                    let (t, r) = (tenant.as_str(), run_id.as_str());
+                    return self.claim_late(t, r, claim, until_ms, aos_runtime::clock::now_ms(), None).await;
+                }
+                Ok(false)
+            }
         }
     }
 
@@ -284,8 +352,12 @@ impl DynamoRunStore {
         let step = self
             .step_update(t, r, index)
             .update_expression("SET checkpoint = :cp, claim_status = :done, claim_until = :zero, commit_id = :cid")
-            // Fenced by the claim: a worker whose claim was taken over cannot commit.
-            .condition_expression("attribute_not_exists(checkpoint) AND claim_id = :claim")
+            // Fenced by the claim: a worker whose claim was taken over cannot commit. A step
+            // never claimed is one whose claim was deferred (only a run's first step, on
+            // its first delivery): this commit takes it.
+            .condition_expression(
+                "attribute_not_exists(checkpoint) AND (claim_id = :claim OR attribute_not_exists(claim_id))",
+            )
             .expression_attribute_values(":claim", s(&commit.claim))
             .expression_attribute_values(":cid", s(&commit_id))
             .expression_attribute_values(":cp", self.value_attr(t, r, &commit.checkpoint).await?)
@@ -306,7 +378,12 @@ impl DynamoRunStore {
             .table_name(&self.table)
             .key("pk", s(run_pk(t, r)))
             .key("sk", s(RUN_SK))
-            .condition_expression(format!("next_step = :index AND {advance}"))
+            // A first step whose claim was deferred finds its run still queued.
+            .condition_expression(if index == 0 {
+                format!("next_step = :index AND ({advance} OR #st = :queued)")
+            } else {
+                format!("next_step = :index AND {advance}")
+            })
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":status", s(commit.run_status.as_str()))
             .expression_attribute_values(":next", n(u64::from(index) + 1))
@@ -314,6 +391,8 @@ impl DynamoRunStore {
             .expression_attribute_values(":now", n(commit.now_ms))
             .expression_attribute_values(":gsi", s(status_pk(t, commit.run_status)))
             .expression_attribute_values(":index", n(u64::from(index)));
+        let run =
+            if index == 0 { run.expression_attribute_values(":queued", s(RunStatus::Queued.as_str())) } else { run };
         let mut run = from.into_iter().fold(run, |b, (k, v)| b.expression_attribute_values(k, v));
         if commit.run_status.is_terminal() {
             // Into the index of finished runs by their end, for retention.
@@ -493,9 +572,19 @@ impl DynamoRunStore {
             let UpdateItemError::ConditionalCheckFailedException(f) = e.into_service_error() else {
                 return Err(StoreError::Backend("the retry of a step could not be recorded".to_owned()));
             };
-            let item = f.item.unwrap_or_default();
-            let mine = get_s(&item, "claim_id").is_ok_and(|c| c == retry.claim);
-            if !(mine && get_s(&item, "claim_status").is_ok_and(|st| st == "waiting")) {
+            let mine = match f.item {
+                // A deferred first claim: taken now, as waiting, with the run's start, so
+                // the retry's delivery claims as any other (and counts its attempt).
+                None if retry.step_index == 0 => {
+                    self.claim_late(t, r, &retry.claim, 0, retry.now_ms, Some(&retry.last_error)).await?
+                }
+                item => {
+                    let item = item.unwrap_or_default();
+                    get_s(&item, "claim_id").is_ok_and(|c| c == retry.claim)
+                        && get_s(&item, "claim_status").is_ok_and(|st| st == "waiting")
+                }
+            };
+            if !mine {
                 // Another claim holds the step: its holder decides what comes next.
                 tracing::warn!(run = %retry.run_id, step = retry.step_index, "retry of a step whose claim was taken over dropped");
                 if let Some(receipt) = &retry.ack {

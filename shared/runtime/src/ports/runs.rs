@@ -317,6 +317,13 @@ pub struct BeginStep {
     /// metered), in the same write where the store can. Made only if the tenant's
     /// credits allow it: a refused one leaves the claim to the budget stage.
     pub reserve: Option<aos_core::credits::Transfer>,
+    /// The claim may be taken late: this is the first delivery of a queued run's first
+    /// step, of a skill that is safe to run twice, with nothing to reserve. A store whose
+    /// claim costs a round trip of its own (DynamoDB) may then write nothing here and
+    /// take the claim with the step's commit, or with its first heartbeat or retry if
+    /// one comes first; its commit is fenced all the same (a step claimed by anyone
+    /// else meanwhile refuses it). A second delivery always claims first.
+    pub deferrable: bool,
     /// Now, ms since the epoch.
     pub now_ms: u64,
 }

@@ -81,6 +81,13 @@ impl StepWorker {
         } else {
             None
         };
+        // A queued run's first step on its first delivery, safe to run twice, with
+        // nothing to reserve: its claim may be taken with its commit (see BeginStep).
+        let deferrable = msg.step_index == 0
+            && run.status == aos_core::RunStatus::Queued
+            && received.receive_count <= 1
+            && reserve.is_none()
+            && class.is_some_and(|c| c != IdempotencyClass::NonIdempotent);
         let begin = BeginStep {
             reserve,
             tenant: msg.tenant.clone(),
@@ -91,6 +98,7 @@ impl StepWorker {
             // dead worker's step is taken over one visibility timeout after it died.
             claim_until_ms: now + millis(self.config.visibility),
             durable: class == Some(IdempotencyClass::NonIdempotent),
+            deferrable,
             now_ms: now,
         };
         Ok(match self.store.begin_step(&begin).await? {
