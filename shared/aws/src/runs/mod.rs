@@ -1,6 +1,6 @@
 //! Runs, checkpoints and step claims in DynamoDB, with the step queue on SQS. This file
-//! holds the layout, submission and the reads; `steps.rs` the step transitions (claim,
-//! heartbeat, commit, retry, park).
+//! holds submission and the reads; `items.rs` the layout; `claims.rs` the claims
+//! (claim, heartbeat, retry, park); `steps.rs` the commits; `cancel.rs` the cancel.
 //!
 //! Layout: every run is a partition of its own, `TENANT#t#RUN#<id>`. Its run item is `RUN`
 //! (immutable `spec` JSON plus the mutable `status`, `next_step`, `last_hash`, `output`,
@@ -49,6 +49,7 @@ pub struct DynamoRunStore {
 pub const INLINE_MAX_BYTES: usize = 64 * 1024;
 
 mod cancel;
+mod claims;
 mod items;
 mod steps;
 
