@@ -48,6 +48,14 @@ pub(crate) fn sdk_err<E: std::error::Error>(e: E) -> StoreError {
     StoreError::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
 }
 
+/// The pause before sending again what a batch call left unprocessed: none before the
+/// first send, then 50 ms doubling to 800 ms.
+async fn unprocessed_pause(attempt: u32) {
+    if attempt > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(5))).await;
+    }
+}
+
 /// Deletes the items with these keys (`pk`, `sk`), 25 to a batch, sending again what the
 /// service leaves unprocessed.
 pub(crate) async fn delete_keys(
@@ -73,9 +81,7 @@ pub(crate) async fn delete_keys(
             if requests.is_empty() {
                 break;
             }
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(5))).await;
-            }
+            unprocessed_pause(attempt).await;
             let out = client
                 .batch_write_item()
                 .request_items(table, std::mem::take(&mut requests))
@@ -200,9 +206,7 @@ pub(crate) async fn batch_get(
             if pending.is_empty() {
                 break;
             }
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(5))).await;
-            }
+            unprocessed_pause(attempt).await;
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut pending)))
                 .consistent_read(true)
