@@ -212,6 +212,11 @@ impl StepWorker {
         let line = aos_core::usage::step_line(&step.skill, &outcome, own);
         let usage = c.run.usage.with(&line);
         let now = now_ms();
+        if let Some(a) = charge.as_mut().and_then(|ch| ch.ahead.as_mut()) {
+            // The next step's reservation is written with this step's post: the ledger
+            // (ordered by time) lists it after the post, not a millisecond before.
+            a.at_ms = now;
+        }
         let usage_record = run_status.is_terminal().then(|| c.run.usage_record(run_status, now, usage.clone()));
         let commit = StepCommit {
             tokens: line.counters.tokens(),
