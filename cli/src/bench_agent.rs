@@ -4,7 +4,10 @@
 //!
 //! - a plain run of N no-op steps (the baseline);
 //! - an agent whose static planner decides the same N steps in one decision;
-//! - an agent whose LLM planner decides one step per decision, N decisions;
+//! - an agent whose LLM planner decides one step per decision, N decisions, on a worker
+//!   that has made one model call before (its HTTP client, connection and the skill's
+//!   input schema are ready; that first call's cost is printed on its own); a decision's
+//!   overhead is its time over a plain step's, less the model's bare HTTP round trip;
 //! - one `agent_spawn` of K one-step children against K independent one-step runs.
 
 use crate::bench::{run_batch, Noop};
@@ -61,6 +64,24 @@ async fn model(decisions: usize) -> anyhow::Result<std::net::SocketAddr> {
         let _ = axum::serve(listener, router).await;
     });
     Ok(addr)
+}
+
+/// The median of 50 bare HTTP round trips to the simulated model, in µs (after 5 that
+/// open the connection): what a model call costs before AOS adds anything.
+async fn model_round_trip(addr: std::net::SocketAddr) -> anyhow::Result<f64> {
+    let client = reqwest::Client::new();
+    let body = json!({"model": "bench", "messages": [{"role": "user", "content": "x"}]});
+    let mut times = Vec::with_capacity(50);
+    for i in 0..55 {
+        let t = Instant::now();
+        let r = client.post(format!("http://{addr}/v1/chat/completions")).json(&body).send().await?;
+        r.error_for_status()?.bytes().await?;
+        if i >= 5 {
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
 }
 
 struct AgentEngine {
@@ -150,20 +171,28 @@ pub async fn run(opts: &AgentBenchOptions) -> anyhow::Result<()> {
         s / base
     );
 
-    let addr = model(n).await?;
+    anyhow::ensure!(n <= 49, "--steps above 49 exceeds the planner's 50 model calls; use --steps 49 or fewer");
+    // The first model call a worker makes (answered `next`, like the decisions after it).
+    let addr = model(n + 1).await?;
     let eng = agent_engine(&fresh(&opts.dir, "llm")?, addr, k).await?;
-    let body = json!({"goal": "bench", "agent": {"max_steps": n, "max_llm_calls": 50.min(n + 1), "skills": ["noop"]}});
-    let decisions = n.min(49);
-    let (llm, cps) = if decisions == n {
-        time_run(&eng, body, 1).await?
-    } else {
-        anyhow::bail!("--steps above 49 exceeds the planner's 50 model calls; use --steps 49 or fewer")
-    };
+    let call = json!({"skill": "llm_invoke", "input": {"provider": "bench", "model": "bench",
+                      "messages": [{"role": "user", "content": "warm up"}]}});
+    let (first, _) = time_run(&eng, json!({"plan": [call]}), 1).await?;
+    let body = json!({"goal": "bench", "agent": {"max_steps": n, "max_llm_calls": n + 1, "skills": ["noop"]}});
+    let (llm, cps) = time_run(&eng, body, 1).await?;
     eng.embedded.db.close();
     let l = per(llm, n);
     println!(
         "agent, LLM planner, {n} decisions of 1 step:      {l:>9.0} µs/(decision + step) = {:.2}x ({cps} checkpoints)",
         l / base
+    );
+    let round_trip = model_round_trip(addr).await?;
+    let decision = l - base;
+    println!(
+        "a decision over a plain step: {decision:.0} µs; the model's bare HTTP round trip {round_trip:.0} µs; \
+         the planner's overhead on top of its model call: {:.0} µs (the worker's first model call, a run of its own: {:.1} ms)",
+        decision - round_trip,
+        first.as_secs_f64() * 1e3
     );
 
     let addr = model(usize::MAX).await?;

@@ -2,7 +2,7 @@
 //! expiry, a completed record with the stored result and the payload hash. The same key
 //! with another payload is a conflict; an expired in-progress record can be taken over.
 
-use crate::db::{backend, exec, Db};
+use crate::db::{backend, exec, qrow, Db};
 use aos_core::TenantId;
 use aos_runtime::ports::{ClaimOutcome, IdempotencyCompletion, IdempotencyStore, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -40,14 +40,14 @@ fn claim_tx(
     until: u64,
     now: u64,
 ) -> Result<ClaimOutcome, StoreError> {
-    let row: Option<(String, String, Option<String>, u64)> = c
-        .query_row(
-            "SELECT status, payload_hash, result, expires_at FROM idempotency WHERE tenant = ?1 AND key = ?2",
-            params![tenant, key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()
-        .map_err(|e| backend(&e))?;
+    let row: Option<(String, String, Option<String>, u64)> = qrow(
+        c,
+        "SELECT status, payload_hash, result, expires_at FROM idempotency WHERE tenant = ?1 AND key = ?2",
+        params![tenant, key],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .optional()
+    .map_err(|e| backend(&e))?;
     match row {
         Some((_, _, _, expires)) if expires <= now => {}
         Some((_, stored_hash, _, _)) if stored_hash != hash => return Ok(ClaimOutcome::Conflict),

@@ -47,14 +47,14 @@ pub(super) fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, 
     if !live || run.next_step != req.step_index || has_checkpoint(c, t, r, req.step_index)? {
         return Ok(BeginOutcome::AlreadyDone);
     }
-    let claim: Option<(String, u32, u64)> = c
-        .query_row(
-            "SELECT status, attempts, claim_until FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
-            params![t, r, req.step_index],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )
-        .optional()
-        .map_err(|e| backend(&e))?;
+    let claim: Option<(String, u32, u64)> = qrow(
+        c,
+        "SELECT status, attempts, claim_until FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+        params![t, r, req.step_index],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )
+    .optional()
+    .map_err(|e| backend(&e))?;
     let outcome = match claim {
         Some((status, _, until)) if status == "running" && until > req.now_ms => {
             return Ok(BeginOutcome::Busy { until_ms: until })
