@@ -10,10 +10,11 @@
 //! acknowledged only after its transaction committed.
 //!
 //! Durable writes commit with `synchronous=FULL` (the WAL is fsynced before the reply).
-//! Lease writes (queue receives, heartbeats, step claims of re-runnable skills) commit
-//! with `synchronous=NORMAL`: they survive a process crash (`kill -9`) but may be lost
-//! on power loss, which only makes a message visible again sooner. The next durable
-//! commit fsyncs them too.
+//! Lease writes (queue receives, heartbeats, step claims of re-runnable skills) and cache
+//! entries (the LLM response cache) commit with `synchronous=NORMAL`: they survive a
+//! process crash (`kill -9`) but may be lost on power loss, which only makes a message
+//! visible again sooner or a model call happen again. The next durable commit fsyncs
+//! them too.
 //!
 //! SQLite calls run on the caller's thread (microseconds, plus the fsync of durable
 //! commits); with the multi-threaded runtime other tasks keep running meanwhile.

@@ -15,7 +15,9 @@ pub trait KvStore: Send + Sync {
     /// Deletes `key`; returns whether it existed.
     async fn delete(&self, tenant: &TenantId, key: &str) -> StoreResult<bool>;
     /// Stores `value` under `key` until `expires_at_ms`: after it, `get` finds nothing and
-    /// the store deletes it (DynamoDB's TTL; the embedded store's retention pass).
+    /// the store deletes it (DynamoDB's TTL; the embedded store's retention pass). A
+    /// cache entry: a store may make it durable with the step commit that follows rather
+    /// than on its own (the embedded store does).
     async fn put_expiring(&self, tenant: &TenantId, key: &str, value: &Value, expires_at_ms: u64) -> StoreResult<()>;
     /// Deletes every entry expired by `now_ms`; returns how many. Stores that expire
     /// entries themselves (DynamoDB's TTL) return 0.
