@@ -306,3 +306,21 @@ pub fn paid_grant(id: &str, credits: u64) -> aos_core::credits::GrantSpec {
         priority: 0,
     }
 }
+
+/// Time since a start, by whichever of the monotonic and the wall clock says more went by:
+/// rate-limit buckets refill on the wall clock (shared by every instance), which can step
+/// apart from the test's monotonic one, so a bound on what they let through uses the larger.
+#[derive(Debug, Clone, Copy)]
+pub struct BothClocks(std::time::Instant, std::time::SystemTime);
+
+impl BothClocks {
+    /// Starts now.
+    pub fn start() -> Self {
+        Self(std::time::Instant::now(), std::time::SystemTime::now())
+    }
+
+    /// The larger of the two clocks' elapsed times.
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.0.elapsed().max(self.1.elapsed().unwrap_or_default())
+    }
+}

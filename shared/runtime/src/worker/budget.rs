@@ -192,8 +192,16 @@ impl StepWorker {
     /// then `spent_mc`): its estimate from its input as authored (references unresolved),
     /// for the step rather than an attempt (attempt 0), when the tenant is metered and
     /// the step costs something and fits the run's budget. The budget stage of that step
-    /// uses it, or returns it and reserves anew if its resolved input costs more.
-    pub(super) async fn ahead(&self, run: &RunRecord, plan: &Plan, index: u32, spent_mc: u64) -> Option<Transfer> {
+    /// uses it, or returns it and reserves anew if its resolved input costs more. `now` is
+    /// the time of the write that carries it (the ledger lists it after that write's post).
+    pub(super) async fn ahead(
+        &self,
+        run: &RunRecord,
+        plan: &Plan,
+        index: u32,
+        spent_mc: u64,
+        now: u64,
+    ) -> Option<Transfer> {
         let credits = self.credits.as_ref()?;
         let step = plan.step(index)?;
         let estimate = credits.estimate(&step.skill, &step.input);
@@ -202,7 +210,6 @@ impl StepWorker {
         {
             return None;
         }
-        let now = now_ms();
         if !credits.metered(&run.tenant, now).await.ok()? {
             return None;
         }

@@ -185,10 +185,12 @@ impl StepWorker {
             }))
         });
         let (charge_record, mut charge) = budgeted.as_ref().map(|b| b.charge(&outcome, c.run.spent_mc)).unzip();
+        // The commit's time: its post, and the reservation it makes ahead, carry it.
+        let now = now_ms();
         if let (Some(ch), Some(next)) = (charge.as_mut(), &next) {
             // The next step's reservation rides in this commit.
             let plan = plan.as_ref().unwrap_or(&c.run.plan);
-            ch.ahead = self.ahead(&c.run, plan, next.step_index, ch.run_spent_mc).await;
+            ch.ahead = self.ahead(&c.run, plan, next.step_index, ch.run_spent_mc, now).await;
         }
         if charge.is_none() && c.attempt == 1 {
             // A step that ended before its budget stage (refused by its gate, its input
@@ -211,12 +213,6 @@ impl StepWorker {
             budgeted.as_ref().map_or_else(|| Millicredits::from_credits(outcome.cost_cents), |b| b.actual(&outcome));
         let line = aos_core::usage::step_line(&step.skill, &outcome, own);
         let usage = c.run.usage.with(&line);
-        let now = now_ms();
-        if let Some(a) = charge.as_mut().and_then(|ch| ch.ahead.as_mut()) {
-            // The next step's reservation is written with this step's post: the ledger
-            // (ordered by time) lists it after the post, not a millisecond before.
-            a.at_ms = now;
-        }
         let usage_record = run_status.is_terminal().then(|| c.run.usage_record(run_status, now, usage.clone()));
         let commit = StepCommit {
             tokens: line.counters.tokens(),

@@ -77,7 +77,7 @@ impl StepWorker {
         let claim = crate::clock::unique_suffix();
         // The first claim of a run's first step reserves its credits in the same write.
         let reserve = if msg.step_index == 0 && run.status == aos_core::RunStatus::Queued {
-            self.ahead(&run, &run.plan, 0, run.spent_mc).await
+            self.ahead(&run, &run.plan, 0, run.spent_mc, now).await
         } else {
             None
         };
