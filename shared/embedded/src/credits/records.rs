@@ -51,8 +51,13 @@ pub(super) static SELECT_HOT: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM credit_books WHERE tenant = ?1", HOT.join(", ")));
 pub(super) static SELECT_BOOK: LazyLock<String> =
     LazyLock::new(|| format!("SELECT book, {} FROM credit_books WHERE tenant = ?1", HOT.join(", ")));
+static SELECT_BOOK_ALL: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT tenant, book, {} FROM credit_books", HOT.join(", ")));
+/// The hot columns an operation on balances writes: all but `next_change_ms`, which only
+/// grant events move (a book loaded without its grants cannot tell when they next change).
+const BALANCES: usize = HOT.len() - 1;
 pub(super) static UPDATE_HOT: LazyLock<String> = LazyLock::new(|| {
-    let set: Vec<String> = HOT.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 2)).collect();
+    let set: Vec<String> = HOT[..BALANCES].iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 2)).collect();
     format!("UPDATE credit_books SET {} WHERE tenant = ?1", set.join(", "))
 });
 pub(super) static UPSERT: LazyLock<String> = LazyLock::new(|| {
@@ -106,20 +111,26 @@ pub(super) fn load_hot(c: &Connection, tenant: &str) -> Result<Option<(Book, u64
     qrow(c, &SELECT_HOT, params![tenant], |r| from_hot(r, 0)).optional().map_err(|e| backend(&e))
 }
 
-/// Writes `book`'s balances and suspension (the book exists; its grants are unchanged).
+/// Writes `book`'s balances and suspension (the book exists; its grants are unchanged,
+/// and so is when they next change).
 pub(super) fn store_hot(c: &Connection, tenant: &str, book: &Book) -> Result<(), StoreError> {
     let v = hot_values(book);
-    let mut args: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(1 + HOT.len());
+    let mut args: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(1 + BALANCES);
     args.push(&tenant);
-    args.extend(v.iter().map(|x| x as &dyn rusqlite::ToSql));
+    args.extend(v[..BALANCES].iter().map(|x| x as &dyn rusqlite::ToSql));
     exec(c, &UPDATE_HOT, args.as_slice()).map_err(|e| backend(&e))?;
     Ok(())
 }
 
 /// The whole book: its grants from the JSON, the rest from the hot columns.
 pub(super) fn read_book(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Book, StoreError>> {
-    let body: String = r.get(0)?;
-    let (mut book, _) = from_hot(r, 1)?;
+    read_book_at(r, 0)
+}
+
+/// [`read_book`] from column `at` on.
+fn read_book_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Result<Book, StoreError>> {
+    let body: String = r.get(at)?;
+    let (mut book, _) = from_hot(r, at + 1)?;
     Ok(serde_json::from_str::<Grants>(&body).map_err(|e| corrupt(&e)).map(|g| {
         book.grants = g.grants;
         book.allocated = g.allocated;
@@ -157,6 +168,19 @@ pub(crate) fn migrate_books(c: &Connection) -> rusqlite::Result<()> {
     for (tenant, body) in old {
         let book: Book =
             serde_json::from_str(&body).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        store_book(c, &tenant, &book).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.to_string().into()))?;
+    }
+    // Earlier versions let a step's reservation overwrite `next_change_ms` with "never"
+    // while a grant was still to take effect or expire: set it again from the grants.
+    let never: Vec<(String, Book)> = {
+        let mut st = c.prepare(&format!("{} WHERE next_change_ms = ?1", SELECT_BOOK_ALL.as_str()))?;
+        let rows = st.query_map([i64::MAX], |r| Ok((r.get::<_, String>(0)?, read_book_at(r, 1)?)))?;
+        rows.collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter_map(|(t, b)| b.ok().filter(|b| b.next_change_ms() != u64::MAX).map(|b| (t, b)))
+            .collect()
+    };
+    for (tenant, book) in never {
         store_book(c, &tenant, &book).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.to_string().into()))?;
     }
     Ok(())
