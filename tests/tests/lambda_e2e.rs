@@ -99,7 +99,9 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
             .expect("cargo lambda watch starts"),
     );
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(300)).build().expect("client");
+    // The first call to each function waits for `cargo lambda watch` to compile it: on a
+    // busy 2-core machine that has taken over 5 minutes.
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(900)).build().expect("client");
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "cargo lambda watch did not start");
