@@ -214,6 +214,31 @@ async fn a_goal_driven_run_finishes_in_the_steps_the_model_chose() {
 }
 
 #[tokio::test]
+async fn every_decision_sees_every_step_so_far_in_order() {
+    // One worker: its later decisions read the run's earlier checkpoints from memory and
+    // only the newer ones from the store; what the model is shown must not change for it.
+    let put = |id: &str, v: &str| json!({"next": [{"id": id, "skill": "kv_store", "input": {"op": "put", "key": id, "value": v}}]});
+    let r = rig(&[put("first", "one"), put("second", "two"), put("third", "three"), done()], 1, AgentLimits::default())
+        .await;
+    let (run, cps) = r.rig.submit(json!({"goal": "Store three things.", "agent": {"max_steps": 5}})).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(cps.len(), 7);
+    let reqs = r.requests();
+    assert_eq!(reqs.len(), 4);
+    for (i, req) in reqs.iter().enumerate() {
+        let situation = req["messages"][1]["content"].as_str().expect("user message");
+        let shown: Vec<&str> = situation
+            .lines()
+            .filter(|l| l.starts_with("- "))
+            .map(|l| l.split(' ').nth(1).unwrap_or_default())
+            .collect();
+        assert_eq!(shown, ["first", "second", "third"][..i], "decision {}: {situation}", i + 1);
+        assert!(situation.contains(&format!("This is decision {}.", i + 1)), "{situation}");
+        assert!(situation.contains(&format!("at most {} more steps", 5 - i)), "{situation}");
+    }
+}
+
+#[tokio::test]
 async fn a_planner_is_not_offered_skills_the_tenants_policies_never_allow() {
     let r = rig(&[done()], 1, AgentLimits::default()).await;
     r.rig

@@ -117,6 +117,11 @@ contract!(a_run_executes_every_step_and_chains_its_checkpoints, 5, |p: Ports| as
     assert_eq!(cps[1].outcome.output, Some(json!({"result": 3})), "the reference resolved");
     verify_chain(&run.genesis_hash, &cps).expect("chain");
     assert_eq!(run.last_hash, cps[2].hash);
+    // A reader holding the first checkpoints reads only the rest.
+    for from in 0..=4 {
+        let rest = l.ports.runs.checkpoints_from(&tenant(), &id, from).await.expect("checkpoints from");
+        assert_eq!(rest, cps[cps.len().min(from as usize)..], "from step {from}");
+    }
     assert!(l.ports.runs.step_progress(&tenant(), &id).await.expect("progress").is_empty());
     let listed = l
         .service

@@ -239,20 +239,41 @@ pub(crate) async fn query_prefix(
     pk: String,
     prefix: &str,
 ) -> Result<Vec<Item>, StoreError> {
+    query_sk(client, table, pk, "begins_with(sk, :a)", &[(":a", prefix)]).await
+}
+
+/// Every item of partition `pk` whose sort key is from `from` to `to` (both included),
+/// in sort key order: consistent reads, all pages.
+pub(crate) async fn query_between(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    from: &str,
+    to: &str,
+) -> Result<Vec<Item>, StoreError> {
+    query_sk(client, table, pk, "sk BETWEEN :a AND :b", &[(":a", from), (":b", to)]).await
+}
+
+/// Every item of partition `pk` whose sort key meets `condition` (over `values`).
+async fn query_sk(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    condition: &str,
+    values: &[(&str, &str)],
+) -> Result<Vec<Item>, StoreError> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let out = client
+        let mut query = client
             .query()
             .table_name(table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(pk.clone()))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(sdk_err)?;
+            .key_condition_expression(format!("pk = :pk AND {condition}"))
+            .expression_attribute_values(":pk", s(pk.clone()));
+        for (name, value) in values {
+            query = query.expression_attribute_values(*name, s(*value));
+        }
+        let out = query.consistent_read(true).set_exclusive_start_key(start).send().await.map_err(sdk_err)?;
         items.extend(out.items.unwrap_or_default());
         start = out.last_evaluated_key;
         if start.is_none() {

@@ -103,6 +103,26 @@ impl Plan {
     /// whole plan: ids unique across both, references only to earlier steps. Missing
     /// ids become `s<position>`. The error names the new step at fault as `where[i]`.
     pub fn extended(&self, more: Vec<PlanStep>, origin: &str) -> Result<Self, PlanError> {
+        let more = self.checked(more, origin)?;
+        let mut plan = self.clone();
+        plan.steps.extend(more);
+        Ok(plan)
+    }
+
+    /// Whether [`Self::extended`] would accept `more` (the same error if not), without
+    /// building the longer plan.
+    pub fn check_extension(&self, more: Vec<PlanStep>, origin: &str) -> Result<(), PlanError> {
+        self.checked(more, origin).map(|_| ())
+    }
+
+    fn append(&mut self, more: Vec<PlanStep>, origin: &str) -> Result<(), PlanError> {
+        let more = self.checked(more, origin)?;
+        self.steps.extend(more);
+        Ok(())
+    }
+
+    /// `more` checked to follow this plan, missing ids given (see [`Self::extended`]).
+    fn checked(&self, more: Vec<PlanStep>, origin: &str) -> Result<Vec<PlanStep>, PlanError> {
         if more.is_empty() {
             return Err(PlanError(format!("{origin}: no steps")));
         }
@@ -113,15 +133,11 @@ impl Plan {
                 self.steps.len()
             )));
         }
-        let mut plan = self.clone();
-        plan.append(more, origin)?;
-        Ok(plan)
-    }
-
-    fn append(&mut self, more: Vec<PlanStep>, origin: &str) -> Result<(), PlanError> {
-        let mut seen: HashSet<String> = self.steps.iter().filter_map(|s| s.id.clone()).collect();
+        let earlier: HashSet<&str> = self.steps.iter().filter_map(|s| s.id.as_deref()).collect();
+        let mut added: HashSet<String> = HashSet::with_capacity(more.len());
+        let mut out = Vec::with_capacity(more.len());
         for (i, mut step) in more.into_iter().enumerate() {
-            let position = self.steps.len();
+            let position = self.steps.len() + i;
             let id = step.id.get_or_insert_with(|| format!("s{position}")).clone();
             let at = format!("{}[{i}] ({id})", origin);
             check_step(&step, &at)?;
@@ -132,19 +148,19 @@ impl Plan {
                     return Err(PlanError(format!("{at}: ${{item}} and ${{index}} exist only in workflow map nodes")));
                 }
                 if let Reference::StepOutput(target, _) = r {
-                    if !seen.contains(&target) {
+                    if !earlier.contains(target.as_str()) && !added.contains(&target) {
                         return Err(PlanError(format!(
                             "{at}: input references step {target:?}, which is not an earlier step"
                         )));
                     }
                 }
             }
-            if !seen.insert(id.clone()) {
+            if earlier.contains(id.as_str()) || !added.insert(id.clone()) {
                 return Err(PlanError(format!("{at}: duplicate step id {id:?}")));
             }
-            self.steps.push(step);
+            out.push(step);
         }
-        Ok(())
+        Ok(out)
     }
 
     /// The steps, in order.

@@ -13,7 +13,7 @@
 //! the send is lost, the redelivered message finds the step done and sends the next step
 //! again.
 
-use crate::dynamo::{get_n, get_s, n, query_prefix, s, sdk_err, tenant_pk, Item, STATUS};
+use crate::dynamo::{get_n, get_s, n, query_between, query_prefix, s, sdk_err, tenant_pk, Item, STATUS};
 use crate::queue::SqsQueue;
 use crate::txn::Txn;
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
@@ -329,8 +329,14 @@ impl RunStore for DynamoRunStore {
     }
 
     async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
+        self.checkpoints_from(tenant, id, 0).await
+    }
+
+    async fn checkpoints_from(&self, tenant: &TenantId, id: &RunId, from: u32) -> StoreResult<Vec<Checkpoint>> {
+        let pk = run_pk(tenant.as_str(), id.as_str());
+        let items = query_between(&self.client, &self.table, pk, &step_sk(from), "STEP#~").await?;
         let mut checkpoints = Vec::new();
-        for item in self.step_items(tenant, id).await? {
+        for item in items {
             if let Some(cp) = opt_json::<Checkpoint>(&self.hydrate(tenant, item).await?, "checkpoint")? {
                 checkpoints.push(cp);
             }

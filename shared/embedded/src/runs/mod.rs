@@ -231,12 +231,16 @@ impl RunStore for EmbeddedRunStore {
     }
 
     async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
+        self.checkpoints_from(tenant, id, 0).await
+    }
+
+    async fn checkpoints_from(&self, tenant: &TenantId, id: &RunId, from: u32) -> StoreResult<Vec<Checkpoint>> {
         let bodies: Vec<String> = self.db.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT checkpoint FROM steps WHERE tenant = ?1 AND run_id = ?2 AND checkpoint IS NOT NULL \
-                 ORDER BY step_index",
+                "SELECT checkpoint FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index >= ?3 \
+                 AND checkpoint IS NOT NULL ORDER BY step_index",
             )?;
-            let rows = st.query_map(params![tenant.as_str(), id.as_str()], |r| r.get(0))?;
+            let rows = st.query_map(params![tenant.as_str(), id.as_str(), from], |r| r.get(0))?;
             rows.collect()
         })?;
         bodies.iter().map(|b| serde_json::from_str(b).map_err(|e| json_err(&e))).collect()

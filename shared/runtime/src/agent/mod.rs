@@ -8,7 +8,10 @@
 //! child's final commit enqueues the waiting step's message again; a deadline message
 //! ends the wait when `timeout_s` passes (unfinished children are cancelled).
 
+mod history;
 pub mod planner;
+
+pub use history::History;
 
 use crate::clock::now_ms;
 use crate::ports::{RunRecord, RunStore, StepMessage, StoreError};
@@ -95,6 +98,8 @@ impl From<StructuredOutcome> for AgentStep {
 pub struct AgentSteps<'a> {
     /// Runs and checkpoints.
     pub store: &'a Arc<dyn RunStore>,
+    /// The worker's memory of agent runs' checkpoints.
+    pub history: &'a History,
     /// The worker's skills.
     pub skills: &'a Arc<SkillRegistry>,
     /// Fan-out limits.
@@ -137,7 +142,7 @@ impl AgentSteps<'_> {
             Ok(s) => s,
             Err(e) => return StructuredOutcome::failure(ErrorCode::ValidationFailed, format!("agent settings: {e}")),
         };
-        let history = match self.store.checkpoints(&run.tenant, &run.id).await {
+        let history = match self.history.read(self.store.as_ref(), &run.tenant, &run.id).await {
             Ok(h) => h,
             Err(e) => return internal(&e),
         };
@@ -149,10 +154,9 @@ impl AgentSteps<'_> {
             Some(policies) => match policies.compiled(&run.tenant).await {
                 Ok(current) => self
                     .skills
-                    .descriptors()
-                    .into_iter()
-                    .map(|d| d.name)
-                    .filter(|name| current.policies.never_allows(name))
+                    .each_descriptor()
+                    .filter(|d| current.policies.never_allows(&d.name))
+                    .map(|d| d.name.clone())
                     .collect(),
                 Err(e) => return internal(&e),
             },
@@ -187,7 +191,9 @@ impl AgentSteps<'_> {
                 )
                 .with_cost(planned.cost_cents);
             }
-            if let Err(e) = extend(&run.plan, &spec, steps.clone()) {
+            if let Err(aos_core::PlanError(e)) =
+                run.plan.check_extension(with_planner(&run.plan, &spec, steps.clone()), "decision")
+            {
                 return StructuredOutcome::failure(ErrorCode::InvalidPlan, e).with_cost(planned.cost_cents);
             }
         }
@@ -328,7 +334,7 @@ impl AgentSteps<'_> {
 
     /// Refuses a step whose children would take the run over its total.
     async fn check_run_fan_out(&self, run: &RunRecord, more: usize) -> Result<(), StructuredOutcome> {
-        let history = self.store.checkpoints(&run.tenant, &run.id).await.map_err(|e| internal(&e))?;
+        let history = self.history.read(self.store.as_ref(), &run.tenant, &run.id).await.map_err(|e| internal(&e))?;
         let earlier: usize = history.iter().map(children_of).sum();
         if earlier + more > usize::try_from(self.limits.max_children_per_run).unwrap_or(usize::MAX) {
             return Err(StructuredOutcome::failure(
@@ -356,9 +362,14 @@ fn count_planner_steps(steps: &[PlanStep]) -> u32 {
 }
 
 /// The plan after a `continue` decision: its steps, then the next planner step.
-fn extend(plan: &Plan, spec: &AgentSpec, mut steps: Vec<PlanStep>) -> Result<Plan, String> {
+/// The steps a decision adds to `plan`: those decided, then the next planner step.
+fn with_planner(plan: &Plan, spec: &AgentSpec, mut steps: Vec<PlanStep>) -> Vec<PlanStep> {
     steps.push(spec.planner_step(count_planner_steps(plan.steps()) + 1));
-    plan.extended(steps, "decision").map_err(|e| e.0)
+    steps
+}
+
+fn extend(plan: &Plan, spec: &AgentSpec, steps: Vec<PlanStep>) -> Result<Plan, String> {
+    plan.extended(with_planner(plan, spec, steps), "decision").map_err(|e| e.0)
 }
 
 /// What a planner step's decision does to its run.

@@ -355,10 +355,9 @@ impl LlmPlanner {
     /// The skills the agent may use: its list, or every registered skill but the agent
     /// steps (starting child agents multiplies spending, so an agent does it only when
     /// its skills name `agent_invoke` or `agent_spawn`).
-    fn allowed(&self, spec: &AgentSpec) -> Vec<crate::skills::SkillDescriptor> {
+    fn allowed(&self, spec: &AgentSpec) -> Vec<&crate::skills::SkillDescriptor> {
         self.skills
-            .descriptors()
-            .into_iter()
+            .each_descriptor()
             .filter(|d| d.name != PLAN_SKILL && !self.refused.contains(&d.name))
             .filter(|d| {
                 if spec.skills.is_empty() {
@@ -440,7 +439,7 @@ impl LlmPlanner {
                     .map_err(|e| format!("{at}: input does not match the schema of {}: {e}", step.skill))?;
             }
         }
-        ask.run.plan.extended(steps.to_vec(), "next").map(|_| ()).map_err(|e| e.0)
+        ask.run.plan.check_extension(steps.to_vec(), "next").map_err(|e| e.0)
     }
 }
 

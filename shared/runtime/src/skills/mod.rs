@@ -390,7 +390,12 @@ impl SkillRegistry {
 
     /// Every descriptor, sorted by name.
     pub fn descriptors(&self) -> Vec<SkillDescriptor> {
-        self.entries.values().map(|e| e.descriptor.clone()).collect()
+        self.each_descriptor().cloned().collect()
+    }
+
+    /// Every registered skill's descriptor, in name order, without copying them.
+    pub fn each_descriptor(&self) -> impl Iterator<Item = &SkillDescriptor> {
+        self.entries.values().map(|e| &e.descriptor)
     }
 
     /// The descriptor of `name`, if registered.

@@ -75,6 +75,7 @@ impl StepWorker {
             let agents = AgentSteps {
                 policies: self.policies.as_ref(),
                 store: &self.store,
+                history: &self.history,
                 skills: &self.skills,
                 limits: &self.config.agents,
                 defaults: &self.config.planner,

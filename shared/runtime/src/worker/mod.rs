@@ -137,6 +137,8 @@ pub struct StepWorker {
     credits: Option<crate::credits::CreditService>,
     quotas: Option<crate::limits::QuotaService>,
     changes: Option<Arc<crate::changes::Changes>>,
+    /// Agent runs' checkpoints, as the planner read them last.
+    history: Arc<crate::agent::History>,
 }
 
 struct Claimed {
@@ -186,6 +188,7 @@ impl StepWorker {
             credits: None,
             quotas: None,
             changes: None,
+            history: Arc::default(),
         }
     }
 
