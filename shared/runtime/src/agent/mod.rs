@@ -361,13 +361,13 @@ fn count_planner_steps(steps: &[PlanStep]) -> u32 {
     u32::try_from(steps.iter().filter(|s| s.skill == PLAN_SKILL).count()).unwrap_or(u32::MAX)
 }
 
-/// The plan after a `continue` decision: its steps, then the next planner step.
 /// The steps a decision adds to `plan`: those decided, then the next planner step.
 fn with_planner(plan: &Plan, spec: &AgentSpec, mut steps: Vec<PlanStep>) -> Vec<PlanStep> {
     steps.push(spec.planner_step(count_planner_steps(plan.steps()) + 1));
     steps
 }
 
+/// The plan after a `continue` decision: its steps, then the next planner step.
 fn extend(plan: &Plan, spec: &AgentSpec, steps: Vec<PlanStep>) -> Result<Plan, String> {
     plan.extended(with_planner(plan, spec, steps), "decision").map_err(|e| e.0)
 }
