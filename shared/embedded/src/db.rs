@@ -401,6 +401,22 @@ fn commit_batch(writer: &mut Writer, batch: Vec<Job>, durability: Durability) {
         tracing::error!(error = %e, jobs = batch.len(), "cannot begin a transaction");
         return;
     }
+    // A job alone needs no savepoint: if it fails, the whole transaction rolls back.
+    // (A savepoint copies every page the job touches into a sub-journal first.)
+    if let [_] = batch.as_slice() {
+        let job = batch.into_iter().next().expect("one job");
+        let (ok, reply) = (job.run)(conn);
+        if !ok {
+            if let Err(e) = exec(conn, "ROLLBACK", []) {
+                tracing::error!(error = %e, "rollback failed");
+            }
+            // The job's own answer says what failed; nothing was written.
+            reply(None);
+            return;
+        }
+        reply(commit(conn));
+        return;
+    }
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
         let _ = exec(conn, "SAVEPOINT job", []);
@@ -415,11 +431,16 @@ fn commit_batch(writer: &mut Writer, batch: Vec<Job>, durability: Durability) {
         }
         replies.push(reply);
     }
-    let err = exec(conn, "COMMIT", []).err().map(|e| {
-        let _ = conn.execute_batch("ROLLBACK");
-        e.to_string()
-    });
+    let err = commit(conn);
     for reply in replies {
         reply(err.clone());
     }
+}
+
+/// Commits the open transaction; on failure rolls it back and says why.
+fn commit(conn: &Connection) -> Option<String> {
+    exec(conn, "COMMIT", []).err().map(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        e.to_string()
+    })
 }

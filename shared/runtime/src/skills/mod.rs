@@ -335,6 +335,10 @@ pub struct SkillRegistry {
 /// The first violations of `value` against `v` (at most five), each with where it is
 /// (`/field: …`, `(root): …`); `None` when it conforms.
 pub fn schema_errors(v: &jsonschema::Validator, value: &Value) -> Option<String> {
+    // The common case first: a valid value needs no error iterator.
+    if v.is_valid(value) {
+        return None;
+    }
     let errors: Vec<String> = v
         .iter_errors(value)
         .take(5)
@@ -350,7 +354,7 @@ pub fn schema_errors(v: &jsonschema::Validator, value: &Value) -> Option<String>
 impl aos_core::workflow::SkillCatalog for SkillRegistry {
     fn check(&self, skill: &str, static_input: Option<&Value>) -> Result<(), String> {
         if self.descriptor(skill).is_none() {
-            let known: Vec<String> = self.descriptors().into_iter().map(|d| d.name).collect();
+            let known: Vec<&str> = self.each_descriptor().map(|d| d.name.as_str()).collect();
             return Err(format!("unknown skill {skill:?}; registered skills: {}", known.join(", ")));
         }
         match static_input {
