@@ -20,7 +20,7 @@
 //! commits); with the multi-threaded runtime other tasks keep running meanwhile.
 
 use aos_runtime::StoreError;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -130,6 +130,9 @@ CREATE TABLE IF NOT EXISTS breakers (
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;
 ";
 
+/// The condition of a finished run, as the `runs_by_end` index and its queries write it.
+pub(crate) const FINISHED: &str = "(status = 'succeeded' OR status = 'failed' OR status = 'cancelled')";
+
 /// Brings a data directory made by an earlier AOS up to the schema: columns added since.
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let has_table = |name: &str| -> rusqlite::Result<bool> {
@@ -201,11 +204,19 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              RELEASE queue_rebuild;",
         )?;
     }
-    // Finished runs by their end, for the retention reaper.
-    conn.execute_batch(
+    // Finished runs by their end, for the retention reaper. Its condition is written with
+    // OR, not IN: SQLite checks it at every write of a run, and an IN list builds a
+    // temporary b-tree each time. Earlier versions wrote it with IN.
+    let by_end: Option<String> = conn
+        .query_row("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'runs_by_end'", [], |r| r.get(0))
+        .optional()?;
+    if by_end.is_some_and(|sql| sql.contains(" IN (")) {
+        conn.execute_batch("DROP INDEX runs_by_end")?;
+    }
+    conn.execute_batch(&format!(
         "CREATE INDEX IF NOT EXISTS runs_by_end ON runs (tenant, json_extract(state, '$.updated_at_ms'))
-         WHERE status IN ('succeeded', 'failed', 'cancelled')",
-    )?;
+         WHERE {FINISHED}"
+    ))?;
     Ok(())
 }
 

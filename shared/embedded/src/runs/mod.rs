@@ -3,7 +3,7 @@
 
 mod steps;
 
-use crate::db::{backend, exec, qrow, Db};
+use crate::db::{backend, exec, qrow, Db, FINISHED};
 use crate::queue::{enqueue, STEP_QUEUE};
 use aos_core::Plan;
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
@@ -407,11 +407,11 @@ impl RunStore for EmbeddedRunStore {
 
     async fn ended_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunId>> {
         let ids: Vec<String> = self.db.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id FROM runs WHERE tenant = ?1 AND status IN ('succeeded', 'failed', 'cancelled')
+            let mut st = c.prepare_cached(&format!(
+                "SELECT id FROM runs WHERE tenant = ?1 AND {FINISHED}
                    AND json_extract(state, '$.updated_at_ms') < ?2
-                 ORDER BY json_extract(state, '$.updated_at_ms') LIMIT ?3",
-            )?;
+                 ORDER BY json_extract(state, '$.updated_at_ms') LIMIT ?3"
+            ))?;
             let rows = st.query_map(params![tenant.as_str(), before_ms, limit], |r| r.get(0))?;
             rows.collect()
         })?;
@@ -484,5 +484,51 @@ mod tests {
         let progress = store.step_progress(&tenant, &run).await.expect("progress");
         assert_eq!(progress.len(), 1, "the step still waiting keeps its claim: {progress:?}");
         assert_eq!((progress[0].step_index, progress[0].attempts), (1, 2));
+    }
+
+    #[test]
+    fn a_run_write_builds_no_temporary_tables_and_the_reaper_reads_the_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A data directory whose index of finished runs was made with an IN list.
+        Db::open(dir.path(), Durability::Full).expect("open").close();
+        {
+            let c = Connection::open(dir.path().join("aos.db")).expect("open");
+            c.execute_batch(
+                "DROP INDEX runs_by_end;
+                 CREATE INDEX runs_by_end ON runs (tenant, json_extract(state, '$.updated_at_ms'))
+                     WHERE status IN ('succeeded', 'failed', 'cancelled');",
+            )
+            .expect("old index");
+        }
+        let db = Db::open(dir.path(), Durability::Full).expect("reopen");
+        let opcodes = |sql: &str, n: usize| -> Vec<String> {
+            db.read(|c| {
+                let mut st = c.prepare(&format!("EXPLAIN {sql}"))?;
+                let args = vec![rusqlite::types::Value::Null; n];
+                let rows = st.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(1))?;
+                rows.collect()
+            })
+            .expect("explain")
+        };
+        for (sql, n) in [
+            ("UPDATE runs SET status = ?3, state = ?4 WHERE tenant = ?1 AND id = ?2", 4),
+            ("UPDATE runs SET state = ?3 WHERE tenant = ?1 AND id = ?2", 3),
+            ("INSERT INTO runs (tenant, id, status, state) VALUES (?1, ?2, ?3, ?4)", 4),
+        ] {
+            assert!(!opcodes(sql, n).iter().any(|o| o == "OpenEphemeral"), "{sql} builds a temporary table");
+        }
+        let plan: Vec<String> = db
+            .read(|c| {
+                let sql = format!(
+                    "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE tenant = ?1 AND {FINISHED}
+                       AND json_extract(state, '$.updated_at_ms') < ?2
+                     ORDER BY json_extract(state, '$.updated_at_ms') LIMIT ?3"
+                );
+                let mut st = c.prepare(&sql)?;
+                let rows = st.query_map(params!["ten_a", 0, 1], |r| r.get::<_, String>(3))?;
+                rows.collect()
+            })
+            .expect("plan");
+        assert!(plan.iter().any(|p| p.contains("runs_by_end")), "{plan:?}");
     }
 }
