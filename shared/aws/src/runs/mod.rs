@@ -328,10 +328,6 @@ impl RunStore for DynamoRunStore {
         self.runs_at(tenant, &keys, f.status).await
     }
 
-    async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
-        self.checkpoints_from(tenant, id, 0).await
-    }
-
     async fn checkpoints_from(&self, tenant: &TenantId, id: &RunId, from: u32) -> StoreResult<Vec<Checkpoint>> {
         let pk = run_pk(tenant.as_str(), id.as_str());
         let items = query_between(&self.client, &self.table, pk, &step_sk(from), "STEP#~").await?;

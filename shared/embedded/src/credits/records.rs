@@ -51,8 +51,6 @@ pub(super) static SELECT_HOT: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM credit_books WHERE tenant = ?1", HOT.join(", ")));
 pub(super) static SELECT_BOOK: LazyLock<String> =
     LazyLock::new(|| format!("SELECT book, {} FROM credit_books WHERE tenant = ?1", HOT.join(", ")));
-static SELECT_BOOK_ALL: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT tenant, book, {} FROM credit_books", HOT.join(", ")));
 /// The hot columns an operation on balances writes: all but `next_change_ms`, which only
 /// grant events move (a book loaded without its grants cannot tell when they next change).
 const BALANCES: usize = HOT.len() - 1;
@@ -173,7 +171,8 @@ pub(crate) fn migrate_books(c: &Connection) -> rusqlite::Result<()> {
     // Earlier versions let a step's reservation overwrite `next_change_ms` with "never"
     // while a grant was still to take effect or expire: set it again from the grants.
     let never: Vec<(String, Book)> = {
-        let mut st = c.prepare(&format!("{} WHERE next_change_ms = ?1", SELECT_BOOK_ALL.as_str()))?;
+        let mut st =
+            c.prepare(&format!("SELECT tenant, book, {} FROM credit_books WHERE next_change_ms = ?1", HOT.join(", ")))?;
         let rows = st.query_map([i64::MAX], |r| Ok((r.get::<_, String>(0)?, read_book_at(r, 1)?)))?;
         rows.collect::<Result<Vec<_>, _>>()?
             .into_iter()

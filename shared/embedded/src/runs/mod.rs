@@ -230,10 +230,6 @@ impl RunStore for EmbeddedRunStore {
         rows.iter().map(|(id, spec, state)| compose(tenant.as_str(), id, spec, state)).collect()
     }
 
-    async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
-        self.checkpoints_from(tenant, id, 0).await
-    }
-
     async fn checkpoints_from(&self, tenant: &TenantId, id: &RunId, from: u32) -> StoreResult<Vec<Checkpoint>> {
         let bodies: Vec<String> = self.db.read(|c| {
             let mut st = c.prepare_cached(

@@ -496,15 +496,13 @@ pub trait RunStore: Send + Sync {
     async fn list_runs(&self, tenant: &TenantId, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;
 
     /// The run's checkpoints in step order.
-    async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>>;
+    async fn checkpoints(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<Checkpoint>> {
+        self.checkpoints_from(tenant, id, 0).await
+    }
 
     /// The run's checkpoints of steps `from` on, in step order: what a reader holding the
     /// earlier ones needs (a checkpoint never changes once written).
-    async fn checkpoints_from(&self, tenant: &TenantId, id: &RunId, from: u32) -> StoreResult<Vec<Checkpoint>> {
-        let mut all = self.checkpoints(tenant, id).await?;
-        all.retain(|c| c.step_index >= from);
-        Ok(all)
-    }
+    async fn checkpoints_from(&self, tenant: &TenantId, id: &RunId, from: u32) -> StoreResult<Vec<Checkpoint>>;
 
     /// Progress of steps without a checkpoint (attempt counts, last errors).
     async fn step_progress(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Vec<StepProgress>>;
