@@ -437,6 +437,18 @@ const PROBE_LARGE: usize = 120;
 /// counts do not move with the machine's noise, so they are the figure to watch between
 /// changes.
 fn instructions_per_step(dir: &Path, durability: Durability, metered: bool) -> anyhow::Result<f64> {
+    let durable = if durability == Durability::Off { "false" } else { "true" };
+    let mut extra = vec!["--durable", durable];
+    if metered {
+        extra.push("--metered");
+    }
+    instructions_per_unit(dir, &extra)
+}
+
+/// `aos bench-probe` with `extra` arguments run under `valgrind --tool=callgrind` for
+/// `PROBE_SMALL` and `PROBE_LARGE` units (steps or nodes): the difference of their
+/// instruction totals over the difference of their units.
+pub(crate) fn instructions_per_unit(dir: &Path, extra: &[&str]) -> anyhow::Result<f64> {
     let exe = std::env::current_exe()?;
     let mut totals = Vec::new();
     for steps in [PROBE_SMALL, PROBE_LARGE] {
@@ -448,8 +460,7 @@ fn instructions_per_step(dir: &Path, durability: Durability, metered: bool) -> a
             .arg(&exe)
             .args(["bench-probe", "--steps", &steps.to_string(), "--dir"])
             .arg(dir.join(format!("data-{steps}")))
-            .args(["--durable", if durability == Durability::Off { "false" } else { "true" }])
-            .args(metered.then_some("--metered"))
+            .args(extra)
             .env("AOS_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -24,6 +24,73 @@ pub struct WorkflowBenchOptions {
     pub concurrency: u32,
     /// Workers for the fan-out.
     pub workers: usize,
+    /// Also count instructions per node and per run step under callgrind.
+    pub instructions: bool,
+}
+
+/// What `aos bench-probe` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProbeShape {
+    /// Runs of 10 no-op steps (`aos bench --instructions`).
+    Runs,
+    /// One run of no-op steps.
+    Run,
+    /// A workflow chain of no-op nodes.
+    Chain,
+}
+
+/// A chain of `n` no-op nodes, each after the one before.
+fn chain_spec(n: usize) -> String {
+    let mut chain = String::from("name: chain\nnodes:\n");
+    for i in 0..n {
+        let dep = if i == 0 { String::new() } else { format!(", depends_on: [n{}]", i - 1) };
+        chain += &format!("  - {{id: n{i}, skill: noop{dep}}}\n");
+    }
+    chain
+}
+
+/// `aos bench-probe --shape run|chain`: one run of `steps` no-op steps, or a chain of
+/// `steps` no-op nodes, durable, handled by one worker in the foreground until the queue
+/// is empty (no polling, so the work done does not depend on timing): what
+/// `aos bench-workflow --instructions` counts under callgrind.
+pub async fn probe(dir: &Path, steps: usize, shape: ProbeShape) -> anyhow::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let fe = flow_engine(dir).await?;
+    let tenant = TenantId::parse("ten_bench")?;
+    let done = match shape {
+        ProbeShape::Chain => {
+            let spec = aos_core::workflow::parse(&chain_spec(steps), aos_core::workflow::Format::Yaml)?;
+            fe.flows.apply(&tenant, spec).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let req = aos_runtime::workflows::StartExecution { base_seed: Some(1), ..Default::default() };
+            let id = fe.flows.start(&tenant, "chain", req, None).await.map_err(|e| anyhow::anyhow!("{e}"))?.value.id;
+            drain(&fe).await?;
+            fe.flows.execution(&tenant, &id).await.map_err(|e| anyhow::anyhow!("{e}"))?.state.status.as_str().to_owned()
+        }
+        _ => {
+            let id = fe.eng.runs.submit(&tenant, crate::bench::noop_plan(steps)?, None).await?.run.id;
+            drain(&fe).await?;
+            fe.eng.runs.get(&tenant, &id).await?.status.to_string()
+        }
+    };
+    anyhow::ensure!(done == "succeeded", "the probe ended {done}");
+    fe.eng.embedded.db.close();
+    Ok(())
+}
+
+/// Hands every message to the engine's worker until the queue is empty.
+async fn drain(fe: &FlowEngine) -> anyhow::Result<()> {
+    use aos_runtime::ports::Queue;
+    loop {
+        let got = fe.eng.embedded.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await?;
+        if got.is_empty() {
+            return Ok(());
+        }
+        for m in got {
+            fe.worker.handle(&m).await;
+        }
+    }
 }
 
 struct FlowEngine {
@@ -98,12 +165,7 @@ pub async fn workflows(opts: &WorkflowBenchOptions) -> anyhow::Result<()> {
     let bare = run_batch(&fresh("bare")?, 1, n, 1).await?;
     let per_step = bare.as_secs_f64() * 1e6 / n as f64;
     println!("bare run, {n} no-op steps, 1 worker:          {per_step:.0} us per step");
-    let mut chain = String::from("name: chain\nnodes:\n");
-    for i in 0..n {
-        let dep = if i == 0 { String::new() } else { format!(", depends_on: [n{}]", i - 1) };
-        chain += &format!("  - {{id: n{i}, skill: noop{dep}}}\n");
-    }
-    let flow = run_workflow(&fresh("chain")?, &chain, json!({}), 1).await?;
+    let flow = run_workflow(&fresh("chain")?, &chain_spec(n), json!({}), 1).await?;
     let per_node = flow.as_secs_f64() * 1e6 / n as f64;
     println!(
         "workflow, chain of {n} no-op nodes, 1 worker:  {per_node:.0} us per node = {:.2}x a run step (+{:.0} us)",
@@ -124,6 +186,20 @@ pub async fn workflows(opts: &WorkflowBenchOptions) -> anyhow::Result<()> {
         t.as_secs_f64() * 1e3,
         rate / base_rate
     );
+    if opts.instructions {
+        let mut per = Vec::new();
+        for shape in ["run", "chain"] {
+            let scratch = opts.dir.join(format!("callgrind-{shape}"));
+            per.push(crate::bench::instructions_per_unit(&scratch, &["--shape", shape]));
+        }
+        match (&per[0], &per[1]) {
+            (Ok(step), Ok(node)) => println!(
+                "instructions (callgrind, 20 vs 120): {step:.0} per run step, {node:.0} per chain node = {:.2}x",
+                node / step
+            ),
+            (Err(e), _) | (_, Err(e)) => println!("instructions per node: not measured: {e:#}"),
+        }
+    }
     std::fs::remove_dir_all(&opts.dir).ok();
     Ok(())
 }

@@ -222,6 +222,10 @@ enum Command {
         /// A metered tenant: every step reserves and settles credits.
         #[arg(long)]
         metered: bool,
+        /// What the steps are: runs of 10 (`runs`), one run (`run`), or the nodes of a
+        /// workflow chain (`chain`); the last two handled in the foreground, durable.
+        #[arg(long, value_enum, default_value = "runs")]
+        shape: aos_cli::bench_workflow::ProbeShape,
     },
     /// Measure what agents cost over plain steps: planner decisions (model simulated on
     /// loopback), plan growth, and a spawn of child runs against independent runs.
@@ -279,6 +283,10 @@ enum Command {
         /// Workers for the fan-out.
         #[arg(long, default_value_t = 16)]
         workers: usize,
+        /// Also count instructions per node and per run step under valgrind's callgrind
+        /// (needs valgrind).
+        #[arg(long)]
+        instructions: bool,
     },
     /// Count DynamoDB calls per step on the AWS adapters (AWS_ENDPOINT_URL: moto,
     /// LocalStack or AWS), on a fresh table and queue.
@@ -459,11 +467,19 @@ async fn main() -> anyhow::Result<()> {
             };
             aos_cli::bench::run(&opts).await
         }
-        Command::BenchProbe { steps, dir, durable, metered } => {
-            aos_cli::bench::probe(&dir, steps, durable, metered).await
-        }
-        Command::BenchWorkflow { dir, chain, fanout, concurrency, workers } => {
-            let opts = aos_cli::bench_workflow::WorkflowBenchOptions { dir, chain, fanout, concurrency, workers };
+        Command::BenchProbe { steps, dir, durable, metered, shape } => match shape {
+            aos_cli::bench_workflow::ProbeShape::Runs => aos_cli::bench::probe(&dir, steps, durable, metered).await,
+            shape => aos_cli::bench_workflow::probe(&dir, steps, shape).await,
+        },
+        Command::BenchWorkflow { dir, chain, fanout, concurrency, workers, instructions } => {
+            let opts = aos_cli::bench_workflow::WorkflowBenchOptions {
+                dir,
+                chain,
+                fanout,
+                concurrency,
+                workers,
+                instructions,
+            };
             aos_cli::bench_workflow::workflows(&opts).await
         }
         Command::BenchHttp { dir, calls, clients, seconds, poll_ms, workers } => {

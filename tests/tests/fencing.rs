@@ -44,6 +44,7 @@ async fn commit_by(p: &Ports, run: &RunId, claim: &str) -> aos_runtime::ports::C
     let stored = p.runs.run(&tenant(), run).await.expect("read").expect("run");
     let outcome = StructuredOutcome::success(json!({"by": claim}));
     let commit = StepCommit {
+        execution: None,
         tenant: tenant(),
         run_id: run.clone(),
         checkpoint: Checkpoint {

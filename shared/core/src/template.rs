@@ -119,12 +119,24 @@ fn collect(value: &Value, out: &mut Vec<Reference>) -> Result<(), TemplateError>
     Ok(())
 }
 
+/// The outputs of completed steps (or workflow nodes), by id.
+pub trait Outputs {
+    /// The output of the completed step `id`.
+    fn output(&self, id: &str) -> Option<&Value>;
+}
+
+impl Outputs for BTreeMap<String, Value> {
+    fn output(&self, id: &str) -> Option<&Value> {
+        self.get(id)
+    }
+}
+
 /// What references resolve against.
 pub struct Scope<'a> {
     /// The run input.
     pub input: &'a Value,
     /// Outputs of completed steps, by step id.
-    pub outputs: &'a BTreeMap<String, Value>,
+    pub outputs: &'a dyn Outputs,
     /// The current element and its index, inside a workflow map node.
     pub item: Option<(&'a Value, &'a Value)>,
     /// The tenant's secrets the value references, by name (string values); `None` where
@@ -134,7 +146,7 @@ pub struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     /// A scope of an input and step outputs (no map element, secrets left in place).
-    pub fn new(input: &'a Value, outputs: &'a BTreeMap<String, Value>) -> Self {
+    pub fn new(input: &'a Value, outputs: &'a dyn Outputs) -> Self {
         Self { input, outputs, item: None, secrets: None }
     }
 }
@@ -155,7 +167,7 @@ fn lookup<'a>(expr: &str, scope: &Scope<'a>) -> Result<&'a Value, TemplateError>
     match parse_reference(expr)? {
         Reference::Input(path) => walk(scope.input, &path, expr),
         Reference::StepOutput(id, path) => {
-            let out = scope.outputs.get(&id).ok_or_else(|| {
+            let out = scope.outputs.output(&id).ok_or_else(|| {
                 TemplateError::Unresolved(format!("${{{expr}}}"), format!("no completed step {id:?}"))
             })?;
             walk(out, &path, expr)
@@ -240,7 +252,7 @@ mod tests {
     #[test]
     fn references_to_nothing_are_errors_not_literals() {
         let input = json!({});
-        let outputs = BTreeMap::new();
+        let outputs: BTreeMap<String, Value> = BTreeMap::new();
         let scope = Scope::new(&input, &outputs);
         assert!(matches!(resolve(&json!("${input.missing}"), &scope), Err(TemplateError::Unresolved(..))));
         assert!(matches!(resolve(&json!("${steps.x.output}"), &scope), Err(TemplateError::Unresolved(..))));
@@ -254,7 +266,7 @@ mod tests {
 
     #[test]
     fn secret_references_resolve_only_where_secrets_are_given() {
-        let (input, outputs) = (json!({"user": "ada"}), BTreeMap::new());
+        let (input, outputs) = (json!({"user": "ada"}), BTreeMap::<String, Value>::new());
         let tpl = json!({"auth": "Bearer ${secrets.API_TOKEN}", "raw": "${secrets.API_TOKEN}", "who": "${input.user}"});
         assert_eq!(references(&tpl).expect("parses")[0], Reference::Secret("API_TOKEN".to_owned()));
         assert!(matches!(resolve(&tpl, &Scope::new(&input, &outputs)), Err(TemplateError::Unresolved(..))));

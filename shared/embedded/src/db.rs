@@ -104,6 +104,9 @@ CREATE TABLE IF NOT EXISTS workflows (
 CREATE TABLE IF NOT EXISTS executions (
     tenant TEXT NOT NULL, id TEXT NOT NULL, revision INTEGER NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS execution_nodes (
+    tenant TEXT NOT NULL, execution TEXT NOT NULL, node TEXT NOT NULL, revision INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, execution, node)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS approvals (
     tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant, id)) WITHOUT ROWID;
@@ -204,6 +207,17 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              RELEASE queue_rebuild;",
         )?;
     }
+    // Executions kept their nodes' states in their own record before `execution_nodes`.
+    conn.execute_batch(
+        "SAVEPOINT nodes_apart;
+         INSERT INTO execution_nodes (tenant, execution, node, revision, body)
+             SELECT e.tenant, e.id, n.key, e.revision, n.value FROM executions e, json_each(e.body, '$.state.nodes') n
+             WHERE json_extract(e.body, '$.state.nodes') <> '{}'
+             ON CONFLICT DO NOTHING;
+         UPDATE executions SET body = json_set(body, '$.state.nodes', json('{}'))
+             WHERE json_extract(body, '$.state.nodes') <> '{}';
+         RELEASE nodes_apart;",
+    )?;
     // Finished runs by their end, for the retention reaper. Its condition is written with
     // OR, not IN: SQLite checks it at every write of a run, and an IN list builds a
     // temporary b-tree each time. Earlier versions wrote it with IN.
@@ -236,6 +250,8 @@ pub struct Db {
     next_reader: AtomicUsize,
     /// One waiting receiver is woken per enqueued message.
     pub(crate) enqueued: Arc<Notify>,
+    /// Executions' node states as last read or committed.
+    pub(crate) nodes: crate::workflows::NodeCache,
     path: PathBuf,
     _lock: File,
 }
@@ -301,6 +317,7 @@ impl Db {
             readers,
             next_reader: AtomicUsize::new(0),
             enqueued: Arc::new(Notify::new()),
+            nodes: crate::workflows::NodeCache::default(),
             path,
             _lock: lock,
         }))

@@ -3,27 +3,159 @@
 //! acknowledgement and the idempotency completion) is one transaction.
 
 use crate::db::{backend, exec, qrow, Db};
-use crate::queue::{ack, enqueue, STEP_QUEUE};
+use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
 use crate::runs::{cancel_tx, insert_run_tx};
+use aos_core::workflow::{ExecState, NodeState};
 use aos_core::{ApprovalId, ExecutionId, TenantId};
 use aos_runtime::ports::{
-    ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, StepMessage, StoreError, StoreResult,
+    ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, Received, StepMessage, StoreError, StoreResult,
     WorkflowRecord, WorkflowStore,
 };
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 /// Workflows and their executions in the embedded database.
 pub struct EmbeddedWorkflows {
     db: Arc<Db>,
 }
 
+/// An execution's node states by id.
+type Nodes = BTreeMap<String, NodeState>;
+
+/// Node rows as read: id and state (JSON).
+type NodeRows = Vec<(String, String)>;
+
+/// Executions whose nodes are kept between reads.
+const CACHED_EXECUTIONS: usize = 1024;
+
+/// The node states of executions as last read or committed, with their revision: a read
+/// of a later revision reads only the nodes written since. Entries come only from
+/// committed data (reads, and writes after their commit), so a write that rolled back
+/// never shows.
+#[derive(Default)]
+pub(crate) struct NodeCache(Mutex<HashMap<(String, String), (u64, Kept)>>);
+
+/// Node states kept: as read, or as a committed write left them (kept without a copy).
+#[derive(Clone)]
+enum Kept {
+    Read(Arc<Nodes>),
+    Written(Arc<ExecutionWrite>),
+}
+
+impl Kept {
+    fn nodes(&self) -> &Nodes {
+        match self {
+            Self::Read(nodes) => nodes,
+            Self::Written(w) => &w.execution.state.nodes,
+        }
+    }
+}
+
+impl NodeCache {
+    fn get(&self, key: &(String, String)) -> Option<(u64, Kept)> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: (String, String), revision: u64, nodes: Kept) {
+        let Ok(mut cache) = self.0.lock() else { return };
+        if cache.len() >= CACHED_EXECUTIONS && !cache.contains_key(&key) {
+            cache.clear();
+        }
+        match cache.get(&key) {
+            Some((kept, _)) if *kept >= revision => {}
+            _ => {
+                cache.insert(key, (revision, nodes));
+            }
+        }
+    }
+
+    /// Remembers the state a committed write left.
+    pub(crate) fn committed(&self, w: &Arc<ExecutionWrite>) {
+        let e = &w.execution;
+        let key = (e.tenant.as_str().to_owned(), e.id.as_str().to_owned());
+        self.put(key, e.revision, Kept::Written(Arc::clone(w)));
+    }
+}
+
 impl EmbeddedWorkflows {
     /// The store over `db`.
     pub fn new(db: Arc<Db>) -> Self {
         Self { db }
+    }
+
+    /// The record with `base` updated by `rows` as its nodes; remembers them.
+    fn assemble(
+        &self,
+        key: (String, String),
+        mut record: ExecutionRecord,
+        base: &Nodes,
+        rows: NodeRows,
+    ) -> StoreResult<ExecutionRecord> {
+        let mut nodes = base.clone();
+        let changed = !rows.is_empty() || !record.state.nodes.is_empty();
+        for (node, body) in rows {
+            nodes.insert(node, serde_json::from_str(&body).map_err(|e| json_err(&e))?);
+        }
+        // Records of earlier versions kept their nodes in the record (the database moves
+        // them into rows when it opens).
+        nodes.append(&mut record.state.nodes);
+        if changed {
+            self.db.nodes.put(key, record.revision, Kept::Read(Arc::new(nodes.clone())));
+        }
+        record.state.nodes = nodes;
+        Ok(record)
+    }
+    /// The execution's record and its nodes written after revision `since` (all of them
+    /// with `None`).
+    fn read_execution(
+        c: &Connection,
+        tenant: &str,
+        id: &str,
+        since: Option<u64>,
+    ) -> rusqlite::Result<Option<(String, NodeRows)>> {
+        let Some((revision, body)) =
+            qrow(c, "SELECT revision, body FROM executions WHERE tenant = ?1 AND id = ?2", params![tenant, id], |r| {
+                Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        if since == Some(revision) {
+            // Nothing was written since: the nodes kept are current.
+            return Ok(Some((body, Vec::new())));
+        }
+        let mut st = c.prepare_cached(
+            "SELECT node, body FROM execution_nodes WHERE tenant = ?1 AND execution = ?2 AND revision > ?3",
+        )?;
+        let since = since.map_or(-1, |r| i64::try_from(r).unwrap_or(i64::MAX));
+        let rows = st.query_map(params![tenant, id, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(Some((body, rows.collect::<rusqlite::Result<_>>()?)))
+    }
+}
+
+/// The execution's record as stored in its row: without its nodes' states.
+fn header(e: &ExecutionRecord) -> ExecutionRecord {
+    let state = &e.state;
+    ExecutionRecord {
+        tenant: e.tenant.clone(),
+        id: e.id.clone(),
+        workflow: e.workflow.clone(),
+        input: e.input.clone(),
+        state: ExecState {
+            status: state.status,
+            nodes: BTreeMap::new(),
+            compensations: state.compensations.clone(),
+            output: state.output.clone(),
+            output_error: state.output_error.clone(),
+            failed_node: state.failed_node.clone(),
+            error: state.error.clone(),
+        },
+        notify_url: e.notify_url.clone(),
+        ..*e
     }
 }
 
@@ -35,10 +167,16 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| json_err(&e))
 }
 
-fn write_tx(c: &Connection, w: &ExecutionWrite) -> Result<(), StoreError> {
+/// Applies an execution write. With `hand_back_until`, the first run it starts has its
+/// first step's message created received by the caller (hidden until then) and returned.
+pub(crate) fn write_tx(
+    c: &Connection,
+    w: &ExecutionWrite,
+    hand_back_until: Option<u64>,
+) -> Result<Option<Received>, StoreError> {
     let e = &w.execution;
     let (t, id) = (e.tenant.as_str(), e.id.as_str());
-    let body = to_json(e)?;
+    let body = to_json(&header(e))?;
     let status = e.state.status.as_str();
     let changed = match w.expected_revision {
         None => exec(
@@ -56,10 +194,25 @@ fn write_tx(c: &Connection, w: &ExecutionWrite) -> Result<(), StoreError> {
     if changed != 1 {
         return Err(StoreError::Conflict(format!("execution {id} changed meanwhile")));
     }
-    for run in &w.runs {
+    // Only the nodes this write changes: a node's end touches that node's row alone.
+    for node in &w.changed_nodes {
+        let Some(state) = e.state.nodes.get(node) else { continue };
+        exec(
+            c,
+            "INSERT INTO execution_nodes (tenant, execution, node, revision, body) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant, execution, node) DO UPDATE SET revision = excluded.revision, body = excluded.body",
+            params![t, id, node, e.revision, to_json(state)?],
+        )
+        .map_err(|e| backend(&e))?;
+    }
+    let mut handed = None;
+    for (i, run) in w.runs.iter().enumerate() {
         insert_run_tx(c, run)?;
-        let first = StepMessage { tenant: run.tenant.clone(), run_id: run.id.clone(), step_index: 0 };
-        enqueue(c, STEP_QUEUE, &encode(&first), 0).map_err(|e| backend(&e))?;
+        let first = encode(&StepMessage { tenant: run.tenant.clone(), run_id: run.id.clone(), step_index: 0 });
+        match hand_back_until.filter(|_| i == 0) {
+            Some(until) => handed = Some(enqueue_received(c, STEP_QUEUE, &first, until).map_err(|e| backend(&e))?),
+            None => enqueue(c, STEP_QUEUE, &first, 0).map_err(|e| backend(&e))?,
+        }
     }
     for (body, at) in &w.messages {
         enqueue(c, STEP_QUEUE, body, *at).map_err(|e| backend(&e))?;
@@ -100,7 +253,22 @@ fn write_tx(c: &Connection, w: &ExecutionWrite) -> Result<(), StoreError> {
         crate::idempotency::complete_tx(c, t, done)?;
     }
     crate::audit::append_tx(c, &w.audit)?;
-    Ok(())
+    Ok(handed)
+}
+
+/// Whether the execution `w` changes is still at the revision the write expects.
+pub(crate) fn is_current(c: &Connection, w: &ExecutionWrite) -> bool {
+    let e = &w.execution;
+    let revision: Option<u64> = qrow(
+        c,
+        "SELECT revision FROM executions WHERE tenant = ?1 AND id = ?2",
+        params![e.tenant.as_str(), e.id.as_str()],
+        |r| r.get(0),
+    )
+    .optional()
+    .ok()
+    .flatten();
+    revision.is_some() && revision == w.expected_revision
 }
 
 fn load_approval(c: &Connection, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
@@ -155,7 +323,8 @@ impl WorkflowStore for EmbeddedWorkflows {
     async fn write_execution(&self, write: &ExecutionWrite) -> StoreResult<()> {
         let w = write.clone();
         let new_messages = w.runs.len() + w.messages.len();
-        self.db.write(true, move |c| write_tx(c, &w)).await?;
+        let w = Arc::new(self.db.write(true, move |c| write_tx(c, &w, None).map(|_| w)).await?);
+        self.db.nodes.committed(&w);
         if new_messages > 1 {
             // A fan-out: wake every idle worker, not only one.
             self.db.enqueued.notify_waiters();
@@ -167,16 +336,29 @@ impl WorkflowStore for EmbeddedWorkflows {
     }
 
     async fn execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>> {
-        let body: Option<String> = self.db.read(|c| {
-            qrow(
-                c,
-                "SELECT body FROM executions WHERE tenant = ?1 AND id = ?2",
-                params![tenant.as_str(), id.as_str()],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
-        body.map(|b| serde_json::from_str(&b).map_err(|e| json_err(&e))).transpose()
+        let key = (tenant.as_str().to_owned(), id.as_str().to_owned());
+        let cached = self.db.nodes.get(&key);
+        let since = cached.as_ref().map(|(revision, _)| *revision);
+        let Some((body, rows)) = self.db.read(|c| Self::read_execution(c, &key.0, &key.1, since))? else {
+            return Ok(None);
+        };
+        let record: ExecutionRecord = serde_json::from_str(&body).map_err(|e| json_err(&e))?;
+        match cached {
+            Some((since, kept)) if since <= record.revision => self.assemble(key, record, kept.nodes(), rows).map(Some),
+            None => self.assemble(key, record, &Nodes::new(), rows).map(Some),
+            // Kept nodes newer than the record read (it was deleted and made again).
+            Some(_) => match self.db.read(|c| Self::read_execution(c, &key.0, &key.1, None))? {
+                Some((body, all)) => {
+                    let record = serde_json::from_str(&body).map_err(|e| json_err(&e))?;
+                    self.assemble(key, record, &Nodes::new(), all).map(Some)
+                }
+                None => Ok(None),
+            },
+        }
+    }
+
+    fn takes_run_ends(&self) -> bool {
+        true
     }
 
     async fn approvals(
@@ -254,14 +436,23 @@ impl WorkflowStore for EmbeddedWorkflows {
                     params![t, before_ms, limit],
                 )
                 .map_err(|e| backend(&e))?;
-                let executions = exec(
-                    c,
-                    "DELETE FROM executions WHERE tenant = ?1 AND id IN (SELECT id FROM executions WHERE tenant = ?1
-                        AND status IN ('succeeded', 'failed', 'cancelled') AND json_extract(body, '$.updated_at_ms') < ?2 LIMIT ?3)",
-                    params![t, before_ms, limit],
-                )
-                .map_err(|e| backend(&e))?;
-                Ok((approvals + executions) as u64)
+                let ended: Vec<String> = {
+                    let mut st = c
+                        .prepare_cached(
+                            "SELECT id FROM executions WHERE tenant = ?1 AND status IN ('succeeded', 'failed', 'cancelled')
+                             AND json_extract(body, '$.updated_at_ms') < ?2 LIMIT ?3",
+                        )
+                        .map_err(|e| backend(&e))?;
+                    let ids = st.query_map(params![t, before_ms, limit], |r| r.get(0)).map_err(|e| backend(&e))?;
+                    ids.collect::<rusqlite::Result<_>>().map_err(|e| backend(&e))?
+                };
+                for id in &ended {
+                    exec(c, "DELETE FROM execution_nodes WHERE tenant = ?1 AND execution = ?2", params![t, id])
+                        .map_err(|e| backend(&e))?;
+                    exec(c, "DELETE FROM executions WHERE tenant = ?1 AND id = ?2", params![t, id])
+                        .map_err(|e| backend(&e))?;
+                }
+                Ok((approvals + ended.len()) as u64)
             })
             .await
     }

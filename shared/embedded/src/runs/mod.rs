@@ -318,9 +318,18 @@ impl RunStore for EmbeddedRunStore {
 
     async fn commit_step(&self, commit: &StepCommit) -> StoreResult<Committed> {
         let commit = commit.clone();
+        let execution = commit.execution.clone();
         let queued = (commit.next.is_some() && commit.lease_next.is_none()) || commit.notify.is_some();
-        let done = self.db.write(true, move |c| commit_tx(c, &commit)).await?;
-        if queued {
+        // An execution's write may start many runs (a fan-out): wake every idle worker.
+        let fan_out = commit.execution.as_ref().is_some_and(|w| w.runs.len() + w.messages.len() > 1);
+        let (done, advanced_execution) = self.db.write(true, move |c| commit_tx(c, &commit)).await?;
+        if let Some(write) = execution.filter(|_| advanced_execution) {
+            self.db.nodes.committed(&write);
+        }
+        if fan_out {
+            self.db.enqueued.notify_waiters();
+        }
+        if queued || fan_out {
             self.db.enqueued.notify_one();
         }
         Ok(done)

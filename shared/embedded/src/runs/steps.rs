@@ -107,7 +107,14 @@ fn ledger_tx(c: &Connection, commit: &StepCommit, advances: bool) -> Result<Opti
     crate::credits::step_tx(c, commit.tenant.as_str(), settle, ahead, commit.now_ms)
 }
 
-pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed, StoreError> {
+/// A step's commit; answers whether the commit's execution write was applied with it.
+pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<(Committed, bool), StoreError> {
+    let mut advanced_execution = false;
+    let committed = step_commit_tx(c, commit, &mut advanced_execution)?;
+    Ok((committed, advanced_execution))
+}
+
+fn step_commit_tx(c: &Connection, commit: &StepCommit, advanced_execution: &mut bool) -> Result<Committed, StoreError> {
     let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
     let index = commit.checkpoint.step_index;
     let mut run = load_state(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
@@ -178,6 +185,20 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
     if let Some(record) = &commit.usage_record {
         crate::usage::put_tx(c, t, record)?;
     }
+    // A workflow run's end advances its execution here, or its message does it later.
+    // With `lease_next`, the first run the execution starts comes back to this worker.
+    if let Some(write) =
+        commit.execution.as_ref().filter(|w| run.status.is_terminal() && crate::workflows::is_current(c, w))
+    {
+        let until = commit.lease_next.map(|lease| lease_until(commit.now_ms, lease));
+        let handed = crate::workflows::write_tx(c, write, until)?;
+        *advanced_execution = true;
+        if let (Some(_), Some(first)) = (&handed, write.runs.first()) {
+            claim_handed(c, commit, first, until.unwrap_or(commit.now_ms))?;
+        }
+        return Ok(advanced(run, handed));
+    }
+    // Otherwise (the execution moved on meanwhile) its message takes the run's end to it.
     if let Some(body) = &commit.notify {
         enqueue(c, STEP_QUEUE, body, 0).map_err(|e| backend(&e))?;
     }
@@ -186,7 +207,7 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
         enqueue(c, STEP_QUEUE, &encode(next), 0).map_err(|e| backend(&e))?;
         return Ok(advanced(run, None));
     };
-    let until = commit.now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+    let until = lease_until(commit.now_ms, lease);
     let received = enqueue_received(c, STEP_QUEUE, &encode(next), until).map_err(|e| backend(&e))?;
     exec(
         c,
@@ -196,6 +217,35 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<Committed
     )
     .map_err(|e| backend(&e))?;
     Ok(advanced(run, Some(received)))
+}
+
+fn lease_until(now_ms: u64, lease: std::time::Duration) -> u64 {
+    now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Claims the first step of `first`, a run the commit's execution write just started and
+/// handed to the committing worker, as the claim stage would (the run becomes running).
+fn claim_handed(
+    c: &Connection,
+    commit: &StepCommit,
+    first: &aos_runtime::ports::RunRecord,
+    until: u64,
+) -> Result<(), StoreError> {
+    let begin = BeginStep {
+        tenant: first.tenant.clone(),
+        run_id: first.id.clone(),
+        step_index: 0,
+        claim: commit.next_claim.clone(),
+        claim_until_ms: until,
+        reserve: None,
+        durable: true,
+        deferrable: false,
+        now_ms: commit.now_ms,
+    };
+    match begin_tx(c, &begin)? {
+        BeginOutcome::Claimed { .. } => Ok(()),
+        other => Err(StoreError::Backend(format!("a run started in this write could not be claimed: {other:?}"))),
+    }
 }
 
 pub(super) fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {

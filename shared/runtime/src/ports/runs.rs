@@ -353,11 +353,19 @@ pub struct StepCommit {
     /// and before acknowledging the current message, so a crash in between redelivers
     /// the message and the worker sends it again (executions ignore duplicates).
     pub notify: Option<String>,
+    /// The end of a workflow run applied to its execution (from
+    /// [`crate::workflows::WorkflowService::run_end`]): written in the same transaction
+    /// instead of sending `notify`, when the execution is still at the write's expected
+    /// revision and the run ends here. Otherwise `notify` is sent as without it. Adapters
+    /// whose workflow store does not take run ends ignore it.
+    pub execution: Option<std::sync::Arc<super::ExecutionWrite>>,
     /// Receipt of the message being processed, acknowledged with the commit.
     pub ack: Option<String>,
     /// Ask the adapter to hand the next step straight back to this worker: its message
     /// created already received (hidden for this long) and the step claimed, in the same
-    /// write. Adapters that cannot do that send the message normally.
+    /// write. Adapters that cannot do that send the message normally. For a run that
+    /// ends with an `execution` write, the step handed back is the first step of the
+    /// first run that write starts.
     pub lease_next: Option<Duration>,
     /// The claim this commit ends (see [`BeginStep::claim`]).
     pub claim: String,

@@ -274,6 +274,9 @@ pub struct ExecutionWrite {
     pub execution: ExecutionRecord,
     /// The revision the write expects to replace; `None` creates the execution.
     pub expected_revision: Option<u64>,
+    /// The nodes whose state this write changes (all of them when it creates the
+    /// execution): a store that keeps nodes apart writes only these.
+    pub changed_nodes: Vec<String>,
     /// Runs to create, each with its first step enqueued.
     pub runs: Vec<RunRecord>,
     /// Messages to enqueue, each visible at its time (ms since the epoch).
@@ -307,6 +310,12 @@ pub trait WorkflowStore: Send + Sync {
     async fn write_execution(&self, write: &ExecutionWrite) -> StoreResult<()>;
     /// The execution.
     async fn execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>>;
+    /// Whether this store's run store applies an execution write that rides in a run's
+    /// final commit ([`crate::ports::StepCommit::execution`]) in the same transaction.
+    /// Stores that do not send the run's `run_ended` message instead.
+    fn takes_run_ends(&self) -> bool {
+        false
+    }
     /// Up to `limit` of the tenant's approvals as stored, optionally of one status,
     /// newest first by [`ApprovalRecord::cursor`], each below `before` when given.
     async fn approvals(

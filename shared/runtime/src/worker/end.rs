@@ -214,6 +214,30 @@ impl StepWorker {
         let line = aos_core::usage::step_line(&step.skill, &outcome, own);
         let usage = c.run.usage.with(&line);
         let usage_record = run_status.is_terminal().then(|| c.run.usage_record(run_status, now, usage.clone()));
+        // A workflow node's run that ends here advances its execution in the same write
+        // (the guard holds this process's other changes of the execution until then).
+        let ends_node = match (&self.workflows, run_status.is_terminal()) {
+            (Some(flows), true) => {
+                match flows.run_end(&c.run, run_status, run_output.as_ref(), run_error.as_ref()).await {
+                    Ok(ends) => ends,
+                    Err(crate::workflows::FlowError::Store(e)) => return Err(e),
+                    Err(e) => {
+                        // Its run_ended message meets the same error, where it is reported.
+                        tracing::warn!(run = %c.msg.run_id, error = %e, "execution not advanced with the run's end");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let (_execution_guard, execution) = ends_node.unzip();
+        let execution = execution.map(std::sync::Arc::new);
+        // The first run it starts comes straight back here, claimed, unless its first step
+        // needs a reservation (the claim of a queued run's first step makes that).
+        let hand_back = match execution.as_ref().and_then(|w| w.runs.first()) {
+            Some(first) if chain => self.ahead(first, &first.plan, 0, 0, now).await.is_none(),
+            _ => chain && next.is_some(),
+        };
         let commit = StepCommit {
             tokens: line.counters.tokens(),
             usage,
@@ -242,8 +266,9 @@ impl StepWorker {
             notify: run_status.is_terminal().then(|| notify_parent(&c.run)).flatten(),
             next,
             plan,
+            execution,
             ack: (!answers_task).then(|| received.receipt.clone()),
-            lease_next: chain.then_some(self.config.visibility),
+            lease_next: hand_back.then_some(self.config.visibility),
             claim: c.claim.clone(),
             next_claim: crate::clock::unique_suffix(),
             now_ms: now,
@@ -279,6 +304,16 @@ impl StepWorker {
                 run.ahead = committed.ahead;
                 run.usage = commit.usage;
                 Some((Claimed::new(msg, run, 1, false, commit.next_claim), next_received))
+            }
+            (Some(next_received), None) => {
+                // The first run the execution's write started, handed back claimed.
+                let first = commit.execution.and_then(|w| w.runs.first().cloned());
+                first.map(|mut run| {
+                    run.status = RunStatus::Running;
+                    let msg = StepMessage { tenant: run.tenant.clone(), run_id: run.id.clone(), step_index: 0 };
+                    self.changed(&msg);
+                    (Claimed::new(msg, run, 1, false, commit.next_claim), next_received)
+                })
             }
             _ => None,
         })

@@ -35,6 +35,56 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// What a node's run ended with, as the execution's state machine takes it.
+fn run_result(
+    status: RunStatus,
+    output: Option<Value>,
+    error: Option<aos_core::OutcomeError>,
+) -> Result<Value, aos_core::OutcomeError> {
+    match (status, output, error) {
+        (RunStatus::Succeeded, output, _) => Ok(output.unwrap_or(Value::Null)),
+        (_, _, Some(e)) => Err(e),
+        (status, _, None) => Err(aos_core::StructuredOutcome::failure(
+            ErrorCode::Unknown,
+            format!("run ended {status} without an error"),
+        )
+        .error
+        .expect("failures carry an error")),
+    }
+}
+
+/// What a transition can change of a node, taken before and after it: every change of
+/// a node's state changes one of these (checked against a full comparison in debug
+/// builds), and taking them costs no copy of the node's values.
+#[derive(PartialEq, Eq)]
+struct NodeMark {
+    status: aos_core::workflow::NodeStatus,
+    items: usize,
+    settled_items: usize,
+    output: bool,
+    error: bool,
+    run: bool,
+    approval: bool,
+    times: (Option<u64>, Option<u64>, Option<u64>),
+    items_total: Option<u32>,
+}
+
+impl NodeMark {
+    fn of(n: &aos_core::workflow::NodeState) -> Self {
+        Self {
+            status: n.status,
+            items: n.items.len(),
+            settled_items: n.items.iter().filter(|i| i.status.is_settled()).count(),
+            output: n.output.is_some(),
+            error: n.error.is_some(),
+            run: n.run_id.is_some(),
+            approval: n.approval.is_some(),
+            times: (n.started_at_ms, n.ended_at_ms, n.wake_at_ms),
+            items_total: n.items_total,
+        }
+    }
+}
+
 /// How often a write that lost a race is retried.
 const MAX_RACES: u32 = 16;
 
@@ -329,7 +379,7 @@ impl WorkflowService {
             return self.start_on_step_functions(engine, tenant, &record, &workflow, req, claimed).await;
         }
 
-        let mut execution = ExecutionRecord {
+        let execution = ExecutionRecord {
             tenant: tenant.clone(),
             id: ExecutionId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids"),
             workflow: record.name.clone(),
@@ -343,12 +393,13 @@ impl WorkflowService {
             budget_mc,
             notify_url,
         };
-        let mut write = self.step(&workflow, &mut execution, Event::Start, now)?.expect("a new execution starts");
+        let mut write = self.step(&workflow, execution, Event::Start, now)?.expect("a new execution starts");
         write.expected_revision = None;
+        write.changed_nodes = write.execution.state.nodes.keys().cloned().collect();
         write.idempotency = key.map(|k| IdempotencyCompletion {
             key: k.to_owned(),
             payload_hash,
-            result: json!({"execution_id": execution.id}),
+            result: json!({"execution_id": write.execution.id}),
             expires_at_ms: now + IDEMPOTENCY_TTL_MS,
         });
         if let Err(e) = self.store.write_execution(&write).await {
@@ -423,16 +474,7 @@ impl WorkflowService {
                     tracing::warn!(run = %run_id, "run_ended for an unknown run dropped");
                     return Ok(false);
                 };
-                let result = match (run.status, run.output, run.error) {
-                    (RunStatus::Succeeded, output, _) => Ok(output.unwrap_or(Value::Null)),
-                    (_, _, Some(e)) => Err(e),
-                    (status, _, None) => Err(aos_core::StructuredOutcome::failure(
-                        ErrorCode::Unknown,
-                        format!("run ended {status} without an error"),
-                    )
-                    .error
-                    .expect("failures carry an error")),
-                };
+                let result = run_result(run.status, run.output, run.error);
                 (tenant, execution, Event::RunEnded { slot: slot.clone(), run_id: run_id.clone(), result })
             }
             WorkflowMessage::Timer { tenant, execution, node } => {
@@ -449,6 +491,34 @@ impl WorkflowService {
         }
     }
 
+    /// The end of one of its runs applied to an execution of the embedded executor, as
+    /// the write that goes into the run's final commit ([`crate::ports::StepCommit::execution`]),
+    /// so that a node's end and its successors' start cost one write instead of a message
+    /// and a second write. `None` when the store cannot take it in a run's commit, the
+    /// run answers no embedded execution, or the end is stale: the run's `run_ended`
+    /// message carries it then. The guard keeps this process's other changes of the
+    /// execution waiting until the commit is done.
+    pub async fn run_end(
+        &self,
+        run: &crate::ports::RunRecord,
+        status: RunStatus,
+        output: Option<&Value>,
+        error: Option<&aos_core::OutcomeError>,
+    ) -> Result<Option<(tokio::sync::MutexGuard<'_, ()>, ExecutionWrite)>, FlowError> {
+        let Some(parent) = run.parent.as_ref().filter(|p| p.task_token.is_none()) else { return Ok(None) };
+        if self.sfn.is_some() || !self.store.takes_run_ends() {
+            return Ok(None);
+        }
+        let serial = self.stripe(&parent.execution).lock().await;
+        let Some(execution) = self.store.execution(&run.tenant, &parent.execution).await? else {
+            return Ok(None);
+        };
+        let workflow = self.pinned(&execution).await?;
+        let result = run_result(status, output.cloned(), error.cloned());
+        let event = Event::RunEnded { slot: parent.slot.clone(), run_id: run.id.clone(), result };
+        Ok(self.step(&workflow, execution, event, now_ms())?.map(|write| (serial, write)))
+    }
+
     /// Applies `event` to the execution and writes the result, retrying when another
     /// writer got there first. `Ok(None)` when the event is stale: nothing is written.
     async fn transition(
@@ -461,9 +531,9 @@ impl WorkflowService {
     ) -> Result<Option<ExecutionRecord>, FlowError> {
         let _serial = self.stripe(id).lock().await;
         for _ in 0..MAX_RACES {
-            let mut execution = self.execution(tenant, id).await?;
+            let execution = self.execution(tenant, id).await?;
             let workflow = self.pinned(&execution).await?;
-            let Some(mut write) = self.step(&workflow, &mut execution, event.clone(), now_ms())? else {
+            let Some(mut write) = self.step(&workflow, execution, event.clone(), now_ms())? else {
                 return Ok(None);
             };
             write.ack.clone_from(&ack);
@@ -484,21 +554,43 @@ impl WorkflowService {
     fn step(
         &self,
         workflow: &Workflow,
-        execution: &mut ExecutionRecord,
+        mut execution: ExecutionRecord,
         event: Event,
         now: u64,
     ) -> Result<Option<ExecutionWrite>, FlowError> {
-        let mut state = execution.state.clone();
-        let input = execution.input.clone();
+        // A stale event leaves the state as it was (`apply`'s contract), so it changes the
+        // state in place; what each node looked like tells which nodes it changed.
+        let before: Vec<NodeMark> = execution.state.nodes.values().map(NodeMark::of).collect();
+        #[cfg(debug_assertions)]
+        let full_before = execution.state.nodes.clone();
         let mut ids = Ids;
-        let mut ctx = Ctx { workflow, input: &input, now_ms: now, ids: &mut ids };
-        let Some(actions) = state.apply(&mut ctx, event) else { return Ok(None) };
+        let mut ctx = Ctx { workflow, input: &execution.input, now_ms: now, ids: &mut ids };
+        let Some(actions) = execution.state.apply(&mut ctx, event) else { return Ok(None) };
+        let changed_nodes: Vec<String> = execution
+            .state
+            .nodes
+            .iter()
+            .zip(&before)
+            .filter(|((_, node), mark)| NodeMark::of(node) != **mark)
+            .map(|((id, _), _)| id.clone())
+            .collect();
+        #[cfg(debug_assertions)]
+        {
+            let compared: Vec<&String> = execution
+                .state
+                .nodes
+                .iter()
+                .filter(|(id, n)| full_before.get(*id) != Some(*n))
+                .map(|(id, _)| id)
+                .collect();
+            debug_assert_eq!(changed_nodes.iter().collect::<Vec<_>>(), compared, "a node changed unmarked");
+        }
         let expected = execution.revision;
-        execution.state = state;
         execution.revision += 1;
         execution.updated_at_ms = now;
         let mut write = ExecutionWrite {
-            execution: execution.clone(),
+            execution,
+            changed_nodes,
             expected_revision: Some(expected),
             runs: Vec::new(),
             messages: Vec::new(),
@@ -508,6 +600,9 @@ impl WorkflowService {
             idempotency: None,
             audit: Vec::new(),
         };
+        let execution = &write.execution;
+        let (mut runs, mut messages, mut approvals, mut audit) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut cancels = Vec::new();
         for action in actions {
             match action {
                 Action::StartRun { slot, run_id, skill, input, max_attempts, backoff_ms, timeout_ms } => {
@@ -527,7 +622,7 @@ impl WorkflowService {
                         budget_mc: execution.budget_mc,
                         notify_url: execution.notify_url.clone(),
                     };
-                    write.runs.push(child.build(now)?);
+                    runs.push(child.build(now)?);
                 }
                 Action::StartTimer { node, at_ms } => {
                     let msg = WorkflowMessage::Timer {
@@ -535,7 +630,7 @@ impl WorkflowService {
                         execution: execution.id.clone(),
                         node,
                     };
-                    write.messages.push((msg.encode(), at_ms));
+                    messages.push((msg.encode(), at_ms));
                 }
                 Action::OpenApproval { approval, node, prompt, expires_at_ms, level } => {
                     let opened = ApprovalRecord {
@@ -560,19 +655,24 @@ impl WorkflowService {
                         task_token: None,
                         step: None,
                     };
-                    write.audit.push(opened.audit(aos_core::audit::Actor::system(), "approval.request"));
-                    write.approvals.push(opened);
+                    audit.push(opened.audit(aos_core::audit::Actor::system(), "approval.request"));
+                    approvals.push(opened);
                 }
                 Action::CloseApproval { approval, status } => {
                     let closed = self.closed_approval(execution, &approval, status, now);
                     let action =
                         if closed.status == ApprovalStatus::Expired { "approval.expire" } else { "approval.cancel" };
-                    write.audit.push(closed.audit(aos_core::audit::Actor::system(), action));
-                    write.approvals.push(closed);
+                    audit.push(closed.audit(aos_core::audit::Actor::system(), action));
+                    approvals.push(closed);
                 }
-                Action::CancelRun { run_id } => write.cancel_runs.push(run_id),
+                Action::CancelRun { run_id } => cancels.push(run_id),
             }
         }
+        write.runs = runs;
+        write.messages = messages;
+        write.approvals = approvals;
+        write.audit = audit;
+        write.cancel_runs = cancels;
         Ok(Some(write))
     }
 

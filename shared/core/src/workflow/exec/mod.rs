@@ -181,6 +181,13 @@ impl NodeState {
     }
 }
 
+/// The outputs of an execution's completed nodes, read in place.
+impl crate::template::Outputs for BTreeMap<String, NodeState> {
+    fn output(&self, id: &str) -> Option<&Value> {
+        self.get(id).filter(|n| n.status == NodeStatus::Completed)?.output.as_ref()
+    }
+}
+
 /// One compensation of the compensation phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CompensationState {

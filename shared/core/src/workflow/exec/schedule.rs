@@ -3,7 +3,8 @@
 //! node has settled the execution ends or its compensations run one at a time.
 
 use super::{
-    failure, final_output, settle, Action, CompensationState, Ctx, ExecState, ExecStatus, ItemState, NodeStatus, Slot,
+    failure, final_output, settle, Action, CompensationState, Ctx, ExecState, ExecStatus, ItemState, NodeState,
+    NodeStatus, Slot,
 };
 use crate::error_code::ErrorCode;
 use crate::ids::RunId;
@@ -20,33 +21,37 @@ impl ExecState {
             return;
         }
         let wf = ctx.workflow;
+        // Every node's status by its index in the spec, read in one pass (the state's
+        // nodes are keyed by id, in the order of the spec's index by id).
+        let mut status = vec![NodeStatus::Pending; wf.spec().nodes.len()];
+        for (i, node) in wf.positions_by_id().zip(self.nodes.values()) {
+            status[i] = node.status;
+        }
         loop {
             let mut changed = false;
             for &i in wf.canonical_order() {
-                let id = &wf.node(i).id;
-                if self.nodes[id].status != NodeStatus::Pending {
+                if status[i] != NodeStatus::Pending {
                     continue;
                 }
-                match self.gate(wf, i) {
-                    Gate::Wait => {}
-                    Gate::UpstreamFailed | Gate::Skip => {
-                        let upstream = matches!(self.gate(wf, i), Gate::UpstreamFailed);
+                let id = &wf.node(i).id;
+                match self.gate(wf, i, &status) {
+                    Gate::Wait => continue,
+                    gate @ (Gate::UpstreamFailed | Gate::Skip) => {
                         let node = self.nodes.get_mut(id).expect("every node has a state");
-                        node.status = if upstream { NodeStatus::UpstreamFailed } else { NodeStatus::Skipped };
+                        node.status =
+                            if gate == Gate::UpstreamFailed { NodeStatus::UpstreamFailed } else { NodeStatus::Skipped };
                         node.ended_at_ms = Some(ctx.now_ms);
-                        changed = true;
                     }
-                    Gate::Run => {
-                        self.start(ctx, i, actions);
-                        changed = true;
-                    }
+                    Gate::Run => self.start(ctx, i, actions),
                 }
+                status[i] = self.nodes[id].status;
+                changed = true;
             }
             if !changed {
                 break;
             }
         }
-        if !self.nodes.values().all(|n| n.status.is_settled()) {
+        if !status.iter().all(|s| s.is_settled()) {
             return;
         }
         let failed = wf
@@ -81,25 +86,26 @@ impl ExecState {
         self.status = ExecStatus::Succeeded;
     }
 
-    fn gate(&self, wf: &Workflow, i: usize) -> Gate {
+    /// Whether node `i` runs, given every node's `status` by index.
+    fn gate(&self, wf: &Workflow, i: usize, status: &[NodeStatus]) -> Gate {
         let node = wf.node(i);
         let deps = wf.deps(i);
         let mut counted = 0;
         for &d in deps {
-            let dep = &self.nodes[&wf.node(d).id];
-            match dep.status {
+            match status[d] {
                 NodeStatus::Pending | NodeStatus::Running | NodeStatus::Waiting => return Gate::Wait,
                 NodeStatus::Failed | NodeStatus::UpstreamFailed | NodeStatus::Cancelled => return Gate::UpstreamFailed,
                 _ => {}
             }
         }
         for &d in deps {
-            let dep = &self.nodes[&wf.node(d).id];
             let selects = match selecting_branches(wf.node(d), &node.id) {
                 None => true,
-                Some(branches) => dep.output.as_ref().and_then(branch_of).is_some_and(|b| branches.contains(b)),
+                Some(branches) => {
+                    self.nodes[&wf.node(d).id].output.as_ref().and_then(branch_of).is_some_and(|b| branches.contains(b))
+                }
             };
-            if dep.status == NodeStatus::Completed && selects {
+            if status[d] == NodeStatus::Completed && selects {
                 counted += 1;
             }
         }
@@ -116,10 +122,26 @@ impl ExecState {
 
     fn start(&mut self, ctx: &mut Ctx<'_>, i: usize, actions: &mut Vec<Action>) {
         let spec = ctx.workflow.node(i);
-        let outputs = self.outputs();
-        let scope = Scope::new(ctx.input, &outputs);
+        // The node is out of the map while it starts, so that the others' outputs can be
+        // read in place (a pending node has none).
+        let (id, mut started) = self.nodes.remove_entry(&spec.id).expect("every node has a state");
+        let fills_map = self.start_node(ctx, spec, &mut started, actions);
+        self.nodes.insert(id, started);
+        if fills_map {
+            self.fill_map(ctx, i, actions);
+        }
+    }
+
+    /// Starts `node`; answers whether it is a map whose elements are to start.
+    fn start_node(
+        &self,
+        ctx: &mut Ctx<'_>,
+        spec: &crate::workflow::spec::NodeSpec,
+        node: &mut NodeState,
+        actions: &mut Vec<Action>,
+    ) -> bool {
+        let scope = Scope::new(ctx.input, &self.nodes);
         let now = ctx.now_ms;
-        let node = self.nodes.get_mut(&spec.id).expect("every node has a state");
         node.started_at_ms = Some(now);
         match spec.kind {
             NodeType::Task => match resolve(&spec.input_template(), &scope) {
@@ -142,7 +164,7 @@ impl ExecState {
                     Some(Ok(Value::Array(a))) => {
                         node.status = NodeStatus::Running;
                         node.items_total = Some(u32::try_from(a.len()).unwrap_or(u32::MAX));
-                        self.fill_map(ctx, i, actions);
+                        return true;
                     }
                     Some(Ok(other)) => settle(
                         node,
@@ -213,21 +235,33 @@ impl ExecState {
                 }
             }
         }
+        false
     }
 
     /// Starts map elements up to the node's concurrency; settles the node when every
     /// element has ended.
     pub(super) fn fill_map(&mut self, ctx: &mut Ctx<'_>, i: usize, actions: &mut Vec<Action>) {
         let spec = ctx.workflow.node(i);
-        let outputs = self.outputs();
-        let scope = Scope::new(ctx.input, &outputs);
+        let (id, mut node) = self.nodes.remove_entry(&spec.id).expect("every node has a state");
+        self.fill_items(ctx, spec, &mut node, actions);
+        self.nodes.insert(id, node);
+    }
+
+    fn fill_items(
+        &self,
+        ctx: &mut Ctx<'_>,
+        spec: &crate::workflow::spec::NodeSpec,
+        node: &mut NodeState,
+        actions: &mut Vec<Action>,
+    ) {
+        let outputs = &self.nodes;
+        let scope = Scope::new(ctx.input, outputs);
         let items = spec
             .items
             .as_deref()
             .and_then(|s| resolve(&Value::String(s.to_owned()), &scope).ok())
             .and_then(|v| if let Value::Array(a) = v { Some(a) } else { None })
             .unwrap_or_default();
-        let node = self.nodes.get_mut(&spec.id).expect("every node has a state");
         let total = node.items_total.unwrap_or(0);
         let template = spec.input_template();
         loop {
@@ -239,7 +273,7 @@ impl ExecState {
             let index = started;
             let item = items.get(index as usize).cloned().unwrap_or(Value::Null);
             let index_value = json!(index);
-            let item_scope = Scope { item: Some((&item, &index_value)), ..Scope::new(ctx.input, &outputs) };
+            let item_scope = Scope { item: Some((&item, &index_value)), ..Scope::new(ctx.input, outputs) };
             match resolve(&template, &item_scope) {
                 Err(e) => node.items.push(ItemState {
                     index,
@@ -279,7 +313,7 @@ impl ExecState {
     }
 
     pub(super) fn next_compensation(&mut self, ctx: &mut Ctx<'_>, actions: &mut Vec<Action>) {
-        let outputs = self.outputs();
+        let outputs = &self.nodes;
         while let Some(pos) = self.compensations.iter().position(|c| c.status == NodeStatus::Pending) {
             if self.compensations.iter().any(|c| c.status == NodeStatus::Running) {
                 return;
@@ -288,7 +322,7 @@ impl ExecState {
             let Some(spec) = ctx.workflow.position(&node_id).map(|i| ctx.workflow.node(i)) else { return };
             let comp = spec.compensate.as_ref().expect("only nodes with compensate are listed");
             let entry = &mut self.compensations[pos];
-            match resolve(&comp.input, &Scope::new(ctx.input, &outputs)) {
+            match resolve(&comp.input, &Scope::new(ctx.input, outputs)) {
                 Err(e) => {
                     entry.status = NodeStatus::Failed;
                     entry.error = Some(failure(ErrorCode::UnresolvedReference, e.to_string()));
@@ -316,6 +350,7 @@ impl ExecState {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Gate {
     Wait,
     Run,

@@ -1,0 +1,302 @@
+//! On the embedded executor a node's end advances its execution in the same write as its
+//! run's last commit, and the next node's run comes straight back to the worker; nodes
+//! are stored apart, so that write touches the nodes it changes only. An execution that
+//! moved on meanwhile gets the run's end as a message, as before.
+
+use aos_core::workflow::{parse, Format};
+use aos_core::{RunStatus, TenantId};
+use aos_embedded::{Durability, Embedded};
+use aos_runtime::net::AddressPolicy;
+use aos_runtime::ports::{BeginOutcome, BeginStep, ExecutionRecord, Queue, RunStore, WorkflowStore};
+use aos_runtime::worker::{StepWorker, WorkerConfig};
+use aos_runtime::workflows::{StartExecution, WorkflowService};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn tenant() -> TenantId {
+    TenantId::parse("ten_ends").expect("tenant")
+}
+
+/// A chain of `n` `json_transform` nodes, each after the one before.
+fn chain(n: usize) -> String {
+    let mut spec = String::from("name: chain\nnodes:\n");
+    for i in 0..n {
+        let dep = if i == 0 { String::new() } else { format!(", depends_on: [n{}]", i - 1) };
+        spec += &format!("  - {{id: n{i}, skill: json_transform, input: {{expression: a, data: {{a: {i}}}}}{dep}}}\n");
+    }
+    spec
+}
+
+struct Fixture {
+    e: Embedded,
+    flows: WorkflowService,
+    worker: StepWorker,
+}
+
+async fn fixture(dir: &tempfile::TempDir) -> Fixture {
+    let e = Embedded::open(dir.path(), Durability::Full).await.expect("open");
+    let skills = Arc::new(aos_runtime::skills::default_registry(AddressPolicy::default()).expect("skills"));
+    let flows = WorkflowService::new(e.workflows.clone(), e.runs.clone(), e.idempotency.clone(), Arc::clone(&skills));
+    let worker = StepWorker::new(e.runs.clone(), e.queue.clone(), e.kv.clone(), skills, WorkerConfig::default())
+        .with_workflows(flows.clone());
+    Fixture { e, flows, worker }
+}
+
+async fn start(f: &Fixture, spec: &str) -> ExecutionRecord {
+    let spec = parse(spec, Format::Yaml).expect("spec");
+    let name = spec.name.clone();
+    f.flows.apply(&tenant(), spec).await.expect("apply");
+    let req = StartExecution { base_seed: Some(7), ..StartExecution::default() };
+    f.flows.start(&tenant(), &name, req, None).await.expect("start").value
+}
+
+#[tokio::test]
+async fn a_chain_runs_to_its_end_from_one_message_without_run_ended_messages() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = fixture(&dir).await;
+    let started = start(&f, &chain(5)).await;
+    let first = f.e.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
+    assert_eq!(first.len(), 1, "the start enqueues the first node's step only");
+    // Each node's end starts the next node's run in its commit and hands it back: one
+    // message carries the whole chain.
+    f.worker.handle(&first[0]).await;
+    let done = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert_eq!(done.state.status.as_str(), "succeeded", "{:?}", done.state);
+    assert_eq!(
+        done.state.output,
+        Some(
+            json!({"n0": {"result": 0}, "n1": {"result": 1}, "n2": {"result": 2}, "n3": {"result": 3}, "n4": {"result": 4}})
+        )
+    );
+    assert_eq!(f.e.queue.depth().expect("depth"), 0, "no run_ended message and no step message is left");
+    // One write per node end (and the start): the revision counts the execution's writes.
+    assert_eq!(done.revision, 6);
+    // Every node's run is recorded as succeeded, with its one checkpoint.
+    for (id, node) in &done.state.nodes {
+        let run = node.run_id.as_ref().expect("a task node has a run");
+        let run = f.e.runs.run(&tenant(), run).await.expect("read").expect("run");
+        assert_eq!(run.status, RunStatus::Succeeded, "{id}");
+        assert_eq!(f.e.runs.checkpoints(&tenant(), &run.id).await.expect("checkpoints").len(), 1, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn nodes_read_back_the_same_through_the_cache_and_from_a_reopened_database() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (id, cached) = {
+        let f = fixture(&dir).await;
+        let started = start(&f, &chain(3)).await;
+        // Read between every change, so that later reads add the changed nodes to what
+        // the cache holds.
+        loop {
+            let now = f.e.workflows.execution(&tenant(), &started.id).await.expect("read").expect("execution");
+            if now.state.status.is_terminal() {
+                break;
+            }
+            let got = f.e.queue.receive(1, Duration::from_secs(30), Duration::from_millis(100)).await.expect("receive");
+            for m in got {
+                // One node at a time: the chain is not handed on within this call.
+                f.worker.within(Duration::from_secs(5), Duration::ZERO).handle(&m).await;
+            }
+        }
+        let cached = f.e.workflows.execution(&tenant(), &started.id).await.expect("read").expect("execution");
+        assert_eq!(cached.state.status.as_str(), "succeeded");
+        assert_eq!(cached.state.nodes.len(), 3);
+        f.e.db.close();
+        (started.id, cached)
+    };
+    let reopened = Embedded::open(dir.path(), Durability::Full).await.expect("reopen");
+    let fresh = reopened.workflows.execution(&tenant(), &id).await.expect("read").expect("execution");
+    assert_eq!(fresh, cached, "a store without the cache assembles the same record");
+    // An earlier version kept the nodes in the execution's record: the database moves
+    // them into rows when it opens.
+    reopened
+        .db
+        .write(true, |c| {
+            c.execute_batch(
+                "UPDATE executions SET body = json_set(body, '$.state.nodes',
+                     (SELECT json_group_object(node, json(body)) FROM execution_nodes n
+                      WHERE n.tenant = executions.tenant AND n.execution = executions.id));
+                 DELETE FROM execution_nodes;",
+            )
+            .map_err(|e| aos_runtime::ports::StoreError::Backend(e.to_string()))
+        })
+        .await
+        .expect("old layout");
+    reopened.db.close();
+    drop(reopened);
+    let migrated = Embedded::open(dir.path(), Durability::Full).await.expect("reopen");
+    let read = migrated.workflows.execution(&tenant(), &id).await.expect("read").expect("execution");
+    assert_eq!(read, cached, "the old layout reads the same once moved");
+    let rows: i64 =
+        migrated.db.read(|c| c.query_row("SELECT COUNT(*) FROM execution_nodes", [], |r| r.get(0))).expect("count");
+    assert_eq!(rows, 3, "one row per node");
+}
+
+#[tokio::test]
+async fn a_run_end_for_an_execution_that_moved_on_goes_by_message_and_writes_nothing_to_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = fixture(&dir).await;
+    let started = start(&f, &chain(2)).await;
+    let node = started.state.nodes["n0"].run_id.clone().expect("first run");
+    let run = f.e.runs.run(&tenant(), &node).await.expect("read").expect("run");
+    let now = aos_runtime::clock::now_ms();
+    let begin = BeginStep {
+        tenant: tenant(),
+        run_id: node.clone(),
+        step_index: 0,
+        claim: "c1".into(),
+        claim_until_ms: now + 30_000,
+        durable: true,
+        reserve: None,
+        deferrable: false,
+        now_ms: now,
+    };
+    assert!(matches!(f.e.runs.begin_step(&begin).await.expect("claim"), BeginOutcome::Claimed { .. }));
+    let output = json!({"result": 0});
+    let (guard, write) =
+        f.flows.run_end(&run, RunStatus::Succeeded, Some(&output), None).await.expect("end").expect("a write");
+    assert_eq!(write.expected_revision, Some(1));
+    assert_eq!(write.changed_nodes, vec!["n0".to_owned(), "n1".to_owned()], "the ended node and the started one");
+    drop(guard);
+    // The execution moves on before the run's commit: cancelled.
+    f.flows.cancel(&tenant(), &started.id).await.expect("cancel");
+    let notify = aos_runtime::worker::notify_parent(&run).expect("a run_ended message");
+    let outcome = aos_core::StructuredOutcome::success(output.clone());
+    let commit = aos_runtime::ports::StepCommit {
+        execution: Some(Arc::new(write)),
+        tenant: tenant(),
+        run_id: node.clone(),
+        checkpoint: aos_core::Checkpoint {
+            step_index: 0,
+            step_id: "n0".into(),
+            skill: "json_transform".into(),
+            seed: 1,
+            attempts: 1,
+            outcome_hash: outcome.content_hash(),
+            outcome: outcome.clone(),
+            prev_hash: run.last_hash.clone(),
+            hash: "h0".into(),
+            created_at_ms: now,
+            gate: None,
+            charge: None,
+        },
+        run_status: RunStatus::Succeeded,
+        run_output: Some(output),
+        run_error: None,
+        next: None,
+        plan: None,
+        notify: Some(notify.clone()),
+        ack: None,
+        lease_next: Some(Duration::from_secs(30)),
+        claim: "c1".into(),
+        next_claim: "c2".into(),
+        now_ms: now,
+        audit: Vec::new(),
+        charge: None,
+        tokens: 0,
+        usage: aos_core::usage::RunUsage::default(),
+        usage_record: None,
+    };
+    // The cancellation cancelled the run too: its commit keeps the checkpoint and ends
+    // nothing, and leaves the execution as the cancellation wrote it.
+    let committed = f.e.runs.commit_step(&commit).await.expect("commit");
+    assert!(committed.next.is_none(), "nothing is handed back");
+    let after = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert_eq!(after.state.status.as_str(), "cancelled");
+    assert_eq!(after.revision, 2, "the stale write was not applied");
+    assert!(!after.state.nodes.contains_key("n1") || after.state.nodes["n1"].run_id.is_none(), "n1 never started");
+}
+
+#[tokio::test]
+async fn a_run_end_whose_write_lost_a_race_is_sent_as_its_message() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = fixture(&dir).await;
+    // Two independent nodes: the second one's end moves the execution on under the first.
+    let spec = "name: pair\nnodes:\n  - {id: a, skill: json_transform, input: {expression: a, data: {a: 1}}}\n  - {id: b, skill: json_transform, input: {expression: a, data: {a: 2}}}\n";
+    let started = start(&f, spec).await;
+    let run_of = |n: &str| started.state.nodes[n].run_id.clone().expect("run");
+    let (a, b) = (run_of("a"), run_of("b"));
+    let now = aos_runtime::clock::now_ms();
+    let claim = |run: &aos_core::RunId, c: &str| BeginStep {
+        tenant: tenant(),
+        run_id: run.clone(),
+        step_index: 0,
+        claim: c.into(),
+        claim_until_ms: now + 30_000,
+        durable: true,
+        reserve: None,
+        deferrable: false,
+        now_ms: now,
+    };
+    // The worker that takes the two first steps' messages (this test) ends them itself.
+    for m in f.e.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.expect("receive") {
+        f.e.queue.delete(&m.receipt).await.expect("delete");
+    }
+    for (run, c) in [(&a, "ca"), (&b, "cb")] {
+        assert!(matches!(f.e.runs.begin_step(&claim(run, c)).await.expect("claim"), BeginOutcome::Claimed { .. }));
+    }
+    let run_a = f.e.runs.run(&tenant(), &a).await.expect("read").expect("run");
+    let run_b = f.e.runs.run(&tenant(), &b).await.expect("read").expect("run");
+    let commit_of = |run: &aos_runtime::ports::RunRecord, c: &str, write| {
+        let outcome = aos_core::StructuredOutcome::success(json!({"result": c}));
+        aos_runtime::ports::StepCommit {
+            execution: write,
+            tenant: tenant(),
+            run_id: run.id.clone(),
+            checkpoint: aos_core::Checkpoint {
+                step_index: 0,
+                step_id: c.into(),
+                skill: "json_transform".into(),
+                seed: 1,
+                attempts: 1,
+                outcome_hash: outcome.content_hash(),
+                outcome: outcome.clone(),
+                prev_hash: run.last_hash.clone(),
+                hash: format!("h-{c}"),
+                created_at_ms: now,
+                gate: None,
+                charge: None,
+            },
+            run_status: RunStatus::Succeeded,
+            run_output: outcome.output,
+            run_error: None,
+            next: None,
+            plan: None,
+            notify: aos_runtime::worker::notify_parent(run),
+            ack: None,
+            lease_next: None,
+            claim: c.into(),
+            next_claim: format!("{c}-next"),
+            now_ms: now,
+            audit: Vec::new(),
+            charge: None,
+            tokens: 0,
+            usage: aos_core::usage::RunUsage::default(),
+            usage_record: None,
+        }
+    };
+    let out_a = json!({"result": "ca"});
+    let (guard, stale) =
+        f.flows.run_end(&run_a, RunStatus::Succeeded, Some(&out_a), None).await.expect("end").expect("write");
+    drop(guard);
+    let out_b = json!({"result": "cb"});
+    let (guard, fresh) =
+        f.flows.run_end(&run_b, RunStatus::Succeeded, Some(&out_b), None).await.expect("end").expect("write");
+    drop(guard);
+    f.e.runs.commit_step(&commit_of(&run_b, "cb", Some(Arc::new(fresh)))).await.expect("commit b");
+    assert_eq!(f.e.queue.depth().expect("depth"), 0, "b's end went into its commit");
+    // a's write expected the revision b's commit replaced: a's end goes as a message.
+    f.e.runs.commit_step(&commit_of(&run_a, "ca", Some(Arc::new(stale)))).await.expect("commit a");
+    let mid = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert_eq!(mid.state.status.as_str(), "running", "a's end is not applied by its stale write");
+    assert_eq!(mid.state.nodes["b"].output, Some(out_b.clone()));
+    assert_eq!(f.e.queue.depth().expect("depth"), 1, "a's run_ended message waits");
+    let msg = f.e.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
+    f.worker.handle(&msg[0]).await;
+    let done = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert_eq!(done.state.status.as_str(), "succeeded");
+    assert_eq!(done.state.output, Some(json!({"a": out_a, "b": out_b})));
+    assert_eq!(f.e.queue.depth().expect("depth"), 0);
+}
