@@ -6,10 +6,10 @@ use crate::db::{backend, exec, qrow, Db};
 use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
 use crate::runs::{cancel_tx, insert_run_tx};
 use aos_core::workflow::{ExecState, NodeState};
-use aos_core::{ApprovalId, ExecutionId, TenantId};
+use aos_core::{ApprovalId, ExecutionId, RunStatus, TenantId};
 use aos_runtime::ports::{
-    ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, Received, StepMessage, StoreError, StoreResult,
-    WorkflowRecord, WorkflowStore,
+    ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, Received, RunRecord, StepMessage, StoreError,
+    StoreResult, WorkflowRecord, WorkflowStore,
 };
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
@@ -167,13 +167,31 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| json_err(&e))
 }
 
-/// Applies an execution write. With `hand_back_until`, the first run it starts has its
-/// first step's message created received by the caller (hidden until then) and returned.
+/// A run an execution write starts that goes straight to the committing worker: hidden
+/// until `until`, its first step claimed with `claim`.
+pub(crate) struct HandBack<'a> {
+    pub(crate) until: u64,
+    pub(crate) claim: &'a str,
+}
+
+/// Applies an execution write; `Conflict` (and nothing written) if the execution is not
+/// at the revision the write expects. With `hand_back`, the first run it starts is handed
+/// to the caller and its message returned.
 pub(crate) fn write_tx(
     c: &Connection,
     w: &ExecutionWrite,
-    hand_back_until: Option<u64>,
+    hand_back: Option<HandBack<'_>>,
 ) -> Result<Option<Received>, StoreError> {
+    if !take_revision(c, w)? {
+        return Err(StoreError::Conflict(format!("execution {} changed meanwhile", w.execution.id)));
+    }
+    apply_tx(c, w, hand_back)
+}
+
+/// Writes the execution's own row if it is at the revision the write expects (or, for a
+/// new one, does not exist yet); answers whether it did. The first statement of a write,
+/// so a `false` leaves nothing written.
+pub(crate) fn take_revision(c: &Connection, w: &ExecutionWrite) -> Result<bool, StoreError> {
     let e = &w.execution;
     let (t, id) = (e.tenant.as_str(), e.id.as_str());
     let body = to_json(&header(e))?;
@@ -191,9 +209,17 @@ pub(crate) fn write_tx(
         ),
     }
     .map_err(|e| backend(&e))?;
-    if changed != 1 {
-        return Err(StoreError::Conflict(format!("execution {id} changed meanwhile")));
-    }
+    Ok(changed == 1)
+}
+
+/// The rest of an execution write, after [`take_revision`].
+pub(crate) fn apply_tx(
+    c: &Connection,
+    w: &ExecutionWrite,
+    hand_back: Option<HandBack<'_>>,
+) -> Result<Option<Received>, StoreError> {
+    let e = &w.execution;
+    let (t, id) = (e.tenant.as_str(), e.id.as_str());
     // Only the nodes this write changes: a node's end touches that node's row alone.
     for node in &w.changed_nodes {
         let Some(state) = e.state.nodes.get(node) else { continue };
@@ -206,13 +232,25 @@ pub(crate) fn write_tx(
         .map_err(|e| backend(&e))?;
     }
     let mut handed = None;
-    for (i, run) in w.runs.iter().enumerate() {
-        insert_run_tx(c, run)?;
+    let mut hand_back = hand_back;
+    for run in &w.runs {
         let first = encode(&StepMessage { tenant: run.tenant.clone(), run_id: run.id.clone(), step_index: 0 });
-        match hand_back_until.filter(|_| i == 0) {
-            Some(until) => handed = Some(enqueue_received(c, STEP_QUEUE, &first, until).map_err(|e| backend(&e))?),
-            None => enqueue(c, STEP_QUEUE, &first, 0).map_err(|e| backend(&e))?,
-        }
+        let Some(back) = hand_back.take() else {
+            insert_run_tx(c, run)?;
+            enqueue(c, STEP_QUEUE, &first, 0).map_err(|e| backend(&e))?;
+            continue;
+        };
+        // Started and claimed as the claim stage would: running, its first step claimed.
+        let started = RunRecord { status: RunStatus::Running, updated_at_ms: e.updated_at_ms, ..run.clone() };
+        insert_run_tx(c, &started)?;
+        handed = Some(enqueue_received(c, STEP_QUEUE, &first, back.until).map_err(|e| backend(&e))?);
+        exec(
+            c,
+            "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id)
+             VALUES (?1, ?2, 0, 'running', 1, ?3, ?4)",
+            params![t, run.id.as_str(), back.until, back.claim],
+        )
+        .map_err(|e| backend(&e))?;
     }
     for (body, at) in &w.messages {
         enqueue(c, STEP_QUEUE, body, *at).map_err(|e| backend(&e))?;
@@ -254,21 +292,6 @@ pub(crate) fn write_tx(
     }
     crate::audit::append_tx(c, &w.audit)?;
     Ok(handed)
-}
-
-/// Whether the execution `w` changes is still at the revision the write expects.
-pub(crate) fn is_current(c: &Connection, w: &ExecutionWrite) -> bool {
-    let e = &w.execution;
-    let revision: Option<u64> = qrow(
-        c,
-        "SELECT revision FROM executions WHERE tenant = ?1 AND id = ?2",
-        params![e.tenant.as_str(), e.id.as_str()],
-        |r| r.get(0),
-    )
-    .optional()
-    .ok()
-    .flatten();
-    revision.is_some() && revision == w.expected_revision
 }
 
 fn load_approval(c: &Connection, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {

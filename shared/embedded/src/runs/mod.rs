@@ -122,12 +122,16 @@ fn save_state(
 
 pub(crate) fn insert_run_tx(c: &Connection, run: &RunRecord) -> Result<(), StoreError> {
     let (t, r) = (run.tenant.as_str(), run.id.as_str());
-    if load_state(c, t, r)?.is_some() {
+    let spec = serde_json::to_string(&run.spec()).map_err(|e| json_err(&e))?;
+    let inserted = exec(
+        c,
+        "INSERT INTO run_specs (tenant, id, spec) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        params![t, r, spec],
+    )
+    .map_err(|e| backend(&e))?;
+    if inserted == 0 {
         return Err(StoreError::Conflict(format!("run {} exists", run.id)));
     }
-    let spec = serde_json::to_string(&run.spec()).map_err(|e| json_err(&e))?;
-    exec(c, "INSERT INTO run_specs (tenant, id, spec) VALUES (?1, ?2, ?3)", params![t, r, spec])
-        .map_err(|e| backend(&e))?;
     let state = RunState {
         m: RunMutable {
             status: run.status,

@@ -187,16 +187,17 @@ fn step_commit_tx(c: &Connection, commit: &StepCommit, advanced_execution: &mut 
     }
     // A workflow run's end advances its execution here, or its message does it later.
     // With `lease_next`, the first run the execution starts comes back to this worker.
-    if let Some(write) =
-        commit.execution.as_ref().filter(|w| run.status.is_terminal() && crate::workflows::is_current(c, w))
-    {
-        let until = commit.lease_next.map(|lease| lease_until(commit.now_ms, lease));
-        let handed = crate::workflows::write_tx(c, write, until)?;
-        *advanced_execution = true;
-        if let (Some(_), Some(first)) = (&handed, write.runs.first()) {
-            claim_handed(c, commit, first, until.unwrap_or(commit.now_ms))?;
+    let execution = commit.execution.as_deref().filter(|_| run.status.is_terminal());
+    if let Some(write) = execution {
+        if crate::workflows::take_revision(c, write)? {
+            let back = commit.lease_next.map(|lease| crate::workflows::HandBack {
+                until: lease_until(commit.now_ms, lease),
+                claim: &commit.next_claim,
+            });
+            let handed = crate::workflows::apply_tx(c, write, back)?;
+            *advanced_execution = true;
+            return Ok(advanced(run, handed));
         }
-        return Ok(advanced(run, handed));
     }
     // Otherwise (the execution moved on meanwhile) its message takes the run's end to it.
     if let Some(body) = &commit.notify {
@@ -221,31 +222,6 @@ fn step_commit_tx(c: &Connection, commit: &StepCommit, advanced_execution: &mut 
 
 fn lease_until(now_ms: u64, lease: std::time::Duration) -> u64 {
     now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Claims the first step of `first`, a run the commit's execution write just started and
-/// handed to the committing worker, as the claim stage would (the run becomes running).
-fn claim_handed(
-    c: &Connection,
-    commit: &StepCommit,
-    first: &aos_runtime::ports::RunRecord,
-    until: u64,
-) -> Result<(), StoreError> {
-    let begin = BeginStep {
-        tenant: first.tenant.clone(),
-        run_id: first.id.clone(),
-        step_index: 0,
-        claim: commit.next_claim.clone(),
-        claim_until_ms: until,
-        reserve: None,
-        durable: true,
-        deferrable: false,
-        now_ms: commit.now_ms,
-    };
-    match begin_tx(c, &begin)? {
-        BeginOutcome::Claimed { .. } => Ok(()),
-        other => Err(StoreError::Backend(format!("a run started in this write could not be claimed: {other:?}"))),
-    }
 }
 
 pub(super) fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {
