@@ -52,11 +52,26 @@ impl Kept {
             Self::Written(w) => &w.execution.state.nodes,
         }
     }
+
+    /// The nodes themselves when nobody else holds them, else a copy.
+    fn into_nodes(self) -> Nodes {
+        match self {
+            Self::Read(nodes) => Arc::try_unwrap(nodes).unwrap_or_else(|shared| (*shared).clone()),
+            Self::Written(w) => match Arc::try_unwrap(w) {
+                Ok(w) => w.execution.state.nodes,
+                Err(shared) => shared.execution.state.nodes.clone(),
+            },
+        }
+    }
 }
 
 impl NodeCache {
     fn get(&self, key: &(String, String)) -> Option<(u64, Kept)> {
         self.0.lock().ok()?.get(key).cloned()
+    }
+
+    fn take(&self, key: &(String, String)) -> Option<(u64, Kept)> {
+        self.0.lock().ok()?.remove(key)
     }
 
     fn put(&self, key: (String, String), revision: u64, nodes: Kept) {
@@ -378,6 +393,25 @@ impl WorkflowStore for EmbeddedWorkflows {
                 None => Ok(None),
             },
         }
+    }
+
+    async fn execution_to_change(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>> {
+        // The nodes kept leave the cache: the change's commit puts its own state back.
+        let key = (tenant.as_str().to_owned(), id.as_str().to_owned());
+        let Some((since, kept)) = self.db.nodes.take(&key) else { return self.execution(tenant, id).await };
+        let Some((body, rows)) = self.db.read(|c| Self::read_execution(c, &key.0, &key.1, Some(since)))? else {
+            return Ok(None);
+        };
+        let mut record: ExecutionRecord = serde_json::from_str(&body).map_err(|e| json_err(&e))?;
+        if since > record.revision || !record.state.nodes.is_empty() {
+            return self.execution(tenant, id).await;
+        }
+        let mut nodes = kept.into_nodes();
+        for (node, body) in rows {
+            nodes.insert(node, serde_json::from_str(&body).map_err(|e| json_err(&e))?);
+        }
+        record.state.nodes = nodes;
+        Ok(Some(record))
     }
 
     fn takes_run_ends(&self) -> bool {

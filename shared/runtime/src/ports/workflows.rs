@@ -310,6 +310,12 @@ pub trait WorkflowStore: Send + Sync {
     async fn write_execution(&self, write: &ExecutionWrite) -> StoreResult<()>;
     /// The execution.
     async fn execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>>;
+    /// The execution, read for a change that will replace it: as [`Self::execution`], but
+    /// a store that keeps executions in memory may hand over what it keeps instead of a
+    /// copy.
+    async fn execution_to_change(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>> {
+        self.execution(tenant, id).await
+    }
     /// Whether this store's run store applies an execution write that rides in a run's
     /// final commit ([`crate::ports::StepCommit::execution`]) in the same transaction.
     /// Stores that do not send the run's `run_ended` message instead.

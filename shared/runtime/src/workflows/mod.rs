@@ -510,7 +510,7 @@ impl WorkflowService {
             return Ok(None);
         }
         let serial = self.stripe(&parent.execution).lock().await;
-        let Some(execution) = self.store.execution(&run.tenant, &parent.execution).await? else {
+        let Some(execution) = self.store.execution_to_change(&run.tenant, &parent.execution).await? else {
             return Ok(None);
         };
         let workflow = self.pinned(&execution).await?;
@@ -531,7 +531,8 @@ impl WorkflowService {
     ) -> Result<Option<ExecutionRecord>, FlowError> {
         let _serial = self.stripe(id).lock().await;
         for _ in 0..MAX_RACES {
-            let execution = self.execution(tenant, id).await?;
+            let execution =
+                self.store.execution_to_change(tenant, id).await?.ok_or(FlowError::NotFound("execution"))?;
             let workflow = self.pinned(&execution).await?;
             let Some(mut write) = self.step(&workflow, execution, event.clone(), now_ms())? else {
                 return Ok(None);
