@@ -203,3 +203,16 @@ pub async fn workflows(opts: &WorkflowBenchOptions) -> anyhow::Result<()> {
     std::fs::remove_dir_all(&opts.dir).ok();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_probes_run_a_chain_and_a_run_to_their_end_from_the_queue_alone() {
+        let dir = tempfile::tempdir().expect("tmp");
+        for shape in [ProbeShape::Chain, ProbeShape::Run] {
+            probe(&dir.path().join(format!("{shape:?}")), 5, shape).await.expect("the probe succeeds");
+        }
+    }
+}
