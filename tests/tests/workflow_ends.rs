@@ -51,6 +51,51 @@ async fn start(f: &Fixture, spec: &str) -> ExecutionRecord {
     f.flows.start(&tenant(), &name, req, None).await.expect("start").value
 }
 
+/// The final commit of `run`'s one step, claimed with `claim`, carrying `write`.
+fn commit_of(
+    run: &aos_runtime::ports::RunRecord,
+    claim: &str,
+    write: Option<aos_runtime::ports::ExecutionWrite>,
+    now: u64,
+) -> aos_runtime::ports::StepCommit {
+    let outcome = aos_core::StructuredOutcome::success(json!({"result": claim}));
+    aos_runtime::ports::StepCommit {
+        execution: write.map(Arc::new),
+        tenant: tenant(),
+        run_id: run.id.clone(),
+        checkpoint: aos_core::Checkpoint {
+            step_index: 0,
+            step_id: claim.into(),
+            skill: "json_transform".into(),
+            seed: 1,
+            attempts: 1,
+            outcome_hash: outcome.content_hash(),
+            outcome: outcome.clone(),
+            prev_hash: run.last_hash.clone(),
+            hash: format!("h-{claim}"),
+            created_at_ms: now,
+            gate: None,
+            charge: None,
+        },
+        run_status: RunStatus::Succeeded,
+        run_output: outcome.output,
+        run_error: None,
+        next: None,
+        plan: None,
+        notify: aos_runtime::worker::notify_parent(run),
+        ack: None,
+        lease_next: None,
+        claim: claim.into(),
+        next_claim: format!("{claim}-next"),
+        now_ms: now,
+        audit: Vec::new(),
+        charge: None,
+        tokens: 0,
+        usage: aos_core::usage::RunUsage::default(),
+        usage_record: None,
+    }
+}
+
 #[tokio::test]
 async fn a_chain_runs_to_its_end_from_one_message_without_run_ended_messages() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -162,42 +207,10 @@ async fn a_run_end_for_an_execution_that_moved_on_goes_by_message_and_writes_not
     drop(guard);
     // The execution moves on before the run's commit: cancelled.
     f.flows.cancel(&tenant(), &started.id).await.expect("cancel");
-    let notify = aos_runtime::worker::notify_parent(&run).expect("a run_ended message");
-    let outcome = aos_core::StructuredOutcome::success(output.clone());
+    // The run's commit hands the next run back if it applies its write.
     let commit = aos_runtime::ports::StepCommit {
-        execution: Some(Arc::new(write)),
-        tenant: tenant(),
-        run_id: node.clone(),
-        checkpoint: aos_core::Checkpoint {
-            step_index: 0,
-            step_id: "n0".into(),
-            skill: "json_transform".into(),
-            seed: 1,
-            attempts: 1,
-            outcome_hash: outcome.content_hash(),
-            outcome: outcome.clone(),
-            prev_hash: run.last_hash.clone(),
-            hash: "h0".into(),
-            created_at_ms: now,
-            gate: None,
-            charge: None,
-        },
-        run_status: RunStatus::Succeeded,
-        run_output: Some(output),
-        run_error: None,
-        next: None,
-        plan: None,
-        notify: Some(notify.clone()),
-        ack: None,
         lease_next: Some(Duration::from_secs(30)),
-        claim: "c1".into(),
-        next_claim: "c2".into(),
-        now_ms: now,
-        audit: Vec::new(),
-        charge: None,
-        tokens: 0,
-        usage: aos_core::usage::RunUsage::default(),
-        usage_record: None,
+        ..commit_of(&run, "c1", Some(write), now)
     };
     // The cancellation cancelled the run too: its commit keeps the checkpoint and ends
     // nothing, and leaves the execution as the cancellation wrote it.
@@ -239,44 +252,6 @@ async fn a_run_end_whose_write_lost_a_race_is_sent_as_its_message() {
     }
     let run_a = f.e.runs.run(&tenant(), &a).await.expect("read").expect("run");
     let run_b = f.e.runs.run(&tenant(), &b).await.expect("read").expect("run");
-    let commit_of = |run: &aos_runtime::ports::RunRecord, c: &str, write| {
-        let outcome = aos_core::StructuredOutcome::success(json!({"result": c}));
-        aos_runtime::ports::StepCommit {
-            execution: write,
-            tenant: tenant(),
-            run_id: run.id.clone(),
-            checkpoint: aos_core::Checkpoint {
-                step_index: 0,
-                step_id: c.into(),
-                skill: "json_transform".into(),
-                seed: 1,
-                attempts: 1,
-                outcome_hash: outcome.content_hash(),
-                outcome: outcome.clone(),
-                prev_hash: run.last_hash.clone(),
-                hash: format!("h-{c}"),
-                created_at_ms: now,
-                gate: None,
-                charge: None,
-            },
-            run_status: RunStatus::Succeeded,
-            run_output: outcome.output,
-            run_error: None,
-            next: None,
-            plan: None,
-            notify: aos_runtime::worker::notify_parent(run),
-            ack: None,
-            lease_next: None,
-            claim: c.into(),
-            next_claim: format!("{c}-next"),
-            now_ms: now,
-            audit: Vec::new(),
-            charge: None,
-            tokens: 0,
-            usage: aos_core::usage::RunUsage::default(),
-            usage_record: None,
-        }
-    };
     let out_a = json!({"result": "ca"});
     let (guard, stale) =
         f.flows.run_end(&run_a, RunStatus::Succeeded, Some(&out_a), None).await.expect("end").expect("write");
@@ -285,10 +260,10 @@ async fn a_run_end_whose_write_lost_a_race_is_sent_as_its_message() {
     let (guard, fresh) =
         f.flows.run_end(&run_b, RunStatus::Succeeded, Some(&out_b), None).await.expect("end").expect("write");
     drop(guard);
-    f.e.runs.commit_step(&commit_of(&run_b, "cb", Some(Arc::new(fresh)))).await.expect("commit b");
+    f.e.runs.commit_step(&commit_of(&run_b, "cb", Some(fresh), now)).await.expect("commit b");
     assert_eq!(f.e.queue.depth().expect("depth"), 0, "b's end went into its commit");
     // a's write expected the revision b's commit replaced: a's end goes as a message.
-    f.e.runs.commit_step(&commit_of(&run_a, "ca", Some(Arc::new(stale)))).await.expect("commit a");
+    f.e.runs.commit_step(&commit_of(&run_a, "ca", Some(stale), now)).await.expect("commit a");
     let mid = f.flows.execution(&tenant(), &started.id).await.expect("execution");
     assert_eq!(mid.state.status.as_str(), "running", "a's end is not applied by its stale write");
     assert_eq!(mid.state.nodes["b"].output, Some(out_b.clone()));
