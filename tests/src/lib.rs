@@ -10,6 +10,54 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+/// The commit that ends `run`'s first step with `output` under the step's `claim`, as a
+/// worker holding the claim writes it (with the run's `run_ended` message, for a workflow
+/// run): tests of the store's fencing and of commits carrying an execution's write.
+pub fn ending_commit(
+    run: &aos_runtime::ports::RunRecord,
+    skill: &str,
+    claim: &str,
+    output: Value,
+    now_ms: u64,
+) -> aos_runtime::ports::StepCommit {
+    let outcome = aos_core::StructuredOutcome::success(output);
+    aos_runtime::ports::StepCommit {
+        execution: None,
+        tenant: run.tenant.clone(),
+        run_id: run.id.clone(),
+        checkpoint: aos_core::Checkpoint {
+            step_index: 0,
+            step_id: "s0".into(),
+            skill: skill.into(),
+            seed: 1,
+            attempts: 1,
+            outcome_hash: outcome.content_hash(),
+            outcome: outcome.clone(),
+            prev_hash: run.last_hash.clone(),
+            hash: format!("hash-by-{claim}"),
+            created_at_ms: now_ms,
+            gate: None,
+            charge: None,
+        },
+        run_status: aos_core::RunStatus::Succeeded,
+        run_output: outcome.output,
+        run_error: None,
+        next: None,
+        plan: None,
+        notify: aos_runtime::worker::notify_parent(run),
+        ack: None,
+        lease_next: None,
+        claim: claim.to_owned(),
+        next_claim: format!("{claim}-next"),
+        now_ms,
+        audit: Vec::new(),
+        charge: None,
+        tokens: 0,
+        usage: aos_core::usage::RunUsage::default(),
+        usage_record: None,
+    }
+}
+
 /// A local stack on a temporary directory, plus its API key.
 pub struct TestStack {
     /// The running stack.

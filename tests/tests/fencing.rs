@@ -1,8 +1,8 @@
 //! Every write of a step is fenced by its claim, and a step begins only in a run the
 //! lifecycle lets run — on both backends, through the store port itself.
 
-use aos_core::{Checkpoint, RunId, RunStatus, StructuredOutcome, TenantId};
-use aos_runtime::ports::{BeginOutcome, BeginStep, StepCommit, StepRetry};
+use aos_core::{RunId, RunStatus, StructuredOutcome, TenantId};
+use aos_runtime::ports::{BeginOutcome, BeginStep, StepRetry};
 use aos_runtime::runs::{RunService, SubmitRun};
 use aos_runtime::skills::KvStoreSkill;
 use aos_runtime::SkillRegistry;
@@ -42,42 +42,8 @@ fn begin(run: &RunId, claim: &str, now_ms: u64) -> BeginStep {
 
 async fn commit_by(p: &Ports, run: &RunId, claim: &str) -> aos_runtime::ports::Committed {
     let stored = p.runs.run(&tenant(), run).await.expect("read").expect("run");
-    let outcome = StructuredOutcome::success(json!({"by": claim}));
-    let commit = StepCommit {
-        execution: None,
-        tenant: tenant(),
-        run_id: run.clone(),
-        checkpoint: Checkpoint {
-            step_index: 0,
-            step_id: "s0".into(),
-            skill: "kv_store".into(),
-            seed: 1,
-            attempts: 1,
-            outcome_hash: outcome.content_hash(),
-            outcome: outcome.clone(),
-            prev_hash: stored.last_hash.clone(),
-            hash: format!("hash-by-{claim}"),
-            created_at_ms: 1,
-            gate: None,
-            charge: None,
-        },
-        run_status: RunStatus::Succeeded,
-        run_output: outcome.output,
-        run_error: None,
-        next: None,
-        plan: None,
-        notify: None,
-        ack: None,
-        lease_next: None,
-        claim: claim.to_owned(),
-        next_claim: String::new(),
-        now_ms: aos_runtime::clock::now_ms(),
-        audit: Vec::new(),
-        charge: None,
-        tokens: 0,
-        usage: aos_core::usage::RunUsage::default(),
-        usage_record: None,
-    };
+    let commit =
+        aos_tests::ending_commit(&stored, "kv_store", claim, json!({"by": claim}), aos_runtime::clock::now_ms());
     p.runs.commit_step(&commit).await.expect("commit answers")
 }
 

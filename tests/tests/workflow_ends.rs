@@ -58,41 +58,10 @@ fn commit_of(
     write: Option<aos_runtime::ports::ExecutionWrite>,
     now: u64,
 ) -> aos_runtime::ports::StepCommit {
-    let outcome = aos_core::StructuredOutcome::success(json!({"result": claim}));
+    let output = json!({"result": claim});
     aos_runtime::ports::StepCommit {
         execution: write.map(Arc::new),
-        tenant: tenant(),
-        run_id: run.id.clone(),
-        checkpoint: aos_core::Checkpoint {
-            step_index: 0,
-            step_id: claim.into(),
-            skill: "json_transform".into(),
-            seed: 1,
-            attempts: 1,
-            outcome_hash: outcome.content_hash(),
-            outcome: outcome.clone(),
-            prev_hash: run.last_hash.clone(),
-            hash: format!("h-{claim}"),
-            created_at_ms: now,
-            gate: None,
-            charge: None,
-        },
-        run_status: RunStatus::Succeeded,
-        run_output: outcome.output,
-        run_error: None,
-        next: None,
-        plan: None,
-        notify: aos_runtime::worker::notify_parent(run),
-        ack: None,
-        lease_next: None,
-        claim: claim.into(),
-        next_claim: format!("{claim}-next"),
-        now_ms: now,
-        audit: Vec::new(),
-        charge: None,
-        tokens: 0,
-        usage: aos_core::usage::RunUsage::default(),
-        usage_record: None,
+        ..aos_tests::ending_commit(run, "json_transform", claim, output, now)
     }
 }
 

@@ -251,7 +251,7 @@ pub struct Db {
     /// One waiting receiver is woken per enqueued message.
     pub(crate) enqueued: Arc<Notify>,
     /// Executions' node states as last read or committed.
-    pub(crate) nodes: crate::workflows::NodeCache,
+    pub(crate) nodes: crate::execution_nodes::NodeCache,
     path: PathBuf,
     _lock: File,
 }
@@ -317,7 +317,7 @@ impl Db {
             readers,
             next_reader: AtomicUsize::new(0),
             enqueued: Arc::new(Notify::new()),
-            nodes: crate::workflows::NodeCache::default(),
+            nodes: crate::execution_nodes::NodeCache::default(),
             path,
             _lock: lock,
         }))

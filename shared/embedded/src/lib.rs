@@ -8,6 +8,7 @@ mod blobs;
 mod breakers;
 mod credits;
 mod db;
+mod execution_nodes;
 mod flags;
 mod idempotency;
 mod kv;

@@ -3,9 +3,10 @@
 //! acknowledgement and the idempotency completion) is one transaction.
 
 use crate::db::{backend, exec, qrow, Db};
+use crate::execution_nodes::{Kept, Nodes};
 use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
 use crate::runs::{cancel_tx, insert_run_tx};
-use aos_core::workflow::{ExecState, NodeState};
+use aos_core::workflow::ExecState;
 use aos_core::{ApprovalId, ExecutionId, RunStatus, TenantId};
 use aos_runtime::ports::{
     ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, Received, RunRecord, StepMessage, StoreError,
@@ -14,86 +15,16 @@ use aos_runtime::ports::{
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Workflows and their executions in the embedded database.
 pub struct EmbeddedWorkflows {
     db: Arc<Db>,
 }
 
-/// An execution's node states by id.
-type Nodes = BTreeMap<String, NodeState>;
-
 /// Node rows as read: id and state (JSON).
 type NodeRows = Vec<(String, String)>;
-
-/// Executions whose nodes are kept between reads.
-const CACHED_EXECUTIONS: usize = 1024;
-
-/// The node states of executions as last read or committed, with their revision: a read
-/// of a later revision reads only the nodes written since. Entries come only from
-/// committed data (reads, and writes after their commit), so a write that rolled back
-/// never shows.
-#[derive(Default)]
-pub(crate) struct NodeCache(Mutex<HashMap<(String, String), (u64, Kept)>>);
-
-/// Node states kept: as read, or as a committed write left them (kept without a copy).
-#[derive(Clone)]
-enum Kept {
-    Read(Arc<Nodes>),
-    Written(Arc<ExecutionWrite>),
-}
-
-impl Kept {
-    fn nodes(&self) -> &Nodes {
-        match self {
-            Self::Read(nodes) => nodes,
-            Self::Written(w) => &w.execution.state.nodes,
-        }
-    }
-
-    /// The nodes themselves when nobody else holds them, else a copy.
-    fn into_nodes(self) -> Nodes {
-        match self {
-            Self::Read(nodes) => Arc::try_unwrap(nodes).unwrap_or_else(|shared| (*shared).clone()),
-            Self::Written(w) => match Arc::try_unwrap(w) {
-                Ok(w) => w.execution.state.nodes,
-                Err(shared) => shared.execution.state.nodes.clone(),
-            },
-        }
-    }
-}
-
-impl NodeCache {
-    fn get(&self, key: &(String, String)) -> Option<(u64, Kept)> {
-        self.0.lock().ok()?.get(key).cloned()
-    }
-
-    fn take(&self, key: &(String, String)) -> Option<(u64, Kept)> {
-        self.0.lock().ok()?.remove(key)
-    }
-
-    fn put(&self, key: (String, String), revision: u64, nodes: Kept) {
-        let Ok(mut cache) = self.0.lock() else { return };
-        if cache.len() >= CACHED_EXECUTIONS && !cache.contains_key(&key) {
-            cache.clear();
-        }
-        match cache.get(&key) {
-            Some((kept, _)) if *kept >= revision => {}
-            _ => {
-                cache.insert(key, (revision, nodes));
-            }
-        }
-    }
-
-    /// Remembers the state a committed write left.
-    pub(crate) fn committed(&self, w: &Arc<ExecutionWrite>) {
-        let e = &w.execution;
-        let key = (e.tenant.as_str().to_owned(), e.id.as_str().to_owned());
-        self.put(key, e.revision, Kept::Written(Arc::clone(w)));
-    }
-}
 
 impl EmbeddedWorkflows {
     /// The store over `db`.
@@ -101,15 +32,32 @@ impl EmbeddedWorkflows {
         Self { db }
     }
 
-    /// The record with `base` updated by `rows` as its nodes; remembers them.
-    fn assemble(
+    /// The execution, its nodes from `kept` (the nodes as of a revision) and the rows
+    /// written since, or all its rows without `kept`. With `remember`, the nodes read
+    /// are kept for the next read (a copy of `kept` is used); without, `kept` is used up.
+    fn load(
         &self,
         key: (String, String),
-        mut record: ExecutionRecord,
-        base: &Nodes,
-        rows: NodeRows,
-    ) -> StoreResult<ExecutionRecord> {
-        let mut nodes = base.clone();
+        kept: Option<(u64, Kept)>,
+        remember: bool,
+    ) -> StoreResult<Option<ExecutionRecord>> {
+        let since = kept.as_ref().map(|(revision, _)| *revision);
+        let Some((body, rows)) = self.db.read(|c| Self::read_execution(c, &key.0, &key.1, since))? else {
+            return Ok(None);
+        };
+        let mut record: ExecutionRecord = serde_json::from_str(&body).map_err(|e| json_err(&e))?;
+        let mut nodes = match kept {
+            None => Nodes::new(),
+            Some((since, kept)) if since <= record.revision => {
+                if remember {
+                    kept.nodes().clone()
+                } else {
+                    kept.into_nodes()
+                }
+            }
+            // Kept nodes newer than the record read (it was deleted and made again).
+            Some(_) => return self.load(key, None, remember),
+        };
         let changed = !rows.is_empty() || !record.state.nodes.is_empty();
         for (node, body) in rows {
             nodes.insert(node, serde_json::from_str(&body).map_err(|e| json_err(&e))?);
@@ -117,12 +65,13 @@ impl EmbeddedWorkflows {
         // Records of earlier versions kept their nodes in the record (the database moves
         // them into rows when it opens).
         nodes.append(&mut record.state.nodes);
-        if changed {
+        if remember && changed {
             self.db.nodes.put(key, record.revision, Kept::Read(Arc::new(nodes.clone())));
         }
         record.state.nodes = nodes;
-        Ok(record)
+        Ok(Some(record))
     }
+
     /// The execution's record and its nodes written after revision `since` (all of them
     /// with `None`).
     fn read_execution(
@@ -375,43 +324,15 @@ impl WorkflowStore for EmbeddedWorkflows {
 
     async fn execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>> {
         let key = (tenant.as_str().to_owned(), id.as_str().to_owned());
-        let cached = self.db.nodes.get(&key);
-        let since = cached.as_ref().map(|(revision, _)| *revision);
-        let Some((body, rows)) = self.db.read(|c| Self::read_execution(c, &key.0, &key.1, since))? else {
-            return Ok(None);
-        };
-        let record: ExecutionRecord = serde_json::from_str(&body).map_err(|e| json_err(&e))?;
-        match cached {
-            Some((since, kept)) if since <= record.revision => self.assemble(key, record, kept.nodes(), rows).map(Some),
-            None => self.assemble(key, record, &Nodes::new(), rows).map(Some),
-            // Kept nodes newer than the record read (it was deleted and made again).
-            Some(_) => match self.db.read(|c| Self::read_execution(c, &key.0, &key.1, None))? {
-                Some((body, all)) => {
-                    let record = serde_json::from_str(&body).map_err(|e| json_err(&e))?;
-                    self.assemble(key, record, &Nodes::new(), all).map(Some)
-                }
-                None => Ok(None),
-            },
-        }
+        let kept = self.db.nodes.get(&key);
+        self.load(key, kept, true)
     }
 
     async fn execution_to_change(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>> {
-        // The nodes kept leave the cache: the change's commit puts its own state back.
+        // The nodes kept leave the cache: the change's commit keeps its own state.
         let key = (tenant.as_str().to_owned(), id.as_str().to_owned());
-        let Some((since, kept)) = self.db.nodes.take(&key) else { return self.execution(tenant, id).await };
-        let Some((body, rows)) = self.db.read(|c| Self::read_execution(c, &key.0, &key.1, Some(since)))? else {
-            return Ok(None);
-        };
-        let mut record: ExecutionRecord = serde_json::from_str(&body).map_err(|e| json_err(&e))?;
-        if since > record.revision || !record.state.nodes.is_empty() {
-            return self.execution(tenant, id).await;
-        }
-        let mut nodes = kept.into_nodes();
-        for (node, body) in rows {
-            nodes.insert(node, serde_json::from_str(&body).map_err(|e| json_err(&e))?);
-        }
-        record.state.nodes = nodes;
-        Ok(Some(record))
+        let kept = self.db.nodes.take(&key);
+        self.load(key, kept, false)
     }
 
     fn takes_run_ends(&self) -> bool {

@@ -107,14 +107,8 @@ fn ledger_tx(c: &Connection, commit: &StepCommit, advances: bool) -> Result<Opti
     crate::credits::step_tx(c, commit.tenant.as_str(), settle, ahead, commit.now_ms)
 }
 
-/// A step's commit; answers whether the commit's execution write was applied with it.
+/// A step's commit; answers also whether the commit's execution write was applied with it.
 pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<(Committed, bool), StoreError> {
-    let mut advanced_execution = false;
-    let committed = step_commit_tx(c, commit, &mut advanced_execution)?;
-    Ok((committed, advanced_execution))
-}
-
-fn step_commit_tx(c: &Connection, commit: &StepCommit, advanced_execution: &mut bool) -> Result<Committed, StoreError> {
     let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
     let index = commit.checkpoint.step_index;
     let mut run = load_state(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
@@ -124,7 +118,7 @@ fn step_commit_tx(c: &Connection, commit: &StepCommit, advanced_execution: &mut 
     }
     // Fenced by the claim: a worker whose claim was taken over writes nothing.
     if has_checkpoint(c, t, r, index)? || !holds_claim(c, t, r, index, &commit.claim)? {
-        return Ok(committed(run, None));
+        return Ok((committed(run, None), false));
     }
     // The checkpoint goes into the step's row, which the claim above vouches for.
     let body = serde_json::to_string(&commit.checkpoint).map_err(|e| json_err(&e))?;
@@ -169,7 +163,7 @@ fn step_commit_tx(c: &Connection, commit: &StepCommit, advanced_execution: &mut 
             let full = load_run(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
             crate::usage::put_tx(c, t, &full.usage_record(run.status, run.updated_at_ms, run.usage.clone()))?;
         }
-        return Ok(committed(run, None));
+        return Ok((committed(run, None), false));
     }
     run.status = run.status.transition(commit.run_status).map_err(|e| StoreError::Conflict(e.to_string()))?;
     run.next_step = index + 1;
@@ -195,18 +189,17 @@ fn step_commit_tx(c: &Connection, commit: &StepCommit, advanced_execution: &mut 
                 claim: &commit.next_claim,
             });
             let handed = crate::workflows::apply_tx(c, write, back)?;
-            *advanced_execution = true;
-            return Ok(advanced(run, handed));
+            return Ok((advanced(run, handed), true));
         }
     }
     // Otherwise (the execution moved on meanwhile) its message takes the run's end to it.
     if let Some(body) = &commit.notify {
         enqueue(c, STEP_QUEUE, body, 0).map_err(|e| backend(&e))?;
     }
-    let Some(next) = &commit.next else { return Ok(advanced(run, None)) };
+    let Some(next) = &commit.next else { return Ok((advanced(run, None), false)) };
     let Some(lease) = commit.lease_next else {
         enqueue(c, STEP_QUEUE, &encode(next), 0).map_err(|e| backend(&e))?;
-        return Ok(advanced(run, None));
+        return Ok((advanced(run, None), false));
     };
     let until = lease_until(commit.now_ms, lease);
     let received = enqueue_received(c, STEP_QUEUE, &encode(next), until).map_err(|e| backend(&e))?;
@@ -217,7 +210,7 @@ fn step_commit_tx(c: &Connection, commit: &StepCommit, advanced_execution: &mut 
         params![t, r, next.step_index, until, commit.next_claim],
     )
     .map_err(|e| backend(&e))?;
-    Ok(advanced(run, Some(received)))
+    Ok((advanced(run, Some(received)), false))
 }
 
 fn lease_until(now_ms: u64, lease: std::time::Duration) -> u64 {

@@ -3,16 +3,22 @@
 //! handling of the workflow messages the step worker receives.
 //!
 //! Each node (map element, compensation) runs as a one-step run of the ordinary step
-//! pipeline, with a parent link to its execution. The run's final commit enqueues a
-//! `run_ended` message in the same write; the worker hands it here and the execution's
-//! state machine advances. Every change of an execution is one atomic write (state,
-//! new runs, timers, approvals, acknowledgement) guarded by a revision, so concurrent
-//! workers and a `kill -9` at any point leave it consistent.
+//! pipeline, with a parent link to its execution. Where the store can, the run's final
+//! commit carries the execution's next state ([`WorkflowService::run_end`]); otherwise,
+//! or when the execution moved on meanwhile, it enqueues a `run_ended` message in the
+//! same write, which the worker hands here. Every change of an execution is one atomic
+//! write (state, new runs, timers, approvals, acknowledgement) guarded by a revision, so
+//! concurrent workers and a `kill -9` at any point leave it consistent.
+//!
+//! This file holds the use cases; `transition.rs` how an execution changes (messages,
+//! run ends, the state machine's step as a write); `approvals.rs` the approval use
+//! cases; `step_functions.rs` executions on Step Functions.
 
 mod approvals;
 mod child;
 mod messages;
 mod step_functions;
+mod transition;
 
 pub use approvals::as_of;
 pub(crate) use child::ChildRun;
@@ -21,69 +27,18 @@ pub use step_functions::StepFunctionsEngine;
 
 use crate::clock::{now_ms, unique_suffix};
 use crate::ports::{
-    ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, IdempotencyCompletion, IdempotencyStore, RunStore,
-    StoreError, WorkflowRecord, WorkflowStore,
+    ExecutionRecord, IdempotencyCompletion, IdempotencyStore, RunStore, StoreError, WorkflowRecord, WorkflowStore,
 };
 use crate::runs::{claim_key, KeyClaim, IDEMPOTENCY_TTL_MS};
 use crate::skills::SkillRegistry;
 use aos_core::determinism::content_hash;
 
-use aos_core::workflow::{Action, Ctx, Event, ExecState, IdSource, Workflow, WorkflowError, WorkflowSpec};
-use aos_core::{ApprovalId, ErrorCode, ExecutionId, RunId, RunStatus, TenantId};
+use aos_core::workflow::{Event, ExecState, Workflow, WorkflowError, WorkflowSpec};
+use aos_core::{ErrorCode, ExecutionId, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-/// What a node's run ended with, as the execution's state machine takes it.
-fn run_result(
-    status: RunStatus,
-    output: Option<Value>,
-    error: Option<aos_core::OutcomeError>,
-) -> Result<Value, aos_core::OutcomeError> {
-    match (status, output, error) {
-        (RunStatus::Succeeded, output, _) => Ok(output.unwrap_or(Value::Null)),
-        (_, _, Some(e)) => Err(e),
-        (status, _, None) => Err(aos_core::StructuredOutcome::failure(
-            ErrorCode::Unknown,
-            format!("run ended {status} without an error"),
-        )
-        .error
-        .expect("failures carry an error")),
-    }
-}
-
-/// What a transition can change of a node, taken before and after it: every change of
-/// a node's state changes one of these (checked against a full comparison in debug
-/// builds), and taking them costs no copy of the node's values.
-#[derive(PartialEq, Eq)]
-struct NodeMark {
-    status: aos_core::workflow::NodeStatus,
-    items: usize,
-    settled_items: usize,
-    output: bool,
-    error: bool,
-    run: bool,
-    approval: bool,
-    times: (Option<u64>, Option<u64>, Option<u64>),
-    items_total: Option<u32>,
-}
-
-impl NodeMark {
-    fn of(n: &aos_core::workflow::NodeState) -> Self {
-        Self {
-            status: n.status,
-            items: n.items.len(),
-            settled_items: n.items.iter().filter(|i| i.status.is_settled()).count(),
-            output: n.output.is_some(),
-            error: n.error.is_some(),
-            run: n.run_id.is_some(),
-            approval: n.approval.is_some(),
-            times: (n.started_at_ms, n.ended_at_ms, n.wake_at_ms),
-            items_total: n.items_total,
-        }
-    }
-}
 
 /// How often a write that lost a race is retried.
 const MAX_RACES: u32 = 16;
@@ -177,17 +132,6 @@ fn execution_budget(cents: Option<u64>) -> Result<Option<u64>, FlowError> {
         });
     }
     Ok(Some(aos_core::credits::Millicredits::from_credits(cents).0))
-}
-
-struct Ids;
-
-impl IdSource for Ids {
-    fn run_id(&mut self) -> RunId {
-        RunId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids")
-    }
-    fn approval_id(&mut self) -> ApprovalId {
-        ApprovalId::from_suffix(&unique_suffix()).expect("uuid suffixes are valid ids")
-    }
 }
 
 /// Workflow use cases over the ports.
@@ -462,259 +406,5 @@ impl WorkflowService {
         done.ok_or_else(|| {
             FlowError::Conflict(ErrorCode::IllegalTransition, "the execution has already finished".to_owned())
         })
-    }
-
-    /// Handles a workflow message from the step queue. Returns true when the message
-    /// was acknowledged with the write, false when it was stale (a duplicate, or for a
-    /// finished execution) and the caller should delete it.
-    pub async fn handle(&self, msg: &WorkflowMessage, receipt: &str) -> Result<bool, FlowError> {
-        let (tenant, execution, event) = match msg {
-            WorkflowMessage::RunEnded { tenant, execution, slot, run_id } => {
-                let Some(run) = self.runs.run(tenant, run_id).await? else {
-                    tracing::warn!(run = %run_id, "run_ended for an unknown run dropped");
-                    return Ok(false);
-                };
-                let result = run_result(run.status, run.output, run.error);
-                (tenant, execution, Event::RunEnded { slot: slot.clone(), run_id: run_id.clone(), result })
-            }
-            WorkflowMessage::Timer { tenant, execution, node } => {
-                (tenant, execution, Event::TimerFired { node: node.clone() })
-            }
-        };
-        match self.transition(tenant, execution, event, Some(receipt.to_owned()), None).await {
-            Ok(done) => Ok(done.is_some()),
-            Err(FlowError::NotFound(what)) => {
-                tracing::warn!(execution = %execution, what, "workflow message for a missing record dropped");
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The end of one of its runs applied to an execution of the embedded executor, as
-    /// the write that goes into the run's final commit ([`crate::ports::StepCommit::execution`]),
-    /// so that a node's end and its successors' start cost one write instead of a message
-    /// and a second write. `None` when the store cannot take it in a run's commit, the
-    /// run answers no embedded execution, or the end is stale: the run's `run_ended`
-    /// message carries it then. The guard keeps this process's other changes of the
-    /// execution waiting until the commit is done.
-    pub async fn run_end(
-        &self,
-        run: &crate::ports::RunRecord,
-        status: RunStatus,
-        output: Option<&Value>,
-        error: Option<&aos_core::OutcomeError>,
-    ) -> Result<Option<(tokio::sync::MutexGuard<'_, ()>, ExecutionWrite)>, FlowError> {
-        let Some(parent) = run.parent.as_ref().filter(|p| p.task_token.is_none()) else { return Ok(None) };
-        if self.sfn.is_some() || !self.store.takes_run_ends() {
-            return Ok(None);
-        }
-        let serial = self.stripe(&parent.execution).lock().await;
-        let Some(execution) = self.store.execution_to_change(&run.tenant, &parent.execution).await? else {
-            return Ok(None);
-        };
-        let workflow = self.pinned(&execution).await?;
-        let result = run_result(status, output.cloned(), error.cloned());
-        let event = Event::RunEnded { slot: parent.slot.clone(), run_id: run.id.clone(), result };
-        Ok(self.step(&workflow, execution, event, now_ms())?.map(|write| (serial, write)))
-    }
-
-    /// Applies `event` to the execution and writes the result, retrying when another
-    /// writer got there first. `Ok(None)` when the event is stale: nothing is written.
-    async fn transition(
-        &self,
-        tenant: &TenantId,
-        id: &ExecutionId,
-        event: Event,
-        ack: Option<String>,
-        approval: Option<(ApprovalRecord, aos_core::audit::AuditEvent)>,
-    ) -> Result<Option<ExecutionRecord>, FlowError> {
-        let _serial = self.stripe(id).lock().await;
-        for _ in 0..MAX_RACES {
-            let execution =
-                self.store.execution_to_change(tenant, id).await?.ok_or(FlowError::NotFound("execution"))?;
-            let workflow = self.pinned(&execution).await?;
-            let Some(mut write) = self.step(&workflow, execution, event.clone(), now_ms())? else {
-                return Ok(None);
-            };
-            write.ack.clone_from(&ack);
-            if let Some((a, event)) = &approval {
-                write.approvals.push(a.clone());
-                write.audit.push(event.clone());
-            }
-            match self.store.write_execution(&write).await {
-                Ok(()) => return Ok(Some(write.execution)),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(FlowError::Store(StoreError::Backend(format!("execution {id}: too many concurrent writers"))))
-    }
-
-    /// Runs the state machine and turns its actions into a write. `None` if stale.
-    fn step(
-        &self,
-        workflow: &Workflow,
-        mut execution: ExecutionRecord,
-        event: Event,
-        now: u64,
-    ) -> Result<Option<ExecutionWrite>, FlowError> {
-        // A stale event leaves the state as it was (`apply`'s contract), so it changes the
-        // state in place; what each node looked like tells which nodes it changed.
-        let before: Vec<NodeMark> = execution.state.nodes.values().map(NodeMark::of).collect();
-        #[cfg(debug_assertions)]
-        let full_before = execution.state.nodes.clone();
-        let mut ids = Ids;
-        let mut ctx = Ctx { workflow, input: &execution.input, now_ms: now, ids: &mut ids };
-        let Some(actions) = execution.state.apply(&mut ctx, event) else { return Ok(None) };
-        let changed_nodes: Vec<String> = execution
-            .state
-            .nodes
-            .iter()
-            .zip(&before)
-            .filter(|((_, node), mark)| NodeMark::of(node) != **mark)
-            .map(|((id, _), _)| id.clone())
-            .collect();
-        #[cfg(debug_assertions)]
-        {
-            let compared: Vec<&String> = execution
-                .state
-                .nodes
-                .iter()
-                .filter(|(id, n)| full_before.get(*id) != Some(*n))
-                .map(|(id, _)| id)
-                .collect();
-            debug_assert_eq!(changed_nodes.iter().collect::<Vec<_>>(), compared, "a node changed unmarked");
-        }
-        let expected = execution.revision;
-        execution.revision += 1;
-        execution.updated_at_ms = now;
-        let mut write = ExecutionWrite {
-            execution,
-            changed_nodes,
-            expected_revision: Some(expected),
-            runs: Vec::new(),
-            messages: Vec::new(),
-            approvals: Vec::new(),
-            cancel_runs: Vec::new(),
-            ack: None,
-            idempotency: None,
-            audit: Vec::new(),
-        };
-        let execution = &write.execution;
-        let (mut runs, mut messages, mut approvals, mut audit) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut cancels = Vec::new();
-        for action in actions {
-            match action {
-                Action::StartRun { slot, run_id, skill, input, max_attempts, backoff_ms, timeout_ms } => {
-                    let child = ChildRun {
-                        tenant: &execution.tenant,
-                        execution: &execution.id,
-                        workflow: &execution.workflow,
-                        base_seed: execution.base_seed,
-                        slot,
-                        run_id,
-                        skill,
-                        input,
-                        max_attempts,
-                        backoff_ms,
-                        timeout_ms,
-                        task_token: None,
-                        budget_mc: execution.budget_mc,
-                        notify_url: execution.notify_url.clone(),
-                    };
-                    runs.push(child.build(now)?);
-                }
-                Action::StartTimer { node, at_ms } => {
-                    let msg = WorkflowMessage::Timer {
-                        tenant: execution.tenant.clone(),
-                        execution: execution.id.clone(),
-                        node,
-                    };
-                    messages.push((msg.encode(), at_ms));
-                }
-                Action::OpenApproval { approval, node, prompt, expires_at_ms, level } => {
-                    let opened = ApprovalRecord {
-                        history: vec![crate::ports::ApprovalTransition::requested(
-                            level,
-                            format!("approval node {node}"),
-                            now,
-                        )],
-                        tenant: execution.tenant.clone(),
-                        id: approval,
-                        execution: Some(execution.id.clone()),
-                        workflow: execution.workflow.clone(),
-                        node,
-                        prompt,
-                        status: ApprovalStatus::Pending,
-                        expires_at_ms,
-                        decided_by: None,
-                        comment: None,
-                        closed_at_ms: None,
-                        created_at_ms: now,
-                        required_level: level,
-                        task_token: None,
-                        step: None,
-                    };
-                    audit.push(opened.audit(aos_core::audit::Actor::system(), "approval.request"));
-                    approvals.push(opened);
-                }
-                Action::CloseApproval { approval, status } => {
-                    let closed = self.closed_approval(execution, &approval, status, now);
-                    let action =
-                        if closed.status == ApprovalStatus::Expired { "approval.expire" } else { "approval.cancel" };
-                    audit.push(closed.audit(aos_core::audit::Actor::system(), action));
-                    approvals.push(closed);
-                }
-                Action::CancelRun { run_id } => cancels.push(run_id),
-            }
-        }
-        write.runs = runs;
-        write.messages = messages;
-        write.approvals = approvals;
-        write.audit = audit;
-        write.cancel_runs = cancels;
-        Ok(Some(write))
-    }
-
-    /// The approval as closed by a timeout or a cancellation. The record is rebuilt from
-    /// the execution state, so closing needs no read.
-    fn closed_approval(&self, execution: &ExecutionRecord, id: &ApprovalId, status: &str, now: u64) -> ApprovalRecord {
-        let node = execution
-            .state
-            .nodes
-            .iter()
-            .find(|(_, n)| n.approval.as_ref() == Some(id))
-            .map(|(k, n)| (k.clone(), n.wake_at_ms.unwrap_or(now)));
-        let (node, expires_at_ms) = node.unwrap_or_default();
-        let status = ApprovalStatus::parse(status).unwrap_or(ApprovalStatus::Cancelled);
-        let reason =
-            if status == ApprovalStatus::Expired { "nobody decided in time" } else { "the execution was cancelled" };
-        ApprovalRecord {
-            tenant: execution.tenant.clone(),
-            id: id.clone(),
-            execution: Some(execution.id.clone()),
-            workflow: execution.workflow.clone(),
-            node,
-            prompt: String::new(),
-            status,
-            expires_at_ms,
-            decided_by: None,
-            comment: None,
-            closed_at_ms: Some(now),
-            created_at_ms: 0,
-            required_level: 1,
-            task_token: None,
-            step: None,
-            // The store appends it to the pending record's history.
-            history: vec![crate::ports::ApprovalTransition {
-                from: Some(ApprovalStatus::Pending),
-                to: status,
-                actor: None,
-                level: None,
-                reason: reason.to_owned(),
-                at_ms: now,
-            }],
-        }
     }
 }
