@@ -61,9 +61,10 @@ enum Command {
         /// Data directory.
         #[arg(long, env = "AOS_DATA_DIR", default_value = "aos-data")]
         data_dir: PathBuf,
-        /// Number of step workers.
-        #[arg(long, env = "AOS_WORKERS", default_value_t = 4)]
-        workers: usize,
+        /// Steps in flight at once (default 64 on the embedded store: a step mostly waits for
+        /// its commit, a model or an HTTP call; 4 on the aws backend, each a long poll of SQS).
+        #[arg(long, env = "AOS_WORKERS")]
+        workers: Option<usize>,
         /// Hosts http_call may reach although they are loopback or private (comma-separated host[:port]).
         #[arg(long, env = "AOS_HTTP_ALLOW_HOSTS", default_value = "")]
         allow_hosts: String,
@@ -262,7 +263,7 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         poll_ms: u64,
         /// Step workers of the server.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = aos_cli::stack::EMBEDDED_WORKERS)]
         workers: usize,
     },
     /// Measure the embedded workflow executor: cost per node over a bare run step, and
@@ -423,7 +424,9 @@ async fn main() -> anyhow::Result<()> {
             let mut cfg = StackConfig::new(data_dir);
             cfg.plan = aos_core::limits::PlanName::parse(&plan).context("--plan")?;
             cfg.port = port;
-            cfg.workers = workers;
+            if let Some(w) = workers {
+                cfg.workers = w;
+            }
             cfg.allow_hosts = allow_hosts;
             cfg.dev_api_key = dev_api_key;
             cfg.worker.visibility = Duration::from_millis(visibility_timeout_ms.max(100));
@@ -431,6 +434,7 @@ async fn main() -> anyhow::Result<()> {
             cfg.after_effect = crash_test_hook()?;
             if backend == "aws" {
                 cfg.backend = aos_cli::stack::Backend::Aws { create_resources };
+                cfg.workers = workers.unwrap_or(aos_cli::stack::AWS_WORKERS);
                 // SQS counts visibility in whole seconds.
                 cfg.worker.visibility = cfg.worker.visibility.max(Duration::from_secs(1));
                 cfg.worker.heartbeat = cfg.worker.visibility / 3;

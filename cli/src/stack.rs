@@ -165,13 +165,21 @@ impl Adapters {
     }
 }
 
+/// Step workers of `aos dev` on the embedded store: a step mostly waits (for its commit's
+/// fsync, a model, an HTTP call), so a few workers leave the disk and the CPU idle while
+/// runs queue. An idle worker costs a parked task.
+pub const EMBEDDED_WORKERS: usize = 64;
+
+/// Step workers of `aos dev --backend aws`: each idle one holds a long poll of SQS.
+pub const AWS_WORKERS: usize = 4;
+
 impl StackConfig {
-    /// Defaults for a data directory: port 8787, 4 workers, durable.
+    /// Defaults for a data directory: port 8787, [`EMBEDDED_WORKERS`] workers, durable.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
             port: 8787,
-            workers: 4,
+            workers: EMBEDDED_WORKERS,
             allow_hosts: String::new(),
             worker: WorkerConfig::default(),
             durability: Durability::Full,
