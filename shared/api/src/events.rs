@@ -85,7 +85,7 @@ pub(crate) async fn run_events(
             ));
         }
     }
-    let waiter = s.runs.waiter(&p.tenant, &id, s.runs.wait_cap());
+    let waiter = s.runs.waiter(&p.tenant, &id, aos_runtime::changes::Change::Moved, s.runs.wait_cap());
     let mut emit = Emitter::default();
     for k in 0..after.map_or(0, |k| k + 1) {
         emit.sent.insert(k.to_string(), DONE.to_owned());

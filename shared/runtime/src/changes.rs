@@ -23,10 +23,37 @@ pub const POLL_FIRST: Duration = Duration::from_millis(50);
 /// See [`POLL_FIRST`].
 pub const POLL_MAX: Duration = Duration::from_millis(500);
 
-/// The runs someone waits for, each with its signal.
+/// The runs someone waits for, each with its signals.
 #[derive(Default)]
 pub struct Changes {
-    waiting: Mutex<HashMap<String, Arc<Notify>>>,
+    waiting: Mutex<HashMap<String, Arc<Signals>>>,
+}
+
+/// What a signal says of a run, and what a waiter waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// It changed: a step was claimed, committed, retried or parked. A waiter for this
+    /// wakes at every change (an event stream).
+    Moved,
+    /// It ended (succeeded, failed or was cancelled). A waiter for this wakes only then
+    /// (`?wait=`), so it does not read the run again at every step.
+    Ended,
+}
+
+/// One run's signals: every change, and its end.
+#[derive(Default)]
+struct Signals {
+    moved: Arc<Notify>,
+    ended: Arc<Notify>,
+}
+
+impl Signals {
+    fn of(&self, watch: Change) -> &Arc<Notify> {
+        match watch {
+            Change::Moved => &self.moved,
+            Change::Ended => &self.ended,
+        }
+    }
 }
 
 fn key(tenant: &TenantId, run: &RunId) -> String {
@@ -34,19 +61,23 @@ fn key(tenant: &TenantId, run: &RunId) -> String {
 }
 
 impl Changes {
-    /// Signals that `run` changed: its waiters read it again.
-    pub fn changed(&self, tenant: &TenantId, run: &RunId) {
-        let notify = self.waiting.lock().expect("changes").get(&key(tenant, run)).cloned();
-        if let Some(n) = notify {
-            n.notify_waiters();
+    /// Signals that `run` changed (and, with [`Change::Ended`], that it ended): the
+    /// waiters for it read it again.
+    pub fn changed(&self, tenant: &TenantId, run: &RunId, change: Change) {
+        let signals = self.waiting.lock().expect("changes").get(&key(tenant, run)).cloned();
+        if let Some(s) = signals {
+            s.moved.notify_waiters();
+            if change == Change::Ended {
+                s.ended.notify_waiters();
+            }
         }
     }
 
-    /// A subscription to `run`'s changes, until it is dropped.
-    pub fn subscribe(self: &Arc<Self>, tenant: &TenantId, run: &RunId) -> Subscription {
+    /// A subscription to `run`'s changes of the kind `watch`, until it is dropped.
+    pub fn subscribe(self: &Arc<Self>, tenant: &TenantId, run: &RunId, watch: Change) -> Subscription {
         let key = key(tenant, run);
-        let notify = Arc::clone(self.waiting.lock().expect("changes").entry(key.clone()).or_default());
-        Subscription { changes: Arc::clone(self), key, notify }
+        let signals = Arc::clone(self.waiting.lock().expect("changes").entry(key.clone()).or_default());
+        Subscription { changes: Arc::clone(self), key, signals, watch }
     }
 }
 
@@ -54,7 +85,8 @@ impl Changes {
 pub struct Subscription {
     changes: Arc<Changes>,
     key: String,
-    notify: Arc<Notify>,
+    signals: Arc<Signals>,
+    watch: Change,
 }
 
 impl Drop for Subscription {
@@ -80,9 +112,16 @@ pub struct Waiter {
 pub struct Armed(Option<Pin<Box<OwnedNotified>>>);
 
 impl Waiter {
-    /// A waiter for `run` until `deadline`, signalled through `changes` if given.
-    pub fn new(changes: Option<&Arc<Changes>>, tenant: &TenantId, run: &RunId, deadline: Instant) -> Self {
-        Self { sub: changes.map(|c| c.subscribe(tenant, run)), pause: POLL_FIRST, deadline }
+    /// A waiter for `run`'s changes of the kind `watch` until `deadline`, signalled
+    /// through `changes` if given.
+    pub fn new(
+        changes: Option<&Arc<Changes>>,
+        tenant: &TenantId,
+        run: &RunId,
+        watch: Change,
+        deadline: Instant,
+    ) -> Self {
+        Self { sub: changes.map(|c| c.subscribe(tenant, run, watch)), pause: POLL_FIRST, deadline }
     }
 
     /// A waiter that reads again at a growing interval until `deadline` (for what no
@@ -99,7 +138,7 @@ impl Waiter {
     /// Arms the waiter: call before reading the run.
     pub fn arm(&self) -> Armed {
         Armed(self.sub.as_ref().map(|s| {
-            let mut n = Box::pin(Arc::clone(&s.notify).notified_owned());
+            let mut n = Box::pin(Arc::clone(s.signals.of(s.watch)).notified_owned());
             n.as_mut().enable();
             n
         }))
@@ -118,5 +157,49 @@ impl Waiter {
                 self.pause = (self.pause * 2).min(POLL_MAX);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids() -> (TenantId, RunId) {
+        (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_a").expect("run"))
+    }
+
+    /// Whether a waiter armed before `signal` is woken by it (within 200 ms).
+    async fn woken(watch: Change, signal: Change) -> bool {
+        let changes = Arc::new(Changes::default());
+        let (tenant, run) = ids();
+        let far = Instant::now() + Duration::from_secs(30);
+        let mut waiter = Waiter::new(Some(&changes), &tenant, &run, watch, far);
+        let armed = waiter.arm();
+        changes.changed(&tenant, &run, signal);
+        tokio::time::timeout(Duration::from_millis(200), waiter.wait(armed)).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_waiter_for_the_end_sleeps_through_steps_and_wakes_at_the_end() {
+        assert!(!woken(Change::Ended, Change::Moved).await, "a step woke a waiter for the run's end");
+        assert!(woken(Change::Ended, Change::Ended).await);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_for_every_change_wakes_at_steps_and_at_the_end() {
+        assert!(woken(Change::Moved, Change::Moved).await);
+        assert!(woken(Change::Moved, Change::Ended).await);
+    }
+
+    #[tokio::test]
+    async fn the_last_subscription_dropped_forgets_the_run() {
+        let changes = Arc::new(Changes::default());
+        let (tenant, run) = ids();
+        let a = changes.subscribe(&tenant, &run, Change::Moved);
+        let b = changes.subscribe(&tenant, &run, Change::Ended);
+        drop(a);
+        assert_eq!(changes.waiting.lock().expect("changes").len(), 1);
+        drop(b);
+        assert!(changes.waiting.lock().expect("changes").is_empty());
     }
 }

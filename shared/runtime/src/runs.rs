@@ -269,16 +269,23 @@ impl RunService {
         self.wait_cap
     }
 
-    /// A waiter for the run until `wait` (at most the cap) from now.
-    pub fn waiter(&self, tenant: &TenantId, id: &RunId, wait: std::time::Duration) -> crate::changes::Waiter {
+    /// A waiter for the run's changes of the kind `watch` until `wait` (at most the cap)
+    /// from now.
+    pub fn waiter(
+        &self,
+        tenant: &TenantId,
+        id: &RunId,
+        watch: crate::changes::Change,
+        wait: std::time::Duration,
+    ) -> crate::changes::Waiter {
         let deadline = tokio::time::Instant::now() + wait.min(self.wait_cap);
-        crate::changes::Waiter::new(self.changes.as_ref(), tenant, id, deadline)
+        crate::changes::Waiter::new(self.changes.as_ref(), tenant, id, watch, deadline)
     }
 
     /// The run once it is finished or `wait` (at most the cap) has passed, whichever
     /// comes first; `NotFound` as [`Self::get`].
     pub async fn wait(&self, tenant: &TenantId, id: &RunId, wait: std::time::Duration) -> Result<RunRecord, RunError> {
-        let mut waiter = self.waiter(tenant, id, wait);
+        let mut waiter = self.waiter(tenant, id, crate::changes::Change::Ended, wait);
         loop {
             let armed = waiter.arm();
             let run = self.get(tenant, id).await?;
@@ -470,7 +477,7 @@ impl RunService {
         };
         self.cancel_children(tenant, &run).await?;
         if let Some(changes) = &self.changes {
-            changes.changed(tenant, id);
+            changes.changed(tenant, id, crate::changes::Change::Ended);
         }
         Ok(cancelled)
     }

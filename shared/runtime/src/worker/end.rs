@@ -5,6 +5,7 @@
 use super::budget::{made_for, warning, Budgeted};
 use super::{encode, Claimed, StepWorker};
 use crate::agent::{apply_decision, Applied};
+use crate::changes::Change;
 use crate::clock::now_ms;
 use crate::ports::{CommitCharge, Received, RunRecord, StepCommit, StepMessage, StepRetry, StepSuspend, StoreError};
 use crate::workflows::WorkflowMessage;
@@ -279,7 +280,7 @@ impl StepWorker {
             crate::notify::budget_warnings(self.store.as_ref(), &c.msg.tenant, url, &commit.audit, now).await;
         }
         let committed = self.store.commit_step(&commit).await?;
-        self.changed(&c.msg);
+        self.signal(&c.msg, if committed.status.is_terminal() { Change::Ended } else { Change::Moved });
         if let (true, Some(sfn)) = (answers_task, &self.sfn) {
             let mut ended = c.run.clone();
             ended.status = committed.status;

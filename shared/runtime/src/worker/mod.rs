@@ -202,8 +202,13 @@ impl StepWorker {
 
     /// Signals that the run of `msg` changed.
     fn changed(&self, msg: &StepMessage) {
+        self.signal(msg, crate::changes::Change::Moved);
+    }
+
+    /// Signals that the run of `msg` changed, and whether it ended.
+    fn signal(&self, msg: &StepMessage, change: crate::changes::Change) {
         if let Some(changes) = &self.changes {
-            changes.changed(&msg.tenant, &msg.run_id);
+            changes.changed(&msg.tenant, &msg.run_id, change);
         }
     }
 
