@@ -112,3 +112,117 @@ contract!(cancelled_runs_are_found_by_the_time_of_their_cancel_for_the_sweep, 5,
         "a cancelled run is not stranded"
     );
 });
+
+/// The first claim of a run's first step, deferred to whatever write of the step comes
+/// first (a worker's first delivery of a step safe to run twice).
+fn deferred(run: &RunId, claim: &str, now_ms: u64) -> BeginStep {
+    BeginStep { deferrable: true, durable: false, ..begin(run, claim, now_ms) }
+}
+
+async fn status(p: &Ports, run: &RunId) -> RunStatus {
+    p.runs.run(&tenant(), run).await.expect("read").expect("run").status
+}
+
+contract!(a_deferred_first_claim_writes_nothing_and_its_commit_takes_it, 5, |p: Ports| async move {
+    let run = submit(&p, 1).await;
+    let now = aos_runtime::clock::now_ms();
+    let lazy = p.runs.begin_step(&deferred(&run, "lazy", now)).await.expect("claim");
+    assert_eq!(lazy, BeginOutcome::Claimed { attempt: 1, taken_over: false, reserved: None });
+    assert_eq!(status(&p, &run).await, RunStatus::Queued, "nothing was written");
+    assert!(p.runs.step_progress(&tenant(), &run).await.expect("progress").is_empty());
+    let done = commit_by(&p, &run, "lazy").await;
+    assert_eq!((done.status, done.next_step), (RunStatus::Succeeded, 1), "the commit takes the claim");
+    assert_eq!(status(&p, &run).await, RunStatus::Succeeded);
+    let cps = p.runs.checkpoints(&tenant(), &run).await.expect("checkpoints");
+    assert_eq!(cps.iter().map(|c| c.hash.as_str()).collect::<Vec<_>>(), ["hash-by-lazy"]);
+});
+
+contract!(a_claim_taken_while_a_deferred_one_ran_refuses_the_deferred_commit, 5, |p: Ports| async move {
+    let run = submit(&p, 1).await;
+    let now = aos_runtime::clock::now_ms();
+    assert!(matches!(
+        p.runs.begin_step(&deferred(&run, "lazy", now)).await.expect("claim"),
+        BeginOutcome::Claimed { .. }
+    ));
+    // A second delivery (the first worker stalled past its visibility) claims first.
+    let eager = p.runs.begin_step(&begin(&run, "eager", now + 1)).await.expect("claim");
+    assert_eq!(eager, BeginOutcome::Claimed { attempt: 1, taken_over: false, reserved: None });
+    assert!(!p.runs.extend_claim(&tenant(), &run, 0, "lazy", now + 60_000).await.expect("extend"));
+    let stale = commit_by(&p, &run, "lazy").await;
+    assert_eq!((stale.status, stale.next_step), (RunStatus::Running, 0), "the deferred commit is refused");
+    assert!(p.runs.checkpoints(&tenant(), &run).await.expect("checkpoints").is_empty());
+    let done = commit_by(&p, &run, "eager").await;
+    assert_eq!((done.status, done.next_step), (RunStatus::Succeeded, 1));
+});
+
+contract!(a_heartbeat_takes_a_deferred_claim_and_holds_the_step_against_others, 5, |p: Ports| async move {
+    let run = submit(&p, 1).await;
+    let now = aos_runtime::clock::now_ms();
+    assert!(matches!(
+        p.runs.begin_step(&deferred(&run, "lazy", now)).await.expect("claim"),
+        BeginOutcome::Claimed { .. }
+    ));
+    assert!(p.runs.extend_claim(&tenant(), &run, 0, "lazy", now + 60_000).await.expect("extend"), "taken late");
+    assert_eq!(status(&p, &run).await, RunStatus::Running, "the run started with its claim");
+    let progress = p.runs.step_progress(&tenant(), &run).await.expect("progress");
+    assert_eq!((progress.len(), progress[0].attempts), (1, 1), "{progress:?}");
+    assert!(progress[0].claim_until_ms >= now + 60_000);
+    let other = p.runs.begin_step(&begin(&run, "other", now + 2_000)).await.expect("claim");
+    assert!(matches!(other, BeginOutcome::Busy { .. }), "the late claim holds: {other:?}");
+    assert!(p.runs.extend_claim(&tenant(), &run, 0, "lazy", now + 90_000).await.expect("extend"));
+    let done = commit_by(&p, &run, "lazy").await;
+    assert_eq!((done.status, done.next_step), (RunStatus::Succeeded, 1));
+});
+
+contract!(a_retry_of_a_deferred_claim_keeps_the_step_and_sends_it_again, 5, |p: Ports| async move {
+    let run = submit(&p, 1).await;
+    // The submission's own message.
+    let first = p.queue.receive(1, Duration::from_secs(60), Duration::from_secs(2)).await.expect("receive");
+    assert_eq!(first.len(), 1);
+    let now = aos_runtime::clock::now_ms();
+    assert!(matches!(
+        p.runs.begin_step(&deferred(&run, "lazy", now)).await.expect("claim"),
+        BeginOutcome::Claimed { .. }
+    ));
+    let error = StructuredOutcome::failure(aos_core::ErrorCode::Http503, "flaky").error.expect("error");
+    let retry = StepRetry {
+        tenant: tenant(),
+        run_id: run.clone(),
+        step_index: 0,
+        last_error: error,
+        delay: Duration::ZERO,
+        ack: Some(first[0].receipt.clone()),
+        claim: "lazy".into(),
+        now_ms: now,
+    };
+    p.runs.retry_step(&retry).await.expect("retry");
+    let progress = p.runs.step_progress(&tenant(), &run).await.expect("progress");
+    assert_eq!(progress.len(), 1, "{progress:?}");
+    assert_eq!((progress[0].attempts, progress[0].claim_until_ms), (1, 0), "{progress:?}");
+    assert!(progress[0].last_error.as_ref().is_some_and(|e| e.message == "flaky"), "{progress:?}");
+    assert_eq!(status(&p, &run).await, RunStatus::Running);
+    let again = p.queue.receive(1, Duration::from_secs(60), Duration::from_secs(5)).await.expect("receive");
+    assert_eq!(again.len(), 1, "the retry sent the step again");
+    let body: serde_json::Value = serde_json::from_str(&again[0].body).expect("json");
+    assert_eq!((body["run_id"].as_str(), body["step_index"].as_u64()), (Some(run.as_str()), Some(0)));
+    // Its delivery claims as any other, and counts the attempt.
+    let next = p.runs.begin_step(&begin(&run, "second", now + 10)).await.expect("claim");
+    assert_eq!(next, BeginOutcome::Claimed { attempt: 2, taken_over: false, reserved: None });
+});
+
+contract!(a_deferred_first_step_in_flight_at_a_cancel_keeps_its_claim_and_its_outcome, 5, |p: Ports| async move {
+    let run = submit(&p, 2).await;
+    let now = aos_runtime::clock::now_ms();
+    assert!(matches!(
+        p.runs.begin_step(&deferred(&run, "lazy", now)).await.expect("claim"),
+        BeginOutcome::Claimed { .. }
+    ));
+    p.runs.cancel_run(&tenant(), &run, now + 1, &[]).await.expect("cancelled");
+    // The step's heartbeat after the cancel: the claim is still this worker's.
+    assert!(p.runs.extend_claim(&tenant(), &run, 0, "lazy", now + 60_000).await.expect("extend"));
+    assert_eq!(status(&p, &run).await, RunStatus::Cancelled, "the claim does not revive the run");
+    let done = commit_by(&p, &run, "lazy").await;
+    assert_eq!(done.status, RunStatus::Cancelled);
+    let cps = p.runs.checkpoints(&tenant(), &run).await.expect("checkpoints");
+    assert_eq!(cps.iter().map(|c| c.hash.as_str()).collect::<Vec<_>>(), ["hash-by-lazy"], "the outcome is recorded");
+});

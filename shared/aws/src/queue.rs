@@ -70,7 +70,7 @@ impl Queue for SqsQueue {
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1);
-                Some(Received { receipt: m.receipt_handle?, body: m.body.unwrap_or_default(), receive_count })
+                Some(Received::new(m.receipt_handle?, m.body.unwrap_or_default(), receive_count))
             })
             .collect())
     }

@@ -250,6 +250,8 @@ pub struct Db {
     next_reader: AtomicUsize,
     /// One waiting receiver is woken per enqueued message.
     pub(crate) enqueued: Arc<Notify>,
+    /// Receivers waiting on an empty queue, to which a new run's first step goes at once.
+    pub(crate) idle: crate::handoff::Idle,
     /// Executions' node states as last read or committed.
     pub(crate) nodes: crate::execution_nodes::NodeCache,
     path: PathBuf,
@@ -317,6 +319,7 @@ impl Db {
             readers,
             next_reader: AtomicUsize::new(0),
             enqueued: Arc::new(Notify::new()),
+            idle: crate::handoff::Idle::default(),
             nodes: crate::execution_nodes::NodeCache::default(),
             path,
             _lock: lock,

@@ -10,6 +10,7 @@ mod credits;
 mod db;
 mod execution_nodes;
 mod flags;
+mod handoff;
 mod idempotency;
 mod kv;
 mod policies;

@@ -37,12 +37,24 @@ pub(crate) fn enqueue_received(
         "INSERT INTO queue (queue, body, visible_at, receive_count, receipt) VALUES (?1, ?2, ?3, 1, ?4)",
         params![queue, body, hidden_until_ms, receipt],
     )?;
-    Ok(Received { receipt, body: body.to_owned(), receive_count: 1 })
+    Ok(Received::new(receipt, body.to_owned(), 1))
 }
 
 /// Deletes a received message inside the caller's transaction.
 pub(crate) fn ack(conn: &Connection, receipt: &str) -> rusqlite::Result<()> {
     exec(conn, "DELETE FROM queue WHERE receipt = ?1", params![receipt])?;
+    Ok(())
+}
+
+/// Makes a received message visible to every receiver at once, and wakes one.
+pub(crate) async fn release(db: &Db, receipt: &str) -> StoreResult<()> {
+    let receipt = receipt.to_owned();
+    db.write(false, move |c| {
+        exec(c, "UPDATE queue SET visible_at = 0, receipt = NULL WHERE receipt = ?1", params![receipt])
+            .map_err(|e| backend(&e))
+    })
+    .await?;
+    db.enqueued.notify_one();
     Ok(())
 }
 
@@ -154,7 +166,7 @@ fn receive_tx(
             "UPDATE queue SET receive_count = receive_count + 1, visible_at = ?2, receipt = ?3 WHERE id = ?1",
             params![id, now + ms(visibility), receipt],
         )?;
-        out.push(Received { receipt, body, receive_count: count + 1 });
+        out.push(Received::new(receipt, body, count + 1));
     }
     Ok(out)
 }
@@ -185,9 +197,25 @@ impl Queue for EmbeddedQueue {
                 let in_ms = at.saturating_sub(now_ms());
                 until = until.min(now + Duration::from_millis(in_ms.max(1)));
             }
-            tokio::select! {
-                () = &mut notified => {}
-                () = tokio::time::sleep_until(until) => {}
+            // A new run's first step may come straight here (see `handoff`).
+            let mut place = self.db.idle.wait(&self.name, visibility);
+            let woken = tokio::select! {
+                handed = &mut place.rx => match handed {
+                    Ok(received) => return Ok(vec![received]),
+                    Err(_) => false,
+                },
+                () = &mut notified => true,
+                () = tokio::time::sleep_until(until) => false,
+            };
+            if !self.db.idle.withdraw(&place) {
+                // Taken meanwhile: the message is committed (or its write failed) now.
+                if let Ok(received) = place.rx.await {
+                    if woken {
+                        // The wake-up was for another message: pass it on.
+                        self.db.enqueued.notify_one();
+                    }
+                    return Ok(vec![received]);
+                }
             }
         }
     }

@@ -48,15 +48,11 @@ pub async fn handle_batch(worker: &StepWorker, event: SqsEvent, remaining: Durat
         let worker = &worker;
         async move {
             let id = record.message_id.clone().unwrap_or_default();
-            let received = Received {
-                receipt: record.receipt_handle.clone().unwrap_or_default(),
-                body: record.body.clone().unwrap_or_default(),
-                receive_count: record
-                    .attributes
-                    .get("ApproximateReceiveCount")
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(1),
-            };
+            let received = Received::new(
+                record.receipt_handle.clone().unwrap_or_default(),
+                record.body.clone().unwrap_or_default(),
+                record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1),
+            );
             if max_step.is_zero() {
                 return (id, Handled::Busy);
             }

@@ -89,7 +89,8 @@ impl DynamoRunStore {
     /// with the run's move to running, in one transaction: as `running` until `until_ms`
     /// (a heartbeat) or as `waiting` with its error (a retry). True when the claim is
     /// this one's (taken now, or before by this call whose answer was lost); false when
-    /// another worker claimed the step or the run is no longer queued.
+    /// another worker claimed the step or the run neither is queued nor was cancelled (a
+    /// step in flight at a cancel keeps its claim, without the run's move).
     async fn claim_late(
         &self,
         t: &str,
@@ -106,10 +107,29 @@ impl DynamoRunStore {
         if let Some(error) = retry {
             put = put.item("last_error", json_attr(error)?);
         }
+        let put = put.build().map_err(sdk_err)?;
         let start = self.start_run(t, r, now_ms).build().map_err(sdk_err)?;
         let items = vec![
-            TransactWriteItem::builder().put(put.build().map_err(sdk_err)?).build(),
+            TransactWriteItem::builder().put(put.clone()).build(),
             TransactWriteItem::builder().update(start).build(),
+        ];
+        if crate::txn::transact(&self.client, items).await? == Txn::Committed {
+            return Ok(true);
+        }
+        // A run cancelled while its first step ran: the step in flight keeps its claim
+        // alone, so that its outcome is recorded.
+        let cancelled = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(run_pk(t, r)))
+            .key("sk", s(RUN_SK))
+            .condition_expression("#st = :cancelled")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":cancelled", s(RunStatus::Cancelled.as_str()))
+            .build()
+            .map_err(sdk_err)?;
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().condition_check(cancelled).build(),
         ];
         if crate::txn::transact(&self.client, items).await? == Txn::Committed {
             return Ok(true);

@@ -94,7 +94,7 @@ impl DynamoRunStore {
             if let Err(e) = self.queue.change_visibility(receipt, lease).await {
                 tracing::warn!(error = %e, "could not extend the chained message; its claim holds the step");
             }
-            let received = Received { receipt: receipt.clone(), body: encode(next), receive_count: 1 };
+            let received = Received::new(receipt.clone(), encode(next), 1);
             return Ok(Committed { next: Some(received), ..state });
         }
         if let Some(next) = &commit.next {

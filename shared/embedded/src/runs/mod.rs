@@ -4,9 +4,10 @@
 mod steps;
 
 use crate::db::{backend, exec, qrow, Db, FINISHED};
-use crate::queue::{enqueue, STEP_QUEUE};
+use crate::queue::{enqueue, enqueue_received, STEP_QUEUE};
 use aos_core::Plan;
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
+use aos_runtime::clock::now_ms;
 use aos_runtime::ports::{
     BeginOutcome, BeginStep, Committed, IdempotencyCompletion, RunFilter, RunMutable, RunRecord, RunSpec, RunStore,
     StepCommit, StepMessage, StepProgress, StepRetry, StepSuspend, StoreError, StoreResult,
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use steps::{begin_tx, commit_tx, retry_tx, suspend_tx};
+use steps::{begin_tx, commit_tx, extend_tx, retry_tx, suspend_tx};
 
 /// Runs and checkpoints in the embedded database.
 pub struct EmbeddedRunStore {
@@ -188,18 +189,35 @@ impl RunStore for EmbeddedRunStore {
         first: &StepMessage,
         idem: Option<&IdempotencyCompletion>,
     ) -> StoreResult<()> {
-        let (run, body, idem) = (run.clone(), encode(first), idem.cloned());
-        self.db
+        let (written, body, idem) = (run.clone(), encode(first), idem.cloned());
+        // A worker waiting on the empty queue gets the first step straight away.
+        let taker = self.db.idle.take(STEP_QUEUE);
+        let hidden = taker.as_ref().map(|t| now_ms() + u64::try_from(t.visibility.as_millis()).unwrap_or(u64::MAX));
+        let handed = self
+            .db
             .write(true, move |c| {
-                insert_run_tx(c, &run)?;
-                enqueue(c, STEP_QUEUE, &body, 0).map_err(|e| backend(&e))?;
+                insert_run_tx(c, &written)?;
+                let handed = match hidden {
+                    Some(until) => Some(enqueue_received(c, STEP_QUEUE, &body, until).map_err(|e| backend(&e))?),
+                    None => enqueue(c, STEP_QUEUE, &body, 0).map(|()| None).map_err(|e| backend(&e))?,
+                };
                 if let Some(done) = idem {
-                    crate::idempotency::complete_tx(c, run.tenant.as_str(), &done)?;
+                    crate::idempotency::complete_tx(c, written.tenant.as_str(), &done)?;
                 }
-                Ok(())
+                Ok(handed)
             })
             .await?;
-        self.db.enqueued.notify_one();
+        // (A failed write dropped the taker: its worker polls again.)
+        match (taker, handed) {
+            (Some(taker), Some(mut received)) => {
+                received.run = Some(Arc::new(run.clone()));
+                if let Err(back) = taker.send(received) {
+                    // The worker stopped waiting meanwhile: any worker may take it now.
+                    crate::queue::release(&self.db, &back.receipt).await?;
+                }
+            }
+            _ => self.db.enqueued.notify_one(),
+        }
         Ok(())
     }
 
@@ -293,6 +311,12 @@ impl RunStore for EmbeddedRunStore {
     }
 
     async fn begin_step(&self, req: &BeginStep) -> StoreResult<BeginOutcome> {
+        if req.deferrable && req.step_index == 0 && req.reserve.is_none() {
+            // Nothing written: the step's commit takes the claim (or its first heartbeat
+            // or retry, if one comes first), and a step claimed by anyone meanwhile
+            // refuses that commit. A run's first step then costs its commit alone.
+            return Ok(BeginOutcome::Claimed { attempt: 1, taken_over: false, reserved: None });
+        }
         let req = req.clone();
         self.db.write(req.durable, move |c| begin_tx(c, &req)).await
     }
@@ -306,18 +330,7 @@ impl RunStore for EmbeddedRunStore {
         until_ms: u64,
     ) -> StoreResult<bool> {
         let (t, r, claim) = (tenant.to_string(), run_id.to_string(), claim.to_owned());
-        self.db
-            .write(false, move |c| {
-                exec(
-                    c,
-                    "UPDATE steps SET claim_until = MAX(claim_until, ?4)
-                     WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running' AND claim_id = ?5",
-                    params![t, r, step_index, until_ms, claim],
-                )
-                .map(|n| n == 1)
-                .map_err(|e| backend(&e))
-            })
-            .await
+        self.db.write(false, move |c| extend_tx(c, &t, &r, step_index, &claim, until_ms)).await
     }
 
     async fn commit_step(&self, commit: &StepCommit) -> StoreResult<Committed> {

@@ -24,17 +24,98 @@ fn has_checkpoint(c: &Connection, tenant: &str, run: &str, index: u32) -> Result
     .map_err(|e| backend(&e))
 }
 
-/// Whether `claim` is the step's current claim.
-fn holds_claim(c: &Connection, tenant: &str, run: &str, index: u32, claim: &str) -> Result<bool, StoreError> {
-    qrow(
+/// How a commit holds its step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fence {
+    /// The step's row names the commit's claim.
+    Held,
+    /// The step has no row: its claim was deferred to this commit.
+    Deferred,
+}
+
+/// Whether a commit with `claim` may end step `index` of a run that is `status`: `None`
+/// when the step has a checkpoint already or another claim holds it.
+fn fence(
+    c: &Connection,
+    t: &str,
+    r: &str,
+    index: u32,
+    claim: &str,
+    status: RunStatus,
+) -> Result<Option<Fence>, StoreError> {
+    let row: Option<(Option<String>, bool)> = qrow(
         c,
-        "SELECT 1 FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?4",
-        params![tenant, run, index, claim],
-        |_| Ok(()),
+        "SELECT claim_id, checkpoint IS NOT NULL FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+        params![t, r, index],
+        |row| Ok((row.get(0)?, row.get(1)?)),
     )
     .optional()
-    .map(|r| r.is_some())
-    .map_err(|e| backend(&e))
+    .map_err(|e| backend(&e))?;
+    Ok(match row {
+        // (A run cancelled while its deferred first step ran keeps that step's checkpoint.)
+        None if index == 0 && matches!(status, RunStatus::Queued | RunStatus::Cancelled) => Some(Fence::Deferred),
+        Some((Some(holder), false)) if holder == claim => Some(Fence::Held),
+        _ => None,
+    })
+}
+
+/// The claim of a run's first step begun without one (a deferred claim), taken now with
+/// the run's move to running: as `running` until `until_ms` (a heartbeat), or as
+/// `waiting` with its error (a retry). False when the step has a claim already (another
+/// worker's: this one's was taken over) or the run neither is queued nor was cancelled
+/// (a step in flight at a cancel keeps its claim, so that its outcome is recorded).
+fn claim_late(
+    c: &Connection,
+    (t, r): (&str, &str),
+    claim: &str,
+    until_ms: u64,
+    now_ms: u64,
+    error: Option<&str>,
+) -> Result<bool, StoreError> {
+    let exists =
+        qrow(c, "SELECT 1 FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = 0", params![t, r], |_| Ok(()))
+            .optional()
+            .map_err(|e| backend(&e))?
+            .is_some();
+    let run =
+        load_state(c, t, r)?.filter(|run| !exists && matches!(run.status, RunStatus::Queued | RunStatus::Cancelled));
+    let Some(mut run) = run else { return Ok(false) };
+    let status = if error.is_some() { "waiting" } else { "running" };
+    exec(
+        c,
+        "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id, last_error)
+         VALUES (?1, ?2, 0, ?3, 1, ?4, ?5, ?6)",
+        params![t, r, status, until_ms, claim, error],
+    )
+    .map_err(|e| backend(&e))?;
+    if run.status == RunStatus::Queued {
+        run.status = RunStatus::Running;
+        run.updated_at_ms = now_ms;
+        save_state(c, t, r, &run, Some(RunStatus::Queued))?;
+    }
+    Ok(true)
+}
+
+/// A heartbeat: the claim extended to `until_ms` while it is still this worker's.
+pub(super) fn extend_tx(
+    c: &Connection,
+    t: &str,
+    r: &str,
+    index: u32,
+    claim: &str,
+    until_ms: u64,
+) -> Result<bool, StoreError> {
+    let extended = exec(
+        c,
+        "UPDATE steps SET claim_until = MAX(claim_until, ?4)
+         WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND status = 'running' AND claim_id = ?5",
+        params![t, r, index, until_ms, claim],
+    )
+    .map_err(|e| backend(&e))?;
+    if extended == 1 {
+        return Ok(true);
+    }
+    Ok(index == 0 && claim_late(c, (t, r), claim, until_ms, aos_runtime::clock::now_ms(), None)?)
 }
 
 pub(super) fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError> {
@@ -116,18 +197,29 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<(Committe
     if let Some(receipt) = &commit.ack {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
-    // Fenced by the claim: a worker whose claim was taken over writes nothing.
-    if has_checkpoint(c, t, r, index)? || !holds_claim(c, t, r, index, &commit.claim)? {
+    // Fenced by the claim: a worker whose claim was taken over writes nothing. A step
+    // never claimed is one whose claim was deferred (only a run's first step, on its
+    // first delivery, while the run is queued): this commit takes it.
+    let Some(fence) = fence(c, t, r, index, &commit.claim, run.status)? else {
         return Ok((committed(run, None), false));
-    }
+    };
     // The checkpoint goes into the step's row, which the claim above vouches for.
     let body = serde_json::to_string(&commit.checkpoint).map_err(|e| json_err(&e))?;
-    exec(
-        c,
-        "UPDATE steps SET status = 'done', claim_until = 0, checkpoint = ?4 WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
-        params![t, r, index, body],
-    )
-    .map_err(|e| backend(&e))?;
+    let sql = match fence {
+        Fence::Held => {
+            "UPDATE steps SET status = 'done', claim_until = 0, checkpoint = ?4
+             WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?5"
+        }
+        Fence::Deferred => {
+            "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id, checkpoint)
+             VALUES (?1, ?2, ?3, 'done', 1, 0, ?5, ?4)"
+        }
+    };
+    exec(c, sql, params![t, r, index, body, commit.claim]).map_err(|e| backend(&e))?;
+    if fence == Fence::Deferred && run.status == RunStatus::Queued {
+        // The run starts with the commit of its first step.
+        run.status = RunStatus::Running;
+    }
     // The gate's decision is on record with the checkpoint that carries it.
     crate::audit::append_tx(c, &commit.audit)?;
     // The step's charge: the run's spend, and its reservation settled in the same write.
@@ -230,7 +322,7 @@ pub(super) fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreErr
     if let Some(receipt) = &retry.ack {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
-    if released == 0 {
+    if released == 0 && !(retry.step_index == 0 && claim_late(c, (t, r), &retry.claim, 0, retry.now_ms, Some(&err))?) {
         // Another claim holds the step: its holder decides what comes next.
         return Ok(());
     }

@@ -1,7 +1,8 @@
 //! The step queue.
 
-use super::StoreResult;
+use super::{RunRecord, StoreResult};
 use async_trait::async_trait;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One received queue message.
@@ -13,6 +14,17 @@ pub struct Received {
     pub body: String,
     /// How many times the message has been received (1 on the first delivery).
     pub receive_count: u32,
+    /// The run the message is for, as its submission wrote it, when the queue handed
+    /// the message over with the submission (the embedded store does, to a worker that
+    /// waits on an empty queue): the worker starts from it instead of reading the run.
+    pub run: Option<Arc<RunRecord>>,
+}
+
+impl Received {
+    /// A message as a queue delivered it.
+    pub fn new(receipt: String, body: String, receive_count: u32) -> Self {
+        Self { receipt, body, receive_count, run: None }
+    }
 }
 
 /// A queue with SQS semantics: visibility timeout, receive count, change visibility and

@@ -22,7 +22,10 @@ impl StepWorker {
         msg: StepMessage,
         received: &Received,
     ) -> Result<Option<(StepMessage, RunRecord)>, StoreError> {
-        let run = self.store.run(&msg.tenant, &msg.run_id).await?;
+        let run = match &received.run {
+            Some(run) if run.id == msg.run_id && run.tenant == msg.tenant => Some(RunRecord::clone(run)),
+            _ => self.store.run(&msg.tenant, &msg.run_id).await?,
+        };
         let Some(run) = run else {
             tracing::warn!(run = %msg.run_id, "step message for an unknown run dropped");
             self.queue.delete(&received.receipt).await?;
