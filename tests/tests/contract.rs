@@ -135,6 +135,9 @@ contract!(tenants_and_keys_are_created_found_listed_and_revoked, 5, |p: Ports| a
         matches!(p.tenants.insert_key(&ghost.record, &[]).await, Err(StoreError::Conflict(_))),
         "no key for a missing tenant"
     );
+    // Found once before its revoke (a store may keep what it found): the revoke shows all the same.
+    let live = p.tenants.key_by_hash(&second.record.hash).await.expect("lookup").expect("found");
+    assert_eq!(live.revoked_at_ms, None);
     let revoked = p.tenants.revoke_key(&t, &second.record.id, 42, &[]).await.expect("revoke").expect("found");
     assert_eq!(revoked.revoked_at_ms, Some(42));
     assert_eq!(

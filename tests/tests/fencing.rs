@@ -129,7 +129,10 @@ contract!(a_deferred_first_claim_writes_nothing_and_its_commit_takes_it, 5, |p: 
     let lazy = p.runs.begin_step(&deferred(&run, "lazy", now)).await.expect("claim");
     assert_eq!(lazy, BeginOutcome::Claimed { attempt: 1, taken_over: false, reserved: None });
     assert_eq!(status(&p, &run).await, RunStatus::Queued, "nothing was written");
-    assert!(p.runs.step_progress(&tenant(), &run).await.expect("progress").is_empty());
+    // A store may show the step running from what it keeps in memory (the embedded one
+    // does), but wrote no claim: nothing else shows.
+    let progress = p.runs.step_progress(&tenant(), &run).await.expect("progress");
+    assert!(progress.iter().all(|s| s.step_index == 0 && s.attempts == 1 && s.last_error.is_none()), "{progress:?}");
     let done = commit_by(&p, &run, "lazy").await;
     assert_eq!((done.status, done.next_step), (RunStatus::Succeeded, 1), "the commit takes the claim");
     assert_eq!(status(&p, &run).await, RunStatus::Succeeded);

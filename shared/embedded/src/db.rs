@@ -254,6 +254,8 @@ pub struct Db {
     pub(crate) idle: crate::handoff::Idle,
     /// Executions' node states as last read or committed.
     pub(crate) nodes: crate::execution_nodes::NodeCache,
+    /// API keys by hash as last read.
+    pub(crate) keys: crate::tenants::KeyCache,
     path: PathBuf,
     _lock: File,
 }
@@ -321,6 +323,7 @@ impl Db {
             enqueued: Arc::new(Notify::new()),
             idle: crate::handoff::Idle::default(),
             nodes: crate::execution_nodes::NodeCache::default(),
+            keys: crate::tenants::KeyCache::default(),
             path,
             _lock: lock,
         }))

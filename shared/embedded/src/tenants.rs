@@ -6,7 +6,8 @@ use aos_core::{ApiKeyId, TenantId};
 use aos_runtime::ports::{ApiKeyRecord, StoreError, StoreResult, TenantRecord, TenantStore};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Tenants and keys.
 pub struct EmbeddedTenants {
@@ -17,6 +18,42 @@ impl EmbeddedTenants {
     /// The store over `db`.
     pub fn new(db: Arc<Db>) -> Self {
         Self { db }
+    }
+}
+
+/// Most keys [`KeyCache`] keeps; past it, it starts again empty.
+const KEYS_KEPT: usize = 1024;
+
+/// API keys by hash as last read, so that a request's authentication reads nothing. A
+/// revoke empties it before it is acknowledged (this process alone writes the data
+/// directory: it holds its lock), and a read that raced with a revoke is not kept.
+#[derive(Default)]
+pub(crate) struct KeyCache(Mutex<(u64, HashMap<String, ApiKeyRecord>)>);
+
+impl KeyCache {
+    /// The key with `hash`, if kept, and the cache's generation (to pass to `keep`).
+    fn get(&self, hash: &str) -> (Option<ApiKeyRecord>, u64) {
+        self.0.lock().map_or((None, u64::MAX), |c| (c.1.get(hash).cloned(), c.0))
+    }
+
+    /// Keeps `key` as read in `generation` (nothing, if a revoke came since).
+    fn keep(&self, generation: u64, key: &ApiKeyRecord) {
+        if let Ok(mut c) = self.0.lock() {
+            if c.0 == generation {
+                if c.1.len() >= KEYS_KEPT {
+                    c.1.clear();
+                }
+                c.1.insert(key.hash.clone(), key.clone());
+            }
+        }
+    }
+
+    /// Forgets every key kept.
+    fn forget(&self) {
+        if let Ok(mut c) = self.0.lock() {
+            c.0 += 1;
+            c.1.clear();
+        }
     }
 }
 
@@ -290,10 +327,18 @@ impl TenantStore for EmbeddedTenants {
     }
 
     async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let (kept, generation) = self.db.keys.get(hash);
+        if kept.is_some() {
+            return Ok(kept);
+        }
         let body: Option<String> = self
             .db
             .read(|c| qrow(c, "SELECT body FROM api_keys WHERE hash = ?1", params![hash], |r| r.get(0)).optional())?;
-        body.as_deref().map(parse_key).transpose()
+        let key = body.as_deref().map(parse_key).transpose()?;
+        if let Some(key) = &key {
+            self.db.keys.keep(generation, key);
+        }
+        Ok(key)
     }
 
     async fn keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKeyRecord>> {
@@ -313,7 +358,8 @@ impl TenantStore for EmbeddedTenants {
         audit: &[aos_core::audit::AuditEvent],
     ) -> StoreResult<Option<ApiKeyRecord>> {
         let (t, k, audit) = (tenant.to_string(), id.to_string(), audit.to_vec());
-        self.db
+        let revoked = self
+            .db
             .write(true, move |c| {
                 let body: Option<String> = c
                     .query_row("SELECT body FROM api_keys WHERE id = ?1 AND tenant = ?2", params![k, t], |r| r.get(0))
@@ -330,6 +376,33 @@ impl TenantStore for EmbeddedTenants {
                 crate::audit::append_tx(c, &audit)?;
                 Ok(Some(key))
             })
-            .await
+            .await;
+        // Before the revoke is acknowledged, no request finds the key kept.
+        self.db.keys.forget();
+        revoked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aos_runtime::ports::Role;
+
+    #[test]
+    fn a_key_read_before_a_revoke_is_not_kept_after_it() {
+        let cache = KeyCache::default();
+        let tenant = TenantId::parse("ten_a").expect("tenant");
+        let key = aos_runtime::auth::issue_key(&tenant, Role::Admin, "k").record;
+        let (none, generation) = cache.get(&key.hash);
+        assert!(none.is_none());
+        // A revoke commits between the read and its keeping: the read is stale.
+        cache.forget();
+        cache.keep(generation, &key);
+        assert!(cache.get(&key.hash).0.is_none(), "a read that raced with a revoke is not kept");
+        let (_, now) = cache.get(&key.hash);
+        cache.keep(now, &key);
+        assert_eq!(cache.get(&key.hash).0.map(|k| k.id), Some(key.id.clone()));
+        cache.forget();
+        assert!(cache.get(&key.hash).0.is_none(), "a revoke forgets every key kept");
     }
 }

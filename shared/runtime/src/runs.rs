@@ -363,14 +363,17 @@ impl RunService {
             .map_err(|m| RunError::Invalid(ErrorCode::ValidationFailed, m))?;
         let (plan, input, seed) = self.validate(req)?;
         let budget_mc = self.budget(budget_cents, &plan)?;
-        let mut payload = json!({"plan": plan.to_value(), "input": input, "base_seed": seed});
-        if let Some(b) = budget_cents {
-            payload["budget_cents"] = json!(b);
-        }
-        if let Some(u) = &notify_url {
-            payload["notify_url"] = json!(u);
-        }
-        let payload_hash = content_hash(&payload);
+        // What an Idempotency-Key stands for (nothing to hash without one).
+        let payload_hash = key.map_or_else(String::new, |_| {
+            let mut payload = json!({"plan": plan.to_value(), "input": input, "base_seed": seed});
+            if let Some(b) = budget_cents {
+                payload["budget_cents"] = json!(b);
+            }
+            if let Some(u) = &notify_url {
+                payload["notify_url"] = json!(u);
+            }
+            content_hash(&payload)
+        });
         let now = now_ms();
         match claim_key(self.idempotency.as_ref(), tenant, key, &payload_hash, now).await? {
             Ok(KeyClaim::Fresh) => {}

@@ -17,14 +17,21 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use steps::{begin_tx, commit_tx, extend_tx, retry_tx, suspend_tx};
 
 /// Runs and checkpoints in the embedded database.
 pub struct EmbeddedRunStore {
     db: Arc<Db>,
+    /// First steps running under a deferred claim (nothing written yet), with the time
+    /// their claim would expire, by tenant and run: the run's progress shows them
+    /// running. Forgotten at the step's first write.
+    deferred: Mutex<HashMap<(String, String), u64>>,
 }
+
+/// Most deferred claims kept for progress; past it, the map starts again empty.
+const DEFERRED_KEPT: usize = 65_536;
 
 fn json_err(e: &serde_json::Error) -> StoreError {
     StoreError::Backend(format!("corrupt record: {e}"))
@@ -165,7 +172,24 @@ pub(crate) fn cancel_tx(c: &Connection, tenant: &str, id: &str, now: u64) -> Res
 impl EmbeddedRunStore {
     /// A run store over `db`.
     pub fn new(db: Arc<Db>) -> Self {
-        Self { db }
+        Self { db, deferred: Mutex::default() }
+    }
+
+    /// Keeps (`until`: `Some`) or forgets a deferred first claim of `run`.
+    fn defer(&self, tenant: &TenantId, run: &RunId, until: Option<u64>) {
+        let Ok(mut d) = self.deferred.lock() else { return };
+        let key = (tenant.to_string(), run.to_string());
+        match until {
+            Some(until) => {
+                if d.len() >= DEFERRED_KEPT {
+                    d.clear();
+                }
+                d.insert(key, until);
+            }
+            None => {
+                d.remove(&key);
+            }
+        }
     }
 
     /// Expires every live step claim. `aos dev` calls this at start-up: it holds the
@@ -275,13 +299,19 @@ impl RunStore for EmbeddedRunStore {
             })?;
             rows.collect()
         })?;
-        rows.into_iter()
+        let mut progress = rows
+            .into_iter()
             .map(|(step_index, attempts, claim_until_ms, err)| {
                 let last_error =
                     err.map(|e| serde_json::from_str::<OutcomeError>(&e)).transpose().map_err(|e| json_err(&e))?;
                 Ok(StepProgress { step_index, attempts, last_error, claim_until_ms })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        let deferred = self.deferred.lock().ok().and_then(|d| d.get(&(tenant.to_string(), id.to_string())).copied());
+        if let Some(claim_until_ms) = deferred.filter(|_| progress.first().is_none_or(|p| p.step_index > 0)) {
+            progress.insert(0, StepProgress { step_index: 0, attempts: 1, last_error: None, claim_until_ms });
+        }
+        Ok(progress)
     }
 
     async fn step_outputs(&self, tenant: &TenantId, id: &RunId, steps: &[u32]) -> StoreResult<BTreeMap<String, Value>> {
@@ -315,6 +345,7 @@ impl RunStore for EmbeddedRunStore {
             // Nothing written: the step's commit takes the claim (or its first heartbeat
             // or retry, if one comes first), and a step claimed by anyone meanwhile
             // refuses that commit. A run's first step then costs its commit alone.
+            self.defer(&req.tenant, &req.run_id, Some(req.claim_until_ms));
             return Ok(BeginOutcome::Claimed { attempt: 1, taken_over: false, reserved: None });
         }
         let req = req.clone();
@@ -330,16 +361,25 @@ impl RunStore for EmbeddedRunStore {
         until_ms: u64,
     ) -> StoreResult<bool> {
         let (t, r, claim) = (tenant.to_string(), run_id.to_string(), claim.to_owned());
-        self.db.write(false, move |c| extend_tx(c, &t, &r, step_index, &claim, until_ms)).await
+        let extended = self.db.write(false, move |c| extend_tx(c, &t, &r, step_index, &claim, until_ms)).await;
+        if step_index == 0 {
+            self.defer(tenant, run_id, None);
+        }
+        extended
     }
 
     async fn commit_step(&self, commit: &StepCommit) -> StoreResult<Committed> {
+        let (tenant, run_id, index) = (&commit.tenant, &commit.run_id, commit.checkpoint.step_index);
         let commit = commit.clone();
         let execution = commit.execution.clone();
         let queued = (commit.next.is_some() && commit.lease_next.is_none()) || commit.notify.is_some();
         // An execution's write may start many runs (a fan-out): wake every idle worker.
         let fan_out = commit.execution.as_ref().is_some_and(|w| w.runs.len() + w.messages.len() > 1);
-        let (done, advanced_execution) = self.db.write(true, move |c| commit_tx(c, &commit)).await?;
+        let written = self.db.write(true, move |c| commit_tx(c, &commit)).await;
+        if index == 0 {
+            self.defer(tenant, run_id, None);
+        }
+        let (done, advanced_execution) = written?;
         if let Some(write) = execution.filter(|_| advanced_execution) {
             self.db.nodes.committed(&write);
         }
@@ -353,6 +393,9 @@ impl RunStore for EmbeddedRunStore {
     }
 
     async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()> {
+        if retry.step_index == 0 {
+            self.defer(&retry.tenant, &retry.run_id, None);
+        }
         let retry = retry.clone();
         self.db.write(true, move |c| retry_tx(c, &retry)).await?;
         self.db.enqueued.notify_one();
@@ -360,6 +403,9 @@ impl RunStore for EmbeddedRunStore {
     }
 
     async fn suspend_step(&self, suspend: &StepSuspend) -> StoreResult<()> {
+        if suspend.step_index == 0 {
+            self.defer(&suspend.tenant, &suspend.run_id, None);
+        }
         let suspend = suspend.clone();
         self.db.write(true, move |c| suspend_tx(c, &suspend)).await
     }
