@@ -201,6 +201,38 @@ impl ApprovalTransition {
 }
 
 impl ApprovalRecord {
+    /// A new request at `now`, asked of `level`, pending until `expires_at_ms`; `reason`
+    /// is its history's first entry. Belongs to no execution, node or step until the
+    /// caller says which.
+    pub fn pending(
+        tenant: TenantId,
+        id: ApprovalId,
+        prompt: String,
+        level: u8,
+        expires_at_ms: u64,
+        now: u64,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            tenant,
+            id,
+            execution: None,
+            workflow: String::new(),
+            node: String::new(),
+            prompt,
+            status: ApprovalStatus::Pending,
+            expires_at_ms,
+            decided_by: None,
+            comment: None,
+            closed_at_ms: None,
+            created_at_ms: now,
+            required_level: level,
+            task_token: None,
+            step: None,
+            history: vec![ApprovalTransition::requested(level, reason, now)],
+        }
+    }
+
     /// Its place in listings (newest first): creation time, then id.
     pub fn cursor(&self) -> String {
         aos_core::page::time_cursor(self.created_at_ms, self.id.as_str())

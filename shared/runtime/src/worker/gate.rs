@@ -16,7 +16,7 @@
 use super::{Claimed, StepWorker};
 use crate::clock::now_ms;
 use crate::policies::{step_facts, Decision, StepKind, StepSubject, DEFAULT_PLAN};
-use crate::ports::{ApprovalRecord, ApprovalStatus, ApprovalStep, ApprovalTransition, StoreError, WorkflowStore};
+use crate::ports::{ApprovalRecord, ApprovalStatus, ApprovalStep, StoreError, WorkflowStore};
 use aos_core::checkpoint::{GateDecision, GateRecord};
 use aos_core::determinism::content_hash;
 use aos_core::{ApprovalId, ErrorCode, RunId, StructuredOutcome};
@@ -295,20 +295,7 @@ impl Asked<'_> {
             .collect();
         let prompt = format!("run {} wants to call {}: {}", c.run.id, self.skill, asking.join("; "));
         ApprovalRecord {
-            tenant: c.msg.tenant.clone(),
-            id: id.clone(),
             execution: c.run.parent.as_ref().map(|p| p.execution.clone()),
-            workflow: String::new(),
-            node: String::new(),
-            prompt,
-            status: ApprovalStatus::Pending,
-            expires_at_ms: now.saturating_add(timeout_ms),
-            decided_by: None,
-            comment: None,
-            closed_at_ms: None,
-            created_at_ms: now,
-            required_level: level,
-            task_token: None,
             step: Some(ApprovalStep {
                 run_id: c.run.id.clone(),
                 step_index: c.msg.step_index,
@@ -320,7 +307,15 @@ impl Asked<'_> {
                 // Approvals of notification runs notify nobody (no loop of notices).
                 notify: if crate::notify::is_notification(&c.run) { Vec::new() } else { e.notify.clone() },
             }),
-            history: vec![ApprovalTransition::requested(level, format!("asked by {}", self.policies.join(", ")), now)],
+            ..ApprovalRecord::pending(
+                c.msg.tenant.clone(),
+                id.clone(),
+                prompt,
+                level,
+                now.saturating_add(timeout_ms),
+                now,
+                format!("asked by {}", self.policies.join(", ")),
+            )
         }
     }
 }

@@ -241,27 +241,20 @@ impl WorkflowService {
                     messages.push((msg.encode(), at_ms));
                 }
                 Action::OpenApproval { approval, node, prompt, expires_at_ms, level } => {
+                    let reason = format!("approval node {node}");
                     let opened = ApprovalRecord {
-                        history: vec![crate::ports::ApprovalTransition::requested(
-                            level,
-                            format!("approval node {node}"),
-                            now,
-                        )],
-                        tenant: execution.tenant.clone(),
-                        id: approval,
                         execution: Some(execution.id.clone()),
                         workflow: execution.workflow.clone(),
                         node,
-                        prompt,
-                        status: ApprovalStatus::Pending,
-                        expires_at_ms,
-                        decided_by: None,
-                        comment: None,
-                        closed_at_ms: None,
-                        created_at_ms: now,
-                        required_level: level,
-                        task_token: None,
-                        step: None,
+                        ..ApprovalRecord::pending(
+                            execution.tenant.clone(),
+                            approval,
+                            prompt,
+                            level,
+                            expires_at_ms,
+                            now,
+                            reason,
+                        )
                     };
                     audit.push(opened.audit(aos_core::audit::Actor::system(), "approval.request"));
                     approvals.push(opened);
