@@ -40,6 +40,12 @@ fn begin(run: &RunId, claim: &str, now_ms: u64) -> BeginStep {
     }
 }
 
+/// Takes `step`'s claim, which must be granted.
+async fn claims(p: &Ports, step: &BeginStep) {
+    let outcome = p.runs.begin_step(step).await.expect("claim");
+    assert!(matches!(outcome, BeginOutcome::Claimed { .. }), "{outcome:?}");
+}
+
 async fn commit_by(p: &Ports, run: &RunId, claim: &str) -> aos_runtime::ports::Committed {
     let stored = p.runs.run(&tenant(), run).await.expect("read").expect("run");
     let commit =
@@ -50,10 +56,7 @@ async fn commit_by(p: &Ports, run: &RunId, claim: &str) -> aos_runtime::ports::C
 contract!(a_step_never_begins_after_its_run_was_cancelled, 5, |p: Ports| async move {
     let run = submit(&p, 2).await;
     let now = aos_runtime::clock::now_ms();
-    assert!(matches!(
-        p.runs.begin_step(&begin(&run, "first", now)).await.expect("claim"),
-        BeginOutcome::Claimed { .. }
-    ));
+    claims(&p, &begin(&run, "first", now)).await;
     p.runs.cancel_run(&tenant(), &run, now, &[]).await.expect("cancelled");
     // The first claim has expired: without the run's state in the claim, a redelivered
     // message would take the step over and run it after the cancel was acknowledged.
@@ -64,7 +67,7 @@ contract!(a_step_never_begins_after_its_run_was_cancelled, 5, |p: Ports| async m
 contract!(a_worker_whose_claim_was_taken_over_can_neither_extend_nor_retry_nor_commit, 5, |p: Ports| async move {
     let run = submit(&p, 1).await;
     let now = aos_runtime::clock::now_ms();
-    assert!(matches!(p.runs.begin_step(&begin(&run, "old", now)).await.expect("claim"), BeginOutcome::Claimed { .. }));
+    claims(&p, &begin(&run, "old", now)).await;
     // The old claim expires (its worker stalled); a redelivery takes the step over.
     let taken = p.runs.begin_step(&begin(&run, "new", now + 2_000)).await.expect("claim");
     assert_eq!(taken, BeginOutcome::Claimed { attempt: 2, taken_over: true, reserved: None });
@@ -143,10 +146,7 @@ contract!(a_deferred_first_claim_writes_nothing_and_its_commit_takes_it, 5, |p: 
 contract!(a_claim_taken_while_a_deferred_one_ran_refuses_the_deferred_commit, 5, |p: Ports| async move {
     let run = submit(&p, 1).await;
     let now = aos_runtime::clock::now_ms();
-    assert!(matches!(
-        p.runs.begin_step(&deferred(&run, "lazy", now)).await.expect("claim"),
-        BeginOutcome::Claimed { .. }
-    ));
+    claims(&p, &deferred(&run, "lazy", now)).await;
     // A second delivery (the first worker stalled past its visibility) claims first.
     let eager = p.runs.begin_step(&begin(&run, "eager", now + 1)).await.expect("claim");
     assert_eq!(eager, BeginOutcome::Claimed { attempt: 1, taken_over: false, reserved: None });
@@ -161,10 +161,7 @@ contract!(a_claim_taken_while_a_deferred_one_ran_refuses_the_deferred_commit, 5,
 contract!(a_heartbeat_takes_a_deferred_claim_and_holds_the_step_against_others, 5, |p: Ports| async move {
     let run = submit(&p, 1).await;
     let now = aos_runtime::clock::now_ms();
-    assert!(matches!(
-        p.runs.begin_step(&deferred(&run, "lazy", now)).await.expect("claim"),
-        BeginOutcome::Claimed { .. }
-    ));
+    claims(&p, &deferred(&run, "lazy", now)).await;
     assert!(p.runs.extend_claim(&tenant(), &run, 0, "lazy", now + 60_000).await.expect("extend"), "taken late");
     assert_eq!(status(&p, &run).await, RunStatus::Running, "the run started with its claim");
     let progress = p.runs.step_progress(&tenant(), &run).await.expect("progress");
@@ -183,10 +180,7 @@ contract!(a_retry_of_a_deferred_claim_keeps_the_step_and_sends_it_again, 5, |p: 
     let first = p.queue.receive(1, Duration::from_secs(60), Duration::from_secs(2)).await.expect("receive");
     assert_eq!(first.len(), 1);
     let now = aos_runtime::clock::now_ms();
-    assert!(matches!(
-        p.runs.begin_step(&deferred(&run, "lazy", now)).await.expect("claim"),
-        BeginOutcome::Claimed { .. }
-    ));
+    claims(&p, &deferred(&run, "lazy", now)).await;
     let error = StructuredOutcome::failure(aos_core::ErrorCode::Http503, "flaky").error.expect("error");
     let retry = StepRetry {
         tenant: tenant(),
@@ -216,10 +210,7 @@ contract!(a_retry_of_a_deferred_claim_keeps_the_step_and_sends_it_again, 5, |p: 
 contract!(a_deferred_first_step_in_flight_at_a_cancel_keeps_its_claim_and_its_outcome, 5, |p: Ports| async move {
     let run = submit(&p, 2).await;
     let now = aos_runtime::clock::now_ms();
-    assert!(matches!(
-        p.runs.begin_step(&deferred(&run, "lazy", now)).await.expect("claim"),
-        BeginOutcome::Claimed { .. }
-    ));
+    claims(&p, &deferred(&run, "lazy", now)).await;
     p.runs.cancel_run(&tenant(), &run, now + 1, &[]).await.expect("cancelled");
     // The step's heartbeat after the cancel: the claim is still this worker's.
     assert!(p.runs.extend_claim(&tenant(), &run, 0, "lazy", now + 60_000).await.expect("extend"));
