@@ -273,7 +273,6 @@ async fn ledger_rate(dir: &Path, tasks: usize, per_task: usize) -> anyhow::Resul
     Ok((tasks * (per_task / 2) * 2) as f64 / elapsed.as_secs_f64())
 }
 
-/// Steps per second with `runs` runs of `steps` steps executed by `workers` workers.
 /// Steps per second of `runs` runs of `steps` no-op steps on `workers` workers, and the
 /// CPU time the whole process spent per step meanwhile (all threads, user and system), µs.
 async fn throughput(dir: &Path, runs: usize, steps: usize, workers: usize) -> anyhow::Result<(f64, f64)> {

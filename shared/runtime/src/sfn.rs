@@ -11,8 +11,8 @@
 
 use crate::clock::now_ms;
 use crate::ports::{
-    ApprovalRecord, ApprovalStatus, ApprovalTransition, NodeProgress, Queue, Received, RunRecord, RunStore, SfnRecords,
-    StepMessage, StoreError, TaskTokens, WorkflowStore,
+    ApprovalRecord, ApprovalStatus, NodeProgress, Queue, Received, RunRecord, RunStore, SfnRecords, StepMessage,
+    StoreError, TaskTokens, WorkflowStore,
 };
 use crate::workflows::ChildRun;
 use aos_core::determinism::content_hash;
@@ -262,27 +262,21 @@ impl SfnTasks {
                     Err(e) => return self.refuse(task, &e, received).await,
                 };
                 let id = approval_id(&task.aos.execution, &task.node);
+                let level = task.level.unwrap_or(1);
                 let approval = ApprovalRecord {
-                    tenant: task.aos.tenant.clone(),
-                    id,
                     execution: Some(task.aos.execution.clone()),
                     workflow: task.aos.workflow.clone(),
                     node: task.node.clone(),
-                    prompt,
-                    status: ApprovalStatus::Pending,
-                    expires_at_ms: now + task.timeout_s.unwrap_or(86_400) * 1000,
-                    decided_by: None,
-                    comment: None,
-                    closed_at_ms: None,
-                    created_at_ms: now,
-                    required_level: task.level.unwrap_or(1),
                     task_token: Some(task.token.clone()),
-                    step: None,
-                    history: vec![ApprovalTransition::requested(
-                        task.level.unwrap_or(1),
-                        format!("approval node {}", task.node),
+                    ..ApprovalRecord::pending(
+                        task.aos.tenant.clone(),
+                        id,
+                        prompt,
+                        level,
+                        now + task.timeout_s.unwrap_or(86_400) * 1000,
                         now,
-                    )],
+                        format!("approval node {}", task.node),
+                    )
                 };
                 let audit = approval.audit(aos_core::audit::Actor::system(), "approval.request");
                 match self.approvals.put_approval(&approval, None, None, &[audit]).await {
