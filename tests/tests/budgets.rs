@@ -144,7 +144,7 @@ fn transform(n: u32) -> Value {
 }
 
 fn refused(run: &RunRecord) -> Value {
-    let error = run.error.as_ref().expect("the run failed");
+    let error = run.error.as_ref().unwrap_or_else(|| panic!("the run failed with an error: {run:?}"));
     assert_eq!(error.code.as_str(), "ERR_BUDGET_EXCEEDED", "{error:?}");
     error.details.clone().expect("details")
 }
