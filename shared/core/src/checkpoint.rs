@@ -28,19 +28,36 @@ pub struct ChainLink<'a> {
 impl ChainLink<'_> {
     /// The hash of this link: SHA-256 over the canonical JSON of all its fields.
     pub fn hash(&self) -> String {
-        let mut link = json!({
-            "prev": self.prev_hash,
-            "index": self.step_index,
-            "step_id": self.step_id,
-            "skill": self.skill,
-            "seed": self.seed.to_string(),
-            "outcome": self.outcome_hash,
-        });
+        crate::determinism::sha256_hex(&self.canonical())
+    }
+
+    /// The canonical JSON of the link, written field by field in key order (what
+    /// `canonical_json` makes of the object `{prev, index, step_id, skill, seed (as a
+    /// string), outcome, gate}`) without building the object: one per step commit.
+    fn canonical(&self) -> Vec<u8> {
+        use crate::determinism::{write_canonical, write_scalar};
+        let mut out = Vec::with_capacity(384);
+        out.push(b'{');
         // Covered when there is one, so a chain without policies hashes as it always did.
         if let Some(gate) = self.gate {
-            link["gate"] = json!(gate);
+            out.extend_from_slice(br#""gate":"#);
+            write_canonical(&json!(gate), &mut out);
+            out.push(b',');
         }
-        content_hash(&link)
+        out.extend_from_slice(br#""index":"#);
+        write_scalar(&self.step_index, &mut out);
+        out.extend_from_slice(br#","outcome":"#);
+        write_scalar(self.outcome_hash, &mut out);
+        out.extend_from_slice(br#","prev":"#);
+        write_scalar(self.prev_hash, &mut out);
+        out.extend_from_slice(br#","seed":"#);
+        write_scalar(&self.seed.to_string(), &mut out);
+        out.extend_from_slice(br#","skill":"#);
+        write_scalar(self.skill, &mut out);
+        out.extend_from_slice(br#","step_id":"#);
+        write_scalar(self.step_id, &mut out);
+        out.push(b'}');
+        out
     }
 }
 
@@ -264,5 +281,35 @@ mod tests {
         let before =
             content_hash(&json!({"prev": "p", "index": 0, "step_id": "s", "skill": "k", "seed": "1", "outcome": "o"}));
         assert_eq!(link.hash(), before);
+    }
+
+    /// The link is written field by field: its bytes are those of the object form's
+    /// canonical JSON, escapes and a gate included, and its hash stays what it was.
+    #[test]
+    fn a_link_hashes_as_the_canonical_json_of_its_fields() {
+        let gate = GateRecord {
+            decision: GateDecision::Approved,
+            policy_version: 7,
+            policies: vec!["needs \"ok\"".into()],
+            approval: Some("apr_1".into()),
+        };
+        let link = ChainLink {
+            prev_hash: "p\u{1}\\",
+            step_index: 12,
+            step_id: "s/é\n",
+            skill: "k",
+            seed: u64::MAX,
+            outcome_hash: "o",
+            gate: Some(&gate),
+        };
+        let object = json!({"prev": link.prev_hash, "index": 12, "step_id": link.step_id, "skill": "k",
+                            "seed": u64::MAX.to_string(), "outcome": "o", "gate": gate});
+        let text = String::from_utf8(link.canonical()).expect("utf-8");
+        assert_eq!(text, crate::determinism::canonical_json(&object));
+        assert_eq!(
+            text,
+            r#"{"gate":{"approval":"apr_1","decision":"approved","policies":["needs \"ok\""],"policy_version":7},"index":12,"outcome":"o","prev":"p\u0001\\","seed":"18446744073709551615","skill":"k","step_id":"s/é\n"}"#
+        );
+        assert_eq!(link.hash(), content_hash(&object));
     }
 }

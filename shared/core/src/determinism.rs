@@ -31,44 +31,57 @@ pub fn labelled_seed(base_seed: u64, label: &str) -> u64 {
 /// strings escaped as `serde_json` does, nulls kept. Independent of how the map type
 /// orders keys, so hashes never depend on insertion order.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::with_capacity(128);
+    String::from_utf8(canonical_bytes(value)).expect("serde_json writes UTF-8")
+}
+
+/// [`canonical_json`] as bytes (what a hash takes, without a UTF-8 check).
+fn canonical_bytes(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
     write_canonical(value, &mut out);
     out
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// Appends the canonical JSON of `value` to `out`. Strings and numbers are written by
+/// `serde_json`'s compact writer (what `Value`'s `Display` uses), so the bytes are the
+/// same as they always were; nothing is cloned or formatted through `fmt`.
+pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[k], out);
+                write_scalar(k, out);
+                out.push(b':');
+                write_canonical(v, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(v, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_scalar(scalar, out),
     }
+}
+
+/// Appends one string, number, bool or null as compact JSON.
+pub fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    serde_json::to_writer(&mut *out, value).expect("a scalar serializes into memory");
 }
 
 /// SHA-256 of the canonical JSON of `value`, as 64 lower-case hex digits.
 pub fn content_hash(value: &Value) -> String {
-    sha256_hex(canonical_json(value).as_bytes())
+    sha256_hex(&canonical_bytes(value))
 }
 
 /// SHA-256 of raw bytes, as 64 lower-case hex digits.
