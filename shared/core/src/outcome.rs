@@ -2,10 +2,9 @@
 //! throws to the step loop; it answers ok with an output, or an error with a stable
 //! code, and always reports its cost and duration.
 
-use crate::determinism::content_hash;
 use crate::error_code::{ErrorCategory, ErrorCode};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The error half of an outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -102,23 +101,42 @@ impl StructuredOutcome {
     /// and cost. Messages, details and durations are excluded, so two executions that
     /// produced the same thing hash the same.
     pub fn content_hash(&self) -> String {
-        let body = match &self.error {
-            None => json!({"ok": true, "output": self.output, "cost_cents": self.cost_cents}),
-            Some(e) => json!({
-                "ok": false,
-                "code": e.code,
-                "category": e.category,
-                "retryable": e.retryable,
-                "cost_cents": self.cost_cents,
-            }),
-        };
-        content_hash(&body)
+        crate::determinism::sha256_hex(&self.canonical())
+    }
+
+    /// The canonical JSON the hash covers, written in key order without building (and
+    /// cloning the output into) an object: `{cost_cents, ok: true, output}` for a
+    /// success, `{category, code, cost_cents, ok: false, retryable}` for a failure.
+    fn canonical(&self) -> Vec<u8> {
+        use crate::determinism::{write_canonical, write_scalar};
+        let mut out = Vec::with_capacity(128);
+        match &self.error {
+            None => {
+                out.extend_from_slice(br#"{"cost_cents":"#);
+                write_scalar(&self.cost_cents, &mut out);
+                out.extend_from_slice(br#","ok":true,"output":"#);
+                write_canonical(self.output.as_ref().unwrap_or(&Value::Null), &mut out);
+            }
+            Some(e) => {
+                out.extend_from_slice(br#"{"category":"#);
+                write_scalar(&e.category, &mut out);
+                out.extend_from_slice(br#","code":"#);
+                write_scalar(&e.code, &mut out);
+                out.extend_from_slice(br#","cost_cents":"#);
+                write_scalar(&self.cost_cents, &mut out);
+                out.extend_from_slice(br#","ok":false,"retryable":"#);
+                write_scalar(&e.retryable, &mut out);
+            }
+        }
+        out.push(b'}');
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn outcome_hash_ignores_messages_and_durations() {
@@ -130,6 +148,35 @@ mod tests {
         assert_ne!(a.content_hash(), StructuredOutcome::failure(ErrorCode::Http502, "x").content_hash());
         let ok = StructuredOutcome::success(json!({"n": 1}));
         assert_ne!(ok.content_hash(), StructuredOutcome::success(json!({"n": 2})).content_hash());
+    }
+
+    /// The hash is written field by field: its bytes are the canonical JSON of the object
+    /// form it always hashed, for a success (with and without output) and a failure.
+    #[test]
+    fn an_outcome_hashes_as_the_canonical_json_of_its_object_form() {
+        use crate::determinism::{canonical_json, content_hash};
+        let object = |o: &StructuredOutcome| match &o.error {
+            None => json!({"ok": true, "output": o.output, "cost_cents": o.cost_cents}),
+            Some(e) => json!({"ok": false, "code": e.code, "category": e.category, "retryable": e.retryable,
+                              "cost_cents": o.cost_cents}),
+        };
+        let mut paid = StructuredOutcome::success(json!({"z": [1, {"b": "\"", "a": null}], "a": 1.5}));
+        paid.cost_cents = 42;
+        let bare = StructuredOutcome { output: None, ..StructuredOutcome::success(Value::Null) };
+        let failed = StructuredOutcome::failure(ErrorCode::BudgetExceeded, "over").with_retryable(false);
+        for o in [&paid, &bare, &failed] {
+            let text = String::from_utf8(o.canonical()).expect("utf-8");
+            assert_eq!(text, canonical_json(&object(o)));
+            assert_eq!(o.content_hash(), content_hash(&object(o)));
+        }
+        assert_eq!(
+            String::from_utf8(failed.canonical()).expect("utf-8"),
+            r#"{"category":"policy","code":"ERR_BUDGET_EXCEEDED","cost_cents":0,"ok":false,"retryable":false}"#
+        );
+        assert_eq!(
+            String::from_utf8(paid.canonical()).expect("utf-8"),
+            r#"{"cost_cents":42,"ok":true,"output":{"a":1.5,"z":[1,{"a":null,"b":"\""}]}}"#
+        );
     }
 
     #[test]
