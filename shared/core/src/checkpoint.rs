@@ -28,36 +28,23 @@ pub struct ChainLink<'a> {
 impl ChainLink<'_> {
     /// The hash of this link: SHA-256 over the canonical JSON of all its fields.
     pub fn hash(&self) -> String {
-        crate::determinism::sha256_hex(&self.canonical())
+        self.canonical().hash()
     }
 
-    /// The canonical JSON of the link, written field by field in key order (what
-    /// `canonical_json` makes of the object `{prev, index, step_id, skill, seed (as a
-    /// string), outcome, gate}`) without building the object: one per step commit.
-    fn canonical(&self) -> Vec<u8> {
-        use crate::determinism::{write_canonical, write_scalar};
-        let mut out = Vec::with_capacity(384);
-        out.push(b'{');
+    /// The canonical JSON of the object `{prev, index, step_id, skill, seed (as a
+    /// string), outcome, gate}`, written field by field (one per step commit).
+    fn canonical(&self) -> crate::determinism::CanonicalObject {
+        let mut link = crate::determinism::CanonicalObject::new();
         // Covered when there is one, so a chain without policies hashes as it always did.
         if let Some(gate) = self.gate {
-            out.extend_from_slice(br#""gate":"#);
-            write_canonical(&json!(gate), &mut out);
-            out.push(b',');
+            link = link.value("gate", &json!(gate));
         }
-        out.extend_from_slice(br#""index":"#);
-        write_scalar(&self.step_index, &mut out);
-        out.extend_from_slice(br#","outcome":"#);
-        write_scalar(self.outcome_hash, &mut out);
-        out.extend_from_slice(br#","prev":"#);
-        write_scalar(self.prev_hash, &mut out);
-        out.extend_from_slice(br#","seed":"#);
-        write_scalar(&self.seed.to_string(), &mut out);
-        out.extend_from_slice(br#","skill":"#);
-        write_scalar(self.skill, &mut out);
-        out.extend_from_slice(br#","step_id":"#);
-        write_scalar(self.step_id, &mut out);
-        out.push(b'}');
-        out
+        link.scalar("index", &self.step_index)
+            .scalar("outcome", self.outcome_hash)
+            .scalar("prev", self.prev_hash)
+            .scalar("seed", &self.seed.to_string())
+            .scalar("skill", self.skill)
+            .scalar("step_id", self.step_id)
     }
 }
 
@@ -304,7 +291,7 @@ mod tests {
         };
         let object = json!({"prev": link.prev_hash, "index": 12, "step_id": link.step_id, "skill": "k",
                             "seed": u64::MAX.to_string(), "outcome": "o", "gate": gate});
-        let text = String::from_utf8(link.canonical()).expect("utf-8");
+        let text = String::from_utf8(link.canonical().finish()).expect("utf-8");
         assert_eq!(text, crate::determinism::canonical_json(&object));
         assert_eq!(
             text,

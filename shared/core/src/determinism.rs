@@ -44,7 +44,7 @@ fn canonical_bytes(value: &Value) -> Vec<u8> {
 /// Appends the canonical JSON of `value` to `out`. Strings and numbers are written by
 /// `serde_json`'s compact writer (what `Value`'s `Display` uses), so the bytes are the
 /// same as they always were; nothing is cloned or formatted through `fmt`.
-pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
@@ -75,8 +75,67 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 }
 
 /// Appends one string, number, bool or null as compact JSON.
-pub fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
     serde_json::to_writer(&mut *out, value).expect("a scalar serializes into memory");
+}
+
+/// The canonical JSON of an object written field by field, for a hot hash that would
+/// otherwise build a `Value` only to write it: the same bytes as [`canonical_json`] of
+/// that object, provided the fields come in byte order of their keys (checked in debug
+/// builds).
+pub struct CanonicalObject {
+    out: Vec<u8>,
+    last: Option<&'static str>,
+}
+
+impl CanonicalObject {
+    /// An empty object.
+    pub fn new() -> Self {
+        Self { out: Vec::from([b'{']), last: None }
+    }
+
+    fn key(&mut self, key: &'static str) {
+        debug_assert!(self.last.is_none_or(|last| last < key), "canonical keys in order: {key} after {:?}", self.last);
+        if self.last.is_some() {
+            self.out.push(b',');
+        }
+        self.last = Some(key);
+        write_scalar(key, &mut self.out);
+        self.out.push(b':');
+    }
+
+    /// A string, number, bool or null field.
+    #[must_use]
+    pub fn scalar<T: serde::Serialize + ?Sized>(mut self, key: &'static str, value: &T) -> Self {
+        self.key(key);
+        write_scalar(value, &mut self.out);
+        self
+    }
+
+    /// A field holding any JSON value, written canonically.
+    #[must_use]
+    pub fn value(mut self, key: &'static str, value: &Value) -> Self {
+        self.key(key);
+        write_canonical(value, &mut self.out);
+        self
+    }
+
+    /// The object's bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out.push(b'}');
+        self.out
+    }
+
+    /// SHA-256 of the object's bytes, as [`content_hash`] gives it.
+    pub fn hash(self) -> String {
+        sha256_hex(&self.finish())
+    }
+}
+
+impl Default for CanonicalObject {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// SHA-256 of the canonical JSON of `value`, as 64 lower-case hex digits.
@@ -113,6 +172,26 @@ mod tests {
         assert_eq!(format!("{:016x}", step_seed(12345, 1)), "accc83ff00006ba9");
         assert_eq!(format!("{:016x}", step_seed(42, 0)), "547345cae1cef372");
         assert_eq!(format!("{:016x}", step_seed(42, 2)), "cdf56f9773da76b6");
+    }
+
+    #[test]
+    fn an_object_written_field_by_field_is_its_canonical_json() {
+        let written = CanonicalObject::new()
+            .value("a", &json!({"d": [3, {"z": null, "y": "é"}], "c": true}))
+            .scalar("b", &1)
+            .scalar("c", "x\"y");
+        let object = json!({"c": "x\"y", "b": 1, "a": {"d": [3, {"z": null, "y": "é"}], "c": true}});
+        assert_eq!(String::from_utf8(written.finish()).expect("utf-8"), canonical_json(&object));
+        assert_eq!(CanonicalObject::new().scalar("b", &1).hash(), content_hash(&json!({"b": 1})));
+        assert_eq!(CanonicalObject::new().finish(), b"{}");
+    }
+
+    /// Keys out of byte order would not be canonical: debug builds refuse them.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "canonical keys in order")]
+    fn fields_out_of_key_order_are_refused() {
+        let _ = CanonicalObject::new().scalar("b", &1).scalar("a", &2);
     }
 
     #[test]

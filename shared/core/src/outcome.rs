@@ -101,35 +101,26 @@ impl StructuredOutcome {
     /// and cost. Messages, details and durations are excluded, so two executions that
     /// produced the same thing hash the same.
     pub fn content_hash(&self) -> String {
-        crate::determinism::sha256_hex(&self.canonical())
+        self.canonical().hash()
     }
 
-    /// The canonical JSON the hash covers, written in key order without building (and
-    /// cloning the output into) an object: `{cost_cents, ok: true, output}` for a
-    /// success, `{category, code, cost_cents, ok: false, retryable}` for a failure.
-    fn canonical(&self) -> Vec<u8> {
-        use crate::determinism::{write_canonical, write_scalar};
-        let mut out = Vec::with_capacity(128);
+    /// The canonical JSON the hash covers, written field by field (the output is not
+    /// cloned into an object): `{cost_cents, ok: true, output}` for a success,
+    /// `{category, code, cost_cents, ok: false, retryable}` for a failure.
+    fn canonical(&self) -> crate::determinism::CanonicalObject {
+        let object = crate::determinism::CanonicalObject::new();
         match &self.error {
-            None => {
-                out.extend_from_slice(br#"{"cost_cents":"#);
-                write_scalar(&self.cost_cents, &mut out);
-                out.extend_from_slice(br#","ok":true,"output":"#);
-                write_canonical(self.output.as_ref().unwrap_or(&Value::Null), &mut out);
-            }
-            Some(e) => {
-                out.extend_from_slice(br#"{"category":"#);
-                write_scalar(&e.category, &mut out);
-                out.extend_from_slice(br#","code":"#);
-                write_scalar(&e.code, &mut out);
-                out.extend_from_slice(br#","cost_cents":"#);
-                write_scalar(&self.cost_cents, &mut out);
-                out.extend_from_slice(br#","ok":false,"retryable":"#);
-                write_scalar(&e.retryable, &mut out);
-            }
+            None => object
+                .scalar("cost_cents", &self.cost_cents)
+                .scalar("ok", &true)
+                .value("output", self.output.as_ref().unwrap_or(&Value::Null)),
+            Some(e) => object
+                .scalar("category", &e.category)
+                .scalar("code", &e.code)
+                .scalar("cost_cents", &self.cost_cents)
+                .scalar("ok", &false)
+                .scalar("retryable", &e.retryable),
         }
-        out.push(b'}');
-        out
     }
 }
 
@@ -165,16 +156,16 @@ mod tests {
         let bare = StructuredOutcome { output: None, ..StructuredOutcome::success(Value::Null) };
         let failed = StructuredOutcome::failure(ErrorCode::BudgetExceeded, "over").with_retryable(false);
         for o in [&paid, &bare, &failed] {
-            let text = String::from_utf8(o.canonical()).expect("utf-8");
+            let text = String::from_utf8(o.canonical().finish()).expect("utf-8");
             assert_eq!(text, canonical_json(&object(o)));
             assert_eq!(o.content_hash(), content_hash(&object(o)));
         }
         assert_eq!(
-            String::from_utf8(failed.canonical()).expect("utf-8"),
+            String::from_utf8(failed.canonical().finish()).expect("utf-8"),
             r#"{"category":"policy","code":"ERR_BUDGET_EXCEEDED","cost_cents":0,"ok":false,"retryable":false}"#
         );
         assert_eq!(
-            String::from_utf8(paid.canonical()).expect("utf-8"),
+            String::from_utf8(paid.canonical().finish()).expect("utf-8"),
             r#"{"cost_cents":42,"ok":true,"output":{"a":1.5,"z":[1,{"a":null,"b":"\""}]}}"#
         );
     }
