@@ -91,7 +91,9 @@ pub struct CanonicalObject {
 impl CanonicalObject {
     /// An empty object.
     pub fn new() -> Self {
-        Self { out: Vec::from([b'{']), last: None }
+        let mut out = Vec::with_capacity(256);
+        out.push(b'{');
+        Self { out, last: None }
     }
 
     fn key(&mut self, key: &'static str) {
