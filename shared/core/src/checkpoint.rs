@@ -1,7 +1,6 @@
 //! Checkpoints and their hash chain. Each checkpoint's hash covers the previous one, so
 //! a trace cannot be edited, reordered or truncated in the middle without detection.
 
-use crate::determinism::content_hash;
 use crate::outcome::StructuredOutcome;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -96,7 +95,13 @@ pub struct GateRecord {
 /// The genesis hash of a run: covers the plan, the run input and the base seed (not the
 /// run id or any time), so two runs of the same plan, input and seed share a chain.
 pub fn genesis_hash(plan: &serde_json::Value, input: &serde_json::Value, base_seed: u64) -> String {
-    content_hash(&json!({"plan": plan, "input": input, "base_seed": base_seed.to_string()}))
+    // `{"base_seed": "<seed>", "input": …, "plan": …}` written in key order, without
+    // copying the plan and the input into a new object first.
+    crate::determinism::CanonicalObject::new()
+        .scalar("base_seed", &base_seed.to_string())
+        .value("input", input)
+        .value("plan", plan)
+        .hash()
 }
 
 /// A stored checkpoint: the final outcome of one step plus its place in the chain.
@@ -183,6 +188,7 @@ pub fn verify_chain(genesis: &str, checkpoints: &[Checkpoint]) -> Result<(), Cha
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::determinism::content_hash;
 
     fn chain(n: u32) -> (String, Vec<Checkpoint>) {
         let genesis = genesis_hash(&json!([]), &json!({}), 1);
@@ -298,5 +304,16 @@ mod tests {
             r#"{"gate":{"approval":"apr_1","decision":"approved","policies":["needs \"ok\""],"policy_version":7},"index":12,"outcome":"o","prev":"p\u0001\\","seed":"18446744073709551615","skill":"k","step_id":"s/é\n"}"#
         );
         assert_eq!(link.hash(), content_hash(&object));
+    }
+
+    /// The genesis hash is written field by field: it stays the hash of the object form.
+    #[test]
+    fn a_genesis_hash_is_the_hash_of_its_object_form() {
+        let (plan, input) = (json!([{"skill": "echo", "id": "s1"}]), json!({"b": [1, {"z": 1, "a": "é"}], "a": null}));
+        let object = json!({"plan": plan, "input": input, "base_seed": u64::MAX.to_string()});
+        let hash = genesis_hash(&plan, &input, u64::MAX);
+        assert_eq!(hash, content_hash(&object));
+        // sha256 of {"base_seed":"18446744073709551615","input":{"a":null,"b":[1,{"a":"é","z":1}]},"plan":[{"id":"s1","skill":"echo"}]}
+        assert_eq!(hash, "0132ca71f9d1fde63d7794abdc6bc8ebb86ef35a26b579a7b6e762a7056bba0e");
     }
 }

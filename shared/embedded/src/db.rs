@@ -37,7 +37,22 @@ pub enum Durability {
 }
 
 type Reply = Box<dyn FnOnce(Option<String>) + Send>;
-type JobFn = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+type JobFn = Box<dyn FnOnce(&Tx<'_>) -> (bool, Reply) + Send>;
+
+/// What a write sees: the writer's connection inside the open transaction (through
+/// `Deref`), and the run states the writer keeps between its writes.
+pub struct Tx<'a> {
+    conn: &'a Connection,
+    /// Run states as this writer last wrote them (see [`crate::runs::StateCache`]).
+    pub(crate) runs: &'a crate::runs::StateCache,
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
 
 struct Job {
     durable: bool,
@@ -256,6 +271,8 @@ pub struct Db {
     pub(crate) nodes: crate::execution_nodes::NodeCache,
     /// API keys by hash as last read.
     pub(crate) keys: crate::tenants::KeyCache,
+    /// Run states as the writer last wrote them.
+    runs: crate::runs::StateCache,
     path: PathBuf,
     _lock: File,
 }
@@ -324,6 +341,7 @@ impl Db {
             idle: crate::handoff::Idle::default(),
             nodes: crate::execution_nodes::NodeCache::default(),
             keys: crate::tenants::KeyCache::default(),
+            runs: crate::runs::StateCache::default(),
             path,
             _lock: lock,
         }))
@@ -339,7 +357,7 @@ impl Db {
     pub async fn write<R, F>(&self, durable: bool, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<R, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
         let run: JobFn = Box::new(move |conn| {
@@ -376,7 +394,7 @@ impl Db {
                     Ok(mut p) if !p.is_empty() => std::mem::take(&mut *p),
                     _ => break,
                 };
-                commit_batch(&mut writer, batch, self.durability);
+                commit_batch(&mut writer, &self.runs, batch, self.durability);
             }
             drop(writer);
             if self.pending.lock().map(|p| p.is_empty()).unwrap_or(true) {
@@ -405,7 +423,7 @@ impl Db {
         if let Ok(mut writer) = self.writer.lock() {
             let batch = self.pending.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
             if !batch.is_empty() {
-                commit_batch(&mut writer, batch, self.durability);
+                commit_batch(&mut writer, &self.runs, batch, self.durability);
             }
         }
     }
@@ -417,7 +435,7 @@ impl Drop for Db {
     }
 }
 
-fn commit_batch(writer: &mut Writer, batch: Vec<Job>, durability: Durability) {
+fn commit_batch(writer: &mut Writer, runs: &crate::runs::StateCache, batch: Vec<Job>, durability: Durability) {
     if durability == Durability::Full {
         let want_full = batch.iter().any(|j| j.durable);
         if want_full != writer.full_sync {
@@ -429,6 +447,8 @@ fn commit_batch(writer: &mut Writer, batch: Vec<Job>, durability: Durability) {
         }
     }
     let conn = &writer.conn;
+    let tx = Tx { conn, runs };
+    runs.batch_began();
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE", []) {
         // Dropping the jobs drops their reply channels: every caller gets an error and
         // nothing was written.
@@ -439,7 +459,8 @@ fn commit_batch(writer: &mut Writer, batch: Vec<Job>, durability: Durability) {
     // (A savepoint copies every page the job touches into a sub-journal first.)
     if let [_] = batch.as_slice() {
         let job = batch.into_iter().next().expect("one job");
-        let (ok, reply) = (job.run)(conn);
+        let (ok, reply) = (job.run)(&tx);
+        runs.job_ended(ok);
         if !ok {
             if let Err(e) = exec(conn, "ROLLBACK", []) {
                 tracing::error!(error = %e, "rollback failed");
@@ -448,13 +469,16 @@ fn commit_batch(writer: &mut Writer, batch: Vec<Job>, durability: Durability) {
             reply(None);
             return;
         }
-        reply(commit(conn));
+        let err = commit(conn);
+        runs.batch_ended(err.is_none());
+        reply(err);
         return;
     }
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
         let _ = exec(conn, "SAVEPOINT job", []);
-        let (ok, reply) = (job.run)(conn);
+        let (ok, reply) = (job.run)(&tx);
+        runs.job_ended(ok);
         let end = if ok {
             exec(conn, "RELEASE job", [])
         } else {
@@ -466,6 +490,7 @@ fn commit_batch(writer: &mut Writer, batch: Vec<Job>, durability: Durability) {
         replies.push(reply);
     }
     let err = commit(conn);
+    runs.batch_ended(err.is_none());
     for reply in replies {
         reply(err.clone());
     }

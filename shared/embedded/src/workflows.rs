@@ -2,7 +2,7 @@
 //! (state, new runs with their first step, timers, approvals, cancellations, the
 //! acknowledgement and the idempotency completion) is one transaction.
 
-use crate::db::{backend, exec, qrow, Db};
+use crate::db::{backend, exec, qrow, Db, Tx};
 use crate::execution_nodes::{Kept, Nodes};
 use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
 use crate::runs::{cancel_tx, insert_run_tx};
@@ -142,7 +142,7 @@ pub(crate) struct HandBack<'a> {
 /// at the revision the write expects. With `hand_back`, the first run it starts is handed
 /// to the caller and its message returned.
 pub(crate) fn write_tx(
-    c: &Connection,
+    c: &Tx<'_>,
     w: &ExecutionWrite,
     hand_back: Option<HandBack<'_>>,
 ) -> Result<Option<Received>, StoreError> {
@@ -178,7 +178,7 @@ pub(crate) fn take_revision(c: &Connection, w: &ExecutionWrite) -> Result<bool, 
 
 /// The rest of an execution write, after [`take_revision`].
 pub(crate) fn apply_tx(
-    c: &Connection,
+    c: &Tx<'_>,
     w: &ExecutionWrite,
     hand_back: Option<HandBack<'_>>,
 ) -> Result<Option<Received>, StoreError> {

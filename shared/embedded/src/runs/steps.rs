@@ -2,7 +2,7 @@
 //! suspend, each one transaction with the queue messages it sends or acknowledges.
 
 use super::{json_err, load_run, load_state, save_state, RunState};
-use crate::db::{backend, exec, qrow};
+use crate::db::{backend, exec, qrow, Tx};
 use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
 use aos_core::credits::Transfer;
 use aos_core::RunStatus;
@@ -12,51 +12,22 @@ use aos_runtime::ports::{
 use aos_runtime::worker::encode;
 use rusqlite::{params, Connection, OptionalExtension};
 
-fn has_checkpoint(c: &Connection, tenant: &str, run: &str, index: u32) -> Result<bool, StoreError> {
-    qrow(
+/// Whether step `index` of a run that is `status` has no row because its claim was
+/// deferred to its commit: only a run's first step, while the run is queued (or was
+/// cancelled while that step ran, which keeps the step's checkpoint).
+fn claim_deferred(c: &Connection, t: &str, r: &str, index: u32, status: RunStatus) -> Result<bool, StoreError> {
+    if index != 0 || !matches!(status, RunStatus::Queued | RunStatus::Cancelled) {
+        return Ok(false);
+    }
+    let row = qrow(
         c,
-        "SELECT 1 FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND checkpoint IS NOT NULL",
-        params![tenant, run, index],
+        "SELECT 1 FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+        params![t, r, index],
         |_| Ok(()),
     )
     .optional()
-    .map(|r| r.is_some())
-    .map_err(|e| backend(&e))
-}
-
-/// How a commit holds its step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fence {
-    /// The step's row names the commit's claim.
-    Held,
-    /// The step has no row: its claim was deferred to this commit.
-    Deferred,
-}
-
-/// Whether a commit with `claim` may end step `index` of a run that is `status`: `None`
-/// when the step has a checkpoint already or another claim holds it.
-fn fence(
-    c: &Connection,
-    t: &str,
-    r: &str,
-    index: u32,
-    claim: &str,
-    status: RunStatus,
-) -> Result<Option<Fence>, StoreError> {
-    let row: Option<(Option<String>, bool)> = qrow(
-        c,
-        "SELECT claim_id, checkpoint IS NOT NULL FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
-        params![t, r, index],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )
-    .optional()
     .map_err(|e| backend(&e))?;
-    Ok(match row {
-        // (A run cancelled while its deferred first step ran keeps that step's checkpoint.)
-        None if index == 0 && matches!(status, RunStatus::Queued | RunStatus::Cancelled) => Some(Fence::Deferred),
-        Some((Some(holder), false)) if holder == claim => Some(Fence::Held),
-        _ => None,
-    })
+    Ok(row.is_none())
 }
 
 /// The claim of a run's first step begun without one (a deferred claim), taken now with
@@ -65,7 +36,7 @@ fn fence(
 /// worker's: this one's was taken over) or the run neither is queued nor was cancelled
 /// (a step in flight at a cancel keeps its claim, so that its outcome is recorded).
 fn claim_late(
-    c: &Connection,
+    c: &Tx<'_>,
     (t, r): (&str, &str),
     claim: &str,
     until_ms: u64,
@@ -98,7 +69,7 @@ fn claim_late(
 
 /// A heartbeat: the claim extended to `until_ms` while it is still this worker's.
 pub(super) fn extend_tx(
-    c: &Connection,
+    c: &Tx<'_>,
     t: &str,
     r: &str,
     index: u32,
@@ -118,29 +89,36 @@ pub(super) fn extend_tx(
     Ok(index == 0 && claim_late(c, (t, r), claim, until_ms, aos_runtime::clock::now_ms(), None)?)
 }
 
-pub(super) fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, StoreError> {
+pub(super) fn begin_tx(c: &Tx<'_>, req: &BeginStep) -> Result<BeginOutcome, StoreError> {
     let (t, r) = (req.tenant.as_str(), req.run_id.as_str());
     let Some(mut run) = load_state(c, t, r)? else {
         return Ok(BeginOutcome::AlreadyDone);
     };
     // The lifecycle rule of core: a step begins only in a run that may be running.
     let live = RunStatus::sources_of(RunStatus::Running).contains(&run.status);
-    if !live || run.next_step != req.step_index || has_checkpoint(c, t, r, req.step_index)? {
+    if !live || run.next_step != req.step_index {
+        c.runs.keep(t, r, run);
         return Ok(BeginOutcome::AlreadyDone);
     }
-    let claim: Option<(String, u32, u64)> = qrow(
+    let claim: Option<(String, u32, u64, bool)> = qrow(
         c,
-        "SELECT status, attempts, claim_until FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+        "SELECT status, attempts, claim_until, checkpoint IS NOT NULL FROM steps
+         WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
         params![t, r, req.step_index],
-        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
     )
     .optional()
     .map_err(|e| backend(&e))?;
     let outcome = match claim {
-        Some((status, _, until)) if status == "running" && until > req.now_ms => {
-            return Ok(BeginOutcome::Busy { until_ms: until })
+        Some((_, _, _, true)) => {
+            c.runs.keep(t, r, run);
+            return Ok(BeginOutcome::AlreadyDone);
         }
-        Some((status, attempts, _)) => (attempts + 1, status == "running"),
+        Some((status, _, until, _)) if status == "running" && until > req.now_ms => {
+            c.runs.keep(t, r, run);
+            return Ok(BeginOutcome::Busy { until_ms: until });
+        }
+        Some((status, attempts, _, _)) => (attempts + 1, status == "running"),
         None => (1, false),
     };
     let (attempt, taken_over) = outcome;
@@ -162,6 +140,9 @@ pub(super) fn begin_tx(c: &Connection, req: &BeginStep) -> Result<BeginOutcome, 
         run.updated_at_ms = req.now_ms;
         run.ahead.clone_from(&reserved);
         save_state(c, t, r, &run, Some(RunStatus::Queued))?;
+    } else {
+        // Unchanged: kept for the step's commit.
+        c.runs.keep(t, r, run);
     }
     Ok(BeginOutcome::Claimed { attempt, taken_over, reserved })
 }
@@ -189,7 +170,7 @@ fn ledger_tx(c: &Connection, commit: &StepCommit, advances: bool) -> Result<Opti
 }
 
 /// A step's commit; answers also whether the commit's execution write was applied with it.
-pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<(Committed, bool), StoreError> {
+pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, bool), StoreError> {
     let (t, r) = (commit.tenant.as_str(), commit.run_id.as_str());
     let index = commit.checkpoint.step_index;
     let mut run = load_state(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
@@ -197,28 +178,35 @@ pub(super) fn commit_tx(c: &Connection, commit: &StepCommit) -> Result<(Committe
     if let Some(receipt) = &commit.ack {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
-    // Fenced by the claim: a worker whose claim was taken over writes nothing. A step
-    // never claimed is one whose claim was deferred (only a run's first step, on its
-    // first delivery, while the run is queued): this commit takes it.
-    let Some(fence) = fence(c, t, r, index, &commit.claim, run.status)? else {
-        return Ok((committed(run, None), false));
-    };
-    // The checkpoint goes into the step's row, which the claim above vouches for.
+    // Fenced by the claim: a worker whose claim was taken over writes nothing. The
+    // checkpoint goes into the step's row when that row names this claim and has no
+    // checkpoint yet (the update is the fence). A step never claimed is one whose claim
+    // was deferred (only a run's first step, on its first delivery, while the run is
+    // queued): this commit takes it.
     let body = serde_json::to_string(&commit.checkpoint).map_err(|e| json_err(&e))?;
-    let sql = match fence {
-        Fence::Held => {
-            "UPDATE steps SET status = 'done', claim_until = 0, checkpoint = ?4
-             WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?5"
+    let held = exec(
+        c,
+        "UPDATE steps SET status = 'done', claim_until = 0, checkpoint = ?4
+         WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?5 AND checkpoint IS NULL",
+        params![t, r, index, body, commit.claim],
+    )
+    .map_err(|e| backend(&e))?
+        == 1;
+    if !held {
+        if !claim_deferred(c, t, r, index, run.status)? {
+            return Ok((committed(run, None), false));
         }
-        Fence::Deferred => {
+        exec(
+            c,
             "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id, checkpoint)
-             VALUES (?1, ?2, ?3, 'done', 1, 0, ?5, ?4)"
+             VALUES (?1, ?2, ?3, 'done', 1, 0, ?5, ?4)",
+            params![t, r, index, body, commit.claim],
+        )
+        .map_err(|e| backend(&e))?;
+        if run.status == RunStatus::Queued {
+            // The run starts with the commit of its first step.
+            run.status = RunStatus::Running;
         }
-    };
-    exec(c, sql, params![t, r, index, body, commit.claim]).map_err(|e| backend(&e))?;
-    if fence == Fence::Deferred && run.status == RunStatus::Queued {
-        // The run starts with the commit of its first step.
-        run.status = RunStatus::Running;
     }
     // The gate's decision is on record with the checkpoint that carries it.
     crate::audit::append_tx(c, &commit.audit)?;
@@ -309,7 +297,7 @@ fn lease_until(now_ms: u64, lease: std::time::Duration) -> u64 {
     now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX)
 }
 
-pub(super) fn retry_tx(c: &Connection, retry: &StepRetry) -> Result<(), StoreError> {
+pub(super) fn retry_tx(c: &Tx<'_>, retry: &StepRetry) -> Result<(), StoreError> {
     let (t, r) = (retry.tenant.as_str(), retry.run_id.as_str());
     let err = serde_json::to_string(&retry.last_error).map_err(|e| json_err(&e))?;
     let released = exec(
