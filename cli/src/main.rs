@@ -441,6 +441,7 @@ async fn main() -> anyhow::Result<()> {
             if backend == "aws" {
                 cfg.backend = aos_cli::stack::Backend::Aws { create_resources };
                 cfg.workers = workers.unwrap_or(aos_cli::stack::AWS_WORKERS);
+                cfg.worker.poll_wait = aos_runtime::worker::WorkerConfig::default().poll_wait;
                 // SQS counts visibility in whole seconds.
                 cfg.worker.visibility = cfg.worker.visibility.max(Duration::from_secs(1));
                 cfg.worker.heartbeat = cfg.worker.visibility / 3;

@@ -173,6 +173,13 @@ pub const EMBEDDED_WORKERS: usize = 64;
 /// Step workers of `aos dev --backend aws`: each idle one holds a long poll of SQS.
 pub const AWS_WORKERS: usize = 4;
 
+/// How long an idle worker of `aos dev` waits on the embedded queue before it looks
+/// again. The queue wakes a waiting worker for every message it makes visible (a send,
+/// a hand-off, a delay or a lease running out), so looking again is only a safety net;
+/// looking every second made the 64 idle workers open 64 write transactions at once
+/// every second, in the way of the steps that were running.
+pub const EMBEDDED_POLL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl StackConfig {
     /// Defaults for a data directory: port 8787, [`EMBEDDED_WORKERS`] workers, durable.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -181,7 +188,7 @@ impl StackConfig {
             port: 8787,
             workers: EMBEDDED_WORKERS,
             allow_hosts: String::new(),
-            worker: WorkerConfig::default(),
+            worker: WorkerConfig { poll_wait: EMBEDDED_POLL_WAIT, ..WorkerConfig::default() },
             durability: Durability::Full,
             dev_api_key: None,
             after_effect: None,

@@ -340,6 +340,35 @@ mod tests {
         assert_eq!(got.len(), 1);
     }
 
+    /// A receiver waits without looking again on a timer (`aos dev` workers wait 10 s):
+    /// a message sent with a delay while it waits wakes it when the message is due, and
+    /// so does a lease that runs out.
+    #[tokio::test]
+    async fn a_long_waiting_receiver_is_woken_by_what_becomes_visible_meanwhile() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let q = Arc::new(queue(&dir, 5));
+        let long = Duration::from_secs(60);
+        let waiting = tokio::spawn({
+            let q = Arc::clone(&q);
+            async move { q.receive(1, Duration::from_millis(300), long).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        q.send("later", Duration::from_millis(200)).await.expect("send");
+        let got = tokio::time::timeout(Duration::from_secs(20), waiting)
+            .await
+            .expect("woken when the message was due, not at the end of its wait")
+            .expect("task")
+            .expect("receive");
+        assert_eq!(got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["later"]);
+        // Its lease (300 ms) runs out while another receiver waits: that one gets it again.
+        let again = tokio::time::timeout(Duration::from_secs(20), q.receive(1, Duration::from_secs(30), long))
+            .await
+            .expect("woken when the lease ran out")
+            .expect("receive");
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].receive_count, 2);
+    }
+
     #[tokio::test]
     async fn messages_survive_reopening_the_store() {
         let dir = tempfile::tempdir().expect("tmp");
