@@ -349,6 +349,7 @@ impl LocalStack {
                     Arc::clone(&adapters.idempotency),
                     Arc::clone(&skills),
                 )
+                .with_changes(Arc::clone(&changes))
             }),
         };
         let (demo, sink) = demo_router();

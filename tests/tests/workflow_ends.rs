@@ -37,10 +37,52 @@ struct Fixture {
 async fn fixture(dir: &tempfile::TempDir) -> Fixture {
     let e = Embedded::open(dir.path(), Durability::Full).await.expect("open");
     let skills = Arc::new(aos_runtime::skills::default_registry(AddressPolicy::default()).expect("skills"));
-    let flows = WorkflowService::new(e.workflows.clone(), e.runs.clone(), e.idempotency.clone(), Arc::clone(&skills));
+    // As `aos dev` wires them: the service and the worker signal executions' ends.
+    let changes = Arc::new(aos_runtime::changes::Changes::default());
+    let flows = WorkflowService::new(e.workflows.clone(), e.runs.clone(), e.idempotency.clone(), Arc::clone(&skills))
+        .with_changes(Arc::clone(&changes));
     let worker = StepWorker::new(e.runs.clone(), e.queue.clone(), e.kv.clone(), skills, WorkerConfig::default())
-        .with_workflows(flows.clone());
+        .with_workflows(flows.clone())
+        .with_changes(changes);
     Fixture { e, flows, worker }
+}
+
+/// Whether a waiter for the end of `id`, armed before `act`, is woken by it at once
+/// (without the signal it would sleep until its recheck, a second later).
+async fn woken_by<T>(f: &Fixture, id: &aos_core::ExecutionId, act: impl std::future::Future<Output = T>) -> bool {
+    let mut waiter = f.flows.waiter(&tenant(), id, tokio::time::Instant::now() + Duration::from_secs(60));
+    let armed = waiter.arm();
+    act.await;
+    tokio::time::timeout(Duration::from_millis(200), waiter.wait(armed)).await.is_ok()
+}
+
+/// A waited read of an execution (`GET /v1/executions/{id}?wait=`) wakes at its end:
+/// when the last node's run ends it in the run's commit, and when it is cancelled.
+#[tokio::test]
+async fn a_waiter_for_an_execution_wakes_at_its_end() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = fixture(&dir).await;
+    let started = start(&f, &chain(3)).await;
+    let first = f.e.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
+    assert_eq!(first.len(), 1);
+    assert!(woken_by(&f, &started.id, f.worker.handle(&first[0])).await, "the chain's end did not wake its waiter");
+    let done = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert!(done.state.status.is_terminal(), "{:?}", done.state.status);
+    // A cancel ends the next one (its first node's run is still queued).
+    let next = start(&f, &chain(2)).await;
+    let cancel = async {
+        f.flows.cancel(&tenant(), &next.id).await.expect("cancel");
+    };
+    assert!(woken_by(&f, &next.id, cancel).await, "the cancel did not wake the execution's waiter");
+    // A change that does not end it leaves the waiter asleep.
+    let third = start(&f, &chain(2)).await;
+    let one = f.e.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
+    // (One node at a time: the chain is not handed on within this call.)
+    let worker = f.worker.within(Duration::from_secs(5), Duration::ZERO);
+    assert!(
+        !woken_by(&f, &third.id, worker.handle(&one[0])).await,
+        "a node's end woke the waiter of an execution still running"
+    );
 }
 
 async fn start(f: &Fixture, spec: &str) -> ExecutionRecord {

@@ -106,9 +106,10 @@ pub(crate) async fn get_execution(
     let svc = service(&s)?;
     let id = execution_id(&id)?;
     let wait = crate::runs::WaitQuery::parse(q)?;
-    // `?wait=`: read again at a growing interval until it is finished or the time is up.
+    // `?wait=`: read again at its end (or, where executions end elsewhere, at a growing
+    // interval) until it is finished or the time is up.
     let deadline = tokio::time::Instant::now() + wait.unwrap_or_default().min(s.runs.wait_cap());
-    let mut waiter = aos_runtime::changes::Waiter::polling(deadline);
+    let mut waiter = svc.waiter(&p.tenant, &id, deadline);
     let e = loop {
         let armed = waiter.arm();
         let e = svc.execution(&p.tenant, &id).await?;

@@ -1,12 +1,13 @@
-//! In-process signals that a run changed, so a caller waiting for it (`?wait=`, an event
-//! stream) wakes at the change instead of at a poll interval. The step workers and the
+//! In-process signals that a run (or a workflow execution) changed, so a caller waiting
+//! for it (`?wait=`, an event stream) wakes at the change instead of at a poll interval. The step workers and the
 //! run use cases of one process share one [`Changes`] (`aos dev`); where they do not (an
 //! API Lambda, whose workers run elsewhere), waiting falls back to reading the run at a
 //! growing interval. A signal carries nothing: the waiter reads the run again, so a
 //! signal that is missed costs at most one interval, never a wrong answer.
 
-use aos_core::{RunId, TenantId};
+use aos_core::TenantId;
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,14 +57,15 @@ impl Signals {
     }
 }
 
-fn key(tenant: &TenantId, run: &RunId) -> String {
-    format!("{tenant}/{run}")
+/// A run's or an execution's key (their ids differ by prefix).
+fn key(tenant: &TenantId, id: &(impl Display + ?Sized)) -> String {
+    format!("{tenant}/{id}")
 }
 
 impl Changes {
     /// Signals that `run` changed (and, with [`Change::Ended`], that it ended): the
     /// waiters for it read it again.
-    pub fn changed(&self, tenant: &TenantId, run: &RunId, change: Change) {
+    pub fn changed(&self, tenant: &TenantId, run: &(impl Display + ?Sized), change: Change) {
         let signals = self.waiting.lock().expect("changes").get(&key(tenant, run)).cloned();
         if let Some(s) = signals {
             s.moved.notify_waiters();
@@ -74,7 +76,12 @@ impl Changes {
     }
 
     /// A subscription to `run`'s changes of the kind `watch`, until it is dropped.
-    pub fn subscribe(self: &Arc<Self>, tenant: &TenantId, run: &RunId, watch: Change) -> Subscription {
+    pub fn subscribe(
+        self: &Arc<Self>,
+        tenant: &TenantId,
+        run: &(impl Display + ?Sized),
+        watch: Change,
+    ) -> Subscription {
         let key = key(tenant, run);
         let signals = Arc::clone(self.waiting.lock().expect("changes").entry(key.clone()).or_default());
         Subscription { changes: Arc::clone(self), key, signals, watch }
@@ -117,7 +124,7 @@ impl Waiter {
     pub fn new(
         changes: Option<&Arc<Changes>>,
         tenant: &TenantId,
-        run: &RunId,
+        run: &(impl Display + ?Sized),
         watch: Change,
         deadline: Instant,
     ) -> Self {
@@ -163,6 +170,8 @@ impl Waiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use aos_core::RunId;
 
     fn ids() -> (TenantId, RunId) {
         (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_a").expect("run"))

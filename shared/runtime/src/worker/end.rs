@@ -281,6 +281,12 @@ impl StepWorker {
         }
         let committed = self.store.commit_step(&commit).await?;
         self.signal(&c.msg, if committed.status.is_terminal() { Change::Ended } else { Change::Moved });
+        // The execution the commit finished (if the store took its write: else the run's
+        // message takes the end there, and says so then; a signal too many only makes a
+        // waiter read again).
+        if let (Some(flows), Some(w)) = (&self.workflows, &commit.execution) {
+            flows.written(&w.execution);
+        }
         if let (true, Some(sfn)) = (answers_task, &self.sfn) {
             let mut ended = c.run.clone();
             ended.status = committed.status;

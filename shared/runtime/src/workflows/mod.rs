@@ -149,6 +149,8 @@ pub struct WorkflowService {
     stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
     /// Step Functions, when executions run there (the AWS backend).
     sfn: Option<StepFunctionsEngine>,
+    /// Where an execution's end is signalled to the callers waiting for it (`?wait=`).
+    changes: Option<Arc<crate::changes::Changes>>,
 }
 
 /// Accepts every skill: stored versions were validated against the registry when applied.
@@ -177,7 +179,42 @@ impl WorkflowService {
         skills: Arc<SkillRegistry>,
     ) -> Self {
         let stripes = Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect());
-        Self { store, runs, idempotency, skills, compiled: Arc::default(), stripes, sfn: None }
+        Self { store, runs, idempotency, skills, compiled: Arc::default(), stripes, sfn: None, changes: None }
+    }
+
+    /// Signals the end of each execution this process finishes through `changes` (the
+    /// workers that end executions with their runs' commits share it), so a waited read
+    /// of an execution answers at its end instead of at a poll interval.
+    #[must_use]
+    pub fn with_changes(mut self, changes: Arc<crate::changes::Changes>) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// Signals that `execution` was written, if that write finished it.
+    pub(crate) fn written(&self, execution: &ExecutionRecord) {
+        if let Some(changes) = &self.changes {
+            if execution.state.status.is_terminal() {
+                changes.changed(&execution.tenant, &execution.id, crate::changes::Change::Ended);
+            }
+        }
+    }
+
+    /// A waiter for the end of an execution until `deadline`: woken by its end when this
+    /// process finishes its executions (the embedded executor), else reading again at a
+    /// growing interval (Step Functions runs them elsewhere).
+    pub fn waiter(
+        &self,
+        tenant: &TenantId,
+        id: &ExecutionId,
+        deadline: tokio::time::Instant,
+    ) -> crate::changes::Waiter {
+        match (&self.changes, &self.sfn) {
+            (Some(changes), None) => {
+                crate::changes::Waiter::new(Some(changes), tenant, id, crate::changes::Change::Ended, deadline)
+            }
+            _ => crate::changes::Waiter::polling(deadline),
+        }
     }
 
     /// Runs executions on Step Functions instead of the embedded executor.
@@ -354,6 +391,7 @@ impl WorkflowService {
             }
             return Err(e.into());
         }
+        self.written(&write.execution);
         Ok(Created { value: write.execution, created: true })
     }
 

@@ -150,7 +150,10 @@ impl WorkflowService {
                 write.audit.push(event.clone());
             }
             match self.store.write_execution(&write).await {
-                Ok(()) => return Ok(Some(write.execution)),
+                Ok(()) => {
+                    self.written(&write.execution);
+                    return Ok(Some(write.execution));
+                }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
