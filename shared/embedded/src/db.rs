@@ -79,13 +79,13 @@ CREATE TABLE IF NOT EXISTS idempotency (
     tenant TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, payload_hash TEXT NOT NULL,
     result TEXT, expires_at INTEGER NOT NULL,
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;
--- No AUTOINCREMENT: a message is found by its receipt, never by an id kept after it is
--- gone, and the sequence table would be one more page in every step's commit.
+-- No AUTOINCREMENT: a message is found by its receipt (its id and its lease, `receipt`),
+-- never by an id kept after it is gone, and the sequence table would be one more page
+-- in every step's commit (as an index of receipts would).
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
     visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
 CREATE INDEX IF NOT EXISTS queue_visible ON queue (queue, visible_at);
-CREATE UNIQUE INDEX IF NOT EXISTS queue_receipt ON queue (receipt);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
     receive_count INTEGER NOT NULL, dead_at INTEGER NOT NULL);
@@ -217,11 +217,12 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              DROP TABLE queue;
              ALTER TABLE queue_rebuilt RENAME TO queue;
              CREATE INDEX queue_visible ON queue (queue, visible_at);
-             CREATE UNIQUE INDEX queue_receipt ON queue (receipt);
              DELETE FROM sqlite_sequence WHERE name = 'queue';
              RELEASE queue_rebuild;",
         )?;
     }
+    // Receipts name their row since the index of receipts went.
+    conn.execute_batch("DROP INDEX IF EXISTS queue_receipt;")?;
     // Executions kept their nodes' states in their own record before `execution_nodes`.
     conn.execute_batch(
         "SAVEPOINT nodes_apart;

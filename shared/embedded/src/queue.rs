@@ -6,7 +6,7 @@ use crate::db::{backend, exec, qrow, Db};
 use aos_runtime::clock::{now_ms, unique_suffix};
 use aos_runtime::ports::{Queue, Received, StoreResult};
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,19 @@ pub const STEP_QUEUE: &str = "steps";
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A receipt names its message's row and the lease it was received with, `{id}.{lease}`,
+/// so that acknowledging it finds the row by its key: no index of leases to keep up in
+/// every step's commit. The row's `receipt` column holds the lease.
+fn receipt(id: i64, lease: &str) -> String {
+    format!("{id}.{lease}")
+}
+
+/// The row and the lease a receipt names; `None` for one this queue never gave out.
+fn parse_receipt(receipt: &str) -> Option<(i64, &str)> {
+    let (id, lease) = receipt.split_once('.')?;
+    Some((id.parse().ok()?, lease))
 }
 
 /// Inserts a message inside the caller's transaction (used by atomic step commits).
@@ -31,26 +44,29 @@ pub(crate) fn enqueue_received(
     body: &str,
     hidden_until_ms: u64,
 ) -> rusqlite::Result<Received> {
-    let receipt = unique_suffix();
+    let lease = unique_suffix();
     exec(
         c,
         "INSERT INTO queue (queue, body, visible_at, receive_count, receipt) VALUES (?1, ?2, ?3, 1, ?4)",
-        params![queue, body, hidden_until_ms, receipt],
+        params![queue, body, hidden_until_ms, lease],
     )?;
-    Ok(Received::new(receipt, body.to_owned(), 1))
+    Ok(Received::new(receipt(c.last_insert_rowid(), &lease), body.to_owned(), 1))
 }
 
 /// Deletes a received message inside the caller's transaction.
 pub(crate) fn ack(conn: &Connection, receipt: &str) -> rusqlite::Result<()> {
-    exec(conn, "DELETE FROM queue WHERE receipt = ?1", params![receipt])?;
+    if let Some((id, lease)) = parse_receipt(receipt) {
+        exec(conn, "DELETE FROM queue WHERE id = ?1 AND receipt = ?2", params![id, lease])?;
+    }
     Ok(())
 }
 
 /// Makes a received message visible to every receiver at once, and wakes one.
 pub(crate) async fn release(db: &Db, receipt: &str) -> StoreResult<()> {
-    let receipt = receipt.to_owned();
+    let Some((id, lease)) = parse_receipt(receipt) else { return Ok(()) };
+    let lease = lease.to_owned();
     db.write(false, move |c| {
-        exec(c, "UPDATE queue SET visible_at = 0, receipt = NULL WHERE receipt = ?1", params![receipt])
+        exec(c, "UPDATE queue SET visible_at = 0, receipt = NULL WHERE id = ?1 AND receipt = ?2", params![id, lease])
             .map_err(|e| backend(&e))
     })
     .await?;
@@ -160,13 +176,13 @@ fn receive_tx(
             tracing::warn!(queue = name, receive_count = count, "message moved to the dead-letter table");
             continue;
         }
-        let receipt = unique_suffix();
+        let lease = unique_suffix();
         exec(
             c,
             "UPDATE queue SET receive_count = receive_count + 1, visible_at = ?2, receipt = ?3 WHERE id = ?1",
-            params![id, now + ms(visibility), receipt],
+            params![id, now + ms(visibility), lease],
         )?;
-        out.push(Received::new(receipt, body, count + 1));
+        out.push(Received::new(receipt(id, &lease), body, count + 1));
     }
     Ok(out)
 }
@@ -226,21 +242,14 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn change_visibility(&self, receipt: &str, visibility: Duration) -> StoreResult<bool> {
-        let receipt = receipt.to_owned();
+        let Some((id, lease)) = parse_receipt(receipt) else { return Ok(false) };
+        let lease = lease.to_owned();
         let at = now_ms() + ms(visibility);
         self.db
             .write(false, move |c| {
-                let id: Option<i64> = c
-                    .query_row("SELECT id FROM queue WHERE receipt = ?1", params![receipt], |r| r.get(0))
-                    .optional()
-                    .map_err(|e| backend(&e))?;
-                match id {
-                    None => Ok(false),
-                    Some(id) => c
-                        .execute("UPDATE queue SET visible_at = ?2 WHERE id = ?1", params![id, at])
-                        .map(|_| true)
-                        .map_err(|e| backend(&e)),
-                }
+                exec(c, "UPDATE queue SET visible_at = ?3 WHERE id = ?1 AND receipt = ?2", params![id, lease, at])
+                    .map(|n| n == 1)
+                    .map_err(|e| backend(&e))
             })
             .await
     }
@@ -275,6 +284,14 @@ mod tests {
             q.db.read(|c| c.query_row("SELECT sql FROM sqlite_master WHERE name = 'queue'", [], |r| r.get(0)))
                 .expect("schema");
         assert!(!sql.contains("AUTOINCREMENT"), "{sql}");
+        let indexes: Vec<String> =
+            q.db.read(|c| {
+                let mut st = c.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'queue'")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                rows.collect()
+            })
+            .expect("indexes");
+        assert_eq!(indexes, ["queue_visible"], "receipts name their row: no index of receipts is kept");
         let got = q.receive(5, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
         let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
         assert_eq!(bodies, ["first", "second"]);
@@ -299,6 +316,14 @@ mod tests {
         assert_ne!(again[0].receipt, first[0].receipt, "each receive gets a new receipt");
         q.delete(&first[0].receipt).await.expect("stale delete is not an error");
         assert_eq!(q.depth().expect("depth"), 1, "a stale receipt deletes nothing");
+        // Nor does a receipt this queue never gave out (or one of the form before receipts
+        // named their row), and it extends nothing.
+        let (id, _) = parse_receipt(&again[0].receipt).expect("a receipt names its row");
+        for forged in [format!("{id}.other-lease"), format!("{id}"), "a-lease-alone".to_owned()] {
+            q.delete(&forged).await.expect("delete");
+            assert!(!q.change_visibility(&forged, Duration::from_secs(60)).await.expect("extend"), "{forged}");
+        }
+        assert_eq!(q.depth().expect("depth"), 1, "a foreign receipt deletes nothing");
         q.delete(&again[0].receipt).await.expect("delete");
         assert_eq!(q.depth().expect("depth"), 0);
     }
