@@ -100,6 +100,18 @@ impl Drop for FaultProxy {
 impl FaultProxy {
     /// Starts a proxy on a free loopback port in front of `upstream` (the emulator).
     pub async fn start(upstream: &str) -> Self {
+        Self::started(upstream, None).await
+    }
+
+    /// A proxy that forwards one call at a time. DynamoDB applies a conditional write
+    /// to an item atomically with its check; the emulator (a threaded server with no lock
+    /// around an update) may interleave two, so both pass their check and one's update is
+    /// lost. Tests of concurrent conditional writes on one item go through this.
+    pub async fn one_at_a_time(upstream: &str) -> Self {
+        Self::started(upstream, Some(tokio::sync::Mutex::new(()))).await
+    }
+
+    async fn started(upstream: &str, serial: Option<tokio::sync::Mutex<()>>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().expect("addr");
         let state: Arc<Mutex<State>> = Arc::default();
@@ -107,6 +119,7 @@ impl FaultProxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             http: reqwest::Client::builder().no_proxy().build().expect("client"),
             state: Arc::clone(&state),
+            serial,
         });
         let task = tokio::spawn(async move {
             loop {
@@ -159,6 +172,8 @@ struct Forward {
     upstream: String,
     http: reqwest::Client,
     state: Arc<Mutex<State>>,
+    /// Held while a call is forwarded, when calls go one at a time.
+    serial: Option<tokio::sync::Mutex<()>>,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -209,6 +224,10 @@ impl Forward {
     }
 
     async fn forward(&self, parts: &hyper::http::request::Parts, body: Bytes) -> Result<Answer, Dropped> {
+        let _one = match &self.serial {
+            Some(serial) => Some(serial.lock().await),
+            None => None,
+        };
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()).map_err(|_| Dropped)?;
         let mut req = self.http.request(method, format!("{}{path}", self.upstream)).body(body);

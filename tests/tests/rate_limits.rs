@@ -71,16 +71,19 @@ async fn a_tenant_past_its_plans_rate_is_refused_with_retry_after_and_nothing_do
     assert_eq!(runs["runs"], json!([]), "the refused run was never stored: {runs}");
 }
 
-/// A DynamoDB client on the emulator that counts its calls.
-async fn counted_dynamodb() -> (aws_sdk_dynamodb::Client, aos_aws::CallCounter, String) {
-    let conf = aos_tests::backends::sdk_config_at(&aos_tests::backends::emulator_endpoint()).await;
+/// A DynamoDB client on the emulator that counts its calls. Its calls reach the emulator
+/// one at a time (through the proxy, which lives as long as it is held), so that a
+/// conditional update is atomic with its check as on DynamoDB.
+async fn counted_dynamodb() -> (aws_sdk_dynamodb::Client, aos_aws::CallCounter, String, aos_tests::faults::FaultProxy) {
+    let proxy = aos_tests::faults::FaultProxy::one_at_a_time(&aos_tests::backends::emulator_endpoint()).await;
+    let conf = aos_tests::backends::sdk_config_at(&proxy.endpoint()).await;
     let counter = aos_aws::CallCounter::default();
     let ddb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&conf).interceptor(counter.clone()).build(),
     );
     let table = format!("aos-rate-{}", uuid::Uuid::new_v4().simple());
     aos_aws::create_table(&ddb, &table).await.expect("table");
-    (ddb, counter, table)
+    (ddb, counter, table, proxy)
 }
 
 /// The route Lambdas' limiter: one bucket per tenant in DynamoDB. Two instances (two
@@ -92,7 +95,7 @@ async fn counted_dynamodb() -> (aws_sdk_dynamodb::Client, aos_aws::CallCounter, 
 #[ignore = "needs the AWS emulator: ./scripts/test.sh runs it"]
 async fn lambdas_share_one_bucket_per_tenant_in_dynamodb() {
     use aos_runtime::limits::RateLimiter;
-    let (ddb, counter, table) = counted_dynamodb().await;
+    let (ddb, counter, table, _proxy) = counted_dynamodb().await;
     let instances = [
         std::sync::Arc::new(aos_aws::DynamoRateLimiter::new(ddb.clone(), &table)),
         std::sync::Arc::new(aos_aws::DynamoRateLimiter::new(ddb.clone(), &table)),
