@@ -1,11 +1,11 @@
 //! The embedded run store: runs, checkpoints and step claims, with every step
 //! transition in one transaction together with its queue messages.
 
+mod state;
 mod steps;
 
 use crate::db::{backend, exec, qrow, Db, Tx, FINISHED};
 use crate::queue::{enqueue, enqueue_received, STEP_QUEUE};
-use aos_core::Plan;
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::clock::now_ms;
 use aos_runtime::ports::{
@@ -15,8 +15,9 @@ use aos_runtime::ports::{
 use aos_runtime::worker::encode;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
+pub(crate) use state::StateCache;
+use state::{load_state, save_state, RunState};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use steps::{begin_tx, commit_tx, extend_tx, retry_tx, suspend_tx};
@@ -35,29 +36,6 @@ const DEFERRED_KEPT: usize = 65_536;
 
 fn json_err(e: &serde_json::Error) -> StoreError {
     StoreError::Backend(format!("corrupt record: {e}"))
-}
-
-/// The mutable half of a run, rewritten by every step transition (kept small so a
-/// step's commit does not re-serialize the plan — except an agent's, whose plan grows).
-#[derive(Clone, Serialize, Deserialize)]
-struct RunState {
-    #[serde(flatten)]
-    m: RunMutable,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    plan: Option<Plan>,
-}
-
-impl std::ops::Deref for RunState {
-    type Target = RunMutable;
-    fn deref(&self) -> &RunMutable {
-        &self.m
-    }
-}
-
-impl std::ops::DerefMut for RunState {
-    fn deref_mut(&mut self) -> &mut RunMutable {
-        &mut self.m
-    }
 }
 
 fn compose(tenant: &str, id: &str, spec: &str, state: &str) -> Result<RunRecord, StoreError> {
@@ -84,126 +62,6 @@ fn load_run(c: &Connection, tenant: &str, id: &str) -> Result<Option<RunRecord>,
     .optional()
     .map_err(|e| backend(&e))?;
     row.map(|(spec, state)| compose(tenant, id, &spec, &state)).transpose()
-}
-
-/// Most run states [`StateCache`] keeps; past it, it starts again empty.
-const STATES_KEPT: usize = 4096;
-
-/// The states of live runs as the writer last wrote them, so that a step's commit does
-/// not read and parse again the state the run's previous commit wrote. Only the writer
-/// touches it, inside its transactions: a load takes a run's entry out, and a save puts
-/// the state it wrote back. What a job saved is forgotten if the job or its batch rolls
-/// back, so an entry is always what the database holds. Finished runs are not kept.
-#[derive(Default)]
-pub(crate) struct StateCache(Mutex<Kept>);
-
-#[derive(Default)]
-struct Kept {
-    states: HashMap<(String, String), RunState>,
-    /// Runs saved by the current job, then by the current batch's jobs that ended well.
-    job: Vec<(String, String)>,
-    batch: Vec<(String, String)>,
-}
-
-impl StateCache {
-    fn take(&self, tenant: &str, id: &str) -> Option<RunState> {
-        let mut kept = self.0.lock().ok()?;
-        kept.states.remove(&(tenant.to_owned(), id.to_owned()))
-    }
-
-    /// Keeps `state` as what the database holds of the run in the open transaction (it
-    /// was just saved, or loaded and left unchanged).
-    fn keep(&self, tenant: &str, id: &str, state: RunState) {
-        let Ok(mut kept) = self.0.lock() else { return };
-        let key = (tenant.to_owned(), id.to_owned());
-        if state.status.is_terminal() {
-            kept.states.remove(&key);
-            return;
-        }
-        if kept.states.len() >= STATES_KEPT {
-            kept.states.clear();
-        }
-        kept.states.insert(key.clone(), state);
-        kept.job.push(key);
-    }
-
-    /// Forgets a run (its row was deleted).
-    pub(crate) fn forget(&self, tenant: &str, id: &str) {
-        drop(self.take(tenant, id));
-    }
-
-    /// A batch begins: what an unfinished one saved (a job that panicked) is forgotten.
-    pub(crate) fn batch_began(&self) {
-        self.batch_ended(false);
-    }
-
-    /// A job ended: what it saved stays only if it succeeded (else it rolled back).
-    pub(crate) fn job_ended(&self, ok: bool) {
-        let Ok(mut kept) = self.0.lock() else { return };
-        let kept = &mut *kept;
-        if ok {
-            kept.batch.append(&mut kept.job);
-        } else {
-            for key in kept.job.drain(..) {
-                kept.states.remove(&key);
-            }
-        }
-    }
-
-    /// A batch ended: what its jobs saved stays only if it committed.
-    pub(crate) fn batch_ended(&self, committed: bool) {
-        let Ok(mut kept) = self.0.lock() else { return };
-        let kept = &mut *kept;
-        kept.job.clear();
-        if committed {
-            kept.batch.clear();
-        } else {
-            for key in kept.batch.drain(..) {
-                kept.states.remove(&key);
-            }
-        }
-    }
-}
-
-/// A run's state, as the writer last saved it or else as stored.
-fn load_state(c: &Tx<'_>, tenant: &str, id: &str) -> Result<Option<RunState>, StoreError> {
-    if let Some(state) = c.runs.take(tenant, id) {
-        return Ok(Some(state));
-    }
-    let state: Option<String> =
-        qrow(c, "SELECT state FROM runs WHERE tenant = ?1 AND id = ?2", params![tenant, id], |r| r.get(0))
-            .optional()
-            .map_err(|e| backend(&e))?;
-    state.map(|s| serde_json::from_str(&s).map_err(|e| json_err(&e))).transpose()
-}
-
-/// Writes a run's state: a new run (`was`: `None`), or one whose status was `was` when
-/// it was loaded in this transaction. Its status column (and so the `runs_by_status`
-/// index) is written only when the status changed: a step that leaves a run running
-/// rewrites one page of `runs`, not also one of the index.
-fn save_state(c: &Tx<'_>, tenant: &str, id: &str, state: &RunState, was: Option<RunStatus>) -> Result<(), StoreError> {
-    let body = serde_json::to_string(state).map_err(|e| json_err(&e))?;
-    let written = match was {
-        None => exec(
-            c,
-            "INSERT INTO runs (tenant, id, status, state) VALUES (?1, ?2, ?3, ?4)",
-            params![tenant, id, state.status.as_str(), body],
-        ),
-        Some(was) if was == state.status => {
-            exec(c, "UPDATE runs SET state = ?3 WHERE tenant = ?1 AND id = ?2", params![tenant, id, body])
-        }
-        Some(_) => exec(
-            c,
-            "UPDATE runs SET status = ?3, state = ?4 WHERE tenant = ?1 AND id = ?2",
-            params![tenant, id, state.status.as_str(), body],
-        ),
-    }
-    .map_err(|e| backend(&e))?;
-    if written != 1 {
-        return Err(StoreError::Conflict(format!("run {id} vanished")));
-    }
-    c.runs.keep(tenant, id, state.clone());
-    Ok(())
 }
 
 pub(crate) fn insert_run_tx(c: &Tx<'_>, run: &RunRecord) -> Result<(), StoreError> {
@@ -631,97 +489,6 @@ mod tests {
         let progress = store.step_progress(&tenant, &run).await.expect("progress");
         assert_eq!(progress.len(), 1, "the step still waiting keeps its claim: {progress:?}");
         assert_eq!((progress[0].step_index, progress[0].attempts), (1, 2));
-    }
-
-    fn one_step_run() -> RunRecord {
-        let step = serde_json::from_value(serde_json::json!({"skill": "noop", "id": "s0"})).expect("step");
-        let plan = Plan::new(vec![step]).expect("plan");
-        let (tenant, id) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_1").expect("run"));
-        RunRecord::queued(tenant, id, plan, serde_json::json!({}), 7, None, 1)
-    }
-
-    /// The writer keeps the states it saved, and a load in a later write takes the kept
-    /// one; what a write that rolled back saved is not kept, so the next load reads
-    /// what the database holds.
-    #[tokio::test]
-    async fn a_state_saved_by_a_write_that_rolled_back_is_not_kept() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = Db::open(dir.path(), Durability::Full).expect("open");
-        let run = one_step_run();
-        db.write(true, move |c| insert_run_tx(c, &run)).await.expect("insert");
-        // Saved and committed: the next load takes it from the writer's memory.
-        db.write(true, |c| {
-            let mut state = load_state(c, "ten_a", "run_1")?.expect("run");
-            state.next_step = 1;
-            save_state(c, "ten_a", "run_1", &state, Some(state.status))
-        })
-        .await
-        .expect("save");
-        let kept = db.write(true, |c| Ok(c.runs.take("ten_a", "run_1").map(|s| s.next_step))).await.expect("take");
-        assert_eq!(kept, Some(1), "a committed save is kept");
-        // (That take left nothing kept: the next load reads the row.)
-        // Saved, then the write fails: its transaction and its kept state are both undone.
-        let failed = db
-            .write(true, |c| {
-                let mut state = load_state(c, "ten_a", "run_1")?.expect("run");
-                state.next_step = 9;
-                save_state(c, "ten_a", "run_1", &state, Some(state.status))?;
-                Err::<(), _>(StoreError::Conflict("later in the same write".to_owned()))
-            })
-            .await;
-        assert!(failed.is_err());
-        let next = db.write(true, |c| Ok(load_state(c, "ten_a", "run_1")?.map(|s| s.next_step))).await.expect("load");
-        assert_eq!(next, Some(1), "the rolled-back save is neither stored nor kept");
-        let stored: u32 = db
-            .read(|c| qrow(c, "SELECT json_extract(state, '$.next_step') FROM runs", [], |r| r.get(0)))
-            .expect("stored");
-        assert_eq!(stored, 1);
-    }
-
-    /// What a batch's jobs saved is kept once the batch commits, and forgotten when a
-    /// job or the batch rolls back.
-    #[test]
-    fn the_kept_states_follow_jobs_and_batches() {
-        let cache = StateCache::default();
-        let mut state = RunState {
-            m: RunMutable {
-                status: RunStatus::Running,
-                next_step: 3,
-                last_hash: "h".into(),
-                output: None,
-                error: None,
-                updated_at_ms: 1,
-                spent_mc: 0,
-                usage: aos_core::usage::RunUsage::default(),
-                ahead: None,
-            },
-            plan: None,
-        };
-        cache.batch_began();
-        cache.keep("t", "a", state.clone());
-        cache.job_ended(true);
-        cache.keep("t", "b", state.clone());
-        cache.job_ended(false);
-        cache.batch_ended(true);
-        assert!(cache.take("t", "a").is_some(), "a job that ended well, in a batch that committed");
-        assert!(cache.take("t", "b").is_none(), "a job that rolled back");
-        cache.batch_began();
-        cache.keep("t", "c", state.clone());
-        cache.job_ended(true);
-        cache.batch_ended(false);
-        assert!(cache.take("t", "c").is_none(), "a batch whose commit failed");
-        // A batch left unfinished (a job panicked) is forgotten when the next begins.
-        cache.keep("t", "d", state.clone());
-        cache.job_ended(true);
-        cache.batch_began();
-        assert!(cache.take("t", "d").is_none(), "an unfinished batch");
-        // A finished run is not kept (nor what was kept of it before).
-        cache.keep("t", "e", state.clone());
-        state.status = RunStatus::Succeeded;
-        cache.keep("t", "e", state.clone());
-        cache.job_ended(true);
-        cache.batch_ended(true);
-        assert!(cache.take("t", "e").is_none(), "a finished run");
     }
 
     #[test]
