@@ -111,6 +111,14 @@ async fn a_waited_read_answers_at_the_runs_end_or_when_the_time_is_up() {
     let listed = stack.get("/v1/runs").await;
     assert_eq!(listed.body["runs"].as_array().expect("runs").len(), before, "the refused submission stored nothing");
     assert_eq!(stack.get("/v1/runs/run_00000000000000000000000000000000?wait=1s").await.status, StatusCode::NOT_FOUND);
+    // Another tenant's waited read of this run finds nothing, at once.
+    let op = stack.operator_key();
+    let other = stack.call(Method::POST, "/v1/tenants", Some(&op), Some(&json!({"name": "other"})), &[]).await;
+    let other_key = other.body["api_key"]["key"].as_str().expect("key").to_owned();
+    let started = std::time::Instant::now();
+    let theirs = stack.call(Method::GET, &format!("/v1/runs/{id}?wait=20s"), Some(&other_key), None, &[]).await;
+    assert_eq!((theirs.status, theirs.code()), (StatusCode::NOT_FOUND, "ERR_NOT_FOUND"), "{}", theirs.body);
+    assert!(started.elapsed() < Duration::from_secs(20), "answered without waiting");
 }
 
 #[tokio::test]

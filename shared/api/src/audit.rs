@@ -3,7 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::routes::Shared;
 use aos_core::audit::AuditEntry;
 use aos_core::page::PageLimit;
 use aos_core::ErrorCode;
@@ -55,7 +55,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 /// `GET /v1/audit`.
 pub(crate) async fn list(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {

@@ -1,7 +1,7 @@
 //! API key authentication: `Authorization: Bearer <key>` or `x-api-key: <key>`.
 
 use crate::error::ApiError;
-use crate::routes::{AppState, Route};
+use crate::routes::{AppState, Route, Shared};
 use aos_core::roles::Role;
 use aos_core::ErrorCode;
 use aos_runtime::auth::authenticate;
@@ -63,7 +63,7 @@ async fn principal(
 /// operation (403 `ERR_POLICY_VIOLATION` naming the policy when one forbids it), and
 /// hands the caller on to the handler.
 pub(crate) async fn authorize(
-    state: AppState,
+    state: Shared,
     route: Route,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -199,10 +199,10 @@ fn require(p: &Principal, needed: Permission) -> Result<(), ApiError> {
     ))
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl FromRequestParts<Shared> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
         Ok(Self(principal(&parts.headers, &parts.extensions, state).await?))
     }
 }

@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::AppState;
+use crate::routes::{AppState, Shared};
 use aos_core::costsim::MAX_ITERATIONS;
 use aos_core::credits::{
     Account, Book, Cause, GrantKind, GrantSpec, GrantState, Millicredits, PendingState, Transfer, TransferKind,
@@ -211,7 +211,7 @@ fn transfer_view(t: &Transfer) -> TransferView {
 }
 
 /// `GET /v1/credits`: the caller's tenant's balance and grants.
-pub(crate) async fn get(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<BookView>, ApiError> {
+pub(crate) async fn get(State(s): State<Shared>, Caller(p): Caller) -> Result<Json<BookView>, ApiError> {
     let book = s.credits.balance(&p.tenant, now_ms()).await?;
     Ok(Json(book_view(&p.tenant, &book)))
 }
@@ -229,7 +229,7 @@ pub(crate) struct LedgerQuery {
 
 /// `GET /v1/credits/ledger`: the tenant's transfers, oldest first.
 pub(crate) async fn ledger(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     q: Result<Query<LedgerQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<LedgerPage>, ApiError> {
@@ -287,7 +287,7 @@ fn grant_amount(n: &serde_json::Number) -> Result<Millicredits, ApiError> {
 /// `POST /v1/credits/grants` (operators): credits for a tenant. 201 with the transfers it
 /// made; 200 with none for a repeat of the same grant.
 pub(crate) async fn grant(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Body(req): Body<NewGrant>,
 ) -> Result<Response, ApiError> {
@@ -456,7 +456,7 @@ fn with_warnings(mut answer: SimulationAnswer, more: Vec<String>) -> SimulationA
 
 /// `POST /v1/runs/simulate`: CostSim's cost, latency, risk and verdict for a plan.
 pub(crate) async fn simulate_run(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Body(req): Body<SimulateRun>,
 ) -> Result<Json<SimulationAnswer>, ApiError> {
@@ -492,7 +492,7 @@ pub(crate) struct SimulateWorkflow {
 /// `POST /v1/workflows/{name}/simulate`: CostSim for a stored workflow's task and map
 /// nodes (a map's skill once per element; every branch of a choice counts).
 pub(crate) async fn simulate_workflow(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(name): Path<String>,
     Body(req): Body<SimulateWorkflow>,

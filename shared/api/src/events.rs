@@ -13,7 +13,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::routes::Shared;
 use crate::views;
 use aos_core::{ErrorCode, RunId, TenantId};
 use aos_runtime::changes::Waiter;
@@ -66,7 +66,7 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
 
 /// `GET /v1/runs/{id}/events`.
 pub(crate) async fn run_events(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -204,7 +204,7 @@ impl Source for RunSource {
 /// execution's view) and the end. After `Last-Event-ID: <node>`, the nodes that finished
 /// after that one (by their end time) are sent.
 pub(crate) async fn execution_events(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,

@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::AppState;
+use crate::routes::Shared;
 use aos_core::flags::FlagSpec;
 use aos_core::ErrorCode;
 use aos_runtime::clock::now_ms;
@@ -114,7 +114,7 @@ pub(crate) struct SetFlag {
 
 /// `PUT /v1/flags/{key}`: 201 when made, 200 when changed.
 pub(crate) async fn put(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(key): Path<String>,
     Body(req): Body<Value>,
@@ -145,14 +145,14 @@ pub(crate) async fn put(
 }
 
 /// `GET /v1/flags`.
-pub(crate) async fn list(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<FlagList>, ApiError> {
+pub(crate) async fn list(State(s): State<Shared>, Caller(p): Caller) -> Result<Json<FlagList>, ApiError> {
     let flags = s.flags.list(&p.tenant).await?;
     Ok(Json(FlagList { flags: flags.iter().map(view).collect(), environment: s.flags.environment().to_owned() }))
 }
 
 /// `GET /v1/flags/{key}`.
 pub(crate) async fn get(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(key): Path<String>,
 ) -> Result<Json<FlagView>, ApiError> {
@@ -173,7 +173,7 @@ pub(crate) struct EvaluateQuery {
 
 /// `GET /v1/flags/{key}/evaluate?id=<stable key>&environment=…&<attribute>=…`.
 pub(crate) async fn evaluate(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(key): Path<String>,
     q: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,

@@ -3,7 +3,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::{idempotency_key, AppState};
+use crate::routes::{idempotency_key, AppState, Shared};
 use aos_core::page::PageLimit;
 use aos_core::workflow::exec::{CompensationState, ExecStatus};
 use aos_core::workflow::{parse, Decision, Format, NodeStatus, NodeType, WorkflowSpec};
@@ -36,7 +36,7 @@ fn created(created: bool, body: impl Serialize) -> Response {
 /// `POST /v1/workflows`: the spec as JSON (`application/json`) or YAML
 /// (`application/yaml`, `application/x-yaml`, `text/yaml`).
 pub(crate) async fn apply(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     headers: HeaderMap,
     body: Bytes,
@@ -70,7 +70,7 @@ pub(crate) struct VersionQuery {
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
 pub(crate) async fn get_workflow(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(name): Path<String>,
     q: QueryResult<VersionQuery>,
@@ -80,7 +80,7 @@ pub(crate) async fn get_workflow(
 }
 
 pub(crate) async fn start(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -98,7 +98,7 @@ pub(crate) fn execution_id(raw: &str) -> Result<ExecutionId, ApiError> {
 }
 
 pub(crate) async fn get_execution(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(id): Path<String>,
     q: Result<Query<crate::runs::WaitQuery>, axum::extract::rejection::QueryRejection>,
@@ -133,7 +133,7 @@ pub(crate) async fn get_execution(
 }
 
 pub(crate) async fn cancel(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionView>, ApiError> {
@@ -158,7 +158,7 @@ pub(crate) struct ApprovalQuery {
 }
 
 pub(crate) async fn list_approvals(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     q: QueryResult<ApprovalQuery>,
 ) -> Result<Json<ApprovalList>, ApiError> {
@@ -191,7 +191,7 @@ pub struct DecisionBody {
 }
 
 pub(crate) async fn decide(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(id): Path<String>,
     Body(req): Body<DecisionBody>,

@@ -12,7 +12,7 @@
 use crate::auth::Principal;
 use crate::bodies::RunView;
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::routes::Shared;
 use aos_core::roles::Permission;
 use aos_core::{ErrorCode, RunId, RunStatus};
 use aos_runtime::runs::SubmitRun;
@@ -307,7 +307,7 @@ impl<B: McpBackend> ServerHandler for McpServer<B> {
 /// The deployment's own services, for `POST /mcp`: the caller is the route's
 /// authenticated key, held to the permission of what each tool does.
 pub struct LocalBackend {
-    state: AppState,
+    state: Shared,
 }
 
 fn need(p: &Principal, permission: Permission) -> Result<(), Refusal> {
@@ -365,7 +365,7 @@ impl McpBackend for LocalBackend {
 /// The `POST /mcp` service: stateless streamable HTTP with JSON answers (no session to
 /// keep, so any instance, or any Lambda, answers any request).
 pub(crate) fn service(
-    state: AppState,
+    state: Shared,
 ) -> rmcp::transport::streamable_http_server::StreamableHttpService<
     McpServer<LocalBackend>,
     rmcp::transport::streamable_http_server::session::never::NeverSessionManager,

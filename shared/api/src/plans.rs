@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::AppState;
+use crate::routes::Shared;
 use crate::tenants::tenant_view;
 use aos_core::limits::{PlanName, QuotaCheck};
 use aos_core::{ErrorCode, TenantId};
@@ -33,7 +33,7 @@ pub(crate) struct NewPlan {
 /// `PUT /v1/tenants/{id}/plan`: an operator sets a tenant's plan (on its audit record).
 /// Other processes apply it within 30 s (they keep a tenant's plan that long).
 pub(crate) async fn put_plan(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(id): Path<String>,
     Body(req): Body<NewPlan>,
@@ -51,7 +51,7 @@ pub(crate) async fn put_plan(
 /// `GET /v1/quotas`: the tenant's plan, its request rate, and each quota in the seed's
 /// check shape (`allowed`: whether one more run or key fits; tokens: whether the month's
 /// are under the limit).
-pub(crate) async fn quotas(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<QuotasView>, ApiError> {
+pub(crate) async fn quotas(State(s): State<Shared>, Caller(p): Caller) -> Result<Json<QuotasView>, ApiError> {
     let (plan, checks) = s.quotas.checks(&p.tenant, now_ms()).await?;
     Ok(Json(QuotasView { tenant_id: p.tenant, plan, requests_per_minute: plan.requests_per_minute(), quotas: checks }))
 }

@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::AppState;
+use crate::routes::{AppState, Shared};
 use aos_core::ErrorCode;
 use aos_runtime::clock::now_ms;
 use aos_runtime::policies::Evaluation;
@@ -107,7 +107,7 @@ pub(crate) struct NewPolicies {
 
 /// `PUT /v1/policies`: 201 with the new version.
 pub(crate) async fn put(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Body(req): Body<NewPolicies>,
 ) -> Result<Response, ApiError> {
@@ -134,7 +134,7 @@ pub(crate) struct VersionsQuery {
 
 /// `GET /v1/policies`: the current version and the past ones, newest first.
 pub(crate) async fn list(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     q: Result<Query<VersionsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<PolicyList>, ApiError> {
@@ -197,7 +197,7 @@ pub(crate) struct SampleStep {
 /// `POST /v1/policies/evaluate`: decision, reasons, policy version, approval level
 /// required and violations for a sample step; nothing runs and nothing is stored.
 pub(crate) async fn evaluate(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Body(req): Body<SampleStep>,
 ) -> Result<Json<EvaluationView>, ApiError> {

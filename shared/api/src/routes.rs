@@ -53,6 +53,10 @@ pub struct AppState {
     pub usage: aos_runtime::usage::UsageService,
 }
 
+/// The handlers' state as the router holds it: cloned for every request and every
+/// layer, so one reference count instead of every service's.
+pub(crate) type Shared = Arc<AppState>;
+
 /// One API route: what `aos dev` serves all together and each API Lambda serves alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -299,7 +303,7 @@ impl Route {
         self != Route::Mcp
     }
 
-    fn handler(self, state: &AppState) -> MethodRouter<AppState> {
+    fn handler(self, state: &Shared) -> MethodRouter<Shared> {
         match self {
             Route::Mcp => axum::routing::post_service(crate::mcp::service(state.clone())),
             Route::Healthz => get(healthz),
@@ -354,14 +358,15 @@ pub fn router(state: AppState) -> Router {
 
 /// A router serving only `routes` (plus the JSON 404/405 answers and the body limit).
 pub fn router_for(routes: &[Route], state: AppState) -> Router {
-    let mut by_path: Vec<(&str, MethodRouter<AppState>)> = Vec::new();
+    let state: Shared = Arc::new(state);
+    let mut by_path: Vec<(&str, MethodRouter<Shared>)> = Vec::new();
     for route in routes {
         let (_, path) = route.method_and_path();
         let route = *route;
         let handler = match route.permission() {
             Some(_) => route.handler(&state).route_layer(middleware::from_fn_with_state(
                 state.clone(),
-                move |State(s): State<AppState>, req: Request, next: Next| crate::auth::authorize(s, route, req, next),
+                move |State(s): State<Shared>, req: Request, next: Next| crate::auth::authorize(s, route, req, next),
             )),
             None => route.handler(&state),
         };
@@ -423,7 +428,7 @@ pub struct SkillList {
     pub skills: Vec<aos_runtime::skills::SkillDescriptor>,
 }
 
-async fn list_skills(State(s): State<AppState>, _c: Caller) -> Json<SkillList> {
+async fn list_skills(State(s): State<Shared>, _c: Caller) -> Json<SkillList> {
     Json(SkillList { skills: s.runs.skills().descriptors() })
 }
 

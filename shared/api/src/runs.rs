@@ -3,7 +3,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::{idempotency_key, AppState};
+use crate::routes::{idempotency_key, Shared};
 use crate::views;
 use aos_core::page::PageLimit;
 use aos_core::{ErrorCode, RunId, RunStatus};
@@ -40,7 +40,7 @@ impl WaitQuery {
 }
 
 pub(crate) async fn submit_run(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     headers: HeaderMap,
     q: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
@@ -72,7 +72,7 @@ pub(crate) struct ListQuery {
 }
 
 pub(crate) async fn list_runs(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<views::RunList>, ApiError> {
@@ -98,7 +98,7 @@ pub(crate) async fn list_runs(
 }
 
 pub(crate) async fn get_run(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(id): Path<String>,
     q: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
@@ -112,7 +112,7 @@ pub(crate) async fn get_run(
 }
 
 pub(crate) async fn get_steps(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<views::StepsView>, ApiError> {
@@ -121,7 +121,7 @@ pub(crate) async fn get_steps(
 }
 
 pub(crate) async fn cancel_run(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<views::RunView>, ApiError> {

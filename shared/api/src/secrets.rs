@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::AppState;
+use crate::routes::Shared;
 use aos_runtime::clock::now_ms;
 use aos_runtime::secrets::SecretError;
 use axum::extract::{Path, State};
@@ -50,7 +50,7 @@ pub struct SecretList {
 
 /// `PUT /v1/secrets/{name}`: 201 when created, 200 when its value was replaced.
 pub(crate) async fn put(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(name): Path<String>,
     Body(req): Body<NewValue>,
@@ -63,14 +63,14 @@ pub(crate) async fn put(
 }
 
 /// `GET /v1/secrets`: the tenant's secrets by name, without values.
-pub(crate) async fn list(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<SecretList>, ApiError> {
+pub(crate) async fn list(State(s): State<Shared>, Caller(p): Caller) -> Result<Json<SecretList>, ApiError> {
     let all = s.secrets.list(&p.tenant).await?;
     Ok(Json(SecretList { secrets: all, limit: aos_runtime::secrets::MAX_SECRETS }))
 }
 
 /// `DELETE /v1/secrets/{name}`: 204, or 404 if there is none.
 pub(crate) async fn delete(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {

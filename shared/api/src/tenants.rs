@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::AppState;
+use crate::routes::Shared;
 use crate::views;
 use aos_core::limits::PlanName;
 use aos_core::{ApiKeyId, ErrorCode, TenantId};
@@ -109,7 +109,7 @@ pub(crate) struct NewRetention {
 
 /// `PUT /v1/tenants/{id}/retention`: the tenant itself, or an operator for any tenant.
 pub(crate) async fn put_retention(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     caller: Caller,
     Path(id): Path<String>,
     Body(req): Body<NewRetention>,
@@ -133,7 +133,7 @@ pub(crate) async fn put_retention(
 }
 
 pub(crate) async fn post_tenant(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     operator: Caller,
     Body(req): Body<NewTenant>,
 ) -> Result<Response, ApiError> {
@@ -236,7 +236,7 @@ fn requested_grant(req: &NewKey, default_role: Role) -> Result<Grant, ApiError> 
 }
 
 pub(crate) async fn post_key(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     caller: Caller,
     Body(req): Body<NewKey>,
 ) -> Result<Response, ApiError> {
@@ -275,13 +275,13 @@ pub(crate) async fn post_key(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-pub(crate) async fn list_keys(State(s): State<AppState>, Caller(p): Caller) -> Result<Json<KeyList>, ApiError> {
+pub(crate) async fn list_keys(State(s): State<Shared>, Caller(p): Caller) -> Result<Json<KeyList>, ApiError> {
     let keys = s.tenants.keys(&p.tenant).await?;
     Ok(Json(KeyList { api_keys: keys.iter().map(views::key).collect() }))
 }
 
 pub(crate) async fn revoke_key(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<views::KeyView>, ApiError> {

@@ -4,7 +4,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::routes::Shared;
 use aos_core::credits::Millicredits;
 use aos_core::usage::{Counters, GroupBy};
 use aos_core::{ErrorCode, TenantId};
@@ -119,7 +119,7 @@ fn counters_view(c: &Counters) -> CountersView {
 
 /// `GET /v1/usage`.
 pub(crate) async fn get(
-    State(s): State<AppState>,
+    State(s): State<Shared>,
     Caller(p): Caller,
     q: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<UsageReport>, ApiError> {

@@ -288,9 +288,10 @@ impl RunService {
         let mut waiter = self.waiter(tenant, id, crate::changes::Change::Ended, wait);
         loop {
             let armed = waiter.arm();
-            let run = self.get(tenant, id).await?;
-            if run.status.is_terminal() || waiter.expired() {
-                return Ok(run);
+            // The status alone tells whether to wait; the whole run is read once, to answer.
+            let status = self.store.run_status(tenant, id).await?.ok_or(RunError::NotFound)?;
+            if status.is_terminal() || waiter.expired() {
+                return self.get(tenant, id).await;
             }
             waiter.wait(armed).await;
         }

@@ -185,6 +185,23 @@ impl RunStore for EmbeddedRunStore {
         self.db.read(|c| Ok(load_run(c, tenant.as_str(), id.as_str())))?
     }
 
+    async fn run_status(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunStatus>> {
+        let status: Option<String> = self.db.read(|c| {
+            qrow(
+                c,
+                "SELECT status FROM runs WHERE tenant = ?1 AND id = ?2",
+                params![tenant.as_str(), id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        status
+            .map(|s| {
+                RunStatus::parse(&s).ok_or_else(|| StoreError::Backend(format!("run {id} has an unknown status {s:?}")))
+            })
+            .transpose()
+    }
+
     async fn live_runs(&self, tenant: &TenantId, at_most: u32) -> StoreResult<u32> {
         self.db.read(|c| {
             qrow(

@@ -496,6 +496,12 @@ pub trait RunStore: Send + Sync {
 
     /// The run, or `None` if this tenant has no such run.
     async fn run(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunRecord>>;
+    /// The run's status, or `None` if this tenant has no such run: what a waiter looks
+    /// at before it reads the whole run. By default read from the whole run; a store
+    /// that can read the status alone answers cheaper.
+    async fn run_status(&self, tenant: &TenantId, id: &RunId) -> StoreResult<Option<RunStatus>> {
+        Ok(self.run(tenant, id).await?.map(|r| r.status))
+    }
     /// How many of the tenant's runs are queued, running or waiting, counting up to
     /// `at_most` (the answer stops there).
     async fn live_runs(&self, tenant: &TenantId, at_most: u32) -> StoreResult<u32>;
