@@ -104,6 +104,10 @@ async fn bad_requests_get_clear_4xx_errors_and_store_nothing() {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("ERR_VALIDATION_FAILED")),
         "{b}"
     );
+    // A mistyped field deep in the body: the message says where.
+    let (s, b) = raw("{\"plan\": [{\"id\": 5, \"skill\": \"json_transform\", \"input\": {}}]}").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["error"]["message"].as_str().expect("msg").contains("plan[0].id"), "{b}");
 
     let unknown = json!({"plan": [{"id": "a", "skill": "teleport", "input": {}}]});
     let r = stack.call(Method::POST, "/v1/runs", Some(&key), Some(&unknown), &[]).await;
