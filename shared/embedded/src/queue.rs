@@ -17,6 +17,14 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// How long a receive waits at most: `wait` less up to a quarter of it, at random. A
+/// waiting receiver is woken by the message it is to take; the timer is only a safety
+/// net, and receivers that began together (`aos dev`'s workers at start-up) would
+/// otherwise keep polling at the same moments.
+fn spread(wait: Duration) -> Duration {
+    wait.saturating_sub((wait / 4).mul_f64(rand::random::<f64>()))
+}
+
 /// A receipt names its message's row and the lease it was received with, `{id}.{lease}`,
 /// so that acknowledging it finds the row by its key: no index of leases to keep up in
 /// every step's commit. The row's `receipt` column holds the lease.
@@ -198,7 +206,7 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> StoreResult<Vec<Received>> {
-        let deadline = tokio::time::Instant::now() + wait;
+        let deadline = tokio::time::Instant::now() + spread(wait);
         loop {
             let notified = self.db.enqueued.notified();
             tokio::pin!(notified);
@@ -258,6 +266,16 @@ impl Queue for EmbeddedQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receivers_wait_from_three_quarters_of_their_wait_to_all_of_it_each_their_own() {
+        let wait = Duration::from_secs(10);
+        let waits: Vec<Duration> = (0..64).map(|_| spread(wait)).collect();
+        assert!(waits.iter().all(|w| *w >= wait * 3 / 4 && *w <= wait), "{waits:?}");
+        let distinct: std::collections::HashSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 32, "64 receivers wait {} different times", distinct.len());
+        assert_eq!(spread(Duration::ZERO), Duration::ZERO);
+    }
     use crate::db::Durability;
 
     fn queue(dir: &tempfile::TempDir, max: u32) -> EmbeddedQueue {
