@@ -61,6 +61,29 @@ pub(crate) fn enqueue_received(
     Ok(Received::new(receipt(c.last_insert_rowid(), &lease), body.to_owned(), 1))
 }
 
+/// Acknowledges the received message `acked` by putting a new message, already received
+/// by the caller (receive count 1, hidden until `hidden_until_ms`), in its row, inside
+/// the caller's transaction: one row rewritten where a delete and an insert wrote two
+/// (the acknowledged receipt matches nothing any more: its lease is gone). `None`, with
+/// nothing written, when `acked` names no message this queue holds under that lease.
+pub(crate) fn requeue_received(
+    c: &Connection,
+    acked: &str,
+    queue: &str,
+    body: &str,
+    hidden_until_ms: u64,
+) -> rusqlite::Result<Option<Received>> {
+    let Some((id, old)) = parse_receipt(acked) else { return Ok(None) };
+    let lease = unique_suffix();
+    let moved = exec(
+        c,
+        "UPDATE queue SET queue = ?3, body = ?4, visible_at = ?5, receive_count = 1, receipt = ?6
+         WHERE id = ?1 AND receipt = ?2",
+        params![id, old, queue, body, hidden_until_ms, lease],
+    )?;
+    Ok((moved == 1).then(|| Received::new(receipt(id, &lease), body.to_owned(), 1)))
+}
+
 /// Deletes a received message inside the caller's transaction.
 pub(crate) fn ack(conn: &Connection, receipt: &str) -> rusqlite::Result<()> {
     if let Some((id, lease)) = parse_receipt(receipt) {
@@ -356,6 +379,42 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert!(q.receive(1, Duration::from_secs(1), Duration::ZERO).await.expect("receive").is_empty());
         assert!(!q.change_visibility("no-such-receipt", Duration::from_secs(1)).await.expect("stale"));
+    }
+
+    /// The hand-off of a run's next step puts it in the row of the message it
+    /// acknowledges: the old receipt matches nothing, the new one is a received message
+    /// like any other (hidden until its lease ends, then delivered again); a stale
+    /// receipt is not requeued.
+    #[tokio::test]
+    async fn a_requeued_message_takes_the_row_of_the_one_it_acknowledges() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let q = queue(&dir, 5);
+        q.send("first", Duration::ZERO).await.expect("send");
+        let first = q.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive").remove(0);
+        let acked = first.receipt.clone();
+        let until = now_ms() + 200;
+        let next =
+            q.db.write(true, move |c| requeue_received(c, &acked, "q", "second", until).map_err(|e| backend(&e)))
+                .await
+                .expect("write")
+                .expect("requeued");
+        assert_eq!((next.body.as_str(), next.receive_count), ("second", 1));
+        assert_eq!(q.depth().expect("depth"), 1, "one row: the acknowledged message is gone");
+        assert!(!q.change_visibility(&first.receipt, Duration::from_secs(1)).await.expect("stale"));
+        assert!(q.change_visibility(&next.receipt, Duration::from_millis(100)).await.expect("extend"));
+        let stale = first.receipt.clone();
+        let again =
+            q.db.write(true, move |c| requeue_received(c, &stale, "q", "third", 0).map_err(|e| backend(&e)))
+                .await
+                .expect("write");
+        assert!(again.is_none(), "an acknowledged receipt is not requeued");
+        assert_eq!(q.depth().expect("depth"), 1);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let redelivered = q.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
+        assert_eq!(redelivered.len(), 1, "its lease ran out: delivered again");
+        assert_eq!((redelivered[0].body.as_str(), redelivered[0].receive_count), ("second", 2));
+        q.delete(&redelivered[0].receipt).await.expect("delete");
+        assert_eq!(q.depth().expect("depth"), 0);
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 
 use super::{json_err, load_run, load_state, save_state, RunState};
 use crate::db::{backend, exec, qrow, Tx};
-use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
+use crate::queue::{ack, enqueue, enqueue_received, requeue_received, STEP_QUEUE};
 use aos_core::credits::Transfer;
 use aos_core::RunStatus;
 use aos_runtime::ports::{
@@ -175,9 +175,15 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     let index = commit.checkpoint.step_index;
     let mut run = load_state(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
     let was = run.status;
-    if let Some(receipt) = &commit.ack {
-        ack(c, receipt).map_err(|e| backend(&e))?;
-    }
+    // A commit that hands its run's next step back to this worker puts that step's
+    // message in the row of the one it acknowledges (`requeue_received`); any other
+    // acknowledges it here, and so does that one where it ends before the hand-off.
+    let requeue = commit.ack.as_deref().filter(|_| commit.next.is_some() && commit.lease_next.is_some());
+    let ack_now = |c: &Connection, receipt: Option<&str>| match receipt {
+        Some(receipt) => ack(c, receipt).map_err(|e| backend(&e)),
+        None => Ok(()),
+    };
+    ack_now(c, if requeue.is_some() { None } else { commit.ack.as_deref() })?;
     // Fenced by the claim: a worker whose claim was taken over writes nothing. The
     // checkpoint goes into the step's row when that row names this claim and has no
     // checkpoint yet (the update is the fence). A step never claimed is one whose claim
@@ -194,6 +200,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
         == 1;
     if !held {
         if !claim_deferred(c, t, r, index, run.status)? {
+            ack_now(c, requeue)?;
             return Ok((committed(run, None), false));
         }
         exec(
@@ -237,6 +244,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     if !RunStatus::sources_of(commit.run_status).contains(&run.status) || run.next_step != index {
         // Cancelled meanwhile: keep the checkpoint, the charge and the usage (its usage
         // record follows it), do not advance (nor reserve for a next step).
+        ack_now(c, requeue)?;
         ledger_tx(c, commit, false)?;
         save_state(c, t, r, &run, Some(was))?;
         if run.status.is_terminal() {
@@ -263,6 +271,8 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     // With `lease_next`, the first run the execution starts comes back to this worker.
     let execution = commit.execution.as_deref().filter(|_| run.status.is_terminal());
     if let Some(write) = execution {
+        // (A run that ended has no next step: nothing to requeue.)
+        ack_now(c, requeue)?;
         if crate::workflows::take_revision(c, write)? {
             let back = commit.lease_next.map(|lease| crate::workflows::HandBack {
                 until: lease_until(commit.now_ms, lease),
@@ -282,7 +292,15 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
         return Ok((advanced(run, None), false));
     };
     let until = lease_until(commit.now_ms, lease);
-    let received = enqueue_received(c, STEP_QUEUE, &encode(next), until).map_err(|e| backend(&e))?;
+    let body = encode(next);
+    let requeued = match requeue {
+        Some(acked) => requeue_received(c, acked, STEP_QUEUE, &body, until).map_err(|e| backend(&e))?,
+        None => None,
+    };
+    let received = match requeued {
+        Some(received) => received,
+        None => enqueue_received(c, STEP_QUEUE, &body, until).map_err(|e| backend(&e))?,
+    };
     exec(
         c,
         "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id) VALUES (?1, ?2, ?3, 'running', 1, ?4, ?5)
