@@ -158,7 +158,6 @@ impl StepWorker {
             let next = StepMessage { step_index: index + 1, ..c.msg.clone() };
             (RunStatus::Running, None, None, Some(next))
         };
-        tracing::info!(run = %c.msg.run_id, step = index, ok = outcome.ok, code = ?outcome.code(), run_status = %run_status, "step committed");
         // A run that answers a Step Functions task keeps its message until the answer is
         // sent: if this worker dies in between, the redelivery answers.
         let answers_task = run_status.is_terminal()
@@ -280,6 +279,8 @@ impl StepWorker {
             crate::notify::budget_warnings(self.store.as_ref(), &c.msg.tenant, url, &commit.audit, now).await;
         }
         let committed = self.store.commit_step(&commit).await?;
+        let outcome = &commit.checkpoint.outcome;
+        tracing::info!(run = %c.msg.run_id, step = index, ok = outcome.ok, code = ?outcome.code(), run_status = %committed.status, "step committed");
         self.signal(&c.msg, if committed.status.is_terminal() { Change::Ended } else { Change::Moved });
         // The execution the commit finished (if the store took its write: else the run's
         // message takes the end there, and says so then; a signal too many only makes a
