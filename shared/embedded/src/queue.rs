@@ -391,22 +391,16 @@ mod tests {
         let q = queue(&dir, 5);
         q.send("first", Duration::ZERO).await.expect("send");
         let first = q.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive").remove(0);
-        let acked = first.receipt.clone();
-        let until = now_ms() + 200;
-        let next =
-            q.db.write(true, move |c| requeue_received(c, &acked, "q", "second", until).map_err(|e| backend(&e)))
-                .await
-                .expect("write")
-                .expect("requeued");
+        let requeue = |acked: &str, body: &'static str, until: u64| {
+            let acked = acked.to_owned();
+            q.db.write(true, move |c| requeue_received(c, &acked, "q", body, until).map_err(|e| backend(&e)))
+        };
+        let next = requeue(&first.receipt, "second", now_ms() + 200).await.expect("write").expect("requeued");
         assert_eq!((next.body.as_str(), next.receive_count), ("second", 1));
         assert_eq!(q.depth().expect("depth"), 1, "one row: the acknowledged message is gone");
         assert!(!q.change_visibility(&first.receipt, Duration::from_secs(1)).await.expect("stale"));
         assert!(q.change_visibility(&next.receipt, Duration::from_millis(100)).await.expect("extend"));
-        let stale = first.receipt.clone();
-        let again =
-            q.db.write(true, move |c| requeue_received(c, &stale, "q", "third", 0).map_err(|e| backend(&e)))
-                .await
-                .expect("write");
+        let again = requeue(&first.receipt, "third", 0).await.expect("write");
         assert!(again.is_none(), "an acknowledged receipt is not requeued");
         assert_eq!(q.depth().expect("depth"), 1);
         tokio::time::sleep(Duration::from_millis(250)).await;

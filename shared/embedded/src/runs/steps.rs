@@ -177,13 +177,13 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     let was = run.status;
     // A commit that hands its run's next step back to this worker puts that step's
     // message in the row of the one it acknowledges (`requeue_received`); any other
-    // acknowledges it here, and so does that one where it ends before the hand-off.
+    // acknowledges it here, and so does that one where it ends before the hand-off
+    // (`ack_requeue`).
     let requeue = commit.ack.as_deref().filter(|_| commit.next.is_some() && commit.lease_next.is_some());
-    let ack_now = |c: &Connection, receipt: Option<&str>| match receipt {
-        Some(receipt) => ack(c, receipt).map_err(|e| backend(&e)),
-        None => Ok(()),
-    };
-    ack_now(c, if requeue.is_some() { None } else { commit.ack.as_deref() })?;
+    if let (Some(receipt), None) = (&commit.ack, requeue) {
+        ack(c, receipt).map_err(|e| backend(&e))?;
+    }
+    let ack_requeue = |c: &Connection| requeue.map_or(Ok(()), |receipt| ack(c, receipt).map_err(|e| backend(&e)));
     // Fenced by the claim: a worker whose claim was taken over writes nothing. The
     // checkpoint goes into the step's row when that row names this claim and has no
     // checkpoint yet (the update is the fence). A step never claimed is one whose claim
@@ -200,7 +200,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
         == 1;
     if !held {
         if !claim_deferred(c, t, r, index, run.status)? {
-            ack_now(c, requeue)?;
+            ack_requeue(c)?;
             return Ok((committed(run, None), false));
         }
         exec(
@@ -244,7 +244,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     if !RunStatus::sources_of(commit.run_status).contains(&run.status) || run.next_step != index {
         // Cancelled meanwhile: keep the checkpoint, the charge and the usage (its usage
         // record follows it), do not advance (nor reserve for a next step).
-        ack_now(c, requeue)?;
+        ack_requeue(c)?;
         ledger_tx(c, commit, false)?;
         save_state(c, t, r, &run, Some(was))?;
         if run.status.is_terminal() {
@@ -271,8 +271,6 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     // With `lease_next`, the first run the execution starts comes back to this worker.
     let execution = commit.execution.as_deref().filter(|_| run.status.is_terminal());
     if let Some(write) = execution {
-        // (A run that ended has no next step: nothing to requeue.)
-        ack_now(c, requeue)?;
         if crate::workflows::take_revision(c, write)? {
             let back = commit.lease_next.map(|lease| crate::workflows::HandBack {
                 until: lease_until(commit.now_ms, lease),
