@@ -162,6 +162,52 @@ async fn crash_after_effect_of_step_0(dir: &Path, log: &Arc<Mutex<Vec<String>>>,
     id
 }
 
+/// A worker carries a run on from step to step with the one message it received, whose
+/// row the hand-offs leave as it was delivered. Killed in the third step, after its
+/// effect: the message, delivered again when its lease runs out, names the run's first
+/// step, and resumes the run where the worker died (a claim that ran out with the lease).
+#[tokio::test]
+async fn a_worker_killed_in_a_chain_of_steps_is_resumed_where_it_died_by_its_first_message() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = Arc::default();
+    let env = open(dir.path(), &log).await;
+    let plan = json!([
+        {"skill": "effect_idempotent"}, {"skill": "effect_idempotent"}, {"skill": "effect_once"}, {"skill": "effect_idempotent"}
+    ]);
+    let id = submit(&env, plan).await;
+    let dying = env.worker.clone().with_after_effect_hook(Arc::new(|m| {
+        if m.step_index == 2 {
+            HookAction::Abandon
+        } else {
+            HookAction::Continue
+        }
+    }));
+    let lease = Duration::from_secs(2);
+    let m = env.embedded.queue.receive(1, lease, Duration::ZERO).await.expect("receive").remove(0);
+    assert_eq!(dying.handle(&m).await, Handled::Abandoned);
+    drop(dying);
+    assert_eq!(*log.lock().expect("log"), ["effect_idempotent#0", "effect_idempotent#1", "effect_once#2"]);
+    let run = env.embedded.runs.run(&tenant(), &id).await.expect("read").expect("run");
+    assert_eq!(run.next_step, 2, "two steps committed by the worker that died");
+    assert!(env.embedded.queue.receive(1, lease, Duration::ZERO).await.expect("receive").is_empty(), "still leased");
+    let again = env.embedded.queue.receive(1, lease, Duration::from_secs(5)).await.expect("receive");
+    assert_eq!(again.len(), 1, "delivered again when its lease ran out");
+    let body: Value = serde_json::from_str(&again[0].body).expect("json");
+    assert_eq!((body["step_index"].as_u64(), again[0].receive_count), (Some(0), 2));
+    assert_eq!(env.worker.handle(&again[0]).await, Handled::Done);
+    drain(&env).await;
+    let run = env.embedded.runs.run(&tenant(), &id).await.expect("read").expect("run");
+    assert_eq!(run.status, aos_core::RunStatus::Failed);
+    assert_eq!(run.error.as_ref().map(|e| e.code), Some(ErrorCode::EffectUncertain), "step 2 is not run twice");
+    assert_eq!(log.lock().expect("log").len(), 3, "no step ran again");
+    let cps = env.embedded.runs.checkpoints(&tenant(), &id).await.expect("cps");
+    assert_eq!(
+        cps.iter().map(|c| (c.step_index, c.outcome.ok)).collect::<Vec<_>>(),
+        [(0, true), (1, true), (2, false)]
+    );
+    aos_core::checkpoint::verify_chain(&run.genesis_hash, &cps).expect("chain intact");
+}
+
 #[tokio::test]
 async fn a_worker_killed_after_an_idempotent_effect_reruns_it_without_a_second_effect() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -6,7 +6,7 @@ use crate::db::{backend, exec, qrow, Db};
 use aos_runtime::clock::{now_ms, unique_suffix};
 use aos_runtime::ports::{Queue, Received, StoreResult};
 use async_trait::async_trait;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,6 +82,40 @@ pub(crate) fn requeue_received(
         params![id, old, queue, body, hidden_until_ms, lease],
     )?;
     Ok((moved == 1).then(|| Received::new(receipt(id, &lease), body.to_owned(), 1)))
+}
+
+/// Hands the received message `held` on to the next step of its run inside the caller's
+/// transaction, for the caller to carry on with (receive count 1, `lease` long), and
+/// returns it with the time its lease ends. While the message is on its first delivery
+/// and three quarters of a lease are left, its row is kept as it is: no write at all.
+/// Its body still names the step it was delivered for, which is safe: delivered again
+/// (its holder died), it is received a second time, and a step message on a later
+/// delivery whose step is done resumes its run at the run's next step. Otherwise the
+/// row is rewritten with `body` and a new lease (`requeue_received`). `None`, with
+/// nothing written, when `held` names no message this queue holds under that lease.
+pub(crate) fn carry_received(
+    c: &Connection,
+    held: &str,
+    queue: &str,
+    body: &str,
+    now_ms: u64,
+    lease: Duration,
+) -> rusqlite::Result<Option<(Received, u64)>> {
+    let Some((id, lease_id)) = parse_receipt(held) else { return Ok(None) };
+    let row: Option<(u64, u32)> = qrow(
+        c,
+        "SELECT visible_at, receive_count FROM queue WHERE id = ?1 AND receipt = ?2",
+        params![id, lease_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()?;
+    let Some((until, count)) = row else { return Ok(None) };
+    let lease = ms(lease);
+    if count <= 1 && until >= now_ms.saturating_add(lease - lease / 4) {
+        return Ok(Some((Received::new(held.to_owned(), body.to_owned(), 1), until)));
+    }
+    let until = now_ms.saturating_add(lease);
+    Ok(requeue_received(c, held, queue, body, until)?.map(|r| (r, until)))
 }
 
 /// Deletes a received message inside the caller's transaction.
@@ -409,6 +443,57 @@ mod tests {
         assert_eq!((redelivered[0].body.as_str(), redelivered[0].receive_count), ("second", 2));
         q.delete(&redelivered[0].receipt).await.expect("delete");
         assert_eq!(q.depth().expect("depth"), 0);
+    }
+
+    /// A run's next step carried on with the message its worker holds: the row is kept as
+    /// it is while the message is on its first delivery with three quarters of a lease
+    /// left (same receipt, the lease's end unchanged, the body as first delivered);
+    /// otherwise it is rewritten like a requeue.
+    #[tokio::test]
+    async fn a_carried_message_keeps_its_row_untouched_until_its_lease_runs_low() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let q = queue(&dir, 5);
+        let lease = Duration::from_secs(8);
+        let carry = |held: &str, body: &'static str, now: u64| {
+            let held = held.to_owned();
+            q.db.write(true, move |c| carry_received(c, &held, "q", body, now, lease).map_err(|e| backend(&e)))
+        };
+        let row = |receipt: &str| {
+            let (id, _) = parse_receipt(receipt).expect("receipt");
+            q.db.read(|c| {
+                qrow(c, "SELECT body, visible_at, receive_count FROM queue WHERE id = ?1", params![id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?, r.get::<_, u32>(2)?))
+                })
+            })
+            .expect("row")
+        };
+        q.send("step 0", Duration::ZERO).await.expect("send");
+        let first = q.receive(1, Duration::from_secs(10), Duration::ZERO).await.expect("receive").remove(0);
+        let (_, leased_until, _) = row(&first.receipt);
+        let now = now_ms();
+        let (kept, until) = carry(&first.receipt, "step 1", now).await.expect("write").expect("carried");
+        assert_eq!(
+            (kept.receipt.as_str(), kept.body.as_str(), kept.receive_count),
+            (first.receipt.as_str(), "step 1", 1)
+        );
+        assert_eq!(until, leased_until, "the claim ends with the lease it rides on");
+        assert_eq!(row(&first.receipt), ("step 0".to_owned(), leased_until, 1), "nothing written");
+        // Less than three quarters of a lease left (about 5 s of the 10 s leased, where 6 of
+        // the 8 s wanted): a new lease, in a row rewritten with the next step.
+        let later = now + 5_000;
+        let (renewed, until) = carry(&kept.receipt, "step 2", later).await.expect("write").expect("carried");
+        assert_ne!(renewed.receipt, first.receipt);
+        assert_eq!(until, later + 8_000);
+        assert_eq!(row(&renewed.receipt), ("step 2".to_owned(), later + 8_000, 1));
+        assert!(carry(&first.receipt, "step 3", later).await.expect("write").is_none(), "a stale receipt");
+        assert_eq!(q.depth().expect("depth"), 1);
+        // A message on a later delivery is rewritten (its receive count starts again).
+        q.db.write(true, |c| exec(c, "UPDATE queue SET receive_count = 3", []).map_err(|e| backend(&e)))
+            .await
+            .expect("count");
+        let (again, _) = carry(&renewed.receipt, "step 3", later).await.expect("write").expect("carried");
+        assert_ne!(again.receipt, renewed.receipt);
+        assert_eq!(row(&again.receipt).2, 1);
     }
 
     #[tokio::test]

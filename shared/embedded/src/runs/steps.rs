@@ -3,7 +3,7 @@
 
 use super::{json_err, load_run, load_state, save_state, RunState};
 use crate::db::{backend, exec, qrow, Tx};
-use crate::queue::{ack, enqueue, enqueue_received, requeue_received, STEP_QUEUE};
+use crate::queue::{ack, carry_received, enqueue, enqueue_received, STEP_QUEUE};
 use aos_core::credits::Transfer;
 use aos_core::RunStatus;
 use aos_runtime::ports::{
@@ -175,8 +175,8 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     let index = commit.checkpoint.step_index;
     let mut run = load_state(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
     let was = run.status;
-    // A commit that hands its run's next step back to this worker puts that step's
-    // message in the row of the one it acknowledges (`requeue_received`); any other
+    // A commit that hands its run's next step back to this worker carries the message
+    // it holds on to that step (`carry_received`: mostly without writing it); any other
     // acknowledges it here, and so does that one where it ends before the hand-off
     // (`ack_requeue`).
     let requeue = commit.ack.as_deref().filter(|_| commit.next.is_some() && commit.lease_next.is_some());
@@ -289,15 +289,19 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
         enqueue(c, STEP_QUEUE, &encode(next), 0).map_err(|e| backend(&e))?;
         return Ok((advanced(run, None), false));
     };
-    let until = lease_until(commit.now_ms, lease);
     let body = encode(next);
-    let requeued = match requeue {
-        Some(acked) => requeue_received(c, acked, STEP_QUEUE, &body, until).map_err(|e| backend(&e))?,
+    let carried = match requeue {
+        Some(held) => carry_received(c, held, STEP_QUEUE, &body, commit.now_ms, lease).map_err(|e| backend(&e))?,
         None => None,
     };
-    let received = match requeued {
-        Some(received) => received,
-        None => enqueue_received(c, STEP_QUEUE, &body, until).map_err(|e| backend(&e))?,
+    // The next step's claim lasts as long as the message's lease: if this worker dies,
+    // the message's next delivery finds the claim run out and takes the step over.
+    let (received, until) = match carried {
+        Some(carried) => carried,
+        None => {
+            let until = lease_until(commit.now_ms, lease);
+            (enqueue_received(c, STEP_QUEUE, &body, until).map_err(|e| backend(&e))?, until)
+        }
     };
     exec(
         c,
