@@ -152,16 +152,16 @@ impl Waiter {
     }
 
     /// Waits for a change signalled since `armed` (at most [`SIGNALLED_RECHECK`]) or,
-    /// without signals, for the next read's time; never past the deadline.
-    pub async fn wait(&mut self, armed: Armed) {
+    /// without signals, for the next read's time; never past the deadline. True when a
+    /// signal ended the wait (the change watched for most likely happened).
+    pub async fn wait(&mut self, armed: Armed) -> bool {
         let left = self.deadline.saturating_duration_since(Instant::now());
         match armed.0 {
-            Some(n) => {
-                let _ = tokio::time::timeout(left.min(SIGNALLED_RECHECK), n).await;
-            }
+            Some(n) => tokio::time::timeout(left.min(SIGNALLED_RECHECK), n).await.is_ok(),
             None => {
                 tokio::time::sleep(left.min(self.pause)).await;
                 self.pause = (self.pause * 2).min(POLL_MAX);
+                false
             }
         }
     }
@@ -177,7 +177,7 @@ mod tests {
         (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_a").expect("run"))
     }
 
-    /// Whether a waiter armed before `signal` is woken by it (within 200 ms).
+    /// Whether a waiter armed before `signal` is woken by it (within 200 ms), and says so.
     async fn woken(watch: Change, signal: Change) -> bool {
         let changes = Arc::new(Changes::default());
         let (tenant, run) = ids();
@@ -185,7 +185,7 @@ mod tests {
         let mut waiter = Waiter::new(Some(&changes), &tenant, &run, watch, far);
         let armed = waiter.arm();
         changes.changed(&tenant, &run, signal);
-        tokio::time::timeout(Duration::from_millis(200), waiter.wait(armed)).await.is_ok()
+        matches!(tokio::time::timeout(Duration::from_millis(200), waiter.wait(armed)).await, Ok(true))
     }
 
     #[tokio::test]

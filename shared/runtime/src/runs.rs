@@ -293,7 +293,14 @@ impl RunService {
             if status.is_terminal() || waiter.expired() {
                 return self.get(tenant, id).await;
             }
-            waiter.wait(armed).await;
+            if waiter.wait(armed).await {
+                // Signalled that it ended: the answer is read at once (a run that has not
+                // ended after all is waited for again).
+                let run = self.get(tenant, id).await?;
+                if run.status.is_terminal() || waiter.expired() {
+                    return Ok(run);
+                }
+            }
         }
     }
 
