@@ -145,16 +145,21 @@ async fn duplicate_delivery_does_not_run_the_skill_twice() {
     assert_eq!(log.lock().expect("log").len(), 2);
 }
 
-async fn crash_after_effect_of_step_0(dir: &Path, log: &Arc<Mutex<Vec<String>>>, plan: Value) -> aos_core::RunId {
-    let env = open(dir, log).await;
-    let id = submit(&env, plan).await;
-    let dying = env.worker.clone().with_after_effect_hook(Arc::new(|m| {
-        if m.step_index == 0 {
+/// `worker`, abandoning step `index` after its effect, as if it died there.
+fn dies_after_effect_of(worker: &StepWorker, index: u32) -> StepWorker {
+    worker.clone().with_after_effect_hook(Arc::new(move |m| {
+        if m.step_index == index {
             HookAction::Abandon
         } else {
             HookAction::Continue
         }
-    }));
+    }))
+}
+
+async fn crash_after_effect_of_step_0(dir: &Path, log: &Arc<Mutex<Vec<String>>>, plan: Value) -> aos_core::RunId {
+    let env = open(dir, log).await;
+    let id = submit(&env, plan).await;
+    let dying = dies_after_effect_of(&env.worker, 0);
     let m = env.embedded.queue.receive(1, config().visibility, Duration::ZERO).await.expect("receive").remove(0);
     assert_eq!(dying.handle(&m).await, Handled::Abandoned);
     drop(dying);
@@ -175,13 +180,7 @@ async fn a_worker_killed_in_a_chain_of_steps_is_resumed_where_it_died_by_its_fir
         {"skill": "effect_idempotent"}, {"skill": "effect_idempotent"}, {"skill": "effect_once"}, {"skill": "effect_idempotent"}
     ]);
     let id = submit(&env, plan).await;
-    let dying = env.worker.clone().with_after_effect_hook(Arc::new(|m| {
-        if m.step_index == 2 {
-            HookAction::Abandon
-        } else {
-            HookAction::Continue
-        }
-    }));
+    let dying = dies_after_effect_of(&env.worker, 2);
     let lease = Duration::from_secs(2);
     let m = env.embedded.queue.receive(1, lease, Duration::ZERO).await.expect("receive").remove(0);
     assert_eq!(dying.handle(&m).await, Handled::Abandoned);
