@@ -178,12 +178,12 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     // A commit that hands its run's next step back to this worker carries the message
     // it holds on to that step (`carry_received`: mostly without writing it); any other
     // acknowledges it here, and so does that one where it ends before the hand-off
-    // (`ack_requeue`).
-    let requeue = commit.ack.as_deref().filter(|_| commit.next.is_some() && commit.lease_next.is_some());
-    if let (Some(receipt), None) = (&commit.ack, requeue) {
+    // (`ack_carried`).
+    let carrying = commit.ack.as_deref().filter(|_| commit.next.is_some() && commit.lease_next.is_some());
+    if let (Some(receipt), None) = (&commit.ack, carrying) {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
-    let ack_requeue = |c: &Connection| requeue.map_or(Ok(()), |receipt| ack(c, receipt).map_err(|e| backend(&e)));
+    let ack_carried = |c: &Connection| carrying.map_or(Ok(()), |receipt| ack(c, receipt).map_err(|e| backend(&e)));
     // Fenced by the claim: a worker whose claim was taken over writes nothing. The
     // checkpoint goes into the step's row when that row names this claim and has no
     // checkpoint yet (the update is the fence). A step never claimed is one whose claim
@@ -200,7 +200,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
         == 1;
     if !held {
         if !claim_deferred(c, t, r, index, run.status)? {
-            ack_requeue(c)?;
+            ack_carried(c)?;
             return Ok((committed(run, None), false));
         }
         exec(
@@ -244,7 +244,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     if !RunStatus::sources_of(commit.run_status).contains(&run.status) || run.next_step != index {
         // Cancelled meanwhile: keep the checkpoint, the charge and the usage (its usage
         // record follows it), do not advance (nor reserve for a next step).
-        ack_requeue(c)?;
+        ack_carried(c)?;
         ledger_tx(c, commit, false)?;
         save_state(c, t, r, &run, Some(was))?;
         if run.status.is_terminal() {
@@ -290,7 +290,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
         return Ok((advanced(run, None), false));
     };
     let body = encode(next);
-    let carried = match requeue {
+    let carried = match carrying {
         Some(held) => carry_received(c, held, STEP_QUEUE, &body, commit.now_ms, lease).map_err(|e| backend(&e))?,
         None => None,
     };
