@@ -2,7 +2,8 @@
 // target/debug/aos) on a free loopback port with a fresh data directory.
 
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,6 +13,7 @@ import { AosError, Client, isFinished, type RunEvent, type SubmitRun } from "../
 
 const ROOT = resolve(import.meta.dirname, "../../../..");
 let dev: ChildProcess;
+let data = "";
 let url = "";
 let key = "";
 
@@ -29,7 +31,7 @@ async function freePort(): Promise<number> {
 before(async () => {
   const binary = process.env.AOS_BIN ?? join(ROOT, "target/debug/aos");
   const port = await freePort();
-  const data = mkdtempSync(join(tmpdir(), "aos-ts-"));
+  data = mkdtempSync(join(tmpdir(), "aos-ts-"));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith("AOS_") && !k.startsWith("AWS_")) env[k] = v;
@@ -50,8 +52,13 @@ before(async () => {
   key = readFileSync(join(data, "dev-api-key"), "utf8").trim();
 });
 
-after(() => {
-  dev?.kill();
+after(async () => {
+  if (dev && dev.exitCode === null && dev.signalCode === null) {
+    const exited = once(dev, "exit");
+    dev.kill();
+    await exited;
+  }
+  if (data) rmSync(data, { recursive: true, force: true });
 });
 
 function quoteRun(delayMs = 0): SubmitRun {
