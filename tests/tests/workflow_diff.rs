@@ -224,17 +224,21 @@ fn catalogue() -> Vec<Case> {
             decision: None,
         });
     }
-    let approval = format!(
-        "name: approval\nnodes:\n  - id: prepare\n    {}\n    {}\n  - id: ok\n    type: approval\n    depends_on: [prepare]\n    prompt: 'Refund ${{input.amount}}?'\n    timeout_s: 2\n    on_timeout: [escalate]\n  - id: pay\n    depends_on: [ok]\n    {}\n  - id: escalate\n    {}\n",
-        step("prepare", ""),
-        undo("prepare"),
-        step("pay", ""),
-        step("escalate", "")
-    );
-    for (name, decision) in
-        [("approval-approved", Some(true)), ("approval-rejected", Some(false)), ("approval-timed-out", None)]
+    // An approval that is decided waits up to 60 s for the decision (a loaded machine
+    // can take seconds to show it pending); one left to time out waits 2 s.
+    let approval = |timeout_s: u32| {
+        format!(
+            "name: approval\nnodes:\n  - id: prepare\n    {}\n    {}\n  - id: ok\n    type: approval\n    depends_on: [prepare]\n    prompt: 'Refund ${{input.amount}}?'\n    timeout_s: {timeout_s}\n    on_timeout: [escalate]\n  - id: pay\n    depends_on: [ok]\n    {}\n  - id: escalate\n    {}\n",
+            step("prepare", ""),
+            undo("prepare"),
+            step("pay", ""),
+            step("escalate", "")
+        )
+    };
+    for (name, decision, timeout_s) in
+        [("approval-approved", Some(true), 60), ("approval-rejected", Some(false), 60), ("approval-timed-out", None, 2)]
     {
-        cases.push(Case { name, spec: approval.clone(), input: json!({"amount": 40}), decision });
+        cases.push(Case { name, spec: approval(timeout_s), input: json!({"amount": 40}), decision });
     }
     cases
 }
