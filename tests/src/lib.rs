@@ -49,6 +49,8 @@ pub fn ending_commit(
         lease_next: None,
         claim: claim.to_owned(),
         next_claim: format!("{claim}-next"),
+        defer_next: false,
+        deferred: false,
         now_ms,
         audit: Vec::new(),
         charge: None,

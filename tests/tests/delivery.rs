@@ -207,6 +207,105 @@ async fn a_worker_killed_in_a_chain_of_steps_is_resumed_where_it_died_by_its_fir
     aos_core::checkpoint::verify_chain(&run.genesis_hash, &cps).expect("chain intact");
 }
 
+/// A step handed back to its worker with a skill safe to run twice gets no claim row from
+/// the commit before it: its own commit writes the row. Killed after its effect, it is
+/// run again from the message delivered again, and that attempt counts as its second.
+#[tokio::test]
+async fn a_worker_killed_in_a_handed_back_step_leaves_no_claim_and_the_step_runs_again() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = Arc::default();
+    let env = open(dir.path(), &log).await;
+    let plan = json!([{"skill": "effect_idempotent"}, {"skill": "effect_idempotent"}, {"skill": "effect_idempotent"}]);
+    let id = submit(&env, plan).await;
+    let dying = dies_after_effect_of(&env.worker, 1);
+    let lease = Duration::from_secs(2);
+    let m = env.embedded.queue.receive(1, lease, Duration::ZERO).await.expect("receive").remove(0);
+    assert_eq!(dying.handle(&m).await, Handled::Abandoned);
+    drop(dying);
+    let rows: Vec<(u32, String)> = env
+        .embedded
+        .db
+        .read(|c| {
+            let mut st = c.prepare("SELECT step_index, status FROM steps WHERE run_id = ?1 ORDER BY step_index")?;
+            let rows = st.query_map([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .expect("steps");
+    assert_eq!(rows, [(0, "done".to_owned())], "no claim was written for step 1");
+    // The step in flight shows running from what the store keeps in memory.
+    let progress = env.embedded.runs.step_progress(&tenant(), &id).await.expect("progress");
+    assert_eq!(progress.iter().map(|p| (p.step_index, p.attempts)).collect::<Vec<_>>(), [(1, 1)]);
+    // The message comes back when its lease runs out, and the run goes on from step 1.
+    let again = env.embedded.queue.receive(1, lease, Duration::from_secs(5)).await.expect("receive");
+    assert_eq!(again.len(), 1, "delivered again when its lease ran out");
+    assert_eq!(env.worker.handle(&again[0]).await, Handled::Done);
+    drain(&env).await;
+    let run = env.embedded.runs.run(&tenant(), &id).await.expect("read").expect("run");
+    assert_eq!(run.status, aos_core::RunStatus::Succeeded);
+    assert_eq!(
+        *log.lock().expect("log"),
+        ["effect_idempotent#0", "effect_idempotent#1", "effect_idempotent#1", "effect_idempotent#2"],
+        "step 1 ran again, and no other step did"
+    );
+    let cps = env.embedded.runs.checkpoints(&tenant(), &id).await.expect("cps");
+    assert_eq!(
+        cps.iter().map(|c| (c.step_index, c.attempts)).collect::<Vec<_>>(),
+        [(0, 1), (1, 2), (2, 1)],
+        "the attempt that died counts"
+    );
+    aos_core::checkpoint::verify_chain(&run.genesis_hash, &cps).expect("chain intact");
+}
+
+/// A worker stalled in a handed-back step (no claim written) past its message's lease
+/// loses the step to the worker the message goes to next: that one's claim and commit
+/// stand, and the stalled worker's commit writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_handed_back_step_without_a_claim_loses_it_to_the_next_delivery() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = Arc::default();
+    let env = open(dir.path(), &log).await;
+    let plan = json!([{"skill": "effect_idempotent"}, {"skill": "effect_idempotent"}]);
+    let id = submit(&env, plan).await;
+    let (stalled_tx, stalled_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let stalling = env.worker.clone().with_after_effect_hook(Arc::new(move |m| {
+        if m.step_index == 1 {
+            let _ = stalled_tx.send(());
+            let _ = go_rx.lock().expect("go").recv_timeout(Duration::from_secs(30));
+        }
+        HookAction::Continue
+    }));
+    let lease = Duration::from_millis(500);
+    let m = env.embedded.queue.receive(1, lease, Duration::ZERO).await.expect("receive").remove(0);
+    let slow = tokio::spawn(async move { stalling.handle(&m).await });
+    tokio::task::spawn_blocking(move || stalled_rx.recv_timeout(Duration::from_secs(30)))
+        .await
+        .expect("join")
+        .expect("the first worker reached step 1");
+    let again = env.embedded.queue.receive(1, lease, Duration::from_secs(5)).await.expect("receive");
+    assert_eq!(again.len(), 1, "delivered again when its lease ran out");
+    assert_eq!(env.worker.handle(&again[0]).await, Handled::Done);
+    let run = env.embedded.runs.run(&tenant(), &id).await.expect("read").expect("run");
+    assert_eq!(run.status, aos_core::RunStatus::Succeeded);
+    let before = env.embedded.runs.checkpoints(&tenant(), &id).await.expect("cps");
+    go_tx.send(()).expect("go");
+    slow.await.expect("the stalled worker ends");
+    let after = env.embedded.runs.checkpoints(&tenant(), &id).await.expect("cps");
+    assert_eq!(
+        after.iter().map(|c| (c.step_index, c.hash.clone())).collect::<Vec<_>>(),
+        before.iter().map(|c| (c.step_index, c.hash.clone())).collect::<Vec<_>>(),
+        "the stalled worker's commit wrote nothing"
+    );
+    assert_eq!(after.len(), 2);
+    aos_core::checkpoint::verify_chain(&run.genesis_hash, &after).expect("chain intact");
+    assert_eq!(
+        *log.lock().expect("log"),
+        ["effect_idempotent#0", "effect_idempotent#1", "effect_idempotent#1"],
+        "both workers ran step 1 (it is safe to run twice); one commit stands"
+    );
+}
+
 #[tokio::test]
 async fn a_worker_killed_after_an_idempotent_effect_reruns_it_without_a_second_effect() {
     let dir = tempfile::tempdir().expect("tmp");

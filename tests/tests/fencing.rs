@@ -36,6 +36,7 @@ fn begin(run: &RunId, claim: &str, now_ms: u64) -> BeginStep {
         durable: true,
         reserve: None,
         deferrable: false,
+        resumed: false,
         now_ms,
     }
 }

@@ -207,6 +207,7 @@ async fn a_run_end_for_an_execution_that_moved_on_goes_by_message_and_writes_not
         durable: true,
         reserve: None,
         deferrable: false,
+        resumed: false,
         now_ms: now,
     };
     assert!(matches!(f.e.runs.begin_step(&begin).await.expect("claim"), BeginOutcome::Claimed { .. }));
@@ -252,6 +253,7 @@ async fn a_run_end_whose_write_lost_a_race_is_sent_as_its_message() {
         durable: true,
         reserve: None,
         deferrable: false,
+        resumed: false,
         now_ms: now,
     };
     // The worker that takes the two first steps' messages (this test) ends them itself.

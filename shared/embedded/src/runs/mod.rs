@@ -25,10 +25,10 @@ use steps::{begin_tx, commit_tx, extend_tx, retry_tx, suspend_tx};
 /// Runs and checkpoints in the embedded database.
 pub struct EmbeddedRunStore {
     db: Arc<Db>,
-    /// First steps running under a deferred claim (nothing written yet), with the time
-    /// their claim would expire, by tenant and run: the run's progress shows them
-    /// running. Forgotten at the step's first write.
-    deferred: Mutex<HashMap<(String, String), u64>>,
+    /// Steps running under a deferred claim (nothing written yet: a run's first step, or
+    /// a step handed back), with the time their claim would expire, by tenant and run:
+    /// the run's progress shows them running. Forgotten at the step's first write.
+    deferred: Mutex<HashMap<(String, String), (u32, u64)>>,
 }
 
 /// Most deferred claims kept for progress; past it, the map starts again empty.
@@ -111,8 +111,8 @@ impl EmbeddedRunStore {
         Self { db, deferred: Mutex::default() }
     }
 
-    /// Keeps (`until`: `Some`) or forgets a deferred first claim of `run`.
-    fn defer(&self, tenant: &TenantId, run: &RunId, until: Option<u64>) {
+    /// Keeps (`until`: `Some` step and time) or forgets a deferred claim of `run`.
+    fn defer(&self, tenant: &TenantId, run: &RunId, until: Option<(u32, u64)>) {
         let Ok(mut d) = self.deferred.lock() else { return };
         let key = (tenant.to_string(), run.to_string());
         match until {
@@ -261,8 +261,11 @@ impl RunStore for EmbeddedRunStore {
             })
             .collect::<StoreResult<Vec<_>>>()?;
         let deferred = self.deferred.lock().ok().and_then(|d| d.get(&(tenant.to_string(), id.to_string())).copied());
-        if let Some(claim_until_ms) = deferred.filter(|_| progress.first().is_none_or(|p| p.step_index > 0)) {
-            progress.insert(0, StepProgress { step_index: 0, attempts: 1, last_error: None, claim_until_ms });
+        if let Some((step_index, claim_until_ms)) = deferred {
+            let at = progress.partition_point(|p| p.step_index < step_index);
+            if progress.get(at).is_none_or(|p| p.step_index != step_index) {
+                progress.insert(at, StepProgress { step_index, attempts: 1, last_error: None, claim_until_ms });
+            }
         }
         Ok(progress)
     }
@@ -298,7 +301,7 @@ impl RunStore for EmbeddedRunStore {
             // Nothing written: the step's commit takes the claim (or its first heartbeat
             // or retry, if one comes first), and a step claimed by anyone meanwhile
             // refuses that commit. A run's first step then costs its commit alone.
-            self.defer(&req.tenant, &req.run_id, Some(req.claim_until_ms));
+            self.defer(&req.tenant, &req.run_id, Some((0, req.claim_until_ms)));
             return Ok(BeginOutcome::Claimed { attempt: 1, taken_over: false, reserved: None });
         }
         let req = req.clone();
@@ -315,9 +318,7 @@ impl RunStore for EmbeddedRunStore {
     ) -> StoreResult<bool> {
         let (t, r, claim) = (tenant.to_string(), run_id.to_string(), claim.to_owned());
         let extended = self.db.write(false, move |c| extend_tx(c, &t, &r, step_index, &claim, until_ms)).await;
-        if step_index == 0 {
-            self.defer(tenant, run_id, None);
-        }
+        self.defer(tenant, run_id, None);
         extended
     }
 
@@ -328,11 +329,17 @@ impl RunStore for EmbeddedRunStore {
         let queued = (commit.next.is_some() && commit.lease_next.is_none()) || commit.notify.is_some();
         // An execution's write may start many runs (a fan-out): wake every idle worker.
         let fan_out = commit.execution.as_ref().is_some_and(|w| w.runs.len() + w.messages.len() > 1);
+        let defer_next = commit.defer_next && commit.lease_next.is_some();
+        let lease = commit.lease_next.unwrap_or_default();
+        let now_ms = commit.now_ms;
         let written = self.db.write(true, move |c| commit_tx(c, &commit)).await;
-        if index == 0 {
-            self.defer(tenant, run_id, None);
-        }
+        self.defer(tenant, run_id, None);
         let (done, advanced_execution) = written?;
+        if let (true, Some(_)) = (defer_next, &done.next) {
+            // Shown running until about when its message's lease ends (the claim's end).
+            let until = now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+            self.defer(tenant, run_id, Some((index + 1, until)));
+        }
         if let Some(write) = execution.filter(|_| advanced_execution) {
             self.db.nodes.committed(&write);
         }
@@ -346,9 +353,7 @@ impl RunStore for EmbeddedRunStore {
     }
 
     async fn retry_step(&self, retry: &StepRetry) -> StoreResult<()> {
-        if retry.step_index == 0 {
-            self.defer(&retry.tenant, &retry.run_id, None);
-        }
+        self.defer(&retry.tenant, &retry.run_id, None);
         let retry = retry.clone();
         self.db.write(true, move |c| retry_tx(c, &retry)).await?;
         self.db.enqueued.notify_one();
@@ -356,9 +361,7 @@ impl RunStore for EmbeddedRunStore {
     }
 
     async fn suspend_step(&self, suspend: &StepSuspend) -> StoreResult<()> {
-        if suspend.step_index == 0 {
-            self.defer(&suspend.tenant, &suspend.run_id, None);
-        }
+        self.defer(&suspend.tenant, &suspend.run_id, None);
         let suspend = suspend.clone();
         self.db.write(true, move |c| suspend_tx(c, &suspend)).await
     }

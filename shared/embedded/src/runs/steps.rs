@@ -12,11 +12,23 @@ use aos_runtime::ports::{
 use aos_runtime::worker::encode;
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// Whether step `index` of a run that is `status` has no row because its claim was
-/// deferred to its commit: only a run's first step, while the run is queued (or was
-/// cancelled while that step ran, which keeps the step's checkpoint).
-fn claim_deferred(c: &Connection, t: &str, r: &str, index: u32, status: RunStatus) -> Result<bool, StoreError> {
-    if index != 0 || !matches!(status, RunStatus::Queued | RunStatus::Cancelled) {
+/// Whether a run that is `status` with `next_step` may still have its step `index`
+/// under a deferred claim: its first step while the run is queued, or the step it is at
+/// while it runs (a step handed back without a claim); or either of them after the run
+/// was cancelled while the step ran, which keeps the step's checkpoint.
+fn may_defer(index: u32, status: RunStatus, next_step: u32) -> bool {
+    match status {
+        RunStatus::Cancelled => index == 0 || index == next_step,
+        RunStatus::Queued => index == 0,
+        RunStatus::Running => index > 0 && index == next_step,
+        _ => false,
+    }
+}
+
+/// Whether step `index` of `run` has no row because its claim was deferred to its
+/// commit (see [`may_defer`]).
+fn claim_deferred(c: &Connection, t: &str, r: &str, index: u32, run: &RunState) -> Result<bool, StoreError> {
+    if !may_defer(index, run.status, run.next_step) {
         return Ok(false);
     }
     let row = qrow(
@@ -30,33 +42,37 @@ fn claim_deferred(c: &Connection, t: &str, r: &str, index: u32, status: RunStatu
     Ok(row.is_none())
 }
 
-/// The claim of a run's first step begun without one (a deferred claim), taken now with
-/// the run's move to running: as `running` until `until_ms` (a heartbeat), or as
-/// `waiting` with its error (a retry). False when the step has a claim already (another
-/// worker's: this one's was taken over) or the run neither is queued nor was cancelled
-/// (a step in flight at a cancel keeps its claim, so that its outcome is recorded).
+/// The claim of a step begun without one (a deferred claim: a run's first step, or a
+/// step handed back), taken now (with a first step's move of its run to running): as
+/// `running` until `until_ms` (a heartbeat), or as `waiting` with its error (a retry).
+/// False when the step has a claim already (another worker's: this one's was taken over)
+/// or the run is past it (see [`may_defer`]; a step in flight at a cancel keeps its
+/// claim, so that its outcome is recorded).
 fn claim_late(
     c: &Tx<'_>,
-    (t, r): (&str, &str),
+    (t, r, index): (&str, &str, u32),
     claim: &str,
     until_ms: u64,
     now_ms: u64,
     error: Option<&str>,
 ) -> Result<bool, StoreError> {
-    let exists =
-        qrow(c, "SELECT 1 FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = 0", params![t, r], |_| Ok(()))
-            .optional()
-            .map_err(|e| backend(&e))?
-            .is_some();
-    let run =
-        load_state(c, t, r)?.filter(|run| !exists && matches!(run.status, RunStatus::Queued | RunStatus::Cancelled));
+    let exists = qrow(
+        c,
+        "SELECT 1 FROM steps WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3",
+        params![t, r, index],
+        |_| Ok(()),
+    )
+    .optional()
+    .map_err(|e| backend(&e))?
+    .is_some();
+    let run = load_state(c, t, r)?.filter(|run| !exists && may_defer(index, run.status, run.next_step));
     let Some(mut run) = run else { return Ok(false) };
     let status = if error.is_some() { "waiting" } else { "running" };
     exec(
         c,
         "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id, last_error)
-         VALUES (?1, ?2, 0, ?3, 1, ?4, ?5, ?6)",
-        params![t, r, status, until_ms, claim, error],
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)",
+        params![t, r, index, status, until_ms, claim, error],
     )
     .map_err(|e| backend(&e))?;
     if run.status == RunStatus::Queued {
@@ -86,7 +102,7 @@ pub(super) fn extend_tx(
     if extended == 1 {
         return Ok(true);
     }
-    Ok(index == 0 && claim_late(c, (t, r), claim, until_ms, aos_runtime::clock::now_ms(), None)?)
+    claim_late(c, (t, r, index), claim, until_ms, aos_runtime::clock::now_ms(), None)
 }
 
 pub(super) fn begin_tx(c: &Tx<'_>, req: &BeginStep) -> Result<BeginOutcome, StoreError> {
@@ -119,6 +135,8 @@ pub(super) fn begin_tx(c: &Tx<'_>, req: &BeginStep) -> Result<BeginOutcome, Stor
             return Ok(BeginOutcome::Busy { until_ms: until });
         }
         Some((status, attempts, _, _)) => (attempts + 1, status == "running"),
+        // A step handed back without a claim whose worker died: its attempt counts.
+        None if req.resumed && req.step_index > 0 => (2, false),
         None => (1, false),
     };
     let (attempt, taken_over) = outcome;
@@ -187,19 +205,34 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     // Fenced by the claim: a worker whose claim was taken over writes nothing. The
     // checkpoint goes into the step's row when that row names this claim and has no
     // checkpoint yet (the update is the fence). A step never claimed is one whose claim
-    // was deferred (only a run's first step, on its first delivery, while the run is
-    // queued): this commit takes it.
+    // was deferred (a run's first step on its first delivery while the run is queued,
+    // or a step handed back safe to run twice; see `may_defer`): this commit takes it.
+    // A handed-back one (`deferred`) mostly has no row yet, so the commit tries to
+    // insert the row, done, first; a row there already is its own late claim (the
+    // update then holds) or another worker's (nothing is written).
     let body = serde_json::to_string(&commit.checkpoint).map_err(|e| json_err(&e))?;
-    let held = exec(
-        c,
-        "UPDATE steps SET status = 'done', claim_until = 0, checkpoint = ?4
-         WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?5 AND checkpoint IS NULL",
-        params![t, r, index, body, commit.claim],
-    )
-    .map_err(|e| backend(&e))?
-        == 1;
+    let inserted = commit.deferred
+        && index > 0
+        && may_defer(index, run.status, run.next_step)
+        && exec(
+            c,
+            "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id, checkpoint)
+             VALUES (?1, ?2, ?3, 'done', 1, 0, ?5, ?4) ON CONFLICT DO NOTHING",
+            params![t, r, index, body, commit.claim],
+        )
+        .map_err(|e| backend(&e))?
+            == 1;
+    let held = inserted
+        || exec(
+            c,
+            "UPDATE steps SET status = 'done', claim_until = 0, checkpoint = ?4
+             WHERE tenant = ?1 AND run_id = ?2 AND step_index = ?3 AND claim_id = ?5 AND checkpoint IS NULL",
+            params![t, r, index, body, commit.claim],
+        )
+        .map_err(|e| backend(&e))?
+            == 1;
     if !held {
-        if !claim_deferred(c, t, r, index, run.status)? {
+        if !claim_deferred(c, t, r, index, &run)? {
             ack_carried(c)?;
             return Ok((committed(run, None), false));
         }
@@ -295,7 +328,8 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
         None => None,
     };
     // The next step's claim lasts as long as the message's lease: if this worker dies,
-    // the message's next delivery finds the claim run out and takes the step over.
+    // the message's next delivery finds the claim run out and takes the step over. A
+    // deferred one is not written: that delivery finds no claim.
     let (received, until) = match carried {
         Some(carried) => carried,
         None => {
@@ -303,6 +337,9 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
             (enqueue_received(c, STEP_QUEUE, &body, until).map_err(|e| backend(&e))?, until)
         }
     };
+    if commit.defer_next {
+        return Ok((advanced(run, Some(received)), false));
+    }
     exec(
         c,
         "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id) VALUES (?1, ?2, ?3, 'running', 1, ?4, ?5)
@@ -330,7 +367,7 @@ pub(super) fn retry_tx(c: &Tx<'_>, retry: &StepRetry) -> Result<(), StoreError> 
     if let Some(receipt) = &retry.ack {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
-    if released == 0 && !(retry.step_index == 0 && claim_late(c, (t, r), &retry.claim, 0, retry.now_ms, Some(&err))?) {
+    if released == 0 && !claim_late(c, (t, r, retry.step_index), &retry.claim, 0, retry.now_ms, Some(&err))? {
         // Another claim holds the step: its holder decides what comes next.
         return Ok(());
     }

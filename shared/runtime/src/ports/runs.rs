@@ -324,6 +324,12 @@ pub struct BeginStep {
     /// one comes first; its commit is fenced all the same (a step claimed by anyone
     /// else meanwhile refuses it). A second delivery always claims first.
     pub deferrable: bool,
+    /// The run is resumed at this step by a message delivered again that names an earlier
+    /// one: the worker that carried the run on to this step died in it, perhaps while it
+    /// ran. A store that finds no claim of the step (one handed back with
+    /// [`StepCommit::defer_next`]) counts this claim as its second attempt, as it would
+    /// have counted taking over the claim that was not written.
+    pub resumed: bool,
     /// Now, ms since the epoch.
     pub now_ms: u64,
 }
@@ -371,6 +377,16 @@ pub struct StepCommit {
     pub claim: String,
     /// The token of the next step's claim when `lease_next` is honoured.
     pub next_claim: String,
+    /// With `lease_next`: the next step's skill is safe to run twice and the message
+    /// carried on to it is on its first delivery, so the adapter may write no claim for
+    /// it here and leave the claim to that step's own first write (its commit, or its
+    /// first heartbeat or retry), as [`BeginStep::deferrable`] does for a run's first
+    /// step. Adapters that claim the step anyway ignore this.
+    pub defer_next: bool,
+    /// This step was handed back with `defer_next` by the commit before: its claim may
+    /// not be written yet, and this commit takes it. Fenced all the same: a step claimed
+    /// by anyone else meanwhile refuses the commit.
+    pub deferred: bool,
     /// Now, ms since the epoch.
     pub now_ms: u64,
     /// Entries for the tenant's audit log (a policy decision other than a plain allow),

@@ -8,6 +8,7 @@ use crate::agent::{apply_decision, Applied};
 use crate::changes::Change;
 use crate::clock::now_ms;
 use crate::ports::{CommitCharge, Received, RunRecord, StepCommit, StepMessage, StepRetry, StepSuspend, StoreError};
+use crate::skills::IdempotencyClass;
 use crate::workflows::WorkflowMessage;
 use aos_core::checkpoint::{ChainLink, GateDecision, GateRecord};
 use aos_core::credits::Millicredits;
@@ -238,6 +239,15 @@ impl StepWorker {
             Some(first) if chain => self.ahead(first, &first.plan, 0, 0, now).await.is_none(),
             _ => chain && next.is_some(),
         };
+        // The run's own next step, handed back on this message's first delivery, with a
+        // skill safe to run twice and nothing reserved for it ahead (a metered run's
+        // ledger ids count attempts): its claim may be left to its own first write.
+        let defer_next = hand_back
+            && received.receive_count <= 1
+            && charge.as_ref().is_none_or(|ch| ch.ahead.is_none())
+            && next.as_ref().and_then(|n| plan.as_ref().unwrap_or(&c.run.plan).step(n.step_index)).is_some_and(|s| {
+                self.skills.descriptor(&s.skill).is_some_and(|d| d.idempotency != IdempotencyClass::NonIdempotent)
+            });
         let commit = StepCommit {
             tokens: line.counters.tokens(),
             usage,
@@ -271,6 +281,8 @@ impl StepWorker {
             lease_next: hand_back.then_some(self.config.visibility),
             claim: c.claim.clone(),
             next_claim: crate::clock::unique_suffix(),
+            defer_next,
+            deferred: c.deferred,
             now_ms: now,
         };
         // Budget warnings' webhooks are queued before the commit (each once, by what it is
@@ -311,7 +323,9 @@ impl StepWorker {
                 }
                 run.ahead = committed.ahead;
                 run.usage = commit.usage;
-                Some((Claimed::new(msg, run, 1, false, commit.next_claim), next_received))
+                let mut next = Claimed::new(msg, run, 1, false, commit.next_claim);
+                next.deferred = commit.defer_next;
+                Some((next, next_received))
             }
             (Some(next_received), None) => {
                 // The first run the execution's write started, handed back claimed.

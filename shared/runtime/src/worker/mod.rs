@@ -150,11 +150,13 @@ struct Claimed {
     claim: String,
     /// Set by a heartbeat that found the claim gone: the step must not end here.
     lost: Arc<std::sync::atomic::AtomicBool>,
+    /// Handed back by the commit before without a claim written (`StepCommit::defer_next`).
+    deferred: bool,
 }
 
 impl Claimed {
     fn new(msg: StepMessage, run: RunRecord, attempt: u32, taken_over: bool, claim: String) -> Self {
-        Self { msg, run, attempt, taken_over, claim, lost: Arc::default() }
+        Self { msg, run, attempt, taken_over, claim, lost: Arc::default(), deferred: false }
     }
 
     fn lost(&self) -> bool {
@@ -331,10 +333,13 @@ impl StepWorker {
             Ok(m) => m,
             Err(reason) => return Ok(Handled::Malformed(reason)),
         };
+        let named = msg.step_index;
         let Some((msg, run)) = self.load(msg, received).await? else {
             return Ok(Handled::Done);
         };
-        let claimed = match self.claim(msg, run, received).await? {
+        // A message delivered again that names an earlier step resumes its run (`load`).
+        let resumed = msg.step_index > named;
+        let claimed = match self.claim(msg, run, received, resumed).await? {
             Ok(c) => c,
             Err(h) => return Ok(h),
         };

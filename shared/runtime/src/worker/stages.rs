@@ -63,11 +63,13 @@ impl StepWorker {
     }
 
     /// Stage `claim`: take the step's claim (durably for non-idempotent skills).
+    /// `resumed`: the message named an earlier step (see [`BeginStep::resumed`]).
     pub(super) async fn claim(
         &self,
         msg: StepMessage,
         run: RunRecord,
         received: &Received,
+        resumed: bool,
     ) -> Result<Result<Claimed, Handled>, StoreError> {
         let step = run.plan.step(msg.step_index).cloned();
         let Some(step) = step else {
@@ -102,6 +104,7 @@ impl StepWorker {
             claim_until_ms: now + millis(self.config.visibility),
             durable: class == Some(IdempotencyClass::NonIdempotent),
             deferrable,
+            resumed,
             now_ms: now,
         };
         Ok(match self.store.begin_step(&begin).await? {
