@@ -156,6 +156,16 @@ fn dies_after_effect_of(worker: &StepWorker, index: u32) -> StepWorker {
     }))
 }
 
+/// Submits `plan` and hands its first message, received for `lease`, to a worker that
+/// carries the run on from step to step and dies after the effect of step `index`.
+async fn dies_in_a_chain(env: &Env, plan: Value, index: u32, lease: Duration) -> aos_core::RunId {
+    let id = submit(env, plan).await;
+    let dying = dies_after_effect_of(&env.worker, index);
+    let m = env.embedded.queue.receive(1, lease, Duration::ZERO).await.expect("receive").remove(0);
+    assert_eq!(dying.handle(&m).await, Handled::Abandoned);
+    id
+}
+
 async fn crash_after_effect_of_step_0(dir: &Path, log: &Arc<Mutex<Vec<String>>>, plan: Value) -> aos_core::RunId {
     let env = open(dir, log).await;
     let id = submit(&env, plan).await;
@@ -179,12 +189,8 @@ async fn a_worker_killed_in_a_chain_of_steps_is_resumed_where_it_died_by_its_fir
     let plan = json!([
         {"skill": "effect_idempotent"}, {"skill": "effect_idempotent"}, {"skill": "effect_once"}, {"skill": "effect_idempotent"}
     ]);
-    let id = submit(&env, plan).await;
-    let dying = dies_after_effect_of(&env.worker, 2);
     let lease = Duration::from_secs(2);
-    let m = env.embedded.queue.receive(1, lease, Duration::ZERO).await.expect("receive").remove(0);
-    assert_eq!(dying.handle(&m).await, Handled::Abandoned);
-    drop(dying);
+    let id = dies_in_a_chain(&env, plan, 2, lease).await;
     assert_eq!(*log.lock().expect("log"), ["effect_idempotent#0", "effect_idempotent#1", "effect_once#2"]);
     let run = env.embedded.runs.run(&tenant(), &id).await.expect("read").expect("run");
     assert_eq!(run.next_step, 2, "two steps committed by the worker that died");
@@ -216,12 +222,8 @@ async fn a_worker_killed_in_a_handed_back_step_leaves_no_claim_and_the_step_runs
     let log = Arc::default();
     let env = open(dir.path(), &log).await;
     let plan = json!([{"skill": "effect_idempotent"}, {"skill": "effect_idempotent"}, {"skill": "effect_idempotent"}]);
-    let id = submit(&env, plan).await;
-    let dying = dies_after_effect_of(&env.worker, 1);
     let lease = Duration::from_secs(2);
-    let m = env.embedded.queue.receive(1, lease, Duration::ZERO).await.expect("receive").remove(0);
-    assert_eq!(dying.handle(&m).await, Handled::Abandoned);
-    drop(dying);
+    let id = dies_in_a_chain(&env, plan, 1, lease).await;
     let rows: Vec<(u32, String)> = env
         .embedded
         .db
