@@ -511,6 +511,75 @@ mod tests {
         assert_eq!((progress[0].step_index, progress[0].attempts), (1, 2));
     }
 
+    /// A step's row as kept: index, status, attempts, last error, claim.
+    type StepRow = (i64, String, i64, Option<String>, Option<String>);
+
+    #[tokio::test]
+    async fn steps_of_a_without_rowid_table_are_kept_in_the_table_with_rowids() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let checkpoint = r#"{"step_index":0,"step_id":"s0","skill":"noop","seed":7,"attempts":1,"outcome":{"ok":true,"output":{"n":1},"cost_cents":0,"duration_ms":0},"outcome_hash":"a","prev_hash":"b","hash":"c","created_at_ms":5}"#;
+        {
+            let c = Connection::open(dir.path().join("aos.db")).expect("open");
+            c.execute_batch(
+                "CREATE TABLE steps (
+                     tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL,
+                     status TEXT NOT NULL, attempts INTEGER NOT NULL, claim_until INTEGER NOT NULL, last_error TEXT,
+                     claim_id TEXT, checkpoint TEXT,
+                     PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
+                 INSERT INTO steps VALUES ('ten_a', 'run_1', 1, 'waiting', 2, 0, 'timed out', 'claim-1', NULL);",
+            )
+            .expect("old table");
+            c.execute(
+                "INSERT INTO steps VALUES ('ten_a', 'run_1', 0, 'done', 1, 0, NULL, 'claim-0', ?1)",
+                [checkpoint],
+            )
+            .expect("checkpoint");
+        }
+        let db = Db::open(dir.path(), Durability::Full).expect("open and migrate");
+        let sql: String = db
+            .read(|c| {
+                c.query_row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'steps'", [], |r| r.get(0))
+            })
+            .expect("schema");
+        assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
+        let tables: i64 = db
+            .read(|c| c.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'steps%'", [], |r| r.get(0)))
+            .expect("tables");
+        assert_eq!(tables, 1, "the table taken apart is gone");
+        let rows: Vec<StepRow> = db
+            .read(|c| {
+                let mut st = c.prepare(
+                    "SELECT step_index, status, attempts, last_error, claim_id FROM steps ORDER BY tenant, run_id, step_index",
+                )?;
+                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+                rows.collect()
+            })
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [
+                (0, "done".to_owned(), 1, None, Some("claim-0".to_owned())),
+                (1, "waiting".to_owned(), 2, Some("timed out".to_owned()), Some("claim-1".to_owned())),
+            ]
+        );
+        let store = EmbeddedRunStore::new(Arc::clone(&db));
+        let (tenant, run) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_1").expect("run"));
+        let kept = store.checkpoints(&tenant, &run).await.expect("checkpoints");
+        assert_eq!((kept.len(), kept[0].hash.as_str()), (1, "c"));
+        // The key still holds: a second row for a step is refused.
+        let again = db
+            .write(true, |c| {
+                exec(
+                    c,
+                    "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until) VALUES ('ten_a', 'run_1', 1, 'waiting', 1, 0)",
+                    [],
+                )
+                .map_err(|e| backend(&e))
+            })
+            .await;
+        assert!(again.is_err(), "{again:?}");
+    }
+
     #[test]
     fn a_run_write_builds_no_temporary_tables_and_the_reaper_reads_the_index() {
         let dir = tempfile::tempdir().expect("tempdir");
