@@ -60,10 +60,6 @@ struct Job {
 }
 
 const SCHEMA: &str = r"
-CREATE TABLE IF NOT EXISTS runs (
-    tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL,
-    PRIMARY KEY (tenant, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs (tenant, status, id);
 CREATE TABLE IF NOT EXISTS run_specs (
     tenant TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL,
     PRIMARY KEY (tenant, id));
@@ -140,24 +136,46 @@ CREATE TABLE IF NOT EXISTS breakers (
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;
 ";
 
-/// The condition of a finished run, as the `runs_by_end` index and its queries write it.
-/// A run's steps: each one's claim (who runs it, until when, how often it was tried)
-/// and, once it committed, its checkpoint. One row, so a step's commit writes one table
-/// where a claim table and a checkpoint table took two.
+/// Tables with rowids, each with its key in an index of its own, where they were
+/// `WITHOUT ROWID` tables: their name, their columns, and the indexes built with them.
 ///
-/// A table with rowids, its key in an index of its own, where it was a `WITHOUT ROWID`
-/// table keyed by the run: a row with its checkpoint is about 550 bytes, and the inner
-/// pages of a `WITHOUT ROWID` table hold whole rows, six to a page. Every run in progress
-/// then inserted at a page of its own and split pages all over a deep tree. Rows numbered
-/// in the order they are written all go to the last page, whichever runs they are of, and
-/// the key's index holds entries of about 60 bytes: `pwrite` calls per step with 64 runs
-/// in progress went from 8.4 to 4.8 (`perf stat` of `aos bench`, runs of 200 steps
-/// against runs of 20).
-const STEPS_COLUMNS: &str = "tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL,
-    status TEXT NOT NULL, attempts INTEGER NOT NULL, claim_until INTEGER NOT NULL, last_error TEXT,
-    claim_id TEXT, checkpoint TEXT,
-    PRIMARY KEY (tenant, run_id, step_index)";
+/// The inner pages of a `WITHOUT ROWID` table hold whole rows, and these rows are large:
+/// a step's with its checkpoint is about 550 bytes, a run's state 300 bytes and more
+/// (its output, an agent's plan). At six to a page, every run in progress inserted its
+/// steps at a page of its own and split pages all over a deep tree. Rows numbered in the
+/// order they are written all go to the last page, whichever runs they are of, and the
+/// keys' indexes hold entries of about 60 bytes: with 64 runs in progress a step went from
+/// 8.4–9.0 `pwrite` calls to 4.6 with `steps` so, and to 3.9–4.2 with `runs` too (`perf
+/// stat` of `aos bench`, runs of 200 steps against runs of 20).
+const ROWID_TABLES: [(&str, &str, &str); 2] = [
+    // A run: its status apart from its state, for listings by status.
+    (
+        "runs",
+        "tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (tenant, id)",
+        "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (tenant, status, id);",
+    ),
+    // A run's steps: each one's claim (who runs it, until when, how often it was tried)
+    // and, once it committed, its checkpoint. One row, so a step's commit writes one table
+    // where a claim table and a checkpoint table took two.
+    (
+        "steps",
+        "tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL,
+         status TEXT NOT NULL, attempts INTEGER NOT NULL, claim_until INTEGER NOT NULL, last_error TEXT,
+         claim_id TEXT, checkpoint TEXT,
+         PRIMARY KEY (tenant, run_id, step_index)",
+        "",
+    ),
+];
 
+/// Creates the tables of [`ROWID_TABLES`] that do not exist yet.
+fn create_rowid_tables(conn: &Connection) -> rusqlite::Result<()> {
+    for (name, columns, indexes) in ROWID_TABLES {
+        conn.execute_batch(&format!("CREATE TABLE IF NOT EXISTS {name} ({columns}); {indexes}"))?;
+    }
+    Ok(())
+}
+
+/// The condition of a finished run, as the `runs_by_end` index and its queries write it.
 pub(crate) const FINISHED: &str = "(status = 'succeeded' OR status = 'failed' OR status = 'cancelled')";
 
 /// Brings a data directory made by an earlier AOS up to the schema: columns added since.
@@ -215,17 +233,24 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let table_sql = |name: &str| -> rusqlite::Result<String> {
         conn.query_row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| r.get(0))
     };
-    // Steps were a WITHOUT ROWID table (see `STEPS_COLUMNS`).
-    if table_sql("steps")?.contains("WITHOUT ROWID") {
+    // Runs and steps were WITHOUT ROWID tables (see `ROWID_TABLES`). The table taken apart
+    // goes with its indexes before they are built again for the new one.
+    for (name, columns, indexes) in ROWID_TABLES {
+        if !table_sql(name)?.contains("WITHOUT ROWID") {
+            continue;
+        }
+        let names: String =
+            conn.query_row(&format!("SELECT group_concat(name, ', ') FROM pragma_table_info('{name}')"), [], |r| {
+                r.get(0)
+            })?;
         conn.execute_batch(&format!(
-            "SAVEPOINT steps_rebuild;
-             ALTER TABLE steps RENAME TO steps_keyed;
-             CREATE TABLE steps ({STEPS_COLUMNS});
-             INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, last_error, claim_id, checkpoint)
-                 SELECT tenant, run_id, step_index, status, attempts, claim_until, last_error, claim_id, checkpoint
-                 FROM steps_keyed;
-             DROP TABLE steps_keyed;
-             RELEASE steps_rebuild;"
+            "SAVEPOINT rowid_rebuild;
+             ALTER TABLE {name} RENAME TO {name}_keyed;
+             CREATE TABLE {name} ({columns});
+             INSERT INTO {name} ({names}) SELECT {names} FROM {name}_keyed;
+             DROP TABLE {name}_keyed;
+             {indexes}
+             RELEASE rowid_rebuild;"
         ))?;
     }
     // The queue of earlier versions numbered its messages with AUTOINCREMENT.
@@ -348,7 +373,7 @@ impl Db {
         let path = dir.join("aos.db");
         let conn = open_connection(&path).map_err(|e| backend(&e))?;
         conn.execute_batch(SCHEMA).map_err(|e| backend(&e))?;
-        conn.execute_batch(&format!("CREATE TABLE IF NOT EXISTS steps ({STEPS_COLUMNS});")).map_err(|e| backend(&e))?;
+        create_rowid_tables(&conn).map_err(|e| backend(&e))?;
         migrate(&conn).map_err(|e| backend(&e))?;
         let sync = match durability {
             Durability::Full => "PRAGMA synchronous=FULL;",
