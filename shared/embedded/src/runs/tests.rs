@@ -1,0 +1,172 @@
+//! The layout of runs and steps: the tables earlier versions made are brought to today's,
+//! and a run's writes use the indexes they are meant to.
+
+use super::*;
+use crate::db::Durability;
+
+#[tokio::test]
+async fn claims_and_checkpoints_of_earlier_versions_become_steps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checkpoint = r#"{"step_index":0,"step_id":"s0","skill":"noop","seed":7,"attempts":1,"outcome":{"ok":true,"output":{"n":1},"cost_cents":0,"duration_ms":0},"outcome_hash":"a","prev_hash":"b","hash":"c","created_at_ms":5}"#;
+    {
+        let c = Connection::open(dir.path().join("aos.db")).expect("open");
+        c.execute_batch(
+            "CREATE TABLE checkpoints (
+                 tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL, body TEXT NOT NULL,
+                 PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
+             CREATE TABLE step_claims (
+                 tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL,
+                 status TEXT NOT NULL, attempts INTEGER NOT NULL, claim_until INTEGER NOT NULL, last_error TEXT,
+                 PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
+             INSERT INTO step_claims VALUES ('ten_a', 'run_1', 0, 'done', 1, 0, NULL);
+             INSERT INTO step_claims VALUES ('ten_a', 'run_1', 1, 'waiting', 2, 0, NULL);",
+        )
+        .expect("old tables");
+        c.execute("INSERT INTO checkpoints VALUES ('ten_a', 'run_1', 0, ?1)", [checkpoint]).expect("checkpoint");
+    }
+    let db = Db::open(dir.path(), Durability::Full).expect("open and migrate");
+    let tables: Vec<String> = db
+        .read(|c| {
+            let mut st = c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('checkpoints', 'step_claims', 'steps')")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .expect("tables");
+    assert_eq!(tables, ["steps"]);
+    let store = EmbeddedRunStore::new(db);
+    let (tenant, run) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_1").expect("run"));
+    let kept = store.checkpoints(&tenant, &run).await.expect("checkpoints");
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].step_index, kept[0].seed, kept[0].hash.as_str()), (0, 7, "c"));
+    let progress = store.step_progress(&tenant, &run).await.expect("progress");
+    assert_eq!(progress.len(), 1, "the step still waiting keeps its claim: {progress:?}");
+    assert_eq!((progress[0].step_index, progress[0].attempts), (1, 2));
+}
+
+/// The tables of runs and steps as earlier versions made them, with their rows.
+const WITHOUT_ROWID: &str = "
+    ALTER TABLE runs RENAME TO runs_now;
+    CREATE TABLE runs (
+        tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL,
+        PRIMARY KEY (tenant, id)) WITHOUT ROWID;
+    INSERT INTO runs SELECT tenant, id, status, state FROM runs_now;
+    DROP TABLE runs_now;
+    CREATE INDEX runs_by_status ON runs (tenant, status, id);
+    ALTER TABLE steps RENAME TO steps_now;
+    CREATE TABLE steps (
+        tenant TEXT NOT NULL, run_id TEXT NOT NULL, step_index INTEGER NOT NULL,
+        status TEXT NOT NULL, attempts INTEGER NOT NULL, claim_until INTEGER NOT NULL, last_error TEXT,
+        claim_id TEXT, checkpoint TEXT,
+        PRIMARY KEY (tenant, run_id, step_index)) WITHOUT ROWID;
+    INSERT INTO steps SELECT * FROM steps_now;
+    DROP TABLE steps_now;";
+
+#[tokio::test]
+async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checkpoint = r#"{"step_index":0,"step_id":"s0","skill":"noop","seed":7,"attempts":1,"outcome":{"ok":true,"output":{"n":1},"cost_cents":0,"duration_ms":0},"outcome_hash":"a","prev_hash":"b","hash":"c","created_at_ms":5}"#;
+    let (tenant, run) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_1").expect("run"));
+    {
+        let db = Db::open(dir.path(), Durability::Full).expect("open");
+        let step = serde_json::from_value(serde_json::json!({"skill": "noop", "id": "s0"})).expect("step");
+        let plan = aos_core::Plan::new(vec![step]).expect("plan");
+        let record = RunRecord::queued(tenant.clone(), run.clone(), plan, serde_json::json!({}), 7, None, 1);
+        db.write(true, move |c| insert_run_tx(c, &record)).await.expect("insert");
+        db.close();
+    }
+    {
+        let c = Connection::open(dir.path().join("aos.db")).expect("open");
+        c.execute_batch(WITHOUT_ROWID).expect("old tables");
+        c.execute("INSERT INTO steps VALUES ('ten_a', 'run_1', 0, 'done', 1, 0, NULL, 'claim-0', ?1)", [checkpoint])
+            .expect("checkpoint");
+        c.execute("INSERT INTO steps VALUES ('ten_a', 'run_1', 1, 'waiting', 2, 0, NULL, 'claim-1', NULL)", [])
+            .expect("claim");
+    }
+    let db = Db::open(dir.path(), Durability::Full).expect("open and migrate");
+    let schema: Vec<(String, String)> = db
+        .read(|c| {
+            let mut st = c.prepare(
+                "SELECT name, tbl_name FROM sqlite_master WHERE tbl_name IN ('runs', 'steps') AND sql IS NOT NULL \
+                 OR name LIKE '%keyed%' ORDER BY name",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .expect("schema");
+    let names: Vec<&str> = schema.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["runs", "runs_by_end", "runs_by_status", "steps"], "{schema:?}");
+    for table in ["runs", "steps"] {
+        let sql: String = db
+            .read(|c| c.query_row("SELECT sql FROM sqlite_master WHERE name = ?1", [table], |r| r.get(0)))
+            .expect("sql");
+        assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
+    }
+    let store = EmbeddedRunStore::new(Arc::clone(&db));
+    let kept = store.run(&tenant, &run).await.expect("run").expect("the run is kept");
+    assert_eq!((kept.status, kept.base_seed), (RunStatus::Queued, 7));
+    let filter = RunFilter { status: Some(RunStatus::Queued), limit: 10, before: None };
+    let listed = store.list_runs(&tenant, &filter).await.expect("list");
+    assert_eq!(listed.len(), 1, "the index of runs by status is built again");
+    let checkpoints = store.checkpoints(&tenant, &run).await.expect("checkpoints");
+    assert_eq!((checkpoints.len(), checkpoints[0].hash.as_str()), (1, "c"));
+    let progress = store.step_progress(&tenant, &run).await.expect("progress");
+    assert_eq!(
+        progress.iter().map(|p| (p.step_index, p.attempts)).collect::<Vec<_>>(),
+        [(1, 2)],
+        "the step still waiting keeps its claim"
+    );
+    // The keys still hold: a second row for a step, or for the run, is refused.
+    for sql in [
+        "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until) VALUES ('ten_a', 'run_1', 1, 'waiting', 1, 0)",
+        "INSERT INTO runs (tenant, id, status, state) VALUES ('ten_a', 'run_1', 'queued', '{}')",
+    ] {
+        let again = db.write(true, move |c| exec(c, sql, []).map_err(|e| backend(&e))).await;
+        assert!(again.is_err(), "{sql}: {again:?}");
+    }
+}
+
+#[test]
+fn a_run_write_builds_no_temporary_tables_and_the_reaper_reads_the_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A data directory whose index of finished runs was made with an IN list.
+    Db::open(dir.path(), Durability::Full).expect("open").close();
+    {
+        let c = Connection::open(dir.path().join("aos.db")).expect("open");
+        c.execute_batch(
+            "DROP INDEX runs_by_end;
+             CREATE INDEX runs_by_end ON runs (tenant, json_extract(state, '$.updated_at_ms'))
+                 WHERE status IN ('succeeded', 'failed', 'cancelled');",
+        )
+        .expect("old index");
+    }
+    let db = Db::open(dir.path(), Durability::Full).expect("reopen");
+    let opcodes = |sql: &str, n: usize| -> Vec<String> {
+        db.read(|c| {
+            let mut st = c.prepare(&format!("EXPLAIN {sql}"))?;
+            let args = vec![rusqlite::types::Value::Null; n];
+            let rows = st.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(1))?;
+            rows.collect()
+        })
+        .expect("explain")
+    };
+    for (sql, n) in [
+        ("UPDATE runs SET status = ?3, state = ?4 WHERE tenant = ?1 AND id = ?2", 4),
+        ("UPDATE runs SET state = ?3 WHERE tenant = ?1 AND id = ?2", 3),
+        ("INSERT INTO runs (tenant, id, status, state) VALUES (?1, ?2, ?3, ?4)", 4),
+    ] {
+        assert!(!opcodes(sql, n).iter().any(|o| o == "OpenEphemeral"), "{sql} builds a temporary table");
+    }
+    let plan: Vec<String> = db
+        .read(|c| {
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE tenant = ?1 AND {FINISHED}
+                   AND json_extract(state, '$.updated_at_ms') < ?2
+                 ORDER BY json_extract(state, '$.updated_at_ms') LIMIT ?3"
+            );
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map(params!["ten_a", 0, 1], |r| r.get::<_, String>(3))?;
+            rows.collect()
+        })
+        .expect("plan");
+    assert!(plan.iter().any(|p| p.contains("runs_by_end")), "{plan:?}");
+}
