@@ -179,6 +179,23 @@ fn create_rowid_tables(conn: &Connection) -> rusqlite::Result<()> {
 pub(crate) const FINISHED: &str = "(status = 'succeeded' OR status = 'failed' OR status = 'cancelled')";
 
 /// Brings a data directory made by an earlier AOS up to the schema: columns added since.
+/// Builds table `name` again as `columns`, in one savepoint: its rows are copied by column
+/// name, the old table goes with its indexes, and `then` (the new table's indexes) runs
+/// last.
+fn rebuild_table(conn: &Connection, name: &str, columns: &str, then: &str) -> rusqlite::Result<()> {
+    let names: String =
+        conn.query_row(&format!("SELECT group_concat(name, ', ') FROM pragma_table_info('{name}')"), [], |r| r.get(0))?;
+    conn.execute_batch(&format!(
+        "SAVEPOINT rebuild;
+         ALTER TABLE {name} RENAME TO {name}_rebuilt;
+         CREATE TABLE {name} ({columns});
+         INSERT INTO {name} ({names}) SELECT {names} FROM {name}_rebuilt;
+         DROP TABLE {name}_rebuilt;
+         {then}
+         RELEASE rebuild;"
+    ))
+}
+
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let has_table = |name: &str| -> rusqlite::Result<bool> {
         conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| {
@@ -233,40 +250,21 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let table_sql = |name: &str| -> rusqlite::Result<String> {
         conn.query_row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| r.get(0))
     };
-    // Runs and steps were WITHOUT ROWID tables (see `ROWID_TABLES`). The table taken apart
-    // goes with its indexes before they are built again for the new one.
+    // Runs and steps were WITHOUT ROWID tables (see `ROWID_TABLES`).
     for (name, columns, indexes) in ROWID_TABLES {
-        if !table_sql(name)?.contains("WITHOUT ROWID") {
-            continue;
+        if table_sql(name)?.contains("WITHOUT ROWID") {
+            rebuild_table(conn, name, columns, indexes)?;
         }
-        let names: String =
-            conn.query_row(&format!("SELECT group_concat(name, ', ') FROM pragma_table_info('{name}')"), [], |r| {
-                r.get(0)
-            })?;
-        conn.execute_batch(&format!(
-            "SAVEPOINT rowid_rebuild;
-             ALTER TABLE {name} RENAME TO {name}_keyed;
-             CREATE TABLE {name} ({columns});
-             INSERT INTO {name} ({names}) SELECT {names} FROM {name}_keyed;
-             DROP TABLE {name}_keyed;
-             {indexes}
-             RELEASE rowid_rebuild;"
-        ))?;
     }
     // The queue of earlier versions numbered its messages with AUTOINCREMENT.
     if table_sql("queue")?.contains("AUTOINCREMENT") {
-        conn.execute_batch(
-            "SAVEPOINT queue_rebuild;
-             CREATE TABLE queue_rebuilt (
-                 id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
-                 visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
-             INSERT INTO queue_rebuilt (id, queue, body, visible_at, receive_count, receipt)
-                 SELECT id, queue, body, visible_at, receive_count, receipt FROM queue;
-             DROP TABLE queue;
-             ALTER TABLE queue_rebuilt RENAME TO queue;
-             CREATE INDEX queue_visible ON queue (queue, visible_at);
-             DELETE FROM sqlite_sequence WHERE name = 'queue';
-             RELEASE queue_rebuild;",
+        rebuild_table(
+            conn,
+            "queue",
+            "id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
+             visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT",
+            "CREATE INDEX queue_visible ON queue (queue, visible_at);
+             DELETE FROM sqlite_sequence WHERE name = 'queue';",
         )?;
     }
     // Receipts name their row since the index of receipts went.

@@ -87,7 +87,7 @@ async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids()
         .read(|c| {
             let mut st = c.prepare(
                 "SELECT name, tbl_name FROM sqlite_master WHERE tbl_name IN ('runs', 'steps') AND sql IS NOT NULL \
-                 OR name LIKE '%keyed%' ORDER BY name",
+                 OR name LIKE '%rebuilt%' ORDER BY name",
             )?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
