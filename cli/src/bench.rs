@@ -31,6 +31,9 @@ pub struct BenchOptions {
     pub concurrent_runs: usize,
     /// Steps per concurrent run.
     pub steps_per_run: usize,
+    /// Rounds of the concurrent measurement (each in a fresh store); the median is the
+    /// figure, the range is printed beside it.
+    pub rounds: usize,
     /// Also count instructions per step under `valgrind --tool=callgrind` (this binary,
     /// re-run as `aos bench-probe`).
     pub instructions: bool,
@@ -273,6 +276,15 @@ async fn ledger_rate(dir: &Path, tasks: usize, per_task: usize) -> anyhow::Resul
     Ok((tasks * (per_task / 2) * 2) as f64 / elapsed.as_secs_f64())
 }
 
+/// The median of `v` (the upper one of an even count), its minimum and its maximum.
+fn median_range(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    match (v.first(), v.get(v.len() / 2), v.last()) {
+        (Some(lo), Some(mid), Some(hi)) => (*mid, *lo, *hi),
+        _ => (f64::NAN, f64::NAN, f64::NAN),
+    }
+}
+
 /// Steps per second of `runs` runs of `steps` no-op steps on `workers` workers, and the
 /// CPU time the whole process spent per step meanwhile (all threads, user and system), µs.
 async fn throughput(dir: &Path, runs: usize, steps: usize, workers: usize) -> anyhow::Result<(f64, f64)> {
@@ -403,10 +415,17 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
     let (serial_rate, serial_cpu) = throughput(&fresh("serial")?, 4, opts.steps_per_run, 1).await?;
     println!("serial throughput (4 runs, 1 worker):   {serial_rate:.0} steps/s  {serial_cpu:.1} core-us/step");
     let conc = opts.concurrent_runs;
-    let (rate, cpu) = throughput(&fresh("concurrent")?, conc, opts.steps_per_run, conc).await?;
+    let (mut rates, mut cpus) = (Vec::new(), Vec::new());
+    for _ in 0..opts.rounds.max(1) {
+        let (rate, cpu) = throughput(&fresh("concurrent")?, conc, opts.steps_per_run, conc).await?;
+        rates.push(rate);
+        cpus.push(cpu);
+    }
+    let ((rate, rate_lo, rate_hi), (cpu, cpu_lo, cpu_hi)) = (median_range(rates), median_range(cpus));
     let ratio = rate / serial_rate;
     println!(
-        "{conc} concurrent runs ({conc} workers):      {rate:.0} steps/s = {ratio:.1}x serial  {cpu:.1} core-us/step (whole process)  target <= 30 core-us/step: {}",
+        "{conc} concurrent runs ({conc} workers), median of {} rounds: {rate:.0} steps/s ({rate_lo:.0}-{rate_hi:.0}) = {ratio:.1}x serial  {cpu:.1} core-us/step ({cpu_lo:.1}-{cpu_hi:.1}, whole process)  target <= 30 core-us/step: {}",
+        opts.rounds.max(1),
         if cpu <= 30.0 { "met" } else { "MISSED" }
     );
     if opts.instructions {
@@ -423,6 +442,13 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<()> {
                 ),
                 Err(e) => println!("instructions per step, durability {label}: not measured: {e:#}"),
             }
+        }
+        // What a run costs beyond its steps: its submission, first delivery and end.
+        match instructions_per_unit(&opts.dir.join("callgrind-short"), &["--shape", "short"]) {
+            Ok(i) => println!(
+                "instructions per one-step run, durable (callgrind, {PROBE_SMALL} vs {PROBE_LARGE} runs; submitted, received, ended): {i:.0}"
+            ),
+            Err(e) => println!("instructions per one-step run: not measured: {e:#}"),
         }
     }
     std::fs::remove_dir_all(&opts.dir).ok();
@@ -553,5 +579,12 @@ mod tests {
         assert_eq!(callgrind_total(out), Some(123_456_789));
         assert_eq!(callgrind_total("events: Ir\nsummary: 42\n"), Some(42));
         assert_eq!(callgrind_total("events: Ir\n"), None);
+    }
+
+    #[test]
+    fn a_figure_of_several_rounds_is_their_median_with_their_range() {
+        assert_eq!(median_range(vec![52.0, 38.5, 41.0]), (41.0, 38.5, 52.0));
+        assert_eq!(median_range(vec![7.0]), (7.0, 7.0, 7.0));
+        assert!(median_range(Vec::new()).0.is_nan());
     }
 }

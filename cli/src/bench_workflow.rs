@@ -37,6 +37,8 @@ pub enum ProbeShape {
     Run,
     /// A workflow chain of no-op nodes.
     Chain,
+    /// One-step runs, all submitted first: what a run's submission and end cost.
+    Short,
 }
 
 /// A chain of `n` no-op nodes, each after the one before.
@@ -67,6 +69,21 @@ pub async fn probe(dir: &Path, steps: usize, shape: ProbeShape) -> anyhow::Resul
             let id = fe.flows.start(&tenant, "chain", req, None).await.map_err(|e| anyhow::anyhow!("{e}"))?.value.id;
             drain(&fe).await?;
             fe.flows.execution(&tenant, &id).await.map_err(|e| anyhow::anyhow!("{e}"))?.state.status.as_str().to_owned()
+        }
+        ProbeShape::Short => {
+            let mut ids = Vec::with_capacity(steps);
+            for _ in 0..steps {
+                ids.push(fe.eng.runs.submit(&tenant, crate::bench::noop_plan(1)?, None).await?.run.id);
+            }
+            drain(&fe).await?;
+            let mut ended = String::from("succeeded");
+            for id in &ids {
+                let status = fe.eng.runs.get(&tenant, id).await?.status;
+                if status != aos_core::RunStatus::Succeeded {
+                    ended = status.to_string();
+                }
+            }
+            ended
         }
         _ => {
             let id = fe.eng.runs.submit(&tenant, crate::bench::noop_plan(steps)?, None).await?.run.id;
@@ -211,7 +228,7 @@ mod tests {
     #[tokio::test]
     async fn the_probes_run_a_chain_and_a_run_to_their_end_from_the_queue_alone() {
         let dir = tempfile::tempdir().expect("tmp");
-        for shape in [ProbeShape::Chain, ProbeShape::Run] {
+        for shape in [ProbeShape::Chain, ProbeShape::Run, ProbeShape::Short] {
             probe(&dir.path().join(format!("{shape:?}")), 5, shape).await.expect("the probe succeeds");
         }
     }

@@ -213,6 +213,9 @@ enum Command {
         /// Steps per run in the throughput measurements.
         #[arg(long, default_value_t = 20)]
         steps_per_run: usize,
+        /// Rounds of the concurrent-runs measurement (its figure is their median).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
         /// Also count instructions per step under valgrind's callgrind (needs valgrind).
         #[arg(long)]
         instructions: bool,
@@ -229,8 +232,9 @@ enum Command {
         /// A metered tenant: every step reserves and settles credits.
         #[arg(long)]
         metered: bool,
-        /// What the steps are: runs of 10 (`runs`), one run (`run`), or the nodes of a
-        /// workflow chain (`chain`); the last two handled in the foreground, durable.
+        /// What the steps are: runs of 10 (`runs`), one run (`run`), the nodes of a
+        /// workflow chain (`chain`), or one-step runs (`short`); all but the first handled
+        /// in the foreground, durable.
         #[arg(long, value_enum, default_value = "runs")]
         shape: aos_cli::bench_workflow::ProbeShape,
     },
@@ -467,13 +471,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Credits { command, conn } => money::credits(command, &conn).await,
         Command::Flags { command, conn } => governance::flags(command, &conn).await,
         Command::Approvals { command, conn } => governance::approvals(command, &conn).await,
-        Command::Bench { dir, samples, serial_steps, concurrent_runs, steps_per_run, instructions } => {
+        Command::Bench { dir, samples, serial_steps, concurrent_runs, steps_per_run, rounds, instructions } => {
             let opts = aos_cli::bench::BenchOptions {
                 dir,
                 samples,
                 serial_steps,
                 concurrent_runs,
                 steps_per_run,
+                rounds,
                 instructions,
             };
             aos_cli::bench::run(&opts).await
