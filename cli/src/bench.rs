@@ -277,7 +277,7 @@ async fn ledger_rate(dir: &Path, tasks: usize, per_task: usize) -> anyhow::Resul
 }
 
 /// The median of `v` (the upper one of an even count), its minimum and its maximum.
-fn median_range(mut v: Vec<f64>) -> (f64, f64, f64) {
+pub(crate) fn median_range(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     match (v.first(), v.get(v.len() / 2), v.last()) {
         (Some(lo), Some(mid), Some(hi)) => (*mid, *lo, *hi),

@@ -294,6 +294,10 @@ enum Command {
         /// Workers for the fan-out.
         #[arg(long, default_value_t = 16)]
         workers: usize,
+        /// Alternating rounds of the map against independent runs (the figure is the
+        /// median ratio).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
         /// Also count instructions per node and per run step under valgrind's callgrind
         /// (needs valgrind).
         #[arg(long)]
@@ -487,11 +491,12 @@ async fn main() -> anyhow::Result<()> {
             aos_cli::bench_workflow::ProbeShape::Runs => aos_cli::bench::probe(&dir, steps, durable, metered).await,
             shape => aos_cli::bench_workflow::probe(&dir, steps, shape).await,
         },
-        Command::BenchWorkflow { dir, chain, fanout, concurrency, workers, instructions } => {
+        Command::BenchWorkflow { dir, chain, fanout, concurrency, workers, rounds, instructions } => {
             let opts = aos_cli::bench_workflow::WorkflowBenchOptions {
                 dir,
                 chain,
                 fanout,
+                rounds,
                 concurrency,
                 workers,
                 instructions,
