@@ -20,7 +20,8 @@ pub struct WorkflowBenchOptions {
     pub chain: usize,
     /// Elements of the fan-out map.
     pub fanout: usize,
-    /// Rounds of the map against independent runs (their median ratio is the figure).
+    /// Alternating rounds of the chain against a bare run and of the map against
+    /// independent runs (each figure is the median ratio of its rounds).
     pub rounds: usize,
     /// Its max_concurrency.
     pub concurrency: u32,

@@ -294,8 +294,8 @@ enum Command {
         /// Workers for the fan-out.
         #[arg(long, default_value_t = 16)]
         workers: usize,
-        /// Alternating rounds of the map against independent runs (the figure is the
-        /// median ratio).
+        /// Alternating rounds of the chain against a bare run and of the map against
+        /// independent runs (each figure is the median ratio of its rounds).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
         /// Also count instructions per node and per run step under valgrind's callgrind
