@@ -169,6 +169,29 @@ async fn run_workflow(dir: &Path, spec: &str, input: Value, workers: usize) -> a
     Ok(elapsed)
 }
 
+/// `rounds` rounds of the measurements `a` and `b`, each in a fresh store, `b` first in
+/// every other round (the one that follows a store's close shares the disk with its last
+/// writes): their times, round by round. One round lasts a tenth of a second or less and
+/// moves by half between two runs of the command, so a figure is the median of rounds.
+async fn alternating(
+    rounds: usize,
+    mut a: impl AsyncFnMut() -> anyhow::Result<Duration>,
+    mut b: impl AsyncFnMut() -> anyhow::Result<Duration>,
+) -> anyhow::Result<Vec<(Duration, Duration)>> {
+    let mut out = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let (ta, tb) = if round % 2 == 0 {
+            let ta = a().await?;
+            (ta, b().await?)
+        } else {
+            let tb = b().await?;
+            (a().await?, tb)
+        };
+        out.push((ta, tb));
+    }
+    Ok(out)
+}
+
 /// `aos bench-workflow`: the embedded executor's cost per node over a bare run step
 /// (same no-op skill, one worker, durable), and nodes/s of a map fan-out against the
 /// same number of independent one-step runs.
@@ -182,17 +205,15 @@ pub async fn workflows(opts: &WorkflowBenchOptions) -> anyhow::Result<()> {
     };
     let n = opts.chain;
     println!("AOS workflow benchmark (embedded, durable; data in {})", opts.dir.display());
-    // Alternating rounds too (see the map's below): a chain of 200 lasts about 0.1 s.
+    let rounds = opts.rounds.max(1);
     let (mut steps, mut nodes, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..opts.rounds.max(1) {
-        let (mut bare, mut flow) = (Duration::ZERO, Duration::ZERO);
-        for chain_first in if round % 2 == 0 { [false, true] } else { [true, false] } {
-            if chain_first {
-                flow = run_workflow(&fresh("chain")?, &chain_spec(n), json!({}), 1).await?;
-            } else {
-                bare = run_batch(&fresh("bare")?, 1, n, 1).await?;
-            }
-        }
+    let timed = alternating(
+        rounds,
+        async || run_batch(&fresh("bare")?, 1, n, 1).await,
+        async || run_workflow(&fresh("chain")?, &chain_spec(n), json!({}), 1).await,
+    )
+    .await?;
+    for (bare, flow) in timed {
         let (per_step, per_node) = (bare.as_secs_f64() * 1e6 / n as f64, flow.as_secs_f64() * 1e6 / n as f64);
         steps.push(per_step);
         nodes.push(per_node);
@@ -203,7 +224,7 @@ pub async fn workflows(opts: &WorkflowBenchOptions) -> anyhow::Result<()> {
     println!("bare run, {n} no-op steps, 1 worker:          {per_step:.0} us per step");
     println!(
         "workflow, chain of {n} no-op nodes, 1 worker:  {per_node:.0} us per node; node / step = {ratio:.2}x ({lo:.2}-{hi:.2}, median of {} alternating rounds)  target <= 1.3x: {}",
-        opts.rounds.max(1),
+        rounds,
         if ratio <= 1.3 { "met" } else { "MISSED" }
     );
     let (m, c, w) = (opts.fanout, opts.concurrency, opts.workers);
@@ -211,18 +232,14 @@ pub async fn workflows(opts: &WorkflowBenchOptions) -> anyhow::Result<()> {
         "name: fan\nnodes:\n  - {{id: each, type: map, items: '${{input.xs}}', max_concurrency: {c}, skill: noop, input: {{i: '${{index}}'}}}}\n"
     );
     let xs: Vec<usize> = (0..m).collect();
-    // Rounds in alternation, each order first in half of them: one round of each lasts
-    // a few tens of milliseconds, and moves by half between two runs of the command.
     let (mut rates, mut base_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..opts.rounds.max(1) {
-        let (mut map_time, mut runs_time) = (Duration::ZERO, Duration::ZERO);
-        for map_first in if round % 2 == 0 { [true, false] } else { [false, true] } {
-            if map_first {
-                map_time = run_workflow(&fresh("fan")?, &fan, json!({"xs": xs}), w).await?;
-            } else {
-                runs_time = run_batch(&fresh("fan-bare")?, m, 1, w).await?;
-            }
-        }
+    let timed = alternating(
+        rounds,
+        async || run_batch(&fresh("fan-bare")?, m, 1, w).await,
+        async || run_workflow(&fresh("fan")?, &fan, json!({"xs": xs}), w).await,
+    )
+    .await?;
+    for (runs_time, map_time) in timed {
         let (rate, base_rate) = (m as f64 / map_time.as_secs_f64(), m as f64 / runs_time.as_secs_f64());
         rates.push(rate);
         base_rates.push(base_rate);
@@ -232,7 +249,7 @@ pub async fn workflows(opts: &WorkflowBenchOptions) -> anyhow::Result<()> {
     let (ratio, lo, hi) = median_range(ratios);
     println!(
         "map fan-out, {m} elements, concurrency {c}, {w} workers, median of {} alternating rounds: {rate:.0} nodes/s; {m} one-step runs: {base_rate:.0} runs/s; map / runs = {ratio:.2}x ({lo:.2}-{hi:.2})  target >= 1x: {}",
-        opts.rounds.max(1),
+        rounds,
         if ratio >= 1.0 { "met" } else { "MISSED" }
     );
     if opts.instructions {
@@ -256,6 +273,26 @@ pub async fn workflows(opts: &WorkflowBenchOptions) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn alternating_rounds_take_turns_going_first_and_pair_each_round_s_times() {
+        let order = std::cell::RefCell::new(String::new());
+        let times = alternating(
+            3,
+            async || {
+                order.borrow_mut().push('a');
+                Ok(Duration::from_millis(1))
+            },
+            async || {
+                order.borrow_mut().push('b');
+                Ok(Duration::from_millis(2))
+            },
+        )
+        .await
+        .expect("rounds");
+        assert_eq!(order.into_inner(), "abbaab");
+        assert_eq!(times, vec![(Duration::from_millis(1), Duration::from_millis(2)); 3]);
+    }
 
     #[tokio::test]
     async fn the_probes_run_a_chain_and_a_run_to_their_end_from_the_queue_alone() {
