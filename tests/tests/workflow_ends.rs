@@ -212,11 +212,10 @@ async fn a_run_end_for_an_execution_that_moved_on_goes_by_message_and_writes_not
     };
     assert!(matches!(f.e.runs.begin_step(&begin).await.expect("claim"), BeginOutcome::Claimed { .. }));
     let output = json!({"result": 0});
-    let (guard, write) =
-        f.flows.run_end(&run, RunStatus::Succeeded, Some(&output), None).await.expect("end").expect("a write");
+    let write = f.flows.run_end(&run, RunStatus::Succeeded, Some(&output), None).await.expect("end").expect("a write");
     assert_eq!(write.expected_revision, Some(1));
     assert_eq!(write.changed_nodes, vec!["n0".to_owned(), "n1".to_owned()], "the ended node and the started one");
-    drop(guard);
+    write.turn.release();
     // The execution moves on before the run's commit: cancelled.
     f.flows.cancel(&tenant(), &started.id).await.expect("cancel");
     // The run's commit hands the next run back if it applies its write.
@@ -266,13 +265,11 @@ async fn a_run_end_whose_write_lost_a_race_is_sent_as_its_message() {
     let run_a = f.e.runs.run(&tenant(), &a).await.expect("read").expect("run");
     let run_b = f.e.runs.run(&tenant(), &b).await.expect("read").expect("run");
     let out_a = json!({"result": "ca"});
-    let (guard, stale) =
-        f.flows.run_end(&run_a, RunStatus::Succeeded, Some(&out_a), None).await.expect("end").expect("write");
-    drop(guard);
+    let stale = f.flows.run_end(&run_a, RunStatus::Succeeded, Some(&out_a), None).await.expect("end").expect("write");
+    stale.turn.release();
     let out_b = json!({"result": "cb"});
-    let (guard, fresh) =
-        f.flows.run_end(&run_b, RunStatus::Succeeded, Some(&out_b), None).await.expect("end").expect("write");
-    drop(guard);
+    let fresh = f.flows.run_end(&run_b, RunStatus::Succeeded, Some(&out_b), None).await.expect("end").expect("write");
+    fresh.turn.release();
     f.e.runs.commit_step(&commit_of(&run_b, "cb", Some(fresh), now)).await.expect("commit b");
     assert_eq!(f.e.queue.depth().expect("depth"), 0, "b's end went into its commit");
     // a's write expected the revision b's commit replaced: a's end goes as a message.
@@ -286,5 +283,126 @@ async fn a_run_end_whose_write_lost_a_race_is_sent_as_its_message() {
     let done = f.flows.execution(&tenant(), &started.id).await.expect("execution");
     assert_eq!(done.state.status.as_str(), "succeeded");
     assert_eq!(done.state.output, Some(json!({"a": out_a, "b": out_b})));
+    assert_eq!(f.e.queue.depth().expect("depth"), 0);
+}
+
+/// Three independent nodes started; their runs' first steps claimed by this test (the
+/// worker that took their messages), each under the claim `c<node>`.
+async fn claimed_trio(f: &Fixture) -> (ExecutionRecord, Vec<aos_runtime::ports::RunRecord>) {
+    let node = |id: &str, v: u32| {
+        format!("  - {{id: {id}, skill: json_transform, input: {{expression: a, data: {{a: {v}}}}}}}\n")
+    };
+    let spec = format!("name: trio\nnodes:\n{}{}{}", node("a", 1), node("b", 2), node("c", 3));
+    let started = start(f, &spec).await;
+    for m in f.e.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.expect("receive") {
+        f.e.queue.delete(&m.receipt).await.expect("delete");
+    }
+    let now = aos_runtime::clock::now_ms();
+    let mut runs = Vec::new();
+    for id in ["a", "b", "c"] {
+        let run_id = started.state.nodes[id].run_id.clone().expect("run");
+        let begin = BeginStep {
+            tenant: tenant(),
+            run_id: run_id.clone(),
+            step_index: 0,
+            claim: format!("c{id}"),
+            claim_until_ms: now + 30_000,
+            durable: true,
+            reserve: None,
+            deferrable: false,
+            resumed: false,
+            now_ms: now,
+        };
+        assert!(matches!(f.e.runs.begin_step(&begin).await.expect("claim"), BeginOutcome::Claimed { .. }));
+        runs.push(f.e.runs.run(&tenant(), &run_id).await.expect("read").expect("run"));
+    }
+    (started, runs)
+}
+
+/// The end of a run, built while the ends before it wait in the writer's queue (it must
+/// not wait for them to commit), and its commit queued behind theirs.
+async fn end_behind(
+    f: &Fixture,
+    run: &aos_runtime::ports::RunRecord,
+    claim: &str,
+) -> (Option<u64>, tokio::task::JoinHandle<Result<aos_runtime::ports::Committed, aos_runtime::StoreError>>) {
+    let output = json!({"result": claim});
+    let ending = f.flows.run_end(run, RunStatus::Succeeded, Some(&output), None);
+    let write = tokio::time::timeout(Duration::from_secs(10), ending)
+        .await
+        .expect("a run's end waited for the commit of the end queued before it")
+        .expect("end")
+        .expect("a write");
+    let expected = write.expected_revision;
+    let commit = commit_of(run, claim, Some(write), aos_runtime::clock::now_ms());
+    let runs = f.e.runs.clone();
+    let queued = f.e.db.queued_writes();
+    let committing = tokio::spawn(async move { runs.commit_step(&commit).await });
+    // Until the commit has queued its write (with the writer held), or is done.
+    while f.e.db.queued_writes() == queued && !committing.is_finished() {
+        tokio::task::yield_now().await;
+    }
+    (expected, committing)
+}
+
+/// The ends of a fan-out's runs do not wait for each other's commits: each is built on
+/// the one queued before it, and they all go into one commit.
+#[tokio::test]
+async fn the_ends_of_a_fan_out_s_runs_queue_behind_each_other_and_share_one_commit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = fixture(&dir).await;
+    let (started, runs) = claimed_trio(&f).await;
+    assert_eq!(started.revision, 1);
+    let held = f.e.db.hold_writer();
+    let mut commits = Vec::new();
+    for (i, (run, claim)) in runs.iter().zip(["ca", "cb", "cc"]).enumerate() {
+        let (expected, committing) = end_behind(&f, run, claim).await;
+        assert_eq!(expected, Some(1 + i as u64), "each end expects the revision the one queued before it writes");
+        commits.push(committing);
+    }
+    assert_eq!(f.e.db.queued_writes(), 3, "the three ends wait in the queue together");
+    drop(held);
+    for c in commits {
+        c.await.expect("join").expect("commit");
+    }
+    let done = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert_eq!(done.state.status.as_str(), "succeeded", "{:?}", done.state);
+    assert_eq!(done.revision, 4, "one write per end");
+    assert_eq!(done.state.output, Some(json!({"a": {"result": "ca"}, "b": {"result": "cb"}, "c": {"result": "cc"}})));
+    assert_eq!(f.e.queue.depth().expect("depth"), 0, "every end went into its run's commit: no run_ended message");
+}
+
+/// An end built on a queued end that then fails (its run's claim was lost) fails with it
+/// and goes by message; the next change starts from what is stored, and the execution
+/// ends with every node's output once.
+#[tokio::test]
+async fn an_end_built_on_a_queued_end_that_fails_goes_by_message() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = fixture(&dir).await;
+    let (started, runs) = claimed_trio(&f).await;
+    let held = f.e.db.hold_writer();
+    // a's commit names a claim that is not a's: it is fenced off and writes nothing.
+    let (expected_a, lost) = end_behind(&f, &runs[0], "stolen").await;
+    let (expected_b, b) = end_behind(&f, &runs[1], "cb").await;
+    assert_eq!((expected_a, expected_b), (Some(1), Some(2)), "b's end is built on a's");
+    drop(held);
+    let lost = lost.await.expect("join").expect("a fenced commit answers");
+    assert_eq!(lost.status, RunStatus::Running, "the fenced commit ended nothing");
+    b.await.expect("join").expect("commit b");
+    let mid = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert_eq!(mid.revision, 1, "neither end was applied to the execution");
+    assert_eq!(f.e.queue.depth().expect("depth"), 1, "b's end waits as its run_ended message");
+    // a's own claim ends it: built on what is stored, not on the failed write.
+    let (expected, a) = end_behind(&f, &runs[0], "ca").await;
+    assert_eq!(expected, Some(1));
+    a.await.expect("join").expect("commit a");
+    let msg = f.e.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive");
+    f.worker.handle(&msg[0]).await;
+    let c = end_behind(&f, &runs[2], "cc").await.1;
+    c.await.expect("join").expect("commit c");
+    let done = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert_eq!(done.state.status.as_str(), "succeeded", "{:?}", done.state);
+    assert_eq!(done.revision, 4);
+    assert_eq!(done.state.output, Some(json!({"a": {"result": "ca"}, "b": {"result": "cb"}, "c": {"result": "cc"}})));
     assert_eq!(f.e.queue.depth().expect("depth"), 0);
 }

@@ -411,6 +411,17 @@ impl Db {
         R: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<R, StoreError> + Send + 'static,
     {
+        self.write_queued(durable, f, || {}).await
+    }
+
+    /// As [`Db::write`], calling `queued` as soon as the write is queued: writes run in
+    /// the order they are queued, so a write queued after `queued` ran sees this one's
+    /// changes (in the same transaction, or a later one) if this one succeeds.
+    pub(crate) async fn write_queued<R, F>(&self, durable: bool, f: F, queued: impl FnOnce()) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
         let run: JobFn = Box::new(move |conn| {
             let result = f(conn);
@@ -431,6 +442,7 @@ impl Db {
             .lock()
             .map_err(|_| StoreError::Backend("write queue lock poisoned".to_owned()))?
             .push(Job { durable, run });
+        queued();
         self.lead();
         rx.await.map_err(|_| StoreError::Backend("the writer dropped a write".to_owned()))?
     }
@@ -453,6 +465,18 @@ impl Db {
                 return;
             }
         }
+    }
+
+    /// How many writes wait for the writer.
+    pub fn queued_writes(&self) -> usize {
+        self.pending.lock().map_or(0, |p| p.len())
+    }
+
+    /// Holds the writer: writes queue up until the hold is dropped, then commit together
+    /// (on the dropping thread). For tests that need writes to wait in the queue.
+    pub fn hold_writer(&self) -> WriterHold<'_> {
+        let writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        WriterHold { db: self, writer: Some(writer) }
     }
 
     /// Runs a read on one of the reader connections (sees committed data only).
@@ -478,6 +502,19 @@ impl Db {
                 commit_batch(&mut writer, &self.runs, batch, self.durability);
             }
         }
+    }
+}
+
+/// The writer held ([`Db::hold_writer`]).
+pub struct WriterHold<'a> {
+    db: &'a Db,
+    writer: Option<std::sync::MutexGuard<'a, Writer>>,
+}
+
+impl Drop for WriterHold<'_> {
+    fn drop(&mut self) {
+        drop(self.writer.take());
+        self.db.lead();
     }
 }
 

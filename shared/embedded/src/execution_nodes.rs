@@ -12,12 +12,28 @@ pub(crate) type Nodes = BTreeMap<String, NodeState>;
 /// Executions whose nodes are kept between reads.
 const CACHED_EXECUTIONS: usize = 1024;
 
+/// An execution's key: tenant and id.
+type Key = (String, String);
+
 /// The node states of executions as last read or committed, with their revision: a read
 /// of a later revision reads only the nodes written since. Entries come only from
 /// committed data (reads, and writes after their commit), so a write that rolled back
 /// never shows.
+///
+/// Apart from them, each execution's last write queued and not yet settled (committed
+/// or failed): the next change of the execution is built on it (and only that, never a
+/// read), so that the two are queued one behind the other and can share a commit. That
+/// change's write expects the queued write's revision: if the queued write fails, so
+/// does the change (and nothing of it is written; a run's end then goes by message).
 #[derive(Default)]
-pub(crate) struct NodeCache(Mutex<HashMap<(String, String), (u64, Kept)>>);
+pub(crate) struct NodeCache {
+    kept: Mutex<HashMap<Key, (u64, Kept)>>,
+    queued: Mutex<HashMap<Key, Arc<ExecutionWrite>>>,
+}
+
+fn key_of(w: &ExecutionWrite) -> Key {
+    (w.execution.tenant.as_str().to_owned(), w.execution.id.as_str().to_owned())
+}
 
 /// Node states kept: as read, or as a committed write left them (kept without a copy).
 #[derive(Clone)]
@@ -47,16 +63,16 @@ impl Kept {
 }
 
 impl NodeCache {
-    pub(crate) fn get(&self, key: &(String, String)) -> Option<(u64, Kept)> {
-        self.0.lock().ok()?.get(key).cloned()
+    pub(crate) fn get(&self, key: &Key) -> Option<(u64, Kept)> {
+        self.kept.lock().ok()?.get(key).cloned()
     }
 
-    pub(crate) fn take(&self, key: &(String, String)) -> Option<(u64, Kept)> {
-        self.0.lock().ok()?.remove(key)
+    pub(crate) fn take(&self, key: &Key) -> Option<(u64, Kept)> {
+        self.kept.lock().ok()?.remove(key)
     }
 
-    pub(crate) fn put(&self, key: (String, String), revision: u64, nodes: Kept) {
-        let Ok(mut cache) = self.0.lock() else { return };
+    pub(crate) fn put(&self, key: Key, revision: u64, nodes: Kept) {
+        let Ok(mut cache) = self.kept.lock() else { return };
         if cache.len() >= CACHED_EXECUTIONS && !cache.contains_key(&key) {
             cache.clear();
         }
@@ -70,8 +86,43 @@ impl NodeCache {
 
     /// Remembers the state a committed write left.
     pub(crate) fn committed(&self, w: &Arc<ExecutionWrite>) {
-        let e = &w.execution;
-        let key = (e.tenant.as_str().to_owned(), e.id.as_str().to_owned());
-        self.put(key, e.revision, Kept::Written(Arc::clone(w)));
+        self.put(key_of(w), w.execution.revision, Kept::Written(Arc::clone(w)));
+    }
+
+    /// `w` is queued (the caller holds the execution's turn): the next change of the
+    /// execution starts from it.
+    pub(crate) fn queued(&self, w: &Arc<ExecutionWrite>) {
+        if let Ok(mut queued) = self.queued.lock() {
+            // Writes whose callers went away before they settled (no change builds on
+            // them wrongly: it would expect a revision that is not stored, and fail).
+            if queued.len() >= CACHED_EXECUTIONS {
+                queued.clear();
+            }
+            queued.insert(key_of(w), Arc::clone(w));
+        }
+    }
+
+    /// The state the execution's last queued write leaves, if one is queued.
+    pub(crate) fn queued_state(&self, key: &Key) -> Option<aos_runtime::ports::ExecutionRecord> {
+        Some(self.queued.lock().ok()?.get(key)?.execution.clone())
+    }
+
+    /// `w`, queued before, committed (`applied`) or failed. A write queued after it stays
+    /// the one to build on if `w` committed; if `w` failed, the writes built on it fail
+    /// too, and the next change starts from what is stored.
+    pub(crate) fn settled(&self, w: &Arc<ExecutionWrite>, applied: bool) {
+        // (Let go once queued, as a rule; at the latest here, as the write is kept on.)
+        w.turn.release();
+        let Ok(mut queued) = self.queued.lock() else { return };
+        let key = key_of(w);
+        let revision = w.execution.revision;
+        let last = queued.get(&key).map(|q| q.execution.revision);
+        if last.is_some_and(|last| last == revision || (!applied && last > revision)) {
+            queued.remove(&key);
+        }
+        drop(queued);
+        if applied {
+            self.committed(w);
+        }
     }
 }

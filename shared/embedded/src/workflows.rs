@@ -308,10 +308,13 @@ impl WorkflowStore for EmbeddedWorkflows {
     }
 
     async fn write_execution(&self, write: &ExecutionWrite) -> StoreResult<()> {
-        let w = write.clone();
+        let w = Arc::new(write.clone());
         let new_messages = w.runs.len() + w.messages.len();
-        let w = Arc::new(self.db.write(true, move |c| write_tx(c, &w, None).map(|_| w)).await?);
-        self.db.nodes.committed(&w);
+        self.db.nodes.queued(&w);
+        let job = Arc::clone(&w);
+        let written = self.db.write_queued(true, move |c| write_tx(c, &job, None), || w.turn.release()).await;
+        self.db.nodes.settled(&w, written.is_ok());
+        written?;
         if new_messages > 1 {
             // A fan-out: wake every idle worker, not only one.
             self.db.enqueued.notify_waiters();
@@ -329,8 +332,12 @@ impl WorkflowStore for EmbeddedWorkflows {
     }
 
     async fn execution_to_change(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>> {
-        // The nodes kept leave the cache: the change's commit keeps its own state.
         let key = (tenant.as_str().to_owned(), id.as_str().to_owned());
+        // A change is built on the execution's last queued write, if one is queued.
+        if let Some(queued) = self.db.nodes.queued_state(&key) {
+            return Ok(Some(queued));
+        }
+        // The nodes kept leave the cache: the change's commit keeps its own state.
         let kept = self.db.nodes.take(&key);
         self.load(key, kept, false)
     }

@@ -332,16 +332,28 @@ impl RunStore for EmbeddedRunStore {
         let defer_next = commit.defer_next && commit.lease_next.is_some();
         let lease = commit.lease_next.unwrap_or_default();
         let now_ms = commit.now_ms;
-        let written = self.db.write(true, move |c| commit_tx(c, &commit)).await;
+        // The execution's next change is built on this write once it is queued (see
+        // `NodeCache`): the ends of a fan-out's runs share commits instead of each one
+        // waiting for the one before to be durable.
+        if let Some(w) = &execution {
+            self.db.nodes.queued(w);
+        }
+        let release = || {
+            if let Some(w) = &execution {
+                w.turn.release();
+            }
+        };
+        let written = self.db.write_queued(true, move |c| commit_tx(c, &commit), release).await;
         self.defer(tenant, run_id, None);
-        let (done, advanced_execution) = written?;
+        let advanced_execution = matches!(written, Ok((_, true)));
+        if let Some(w) = &execution {
+            self.db.nodes.settled(w, advanced_execution);
+        }
+        let (done, _) = written?;
         if let (true, Some(_)) = (defer_next, &done.next) {
             // Shown running until about when its message's lease ends (the claim's end).
             let until = now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
             self.defer(tenant, run_id, Some((index + 1, until)));
-        }
-        if let Some(write) = execution.filter(|_| advanced_execution) {
-            self.db.nodes.committed(&write);
         }
         if fan_out {
             self.db.enqueued.notify_waiters();

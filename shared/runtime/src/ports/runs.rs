@@ -363,7 +363,8 @@ pub struct StepCommit {
     /// [`crate::workflows::WorkflowService::run_end`]): written in the same transaction
     /// instead of sending `notify`, when the execution is still at the write's expected
     /// revision and the run ends here. Otherwise `notify` is sent as without it. Adapters
-    /// whose workflow store does not take run ends ignore it.
+    /// whose workflow store does not take run ends ignore it. An adapter that queues its
+    /// commits in order may release the write's turn once the commit is queued.
     pub execution: Option<std::sync::Arc<super::ExecutionWrite>>,
     /// Receipt of the message being processed, acknowledged with the commit.
     pub ack: Option<String>,

@@ -6,6 +6,7 @@ use aos_core::{ApprovalId, ExecutionId, RunId, TenantId};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::{Arc, Mutex};
 
 /// One version of a workflow, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -299,6 +300,41 @@ impl ApprovalRecord {
     }
 }
 
+/// This process's turn at changing one execution, taken before its state is read for a
+/// change and held until the change's write is queued behind every write before it.
+/// A store that queues its writes in order lets it go as soon as the write is queued
+/// ([`Turn::release`]): the next change can then be built on this one (its write expects
+/// this write's revision, so it fails, and nothing of it is written, if this one does),
+/// and the two share a commit instead of waiting for each other's. A store that does not
+/// lets it go when the write is dropped, once it has been applied.
+#[derive(Clone, Default)]
+pub struct Turn(Option<Arc<Mutex<Option<tokio::sync::OwnedMutexGuard<()>>>>>);
+
+impl Turn {
+    /// The turn that `guard` holds.
+    pub fn new(guard: tokio::sync::OwnedMutexGuard<()>) -> Self {
+        Self(Some(Arc::new(Mutex::new(Some(guard)))))
+    }
+
+    /// Lets the next change of the execution begin (once; later calls do nothing).
+    pub fn release(&self) {
+        if let Some(held) = &self.0 {
+            drop(held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take());
+        }
+    }
+
+    /// Whether the turn is still held.
+    pub fn is_held(&self) -> bool {
+        self.0.as_ref().is_some_and(|held| held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some())
+    }
+}
+
+impl std::fmt::Debug for Turn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_held() { "Turn(held)" } else { "Turn(released)" })
+    }
+}
+
 /// One atomic change of an execution: its new state and everything that goes with it.
 #[derive(Debug, Clone)]
 pub struct ExecutionWrite {
@@ -323,6 +359,8 @@ pub struct ExecutionWrite {
     pub idempotency: Option<IdempotencyCompletion>,
     /// Entries for the tenant's audit log, appended in the same write.
     pub audit: Vec<aos_core::audit::AuditEvent>,
+    /// The turn at changing the execution that this write was built in, if it holds one.
+    pub turn: Turn,
 }
 
 /// Workflows, their executions and approvals.
@@ -338,13 +376,15 @@ pub trait WorkflowStore: Send + Sync {
         version: Option<u32>,
     ) -> StoreResult<Option<WorkflowRecord>>;
     /// Applies a write atomically. `Conflict` if the revision moved on (or, for a new
-    /// execution, the id exists); nothing is written then.
+    /// execution, the id exists); nothing is written then. A store that queues its writes
+    /// in order may release the write's [`Turn`] once it is queued.
     async fn write_execution(&self, write: &ExecutionWrite) -> StoreResult<()>;
     /// The execution.
     async fn execution(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>>;
     /// The execution, read for a change that will replace it: as [`Self::execution`], but
     /// a store that keeps executions in memory may hand over what it keeps instead of a
-    /// copy.
+    /// copy, and one that released a write's [`Turn`] before it committed answers the
+    /// state that write leaves.
     async fn execution_to_change(&self, tenant: &TenantId, id: &ExecutionId) -> StoreResult<Option<ExecutionRecord>> {
         self.execution(tenant, id).await
     }

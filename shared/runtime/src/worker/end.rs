@@ -216,7 +216,8 @@ impl StepWorker {
         let usage = c.run.usage.with(&line);
         let usage_record = run_status.is_terminal().then(|| c.run.usage_record(run_status, now, usage.clone()));
         // A workflow node's run that ends here advances its execution in the same write
-        // (the guard holds this process's other changes of the execution until then).
+        // (its turn holds this process's other changes of the execution until the store
+        // has queued the commit).
         let ends_node = match (&self.workflows, run_status.is_terminal()) {
             (Some(flows), true) => {
                 match flows.run_end(&c.run, run_status, run_output.as_ref(), run_error.as_ref()).await {
@@ -231,8 +232,7 @@ impl StepWorker {
             }
             _ => None,
         };
-        let (_execution_guard, execution) = ends_node.unzip();
-        let execution = execution.map(std::sync::Arc::new);
+        let execution = ends_node.map(std::sync::Arc::new);
         // The first run it starts comes straight back here, claimed, unless its first step
         // needs a reservation (the claim of a queued run's first step makes that).
         let hand_back = match execution.as_ref().and_then(|w| w.runs.first()) {

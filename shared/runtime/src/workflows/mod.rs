@@ -8,7 +8,11 @@
 //! or when the execution moved on meanwhile, it enqueues a `run_ended` message in the
 //! same write, which the worker hands here. Every change of an execution is one atomic
 //! write (state, new runs, timers, approvals, acknowledgement) guarded by a revision, so
-//! concurrent workers and a `kill -9` at any point leave it consistent.
+//! concurrent workers and a `kill -9` at any point leave it consistent. Within a process
+//! the changes of one execution take turns ([`crate::ports::Turn`]); a store that queues
+//! writes in order ends a turn once the write is queued, so the ends of a fan-out's runs
+//! are built one on another and share commits (a write built on one that fails fails
+//! too, and the run's end goes by message).
 //!
 //! This file holds the use cases; `transition.rs` how an execution changes (messages,
 //! run ends, the state machine's step as a write); `approvals.rs` the approval use
@@ -145,8 +149,10 @@ pub struct WorkflowService {
     compiled: Arc<Mutex<HashMap<VersionKey, Arc<Workflow>>>>,
     /// Striped locks that serialize the changes of one execution within this process,
     /// so concurrent workers finishing a fan-out queue up instead of losing revision
-    /// races (the revision check still guards writers in other processes).
-    stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
+    /// races (the revision check still guards writers in other processes). A run's end
+    /// holds its stripe as the [`crate::ports::Turn`] of its write, until the store has
+    /// queued the write.
+    stripes: Arc<Vec<Arc<tokio::sync::Mutex<()>>>>,
     /// Step Functions, when executions run there (the AWS backend).
     sfn: Option<StepFunctionsEngine>,
     /// Where an execution's end is signalled to the callers waiting for it (`?wait=`).
@@ -178,7 +184,7 @@ impl WorkflowService {
         idempotency: Arc<dyn IdempotencyStore>,
         skills: Arc<SkillRegistry>,
     ) -> Self {
-        let stripes = Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect());
+        let stripes = Arc::new((0..STRIPES).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect());
         Self { store, runs, idempotency, skills, compiled: Arc::default(), stripes, sfn: None, changes: None }
     }
 
@@ -224,7 +230,7 @@ impl WorkflowService {
         self
     }
 
-    fn stripe(&self, id: &ExecutionId) -> &tokio::sync::Mutex<()> {
+    fn stripe(&self, id: &ExecutionId) -> &Arc<tokio::sync::Mutex<()>> {
         let h = id.as_str().bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
         &self.stripes[h % self.stripes.len()]
     }

@@ -4,10 +4,11 @@
 
 use super::{ChildRun, FlowError, WorkflowMessage, WorkflowService, MAX_RACES};
 use crate::clock::{now_ms, unique_suffix};
-use crate::ports::{ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, StoreError};
+use crate::ports::{ApprovalRecord, ApprovalStatus, ExecutionRecord, ExecutionWrite, StoreError, Turn};
 use aos_core::workflow::{Action, Ctx, Event, IdSource, Workflow};
 use aos_core::{ApprovalId, ErrorCode, ExecutionId, RunId, RunStatus, TenantId};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// What a node's run ended with, as the execution's state machine takes it.
 fn run_result(
@@ -103,27 +104,28 @@ impl WorkflowService {
     /// so that a node's end and its successors' start cost one write instead of a message
     /// and a second write. `None` when the store cannot take it in a run's commit, the
     /// run answers no embedded execution, or the end is stale: the run's `run_ended`
-    /// message carries it then. The guard keeps this process's other changes of the
-    /// execution waiting until the commit is done.
+    /// message carries it then. The write holds this process's turn at changing the
+    /// execution ([`ExecutionWrite::turn`]): its other changes wait until the store has
+    /// queued the commit (or the write is dropped).
     pub async fn run_end(
         &self,
         run: &crate::ports::RunRecord,
         status: RunStatus,
         output: Option<&Value>,
         error: Option<&aos_core::OutcomeError>,
-    ) -> Result<Option<(tokio::sync::MutexGuard<'_, ()>, ExecutionWrite)>, FlowError> {
+    ) -> Result<Option<ExecutionWrite>, FlowError> {
         let Some(parent) = run.parent.as_ref().filter(|p| p.task_token.is_none()) else { return Ok(None) };
         if self.sfn.is_some() || !self.store.takes_run_ends() {
             return Ok(None);
         }
-        let serial = self.stripe(&parent.execution).lock().await;
+        let turn = Turn::new(Arc::clone(self.stripe(&parent.execution)).lock_owned().await);
         let Some(execution) = self.store.execution_to_change(&run.tenant, &parent.execution).await? else {
             return Ok(None);
         };
         let workflow = self.pinned(&execution).await?;
         let result = run_result(status, output.cloned(), error.cloned());
         let event = Event::RunEnded { slot: parent.slot.clone(), run_id: run.id.clone(), result };
-        Ok(self.step(&workflow, execution, event, now_ms())?.map(|write| (serial, write)))
+        Ok(self.step(&workflow, execution, event, now_ms())?.map(|write| ExecutionWrite { turn, ..write }))
     }
 
     /// Applies `event` to the execution and writes the result, retrying when another
@@ -210,6 +212,7 @@ impl WorkflowService {
             ack: None,
             idempotency: None,
             audit: Vec::new(),
+            turn: Turn::default(),
         };
         let execution = &write.execution;
         let (mut runs, mut messages, mut approvals, mut audit) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
