@@ -459,6 +459,9 @@ async fn an_ended_execution_and_its_node_runs_go_at_the_end_of_the_tenants_reten
     let gone = reaper.reap(now + 31 * 86_400_000).await.expect("reap");
     assert_eq!((gone.runs, gone.workflow_records), (4, 1), "the four node runs and the execution");
     assert_eq!(stack.get(&format!("/v1/executions/{id}")).await.status, StatusCode::NOT_FOUND);
+    // A change of it finds it gone too (not the state the store kept of its last write).
+    let r = stack.call(Method::POST, &format!("/v1/executions/{id}/cancel"), Some(&stack.key()), None, &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     assert_eq!(stack.get(&format!("/v1/runs/{fetch_run}")).await.status, StatusCode::NOT_FOUND);
     assert!(a.runs.run(&tenant, &aos_core::RunId::parse(&fetch_run).expect("id")).await.expect("read").is_none());
     stack.stop().await;

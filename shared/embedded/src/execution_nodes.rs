@@ -84,6 +84,16 @@ impl NodeCache {
         }
     }
 
+    /// Forgets the execution (it was deleted).
+    pub(crate) fn forget(&self, key: &Key) {
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.remove(key);
+        }
+        if let Ok(mut queued) = self.queued.lock() {
+            queued.remove(key);
+        }
+    }
+
     /// Remembers the state a committed write left.
     pub(crate) fn committed(&self, w: &Arc<ExecutionWrite>) {
         self.put(key_of(w), w.execution.revision, Kept::Written(Arc::clone(w)));
@@ -113,16 +123,16 @@ impl NodeCache {
     pub(crate) fn settled(&self, w: &Arc<ExecutionWrite>, applied: bool) {
         // (Let go once queued, as a rule; at the latest here, as the write is kept on.)
         w.turn.release();
+        // Kept before it stops being the queued one: a change finds it in one or the other.
+        if applied {
+            self.committed(w);
+        }
         let Ok(mut queued) = self.queued.lock() else { return };
         let key = key_of(w);
         let revision = w.execution.revision;
         let last = queued.get(&key).map(|q| q.execution.revision);
         if last.is_some_and(|last| last == revision || (!applied && last > revision)) {
             queued.remove(&key);
-        }
-        drop(queued);
-        if applied {
-            self.committed(w);
         }
     }
 }

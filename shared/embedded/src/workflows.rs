@@ -337,9 +337,18 @@ impl WorkflowStore for EmbeddedWorkflows {
         if let Some(queued) = self.db.nodes.queued_state(&key) {
             return Ok(Some(queued));
         }
-        // The nodes kept leave the cache: the change's commit keeps its own state.
-        let kept = self.db.nodes.take(&key);
-        self.load(key, kept, false)
+        // The nodes kept leave the cache: the change's commit keeps its own state. What
+        // this store's last committed write left is the execution as stored (every write
+        // of an execution goes through this store, and its retention forgets the ones it
+        // deletes), so the change takes it without reading. Were it stale all the same,
+        // the change's write, which expects its revision, would fail and write nothing.
+        match self.db.nodes.take(&key) {
+            Some((_, Kept::Written(w))) => Ok(Some(match Arc::try_unwrap(w) {
+                Ok(w) => w.execution,
+                Err(shared) => shared.execution.clone(),
+            })),
+            kept => self.load(key, kept, false),
+        }
     }
 
     fn takes_run_ends(&self) -> bool {
@@ -411,7 +420,8 @@ impl WorkflowStore for EmbeddedWorkflows {
 
     async fn expire_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<u64> {
         let t = tenant.to_string();
-        self.db
+        let (count, ended) = self
+            .db
             .write(false, move |c| {
                 let approvals = exec(
                     c,
@@ -437,8 +447,12 @@ impl WorkflowStore for EmbeddedWorkflows {
                     exec(c, "DELETE FROM executions WHERE tenant = ?1 AND id = ?2", params![t, id])
                         .map_err(|e| backend(&e))?;
                 }
-                Ok((approvals + ended.len()) as u64)
+                Ok(((approvals + ended.len()) as u64, ended))
             })
-            .await
+            .await?;
+        for id in ended {
+            self.db.nodes.forget(&(tenant.as_str().to_owned(), id));
+        }
+        Ok(count)
     }
 }

@@ -49,6 +49,8 @@ pub struct Workflow {
     deps: Vec<Vec<usize>>,
     dependents: Vec<Vec<usize>>,
     order: Vec<usize>,
+    /// Each node's place in `order`.
+    rank: Vec<usize>,
     layer: Vec<usize>,
 }
 
@@ -249,6 +251,21 @@ pub(crate) fn selecting_branches(gate: &NodeSpec, target: &str) -> Option<BTreeS
     }
 }
 
+/// The nodes a node's references may name: its ancestors (and, for its compensation,
+/// itself), worked out on the first reference to a node.
+struct Visible<'a> {
+    workflow: &'a Workflow,
+    node: usize,
+    itself: bool,
+    set: std::cell::OnceCell<BTreeSet<usize>>,
+}
+
+impl Visible<'_> {
+    fn contains(&self, j: usize) -> bool {
+        (self.itself && j == self.node) || self.set.get_or_init(|| self.workflow.ancestors(self.node)).contains(&j)
+    }
+}
+
 impl Workflow {
     /// Validates `spec`.
     pub fn new(spec: WorkflowSpec, skills: &dyn SkillCatalog) -> Result<Self, WorkflowError> {
@@ -305,7 +322,11 @@ impl Workflow {
         for &i in &order {
             layer[i] = deps[i].iter().map(|&d| layer[d] + 1).max().unwrap_or(0);
         }
-        let wf = Self { spec, index, deps, dependents, order, layer };
+        let mut rank = vec![0; count];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i] = r;
+        }
+        let wf = Self { spec, index, deps, dependents, order, rank, layer };
         wf.check_references()?;
         wf.check_skills(skills)?;
         wf.check_reachable()?;
@@ -358,6 +379,11 @@ impl Workflow {
         &self.order
     }
 
+    /// Place of node `i` in [`Workflow::canonical_order`].
+    pub fn rank(&self, i: usize) -> usize {
+        self.rank[i]
+    }
+
     /// Depth of node `i`: 0 for roots, else one more than its deepest dependency.
     pub fn layer(&self, i: usize) -> usize {
         self.layer[i]
@@ -389,7 +415,7 @@ impl Workflow {
         node: &NodeSpec,
         what: &str,
         value: &Value,
-        visible: &BTreeSet<usize>,
+        visible: &Visible<'_>,
         item_ok: bool,
     ) -> Result<(), WorkflowError> {
         let refs = references(value).map_err(|e| err(&node.id, format!("{what}: {e}")))?;
@@ -399,7 +425,7 @@ impl Workflow {
                     let j = self
                         .position(&target)
                         .ok_or_else(|| err(&node.id, format!("{what} references unknown node {target:?}")))?;
-                    if !visible.contains(&j) {
+                    if !visible.contains(j) {
                         return Err(err(
                             &node.id,
                             format!(
@@ -428,7 +454,9 @@ impl Workflow {
 
     fn check_references(&self) -> Result<(), WorkflowError> {
         for (i, n) in self.spec.nodes.iter().enumerate() {
-            let ancestors = self.ancestors(i);
+            // What the node's references may name: its ancestors, worked out only for a
+            // node that names another (a chain's would cost O(nodes) each).
+            let ancestors = Visible { workflow: self, node: i, itself: false, set: std::cell::OnceCell::new() };
             if let Some(input) = &n.input {
                 self.check_refs_in(n, "input", input, &ancestors, n.kind == NodeType::Map)?;
             }
@@ -459,8 +487,7 @@ impl Workflow {
                 }
             }
             if let Some(c) = &n.compensate {
-                let mut visible = ancestors.clone();
-                visible.insert(i);
+                let visible = Visible { itself: true, ..ancestors };
                 self.check_refs_in(n, "compensate.input", &c.input, &visible, false)?;
             }
         }

@@ -271,6 +271,8 @@ impl WorkflowService {
                     if let Some(engine) = &self.sfn {
                         self.retire_predecessors(engine, &record).await;
                     }
+                    // Validated already: its executions need not validate it again.
+                    self.remember(&record, Arc::new(workflow));
                     return Ok(Created { value: record, created: true });
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -297,12 +299,18 @@ impl WorkflowService {
         // Skills were checked when the version was applied; a skill missing now fails the
         // node that calls it (ERR_SKILL_NOT_FOUND), not the whole execution's bookkeeping.
         let workflow = Arc::new(Workflow::new(record.spec.clone(), &AnySkill)?);
+        self.remember(record, Arc::clone(&workflow));
+        Ok(workflow)
+    }
+
+    /// Keeps the validated workflow of a stored version.
+    fn remember(&self, record: &WorkflowRecord, workflow: Arc<Workflow>) {
+        let key = (record.tenant.clone(), record.name.clone(), record.version);
         let mut cache = self.compiled.lock().expect("cache lock");
         if cache.len() >= COMPILED_CACHE {
             cache.clear();
         }
-        cache.insert(key, Arc::clone(&workflow));
-        Ok(workflow)
+        cache.insert(key, workflow);
     }
 
     /// The validated workflow an execution is pinned to.

@@ -28,38 +28,6 @@ fn run_result(
     }
 }
 
-/// What a transition can change of a node, taken before and after it: every change of
-/// a node's state changes one of these (checked against a full comparison in debug
-/// builds), and taking them costs no copy of the node's values.
-#[derive(PartialEq, Eq)]
-struct NodeMark {
-    status: aos_core::workflow::NodeStatus,
-    items: usize,
-    settled_items: usize,
-    output: bool,
-    error: bool,
-    run: bool,
-    approval: bool,
-    times: (Option<u64>, Option<u64>, Option<u64>),
-    items_total: Option<u32>,
-}
-
-impl NodeMark {
-    fn of(n: &aos_core::workflow::NodeState) -> Self {
-        Self {
-            status: n.status,
-            items: n.items.len(),
-            settled_items: n.items.iter().filter(|i| i.status.is_settled()).count(),
-            output: n.output.is_some(),
-            error: n.error.is_some(),
-            run: n.run_id.is_some(),
-            approval: n.approval.is_some(),
-            times: (n.started_at_ms, n.ended_at_ms, n.wake_at_ms),
-            items_total: n.items_total,
-        }
-    }
-}
-
 struct Ids;
 
 impl IdSource for Ids {
@@ -172,21 +140,13 @@ impl WorkflowService {
         now: u64,
     ) -> Result<Option<ExecutionWrite>, FlowError> {
         // A stale event leaves the state as it was (`apply`'s contract), so it changes the
-        // state in place; what each node looked like tells which nodes it changed.
-        let before: Vec<NodeMark> = execution.state.nodes.values().map(NodeMark::of).collect();
+        // state in place, and says which nodes it changed (checked against a comparison
+        // of every node in debug builds).
         #[cfg(debug_assertions)]
         let full_before = execution.state.nodes.clone();
         let mut ids = Ids;
         let mut ctx = Ctx { workflow, input: &execution.input, now_ms: now, ids: &mut ids };
-        let Some(actions) = execution.state.apply(&mut ctx, event) else { return Ok(None) };
-        let changed_nodes: Vec<String> = execution
-            .state
-            .nodes
-            .iter()
-            .zip(&before)
-            .filter(|((_, node), mark)| NodeMark::of(node) != **mark)
-            .map(|((id, _), _)| id.clone())
-            .collect();
+        let Some((actions, changed_nodes)) = execution.state.apply_changing(&mut ctx, event) else { return Ok(None) };
         #[cfg(debug_assertions)]
         {
             let compared: Vec<&String> = execution
@@ -196,7 +156,11 @@ impl WorkflowService {
                 .filter(|(id, n)| full_before.get(*id) != Some(*n))
                 .map(|(id, _)| id)
                 .collect();
-            debug_assert_eq!(changed_nodes.iter().collect::<Vec<_>>(), compared, "a node changed unmarked");
+            debug_assert_eq!(
+                changed_nodes.iter().collect::<Vec<_>>(),
+                compared,
+                "the nodes the event changed are not those it named"
+            );
         }
         let expected = execution.revision;
         execution.revision += 1;

@@ -10,12 +10,13 @@ use crate::workflow::spec::NodeType;
 use serde_json::{json, Value};
 
 impl ExecState {
-    /// Cancels every node and compensation still going.
-    pub(super) fn cancel(&mut self, now: u64, actions: &mut Vec<Action>) {
-        for node in self.nodes.values_mut() {
+    /// Cancels every node and compensation still going; `changed` gets the nodes' ids.
+    pub(super) fn cancel(&mut self, now: u64, actions: &mut Vec<Action>, changed: &mut Vec<String>) {
+        for (id, node) in &mut self.nodes {
             if node.status.is_settled() {
                 continue;
             }
+            changed.push(id.clone());
             if let Some(run_id) = node.run_id.clone().filter(|_| node.status == NodeStatus::Running) {
                 actions.push(Action::CancelRun { run_id });
             }

@@ -373,31 +373,56 @@ impl ExecState {
     /// Applies `event`. Returns `None` when the event is stale (a duplicate, or for a
     /// node that is not in the state it expects): the state is then unchanged.
     pub fn apply(&mut self, ctx: &mut Ctx<'_>, event: Event) -> Option<Vec<Action>> {
+        self.apply_changing(ctx, event).map(|(actions, _)| actions)
+    }
+
+    /// As [`ExecState::apply`], also answering the ids of the nodes whose state the event
+    /// changed, in id order: the node it concerns and those it started or settled
+    /// (every node a cancel settled). Its cost does not grow with the nodes it leaves
+    /// alone (bar a scan of their statuses), so a store can write just those.
+    pub fn apply_changing(&mut self, ctx: &mut Ctx<'_>, event: Event) -> Option<(Vec<Action>, Vec<String>)> {
         let mut actions = Vec::new();
-        match event {
+        let mut changed = Vec::new();
+        let from = match event {
             Event::Start => {
                 if self.status != ExecStatus::Running || self.nodes.values().any(|n| n.status != NodeStatus::Pending) {
                     return None;
                 }
+                None
             }
             Event::Cancel => {
                 if self.status.is_terminal() {
                     return None;
                 }
-                self.cancel(ctx.now_ms, &mut actions);
-                return Some(actions);
+                self.cancel(ctx.now_ms, &mut actions, &mut changed);
+                return Some((actions, changed));
             }
             Event::RunEnded { slot, run_id, result } if slot.compensation => {
                 self.compensation_ended(&slot, &run_id, result)?;
                 self.next_compensation(ctx, &mut actions);
-                return Some(actions);
+                return Some((actions, changed));
             }
-            Event::RunEnded { slot, run_id, result } => self.run_ended(ctx, &slot, &run_id, result, &mut actions)?,
-            Event::TimerFired { node } => self.timer_fired(ctx, &node, &mut actions)?,
-            Event::Decided { node, decision } => self.decided(ctx.now_ms, &node, &decision)?,
-        }
-        self.advance(ctx, &mut actions);
-        Some(actions)
+            Event::RunEnded { slot, run_id, result } => {
+                self.run_ended(ctx, &slot, &run_id, result, &mut actions)?;
+                Some(slot.node)
+            }
+            Event::TimerFired { node } => {
+                self.timer_fired(ctx, &node, &mut actions)?;
+                Some(node)
+            }
+            Event::Decided { node, decision } => {
+                self.decided(ctx.now_ms, &node, &decision)?;
+                Some(node)
+            }
+        };
+        let wf = ctx.workflow;
+        let mut started = Vec::new();
+        self.advance(ctx, &mut actions, from.as_deref().and_then(|id| wf.position(id)), &mut started);
+        changed.extend(from);
+        changed.extend(started.into_iter().map(|i| wf.node(i).id.clone()));
+        changed.sort_unstable();
+        changed.dedup();
+        Some((actions, changed))
     }
 }
 

@@ -14,44 +14,50 @@ use crate::workflow::validate::{parse_timestamp, selecting_branches, single_refe
 use serde_json::{json, Value};
 
 impl ExecState {
-    /// Starts every node whose dependencies have settled, until nothing changes; then
-    /// ends the execution or starts compensating if every node has settled.
-    pub(super) fn advance(&mut self, ctx: &mut Ctx<'_>, actions: &mut Vec<Action>) {
+    /// Starts every node whose dependencies have settled (all of them after the start;
+    /// after the node `from` changed, those that depend on it, and on them in turn), in
+    /// canonical order; `started` gets each node started or settled here. Then ends the
+    /// execution or starts compensating if every node has settled.
+    ///
+    /// A node's gate changes only when one of its dependencies settles, and every change
+    /// is followed by this, so the nodes downstream of `from` are the only ones that can
+    /// start. Taking them by their place in the canonical (topological) order starts
+    /// them in the order a pass over every node would.
+    pub(super) fn advance(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        actions: &mut Vec<Action>,
+        from: Option<usize>,
+        started: &mut Vec<usize>,
+    ) {
         if self.status != ExecStatus::Running {
             return;
         }
         let wf = ctx.workflow;
-        // Every node's status by its index in the spec, read in one pass (the state's
-        // nodes are keyed by id, in the order of the spec's index by id).
-        let mut status = vec![NodeStatus::Pending; wf.spec().nodes.len()];
-        for (i, node) in wf.positions_by_id().zip(self.nodes.values()) {
-            status[i] = node.status;
-        }
-        loop {
-            let mut changed = false;
-            for &i in wf.canonical_order() {
-                if status[i] != NodeStatus::Pending {
-                    continue;
-                }
-                let id = &wf.node(i).id;
-                match self.gate(wf, i, &status) {
-                    Gate::Wait => continue,
-                    gate @ (Gate::UpstreamFailed | Gate::Skip) => {
-                        let node = self.nodes.get_mut(id).expect("every node has a state");
-                        node.status =
-                            if gate == Gate::UpstreamFailed { NodeStatus::UpstreamFailed } else { NodeStatus::Skipped };
-                        node.ended_at_ms = Some(ctx.now_ms);
-                    }
-                    Gate::Run => self.start(ctx, i, actions),
-                }
-                status[i] = self.nodes[id].status;
-                changed = true;
+        let mut next: std::collections::BTreeSet<usize> = match from {
+            None => (0..wf.canonical_order().len()).collect(),
+            Some(i) => wf.dependents(i).iter().map(|&d| wf.rank(d)).collect(),
+        };
+        while let Some(rank) = next.pop_first() {
+            let i = wf.canonical_order()[rank];
+            let id = &wf.node(i).id;
+            if self.nodes[id].status != NodeStatus::Pending {
+                continue;
             }
-            if !changed {
-                break;
+            match self.gate(wf, i) {
+                Gate::Wait => continue,
+                gate @ (Gate::UpstreamFailed | Gate::Skip) => {
+                    let node = self.nodes.get_mut(id).expect("every node has a state");
+                    node.status =
+                        if gate == Gate::UpstreamFailed { NodeStatus::UpstreamFailed } else { NodeStatus::Skipped };
+                    node.ended_at_ms = Some(ctx.now_ms);
+                }
+                Gate::Run => self.start(ctx, i, actions),
             }
+            started.push(i);
+            next.extend(wf.dependents(i).iter().map(|&d| wf.rank(d)));
         }
-        if !status.iter().all(|s| s.is_settled()) {
+        if !self.nodes.values().all(|n| n.status.is_settled()) {
             return;
         }
         let failed = wf
@@ -86,13 +92,14 @@ impl ExecState {
         self.status = ExecStatus::Succeeded;
     }
 
-    /// Whether node `i` runs, given every node's `status` by index.
-    fn gate(&self, wf: &Workflow, i: usize, status: &[NodeStatus]) -> Gate {
+    /// Whether node `i` runs, given its dependencies' states.
+    fn gate(&self, wf: &Workflow, i: usize) -> Gate {
         let node = wf.node(i);
         let deps = wf.deps(i);
+        let status = |d: usize| self.nodes[&wf.node(d).id].status;
         let mut counted = 0;
         for &d in deps {
-            match status[d] {
+            match status(d) {
                 NodeStatus::Pending | NodeStatus::Running | NodeStatus::Waiting => return Gate::Wait,
                 NodeStatus::Failed | NodeStatus::UpstreamFailed | NodeStatus::Cancelled => return Gate::UpstreamFailed,
                 _ => {}
@@ -105,7 +112,7 @@ impl ExecState {
                     self.nodes[&wf.node(d).id].output.as_ref().and_then(branch_of).is_some_and(|b| branches.contains(b))
                 }
             };
-            if status[d] == NodeStatus::Completed && selects {
+            if status(d) == NodeStatus::Completed && selects {
                 counted += 1;
             }
         }
