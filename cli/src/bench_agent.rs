@@ -110,7 +110,12 @@ async fn agent_engine(dir: &Path, model: std::net::SocketAddr, fan_out: usize) -
     };
     let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), Arc::clone(&registry))
         .with_planner_defaults(config.planner.clone());
-    let worker = StepWorker::new(embedded.runs.clone(), embedded.queue.clone(), embedded.kv.clone(), registry, config);
+    // Runs' ends signalled to the caller waiting for them, as `aos dev` wires it (and
+    // as `run_batch`, the baseline, does).
+    let changes = Arc::new(aos_runtime::changes::Changes::default());
+    let runs = runs.with_changes(Arc::clone(&changes));
+    let worker = StepWorker::new(embedded.runs.clone(), embedded.queue.clone(), embedded.kv.clone(), registry, config)
+        .with_changes(changes);
     Ok(AgentEngine { embedded, runs, worker })
 }
 
@@ -122,13 +127,7 @@ async fn time_run(eng: &AgentEngine, body: Value, workers: usize) -> anyhow::Res
     let running = crate::bench::Workers::start(&eng.worker, workers);
     let t = Instant::now();
     let id = eng.runs.submit(&tenant, req, None).await.map_err(|e| anyhow::anyhow!("{e}"))?.run.id;
-    let run = loop {
-        let run = eng.runs.get(&tenant, &id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        if run.status.is_terminal() {
-            break run;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
+    let run = crate::bench::wait_for_end(&eng.runs, &tenant, &id).await?;
     let elapsed = t.elapsed();
     running.stop().await;
     anyhow::ensure!(run.status.as_str() == "succeeded", "the benchmark run ended {}: {:?}", run.status, run.error);

@@ -62,7 +62,7 @@ pub async fn probe(dir: &Path, steps: usize, shape: ProbeShape) -> anyhow::Resul
     if dir.exists() {
         std::fs::remove_dir_all(dir)?;
     }
-    let fe = flow_engine(dir).await?;
+    let fe = flow_engine(dir, false).await?;
     let tenant = TenantId::parse("ten_bench")?;
     let done = match shape {
         ProbeShape::Chain => {
@@ -119,8 +119,16 @@ struct FlowEngine {
     worker: StepWorker,
 }
 
-async fn flow_engine(dir: &Path) -> anyhow::Result<FlowEngine> {
+/// The engine with workflows; with `signalled`, executions' ends are signalled to the
+/// callers waiting for them (as `aos dev` wires it).
+async fn flow_engine(dir: &Path, signalled: bool) -> anyhow::Result<FlowEngine> {
     let eng = engine(dir, Durability::Full).await?;
+    let (eng, changes) = if signalled {
+        let (eng, changes) = crate::bench::signalled(eng);
+        (eng, Some(changes))
+    } else {
+        (eng, None)
+    };
     let mut registry = aos_runtime::skills::default_registry(AddressPolicy::default())?;
     registry.register(Arc::new(Noop))?;
     let registry = Arc::new(registry);
@@ -130,13 +138,17 @@ async fn flow_engine(dir: &Path) -> anyhow::Result<FlowEngine> {
         eng.embedded.idempotency.clone(),
         registry,
     );
+    let flows = match changes {
+        Some(changes) => flows.with_changes(changes),
+        None => flows,
+    };
     let worker = eng.worker.clone().with_workflows(flows.clone());
     Ok(FlowEngine { eng, flows, worker })
 }
 
 /// Runs `spec` to the end with `workers` workers; returns the elapsed time.
 async fn run_workflow(dir: &Path, spec: &str, input: Value, workers: usize) -> anyhow::Result<Duration> {
-    let fe = flow_engine(dir).await?;
+    let fe = flow_engine(dir, true).await?;
     let tenant = TenantId::parse("ten_bench")?;
     let spec = aos_core::workflow::parse(spec, aos_core::workflow::Format::Yaml)?;
     let name = spec.name.clone();
@@ -151,7 +163,9 @@ async fn run_workflow(dir: &Path, spec: &str, input: Value, workers: usize) -> a
         notify_url: None,
     };
     let id = fe.flows.start(&tenant, &name, req, None).await.map_err(|e| anyhow::anyhow!("{e}"))?.value.id;
+    let mut waiter = fe.flows.waiter(&tenant, &id, tokio::time::Instant::now() + Duration::from_secs(600));
     loop {
+        let armed = waiter.arm();
         let e = fe.flows.execution(&tenant, &id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         if e.state.status.is_terminal() {
             anyhow::ensure!(
@@ -161,7 +175,8 @@ async fn run_workflow(dir: &Path, spec: &str, input: Value, workers: usize) -> a
             );
             break;
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        anyhow::ensure!(!waiter.expired(), "the benchmark workflow did not end within 600 s");
+        waiter.wait(armed).await;
     }
     let elapsed = t.elapsed();
     running.stop().await;
