@@ -25,12 +25,19 @@ fn has_cargo_lambda() -> bool {
     Command::new("cargo").args(["lambda", "--version"]).output().is_ok_and(|o| o.status.success())
 }
 
-struct Watch(Child);
+/// `cargo lambda watch` and the file its output goes to: kept (and named) if the test
+/// fails, removed if it passes.
+struct Watch(Child, std::path::PathBuf);
 
 impl Drop for Watch {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if std::thread::panicking() {
+            eprintln!("cargo lambda watch's output: {}", self.1.display());
+        } else {
+            let _ = std::fs::remove_file(&self.1);
+        }
     }
 }
 
@@ -80,7 +87,8 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
 
     // The functions under cargo lambda's runtime emulator.
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let log = std::fs::File::create(std::env::temp_dir().join(format!("{name}-watch.log"))).expect("log");
+    let log_path = std::env::temp_dir().join(format!("{name}-watch.log"));
+    let log = std::fs::File::create(&log_path).expect("log");
     let watch = Watch(
         Command::new("cargo")
             .args(["lambda", "watch", "--ignore-changes", "--quiet", "-A", "127.0.0.1", "-P", &port.to_string()])
@@ -97,6 +105,7 @@ async fn the_lambdas_run_a_plan_with_the_same_results_as_the_embedded_default() 
             .stderr(Stdio::from(log))
             .spawn()
             .expect("cargo lambda watch starts"),
+        log_path,
     );
     let base = format!("http://127.0.0.1:{port}");
     // The first call to each function waits for `cargo lambda watch` to compile it: on a
