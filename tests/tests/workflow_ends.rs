@@ -93,6 +93,26 @@ async fn start(f: &Fixture, spec: &str) -> ExecutionRecord {
     f.flows.start(&tenant(), &name, req, None).await.expect("start").value
 }
 
+/// Claims the first step of the node run `run_id` under `claim` (as the worker that took
+/// its message would) and answers the run.
+async fn claim_first_step(f: &Fixture, run_id: &aos_core::RunId, claim: &str) -> aos_runtime::ports::RunRecord {
+    let now = aos_runtime::clock::now_ms();
+    let begin = BeginStep {
+        tenant: tenant(),
+        run_id: run_id.clone(),
+        step_index: 0,
+        claim: claim.into(),
+        claim_until_ms: now + 30_000,
+        durable: true,
+        reserve: None,
+        deferrable: false,
+        resumed: false,
+        now_ms: now,
+    };
+    assert!(matches!(f.e.runs.begin_step(&begin).await.expect("claim"), BeginOutcome::Claimed { .. }));
+    f.e.runs.run(&tenant(), run_id).await.expect("read").expect("run")
+}
+
 /// The final commit of `run`'s one step, claimed with `claim`, carrying `write`.
 fn commit_of(
     run: &aos_runtime::ports::RunRecord,
@@ -196,21 +216,8 @@ async fn a_run_end_for_an_execution_that_moved_on_goes_by_message_and_writes_not
     let f = fixture(&dir).await;
     let started = start(&f, &chain(2)).await;
     let node = started.state.nodes["n0"].run_id.clone().expect("first run");
-    let run = f.e.runs.run(&tenant(), &node).await.expect("read").expect("run");
+    let run = claim_first_step(&f, &node, "c1").await;
     let now = aos_runtime::clock::now_ms();
-    let begin = BeginStep {
-        tenant: tenant(),
-        run_id: node.clone(),
-        step_index: 0,
-        claim: "c1".into(),
-        claim_until_ms: now + 30_000,
-        durable: true,
-        reserve: None,
-        deferrable: false,
-        resumed: false,
-        now_ms: now,
-    };
-    assert!(matches!(f.e.runs.begin_step(&begin).await.expect("claim"), BeginOutcome::Claimed { .. }));
     let output = json!({"result": 0});
     let write = f.flows.run_end(&run, RunStatus::Succeeded, Some(&output), None).await.expect("end").expect("a write");
     assert_eq!(write.expected_revision, Some(1));
@@ -243,27 +250,12 @@ async fn a_run_end_whose_write_lost_a_race_is_sent_as_its_message() {
     let run_of = |n: &str| started.state.nodes[n].run_id.clone().expect("run");
     let (a, b) = (run_of("a"), run_of("b"));
     let now = aos_runtime::clock::now_ms();
-    let claim = |run: &aos_core::RunId, c: &str| BeginStep {
-        tenant: tenant(),
-        run_id: run.clone(),
-        step_index: 0,
-        claim: c.into(),
-        claim_until_ms: now + 30_000,
-        durable: true,
-        reserve: None,
-        deferrable: false,
-        resumed: false,
-        now_ms: now,
-    };
     // The worker that takes the two first steps' messages (this test) ends them itself.
     for m in f.e.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.expect("receive") {
         f.e.queue.delete(&m.receipt).await.expect("delete");
     }
-    for (run, c) in [(&a, "ca"), (&b, "cb")] {
-        assert!(matches!(f.e.runs.begin_step(&claim(run, c)).await.expect("claim"), BeginOutcome::Claimed { .. }));
-    }
-    let run_a = f.e.runs.run(&tenant(), &a).await.expect("read").expect("run");
-    let run_b = f.e.runs.run(&tenant(), &b).await.expect("read").expect("run");
+    let run_a = claim_first_step(&f, &a, "ca").await;
+    let run_b = claim_first_step(&f, &b, "cb").await;
     let out_a = json!({"result": "ca"});
     let stale = f.flows.run_end(&run_a, RunStatus::Succeeded, Some(&out_a), None).await.expect("end").expect("write");
     stale.turn.release();
@@ -297,24 +289,10 @@ async fn claimed_trio(f: &Fixture) -> (ExecutionRecord, Vec<aos_runtime::ports::
     for m in f.e.queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.expect("receive") {
         f.e.queue.delete(&m.receipt).await.expect("delete");
     }
-    let now = aos_runtime::clock::now_ms();
     let mut runs = Vec::new();
     for id in ["a", "b", "c"] {
         let run_id = started.state.nodes[id].run_id.clone().expect("run");
-        let begin = BeginStep {
-            tenant: tenant(),
-            run_id: run_id.clone(),
-            step_index: 0,
-            claim: format!("c{id}"),
-            claim_until_ms: now + 30_000,
-            durable: true,
-            reserve: None,
-            deferrable: false,
-            resumed: false,
-            now_ms: now,
-        };
-        assert!(matches!(f.e.runs.begin_step(&begin).await.expect("claim"), BeginOutcome::Claimed { .. }));
-        runs.push(f.e.runs.run(&tenant(), &run_id).await.expect("read").expect("run"));
+        runs.push(claim_first_step(f, &run_id, &format!("c{id}")).await);
     }
     (started, runs)
 }
