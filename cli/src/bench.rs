@@ -134,17 +134,18 @@ pub(crate) async fn engine(dir: &Path, durability: Durability) -> anyhow::Result
     Ok(Engine { embedded, runs, worker })
 }
 
-/// `eng` with its runs' ends signalled to the callers waiting for them (as `aos dev`
-/// wires it), so a benchmark waits for a run's end instead of reading it again and again
-/// (a reader every millisecond takes CPU from the workers it measures).
-pub(crate) fn signalled(mut eng: Engine) -> (Engine, Arc<aos_runtime::changes::Changes>) {
+/// Has `worker` signal its runs' ends to the callers `runs` lets wait for them (as
+/// `aos dev` wires it), so a benchmark waits for a run's end instead of reading it again
+/// and again (a reader every millisecond takes CPU from the workers it measures). The
+/// signals, for a workflow service to share.
+pub(crate) fn signal_ends(runs: &mut RunService, worker: &mut StepWorker) -> Arc<aos_runtime::changes::Changes> {
     let changes = Arc::new(aos_runtime::changes::Changes::default());
-    eng.runs = eng.runs.with_changes(Arc::clone(&changes));
-    eng.worker = eng.worker.with_changes(Arc::clone(&changes));
-    (eng, changes)
+    *runs = runs.clone().with_changes(Arc::clone(&changes));
+    *worker = worker.clone().with_changes(Arc::clone(&changes));
+    changes
 }
 
-/// Waits for the run's end (signalled: see [`signalled`]), at most ten minutes.
+/// Waits for the run's end (signalled: see [`signal_ends`]), at most ten minutes.
 pub(crate) async fn wait_for_end(
     runs: &RunService,
     tenant: &TenantId,
@@ -577,7 +578,8 @@ impl Workers {
 
 /// Time for `runs` runs of `steps` no-op steps with `workers` workers, durable.
 pub(crate) async fn run_batch(dir: &Path, runs: usize, steps: usize, workers: usize) -> anyhow::Result<Duration> {
-    let (eng, _) = signalled(engine(dir, Durability::Full).await?);
+    let mut eng = engine(dir, Durability::Full).await?;
+    signal_ends(&mut eng.runs, &mut eng.worker);
     let tenant = TenantId::parse("ten_bench")?;
     let running = Workers::start(&eng.worker, workers);
     let t = Instant::now();

@@ -108,14 +108,12 @@ async fn agent_engine(dir: &Path, model: std::net::SocketAddr, fan_out: usize) -
         planner: PlannerDefaults { provider: "bench".into(), model: "bench".into() },
         ..WorkerConfig::default()
     };
-    let runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), Arc::clone(&registry))
+    let mut runs = RunService::new(embedded.runs.clone(), embedded.idempotency.clone(), Arc::clone(&registry))
         .with_planner_defaults(config.planner.clone());
-    // Runs' ends signalled to the caller waiting for them, as `aos dev` wires it (and
-    // as `run_batch`, the baseline, does).
-    let changes = Arc::new(aos_runtime::changes::Changes::default());
-    let runs = runs.with_changes(Arc::clone(&changes));
-    let worker = StepWorker::new(embedded.runs.clone(), embedded.queue.clone(), embedded.kv.clone(), registry, config)
-        .with_changes(changes);
+    let mut worker =
+        StepWorker::new(embedded.runs.clone(), embedded.queue.clone(), embedded.kv.clone(), registry, config);
+    // Awaited as `run_batch`, the baseline, awaits its runs.
+    crate::bench::signal_ends(&mut runs, &mut worker);
     Ok(AgentEngine { embedded, runs, worker })
 }
 

@@ -122,13 +122,8 @@ struct FlowEngine {
 /// The engine with workflows; with `signalled`, executions' ends are signalled to the
 /// callers waiting for them (as `aos dev` wires it).
 async fn flow_engine(dir: &Path, signalled: bool) -> anyhow::Result<FlowEngine> {
-    let eng = engine(dir, Durability::Full).await?;
-    let (eng, changes) = if signalled {
-        let (eng, changes) = crate::bench::signalled(eng);
-        (eng, Some(changes))
-    } else {
-        (eng, None)
-    };
+    let mut eng = engine(dir, Durability::Full).await?;
+    let changes = signalled.then(|| crate::bench::signal_ends(&mut eng.runs, &mut eng.worker));
     let mut registry = aos_runtime::skills::default_registry(AddressPolicy::default())?;
     registry.register(Arc::new(Noop))?;
     let registry = Arc::new(registry);

@@ -353,11 +353,6 @@ impl Workflow {
         &self.spec.nodes[i]
     }
 
-    /// Indices of the nodes in the order of their ids (the order of an execution's nodes).
-    pub fn positions_by_id(&self) -> impl Iterator<Item = usize> + '_ {
-        self.index.values().copied()
-    }
-
     /// Index of the node with this id.
     pub fn position(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
