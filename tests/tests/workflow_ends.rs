@@ -157,6 +157,54 @@ async fn a_chain_runs_to_its_end_from_one_message_without_run_ended_messages() {
     }
 }
 
+/// A node's end hands the next node's run back on the message its worker holds: that
+/// message's row now names the new run (a run's next step keeps its row as it is, the
+/// body naming an earlier step, but the run before is done here), under the same lease.
+/// A worker that dies in the handed-back step leaves that message to be delivered
+/// again, and it resumes the new run.
+#[tokio::test]
+async fn a_node_s_next_run_rides_on_the_held_message_and_a_crash_in_it_is_delivered_again() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = fixture(&dir).await;
+    let started = start(&f, &chain(2)).await;
+    let held = f.e.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive").remove(0);
+    let node = started.state.nodes["n0"].run_id.clone().expect("first run");
+    let run = claim_first_step(&f, &node, "c1").await;
+    let now = aos_runtime::clock::now_ms();
+    let output = json!({"result": 0});
+    let write = f.flows.run_end(&run, RunStatus::Succeeded, Some(&output), None).await.expect("end").expect("a write");
+    let commit = aos_runtime::ports::StepCommit {
+        ack: Some(held.receipt.clone()),
+        lease_next: Some(Duration::from_secs(30)),
+        ..commit_of(&run, "c1", Some(write), now)
+    };
+    let handed = f.e.runs.commit_step(&commit).await.expect("commit").next.expect("n1's run handed back");
+    assert_eq!(handed.receipt, held.receipt, "carried on the held message");
+    let next: aos_runtime::ports::StepMessage = serde_json::from_str(&handed.body).expect("a step message");
+    let after = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert_eq!(Some(&next.run_id), after.state.nodes["n1"].run_id.as_ref(), "the message names n1's run");
+    assert_eq!(next.step_index, 0);
+    assert_eq!(f.e.queue.depth().expect("depth"), 1, "one message: n0's was carried on, not kept beside it");
+    // The worker dies in n1's step: once the lease (and with it the step's claim) runs
+    // out, the message comes again.
+    f.e.db
+        .write(true, |c| {
+            c.execute_batch(
+                "UPDATE queue SET visible_at = 0; UPDATE steps SET claim_until = 0 WHERE status = 'running'",
+            )
+            .map_err(|e| aos_runtime::ports::StoreError::Backend(e.to_string()))
+        })
+        .await
+        .expect("the lease runs out");
+    let again = f.e.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive").remove(0);
+    assert_eq!((again.body.as_str(), again.receive_count), (handed.body.as_str(), 2));
+    f.worker.handle(&again).await;
+    let done = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert_eq!(done.state.status.as_str(), "succeeded", "{:?}", done.state);
+    assert_eq!(done.state.output, Some(json!({"n0": {"result": 0}, "n1": {"result": 1}})));
+    assert_eq!(f.e.queue.depth().expect("depth"), 0);
+}
+
 #[tokio::test]
 async fn nodes_read_back_the_same_through_the_cache_and_from_a_reopened_database() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -60,9 +60,10 @@ struct Job {
 }
 
 const SCHEMA: &str = r"
-CREATE TABLE IF NOT EXISTS run_specs (
-    tenant TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL,
-    PRIMARY KEY (tenant, id));
+-- A run's spec (its plan and input as submitted), never changed: apart from the state a
+-- step's commit rewrites, and found by its number, the run's `spec_seq`. Numbered, not
+-- keyed by tenant and run, so a run's insert appends to this table and writes no index.
+CREATE TABLE IF NOT EXISTS run_specs (seq INTEGER PRIMARY KEY, spec TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
     tenant TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, payload_hash TEXT NOT NULL,
     result TEXT, expires_at INTEGER NOT NULL,
@@ -127,10 +128,12 @@ CREATE TABLE IF NOT EXISTS flags (
 CREATE TABLE IF NOT EXISTS audit (
     tenant TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant, seq)) WITHOUT ROWID;
+-- Keyed in the order they are listed, by end: a run's end appends its record and writes
+-- no index. A run's record is written again only at its end (a step that commits after
+-- a cancel), so its key stays.
 CREATE TABLE IF NOT EXISTS usage (
-    tenant TEXT NOT NULL, run_id TEXT NOT NULL, ended_at INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (tenant, run_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS usage_by_end ON usage (tenant, ended_at, run_id);
+    tenant TEXT NOT NULL, ended_at INTEGER NOT NULL, run_id TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant, ended_at, run_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS breakers (
     tenant TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (tenant, key)) WITHOUT ROWID;
@@ -148,10 +151,12 @@ CREATE TABLE IF NOT EXISTS breakers (
 /// 8.4–9.0 `pwrite` calls to 4.6 with `steps` so, and to 3.9–4.2 with `runs` too (`perf
 /// stat` of `aos bench`, runs of 200 steps against runs of 20).
 const ROWID_TABLES: [(&str, &str, &str); 2] = [
-    // A run: its status apart from its state, for listings by status.
+    // A run: its status apart from its state, for listings by status; its spec in
+    // `run_specs` under `spec_seq`.
     (
         "runs",
-        "tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (tenant, id)",
+        "tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL, spec_seq INTEGER,
+         PRIMARY KEY (tenant, id)",
         "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (tenant, status, id);",
     ),
     // A run's steps: each one's claim (who runs it, until when, how often it was tried)
@@ -255,6 +260,33 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         if table_sql(name)?.contains("WITHOUT ROWID") {
             rebuild_table(conn, name, columns, indexes)?;
         }
+    }
+    // Usage records were keyed by run, with an index by end, before they were keyed by end.
+    if table_sql("usage")?.contains("PRIMARY KEY (tenant, run_id)") {
+        conn.execute_batch(
+            "SAVEPOINT usage_by_end;
+             ALTER TABLE usage RENAME TO usage_by_run;
+             CREATE TABLE usage (
+                 tenant TEXT NOT NULL, ended_at INTEGER NOT NULL, run_id TEXT NOT NULL, body TEXT NOT NULL,
+                 PRIMARY KEY (tenant, ended_at, run_id)) WITHOUT ROWID;
+             INSERT INTO usage (tenant, ended_at, run_id, body) SELECT tenant, ended_at, run_id, body FROM usage_by_run;
+             DROP TABLE usage_by_run;
+             RELEASE usage_by_end;",
+        )?;
+    }
+    // Specs were keyed by tenant and run before they were numbered (`run_specs`).
+    add_column("runs", "spec_seq", "INTEGER")?;
+    if table_sql("run_specs")?.contains("tenant") {
+        conn.execute_batch(
+            "SAVEPOINT specs_numbered;
+             ALTER TABLE run_specs RENAME TO run_specs_keyed;
+             CREATE TABLE run_specs (seq INTEGER PRIMARY KEY, spec TEXT NOT NULL);
+             INSERT INTO run_specs (seq, spec)
+                 SELECT r.rowid, s.spec FROM run_specs_keyed s JOIN runs r ON r.tenant = s.tenant AND r.id = s.id;
+             UPDATE runs SET spec_seq = rowid;
+             DROP TABLE run_specs_keyed;
+             RELEASE specs_numbered;",
+        )?;
     }
     // The queue of earlier versions numbered its messages with AUTOINCREMENT.
     if table_sql("queue")?.contains("AUTOINCREMENT") {

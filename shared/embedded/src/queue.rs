@@ -38,6 +38,11 @@ fn parse_receipt(receipt: &str) -> Option<(i64, &str)> {
     Some((id.parse().ok()?, lease))
 }
 
+/// When a lease of `lease` taken at `now_ms` ends.
+pub(crate) fn lease_until(now_ms: u64, lease: Duration) -> u64 {
+    now_ms.saturating_add(ms(lease))
+}
+
 /// Inserts a message inside the caller's transaction (used by atomic step commits).
 pub(crate) fn enqueue(conn: &Connection, queue: &str, body: &str, visible_at_ms: u64) -> rusqlite::Result<()> {
     exec(conn, "INSERT INTO queue (queue, body, visible_at) VALUES (?1, ?2, ?3)", params![queue, body, visible_at_ms])?;
@@ -87,12 +92,15 @@ pub(crate) fn requeue_received(
 /// Hands the received message `held` on to the next step of its run inside the caller's
 /// transaction, for the caller to carry on with (receive count 1, `lease` long), and
 /// returns it with the time its lease ends. While the message is on its first delivery
-/// and three quarters of a lease are left, its row is kept as it is: no write at all.
-/// Its body still names the step it was delivered for, which is safe: delivered again
-/// (its holder died), it is received a second time, and a step message on a later
-/// delivery whose step is done resumes its run at the run's next step. Otherwise the
-/// row is rewritten with `body` and a new lease (`requeue_received`). `None`, with
-/// nothing written, when `held` names no message this queue holds under that lease.
+/// and three quarters of a lease are left, its row keeps its lease: no write at all, or,
+/// with `rewrite`, its body alone (which no index holds). Without `rewrite`, its body
+/// still names the step it was delivered for, which is safe: delivered again (its holder
+/// died), it is received a second time, and a step message on a later delivery whose
+/// step is done resumes its run at the run's next step. A message carried on to another
+/// run (the first run of a workflow node, after its run before ended) is rewritten: the
+/// run it names is done. Otherwise the row is rewritten with `body` and a new lease
+/// (`requeue_received`). `None`, with nothing written, when `held` names no message this
+/// queue holds under that lease.
 pub(crate) fn carry_received(
     c: &Connection,
     held: &str,
@@ -100,6 +108,7 @@ pub(crate) fn carry_received(
     body: &str,
     now_ms: u64,
     lease: Duration,
+    rewrite: bool,
 ) -> rusqlite::Result<Option<(Received, u64)>> {
     let Some((id, lease_id)) = parse_receipt(held) else { return Ok(None) };
     let row: Option<(u64, u32)> = qrow(
@@ -112,6 +121,9 @@ pub(crate) fn carry_received(
     let Some((until, count)) = row else { return Ok(None) };
     let lease = ms(lease);
     if count <= 1 && until >= now_ms.saturating_add(lease - lease / 4) {
+        if rewrite {
+            exec(c, "UPDATE queue SET body = ?2 WHERE id = ?1", params![id, body])?;
+        }
         return Ok(Some((Received::new(held.to_owned(), body.to_owned(), 1), until)));
     }
     let until = now_ms.saturating_add(lease);
@@ -456,7 +468,7 @@ mod tests {
         let lease = Duration::from_secs(8);
         let carry = |held: &str, body: &'static str, now: u64| {
             let held = held.to_owned();
-            q.db.write(true, move |c| carry_received(c, &held, "q", body, now, lease).map_err(|e| backend(&e)))
+            q.db.write(true, move |c| carry_received(c, &held, "q", body, now, lease, false).map_err(|e| backend(&e)))
         };
         let row = |receipt: &str| {
             let (id, _) = parse_receipt(receipt).expect("receipt");
@@ -494,6 +506,18 @@ mod tests {
         let (again, _) = carry(&renewed.receipt, "step 3", later).await.expect("write").expect("carried");
         assert_ne!(again.receipt, renewed.receipt);
         assert_eq!(row(&again.receipt).2, 1);
+        // Carried on to another run: the body alone is rewritten, the lease is kept.
+        let moved = {
+            let held = again.receipt.clone();
+            q.db.write(true, move |c| {
+                carry_received(c, &held, "q", "other run", later, lease, true).map_err(|e| backend(&e))
+            })
+            .await
+            .expect("write")
+            .expect("carried")
+        };
+        assert_eq!((moved.0.receipt.as_str(), moved.1), (again.receipt.as_str(), later + 8_000));
+        assert_eq!(row(&again.receipt), ("other run".to_owned(), later + 8_000, 1), "the body follows");
     }
 
     #[tokio::test]

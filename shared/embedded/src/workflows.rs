@@ -4,7 +4,7 @@
 
 use crate::db::{backend, exec, qrow, Db, Tx};
 use crate::execution_nodes::{Kept, Nodes};
-use crate::queue::{ack, enqueue, enqueue_received, STEP_QUEUE};
+use crate::queue::{ack, carry_received, enqueue, enqueue_received, lease_until, STEP_QUEUE};
 use crate::runs::{cancel_tx, insert_run_tx};
 use aos_core::workflow::ExecState;
 use aos_core::{ApprovalId, ExecutionId, RunStatus, TenantId};
@@ -131,11 +131,14 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| json_err(&e))
 }
 
-/// A run an execution write starts that goes straight to the committing worker: hidden
-/// until `until`, its first step claimed with `claim`.
+/// A run an execution write starts that goes straight to the committing worker: its
+/// message hidden for `lease` from `now_ms` (or carried on in `held`, the message the
+/// worker holds, with the lease left of it), its first step claimed with `claim` as long.
 pub(crate) struct HandBack<'a> {
-    pub(crate) until: u64,
+    pub(crate) now_ms: u64,
+    pub(crate) lease: std::time::Duration,
     pub(crate) claim: &'a str,
+    pub(crate) held: Option<&'a str>,
 }
 
 /// Applies an execution write; `Conflict` (and nothing written) if the execution is not
@@ -207,14 +210,31 @@ pub(crate) fn apply_tx(
         // Started and claimed as the claim stage would: running, its first step claimed.
         let started = RunRecord { status: RunStatus::Running, updated_at_ms: e.updated_at_ms, ..run.clone() };
         insert_run_tx(c, &started)?;
-        handed = Some(enqueue_received(c, STEP_QUEUE, &first, back.until).map_err(|e| backend(&e))?);
+        let carried = match back.held {
+            Some(held) => {
+                carry_received(c, held, STEP_QUEUE, &first, back.now_ms, back.lease, true).map_err(|e| backend(&e))?
+            }
+            None => None,
+        };
+        let (received, until) = match carried {
+            Some(carried) => carried,
+            None => {
+                let until = lease_until(back.now_ms, back.lease);
+                (enqueue_received(c, STEP_QUEUE, &first, until).map_err(|e| backend(&e))?, until)
+            }
+        };
+        handed = Some(received);
         exec(
             c,
             "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id)
              VALUES (?1, ?2, 0, 'running', 1, ?3, ?4)",
-            params![t, run.id.as_str(), back.until, back.claim],
+            params![t, run.id.as_str(), until, back.claim],
         )
         .map_err(|e| backend(&e))?;
+    }
+    // A message held for a hand-back that found no run to start is done with.
+    if let Some(held) = hand_back.and_then(|b| b.held) {
+        ack(c, held).map_err(|e| backend(&e))?;
     }
     for (body, at) in &w.messages {
         enqueue(c, STEP_QUEUE, body, *at).map_err(|e| backend(&e))?;

@@ -54,7 +54,7 @@ fn compose(tenant: &str, id: &str, spec: &str, state: &str) -> Result<RunRecord,
 fn load_run(c: &Connection, tenant: &str, id: &str) -> Result<Option<RunRecord>, StoreError> {
     let row: Option<(String, String)> = qrow(
         c,
-        "SELECT s.spec, r.state FROM runs r JOIN run_specs s ON s.tenant = r.tenant AND s.id = r.id
+        "SELECT s.spec, r.state FROM runs r JOIN run_specs s ON s.seq = r.spec_seq
          WHERE r.tenant = ?1 AND r.id = ?2",
         params![tenant, id],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -67,15 +67,8 @@ fn load_run(c: &Connection, tenant: &str, id: &str) -> Result<Option<RunRecord>,
 pub(crate) fn insert_run_tx(c: &Tx<'_>, run: &RunRecord) -> Result<(), StoreError> {
     let (t, r) = (run.tenant.as_str(), run.id.as_str());
     let spec = serde_json::to_string(&run.spec()).map_err(|e| json_err(&e))?;
-    let inserted = exec(
-        c,
-        "INSERT INTO run_specs (tenant, id, spec) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-        params![t, r, spec],
-    )
-    .map_err(|e| backend(&e))?;
-    if inserted == 0 {
-        return Err(StoreError::Conflict(format!("run {} exists", run.id)));
-    }
+    exec(c, "INSERT INTO run_specs (spec) VALUES (?1)", params![spec]).map_err(|e| backend(&e))?;
+    let seq = c.last_insert_rowid();
     let state = RunState {
         m: RunMutable {
             status: run.status,
@@ -90,7 +83,19 @@ pub(crate) fn insert_run_tx(c: &Tx<'_>, run: &RunRecord) -> Result<(), StoreErro
         },
         plan: None,
     };
-    save_state(c, t, r, &state, None)
+    let body = serde_json::to_string(&state).map_err(|e| json_err(&e))?;
+    // (A run that exists fails the write, which takes its spec's insert back with it.)
+    let inserted = exec(
+        c,
+        "INSERT INTO runs (tenant, id, status, state, spec_seq) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        params![t, r, state.status.as_str(), body, seq],
+    )
+    .map_err(|e| backend(&e))?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!("run {} exists", run.id)));
+    }
+    c.runs.keep(t, r, state);
+    Ok(())
 }
 
 pub(crate) fn cancel_tx(c: &Tx<'_>, tenant: &str, id: &str, now: u64) -> Result<(), StoreError> {
@@ -99,7 +104,7 @@ pub(crate) fn cancel_tx(c: &Tx<'_>, tenant: &str, id: &str, now: u64) -> Result<
     run.status = run.status.transition(RunStatus::Cancelled).map_err(|e| StoreError::Conflict(e.to_string()))?;
     run.error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
     run.updated_at_ms = now;
-    save_state(c, tenant, id, &run, Some(was))?;
+    save_state(c, tenant, id, &run, was)?;
     // The run's usage so far is its record: a step that commits after the cancel adds to it.
     let full = load_run(c, tenant, id)?.ok_or_else(|| StoreError::Conflict("run not found".to_owned()))?;
     crate::usage::put_tx(c, tenant, &full.usage_record(RunStatus::Cancelled, now, full.usage.clone()))
@@ -218,7 +223,7 @@ impl RunStore for EmbeddedRunStore {
         let status = f.status.map(RunStatus::as_str);
         let rows: Vec<(String, String, String)> = self.db.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.tenant = r.tenant AND s.id = r.id
+                "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.seq = r.spec_seq
                  WHERE r.tenant = ?1 AND r.id < ?2 AND (?3 IS NULL OR r.status = ?3) ORDER BY r.id DESC LIMIT ?4",
             )?;
             let rows = st.query_map(params![tenant.as_str(), before, status, f.limit], |r| {
@@ -381,7 +386,7 @@ impl RunStore for EmbeddedRunStore {
     async fn queued_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunRecord>> {
         let rows: Vec<(String, String, String)> = self.db.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.tenant = r.tenant AND s.id = r.id
+                "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.seq = r.spec_seq
                  WHERE r.tenant = ?1 AND r.status = 'queued' AND json_extract(s.spec, '$.created_at_ms') < ?2
                  ORDER BY r.id LIMIT ?3",
             )?;
@@ -401,7 +406,7 @@ impl RunStore for EmbeddedRunStore {
     ) -> StoreResult<Vec<RunRecord>> {
         let rows: Vec<(String, String, String)> = self.db.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.tenant = r.tenant AND s.id = r.id
+                "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.seq = r.spec_seq
                  WHERE r.tenant = ?1 AND r.status = 'cancelled'
                    AND json_extract(r.state, '$.updated_at_ms') >= ?2 AND json_extract(r.state, '$.updated_at_ms') < ?3
                  ORDER BY r.id LIMIT ?4",
@@ -466,11 +471,12 @@ impl RunStore for EmbeddedRunStore {
                 if !RunStatus::parse(&status).is_some_and(RunStatus::is_terminal) {
                     return Err(StoreError::Conflict(format!("run {r} is {status}; only finished runs are deleted")));
                 }
-                exec(c, "DELETE FROM steps WHERE tenant = ?1 AND run_id = ?2", params![t, r])
-                    .map_err(|e| backend(&e))?;
-                for table in ["run_specs", "runs"] {
-                    exec(c, &format!("DELETE FROM {table} WHERE tenant = ?1 AND id = ?2"), params![t, r])
-                        .map_err(|e| backend(&e))?;
+                for sql in [
+                    "DELETE FROM steps WHERE tenant = ?1 AND run_id = ?2",
+                    "DELETE FROM run_specs WHERE seq = (SELECT spec_seq FROM runs WHERE tenant = ?1 AND id = ?2)",
+                    "DELETE FROM runs WHERE tenant = ?1 AND id = ?2",
+                ] {
+                    exec(c, sql, params![t, r]).map_err(|e| backend(&e))?;
                 }
                 c.runs.forget(&t, &r);
                 Ok(true)

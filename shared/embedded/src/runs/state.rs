@@ -124,8 +124,8 @@ pub(super) fn load_state(c: &Tx<'_>, tenant: &str, id: &str) -> Result<Option<Ru
     state.map(|s| serde_json::from_str(&s).map_err(|e| json_err(&e))).transpose()
 }
 
-/// Writes a run's state: a new run (`was`: `None`), or one whose status was `was` when
-/// it was loaded in this transaction. Its status column (and so the `runs_by_status`
+/// Writes the state of a run whose status was `was` when it was loaded in this
+/// transaction (a new run's is written by [`super::insert_run_tx`]). Its status column (and so the `runs_by_status`
 /// index) is written only when the status changed: a step that leaves a run running
 /// rewrites one page of `runs`, not also one of the index.
 pub(super) fn save_state(
@@ -133,23 +133,17 @@ pub(super) fn save_state(
     tenant: &str,
     id: &str,
     state: &RunState,
-    was: Option<RunStatus>,
+    was: RunStatus,
 ) -> Result<(), StoreError> {
     let body = serde_json::to_string(state).map_err(|e| json_err(&e))?;
-    let written = match was {
-        None => exec(
-            c,
-            "INSERT INTO runs (tenant, id, status, state) VALUES (?1, ?2, ?3, ?4)",
-            params![tenant, id, state.status.as_str(), body],
-        ),
-        Some(was) if was == state.status => {
-            exec(c, "UPDATE runs SET state = ?3 WHERE tenant = ?1 AND id = ?2", params![tenant, id, body])
-        }
-        Some(_) => exec(
+    let written = if was == state.status {
+        exec(c, "UPDATE runs SET state = ?3 WHERE tenant = ?1 AND id = ?2", params![tenant, id, body])
+    } else {
+        exec(
             c,
             "UPDATE runs SET status = ?3, state = ?4 WHERE tenant = ?1 AND id = ?2",
             params![tenant, id, state.status.as_str(), body],
-        ),
+        )
     }
     .map_err(|e| backend(&e))?;
     if written != 1 {
@@ -187,7 +181,7 @@ mod tests {
         db.write(true, |c| {
             let mut state = load_state(c, "ten_a", "run_1")?.expect("run");
             state.next_step = 1;
-            save_state(c, "ten_a", "run_1", &state, Some(state.status))
+            save_state(c, "ten_a", "run_1", &state, state.status)
         })
         .await
         .expect("save");
@@ -199,7 +193,7 @@ mod tests {
             .write(true, |c| {
                 let mut state = load_state(c, "ten_a", "run_1")?.expect("run");
                 state.next_step = 9;
-                save_state(c, "ten_a", "run_1", &state, Some(state.status))?;
+                save_state(c, "ten_a", "run_1", &state, state.status)?;
                 Err::<(), _>(StoreError::Conflict("later in the same write".to_owned()))
             })
             .await;

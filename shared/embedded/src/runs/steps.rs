@@ -3,7 +3,7 @@
 
 use super::{json_err, load_run, load_state, save_state, RunState};
 use crate::db::{backend, exec, qrow, Tx};
-use crate::queue::{ack, carry_received, enqueue, enqueue_received, STEP_QUEUE};
+use crate::queue::{ack, carry_received, enqueue, enqueue_received, lease_until, STEP_QUEUE};
 use aos_core::credits::Transfer;
 use aos_core::RunStatus;
 use aos_runtime::ports::{
@@ -78,7 +78,7 @@ fn claim_late(
     if run.status == RunStatus::Queued {
         run.status = RunStatus::Running;
         run.updated_at_ms = now_ms;
-        save_state(c, t, r, &run, Some(RunStatus::Queued))?;
+        save_state(c, t, r, &run, RunStatus::Queued)?;
     }
     Ok(true)
 }
@@ -157,7 +157,7 @@ pub(super) fn begin_tx(c: &Tx<'_>, req: &BeginStep) -> Result<BeginOutcome, Stor
         run.status = run.status.transition(RunStatus::Running).map_err(|e| StoreError::Conflict(e.to_string()))?;
         run.updated_at_ms = req.now_ms;
         run.ahead.clone_from(&reserved);
-        save_state(c, t, r, &run, Some(RunStatus::Queued))?;
+        save_state(c, t, r, &run, RunStatus::Queued)?;
     } else {
         // Unchanged: kept for the step's commit.
         c.runs.keep(t, r, run);
@@ -193,11 +193,13 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     let index = commit.checkpoint.step_index;
     let mut run = load_state(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
     let was = run.status;
-    // A commit that hands its run's next step back to this worker carries the message
-    // it holds on to that step (`carry_received`: mostly without writing it); any other
-    // acknowledges it here, and so does that one where it ends before the hand-off
+    // A commit that hands a step back to this worker (its run's next step, or the first
+    // step of the first run its execution write starts) carries the message it holds on
+    // to that step (`carry_received`: mostly without writing it, or its body alone); any
+    // other acknowledges it here, and so does that one where it ends before the hand-off
     // (`ack_carried`).
-    let carrying = commit.ack.as_deref().filter(|_| commit.next.is_some() && commit.lease_next.is_some());
+    let hands_back = commit.next.is_some() || commit.execution.is_some();
+    let carrying = commit.ack.as_deref().filter(|_| hands_back && commit.lease_next.is_some());
     if let (Some(receipt), None) = (&commit.ack, carrying) {
         ack(c, receipt).map_err(|e| backend(&e))?;
     }
@@ -279,7 +281,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
         // record follows it), do not advance (nor reserve for a next step).
         ack_carried(c)?;
         ledger_tx(c, commit, false)?;
-        save_state(c, t, r, &run, Some(was))?;
+        save_state(c, t, r, &run, was)?;
         if run.status.is_terminal() {
             let full = load_run(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
             crate::usage::put_tx(c, t, &full.usage_record(run.status, run.updated_at_ms, run.usage.clone()))?;
@@ -296,7 +298,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
         run.plan.clone_from(&commit.plan);
     }
     run.ahead = ledger_tx(c, commit, true)?;
-    save_state(c, t, r, &run, Some(was))?;
+    save_state(c, t, r, &run, was)?;
     if let Some(record) = &commit.usage_record {
         crate::usage::put_tx(c, t, record)?;
     }
@@ -306,8 +308,10 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     if let Some(write) = execution {
         if crate::workflows::take_revision(c, write)? {
             let back = commit.lease_next.map(|lease| crate::workflows::HandBack {
-                until: lease_until(commit.now_ms, lease),
+                now_ms: commit.now_ms,
+                lease,
                 claim: &commit.next_claim,
+                held: carrying,
             });
             let handed = crate::workflows::apply_tx(c, write, back)?;
             return Ok((advanced(run, handed), true));
@@ -317,14 +321,19 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     if let Some(body) = &commit.notify {
         enqueue(c, STEP_QUEUE, body, 0).map_err(|e| backend(&e))?;
     }
-    let Some(next) = &commit.next else { return Ok((advanced(run, None), false)) };
+    let Some(next) = &commit.next else {
+        ack_carried(c)?;
+        return Ok((advanced(run, None), false));
+    };
     let Some(lease) = commit.lease_next else {
         enqueue(c, STEP_QUEUE, &encode(next), 0).map_err(|e| backend(&e))?;
         return Ok((advanced(run, None), false));
     };
     let body = encode(next);
     let carried = match carrying {
-        Some(held) => carry_received(c, held, STEP_QUEUE, &body, commit.now_ms, lease).map_err(|e| backend(&e))?,
+        Some(held) => {
+            carry_received(c, held, STEP_QUEUE, &body, commit.now_ms, lease, false).map_err(|e| backend(&e))?
+        }
         None => None,
     };
     // The next step's claim lasts as long as the message's lease: if this worker dies,
@@ -348,10 +357,6 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     )
     .map_err(|e| backend(&e))?;
     Ok((advanced(run, Some(received)), false))
-}
-
-fn lease_until(now_ms: u64, lease: std::time::Duration) -> u64 {
-    now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX)
 }
 
 pub(super) fn retry_tx(c: &Tx<'_>, retry: &StepRetry) -> Result<(), StoreError> {

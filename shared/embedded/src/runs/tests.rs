@@ -43,8 +43,15 @@ async fn claims_and_checkpoints_of_earlier_versions_become_steps() {
     assert_eq!((progress[0].step_index, progress[0].attempts), (1, 2));
 }
 
-/// The tables of runs and steps as earlier versions made them, with their rows.
+/// The tables of runs and steps as earlier versions made them, with their rows: specs
+/// keyed by tenant and run, runs and steps `WITHOUT ROWID`.
 const WITHOUT_ROWID: &str = "
+    ALTER TABLE run_specs RENAME TO run_specs_now;
+    CREATE TABLE run_specs (
+        tenant TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL,
+        PRIMARY KEY (tenant, id));
+    INSERT INTO run_specs SELECT r.tenant, r.id, s.spec FROM runs r JOIN run_specs_now s ON s.seq = r.spec_seq;
+    DROP TABLE run_specs_now;
     ALTER TABLE runs RENAME TO runs_now;
     CREATE TABLE runs (
         tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL,
@@ -62,7 +69,7 @@ const WITHOUT_ROWID: &str = "
     DROP TABLE steps_now;";
 
 #[tokio::test]
-async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids() {
+async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids_and_specs_are_numbered() {
     let dir = tempfile::tempdir().expect("tempdir");
     let checkpoint = r#"{"step_index":0,"step_id":"s0","skill":"noop","seed":7,"attempts":1,"outcome":{"ok":true,"output":{"n":1},"cost_cents":0,"duration_ms":0},"outcome_hash":"a","prev_hash":"b","hash":"c","created_at_ms":5}"#;
     let (tenant, run) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_1").expect("run"));
@@ -101,8 +108,17 @@ async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids()
             .expect("sql");
         assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
     }
+    // Specs are numbered: no index of their own, none left in the keyed table.
+    let specs: Vec<String> = db
+        .read(|c| {
+            let mut st = c.prepare("SELECT name FROM sqlite_master WHERE tbl_name LIKE 'run_specs%' ORDER BY name")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .expect("specs");
+    assert_eq!(specs, ["run_specs"]);
     let store = EmbeddedRunStore::new(Arc::clone(&db));
-    let kept = store.run(&tenant, &run).await.expect("run").expect("the run is kept");
+    let kept = store.run(&tenant, &run).await.expect("run").expect("the run is kept, with its spec");
     assert_eq!((kept.status, kept.base_seed), (RunStatus::Queued, 7));
     let filter = RunFilter { status: Some(RunStatus::Queued), limit: 10, before: None };
     let listed = store.list_runs(&tenant, &filter).await.expect("list");
