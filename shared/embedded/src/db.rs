@@ -561,7 +561,8 @@ fn commit_batch(writer: &mut Writer, runs: &crate::runs::StateCache, batch: Vec<
         let want_full = batch.iter().any(|j| j.durable);
         if want_full != writer.full_sync {
             let pragma = if want_full { "PRAGMA synchronous=FULL" } else { "PRAGMA synchronous=NORMAL" };
-            if let Err(e) = writer.conn.execute_batch(pragma) {
+            // Prepared once: parsing it was most of what a switch cost.
+            if let Err(e) = writer.conn.prepare_cached(pragma).and_then(|mut st| st.execute([])) {
                 tracing::error!(error = %e, "cannot set synchronous mode");
             }
             writer.full_sync = want_full;
@@ -648,5 +649,21 @@ mod tests {
         let writer = db.write(false, move |c| recompiled(c).map_err(|e| backend(&e))).await.expect("writer");
         assert_eq!(writer, 0, "the writer compiled the statement again");
         assert_eq!(db.read(recompiled).expect("reader"), 0, "a reader compiled the statement again");
+    }
+
+    /// A durable write commits with `synchronous=FULL` and a lease write with `NORMAL`,
+    /// however they alternate (the switch is a statement prepared once).
+    #[tokio::test]
+    async fn each_write_commits_in_its_own_sync_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path(), Durability::Full).expect("open");
+        let mode = |durable: bool| {
+            db.write(durable, |c| {
+                c.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).map_err(|e| backend(&e))
+            })
+        };
+        for durable in [true, false, false, true, false, true, true] {
+            assert_eq!(mode(durable).await.expect("write"), if durable { 2 } else { 1 }, "durable: {durable}");
+        }
     }
 }

@@ -280,13 +280,22 @@ impl Queue for EmbeddedQueue {
             let notified = self.db.enqueued.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let got = self.receive_now(max, visibility).await?;
+            // A read first: a receive is a write (the writer's lock, a transaction), and
+            // a worker that finds the queue empty would write one each time it goes idle.
+            // A message committed after this read wakes `notified`, armed before it.
+            let mut next = self.next_visible_at()?;
+            let due = next.is_some_and(|at| at <= now_ms());
+            let got = if due { self.receive_now(max, visibility).await? } else { Vec::new() };
             let now = tokio::time::Instant::now();
             if !got.is_empty() || now >= deadline {
                 return Ok(got);
             }
+            if due {
+                // Another receiver took what was due: when is the next one?
+                next = self.next_visible_at()?;
+            }
             let mut until = deadline;
-            if let Some(at) = self.next_visible_at()? {
+            if let Some(at) = next {
                 let in_ms = at.saturating_sub(now_ms());
                 until = until.min(now + Duration::from_millis(in_ms.max(1)));
             }
@@ -455,6 +464,40 @@ mod tests {
         assert_eq!((redelivered[0].body.as_str(), redelivered[0].receive_count), ("second", 2));
         q.delete(&redelivered[0].receipt).await.expect("delete");
         assert_eq!(q.depth().expect("depth"), 0);
+    }
+
+    /// A receiver that finds nothing due writes nothing (a receive is a write, and idle
+    /// workers look often): with the writer held, it still answers at once; a message
+    /// sent while it waits wakes it.
+    #[tokio::test]
+    async fn a_receive_on_an_empty_queue_writes_nothing_and_a_send_wakes_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let q = queue(&dir, 5);
+        {
+            let _held = q.db.hold_writer();
+            let got =
+                tokio::time::timeout(Duration::from_secs(2), q.receive(1, Duration::from_secs(30), Duration::ZERO))
+                    .await
+                    .expect("the receive waited for the writer: it wrote")
+                    .expect("receive");
+            assert!(got.is_empty());
+        }
+        q.send("later", Duration::from_millis(300)).await.expect("send");
+        let got = tokio::time::timeout(Duration::from_secs(2), q.receive(1, Duration::from_secs(30), Duration::ZERO))
+            .await
+            .expect("receive")
+            .expect("receive");
+        assert!(got.is_empty(), "not due yet");
+        let waiting = q.receive(1, Duration::from_secs(30), Duration::from_secs(5));
+        let got =
+            tokio::time::timeout(Duration::from_secs(4), waiting).await.expect("woken when due").expect("receive");
+        assert_eq!(got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["later"]);
+        let sender = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            q.send("now", Duration::ZERO).await.expect("send");
+        };
+        let (got, ()) = tokio::join!(q.receive(1, Duration::from_secs(30), Duration::from_secs(10)), sender);
+        assert_eq!(got.expect("receive").iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["now"]);
     }
 
     /// A run's next step carried on with the message its worker holds: the row is kept as
