@@ -4,6 +4,16 @@
 use super::*;
 use crate::db::Durability;
 
+/// The names of the schema's objects that match `filter`, in order.
+fn schema_names(db: &Db, filter: &str) -> Vec<String> {
+    db.read(|c| {
+        let mut st = c.prepare(&format!("SELECT name FROM sqlite_master WHERE {filter} ORDER BY name"))?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect()
+    })
+    .expect("schema")
+}
+
 #[tokio::test]
 async fn claims_and_checkpoints_of_earlier_versions_become_steps() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -25,13 +35,7 @@ async fn claims_and_checkpoints_of_earlier_versions_become_steps() {
         c.execute("INSERT INTO checkpoints VALUES ('ten_a', 'run_1', 0, ?1)", [checkpoint]).expect("checkpoint");
     }
     let db = Db::open(dir.path(), Durability::Full).expect("open and migrate");
-    let tables: Vec<String> = db
-        .read(|c| {
-            let mut st = c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('checkpoints', 'step_claims', 'steps')")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            rows.collect()
-        })
-        .expect("tables");
+    let tables = schema_names(&db, "type = 'table' AND name IN ('checkpoints', 'step_claims', 'steps')");
     assert_eq!(tables, ["steps"]);
     let store = EmbeddedRunStore::new(db);
     let (tenant, run) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_1").expect("run"));
@@ -109,14 +113,7 @@ async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids_a
         assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
     }
     // Specs are numbered: no index of their own, none left in the keyed table.
-    let specs: Vec<String> = db
-        .read(|c| {
-            let mut st = c.prepare("SELECT name FROM sqlite_master WHERE tbl_name LIKE 'run_specs%' ORDER BY name")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            rows.collect()
-        })
-        .expect("specs");
-    assert_eq!(specs, ["run_specs"]);
+    assert_eq!(schema_names(&db, "tbl_name LIKE 'run_specs%'"), ["run_specs"]);
     let store = EmbeddedRunStore::new(Arc::clone(&db));
     let kept = store.run(&tenant, &run).await.expect("run").expect("the run is kept, with its spec");
     assert_eq!((kept.status, kept.base_seed), (RunStatus::Queued, 7));
