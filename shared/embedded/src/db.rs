@@ -152,11 +152,11 @@ CREATE TABLE IF NOT EXISTS breakers (
 /// stat` of `aos bench`, runs of 200 steps against runs of 20).
 const ROWID_TABLES: [(&str, &str, &str); 2] = [
     // A run: its status apart from its state, for listings by status; its spec in
-    // `run_specs` under `spec_seq`.
+    // `run_specs` under `spec_seq`; once it finished, when (`ended_at`, for the reaper).
     (
         "runs",
         "tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL, spec_seq INTEGER,
-         PRIMARY KEY (tenant, id)",
+         ended_at INTEGER, PRIMARY KEY (tenant, id)",
         "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (tenant, status, id);",
     ),
     // A run's steps: each one's claim (who runs it, until when, how often it was tried)
@@ -179,9 +179,6 @@ fn create_rowid_tables(conn: &Connection) -> rusqlite::Result<()> {
     }
     Ok(())
 }
-
-/// The condition of a finished run, as the `runs_by_end` index and its queries write it.
-pub(crate) const FINISHED: &str = "(status = 'succeeded' OR status = 'failed' OR status = 'cancelled')";
 
 /// Brings a data directory made by an earlier AOS up to the schema: columns added since.
 /// Builds table `name` again as `columns`, in one savepoint: its rows are copied by column
@@ -312,19 +309,23 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              WHERE json_extract(body, '$.state.nodes') <> '{}';
          RELEASE nodes_apart;",
     )?;
-    // Finished runs by their end, for the retention reaper. Its condition is written with
-    // OR, not IN: SQLite checks it at every write of a run, and an IN list builds a
-    // temporary b-tree each time. Earlier versions wrote it with IN.
+    // Finished runs by their end, for the retention reaper: a column the run's last write
+    // sets. Earlier versions indexed an expression over the run's state, which SQLite
+    // evaluated at each run's end and checked at every step's write of the state.
+    add_column("runs", "ended_at", "INTEGER")?;
     let by_end: Option<String> = conn
         .query_row("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'runs_by_end'", [], |r| r.get(0))
         .optional()?;
-    if by_end.is_some_and(|sql| sql.contains(" IN (")) {
-        conn.execute_batch("DROP INDEX runs_by_end")?;
+    if by_end.is_some_and(|sql| sql.contains("json_extract")) {
+        conn.execute_batch(
+            "SAVEPOINT ended_at;
+             DROP INDEX runs_by_end;
+             UPDATE runs SET ended_at = json_extract(state, '$.updated_at_ms')
+                 WHERE status IN ('succeeded', 'failed', 'cancelled');
+             RELEASE ended_at;",
+        )?;
     }
-    conn.execute_batch(&format!(
-        "CREATE INDEX IF NOT EXISTS runs_by_end ON runs (tenant, json_extract(state, '$.updated_at_ms'))
-         WHERE {FINISHED}"
-    ))?;
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS runs_by_end ON runs (tenant, ended_at) WHERE ended_at IS NOT NULL")?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 mod state;
 mod steps;
 
-use crate::db::{backend, exec, qrow, Db, Tx, FINISHED};
+use crate::db::{backend, exec, qrow, Db, Tx};
 use crate::queue::{enqueue, enqueue_received, STEP_QUEUE};
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::clock::now_ms;
@@ -85,10 +85,12 @@ pub(crate) fn insert_run_tx(c: &Tx<'_>, run: &RunRecord) -> Result<(), StoreErro
     };
     let body = serde_json::to_string(&state).map_err(|e| json_err(&e))?;
     // (A run that exists fails the write, which takes its spec's insert back with it.)
+    let ended_at = state.status.is_terminal().then_some(state.updated_at_ms);
     let inserted = exec(
         c,
-        "INSERT INTO runs (tenant, id, status, state, spec_seq) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-        params![t, r, state.status.as_str(), body, seq],
+        "INSERT INTO runs (tenant, id, status, state, spec_seq, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT DO NOTHING",
+        params![t, r, state.status.as_str(), body, seq, ended_at],
     )
     .map_err(|e| backend(&e))?;
     if inserted == 0 {
@@ -407,8 +409,7 @@ impl RunStore for EmbeddedRunStore {
         let rows: Vec<(String, String, String)> = self.db.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.seq = r.spec_seq
-                 WHERE r.tenant = ?1 AND r.status = 'cancelled'
-                   AND json_extract(r.state, '$.updated_at_ms') >= ?2 AND json_extract(r.state, '$.updated_at_ms') < ?3
+                 WHERE r.tenant = ?1 AND r.status = 'cancelled' AND r.ended_at >= ?2 AND r.ended_at < ?3
                  ORDER BY r.id LIMIT ?4",
             )?;
             let rows = st.query_map(params![tenant.as_str(), from_ms, to_ms, limit], |r| {
@@ -448,11 +449,8 @@ impl RunStore for EmbeddedRunStore {
 
     async fn ended_before(&self, tenant: &TenantId, before_ms: u64, limit: u32) -> StoreResult<Vec<RunId>> {
         let ids: Vec<String> = self.db.read(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT id FROM runs WHERE tenant = ?1 AND {FINISHED}
-                   AND json_extract(state, '$.updated_at_ms') < ?2
-                 ORDER BY json_extract(state, '$.updated_at_ms') LIMIT ?3"
-            ))?;
+            let mut st =
+                c.prepare_cached("SELECT id FROM runs WHERE tenant = ?1 AND ended_at < ?2 ORDER BY ended_at LIMIT ?3")?;
             let rows = st.query_map(params![tenant.as_str(), before_ms, limit], |r| r.get(0))?;
             rows.collect()
         })?;

@@ -125,7 +125,8 @@ pub(super) fn load_state(c: &Tx<'_>, tenant: &str, id: &str) -> Result<Option<Ru
 }
 
 /// Writes the state of a run whose status was `was` when it was loaded in this
-/// transaction (a new run's is written by [`super::insert_run_tx`]). Its status column (and so the `runs_by_status`
+/// transaction (a new run's is written by [`super::insert_run_tx`]); a run that finishes
+/// here gets its end (`ended_at`, for the reaper's index) with its status. Its status column (and so the `runs_by_status`
 /// index) is written only when the status changed: a step that leaves a run running
 /// rewrites one page of `runs`, not also one of the index.
 pub(super) fn save_state(
@@ -139,10 +140,11 @@ pub(super) fn save_state(
     let written = if was == state.status {
         exec(c, "UPDATE runs SET state = ?3 WHERE tenant = ?1 AND id = ?2", params![tenant, id, body])
     } else {
+        let ended_at = state.status.is_terminal().then_some(state.updated_at_ms);
         exec(
             c,
-            "UPDATE runs SET status = ?3, state = ?4 WHERE tenant = ?1 AND id = ?2",
-            params![tenant, id, state.status.as_str(), body],
+            "UPDATE runs SET status = ?3, state = ?4, ended_at = ?5 WHERE tenant = ?1 AND id = ?2",
+            params![tenant, id, state.status.as_str(), body, ended_at],
         )
     }
     .map_err(|e| backend(&e))?;

@@ -138,21 +138,46 @@ async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids_a
     }
 }
 
-#[test]
-fn a_run_write_builds_no_temporary_tables_and_the_reaper_reads_the_index() {
+/// Finished runs are found by their end through a column the run's last write sets (it
+/// was an index over an expression of the run's state, which earlier versions built, once
+/// with an IN list): a data directory of theirs gets the column filled and the index made
+/// again; the run writes build no temporary tables; the reaper reads the index.
+#[tokio::test]
+async fn a_run_write_builds_no_temporary_tables_and_the_reaper_reads_the_index() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // A data directory whose index of finished runs was made with an IN list.
-    Db::open(dir.path(), Durability::Full).expect("open").close();
+    let (tenant, run) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_1").expect("run"));
     {
+        let db = Db::open(dir.path(), Durability::Full).expect("open");
+        let step = serde_json::from_value(serde_json::json!({"skill": "noop", "id": "s0"})).expect("step");
+        let plan = aos_core::Plan::new(vec![step]).expect("plan");
+        let record = RunRecord::queued(tenant.clone(), run.clone(), plan, serde_json::json!({}), 7, None, 1);
+        db.write(true, move |c| insert_run_tx(c, &record)).await.expect("insert");
+        db.close();
+    }
+    {
+        // The run finished at 5, as an earlier version wrote it.
         let c = Connection::open(dir.path().join("aos.db")).expect("open");
         c.execute_batch(
-            "DROP INDEX runs_by_end;
+            "UPDATE runs SET status = 'succeeded', ended_at = NULL,
+                 state = json_set(state, '$.status', 'succeeded', '$.updated_at_ms', 5);
+             DROP INDEX runs_by_end;
              CREATE INDEX runs_by_end ON runs (tenant, json_extract(state, '$.updated_at_ms'))
                  WHERE status IN ('succeeded', 'failed', 'cancelled');",
         )
         .expect("old index");
     }
     let db = Db::open(dir.path(), Durability::Full).expect("reopen");
+    let index: String = db
+        .read(|c| c.query_row("SELECT sql FROM sqlite_master WHERE name = 'runs_by_end'", [], |r| r.get(0)))
+        .expect("index");
+    assert!(!index.contains("json_extract"), "{index}");
+    let store = EmbeddedRunStore::new(Arc::clone(&db));
+    assert_eq!(
+        store.ended_before(&tenant, 6, 10).await.expect("reap"),
+        std::slice::from_ref(&run),
+        "its end was filled in"
+    );
+    assert!(store.ended_before(&tenant, 5, 10).await.expect("reap").is_empty());
     let opcodes = |sql: &str, n: usize| -> Vec<String> {
         db.read(|c| {
             let mut st = c.prepare(&format!("EXPLAIN {sql}"))?;
@@ -163,20 +188,17 @@ fn a_run_write_builds_no_temporary_tables_and_the_reaper_reads_the_index() {
         .expect("explain")
     };
     for (sql, n) in [
-        ("UPDATE runs SET status = ?3, state = ?4 WHERE tenant = ?1 AND id = ?2", 4),
+        ("UPDATE runs SET status = ?3, state = ?4, ended_at = ?5 WHERE tenant = ?1 AND id = ?2", 5),
         ("UPDATE runs SET state = ?3 WHERE tenant = ?1 AND id = ?2", 3),
-        ("INSERT INTO runs (tenant, id, status, state) VALUES (?1, ?2, ?3, ?4)", 4),
+        ("INSERT INTO runs (tenant, id, status, state, spec_seq, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", 6),
     ] {
         assert!(!opcodes(sql, n).iter().any(|o| o == "OpenEphemeral"), "{sql} builds a temporary table");
     }
     let plan: Vec<String> = db
         .read(|c| {
-            let sql = format!(
-                "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE tenant = ?1 AND {FINISHED}
-                   AND json_extract(state, '$.updated_at_ms') < ?2
-                 ORDER BY json_extract(state, '$.updated_at_ms') LIMIT ?3"
-            );
-            let mut st = c.prepare(&sql)?;
+            let sql =
+                "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE tenant = ?1 AND ended_at < ?2 ORDER BY ended_at LIMIT ?3";
+            let mut st = c.prepare(sql)?;
             let rows = st.query_map(params!["ten_a", 0, 1], |r| r.get::<_, String>(3))?;
             rows.collect()
         })
