@@ -316,12 +316,14 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let by_end: Option<String> = conn
         .query_row("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'runs_by_end'", [], |r| r.get(0))
         .optional()?;
-    if by_end.is_some_and(|sql| sql.contains("json_extract")) {
+    // Filled in wherever the index is not made on the column yet: a data directory whose
+    // runs table was rebuilt above has none at all.
+    if by_end.is_none_or(|sql| sql.contains("json_extract")) {
         conn.execute_batch(
             "SAVEPOINT ended_at;
-             DROP INDEX runs_by_end;
+             DROP INDEX IF EXISTS runs_by_end;
              UPDATE runs SET ended_at = json_extract(state, '$.updated_at_ms')
-                 WHERE status IN ('succeeded', 'failed', 'cancelled');
+                 WHERE ended_at IS NULL AND status IN ('succeeded', 'failed', 'cancelled');
              RELEASE ended_at;",
         )?;
     }

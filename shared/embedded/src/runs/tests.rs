@@ -81,13 +81,29 @@ async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids_a
         let db = Db::open(dir.path(), Durability::Full).expect("open");
         let step = serde_json::from_value(serde_json::json!({"skill": "noop", "id": "s0"})).expect("step");
         let plan = aos_core::Plan::new(vec![step]).expect("plan");
-        let record = RunRecord::queued(tenant.clone(), run.clone(), plan, serde_json::json!({}), 7, None, 1);
+        let record = RunRecord::queued(tenant.clone(), run.clone(), plan.clone(), serde_json::json!({}), 7, None, 1);
+        let ended = RunRecord::queued(
+            tenant.clone(),
+            RunId::parse("run_2").expect("run"),
+            plan,
+            serde_json::json!({}),
+            8,
+            None,
+            1,
+        );
         db.write(true, move |c| insert_run_tx(c, &record)).await.expect("insert");
+        db.write(true, move |c| insert_run_tx(c, &ended)).await.expect("insert");
         db.close();
     }
     {
         let c = Connection::open(dir.path().join("aos.db")).expect("open");
         c.execute_batch(WITHOUT_ROWID).expect("old tables");
+        // run_2 finished at 5, as an earlier version wrote it.
+        c.execute_batch(
+            "UPDATE runs SET status = 'succeeded', state = json_set(state, '$.status', 'succeeded', '$.updated_at_ms', 5)
+             WHERE id = 'run_2'",
+        )
+        .expect("ended");
         c.execute("INSERT INTO steps VALUES ('ten_a', 'run_1', 0, 'done', 1, 0, NULL, 'claim-0', ?1)", [checkpoint])
             .expect("checkpoint");
         c.execute("INSERT INTO steps VALUES ('ten_a', 'run_1', 1, 'waiting', 2, 0, NULL, 'claim-1', NULL)", [])
@@ -120,6 +136,8 @@ async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids_a
     let filter = RunFilter { status: Some(RunStatus::Queued), limit: 10, before: None };
     let listed = store.list_runs(&tenant, &filter).await.expect("list");
     assert_eq!(listed.len(), 1, "the index of runs by status is built again");
+    let ended = store.ended_before(&tenant, 6, 10).await.expect("reap");
+    assert_eq!(ended.iter().map(RunId::as_str).collect::<Vec<_>>(), ["run_2"], "its end is filled in");
     let checkpoints = store.checkpoints(&tenant, &run).await.expect("checkpoints");
     assert_eq!((checkpoints.len(), checkpoints[0].hash.as_str()), (1, "c"));
     let progress = store.step_progress(&tenant, &run).await.expect("progress");
