@@ -181,16 +181,17 @@ fn create_rowid_tables(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Brings a data directory made by an earlier AOS up to the schema: columns added since.
-/// Builds table `name` again as `columns`, in one savepoint: its rows are copied by column
-/// name, the old table goes with its indexes, and `then` (the new table's indexes) runs
-/// last.
-fn rebuild_table(conn: &Connection, name: &str, columns: &str, then: &str) -> rusqlite::Result<()> {
+/// Builds table `name` again as `definition` (what follows the name in its `CREATE TABLE`:
+/// its columns in parentheses, then any table options), in one savepoint: its rows are
+/// copied by column name, the old table goes with its indexes, and `then` (the new table's
+/// indexes) runs last.
+fn rebuild_table(conn: &Connection, name: &str, definition: &str, then: &str) -> rusqlite::Result<()> {
     let names: String =
         conn.query_row(&format!("SELECT group_concat(name, ', ') FROM pragma_table_info('{name}')"), [], |r| r.get(0))?;
     conn.execute_batch(&format!(
         "SAVEPOINT rebuild;
          ALTER TABLE {name} RENAME TO {name}_rebuilt;
-         CREATE TABLE {name} ({columns});
+         CREATE TABLE {name} {definition};
          INSERT INTO {name} ({names}) SELECT {names} FROM {name}_rebuilt;
          DROP TABLE {name}_rebuilt;
          {then}
@@ -255,20 +256,17 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     // Runs and steps were WITHOUT ROWID tables (see `ROWID_TABLES`).
     for (name, columns, indexes) in ROWID_TABLES {
         if table_sql(name)?.contains("WITHOUT ROWID") {
-            rebuild_table(conn, name, columns, indexes)?;
+            rebuild_table(conn, name, &format!("({columns})"), indexes)?;
         }
     }
     // Usage records were keyed by run, with an index by end, before they were keyed by end.
     if table_sql("usage")?.contains("PRIMARY KEY (tenant, run_id)") {
-        conn.execute_batch(
-            "SAVEPOINT usage_by_end;
-             ALTER TABLE usage RENAME TO usage_by_run;
-             CREATE TABLE usage (
-                 tenant TEXT NOT NULL, ended_at INTEGER NOT NULL, run_id TEXT NOT NULL, body TEXT NOT NULL,
-                 PRIMARY KEY (tenant, ended_at, run_id)) WITHOUT ROWID;
-             INSERT INTO usage (tenant, ended_at, run_id, body) SELECT tenant, ended_at, run_id, body FROM usage_by_run;
-             DROP TABLE usage_by_run;
-             RELEASE usage_by_end;",
+        rebuild_table(
+            conn,
+            "usage",
+            "(tenant TEXT NOT NULL, ended_at INTEGER NOT NULL, run_id TEXT NOT NULL, body TEXT NOT NULL,
+              PRIMARY KEY (tenant, ended_at, run_id)) WITHOUT ROWID",
+            "",
         )?;
     }
     // Specs were keyed by tenant and run before they were numbered (`run_specs`).
@@ -290,8 +288,8 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         rebuild_table(
             conn,
             "queue",
-            "id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
-             visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT",
+            "(id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
+              visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT)",
             "CREATE INDEX queue_visible ON queue (queue, visible_at);
              DELETE FROM sqlite_sequence WHERE name = 'queue';",
         )?;

@@ -38,9 +38,9 @@ fn parse_receipt(receipt: &str) -> Option<(i64, &str)> {
     Some((id.parse().ok()?, lease))
 }
 
-/// When a lease of `lease` taken at `now_ms` ends.
-pub(crate) fn lease_until(now_ms: u64, lease: Duration) -> u64 {
-    now_ms.saturating_add(ms(lease))
+/// The time `d` after `now_ms` (a lease's end, a delayed message's), ms since the epoch.
+pub(crate) fn ms_after(now_ms: u64, d: Duration) -> u64 {
+    now_ms.saturating_add(ms(d))
 }
 
 /// Inserts a message inside the caller's transaction (used by atomic step commits).
@@ -257,7 +257,7 @@ fn receive_tx(
         exec(
             c,
             "UPDATE queue SET receive_count = receive_count + 1, visible_at = ?2, receipt = ?3 WHERE id = ?1",
-            params![id, now + ms(visibility), lease],
+            params![id, ms_after(now, visibility), lease],
         )?;
         out.push(Received::new(receipt(id, &lease), body, count + 1));
     }
@@ -268,7 +268,7 @@ fn receive_tx(
 impl Queue for EmbeddedQueue {
     async fn send(&self, body: &str, delay: Duration) -> StoreResult<()> {
         let (name, body) = (self.name.clone(), body.to_owned());
-        let at = now_ms() + ms(delay);
+        let at = ms_after(now_ms(), delay);
         self.db.write(true, move |c| enqueue(c, &name, &body, at).map_err(|e| backend(&e))).await?;
         self.db.enqueued.notify_one();
         Ok(())
@@ -330,7 +330,7 @@ impl Queue for EmbeddedQueue {
     async fn change_visibility(&self, receipt: &str, visibility: Duration) -> StoreResult<bool> {
         let Some((id, lease)) = parse_receipt(receipt) else { return Ok(false) };
         let lease = lease.to_owned();
-        let at = now_ms() + ms(visibility);
+        let at = ms_after(now_ms(), visibility);
         self.db
             .write(false, move |c| {
                 exec(c, "UPDATE queue SET visible_at = ?3 WHERE id = ?1 AND receipt = ?2", params![id, lease, at])

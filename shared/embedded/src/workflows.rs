@@ -4,7 +4,7 @@
 
 use crate::db::{backend, exec, qrow, Db, Tx};
 use crate::execution_nodes::{Kept, Nodes};
-use crate::queue::{ack, carry_received, enqueue, enqueue_received, lease_until, STEP_QUEUE};
+use crate::queue::{ack, carry_received, enqueue, enqueue_received, ms_after, STEP_QUEUE};
 use crate::runs::{cancel_tx, insert_run_tx};
 use aos_core::workflow::ExecState;
 use aos_core::{ApprovalId, ExecutionId, RunStatus, TenantId};
@@ -219,7 +219,7 @@ pub(crate) fn apply_tx(
         let (received, until) = match carried {
             Some(carried) => carried,
             None => {
-                let until = lease_until(back.now_ms, back.lease);
+                let until = ms_after(back.now_ms, back.lease);
                 (enqueue_received(c, STEP_QUEUE, &first, until).map_err(|e| backend(&e))?, until)
             }
         };

@@ -5,7 +5,7 @@ mod state;
 mod steps;
 
 use crate::db::{backend, exec, qrow, Db, Tx};
-use crate::queue::{enqueue, enqueue_received, STEP_QUEUE};
+use crate::queue::{enqueue, enqueue_received, ms_after, STEP_QUEUE};
 use aos_core::{Checkpoint, ErrorCode, OutcomeError, RunId, RunStatus, StructuredOutcome, TenantId};
 use aos_runtime::clock::now_ms;
 use aos_runtime::ports::{
@@ -85,12 +85,11 @@ pub(crate) fn insert_run_tx(c: &Tx<'_>, run: &RunRecord) -> Result<(), StoreErro
     };
     let body = serde_json::to_string(&state).map_err(|e| json_err(&e))?;
     // (A run that exists fails the write, which takes its spec's insert back with it.)
-    let ended_at = state.status.is_terminal().then_some(state.updated_at_ms);
     let inserted = exec(
         c,
         "INSERT INTO runs (tenant, id, status, state, spec_seq, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT DO NOTHING",
-        params![t, r, state.status.as_str(), body, seq, ended_at],
+        params![t, r, state.status.as_str(), body, seq, state.ended_at()],
     )
     .map_err(|e| backend(&e))?;
     if inserted == 0 {
@@ -159,7 +158,7 @@ impl RunStore for EmbeddedRunStore {
         let (written, body, idem) = (run.clone(), encode(first), idem.cloned());
         // A worker waiting on the empty queue gets the first step straight away.
         let taker = self.db.idle.take(STEP_QUEUE);
-        let hidden = taker.as_ref().map(|t| now_ms() + u64::try_from(t.visibility.as_millis()).unwrap_or(u64::MAX));
+        let hidden = taker.as_ref().map(|t| ms_after(now_ms(), t.visibility));
         let handed = self
             .db
             .write(true, move |c| {
@@ -359,7 +358,7 @@ impl RunStore for EmbeddedRunStore {
         let (done, _) = written?;
         if let (true, Some(_)) = (defer_next, &done.next) {
             // Shown running until about when its message's lease ends (the claim's end).
-            let until = now_ms + u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+            let until = ms_after(now_ms, lease);
             self.defer(tenant, run_id, Some((index + 1, until)));
         }
         if fan_out {

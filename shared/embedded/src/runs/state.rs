@@ -20,6 +20,13 @@ pub(super) struct RunState {
     pub(super) plan: Option<Plan>,
 }
 
+impl RunState {
+    /// When the run ended, once it finished (the `ended_at` column, for the reaper).
+    pub(super) fn ended_at(&self) -> Option<u64> {
+        self.status.is_terminal().then_some(self.updated_at_ms)
+    }
+}
+
 impl std::ops::Deref for RunState {
     type Target = RunMutable;
     fn deref(&self) -> &RunMutable {
@@ -140,11 +147,10 @@ pub(super) fn save_state(
     let written = if was == state.status {
         exec(c, "UPDATE runs SET state = ?3 WHERE tenant = ?1 AND id = ?2", params![tenant, id, body])
     } else {
-        let ended_at = state.status.is_terminal().then_some(state.updated_at_ms);
         exec(
             c,
             "UPDATE runs SET status = ?3, state = ?4, ended_at = ?5 WHERE tenant = ?1 AND id = ?2",
-            params![tenant, id, state.status.as_str(), body, ended_at],
+            params![tenant, id, state.status.as_str(), body, state.ended_at()],
         )
     }
     .map_err(|e| backend(&e))?;

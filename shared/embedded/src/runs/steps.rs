@@ -3,7 +3,7 @@
 
 use super::{json_err, load_run, load_state, save_state, RunState};
 use crate::db::{backend, exec, qrow, Tx};
-use crate::queue::{ack, carry_received, enqueue, enqueue_received, lease_until, STEP_QUEUE};
+use crate::queue::{ack, carry_received, enqueue, enqueue_received, ms_after, STEP_QUEUE};
 use aos_core::credits::Transfer;
 use aos_core::RunStatus;
 use aos_runtime::ports::{
@@ -342,7 +342,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     let (received, until) = match carried {
         Some(carried) => carried,
         None => {
-            let until = lease_until(commit.now_ms, lease);
+            let until = ms_after(commit.now_ms, lease);
             (enqueue_received(c, STEP_QUEUE, &body, until).map_err(|e| backend(&e))?, until)
         }
     };
@@ -377,7 +377,7 @@ pub(super) fn retry_tx(c: &Tx<'_>, retry: &StepRetry) -> Result<(), StoreError> 
         return Ok(());
     }
     let msg = StepMessage { tenant: retry.tenant.clone(), run_id: retry.run_id.clone(), step_index: retry.step_index };
-    let at = retry.now_ms + u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX);
+    let at = ms_after(retry.now_ms, retry.delay);
     enqueue(c, STEP_QUEUE, &encode(&msg), at).map_err(|e| backend(&e))
 }
 
@@ -395,7 +395,7 @@ pub(super) fn suspend_tx(c: &Connection, s: &StepSuspend) -> Result<(), StoreErr
     }
     if let Some(delay) = s.recheck {
         let msg = StepMessage { tenant: s.tenant.clone(), run_id: s.run_id.clone(), step_index: s.step_index };
-        let at = s.now_ms + u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        let at = ms_after(s.now_ms, delay);
         enqueue(c, STEP_QUEUE, &encode(&msg), at).map_err(|e| backend(&e))?;
     }
     Ok(())

@@ -14,6 +14,20 @@ fn schema_names(db: &Db, filter: &str) -> Vec<String> {
     .expect("schema")
 }
 
+/// A data directory at `dir` holding queued one-step runs of tenant `ten_a` (id, base
+/// seed), as this version writes them.
+async fn queued_runs(dir: &std::path::Path, runs: &[(&str, u64)]) {
+    let db = Db::open(dir, Durability::Full).expect("open");
+    let step = serde_json::from_value(serde_json::json!({"skill": "noop", "id": "s0"})).expect("step");
+    let plan = aos_core::Plan::new(vec![step]).expect("plan");
+    for &(id, seed) in runs {
+        let (tenant, id) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse(id).expect("run"));
+        let record = RunRecord::queued(tenant, id, plan.clone(), serde_json::json!({}), seed, None, 1);
+        db.write(true, move |c| insert_run_tx(c, &record)).await.expect("insert");
+    }
+    db.close();
+}
+
 #[tokio::test]
 async fn claims_and_checkpoints_of_earlier_versions_become_steps() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -77,24 +91,7 @@ async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids_a
     let dir = tempfile::tempdir().expect("tempdir");
     let checkpoint = r#"{"step_index":0,"step_id":"s0","skill":"noop","seed":7,"attempts":1,"outcome":{"ok":true,"output":{"n":1},"cost_cents":0,"duration_ms":0},"outcome_hash":"a","prev_hash":"b","hash":"c","created_at_ms":5}"#;
     let (tenant, run) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_1").expect("run"));
-    {
-        let db = Db::open(dir.path(), Durability::Full).expect("open");
-        let step = serde_json::from_value(serde_json::json!({"skill": "noop", "id": "s0"})).expect("step");
-        let plan = aos_core::Plan::new(vec![step]).expect("plan");
-        let record = RunRecord::queued(tenant.clone(), run.clone(), plan.clone(), serde_json::json!({}), 7, None, 1);
-        let ended = RunRecord::queued(
-            tenant.clone(),
-            RunId::parse("run_2").expect("run"),
-            plan,
-            serde_json::json!({}),
-            8,
-            None,
-            1,
-        );
-        db.write(true, move |c| insert_run_tx(c, &record)).await.expect("insert");
-        db.write(true, move |c| insert_run_tx(c, &ended)).await.expect("insert");
-        db.close();
-    }
+    queued_runs(dir.path(), &[("run_1", 7), ("run_2", 8)]).await;
     {
         let c = Connection::open(dir.path().join("aos.db")).expect("open");
         c.execute_batch(WITHOUT_ROWID).expect("old tables");
@@ -164,14 +161,7 @@ async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids_a
 async fn a_run_write_builds_no_temporary_tables_and_the_reaper_reads_the_index() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (tenant, run) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse("run_1").expect("run"));
-    {
-        let db = Db::open(dir.path(), Durability::Full).expect("open");
-        let step = serde_json::from_value(serde_json::json!({"skill": "noop", "id": "s0"})).expect("step");
-        let plan = aos_core::Plan::new(vec![step]).expect("plan");
-        let record = RunRecord::queued(tenant.clone(), run.clone(), plan, serde_json::json!({}), 7, None, 1);
-        db.write(true, move |c| insert_run_tx(c, &record)).await.expect("insert");
-        db.close();
-    }
+    queued_runs(dir.path(), &[("run_1", 7)]).await;
     {
         // The run finished at 5, as an earlier version wrote it.
         let c = Connection::open(dir.path().join("aos.db")).expect("open");
