@@ -205,6 +205,91 @@ async fn a_node_s_next_run_rides_on_the_held_message_and_a_crash_in_it_is_delive
     assert_eq!(f.e.queue.depth().expect("depth"), 0);
 }
 
+/// Rows of `run`'s step `index` in the store's steps table (its claim or checkpoint).
+async fn step_rows(f: &Fixture, run: &aos_core::RunId, index: u32) -> i64 {
+    let run = run.to_string();
+    f.e.db
+        .write(true, move |c| {
+            c.query_row(
+                &format!("SELECT COUNT(*) FROM steps WHERE run_id = '{run}' AND step_index = {index}"),
+                (),
+                |r| r.get(0),
+            )
+            .map_err(|e| aos_runtime::ports::StoreError::Backend(e.to_string()))
+        })
+        .await
+        .expect("count")
+}
+
+/// A node's run handed back with `defer_next` (its first step's skill is safe to run
+/// twice) is started without a claim row: the step's own commit writes it. If its worker
+/// dies, the message delivered again claims the step as its second attempt, and the dead
+/// worker's late commit is refused by that claim.
+#[tokio::test]
+async fn a_node_s_next_run_handed_back_deferred_is_claimed_by_its_commit_or_by_the_next_delivery() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = fixture(&dir).await;
+    let started = start(&f, &chain(2)).await;
+    let held = f.e.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive").remove(0);
+    let node = started.state.nodes["n0"].run_id.clone().expect("first run");
+    let run = claim_first_step(&f, &node, "c1").await;
+    let now = aos_runtime::clock::now_ms();
+    let write = f.flows.run_end(&run, RunStatus::Succeeded, Some(&json!({"result": 0})), None).await.expect("end");
+    let commit = aos_runtime::ports::StepCommit {
+        ack: Some(held.receipt.clone()),
+        lease_next: Some(Duration::from_secs(30)),
+        defer_next: true,
+        ..commit_of(&run, "c1", write, now)
+    };
+    let handed = f.e.runs.commit_step(&commit).await.expect("commit").next.expect("n1's run handed back");
+    let next: aos_runtime::ports::StepMessage = serde_json::from_str(&handed.body).expect("a step message");
+    let n1 = f.e.runs.run(&tenant(), &next.run_id).await.expect("read").expect("n1's run");
+    assert_eq!((n1.status, n1.next_step), (RunStatus::Running, 0), "started by the node before");
+    assert_eq!(step_rows(&f, &n1.id, 0).await, 0, "no claim written for its first step");
+    // The worker dies in n1's step; the message comes again once its lease runs out.
+    f.e.db
+        .write(true, |c| {
+            c.execute_batch("UPDATE queue SET visible_at = 0")
+                .map_err(|e| aos_runtime::ports::StoreError::Backend(e.to_string()))
+        })
+        .await
+        .expect("the lease runs out");
+    let again = f.e.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive").remove(0);
+    assert_eq!((again.body.as_str(), again.receive_count), (handed.body.as_str(), 2));
+    let begin = BeginStep {
+        tenant: tenant(),
+        run_id: n1.id.clone(),
+        step_index: 0,
+        claim: "c2".into(),
+        claim_until_ms: now + 30_000,
+        durable: true,
+        reserve: None,
+        deferrable: false,
+        resumed: false,
+        now_ms: now,
+    };
+    let claimed = f.e.runs.begin_step(&begin).await.expect("claim");
+    assert!(
+        matches!(claimed, BeginOutcome::Claimed { attempt: 2, .. }),
+        "the dead worker's attempt counts: {claimed:?}"
+    );
+    // The dead worker's commit, late: the claim the delivery took refuses it.
+    let write = f.flows.run_end(&n1, RunStatus::Succeeded, Some(&json!({"result": 1})), None).await.expect("end");
+    let late = aos_runtime::ports::StepCommit { deferred: true, ..commit_of(&n1, "c1-next", write.clone(), now) };
+    f.e.runs.commit_step(&late).await.expect("refused, not failed");
+    assert!(
+        f.e.runs.checkpoints(&tenant(), &n1.id).await.expect("checkpoints").is_empty(),
+        "the late commit wrote nothing"
+    );
+    let ours = aos_runtime::ports::StepCommit { ack: Some(again.receipt.clone()), ..commit_of(&n1, "c2", write, now) };
+    f.e.runs.commit_step(&ours).await.expect("commit");
+    let checkpoints = f.e.runs.checkpoints(&tenant(), &n1.id).await.expect("checkpoints");
+    assert_eq!(checkpoints.iter().map(|c| c.hash.as_str()).collect::<Vec<_>>(), ["hash-by-c2"]);
+    let done = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert_eq!(done.state.status.as_str(), "succeeded", "{:?}", done.state);
+    assert_eq!(f.e.queue.depth().expect("depth"), 0);
+}
+
 #[tokio::test]
 async fn nodes_read_back_the_same_through_the_cache_and_from_a_reopened_database() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -137,7 +137,9 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
 pub(crate) struct HandBack<'a> {
     pub(crate) now_ms: u64,
     pub(crate) lease: std::time::Duration,
-    pub(crate) claim: &'a str,
+    /// The claim written for the first step of the run handed back; `None` leaves it to
+    /// that step's own first write (`StepCommit::defer_next`).
+    pub(crate) claim: Option<&'a str>,
     pub(crate) held: Option<&'a str>,
 }
 
@@ -207,7 +209,8 @@ pub(crate) fn apply_tx(
             enqueue(c, STEP_QUEUE, &first, 0).map_err(|e| backend(&e))?;
             continue;
         };
-        // Started and claimed as the claim stage would: running, its first step claimed.
+        // Started and claimed as the claim stage would: running, its first step claimed
+        // (or its claim left to its own first write).
         let started = RunRecord { status: RunStatus::Running, updated_at_ms: e.updated_at_ms, ..run.clone() };
         insert_run_tx(c, &started)?;
         let carried = match back.held {
@@ -224,13 +227,15 @@ pub(crate) fn apply_tx(
             }
         };
         handed = Some(received);
-        exec(
-            c,
-            "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id)
-             VALUES (?1, ?2, 0, 'running', 1, ?3, ?4)",
-            params![t, run.id.as_str(), until, back.claim],
-        )
-        .map_err(|e| backend(&e))?;
+        if let Some(claim) = back.claim {
+            exec(
+                c,
+                "INSERT INTO steps (tenant, run_id, step_index, status, attempts, claim_until, claim_id)
+                 VALUES (?1, ?2, 0, 'running', 1, ?3, ?4)",
+                params![t, run.id.as_str(), until, claim],
+            )
+            .map_err(|e| backend(&e))?;
+        }
     }
     // A message held for a hand-back that found no run to start is done with.
     if let Some(held) = hand_back.and_then(|b| b.held) {

@@ -14,13 +14,15 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 /// Whether a run that is `status` with `next_step` may still have its step `index`
 /// under a deferred claim: its first step while the run is queued, or the step it is at
-/// while it runs (a step handed back without a claim); or either of them after the run
-/// was cancelled while the step ran, which keeps the step's checkpoint.
+/// while it runs (a step handed back without a claim: the run's next one, or the first
+/// step of a workflow node's run that the node before handed back, started); or either
+/// of them after the run was cancelled while the step ran, which keeps the step's
+/// checkpoint.
 fn may_defer(index: u32, status: RunStatus, next_step: u32) -> bool {
     match status {
         RunStatus::Cancelled => index == 0 || index == next_step,
         RunStatus::Queued => index == 0,
-        RunStatus::Running => index > 0 && index == next_step,
+        RunStatus::Running => index == next_step,
         _ => false,
     }
 }
@@ -135,8 +137,13 @@ pub(super) fn begin_tx(c: &Tx<'_>, req: &BeginStep) -> Result<BeginOutcome, Stor
             return Ok(BeginOutcome::Busy { until_ms: until });
         }
         Some((status, attempts, _, _)) => (attempts + 1, status == "running"),
-        // A step handed back without a claim whose worker died: its attempt counts.
-        None if req.resumed && req.step_index > 0 => (2, false),
+        // A step handed back without a claim whose worker died: its attempt counts. That
+        // is a run's next step (its message names the step before), or the first step
+        // of a node's run handed back started (a running run's first step has a claim
+        // written with the start otherwise).
+        None if (req.resumed && req.step_index > 0) || (req.step_index == 0 && run.status == RunStatus::Running) => {
+            (2, false)
+        }
         None => (1, false),
     };
     let (attempt, taken_over) = outcome;
@@ -214,7 +221,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     // update then holds) or another worker's (nothing is written).
     let body = serde_json::to_string(&commit.checkpoint).map_err(|e| json_err(&e))?;
     let inserted = commit.deferred
-        && index > 0
+        && (index > 0 || run.status != RunStatus::Queued)
         && may_defer(index, run.status, run.next_step)
         && exec(
             c,
@@ -310,7 +317,7 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
             let back = commit.lease_next.map(|lease| crate::workflows::HandBack {
                 now_ms: commit.now_ms,
                 lease,
-                claim: &commit.next_claim,
+                claim: (!commit.defer_next).then_some(commit.next_claim.as_str()),
                 held: carrying,
             });
             let handed = crate::workflows::apply_tx(c, write, back)?;

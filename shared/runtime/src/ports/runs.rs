@@ -378,11 +378,12 @@ pub struct StepCommit {
     pub claim: String,
     /// The token of the next step's claim when `lease_next` is honoured.
     pub next_claim: String,
-    /// With `lease_next`: the next step's skill is safe to run twice and the message
-    /// carried on to it is on its first delivery, so the adapter may write no claim for
-    /// it here and leave the claim to that step's own first write (its commit, or its
-    /// first heartbeat or retry), as [`BeginStep::deferrable`] does for a run's first
-    /// step. Adapters that claim the step anyway ignore this.
+    /// With `lease_next`: the skill of the step handed back (the run's next step, or the
+    /// first step of the run an `execution` write starts) is safe to run twice and the
+    /// message carried on to it is on its first delivery, so the adapter may write no
+    /// claim for it here and leave the claim to that step's own first write (its commit,
+    /// or its first heartbeat or retry), as [`BeginStep::deferrable`] does for a run's
+    /// first step. Adapters that claim the step anyway ignore this.
     pub defer_next: bool,
     /// This step was handed back with `defer_next` by the commit before: its claim may
     /// not be written yet, and this commit takes it. Fenced all the same: a step claimed

@@ -239,13 +239,19 @@ impl StepWorker {
             Some(first) if chain => self.ahead(first, &first.plan, 0, 0, now).await.is_none(),
             _ => chain && next.is_some(),
         };
-        // The run's own next step, handed back on this message's first delivery, with a
-        // skill safe to run twice and nothing reserved for it ahead (a metered run's
-        // ledger ids count attempts): its claim may be left to its own first write.
+        // The step handed back (the run's own next step, or the first step of the first
+        // run its execution write starts) on this message's first delivery, with a skill
+        // safe to run twice and nothing reserved for it ahead (a metered run's ledger ids
+        // count attempts): its claim may be left to its own first write.
+        let handed_step = match (&next, execution.as_ref().and_then(|w| w.runs.first())) {
+            (Some(n), _) => plan.as_ref().unwrap_or(&c.run.plan).step(n.step_index),
+            (None, Some(first)) => first.plan.step(0),
+            (None, None) => None,
+        };
         let defer_next = hand_back
             && received.receive_count <= 1
             && charge.as_ref().is_none_or(|ch| ch.ahead.is_none())
-            && next.as_ref().and_then(|n| plan.as_ref().unwrap_or(&c.run.plan).step(n.step_index)).is_some_and(|s| {
+            && handed_step.is_some_and(|s| {
                 self.skills.descriptor(&s.skill).is_some_and(|d| d.idempotency != IdempotencyClass::NonIdempotent)
             });
         let commit = StepCommit {
@@ -334,7 +340,9 @@ impl StepWorker {
                     run.status = RunStatus::Running;
                     let msg = StepMessage { tenant: run.tenant.clone(), run_id: run.id.clone(), step_index: 0 };
                     self.changed(&msg);
-                    (Claimed::new(msg, run, 1, false, commit.next_claim), next_received)
+                    let mut next = Claimed::new(msg, run, 1, false, commit.next_claim);
+                    next.deferred = commit.defer_next;
+                    (next, next_received)
                 })
             }
             _ => None,
