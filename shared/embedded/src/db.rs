@@ -128,10 +128,9 @@ CREATE TABLE IF NOT EXISTS flags (
 CREATE TABLE IF NOT EXISTS audit (
     tenant TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant, seq)) WITHOUT ROWID;
--- Keyed in the order they are listed, by end: a run's end appends its record and writes
--- no index. A run's record is written again only at its end (a step that commits after
--- a cancel), so its key stays.
-CREATE TABLE IF NOT EXISTS usage (
+-- The usage records of runs deleted (a finished run's is read from the run), keyed in
+-- the order they are listed: by end.
+CREATE TABLE IF NOT EXISTS usage_kept (
     tenant TEXT NOT NULL, ended_at INTEGER NOT NULL, run_id TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant, ended_at, run_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS breakers (
@@ -259,14 +258,18 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             rebuild_table(conn, name, &format!("({columns})"), indexes)?;
         }
     }
-    // Usage records were keyed by run, with an index by end, before they were keyed by end.
-    if table_sql("usage")?.contains("PRIMARY KEY (tenant, run_id)") {
-        rebuild_table(
-            conn,
-            "usage",
-            "(tenant TEXT NOT NULL, ended_at INTEGER NOT NULL, run_id TEXT NOT NULL, body TEXT NOT NULL,
-              PRIMARY KEY (tenant, ended_at, run_id)) WITHOUT ROWID",
-            "",
+    // Earlier versions wrote every finished run's usage record into `usage` with its end
+    // (keyed by run, or by end). Those of runs deleted since are kept; the others are
+    // read from their runs now.
+    if has_table("usage")? {
+        conn.execute_batch(
+            "SAVEPOINT usage_kept;
+             INSERT INTO usage_kept (tenant, ended_at, run_id, body)
+                 SELECT tenant, ended_at, run_id, body FROM usage u
+                 WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.tenant = u.tenant AND r.id = u.run_id)
+                 ON CONFLICT DO NOTHING;
+             DROP TABLE usage;
+             RELEASE usage_kept;",
         )?;
     }
     // Specs were keyed by tenant and run before they were numbered (`run_specs`).

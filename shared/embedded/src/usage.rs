@@ -1,29 +1,38 @@
-//! Usage records in the embedded database: one row per finished run, keyed by tenant,
-//! end and run (the order they are listed in), written inside the transaction that ends
-//! the run ([`put_tx`]).
+//! Usage records in the embedded database. A finished run's record is read from the run
+//! itself (its status, its end, its usage, the workflow it ran for), so a run's end writes
+//! nothing of its own for it, and a step that commits after a cancel adds to it by adding
+//! to the run. A run that is deleted (by the retention reaper, or on request) leaves its
+//! record in `usage_kept`, written in the transaction that deletes it ([`keep_tx`]).
+//! Listings merge the two in the order of end and run.
 
 use crate::db::{backend, exec, Db};
 use aos_core::usage::UsageRecord;
 use aos_core::TenantId;
-use aos_runtime::ports::{StoreError, StoreResult, UsageStore};
+use aos_runtime::ports::{RunRecord, StoreError, StoreResult, UsageStore};
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 use std::sync::Arc;
 
-/// Writes `record` of `tenant` inside the caller's transaction. A repeat replaces it: a
-/// run's record is written again only by a step that commits after the run's cancel,
-/// with the run's end as the cancel wrote it, so under the same key.
-pub(crate) fn put_tx(c: &Connection, tenant: &str, record: &UsageRecord) -> Result<(), StoreError> {
-    let body = serde_json::to_string(record).map_err(|e| StoreError::Backend(e.to_string()))?;
+/// Keeps the usage record of `run`, finished, inside the transaction that deletes it.
+pub(crate) fn keep_tx(c: &Connection, run: &RunRecord) -> Result<(), StoreError> {
+    let record = run.usage_record(run.status, run.updated_at_ms, run.usage.clone());
+    let body = serde_json::to_string(&record).map_err(|e| StoreError::Backend(e.to_string()))?;
     exec(
         c,
-        "INSERT INTO usage (tenant, run_id, ended_at, body) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO usage_kept (tenant, run_id, ended_at, body) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (tenant, ended_at, run_id) DO UPDATE SET body = excluded.body",
-        params![tenant, record.run_id.as_str(), record.ended_at_ms, body],
+        params![run.tenant.as_str(), record.run_id.as_str(), record.ended_at_ms, body],
     )
     .map_err(|e| backend(&e))?;
     Ok(())
 }
+
+/// A tenant's finished runs from an end on (the cursor: after an end and run), up to an
+/// end, in the order of their records.
+const FINISHED_RUNS: &str = "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.seq = r.spec_seq
+     WHERE r.tenant = ?1 AND r.ended_at >= ?2 AND r.ended_at < ?3
+     AND (r.ended_at > ?4 OR (r.ended_at = ?4 AND r.id > ?5))
+     ORDER BY r.ended_at, r.id LIMIT ?6";
 
 /// Tenants' usage records.
 pub struct EmbeddedUsage {
@@ -52,20 +61,33 @@ impl UsageStore for EmbeddedUsage {
             Some((ms, run)) => (ms.parse::<u64>().map_err(|_| StoreError::Conflict("bad cursor".into()))?, run),
             None => (from_ms, ""),
         };
-        let bodies: Vec<String> = self.db.read(|c| {
+        let args = params![tenant.as_str(), from_ms, to_ms, after_ms, after_run, limit];
+        // Up to `limit` of each, in order: the finished runs (by the reaper's index of
+        // ends), and the records of runs deleted.
+        let (live, kept): (Vec<(String, String, String)>, Vec<String>) = self.db.read(|c| {
+            let mut st = c.prepare_cached(FINISHED_RUNS)?;
+            let live = st.query_map(args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
             let mut st = c.prepare_cached(
-                "SELECT body FROM usage WHERE tenant = ?1 AND ended_at >= ?2 AND ended_at < ?3
+                "SELECT body FROM usage_kept WHERE tenant = ?1 AND ended_at >= ?2 AND ended_at < ?3
                  AND (ended_at > ?4 OR (ended_at = ?4 AND run_id > ?5))
                  ORDER BY ended_at, run_id LIMIT ?6",
             )?;
-            let rows =
-                st.query_map(params![tenant.as_str(), from_ms, to_ms, after_ms, after_run, limit], |r| r.get(0))?;
-            rows.collect()
+            let kept = st.query_map(args, |r| r.get(0))?.collect::<Result<_, _>>()?;
+            Ok((live, kept))
         })?;
-        bodies
-            .iter()
-            .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Backend(format!("corrupt usage record: {e}"))))
-            .collect()
+        let mut records = Vec::with_capacity(live.len() + kept.len());
+        for (id, spec, state) in &live {
+            let run = crate::runs::compose(tenant.as_str(), id, spec, state)?;
+            records.push(run.usage_record(run.status, run.updated_at_ms, run.usage.clone()));
+        }
+        for body in &kept {
+            records.push(
+                serde_json::from_str(body).map_err(|e| StoreError::Backend(format!("corrupt usage record: {e}")))?,
+            );
+        }
+        records.sort_by(|a, b| (a.ended_at_ms, a.run_id.as_str()).cmp(&(b.ended_at_ms, b.run_id.as_str())));
+        records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(records)
     }
 }
 
@@ -75,6 +97,7 @@ mod tests {
     use crate::db::{qrow, Durability};
     use aos_core::usage::RunUsage;
     use aos_core::{RunId, RunStatus};
+    use aos_runtime::ports::RunStore;
 
     fn record(run: &str, ended_at_ms: u64) -> UsageRecord {
         UsageRecord {
@@ -86,18 +109,97 @@ mod tests {
         }
     }
 
-    /// Records keyed by run with an index by end (earlier versions) are keyed by end,
-    /// with no index of their own; they list in the same order, and a repeat of a
-    /// record (a step that commits after its run's cancel) replaces it.
+    /// A run of tenant `ten_a` that ended `status` at `ended_at_ms`, having used `steps`
+    /// no-op steps, as a finished run is stored.
+    fn finished(run: &str, status: RunStatus, ended_at_ms: u64, steps: u64) -> RunRecord {
+        let step = serde_json::from_value(serde_json::json!({"skill": "noop", "id": "s0"})).expect("step");
+        let plan = aos_core::Plan::new(vec![step]).expect("plan");
+        let (tenant, id) = (TenantId::parse("ten_a").expect("tenant"), RunId::parse(run).expect("run"));
+        let mut r = RunRecord::queued(tenant, id, plan, serde_json::json!({}), 1, None, 1);
+        r.status = status;
+        r.updated_at_ms = ended_at_ms;
+        let outcome = aos_core::StructuredOutcome::success(serde_json::json!({}));
+        for _ in 0..steps {
+            r.usage.add(&aos_core::usage::step_line("noop", &outcome, aos_core::credits::Millicredits::ZERO));
+        }
+        r
+    }
+
+    fn listed_ids(records: &[UsageRecord]) -> Vec<(String, u64, RunStatus)> {
+        records.iter().map(|r| (r.run_id.to_string(), r.ended_at_ms, r.status)).collect()
+    }
+
+    /// A finished run's record is read from the run: its end writes no record of its
+    /// own, a run deleted leaves its record behind, and listings merge the two in the
+    /// order of end and run, page by page.
     #[tokio::test]
-    async fn records_keyed_by_run_are_keyed_by_end_and_list_as_before() {
+    async fn finished_runs_are_their_own_records_and_deleted_runs_leave_theirs() {
         let dir = tempfile::tempdir().expect("tempdir");
-        Db::open(dir.path(), Durability::Full).expect("open").close();
+        let db = Db::open(dir.path(), Durability::Full).expect("open");
+        for (run, status, at, steps) in [
+            ("run_b", RunStatus::Succeeded, 20, 2),
+            ("run_a", RunStatus::Cancelled, 20, 1),
+            ("run_c", RunStatus::Failed, 10, 3),
+            ("run_d", RunStatus::Succeeded, 30, 1),
+        ] {
+            let run = finished(run, status, at, steps);
+            db.write(true, move |c| crate::runs::insert_run_tx(c, &run)).await.expect("insert");
+        }
+        let kept = |db: &Db| -> u32 {
+            db.read(|c| qrow(c, "SELECT COUNT(*) FROM usage_kept", [], |r| r.get(0))).expect("count")
+        };
+        assert_eq!(kept(&db), 0, "a run's end writes no record apart");
+        let runs = crate::runs::EmbeddedRunStore::new(Arc::clone(&db));
+        let tenant = TenantId::parse("ten_a").expect("tenant");
+        assert!(runs.delete_run(&tenant, &RunId::parse("run_b").expect("id")).await.expect("delete"));
+        assert_eq!(kept(&db), 1, "the deleted run's record is kept");
+        let store = EmbeddedUsage::new(Arc::clone(&db));
+        let page = |after: Option<&'static str>, limit: u32| {
+            let (store, tenant) = (&store, tenant.clone());
+            async move { store.usage_records(&tenant, 0, 100, after, limit).await.expect("list") }
+        };
+        let all = page(None, 10).await;
+        assert_eq!(
+            listed_ids(&all),
+            [
+                ("run_c".into(), 10, RunStatus::Failed),
+                ("run_a".into(), 20, RunStatus::Cancelled),
+                ("run_b".into(), 20, RunStatus::Succeeded),
+                ("run_d".into(), 30, RunStatus::Succeeded),
+            ]
+        );
+        let steps: Vec<u64> = all.iter().map(|r| r.usage.total().steps).collect();
+        assert_eq!(steps, [3, 1, 2, 1], "each with its run's usage");
+        assert_eq!(listed_ids(&page(None, 2).await), listed_ids(&all[..2]));
+        assert_eq!(listed_ids(&page(Some("0000000000020_run_a"), 2).await), listed_ids(&all[2..]));
+        let window = store.usage_records(&tenant, 20, 30, None, 10).await.expect("list");
+        assert_eq!(listed_ids(&window), listed_ids(&all[1..3]), "ends from 20 up to 30");
+        let plan: Vec<String> = db
+            .read(|c| {
+                let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {FINISHED_RUNS}"))?;
+                let rows = st.query_map(params!["ten_a", 0, 100, 0, "", 10], |r| r.get(3))?;
+                rows.collect()
+            })
+            .expect("plan");
+        assert!(plan.iter().any(|p| p.contains("runs_by_end")), "the runs are found by their end: {plan:?}");
+    }
+
+    /// Earlier versions wrote every finished run's record into `usage` (keyed by run,
+    /// with an index by end, then keyed by end): the records of runs deleted since are
+    /// kept, the others are read from their runs, and the table goes.
+    #[tokio::test]
+    async fn records_of_earlier_versions_are_kept_for_deleted_runs_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let db = Db::open(dir.path(), Durability::Full).expect("open");
+            let live = finished("run_a", RunStatus::Succeeded, 20, 1);
+            db.write(true, move |c| crate::runs::insert_run_tx(c, &live)).await.expect("insert");
+            db.close();
+        }
         {
             let c = Connection::open(dir.path().join("aos.db")).expect("open");
             c.execute_batch(
-                "DROP TABLE usage;
-                 CREATE TABLE usage (
+                "CREATE TABLE usage (
                      tenant TEXT NOT NULL, run_id TEXT NOT NULL, ended_at INTEGER NOT NULL, body TEXT NOT NULL,
                      PRIMARY KEY (tenant, run_id)) WITHOUT ROWID;
                  CREATE INDEX usage_by_end ON usage (tenant, ended_at, run_id);",
@@ -109,38 +211,26 @@ mod tests {
             }
         }
         let db = Db::open(dir.path(), Durability::Full).expect("open and migrate");
-        let indexes: u32 = db
+        let tables: Vec<String> = db
             .read(|c| {
-                qrow(c, "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'usage' AND sql IS NOT NULL", [], |r| {
-                    r.get(0)
-                })
+                let mut st = c.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'usage%' ORDER BY name")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                rows.collect()
             })
             .expect("schema");
-        assert_eq!(indexes, 1, "the table alone, no index of its own");
-        let store = EmbeddedUsage::new(Arc::clone(&db));
+        assert_eq!(tables, ["usage_kept"]);
+        let kept: u32 = db.read(|c| qrow(c, "SELECT COUNT(*) FROM usage_kept", [], |r| r.get(0))).expect("count");
+        assert_eq!(kept, 2, "run_b's and run_c's: run_a is still there");
         let tenant = TenantId::parse("ten_a").expect("tenant");
-        let listed = |after: Option<String>| {
-            let store = &store;
-            let tenant = tenant.clone();
-            async move {
-                store
-                    .usage_records(&tenant, 0, 100, after.as_deref(), 2)
-                    .await
-                    .expect("list")
-                    .into_iter()
-                    .map(|r| (r.run_id.to_string(), r.ended_at_ms, r.status))
-                    .collect::<Vec<_>>()
-            }
-        };
-        let first = listed(None).await;
-        assert_eq!(first, [("run_c".into(), 10, RunStatus::Succeeded), ("run_a".into(), 20, RunStatus::Succeeded)]);
-        assert_eq!(listed(Some("0000000000020_run_a".into())).await, [("run_b".into(), 20, RunStatus::Succeeded)]);
-        let mut again = record("run_a", 20);
-        again.status = RunStatus::Cancelled;
-        db.write(true, move |c| put_tx(c, "ten_a", &again)).await.expect("repeat");
-        let first = listed(None).await;
-        assert_eq!(first[1], ("run_a".into(), 20, RunStatus::Cancelled), "the repeat replaced the record");
-        let rows: u32 = db.read(|c| qrow(c, "SELECT COUNT(*) FROM usage", [], |r| r.get(0))).expect("count");
-        assert_eq!(rows, 3);
+        let all = EmbeddedUsage::new(Arc::clone(&db)).usage_records(&tenant, 0, 100, None, 10).await.expect("list");
+        assert_eq!(
+            listed_ids(&all),
+            [
+                ("run_c".into(), 10, RunStatus::Succeeded),
+                ("run_a".into(), 20, RunStatus::Succeeded),
+                ("run_b".into(), 20, RunStatus::Succeeded),
+            ]
+        );
+        assert_eq!(all[1].usage.total().steps, 1, "run_a's read from the run");
     }
 }

@@ -38,7 +38,7 @@ fn json_err(e: &serde_json::Error) -> StoreError {
     StoreError::Backend(format!("corrupt record: {e}"))
 }
 
-fn compose(tenant: &str, id: &str, spec: &str, state: &str) -> Result<RunRecord, StoreError> {
+pub(crate) fn compose(tenant: &str, id: &str, spec: &str, state: &str) -> Result<RunRecord, StoreError> {
     let spec: RunSpec = serde_json::from_str(spec).map_err(|e| json_err(&e))?;
     let state: RunState = serde_json::from_str(state).map_err(|e| json_err(&e))?;
     let bad = |e: aos_core::IdError| StoreError::Backend(format!("corrupt id: {e}"));
@@ -105,10 +105,9 @@ pub(crate) fn cancel_tx(c: &Tx<'_>, tenant: &str, id: &str, now: u64) -> Result<
     run.status = run.status.transition(RunStatus::Cancelled).map_err(|e| StoreError::Conflict(e.to_string()))?;
     run.error = StructuredOutcome::failure(ErrorCode::RunCancelled, "cancelled on request").error;
     run.updated_at_ms = now;
-    save_state(c, tenant, id, &run, was)?;
-    // The run's usage so far is its record: a step that commits after the cancel adds to it.
-    let full = load_run(c, tenant, id)?.ok_or_else(|| StoreError::Conflict("run not found".to_owned()))?;
-    crate::usage::put_tx(c, tenant, &full.usage_record(RunStatus::Cancelled, now, full.usage.clone()))
+    // The run's usage so far is its record (`usage`): a step that commits after the
+    // cancel adds to it.
+    save_state(c, tenant, id, &run, was)
 }
 
 impl EmbeddedRunStore {
@@ -460,14 +459,13 @@ impl RunStore for EmbeddedRunStore {
         let (t, r) = (tenant.to_string(), id.to_string());
         self.db
             .write(true, move |c| {
-                let status: Option<String> =
-                    qrow(c, "SELECT status FROM runs WHERE tenant = ?1 AND id = ?2", params![t, r], |row| row.get(0))
-                        .optional()
-                        .map_err(|e| backend(&e))?;
-                let Some(status) = status else { return Ok(false) };
-                if !RunStatus::parse(&status).is_some_and(RunStatus::is_terminal) {
+                let Some(run) = load_run(c, &t, &r)? else { return Ok(false) };
+                if !run.status.is_terminal() {
+                    let status = run.status;
                     return Err(StoreError::Conflict(format!("run {r} is {status}; only finished runs are deleted")));
                 }
+                // Its usage record outlives it.
+                crate::usage::keep_tx(c, &run)?;
                 for sql in [
                     "DELETE FROM steps WHERE tenant = ?1 AND run_id = ?2",
                     "DELETE FROM run_specs WHERE seq = (SELECT spec_seq FROM runs WHERE tenant = ?1 AND id = ?2)",

@@ -1,7 +1,7 @@
 //! The step transitions of the embedded run store: begin (claim), commit, retry and
 //! suspend, each one transaction with the queue messages it sends or acknowledges.
 
-use super::{json_err, load_run, load_state, save_state, RunState};
+use super::{json_err, load_state, save_state, RunState};
 use crate::db::{backend, exec, qrow, Tx};
 use crate::queue::{ack, carry_received, enqueue, enqueue_received, ms_after, STEP_QUEUE};
 use aos_core::credits::Transfer;
@@ -289,10 +289,6 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
         ack_carried(c)?;
         ledger_tx(c, commit, false)?;
         save_state(c, t, r, &run, was)?;
-        if run.status.is_terminal() {
-            let full = load_run(c, t, r)?.ok_or_else(|| StoreError::Conflict("run vanished".to_owned()))?;
-            crate::usage::put_tx(c, t, &full.usage_record(run.status, run.updated_at_ms, run.usage.clone()))?;
-        }
         return Ok((committed(run, None), false));
     }
     run.status = run.status.transition(commit.run_status).map_err(|e| StoreError::Conflict(e.to_string()))?;
@@ -305,10 +301,9 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
         run.plan.clone_from(&commit.plan);
     }
     run.ahead = ledger_tx(c, commit, true)?;
+    // A finished run's usage record is read from the run (`usage`): `usage_record` is
+    // for stores that keep records apart.
     save_state(c, t, r, &run, was)?;
-    if let Some(record) = &commit.usage_record {
-        crate::usage::put_tx(c, t, record)?;
-    }
     // A workflow run's end advances its execution here, or its message does it later.
     // With `lease_next`, the first run the execution starts comes back to this worker.
     let execution = commit.execution.as_deref().filter(|_| run.status.is_terminal());
