@@ -211,7 +211,7 @@ impl RunStore for EmbeddedRunStore {
         self.db.read(|c| {
             qrow(
                 c,
-                "SELECT COUNT(*) FROM (SELECT 1 FROM runs WHERE tenant = ?1 AND status IN ('queued', 'running', 'waiting') LIMIT ?2)",
+                "SELECT COUNT(*) FROM (SELECT 1 FROM runs WHERE tenant = ?1 AND ended_at IS NULL LIMIT ?2)",
                 params![tenant.as_str(), at_most],
                 |r| r.get(0),
             )
@@ -387,7 +387,8 @@ impl RunStore for EmbeddedRunStore {
         let rows: Vec<(String, String, String)> = self.db.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT r.id, s.spec, r.state FROM runs r JOIN run_specs s ON s.seq = r.spec_seq
-                 WHERE r.tenant = ?1 AND r.status = 'queued' AND json_extract(s.spec, '$.created_at_ms') < ?2
+                 WHERE r.tenant = ?1 AND r.status = 'queued' AND r.ended_at IS NULL
+                 AND json_extract(s.spec, '$.created_at_ms') < ?2
                  ORDER BY r.id LIMIT ?3",
             )?;
             let rows =

@@ -133,9 +133,10 @@ pub(super) fn load_state(c: &Tx<'_>, tenant: &str, id: &str) -> Result<Option<Ru
 
 /// Writes the state of a run whose status was `was` when it was loaded in this
 /// transaction (a new run's is written by [`super::insert_run_tx`]); a run that finishes
-/// here gets its end (`ended_at`, for the reaper's index) with its status. Its status column (and so the `runs_by_status`
-/// index) is written only when the status changed: a step that leaves a run running
-/// rewrites one page of `runs`, not also one of the index.
+/// here gets its end (`ended_at`, for the reaper's index) with its status. Its status
+/// column (and so the index of live runs, `runs_live`) is written only when the status
+/// changed: a step that leaves a run running rewrites one page of `runs`, not also one of
+/// the index.
 pub(super) fn save_state(
     c: &Tx<'_>,
     tenant: &str,

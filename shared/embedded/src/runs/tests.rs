@@ -118,7 +118,7 @@ async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids_a
         })
         .expect("schema");
     let names: Vec<&str> = schema.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["runs", "runs_by_end", "runs_by_status", "steps"], "{schema:?}");
+    assert_eq!(names, ["runs", "runs_by_end", "runs_live", "steps"], "{schema:?}");
     for table in ["runs", "steps"] {
         let sql: String = db
             .read(|c| c.query_row("SELECT sql FROM sqlite_master WHERE name = ?1", [table], |r| r.get(0)))
@@ -132,7 +132,8 @@ async fn runs_and_steps_of_without_rowid_tables_are_kept_in_tables_with_rowids_a
     assert_eq!((kept.status, kept.base_seed), (RunStatus::Queued, 7));
     let filter = RunFilter { status: Some(RunStatus::Queued), limit: 10, before: None };
     let listed = store.list_runs(&tenant, &filter).await.expect("list");
-    assert_eq!(listed.len(), 1, "the index of runs by status is built again");
+    assert_eq!(listed.len(), 1, "listed by status");
+    assert_eq!(store.live_runs(&tenant, 10).await.expect("count"), 1, "run_1 is live, run_2 ended");
     let ended = store.ended_before(&tenant, 6, 10).await.expect("reap");
     assert_eq!(ended.iter().map(RunId::as_str).collect::<Vec<_>>(), ["run_2"], "its end is filled in");
     let checkpoints = store.checkpoints(&tenant, &run).await.expect("checkpoints");
@@ -212,4 +213,45 @@ async fn a_run_write_builds_no_temporary_tables_and_the_reaper_reads_the_index()
         })
         .expect("plan");
     assert!(plan.iter().any(|p| p.contains("runs_by_end")), "{plan:?}");
+}
+
+/// Only runs not finished are indexed by status (`runs_live`): the count of a tenant's
+/// live runs and the sweep of its queued ones read that index, and a run's end takes its
+/// entry out without putting one in.
+#[tokio::test]
+async fn only_runs_not_finished_are_indexed_by_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tenant = TenantId::parse("ten_a").expect("tenant");
+    queued_runs(dir.path(), &[("run_1", 7), ("run_2", 8)]).await;
+    let db = Db::open(dir.path(), Durability::Full).expect("open");
+    let store = EmbeddedRunStore::new(Arc::clone(&db));
+    let entries = || -> u32 {
+        db.read(|c| {
+            qrow(
+                c,
+                "SELECT COUNT(*) FROM runs INDEXED BY runs_live WHERE tenant = 'ten_a' AND ended_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .expect("count")
+    };
+    assert_eq!((store.live_runs(&tenant, 10).await.expect("live"), entries()), (2, 2));
+    store.cancel_run(&tenant, &RunId::parse("run_2").expect("id"), 5, &[]).await.expect("cancel");
+    assert_eq!((store.live_runs(&tenant, 10).await.expect("live"), entries()), (1, 1), "its entry went with its end");
+    let queued = store.queued_before(&tenant, 1 << 50, 10).await.expect("sweep");
+    assert_eq!(queued.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["run_1"]);
+    for sql in [
+        "SELECT COUNT(*) FROM (SELECT 1 FROM runs WHERE tenant = ?1 AND ended_at IS NULL LIMIT ?2)",
+        "SELECT id FROM runs r WHERE r.tenant = ?1 AND r.status = 'queued' AND r.ended_at IS NULL LIMIT ?2",
+    ] {
+        let plan: Vec<String> = db
+            .read(|c| {
+                let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let rows = st.query_map(params!["ten_a", 10], |r| r.get::<_, String>(3))?;
+                rows.collect()
+            })
+            .expect("plan");
+        assert!(plan.iter().any(|p| p.contains("runs_live")), "{sql}: {plan:?}");
+    }
 }
