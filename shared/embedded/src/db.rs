@@ -389,11 +389,26 @@ where
     c.prepare_cached(sql)?.query_row(params, f)
 }
 
+/// The page size of new databases, in bytes (SQLite's default is 4096). A commit writes
+/// each page it changed whole into the WAL and syncs it, and most of what a step or a run
+/// changes is a row or an index entry: half the bytes a page. Measured against 4096 on the
+/// same box, alternating (`aos bench`, `aos bench-workflow --rounds 7`, and `aos dev` under
+/// the peers' serial driver): a durable serial step 142–155 µs p50 against 162–168, step
+/// overhead with durability off 20.5–20.8 µs against 22.3–22.7, 64 concurrent runs
+/// 38.9–40.1 core-µs a step against 43.6–48.4, a chain node 259–293 µs against 280–319, a
+/// served 3-step run 1.32–1.35 ms p50 against 1.49–1.90. 1024 was no better than 2048 (more
+/// pages to a tree, a row of a run's state or a checkpoint nearly a page of its own).
+/// Databases made before keep their page size: SQLite changes it only by rebuilding the
+/// file (`VACUUM` out of WAL mode).
+const PAGE_SIZE: u32 = 2048;
+
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // Statement journals and temporary b-trees in memory: a multi-row statement inside a
     // savepoint would otherwise create (and unlink) a temporary file for its journal.
+    // The page size of a database this connection creates (of one that exists, a no-op).
+    conn.execute_batch(&format!("PRAGMA page_size={PAGE_SIZE};"))?;
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;")?;
     // Plans that do not depend on bound values: otherwise a cached statement with a bound
     // `LIMIT` (a queue receive, every listing) is compiled again whenever the value
@@ -663,6 +678,30 @@ mod tests {
         let writer = db.write(false, move |c| recompiled(c).map_err(|e| backend(&e))).await.expect("writer");
         assert_eq!(writer, 0, "the writer compiled the statement again");
         assert_eq!(db.read(recompiled).expect("reader"), 0, "a reader compiled the statement again");
+    }
+
+    /// A new data directory's database has pages of [`PAGE_SIZE`]; one made with
+    /// SQLite's default of 4096 keeps its pages, and its writes and reads go on as before.
+    #[tokio::test]
+    async fn new_databases_have_small_pages_and_old_ones_keep_theirs() {
+        let page_size = |db: &Db| -> u32 { db.read(|c| qrow(c, "PRAGMA page_size", [], |r| r.get(0))).expect("size") };
+        let fresh = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(fresh.path(), Durability::Full).expect("open");
+        assert_eq!(page_size(&db), PAGE_SIZE);
+        let old = tempfile::tempdir().expect("tempdir");
+        {
+            let c = Connection::open(old.path().join("aos.db")).expect("open");
+            c.execute_batch("PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t (x);").expect("old db");
+        }
+        let db = Db::open(old.path(), Durability::Full).expect("open the old one");
+        assert_eq!(page_size(&db), 4096);
+        db.write(true, |c| {
+            exec(c, "INSERT INTO kv (tenant, key, value) VALUES ('ten_a', 'k', 'v')", []).map_err(|e| backend(&e))
+        })
+        .await
+        .expect("write");
+        let v: String = db.read(|c| qrow(c, "SELECT value FROM kv WHERE key = 'k'", [], |r| r.get(0))).expect("read");
+        assert_eq!(v, "v");
     }
 
     /// A durable write commits with `synchronous=FULL` and a lease write with `NORMAL`,
