@@ -96,6 +96,13 @@ async fn start(f: &Fixture, spec: &str) -> ExecutionRecord {
 /// Claims the first step of the node run `run_id` under `claim` (as the worker that took
 /// its message would) and answers the run.
 async fn claim_first_step(f: &Fixture, run_id: &aos_core::RunId, claim: &str) -> aos_runtime::ports::RunRecord {
+    assert!(matches!(begin_first_step(f, run_id, claim).await, BeginOutcome::Claimed { .. }));
+    f.e.runs.run(&tenant(), run_id).await.expect("read").expect("run")
+}
+
+/// Begins the first step of the node run `run_id` under `claim`, as the worker that took
+/// its message would.
+async fn begin_first_step(f: &Fixture, run_id: &aos_core::RunId, claim: &str) -> BeginOutcome {
     let now = aos_runtime::clock::now_ms();
     let begin = BeginStep {
         tenant: tenant(),
@@ -109,8 +116,7 @@ async fn claim_first_step(f: &Fixture, run_id: &aos_core::RunId, claim: &str) ->
         resumed: false,
         now_ms: now,
     };
-    assert!(matches!(f.e.runs.begin_step(&begin).await.expect("claim"), BeginOutcome::Claimed { .. }));
-    f.e.runs.run(&tenant(), run_id).await.expect("read").expect("run")
+    f.e.runs.begin_step(&begin).await.expect("claim")
 }
 
 /// The final commit of `run`'s one step, claimed with `claim`, carrying `write`.
@@ -166,19 +172,7 @@ async fn a_chain_runs_to_its_end_from_one_message_without_run_ended_messages() {
 async fn a_node_s_next_run_rides_on_the_held_message_and_a_crash_in_it_is_delivered_again() {
     let dir = tempfile::tempdir().expect("tmp");
     let f = fixture(&dir).await;
-    let started = start(&f, &chain(2)).await;
-    let held = f.e.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive").remove(0);
-    let node = started.state.nodes["n0"].run_id.clone().expect("first run");
-    let run = claim_first_step(&f, &node, "c1").await;
-    let now = aos_runtime::clock::now_ms();
-    let output = json!({"result": 0});
-    let write = f.flows.run_end(&run, RunStatus::Succeeded, Some(&output), None).await.expect("end").expect("a write");
-    let commit = aos_runtime::ports::StepCommit {
-        ack: Some(held.receipt.clone()),
-        lease_next: Some(Duration::from_secs(30)),
-        ..commit_of(&run, "c1", Some(write), now)
-    };
-    let handed = f.e.runs.commit_step(&commit).await.expect("commit").next.expect("n1's run handed back");
+    let (started, held, handed) = n1_handed_back(&f, false).await;
     assert_eq!(handed.receipt, held.receipt, "carried on the held message");
     let next: aos_runtime::ports::StepMessage = serde_json::from_str(&handed.body).expect("a step message");
     let after = f.flows.execution(&tenant(), &started.id).await.expect("execution");
@@ -187,6 +181,41 @@ async fn a_node_s_next_run_rides_on_the_held_message_and_a_crash_in_it_is_delive
     assert_eq!(f.e.queue.depth().expect("depth"), 1, "one message: n0's was carried on, not kept beside it");
     // The worker dies in n1's step: once the lease (and with it the step's claim) runs
     // out, the message comes again.
+    let again = delivered_again(&f, &handed).await;
+    f.worker.handle(&again).await;
+    let done = f.flows.execution(&tenant(), &started.id).await.expect("execution");
+    assert_eq!(done.state.status.as_str(), "succeeded", "{:?}", done.state);
+    assert_eq!(done.state.output, Some(json!({"n0": {"result": 0}, "n1": {"result": 1}})));
+    assert_eq!(f.e.queue.depth().expect("depth"), 0);
+}
+
+/// A chain of two started; n0's step claimed by `c1` and committed, ending n0 and asking
+/// for n1's run back on the message its worker holds (`defer_next`: with no claim row for
+/// its first step). Answers the execution, the message held and the one handed back.
+async fn n1_handed_back(
+    f: &Fixture,
+    defer_next: bool,
+) -> (ExecutionRecord, aos_runtime::ports::Received, aos_runtime::ports::Received) {
+    let started = start(f, &chain(2)).await;
+    let held = f.e.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive").remove(0);
+    let node = started.state.nodes["n0"].run_id.clone().expect("first run");
+    let run = claim_first_step(f, &node, "c1").await;
+    let now = aos_runtime::clock::now_ms();
+    let output = json!({"result": 0});
+    let write = f.flows.run_end(&run, RunStatus::Succeeded, Some(&output), None).await.expect("end").expect("a write");
+    let commit = aos_runtime::ports::StepCommit {
+        ack: Some(held.receipt.clone()),
+        lease_next: Some(Duration::from_secs(30)),
+        defer_next,
+        ..commit_of(&run, "c1", Some(write), now)
+    };
+    let handed = f.e.runs.commit_step(&commit).await.expect("commit").next.expect("n1's run handed back");
+    (started, held, handed)
+}
+
+/// The worker holding `handed` died: its lease (and any step claim) runs out, and the
+/// message comes again, on its second delivery.
+async fn delivered_again(f: &Fixture, handed: &aos_runtime::ports::Received) -> aos_runtime::ports::Received {
     f.e.db
         .write(true, |c| {
             c.execute_batch(
@@ -198,11 +227,7 @@ async fn a_node_s_next_run_rides_on_the_held_message_and_a_crash_in_it_is_delive
         .expect("the lease runs out");
     let again = f.e.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive").remove(0);
     assert_eq!((again.body.as_str(), again.receive_count), (handed.body.as_str(), 2));
-    f.worker.handle(&again).await;
-    let done = f.flows.execution(&tenant(), &started.id).await.expect("execution");
-    assert_eq!(done.state.status.as_str(), "succeeded", "{:?}", done.state);
-    assert_eq!(done.state.output, Some(json!({"n0": {"result": 0}, "n1": {"result": 1}})));
-    assert_eq!(f.e.queue.depth().expect("depth"), 0);
+    again
 }
 
 /// Rows of `run`'s step `index` in the store's steps table (its claim or checkpoint).
@@ -229,51 +254,20 @@ async fn step_rows(f: &Fixture, run: &aos_core::RunId, index: u32) -> i64 {
 async fn a_node_s_next_run_handed_back_deferred_is_claimed_by_its_commit_or_by_the_next_delivery() {
     let dir = tempfile::tempdir().expect("tmp");
     let f = fixture(&dir).await;
-    let started = start(&f, &chain(2)).await;
-    let held = f.e.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive").remove(0);
-    let node = started.state.nodes["n0"].run_id.clone().expect("first run");
-    let run = claim_first_step(&f, &node, "c1").await;
-    let now = aos_runtime::clock::now_ms();
-    let write = f.flows.run_end(&run, RunStatus::Succeeded, Some(&json!({"result": 0})), None).await.expect("end");
-    let commit = aos_runtime::ports::StepCommit {
-        ack: Some(held.receipt.clone()),
-        lease_next: Some(Duration::from_secs(30)),
-        defer_next: true,
-        ..commit_of(&run, "c1", write, now)
-    };
-    let handed = f.e.runs.commit_step(&commit).await.expect("commit").next.expect("n1's run handed back");
+    let (started, _, handed) = n1_handed_back(&f, true).await;
     let next: aos_runtime::ports::StepMessage = serde_json::from_str(&handed.body).expect("a step message");
     let n1 = f.e.runs.run(&tenant(), &next.run_id).await.expect("read").expect("n1's run");
     assert_eq!((n1.status, n1.next_step), (RunStatus::Running, 0), "started by the node before");
     assert_eq!(step_rows(&f, &n1.id, 0).await, 0, "no claim written for its first step");
     // The worker dies in n1's step; the message comes again once its lease runs out.
-    f.e.db
-        .write(true, |c| {
-            c.execute_batch("UPDATE queue SET visible_at = 0")
-                .map_err(|e| aos_runtime::ports::StoreError::Backend(e.to_string()))
-        })
-        .await
-        .expect("the lease runs out");
-    let again = f.e.queue.receive(1, Duration::from_secs(30), Duration::ZERO).await.expect("receive").remove(0);
-    assert_eq!((again.body.as_str(), again.receive_count), (handed.body.as_str(), 2));
-    let begin = BeginStep {
-        tenant: tenant(),
-        run_id: n1.id.clone(),
-        step_index: 0,
-        claim: "c2".into(),
-        claim_until_ms: now + 30_000,
-        durable: true,
-        reserve: None,
-        deferrable: false,
-        resumed: false,
-        now_ms: now,
-    };
-    let claimed = f.e.runs.begin_step(&begin).await.expect("claim");
+    let again = delivered_again(&f, &handed).await;
+    let claimed = begin_first_step(&f, &n1.id, "c2").await;
     assert!(
         matches!(claimed, BeginOutcome::Claimed { attempt: 2, .. }),
         "the dead worker's attempt counts: {claimed:?}"
     );
     // The dead worker's commit, late: the claim the delivery took refuses it.
+    let now = aos_runtime::clock::now_ms();
     let write = f.flows.run_end(&n1, RunStatus::Succeeded, Some(&json!({"result": 1})), None).await.expect("end");
     let late = aos_runtime::ports::StepCommit { deferred: true, ..commit_of(&n1, "c1-next", write.clone(), now) };
     f.e.runs.commit_step(&late).await.expect("refused, not failed");
