@@ -405,10 +405,10 @@ const PAGE_SIZE: u32 = 2048;
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    // Statement journals and temporary b-trees in memory: a multi-row statement inside a
-    // savepoint would otherwise create (and unlink) a temporary file for its journal.
     // The page size of a database this connection creates (of one that exists, a no-op).
     conn.execute_batch(&format!("PRAGMA page_size={PAGE_SIZE};"))?;
+    // Statement journals and temporary b-trees in memory: a multi-row statement inside a
+    // savepoint would otherwise create (and unlink) a temporary file for its journal.
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;")?;
     // Plans that do not depend on bound values: otherwise a cached statement with a bound
     // `LIMIT` (a queue receive, every listing) is compiled again whenever the value
