@@ -13,9 +13,14 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection};
 use std::sync::Arc;
 
+/// The usage record of `run`, finished: its status, its end, what it used.
+fn record_of(run: &RunRecord) -> UsageRecord {
+    run.usage_record(run.status, run.updated_at_ms, run.usage.clone())
+}
+
 /// Keeps the usage record of `run`, finished, inside the transaction that deletes it.
 pub(crate) fn keep_tx(c: &Connection, run: &RunRecord) -> Result<(), StoreError> {
-    let record = run.usage_record(run.status, run.updated_at_ms, run.usage.clone());
+    let record = record_of(run);
     let body = serde_json::to_string(&record).map_err(|e| StoreError::Backend(e.to_string()))?;
     exec(
         c,
@@ -77,8 +82,7 @@ impl UsageStore for EmbeddedUsage {
         })?;
         let mut records = Vec::with_capacity(live.len() + kept.len());
         for (id, spec, state) in &live {
-            let run = crate::runs::compose(tenant.as_str(), id, spec, state)?;
-            records.push(run.usage_record(run.status, run.updated_at_ms, run.usage.clone()));
+            records.push(record_of(&crate::runs::compose(tenant.as_str(), id, spec, state)?));
         }
         for body in &kept {
             records.push(

@@ -220,8 +220,9 @@ pub(super) fn commit_tx(c: &Tx<'_>, commit: &StepCommit) -> Result<(Committed, b
     // insert the row, done, first; a row there already is its own late claim (the
     // update then holds) or another worker's (nothing is written).
     let body = serde_json::to_string(&commit.checkpoint).map_err(|e| json_err(&e))?;
+    // (A queued run's first step takes the path below, which starts the run.)
     let inserted = commit.deferred
-        && (index > 0 || run.status != RunStatus::Queued)
+        && run.status != RunStatus::Queued
         && may_defer(index, run.status, run.next_step)
         && exec(
             c,
