@@ -615,6 +615,15 @@ mod tests {
         assert_eq!(callgrind_total("events: Ir\n"), None);
     }
 
+    /// The concurrent measurement submits its runs together and counts a round only once
+    /// every one of them succeeded (`throughput` checks that before it returns).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_concurrent_measurement_runs_every_run_it_submits_to_its_end() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (rate, cpu) = throughput(dir.path(), 12, 3, 12).await.expect("every run succeeds");
+        assert!(rate > 0.0 && cpu > 0.0, "{rate} steps/s, {cpu} core-us a step");
+    }
+
     #[test]
     fn a_figure_of_several_rounds_is_their_median_with_their_range() {
         assert_eq!(median_range(vec![52.0, 38.5, 41.0]), (41.0, 38.5, 52.0));
