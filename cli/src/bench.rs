@@ -328,7 +328,8 @@ async fn throughput(dir: &Path, runs: usize, steps: usize, workers: usize) -> an
     let running = Workers::start(&eng.worker, workers);
     let t = Instant::now();
     let cpu = cpu_time::ProcessTime::now();
-    for submitted in futures_util::future::join_all(plans.into_iter().map(|p| eng.runs.submit(&tenant, p, None))).await {
+    let submits = plans.into_iter().map(|p| eng.runs.submit(&tenant, p, None));
+    for submitted in futures_util::future::join_all(submits).await {
         submitted?;
     }
     loop {

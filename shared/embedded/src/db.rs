@@ -38,6 +38,9 @@ pub enum Durability {
 
 type Reply = Box<dyn FnOnce(Option<String>) + Send>;
 type JobFn = Box<dyn FnOnce(&Tx<'_>) -> (bool, Reply) + Send>;
+/// A write that may run twice in its transaction (see [`Db::write_again`]): each run
+/// returns its own reply, and only the last run's is sent.
+type AgainFn = Box<dyn FnMut(&Tx<'_>) -> (bool, Reply) + Send>;
 
 /// What a write sees: the writer's connection inside the open transaction (through
 /// `Deref`), and the run states the writer keeps between its writes.
@@ -56,7 +59,12 @@ impl std::ops::Deref for Tx<'_> {
 
 struct Job {
     durable: bool,
-    run: JobFn,
+    run: Work,
+}
+
+enum Work {
+    Once(JobFn),
+    Again(AgainFn),
 }
 
 const SCHEMA: &str = r"
@@ -496,16 +504,62 @@ impl Db {
             });
             (ok, reply)
         });
+        self.enqueue(Job { durable, run: Work::Once(run) }, queued)?;
+        rx.await.map_err(|_| StoreError::Backend("the writer dropped a write".to_owned()))?
+    }
+
+    /// As [`Db::write_queued`], for a write that can be run again in its transaction:
+    /// its only effects are on the database and on the run states the writer keeps (the
+    /// transaction's own), and it depends on nothing else that its first run changed.
+    ///
+    /// Writes of this kind that are queued together share one savepoint instead of one
+    /// each. A savepoint copies every page a write first changes into a statement
+    /// journal, and the writes of one group commit (steps of different runs) mostly
+    /// change the same pages: the last page of `steps`, the pages of `runs`. If one of
+    /// them fails, the group rolls back to its savepoint and runs again write by write,
+    /// each in a savepoint of its own, as any other write does: a failed write leaves
+    /// nothing behind, and every other one is written once.
+    pub(crate) async fn write_again<R, F>(
+        &self,
+        durable: bool,
+        mut f: F,
+        queued: impl FnOnce(),
+    ) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnMut(&Tx<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
+        // Shared by the replies of both runs; only the reply of the run that stands is
+        // called, and it takes the sender.
+        let sender = Arc::new(Mutex::new(Some(tx)));
+        let run: AgainFn = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let sender = Arc::clone(&sender);
+            let reply: Reply = Box::new(move |commit_err| {
+                let out = match commit_err {
+                    Some(e) => Err(StoreError::Backend(e)),
+                    None => result,
+                };
+                if let Some(tx) = sender.lock().ok().and_then(|mut s| s.take()) {
+                    let _ = tx.send(out);
+                }
+            });
+            (ok, reply)
+        });
+        self.enqueue(Job { durable, run: Work::Again(run) }, queued)?;
+        rx.await.map_err(|_| StoreError::Backend("the writer dropped a write".to_owned()))?
+    }
+
+    fn enqueue(&self, job: Job, queued: impl FnOnce()) -> Result<(), StoreError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError::Backend("the store is closed".to_owned()));
         }
-        self.pending
-            .lock()
-            .map_err(|_| StoreError::Backend("write queue lock poisoned".to_owned()))?
-            .push(Job { durable, run });
+        self.pending.lock().map_err(|_| StoreError::Backend("write queue lock poisoned".to_owned()))?.push(job);
         queued();
         self.lead();
-        rx.await.map_err(|_| StoreError::Backend("the writer dropped a write".to_owned()))?
+        Ok(())
     }
 
     /// Commits queued writes while the writer is free and writes are queued. A caller
@@ -610,7 +664,10 @@ fn commit_batch(writer: &mut Writer, runs: &crate::runs::StateCache, batch: Vec<
     // (A savepoint copies every page the job touches into a sub-journal first.)
     if let [_] = batch.as_slice() {
         let job = batch.into_iter().next().expect("one job");
-        let (ok, reply) = (job.run)(&tx);
+        let (ok, reply) = match job.run {
+            Work::Once(run) => run(&tx),
+            Work::Again(mut run) => run(&tx),
+        };
         runs.job_ended(ok);
         if !ok {
             if let Err(e) = exec(conn, "ROLLBACK", []) {
@@ -626,24 +683,76 @@ fn commit_batch(writer: &mut Writer, runs: &crate::runs::StateCache, batch: Vec<
         return;
     }
     let mut replies = Vec::with_capacity(batch.len());
+    let mut again: Vec<AgainFn> = Vec::new();
     for job in batch {
-        let _ = exec(conn, "SAVEPOINT job", []);
-        let (ok, reply) = (job.run)(&tx);
-        runs.job_ended(ok);
-        let end = if ok {
-            exec(conn, "RELEASE job", [])
-        } else {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job").map(|()| 0)
-        };
-        if let Err(e) = end {
-            tracing::error!(error = %e, "savepoint failed");
+        match job.run {
+            Work::Again(run) => again.push(run),
+            Work::Once(run) => {
+                run_group(&tx, &mut again, &mut replies);
+                replies.push(in_savepoint(&tx, run));
+            }
         }
-        replies.push(reply);
     }
+    run_group(&tx, &mut again, &mut replies);
     let err = commit(conn);
     runs.batch_ended(err.is_none());
     for reply in replies {
         reply(err.clone());
+    }
+}
+
+/// Runs one write in a savepoint of its own: if it fails, only its changes roll back.
+fn in_savepoint(tx: &Tx<'_>, run: impl FnOnce(&Tx<'_>) -> (bool, Reply)) -> Reply {
+    let _ = exec(tx.conn, "SAVEPOINT job", []);
+    let (ok, reply) = run(tx);
+    tx.runs.job_ended(ok);
+    let end = if ok {
+        exec(tx.conn, "RELEASE job", [])
+    } else {
+        tx.conn.execute_batch("ROLLBACK TO job; RELEASE job").map(|()| 0)
+    };
+    if let Err(e) = end {
+        tracing::error!(error = %e, "savepoint failed");
+    }
+    reply
+}
+
+/// Runs the writes of `group` (see [`Db::write_again`]) in one savepoint, and empties it.
+/// If one fails, the group rolls back and runs again, each write in its own savepoint.
+fn run_group(tx: &Tx<'_>, group: &mut Vec<AgainFn>, replies: &mut Vec<Reply>) {
+    if group.len() < 2 {
+        for mut run in group.drain(..) {
+            replies.push(in_savepoint(tx, |tx| run(tx)));
+        }
+        return;
+    }
+    let mark = tx.runs.group_began();
+    let _ = exec(tx.conn, "SAVEPOINT writes", []);
+    let mut first = Vec::with_capacity(group.len());
+    for run in group.iter_mut() {
+        let (ok, reply) = run(tx);
+        tx.runs.job_ended(ok);
+        if !ok {
+            break;
+        }
+        first.push(reply);
+    }
+    if first.len() == group.len() {
+        if let Err(e) = exec(tx.conn, "RELEASE writes", []) {
+            tracing::error!(error = %e, "savepoint failed");
+        }
+        replies.append(&mut first);
+        group.clear();
+        return;
+    }
+    // Their first answers go unsent: the writes run again below, and those answers stand.
+    drop(first);
+    if let Err(e) = tx.conn.execute_batch("ROLLBACK TO writes; RELEASE writes") {
+        tracing::error!(error = %e, "savepoint failed");
+    }
+    tx.runs.group_rolled_back(mark);
+    for mut run in group.drain(..) {
+        replies.push(in_savepoint(tx, |tx| run(tx)));
     }
 }
 
@@ -702,6 +811,61 @@ mod tests {
         .expect("write");
         let v: String = db.read(|c| qrow(c, "SELECT value FROM kv WHERE key = 'k'", [], |r| r.get(0))).expect("read");
         assert_eq!(v, "v");
+    }
+
+    /// Writes that may run again share a savepoint when they commit together. One of them
+    /// failing after it wrote leaves nothing of its own and every other write once: the
+    /// group before it runs again, each write in its own savepoint, and a write that can
+    /// run only once between two groups runs once.
+    #[tokio::test]
+    async fn a_failed_write_of_a_shared_savepoint_leaves_nothing_and_the_others_once() {
+        use std::sync::atomic::AtomicU32;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path(), Durability::Full).expect("open");
+        let runs: Arc<[AtomicU32; 5]> = Arc::new(Default::default());
+        let hold = db.hold_writer();
+        let mut handles = Vec::new();
+        for (i, key) in ["a", "b", "c", "d", "e"].into_iter().enumerate() {
+            let (db, runs) = (Arc::clone(&db), Arc::clone(&runs));
+            handles.push(tokio::spawn(async move {
+                let insert = move |c: &Tx<'_>| -> Result<&'static str, StoreError> {
+                    runs[i].fetch_add(1, Ordering::SeqCst);
+                    exec(c, "INSERT INTO kv (tenant, key, value) VALUES ('ten_a', ?1, 'v')", [key])
+                        .map_err(|e| backend(&e))?;
+                    if key == "b" {
+                        return Err(StoreError::Conflict("b fails after its insert".to_owned()));
+                    }
+                    Ok(key)
+                };
+                if key == "c" {
+                    db.write(true, insert).await
+                } else {
+                    db.write_again(true, insert, || {}).await
+                }
+            }));
+        }
+        while db.queued_writes() < 5 {
+            tokio::task::yield_now().await;
+        }
+        drop(hold);
+        let mut answers = Vec::new();
+        for h in handles {
+            answers.push(h.await.expect("task"));
+        }
+        assert!(matches!(answers[1], Err(StoreError::Conflict(_))), "{:?}", answers[1]);
+        for i in [0, 2, 3, 4] {
+            assert!(answers[i].is_ok(), "write {i}: {:?}", answers[i]);
+        }
+        let keys: Vec<String> = db
+            .read(|c| {
+                c.prepare("SELECT key FROM kv ORDER BY key")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .expect("read");
+        assert_eq!(keys, ["a", "c", "d", "e"]);
+        let counts: Vec<u32> = runs.iter().map(|n| n.load(Ordering::SeqCst)).collect();
+        assert_eq!(counts, [2, 2, 1, 1, 1], "a and b ran again alone; c once; d and e once together");
     }
 
     /// A durable write commits with `synchronous=FULL` and a lease write with `NORMAL`,

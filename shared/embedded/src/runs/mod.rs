@@ -348,7 +348,9 @@ impl RunStore for EmbeddedRunStore {
                 w.turn.release();
             }
         };
-        let written = self.db.write_queued(true, move |c| commit_tx(c, &commit), release).await;
+        // Its only effects are on the database and the writer's run states: it can run
+        // again in its transaction, so steps committed together share one savepoint.
+        let written = self.db.write_again(true, move |c| commit_tx(c, &commit), release).await;
         self.defer(tenant, run_id, None);
         let advanced_execution = matches!(written, Ok((_, true)));
         if let Some(w) = &execution {

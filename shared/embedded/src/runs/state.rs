@@ -104,6 +104,21 @@ impl StateCache {
         }
     }
 
+    /// A group of jobs begins in a savepoint of its own: the mark to roll back to.
+    pub(crate) fn group_began(&self) -> usize {
+        self.0.lock().map_or(0, |kept| kept.batch.len())
+    }
+
+    /// The group begun at `mark` rolled back: what its jobs saved is forgotten.
+    pub(crate) fn group_rolled_back(&self, mark: usize) {
+        let Ok(mut kept) = self.0.lock() else { return };
+        let kept = &mut *kept;
+        let keys: Vec<_> = kept.batch.drain(mark.min(kept.batch.len())..).chain(kept.job.drain(..)).collect();
+        for key in keys {
+            kept.states.remove(&key);
+        }
+    }
+
     /// A batch ended: what its jobs saved stays only if it committed.
     pub(crate) fn batch_ended(&self, committed: bool) {
         let Ok(mut kept) = self.0.lock() else { return };
@@ -259,5 +274,20 @@ mod tests {
         cache.job_ended(true);
         cache.batch_ended(true);
         assert!(cache.take("t", "e").is_none(), "a finished run");
+        // A group of jobs that rolled back to its savepoint: what its jobs saved is
+        // forgotten, what the batch's jobs before it saved stays.
+        state.status = RunStatus::Running;
+        cache.batch_began();
+        cache.keep("t", "f", state.clone());
+        cache.job_ended(true);
+        let mark = cache.group_began();
+        cache.keep("t", "g", state.clone());
+        cache.job_ended(true);
+        cache.keep("t", "h", state.clone());
+        cache.group_rolled_back(mark);
+        cache.batch_ended(true);
+        assert!(cache.take("t", "f").is_some(), "a job before the group");
+        assert!(cache.take("t", "g").is_none(), "a job of the group that ended well");
+        assert!(cache.take("t", "h").is_none(), "the group's job that was running");
     }
 }
