@@ -109,7 +109,7 @@ async fn kill_9_mid_run(backend: &Backend) {
     assert_eq!(run["steps_done"], 10);
 
     let steps = api.get(&format!("/v1/runs/{id}/steps")).await;
-    assert_eq!(steps["chain_valid"], true);
+    assert_eq!(steps["chain_valid"], true, "{steps}");
     let cps = chain_of(&steps);
     assert_eq!(cps.len(), 10);
     verify_chain(run["genesis_hash"].as_str().expect("genesis"), &cps).expect("the checkpoint chain is unbroken");
@@ -402,7 +402,7 @@ async fn kill_9_around_an_approval(backend: &Backend) {
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(bodies(&sink), vec![json!("before"), json!("payment"), json!("after")], "each effect once, in order");
     let steps = api.get(&format!("/v1/runs/{id}/steps")).await;
-    assert_eq!(steps["chain_valid"], true);
+    assert_eq!(steps["chain_valid"], true, "{steps}");
     assert_eq!(steps["steps"][1]["gate"]["decision"], "approved", "{steps}");
     assert_eq!(steps["steps"][1]["gate"]["approval"], approval["id"], "{steps}");
     kill9(child);
